@@ -1,0 +1,89 @@
+// Command lambdad serves the AWS Lambda API and runs functions locally.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/sandbox"
+	"github.com/lambdad/lambdad/internal/server"
+)
+
+func main() {
+	// An execution environment's init step re-executes this binary.
+	sandbox.MaybeRunInit()
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "lambdad:", err)
+		os.Exit(1)
+	}
+}
+
+// env returns LAMBDAD_<name> or def: every flag has such a variable.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv("LAMBDAD_" + name); ok {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(env(name, "")); err == nil {
+		return d
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(env(name, "")); err == nil {
+		return n
+	}
+	return def
+}
+
+func run(args []string) error {
+	fl := flag.NewFlagSet("lambdad", flag.ContinueOnError)
+	var cfg server.Config
+	fl.StringVar(&cfg.Listen, "listen", env("LISTEN", "127.0.0.1:9001"), "address to serve the Lambda API on (LAMBDAD_LISTEN)")
+	fl.StringVar(&cfg.DataDir, "data-dir", env("DATA_DIR", "./lambdad-data"), "directory for metadata, code and logs (LAMBDAD_DATA_DIR)")
+	fl.DurationVar(&cfg.Transition, "transition", envDuration("TRANSITION", 100*time.Millisecond), "how long State Pending and LastUpdateStatus InProgress last (LAMBDAD_TRANSITION)")
+	fl.StringVar(&cfg.S3Endpoint, "s3-endpoint", env("S3_ENDPOINT", ""), "S3-compatible endpoint for S3Bucket/S3Key code (LAMBDAD_S3_ENDPOINT)")
+	fl.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", envInt("CONCURRENCY_LIMIT", 1000), "concurrent executions per account (LAMBDAD_CONCURRENCY_LIMIT)")
+	fl.StringVar(&cfg.Isolation, "isolation", env("ISOLATION", "auto"), "auto: confine functions with namespaces and cgroups where Linux allows; off: never (LAMBDAD_ISOLATION)")
+	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("IDLE_TIMEOUT", 10*time.Minute), "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
+	fl.DurationVar(&cfg.RetryBase, "event-retry-base", envDuration("EVENT_RETRY_BASE", time.Second), "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")
+	fl.StringVar(&cfg.Python, "python", env("PYTHON", "python3"), "interpreter for pythonX.Y runtimes whose exact version is not installed (LAMBDAD_PYTHON)")
+	fl.StringVar(&cfg.Node, "node", env("NODE", "node"), "interpreter for nodejs runtimes (LAMBDAD_NODE)")
+	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", env("AWS_ENDPOINT_URL", ""), "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")
+	fl.StringVar(&cfg.PublicURL, "public-url", env("PUBLIC_URL", ""), "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")
+	level := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	cfg.Logger = log
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,220 @@
+// Package awsproto is the rest-json plumbing of the Lambda API: routing by the
+// model's HTTP bindings, decoding, validation messages, SigV4 identity and the
+// one place where an error becomes AWS's wire format.
+package awsproto
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// Error is an API error as AWS sends it: the type goes in X-Amzn-ErrorType
+// and the body carries Type ("User"/"Service") and the message.
+type Error struct {
+	Code    string // e.g. ResourceNotFoundException
+	Message string
+	Status  int
+	// Extra members of the error body, e.g. Reason for TooManyRequestsException.
+	Extra map[string]string
+	// Header holds extra response headers, e.g. Retry-After.
+	Header map[string]string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an error of a model error shape; its HTTP status comes from
+// the model (400 when the shape is not in it, as for ValidationException).
+func Errorf(code, format string, args ...any) *Error {
+	status, ok := spec.ErrorStatus(code)
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: code, Message: msg, Status: status}
+}
+
+// WithStatus overrides the HTTP status, for errors AWS sends outside the model.
+func (e *Error) WithStatus(s int) *Error { e.Status = s; return e }
+
+// With adds a body member.
+func (e *Error) With(k, v string) *Error {
+	if e.Extra == nil {
+		e.Extra = map[string]string{}
+	}
+	e.Extra[k] = v
+	return e
+}
+
+// Common constructors for the errors every operation uses.
+func NotFound(format string, args ...any) *Error {
+	return Errorf("ResourceNotFoundException", format, args...)
+}
+func InvalidParameter(format string, args ...any) *Error {
+	return Errorf("InvalidParameterValueException", format, args...)
+}
+func Conflict(format string, args ...any) *Error {
+	return Errorf("ResourceConflictException", format, args...)
+}
+
+// NotImplemented names an operation or field lambdad does not support yet.
+func NotImplemented(what string) *Error {
+	return &Error{Code: "NotImplementedException", Status: http.StatusNotImplemented,
+		Message: what + " is not implemented by lambdad yet."}
+}
+
+// WriteError writes err in AWS's wire format. Errors that are not *Error are
+// internal faults: they are logged and answered as ServiceException.
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		log.Error("internal error", "err", err)
+		e = &Error{Code: "ServiceException", Status: http.StatusInternalServerError,
+			Message: "An internal error occurred: " + err.Error()}
+	}
+	body := make(map[string]string, 3+len(e.Extra))
+	body["Type"] = "User"
+	if e.Status >= 500 {
+		body["Type"] = "Service"
+	}
+	body["message"] = e.Message
+	if spec.ErrorMessageField(e.Code) == "Message" {
+		body["Message"] = e.Message
+	}
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	for k, v := range e.Header {
+		w.Header().Set(k, v)
+	}
+	raw, _ := json.Marshal(body)
+	h := w.Header()
+	h.Set("X-Amzn-ErrorType", e.Code)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	w.Write(raw)
+}
+
+// validation collects constraint failures in AWS's words.
+type validation struct {
+	msgs []string
+}
+
+func (v *validation) Join(path, member string) string {
+	if path == "" {
+		return member
+	}
+	return path + "." + member
+}
+func (v *validation) Index(path string, i int) string {
+	return fmt.Sprintf("%s.%d.member", path, i+1)
+}
+func (v *validation) Key(path string) string   { return path + ".key" }
+func (v *validation) Value(path string) string { return path + ".value" }
+
+func (v *validation) fail(value any, path, constraint string) {
+	if value == nil {
+		v.msgs = append(v.msgs, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: %s", path, constraint))
+		return
+	}
+	v.msgs = append(v.msgs, fmt.Sprintf("Value '%v' at '%s' failed to satisfy constraint: %s", value, path, constraint))
+}
+
+func (v *validation) Required(path string, present bool) {
+	if !present {
+		v.fail(nil, path, "Member must not be null")
+	}
+}
+
+func (v *validation) String(path, s string, r *spec.Rule) {
+	n := len([]rune(s))
+	if r.HasMin && float64(n) < r.Min {
+		v.fail(s, path, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
+	}
+	if r.HasMax && float64(n) > r.Max {
+		v.fail(s, path, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
+	}
+	if r.Pattern != "" && !r.Match(s) {
+		v.fail(s, path, "Member must satisfy regular expression pattern: "+r.Pattern)
+	}
+	if len(r.Enum) > 0 && !contains(r.Enum, s) {
+		v.fail(s, path, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
+	}
+}
+
+func (v *validation) Int(path string, n int64, r *spec.Rule) {
+	if r.HasMin && float64(n) < r.Min {
+		v.fail(n, path, fmt.Sprintf("Member must have value greater than or equal to %v", r.Min))
+	}
+	if r.HasMax && float64(n) > r.Max {
+		v.fail(n, path, fmt.Sprintf("Member must have value less than or equal to %v", r.Max))
+	}
+}
+
+func (v *validation) Float(path string, f float64, r *spec.Rule) {
+	if r.HasMin && f < r.Min {
+		v.fail(f, path, fmt.Sprintf("Member must have value greater than or equal to %v", r.Min))
+	}
+	if r.HasMax && f > r.Max {
+		v.fail(f, path, fmt.Sprintf("Member must have value less than or equal to %v", r.Max))
+	}
+}
+
+func (v *validation) Size(path string, n int, value any, r *spec.Rule) {
+	show := value
+	if b, ok := value.([]byte); ok {
+		show = fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", len(b), len(b))
+	} else if l, ok := value.([]string); ok {
+		show = "[" + strings.Join(l, ", ") + "]"
+	}
+	if r.HasMin && float64(n) < r.Min {
+		v.fail(show, path, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
+	}
+	if r.HasMax && float64(n) > r.Max {
+		v.fail(show, path, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks every constraint of the model on in and returns AWS's
+// ValidationException listing them all, or nil.
+func Validate(in spec.Input) error {
+	var v validation
+	in.Validate(&v, "")
+	return ValidationError(v.msgs)
+}
+
+// ValidationError joins constraint failures as AWS does, or returns nil.
+func ValidationError(msgs []string) error {
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		return Errorf("ValidationException", "1 validation error detected: %s", msgs[0])
+	}
+	return Errorf("ValidationException", "%d validation errors detected: %s", len(msgs), strings.Join(msgs, "; "))
+}
+
+// ConstraintMessage words one failed constraint the way Validate does, for
+// rules the control plane checks itself (they answer with another type).
+func ConstraintMessage(value any, path, constraint string) string {
+	var v validation
+	v.fail(value, path, constraint)
+	return v.msgs[0]
+}

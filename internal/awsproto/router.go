@@ -1,0 +1,103 @@
+package awsproto
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// Router finds the model operation for a request by its HTTP binding.
+type Router struct {
+	routes []route
+}
+
+type route struct {
+	op    *spec.Op
+	segs  []string // literal segment, or "" for a label
+	names []string // label name per segment ("" for literals)
+	query [2]string
+}
+
+// NewRouter indexes the model's operations.
+func NewRouter(ops []spec.Op) *Router {
+	r := &Router{}
+	for i := range ops {
+		op := &ops[i]
+		parts := strings.Split(strings.Trim(op.Path, "/"), "/")
+		rt := route{op: op, segs: make([]string, len(parts)), names: make([]string, len(parts))}
+		for j, p := range parts {
+			if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+				rt.names[j] = strings.TrimSuffix(strings.TrimPrefix(p, "{"), "}")
+			} else {
+				rt.segs[j] = p
+			}
+		}
+		if op.Query != "" {
+			k, v, _ := strings.Cut(op.Query, "=")
+			rt.query = [2]string{k, v}
+		}
+		r.routes = append(r.routes, rt)
+	}
+	return r
+}
+
+// Params are the URI labels of a matched request, unescaped.
+type Params map[string]string
+
+// Match returns the operation for method and escaped path. A route that needs
+// a literal query parameter wins over one that does not. pathMatched tells
+// whether some operation has this path under another method.
+func (r *Router) Match(method, escapedPath string, q url.Values) (op *spec.Op, params Params, pathMatched bool) {
+	parts := strings.Split(strings.Trim(escapedPath, "/"), "/")
+	var best *route
+	var bestParams Params
+	for i := range r.routes {
+		rt := &r.routes[i]
+		if len(rt.segs) != len(parts) {
+			continue
+		}
+		var ps Params
+		ok := true
+		for j, seg := range parts {
+			if rt.names[j] == "" {
+				if seg != rt.segs[j] {
+					ok = false
+					break
+				}
+				continue
+			}
+			v, err := url.PathUnescape(seg)
+			if err != nil || v == "" {
+				ok = false
+				break
+			}
+			if ps == nil {
+				ps = Params{}
+			}
+			ps[rt.names[j]] = v
+		}
+		if !ok {
+			continue
+		}
+		pathMatched = true
+		if rt.op.Method != method {
+			continue
+		}
+		if rt.query[0] != "" {
+			if q.Get(rt.query[0]) != rt.query[1] {
+				continue
+			}
+		} else if best != nil {
+			continue
+		}
+		best, bestParams = rt, ps
+		if rt.query[0] != "" {
+			break
+		}
+	}
+	if best == nil {
+		return nil, nil, pathMatched
+	}
+	return best.op, bestParams, true
+}

@@ -1,0 +1,265 @@
+package awsproto
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// DefaultMaxBody bounds request bodies of operations without their own limit.
+const DefaultMaxBody = 6 << 20
+
+// Handler serves one operation: it gets the decoded, validated input and
+// returns the output shape or an error (an *Error, or an internal fault).
+type Handler func(ctx context.Context, id Identity, in spec.Input) (spec.Output, error)
+
+// Service dispatches API requests to per-operation handlers.
+type Service struct {
+	router   *Router
+	ops      map[string]*spec.Op
+	handlers map[string]Handler
+	limits   map[string]BodyLimit
+	log      *slog.Logger
+}
+
+// BodyLimit is an operation's request size limit and the error for exceeding it.
+type BodyLimit struct {
+	Max int64
+	Err func(size int64) error
+}
+
+// NewService builds a service over the model's operations.
+func NewService(log *slog.Logger) *Service {
+	ops := spec.Operations()
+	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log}
+	for i := range ops {
+		s.ops[ops[i].Name] = &ops[i]
+	}
+	return s
+}
+
+// Handle registers h for the named operation.
+func (s *Service) Handle(op string, h Handler) {
+	if _, ok := s.ops[op]; !ok {
+		panic("awsproto: no operation " + op + " in the model")
+	}
+	s.handlers[op] = h
+}
+
+// On registers a typed handler.
+func On[I spec.Input, O spec.Output](s *Service, op string, h func(context.Context, Identity, I) (O, error)) {
+	s.Handle(op, func(ctx context.Context, id Identity, in spec.Input) (spec.Output, error) {
+		return h(ctx, id, in.(I))
+	})
+}
+
+// Limit sets an operation's request body limit.
+func (s *Service) Limit(op string, l BodyLimit) { s.limits[op] = l }
+
+// Implemented reports whether op has a handler.
+func (s *Service) Implemented(op string) bool { return s.handlers[op] != nil }
+
+// ServeHTTP routes, decodes, validates, calls the handler and encodes.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-Requestid", NewRequestID())
+	if err := s.serve(w, r); err != nil {
+		WriteError(w, s.log, err)
+	}
+}
+
+func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
+	op, params, pathOK := s.router.Match(r.Method, r.URL.EscapedPath(), r.URL.Query())
+	if op == nil {
+		if pathOK {
+			return &Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed, Message: "Method " + r.Method + " is not allowed for " + r.URL.Path}
+		}
+		return &Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Message: "No Lambda operation matches " + r.Method + " " + r.URL.Path}
+	}
+	h := s.handlers[op.Name]
+	if h == nil {
+		return NotImplemented("The operation " + op.Name)
+	}
+	lim, ok := s.limits[op.Name]
+	if !ok {
+		lim = BodyLimit{Max: DefaultMaxBody}
+	}
+	body, err := readBody(r, lim)
+	if err != nil {
+		return err
+	}
+	in := op.NewInput()
+	if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, dst); err != nil {
+			return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
+		}
+	}
+	if err := in.BindHTTP(&binder{r: r, params: params, query: r.URL.Query(), body: body}); err != nil {
+		var be *spec.BindError
+		if errors.As(err, &be) {
+			return ValidationError([]string{fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must be a valid %s", be.Value, lowerFirst(be.Member), be.Type)})
+		}
+		return err
+	}
+	if err := Validate(in); err != nil {
+		return err
+	}
+	out, err := h(r.Context(), IdentityFrom(r), in)
+	if err != nil {
+		return err
+	}
+	return writeOutput(w, op, out)
+}
+
+func readBody(r *http.Request, lim BodyLimit) ([]byte, error) {
+	tooLarge := func(n int64) error {
+		if lim.Err != nil {
+			return lim.Err(n)
+		}
+		return Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the operation", lim.Max)
+	}
+	if r.ContentLength > lim.Max {
+		return nil, tooLarge(r.ContentLength)
+	}
+	size := r.ContentLength
+	if size < 0 {
+		size = 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, lim.Max+1))
+	if err != nil {
+		return nil, Errorf("InvalidRequestContentException", "Could not read the request body: %v", err)
+	}
+	if n > lim.Max {
+		return nil, tooLarge(n)
+	}
+	return buf.Bytes(), nil
+}
+
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at offset %d", se.Error(), se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("Cannot deserialize value of type %s for field '%s'", te.Value, te.Field)
+	}
+	return err.Error()
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]|0x20) + s[1:]
+}
+
+// encoder collects what an output's EncodeHTTP sets.
+type encoder struct {
+	status int
+	w      http.ResponseWriter
+	raw    []byte
+	hasRaw bool
+}
+
+func (e *encoder) Status(c int)       { e.status = c }
+func (e *encoder) Header(k, v string) { e.w.Header().Set(k, v) }
+func (e *encoder) Raw(b []byte)       { e.raw, e.hasRaw = b, true }
+
+func writeOutput(w http.ResponseWriter, op *spec.Op, out spec.Output) error {
+	enc := &encoder{status: op.SuccessCode, w: w}
+	if out == nil {
+		w.WriteHeader(enc.status)
+		return nil
+	}
+	out.EncodeHTTP(enc)
+	if enc.hasRaw {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(enc.raw)))
+		w.WriteHeader(enc.status)
+		w.Write(enc.raw)
+		return nil
+	}
+	body := out.JSONBody()
+	if body == nil || enc.status == http.StatusNoContent {
+		w.WriteHeader(enc.status)
+		return nil
+	}
+	var buf bytes.Buffer
+	je := json.NewEncoder(&buf)
+	je.SetEscapeHTML(false)
+	if err := je.Encode(body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()-1))
+	w.WriteHeader(enc.status)
+	w.Write(buf.Bytes()[:buf.Len()-1])
+	return nil
+}
+
+// binder reads the non-body parts of a request for the generated BindHTTP.
+type binder struct {
+	r      *http.Request
+	params Params
+	query  url.Values
+	body   []byte
+}
+
+func (b *binder) Path(name string) *string {
+	v, ok := b.params[name]
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+func (b *binder) Query(name string) *string {
+	vs, ok := b.query[name]
+	if !ok || len(vs) == 0 {
+		return nil
+	}
+	return &vs[0]
+}
+
+func (b *binder) QueryList(name string) []string { return b.query[name] }
+
+func (b *binder) Header(name string) *string {
+	vs := b.r.Header.Values(name)
+	if len(vs) == 0 {
+		return nil
+	}
+	return &vs[0]
+}
+
+func (b *binder) Body() []byte { return b.body }
+
+// NewRequestID returns a random UUID (v4), the form AWS uses for request ids.
+func NewRequestID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], u[10:])
+	return string(out[:])
+}

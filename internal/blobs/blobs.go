@@ -1,0 +1,445 @@
+// Package blobs stores code archives by the SHA-256 of their content, and
+// unpacks each one once into a read-only tree shared by every environment.
+//
+// Layout under the root directory:
+//
+//	objects/<hex[:2]>/<hex>  the archives, 0444
+//	unpacked/<hex>/          their unpacked trees
+//	tmp/                     work in progress; emptied at Open
+//
+// Nothing appears under objects/ or unpacked/ except by rename of a complete,
+// synced file or tree, so a crash leaves either nothing or the whole thing.
+package blobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/archive"
+)
+
+// ErrInvalidHex is returned for a digest that is not 64 lowercase hex digits.
+var ErrInvalidHex = errors.New("blobs: invalid sha256 hex digest")
+
+// Info identifies a stored archive.
+type Info struct {
+	SHA256 [32]byte
+	Hex    string
+	// Base64 is the standard base64 of the raw digest, Lambda's CodeSha256.
+	Base64 string
+	Size   int64
+}
+
+func newInfo(sum [32]byte, size int64) Info {
+	return Info{
+		SHA256: sum,
+		Hex:    hex.EncodeToString(sum[:]),
+		Base64: base64.StdEncoding.EncodeToString(sum[:]),
+		Size:   size,
+	}
+}
+
+// Store is a content-addressed archive store rooted at one directory. One
+// process should use a directory at a time: Open clears tmp/.
+type Store struct {
+	objects, unpacked, tmp string
+	log                    *slog.Logger
+	limits                 archive.Limits
+
+	mu sync.Mutex
+	// busy holds the unpack or delete in progress per digest, so that
+	// concurrent callers share one unpack and a delete never races one.
+	busy map[string]*op
+}
+
+type op struct {
+	done chan struct{}
+	err  error
+}
+
+// Open opens (creating if needed) the store rooted at dir and removes
+// anything a crash left in its tmp directory.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		objects:  filepath.Join(dir, "objects"),
+		unpacked: filepath.Join(dir, "unpacked"),
+		tmp:      filepath.Join(dir, "tmp"),
+		log:      log,
+		limits:   archive.DefaultLimits(),
+		busy:     map[string]*op{},
+	}
+	for _, d := range []string{s.objects, s.unpacked, s.tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("blobs: %w", err)
+		}
+	}
+	if err := s.sweep(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sweep removes everything under tmp/: partial uploads, half-unpacked trees
+// and trees half-way through deletion. None of it is referenced.
+func (s *Store) sweep() error {
+	ents, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return fmt.Errorf("blobs: sweep: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(s.tmp, e.Name())); err != nil {
+			return fmt.Errorf("blobs: sweep: %w", err)
+		}
+	}
+	if len(ents) > 0 {
+		s.log.Info("removed leftovers of an interrupted run", "dir", s.tmp, "count", len(ents))
+	}
+	return nil
+}
+
+func validHex(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) objectPath(h string) string { return filepath.Join(s.objects, h[:2], h) }
+
+// Put stores everything read from r and returns its digest.
+func (s *Store) Put(ctx context.Context, r io.Reader) (Info, error) {
+	f, err := os.CreateTemp(s.tmp, "put-")
+	if err != nil {
+		return Info{}, fmt.Errorf("blobs: %w", err)
+	}
+	h := sha256.New()
+	n, err := copyCtx(ctx, io.MultiWriter(f, h), r)
+	if err != nil {
+		discard(f)
+		return Info{}, fmt.Errorf("blobs: put: %w", err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	info := newInfo(sum, n)
+	if err := s.commit(f, info.Hex); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// concurrentHashMin is the size from which PutBytes hashes on another core
+// while it writes; below it a goroutine costs more than it saves.
+const concurrentHashMin = 1 << 20
+
+// PutBytes stores b. Large inputs are hashed while they are written, so the
+// cost is about max(hash, write) plus one fsync; content already stored is
+// never fsynced or renamed.
+func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	var sum [32]byte
+	if len(b) < concurrentHashMin {
+		sum = sha256.Sum256(b)
+		if s.Has(hex.EncodeToString(sum[:])) {
+			return newInfo(sum, int64(len(b))), nil
+		}
+	}
+	f, err := os.CreateTemp(s.tmp, "put-")
+	if err != nil {
+		return Info{}, fmt.Errorf("blobs: %w", err)
+	}
+	var hashed chan struct{}
+	if len(b) >= concurrentHashMin {
+		hashed = make(chan struct{})
+		go func() {
+			sum = sha256.Sum256(b)
+			close(hashed)
+		}()
+	}
+	_, err = f.Write(b)
+	if hashed != nil {
+		<-hashed
+	}
+	info := newInfo(sum, int64(len(b)))
+	if err != nil {
+		discard(f)
+		return Info{}, fmt.Errorf("blobs: put: %w", err)
+	}
+	if err := s.commit(f, info.Hex); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// commit makes the fully written temp file f the object h, durably, or
+// discards it if the object already exists.
+func (s *Store) commit(f *os.File, h string) error {
+	final := s.objectPath(h)
+	if s.Has(h) {
+		discard(f)
+		return nil
+	}
+	err := f.Chmod(0o444)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("blobs: put: %w", err)
+	}
+	sub := filepath.Dir(final)
+	if err := mkdirSynced(sub); err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("blobs: put: %w", err)
+	}
+	// A concurrent Put of the same content may rename first; replacing its
+	// file with identical bytes is harmless.
+	if err := os.Rename(f.Name(), final); err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("blobs: put: %w", err)
+	}
+	if err := syncDir(sub); err != nil {
+		return fmt.Errorf("blobs: put: %w", err)
+	}
+	return nil
+}
+
+func discard(f *os.File) {
+	_ = f.Close()
+	_ = os.Remove(f.Name())
+}
+
+// mkdirSynced creates dir if needed, syncing its parent so the new entry
+// survives a crash along with whatever is renamed into dir.
+func mkdirSynced(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := src.Read(buf)
+		if m > 0 {
+			if _, err := dst.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// Open opens the archive h for reading. The error wraps fs.ErrNotExist when
+// it is absent.
+func (s *Store) Open(h string) (*os.File, error) {
+	if !validHex(h) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidHex, h)
+	}
+	return os.Open(s.objectPath(h))
+}
+
+// Has reports whether the archive h is stored.
+func (s *Store) Has(h string) bool {
+	if !validHex(h) {
+		return false
+	}
+	fi, err := os.Lstat(s.objectPath(h))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Delete removes the archive h and its unpacked tree. Deleting what is not
+// there is not an error. It waits for an unpack of h in progress.
+func (s *Store) Delete(h string) error {
+	if !validHex(h) {
+		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
+	}
+	o := s.acquire(h)
+	defer s.release(h, o)
+
+	// Move the tree out of unpacked/ first: removing it in place could leave
+	// a partial tree under its final name if we crashed half-way.
+	if isDir(filepath.Join(s.unpacked, h)) {
+		trash, err := os.MkdirTemp(s.tmp, "del-")
+		if err != nil {
+			return fmt.Errorf("blobs: delete: %w", err)
+		}
+		if err := os.Rename(filepath.Join(s.unpacked, h), filepath.Join(trash, "t")); err != nil {
+			return fmt.Errorf("blobs: delete: %w", err)
+		}
+		if err := syncDir(s.unpacked); err != nil {
+			return fmt.Errorf("blobs: delete: %w", err)
+		}
+		if err := os.RemoveAll(trash); err != nil {
+			return fmt.Errorf("blobs: delete: %w", err)
+		}
+	}
+	final := s.objectPath(h)
+	if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blobs: delete: %w", err)
+	} else if err == nil {
+		if err := syncDir(filepath.Dir(final)); err != nil {
+			return fmt.Errorf("blobs: delete: %w", err)
+		}
+	}
+	return nil
+}
+
+// acquire waits until no unpack or delete of h is in progress and registers
+// a new one.
+func (s *Store) acquire(h string) *op {
+	for {
+		s.mu.Lock()
+		cur, ok := s.busy[h]
+		if !ok {
+			o := &op{done: make(chan struct{})}
+			s.busy[h] = o
+			s.mu.Unlock()
+			return o
+		}
+		s.mu.Unlock()
+		<-cur.done
+	}
+}
+
+func (s *Store) release(h string, o *op) {
+	s.mu.Lock()
+	delete(s.busy, h)
+	s.mu.Unlock()
+	close(o.done)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
+}
+
+// Unpacked returns the directory holding archive h's files, unpacking it on
+// first use. The tree is shared and must be treated as read-only. Concurrent
+// callers for the same h wait for a single unpack.
+func (s *Store) Unpacked(ctx context.Context, h string) (string, error) {
+	if !validHex(h) {
+		return "", fmt.Errorf("%w: %q", ErrInvalidHex, h)
+	}
+	final := filepath.Join(s.unpacked, h)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		if isDir(final) {
+			return final, nil
+		}
+		s.mu.Lock()
+		cur, ok := s.busy[h]
+		if ok {
+			s.mu.Unlock()
+			select {
+			case <-cur.done:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			// The unpacker's failure is ours too, unless it was only its
+			// own context giving up; then look again (and maybe take over).
+			if cur.err != nil && !errors.Is(cur.err, context.Canceled) && !errors.Is(cur.err, context.DeadlineExceeded) {
+				return "", cur.err
+			}
+			continue
+		}
+		o := &op{done: make(chan struct{})}
+		s.busy[h] = o
+		s.mu.Unlock()
+		o.err = s.unpack(ctx, h, final)
+		s.release(h, o)
+		if o.err != nil {
+			return "", o.err
+		}
+		return final, nil
+	}
+}
+
+func (s *Store) unpack(ctx context.Context, h, final string) error {
+	start := time.Now()
+	f, err := s.Open(h)
+	if err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	work, err := os.MkdirTemp(s.tmp, "unpack-")
+	if err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	defer os.RemoveAll(work)
+	tree := filepath.Join(work, "t")
+	info, err := archive.Extract(ctx, f, fi.Size(), tree, s.limits)
+	if err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	// The tree's contents must be on disk before its name is, or a crash
+	// could leave a complete-looking tree of empty files.
+	if err := syncTree(tree); err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	if err := os.Rename(tree, final); err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	if err := syncDir(s.unpacked); err != nil {
+		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+	}
+	s.log.Info("unpacked code archive", "sha256", h, "files", info.Files,
+		"bytes", info.UnzippedSize, "duration", time.Since(start))
+	return nil
+}

@@ -1,0 +1,151 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/lambdad/lambdad/internal/archive"
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// HotReloadBucket is the S3 bucket name that means "run the code straight
+// from the local directory named by the key", as LocalStack does.
+const HotReloadBucket = "hot-reload"
+
+// hotReloadSha is the CodeSha256 of hot-reload code: it has no fixed bytes.
+const hotReloadSha = "hot-reloading-hash-not-available"
+
+// codeInput is the code part of CreateFunction or UpdateFunctionCode.
+type codeInput struct {
+	Zip                        []byte
+	S3Bucket, S3Key, S3Version *string
+	ImageURI                   *string
+}
+
+func (c codeInput) empty() bool {
+	return c.Zip == nil && c.S3Bucket == nil && c.S3Key == nil && c.ImageURI == nil
+}
+
+// intake checks code and stores it (unless dryRun), returning its reference.
+func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, error) {
+	switch {
+	case in.ImageURI != nil:
+		return Code{ImageURI: *in.ImageURI}, nil
+	case in.S3Bucket != nil && *in.S3Bucket == HotReloadBucket:
+		if in.S3Key == nil || !filepath.IsAbs(*in.S3Key) {
+			return Code{}, awsproto.InvalidParameter("When using hot reloading, the S3Key must be an absolute path to a local directory.")
+		}
+		return Code{HotReloadDir: filepath.Clean(*in.S3Key)}, nil
+	case in.S3Bucket != nil || in.S3Key != nil:
+		if in.S3Bucket == nil || in.S3Key == nil {
+			return Code{}, awsproto.InvalidParameter("Please provide a source for function code: S3Bucket and S3Key are both required.")
+		}
+		return s.intakeS3(ctx, in, dryRun)
+	case in.Zip != nil:
+		info, err := archive.Inspect(bytes.NewReader(in.Zip), int64(len(in.Zip)), archive.DefaultLimits())
+		if err != nil {
+			return Code{}, zipError(err)
+		}
+		if dryRun {
+			b, _ := blobsDigest(in.Zip)
+			return Code{SHA256Hex: b, Size: int64(len(in.Zip)), Unzipped: info.UnzippedSize}, nil
+		}
+		bi, err := s.cfg.Blobs.PutBytes(ctx, in.Zip)
+		if err != nil {
+			return Code{}, err
+		}
+		return Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}, nil
+	}
+	return Code{}, awsproto.InvalidParameter("Please provide a source for function code.")
+}
+
+func (s *Service) intakeS3(ctx context.Context, in codeInput, dryRun bool) (Code, error) {
+	if s.cfg.S3 == nil {
+		return Code{}, awsproto.InvalidParameter("Code in S3 (bucket %s) cannot be fetched: lambdad has no S3 endpoint. Start it with --s3-endpoint or LAMBDAD_S3_ENDPOINT.", *in.S3Bucket)
+	}
+	ver := ""
+	if in.S3Version != nil {
+		ver = *in.S3Version
+	}
+	body, err := s.cfg.S3.GetObject(ctx, *in.S3Bucket, *in.S3Key, ver)
+	if err != nil {
+		return Code{}, awsproto.InvalidParameter("Error occurred while GetObject. S3 Error Code: %s. S3 Error Message: %s", s3Code(err), err.Error())
+	}
+	defer body.Close()
+	bi, err := s.cfg.Blobs.Put(ctx, body)
+	if err != nil {
+		return Code{}, err
+	}
+	f, err := s.cfg.Blobs.Open(bi.Hex)
+	if err != nil {
+		return Code{}, err
+	}
+	info, err := archive.Inspect(f, bi.Size, archive.DefaultLimits())
+	f.Close()
+	if err != nil || dryRun {
+		s.dropIfUnused(ctx, bi.Hex)
+		if err != nil {
+			return Code{}, zipError(err)
+		}
+	}
+	return Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}, nil
+}
+
+// S3ErrorCoder is implemented by S3 errors that carry AWS's error code.
+type S3ErrorCoder interface{ ErrorCode() string }
+
+func s3Code(err error) string {
+	var c S3ErrorCoder
+	if errors.As(err, &c) {
+		return c.ErrorCode()
+	}
+	return "InternalError"
+}
+
+func zipError(err error) error {
+	switch {
+	case errors.Is(err, archive.ErrUnzippedTooLarge):
+		return awsproto.InvalidParameter("Unzipped size must be smaller than 262144000 bytes")
+	case errors.Is(err, archive.ErrNotZip):
+		return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again. (%v)", err)
+}
+
+func blobsDigest(b []byte) (string, string) {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// codeSha is the CodeSha256 the API shows for code.
+func codeSha(c Code) string {
+	switch {
+	case c.HotReloadDir != "":
+		return hotReloadSha
+	case c.SHA256Hex != "":
+		raw, _ := hex.DecodeString(c.SHA256Hex)
+		return base64.StdEncoding.EncodeToString(raw)
+	}
+	return ""
+}
+
+// dropIfUnused deletes a blob nothing references (after a failed intake).
+func (s *Service) dropIfUnused(ctx context.Context, sha string) {
+	used := false
+	s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		used = tx.Count(bCodeRefs, sha+"/") > 0
+		return nil
+	})
+	if !used {
+		if err := s.cfg.Blobs.Delete(sha); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.cfg.Logger.Warn("delete rejected code", "sha256", sha, "err", err)
+		}
+	}
+}

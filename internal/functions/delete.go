@@ -1,0 +1,86 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Delete is DeleteFunction: the whole function, or one published version.
+func (s *Service) Delete(ctx context.Context, ref Ref) error {
+	if ref.Qualifier == Latest {
+		return awsproto.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
+	}
+	var unused []string
+	err := s.update(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref.Unqualified())
+		}
+		drop := func(c Code, key string) error {
+			gone, err := unrefCode(tx, c, key)
+			if gone {
+				unused = append(unused, c.SHA256Hex)
+			}
+			return err
+		}
+		if ref.Qualifier != "" {
+			if !isVersionNumber(ref.Qualifier) {
+				return awsproto.InvalidParameter("Deletion of aliases is not currently supported.")
+			}
+			n := versionNumber(ref.Qualifier)
+			v, err := s.loadVersion(tx, ref, n)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				return nil // deleting a version that is gone already succeeds, as in AWS
+			}
+			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
+				return err
+			}
+			if rec.LastPublish != nil && rec.LastPublish.Version == ref.Qualifier {
+				rec.LastPublish = nil
+				if err := s.save(tx, ref, rec); err != nil {
+					return err
+				}
+			}
+			return drop(v.Code, fmt.Sprintf("%s/%010d", fnKey(ref), n))
+		}
+		var keys []string
+		tx.Scan(bVersions, fnKey(ref)+"/", "", func(k string, raw []byte) bool {
+			keys = append(keys, k)
+			return true
+		})
+		for _, k := range keys {
+			n := versionNumber(k[strings.LastIndexByte(k, '/')+1:])
+			v, err := s.loadVersion(tx, ref, n)
+			if err != nil {
+				return err
+			}
+			if err := tx.Delete(bVersions, k); err != nil {
+				return err
+			}
+			if v != nil {
+				if err := drop(v.Code, k); err != nil {
+					return err
+				}
+			}
+		}
+		if err := drop(rec.Latest.Code, fnKey(ref)+"/"+Latest); err != nil {
+			return err
+		}
+		return tx.Delete(bFunctions, fnKey(ref))
+	})
+	if err != nil {
+		return err
+	}
+	s.collect(unused)
+	return nil
+}

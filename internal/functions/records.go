@@ -1,0 +1,143 @@
+package functions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// record is one function as stored: its $LATEST version and function-level
+// settings. Published versions are stored apart, one record each.
+type record struct {
+	Latest      version           `json:"latest"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	LastVersion int               `json:"lastVersion"` // highest number ever published: never reused
+	LastPublish *publishMark      `json:"lastPublish,omitempty"`
+	Reserved    *int32            `json:"reserved,omitempty"`
+}
+
+// publishMark identifies what the last published version was made from, so
+// publishing again without a change returns it.
+type publishMark struct {
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+}
+
+// Transition kinds: what a version shows while its transition lasts.
+const (
+	transCreate  = "create"  // State Pending / Creating
+	transUpdate  = "update"  // LastUpdateStatus InProgress
+	transPublish = "publish" // a new version: State Pending
+)
+
+// version is the stored form of one version's configuration. The State and
+// LastUpdateStatus fields are not stored: they follow from the transition
+// (kind, until) and the clock, so no timer is needed and a restart keeps them.
+type version struct {
+	Config spec.FunctionConfiguration `json:"config"`
+	Code   Code                       `json:"code"`
+	Trans  string                     `json:"trans,omitempty"`
+	Until  time.Time                  `json:"until"`
+	// NextRevision is the RevisionId once the transition completes.
+	NextRevision string `json:"nextRevision,omitempty"`
+}
+
+// Code is where a version's code lives.
+type Code struct {
+	SHA256Hex    string `json:"sha256,omitempty"`
+	Size         int64  `json:"size"`
+	Unzipped     int64  `json:"unzipped,omitempty"`
+	HotReloadDir string `json:"hotReload,omitempty"`
+	ImageURI     string `json:"imageUri,omitempty"`
+}
+
+func (v *version) settled(now time.Time) bool { return v.Trans == "" || !now.Before(v.Until) }
+
+// revision is the RevisionId in effect at now.
+func (v *version) revision(now time.Time) string {
+	if v.settled(now) && v.NextRevision != "" {
+		return v.NextRevision
+	}
+	return *v.Config.RevisionId
+}
+
+// settle folds a finished transition into the stored fields.
+func (v *version) settle(now time.Time) {
+	if v.Trans != "" && v.settled(now) {
+		if v.NextRevision != "" {
+			v.Config.RevisionId = &v.NextRevision
+		}
+		v.Trans, v.NextRevision = "", ""
+	}
+}
+
+// begin starts a transition that ends after d with a fresh RevisionId.
+func (v *version) begin(kind string, now time.Time, d time.Duration) {
+	v.Trans = kind
+	v.Until = now.Add(d)
+	rev := newRevision()
+	v.Config.RevisionId = &rev
+	v.NextRevision = newRevision()
+}
+
+// view is the configuration as the API returns it at now.
+func (v *version) view(now time.Time) spec.FunctionConfiguration {
+	c := v.Config
+	rev := v.revision(now)
+	c.RevisionId = &rev
+	if !v.settled(now) {
+		switch v.Trans {
+		case transCreate, transPublish:
+			c.State = str("Pending")
+			c.StateReason = str("The function is being created.")
+			c.StateReasonCode = str("Creating")
+		case transUpdate:
+			c.State = str("Active")
+			c.LastUpdateStatus = str("InProgress")
+			c.LastUpdateStatusReason = str("The function is being created.")
+			c.LastUpdateStatusReasonCode = str("Creating")
+		}
+		return c
+	}
+	c.State = str("Active")
+	c.LastUpdateStatus = str("Successful")
+	return c
+}
+
+// listView is how list operations show a version: without state fields.
+func (v *version) listView(now time.Time, qualify bool) spec.FunctionConfiguration {
+	c := v.view(now)
+	c.State, c.StateReason, c.StateReasonCode = nil, nil, nil
+	c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = nil, nil, nil
+	c.RuntimeVersionConfig = nil
+	if qualify && c.Version != nil && *c.Version == Latest {
+		c.FunctionArn = str(*c.FunctionArn + ":" + Latest)
+	}
+	return c
+}
+
+// digest identifies a version's code and configuration, ignoring what
+// changes on every write (RevisionId, LastModified) and the version's name.
+func (v *version) digest() string {
+	c := v.Config
+	c.RevisionId, c.LastModified, c.Version, c.FunctionArn = nil, nil, nil, nil
+	c.Description = nil
+	raw, _ := json.Marshal(struct {
+		C spec.FunctionConfiguration
+		D Code
+	}{c, v.Code})
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func str(s string) *string { return &s }
+func i32(n int32) *int32   { return &n }
+func i64(n int64) *int64   { return &n }
+
+// lastModified is AWS's LastModified format, e.g. 2019-08-14T22:26:11.234+0000.
+func lastModified(t time.Time) *string {
+	return str(t.UTC().Format("2006-01-02T15:04:05.000-0700"))
+}

@@ -1,0 +1,67 @@
+package functions
+
+import (
+	"context"
+
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// update runs a write transaction and then invalidates every cached
+// snapshot: writes are rare next to invokes, so a global generation is the
+// simplest way to never serve a stale one.
+func (s *Service) update(ctx context.Context, fn func(store.Tx) error) error {
+	err := s.cfg.Store.Update(ctx, fn)
+	s.gen.Add(1)
+	return err
+}
+
+// Snapshot is one version resolved for invoking: immutable once made.
+type Snapshot struct {
+	Ref      Ref    // Qualifier "" for $LATEST
+	Version  string // "$LATEST" or the number
+	Config   spec.FunctionConfiguration
+	Code     Code
+	Reserved *int32
+	// Pending is true while the function is still being created.
+	Pending bool
+	// Key identifies this exact code and configuration, for pooling
+	// execution environments: it changes with every update.
+	Key string
+}
+
+type cached struct {
+	gen  uint64
+	snap *Snapshot
+}
+
+// Resolve returns the version ref names, from memory when nothing was
+// written since it was last read.
+func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
+	k := fnKey(ref) + ":" + ref.Qualifier
+	g := s.gen.Load()
+	if c, ok := s.cache.Load(k); ok && c.(*cached).gen == g {
+		return c.(*cached).snap, nil
+	}
+	var snap *Snapshot
+	settled := true
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		rec, v, err := s.resolve(tx, ref)
+		if err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		settled = v.settled(now)
+		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Reserved: rec.Reserved}
+		snap.Pending = *snap.Config.State == "Pending"
+		snap.Key = ref.ARN() + ":" + snap.Version + "@" + *snap.Config.RevisionId
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if settled {
+		s.cache.Store(k, &cached{gen: g, snap: snap})
+	}
+	return snap, nil
+}

@@ -1,0 +1,245 @@
+// Package functions is the control plane: functions, versions, tags and
+// their rules (name forms, State and LastUpdateStatus, RevisionId, publish
+// semantics, limits), persisted through store (metadata) and blobs (code).
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Buckets of the store.
+const (
+	bFunctions = "functions" // acct/region/name -> record
+	bVersions  = "versions"  // acct/region/name/%010d -> version
+	bCodeRefs  = "coderefs"  // sha256hex/acct/region/name/ver -> ""
+)
+
+// S3 fetches code objects from an S3-compatible endpoint.
+type S3 interface {
+	GetObject(ctx context.Context, bucket, key, version string) (io.ReadCloser, error)
+}
+
+// Config wires the control plane.
+type Config struct {
+	Store store.Store
+	Blobs *blobs.Store
+	S3    S3 // nil: S3 code locations are refused with a clear error
+	// Transition is how long Pending and InProgress last.
+	Transition time.Duration
+	// ConcurrencyLimit is the account's concurrent executions limit.
+	ConcurrencyLimit int32
+	Now              func() time.Time
+	Logger           *slog.Logger
+}
+
+// Service is the control plane.
+type Service struct {
+	cfg Config
+	// cache holds resolved snapshots for the invoke path, dropped on every
+	// write to the function.
+	cache sync.Map // fnKey:qualifier -> *cached
+	gen   atomic.Uint64
+}
+
+// New makes the control plane.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ConcurrencyLimit == 0 {
+		cfg.ConcurrencyLimit = 1000
+	}
+	return &Service{cfg: cfg}
+}
+
+func fnKey(r Ref) string { return r.Account + "/" + r.Region + "/" + r.Name }
+
+func verKey(r Ref, n int) string { return fmt.Sprintf("%s/%010d", fnKey(r), n) }
+
+func newRevision() string { return awsproto.NewRequestID() }
+
+func notFound(r Ref) error {
+	return awsproto.NotFound("Function not found: %s", r.QualifiedARN())
+}
+
+func (s *Service) load(tx store.Tx, r Ref) (*record, error) {
+	raw := tx.Get(bFunctions, fnKey(r))
+	if raw == nil {
+		return nil, nil
+	}
+	rec := new(record)
+	if err := json.Unmarshal(raw, rec); err != nil {
+		return nil, fmt.Errorf("decode function %s: %w", fnKey(r), err)
+	}
+	return rec, nil
+}
+
+func (s *Service) save(tx store.Tx, r Ref, rec *record) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bFunctions, fnKey(r), raw)
+}
+
+func (s *Service) loadVersion(tx store.Tx, r Ref, n int) (*version, error) {
+	raw := tx.Get(bVersions, verKey(r, n))
+	if raw == nil {
+		return nil, nil
+	}
+	v := new(version)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("decode version %s: %w", verKey(r, n), err)
+	}
+	return v, nil
+}
+
+func (s *Service) saveVersion(tx store.Tx, r Ref, n int, v *version) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bVersions, verKey(r, n), raw)
+}
+
+// resolve loads the function and the version its qualifier names.
+func (s *Service) resolve(tx store.Tx, r Ref) (*record, *version, error) {
+	rec, err := s.load(tx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec == nil {
+		return nil, nil, notFound(r.Unqualified())
+	}
+	if r.IsLatest() {
+		return rec, &rec.Latest, nil
+	}
+	if !isVersionNumber(r.Qualifier) {
+		// Aliases are not built yet: an alias name cannot resolve.
+		return nil, nil, notFound(r)
+	}
+	var n int
+	fmt.Sscan(r.Qualifier, &n)
+	v, err := s.loadVersion(tx, r, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v == nil {
+		return nil, nil, notFound(r)
+	}
+	return rec, v, nil
+}
+
+// GetConfiguration returns one version's configuration.
+func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionConfiguration, error) {
+	var out spec.FunctionConfiguration
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		_, v, err := s.resolve(tx, r)
+		if err != nil {
+			return err
+		}
+		out = v.view(s.cfg.Now())
+		qualifyLatest(&out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// qualifyLatest shows $LATEST's ARN qualified when the caller named it.
+func qualifyLatest(c *spec.FunctionConfiguration, r Ref) {
+	if r.Qualifier == Latest {
+		c.FunctionArn = str(r.VersionARN())
+	}
+}
+
+// Function is what GetFunction returns besides the code location.
+type Function struct {
+	Config   spec.FunctionConfiguration
+	Code     Code
+	Tags     map[string]string
+	Reserved *int32
+}
+
+// Get returns a version with its code and the function's tags.
+func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
+	var out Function
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		rec, v, err := s.resolve(tx, r)
+		if err != nil {
+			return err
+		}
+		out = Function{Config: v.view(s.cfg.Now()), Code: v.Code, Tags: rec.Tags, Reserved: rec.Reserved}
+		qualifyLatest(&out.Config, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// checkRevision compares a caller's RevisionId with the one in effect.
+func checkRevision(want *string, v *version, now time.Time) error {
+	if want != nil && *want != v.revision(now) {
+		return awsproto.Errorf("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	return nil
+}
+
+// checkIdle refuses a change while the function is still being created or updated.
+func checkIdle(r Ref, v *version, now time.Time) error {
+	if v.settled(now) {
+		return nil
+	}
+	if v.Trans == transCreate {
+		return awsproto.Conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	}
+	return awsproto.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.ARN())
+}
+
+// refCode records that key uses the code blob.
+func refCode(tx store.Tx, c Code, key string) error {
+	if c.SHA256Hex == "" {
+		return nil
+	}
+	return tx.Put(bCodeRefs, c.SHA256Hex+"/"+key, []byte{})
+}
+
+// unrefCode drops a use and reports whether the blob is now unused.
+func unrefCode(tx store.Tx, c Code, key string) (bool, error) {
+	if c.SHA256Hex == "" {
+		return false, nil
+	}
+	if err := tx.Delete(bCodeRefs, c.SHA256Hex+"/"+key); err != nil {
+		return false, err
+	}
+	return tx.Count(bCodeRefs, c.SHA256Hex+"/") == 0, nil
+}
+
+// collect deletes blobs no version uses any more. It runs after the commit:
+// a crash in between leaves an unreferenced blob, never a dangling reference.
+func (s *Service) collect(hexes []string) {
+	for _, h := range hexes {
+		if err := s.cfg.Blobs.Delete(h); err != nil {
+			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package functions
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+var taggableARN = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(:.+)?$`)
+
+// tagRef resolves the Resource of TagResource/UntagResource/ListTags: only
+// a function's unqualified ARN carries tags.
+func tagRef(id awsproto.Identity, arn string) (Ref, error) {
+	m := taggableARN.FindStringSubmatch(arn)
+	if m == nil {
+		return Ref{}, awsproto.InvalidParameter("Invalid ARN: %s", arn)
+	}
+	if m[2] != id.Region {
+		return Ref{}, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", m[2], id.Region)
+	}
+	if m[5] != "" {
+		return Ref{}, awsproto.InvalidParameter("Tags on function aliases and versions are not supported. Please specify a function ARN.")
+	}
+	return Ref{Account: m[3], Region: m[2], Name: m[4]}, nil
+}
+
+// Tag is TagResource.
+func (s *Service) Tag(ctx context.Context, id awsproto.Identity, arn string, tags map[string]string) error {
+	ref, err := tagRef(id, arn)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref)
+		}
+		if rec.Tags == nil {
+			rec.Tags = map[string]string{}
+		}
+		for k, v := range tags {
+			rec.Tags[k] = v
+		}
+		if len(rec.Tags) > 50 {
+			return awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
+		}
+		return s.save(tx, ref, rec)
+	})
+}
+
+// Untag is UntagResource.
+func (s *Service) Untag(ctx context.Context, id awsproto.Identity, arn string, keys []string) error {
+	ref, err := tagRef(id, arn)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref)
+		}
+		for _, k := range keys {
+			delete(rec.Tags, k)
+		}
+		return s.save(tx, ref, rec)
+	})
+}
+
+// Tags is ListTags.
+func (s *Service) Tags(ctx context.Context, id awsproto.Identity, arn string) (map[string]string, error) {
+	ref, err := tagRef(id, arn)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]string
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref)
+		}
+		out = rec.Tags
+		return nil
+	})
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out, err
+}

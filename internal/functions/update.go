@@ -1,0 +1,239 @@
+package functions
+
+import (
+	"context"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// modify runs a change of $LATEST: it refuses while a transition lasts or on
+// a RevisionId mismatch, applies fn, and starts the update transition.
+func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func(tx store.Tx, rec *record) error) (*spec.FunctionConfiguration, *record, error) {
+	if !ref.IsLatest() {
+		return nil, nil, awsproto.InvalidParameter("Updating a published version is not supported: %s. Publish a new version instead.", ref.QualifiedARN())
+	}
+	var out spec.FunctionConfiguration
+	var saved *record
+	err := s.update(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref)
+		}
+		now := s.cfg.Now()
+		if err := checkIdle(ref, &rec.Latest, now); err != nil {
+			return err
+		}
+		if err := checkRevision(revision, &rec.Latest, now); err != nil {
+			return err
+		}
+		rec.Latest.settle(now)
+		if err := fn(tx, rec); err != nil {
+			return err
+		}
+		rec.Latest.Config.LastModified = lastModified(now)
+		rec.Latest.begin(transUpdate, now, s.cfg.Transition)
+		out = rec.Latest.view(now)
+		saved = rec
+		return s.save(tx, ref, rec)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &out, saved, nil
+}
+
+// UpdateConfiguration is UpdateFunctionConfiguration.
+func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.UpdateFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
+	if in.Runtime != nil {
+		if err := checkRuntime(*in.Runtime); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkEnvironment(in.Environment); err != nil {
+		return nil, err
+	}
+	if err := checkLayers(in.Layers); err != nil {
+		return nil, err
+	}
+	out, _, err := s.modify(ctx, ref, in.RevisionId, func(_ store.Tx, rec *record) error {
+		c := &rec.Latest.Config
+		logging, err := loggingConfig(in.LoggingConfig, c.LoggingConfig, ref.Name)
+		if err != nil {
+			return err
+		}
+		c.LoggingConfig = logging
+		set := func(dst **string, v *string) {
+			if v != nil {
+				*dst = v
+			}
+		}
+		set(&c.Role, in.Role)
+		set(&c.Handler, in.Handler)
+		set(&c.Description, in.Description)
+		if in.Runtime != nil {
+			c.Runtime = in.Runtime
+			c.RuntimeVersionConfig = runtimeVersionARN(ref.Region, *in.Runtime)
+		}
+		if in.KMSKeyArn != nil {
+			c.KMSKeyArn = in.KMSKeyArn
+			if *in.KMSKeyArn == "" {
+				c.KMSKeyArn = nil
+			}
+		}
+		if in.Timeout != nil {
+			c.Timeout = in.Timeout
+		}
+		if in.MemorySize != nil {
+			c.MemorySize = in.MemorySize
+		}
+		if in.VpcConfig != nil {
+			c.VpcConfig = vpcOf(in.VpcConfig)
+		}
+		if in.Environment != nil {
+			vars := in.Environment.Variables
+			if vars == nil {
+				vars = map[string]string{}
+			}
+			c.Environment = &spec.EnvironmentResponse{Variables: vars}
+		}
+		if in.DeadLetterConfig != nil {
+			c.DeadLetterConfig = in.DeadLetterConfig
+			if in.DeadLetterConfig.TargetArn == nil || *in.DeadLetterConfig.TargetArn == "" {
+				c.DeadLetterConfig = nil
+			}
+		}
+		if in.TracingConfig != nil && in.TracingConfig.Mode != nil {
+			c.TracingConfig = &spec.TracingConfigResponse{Mode: in.TracingConfig.Mode}
+		}
+		if in.Layers != nil {
+			c.Layers = layersOf(in.Layers)
+		}
+		if in.FileSystemConfigs != nil {
+			c.FileSystemConfigs = in.FileSystemConfigs
+		}
+		if in.ImageConfig != nil {
+			c.ImageConfigResponse = &spec.ImageConfigResponse{ImageConfig: in.ImageConfig}
+		}
+		if in.EphemeralStorage != nil {
+			c.EphemeralStorage = in.EphemeralStorage
+		}
+		if in.SnapStart != nil {
+			c.SnapStart = snapStartOf(in.SnapStart)
+		}
+		if in.CapacityProviderConfig != nil {
+			c.CapacityProviderConfig = in.CapacityProviderConfig
+		}
+		if in.DurableConfig != nil {
+			c.DurableConfig = in.DurableConfig
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateCode is UpdateFunctionCode.
+func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFunctionCodeRequest) (*spec.FunctionConfiguration, error) {
+	if in.PublishTo != nil {
+		return nil, awsproto.NotImplemented("PublishTo")
+	}
+	ci := codeInput{Zip: in.ZipFile, S3Bucket: in.S3Bucket, S3Key: in.S3Key, S3Version: in.S3ObjectVersion, ImageURI: in.ImageUri}
+	if ci.empty() {
+		return nil, awsproto.InvalidParameter("Please provide a source for function code.")
+	}
+	cur, err := s.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	pkg := *cur.Config.PackageType
+	if pkg == "Zip" && ci.ImageURI != nil {
+		return nil, awsproto.InvalidParameter("Please don't provide ImageUri when updating a function with packageType Zip.")
+	}
+	if pkg == "Image" && ci.ImageURI == nil {
+		return nil, awsproto.InvalidParameter("Please provide ImageUri when updating a function with packageType Image.")
+	}
+	dry := in.DryRun != nil && *in.DryRun
+	code, err := s.intake(ctx, ci, dry)
+	if err != nil {
+		return nil, err
+	}
+	if dry {
+		// Validate everything, change nothing.
+		now := s.cfg.Now()
+		out := cur.Config
+		if err := checkRevision(in.RevisionId, &version{Config: cur.Config}, now); err != nil {
+			return nil, err
+		}
+		out.CodeSha256, out.CodeSize = str(codeSha(code)), i64(code.Size)
+		return &out, nil
+	}
+	var unused []string
+	publish := in.Publish != nil && *in.Publish
+	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
+		old := rec.Latest.Code
+		rec.Latest.Code = code
+		c := &rec.Latest.Config
+		c.CodeSha256, c.CodeSize = str(codeSha(code)), i64(code.Size)
+		if len(in.Architectures) > 0 {
+			c.Architectures = in.Architectures
+		}
+		key := fnKey(ref) + "/" + Latest
+		if err := refCode(tx, code, key); err != nil {
+			return err
+		}
+		if old.SHA256Hex != code.SHA256Hex {
+			gone, err := unrefCode(tx, old, key)
+			if err != nil {
+				return err
+			}
+			if gone {
+				unused = append(unused, old.SHA256Hex)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.dropIfUnusedCode(ctx, code)
+		return nil, err
+	}
+	s.collect(unused)
+	if publish {
+		// AWS publishes in the same step: the response is $LATEST's.
+		// AWS answers with the new version, Pending.
+		return s.publishAfterUpdate(ctx, ref)
+	}
+	return out, nil
+}
+
+// publishAfterUpdate publishes $LATEST right after a code update, even though
+// the update transition is still running.
+func (s *Service) publishAfterUpdate(ctx context.Context, ref Ref) (*spec.FunctionConfiguration, error) {
+	var out spec.FunctionConfiguration
+	err := s.update(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound(ref)
+		}
+		now := s.cfg.Now()
+		v, err := s.publishTx(tx, ref, rec, nil, now, true)
+		if err != nil {
+			return err
+		}
+		out = v.view(now)
+		return s.save(tx, ref, rec)
+	})
+	return &out, err
+}
+
+func (s *Service) dropIfUnusedCode(ctx context.Context, c Code) {
+	if c.SHA256Hex != "" {
+		s.dropIfUnused(ctx, c.SHA256Hex)
+	}
+}

@@ -1,0 +1,197 @@
+package invoke
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// bEvents holds Event invocations until they ran: acknowledged events
+// survive a restart.
+const bEvents = "events"
+
+// maxAttempts is one try and AWS's two retries.
+const maxAttempts = 3
+
+// maxEventWorkers bounds how many queued events run at once.
+const maxEventWorkers = 16
+
+type event struct {
+	ID                    string    `json:"id"`
+	Account, Region, Name string    `json:"-"`
+	Qualifier             string    `json:"qualifier,omitempty"`
+	Payload               []byte    `json:"payload"`
+	Attempts              int       `json:"attempts"`
+	NotBefore             time.Time `json:"notBefore"`
+}
+
+type storedEvent struct {
+	event
+	A string `json:"account"`
+	R string `json:"region"`
+	N string `json:"name"`
+}
+
+type eventQueue struct {
+	s      *Service
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	active map[string]bool // ids running now
+}
+
+func startQueue(ctx context.Context, s *Service) (*eventQueue, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}}
+	q.wg.Add(1)
+	go q.loop(ctx)
+	return q, nil
+}
+
+func (q *eventQueue) stop() {
+	q.cancel()
+	q.wg.Wait()
+}
+
+func eventKey(e event) string {
+	return fmt.Sprintf("%020d/%s", e.NotBefore.UnixNano(), e.ID)
+}
+
+func (q *eventQueue) put(ctx context.Context, tx store.Tx, e event) error {
+	raw, err := json.Marshal(storedEvent{event: e, A: e.Account, R: e.Region, N: e.Name})
+	if err != nil {
+		return err
+	}
+	return tx.Put(bEvents, eventKey(e), raw)
+}
+
+// enqueue stores the event durably before Invoke answers 202.
+func (q *eventQueue) enqueue(ctx context.Context, e event) error {
+	e.NotBefore = time.Now()
+	if err := q.s.cfg.Store.Update(ctx, func(tx store.Tx) error { return q.put(ctx, tx, e) }); err != nil {
+		return err
+	}
+	q.poke()
+	return nil
+}
+
+func (q *eventQueue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop runs due events, sleeping until the next one is due or a new one arrives.
+func (q *eventQueue) loop(ctx context.Context) {
+	defer q.wg.Done()
+	sem := make(chan struct{}, maxEventWorkers)
+	for {
+		next := q.dispatch(ctx, sem)
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		t := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-q.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// dispatch starts every due event not already running and returns when the
+// next one is due (zero when none waits).
+func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time {
+	now := time.Now()
+	var due []storedEvent
+	var next time.Time
+	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		return tx.Scan(bEvents, "", "", func(k string, raw []byte) bool {
+			var se storedEvent
+			if json.Unmarshal(raw, &se) != nil {
+				return true
+			}
+			if se.NotBefore.After(now) {
+				next = se.NotBefore
+				return false
+			}
+			due = append(due, se)
+			return len(due) < 256
+		})
+	})
+	for _, se := range due {
+		q.mu.Lock()
+		if q.active[se.ID] {
+			q.mu.Unlock()
+			continue
+		}
+		q.active[se.ID] = true
+		q.mu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return next
+		}
+		q.wg.Add(1)
+		go func(se storedEvent) {
+			defer q.wg.Done()
+			defer func() { <-sem }()
+			q.runOne(ctx, se)
+			q.mu.Lock()
+			delete(q.active, se.ID)
+			q.mu.Unlock()
+			q.poke()
+		}(se)
+	}
+	return next
+}
+
+func (q *eventQueue) runOne(ctx context.Context, se storedEvent) {
+	e := se.event
+	e.Account, e.Region, e.Name = se.A, se.R, se.N
+	oldKey := eventKey(e)
+	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
+	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
+	failed := true
+	snap, err := q.s.resolve(ctx, ref)
+	if err == nil {
+		res, rerr := q.s.run(ctx, snap, e.ID, e.Payload, "")
+		err = rerr
+		failed = rerr != nil || res.FunctionError != ""
+		if rerr == nil && res.FunctionError != "" {
+			log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))
+		}
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the event stays queued and runs after restart
+	}
+	if err != nil {
+		log.Warn("event invoke error", "attempt", e.Attempts+1, "err", err)
+	}
+	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if err := tx.Delete(bEvents, oldKey); err != nil {
+			return err
+		}
+		e.Attempts++
+		if !failed || e.Attempts >= maxAttempts {
+			if failed {
+				log.Warn("event dropped after retries", "attempts", e.Attempts)
+			}
+			return nil
+		}
+		// AWS waits about a minute, then two; the base is configurable so local runs are quick.
+		e.NotBefore = time.Now().Add(q.s.cfg.RetryBase * time.Duration(1<<(e.Attempts-1)))
+		return q.put(ctx, tx, e)
+	})
+}

@@ -1,0 +1,396 @@
+// Package invoke is the data plane's front: it resolves a function reference
+// to an immutable version, admits the call under the concurrency limits and
+// runs it in a sandbox, synchronously or through the durable event queue.
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/logs"
+	"github.com/lambdad/lambdad/internal/runtimes"
+	"github.com/lambdad/lambdad/internal/sandbox"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Limits of Invoke, as AWS has them.
+const (
+	maxSyncPayload  = 6291456
+	maxEventPayload = 1048576
+	tailBytes       = 4096
+)
+
+// Config wires the data plane.
+type Config struct {
+	Functions *functions.Service
+	Blobs     *blobs.Store
+	Sandbox   *sandbox.Manager
+	Runtimes  *runtimes.Catalog
+	Store     store.Store
+	Logs      *logs.Store
+	// AccountLimit is each account's concurrent executions limit.
+	AccountLimit int32
+	// LambdaEndpoint is this lambdad's URL, given to functions as
+	// AWS_ENDPOINT_URL_LAMBDA so they can invoke each other.
+	LambdaEndpoint string
+	// AWSEndpoint, when set, becomes AWS_ENDPOINT_URL for functions.
+	AWSEndpoint string
+	// RetryBase is the first retry delay of failed Event invokes.
+	RetryBase time.Duration
+	Logger    *slog.Logger
+}
+
+// Service runs invokes.
+type Service struct {
+	cfg      Config
+	fns      sync.Map // snapshot key -> *sandbox.Function
+	current  sync.Map // arn:version -> snapshot key (to retire replaced environments)
+	inFlight sync.Map // counter key -> *atomic.Int32
+	queue    *eventQueue
+}
+
+// New makes the data plane and starts the event queue.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccountLimit == 0 {
+		cfg.AccountLimit = 1000
+	}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = time.Second
+	}
+	s := &Service{cfg: cfg}
+	q, err := startQueue(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.queue = q
+	return s, nil
+}
+
+// Close stops the event queue.
+func (s *Service) Close() { s.queue.stop() }
+
+// Invoke is the Invoke operation.
+func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
+	ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+	if err != nil {
+		return nil, err
+	}
+	typ := "RequestResponse"
+	if in.InvocationType != nil {
+		typ = *in.InvocationType
+	}
+	if typ == "Event" && len(in.Payload) > maxEventPayload {
+		return nil, awsproto.Errorf("RequestTooLargeException", "%d byte payload is too large for the Event invocation type (limit %d bytes)", len(in.Payload), maxEventPayload)
+	}
+	payload := in.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", jsonProblem(payload))
+	}
+	snap, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case "DryRun":
+		return &spec.InvocationResponse{StatusCode: i32(http.StatusNoContent)}, nil
+	case "Event":
+		if err := s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: newID()}); err != nil {
+			return nil, err
+		}
+		return &spec.InvocationResponse{StatusCode: i32(http.StatusAccepted), Payload: []byte{}}, nil
+	}
+	var clientContext string
+	if in.ClientContext != nil && *in.ClientContext != "" {
+		raw, err := base64.StdEncoding.DecodeString(*in.ClientContext)
+		if err != nil || !json.Valid(raw) {
+			return nil, awsproto.Errorf("InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+		}
+		clientContext = string(raw)
+	}
+	res, err := s.run(ctx, snap, newID(), payload, clientContext)
+	if err != nil {
+		return nil, err
+	}
+	out := &spec.InvocationResponse{StatusCode: i32(http.StatusOK), Payload: res.Payload, ExecutedVersion: &snap.Version}
+	if res.FunctionError != "" {
+		out.FunctionError = &res.FunctionError
+	}
+	if in.LogType != nil && *in.LogType == "Tail" {
+		tail := res.Log
+		if len(tail) > tailBytes {
+			tail = tail[len(tail)-tailBytes:]
+		}
+		t := base64.StdEncoding.EncodeToString(tail)
+		out.LogResult = &t
+	}
+	return out, nil
+}
+
+// resolve finds the version and refuses functions that cannot run yet.
+func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Snapshot, error) {
+	snap, err := s.cfg.Functions.Resolve(ctx, ref)
+	if err != nil {
+		var ae *awsproto.Error
+		if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" && strings.HasPrefix(ae.Message, "Function not found") {
+			// Invoke names the version it looked for, $LATEST included.
+			return nil, awsproto.NotFound("Function not found: %s", ref.VersionARN())
+		}
+		return nil, err
+	}
+	if snap.Pending {
+		return nil, awsproto.Conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	}
+	return snap, nil
+}
+
+// run admits and executes one invocation.
+func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
+	release, err := s.admit(snap)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	defer release()
+	fn, err := s.function(ctx, snap)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	res, err := s.cfg.Sandbox.Invoke(ctx, fn, sandbox.Invocation{
+		RequestID:          requestID,
+		InvokedFunctionARN: snap.Ref.QualifiedARN(),
+		TraceID:            traceID(),
+		ClientContext:      clientContext,
+		Payload:            payload,
+	})
+	if err != nil {
+		var se *sandbox.StartError
+		if errors.As(err, &se) {
+			return res, awsproto.Errorf("InvalidRuntimeException", "The runtime of function %s could not be started: %v", snap.Ref.ARN(), se)
+		}
+		return res, err
+	}
+	if s.cfg.Logs != nil && len(res.Log) > 0 {
+		s.cfg.Logs.Append(logGroup(snap), streamOf(fn), res.Log)
+	}
+	return res, nil
+}
+
+// admit takes a concurrency slot of the function and of the account.
+func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
+	fnCounter := s.counter("f/" + snap.Ref.ARN())
+	acct := s.counter("a/" + snap.Ref.Account + "/" + snap.Ref.Region)
+	if snap.Reserved != nil {
+		if fnCounter.Add(1) > *snap.Reserved {
+			fnCounter.Add(-1)
+			return nil, tooMany("ReservedFunctionConcurrentInvocationLimitExceeded")
+		}
+	} else {
+		fnCounter.Add(1)
+	}
+	if acct.Add(1) > s.cfg.AccountLimit {
+		acct.Add(-1)
+		fnCounter.Add(-1)
+		return nil, tooMany("ConcurrentInvocationLimitExceeded")
+	}
+	return func() { acct.Add(-1); fnCounter.Add(-1) }, nil
+}
+
+func tooMany(reason string) error {
+	return awsproto.Errorf("TooManyRequestsException", "Rate Exceeded.").With("Reason", reason)
+}
+
+func (s *Service) counter(k string) *atomic.Int32 {
+	if c, ok := s.inFlight.Load(k); ok {
+		return c.(*atomic.Int32)
+	}
+	c, _ := s.inFlight.LoadOrStore(k, new(atomic.Int32))
+	return c.(*atomic.Int32)
+}
+
+// function builds (once per snapshot) what the sandbox needs to run it.
+func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sandbox.Function, error) {
+	if f, ok := s.fns.Load(snap.Key); ok {
+		return f.(*sandbox.Function), nil
+	}
+	cfg := snap.Config
+	if cfg.PackageType != nil && *cfg.PackageType == "Image" {
+		return nil, awsproto.Errorf("InvalidRuntimeException", "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
+	}
+	codeDir := snap.Code.HotReloadDir
+	if codeDir == "" {
+		dir, err := s.cfg.Blobs.Unpacked(ctx, snap.Code.SHA256Hex)
+		if err != nil {
+			return nil, fmt.Errorf("unpack code of %s: %w", snap.Ref.ARN(), err)
+		}
+		codeDir = dir
+	} else if fi, err := os.Stat(codeDir); err != nil || !fi.IsDir() {
+		return nil, awsproto.Errorf("InvalidParameterValueException", "The hot-reload directory %s of %s does not exist.", codeDir, snap.Ref.ARN())
+	}
+	if len(cfg.Layers) > 0 {
+		return nil, awsproto.Errorf("InvalidParameterValueException", "Layers are not implemented by lambdad yet; %s lists %d.", snap.Ref.ARN(), len(cfg.Layers))
+	}
+	launch, err := s.cfg.Runtimes.Launch(deref(cfg.Runtime), deref(cfg.Handler), codeDir, nil)
+	if err != nil {
+		var ue *runtimes.UnavailableError
+		if errors.As(err, &ue) {
+			return nil, awsproto.Errorf("InvalidRuntimeException", "%s", ue.Error())
+		}
+		return nil, err
+	}
+	f := &sandbox.Function{
+		Key:                snap.Key,
+		Command:            launch.Command,
+		RuntimeDir:         launch.RuntimeDir,
+		Env:                s.environment(snap, launch),
+		CodeDir:            codeDir,
+		MemoryMB:           int(deref32(cfg.MemorySize, 128)),
+		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
+		EphemeralStorageMB: 512,
+		LogFormat:          "Text",
+	}
+	if cfg.EphemeralStorage != nil && cfg.EphemeralStorage.Size != nil {
+		f.EphemeralStorageMB = int(*cfg.EphemeralStorage.Size)
+	}
+	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
+		f.LogFormat = *lc.LogFormat
+	}
+	actual, _ := s.fns.LoadOrStore(snap.Key, f)
+	// A new key for the same version means its code or configuration
+	// changed: environments of the old one finish their work and stop.
+	slot := snap.Ref.ARN() + ":" + snap.Version
+	if old, loaded := s.current.Swap(slot, snap.Key); loaded && old.(string) != snap.Key {
+		s.cfg.Sandbox.Retire(old.(string))
+		s.fns.Delete(old.(string))
+	}
+	return actual.(*sandbox.Function), nil
+}
+
+// environment is what AWS sets for a function, then the function's own variables.
+func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) []string {
+	cfg := snap.Config
+	region := snap.Ref.Region
+	stream := logStream(snap.Version)
+	env := []string{
+		"AWS_LAMBDA_FUNCTION_NAME=" + snap.Ref.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION=" + snap.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(int(deref32(cfg.MemorySize, 128))),
+		"AWS_REGION=" + region,
+		"AWS_DEFAULT_REGION=" + region,
+		"AWS_LAMBDA_LOG_GROUP_NAME=" + logGroup(snap),
+		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
+		"_HANDLER=" + deref(cfg.Handler),
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"TZ=:UTC",
+		"LANG=en_US.UTF-8",
+		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
+		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib",
+		"AWS_ACCESS_KEY_ID=" + accessKey(snap.Ref.Account),
+		"AWS_SECRET_ACCESS_KEY=lambdad-local-secret",
+		"AWS_SESSION_TOKEN=lambdad-local-session",
+		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+	}
+	if s.cfg.LambdaEndpoint != "" {
+		env = append(env, "AWS_ENDPOINT_URL_LAMBDA="+s.cfg.LambdaEndpoint)
+	}
+	if s.cfg.AWSEndpoint != "" {
+		env = append(env, "AWS_ENDPOINT_URL="+s.cfg.AWSEndpoint)
+	}
+	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil && *lc.LogFormat == "JSON" {
+		env = append(env, "AWS_LAMBDA_LOG_FORMAT=JSON")
+		if lc.ApplicationLogLevel != nil {
+			env = append(env, "AWS_LAMBDA_LOG_LEVEL="+*lc.ApplicationLogLevel)
+		}
+	}
+	env = append(env, launch.Env...)
+	if cfg.Environment != nil {
+		for k, v := range cfg.Environment.Variables {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// accessKey keeps the caller's account visible to functions that call back.
+func accessKey(account string) string {
+	if account == awsproto.DefaultAccount {
+		return "lambdad-local"
+	}
+	return account
+}
+
+func logGroup(snap *functions.Snapshot) string {
+	if lc := snap.Config.LoggingConfig; lc != nil && lc.LogGroup != nil {
+		return *lc.LogGroup
+	}
+	return "/aws/lambda/" + snap.Ref.Name
+}
+
+// logStream names a stream as AWS does: date/[version]random.
+func logStream(version string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("2006/01/02") + "/[" + version + "]" + hex.EncodeToString(b[:])
+}
+
+func streamOf(f *sandbox.Function) string {
+	for _, e := range f.Env {
+		if v, ok := strings.CutPrefix(e, "AWS_LAMBDA_LOG_STREAM_NAME="); ok {
+			return v
+		}
+	}
+	return "default"
+}
+
+func traceID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:]), hex.EncodeToString(b[:8]))
+}
+
+func newID() string { return awsproto.NewRequestID() }
+
+func jsonProblem(b []byte) string {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err.Error()
+	}
+	return "invalid JSON"
+}
+
+func i32(n int32) *int32 { return &n }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func deref32(n *int32, def int32) int32 {
+	if n == nil {
+		return def
+	}
+	return *n
+}

@@ -1,0 +1,138 @@
+// Package logs keeps function logs in the data directory, one folder per
+// log group and one file per stream, bounded in size. Writes go through a
+// queue so the invoke path never waits on the disk.
+package logs
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Config of the log store.
+type Config struct {
+	Dir string
+	// MaxStreamBytes bounds one stream file; past it the file is rotated
+	// once (stream.log.1), so a stream keeps at most twice this much.
+	MaxStreamBytes int64
+	Logger         *slog.Logger
+}
+
+// Store writes log records asynchronously.
+type Store struct {
+	cfg   Config
+	queue chan entry
+	done  chan struct{}
+	mu    sync.Mutex // guards files (only the writer goroutine and Close touch them)
+	files map[string]*stream
+}
+
+type entry struct {
+	group, stream string
+	data          []byte
+}
+
+type stream struct {
+	f    *os.File
+	size int64
+}
+
+// Open starts the writer.
+func Open(cfg Config) (*Store, error) {
+	if cfg.MaxStreamBytes == 0 {
+		cfg.MaxStreamBytes = 8 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, queue: make(chan entry, 4096), done: make(chan struct{}), files: map[string]*stream{}}
+	go s.run()
+	return s, nil
+}
+
+// Append queues data for group/stream. When the queue is full the record is
+// dropped and said so in lambdad's log rather than slowing invokes down.
+func (s *Store) Append(group, streamName string, data []byte) {
+	select {
+	case s.queue <- entry{group, streamName, data}:
+	default:
+		s.cfg.Logger.Warn("function log queue full: record dropped", "group", group)
+	}
+}
+
+// Path is the file of a stream.
+func (s *Store) Path(group, streamName string) string {
+	return filepath.Join(s.cfg.Dir, safe(strings.TrimPrefix(group, "/")), safe(streamName)+".log")
+}
+
+// safe maps a group or stream name to one path element.
+func safe(name string) string {
+	r := strings.NewReplacer("/", "_", "\\", "_", "..", "__", "\x00", "_")
+	out := r.Replace(name)
+	if out == "" || out == "." {
+		out = "_"
+	}
+	return out
+}
+
+func (s *Store) run() {
+	defer close(s.done)
+	for e := range s.queue {
+		s.write(e)
+	}
+	s.mu.Lock()
+	for _, st := range s.files {
+		st.f.Close()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Store) write(e entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := s.Path(e.group, e.stream)
+	st := s.files[path]
+	if st == nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			s.cfg.Logger.Warn("function log", "err", err)
+			return
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			s.cfg.Logger.Warn("function log", "err", err)
+			return
+		}
+		fi, _ := f.Stat()
+		st = &stream{f: f, size: fi.Size()}
+		s.files[path] = st
+	}
+	if st.size+int64(len(e.data)) > s.cfg.MaxStreamBytes {
+		st.f.Close()
+		os.Rename(path, path+".1")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			delete(s.files, path)
+			return
+		}
+		st.f, st.size = f, 0
+	}
+	n, _ := st.f.Write(e.data)
+	st.size += int64(n)
+}
+
+// Close flushes queued records and closes the files.
+func (s *Store) Close(ctx context.Context) error {
+	close(s.queue)
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

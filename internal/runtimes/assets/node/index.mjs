@@ -1,0 +1,441 @@
+// lambdad's Node.js runtime: runs a handler behind the Lambda Runtime API.
+//
+// No dependencies; runs on Node.js 18 and later. Usage:
+//
+//     node index.mjs [OPT_DIR]
+//
+// The environment provides AWS_LAMBDA_RUNTIME_API, _HANDLER and LAMBDA_TASK_ROOT.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import util from 'node:util';
+import Module, { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const API_PREFIX = '/2018-06-01/runtime';
+
+const optDir = process.argv[2] || '/opt';
+// User code sees the argv AWS's runtime has: node and this script.
+process.argv.splice(2);
+const taskRoot = process.env.LAMBDA_TASK_ROOT || '/var/task';
+const runtimeDir = path.dirname(fileURLToPath(import.meta.url));
+const nodeMajor = parseInt(process.versions.node, 10);
+const runtimeMajor = parseInt((/^AWS_Lambda_nodejs(\d+)/.exec(process.env.AWS_EXECUTION_ENV || '') || [])[1] || String(nodeMajor), 10);
+
+// NODE_PATH normally arrives from the launcher; rebuild it if it did not, so
+// layers under /opt/nodejs resolve either way.
+if (!process.env.NODE_PATH || process.env.NODE_PATH.includes('{')) {
+  process.env.NODE_PATH = [
+    `${optDir}/nodejs/node${runtimeMajor}/node_modules`,
+    `${optDir}/nodejs/node_modules`,
+    `${runtimeDir}/node_modules`,
+    runtimeDir,
+    taskRoot,
+  ].join(':');
+  if (typeof Module._initPaths === 'function') Module._initPaths();
+}
+try {
+  process.chdir(taskRoot);
+} catch {
+  // The sandbox decides the working directory when the task root is absent.
+}
+
+// ---------------------------------------------------------------- errors
+
+function defineError(name) {
+  const cls = class extends Error {};
+  Object.defineProperty(cls, 'name', { value: name });
+  cls.prototype.name = `Runtime.${name}`;
+  return cls;
+}
+const ImportModuleError = defineError('ImportModuleError');
+const HandlerNotFound = defineError('HandlerNotFound');
+const MalformedHandlerName = defineError('MalformedHandlerName');
+const UserCodeSyntaxError = defineError('UserCodeSyntaxError');
+const UnhandledPromiseRejection = defineError('UnhandledPromiseRejection');
+const CallbackHandlerDeprecated = defineError('CallbackHandlerDeprecated');
+const JSONStringifyError = defineError('JSONStringifyError');
+const NodeJsExit = defineError('NodeJsExit');
+
+function looksLikeError(v) {
+  return v && typeof v.name === 'string' && typeof v.message === 'string' && typeof v.stack === 'string';
+}
+
+// The body posted to /error: AWS's {errorType, errorMessage, trace} shape.
+function toRapidResponse(err) {
+  try {
+    if (util.types.isNativeError(err) || looksLikeError(err)) {
+      return {
+        errorType: err.name,
+        errorMessage: err.message,
+        trace: typeof err.stack === 'string' ? err.stack.split('\n') : [],
+      };
+    }
+    return { errorType: typeof err, errorMessage: String(err), trace: [] };
+  } catch {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but its name, message or stack could not be read',
+    };
+  }
+}
+
+function intoError(err) {
+  return err instanceof Error ? err : new Error(err);
+}
+
+// The text log form of an error: a tab, then JSON with the stack as lines.
+function toFormatted(err) {
+  const withProps = (_k, v) => {
+    if (!(v instanceof Error)) return v;
+    const out = Object.assign({ errorType: v.name, errorMessage: v.message, code: v.code }, v);
+    if (typeof v.stack === 'string') out.stack = v.stack.split('\n');
+    return out;
+  };
+  try {
+    return '\t' + JSON.stringify(err, withProps);
+  } catch {
+    return '\t' + JSON.stringify(toRapidResponse(err));
+  }
+}
+
+// ---------------------------------------------------------------- logging
+
+const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
+const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
+
+function jsonErrorReplacer(_k, v) {
+  if (v instanceof Error) {
+    return Object.assign(
+      {
+        errorType: v?.constructor?.name ?? 'UnknownError',
+        errorMessage: v.message,
+        stackTrace: typeof v.stack === 'string' ? v.stack.split('\n') : v.stack,
+      },
+      v,
+    );
+  }
+  return v;
+}
+
+function formatJson(level, params) {
+  const rec = { timestamp: new Date().toISOString(), level, requestId: globalThis[REQUEST_ID] };
+  if (params.length === 1) {
+    rec.message = params[0];
+    try {
+      return JSON.stringify(rec, jsonErrorReplacer);
+    } catch {
+      rec.message = util.format(rec.message);
+      return JSON.stringify(rec);
+    }
+  }
+  rec.message = util.format(...params);
+  const err = params.find((p) => p instanceof Error);
+  if (err) {
+    rec.errorType = err?.constructor?.name ?? 'UnknownError';
+    rec.errorMessage = err.message;
+    rec.stackTrace = typeof err.stack === 'string' ? err.stack.split('\n') : [];
+  }
+  return JSON.stringify(rec);
+}
+
+function writeLog(level, params) {
+  const line = jsonFormat
+    ? formatJson(level, params)
+    : `${new Date().toISOString()}\t${globalThis[REQUEST_ID]}\t${level}\t${util.format(...params)}`;
+  // A multi-line message stays one record: newlines become carriage returns.
+  process.stdout.write(line.replace(/\n/g, '\r') + '\n');
+}
+
+function patchConsole() {
+  let threshold = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()];
+  if (threshold === undefined) threshold = jsonFormat ? LEVELS.INFO : LEVELS.TRACE;
+  const make = (level) => (LEVELS[level] >= threshold ? (...params) => writeLog(level, params) : () => {});
+  console.trace = make('TRACE');
+  console.debug = make('DEBUG');
+  console.info = make('INFO');
+  console.log = console.info;
+  console.warn = make('WARN');
+  console.error = make('ERROR');
+  console.fatal = make('FATAL');
+}
+
+function logError(label, err) {
+  if (jsonFormat) console.error(intoError(err));
+  else console.error(label, toFormatted(intoError(err)));
+}
+
+// ---------------------------------------------------------------- Runtime API client
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const [apiHost, apiPort] = (() => {
+  const addr = process.env.AWS_LAMBDA_RUNTIME_API || '';
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return [host, Number(addr.slice(i + 1))];
+})();
+
+function request(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: apiHost, port: apiPort, method, path: API_PREFIX + urlPath, agent, headers: headers || {} },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function post(urlPath, body, headers) {
+  const buf = Buffer.from(body, 'utf8');
+  const res = await request('POST', urlPath, buf, { ...headers, 'Content-Length': buf.length });
+  if (res.status >= 300) {
+    process.stderr.write(`lambdad runtime: POST ${urlPath} returned ${res.status}: ${res.body.toString().slice(0, 200)}\n`);
+  }
+}
+
+function postError(urlPath, err) {
+  const body = toRapidResponse(err);
+  return post(urlPath, JSON.stringify(body), {
+    'Content-Type': 'application/json',
+    'Lambda-Runtime-Function-Error-Type': String(body.errorType),
+  });
+}
+
+function fatal(err) {
+  process.stderr.write(`lambdad runtime: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- handler loading
+
+function hasTypeModule(dir) {
+  for (;;) {
+    if (dir.endsWith('/node_modules')) return false;
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+      } catch (e) {
+        console.warn(`${pj} cannot be read, it will be ignored for ES module detection purposes.`, e);
+        return false;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return false;
+    dir = parent;
+  }
+}
+
+function requireIfExists(file) {
+  return fs.existsSync(file) ? require(file) : undefined;
+}
+
+async function importIfExists(file) {
+  return fs.existsSync(file) ? await import(pathToFileURL(file).href) : undefined;
+}
+
+async function loadModule(moduleRoot, moduleName) {
+  const base = path.resolve(taskRoot, moduleRoot, moduleName);
+  const loaded = requireIfExists(base);
+  if (loaded) return loaded;
+  const esm = hasTypeModule(path.dirname(base));
+  if (!esm) {
+    const cjs = requireIfExists(base + '.js');
+    if (cjs) return cjs;
+  }
+  const found =
+    (esm && (await importIfExists(base + '.js'))) ||
+    (await importIfExists(base + '.mjs')) ||
+    requireIfExists(base + '.cjs');
+  if (found) return found;
+  // Resolve like require() would from the task root (node_modules, directories).
+  return require(require.resolve(moduleName, { paths: [taskRoot, moduleRoot] }));
+}
+
+async function loadHandler(fullHandler) {
+  if (fullHandler.includes('..')) {
+    throw new MalformedHandlerName(
+      `'${fullHandler}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  const handlerString = path.basename(fullHandler);
+  const moduleRoot = fullHandler.substring(0, fullHandler.indexOf(handlerString));
+  const m = /^([^.]*)\.(.*)$/.exec(handlerString);
+  if (!m) throw new MalformedHandlerName('Bad handler');
+  const [, moduleName, handlerPath] = m;
+
+  let mod;
+  try {
+    mod = await loadModule(moduleRoot, moduleName);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(String(e));
+    if (e && e.code === 'MODULE_NOT_FOUND') throw new ImportModuleError(String(e));
+    throw e;
+  }
+  const fn = handlerPath.split('.').reduce((obj, key) => obj && obj[key], mod);
+  if (!fn) throw new HandlerNotFound(`${fullHandler} is undefined or not exported`);
+  if (typeof fn !== 'function') throw new HandlerNotFound(`${fullHandler} is not a function`);
+  if (runtimeMajor >= 24 && fn.length >= 3) {
+    throw new CallbackHandlerDeprecated(
+      `Callback-based function handlers are not supported from Node.js 24 on; change ${fullHandler} to an async (event, context) handler.`,
+    );
+  }
+  return fn;
+}
+
+// ---------------------------------------------------------------- invocation loop
+
+// One beforeExit action at a time: it fires once the event loop is empty.
+let beforeExitAction = null;
+process.on('beforeExit', () => {
+  const action = beforeExitAction;
+  beforeExitAction = null;
+  if (action) action();
+});
+
+// Where an uncaught error goes: the init error endpoint until the first
+// invocation, then the current invocation's error endpoint.
+let reportUncaught = (err) => postError('/init/error', err);
+
+function parseJsonHeader(value, name) {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (e) {
+    throw new Error(`Cannot parse ${name} as json: ${e}`);
+  }
+}
+
+function isPromise(v) {
+  return v && typeof v.then === 'function';
+}
+
+function serialize(result) {
+  try {
+    return JSON.stringify(result === undefined ? null : result);
+  } catch {
+    return undefined;
+  }
+}
+
+async function invokeOnce(handler) {
+  const res = await request('GET', '/invocation/next');
+  if (res.status !== 200) throw new Error(`/invocation/next returned ${res.status}`);
+  const h = res.headers;
+  const id = h['lambda-runtime-aws-request-id'];
+  globalThis[REQUEST_ID] = id;
+  if (h['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
+  else delete process.env._X_AMZN_TRACE_ID;
+
+  let finished = false;
+  // An error escaping the handler after it answered has no invocation to go to.
+  reportUncaught = (err) => (finished ? undefined : ((finished = true), postError(`/invocation/${id}/error`, err)));
+
+  const scheduleNext = () => setImmediate(() => invokeOnce(handler).catch(fatal));
+  const complete = (err, result) => {
+    if (finished) return;
+    finished = true;
+    beforeExitAction = null;
+    if (err !== undefined && err !== null) {
+      logError('Invoke Error', err);
+      postError(`/invocation/${id}/error`, err).then(scheduleNext, fatal);
+      return;
+    }
+    const body = serialize(result);
+    if (body === undefined) {
+      const e = new JSONStringifyError('Unable to stringify response body');
+      logError('Invoke Error', e);
+      postError(`/invocation/${id}/error`, e).then(scheduleNext, fatal);
+      return;
+    }
+    post(`/invocation/${id}/response`, body, { 'Content-Type': 'application/json' }).then(scheduleNext, fatal);
+  };
+
+  let waitForEmptyEventLoop = true;
+  const context = {
+    get callbackWaitsForEmptyEventLoop() {
+      return waitForEmptyEventLoop;
+    },
+    set callbackWaitsForEmptyEventLoop(v) {
+      waitForEmptyEventLoop = v;
+    },
+    succeed: (result) => complete(null, result),
+    fail: (err) => complete(err === undefined || err === null ? 'handled' : err),
+    done: (err, result) => complete(err, result),
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+    awsRequestId: id,
+  };
+  const deadline = Number(h['lambda-runtime-deadline-ms']);
+  context.getRemainingTimeInMillis = () => deadline - Date.now();
+
+  let callbackCalled = false;
+  const callback = (err, result) => {
+    if (callbackCalled || finished) return;
+    callbackCalled = true;
+    if ((err !== undefined && err !== null) || !waitForEmptyEventLoop) {
+      complete(err, result);
+      return;
+    }
+    // Like AWS: the result goes out once everything the handler started is done.
+    beforeExitAction = () => setImmediate(() => complete(null, result));
+  };
+
+  // If the event loop drains with no result: a sync handler's answer is null;
+  // an async handler that never settled is an error.
+  const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  beforeExitAction = () => {
+    if (isAsync) complete(new NodeJsExit('The handler returned a promise that never settled, and the event loop is empty.'));
+    else complete(null, null);
+  };
+
+  try {
+    context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
+    context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    const event = res.body.length ? JSON.parse(res.body.toString('utf8')) : {};
+    const result = handler(event, context, callback);
+    if (isPromise(result)) {
+      result.then(context.succeed, context.fail);
+    }
+  } catch (err) {
+    callback(err);
+  }
+}
+
+async function main() {
+  patchConsole();
+  process.on('uncaughtException', (err) => {
+    logError('Uncaught Exception', err);
+    Promise.resolve(reportUncaught(err)).finally(() => process.exit(129));
+  });
+  process.on('unhandledRejection', (reason) => {
+    const err = new UnhandledPromiseRejection(String(reason));
+    logError('Unhandled Promise Rejection', err);
+    Promise.resolve(reportUncaught(err)).finally(() => process.exit(128));
+  });
+
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER || '');
+  } catch (err) {
+    logError('Uncaught Exception', err);
+    await postError('/init/error', err).catch(() => {});
+    process.exit(129);
+  }
+  await invokeOnce(handler);
+}
+
+main().catch(fatal);

@@ -1,0 +1,448 @@
+"""lambdad's Python runtime: runs a handler behind the Lambda Runtime API.
+
+Standard library only; runs on Python 3.9 and later. Usage:
+
+    python -u bootstrap.py [OPT_DIR]
+
+The environment provides AWS_LAMBDA_RUNTIME_API, _HANDLER and LAMBDA_TASK_ROOT.
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API_PREFIX = "/2018-06-01/runtime"
+_THIS_FILE = os.path.abspath(__file__)
+
+# The request id of the invocation in progress, for log records.
+_current_request_id = ""
+
+
+class Fault(Exception):
+    """An error the runtime reports with a Runtime.* error type."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+# --- Runtime API client -----------------------------------------------------
+
+
+class RuntimeClient:
+    def __init__(self, address):
+        self.address = address
+        self.conn = None
+
+    def _request(self, method, path, body=None, headers=None):
+        # One persistent connection; reopened once if the server closed it
+        # while idle.
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.address)
+            try:
+                self.conn.request(method, API_PREFIX + path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    self.conn.close()
+                    self.conn = None
+                return resp.status, resp.headers, data
+            except (http.client.HTTPException, OSError):
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def next(self):
+        status, headers, body = self._request("GET", "/invocation/next")
+        if status != 200:
+            raise RuntimeError("/invocation/next returned %d: %r" % (status, body[:200]))
+        return headers, body
+
+    def response(self, request_id, body, content_type):
+        self._post("/invocation/%s/response" % request_id, body, {"Content-Type": content_type})
+
+    def error(self, request_id, error):
+        self._post_error("/invocation/%s/error" % request_id, error)
+
+    def init_error(self, error):
+        self._post_error("/init/error", error)
+
+    def _post_error(self, path, error):
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Function-Error-Type": error.get("errorType") or "Runtime.Unknown",
+        }
+        self._post(path, to_json(error).encode("utf-8"), headers)
+
+    def _post(self, path, body, headers):
+        status, _, data = self._request("POST", path, body, headers)
+        if status >= 300:
+            sys.stderr.write("lambdad runtime: POST %s returned %d: %s\n" % (path, status, data[:200]))
+
+
+# --- JSON -------------------------------------------------------------------
+
+
+def _default(obj):
+    if isinstance(obj, decimal.Decimal):
+        if obj == obj.to_integral_value():
+            return int(obj)
+        return float(obj)
+    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
+
+
+def to_json(obj):
+    # AWS's python3.12+ runtimes emit UTF-8 rather than \u escapes.
+    return json.dumps(obj, default=_default, ensure_ascii=sys.version_info < (3, 12))
+
+
+def marshal_response(response):
+    if isinstance(response, (bytes, bytearray)):
+        return bytes(response), "application/unknown"
+    try:
+        return to_json(response).encode("utf-8"), "application/json"
+    except Exception as e:
+        raise Fault("Runtime.MarshalError", "Unable to marshal response: %s" % e)
+
+
+def unmarshal_event(body, content_type):
+    if content_type and "json" not in content_type.lower():
+        return body
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except Exception as e:
+        raise Fault("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
+
+
+# --- Errors -----------------------------------------------------------------
+
+
+def make_error(message, error_type, stack_trace, request_id=""):
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id or "",
+        "stackTrace": stack_trace or [],
+    }
+
+
+def user_stack(tb):
+    """Formats a traceback like AWS: frames from our own file left out."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    while frames and frames[0][0] == _THIS_FILE:
+        frames.pop(0)
+    # Plain tuples carry no column data, so no caret lines on 3.11+.
+    return traceback.format_list(frames)
+
+
+def error_from_exception(exc, request_id=""):
+    if isinstance(exc, Fault):
+        return make_error(exc.message, exc.error_type, exc.trace, request_id)
+    return make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
+
+
+def log_error(error, json_format):
+    if json_format:
+        record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "level": "ERROR"}
+        record.update(error)
+        sys.stdout.write(to_json(record) + "\n")
+        return
+    head = "[ERROR]"
+    if error.get("errorType"):
+        head += " " + error["errorType"]
+    if error.get("errorMessage"):
+        if error.get("errorType"):
+            head += ":"
+        head += " " + error["errorMessage"]
+    lines = [head]
+    stack = error.get("stackTrace")
+    if stack is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack:
+            if element == "":
+                lines.append("")
+                continue
+            for line in element.splitlines():
+                stripped = line.lstrip(" ")
+                # Leading spaces become no-break spaces so log viewers keep the indent.
+                lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    # One record per error: lines joined with carriage returns, as AWS does.
+    sys.stdout.write("\r".join(lines) + "\n")
+
+
+# --- Logging ----------------------------------------------------------------
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _current_request_id
+        return True
+
+
+class _StdoutHandler(logging.Handler):
+    def emit(self, record):
+        try:
+            sys.stdout.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "aws_request_id",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        level = min(50, max(0, record.levelno)) // 10 * 10
+        created = time.gmtime(record.created)
+        out = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", created) + ".%03dZ" % int(record.msecs),
+            "level": logging.getLevelName(level),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info:
+            etype, value, tb = record.exc_info
+            out["stackTrace"] = traceback.format_tb(tb)
+            out["errorType"] = etype.__name__
+            out["errorMessage"] = str(value)
+        out["requestId"] = getattr(record, "aws_request_id", "")
+        if record.exc_info:
+            out["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key not in out:
+                out[key] = value
+        out = {k: v for k, v in out.items() if v is not None}
+        return json.dumps(out, default=str, ensure_ascii=False) + "\n"
+
+
+def setup_logging(json_format):
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    if json_format:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
+        )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level == "TRACE":
+        level = "DEBUG"
+    elif level == "FATAL":
+        level = "CRITICAL"
+    if not level and json_format:
+        # Lambda's default application log level under JSON logging.
+        level = "INFO"
+    if level in ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"):
+        root.setLevel(level if level != "WARN" else "WARNING")
+
+
+# --- Context ----------------------------------------------------------------
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, data):
+        data = data or {}
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id,
+            self.cognito_identity_pool_id,
+        )
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, data):
+        for field in self.__slots__:
+            setattr(self, field, data.get(field))
+
+    def __repr__(self):
+        return "Client([%s])" % ",".join("%s=%s" % (f, getattr(self, f)) for f in self.__slots__)
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, data):
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else client
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+class LambdaContext:
+    def __init__(self, request_id, arn, deadline_ms, client_context, identity):
+        env = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = arn
+        self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
+        self.identity = CognitoIdentity(identity if isinstance(identity, dict) else None)
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        left = self._deadline_ms - int(time.time() * 1000)
+        return left if left > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+            "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,identity=%s])"
+            % (
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+            )
+        )
+
+
+def _json_header(value, name):
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise Fault("Runtime.LambdaContextUnmarshalError", "Unable to parse %s JSON: %s" % (name, e))
+
+
+# --- Handler loading --------------------------------------------------------
+
+
+def load_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, e))
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise Fault(
+            "Runtime.BuiltInModuleConflict",
+            "Cannot use built-in module %s as a handler module" % modname,
+        )
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise Fault("Runtime.ImportModuleError", "Unable to import module '%s': %s" % (modname, e))
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise Fault("Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (modname, e), trace)
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise Fault("Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname))
+
+
+# --- Main loop --------------------------------------------------------------
+
+
+def setup_paths(task_root, opt_dir):
+    version = "python%d.%d" % sys.version_info[:2]
+    front = [task_root, os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
+    sys.path[:] = front + [p for p in sys.path if p not in front]
+
+
+def handle(client, handler, headers, body, json_format):
+    global _current_request_id
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+    _current_request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    try:
+        try:
+            deadline = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        except ValueError:
+            deadline = 0
+        context = LambdaContext(
+            request_id,
+            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+            deadline,
+            _json_header(headers.get("Lambda-Runtime-Client-Context"), "Client Context"),
+            _json_header(headers.get("Lambda-Runtime-Cognito-Identity"), "Cognito Identity"),
+        )
+        event = unmarshal_event(body, headers.get("Content-Type"))
+        result, content_type = marshal_response(handler(event, context))
+    except Exception as e:
+        error = error_from_exception(e, request_id)
+        log_error(error, json_format)
+        client.error(request_id, error)
+        return
+    client.response(request_id, result, content_type)
+
+
+def main():
+    opt_dir = sys.argv[1] if len(sys.argv) > 1 else "/opt"
+    # User code sees the argv AWS's runtime has: just the script.
+    del sys.argv[1:]
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
+    try:
+        os.chdir(task_root)
+    except OSError:
+        pass
+    setup_paths(task_root, opt_dir)
+    json_format = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+    setup_logging(json_format)
+
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as e:
+        error = error_from_exception(e)
+        log_error(error, json_format)
+        client.init_error(error)
+        sys.exit(1)
+
+    while True:
+        headers, body = client.next()
+        handle(client, handler, headers, body, json_format)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+// Package runtimes maps a Lambda runtime id to how an execution environment
+// for it is started, and embeds lambdad's own Python and Node.js bootstraps,
+// which speak the Lambda Runtime API (2018-06-01) like AWS's runtimes do.
+package runtimes
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Placeholders that may appear in Launch.Command and Launch.Env values. The
+// sandbox replaces them with the paths as the environment sees them.
+const (
+	TaskRootPlaceholder   = "{TASK_ROOT}"
+	OptPlaceholder        = "{OPT}"
+	RuntimeDirPlaceholder = "{RUNTIME_DIR}"
+)
+
+//go:embed assets/python/bootstrap.py assets/node/index.mjs
+var assets embed.FS
+
+// Config configures a Catalog.
+type Config struct {
+	// Dir is where the embedded bootstraps are written, e.g. <data-dir>/runtimes.
+	Dir string
+	// Python is the interpreter used when pythonX.Y is not installed ("python3" if empty).
+	Python string
+	// Node is the node binary for every nodejs runtime ("node" if empty).
+	Node   string
+	Logger *slog.Logger
+}
+
+// Launch says how to start an execution environment.
+type Launch struct {
+	// Command is the argv. It may contain the placeholders above.
+	Command []string
+	// RuntimeDir is the host directory to expose as {RUNTIME_DIR}; "" for provided*.
+	RuntimeDir string
+	// Env holds extra KEY=VALUE pairs; values may contain the placeholders above.
+	Env []string
+}
+
+// UnavailableError says a runtime cannot run on this host, and what is missing.
+// Callers report it as AWS's InvalidRuntimeException.
+type UnavailableError struct {
+	Runtime string
+	Missing string
+}
+
+func (e *UnavailableError) Error() string {
+	if strings.HasPrefix(e.Runtime, "provided") {
+		return e.Runtime + ": " + e.Missing
+	}
+	return fmt.Sprintf("Runtime %s is not supported by lambdad: %s", e.Runtime, e.Missing)
+}
+
+// Catalog resolves runtime ids to Launch descriptions. It is safe for concurrent use.
+type Catalog struct {
+	cfg       Config
+	log       *slog.Logger
+	pythonDir string
+	nodeDir   string
+
+	mu     sync.Mutex
+	probes map[string]*probe // interpreter name → result of finding and running it once
+	warned map[string]bool   // runtime id → fallback warning already logged
+}
+
+// probe caches one interpreter lookup: where it is and which version it reports.
+type probe struct {
+	once    sync.Once
+	path    string
+	version [2]int // major, minor
+	err     error
+}
+
+// New materialises the embedded bootstraps under cfg.Dir and returns a Catalog.
+func New(cfg Config) (*Catalog, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("runtimes: Config.Dir is required")
+	}
+	if cfg.Python == "" {
+		cfg.Python = "python3"
+	}
+	if cfg.Node == "" {
+		cfg.Node = "node"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}}
+	var err error
+	if c.pythonDir, err = materialise(cfg.Dir, "python", "assets/python"); err != nil {
+		return nil, err
+	}
+	if c.nodeDir, err = materialise(cfg.Dir, "nodejs", "assets/node"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// materialise writes the embedded directory src to <dir>/<name>-<content hash>.
+// The hash in the name makes the write idempotent and lets an upgraded binary
+// never clobber files that running environments still use; the rename makes it
+// atomic.
+func materialise(dir, name, src string) (string, error) {
+	entries, err := fs.ReadDir(assets, src)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	files := map[string][]byte{}
+	for _, e := range entries {
+		b, err := fs.ReadFile(assets, src+"/"+e.Name())
+		if err != nil {
+			return "", err
+		}
+		files[e.Name()] = b
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), len(b))
+		h.Write(b)
+	}
+	target := filepath.Join(dir, name+"-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if st, err := os.Stat(target); err == nil && st.IsDir() {
+		return target, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("runtimes: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, "."+name+"-tmp-")
+	if err != nil {
+		return "", fmt.Errorf("runtimes: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op after a successful rename
+	for fname, b := range files {
+		if err := writeFileSync(filepath.Join(tmp, fname), b); err != nil {
+			return "", fmt.Errorf("runtimes: %w", err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("runtimes: %w", err)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		// Another lambdad sharing the directory may have won the race.
+		if st, serr := os.Stat(target); serr == nil && st.IsDir() {
+			return target, nil
+		}
+		return "", fmt.Errorf("runtimes: %w", err)
+	}
+	return target, nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Python and Node.js versions lambdad runs, inclusive.
+const (
+	minPythonMinor = 9
+	maxPythonMinor = 14
+	minNodeMajor   = 18
+	maxNodeMajor   = 24
+)
+
+// Known reports whether runtime is an id lambdad can run at all (given the
+// interpreter or bootstrap it needs). Launch may still fail for a known id.
+func (c *Catalog) Known(runtime string) bool {
+	switch runtime {
+	case "provided", "provided.al2", "provided.al2023":
+		return true
+	}
+	if _, ok := pythonVersion(runtime); ok {
+		return true
+	}
+	_, ok := nodeVersion(runtime)
+	return ok
+}
+
+// pythonVersion parses "python3.N" for the supported N.
+func pythonVersion(runtime string) (int, bool) {
+	rest, ok := strings.CutPrefix(runtime, "python3.")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || strconv.Itoa(n) != rest || n < minPythonMinor || n > maxPythonMinor {
+		return 0, false
+	}
+	return n, true
+}
+
+// nodeVersion parses "nodejsN.x" for the supported N.
+func nodeVersion(runtime string) (int, bool) {
+	rest, ok := strings.CutPrefix(runtime, "nodejs")
+	if !ok {
+		return 0, false
+	}
+	rest, ok = strings.CutSuffix(rest, ".x")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || strconv.Itoa(n) != rest || n < minNodeMajor || n > maxNodeMajor {
+		return 0, false
+	}
+	return n, true
+}
+
+// Launch says how to start an environment for runtime and handler. codeDir
+// and layerDirs are host paths; they are only consulted to find a provided*
+// runtime's bootstrap (code root first, then the layers, which appear at /opt).
+func (c *Catalog) Launch(runtime, handler, codeDir string, layerDirs []string) (Launch, error) {
+	switch runtime {
+	case "provided", "provided.al2", "provided.al2023":
+		return c.launchProvided(runtime, codeDir, layerDirs)
+	}
+	if minor, ok := pythonVersion(runtime); ok {
+		return c.launchPython(runtime, minor)
+	}
+	if major, ok := nodeVersion(runtime); ok {
+		return c.launchNode(runtime, major)
+	}
+	return Launch{}, &UnavailableError{Runtime: runtime, Missing: missingLauncher(runtime)}
+}
+
+func missingLauncher(runtime string) string {
+	for _, family := range []string{"java", "ruby", "dotnet", "python", "nodejs"} {
+		if strings.HasPrefix(runtime, family) {
+			if family == "python" || family == "nodejs" {
+				return "no launcher for " + runtime
+			}
+			return "no " + family + " launcher"
+		}
+	}
+	if strings.HasPrefix(runtime, "go") {
+		return "no go1.x launcher (use provided.al2023 with a bootstrap binary)"
+	}
+	return "unknown runtime"
+}
+
+func (c *Catalog) launchProvided(runtime, codeDir string, layerDirs []string) (Launch, error) {
+	if isFile(filepath.Join(codeDir, "bootstrap")) {
+		return Launch{Command: []string{TaskRootPlaceholder + "/bootstrap"}}, nil
+	}
+	for _, d := range layerDirs {
+		if isFile(filepath.Join(d, "bootstrap")) {
+			return Launch{Command: []string{OptPlaceholder + "/bootstrap"}}, nil
+		}
+	}
+	return Launch{}, &UnavailableError{Runtime: runtime, Missing: "no bootstrap file in the code or in any layer"}
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
+	want := fmt.Sprintf("python3.%d", minor)
+	p := c.probe(want, pythonProbe)
+	if p.err != nil || p.version != [2]int{3, minor} {
+		fb := c.probe(c.cfg.Python, pythonProbe)
+		if fb.err != nil {
+			return Launch{}, &UnavailableError{Runtime: runtime,
+				Missing: fmt.Sprintf("no %s or %s interpreter", want, c.cfg.Python)}
+		}
+		if fb.version != [2]int{3, minor} {
+			c.warnOnce(runtime, "interpreter for runtime not installed; using fallback",
+				"runtime", runtime, "missing", want, "using", fb.path,
+				"version", fmt.Sprintf("%d.%d", fb.version[0], fb.version[1]))
+		}
+		p = fb
+	}
+	return Launch{
+		// -u keeps print() output unbuffered so logs reach the sandbox as they happen.
+		Command:    []string{p.path, "-u", RuntimeDirPlaceholder + "/bootstrap.py", OptPlaceholder},
+		RuntimeDir: c.pythonDir,
+		Env: []string{
+			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
+			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
+			"PYTHONPATH=" + RuntimeDirPlaceholder,
+		},
+	}, nil
+}
+
+func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
+	p := c.probe(c.cfg.Node, nodeProbe)
+	if p.err != nil {
+		return Launch{}, &UnavailableError{Runtime: runtime, Missing: fmt.Sprintf("no %s binary", c.cfg.Node)}
+	}
+	if p.version[0] != major {
+		c.warnOnce(runtime, "node version differs from runtime",
+			"runtime", runtime, "using", p.path, "version", fmt.Sprintf("%d.%d", p.version[0], p.version[1]))
+	}
+	nodePath := strings.Join([]string{
+		fmt.Sprintf("%s/nodejs/node%d/node_modules", OptPlaceholder, major),
+		OptPlaceholder + "/nodejs/node_modules",
+		RuntimeDirPlaceholder + "/node_modules",
+		RuntimeDirPlaceholder,
+		TaskRootPlaceholder,
+	}, ":")
+	return Launch{
+		Command:    []string{p.path, RuntimeDirPlaceholder + "/index.mjs", OptPlaceholder},
+		RuntimeDir: c.nodeDir,
+		Env: []string{
+			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
+			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
+			"NODE_PATH=" + nodePath,
+		},
+	}, nil
+}
+
+func (c *Catalog) warnOnce(runtime, msg string, args ...any) {
+	c.mu.Lock()
+	done := c.warned[runtime]
+	c.warned[runtime] = true
+	c.mu.Unlock()
+	if !done {
+		c.log.Warn(msg, args...)
+	}
+}
+
+// probe finds name on PATH and runs it once to learn its version. Running it
+// matters: version managers such as pyenv put shims on PATH that exist but fail.
+func (c *Catalog) probe(name string, run func(ctx context.Context, path string) ([2]int, error)) *probe {
+	c.mu.Lock()
+	p := c.probes[name]
+	if p == nil {
+		p = &probe{}
+		c.probes[name] = p
+	}
+	c.mu.Unlock()
+	p.once.Do(func() {
+		path, err := exec.LookPath(name)
+		if err == nil {
+			path, err = filepath.Abs(path)
+		}
+		if err != nil {
+			p.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		p.path = path
+		p.version, p.err = run(ctx, path)
+	})
+	return p
+}
+
+func pythonProbe(ctx context.Context, path string) ([2]int, error) {
+	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+	if err != nil {
+		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return parseVersion(strings.TrimSpace(string(out)))
+}
+
+func nodeProbe(ctx context.Context, path string) ([2]int, error) {
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return parseVersion(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"))
+}
+
+// parseVersion reads "X.Y" or "X.Y.Z".
+func parseVersion(s string) ([2]int, error) {
+	parts := strings.SplitN(s, ".", 3)
+	if len(parts) < 2 {
+		return [2]int{}, fmt.Errorf("unexpected version %q", s)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return [2]int{}, fmt.Errorf("unexpected version %q", s)
+	}
+	return [2]int{major, minor}, nil
+}

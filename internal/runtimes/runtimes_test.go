@@ -1,0 +1,267 @@
+package runtimes
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestKnown(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	for rt, want := range map[string]bool{
+		"provided": true, "provided.al2": true, "provided.al2023": true,
+		"python3.9": true, "python3.12": true, "python3.14": true,
+		"nodejs18.x": true, "nodejs20.x": true, "nodejs24.x": true,
+		"python3.8": false, "python3.15": false, "python3.012": false, "python2.7": false,
+		"nodejs16.x": false, "nodejs25.x": false, "nodejs20": false,
+		"java21": false, "ruby3.3": false, "dotnet8": false, "go1.x": false, "": false, "provided.al3": false,
+	} {
+		if got := c.Known(rt); got != want {
+			t.Errorf("Known(%q) = %v, want %v", rt, got, want)
+		}
+	}
+}
+
+func TestUnavailableRuntimes(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	for rt, msg := range map[string]string{
+		"java21":     "Runtime java21 is not supported by lambdad: no java launcher",
+		"java8.al2":  "Runtime java8.al2 is not supported by lambdad: no java launcher",
+		"ruby3.3":    "Runtime ruby3.3 is not supported by lambdad: no ruby launcher",
+		"dotnet8":    "Runtime dotnet8 is not supported by lambdad: no dotnet launcher",
+		"go1.x":      "Runtime go1.x is not supported by lambdad: no go1.x launcher (use provided.al2023 with a bootstrap binary)",
+		"python2.7":  "Runtime python2.7 is not supported by lambdad: no launcher for python2.7",
+		"nodejs16.x": "Runtime nodejs16.x is not supported by lambdad: no launcher for nodejs16.x",
+	} {
+		_, err := c.Launch(rt, "index.handler", t.TempDir(), nil)
+		var ue *UnavailableError
+		if !errors.As(err, &ue) || ue.Runtime != rt || err.Error() != msg {
+			t.Errorf("Launch(%s) error = %v, want %q", rt, err, msg)
+		}
+	}
+}
+
+func TestProvidedBootstrapLookup(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	withBoot := writeFiles(t, map[string]string{"bootstrap": "#!/bin/sh\n"})
+	empty := writeFiles(t, map[string]string{"readme.txt": "no bootstrap here"})
+	dirNamedBootstrap := writeFiles(t, map[string]string{"bootstrap/file": "a directory is not a bootstrap"})
+	tests := []struct {
+		name   string
+		code   string
+		layers []string
+		want   string // Command[0], "" for an error
+	}{
+		{"code root", withBoot, nil, "{TASK_ROOT}/bootstrap"},
+		{"code wins over layer", withBoot, []string{withBoot}, "{TASK_ROOT}/bootstrap"},
+		{"first layer", empty, []string{withBoot, empty}, "{OPT}/bootstrap"},
+		{"later layer", empty, []string{empty, dirNamedBootstrap, withBoot}, "{OPT}/bootstrap"},
+		{"none", empty, []string{empty}, ""},
+		{"directory named bootstrap", dirNamedBootstrap, nil, ""},
+	}
+	for _, tc := range tests {
+		for _, rt := range []string{"provided", "provided.al2", "provided.al2023"} {
+			l, err := c.Launch(rt, "ignored", tc.code, tc.layers)
+			if tc.want == "" {
+				var ue *UnavailableError
+				if !errors.As(err, &ue) || err.Error() != rt+": no bootstrap file in the code or in any layer" {
+					t.Errorf("%s/%s: error %v", tc.name, rt, err)
+				}
+				continue
+			}
+			if err != nil || !slices.Equal(l.Command, []string{tc.want}) || l.RuntimeDir != "" || len(l.Env) != 0 {
+				t.Errorf("%s/%s: %+v, %v", tc.name, rt, l, err)
+			}
+		}
+	}
+}
+
+// TestProvidedRuns starts a custom runtime (a Python script as bootstrap)
+// found in a layer, through the same placeholders a sandbox replaces.
+func TestProvidedRuns(t *testing.T) {
+	t.Parallel()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	c := newCatalog(t)
+	layer := writeFiles(t, map[string]string{"bootstrap": "#!" + py + `
+import http.client, json, os
+conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = conn.getresponse()
+    event = json.loads(r.read())
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    body = json.dumps({"handler": os.environ["_HANDLER"], "event": event, "exec_env": os.environ.get("AWS_EXECUTION_ENV")})
+    conn.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body)
+    conn.getresponse().read()
+`})
+	code := writeFiles(t, map[string]string{"function.sh": "echo unused"})
+	e := start(t, c, "provided.al2023", "function.handler", code, startOpts{layers: []string{layer}})
+	_, p := e.invoke(`{"x":1}`)
+	jsonEqual(t, p.body, `{"handler":"function.handler","event":{"x":1},"exec_env":null}`)
+}
+
+// countingLogger returns a logger and a function counting WARN records so far.
+func countingLogger() (*slog.Logger, func() int) {
+	var buf syncBuffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	return l, func() int { return strings.Count(buf.String(), "level=WARN") }
+}
+
+// TestInterpreterSelection changes PATH, so it cannot run in parallel.
+func TestInterpreterSelection(t *testing.T) {
+	// The real binary behind python3, which may be a version manager's shim
+	// that stops working once PATH changes.
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Skip("python3 does not run:", err)
+	}
+	realPy := strings.TrimSpace(string(out))
+	v, err := pythonProbe(t.Context(), realPy)
+	if err != nil {
+		t.Skip("python3 does not run:", err)
+	}
+	if _, ok := pythonVersion(fmt.Sprintf("python%d.%d", v[0], v[1])); !ok {
+		t.Skipf("python3 is %d.%d, which lambdad does not run", v[0], v[1])
+	}
+	realNode, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found")
+	}
+	nv, err := nodeProbe(t.Context(), realNode)
+	if err != nil {
+		t.Skip("node does not run:", err)
+	}
+
+	bin := t.TempDir()
+	link := func(name, target string) {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The interpreter's own versioned name, a broken shim for python3.12
+	// (unless that is the real version), and fallbacks under other names.
+	own := fmt.Sprintf("python%d.%d", v[0], v[1])
+	link(own, realPy)
+	link("fallbackpy", realPy)
+	link("mynode", realNode)
+	other := "python3.12"
+	if own == other {
+		other = "python3.13"
+	}
+	if err := os.WriteFile(filepath.Join(bin, other), []byte("#!/bin/sh\necho 'shim: not installed' >&2\nexit 127\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+
+	logger, warnings := countingLogger()
+	c, err := New(Config{Dir: t.TempDir(), Python: "fallbackpy", Node: "mynode", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(rt, wantBin string, wantWarnings int) Launch {
+		t.Helper()
+		l, err := c.Launch(rt, "app.handler", t.TempDir(), nil)
+		if err != nil {
+			t.Fatalf("Launch(%s): %v", rt, err)
+		}
+		if l.Command[0] != filepath.Join(bin, wantBin) {
+			t.Errorf("Launch(%s) runs %s, want %s", rt, l.Command[0], filepath.Join(bin, wantBin))
+		}
+		if got := warnings(); got != wantWarnings {
+			t.Errorf("after Launch(%s): %d warnings, want %d", rt, got, wantWarnings)
+		}
+		return l
+	}
+	l := check(own, own, 0)
+	if !slices.Contains(l.Env, "AWS_EXECUTION_ENV=AWS_Lambda_"+own) || l.RuntimeDir == "" {
+		t.Errorf("python launch %+v", l)
+	}
+	check(other, "fallbackpy", 1) // the broken shim is skipped
+	check(other, "fallbackpy", 1) // one warning per runtime id
+	missing := "python3.14"
+	if own == missing {
+		missing = "python3.9"
+	}
+	check(missing, "fallbackpy", 2)
+	check(missing, "fallbackpy", 2)
+
+	sameMajor := fmt.Sprintf("nodejs%d.x", nv[0])
+	otherMajor := "nodejs22.x"
+	if nv[0] == 22 {
+		otherMajor = "nodejs20.x"
+	}
+	if _, ok := nodeVersion(sameMajor); ok {
+		l = check(sameMajor, "mynode", 2)
+		if !slices.Contains(l.Env, "AWS_EXECUTION_ENV=AWS_Lambda_"+sameMajor) {
+			t.Errorf("node launch %+v", l)
+		}
+	}
+	check(otherMajor, "mynode", 3)
+	check(otherMajor, "mynode", 3)
+
+	// Nothing usable at all.
+	c2, err := New(Config{Dir: t.TempDir(), Python: "nopython", Node: "nonode", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rt, msg := range map[string]string{
+		other:        fmt.Sprintf("Runtime %s is not supported by lambdad: no %s or nopython interpreter", other, other),
+		"nodejs20.x": "Runtime nodejs20.x is not supported by lambdad: no nonode binary",
+	} {
+		_, err := c2.Launch(rt, "app.handler", t.TempDir(), nil)
+		var ue *UnavailableError
+		if !errors.As(err, &ue) || err.Error() != msg {
+			t.Errorf("Launch(%s) = %v, want %q", rt, err, msg)
+		}
+	}
+}
+
+func TestMaterialiseIdempotent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c1, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.pythonDir != c2.pythonDir || c1.nodeDir != c2.nodeDir || c1.pythonDir == c1.nodeDir {
+		t.Errorf("dirs differ: %s %s / %s %s", c1.pythonDir, c2.pythonDir, c1.nodeDir, c2.nodeDir)
+	}
+	for d, src := range map[string]string{c1.pythonDir: "assets/python", c1.nodeDir: "assets/node"} {
+		entries, _ := fs.ReadDir(assets, src)
+		for _, e := range entries {
+			want, _ := fs.ReadFile(assets, src+"/"+e.Name())
+			got, err := os.ReadFile(filepath.Join(d, e.Name()))
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s/%s differs from the embedded file (%v)", d, e.Name(), err)
+			}
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("runtime dir holds %v, want just the two bootstrap dirs", names)
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Error("New without Dir succeeded")
+	}
+}

@@ -1,0 +1,190 @@
+// Package server assembles lambdad: store, blobs, control plane, data plane
+// and the HTTP API, from one Config.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/api"
+	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/invoke"
+	"github.com/lambdad/lambdad/internal/logs"
+	"github.com/lambdad/lambdad/internal/runtimes"
+	"github.com/lambdad/lambdad/internal/s3code"
+	"github.com/lambdad/lambdad/internal/sandbox"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Config is everything lambdad can be told (see cmd/lambdad for the flags).
+type Config struct {
+	Listen     string
+	DataDir    string
+	Transition time.Duration
+	S3Endpoint string
+	// ConcurrencyLimit is each account's concurrent executions limit.
+	ConcurrencyLimit int
+	// Isolation is "auto" (namespaces and cgroups where Linux allows) or "off".
+	Isolation string
+	// IdleTimeout stops execution environments unused this long.
+	IdleTimeout time.Duration
+	// RetryBase is the first retry delay of failed Event invokes.
+	RetryBase time.Duration
+	// Python and Node are the interpreters used when a runtime's exact version is not installed.
+	Python, Node string
+	// AWSEndpoint becomes AWS_ENDPOINT_URL inside functions.
+	AWSEndpoint string
+	// PublicURL is how functions reach this lambdad (AWS_ENDPOINT_URL_LAMBDA); by default http://<listen address>.
+	PublicURL string
+	Logger    *slog.Logger
+}
+
+// Server is a running lambdad.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	blobs   *blobs.Store
+	sandbox *sandbox.Manager
+	invoke  *invoke.Service
+	logs    *logs.Store
+	handler http.Handler
+	log     *slog.Logger
+	stop    context.CancelFunc
+}
+
+// New opens the data directory and builds every part.
+func New(cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "metadata.db"))
+	if err != nil {
+		return nil, err
+	}
+	bl, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"), log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	fcfg := functions.Config{Store: st, Blobs: bl, Transition: cfg.Transition, ConcurrencyLimit: int32(cfg.ConcurrencyLimit), Logger: log}
+	if cfg.S3Endpoint != "" {
+		fcfg.S3 = s3code.New(cfg.S3Endpoint, "us-east-1")
+	}
+	fs := functions.New(fcfg)
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log}
+	if err := srv.startDataPlane(fs); err != nil {
+		st.Close()
+		return nil, err
+	}
+	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log})
+	return srv, nil
+}
+
+func (s *Server) startDataPlane(fs *functions.Service) error {
+	cfg := s.cfg
+	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(cfg.DataDir)
+	sb, err := sandbox.NewManager(sandbox.Config{
+		WorkDir:     filepath.Join(cfg.DataDir, "sandbox"),
+		IdleTimeout: cfg.IdleTimeout,
+		Isolation:   cfg.Isolation,
+		HideDirs:    []string{abs},
+		Logger:      s.log,
+	})
+	if err != nil {
+		return err
+	}
+	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log})
+	if err != nil {
+		return err
+	}
+	public := cfg.PublicURL
+	if public == "" && cfg.Listen != "" {
+		public = "http://" + cfg.Listen
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inv, err := invoke.New(ctx, invoke.Config{
+		Functions: fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
+		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: public, AWSEndpoint: cfg.AWSEndpoint,
+		RetryBase: cfg.RetryBase, Logger: s.log,
+	})
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.sandbox, s.invoke, s.logs, s.stop = sb, inv, lg, cancel
+	return nil
+}
+
+// Handler is the HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("lambdad ready", "address", "http://"+ln.Addr().String(), "data_dir", s.cfg.DataDir)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close stops every process lambdad started and releases the data directory.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.invoke.Close()
+	s.stop()
+	s.sandbox.Close(ctx)
+	s.logs.Close(ctx)
+	return s.store.Close()
+}
+
+// loadSecret reads the key that signs code links, making it on first start
+// so links stay valid across restarts.
+func loadSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+func TestBoltRoundTripScanAndRollback(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		for i := 0; i < 10; i++ {
+			if err := tx.Put("b", fmt.Sprintf("a/%02d", i), []byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return tx.Put("b", "z/0", []byte("z"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx Tx) error {
+		tx.Put("b", "a/99", []byte("x"))
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("rollback err = %v", err)
+	}
+	s.Close()
+
+	s, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(ctx, func(tx Tx) error {
+		if tx.Get("b", "a/99") != nil {
+			t.Error("rolled-back write is visible")
+		}
+		if n := tx.Count("b", "a/"); n != 10 {
+			t.Errorf("count = %d", n)
+		}
+		var keys []string
+		tx.Scan("b", "a/", "a/03", func(k string, v []byte) bool {
+			keys = append(keys, k)
+			return len(keys) < 3
+		})
+		if fmt.Sprint(keys) != "[a/04 a/05 a/06]" {
+			t.Errorf("scan after a/03 = %v", keys)
+		}
+		keys = nil
+		tx.Scan("b", "a/", "", func(k string, v []byte) bool { keys = append(keys, k); return true })
+		if len(keys) != 10 || keys[0] != "a/00" {
+			t.Errorf("full scan = %v", keys)
+		}
+		if tx.Get("missing", "x") != nil {
+			t.Error("missing bucket returned a value")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: vet, staticcheck, the Go tests with -race, and the
+# AWS CLI + boto3 smoke test against a real lambdad.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go test -race -count=1 -timeout 20m ./...
+bash scripts/smoke.sh
