@@ -1,0 +1,160 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var echoPayload = []byte(`{"hello":"world","n":12345}`)
+
+func benchInv(i int64) Invocation {
+	return Invocation{
+		RequestID:          "bench-" + strconv.FormatInt(i, 10),
+		InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:bench",
+		Payload:            echoPayload,
+	}
+}
+
+func BenchmarkWarmInvokeGoEcho(b *testing.B) {
+	needGo(b)
+	m, _ := newTestManager(b, "auto")
+	fn := goFunction()
+	ctx := context.Background()
+	for i := range 100 { // warm up
+		if _, err := m.Invoke(ctx, fn, benchInv(int64(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		res, err := m.Invoke(ctx, fn, benchInv(int64(i)))
+		lat = append(lat, time.Since(t0))
+		if err != nil || res.FunctionError != "" {
+			b.Fatalf("%v %s", err, res.Payload)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100])/1e6, "p99-ms")
+}
+
+func BenchmarkWarmInvokeParallel(b *testing.B) {
+	needGo(b)
+	m, _ := newTestManager(b, "auto")
+	fn := goFunction()
+	ctx := context.Background()
+	// Warm 32 environments so the measurement is of the warm path.
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			if _, err := m.Invoke(ctx, fn, Invocation{RequestID: "warm-" + strconv.Itoa(i), Payload: []byte(`{"op":"sleep","ms":2000}`)}); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var seq atomic.Int64
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	selfCPU, envCPU := processCPU(), envsCPU(m)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := m.Invoke(ctx, fn, benchInv(seq.Add(1)))
+			if err != nil || res.FunctionError != "" {
+				b.Errorf("%v %s", err, res.Payload)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "invokes/s")
+	b.ReportMetric(float64(processCPU()-selfCPU)/float64(b.N)/1e3, "lambdad-cpu-µs/op")
+	b.ReportMetric(float64(envsCPU(m)-envCPU)/float64(b.N)/1e3, "runtime-cpu-µs/op")
+	b.ReportMetric(float64(m.Stats().Total), "envs")
+}
+
+// BenchmarkIdleEnvMemory reports lambdad's own heap+stack cost of keeping
+// warm environments (the runtimes' memory is theirs, not counted).
+func BenchmarkIdleEnvMemory(b *testing.B) {
+	needGo(b)
+	const n = 32
+	for b.Loop() {
+		m, _ := newTestManager(b, "auto")
+		fn := goFunction()
+		ctx := context.Background()
+		before := liveBytes()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r, err := m.Invoke(ctx, fn, Invocation{RequestID: "m-" + strconv.Itoa(i), Payload: []byte(`{"op":"sleep","ms":2000}`)})
+				if err != nil || r.FunctionError != "" {
+					b.Error(err, string(r.Payload), string(r.Log))
+				}
+			})
+		}
+		wg.Wait()
+		for i := range 3 * n { // let buffers settle into their steady state
+			_, _ = m.Invoke(ctx, fn, benchInv(int64(i)))
+		}
+		after := liveBytes()
+		if s := m.Stats(); s.Idle != n {
+			b.Fatalf("stats %+v", s)
+		}
+		b.ReportMetric(float64(after-before)/n, "B/env")
+	}
+}
+
+// processCPU is this process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// envsCPU sums the CPU time of every environment's process.
+func envsCPU(m *Manager) time.Duration {
+	var total time.Duration
+	m.envMu.Lock()
+	defer m.envMu.Unlock()
+	for e := range m.envs {
+		pr := e.currentProc()
+		if pr == nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + strconv.FormatInt(pr.pid.Load(), 10) + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(u+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	}
+	return total
+}
+
+func liveBytes() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc + ms.StackInuse)
+}

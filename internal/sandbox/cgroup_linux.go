@@ -1,0 +1,188 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const cgroupFS = "/sys/fs/cgroup"
+
+// cgroupRoot is this Manager's cgroup subtree: on cgroup v2 one directory,
+// on v1 one per controller (memory, pids), created under lambdad's own
+// cgroup so that limits on lambdad also bound its environments.
+type cgroupRoot struct {
+	v2   bool
+	base string // v2
+	mem  string // v1
+	pids string // v1
+}
+
+type envCgroup struct {
+	dirs []string
+	peak *os.File // memory.peak (v2) or memory.max_usage_in_bytes (v1)
+}
+
+func randomTag() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "lambdad-" + hex.EncodeToString(b[:])
+}
+
+func newCgroupRoot() (*cgroupRoot, error) {
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	tag := randomTag()
+	if ctrl, err := os.ReadFile(filepath.Join(cgroupFS, "cgroup.controllers")); err == nil {
+		if !hasWord(string(ctrl), "memory") || !hasWord(string(ctrl), "pids") {
+			return nil, errors.New("cgroup v2 without memory and pids controllers")
+		}
+		// The root cgroup may have both processes and enabled controllers;
+		// a nested one may not, so environments live directly under it.
+		if err := os.WriteFile(filepath.Join(cgroupFS, "cgroup.subtree_control"), []byte("+memory +pids"), 0); err != nil {
+			return nil, fmt.Errorf("enable controllers: %w", err)
+		}
+		base := filepath.Join(cgroupFS, tag)
+		if err := os.Mkdir(base, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+memory +pids"), 0); err != nil {
+			_ = os.Remove(base)
+			return nil, fmt.Errorf("enable controllers: %w", err)
+		}
+		return &cgroupRoot{v2: true, base: base}, nil
+	}
+	r := &cgroupRoot{}
+	for line := range strings.Lines(string(self)) {
+		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for c := range strings.SplitSeq(f[1], ",") {
+			switch c {
+			case "memory":
+				r.mem = filepath.Join(cgroupFS, "memory", f[2], tag)
+			case "pids":
+				r.pids = filepath.Join(cgroupFS, "pids", f[2], tag)
+			}
+		}
+	}
+	if r.mem == "" || r.pids == "" {
+		return nil, errors.New("no cgroup v1 memory and pids hierarchies")
+	}
+	if err := os.Mkdir(r.mem, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(r.pids, 0o755); err != nil {
+		_ = os.Remove(r.mem)
+		return nil, err
+	}
+	return r, nil
+}
+
+func hasWord(s, w string) bool {
+	for f := range strings.FieldsSeq(s) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
+	limit := []byte(strconv.FormatInt(int64(memMB)<<20, 10))
+	ec := &envCgroup{}
+	var err error
+	if r.v2 {
+		d := filepath.Join(r.base, name)
+		if err = os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+		ec.dirs = []string{d}
+		err = errors.Join(
+			os.WriteFile(filepath.Join(d, "memory.max"), limit, 0),
+			os.WriteFile(filepath.Join(d, "pids.max"), []byte("1024"), 0))
+		_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
+		if err == nil {
+			ec.peak, err = os.Open(filepath.Join(d, "memory.peak"))
+		}
+	} else {
+		md, pd := filepath.Join(r.mem, name), filepath.Join(r.pids, name)
+		if err = os.Mkdir(md, 0o755); err != nil {
+			return nil, err
+		}
+		ec.dirs = []string{md}
+		if err = os.Mkdir(pd, 0o755); err == nil {
+			ec.dirs = append(ec.dirs, pd)
+			err = errors.Join(
+				os.WriteFile(filepath.Join(md, "memory.limit_in_bytes"), limit, 0),
+				os.WriteFile(filepath.Join(pd, "pids.max"), []byte("1024"), 0))
+			// Without swap accounting these fail; there is then no swap
+			// to escape the limit into either.
+			_ = os.WriteFile(filepath.Join(md, "memory.memsw.limit_in_bytes"), limit, 0)
+			_ = os.WriteFile(filepath.Join(md, "memory.swappiness"), []byte("0"), 0)
+		}
+		if err == nil {
+			ec.peak, err = os.Open(filepath.Join(md, "memory.max_usage_in_bytes"))
+		}
+	}
+	if err != nil {
+		ec.remove()
+		return nil, err
+	}
+	return ec, nil
+}
+
+func (c *envCgroup) peakBytes() int64 {
+	if c.peak == nil {
+		return 0
+	}
+	var buf [32]byte
+	n, _ := c.peak.ReadAt(buf[:], 0)
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	return v
+}
+
+// remove kills stragglers and deletes the cgroup; the environment's init
+// has exited, but its namespace may take a moment to empty.
+func (c *envCgroup) remove() {
+	if c.peak != nil {
+		c.peak.Close()
+	}
+	for i := len(c.dirs) - 1; i >= 0; i-- {
+		d := c.dirs[i]
+		for try := 0; try < 100; try++ {
+			err := os.Remove(d)
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			if procs, rerr := os.ReadFile(filepath.Join(d, "cgroup.procs")); rerr == nil {
+				for f := range strings.FieldsSeq(string(procs)) {
+					if pid, perr := strconv.Atoi(f); perr == nil {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func (r *cgroupRoot) close() {
+	for _, d := range []string{r.base, r.mem, r.pids} {
+		if d != "" {
+			_ = os.Remove(d)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// MaybeRunInit is a no-op where isolation is unsupported.
+func MaybeRunInit() {}
+
+type isolation struct{ cg *cgroupRoot }
+
+type cgroupRoot struct{}
+
+type envCgroup struct{ dirs []string }
+
+func (r *cgroupRoot) create(string, int) (*envCgroup, error) { return nil, errors.ErrUnsupported }
+func (c *envCgroup) peakBytes() int64                        { return 0 }
+func (c *envCgroup) remove()                                 {}
+
+func newIsolation(Config, func(string, ...any)) (*isolation, error) {
+	return nil, errors.New("isolation needs Linux")
+}
+
+func (iso *isolation) start(*env, *os.File) (*exec.Cmd, error) { return nil, errors.ErrUnsupported }
+func (iso *isolation) close()                                  {}
+
+func wipeWorkDir(wd string) error    { return os.RemoveAll(wd) }
+func mountTmpfs(string, int) error   { return errors.ErrUnsupported }
+func unmountTmpfs(string)            {}
+func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

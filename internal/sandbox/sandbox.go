@@ -1,0 +1,346 @@
+// Package sandbox runs Lambda execution environments: one process group per
+// environment, each served its own Lambda Runtime API endpoint, optionally
+// confined with Linux namespaces and cgroups, and pooled warm per function.
+//
+// Isolation re-executes the current binary (/proc/self/exe) as a small init
+// helper inside new mount and PID namespaces; the helper builds the
+// environment's root (system dirs read-only, code at /var/task, layers at
+// /opt, a size-limited /tmp, hidden dirs emptied), joins the cgroup, drops
+// all capabilities and execs the bootstrap as PID 1. The package's init()
+// calls MaybeRunInit, so any binary importing it, test binaries included,
+// handles the re-exec before main runs; cmd/lambdad may call MaybeRunInit
+// first thing in main to make that explicit.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// WorkDir holds per-environment scratch (tmp dirs, merged /opt). Stale
+	// content is wiped by NewManager.
+	WorkDir string
+	// MaxParallelStarts bounds concurrent cold starts (default 2*NumCPU).
+	MaxParallelStarts int
+	// IdleTimeout stops environments idle for this long (default 10m).
+	IdleTimeout time.Duration
+	// Isolation is "auto" (namespaces and cgroups when the kernel allows,
+	// else unconfined with one warning) or "off".
+	Isolation string
+	// HideDirs are host directories isolated environments must not see.
+	HideDirs []string
+	Logger   *slog.Logger
+}
+
+// Function describes one runnable version; environments are pooled per Key.
+type Function struct {
+	Key string
+	// Command is the argv to run. "{TASK_ROOT}", "{OPT}" and "{RUNTIME_DIR}"
+	// are replaced by the paths as seen inside the environment.
+	Command    []string
+	RuntimeDir string
+	// Env is KEY=VALUE; placeholders are replaced in values too.
+	Env                []string
+	CodeDir            string
+	LayerDirs          []string
+	MemoryMB           int
+	Timeout            time.Duration
+	EphemeralStorageMB int
+	// LogFormat is "Text" (default) or "JSON" for platform log lines.
+	LogFormat string
+}
+
+// Invocation is one event to run.
+type Invocation struct {
+	RequestID, InvokedFunctionARN, TraceID string
+	ClientContext, CognitoIdentity         string
+	Payload                                []byte
+}
+
+// Result is the outcome of one invocation.
+type Result struct {
+	Payload         []byte
+	FunctionError   string // "" or "Unhandled"
+	Log             []byte
+	Duration        time.Duration
+	InitDuration    time.Duration // non-zero on cold starts
+	MaxMemoryUsedMB int
+}
+
+// Stats counts environments.
+type Stats struct {
+	Total, Busy, Idle int
+}
+
+// StartError reports that an environment's bootstrap could not be executed
+// at all (missing, not executable, bad interpreter); callers map it to AWS's
+// runtime errors.
+type StartError struct {
+	Command string
+	Err     error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("sandbox: cannot start %q: %v", e.Command, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned by Invoke after Close.
+var ErrClosed = errors.New("sandbox: manager closed")
+
+// Manager owns all environments.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	startSem chan struct{}
+	iso      *isolation // nil when running unconfined
+
+	pools sync.Map // key -> *pool
+
+	seq    atomic.Uint64
+	total  atomic.Int64
+	idle   atomic.Int64
+	closed atomic.Bool
+
+	envMu sync.Mutex
+	envs  map[*env]struct{} // every live environment, for Close
+
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
+	debug       bool // forward function output to the logger
+}
+
+type pool struct {
+	key     string
+	mu      sync.Mutex
+	idle    []*env // LIFO: the most recently used is the warmest
+	retired bool
+}
+
+// NewManager prepares WorkDir and probes isolation.
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.WorkDir == "" {
+		return nil, errors.New("sandbox: WorkDir is required")
+	}
+	if cfg.MaxParallelStarts <= 0 {
+		cfg.MaxParallelStarts = 2 * runtime.NumCPU()
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.Isolation == "" {
+		cfg.Isolation = "auto"
+	}
+	if cfg.Isolation != "auto" && cfg.Isolation != "off" {
+		return nil, fmt.Errorf("sandbox: unknown isolation mode %q", cfg.Isolation)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	wd, err := filepath.Abs(cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.WorkDir = wd
+	if err := wipeWorkDir(wd); err != nil {
+		return nil, fmt.Errorf("sandbox: wipe %s: %w", wd, err)
+	}
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		startSem:    make(chan struct{}, cfg.MaxParallelStarts),
+		envs:        make(map[*env]struct{}),
+		stopJanitor: make(chan struct{}),
+		janitorDone: make(chan struct{}),
+	}
+	m.debug = m.log.Enabled(context.Background(), slog.LevelDebug)
+	if cfg.Isolation == "auto" {
+		iso, err := newIsolation(cfg, m.log.Warn)
+		if err != nil {
+			m.log.Warn("sandbox: isolation unavailable, environments run unconfined", "reason", err.Error())
+		} else {
+			m.iso = iso
+		}
+	}
+	go m.janitor()
+	return m, nil
+}
+
+// Isolated reports whether environments are confined.
+func (m *Manager) Isolated() bool { return m.iso != nil }
+
+func (m *Manager) pool(key string) *pool {
+	if p, ok := m.pools.Load(key); ok {
+		return p.(*pool)
+	}
+	p, _ := m.pools.LoadOrStore(key, &pool{key: key})
+	return p.(*pool)
+}
+
+func (p *pool) take() *env {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		e := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		return e
+	}
+	return nil
+}
+
+// Invoke runs inv on a warm environment of fn, starting one when none is idle.
+// A *StartError means the bootstrap cannot run; function failures are
+// reported in Result.FunctionError, not as errors.
+func (m *Manager) Invoke(ctx context.Context, fn *Function, inv Invocation) (Result, error) {
+	if m.closed.Load() {
+		return Result{}, ErrClosed
+	}
+	p := m.pool(fn.Key)
+	e := p.take()
+	if e != nil {
+		m.idle.Add(-1)
+	} else {
+		var err error
+		e, err = m.newEnv(fn, p)
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	return e.invoke(ctx, inv)
+}
+
+// release returns a healthy environment to its pool, or stops it.
+func (m *Manager) release(e *env) {
+	p := e.pool
+	p.mu.Lock()
+	if p.retired || m.closed.Load() {
+		p.mu.Unlock()
+		e.stop()
+		return
+	}
+	e.idleSince = time.Now()
+	p.idle = append(p.idle, e)
+	m.idle.Add(1)
+	p.mu.Unlock()
+}
+
+// Retire makes environments whose Key starts with keyPrefix take no new
+// work; idle ones stop now, busy ones when their invocation ends.
+func (m *Manager) Retire(keyPrefix string) {
+	m.pools.Range(func(k, v any) bool {
+		if !strings.HasPrefix(k.(string), keyPrefix) {
+			return true
+		}
+		p := v.(*pool)
+		m.pools.CompareAndDelete(k, v)
+		p.mu.Lock()
+		p.retired = true
+		idle := p.idle
+		p.idle = nil
+		m.idle.Add(-int64(len(idle)))
+		p.mu.Unlock()
+		for _, e := range idle {
+			e.stop()
+		}
+		return true
+	})
+}
+
+// Stats reports environment counts.
+func (m *Manager) Stats() Stats {
+	t, i := int(m.total.Load()), int(m.idle.Load())
+	b := max(t-i, 0)
+	return Stats{Total: t, Busy: b, Idle: i}
+}
+
+// Close stops every environment and process the Manager started.
+func (m *Manager) Close(ctx context.Context) error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	close(m.stopJanitor)
+	<-m.janitorDone
+	m.pools.Range(func(k, v any) bool {
+		p := v.(*pool)
+		p.mu.Lock()
+		p.retired = true
+		m.idle.Add(-int64(len(p.idle)))
+		p.idle = nil
+		p.mu.Unlock()
+		m.pools.Delete(k)
+		return true
+	})
+	m.envMu.Lock()
+	all := make([]*env, 0, len(m.envs))
+	for e := range m.envs {
+		all = append(all, e)
+	}
+	m.envMu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range all {
+		wg.Go(e.stop)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if m.iso != nil {
+		m.iso.close()
+	}
+	return nil
+}
+
+// janitor stops environments idle longer than IdleTimeout.
+func (m *Manager) janitor() {
+	defer close(m.janitorDone)
+	tick := min(max(m.cfg.IdleTimeout/4, 10*time.Millisecond), 30*time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopJanitor:
+			return
+		case now := <-t.C:
+			var expired []*env
+			m.pools.Range(func(_, v any) bool {
+				p := v.(*pool)
+				p.mu.Lock()
+				kept := p.idle[:0]
+				for _, e := range p.idle {
+					if now.Sub(e.idleSince) >= m.cfg.IdleTimeout {
+						expired = append(expired, e)
+					} else {
+						kept = append(kept, e)
+					}
+				}
+				clear(p.idle[len(kept):])
+				p.idle = kept
+				p.mu.Unlock()
+				return true
+			})
+			m.idle.Add(-int64(len(expired)))
+			for _, e := range expired {
+				e.stop()
+			}
+		}
+	}
+}
