@@ -1,0 +1,45 @@
+package spec
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestGeneratedIsCurrent regenerates the code from the model and compares:
+// the committed file must be what the generator makes of service-2.json.
+func TestGeneratedIsCurrent(t *testing.T) {
+	model := "../../../shared/spec/lambda-2015-03-31/service-2.json"
+	if _, err := os.Stat(model); err != nil {
+		t.Skip("the model is not beside the repository:", err)
+	}
+	out := filepath.Join(t.TempDir(), "gen.go")
+	cmd := exec.Command("go", "run", "./gen", "-model", model, "-out", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, msg)
+	}
+	got, _ := os.ReadFile(out)
+	want, _ := os.ReadFile("zz_generated.go")
+	if !bytes.Equal(got, want) {
+		t.Fatal("zz_generated.go is stale: run go generate ./internal/spec")
+	}
+}
+
+func TestModelTables(t *testing.T) {
+	ops := Operations()
+	if len(ops) != 85 {
+		t.Errorf("%d operations, the model has 85", len(ops))
+	}
+	if s, ok := ErrorStatus("ResourceNotFoundException"); !ok || s != 404 {
+		t.Errorf("ResourceNotFoundException status %d", s)
+	}
+	if ErrorMessageField("ResourceNotFoundException") != "Message" || ErrorMessageField("InvalidParameterValueException") != "message" {
+		t.Error("message fields")
+	}
+	// Look-arounds of the Java patterns are kept through rewrites.
+	if !ruleAlias.Match("live") || ruleAlias.Match("123") {
+		t.Error("Alias pattern: digits-only must fail, names must pass")
+	}
+}
