@@ -159,11 +159,3 @@ func parseTimestamp(member, s string) (Timestamp, error) {
 	}
 	return Timestamp{time.UnixMilli(int64(f * 1000)).UTC()}, nil
 }
-
-func fmtAny(v any) string {
-	switch x := v.(type) {
-	case Timestamp:
-		return x.UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprint(v)
-}

@@ -530,7 +530,7 @@ func (g *gen) binding(name string, s *shape, names []string) {
 			case "string":
 				g.p("if s.%s != nil { e.Header(%q, *s.%s) }\n", mn, ln, mn)
 			default:
-				g.p("if s.%s != nil { e.Header(%q, fmtAny(*s.%s)) }\n", mn, ln, mn)
+				g.p("if s.%s != nil { e.Header(%q, fmt.Sprint(*s.%s)) }\n", mn, ln, mn)
 			}
 		case "":
 			if mn == s.Payload && t == "blob" {
@@ -540,8 +540,6 @@ func (g *gen) binding(name string, s *shape, names []string) {
 	}
 	g.p("}\n\n")
 }
-
-var uriVar = regexp.MustCompile(`\{([^}]+)\}`)
 
 func (g *gen) operations() {
 	g.p("// Operations is the model's operation table, sorted by name.\nfunc Operations() []Op {\nreturn []Op{\n")
@@ -553,10 +551,6 @@ func (g *gen) operations() {
 		}
 		uri := op.HTTP.RequestURI
 		path, query, _ := strings.Cut(uri, "?")
-		var vars []string
-		for _, mv := range uriVar.FindAllStringSubmatch(path, -1) {
-			vars = append(vars, mv[1])
-		}
 		g.p("{Name: %q, Method: %q, Path: %q, Query: %q, SuccessCode: %d, Deprecated: %v,\n", name, op.HTTP.Method, path, query, code, op.Depr)
 		if op.Input != nil {
 			g.p("NewInput: func() Input { return new(%s) },\n", op.Input.Shape)
