@@ -6,14 +6,17 @@ package invoke
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +67,12 @@ type Service struct {
 	current  sync.Map // arn:version -> snapshot key (to retire replaced environments)
 	inFlight sync.Map // counter key -> *atomic.Int32
 	queue    *eventQueue
+	endpoint atomic.Pointer[string]
 }
+
+// SetLambdaEndpoint sets AWS_ENDPOINT_URL_LAMBDA for environments started
+// from now on (the address is known only once lambdad listens).
+func (s *Service) SetLambdaEndpoint(url string) { s.endpoint.Store(&url) }
 
 // New makes the data plane and starts the event queue.
 func New(ctx context.Context, cfg Config) (*Service, error) {
@@ -78,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.RetryBase = time.Second
 	}
 	s := &Service{cfg: cfg}
+	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
 	q, err := startQueue(ctx, s)
 	if err != nil {
 		return nil, err
@@ -231,7 +240,13 @@ func (s *Service) counter(k string) *atomic.Int32 {
 
 // function builds (once per snapshot) what the sandbox needs to run it.
 func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sandbox.Function, error) {
-	if f, ok := s.fns.Load(snap.Key); ok {
+	key := snap.Key
+	if dir := snap.Code.HotReloadDir; dir != "" {
+		// Hot-reload code changes under us: environments are keyed by the
+		// directory's state too, so an edit starts fresh ones.
+		key += "#" + fingerprint(dir)
+	}
+	if f, ok := s.fns.Load(key); ok {
 		return f.(*sandbox.Function), nil
 	}
 	cfg := snap.Config
@@ -260,7 +275,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 		return nil, err
 	}
 	f := &sandbox.Function{
-		Key:                snap.Key,
+		Key:                key,
 		Command:            launch.Command,
 		RuntimeDir:         launch.RuntimeDir,
 		Env:                s.environment(snap, launch),
@@ -276,15 +291,30 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
-	actual, _ := s.fns.LoadOrStore(snap.Key, f)
+	actual, _ := s.fns.LoadOrStore(key, f)
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := snap.Ref.ARN() + ":" + snap.Version
-	if old, loaded := s.current.Swap(slot, snap.Key); loaded && old.(string) != snap.Key {
+	if old, loaded := s.current.Swap(slot, key); loaded && old.(string) != key {
 		s.cfg.Sandbox.Retire(old.(string))
 		s.fns.Delete(old.(string))
 	}
 	return actual.(*sandbox.Function), nil
+}
+
+// fingerprint summarises a directory tree's names, sizes and times.
+func fingerprint(dir string) string {
+	h := sha256.New()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // environment is what AWS sets for a function, then the function's own variables.
@@ -311,8 +341,8 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 		"AWS_SESSION_TOKEN=lambdad-local-session",
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
 	}
-	if s.cfg.LambdaEndpoint != "" {
-		env = append(env, "AWS_ENDPOINT_URL_LAMBDA="+s.cfg.LambdaEndpoint)
+	if ep := *s.endpoint.Load(); ep != "" {
+		env = append(env, "AWS_ENDPOINT_URL_LAMBDA="+ep)
 	}
 	if s.cfg.AWSEndpoint != "" {
 		env = append(env, "AWS_ENDPOINT_URL="+s.cfg.AWSEndpoint)

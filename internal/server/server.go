@@ -119,14 +119,10 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	if err != nil {
 		return err
 	}
-	public := cfg.PublicURL
-	if public == "" && cfg.Listen != "" {
-		public = "http://" + cfg.Listen
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	inv, err := invoke.New(ctx, invoke.Config{
 		Functions: fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
-		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: public, AWSEndpoint: cfg.AWSEndpoint,
+		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, Logger: s.log,
 	})
 	if err != nil {
@@ -142,6 +138,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.PublicURL == "" {
+		s.invoke.SetLambdaEndpoint("http://" + ln.Addr().String())
+	}
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
