@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/spec"
@@ -181,6 +182,75 @@ func (v *validation) Size(path string, n int, value any, r *spec.Rule) {
 	if r.HasMax && float64(n) > r.Max {
 		v.fail(show, path, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
 	}
+}
+
+// ruleText lists every constraint of a rule, as AWS does inside
+// "Member must satisfy constraint: [...]".
+func ruleText(r *spec.Rule) []string {
+	var out []string
+	if r.HasMin {
+		out = append(out, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
+	}
+	if r.HasMax {
+		out = append(out, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
+	}
+	if r.Pattern != "" {
+		out = append(out, "Member must satisfy regular expression pattern: "+r.Pattern)
+	}
+	if len(r.Enum) > 0 {
+		out = append(out, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
+	}
+	return out
+}
+
+func ruleHolds(s string, r *spec.Rule) bool {
+	n := float64(len([]rune(s)))
+	return !(r.HasMin && n < r.Min) && !(r.HasMax && n > r.Max) && r.Match(s) && (len(r.Enum) == 0 || contains(r.Enum, s))
+}
+
+func (v *validation) Members(path string, list []string, r *spec.Rule) {
+	for _, s := range list {
+		if !ruleHolds(s, r) {
+			c := append(ruleText(r), "Member must not be null")
+			v.fail("["+strings.Join(list, ", ")+"]", path, "Member must satisfy constraint: ["+strings.Join(c, ", ")+"]")
+			return
+		}
+	}
+}
+
+func (v *validation) mapCheck(path string, m map[string]string, r *spec.Rule, keys bool) {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		x := m[k]
+		if keys {
+			x = k
+		}
+		if ruleHolds(x, r) {
+			continue
+		}
+		pairs := make([]string, len(ks))
+		for i, k := range ks {
+			pairs[i] = k + "=" + m[k]
+		}
+		what := "Map value"
+		if keys {
+			what = "Map keys"
+		}
+		v.fail("{"+strings.Join(pairs, ", ")+"}", path, what+" must satisfy constraint: ["+strings.Join(ruleText(r), ", ")+"]")
+		return
+	}
+}
+
+func (v *validation) MapKeys(path string, m map[string]string, r *spec.Rule) {
+	v.mapCheck(path, m, r, true)
+}
+
+func (v *validation) MapValues(path string, m map[string]string, r *spec.Rule) {
+	v.mapCheck(path, m, r, false)
 }
 
 func contains(list []string, s string) bool {

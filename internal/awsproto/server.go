@@ -72,7 +72,9 @@ func (s *Service) Implemented(op string) bool { return s.handlers[op] != nil }
 
 // ServeHTTP routes, decodes, validates, calls the handler and encodes.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-Requestid", NewRequestID())
+	id := NewRequestID()
+	w.Header().Set("X-Amzn-Requestid", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	if err := s.serve(w, r); err != nil {
 		WriteError(w, s.log, err)
 	}
@@ -244,6 +246,15 @@ func (b *binder) Header(name string) *string {
 }
 
 func (b *binder) Body() []byte { return b.body }
+
+type requestIDKey struct{}
+
+// RequestID is the id of the API request ctx belongs to ("" outside one):
+// an invocation runs under the id its Invoke call answered with, as in AWS.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
 
 // NewRequestID returns a random UUID (v4), the form AWS uses for request ids.
 func NewRequestID() string {

@@ -106,6 +106,9 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	if err := checkLayers(in.Layers); err != nil {
 		return nil, err
 	}
+	if len(in.Tags) > maxTags {
+		return nil, awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
+	}
 	logging, err := loggingConfig(in.LoggingConfig, nil, ref.Name)
 	if err != nil {
 		return nil, err

@@ -46,9 +46,11 @@ const Latest = "$LATEST"
 
 var (
 	nameRE      = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
-	qualifierRE = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9-_]{1,128})$`)
-	arnRE       = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
-	partialRE   = regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	qualifierRE = regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_$]{1,128})$`)
+	// An ARN that stops at ":function" names the function "function", as in AWS.
+	bareARNRE = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function$`)
+	arnRE     = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	partialRE = regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
 )
 
 // ParseRef accepts every form AWS accepts: a name, name:qualifier, a partial
@@ -60,6 +62,9 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 	switch {
 	case strings.HasPrefix(name, "arn:"):
 		m := arnRE.FindStringSubmatch(name)
+		if b := bareARNRE.FindStringSubmatch(name); b != nil {
+			m = []string{b[0], b[1], b[2], b[3], "function", ""}
+		}
 		if m == nil {
 			return ref, invalidName(name)
 		}
@@ -94,7 +99,7 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 	}
 	if q != "" && !qualifierRE.MatchString(q) {
 		return ref, awsproto.Errorf("ValidationException", "1 validation error detected: %s",
-			awsproto.ConstraintMessage(q, "qualifier", `Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)`))
+			awsproto.ConstraintMessage(q, "qualifier", `Member must satisfy regular expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`))
 	}
 	ref.Qualifier = q
 	return ref, nil
@@ -109,7 +114,7 @@ func accessDenied(name string) error {
 func invalidName(name string) error {
 	return awsproto.Errorf("ValidationException", "1 validation error detected: %s",
 		awsproto.ConstraintMessage(name, "functionName",
-			`Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`))
+			`Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`))
 }
 
 // isVersionNumber reports whether q names a published version (not an alias).

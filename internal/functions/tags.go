@@ -10,6 +10,9 @@ import (
 
 var taggableARN = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(:.+)?$`)
 
+// maxTags is AWS's limit of tags on one function.
+const maxTags = 50
+
 // tagRef resolves the Resource of TagResource/UntagResource/ListTags: only
 // a function's unqualified ARN carries tags.
 func tagRef(id awsproto.Identity, arn string) (Ref, error) {
@@ -49,7 +52,7 @@ func (s *Service) Tag(ctx context.Context, id awsproto.Identity, arn string, tag
 		for k, v := range tags {
 			rec.Tags[k] = v
 		}
-		if len(rec.Tags) > 50 {
+		if len(rec.Tags) > maxTags {
 			return awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
 		}
 		return s.save(tx, ref, rec)

@@ -126,7 +126,7 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	case "DryRun":
 		return &spec.InvocationResponse{StatusCode: i32(http.StatusNoContent)}, nil
 	case "Event":
-		if err := s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: newID()}); err != nil {
+		if err := s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: requestID(ctx)}); err != nil {
 			return nil, err
 		}
 		return &spec.InvocationResponse{StatusCode: i32(http.StatusAccepted), Payload: []byte{}}, nil
@@ -139,7 +139,7 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 		}
 		clientContext = string(raw)
 	}
-	res, err := s.run(ctx, snap, newID(), payload, clientContext)
+	res, err := s.run(ctx, snap, requestID(ctx), payload, clientContext)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +399,13 @@ func traceID() string {
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:]), hex.EncodeToString(b[:8]))
 }
 
-func newID() string { return awsproto.NewRequestID() }
+// requestID is the API request's id, or a new one.
+func requestID(ctx context.Context) string {
+	if id := awsproto.RequestID(ctx); id != "" {
+		return id
+	}
+	return awsproto.NewRequestID()
+}
 
 func jsonProblem(b []byte) string {
 	var v any

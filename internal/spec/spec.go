@@ -44,6 +44,11 @@ type Validator interface {
 	Int(path string, v int64, r *Rule)
 	Float(path string, v float64, r *Rule)
 	Size(path string, n int, value any, r *Rule)
+	// Members checks each string of a list against r.
+	Members(path string, list []string, r *Rule)
+	// MapKeys and MapValues check a string map's keys or values against r.
+	MapKeys(path string, m map[string]string, r *Rule)
+	MapValues(path string, m map[string]string, r *Rule)
 }
 
 // Binder gives access to the parts of an HTTP request outside the JSON body.

@@ -846,11 +846,11 @@ var (
 )
 
 type AccountLimit struct {
-	TotalCodeSize                  *int64 `json:"TotalCodeSize,omitempty"`
-	CodeSizeUnzipped               *int64 `json:"CodeSizeUnzipped,omitempty"`
-	CodeSizeZipped                 *int64 `json:"CodeSizeZipped,omitempty"`
-	ConcurrentExecutions           *int32 `json:"ConcurrentExecutions,omitempty"`
-	UnreservedConcurrentExecutions *int32 `json:"UnreservedConcurrentExecutions,omitempty"`
+	TotalCodeSize                  *int64 `json:"TotalCodeSize,omitzero"`
+	CodeSizeUnzipped               *int64 `json:"CodeSizeUnzipped,omitzero"`
+	CodeSizeZipped                 *int64 `json:"CodeSizeZipped,omitzero"`
+	ConcurrentExecutions           *int32 `json:"ConcurrentExecutions,omitzero"`
+	UnreservedConcurrentExecutions *int32 `json:"UnreservedConcurrentExecutions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -875,8 +875,8 @@ func (s *AccountLimit) EncodeHTTP(e Encoder) {
 }
 
 type AccountUsage struct {
-	TotalCodeSize *int64 `json:"TotalCodeSize,omitempty"`
-	FunctionCount *int64 `json:"FunctionCount,omitempty"`
+	TotalCodeSize *int64 `json:"TotalCodeSize,omitzero"`
+	FunctionCount *int64 `json:"FunctionCount,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -900,10 +900,10 @@ func (s *AccountUsage) EncodeHTTP(e Encoder) {
 type AddLayerVersionPermissionRequest struct {
 	LayerName      *string `json:"-"`
 	VersionNumber  *int64  `json:"-"`
-	StatementId    *string `json:"StatementId,omitempty"`
-	Action         *string `json:"Action,omitempty"`
-	Principal      *string `json:"Principal,omitempty"`
-	OrganizationId *string `json:"OrganizationId,omitempty"`
+	StatementId    *string `json:"StatementId,omitzero"`
+	Action         *string `json:"Action,omitzero"`
+	Principal      *string `json:"Principal,omitzero"`
+	OrganizationId *string `json:"OrganizationId,omitzero"`
 	RevisionId     *string `json:"-"`
 }
 
@@ -955,8 +955,8 @@ func (s *AddLayerVersionPermissionRequest) EncodeHTTP(e Encoder) {
 }
 
 type AddLayerVersionPermissionResponse struct {
-	Statement  *string `json:"Statement,omitempty"`
-	RevisionId *string `json:"RevisionId,omitempty"`
+	Statement  *string `json:"Statement,omitzero"`
+	RevisionId *string `json:"RevisionId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -979,17 +979,17 @@ func (s *AddLayerVersionPermissionResponse) EncodeHTTP(e Encoder) {
 
 type AddPermissionRequest struct {
 	FunctionName          *string `json:"-"`
-	StatementId           *string `json:"StatementId,omitempty"`
-	Action                *string `json:"Action,omitempty"`
-	Principal             *string `json:"Principal,omitempty"`
-	SourceArn             *string `json:"SourceArn,omitempty"`
-	FunctionUrlAuthType   *string `json:"FunctionUrlAuthType,omitempty"`
-	InvokedViaFunctionUrl *bool   `json:"InvokedViaFunctionUrl,omitempty"`
-	SourceAccount         *string `json:"SourceAccount,omitempty"`
-	EventSourceToken      *string `json:"EventSourceToken,omitempty"`
+	StatementId           *string `json:"StatementId,omitzero"`
+	Action                *string `json:"Action,omitzero"`
+	Principal             *string `json:"Principal,omitzero"`
+	SourceArn             *string `json:"SourceArn,omitzero"`
+	FunctionUrlAuthType   *string `json:"FunctionUrlAuthType,omitzero"`
+	InvokedViaFunctionUrl *bool   `json:"InvokedViaFunctionUrl,omitzero"`
+	SourceAccount         *string `json:"SourceAccount,omitzero"`
+	EventSourceToken      *string `json:"EventSourceToken,omitzero"`
 	Qualifier             *string `json:"-"`
-	RevisionId            *string `json:"RevisionId,omitempty"`
-	PrincipalOrgID        *string `json:"PrincipalOrgID,omitempty"`
+	RevisionId            *string `json:"RevisionId,omitzero"`
+	PrincipalOrgID        *string `json:"PrincipalOrgID,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1047,7 +1047,7 @@ func (s *AddPermissionRequest) EncodeHTTP(e Encoder) {
 }
 
 type AddPermissionResponse struct {
-	Statement *string `json:"Statement,omitempty"`
+	Statement *string `json:"Statement,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1069,12 +1069,12 @@ func (s *AddPermissionResponse) EncodeHTTP(e Encoder) {
 }
 
 type AliasConfiguration struct {
-	AliasArn        *string                    `json:"AliasArn,omitempty"`
-	Name            *string                    `json:"Name,omitempty"`
-	FunctionVersion *string                    `json:"FunctionVersion,omitempty"`
-	Description     *string                    `json:"Description,omitempty"`
-	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitempty"`
-	RevisionId      *string                    `json:"RevisionId,omitempty"`
+	AliasArn        *string                    `json:"AliasArn,omitzero"`
+	Name            *string                    `json:"Name,omitzero"`
+	FunctionVersion *string                    `json:"FunctionVersion,omitzero"`
+	Description     *string                    `json:"Description,omitzero"`
+	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitzero"`
+	RevisionId      *string                    `json:"RevisionId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1111,7 +1111,7 @@ func (s *AliasConfiguration) EncodeHTTP(e Encoder) {
 }
 
 type AliasRoutingConfiguration struct {
-	AdditionalVersionWeights map[string]float64 `json:"AdditionalVersionWeights,omitempty"`
+	AdditionalVersionWeights map[string]float64 `json:"AdditionalVersionWeights,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1138,7 +1138,7 @@ func (s *AliasRoutingConfiguration) EncodeHTTP(e Encoder) {
 }
 
 type AllowedPublishers struct {
-	SigningProfileVersionArns []string `json:"SigningProfileVersionArns,omitempty"`
+	SigningProfileVersionArns []string `json:"SigningProfileVersionArns,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1147,8 +1147,8 @@ func (s *AllowedPublishers) Validate(v Validator, path string) {
 	if s.SigningProfileVersionArns != nil {
 		v.Size(v.Join(path, "signingProfileVersionArns"), len(s.SigningProfileVersionArns), s.SigningProfileVersionArns, ruleSigningProfileVersionArns)
 	}
-	for i := range s.SigningProfileVersionArns {
-		v.String(v.Index(v.Join(path, "signingProfileVersionArns"), i), s.SigningProfileVersionArns[i], ruleArn)
+	if s.SigningProfileVersionArns != nil {
+		v.Members(v.Join(path, "signingProfileVersionArns"), s.SigningProfileVersionArns, ruleArn)
 	}
 }
 
@@ -1167,8 +1167,8 @@ func (s *AllowedPublishers) EncodeHTTP(e Encoder) {
 }
 
 type AmazonManagedKafkaEventSourceConfig struct {
-	ConsumerGroupId      *string                    `json:"ConsumerGroupId,omitempty"`
-	SchemaRegistryConfig *KafkaSchemaRegistryConfig `json:"SchemaRegistryConfig,omitempty"`
+	ConsumerGroupId      *string                    `json:"ConsumerGroupId,omitzero"`
+	SchemaRegistryConfig *KafkaSchemaRegistryConfig `json:"SchemaRegistryConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1196,9 +1196,9 @@ func (s *AmazonManagedKafkaEventSourceConfig) EncodeHTTP(e Encoder) {
 }
 
 type CallbackDetails struct {
-	CallbackId *string      `json:"CallbackId,omitempty"`
-	Result     *string      `json:"Result,omitempty"`
-	Error      *ErrorObject `json:"Error,omitempty"`
+	CallbackId *string      `json:"CallbackId,omitzero"`
+	Result     *string      `json:"Result,omitzero"`
+	Error      *ErrorObject `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1229,7 +1229,7 @@ func (s *CallbackDetails) EncodeHTTP(e Encoder) {
 }
 
 type CallbackFailedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1255,8 +1255,8 @@ func (s *CallbackFailedDetails) EncodeHTTP(e Encoder) {
 }
 
 type CallbackOptions struct {
-	TimeoutSeconds          *int32 `json:"TimeoutSeconds,omitempty"`
-	HeartbeatTimeoutSeconds *int32 `json:"HeartbeatTimeoutSeconds,omitempty"`
+	TimeoutSeconds          *int32 `json:"TimeoutSeconds,omitzero"`
+	HeartbeatTimeoutSeconds *int32 `json:"HeartbeatTimeoutSeconds,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1284,9 +1284,9 @@ func (s *CallbackOptions) EncodeHTTP(e Encoder) {
 }
 
 type CallbackStartedDetails struct {
-	CallbackId       *string `json:"CallbackId,omitempty"`
-	HeartbeatTimeout *int32  `json:"HeartbeatTimeout,omitempty"`
-	Timeout          *int32  `json:"Timeout,omitempty"`
+	CallbackId       *string `json:"CallbackId,omitzero"`
+	HeartbeatTimeout *int32  `json:"HeartbeatTimeout,omitzero"`
+	Timeout          *int32  `json:"Timeout,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1318,7 +1318,7 @@ func (s *CallbackStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type CallbackSucceededDetails struct {
-	Result *EventResult `json:"Result,omitempty"`
+	Result *EventResult `json:"Result,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1344,7 +1344,7 @@ func (s *CallbackSucceededDetails) EncodeHTTP(e Encoder) {
 }
 
 type CallbackTimedOutDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1370,16 +1370,16 @@ func (s *CallbackTimedOutDetails) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProvider struct {
-	CapacityProviderArn           *string                            `json:"CapacityProviderArn,omitempty"`
-	State                         *string                            `json:"State,omitempty"`
-	VpcConfig                     *CapacityProviderVpcConfig         `json:"VpcConfig,omitempty"`
-	PermissionsConfig             *CapacityProviderPermissionsConfig `json:"PermissionsConfig,omitempty"`
-	InstanceRequirements          *InstanceRequirements              `json:"InstanceRequirements,omitempty"`
-	CapacityProviderScalingConfig *CapacityProviderScalingConfig     `json:"CapacityProviderScalingConfig,omitempty"`
-	KmsKeyArn                     *string                            `json:"KmsKeyArn,omitempty"`
-	LastModified                  *string                            `json:"LastModified,omitempty"`
-	PropagateTags                 *PropagateTags                     `json:"PropagateTags,omitempty"`
-	TelemetryConfig               *CapacityProviderTelemetryConfig   `json:"TelemetryConfig,omitempty"`
+	CapacityProviderArn           *string                            `json:"CapacityProviderArn,omitzero"`
+	State                         *string                            `json:"State,omitzero"`
+	VpcConfig                     *CapacityProviderVpcConfig         `json:"VpcConfig,omitzero"`
+	PermissionsConfig             *CapacityProviderPermissionsConfig `json:"PermissionsConfig,omitzero"`
+	InstanceRequirements          *InstanceRequirements              `json:"InstanceRequirements,omitzero"`
+	CapacityProviderScalingConfig *CapacityProviderScalingConfig     `json:"CapacityProviderScalingConfig,omitzero"`
+	KmsKeyArn                     *string                            `json:"KmsKeyArn,omitzero"`
+	LastModified                  *string                            `json:"LastModified,omitzero"`
+	PropagateTags                 *PropagateTags                     `json:"PropagateTags,omitzero"`
+	TelemetryConfig               *CapacityProviderTelemetryConfig   `json:"TelemetryConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1435,7 +1435,7 @@ func (s *CapacityProvider) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderConfig struct {
-	LambdaManagedInstancesCapacityProviderConfig *LambdaManagedInstancesCapacityProviderConfig `json:"LambdaManagedInstancesCapacityProviderConfig,omitempty"`
+	LambdaManagedInstancesCapacityProviderConfig *LambdaManagedInstancesCapacityProviderConfig `json:"LambdaManagedInstancesCapacityProviderConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1461,8 +1461,8 @@ func (s *CapacityProviderConfig) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderLoggingConfig struct {
-	SystemLogLevel *string `json:"SystemLogLevel,omitempty"`
-	LogGroup       *string `json:"LogGroup,omitempty"`
+	SystemLogLevel *string `json:"SystemLogLevel,omitzero"`
+	LogGroup       *string `json:"LogGroup,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1490,7 +1490,7 @@ func (s *CapacityProviderLoggingConfig) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderPermissionsConfig struct {
-	CapacityProviderOperatorRoleArn *string `json:"CapacityProviderOperatorRoleArn,omitempty"`
+	CapacityProviderOperatorRoleArn *string `json:"CapacityProviderOperatorRoleArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1516,9 +1516,9 @@ func (s *CapacityProviderPermissionsConfig) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderScalingConfig struct {
-	MaxVCpuCount    *int32                        `json:"MaxVCpuCount,omitempty"`
-	ScalingMode     *string                       `json:"ScalingMode,omitempty"`
-	ScalingPolicies []TargetTrackingScalingPolicy `json:"ScalingPolicies,omitempty"`
+	MaxVCpuCount    *int32                        `json:"MaxVCpuCount,omitzero"`
+	ScalingMode     *string                       `json:"ScalingMode,omitzero"`
+	ScalingPolicies []TargetTrackingScalingPolicy `json:"ScalingPolicies,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1552,7 +1552,7 @@ func (s *CapacityProviderScalingConfig) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderTelemetryConfig struct {
-	LoggingConfig *CapacityProviderLoggingConfig `json:"LoggingConfig,omitempty"`
+	LoggingConfig *CapacityProviderLoggingConfig `json:"LoggingConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1577,8 +1577,8 @@ func (s *CapacityProviderTelemetryConfig) EncodeHTTP(e Encoder) {
 }
 
 type CapacityProviderVpcConfig struct {
-	SubnetIds        []string `json:"SubnetIds,omitempty"`
-	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
+	SubnetIds        []string `json:"SubnetIds,omitzero"`
+	SecurityGroupIds []string `json:"SecurityGroupIds,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1587,15 +1587,15 @@ func (s *CapacityProviderVpcConfig) Validate(v Validator, path string) {
 	if s.SubnetIds != nil {
 		v.Size(v.Join(path, "subnetIds"), len(s.SubnetIds), s.SubnetIds, ruleCapacityProviderSubnetIds)
 	}
-	for i := range s.SubnetIds {
-		v.String(v.Index(v.Join(path, "subnetIds"), i), s.SubnetIds[i], ruleSubnetId)
+	if s.SubnetIds != nil {
+		v.Members(v.Join(path, "subnetIds"), s.SubnetIds, ruleSubnetId)
 	}
 	v.Required(v.Join(path, "securityGroupIds"), s.SecurityGroupIds != nil)
 	if s.SecurityGroupIds != nil {
 		v.Size(v.Join(path, "securityGroupIds"), len(s.SecurityGroupIds), s.SecurityGroupIds, ruleCapacityProviderSecurityGroupIds)
 	}
-	for i := range s.SecurityGroupIds {
-		v.String(v.Index(v.Join(path, "securityGroupIds"), i), s.SecurityGroupIds[i], ruleSecurityGroupId)
+	if s.SecurityGroupIds != nil {
+		v.Members(v.Join(path, "securityGroupIds"), s.SecurityGroupIds, ruleSecurityGroupId)
 	}
 }
 
@@ -1614,8 +1614,8 @@ func (s *CapacityProviderVpcConfig) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeDetails struct {
-	Result *string      `json:"Result,omitempty"`
-	Error  *ErrorObject `json:"Error,omitempty"`
+	Result *string      `json:"Result,omitzero"`
+	Error  *ErrorObject `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1643,7 +1643,7 @@ func (s *ChainedInvokeDetails) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeFailedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1669,8 +1669,8 @@ func (s *ChainedInvokeFailedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeOptions struct {
-	FunctionName *string `json:"FunctionName,omitempty"`
-	TenantId     *string `json:"TenantId,omitempty"`
+	FunctionName *string `json:"FunctionName,omitzero"`
+	TenantId     *string `json:"TenantId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1699,11 +1699,11 @@ func (s *ChainedInvokeOptions) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeStartedDetails struct {
-	FunctionName        *string     `json:"FunctionName,omitempty"`
-	TenantId            *string     `json:"TenantId,omitempty"`
-	Input               *EventInput `json:"Input,omitempty"`
-	ExecutedVersion     *string     `json:"ExecutedVersion,omitempty"`
-	DurableExecutionArn *string     `json:"DurableExecutionArn,omitempty"`
+	FunctionName        *string     `json:"FunctionName,omitzero"`
+	TenantId            *string     `json:"TenantId,omitzero"`
+	Input               *EventInput `json:"Input,omitzero"`
+	ExecutedVersion     *string     `json:"ExecutedVersion,omitzero"`
+	DurableExecutionArn *string     `json:"DurableExecutionArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1741,7 +1741,7 @@ func (s *ChainedInvokeStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeStoppedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1767,7 +1767,7 @@ func (s *ChainedInvokeStoppedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeSucceededDetails struct {
-	Result *EventResult `json:"Result,omitempty"`
+	Result *EventResult `json:"Result,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1793,7 +1793,7 @@ func (s *ChainedInvokeSucceededDetails) EncodeHTTP(e Encoder) {
 }
 
 type ChainedInvokeTimedOutDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1820,9 +1820,9 @@ func (s *ChainedInvokeTimedOutDetails) EncodeHTTP(e Encoder) {
 
 type CheckpointDurableExecutionRequest struct {
 	DurableExecutionArn *string           `json:"-"`
-	CheckpointToken     *string           `json:"CheckpointToken,omitempty"`
-	Updates             []OperationUpdate `json:"Updates,omitempty"`
-	ClientToken         *string           `json:"ClientToken,omitempty"`
+	CheckpointToken     *string           `json:"CheckpointToken,omitzero"`
+	Updates             []OperationUpdate `json:"Updates,omitzero"`
+	ClientToken         *string           `json:"ClientToken,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1859,8 +1859,8 @@ func (s *CheckpointDurableExecutionRequest) EncodeHTTP(e Encoder) {
 }
 
 type CheckpointDurableExecutionResponse struct {
-	CheckpointToken   *string                          `json:"CheckpointToken,omitempty"`
-	NewExecutionState *CheckpointUpdatedExecutionState `json:"NewExecutionState,omitempty"`
+	CheckpointToken   *string                          `json:"CheckpointToken,omitzero"`
+	NewExecutionState *CheckpointUpdatedExecutionState `json:"NewExecutionState,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1889,8 +1889,8 @@ func (s *CheckpointDurableExecutionResponse) EncodeHTTP(e Encoder) {
 }
 
 type CheckpointUpdatedExecutionState struct {
-	Operations []Operation `json:"Operations,omitempty"`
-	NextMarker *string     `json:"NextMarker,omitempty"`
+	Operations []Operation `json:"Operations,omitzero"`
+	NextMarker *string     `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1915,12 +1915,12 @@ func (s *CheckpointUpdatedExecutionState) EncodeHTTP(e Encoder) {
 }
 
 type CodeSigningConfig struct {
-	CodeSigningConfigId  *string              `json:"CodeSigningConfigId,omitempty"`
-	CodeSigningConfigArn *string              `json:"CodeSigningConfigArn,omitempty"`
-	Description          *string              `json:"Description,omitempty"`
-	AllowedPublishers    *AllowedPublishers   `json:"AllowedPublishers,omitempty"`
-	CodeSigningPolicies  *CodeSigningPolicies `json:"CodeSigningPolicies,omitempty"`
-	LastModified         *string              `json:"LastModified,omitempty"`
+	CodeSigningConfigId  *string              `json:"CodeSigningConfigId,omitzero"`
+	CodeSigningConfigArn *string              `json:"CodeSigningConfigArn,omitzero"`
+	Description          *string              `json:"Description,omitzero"`
+	AllowedPublishers    *AllowedPublishers   `json:"AllowedPublishers,omitzero"`
+	CodeSigningPolicies  *CodeSigningPolicies `json:"CodeSigningPolicies,omitzero"`
+	LastModified         *string              `json:"LastModified,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1965,7 +1965,7 @@ func (s *CodeSigningConfig) EncodeHTTP(e Encoder) {
 }
 
 type CodeSigningPolicies struct {
-	UntrustedArtifactOnDeployment *string `json:"UntrustedArtifactOnDeployment,omitempty"`
+	UntrustedArtifactOnDeployment *string `json:"UntrustedArtifactOnDeployment,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -1990,7 +1990,7 @@ func (s *CodeSigningPolicies) EncodeHTTP(e Encoder) {
 }
 
 type Concurrency struct {
-	ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions,omitempty"`
+	ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2015,9 +2015,9 @@ func (s *Concurrency) EncodeHTTP(e Encoder) {
 }
 
 type ContextDetails struct {
-	ReplayChildren *bool        `json:"ReplayChildren,omitempty"`
-	Result         *string      `json:"Result,omitempty"`
-	Error          *ErrorObject `json:"Error,omitempty"`
+	ReplayChildren *bool        `json:"ReplayChildren,omitzero"`
+	Result         *string      `json:"Result,omitzero"`
+	Error          *ErrorObject `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2045,7 +2045,7 @@ func (s *ContextDetails) EncodeHTTP(e Encoder) {
 }
 
 type ContextFailedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2071,7 +2071,7 @@ func (s *ContextFailedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ContextOptions struct {
-	ReplayChildren *bool `json:"ReplayChildren,omitempty"`
+	ReplayChildren *bool `json:"ReplayChildren,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2115,7 +2115,7 @@ func (s *ContextStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ContextSucceededDetails struct {
-	Result *EventResult `json:"Result,omitempty"`
+	Result *EventResult `json:"Result,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2141,12 +2141,12 @@ func (s *ContextSucceededDetails) EncodeHTTP(e Encoder) {
 }
 
 type Cors struct {
-	AllowCredentials *bool    `json:"AllowCredentials,omitempty"`
-	AllowHeaders     []string `json:"AllowHeaders,omitempty"`
-	AllowMethods     []string `json:"AllowMethods,omitempty"`
-	AllowOrigins     []string `json:"AllowOrigins,omitempty"`
-	ExposeHeaders    []string `json:"ExposeHeaders,omitempty"`
-	MaxAge           *int32   `json:"MaxAge,omitempty"`
+	AllowCredentials *bool    `json:"AllowCredentials,omitzero"`
+	AllowHeaders     []string `json:"AllowHeaders,omitzero"`
+	AllowMethods     []string `json:"AllowMethods,omitzero"`
+	AllowOrigins     []string `json:"AllowOrigins,omitzero"`
+	ExposeHeaders    []string `json:"ExposeHeaders,omitzero"`
+	MaxAge           *int32   `json:"MaxAge,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2154,26 +2154,26 @@ func (s *Cors) Validate(v Validator, path string) {
 	if s.AllowHeaders != nil {
 		v.Size(v.Join(path, "allowHeaders"), len(s.AllowHeaders), s.AllowHeaders, ruleHeadersList)
 	}
-	for i := range s.AllowHeaders {
-		v.String(v.Index(v.Join(path, "allowHeaders"), i), s.AllowHeaders[i], ruleHeader)
+	if s.AllowHeaders != nil {
+		v.Members(v.Join(path, "allowHeaders"), s.AllowHeaders, ruleHeader)
 	}
 	if s.AllowMethods != nil {
 		v.Size(v.Join(path, "allowMethods"), len(s.AllowMethods), s.AllowMethods, ruleAllowMethodsList)
 	}
-	for i := range s.AllowMethods {
-		v.String(v.Index(v.Join(path, "allowMethods"), i), s.AllowMethods[i], ruleMethod)
+	if s.AllowMethods != nil {
+		v.Members(v.Join(path, "allowMethods"), s.AllowMethods, ruleMethod)
 	}
 	if s.AllowOrigins != nil {
 		v.Size(v.Join(path, "allowOrigins"), len(s.AllowOrigins), s.AllowOrigins, ruleAllowOriginsList)
 	}
-	for i := range s.AllowOrigins {
-		v.String(v.Index(v.Join(path, "allowOrigins"), i), s.AllowOrigins[i], ruleOrigin)
+	if s.AllowOrigins != nil {
+		v.Members(v.Join(path, "allowOrigins"), s.AllowOrigins, ruleOrigin)
 	}
 	if s.ExposeHeaders != nil {
 		v.Size(v.Join(path, "exposeHeaders"), len(s.ExposeHeaders), s.ExposeHeaders, ruleHeadersList)
 	}
-	for i := range s.ExposeHeaders {
-		v.String(v.Index(v.Join(path, "exposeHeaders"), i), s.ExposeHeaders[i], ruleHeader)
+	if s.ExposeHeaders != nil {
+		v.Members(v.Join(path, "exposeHeaders"), s.ExposeHeaders, ruleHeader)
 	}
 	if s.MaxAge != nil {
 		v.Int(v.Join(path, "maxAge"), int64(*s.MaxAge), ruleMaxAge)
@@ -2196,10 +2196,10 @@ func (s *Cors) EncodeHTTP(e Encoder) {
 
 type CreateAliasRequest struct {
 	FunctionName    *string                    `json:"-"`
-	Name            *string                    `json:"Name,omitempty"`
-	FunctionVersion *string                    `json:"FunctionVersion,omitempty"`
-	Description     *string                    `json:"Description,omitempty"`
-	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitempty"`
+	Name            *string                    `json:"Name,omitzero"`
+	FunctionVersion *string                    `json:"FunctionVersion,omitzero"`
+	Description     *string                    `json:"Description,omitzero"`
+	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2240,15 +2240,15 @@ func (s *CreateAliasRequest) EncodeHTTP(e Encoder) {
 }
 
 type CreateCapacityProviderRequest struct {
-	CapacityProviderName          *string                            `json:"CapacityProviderName,omitempty"`
-	VpcConfig                     *CapacityProviderVpcConfig         `json:"VpcConfig,omitempty"`
-	PermissionsConfig             *CapacityProviderPermissionsConfig `json:"PermissionsConfig,omitempty"`
-	InstanceRequirements          *InstanceRequirements              `json:"InstanceRequirements,omitempty"`
-	CapacityProviderScalingConfig *CapacityProviderScalingConfig     `json:"CapacityProviderScalingConfig,omitempty"`
-	KmsKeyArn                     *string                            `json:"KmsKeyArn,omitempty"`
-	Tags                          map[string]string                  `json:"Tags,omitempty"`
-	PropagateTags                 *PropagateTags                     `json:"PropagateTags,omitempty"`
-	TelemetryConfig               *CapacityProviderTelemetryConfig   `json:"TelemetryConfig,omitempty"`
+	CapacityProviderName          *string                            `json:"CapacityProviderName,omitzero"`
+	VpcConfig                     *CapacityProviderVpcConfig         `json:"VpcConfig,omitzero"`
+	PermissionsConfig             *CapacityProviderPermissionsConfig `json:"PermissionsConfig,omitzero"`
+	InstanceRequirements          *InstanceRequirements              `json:"InstanceRequirements,omitzero"`
+	CapacityProviderScalingConfig *CapacityProviderScalingConfig     `json:"CapacityProviderScalingConfig,omitzero"`
+	KmsKeyArn                     *string                            `json:"KmsKeyArn,omitzero"`
+	Tags                          map[string]string                  `json:"Tags,omitzero"`
+	PropagateTags                 *PropagateTags                     `json:"PropagateTags,omitzero"`
+	TelemetryConfig               *CapacityProviderTelemetryConfig   `json:"TelemetryConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2274,10 +2274,11 @@ func (s *CreateCapacityProviderRequest) Validate(v Validator, path string) {
 	if s.KmsKeyArn != nil {
 		v.String(v.Join(path, "kmsKeyArn"), *s.KmsKeyArn, ruleKMSKeyArnNonEmpty)
 	}
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 	if s.PropagateTags != nil {
 		s.PropagateTags.Validate(v, v.Join(path, "propagateTags"))
@@ -2302,7 +2303,7 @@ func (s *CreateCapacityProviderRequest) EncodeHTTP(e Encoder) {
 }
 
 type CreateCapacityProviderResponse struct {
-	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitempty"`
+	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2328,10 +2329,10 @@ func (s *CreateCapacityProviderResponse) EncodeHTTP(e Encoder) {
 }
 
 type CreateCodeSigningConfigRequest struct {
-	Description         *string              `json:"Description,omitempty"`
-	AllowedPublishers   *AllowedPublishers   `json:"AllowedPublishers,omitempty"`
-	CodeSigningPolicies *CodeSigningPolicies `json:"CodeSigningPolicies,omitempty"`
-	Tags                map[string]string    `json:"Tags,omitempty"`
+	Description         *string              `json:"Description,omitzero"`
+	AllowedPublishers   *AllowedPublishers   `json:"AllowedPublishers,omitzero"`
+	CodeSigningPolicies *CodeSigningPolicies `json:"CodeSigningPolicies,omitzero"`
+	Tags                map[string]string    `json:"Tags,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2346,10 +2347,11 @@ func (s *CreateCodeSigningConfigRequest) Validate(v Validator, path string) {
 	if s.CodeSigningPolicies != nil {
 		s.CodeSigningPolicies.Validate(v, v.Join(path, "codeSigningPolicies"))
 	}
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 }
 
@@ -2368,7 +2370,7 @@ func (s *CreateCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type CreateCodeSigningConfigResponse struct {
-	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitempty"`
+	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2394,34 +2396,34 @@ func (s *CreateCodeSigningConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type CreateEventSourceMappingRequest struct {
-	EventSourceArn                      *string                              `json:"EventSourceArn,omitempty"`
-	FunctionName                        *string                              `json:"FunctionName,omitempty"`
-	Enabled                             *bool                                `json:"Enabled,omitempty"`
-	BatchSize                           *int32                               `json:"BatchSize,omitempty"`
-	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitempty"`
-	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitempty"`
-	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitempty"`
-	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitempty"`
-	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitempty"`
-	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitempty"`
-	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitempty"`
-	StartingPosition                    *string                              `json:"StartingPosition,omitempty"`
-	StartingPositionTimestamp           *Timestamp                           `json:"StartingPositionTimestamp,omitempty"`
-	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitempty"`
-	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitempty"`
-	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitempty"`
-	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitempty"`
-	Tags                                map[string]string                    `json:"Tags,omitempty"`
-	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitempty"`
-	Topics                              []string                             `json:"Topics,omitempty"`
-	Queues                              []string                             `json:"Queues,omitempty"`
-	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitempty"`
-	SelfManagedEventSource              *SelfManagedEventSource              `json:"SelfManagedEventSource,omitempty"`
-	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitempty"`
-	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitempty"`
-	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitempty"`
-	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitempty"`
-	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitempty"`
+	EventSourceArn                      *string                              `json:"EventSourceArn,omitzero"`
+	FunctionName                        *string                              `json:"FunctionName,omitzero"`
+	Enabled                             *bool                                `json:"Enabled,omitzero"`
+	BatchSize                           *int32                               `json:"BatchSize,omitzero"`
+	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitzero"`
+	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitzero"`
+	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitzero"`
+	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitzero"`
+	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitzero"`
+	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitzero"`
+	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitzero"`
+	StartingPosition                    *string                              `json:"StartingPosition,omitzero"`
+	StartingPositionTimestamp           *Timestamp                           `json:"StartingPositionTimestamp,omitzero"`
+	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitzero"`
+	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitzero"`
+	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitzero"`
+	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitzero"`
+	Tags                                map[string]string                    `json:"Tags,omitzero"`
+	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitzero"`
+	Topics                              []string                             `json:"Topics,omitzero"`
+	Queues                              []string                             `json:"Queues,omitzero"`
+	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitzero"`
+	SelfManagedEventSource              *SelfManagedEventSource              `json:"SelfManagedEventSource,omitzero"`
+	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitzero"`
+	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitzero"`
+	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitzero"`
+	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitzero"`
+	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2469,10 +2471,11 @@ func (s *CreateEventSourceMappingRequest) Validate(v Validator, path string) {
 	if s.MaximumRetryAttempts != nil {
 		v.Int(v.Join(path, "maximumRetryAttempts"), int64(*s.MaximumRetryAttempts), ruleMaximumRetryAttemptsEventSourceMapping)
 	}
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 	if s.TumblingWindowInSeconds != nil {
 		v.Int(v.Join(path, "tumblingWindowInSeconds"), int64(*s.TumblingWindowInSeconds), ruleTumblingWindowInSeconds)
@@ -2480,14 +2483,14 @@ func (s *CreateEventSourceMappingRequest) Validate(v Validator, path string) {
 	if s.Topics != nil {
 		v.Size(v.Join(path, "topics"), len(s.Topics), s.Topics, ruleTopics)
 	}
-	for i := range s.Topics {
-		v.String(v.Index(v.Join(path, "topics"), i), s.Topics[i], ruleTopic)
+	if s.Topics != nil {
+		v.Members(v.Join(path, "topics"), s.Topics, ruleTopic)
 	}
 	if s.Queues != nil {
 		v.Size(v.Join(path, "queues"), len(s.Queues), s.Queues, ruleQueues)
 	}
-	for i := range s.Queues {
-		v.String(v.Index(v.Join(path, "queues"), i), s.Queues[i], ruleQueue)
+	if s.Queues != nil {
+		v.Members(v.Join(path, "queues"), s.Queues, ruleQueue)
 	}
 	if s.SourceAccessConfigurations != nil {
 		v.Size(v.Join(path, "sourceAccessConfigurations"), len(s.SourceAccessConfigurations), s.SourceAccessConfigurations, ruleSourceAccessConfigurations)
@@ -2501,8 +2504,8 @@ func (s *CreateEventSourceMappingRequest) Validate(v Validator, path string) {
 	if s.FunctionResponseTypes != nil {
 		v.Size(v.Join(path, "functionResponseTypes"), len(s.FunctionResponseTypes), s.FunctionResponseTypes, ruleFunctionResponseTypeList)
 	}
-	for i := range s.FunctionResponseTypes {
-		v.String(v.Index(v.Join(path, "functionResponseTypes"), i), s.FunctionResponseTypes[i], ruleFunctionResponseType)
+	if s.FunctionResponseTypes != nil {
+		v.Members(v.Join(path, "functionResponseTypes"), s.FunctionResponseTypes, ruleFunctionResponseType)
 	}
 	if s.AmazonManagedKafkaEventSourceConfig != nil {
 		s.AmazonManagedKafkaEventSourceConfig.Validate(v, v.Join(path, "amazonManagedKafkaEventSourceConfig"))
@@ -2533,34 +2536,34 @@ func (s *CreateEventSourceMappingRequest) EncodeHTTP(e Encoder) {
 }
 
 type CreateFunctionRequest struct {
-	FunctionName           *string                 `json:"FunctionName,omitempty"`
-	Runtime                *string                 `json:"Runtime,omitempty"`
-	Role                   *string                 `json:"Role,omitempty"`
-	Handler                *string                 `json:"Handler,omitempty"`
-	Code                   *FunctionCode           `json:"Code,omitempty"`
-	Description            *string                 `json:"Description,omitempty"`
-	Timeout                *int32                  `json:"Timeout,omitempty"`
-	MemorySize             *int32                  `json:"MemorySize,omitempty"`
-	Publish                *bool                   `json:"Publish,omitempty"`
-	PublishTo              *string                 `json:"PublishTo,omitempty"`
-	VpcConfig              *VpcConfig              `json:"VpcConfig,omitempty"`
-	PackageType            *string                 `json:"PackageType,omitempty"`
-	DeadLetterConfig       *DeadLetterConfig       `json:"DeadLetterConfig,omitempty"`
-	Environment            *Environment            `json:"Environment,omitempty"`
-	KMSKeyArn              *string                 `json:"KMSKeyArn,omitempty"`
-	TracingConfig          *TracingConfig          `json:"TracingConfig,omitempty"`
-	Tags                   map[string]string       `json:"Tags,omitempty"`
-	Layers                 []string                `json:"Layers,omitempty"`
-	FileSystemConfigs      []FileSystemConfig      `json:"FileSystemConfigs,omitempty"`
-	CodeSigningConfigArn   *string                 `json:"CodeSigningConfigArn,omitempty"`
-	ImageConfig            *ImageConfig            `json:"ImageConfig,omitempty"`
-	Architectures          []string                `json:"Architectures,omitempty"`
-	EphemeralStorage       *EphemeralStorage       `json:"EphemeralStorage,omitempty"`
-	SnapStart              *SnapStart              `json:"SnapStart,omitempty"`
-	LoggingConfig          *LoggingConfig          `json:"LoggingConfig,omitempty"`
-	TenancyConfig          *TenancyConfig          `json:"TenancyConfig,omitempty"`
-	CapacityProviderConfig *CapacityProviderConfig `json:"CapacityProviderConfig,omitempty"`
-	DurableConfig          *DurableConfig          `json:"DurableConfig,omitempty"`
+	FunctionName           *string                 `json:"FunctionName,omitzero"`
+	Runtime                *string                 `json:"Runtime,omitzero"`
+	Role                   *string                 `json:"Role,omitzero"`
+	Handler                *string                 `json:"Handler,omitzero"`
+	Code                   *FunctionCode           `json:"Code,omitzero"`
+	Description            *string                 `json:"Description,omitzero"`
+	Timeout                *int32                  `json:"Timeout,omitzero"`
+	MemorySize             *int32                  `json:"MemorySize,omitzero"`
+	Publish                *bool                   `json:"Publish,omitzero"`
+	PublishTo              *string                 `json:"PublishTo,omitzero"`
+	VpcConfig              *VpcConfig              `json:"VpcConfig,omitzero"`
+	PackageType            *string                 `json:"PackageType,omitzero"`
+	DeadLetterConfig       *DeadLetterConfig       `json:"DeadLetterConfig,omitzero"`
+	Environment            *Environment            `json:"Environment,omitzero"`
+	KMSKeyArn              *string                 `json:"KMSKeyArn,omitzero"`
+	TracingConfig          *TracingConfig          `json:"TracingConfig,omitzero"`
+	Tags                   map[string]string       `json:"Tags,omitzero"`
+	Layers                 []string                `json:"Layers,omitzero"`
+	FileSystemConfigs      []FileSystemConfig      `json:"FileSystemConfigs,omitzero"`
+	CodeSigningConfigArn   *string                 `json:"CodeSigningConfigArn,omitzero"`
+	ImageConfig            *ImageConfig            `json:"ImageConfig,omitzero"`
+	Architectures          []string                `json:"Architectures,omitzero"`
+	EphemeralStorage       *EphemeralStorage       `json:"EphemeralStorage,omitzero"`
+	SnapStart              *SnapStart              `json:"SnapStart,omitzero"`
+	LoggingConfig          *LoggingConfig          `json:"LoggingConfig,omitzero"`
+	TenancyConfig          *TenancyConfig          `json:"TenancyConfig,omitzero"`
+	CapacityProviderConfig *CapacityProviderConfig `json:"CapacityProviderConfig,omitzero"`
+	DurableConfig          *DurableConfig          `json:"DurableConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2610,13 +2613,14 @@ func (s *CreateFunctionRequest) Validate(v Validator, path string) {
 	if s.TracingConfig != nil {
 		s.TracingConfig.Validate(v, v.Join(path, "tracingConfig"))
 	}
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
 	}
-	for i := range s.Layers {
-		v.String(v.Index(v.Join(path, "layers"), i), s.Layers[i], ruleLayerVersionArn)
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+	}
+	if s.Layers != nil {
+		v.Members(v.Join(path, "layers"), s.Layers, ruleLayerVersionArn)
 	}
 	if s.FileSystemConfigs != nil {
 		v.Size(v.Join(path, "fileSystemConfigs"), len(s.FileSystemConfigs), s.FileSystemConfigs, ruleFileSystemConfigList)
@@ -2633,8 +2637,8 @@ func (s *CreateFunctionRequest) Validate(v Validator, path string) {
 	if s.Architectures != nil {
 		v.Size(v.Join(path, "architectures"), len(s.Architectures), s.Architectures, ruleArchitecturesList)
 	}
-	for i := range s.Architectures {
-		v.String(v.Index(v.Join(path, "architectures"), i), s.Architectures[i], ruleArchitecture)
+	if s.Architectures != nil {
+		v.Members(v.Join(path, "architectures"), s.Architectures, ruleArchitecture)
 	}
 	if s.EphemeralStorage != nil {
 		s.EphemeralStorage.Validate(v, v.Join(path, "ephemeralStorage"))
@@ -2673,9 +2677,9 @@ func (s *CreateFunctionRequest) EncodeHTTP(e Encoder) {
 type CreateFunctionUrlConfigRequest struct {
 	FunctionName *string `json:"-"`
 	Qualifier    *string `json:"-"`
-	AuthType     *string `json:"AuthType,omitempty"`
-	Cors         *Cors   `json:"Cors,omitempty"`
-	InvokeMode   *string `json:"InvokeMode,omitempty"`
+	AuthType     *string `json:"AuthType,omitzero"`
+	Cors         *Cors   `json:"Cors,omitzero"`
+	InvokeMode   *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2716,12 +2720,12 @@ func (s *CreateFunctionUrlConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type CreateFunctionUrlConfigResponse struct {
-	FunctionUrl  *string `json:"FunctionUrl,omitempty"`
-	FunctionArn  *string `json:"FunctionArn,omitempty"`
-	AuthType     *string `json:"AuthType,omitempty"`
-	Cors         *Cors   `json:"Cors,omitempty"`
-	CreationTime *string `json:"CreationTime,omitempty"`
-	InvokeMode   *string `json:"InvokeMode,omitempty"`
+	FunctionUrl  *string `json:"FunctionUrl,omitzero"`
+	FunctionArn  *string `json:"FunctionArn,omitzero"`
+	AuthType     *string `json:"AuthType,omitzero"`
+	Cors         *Cors   `json:"Cors,omitzero"`
+	CreationTime *string `json:"CreationTime,omitzero"`
+	InvokeMode   *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2765,7 +2769,7 @@ func (s *CreateFunctionUrlConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type DeadLetterConfig struct {
-	TargetArn *string `json:"TargetArn,omitempty"`
+	TargetArn *string `json:"TargetArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -2850,7 +2854,7 @@ func (s *DeleteCapacityProviderRequest) EncodeHTTP(e Encoder) {
 }
 
 type DeleteCapacityProviderResponse struct {
-	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitempty"`
+	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3196,8 +3200,8 @@ func (s *DeleteProvisionedConcurrencyConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type DestinationConfig struct {
-	OnSuccess *OnSuccess `json:"OnSuccess,omitempty"`
-	OnFailure *OnFailure `json:"OnFailure,omitempty"`
+	OnSuccess *OnSuccess `json:"OnSuccess,omitzero"`
+	OnFailure *OnFailure `json:"OnFailure,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3225,9 +3229,9 @@ func (s *DestinationConfig) EncodeHTTP(e Encoder) {
 }
 
 type DocumentDBEventSourceConfig struct {
-	DatabaseName   *string `json:"DatabaseName,omitempty"`
-	CollectionName *string `json:"CollectionName,omitempty"`
-	FullDocument   *string `json:"FullDocument,omitempty"`
+	DatabaseName   *string `json:"DatabaseName,omitzero"`
+	CollectionName *string `json:"CollectionName,omitzero"`
+	FullDocument   *string `json:"FullDocument,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3258,9 +3262,9 @@ func (s *DocumentDBEventSourceConfig) EncodeHTTP(e Encoder) {
 }
 
 type DurableConfig struct {
-	KMSKeyArn             *string `json:"KMSKeyArn,omitempty"`
-	RetentionPeriodInDays *int32  `json:"RetentionPeriodInDays,omitempty"`
-	ExecutionTimeout      *int32  `json:"ExecutionTimeout,omitempty"`
+	KMSKeyArn             *string `json:"KMSKeyArn,omitzero"`
+	RetentionPeriodInDays *int32  `json:"RetentionPeriodInDays,omitzero"`
+	ExecutionTimeout      *int32  `json:"ExecutionTimeout,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3291,14 +3295,13 @@ func (s *DurableConfig) EncodeHTTP(e Encoder) {
 }
 
 type Environment struct {
-	Variables map[string]string `json:"Variables,omitempty"`
+	Variables map[string]string `json:"Variables,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
 func (s *Environment) Validate(v Validator, path string) {
-	for k, e := range s.Variables {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "variables")), k, ruleEnvironmentVariableName)
+	if s.Variables != nil {
+		v.MapKeys(v.Join(path, "variables"), s.Variables, ruleEnvironmentVariableName)
 	}
 }
 
@@ -3317,8 +3320,8 @@ func (s *Environment) EncodeHTTP(e Encoder) {
 }
 
 type EnvironmentError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3340,15 +3343,14 @@ func (s *EnvironmentError) EncodeHTTP(e Encoder) {
 }
 
 type EnvironmentResponse struct {
-	Variables map[string]string `json:"Variables,omitempty"`
-	Error     *EnvironmentError `json:"Error,omitempty"`
+	Variables map[string]string `json:"Variables,omitzero"`
+	Error     *EnvironmentError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
 func (s *EnvironmentResponse) Validate(v Validator, path string) {
-	for k, e := range s.Variables {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "variables")), k, ruleEnvironmentVariableName)
+	if s.Variables != nil {
+		v.MapKeys(v.Join(path, "variables"), s.Variables, ruleEnvironmentVariableName)
 	}
 	if s.Error != nil {
 		s.Error.Validate(v, v.Join(path, "error"))
@@ -3370,7 +3372,7 @@ func (s *EnvironmentResponse) EncodeHTTP(e Encoder) {
 }
 
 type EphemeralStorage struct {
-	Size *int32 `json:"Size,omitempty"`
+	Size *int32 `json:"Size,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3396,10 +3398,10 @@ func (s *EphemeralStorage) EncodeHTTP(e Encoder) {
 }
 
 type ErrorObject struct {
-	ErrorMessage *string  `json:"ErrorMessage,omitempty"`
-	ErrorType    *string  `json:"ErrorType,omitempty"`
-	ErrorData    *string  `json:"ErrorData,omitempty"`
-	StackTrace   []string `json:"StackTrace,omitempty"`
+	ErrorMessage *string  `json:"ErrorMessage,omitzero"`
+	ErrorType    *string  `json:"ErrorType,omitzero"`
+	ErrorData    *string  `json:"ErrorData,omitzero"`
+	StackTrace   []string `json:"StackTrace,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3421,37 +3423,37 @@ func (s *ErrorObject) EncodeHTTP(e Encoder) {
 }
 
 type Event struct {
-	EventType                     *string                        `json:"EventType,omitempty"`
-	SubType                       *string                        `json:"SubType,omitempty"`
-	EventId                       *int32                         `json:"EventId,omitempty"`
-	Id                            *string                        `json:"Id,omitempty"`
-	Name                          *string                        `json:"Name,omitempty"`
-	EventTimestamp                *Timestamp                     `json:"EventTimestamp,omitempty"`
-	ParentId                      *string                        `json:"ParentId,omitempty"`
-	ExecutionStartedDetails       *ExecutionStartedDetails       `json:"ExecutionStartedDetails,omitempty"`
-	ExecutionSucceededDetails     *ExecutionSucceededDetails     `json:"ExecutionSucceededDetails,omitempty"`
-	ExecutionFailedDetails        *ExecutionFailedDetails        `json:"ExecutionFailedDetails,omitempty"`
-	ExecutionTimedOutDetails      *ExecutionTimedOutDetails      `json:"ExecutionTimedOutDetails,omitempty"`
-	ExecutionStoppedDetails       *ExecutionStoppedDetails       `json:"ExecutionStoppedDetails,omitempty"`
-	ContextStartedDetails         *ContextStartedDetails         `json:"ContextStartedDetails,omitempty"`
-	ContextSucceededDetails       *ContextSucceededDetails       `json:"ContextSucceededDetails,omitempty"`
-	ContextFailedDetails          *ContextFailedDetails          `json:"ContextFailedDetails,omitempty"`
-	WaitStartedDetails            *WaitStartedDetails            `json:"WaitStartedDetails,omitempty"`
-	WaitSucceededDetails          *WaitSucceededDetails          `json:"WaitSucceededDetails,omitempty"`
-	WaitCancelledDetails          *WaitCancelledDetails          `json:"WaitCancelledDetails,omitempty"`
-	StepStartedDetails            *StepStartedDetails            `json:"StepStartedDetails,omitempty"`
-	StepSucceededDetails          *StepSucceededDetails          `json:"StepSucceededDetails,omitempty"`
-	StepFailedDetails             *StepFailedDetails             `json:"StepFailedDetails,omitempty"`
-	ChainedInvokeStartedDetails   *ChainedInvokeStartedDetails   `json:"ChainedInvokeStartedDetails,omitempty"`
-	ChainedInvokeSucceededDetails *ChainedInvokeSucceededDetails `json:"ChainedInvokeSucceededDetails,omitempty"`
-	ChainedInvokeFailedDetails    *ChainedInvokeFailedDetails    `json:"ChainedInvokeFailedDetails,omitempty"`
-	ChainedInvokeTimedOutDetails  *ChainedInvokeTimedOutDetails  `json:"ChainedInvokeTimedOutDetails,omitempty"`
-	ChainedInvokeStoppedDetails   *ChainedInvokeStoppedDetails   `json:"ChainedInvokeStoppedDetails,omitempty"`
-	CallbackStartedDetails        *CallbackStartedDetails        `json:"CallbackStartedDetails,omitempty"`
-	CallbackSucceededDetails      *CallbackSucceededDetails      `json:"CallbackSucceededDetails,omitempty"`
-	CallbackFailedDetails         *CallbackFailedDetails         `json:"CallbackFailedDetails,omitempty"`
-	CallbackTimedOutDetails       *CallbackTimedOutDetails       `json:"CallbackTimedOutDetails,omitempty"`
-	InvocationCompletedDetails    *InvocationCompletedDetails    `json:"InvocationCompletedDetails,omitempty"`
+	EventType                     *string                        `json:"EventType,omitzero"`
+	SubType                       *string                        `json:"SubType,omitzero"`
+	EventId                       *int32                         `json:"EventId,omitzero"`
+	Id                            *string                        `json:"Id,omitzero"`
+	Name                          *string                        `json:"Name,omitzero"`
+	EventTimestamp                *Timestamp                     `json:"EventTimestamp,omitzero"`
+	ParentId                      *string                        `json:"ParentId,omitzero"`
+	ExecutionStartedDetails       *ExecutionStartedDetails       `json:"ExecutionStartedDetails,omitzero"`
+	ExecutionSucceededDetails     *ExecutionSucceededDetails     `json:"ExecutionSucceededDetails,omitzero"`
+	ExecutionFailedDetails        *ExecutionFailedDetails        `json:"ExecutionFailedDetails,omitzero"`
+	ExecutionTimedOutDetails      *ExecutionTimedOutDetails      `json:"ExecutionTimedOutDetails,omitzero"`
+	ExecutionStoppedDetails       *ExecutionStoppedDetails       `json:"ExecutionStoppedDetails,omitzero"`
+	ContextStartedDetails         *ContextStartedDetails         `json:"ContextStartedDetails,omitzero"`
+	ContextSucceededDetails       *ContextSucceededDetails       `json:"ContextSucceededDetails,omitzero"`
+	ContextFailedDetails          *ContextFailedDetails          `json:"ContextFailedDetails,omitzero"`
+	WaitStartedDetails            *WaitStartedDetails            `json:"WaitStartedDetails,omitzero"`
+	WaitSucceededDetails          *WaitSucceededDetails          `json:"WaitSucceededDetails,omitzero"`
+	WaitCancelledDetails          *WaitCancelledDetails          `json:"WaitCancelledDetails,omitzero"`
+	StepStartedDetails            *StepStartedDetails            `json:"StepStartedDetails,omitzero"`
+	StepSucceededDetails          *StepSucceededDetails          `json:"StepSucceededDetails,omitzero"`
+	StepFailedDetails             *StepFailedDetails             `json:"StepFailedDetails,omitzero"`
+	ChainedInvokeStartedDetails   *ChainedInvokeStartedDetails   `json:"ChainedInvokeStartedDetails,omitzero"`
+	ChainedInvokeSucceededDetails *ChainedInvokeSucceededDetails `json:"ChainedInvokeSucceededDetails,omitzero"`
+	ChainedInvokeFailedDetails    *ChainedInvokeFailedDetails    `json:"ChainedInvokeFailedDetails,omitzero"`
+	ChainedInvokeTimedOutDetails  *ChainedInvokeTimedOutDetails  `json:"ChainedInvokeTimedOutDetails,omitzero"`
+	ChainedInvokeStoppedDetails   *ChainedInvokeStoppedDetails   `json:"ChainedInvokeStoppedDetails,omitzero"`
+	CallbackStartedDetails        *CallbackStartedDetails        `json:"CallbackStartedDetails,omitzero"`
+	CallbackSucceededDetails      *CallbackSucceededDetails      `json:"CallbackSucceededDetails,omitzero"`
+	CallbackFailedDetails         *CallbackFailedDetails         `json:"CallbackFailedDetails,omitzero"`
+	CallbackTimedOutDetails       *CallbackTimedOutDetails       `json:"CallbackTimedOutDetails,omitzero"`
+	InvocationCompletedDetails    *InvocationCompletedDetails    `json:"InvocationCompletedDetails,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3563,8 +3565,8 @@ func (s *Event) EncodeHTTP(e Encoder) {
 }
 
 type EventError struct {
-	Payload   *ErrorObject `json:"Payload,omitempty"`
-	Truncated *bool        `json:"Truncated,omitempty"`
+	Payload   *ErrorObject `json:"Payload,omitzero"`
+	Truncated *bool        `json:"Truncated,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3589,8 +3591,8 @@ func (s *EventError) EncodeHTTP(e Encoder) {
 }
 
 type EventInput struct {
-	Payload   *string `json:"Payload,omitempty"`
-	Truncated *bool   `json:"Truncated,omitempty"`
+	Payload   *string `json:"Payload,omitzero"`
+	Truncated *bool   `json:"Truncated,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3615,8 +3617,8 @@ func (s *EventInput) EncodeHTTP(e Encoder) {
 }
 
 type EventResult struct {
-	Payload   *string `json:"Payload,omitempty"`
-	Truncated *bool   `json:"Truncated,omitempty"`
+	Payload   *string `json:"Payload,omitzero"`
+	Truncated *bool   `json:"Truncated,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3641,39 +3643,39 @@ func (s *EventResult) EncodeHTTP(e Encoder) {
 }
 
 type EventSourceMappingConfiguration struct {
-	UUID                                *string                              `json:"UUID,omitempty"`
-	StartingPosition                    *string                              `json:"StartingPosition,omitempty"`
-	StartingPositionTimestamp           *Timestamp                           `json:"StartingPositionTimestamp,omitempty"`
-	BatchSize                           *int32                               `json:"BatchSize,omitempty"`
-	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitempty"`
-	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitempty"`
-	EventSourceArn                      *string                              `json:"EventSourceArn,omitempty"`
-	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitempty"`
-	FilterCriteriaError                 *FilterCriteriaError                 `json:"FilterCriteriaError,omitempty"`
-	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitempty"`
-	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitempty"`
-	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitempty"`
-	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitempty"`
-	FunctionArn                         *string                              `json:"FunctionArn,omitempty"`
-	LastModified                        *Timestamp                           `json:"LastModified,omitempty"`
-	LastProcessingResult                *string                              `json:"LastProcessingResult,omitempty"`
-	State                               *string                              `json:"State,omitempty"`
-	StateTransitionReason               *string                              `json:"StateTransitionReason,omitempty"`
-	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitempty"`
-	Topics                              []string                             `json:"Topics,omitempty"`
-	Queues                              []string                             `json:"Queues,omitempty"`
-	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitempty"`
-	SelfManagedEventSource              *SelfManagedEventSource              `json:"SelfManagedEventSource,omitempty"`
-	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitempty"`
-	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitempty"`
-	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitempty"`
-	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitempty"`
-	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitempty"`
-	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitempty"`
-	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitempty"`
-	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitempty"`
-	EventSourceMappingArn               *string                              `json:"EventSourceMappingArn,omitempty"`
-	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitempty"`
+	UUID                                *string                              `json:"UUID,omitzero"`
+	StartingPosition                    *string                              `json:"StartingPosition,omitzero"`
+	StartingPositionTimestamp           *Timestamp                           `json:"StartingPositionTimestamp,omitzero"`
+	BatchSize                           *int32                               `json:"BatchSize,omitzero"`
+	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitzero"`
+	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitzero"`
+	EventSourceArn                      *string                              `json:"EventSourceArn,omitzero"`
+	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitzero"`
+	FilterCriteriaError                 *FilterCriteriaError                 `json:"FilterCriteriaError,omitzero"`
+	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitzero"`
+	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitzero"`
+	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitzero"`
+	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitzero"`
+	FunctionArn                         *string                              `json:"FunctionArn,omitzero"`
+	LastModified                        *Timestamp                           `json:"LastModified,omitzero"`
+	LastProcessingResult                *string                              `json:"LastProcessingResult,omitzero"`
+	State                               *string                              `json:"State,omitzero"`
+	StateTransitionReason               *string                              `json:"StateTransitionReason,omitzero"`
+	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitzero"`
+	Topics                              []string                             `json:"Topics,omitzero"`
+	Queues                              []string                             `json:"Queues,omitzero"`
+	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitzero"`
+	SelfManagedEventSource              *SelfManagedEventSource              `json:"SelfManagedEventSource,omitzero"`
+	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitzero"`
+	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitzero"`
+	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitzero"`
+	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitzero"`
+	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitzero"`
+	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitzero"`
+	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitzero"`
+	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitzero"`
+	EventSourceMappingArn               *string                              `json:"EventSourceMappingArn,omitzero"`
+	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3723,14 +3725,14 @@ func (s *EventSourceMappingConfiguration) Validate(v Validator, path string) {
 	if s.Topics != nil {
 		v.Size(v.Join(path, "topics"), len(s.Topics), s.Topics, ruleTopics)
 	}
-	for i := range s.Topics {
-		v.String(v.Index(v.Join(path, "topics"), i), s.Topics[i], ruleTopic)
+	if s.Topics != nil {
+		v.Members(v.Join(path, "topics"), s.Topics, ruleTopic)
 	}
 	if s.Queues != nil {
 		v.Size(v.Join(path, "queues"), len(s.Queues), s.Queues, ruleQueues)
 	}
-	for i := range s.Queues {
-		v.String(v.Index(v.Join(path, "queues"), i), s.Queues[i], ruleQueue)
+	if s.Queues != nil {
+		v.Members(v.Join(path, "queues"), s.Queues, ruleQueue)
 	}
 	if s.SourceAccessConfigurations != nil {
 		v.Size(v.Join(path, "sourceAccessConfigurations"), len(s.SourceAccessConfigurations), s.SourceAccessConfigurations, ruleSourceAccessConfigurations)
@@ -3753,8 +3755,8 @@ func (s *EventSourceMappingConfiguration) Validate(v Validator, path string) {
 	if s.FunctionResponseTypes != nil {
 		v.Size(v.Join(path, "functionResponseTypes"), len(s.FunctionResponseTypes), s.FunctionResponseTypes, ruleFunctionResponseTypeList)
 	}
-	for i := range s.FunctionResponseTypes {
-		v.String(v.Index(v.Join(path, "functionResponseTypes"), i), s.FunctionResponseTypes[i], ruleFunctionResponseType)
+	if s.FunctionResponseTypes != nil {
+		v.Members(v.Join(path, "functionResponseTypes"), s.FunctionResponseTypes, ruleFunctionResponseType)
 	}
 	if s.AmazonManagedKafkaEventSourceConfig != nil {
 		s.AmazonManagedKafkaEventSourceConfig.Validate(v, v.Join(path, "amazonManagedKafkaEventSourceConfig"))
@@ -3788,7 +3790,7 @@ func (s *EventSourceMappingConfiguration) EncodeHTTP(e Encoder) {
 }
 
 type EventSourceMappingLoggingConfig struct {
-	SystemLogLevel *string `json:"SystemLogLevel,omitempty"`
+	SystemLogLevel *string `json:"SystemLogLevel,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3813,7 +3815,7 @@ func (s *EventSourceMappingLoggingConfig) EncodeHTTP(e Encoder) {
 }
 
 type EventSourceMappingMetricsConfig struct {
-	Metrics []string `json:"Metrics,omitempty"`
+	Metrics []string `json:"Metrics,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3821,8 +3823,8 @@ func (s *EventSourceMappingMetricsConfig) Validate(v Validator, path string) {
 	if s.Metrics != nil {
 		v.Size(v.Join(path, "metrics"), len(s.Metrics), s.Metrics, ruleEventSourceMappingMetricList)
 	}
-	for i := range s.Metrics {
-		v.String(v.Index(v.Join(path, "metrics"), i), s.Metrics[i], ruleEventSourceMappingMetric)
+	if s.Metrics != nil {
+		v.Members(v.Join(path, "metrics"), s.Metrics, ruleEventSourceMappingMetric)
 	}
 }
 
@@ -3841,13 +3843,13 @@ func (s *EventSourceMappingMetricsConfig) EncodeHTTP(e Encoder) {
 }
 
 type Execution struct {
-	DurableExecutionArn  *string    `json:"DurableExecutionArn,omitempty"`
-	DurableExecutionName *string    `json:"DurableExecutionName,omitempty"`
-	FunctionArn          *string    `json:"FunctionArn,omitempty"`
-	Status               *string    `json:"Status,omitempty"`
-	StartTimestamp       *Timestamp `json:"StartTimestamp,omitempty"`
-	EndTimestamp         *Timestamp `json:"EndTimestamp,omitempty"`
-	KMSKeyArn            *string    `json:"KMSKeyArn,omitempty"`
+	DurableExecutionArn  *string    `json:"DurableExecutionArn,omitzero"`
+	DurableExecutionName *string    `json:"DurableExecutionName,omitzero"`
+	FunctionArn          *string    `json:"FunctionArn,omitzero"`
+	Status               *string    `json:"Status,omitzero"`
+	StartTimestamp       *Timestamp `json:"StartTimestamp,omitzero"`
+	EndTimestamp         *Timestamp `json:"EndTimestamp,omitzero"`
+	KMSKeyArn            *string    `json:"KMSKeyArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3889,7 +3891,7 @@ func (s *Execution) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionDetails struct {
-	InputPayload *string `json:"InputPayload,omitempty"`
+	InputPayload *string `json:"InputPayload,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3914,7 +3916,7 @@ func (s *ExecutionDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionFailedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3940,8 +3942,8 @@ func (s *ExecutionFailedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionStartedDetails struct {
-	Input            *EventInput `json:"Input,omitempty"`
-	ExecutionTimeout *int32      `json:"ExecutionTimeout,omitempty"`
+	Input            *EventInput `json:"Input,omitzero"`
+	ExecutionTimeout *int32      `json:"ExecutionTimeout,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3971,7 +3973,7 @@ func (s *ExecutionStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionStoppedDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3997,7 +3999,7 @@ func (s *ExecutionStoppedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionSucceededDetails struct {
-	Result *EventResult `json:"Result,omitempty"`
+	Result *EventResult `json:"Result,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4023,7 +4025,7 @@ func (s *ExecutionSucceededDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionTimedOutDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4048,8 +4050,8 @@ func (s *ExecutionTimedOutDetails) EncodeHTTP(e Encoder) {
 }
 
 type FileSystemConfig struct {
-	Arn            *string `json:"Arn,omitempty"`
-	LocalMountPath *string `json:"LocalMountPath,omitempty"`
+	Arn            *string `json:"Arn,omitzero"`
+	LocalMountPath *string `json:"LocalMountPath,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4079,7 +4081,7 @@ func (s *FileSystemConfig) EncodeHTTP(e Encoder) {
 }
 
 type Filter struct {
-	Pattern *string `json:"Pattern,omitempty"`
+	Pattern *string `json:"Pattern,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4104,7 +4106,7 @@ func (s *Filter) EncodeHTTP(e Encoder) {
 }
 
 type FilterCriteria struct {
-	Filters []Filter `json:"Filters,omitempty"`
+	Filters []Filter `json:"Filters,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4129,8 +4131,8 @@ func (s *FilterCriteria) EncodeHTTP(e Encoder) {
 }
 
 type FilterCriteriaError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4158,13 +4160,13 @@ func (s *FilterCriteriaError) EncodeHTTP(e Encoder) {
 }
 
 type FunctionCode struct {
-	ZipFile             []byte  `json:"ZipFile,omitempty"`
-	S3Bucket            *string `json:"S3Bucket,omitempty"`
-	S3Key               *string `json:"S3Key,omitempty"`
-	S3ObjectVersion     *string `json:"S3ObjectVersion,omitempty"`
-	S3ObjectStorageMode *string `json:"S3ObjectStorageMode,omitempty"`
-	ImageUri            *string `json:"ImageUri,omitempty"`
-	SourceKMSKeyArn     *string `json:"SourceKMSKeyArn,omitempty"`
+	ZipFile             []byte  `json:"ZipFile,omitzero"`
+	S3Bucket            *string `json:"S3Bucket,omitzero"`
+	S3Key               *string `json:"S3Key,omitzero"`
+	S3ObjectVersion     *string `json:"S3ObjectVersion,omitzero"`
+	S3ObjectStorageMode *string `json:"S3ObjectStorageMode,omitzero"`
+	ImageUri            *string `json:"ImageUri,omitzero"`
+	SourceKMSKeyArn     *string `json:"SourceKMSKeyArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4201,13 +4203,13 @@ func (s *FunctionCode) EncodeHTTP(e Encoder) {
 }
 
 type FunctionCodeLocation struct {
-	RepositoryType   *string                    `json:"RepositoryType,omitempty"`
-	Location         *string                    `json:"Location,omitempty"`
-	ImageUri         *string                    `json:"ImageUri,omitempty"`
-	ResolvedImageUri *string                    `json:"ResolvedImageUri,omitempty"`
-	ResolvedS3Object *ResolvedS3Object          `json:"ResolvedS3Object,omitempty"`
-	SourceKMSKeyArn  *string                    `json:"SourceKMSKeyArn,omitempty"`
-	Error            *FunctionCodeLocationError `json:"Error,omitempty"`
+	RepositoryType   *string                    `json:"RepositoryType,omitzero"`
+	Location         *string                    `json:"Location,omitzero"`
+	ImageUri         *string                    `json:"ImageUri,omitzero"`
+	ResolvedImageUri *string                    `json:"ResolvedImageUri,omitzero"`
+	ResolvedS3Object *ResolvedS3Object          `json:"ResolvedS3Object,omitzero"`
+	SourceKMSKeyArn  *string                    `json:"SourceKMSKeyArn,omitzero"`
+	Error            *FunctionCodeLocationError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4241,8 +4243,8 @@ func (s *FunctionCodeLocation) EncodeHTTP(e Encoder) {
 }
 
 type FunctionCodeLocationError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4264,46 +4266,46 @@ func (s *FunctionCodeLocationError) EncodeHTTP(e Encoder) {
 }
 
 type FunctionConfiguration struct {
-	FunctionName               *string                 `json:"FunctionName,omitempty"`
-	FunctionArn                *string                 `json:"FunctionArn,omitempty"`
-	Runtime                    *string                 `json:"Runtime,omitempty"`
-	Role                       *string                 `json:"Role,omitempty"`
-	Handler                    *string                 `json:"Handler,omitempty"`
-	CodeSize                   *int64                  `json:"CodeSize,omitempty"`
-	Description                *string                 `json:"Description,omitempty"`
-	Timeout                    *int32                  `json:"Timeout,omitempty"`
-	MemorySize                 *int32                  `json:"MemorySize,omitempty"`
-	LastModified               *string                 `json:"LastModified,omitempty"`
-	CodeSha256                 *string                 `json:"CodeSha256,omitempty"`
-	Version                    *string                 `json:"Version,omitempty"`
-	VpcConfig                  *VpcConfigResponse      `json:"VpcConfig,omitempty"`
-	DeadLetterConfig           *DeadLetterConfig       `json:"DeadLetterConfig,omitempty"`
-	Environment                *EnvironmentResponse    `json:"Environment,omitempty"`
-	KMSKeyArn                  *string                 `json:"KMSKeyArn,omitempty"`
-	TracingConfig              *TracingConfigResponse  `json:"TracingConfig,omitempty"`
-	MasterArn                  *string                 `json:"MasterArn,omitempty"`
-	RevisionId                 *string                 `json:"RevisionId,omitempty"`
-	Layers                     []Layer                 `json:"Layers,omitempty"`
-	State                      *string                 `json:"State,omitempty"`
-	StateReason                *string                 `json:"StateReason,omitempty"`
-	StateReasonCode            *string                 `json:"StateReasonCode,omitempty"`
-	LastUpdateStatus           *string                 `json:"LastUpdateStatus,omitempty"`
-	LastUpdateStatusReason     *string                 `json:"LastUpdateStatusReason,omitempty"`
-	LastUpdateStatusReasonCode *string                 `json:"LastUpdateStatusReasonCode,omitempty"`
-	FileSystemConfigs          []FileSystemConfig      `json:"FileSystemConfigs,omitempty"`
-	SigningProfileVersionArn   *string                 `json:"SigningProfileVersionArn,omitempty"`
-	SigningJobArn              *string                 `json:"SigningJobArn,omitempty"`
-	PackageType                *string                 `json:"PackageType,omitempty"`
-	ImageConfigResponse        *ImageConfigResponse    `json:"ImageConfigResponse,omitempty"`
-	Architectures              []string                `json:"Architectures,omitempty"`
-	EphemeralStorage           *EphemeralStorage       `json:"EphemeralStorage,omitempty"`
-	SnapStart                  *SnapStartResponse      `json:"SnapStart,omitempty"`
-	RuntimeVersionConfig       *RuntimeVersionConfig   `json:"RuntimeVersionConfig,omitempty"`
-	LoggingConfig              *LoggingConfig          `json:"LoggingConfig,omitempty"`
-	TenancyConfig              *TenancyConfig          `json:"TenancyConfig,omitempty"`
-	CapacityProviderConfig     *CapacityProviderConfig `json:"CapacityProviderConfig,omitempty"`
-	ConfigSha256               *string                 `json:"ConfigSha256,omitempty"`
-	DurableConfig              *DurableConfig          `json:"DurableConfig,omitempty"`
+	FunctionName               *string                 `json:"FunctionName,omitzero"`
+	FunctionArn                *string                 `json:"FunctionArn,omitzero"`
+	Runtime                    *string                 `json:"Runtime,omitzero"`
+	Role                       *string                 `json:"Role,omitzero"`
+	Handler                    *string                 `json:"Handler,omitzero"`
+	CodeSize                   *int64                  `json:"CodeSize,omitzero"`
+	Description                *string                 `json:"Description,omitzero"`
+	Timeout                    *int32                  `json:"Timeout,omitzero"`
+	MemorySize                 *int32                  `json:"MemorySize,omitzero"`
+	LastModified               *string                 `json:"LastModified,omitzero"`
+	CodeSha256                 *string                 `json:"CodeSha256,omitzero"`
+	Version                    *string                 `json:"Version,omitzero"`
+	VpcConfig                  *VpcConfigResponse      `json:"VpcConfig,omitzero"`
+	DeadLetterConfig           *DeadLetterConfig       `json:"DeadLetterConfig,omitzero"`
+	Environment                *EnvironmentResponse    `json:"Environment,omitzero"`
+	KMSKeyArn                  *string                 `json:"KMSKeyArn,omitzero"`
+	TracingConfig              *TracingConfigResponse  `json:"TracingConfig,omitzero"`
+	MasterArn                  *string                 `json:"MasterArn,omitzero"`
+	RevisionId                 *string                 `json:"RevisionId,omitzero"`
+	Layers                     []Layer                 `json:"Layers,omitzero"`
+	State                      *string                 `json:"State,omitzero"`
+	StateReason                *string                 `json:"StateReason,omitzero"`
+	StateReasonCode            *string                 `json:"StateReasonCode,omitzero"`
+	LastUpdateStatus           *string                 `json:"LastUpdateStatus,omitzero"`
+	LastUpdateStatusReason     *string                 `json:"LastUpdateStatusReason,omitzero"`
+	LastUpdateStatusReasonCode *string                 `json:"LastUpdateStatusReasonCode,omitzero"`
+	FileSystemConfigs          []FileSystemConfig      `json:"FileSystemConfigs,omitzero"`
+	SigningProfileVersionArn   *string                 `json:"SigningProfileVersionArn,omitzero"`
+	SigningJobArn              *string                 `json:"SigningJobArn,omitzero"`
+	PackageType                *string                 `json:"PackageType,omitzero"`
+	ImageConfigResponse        *ImageConfigResponse    `json:"ImageConfigResponse,omitzero"`
+	Architectures              []string                `json:"Architectures,omitzero"`
+	EphemeralStorage           *EphemeralStorage       `json:"EphemeralStorage,omitzero"`
+	SnapStart                  *SnapStartResponse      `json:"SnapStart,omitzero"`
+	RuntimeVersionConfig       *RuntimeVersionConfig   `json:"RuntimeVersionConfig,omitzero"`
+	LoggingConfig              *LoggingConfig          `json:"LoggingConfig,omitzero"`
+	TenancyConfig              *TenancyConfig          `json:"TenancyConfig,omitzero"`
+	CapacityProviderConfig     *CapacityProviderConfig `json:"CapacityProviderConfig,omitzero"`
+	ConfigSha256               *string                 `json:"ConfigSha256,omitzero"`
+	DurableConfig              *DurableConfig          `json:"DurableConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4392,8 +4394,8 @@ func (s *FunctionConfiguration) Validate(v Validator, path string) {
 	if s.Architectures != nil {
 		v.Size(v.Join(path, "architectures"), len(s.Architectures), s.Architectures, ruleArchitecturesList)
 	}
-	for i := range s.Architectures {
-		v.String(v.Index(v.Join(path, "architectures"), i), s.Architectures[i], ruleArchitecture)
+	if s.Architectures != nil {
+		v.Members(v.Join(path, "architectures"), s.Architectures, ruleArchitecture)
 	}
 	if s.EphemeralStorage != nil {
 		s.EphemeralStorage.Validate(v, v.Join(path, "ephemeralStorage"))
@@ -4433,11 +4435,11 @@ func (s *FunctionConfiguration) EncodeHTTP(e Encoder) {
 }
 
 type FunctionEventInvokeConfig struct {
-	LastModified             *Timestamp         `json:"LastModified,omitempty"`
-	FunctionArn              *string            `json:"FunctionArn,omitempty"`
-	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitempty"`
-	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitempty"`
-	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitempty"`
+	LastModified             *Timestamp         `json:"LastModified,omitzero"`
+	FunctionArn              *string            `json:"FunctionArn,omitzero"`
+	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitzero"`
+	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitzero"`
+	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4471,8 +4473,8 @@ func (s *FunctionEventInvokeConfig) EncodeHTTP(e Encoder) {
 }
 
 type FunctionScalingConfig struct {
-	MinExecutionEnvironments *int32 `json:"MinExecutionEnvironments,omitempty"`
-	MaxExecutionEnvironments *int32 `json:"MaxExecutionEnvironments,omitempty"`
+	MinExecutionEnvironments *int32 `json:"MinExecutionEnvironments,omitzero"`
+	MaxExecutionEnvironments *int32 `json:"MaxExecutionEnvironments,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4500,13 +4502,13 @@ func (s *FunctionScalingConfig) EncodeHTTP(e Encoder) {
 }
 
 type FunctionUrlConfig struct {
-	FunctionUrl      *string `json:"FunctionUrl,omitempty"`
-	FunctionArn      *string `json:"FunctionArn,omitempty"`
-	CreationTime     *string `json:"CreationTime,omitempty"`
-	LastModifiedTime *string `json:"LastModifiedTime,omitempty"`
-	Cors             *Cors   `json:"Cors,omitempty"`
-	AuthType         *string `json:"AuthType,omitempty"`
-	InvokeMode       *string `json:"InvokeMode,omitempty"`
+	FunctionUrl      *string `json:"FunctionUrl,omitzero"`
+	FunctionArn      *string `json:"FunctionArn,omitzero"`
+	CreationTime     *string `json:"CreationTime,omitzero"`
+	LastModifiedTime *string `json:"LastModifiedTime,omitzero"`
+	Cors             *Cors   `json:"Cors,omitzero"`
+	AuthType         *string `json:"AuthType,omitzero"`
+	InvokeMode       *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4554,8 +4556,8 @@ func (s *FunctionUrlConfig) EncodeHTTP(e Encoder) {
 }
 
 type FunctionVersionsByCapacityProviderListItem struct {
-	FunctionArn *string `json:"FunctionArn,omitempty"`
-	State       *string `json:"State,omitempty"`
+	FunctionArn *string `json:"FunctionArn,omitzero"`
+	State       *string `json:"State,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4607,8 +4609,8 @@ func (s *GetAccountSettingsRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetAccountSettingsResponse struct {
-	AccountLimit *AccountLimit `json:"AccountLimit,omitempty"`
-	AccountUsage *AccountUsage `json:"AccountUsage,omitempty"`
+	AccountLimit *AccountLimit `json:"AccountLimit,omitzero"`
+	AccountUsage *AccountUsage `json:"AccountUsage,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4696,7 +4698,7 @@ func (s *GetCapacityProviderRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetCapacityProviderResponse struct {
-	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitempty"`
+	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4749,7 +4751,7 @@ func (s *GetCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetCodeSigningConfigResponse struct {
-	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitempty"`
+	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4831,8 +4833,8 @@ func (s *GetDurableExecutionHistoryRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetDurableExecutionHistoryResponse struct {
-	Events     []Event `json:"Events,omitempty"`
-	NextMarker *string `json:"NextMarker,omitempty"`
+	Events     []Event `json:"Events,omitzero"`
+	NextMarker *string `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -4893,19 +4895,19 @@ func (s *GetDurableExecutionRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetDurableExecutionResponse struct {
-	DurableExecutionArn   *string        `json:"DurableExecutionArn,omitempty"`
-	DurableExecutionName  *string        `json:"DurableExecutionName,omitempty"`
-	FunctionArn           *string        `json:"FunctionArn,omitempty"`
-	InputPayload          *string        `json:"InputPayload,omitempty"`
-	Result                *string        `json:"Result,omitempty"`
-	Error                 *ErrorObject   `json:"Error,omitempty"`
-	StartTimestamp        *Timestamp     `json:"StartTimestamp,omitempty"`
-	Status                *string        `json:"Status,omitempty"`
-	EndTimestamp          *Timestamp     `json:"EndTimestamp,omitempty"`
-	Version               *string        `json:"Version,omitempty"`
-	TraceHeader           *TraceHeader   `json:"TraceHeader,omitempty"`
-	ExecutionDataIncluded *bool          `json:"ExecutionDataIncluded,omitempty"`
-	DurableConfig         *DurableConfig `json:"DurableConfig,omitempty"`
+	DurableExecutionArn   *string        `json:"DurableExecutionArn,omitzero"`
+	DurableExecutionName  *string        `json:"DurableExecutionName,omitzero"`
+	FunctionArn           *string        `json:"FunctionArn,omitzero"`
+	InputPayload          *string        `json:"InputPayload,omitzero"`
+	Result                *string        `json:"Result,omitzero"`
+	Error                 *ErrorObject   `json:"Error,omitzero"`
+	StartTimestamp        *Timestamp     `json:"StartTimestamp,omitzero"`
+	Status                *string        `json:"Status,omitzero"`
+	EndTimestamp          *Timestamp     `json:"EndTimestamp,omitzero"`
+	Version               *string        `json:"Version,omitzero"`
+	TraceHeader           *TraceHeader   `json:"TraceHeader,omitzero"`
+	ExecutionDataIncluded *bool          `json:"ExecutionDataIncluded,omitzero"`
+	DurableConfig         *DurableConfig `json:"DurableConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5008,8 +5010,8 @@ func (s *GetDurableExecutionStateRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetDurableExecutionStateResponse struct {
-	Operations []Operation `json:"Operations,omitempty"`
-	NextMarker *string     `json:"NextMarker,omitempty"`
+	Operations []Operation `json:"Operations,omitzero"`
+	NextMarker *string     `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5089,8 +5091,8 @@ func (s *GetFunctionCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionCodeSigningConfigResponse struct {
-	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitempty"`
-	FunctionName         *string `json:"FunctionName,omitempty"`
+	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitzero"`
+	FunctionName         *string `json:"FunctionName,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5147,7 +5149,7 @@ func (s *GetFunctionConcurrencyRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionConcurrencyResponse struct {
-	ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions,omitempty"`
+	ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5263,7 +5265,7 @@ func (s *GetFunctionRecursionConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionRecursionConfigResponse struct {
-	RecursiveLoop *string `json:"RecursiveLoop,omitempty"`
+	RecursiveLoop *string `json:"RecursiveLoop,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5320,11 +5322,11 @@ func (s *GetFunctionRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionResponse struct {
-	Configuration *FunctionConfiguration `json:"Configuration,omitempty"`
-	Code          *FunctionCodeLocation  `json:"Code,omitempty"`
-	Tags          map[string]string      `json:"Tags,omitempty"`
-	TagsError     *TagsError             `json:"TagsError,omitempty"`
-	Concurrency   *Concurrency           `json:"Concurrency,omitempty"`
+	Configuration *FunctionConfiguration `json:"Configuration,omitzero"`
+	Code          *FunctionCodeLocation  `json:"Code,omitzero"`
+	Tags          map[string]string      `json:"Tags,omitzero"`
+	TagsError     *TagsError             `json:"TagsError,omitzero"`
+	Concurrency   *Concurrency           `json:"Concurrency,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5335,10 +5337,11 @@ func (s *GetFunctionResponse) Validate(v Validator, path string) {
 	if s.Code != nil {
 		s.Code.Validate(v, v.Join(path, "code"))
 	}
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 	if s.TagsError != nil {
 		s.TagsError.Validate(v, v.Join(path, "tagsError"))
@@ -5396,9 +5399,9 @@ func (s *GetFunctionScalingConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionScalingConfigResponse struct {
-	FunctionArn                    *string                `json:"FunctionArn,omitempty"`
-	AppliedFunctionScalingConfig   *FunctionScalingConfig `json:"AppliedFunctionScalingConfig,omitempty"`
-	RequestedFunctionScalingConfig *FunctionScalingConfig `json:"RequestedFunctionScalingConfig,omitempty"`
+	FunctionArn                    *string                `json:"FunctionArn,omitzero"`
+	AppliedFunctionScalingConfig   *FunctionScalingConfig `json:"AppliedFunctionScalingConfig,omitzero"`
+	RequestedFunctionScalingConfig *FunctionScalingConfig `json:"RequestedFunctionScalingConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5461,13 +5464,13 @@ func (s *GetFunctionUrlConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetFunctionUrlConfigResponse struct {
-	FunctionUrl      *string `json:"FunctionUrl,omitempty"`
-	FunctionArn      *string `json:"FunctionArn,omitempty"`
-	AuthType         *string `json:"AuthType,omitempty"`
-	Cors             *Cors   `json:"Cors,omitempty"`
-	CreationTime     *string `json:"CreationTime,omitempty"`
-	LastModifiedTime *string `json:"LastModifiedTime,omitempty"`
-	InvokeMode       *string `json:"InvokeMode,omitempty"`
+	FunctionUrl      *string `json:"FunctionUrl,omitzero"`
+	FunctionArn      *string `json:"FunctionArn,omitzero"`
+	AuthType         *string `json:"AuthType,omitzero"`
+	Cors             *Cors   `json:"Cors,omitzero"`
+	CreationTime     *string `json:"CreationTime,omitzero"`
+	LastModifiedTime *string `json:"LastModifiedTime,omitzero"`
+	InvokeMode       *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5578,8 +5581,8 @@ func (s *GetLayerVersionPolicyRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetLayerVersionPolicyResponse struct {
-	Policy     *string `json:"Policy,omitempty"`
-	RevisionId *string `json:"RevisionId,omitempty"`
+	Policy     *string `json:"Policy,omitzero"`
+	RevisionId *string `json:"RevisionId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5637,15 +5640,15 @@ func (s *GetLayerVersionRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetLayerVersionResponse struct {
-	Content                 *LayerVersionContentOutput `json:"Content,omitempty"`
-	LayerArn                *string                    `json:"LayerArn,omitempty"`
-	LayerVersionArn         *string                    `json:"LayerVersionArn,omitempty"`
-	Description             *string                    `json:"Description,omitempty"`
-	CreatedDate             *string                    `json:"CreatedDate,omitempty"`
-	Version                 *int64                     `json:"Version,omitempty"`
-	CompatibleArchitectures []string                   `json:"CompatibleArchitectures,omitempty"`
-	CompatibleRuntimes      []string                   `json:"CompatibleRuntimes,omitempty"`
-	LicenseInfo             *string                    `json:"LicenseInfo,omitempty"`
+	Content                 *LayerVersionContentOutput `json:"Content,omitzero"`
+	LayerArn                *string                    `json:"LayerArn,omitzero"`
+	LayerVersionArn         *string                    `json:"LayerVersionArn,omitzero"`
+	Description             *string                    `json:"Description,omitzero"`
+	CreatedDate             *string                    `json:"CreatedDate,omitzero"`
+	Version                 *int64                     `json:"Version,omitzero"`
+	CompatibleArchitectures []string                   `json:"CompatibleArchitectures,omitzero"`
+	CompatibleRuntimes      []string                   `json:"CompatibleRuntimes,omitzero"`
+	LicenseInfo             *string                    `json:"LicenseInfo,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5668,14 +5671,14 @@ func (s *GetLayerVersionResponse) Validate(v Validator, path string) {
 	if s.CompatibleArchitectures != nil {
 		v.Size(v.Join(path, "compatibleArchitectures"), len(s.CompatibleArchitectures), s.CompatibleArchitectures, ruleCompatibleArchitectures)
 	}
-	for i := range s.CompatibleArchitectures {
-		v.String(v.Index(v.Join(path, "compatibleArchitectures"), i), s.CompatibleArchitectures[i], ruleArchitecture)
+	if s.CompatibleArchitectures != nil {
+		v.Members(v.Join(path, "compatibleArchitectures"), s.CompatibleArchitectures, ruleArchitecture)
 	}
 	if s.CompatibleRuntimes != nil {
 		v.Size(v.Join(path, "compatibleRuntimes"), len(s.CompatibleRuntimes), s.CompatibleRuntimes, ruleCompatibleRuntimes)
 	}
-	for i := range s.CompatibleRuntimes {
-		v.String(v.Index(v.Join(path, "compatibleRuntimes"), i), s.CompatibleRuntimes[i], ruleRuntime)
+	if s.CompatibleRuntimes != nil {
+		v.Members(v.Join(path, "compatibleRuntimes"), s.CompatibleRuntimes, ruleRuntime)
 	}
 	if s.LicenseInfo != nil {
 		v.String(v.Join(path, "licenseInfo"), *s.LicenseInfo, ruleLicenseInfo)
@@ -5729,8 +5732,8 @@ func (s *GetPolicyRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetPolicyResponse struct {
-	Policy     *string `json:"Policy,omitempty"`
-	RevisionId *string `json:"RevisionId,omitempty"`
+	Policy     *string `json:"Policy,omitzero"`
+	RevisionId *string `json:"RevisionId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5785,12 +5788,12 @@ func (s *GetProvisionedConcurrencyConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetProvisionedConcurrencyConfigResponse struct {
-	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitempty"`
-	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitempty"`
-	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitempty"`
-	Status                                   *string `json:"Status,omitempty"`
-	StatusReason                             *string `json:"StatusReason,omitempty"`
-	LastModified                             *string `json:"LastModified,omitempty"`
+	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitzero"`
+	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitzero"`
+	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitzero"`
+	Status                                   *string `json:"Status,omitzero"`
+	StatusReason                             *string `json:"StatusReason,omitzero"`
+	LastModified                             *string `json:"LastModified,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5859,9 +5862,9 @@ func (s *GetRuntimeManagementConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetRuntimeManagementConfigResponse struct {
-	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitempty"`
-	FunctionArn       *string `json:"FunctionArn,omitempty"`
-	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitempty"`
+	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitzero"`
+	FunctionArn       *string `json:"FunctionArn,omitzero"`
+	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5892,9 +5895,9 @@ func (s *GetRuntimeManagementConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type ImageConfig struct {
-	EntryPoint       []string `json:"EntryPoint,omitempty"`
-	Command          []string `json:"Command,omitempty"`
-	WorkingDirectory *string  `json:"WorkingDirectory,omitempty"`
+	EntryPoint       []string `json:"EntryPoint,omitzero"`
+	Command          []string `json:"Command,omitzero"`
+	WorkingDirectory *string  `json:"WorkingDirectory,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5925,8 +5928,8 @@ func (s *ImageConfig) EncodeHTTP(e Encoder) {
 }
 
 type ImageConfigError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5948,8 +5951,8 @@ func (s *ImageConfigError) EncodeHTTP(e Encoder) {
 }
 
 type ImageConfigResponse struct {
-	ImageConfig *ImageConfig      `json:"ImageConfig,omitempty"`
-	Error       *ImageConfigError `json:"Error,omitempty"`
+	ImageConfig *ImageConfig      `json:"ImageConfig,omitzero"`
+	Error       *ImageConfigError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5977,9 +5980,9 @@ func (s *ImageConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type InstanceRequirements struct {
-	Architectures         []string `json:"Architectures,omitempty"`
-	AllowedInstanceTypes  []string `json:"AllowedInstanceTypes,omitempty"`
-	ExcludedInstanceTypes []string `json:"ExcludedInstanceTypes,omitempty"`
+	Architectures         []string `json:"Architectures,omitzero"`
+	AllowedInstanceTypes  []string `json:"AllowedInstanceTypes,omitzero"`
+	ExcludedInstanceTypes []string `json:"ExcludedInstanceTypes,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5987,20 +5990,20 @@ func (s *InstanceRequirements) Validate(v Validator, path string) {
 	if s.Architectures != nil {
 		v.Size(v.Join(path, "architectures"), len(s.Architectures), s.Architectures, ruleArchitecturesList)
 	}
-	for i := range s.Architectures {
-		v.String(v.Index(v.Join(path, "architectures"), i), s.Architectures[i], ruleArchitecture)
+	if s.Architectures != nil {
+		v.Members(v.Join(path, "architectures"), s.Architectures, ruleArchitecture)
 	}
 	if s.AllowedInstanceTypes != nil {
 		v.Size(v.Join(path, "allowedInstanceTypes"), len(s.AllowedInstanceTypes), s.AllowedInstanceTypes, ruleInstanceTypeSet)
 	}
-	for i := range s.AllowedInstanceTypes {
-		v.String(v.Index(v.Join(path, "allowedInstanceTypes"), i), s.AllowedInstanceTypes[i], ruleInstanceType)
+	if s.AllowedInstanceTypes != nil {
+		v.Members(v.Join(path, "allowedInstanceTypes"), s.AllowedInstanceTypes, ruleInstanceType)
 	}
 	if s.ExcludedInstanceTypes != nil {
 		v.Size(v.Join(path, "excludedInstanceTypes"), len(s.ExcludedInstanceTypes), s.ExcludedInstanceTypes, ruleInstanceTypeSet)
 	}
-	for i := range s.ExcludedInstanceTypes {
-		v.String(v.Index(v.Join(path, "excludedInstanceTypes"), i), s.ExcludedInstanceTypes[i], ruleInstanceType)
+	if s.ExcludedInstanceTypes != nil {
+		v.Members(v.Join(path, "excludedInstanceTypes"), s.ExcludedInstanceTypes, ruleInstanceType)
 	}
 }
 
@@ -6019,10 +6022,10 @@ func (s *InstanceRequirements) EncodeHTTP(e Encoder) {
 }
 
 type InvocationCompletedDetails struct {
-	StartTimestamp *Timestamp  `json:"StartTimestamp,omitempty"`
-	EndTimestamp   *Timestamp  `json:"EndTimestamp,omitempty"`
-	RequestId      *string     `json:"RequestId,omitempty"`
-	Error          *EventError `json:"Error,omitempty"`
+	StartTimestamp *Timestamp  `json:"StartTimestamp,omitzero"`
+	EndTimestamp   *Timestamp  `json:"EndTimestamp,omitzero"`
+	RequestId      *string     `json:"RequestId,omitzero"`
+	Error          *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6232,7 +6235,7 @@ func (s *InvokeAsyncResponse) EncodeHTTP(e Encoder) {
 }
 
 type InvokeResponseStreamUpdate struct {
-	Payload []byte `json:"Payload,omitempty"`
+	Payload []byte `json:"Payload,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6254,9 +6257,9 @@ func (s *InvokeResponseStreamUpdate) EncodeHTTP(e Encoder) {
 }
 
 type InvokeWithResponseStreamCompleteEvent struct {
-	ErrorCode    *string `json:"ErrorCode,omitempty"`
-	ErrorDetails *string `json:"ErrorDetails,omitempty"`
-	LogResult    *string `json:"LogResult,omitempty"`
+	ErrorCode    *string `json:"ErrorCode,omitzero"`
+	ErrorDetails *string `json:"ErrorDetails,omitzero"`
+	LogResult    *string `json:"LogResult,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6392,8 +6395,8 @@ type InvokeWithResponseStreamResponseEvent struct{}
 func (s *InvokeWithResponseStreamResponseEvent) Validate(v Validator, path string) {}
 
 type KafkaSchemaRegistryAccessConfig struct {
-	Type *string `json:"Type,omitempty"`
-	URI  *string `json:"URI,omitempty"`
+	Type *string `json:"Type,omitzero"`
+	URI  *string `json:"URI,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6421,10 +6424,10 @@ func (s *KafkaSchemaRegistryAccessConfig) EncodeHTTP(e Encoder) {
 }
 
 type KafkaSchemaRegistryConfig struct {
-	SchemaRegistryURI       *string                           `json:"SchemaRegistryURI,omitempty"`
-	EventRecordFormat       *string                           `json:"EventRecordFormat,omitempty"`
-	AccessConfigs           []KafkaSchemaRegistryAccessConfig `json:"AccessConfigs,omitempty"`
-	SchemaValidationConfigs []KafkaSchemaValidationConfig     `json:"SchemaValidationConfigs,omitempty"`
+	SchemaRegistryURI       *string                           `json:"SchemaRegistryURI,omitzero"`
+	EventRecordFormat       *string                           `json:"EventRecordFormat,omitzero"`
+	AccessConfigs           []KafkaSchemaRegistryAccessConfig `json:"AccessConfigs,omitzero"`
+	SchemaValidationConfigs []KafkaSchemaValidationConfig     `json:"SchemaValidationConfigs,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6458,7 +6461,7 @@ func (s *KafkaSchemaRegistryConfig) EncodeHTTP(e Encoder) {
 }
 
 type KafkaSchemaValidationConfig struct {
-	Attribute *string `json:"Attribute,omitempty"`
+	Attribute *string `json:"Attribute,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6483,9 +6486,9 @@ func (s *KafkaSchemaValidationConfig) EncodeHTTP(e Encoder) {
 }
 
 type LambdaManagedInstancesCapacityProviderConfig struct {
-	CapacityProviderArn                   *string  `json:"CapacityProviderArn,omitempty"`
-	PerExecutionEnvironmentMaxConcurrency *int32   `json:"PerExecutionEnvironmentMaxConcurrency,omitempty"`
-	ExecutionEnvironmentMemoryGiBPerVCpu  *float64 `json:"ExecutionEnvironmentMemoryGiBPerVCpu,omitempty"`
+	CapacityProviderArn                   *string  `json:"CapacityProviderArn,omitzero"`
+	PerExecutionEnvironmentMaxConcurrency *int32   `json:"PerExecutionEnvironmentMaxConcurrency,omitzero"`
+	ExecutionEnvironmentMemoryGiBPerVCpu  *float64 `json:"ExecutionEnvironmentMemoryGiBPerVCpu,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6517,10 +6520,10 @@ func (s *LambdaManagedInstancesCapacityProviderConfig) EncodeHTTP(e Encoder) {
 }
 
 type Layer struct {
-	Arn                      *string `json:"Arn,omitempty"`
-	CodeSize                 *int64  `json:"CodeSize,omitempty"`
-	SigningProfileVersionArn *string `json:"SigningProfileVersionArn,omitempty"`
-	SigningJobArn            *string `json:"SigningJobArn,omitempty"`
+	Arn                      *string `json:"Arn,omitzero"`
+	CodeSize                 *int64  `json:"CodeSize,omitzero"`
+	SigningProfileVersionArn *string `json:"SigningProfileVersionArn,omitzero"`
+	SigningJobArn            *string `json:"SigningJobArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6551,11 +6554,11 @@ func (s *Layer) EncodeHTTP(e Encoder) {
 }
 
 type LayerVersionContentInput struct {
-	S3Bucket            *string `json:"S3Bucket,omitempty"`
-	S3Key               *string `json:"S3Key,omitempty"`
-	S3ObjectVersion     *string `json:"S3ObjectVersion,omitempty"`
-	S3ObjectStorageMode *string `json:"S3ObjectStorageMode,omitempty"`
-	ZipFile             []byte  `json:"ZipFile,omitempty"`
+	S3Bucket            *string `json:"S3Bucket,omitzero"`
+	S3Key               *string `json:"S3Key,omitzero"`
+	S3ObjectVersion     *string `json:"S3ObjectVersion,omitzero"`
+	S3ObjectStorageMode *string `json:"S3ObjectStorageMode,omitzero"`
+	ZipFile             []byte  `json:"ZipFile,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6589,12 +6592,12 @@ func (s *LayerVersionContentInput) EncodeHTTP(e Encoder) {
 }
 
 type LayerVersionContentOutput struct {
-	Location                 *string           `json:"Location,omitempty"`
-	CodeSha256               *string           `json:"CodeSha256,omitempty"`
-	CodeSize                 *int64            `json:"CodeSize,omitempty"`
-	SigningProfileVersionArn *string           `json:"SigningProfileVersionArn,omitempty"`
-	SigningJobArn            *string           `json:"SigningJobArn,omitempty"`
-	ResolvedS3Object         *ResolvedS3Object `json:"ResolvedS3Object,omitempty"`
+	Location                 *string           `json:"Location,omitzero"`
+	CodeSha256               *string           `json:"CodeSha256,omitzero"`
+	CodeSize                 *int64            `json:"CodeSize,omitzero"`
+	SigningProfileVersionArn *string           `json:"SigningProfileVersionArn,omitzero"`
+	SigningJobArn            *string           `json:"SigningJobArn,omitzero"`
+	ResolvedS3Object         *ResolvedS3Object `json:"ResolvedS3Object,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6628,13 +6631,13 @@ func (s *LayerVersionContentOutput) EncodeHTTP(e Encoder) {
 }
 
 type LayerVersionsListItem struct {
-	LayerVersionArn         *string  `json:"LayerVersionArn,omitempty"`
-	Version                 *int64   `json:"Version,omitempty"`
-	Description             *string  `json:"Description,omitempty"`
-	CreatedDate             *string  `json:"CreatedDate,omitempty"`
-	CompatibleArchitectures []string `json:"CompatibleArchitectures,omitempty"`
-	CompatibleRuntimes      []string `json:"CompatibleRuntimes,omitempty"`
-	LicenseInfo             *string  `json:"LicenseInfo,omitempty"`
+	LayerVersionArn         *string  `json:"LayerVersionArn,omitzero"`
+	Version                 *int64   `json:"Version,omitzero"`
+	Description             *string  `json:"Description,omitzero"`
+	CreatedDate             *string  `json:"CreatedDate,omitzero"`
+	CompatibleArchitectures []string `json:"CompatibleArchitectures,omitzero"`
+	CompatibleRuntimes      []string `json:"CompatibleRuntimes,omitzero"`
+	LicenseInfo             *string  `json:"LicenseInfo,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6651,14 +6654,14 @@ func (s *LayerVersionsListItem) Validate(v Validator, path string) {
 	if s.CompatibleArchitectures != nil {
 		v.Size(v.Join(path, "compatibleArchitectures"), len(s.CompatibleArchitectures), s.CompatibleArchitectures, ruleCompatibleArchitectures)
 	}
-	for i := range s.CompatibleArchitectures {
-		v.String(v.Index(v.Join(path, "compatibleArchitectures"), i), s.CompatibleArchitectures[i], ruleArchitecture)
+	if s.CompatibleArchitectures != nil {
+		v.Members(v.Join(path, "compatibleArchitectures"), s.CompatibleArchitectures, ruleArchitecture)
 	}
 	if s.CompatibleRuntimes != nil {
 		v.Size(v.Join(path, "compatibleRuntimes"), len(s.CompatibleRuntimes), s.CompatibleRuntimes, ruleCompatibleRuntimes)
 	}
-	for i := range s.CompatibleRuntimes {
-		v.String(v.Index(v.Join(path, "compatibleRuntimes"), i), s.CompatibleRuntimes[i], ruleRuntime)
+	if s.CompatibleRuntimes != nil {
+		v.Members(v.Join(path, "compatibleRuntimes"), s.CompatibleRuntimes, ruleRuntime)
 	}
 	if s.LicenseInfo != nil {
 		v.String(v.Join(path, "licenseInfo"), *s.LicenseInfo, ruleLicenseInfo)
@@ -6680,9 +6683,9 @@ func (s *LayerVersionsListItem) EncodeHTTP(e Encoder) {
 }
 
 type LayersListItem struct {
-	LayerName             *string                `json:"LayerName,omitempty"`
-	LayerArn              *string                `json:"LayerArn,omitempty"`
-	LatestMatchingVersion *LayerVersionsListItem `json:"LatestMatchingVersion,omitempty"`
+	LayerName             *string                `json:"LayerName,omitzero"`
+	LayerArn              *string                `json:"LayerArn,omitzero"`
+	LatestMatchingVersion *LayerVersionsListItem `json:"LatestMatchingVersion,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6758,8 +6761,8 @@ func (s *ListAliasesRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListAliasesResponse struct {
-	NextMarker *string              `json:"NextMarker,omitempty"`
-	Aliases    []AliasConfiguration `json:"Aliases,omitempty"`
+	NextMarker *string              `json:"NextMarker,omitzero"`
+	Aliases    []AliasConfiguration `json:"Aliases,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6823,8 +6826,8 @@ func (s *ListCapacityProvidersRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListCapacityProvidersResponse struct {
-	CapacityProviders []CapacityProvider `json:"CapacityProviders,omitempty"`
-	NextMarker        *string            `json:"NextMarker,omitempty"`
+	CapacityProviders []CapacityProvider `json:"CapacityProviders,omitzero"`
+	NextMarker        *string            `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6887,8 +6890,8 @@ func (s *ListCodeSigningConfigsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListCodeSigningConfigsResponse struct {
-	NextMarker         *string             `json:"NextMarker,omitempty"`
-	CodeSigningConfigs []CodeSigningConfig `json:"CodeSigningConfigs,omitempty"`
+	NextMarker         *string             `json:"NextMarker,omitzero"`
+	CodeSigningConfigs []CodeSigningConfig `json:"CodeSigningConfigs,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -6939,8 +6942,8 @@ func (s *ListDurableExecutionsByFunctionRequest) Validate(v Validator, path stri
 	if s.Statuses != nil {
 		v.Size(v.Join(path, "statuses"), len(s.Statuses), s.Statuses, ruleExecutionStatusList)
 	}
-	for i := range s.Statuses {
-		v.String(v.Index(v.Join(path, "statuses"), i), s.Statuses[i], ruleExecutionStatus)
+	if s.Statuses != nil {
+		v.Members(v.Join(path, "statuses"), s.Statuses, ruleExecutionStatus)
 	}
 	if s.MaxItems != nil {
 		v.Int(v.Join(path, "maxItems"), int64(*s.MaxItems), ruleItemCount)
@@ -6995,8 +6998,8 @@ func (s *ListDurableExecutionsByFunctionRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListDurableExecutionsByFunctionResponse struct {
-	DurableExecutions []Execution `json:"DurableExecutions,omitempty"`
-	NextMarker        *string     `json:"NextMarker,omitempty"`
+	DurableExecutions []Execution `json:"DurableExecutions,omitzero"`
+	NextMarker        *string     `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7065,8 +7068,8 @@ func (s *ListEventSourceMappingsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListEventSourceMappingsResponse struct {
-	NextMarker          *string                           `json:"NextMarker,omitempty"`
-	EventSourceMappings []EventSourceMappingConfiguration `json:"EventSourceMappings,omitempty"`
+	NextMarker          *string                           `json:"NextMarker,omitzero"`
+	EventSourceMappings []EventSourceMappingConfiguration `json:"EventSourceMappings,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7131,8 +7134,8 @@ func (s *ListFunctionEventInvokeConfigsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListFunctionEventInvokeConfigsResponse struct {
-	FunctionEventInvokeConfigs []FunctionEventInvokeConfig `json:"FunctionEventInvokeConfigs,omitempty"`
-	NextMarker                 *string                     `json:"NextMarker,omitempty"`
+	FunctionEventInvokeConfigs []FunctionEventInvokeConfig `json:"FunctionEventInvokeConfigs,omitzero"`
+	NextMarker                 *string                     `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7197,8 +7200,8 @@ func (s *ListFunctionUrlConfigsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListFunctionUrlConfigsResponse struct {
-	FunctionUrlConfigs []FunctionUrlConfig `json:"FunctionUrlConfigs,omitempty"`
-	NextMarker         *string             `json:"NextMarker,omitempty"`
+	FunctionUrlConfigs []FunctionUrlConfig `json:"FunctionUrlConfigs,omitzero"`
+	NextMarker         *string             `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7264,9 +7267,9 @@ func (s *ListFunctionVersionsByCapacityProviderRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListFunctionVersionsByCapacityProviderResponse struct {
-	CapacityProviderArn *string                                      `json:"CapacityProviderArn,omitempty"`
-	FunctionVersions    []FunctionVersionsByCapacityProviderListItem `json:"FunctionVersions,omitempty"`
-	NextMarker          *string                                      `json:"NextMarker,omitempty"`
+	CapacityProviderArn *string                                      `json:"CapacityProviderArn,omitzero"`
+	FunctionVersions    []FunctionVersionsByCapacityProviderListItem `json:"FunctionVersions,omitzero"`
+	NextMarker          *string                                      `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7339,14 +7342,14 @@ func (s *ListFunctionsByCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListFunctionsByCodeSigningConfigResponse struct {
-	NextMarker   *string  `json:"NextMarker,omitempty"`
-	FunctionArns []string `json:"FunctionArns,omitempty"`
+	NextMarker   *string  `json:"NextMarker,omitzero"`
+	FunctionArns []string `json:"FunctionArns,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
 func (s *ListFunctionsByCodeSigningConfigResponse) Validate(v Validator, path string) {
-	for i := range s.FunctionArns {
-		v.String(v.Index(v.Join(path, "functionArns"), i), s.FunctionArns[i], ruleFunctionArn)
+	if s.FunctionArns != nil {
+		v.Members(v.Join(path, "functionArns"), s.FunctionArns, ruleFunctionArn)
 	}
 }
 
@@ -7409,8 +7412,8 @@ func (s *ListFunctionsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListFunctionsResponse struct {
-	NextMarker *string                 `json:"NextMarker,omitempty"`
-	Functions  []FunctionConfiguration `json:"Functions,omitempty"`
+	NextMarker *string                 `json:"NextMarker,omitzero"`
+	Functions  []FunctionConfiguration `json:"Functions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7485,8 +7488,8 @@ func (s *ListLayerVersionsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListLayerVersionsResponse struct {
-	NextMarker    *string                 `json:"NextMarker,omitempty"`
-	LayerVersions []LayerVersionsListItem `json:"LayerVersions,omitempty"`
+	NextMarker    *string                 `json:"NextMarker,omitzero"`
+	LayerVersions []LayerVersionsListItem `json:"LayerVersions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7555,8 +7558,8 @@ func (s *ListLayersRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListLayersResponse struct {
-	NextMarker *string          `json:"NextMarker,omitempty"`
-	Layers     []LayersListItem `json:"Layers,omitempty"`
+	NextMarker *string          `json:"NextMarker,omitzero"`
+	Layers     []LayersListItem `json:"Layers,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7621,8 +7624,8 @@ func (s *ListProvisionedConcurrencyConfigsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListProvisionedConcurrencyConfigsResponse struct {
-	ProvisionedConcurrencyConfigs []ProvisionedConcurrencyConfigListItem `json:"ProvisionedConcurrencyConfigs,omitempty"`
-	NextMarker                    *string                                `json:"NextMarker,omitempty"`
+	ProvisionedConcurrencyConfigs []ProvisionedConcurrencyConfigListItem `json:"ProvisionedConcurrencyConfigs,omitzero"`
+	NextMarker                    *string                                `json:"NextMarker,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7674,15 +7677,16 @@ func (s *ListTagsRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListTagsResponse struct {
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
 func (s *ListTagsResponse) Validate(v Validator, path string) {
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 }
 
@@ -7741,8 +7745,8 @@ func (s *ListVersionsByFunctionRequest) EncodeHTTP(e Encoder) {
 }
 
 type ListVersionsByFunctionResponse struct {
-	NextMarker *string                 `json:"NextMarker,omitempty"`
-	Versions   []FunctionConfiguration `json:"Versions,omitempty"`
+	NextMarker *string                 `json:"NextMarker,omitzero"`
+	Versions   []FunctionConfiguration `json:"Versions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7767,10 +7771,10 @@ func (s *ListVersionsByFunctionResponse) EncodeHTTP(e Encoder) {
 }
 
 type LoggingConfig struct {
-	LogFormat           *string `json:"LogFormat,omitempty"`
-	ApplicationLogLevel *string `json:"ApplicationLogLevel,omitempty"`
-	SystemLogLevel      *string `json:"SystemLogLevel,omitempty"`
-	LogGroup            *string `json:"LogGroup,omitempty"`
+	LogFormat           *string `json:"LogFormat,omitzero"`
+	ApplicationLogLevel *string `json:"ApplicationLogLevel,omitzero"`
+	SystemLogLevel      *string `json:"SystemLogLevel,omitzero"`
+	LogGroup            *string `json:"LogGroup,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7804,7 +7808,7 @@ func (s *LoggingConfig) EncodeHTTP(e Encoder) {
 }
 
 type OnFailure struct {
-	Destination *string `json:"Destination,omitempty"`
+	Destination *string `json:"Destination,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7829,7 +7833,7 @@ func (s *OnFailure) EncodeHTTP(e Encoder) {
 }
 
 type OnSuccess struct {
-	Destination *string `json:"Destination,omitempty"`
+	Destination *string `json:"Destination,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7854,20 +7858,20 @@ func (s *OnSuccess) EncodeHTTP(e Encoder) {
 }
 
 type Operation struct {
-	Id                   *string               `json:"Id,omitempty"`
-	ParentId             *string               `json:"ParentId,omitempty"`
-	Name                 *string               `json:"Name,omitempty"`
-	Type                 *string               `json:"Type,omitempty"`
-	SubType              *string               `json:"SubType,omitempty"`
-	StartTimestamp       *Timestamp            `json:"StartTimestamp,omitempty"`
-	EndTimestamp         *Timestamp            `json:"EndTimestamp,omitempty"`
-	Status               *string               `json:"Status,omitempty"`
-	ExecutionDetails     *ExecutionDetails     `json:"ExecutionDetails,omitempty"`
-	ContextDetails       *ContextDetails       `json:"ContextDetails,omitempty"`
-	StepDetails          *StepDetails          `json:"StepDetails,omitempty"`
-	WaitDetails          *WaitDetails          `json:"WaitDetails,omitempty"`
-	CallbackDetails      *CallbackDetails      `json:"CallbackDetails,omitempty"`
-	ChainedInvokeDetails *ChainedInvokeDetails `json:"ChainedInvokeDetails,omitempty"`
+	Id                   *string               `json:"Id,omitzero"`
+	ParentId             *string               `json:"ParentId,omitzero"`
+	Name                 *string               `json:"Name,omitzero"`
+	Type                 *string               `json:"Type,omitzero"`
+	SubType              *string               `json:"SubType,omitzero"`
+	StartTimestamp       *Timestamp            `json:"StartTimestamp,omitzero"`
+	EndTimestamp         *Timestamp            `json:"EndTimestamp,omitzero"`
+	Status               *string               `json:"Status,omitzero"`
+	ExecutionDetails     *ExecutionDetails     `json:"ExecutionDetails,omitzero"`
+	ContextDetails       *ContextDetails       `json:"ContextDetails,omitzero"`
+	StepDetails          *StepDetails          `json:"StepDetails,omitzero"`
+	WaitDetails          *WaitDetails          `json:"WaitDetails,omitzero"`
+	CallbackDetails      *CallbackDetails      `json:"CallbackDetails,omitzero"`
+	ChainedInvokeDetails *ChainedInvokeDetails `json:"ChainedInvokeDetails,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -7929,19 +7933,19 @@ func (s *Operation) EncodeHTTP(e Encoder) {
 }
 
 type OperationUpdate struct {
-	Id                   *string               `json:"Id,omitempty"`
-	ParentId             *string               `json:"ParentId,omitempty"`
-	Name                 *string               `json:"Name,omitempty"`
-	Type                 *string               `json:"Type,omitempty"`
-	SubType              *string               `json:"SubType,omitempty"`
-	Action               *string               `json:"Action,omitempty"`
-	Payload              *string               `json:"Payload,omitempty"`
-	Error                *ErrorObject          `json:"Error,omitempty"`
-	ContextOptions       *ContextOptions       `json:"ContextOptions,omitempty"`
-	StepOptions          *StepOptions          `json:"StepOptions,omitempty"`
-	WaitOptions          *WaitOptions          `json:"WaitOptions,omitempty"`
-	CallbackOptions      *CallbackOptions      `json:"CallbackOptions,omitempty"`
-	ChainedInvokeOptions *ChainedInvokeOptions `json:"ChainedInvokeOptions,omitempty"`
+	Id                   *string               `json:"Id,omitzero"`
+	ParentId             *string               `json:"ParentId,omitzero"`
+	Name                 *string               `json:"Name,omitzero"`
+	Type                 *string               `json:"Type,omitzero"`
+	SubType              *string               `json:"SubType,omitzero"`
+	Action               *string               `json:"Action,omitzero"`
+	Payload              *string               `json:"Payload,omitzero"`
+	Error                *ErrorObject          `json:"Error,omitzero"`
+	ContextOptions       *ContextOptions       `json:"ContextOptions,omitzero"`
+	StepOptions          *StepOptions          `json:"StepOptions,omitzero"`
+	WaitOptions          *WaitOptions          `json:"WaitOptions,omitzero"`
+	CallbackOptions      *CallbackOptions      `json:"CallbackOptions,omitzero"`
+	ChainedInvokeOptions *ChainedInvokeOptions `json:"ChainedInvokeOptions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8005,8 +8009,8 @@ func (s *OperationUpdate) EncodeHTTP(e Encoder) {
 }
 
 type PropagateTags struct {
-	Mode         *string           `json:"Mode,omitempty"`
-	ExplicitTags map[string]string `json:"ExplicitTags,omitempty"`
+	Mode         *string           `json:"Mode,omitzero"`
+	ExplicitTags map[string]string `json:"ExplicitTags,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8017,10 +8021,11 @@ func (s *PropagateTags) Validate(v Validator, path string) {
 	if s.ExplicitTags != nil {
 		v.Size(v.Join(path, "explicitTags"), len(s.ExplicitTags), s.ExplicitTags, rulePropagateTagsExplicitTagsMap)
 	}
-	for k, e := range s.ExplicitTags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "explicitTags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "explicitTags")), e, ruleTagValue)
+	if s.ExplicitTags != nil {
+		v.MapKeys(v.Join(path, "explicitTags"), s.ExplicitTags, ruleTagKey)
+	}
+	if s.ExplicitTags != nil {
+		v.MapValues(v.Join(path, "explicitTags"), s.ExplicitTags, ruleTagValue)
 	}
 }
 
@@ -8039,13 +8044,13 @@ func (s *PropagateTags) EncodeHTTP(e Encoder) {
 }
 
 type ProvisionedConcurrencyConfigListItem struct {
-	FunctionArn                              *string `json:"FunctionArn,omitempty"`
-	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitempty"`
-	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitempty"`
-	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitempty"`
-	Status                                   *string `json:"Status,omitempty"`
-	StatusReason                             *string `json:"StatusReason,omitempty"`
-	LastModified                             *string `json:"LastModified,omitempty"`
+	FunctionArn                              *string `json:"FunctionArn,omitzero"`
+	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitzero"`
+	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitzero"`
+	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitzero"`
+	Status                                   *string `json:"Status,omitzero"`
+	StatusReason                             *string `json:"StatusReason,omitzero"`
+	LastModified                             *string `json:"LastModified,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8085,9 +8090,9 @@ func (s *ProvisionedConcurrencyConfigListItem) EncodeHTTP(e Encoder) {
 }
 
 type ProvisionedPollerConfig struct {
-	MinimumPollers  *int32  `json:"MinimumPollers,omitempty"`
-	MaximumPollers  *int32  `json:"MaximumPollers,omitempty"`
-	PollerGroupName *string `json:"PollerGroupName,omitempty"`
+	MinimumPollers  *int32  `json:"MinimumPollers,omitzero"`
+	MaximumPollers  *int32  `json:"MaximumPollers,omitzero"`
+	PollerGroupName *string `json:"PollerGroupName,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8119,11 +8124,11 @@ func (s *ProvisionedPollerConfig) EncodeHTTP(e Encoder) {
 
 type PublishLayerVersionRequest struct {
 	LayerName               *string                   `json:"-"`
-	Description             *string                   `json:"Description,omitempty"`
-	Content                 *LayerVersionContentInput `json:"Content,omitempty"`
-	CompatibleArchitectures []string                  `json:"CompatibleArchitectures,omitempty"`
-	CompatibleRuntimes      []string                  `json:"CompatibleRuntimes,omitempty"`
-	LicenseInfo             *string                   `json:"LicenseInfo,omitempty"`
+	Description             *string                   `json:"Description,omitzero"`
+	Content                 *LayerVersionContentInput `json:"Content,omitzero"`
+	CompatibleArchitectures []string                  `json:"CompatibleArchitectures,omitzero"`
+	CompatibleRuntimes      []string                  `json:"CompatibleRuntimes,omitzero"`
+	LicenseInfo             *string                   `json:"LicenseInfo,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8142,14 +8147,14 @@ func (s *PublishLayerVersionRequest) Validate(v Validator, path string) {
 	if s.CompatibleArchitectures != nil {
 		v.Size(v.Join(path, "compatibleArchitectures"), len(s.CompatibleArchitectures), s.CompatibleArchitectures, ruleCompatibleArchitectures)
 	}
-	for i := range s.CompatibleArchitectures {
-		v.String(v.Index(v.Join(path, "compatibleArchitectures"), i), s.CompatibleArchitectures[i], ruleArchitecture)
+	if s.CompatibleArchitectures != nil {
+		v.Members(v.Join(path, "compatibleArchitectures"), s.CompatibleArchitectures, ruleArchitecture)
 	}
 	if s.CompatibleRuntimes != nil {
 		v.Size(v.Join(path, "compatibleRuntimes"), len(s.CompatibleRuntimes), s.CompatibleRuntimes, ruleCompatibleRuntimes)
 	}
-	for i := range s.CompatibleRuntimes {
-		v.String(v.Index(v.Join(path, "compatibleRuntimes"), i), s.CompatibleRuntimes[i], ruleRuntime)
+	if s.CompatibleRuntimes != nil {
+		v.Members(v.Join(path, "compatibleRuntimes"), s.CompatibleRuntimes, ruleRuntime)
 	}
 	if s.LicenseInfo != nil {
 		v.String(v.Join(path, "licenseInfo"), *s.LicenseInfo, ruleLicenseInfo)
@@ -8172,15 +8177,15 @@ func (s *PublishLayerVersionRequest) EncodeHTTP(e Encoder) {
 }
 
 type PublishLayerVersionResponse struct {
-	Content                 *LayerVersionContentOutput `json:"Content,omitempty"`
-	LayerArn                *string                    `json:"LayerArn,omitempty"`
-	LayerVersionArn         *string                    `json:"LayerVersionArn,omitempty"`
-	Description             *string                    `json:"Description,omitempty"`
-	CreatedDate             *string                    `json:"CreatedDate,omitempty"`
-	Version                 *int64                     `json:"Version,omitempty"`
-	CompatibleArchitectures []string                   `json:"CompatibleArchitectures,omitempty"`
-	CompatibleRuntimes      []string                   `json:"CompatibleRuntimes,omitempty"`
-	LicenseInfo             *string                    `json:"LicenseInfo,omitempty"`
+	Content                 *LayerVersionContentOutput `json:"Content,omitzero"`
+	LayerArn                *string                    `json:"LayerArn,omitzero"`
+	LayerVersionArn         *string                    `json:"LayerVersionArn,omitzero"`
+	Description             *string                    `json:"Description,omitzero"`
+	CreatedDate             *string                    `json:"CreatedDate,omitzero"`
+	Version                 *int64                     `json:"Version,omitzero"`
+	CompatibleArchitectures []string                   `json:"CompatibleArchitectures,omitzero"`
+	CompatibleRuntimes      []string                   `json:"CompatibleRuntimes,omitzero"`
+	LicenseInfo             *string                    `json:"LicenseInfo,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8203,14 +8208,14 @@ func (s *PublishLayerVersionResponse) Validate(v Validator, path string) {
 	if s.CompatibleArchitectures != nil {
 		v.Size(v.Join(path, "compatibleArchitectures"), len(s.CompatibleArchitectures), s.CompatibleArchitectures, ruleCompatibleArchitectures)
 	}
-	for i := range s.CompatibleArchitectures {
-		v.String(v.Index(v.Join(path, "compatibleArchitectures"), i), s.CompatibleArchitectures[i], ruleArchitecture)
+	if s.CompatibleArchitectures != nil {
+		v.Members(v.Join(path, "compatibleArchitectures"), s.CompatibleArchitectures, ruleArchitecture)
 	}
 	if s.CompatibleRuntimes != nil {
 		v.Size(v.Join(path, "compatibleRuntimes"), len(s.CompatibleRuntimes), s.CompatibleRuntimes, ruleCompatibleRuntimes)
 	}
-	for i := range s.CompatibleRuntimes {
-		v.String(v.Index(v.Join(path, "compatibleRuntimes"), i), s.CompatibleRuntimes[i], ruleRuntime)
+	if s.CompatibleRuntimes != nil {
+		v.Members(v.Join(path, "compatibleRuntimes"), s.CompatibleRuntimes, ruleRuntime)
 	}
 	if s.LicenseInfo != nil {
 		v.String(v.Join(path, "licenseInfo"), *s.LicenseInfo, ruleLicenseInfo)
@@ -8233,10 +8238,10 @@ func (s *PublishLayerVersionResponse) EncodeHTTP(e Encoder) {
 
 type PublishVersionRequest struct {
 	FunctionName *string `json:"-"`
-	CodeSha256   *string `json:"CodeSha256,omitempty"`
-	Description  *string `json:"Description,omitempty"`
-	RevisionId   *string `json:"RevisionId,omitempty"`
-	PublishTo    *string `json:"PublishTo,omitempty"`
+	CodeSha256   *string `json:"CodeSha256,omitzero"`
+	Description  *string `json:"Description,omitzero"`
+	RevisionId   *string `json:"RevisionId,omitzero"`
+	PublishTo    *string `json:"PublishTo,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8269,7 +8274,7 @@ func (s *PublishVersionRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutFunctionCodeSigningConfigRequest struct {
-	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitempty"`
+	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitzero"`
 	FunctionName         *string `json:"-"`
 }
 
@@ -8301,8 +8306,8 @@ func (s *PutFunctionCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutFunctionCodeSigningConfigResponse struct {
-	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitempty"`
-	FunctionName         *string `json:"FunctionName,omitempty"`
+	CodeSigningConfigArn *string `json:"CodeSigningConfigArn,omitzero"`
+	FunctionName         *string `json:"FunctionName,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8333,7 +8338,7 @@ func (s *PutFunctionCodeSigningConfigResponse) EncodeHTTP(e Encoder) {
 
 type PutFunctionConcurrencyRequest struct {
 	FunctionName                 *string `json:"-"`
-	ReservedConcurrentExecutions *int32  `json:"ReservedConcurrentExecutions,omitempty"`
+	ReservedConcurrentExecutions *int32  `json:"ReservedConcurrentExecutions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8366,9 +8371,9 @@ func (s *PutFunctionConcurrencyRequest) EncodeHTTP(e Encoder) {
 type PutFunctionEventInvokeConfigRequest struct {
 	FunctionName             *string            `json:"-"`
 	Qualifier                *string            `json:"-"`
-	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitempty"`
-	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitempty"`
-	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitempty"`
+	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitzero"`
+	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitzero"`
+	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8409,7 +8414,7 @@ func (s *PutFunctionEventInvokeConfigRequest) EncodeHTTP(e Encoder) {
 
 type PutFunctionRecursionConfigRequest struct {
 	FunctionName  *string `json:"-"`
-	RecursiveLoop *string `json:"RecursiveLoop,omitempty"`
+	RecursiveLoop *string `json:"RecursiveLoop,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8440,7 +8445,7 @@ func (s *PutFunctionRecursionConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutFunctionRecursionConfigResponse struct {
-	RecursiveLoop *string `json:"RecursiveLoop,omitempty"`
+	RecursiveLoop *string `json:"RecursiveLoop,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8467,7 +8472,7 @@ func (s *PutFunctionRecursionConfigResponse) EncodeHTTP(e Encoder) {
 type PutFunctionScalingConfigRequest struct {
 	FunctionName          *string                `json:"-"`
 	Qualifier             *string                `json:"-"`
-	FunctionScalingConfig *FunctionScalingConfig `json:"FunctionScalingConfig,omitempty"`
+	FunctionScalingConfig *FunctionScalingConfig `json:"FunctionScalingConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8502,7 +8507,7 @@ func (s *PutFunctionScalingConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutFunctionScalingConfigResponse struct {
-	FunctionState *string `json:"FunctionState,omitempty"`
+	FunctionState *string `json:"FunctionState,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8529,7 +8534,7 @@ func (s *PutFunctionScalingConfigResponse) EncodeHTTP(e Encoder) {
 type PutProvisionedConcurrencyConfigRequest struct {
 	FunctionName                    *string `json:"-"`
 	Qualifier                       *string `json:"-"`
-	ProvisionedConcurrentExecutions *int32  `json:"ProvisionedConcurrentExecutions,omitempty"`
+	ProvisionedConcurrentExecutions *int32  `json:"ProvisionedConcurrentExecutions,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8565,12 +8570,12 @@ func (s *PutProvisionedConcurrencyConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutProvisionedConcurrencyConfigResponse struct {
-	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitempty"`
-	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitempty"`
-	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitempty"`
-	Status                                   *string `json:"Status,omitempty"`
-	StatusReason                             *string `json:"StatusReason,omitempty"`
-	LastModified                             *string `json:"LastModified,omitempty"`
+	RequestedProvisionedConcurrentExecutions *int32  `json:"RequestedProvisionedConcurrentExecutions,omitzero"`
+	AllocatedProvisionedConcurrentExecutions *int32  `json:"AllocatedProvisionedConcurrentExecutions,omitzero"`
+	AvailableProvisionedConcurrentExecutions *int32  `json:"AvailableProvisionedConcurrentExecutions,omitzero"`
+	Status                                   *string `json:"Status,omitzero"`
+	StatusReason                             *string `json:"StatusReason,omitzero"`
+	LastModified                             *string `json:"LastModified,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8609,8 +8614,8 @@ func (s *PutProvisionedConcurrencyConfigResponse) EncodeHTTP(e Encoder) {
 type PutRuntimeManagementConfigRequest struct {
 	FunctionName      *string `json:"-"`
 	Qualifier         *string `json:"-"`
-	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitempty"`
-	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitempty"`
+	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitzero"`
+	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8648,9 +8653,9 @@ func (s *PutRuntimeManagementConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type PutRuntimeManagementConfigResponse struct {
-	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitempty"`
-	FunctionArn       *string `json:"FunctionArn,omitempty"`
-	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitempty"`
+	UpdateRuntimeOn   *string `json:"UpdateRuntimeOn,omitzero"`
+	FunctionArn       *string `json:"FunctionArn,omitzero"`
+	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8767,9 +8772,9 @@ func (s *RemovePermissionRequest) EncodeHTTP(e Encoder) {
 }
 
 type ResolvedS3Object struct {
-	S3Bucket        *string `json:"S3Bucket,omitempty"`
-	S3Key           *string `json:"S3Key,omitempty"`
-	S3ObjectVersion *string `json:"S3ObjectVersion,omitempty"`
+	S3Bucket        *string `json:"S3Bucket,omitzero"`
+	S3Key           *string `json:"S3Key,omitzero"`
+	S3ObjectVersion *string `json:"S3ObjectVersion,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8800,8 +8805,8 @@ func (s *ResolvedS3Object) EncodeHTTP(e Encoder) {
 }
 
 type RetryDetails struct {
-	CurrentAttempt          *int32 `json:"CurrentAttempt,omitempty"`
-	NextAttemptDelaySeconds *int32 `json:"NextAttemptDelaySeconds,omitempty"`
+	CurrentAttempt          *int32 `json:"CurrentAttempt,omitzero"`
+	NextAttemptDelaySeconds *int32 `json:"NextAttemptDelaySeconds,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8829,8 +8834,8 @@ func (s *RetryDetails) EncodeHTTP(e Encoder) {
 }
 
 type RuntimeVersionConfig struct {
-	RuntimeVersionArn *string              `json:"RuntimeVersionArn,omitempty"`
-	Error             *RuntimeVersionError `json:"Error,omitempty"`
+	RuntimeVersionArn *string              `json:"RuntimeVersionArn,omitzero"`
+	Error             *RuntimeVersionError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8858,8 +8863,8 @@ func (s *RuntimeVersionConfig) EncodeHTTP(e Encoder) {
 }
 
 type RuntimeVersionError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8881,7 +8886,7 @@ func (s *RuntimeVersionError) EncodeHTTP(e Encoder) {
 }
 
 type ScalingConfig struct {
-	MaximumConcurrency *int32 `json:"MaximumConcurrency,omitempty"`
+	MaximumConcurrency *int32 `json:"MaximumConcurrency,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8906,7 +8911,7 @@ func (s *ScalingConfig) EncodeHTTP(e Encoder) {
 }
 
 type SelfManagedEventSource struct {
-	Endpoints map[string][]string `json:"Endpoints,omitempty"`
+	Endpoints map[string][]string `json:"Endpoints,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -8920,8 +8925,8 @@ func (s *SelfManagedEventSource) Validate(v Validator, path string) {
 		if e != nil {
 			v.Size(v.Value(v.Join(path, "endpoints")), len(e), e, ruleEndpointLists)
 		}
-		for i := range e {
-			v.String(v.Index(v.Value(v.Join(path, "endpoints")), i), e[i], ruleEndpoint)
+		if e != nil {
+			v.Members(v.Value(v.Join(path, "endpoints")), e, ruleEndpoint)
 		}
 	}
 }
@@ -8941,8 +8946,8 @@ func (s *SelfManagedEventSource) EncodeHTTP(e Encoder) {
 }
 
 type SelfManagedKafkaEventSourceConfig struct {
-	ConsumerGroupId      *string                    `json:"ConsumerGroupId,omitempty"`
-	SchemaRegistryConfig *KafkaSchemaRegistryConfig `json:"SchemaRegistryConfig,omitempty"`
+	ConsumerGroupId      *string                    `json:"ConsumerGroupId,omitzero"`
+	SchemaRegistryConfig *KafkaSchemaRegistryConfig `json:"SchemaRegistryConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9130,7 +9135,7 @@ func (s *SendDurableExecutionCallbackSuccessResponse) EncodeHTTP(e Encoder) {
 }
 
 type SnapStart struct {
-	ApplyOn *string `json:"ApplyOn,omitempty"`
+	ApplyOn *string `json:"ApplyOn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9155,8 +9160,8 @@ func (s *SnapStart) EncodeHTTP(e Encoder) {
 }
 
 type SnapStartResponse struct {
-	ApplyOn            *string `json:"ApplyOn,omitempty"`
-	OptimizationStatus *string `json:"OptimizationStatus,omitempty"`
+	ApplyOn            *string `json:"ApplyOn,omitzero"`
+	OptimizationStatus *string `json:"OptimizationStatus,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9184,8 +9189,8 @@ func (s *SnapStartResponse) EncodeHTTP(e Encoder) {
 }
 
 type SourceAccessConfiguration struct {
-	Type *string `json:"Type,omitempty"`
-	URI  *string `json:"URI,omitempty"`
+	Type *string `json:"Type,omitzero"`
+	URI  *string `json:"URI,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9213,10 +9218,10 @@ func (s *SourceAccessConfiguration) EncodeHTTP(e Encoder) {
 }
 
 type StepDetails struct {
-	Attempt              *int32       `json:"Attempt,omitempty"`
-	NextAttemptTimestamp *Timestamp   `json:"NextAttemptTimestamp,omitempty"`
-	Result               *string      `json:"Result,omitempty"`
-	Error                *ErrorObject `json:"Error,omitempty"`
+	Attempt              *int32       `json:"Attempt,omitzero"`
+	NextAttemptTimestamp *Timestamp   `json:"NextAttemptTimestamp,omitzero"`
+	Result               *string      `json:"Result,omitzero"`
+	Error                *ErrorObject `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9247,8 +9252,8 @@ func (s *StepDetails) EncodeHTTP(e Encoder) {
 }
 
 type StepFailedDetails struct {
-	Error        *EventError   `json:"Error,omitempty"`
-	RetryDetails *RetryDetails `json:"RetryDetails,omitempty"`
+	Error        *EventError   `json:"Error,omitzero"`
+	RetryDetails *RetryDetails `json:"RetryDetails,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9278,7 +9283,7 @@ func (s *StepFailedDetails) EncodeHTTP(e Encoder) {
 }
 
 type StepOptions struct {
-	NextAttemptDelaySeconds *int32 `json:"NextAttemptDelaySeconds,omitempty"`
+	NextAttemptDelaySeconds *int32 `json:"NextAttemptDelaySeconds,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9325,8 +9330,8 @@ func (s *StepStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type StepSucceededDetails struct {
-	Result       *EventResult  `json:"Result,omitempty"`
-	RetryDetails *RetryDetails `json:"RetryDetails,omitempty"`
+	Result       *EventResult  `json:"Result,omitzero"`
+	RetryDetails *RetryDetails `json:"RetryDetails,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9390,7 +9395,7 @@ func (s *StopDurableExecutionRequest) EncodeHTTP(e Encoder) {
 }
 
 type StopDurableExecutionResponse struct {
-	StopTimestamp *Timestamp `json:"StopTimestamp,omitempty"`
+	StopTimestamp *Timestamp `json:"StopTimestamp,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9414,7 +9419,7 @@ func (s *StopDurableExecutionResponse) EncodeHTTP(e Encoder) {
 
 type TagResourceRequest struct {
 	Resource *string           `json:"-"`
-	Tags     map[string]string `json:"Tags,omitempty"`
+	Tags     map[string]string `json:"Tags,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9424,10 +9429,11 @@ func (s *TagResourceRequest) Validate(v Validator, path string) {
 		v.String(v.Join(path, "resource"), *s.Resource, ruleTaggableResource)
 	}
 	v.Required(v.Join(path, "tags"), s.Tags != nil)
-	for k, e := range s.Tags {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "tags")), k, ruleTagKey)
-		v.String(v.Value(v.Join(path, "tags")), e, ruleTagValue)
+	if s.Tags != nil {
+		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+	}
+	if s.Tags != nil {
+		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
 	}
 }
 
@@ -9447,8 +9453,8 @@ func (s *TagResourceRequest) EncodeHTTP(e Encoder) {
 }
 
 type TagsError struct {
-	ErrorCode *string `json:"ErrorCode,omitempty"`
-	Message   *string `json:"Message,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
+	Message   *string `json:"Message,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9478,8 +9484,8 @@ func (s *TagsError) EncodeHTTP(e Encoder) {
 }
 
 type TargetTrackingScalingPolicy struct {
-	PredefinedMetricType *string  `json:"PredefinedMetricType,omitempty"`
-	TargetValue          *float64 `json:"TargetValue,omitempty"`
+	PredefinedMetricType *string  `json:"PredefinedMetricType,omitzero"`
+	TargetValue          *float64 `json:"TargetValue,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9509,7 +9515,7 @@ func (s *TargetTrackingScalingPolicy) EncodeHTTP(e Encoder) {
 }
 
 type TenancyConfig struct {
-	TenantIsolationMode *string `json:"TenantIsolationMode,omitempty"`
+	TenantIsolationMode *string `json:"TenantIsolationMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9535,7 +9541,7 @@ func (s *TenancyConfig) EncodeHTTP(e Encoder) {
 }
 
 type TraceHeader struct {
-	XAmznTraceId *string `json:"XAmznTraceId,omitempty"`
+	XAmznTraceId *string `json:"XAmznTraceId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9560,7 +9566,7 @@ func (s *TraceHeader) EncodeHTTP(e Encoder) {
 }
 
 type TracingConfig struct {
-	Mode *string `json:"Mode,omitempty"`
+	Mode *string `json:"Mode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9585,7 +9591,7 @@ func (s *TracingConfig) EncodeHTTP(e Encoder) {
 }
 
 type TracingConfigResponse struct {
-	Mode *string `json:"Mode,omitempty"`
+	Mode *string `json:"Mode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9621,8 +9627,8 @@ func (s *UntagResourceRequest) Validate(v Validator, path string) {
 		v.String(v.Join(path, "resource"), *s.Resource, ruleTaggableResource)
 	}
 	v.Required(v.Join(path, "tagKeys"), s.TagKeys != nil)
-	for i := range s.TagKeys {
-		v.String(v.Index(v.Join(path, "tagKeys"), i), s.TagKeys[i], ruleTagKey)
+	if s.TagKeys != nil {
+		v.Members(v.Join(path, "tagKeys"), s.TagKeys, ruleTagKey)
 	}
 }
 
@@ -9645,10 +9651,10 @@ func (s *UntagResourceRequest) EncodeHTTP(e Encoder) {
 type UpdateAliasRequest struct {
 	FunctionName    *string                    `json:"-"`
 	Name            *string                    `json:"-"`
-	FunctionVersion *string                    `json:"FunctionVersion,omitempty"`
-	Description     *string                    `json:"Description,omitempty"`
-	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitempty"`
-	RevisionId      *string                    `json:"RevisionId,omitempty"`
+	FunctionVersion *string                    `json:"FunctionVersion,omitzero"`
+	Description     *string                    `json:"Description,omitzero"`
+	RoutingConfig   *AliasRoutingConfiguration `json:"RoutingConfig,omitzero"`
+	RevisionId      *string                    `json:"RevisionId,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9690,9 +9696,9 @@ func (s *UpdateAliasRequest) EncodeHTTP(e Encoder) {
 
 type UpdateCapacityProviderRequest struct {
 	CapacityProviderName          *string                          `json:"-"`
-	CapacityProviderScalingConfig *CapacityProviderScalingConfig   `json:"CapacityProviderScalingConfig,omitempty"`
-	PropagateTags                 *PropagateTags                   `json:"PropagateTags,omitempty"`
-	TelemetryConfig               *CapacityProviderTelemetryConfig `json:"TelemetryConfig,omitempty"`
+	CapacityProviderScalingConfig *CapacityProviderScalingConfig   `json:"CapacityProviderScalingConfig,omitzero"`
+	PropagateTags                 *PropagateTags                   `json:"PropagateTags,omitzero"`
+	TelemetryConfig               *CapacityProviderTelemetryConfig `json:"TelemetryConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9728,7 +9734,7 @@ func (s *UpdateCapacityProviderRequest) EncodeHTTP(e Encoder) {
 }
 
 type UpdateCapacityProviderResponse struct {
-	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitempty"`
+	CapacityProvider *CapacityProvider `json:"CapacityProvider,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9755,9 +9761,9 @@ func (s *UpdateCapacityProviderResponse) EncodeHTTP(e Encoder) {
 
 type UpdateCodeSigningConfigRequest struct {
 	CodeSigningConfigArn *string              `json:"-"`
-	Description          *string              `json:"Description,omitempty"`
-	AllowedPublishers    *AllowedPublishers   `json:"AllowedPublishers,omitempty"`
-	CodeSigningPolicies  *CodeSigningPolicies `json:"CodeSigningPolicies,omitempty"`
+	Description          *string              `json:"Description,omitzero"`
+	AllowedPublishers    *AllowedPublishers   `json:"AllowedPublishers,omitzero"`
+	CodeSigningPolicies  *CodeSigningPolicies `json:"CodeSigningPolicies,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9793,7 +9799,7 @@ func (s *UpdateCodeSigningConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type UpdateCodeSigningConfigResponse struct {
-	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitempty"`
+	CodeSigningConfig *CodeSigningConfig `json:"CodeSigningConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9820,27 +9826,27 @@ func (s *UpdateCodeSigningConfigResponse) EncodeHTTP(e Encoder) {
 
 type UpdateEventSourceMappingRequest struct {
 	UUID                                *string                              `json:"-"`
-	FunctionName                        *string                              `json:"FunctionName,omitempty"`
-	Enabled                             *bool                                `json:"Enabled,omitempty"`
-	BatchSize                           *int32                               `json:"BatchSize,omitempty"`
-	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitempty"`
-	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitempty"`
-	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitempty"`
-	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitempty"`
-	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitempty"`
-	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitempty"`
-	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitempty"`
-	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitempty"`
-	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitempty"`
-	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitempty"`
-	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitempty"`
-	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitempty"`
-	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitempty"`
-	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitempty"`
-	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitempty"`
-	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitempty"`
-	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitempty"`
-	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitempty"`
+	FunctionName                        *string                              `json:"FunctionName,omitzero"`
+	Enabled                             *bool                                `json:"Enabled,omitzero"`
+	BatchSize                           *int32                               `json:"BatchSize,omitzero"`
+	FilterCriteria                      *FilterCriteria                      `json:"FilterCriteria,omitzero"`
+	KMSKeyArn                           *string                              `json:"KMSKeyArn,omitzero"`
+	MetricsConfig                       *EventSourceMappingMetricsConfig     `json:"MetricsConfig,omitzero"`
+	LoggingConfig                       *EventSourceMappingLoggingConfig     `json:"LoggingConfig,omitzero"`
+	ScalingConfig                       *ScalingConfig                       `json:"ScalingConfig,omitzero"`
+	MaximumBatchingWindowInSeconds      *int32                               `json:"MaximumBatchingWindowInSeconds,omitzero"`
+	ParallelizationFactor               *int32                               `json:"ParallelizationFactor,omitzero"`
+	DestinationConfig                   *DestinationConfig                   `json:"DestinationConfig,omitzero"`
+	MaximumRecordAgeInSeconds           *int32                               `json:"MaximumRecordAgeInSeconds,omitzero"`
+	BisectBatchOnFunctionError          *bool                                `json:"BisectBatchOnFunctionError,omitzero"`
+	MaximumRetryAttempts                *int32                               `json:"MaximumRetryAttempts,omitzero"`
+	TumblingWindowInSeconds             *int32                               `json:"TumblingWindowInSeconds,omitzero"`
+	SourceAccessConfigurations          []SourceAccessConfiguration          `json:"SourceAccessConfigurations,omitzero"`
+	FunctionResponseTypes               []string                             `json:"FunctionResponseTypes,omitzero"`
+	AmazonManagedKafkaEventSourceConfig *AmazonManagedKafkaEventSourceConfig `json:"AmazonManagedKafkaEventSourceConfig,omitzero"`
+	SelfManagedKafkaEventSourceConfig   *SelfManagedKafkaEventSourceConfig   `json:"SelfManagedKafkaEventSourceConfig,omitzero"`
+	DocumentDBEventSourceConfig         *DocumentDBEventSourceConfig         `json:"DocumentDBEventSourceConfig,omitzero"`
+	ProvisionedPollerConfig             *ProvisionedPollerConfig             `json:"ProvisionedPollerConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9897,8 +9903,8 @@ func (s *UpdateEventSourceMappingRequest) Validate(v Validator, path string) {
 	if s.FunctionResponseTypes != nil {
 		v.Size(v.Join(path, "functionResponseTypes"), len(s.FunctionResponseTypes), s.FunctionResponseTypes, ruleFunctionResponseTypeList)
 	}
-	for i := range s.FunctionResponseTypes {
-		v.String(v.Index(v.Join(path, "functionResponseTypes"), i), s.FunctionResponseTypes[i], ruleFunctionResponseType)
+	if s.FunctionResponseTypes != nil {
+		v.Members(v.Join(path, "functionResponseTypes"), s.FunctionResponseTypes, ruleFunctionResponseType)
 	}
 	if s.AmazonManagedKafkaEventSourceConfig != nil {
 		s.AmazonManagedKafkaEventSourceConfig.Validate(v, v.Join(path, "amazonManagedKafkaEventSourceConfig"))
@@ -9931,18 +9937,18 @@ func (s *UpdateEventSourceMappingRequest) EncodeHTTP(e Encoder) {
 
 type UpdateFunctionCodeRequest struct {
 	FunctionName        *string  `json:"-"`
-	ZipFile             []byte   `json:"ZipFile,omitempty"`
-	S3Bucket            *string  `json:"S3Bucket,omitempty"`
-	S3Key               *string  `json:"S3Key,omitempty"`
-	S3ObjectVersion     *string  `json:"S3ObjectVersion,omitempty"`
-	S3ObjectStorageMode *string  `json:"S3ObjectStorageMode,omitempty"`
-	ImageUri            *string  `json:"ImageUri,omitempty"`
-	Architectures       []string `json:"Architectures,omitempty"`
-	Publish             *bool    `json:"Publish,omitempty"`
-	PublishTo           *string  `json:"PublishTo,omitempty"`
-	DryRun              *bool    `json:"DryRun,omitempty"`
-	RevisionId          *string  `json:"RevisionId,omitempty"`
-	SourceKMSKeyArn     *string  `json:"SourceKMSKeyArn,omitempty"`
+	ZipFile             []byte   `json:"ZipFile,omitzero"`
+	S3Bucket            *string  `json:"S3Bucket,omitzero"`
+	S3Key               *string  `json:"S3Key,omitzero"`
+	S3ObjectVersion     *string  `json:"S3ObjectVersion,omitzero"`
+	S3ObjectStorageMode *string  `json:"S3ObjectStorageMode,omitzero"`
+	ImageUri            *string  `json:"ImageUri,omitzero"`
+	Architectures       []string `json:"Architectures,omitzero"`
+	Publish             *bool    `json:"Publish,omitzero"`
+	PublishTo           *string  `json:"PublishTo,omitzero"`
+	DryRun              *bool    `json:"DryRun,omitzero"`
+	RevisionId          *string  `json:"RevisionId,omitzero"`
+	SourceKMSKeyArn     *string  `json:"SourceKMSKeyArn,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -9966,8 +9972,8 @@ func (s *UpdateFunctionCodeRequest) Validate(v Validator, path string) {
 	if s.Architectures != nil {
 		v.Size(v.Join(path, "architectures"), len(s.Architectures), s.Architectures, ruleArchitecturesList)
 	}
-	for i := range s.Architectures {
-		v.String(v.Index(v.Join(path, "architectures"), i), s.Architectures[i], ruleArchitecture)
+	if s.Architectures != nil {
+		v.Members(v.Join(path, "architectures"), s.Architectures, ruleArchitecture)
 	}
 	if s.PublishTo != nil {
 		v.String(v.Join(path, "publishTo"), *s.PublishTo, ruleFunctionVersionLatestPublished)
@@ -9994,26 +10000,26 @@ func (s *UpdateFunctionCodeRequest) EncodeHTTP(e Encoder) {
 
 type UpdateFunctionConfigurationRequest struct {
 	FunctionName           *string                 `json:"-"`
-	Role                   *string                 `json:"Role,omitempty"`
-	Handler                *string                 `json:"Handler,omitempty"`
-	Description            *string                 `json:"Description,omitempty"`
-	Timeout                *int32                  `json:"Timeout,omitempty"`
-	MemorySize             *int32                  `json:"MemorySize,omitempty"`
-	VpcConfig              *VpcConfig              `json:"VpcConfig,omitempty"`
-	Environment            *Environment            `json:"Environment,omitempty"`
-	Runtime                *string                 `json:"Runtime,omitempty"`
-	DeadLetterConfig       *DeadLetterConfig       `json:"DeadLetterConfig,omitempty"`
-	KMSKeyArn              *string                 `json:"KMSKeyArn,omitempty"`
-	TracingConfig          *TracingConfig          `json:"TracingConfig,omitempty"`
-	RevisionId             *string                 `json:"RevisionId,omitempty"`
-	Layers                 []string                `json:"Layers,omitempty"`
-	FileSystemConfigs      []FileSystemConfig      `json:"FileSystemConfigs,omitempty"`
-	ImageConfig            *ImageConfig            `json:"ImageConfig,omitempty"`
-	EphemeralStorage       *EphemeralStorage       `json:"EphemeralStorage,omitempty"`
-	SnapStart              *SnapStart              `json:"SnapStart,omitempty"`
-	LoggingConfig          *LoggingConfig          `json:"LoggingConfig,omitempty"`
-	CapacityProviderConfig *CapacityProviderConfig `json:"CapacityProviderConfig,omitempty"`
-	DurableConfig          *DurableConfig          `json:"DurableConfig,omitempty"`
+	Role                   *string                 `json:"Role,omitzero"`
+	Handler                *string                 `json:"Handler,omitzero"`
+	Description            *string                 `json:"Description,omitzero"`
+	Timeout                *int32                  `json:"Timeout,omitzero"`
+	MemorySize             *int32                  `json:"MemorySize,omitzero"`
+	VpcConfig              *VpcConfig              `json:"VpcConfig,omitzero"`
+	Environment            *Environment            `json:"Environment,omitzero"`
+	Runtime                *string                 `json:"Runtime,omitzero"`
+	DeadLetterConfig       *DeadLetterConfig       `json:"DeadLetterConfig,omitzero"`
+	KMSKeyArn              *string                 `json:"KMSKeyArn,omitzero"`
+	TracingConfig          *TracingConfig          `json:"TracingConfig,omitzero"`
+	RevisionId             *string                 `json:"RevisionId,omitzero"`
+	Layers                 []string                `json:"Layers,omitzero"`
+	FileSystemConfigs      []FileSystemConfig      `json:"FileSystemConfigs,omitzero"`
+	ImageConfig            *ImageConfig            `json:"ImageConfig,omitzero"`
+	EphemeralStorage       *EphemeralStorage       `json:"EphemeralStorage,omitzero"`
+	SnapStart              *SnapStart              `json:"SnapStart,omitzero"`
+	LoggingConfig          *LoggingConfig          `json:"LoggingConfig,omitzero"`
+	CapacityProviderConfig *CapacityProviderConfig `json:"CapacityProviderConfig,omitzero"`
+	DurableConfig          *DurableConfig          `json:"DurableConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10052,8 +10058,8 @@ func (s *UpdateFunctionConfigurationRequest) Validate(v Validator, path string) 
 	if s.TracingConfig != nil {
 		s.TracingConfig.Validate(v, v.Join(path, "tracingConfig"))
 	}
-	for i := range s.Layers {
-		v.String(v.Index(v.Join(path, "layers"), i), s.Layers[i], ruleLayerVersionArn)
+	if s.Layers != nil {
+		v.Members(v.Join(path, "layers"), s.Layers, ruleLayerVersionArn)
 	}
 	if s.FileSystemConfigs != nil {
 		v.Size(v.Join(path, "fileSystemConfigs"), len(s.FileSystemConfigs), s.FileSystemConfigs, ruleFileSystemConfigList)
@@ -10099,9 +10105,9 @@ func (s *UpdateFunctionConfigurationRequest) EncodeHTTP(e Encoder) {
 type UpdateFunctionEventInvokeConfigRequest struct {
 	FunctionName             *string            `json:"-"`
 	Qualifier                *string            `json:"-"`
-	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitempty"`
-	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitempty"`
-	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitempty"`
+	MaximumRetryAttempts     *int32             `json:"MaximumRetryAttempts,omitzero"`
+	MaximumEventAgeInSeconds *int32             `json:"MaximumEventAgeInSeconds,omitzero"`
+	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10143,9 +10149,9 @@ func (s *UpdateFunctionEventInvokeConfigRequest) EncodeHTTP(e Encoder) {
 type UpdateFunctionUrlConfigRequest struct {
 	FunctionName *string `json:"-"`
 	Qualifier    *string `json:"-"`
-	AuthType     *string `json:"AuthType,omitempty"`
-	Cors         *Cors   `json:"Cors,omitempty"`
-	InvokeMode   *string `json:"InvokeMode,omitempty"`
+	AuthType     *string `json:"AuthType,omitzero"`
+	Cors         *Cors   `json:"Cors,omitzero"`
+	InvokeMode   *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10185,13 +10191,13 @@ func (s *UpdateFunctionUrlConfigRequest) EncodeHTTP(e Encoder) {
 }
 
 type UpdateFunctionUrlConfigResponse struct {
-	FunctionUrl      *string `json:"FunctionUrl,omitempty"`
-	FunctionArn      *string `json:"FunctionArn,omitempty"`
-	AuthType         *string `json:"AuthType,omitempty"`
-	Cors             *Cors   `json:"Cors,omitempty"`
-	CreationTime     *string `json:"CreationTime,omitempty"`
-	LastModifiedTime *string `json:"LastModifiedTime,omitempty"`
-	InvokeMode       *string `json:"InvokeMode,omitempty"`
+	FunctionUrl      *string `json:"FunctionUrl,omitzero"`
+	FunctionArn      *string `json:"FunctionArn,omitzero"`
+	AuthType         *string `json:"AuthType,omitzero"`
+	Cors             *Cors   `json:"Cors,omitzero"`
+	CreationTime     *string `json:"CreationTime,omitzero"`
+	LastModifiedTime *string `json:"LastModifiedTime,omitzero"`
+	InvokeMode       *string `json:"InvokeMode,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10239,9 +10245,9 @@ func (s *UpdateFunctionUrlConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type VpcConfig struct {
-	SubnetIds               []string `json:"SubnetIds,omitempty"`
-	SecurityGroupIds        []string `json:"SecurityGroupIds,omitempty"`
-	Ipv6AllowedForDualStack *bool    `json:"Ipv6AllowedForDualStack,omitempty"`
+	SubnetIds               []string `json:"SubnetIds,omitzero"`
+	SecurityGroupIds        []string `json:"SecurityGroupIds,omitzero"`
+	Ipv6AllowedForDualStack *bool    `json:"Ipv6AllowedForDualStack,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10249,14 +10255,14 @@ func (s *VpcConfig) Validate(v Validator, path string) {
 	if s.SubnetIds != nil {
 		v.Size(v.Join(path, "subnetIds"), len(s.SubnetIds), s.SubnetIds, ruleSubnetIds)
 	}
-	for i := range s.SubnetIds {
-		v.String(v.Index(v.Join(path, "subnetIds"), i), s.SubnetIds[i], ruleSubnetId)
+	if s.SubnetIds != nil {
+		v.Members(v.Join(path, "subnetIds"), s.SubnetIds, ruleSubnetId)
 	}
 	if s.SecurityGroupIds != nil {
 		v.Size(v.Join(path, "securityGroupIds"), len(s.SecurityGroupIds), s.SecurityGroupIds, ruleSecurityGroupIds)
 	}
-	for i := range s.SecurityGroupIds {
-		v.String(v.Index(v.Join(path, "securityGroupIds"), i), s.SecurityGroupIds[i], ruleSecurityGroupId)
+	if s.SecurityGroupIds != nil {
+		v.Members(v.Join(path, "securityGroupIds"), s.SecurityGroupIds, ruleSecurityGroupId)
 	}
 }
 
@@ -10275,10 +10281,10 @@ func (s *VpcConfig) EncodeHTTP(e Encoder) {
 }
 
 type VpcConfigResponse struct {
-	SubnetIds               []string `json:"SubnetIds,omitempty"`
-	SecurityGroupIds        []string `json:"SecurityGroupIds,omitempty"`
-	VpcId                   *string  `json:"VpcId,omitempty"`
-	Ipv6AllowedForDualStack *bool    `json:"Ipv6AllowedForDualStack,omitempty"`
+	SubnetIds               []string `json:"SubnetIds,omitzero"`
+	SecurityGroupIds        []string `json:"SecurityGroupIds,omitzero"`
+	VpcId                   *string  `json:"VpcId,omitzero"`
+	Ipv6AllowedForDualStack *bool    `json:"Ipv6AllowedForDualStack,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10286,14 +10292,14 @@ func (s *VpcConfigResponse) Validate(v Validator, path string) {
 	if s.SubnetIds != nil {
 		v.Size(v.Join(path, "subnetIds"), len(s.SubnetIds), s.SubnetIds, ruleSubnetIds)
 	}
-	for i := range s.SubnetIds {
-		v.String(v.Index(v.Join(path, "subnetIds"), i), s.SubnetIds[i], ruleSubnetId)
+	if s.SubnetIds != nil {
+		v.Members(v.Join(path, "subnetIds"), s.SubnetIds, ruleSubnetId)
 	}
 	if s.SecurityGroupIds != nil {
 		v.Size(v.Join(path, "securityGroupIds"), len(s.SecurityGroupIds), s.SecurityGroupIds, ruleSecurityGroupIds)
 	}
-	for i := range s.SecurityGroupIds {
-		v.String(v.Index(v.Join(path, "securityGroupIds"), i), s.SecurityGroupIds[i], ruleSecurityGroupId)
+	if s.SecurityGroupIds != nil {
+		v.Members(v.Join(path, "securityGroupIds"), s.SecurityGroupIds, ruleSecurityGroupId)
 	}
 }
 
@@ -10312,7 +10318,7 @@ func (s *VpcConfigResponse) EncodeHTTP(e Encoder) {
 }
 
 type WaitCancelledDetails struct {
-	Error *EventError `json:"Error,omitempty"`
+	Error *EventError `json:"Error,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10337,7 +10343,7 @@ func (s *WaitCancelledDetails) EncodeHTTP(e Encoder) {
 }
 
 type WaitDetails struct {
-	ScheduledEndTimestamp *Timestamp `json:"ScheduledEndTimestamp,omitempty"`
+	ScheduledEndTimestamp *Timestamp `json:"ScheduledEndTimestamp,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10359,7 +10365,7 @@ func (s *WaitDetails) EncodeHTTP(e Encoder) {
 }
 
 type WaitOptions struct {
-	WaitSeconds *int32 `json:"WaitSeconds,omitempty"`
+	WaitSeconds *int32 `json:"WaitSeconds,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10384,8 +10390,8 @@ func (s *WaitOptions) EncodeHTTP(e Encoder) {
 }
 
 type WaitStartedDetails struct {
-	Duration              *int32     `json:"Duration,omitempty"`
-	ScheduledEndTimestamp *Timestamp `json:"ScheduledEndTimestamp,omitempty"`
+	Duration              *int32     `json:"Duration,omitzero"`
+	ScheduledEndTimestamp *Timestamp `json:"ScheduledEndTimestamp,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -10412,7 +10418,7 @@ func (s *WaitStartedDetails) EncodeHTTP(e Encoder) {
 }
 
 type WaitSucceededDetails struct {
-	Duration *int32 `json:"Duration,omitempty"`
+	Duration *int32 `json:"Duration,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.

@@ -336,7 +336,7 @@ func (g *gen) structure(name string, s *shape) {
 	g.p("type %s struct {\n", name)
 	for _, mn := range names {
 		mem := s.Members[mn]
-		tag := fmt.Sprintf("`json:\"%s,omitempty\"`", mn)
+		tag := fmt.Sprintf("`json:\"%s,omitzero\"`", mn)
 		if mem.Location != "" || mn == s.Payload {
 			tag = "`json:\"-\"`"
 		}
@@ -412,7 +412,10 @@ func (g *gen) validateValue(sh, expr, p string, ptr bool) {
 		if rule != "" {
 			g.p("if %s != nil { v.Size(%s, len(%s), %s, %s) }\n", expr, p, expr, expr, rule)
 		}
-		if g.needsWalk(s.Member.Shape) {
+		if ms := g.m.Shapes[s.Member.Shape]; ms.Type == "string" && g.rules[s.Member.Shape] != "" {
+			// AWS reports a bad list element on the list itself.
+			g.p("if %s != nil { v.Members(%s, %s, %s) }\n", expr, p, expr, g.rules[s.Member.Shape])
+		} else if g.needsWalk(s.Member.Shape) {
 			g.p("for i := range %s {\n", expr)
 			g.validateValue(s.Member.Shape, expr+"[i]", "v.Index("+p+", i)", false)
 			g.p("}\n")
@@ -422,7 +425,15 @@ func (g *gen) validateValue(sh, expr, p string, ptr bool) {
 			g.p("if %s != nil { v.Size(%s, len(%s), %s, %s) }\n", expr, p, expr, expr, rule)
 		}
 		kw, vw := g.needsWalk(s.Key.Shape), g.needsWalk(s.Value.Shape)
-		if kw || vw {
+		if g.m.Shapes[s.Key.Shape].Type == "string" && g.m.Shapes[s.Value.Shape].Type == "string" {
+			// AWS reports bad keys and values on the map itself.
+			if kw {
+				g.p("if %s != nil { v.MapKeys(%s, %s, %s) }\n", expr, p, expr, g.rules[s.Key.Shape])
+			}
+			if vw {
+				g.p("if %s != nil { v.MapValues(%s, %s, %s) }\n", expr, p, expr, g.rules[s.Value.Shape])
+			}
+		} else if kw || vw {
 			g.p("for k, e := range %s {\n_, _ = k, e\n", expr)
 			if kw {
 				g.validateValue(s.Key.Shape, "k", "v.Key("+p+")", false)

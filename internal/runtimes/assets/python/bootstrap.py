@@ -103,9 +103,22 @@ def _default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
+def _runtime_minor():
+    # The runtime id, not the host interpreter, decides: python3.12 may run
+    # on another host Python.
+    env = os.environ.get("AWS_EXECUTION_ENV", "")
+    try:
+        return int(env.rsplit("python3.", 1)[1])
+    except (IndexError, ValueError):
+        return sys.version_info[1]
+
+
+# AWS's python3.12+ runtimes emit UTF-8 rather than \u escapes.
+_ENSURE_ASCII = _runtime_minor() < 12
+
+
 def to_json(obj):
-    # AWS's python3.12+ runtimes emit UTF-8 rather than \u escapes.
-    return json.dumps(obj, default=_default, ensure_ascii=sys.version_info < (3, 12))
+    return json.dumps(obj, default=_default, ensure_ascii=_ENSURE_ASCII)
 
 
 def marshal_response(response):

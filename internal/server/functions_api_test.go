@@ -1,0 +1,379 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+var (
+	lastModifiedRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$`)
+	uuidRE         = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+func TestCreateFunctionDefaultsAndStates(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	zip := handlerZip(t, "def handler(e, c):\n    return e\n")
+	var st rawStatus
+	out, err := c.CreateFunction(ctx, createInput("fn-defaults", zip), st.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.code != 201 {
+		t.Errorf("CreateFunction status = %d, want 201", st.code)
+	}
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"FunctionName", aws.ToString(out.FunctionName), "fn-defaults"},
+		{"FunctionArn", aws.ToString(out.FunctionArn), fnARN("fn-defaults")},
+		{"State", out.State, types.StatePending},
+		{"StateReason", aws.ToString(out.StateReason), "The function is being created."},
+		{"StateReasonCode", out.StateReasonCode, types.StateReasonCodeCreating},
+		{"LastUpdateStatus", out.LastUpdateStatus, types.LastUpdateStatus("")},
+		{"Architectures", out.Architectures, []types.Architecture{types.ArchitectureX8664}},
+		{"EphemeralStorage", aws.ToInt32(out.EphemeralStorage.Size), int32(512)},
+		{"MemorySize", aws.ToInt32(out.MemorySize), int32(128)},
+		{"Timeout", aws.ToInt32(out.Timeout), int32(3)},
+		{"Description", aws.ToString(out.Description), ""},
+		{"TracingConfig", out.TracingConfig.Mode, types.TracingModePassThrough},
+		{"SnapStart.ApplyOn", out.SnapStart.ApplyOn, types.SnapStartApplyOnNone},
+		{"SnapStart.OptimizationStatus", out.SnapStart.OptimizationStatus, types.SnapStartOptimizationStatusOff},
+		{"PackageType", out.PackageType, types.PackageTypeZip},
+		{"Version", aws.ToString(out.Version), "$LATEST"},
+		{"Runtime", out.Runtime, types.RuntimePython312},
+		{"Handler", aws.ToString(out.Handler), "handler.handler"},
+		{"Role", aws.ToString(out.Role), testRole},
+		{"LoggingConfig.LogFormat", out.LoggingConfig.LogFormat, types.LogFormatText},
+		{"LoggingConfig.LogGroup", aws.ToString(out.LoggingConfig.LogGroup), "/aws/lambda/fn-defaults"},
+		{"LoggingConfig.ApplicationLogLevel", out.LoggingConfig.ApplicationLogLevel, types.ApplicationLogLevel("")},
+		{"CodeSha256", aws.ToString(out.CodeSha256), sha256b64(zip)},
+		{"CodeSize", out.CodeSize, int64(len(zip))},
+		{"Environment", out.Environment == nil, true},
+	}
+	for _, ch := range checks {
+		if !equal(ch.got, ch.want) {
+			t.Errorf("%s = %#v, want %#v", ch.what, ch.got, ch.want)
+		}
+	}
+	if !lastModifiedRE.MatchString(aws.ToString(out.LastModified)) {
+		t.Errorf("LastModified = %q, want 2006-01-02T15:04:05.000+0000", aws.ToString(out.LastModified))
+	}
+	lm, err := time.Parse("2006-01-02T15:04:05.000-0700", aws.ToString(out.LastModified))
+	if err != nil || time.Since(lm) > time.Minute || time.Until(lm) > time.Minute {
+		t.Errorf("LastModified %q is not now (%v)", aws.ToString(out.LastModified), err)
+	}
+	if out.RuntimeVersionConfig == nil || !regexp.MustCompile(`^arn:aws:lambda:us-east-1::runtime:[0-9a-f]+$`).MatchString(aws.ToString(out.RuntimeVersionConfig.RuntimeVersionArn)) {
+		t.Errorf("RuntimeVersionConfig = %+v, want arn:aws:lambda:us-east-1::runtime:<hash>", out.RuntimeVersionConfig)
+	}
+	rev1 := aws.ToString(out.RevisionId)
+	if !uuidRE.MatchString(rev1) {
+		t.Errorf("RevisionId = %q, want a UUID", rev1)
+	}
+
+	got := waitActive(t, c, "fn-defaults")
+	cfg := got.Configuration
+	if cfg.State != types.StateActive || cfg.LastUpdateStatus != types.LastUpdateStatusSuccessful {
+		t.Errorf("after wait: State %s LastUpdateStatus %s, want Active/Successful", cfg.State, cfg.LastUpdateStatus)
+	}
+	if cfg.StateReason != nil || cfg.StateReasonCode != "" || cfg.LastUpdateStatusReason != nil {
+		t.Errorf("Active config keeps reason fields: %q %q %q", aws.ToString(cfg.StateReason), cfg.StateReasonCode, aws.ToString(cfg.LastUpdateStatusReason))
+	}
+	if rev2 := aws.ToString(cfg.RevisionId); rev2 == rev1 || !uuidRE.MatchString(rev2) {
+		t.Errorf("RevisionId on Active = %q, want a new UUID (create had %q)", rev2, rev1)
+	}
+	if aws.ToString(cfg.FunctionArn) != fnARN("fn-defaults") {
+		t.Errorf("unqualified GetFunction ARN = %s", aws.ToString(cfg.FunctionArn))
+	}
+	if got.Tags != nil {
+		t.Errorf("Tags = %v, want omitted when there are none", got.Tags)
+	}
+	if got.Code == nil || aws.ToString(got.Code.RepositoryType) != "S3" || aws.ToString(got.Code.Location) == "" {
+		t.Errorf("Code = %+v, want S3 with a Location", got.Code)
+	}
+
+	// Duplicate names conflict and leave the first function alone.
+	_, err = c.CreateFunction(ctx, createInput("fn-defaults", handlerZip(t, "other")))
+	apiErr(t, err, "ResourceConflictException", 409, "Function already exist: fn-defaults")
+	if !isType[*types.ResourceConflictException](err) {
+		t.Errorf("duplicate create: want *types.ResourceConflictException, got %T", err)
+	}
+	again, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("fn-defaults")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(again.CodeSha256) != sha256b64(zip) || aws.ToString(again.RevisionId) != aws.ToString(cfg.RevisionId) {
+		t.Errorf("duplicate create changed the function: sha %s rev %s", aws.ToString(again.CodeSha256), aws.ToString(again.RevisionId))
+	}
+}
+
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case []types.Architecture:
+		return slices.Equal(x, b.([]types.Architecture))
+	case []string:
+		return slices.Equal(x, b.([]string))
+	}
+	return a == b
+}
+
+func TestCreateFunctionStoresEveryField(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	in := createInput("fn-full", handlerZip(t, "x = 1\n"))
+	in.Description = aws.String("all the fields")
+	in.MemorySize = aws.Int32(1024)
+	in.Timeout = aws.Int32(42)
+	in.Runtime = types.RuntimeNodejs20x
+	in.Handler = aws.String("index.handler")
+	in.Environment = &types.Environment{Variables: map[string]string{"VAR_A": "1", "VAR_B": "two"}}
+	in.Layers = []string{
+		"arn:aws:lambda:us-east-1:123456789012:layer:deps:3",
+		"arn:aws:lambda:us-east-1:123456789012:layer:tools:1",
+	}
+	in.VpcConfig = &types.VpcConfig{SubnetIds: []string{"subnet-1", "subnet-2"}, SecurityGroupIds: []string{"sg-1"}}
+	in.FileSystemConfigs = []types.FileSystemConfig{{
+		Arn:            aws.String("arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0"),
+		LocalMountPath: aws.String("/mnt/efs"),
+	}}
+	in.KMSKeyArn = aws.String("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+	in.TracingConfig = &types.TracingConfig{Mode: types.TracingModeActive}
+	in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String("arn:aws:sqs:us-east-1:123456789012:dlq")}
+	in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(2048)}
+	in.SnapStart = &types.SnapStart{ApplyOn: types.SnapStartApplyOnPublishedVersions}
+	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson, ApplicationLogLevel: types.ApplicationLogLevelDebug}
+	in.Architectures = []types.Architecture{types.ArchitectureArm64}
+	in.Tags = map[string]string{"team": "core", "env": "test"}
+
+	created := create(t, c, in)
+	got := waitActive(t, c, "fn-full")
+	for _, cfg := range []*types.FunctionConfiguration{
+		{ // the create response, as a FunctionConfiguration
+			Description: created.Description, MemorySize: created.MemorySize, Timeout: created.Timeout,
+			Runtime: created.Runtime, Handler: created.Handler, Environment: created.Environment,
+			Layers: created.Layers, VpcConfig: created.VpcConfig, FileSystemConfigs: created.FileSystemConfigs,
+			KMSKeyArn: created.KMSKeyArn, TracingConfig: created.TracingConfig, DeadLetterConfig: created.DeadLetterConfig,
+			EphemeralStorage: created.EphemeralStorage, SnapStart: created.SnapStart, LoggingConfig: created.LoggingConfig,
+			Architectures: created.Architectures,
+		},
+		got.Configuration,
+	} {
+		if aws.ToString(cfg.Description) != "all the fields" || aws.ToInt32(cfg.MemorySize) != 1024 || aws.ToInt32(cfg.Timeout) != 42 {
+			t.Errorf("Description/MemorySize/Timeout = %q/%d/%d", aws.ToString(cfg.Description), aws.ToInt32(cfg.MemorySize), aws.ToInt32(cfg.Timeout))
+		}
+		if cfg.Runtime != types.RuntimeNodejs20x || aws.ToString(cfg.Handler) != "index.handler" {
+			t.Errorf("Runtime/Handler = %s/%s", cfg.Runtime, aws.ToString(cfg.Handler))
+		}
+		if cfg.Environment == nil || len(cfg.Environment.Variables) != 2 || cfg.Environment.Variables["VAR_B"] != "two" {
+			t.Errorf("Environment = %+v", cfg.Environment)
+		}
+		var layers []string
+		for _, l := range cfg.Layers {
+			layers = append(layers, aws.ToString(l.Arn))
+		}
+		if !slices.Equal(layers, in.Layers) {
+			t.Errorf("Layers = %v, want %v", layers, in.Layers)
+		}
+		if cfg.VpcConfig == nil || !slices.Equal(cfg.VpcConfig.SubnetIds, in.VpcConfig.SubnetIds) || !slices.Equal(cfg.VpcConfig.SecurityGroupIds, []string{"sg-1"}) {
+			t.Errorf("VpcConfig = %+v", cfg.VpcConfig)
+		}
+		if len(cfg.FileSystemConfigs) != 1 || aws.ToString(cfg.FileSystemConfigs[0].LocalMountPath) != "/mnt/efs" ||
+			aws.ToString(cfg.FileSystemConfigs[0].Arn) != aws.ToString(in.FileSystemConfigs[0].Arn) {
+			t.Errorf("FileSystemConfigs = %+v", cfg.FileSystemConfigs)
+		}
+		if aws.ToString(cfg.KMSKeyArn) != aws.ToString(in.KMSKeyArn) {
+			t.Errorf("KMSKeyArn = %q", aws.ToString(cfg.KMSKeyArn))
+		}
+		if cfg.TracingConfig == nil || cfg.TracingConfig.Mode != types.TracingModeActive {
+			t.Errorf("TracingConfig = %+v", cfg.TracingConfig)
+		}
+		if cfg.DeadLetterConfig == nil || aws.ToString(cfg.DeadLetterConfig.TargetArn) != "arn:aws:sqs:us-east-1:123456789012:dlq" {
+			t.Errorf("DeadLetterConfig = %+v", cfg.DeadLetterConfig)
+		}
+		if cfg.EphemeralStorage == nil || aws.ToInt32(cfg.EphemeralStorage.Size) != 2048 {
+			t.Errorf("EphemeralStorage = %+v", cfg.EphemeralStorage)
+		}
+		if cfg.SnapStart == nil || cfg.SnapStart.ApplyOn != types.SnapStartApplyOnPublishedVersions {
+			t.Errorf("SnapStart = %+v", cfg.SnapStart)
+		}
+		lc := cfg.LoggingConfig
+		if lc == nil || lc.LogFormat != types.LogFormatJson || lc.ApplicationLogLevel != types.ApplicationLogLevelDebug ||
+			lc.SystemLogLevel != types.SystemLogLevelInfo || aws.ToString(lc.LogGroup) != "/aws/lambda/fn-full" {
+			t.Errorf("LoggingConfig = %+v, want JSON/DEBUG/INFO//aws/lambda/fn-full", lc)
+		}
+		if !slices.Equal(cfg.Architectures, []types.Architecture{types.ArchitectureArm64}) {
+			t.Errorf("Architectures = %v", cfg.Architectures)
+		}
+	}
+	if len(got.Tags) != 2 || got.Tags["team"] != "core" || got.Tags["env"] != "test" {
+		t.Errorf("GetFunction Tags = %v", got.Tags)
+	}
+
+	_ = ctx
+}
+
+// TestEmptyEnvironment: an empty Environment is kept as {"Variables":{}},
+// which the SDK shows as an empty (not nil) map.
+func TestEmptyEnvironment(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	in := createInput("fn-empty-env", handlerZip(t, "x = 2\n"))
+	in.Environment = &types.Environment{}
+	out := create(t, c, in)
+	if out.Environment == nil || out.Environment.Variables == nil || len(out.Environment.Variables) != 0 {
+		t.Errorf("empty Environment came back as %#v, want {\"Variables\":{}}", out.Environment)
+	}
+}
+
+func TestLoggingConfigRules(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+
+	// JSON alone is filled in with INFO levels.
+	in := createInput("fn-log-json", handlerZip(t, "a\n"))
+	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+	out := create(t, c, in)
+	lc := out.LoggingConfig
+	if lc.LogFormat != types.LogFormatJson || lc.ApplicationLogLevel != types.ApplicationLogLevelInfo || lc.SystemLogLevel != types.SystemLogLevelInfo || aws.ToString(lc.LogGroup) != "/aws/lambda/fn-log-json" {
+		t.Errorf("JSON LoggingConfig = %+v", lc)
+	}
+
+	// A LogGroup alone keeps Text.
+	in = createInput("fn-log-group", handlerZip(t, "a\n"))
+	in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String("custom-group")}
+	out = create(t, c, in)
+	if out.LoggingConfig.LogFormat != types.LogFormatText || aws.ToString(out.LoggingConfig.LogGroup) != "custom-group" || out.LoggingConfig.ApplicationLogLevel != "" {
+		t.Errorf("LogGroup-only LoggingConfig = %+v", out.LoggingConfig)
+	}
+
+	// Levels with Text are refused and nothing is created.
+	in = createInput("fn-log-text-level", handlerZip(t, "a\n"))
+	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatText, ApplicationLogLevel: types.ApplicationLogLevelDebug}
+	_, err := c.CreateFunction(ctx, in)
+	apiErr(t, err, "InvalidParameterValueException", 400, `LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.`)
+	if !isType[*types.InvalidParameterValueException](err) {
+		t.Errorf("want *types.InvalidParameterValueException, got %T", err)
+	}
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-log-text-level")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-log-text-level"))
+
+	// Switching back to Text drops both levels.
+	waitActive(t, c, "fn-log-json")
+	up, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName:  aws.String("fn-log-json"),
+		LoggingConfig: &types.LoggingConfig{LogFormat: types.LogFormatText},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.LoggingConfig.LogFormat != types.LogFormatText || up.LoggingConfig.ApplicationLogLevel != "" || up.LoggingConfig.SystemLogLevel != "" {
+		t.Errorf("back to Text: LoggingConfig = %+v, want no levels", up.LoggingConfig)
+	}
+}
+
+func TestNameForms(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	createActive(t, c, createInput("fn-names", handlerZip(t, "a\n")))
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-names")}); err != nil {
+		t.Fatal(err)
+	}
+	arn := fnARN("fn-names")
+	ok := []struct {
+		name, qualifier string
+		wantARN         string
+		wantVersion     string
+	}{
+		{"fn-names", "", arn, "$LATEST"},
+		{arn, "", arn, "$LATEST"},
+		{testAccount + ":function:fn-names", "", arn, "$LATEST"},
+		{"fn-names:1", "", arn + ":1", "1"},
+		{"fn-names:$LATEST", "", arn + ":$LATEST", "$LATEST"},
+		{arn + ":1", "", arn + ":1", "1"},
+		{testAccount + ":function:fn-names:1", "", arn + ":1", "1"},
+		{"fn-names", "1", arn + ":1", "1"},
+		{"fn-names", "$LATEST", arn + ":$LATEST", "$LATEST"},
+		{arn + ":1", "1", arn + ":1", "1"},
+	}
+	for _, tc := range ok {
+		in := &lambda.GetFunctionInput{FunctionName: aws.String(tc.name)}
+		if tc.qualifier != "" {
+			in.Qualifier = aws.String(tc.qualifier)
+		}
+		out, err := c.GetFunction(ctx, in)
+		if err != nil {
+			t.Errorf("GetFunction(%q, %q): %v", tc.name, tc.qualifier, err)
+			continue
+		}
+		if aws.ToString(out.Configuration.FunctionArn) != tc.wantARN || aws.ToString(out.Configuration.Version) != tc.wantVersion {
+			t.Errorf("GetFunction(%q, %q) = %s version %s, want %s version %s", tc.name, tc.qualifier,
+				aws.ToString(out.Configuration.FunctionArn), aws.ToString(out.Configuration.Version), tc.wantARN, tc.wantVersion)
+		}
+	}
+
+	// A qualifier in the name must agree with the Qualifier parameter.
+	_, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-names:1"), Qualifier: aws.String("2")})
+	apiErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
+	var ip *types.InvalidParameterValueException
+	if !errors.As(err, &ip) || aws.ToString(ip.Type) != "User" {
+		t.Errorf("InvalidParameterValueException: %T, Type %v; want Type User", err, ip)
+	}
+	_, err = c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arn + ":1"), Qualifier: aws.String("$LATEST")})
+	apiErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
+
+	// Missing versions and other regions.
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-names"), Qualifier: aws.String("1221")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":1221")
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("want *types.ResourceNotFoundException, got %T", err)
+	} else if aws.ToString(nf.Type) != "User" || aws.ToString(nf.Message) != "Function not found: "+arn+":1221" {
+		t.Errorf("ResourceNotFoundException body: Type %q Message %q, want User and the message", aws.ToString(nf.Type), aws.ToString(nf.Message))
+	}
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-west-2:123456789012:function:fn-names")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
+	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-west-2:123456789012:function:fn-names")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
+
+	// A 65-character name is a legal reference on Get: it is simply not found.
+	long := "a123456789b123456789c123456789d123456789e123456789f123456789g1234"
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(long)})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN(long))
+
+	// Malformed names are ValidationExceptions naming the pattern.
+	for _, bad := range []string{"my-function!", "*", "fn-names:1:2", "arn:aws:lambda::123456789012:function:x"} {
+		_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(bad)})
+		apiErrPrefix(t, err, "ValidationException", 400,
+			"1 validation error detected: Value '"+bad+"' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ")
+	}
+}
+
+// TestNameFormsAWSQuirks holds the odd references AWS answers with 404
+// rather than a validation error.
+func TestNameFormsAWSQuirks(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	createActive(t, c, createInput("fn-quirks", handlerZip(t, "a\n")))
+	// "$latest" (lower case) is just a qualifier that does not exist.
+	_, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-quirks"), Qualifier: aws.String("$latest")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-quirks")+":$latest")
+	_, err = c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("fn-quirks"), Qualifier: aws.String("$latest")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-quirks")+":$latest")
+	// The incomplete ARN "...:function" names a function called "function".
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:123456789012:function")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("function"))
+}

@@ -1,0 +1,182 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// pyEnv returns the environment and calls lambdad back through
+// AWS_ENDPOINT_URL_LAMBDA, as functions using an SDK would.
+const pyEnv = `import json, os, time, urllib.request
+
+def handler(event, context):
+    env = dict(os.environ)
+    root = env.get("LAMBDA_TASK_ROOT", "")
+    env["_task_root_has_handler"] = str(os.path.isfile(os.path.join(root, "handler.py")))
+    env["_runtime_dir_exists"] = str(os.path.isdir(env.get("LAMBDA_RUNTIME_DIR", "/nonexistent")))
+    env["_localtime_offset"] = str(time.localtime().tm_gmtoff)
+    url = env["AWS_ENDPOINT_URL_LAMBDA"] + "/2015-03-31/functions/" + env["AWS_LAMBDA_FUNCTION_NAME"] + "/configuration"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        env["_callback_function_name"] = json.load(r)["FunctionName"]
+    print("env-marker", context.aws_request_id)
+    return env
+`
+
+func TestInvokeEnvironment(t *testing.T) {
+	t.Parallel()
+	d, c := invokeEnv(t, nil)
+	ctx := context.Background()
+	name := "py-env"
+	in := pyFunction(t, name, pyEnv)
+	in.MemorySize = aws.Int32(256)
+	in.Environment = &types.Environment{Variables: map[string]string{"MY_VAR": "hello", "WITH_EQUALS": "a=b=c"}}
+	createActive(t, c, in)
+
+	env := decodeJSON[map[string]string](t, call(t, c, name, `{}`).Payload)
+	want := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_REGION":                      testRegion,
+		"AWS_DEFAULT_REGION":              testRegion,
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + name,
+		"_HANDLER":                        "handler.handler",
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_python3.12",
+		"TZ":                              ":UTC",
+		"MY_VAR":                          "hello",
+		"WITH_EQUALS":                     "a=b=c",
+		"AWS_ENDPOINT_URL_LAMBDA":         d.URL,
+		"_task_root_has_handler":          "True",
+		"_runtime_dir_exists":             "True",
+		"_localtime_offset":               "0",
+		"_callback_function_name":         name,
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	if s := env["AWS_LAMBDA_LOG_STREAM_NAME"]; !regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`).MatchString(s) {
+		t.Errorf("AWS_LAMBDA_LOG_STREAM_NAME = %q, want yyyy/mm/dd/[$LATEST]<32 hex>", s)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_LAMBDA_RUNTIME_API"} {
+		if env[k] == "" {
+			t.Errorf("%s is not set", k)
+		}
+	}
+
+	t.Run("configuration update reaches the next invoke", func(t *testing.T) {
+		_, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(name),
+			Environment:  &types.Environment{Variables: map[string]string{"MY_VAR": "changed"}},
+			MemorySize:   aws.Int32(512),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUpdated(t, c, name)
+		env := decodeJSON[map[string]string](t, call(t, c, name, `{}`).Payload)
+		if env["MY_VAR"] != "changed" || env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] != "512" {
+			t.Errorf("after the update: MY_VAR %q, memory %q; want changed, 512", env["MY_VAR"], env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+		}
+		if v, ok := env["WITH_EQUALS"]; ok {
+			t.Errorf("a variable removed by the update is still set: WITH_EQUALS=%q", v)
+		}
+	})
+
+	t.Run("reserved names are refused", func(t *testing.T) {
+		for _, keys := range [][]string{{"AWS_REGION"}, {"AWS_LAMBDA_FUNCTION_NAME"}, {"LAMBDA_TASK_ROOT"}, {"AWS_SESSION_TOKEN"}} {
+			in := pyFunction(t, "py-reserved", pyEnv)
+			in.Environment = &types.Environment{Variables: map[string]string{"FINE": "1"}}
+			for _, k := range keys {
+				in.Environment.Variables[k] = "x"
+			}
+			_, err := c.CreateFunction(ctx, in)
+			apiErr(t, err, "InvalidParameterValueException", 400,
+				"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: "+strings.Join(keys, ", "))
+		}
+		// Updates are held to the same rule.
+		_, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(name),
+			Environment:  &types.Environment{Variables: map[string]string{"AWS_REGION": "eu-west-1"}},
+		})
+		apiErr(t, err, "InvalidParameterValueException", 400,
+			"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION")
+	})
+
+	t.Run("logs land in the data directory", func(t *testing.T) {
+		out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), LogType: types.LogTypeTail})
+		id := startID(t, tail(t, out))
+		groupDir := filepath.Join(d.Dir, "logs", "aws_lambda_"+name)
+		var found string
+		eventually(t, 5*time.Second, "no log file in "+groupDir+" holds request "+id, func() bool {
+			files, _ := filepath.Glob(filepath.Join(groupDir, "*.log"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				if strings.Contains(string(b), "env-marker "+id) && strings.Contains(string(b), "REPORT RequestId: "+id) {
+					found = f
+					return true
+				}
+			}
+			return false
+		})
+		if !strings.HasPrefix(filepath.Base(found), time.Now().UTC().Format("2006_01_02_")) {
+			t.Errorf("log file %s is not named after its stream", found)
+		}
+	})
+}
+
+// TestInvokeLogFormatJSON: with LoggingConfig LogFormat JSON, the platform
+// lines and the logging module's records are JSON, as on AWS.
+func TestInvokeLogFormatJSON(t *testing.T) {
+	t.Parallel()
+	_, c := invokeEnv(t, nil)
+	in := pyFunction(t, "py-jsonlog", `import logging
+logger = logging.getLogger()
+
+def handler(event, context):
+    logger.info("structured hello")
+    return "ok"
+`)
+	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+	createActive(t, c, in)
+	out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("py-jsonlog"), LogType: types.LogTypeTail})
+	if string(out.Payload) != `"ok"` {
+		t.Fatalf("payload = %s", out.Payload)
+	}
+	log := tail(t, out)
+	var types_ []string
+	var app map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(log), "\n") {
+		rec := decodeJSON[map[string]any](t, []byte(line))
+		if ty, ok := rec["type"].(string); ok {
+			types_ = append(types_, ty)
+			if _, ok := rec["time"].(string); !ok {
+				t.Errorf("platform record without time: %s", line)
+			}
+		}
+		if rec["message"] == "structured hello" {
+			app = rec
+		}
+	}
+	for _, want := range []string{"platform.start", "platform.report"} {
+		if !strings.Contains(strings.Join(types_, ","), want) {
+			t.Errorf("no %s record in the JSON tail:\n%s", want, log)
+		}
+	}
+	if app == nil {
+		t.Fatalf("no JSON record of the logger.info line:\n%s", log)
+	}
+	if app["level"] != "INFO" || app["requestId"] == "" || app["requestId"] == nil {
+		t.Errorf("application record = %v, want level INFO and the requestId", app)
+	}
+}

@@ -1,0 +1,190 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+func TestListFunctionsPagination(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	zip := handlerZip(t, "tiny\n")
+	const n = 120
+	want := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		want[i] = fmt.Sprintf("fn-page-%03d", i)
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if _, err := c.CreateFunction(ctx, createInput(name, zip)); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}(want[i])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Three of them get versions, for FunctionVersion=ALL.
+	for _, name := range want[:3] {
+		waitActive(t, c, name)
+		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Default pages hold at most 50 and the paginator sees every function once, in name order.
+	var got []string
+	pages := 0
+	p := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page.Functions) > 50 {
+			t.Errorf("page %d has %d functions, want at most 50", pages, len(page.Functions))
+		}
+		for _, f := range page.Functions {
+			got = append(got, aws.ToString(f.FunctionName))
+			if aws.ToString(f.FunctionArn) != fnARN(aws.ToString(f.FunctionName)) {
+				t.Errorf("ListFunctions ARN = %s, want unqualified", aws.ToString(f.FunctionArn))
+			}
+			if f.State != "" || f.LastUpdateStatus != "" || f.RuntimeVersionConfig != nil || f.StateReason != nil {
+				t.Errorf("list item %s has state fields: %s %s %v", aws.ToString(f.FunctionName), f.State, f.LastUpdateStatus, f.RuntimeVersionConfig)
+			}
+		}
+	}
+	if pages != 3 {
+		t.Errorf("ListFunctions took %d pages for 120 functions, want 3", pages)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListFunctions listed %d names, want the %d created in order; first %v", len(got), len(want), got[:min(5, len(got))])
+	}
+
+	// MaxItems bounds pages.
+	got = got[:0]
+	pages = 0
+	p = lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{MaxItems: aws.Int32(7)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page.Functions) > 7 {
+			t.Errorf("MaxItems 7 gave a page of %d", len(page.Functions))
+		}
+		for _, f := range page.Functions {
+			got = append(got, aws.ToString(f.FunctionName))
+		}
+	}
+	if pages != 18 || !slices.Equal(got, want) {
+		t.Errorf("MaxItems 7: %d pages, %d names; want 18 pages and every name once", pages, len(got))
+	}
+	// MaxItems above 50 is capped at 50.
+	page, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{MaxItems: aws.Int32(10000)})
+	if err == nil && (len(page.Functions) != 50 || page.NextMarker == nil) {
+		t.Errorf("MaxItems 10000: %d functions, NextMarker %v; want 50 and a marker", len(page.Functions), page.NextMarker)
+	}
+	if err != nil {
+		// The model bounds MaxItems to 1..10000, so 10000 must be accepted.
+		t.Errorf("MaxItems 10000: %v", err)
+	}
+
+	// FunctionVersion=ALL: $LATEST (qualified) then each version.
+	var all []string
+	p = lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{FunctionVersion: types.FunctionVersionAll, MaxItems: aws.Int32(4)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Functions {
+			all = append(all, aws.ToString(f.FunctionArn))
+		}
+	}
+	if len(all) != n+3 {
+		t.Errorf("FunctionVersion=ALL listed %d items, want %d", len(all), n+3)
+	}
+	wantHead := []string{
+		fnARN("fn-page-000") + ":$LATEST", fnARN("fn-page-000") + ":1",
+		fnARN("fn-page-001") + ":$LATEST", fnARN("fn-page-001") + ":1",
+		fnARN("fn-page-002") + ":$LATEST", fnARN("fn-page-002") + ":1",
+		fnARN("fn-page-003") + ":$LATEST",
+	}
+	if len(all) >= len(wantHead) && !slices.Equal(all[:len(wantHead)], wantHead) {
+		t.Errorf("FunctionVersion=ALL starts %v, want %v", all[:len(wantHead)], wantHead)
+	}
+	seen := map[string]bool{}
+	for _, a := range all {
+		if seen[a] {
+			t.Errorf("FunctionVersion=ALL lists %s twice", a)
+		}
+		seen[a] = true
+	}
+}
+
+func TestListVersionsByFunction(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	name := "fn-versions"
+	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	const versions = 7
+	for i := 1; i <= versions; i++ {
+		// A new description each time makes a new version.
+		v, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(name), Description: aws.String("v" + strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(v.Version) != strconv.Itoa(i) {
+			t.Fatalf("publish #%d gave version %s", i, aws.ToString(v.Version))
+		}
+	}
+	var got []string
+	p := lambda.NewListVersionsByFunctionPaginator(c, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(name), MaxItems: aws.Int32(3)})
+	pages := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page.Versions) > 3 {
+			t.Errorf("page of %d versions with MaxItems 3", len(page.Versions))
+		}
+		for _, v := range page.Versions {
+			got = append(got, aws.ToString(v.Version))
+			wantARN := fnARN(name) + ":" + aws.ToString(v.Version)
+			if aws.ToString(v.FunctionArn) != wantARN {
+				t.Errorf("version %s ARN = %s, want %s", aws.ToString(v.Version), aws.ToString(v.FunctionArn), wantARN)
+			}
+			if v.State != "" || v.LastUpdateStatus != "" || v.RuntimeVersionConfig != nil {
+				t.Errorf("version item has state fields: %s %s", v.State, v.LastUpdateStatus)
+			}
+		}
+	}
+	want := []string{"$LATEST", "1", "2", "3", "4", "5", "6", "7"}
+	if !slices.Equal(got, want) || pages != 3 {
+		t.Errorf("versions = %v in %d pages, want %v in 3", got, pages, want)
+	}
+	_, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("fn-none")})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-none"))
+}
