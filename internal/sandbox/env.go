@@ -107,6 +107,7 @@ type call struct {
 	payload   []byte
 	isErr     bool
 	tooLarge  bool
+	unsent    bool // guarded by env.mu: claimed before any runtime fetched it
 }
 
 type outcome int
@@ -531,6 +532,16 @@ func (e *env) procGone(pr *proc) {
 // invoke runs one invocation; the env is released or stopped before return
 // (or, on ctx cancellation, once the invocation ends).
 func (e *env) invoke(ctx context.Context, inv Invocation) (Result, error) {
+	res, unsent, err := e.invokeOnce(ctx, inv)
+	if unsent {
+		// The process died before it took the call (e.g. a runtime that
+		// exits after a rejected response): run it in a fresh process.
+		res, _, err = e.invokeOnce(ctx, inv)
+	}
+	return res, err
+}
+
+func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, error) {
 	var initDur time.Duration
 	pr := e.currentProc()
 	if pr != nil {
@@ -546,10 +557,10 @@ func (e *env) invoke(ctx context.Context, inv Invocation) (Result, error) {
 		var err error
 		pr, initDur, res, err = e.coldStart(ctx, &inv)
 		if err != nil {
-			return Result{}, err
+			return Result{}, false, err
 		}
 		if res != nil {
-			return *res, nil
+			return *res, false, nil
 		}
 	}
 	start := time.Now()
@@ -573,10 +584,14 @@ func (e *env) invoke(ctx context.Context, inv Invocation) (Result, error) {
 			o := e.await(c, pr, timer, nil)
 			e.finish(c, pr, o, start, initDur)
 		}()
-		return Result{}, ctx.Err()
+		return Result{}, false, ctx.Err()
 	}
 	timer.Stop()
-	return e.finish(c, pr, o, start, initDur), nil
+	if o == outCrash && c.unsent {
+		e.procGone(pr)
+		return Result{}, true, nil
+	}
+	return e.finish(c, pr, o, start, initDur), false, nil
 }
 
 // await waits for the call's outcome.
@@ -626,6 +641,7 @@ func (e *env) claim(c *call) bool {
 	e.lastID = c.id
 	select { // a call never fetched must not reach the next process
 	case <-e.work:
+		c.unsent = true
 	default:
 	}
 	return true
