@@ -21,13 +21,14 @@ type liftedBlob struct {
 // liftBigStrings returns body with every long, escape-free string value
 // replaced by null, and those strings with their member paths. Anything it
 // does not understand is left for encoding/json to judge.
-func liftBigStrings(body []byte) ([]byte, []liftedBlob) {
-	if len(body) < bigString {
+func liftBigStrings(body []byte, min int) ([]byte, []liftedBlob) {
+	if len(body) < min {
 		return body, nil
 	}
 	var out []byte
 	var lifted []liftedBlob
 	var keys []string // member path of the current object nesting
+	var nest []byte   // open containers: '{' or '['
 	var pending string
 	last := 0
 	i := 0
@@ -35,10 +36,18 @@ func liftBigStrings(body []byte) ([]byte, []liftedBlob) {
 		switch c := body[i]; c {
 		case '{':
 			keys = append(keys, pending)
+			nest = append(nest, '{')
 			pending = ""
 			i++
-		case '}':
-			if len(keys) > 0 {
+		case '[':
+			nest = append(nest, '[')
+			i++
+		case '}', ']':
+			if len(nest) == 0 || nest[len(nest)-1] != c-2 { // '{'+2 == '}', '['+2 == ']'
+				return body, nil
+			}
+			nest = nest[:len(nest)-1]
+			if c == '}' {
 				keys = keys[:len(keys)-1]
 			}
 			i++
@@ -69,7 +78,7 @@ func liftBigStrings(body []byte) ([]byte, []liftedBlob) {
 			}
 			if k < len(body) && body[k] == ':' {
 				pending = string(s)
-			} else if len(s) >= bigString && bytes.IndexByte(s, '\\') < 0 && pending != "" {
+			} else if len(s) >= min && bytes.IndexByte(s, '\\') < 0 && pending != "" && len(nest) > 0 && nest[len(nest)-1] == '{' {
 				path := append(append([]string{}, keys[1:]...), pending)
 				lifted = append(lifted, liftedBlob{path: path, text: s})
 				out = append(out, body[last:i]...)

@@ -46,3 +46,14 @@ func TestDecodeJSONLiftsBigBlobs(t *testing.T) {
 		t.Error("truncated JSON accepted")
 	}
 }
+
+func TestLiftSkipsArrays(t *testing.T) {
+	body := []byte(`{"Code":{"ZipFile":["QUFBQUFBQUFBQUFB"]}}`)
+	if _, lifted := liftBigStrings(body, 8); lifted != nil {
+		t.Errorf("lifted a string inside an array: %v", lifted)
+	}
+	var in spec.CreateFunctionRequest
+	if err := decodeJSONLifting(body, &in, 8); err == nil {
+		t.Error("a list of strings decoded into a blob")
+	}
+}

@@ -40,3 +40,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLiftBigStrings checks that lifting blobs out of a body (here from 8
+// bytes on) decodes exactly as encoding/json does, errors included.
+func FuzzLiftBigStrings(f *testing.F) {
+	f.Add([]byte(`{"FunctionName":"f","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`))
+	f.Add([]byte(`{"Code":{"ZipFile":"UEsFBg\/AAAAAAAAAAAAAAAAAAA=="},"Layers":["aaaaaaaaaaaa"]}`))
+	f.Add([]byte(`{"Description":"aaaaaaaaaaaaaaa","Code":{"ZipFile":"!!!!!!!!!!!!"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want, got spec.CreateFunctionRequest
+		wantErr := json.Unmarshal(body, &want)
+		gotErr := decodeJSONLifting(body, &got, 8)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("errors differ: %v vs %v", wantErr, gotErr)
+		}
+		if wantErr == nil {
+			a, _ := json.Marshal(want)
+			b, _ := json.Marshal(got)
+			if !bytes.Equal(a, b) {
+				t.Fatalf("decoded differently:\n%s\n%s", a, b)
+			}
+		}
+	})
+}

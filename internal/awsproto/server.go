@@ -126,7 +126,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 // decodeJSON decodes a request body, lifting large base64 blobs (zips) out
 // first so they are decoded in one pass.
 func decodeJSON(body []byte, dst any) error {
-	rest, lifted := liftBigStrings(body)
+	return decodeJSONLifting(body, dst, bigString)
+}
+
+func decodeJSONLifting(body []byte, dst any, min int) error {
+	rest, lifted := liftBigStrings(body, min)
 	if err := json.Unmarshal(rest, dst); err != nil {
 		if len(lifted) > 0 {
 			// Judge the original text, so messages match the slow path.
