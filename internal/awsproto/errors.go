@@ -188,11 +188,11 @@ func (v *validation) Size(path string, n int, value any, r *spec.Rule) {
 // "Member must satisfy constraint: [...]".
 func ruleText(r *spec.Rule) []string {
 	var out []string
-	if r.HasMin {
-		out = append(out, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
-	}
 	if r.HasMax {
 		out = append(out, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
+	}
+	if r.HasMin {
+		out = append(out, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
 	}
 	if r.Pattern != "" {
 		out = append(out, "Member must satisfy regular expression pattern: "+r.Pattern)

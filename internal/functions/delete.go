@@ -23,11 +23,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if rec == nil {
 			return notFound(ref.Unqualified())
 		}
-		drop := func(c Code, key string) error {
-			gone, err := unrefCode(tx, c, key)
-			if gone {
-				unused = append(unused, c.SHA256Hex)
-			}
+		drop := func(v *version, key string) error {
+			gone, err := unrefVersion(tx, v, key)
+			unused = append(unused, gone...)
 			return err
 		}
 		if ref.Qualifier != "" {
@@ -51,7 +49,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 					return err
 				}
 			}
-			return drop(v.Code, fmt.Sprintf("%s/%010d", fnKey(ref), n))
+			return drop(v, fmt.Sprintf("%s/%010d", fnKey(ref), n))
 		}
 		var keys []string
 		tx.Scan(bVersions, fnKey(ref)+"/", "", func(k string, raw []byte) bool {
@@ -68,12 +66,12 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 				return err
 			}
 			if v != nil {
-				if err := drop(v.Code, k); err != nil {
+				if err := drop(v, k); err != nil {
 					return err
 				}
 			}
 		}
-		if err := drop(rec.Latest.Code, fnKey(ref)+"/"+Latest); err != nil {
+		if err := drop(&rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
 		return tx.Delete(bFunctions, fnKey(ref))

@@ -19,17 +19,6 @@ func runtimeVersionARN(region, runtime string) *spec.RuntimeVersionConfig {
 	return &spec.RuntimeVersionConfig{RuntimeVersionArn: str("arn:aws:lambda:" + region + "::runtime:" + hex.EncodeToString(sum[:]))}
 }
 
-func layersOf(arns []string) []spec.Layer {
-	if len(arns) == 0 {
-		return nil
-	}
-	out := make([]spec.Layer, len(arns))
-	for i, a := range arns {
-		out[i] = spec.Layer{Arn: str(a), CodeSize: i64(0)}
-	}
-	return out
-}
-
 func vpcOf(v *spec.VpcConfig) *spec.VpcConfigResponse {
 	if v == nil {
 		return nil
@@ -103,8 +92,8 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
-	if err := checkLayers(in.Layers); err != nil {
-		return nil, err
+	if len(in.Layers) > 5 {
+		return nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
 	}
 	if len(in.Tags) > maxTags {
 		return nil, awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
@@ -146,7 +135,6 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 		KMSKeyArn:              in.KMSKeyArn,
 		DeadLetterConfig:       in.DeadLetterConfig,
 		VpcConfig:              vpcOf(in.VpcConfig),
-		Layers:                 layersOf(in.Layers),
 		FileSystemConfigs:      in.FileSystemConfigs,
 		TenancyConfig:          in.TenancyConfig,
 		CapacityProviderConfig: in.CapacityProviderConfig,
@@ -191,7 +179,12 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 		if tx.Get(bFunctions, fnKey(ref)) != nil {
 			return awsproto.Conflict("Function already exist: %s", ref.Name)
 		}
-		if err := refCode(tx, code, fnKey(ref)+"/"+Latest); err != nil {
+		layers, codes, err := s.resolveLayers(tx, id, in.Layers)
+		if err != nil {
+			return err
+		}
+		rec.Latest.Config.Layers, rec.Latest.Layers = layers, codes
+		if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
 		if publish {
@@ -204,6 +197,7 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 		return s.save(tx, ref, rec)
 	})
 	if err != nil {
+		s.dropIfUnusedCode(ctx, code)
 		return nil, err
 	}
 	out := rec.Latest.view(now)
@@ -246,7 +240,8 @@ func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t t
 		v.Config.RevisionId = str(newRevision())
 		v.Trans, v.NextRevision = "", ""
 	}
-	if err := refCode(tx, v.Code, fmt.Sprintf("%s/%010d", fnKey(ref), n)); err != nil {
+	v.Layers = rec.Latest.Layers
+	if err := refVersion(tx, v, fmt.Sprintf("%s/%010d", fnKey(ref), n)); err != nil {
 		return nil, err
 	}
 	if err := s.saveVersion(tx, ref, n, v); err != nil {

@@ -39,8 +39,10 @@ const (
 type version struct {
 	Config spec.FunctionConfiguration `json:"config"`
 	Code   Code                       `json:"code"`
-	Trans  string                     `json:"trans,omitempty"`
-	Until  time.Time                  `json:"until"`
+	// Layers is the code of the layers the configuration lists, in order.
+	Layers []Code    `json:"layers,omitempty"`
+	Trans  string    `json:"trans,omitempty"`
+	Until  time.Time `json:"until"`
 	// NextRevision is the RevisionId once the transition completes.
 	NextRevision string `json:"nextRevision,omitempty"`
 }

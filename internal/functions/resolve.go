@@ -22,6 +22,7 @@ type Snapshot struct {
 	Version  string // "$LATEST" or the number
 	Config   spec.FunctionConfiguration
 	Code     Code
+	Layers   []Code // in the configuration's order
 	Reserved *int32
 	// Pending is true while the function is still being created.
 	Pending bool
@@ -52,7 +53,7 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 		}
 		now := s.cfg.Now()
 		settled = v.settled(now)
-		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Reserved: rec.Reserved}
+		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Layers: v.Layers, Reserved: rec.Reserved}
 		snap.Pending = *snap.Config.State == "Pending"
 		snap.Key = ref.ARN() + ":" + snap.Version + "@" + *snap.Config.RevisionId
 		return nil

@@ -215,6 +215,40 @@ func checkIdle(r Ref, v *version, now time.Time) error {
 	return awsproto.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.ARN())
 }
 
+// refVersion records that the version stored at key uses its code and its layers' code.
+func refVersion(tx store.Tx, v *version, key string) error {
+	if err := refCode(tx, v.Code, key); err != nil {
+		return err
+	}
+	for i, l := range v.Layers {
+		if err := refCode(tx, l, fmt.Sprintf("%s#L%d", key, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unrefVersion drops the version's uses and returns the blobs now unused.
+func unrefVersion(tx store.Tx, v *version, key string) ([]string, error) {
+	var unused []string
+	drop := func(c Code, k string) error {
+		gone, err := unrefCode(tx, c, k)
+		if gone {
+			unused = append(unused, c.SHA256Hex)
+		}
+		return err
+	}
+	if err := drop(v.Code, key); err != nil {
+		return nil, err
+	}
+	for i, l := range v.Layers {
+		if err := drop(l, fmt.Sprintf("%s#L%d", key, i)); err != nil {
+			return nil, err
+		}
+	}
+	return unused, nil
+}
+
 // refCode records that key uses the code blob.
 func refCode(tx store.Tx, c Code, key string) error {
 	if c.SHA256Hex == "" {

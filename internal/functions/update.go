@@ -57,10 +57,11 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
-	if err := checkLayers(in.Layers); err != nil {
-		return nil, err
+	if len(in.Layers) > 5 {
+		return nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
 	}
-	out, _, err := s.modify(ctx, ref, in.RevisionId, func(_ store.Tx, rec *record) error {
+	var unused []string
+	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
 		c := &rec.Latest.Config
 		logging, err := loggingConfig(in.LoggingConfig, c.LoggingConfig, ref.Name)
 		if err != nil {
@@ -111,7 +112,21 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 			c.TracingConfig = &spec.TracingConfigResponse{Mode: in.TracingConfig.Mode}
 		}
 		if in.Layers != nil {
-			c.Layers = layersOf(in.Layers)
+			layers, codes, err := s.resolveLayers(tx, awsproto.Identity{Account: ref.Account, Region: ref.Region}, in.Layers)
+			if err != nil {
+				return err
+			}
+			key := fnKey(ref) + "/" + Latest
+			old := version{Layers: rec.Latest.Layers}
+			gone, err := unrefVersion(tx, &old, key)
+			if err != nil {
+				return err
+			}
+			c.Layers, rec.Latest.Layers = layers, codes
+			if err := refVersion(tx, &version{Layers: codes}, key); err != nil {
+				return err
+			}
+			unused = gone
 		}
 		if in.FileSystemConfigs != nil {
 			c.FileSystemConfigs = in.FileSystemConfigs
@@ -133,6 +148,9 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		}
 		return nil
 	})
+	if err == nil {
+		s.collect(unused)
+	}
 	return out, err
 }
 

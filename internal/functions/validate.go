@@ -113,10 +113,3 @@ func loggingConfig(in *spec.LoggingConfig, prev *spec.LoggingConfig, name string
 	}
 	return &out, nil
 }
-
-func checkLayers(layers []string) error {
-	if len(layers) > 5 {
-		return awsproto.InvalidParameter("Cannot reference more than 5 layers.")
-	}
-	return nil
-}

@@ -263,10 +263,15 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 	} else if fi, err := os.Stat(codeDir); err != nil || !fi.IsDir() {
 		return nil, awsproto.Errorf("InvalidParameterValueException", "The hot-reload directory %s of %s does not exist.", codeDir, snap.Ref.ARN())
 	}
-	if len(cfg.Layers) > 0 {
-		return nil, awsproto.Errorf("InvalidParameterValueException", "Layers are not implemented by lambdad yet; %s lists %d.", snap.Ref.ARN(), len(cfg.Layers))
+	var layerDirs []string
+	for _, l := range snap.Layers {
+		dir, err := s.cfg.Blobs.Unpacked(ctx, l.SHA256Hex)
+		if err != nil {
+			return nil, fmt.Errorf("unpack a layer of %s: %w", snap.Ref.ARN(), err)
+		}
+		layerDirs = append(layerDirs, dir)
 	}
-	launch, err := s.cfg.Runtimes.Launch(deref(cfg.Runtime), deref(cfg.Handler), codeDir, nil)
+	launch, err := s.cfg.Runtimes.Launch(deref(cfg.Runtime), deref(cfg.Handler), codeDir, layerDirs)
 	if err != nil {
 		var ue *runtimes.UnavailableError
 		if errors.As(err, &ue) {
@@ -280,6 +285,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 		RuntimeDir:         launch.RuntimeDir,
 		Env:                s.environment(snap, launch),
 		CodeDir:            codeDir,
+		LayerDirs:          layerDirs,
 		MemoryMB:           int(deref32(cfg.MemorySize, 128)),
 		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
 		EphemeralStorageMB: 512,

@@ -201,8 +201,8 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("fn-unimpl"), Name: aws.String("live"), FunctionVersion: aws.String("$LATEST")})
 			return err
 		},
-		"ListLayers": func() error {
-			_, err := c.ListLayers(ctx, &lambda.ListLayersInput{})
+		"ListEventSourceMappings": func() error {
+			_, err := c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
 			return err
 		},
 	}

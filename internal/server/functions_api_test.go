@@ -138,9 +138,13 @@ func TestCreateFunctionStoresEveryField(t *testing.T) {
 	in.Runtime = types.RuntimeNodejs20x
 	in.Handler = aws.String("index.handler")
 	in.Environment = &types.Environment{Variables: map[string]string{"VAR_A": "1", "VAR_B": "two"}}
-	in.Layers = []string{
-		"arn:aws:lambda:us-east-1:123456789012:layer:deps:3",
-		"arn:aws:lambda:us-east-1:123456789012:layer:tools:1",
+	layerZip := handlerZip(t, "# a layer\n")
+	for _, name := range []string{"deps", "tools"} {
+		lv, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String(name), Content: &types.LayerVersionContentInput{ZipFile: layerZip}})
+		if err != nil {
+			t.Fatalf("PublishLayerVersion %s: %v", name, err)
+		}
+		in.Layers = append(in.Layers, aws.ToString(lv.LayerVersionArn))
 	}
 	in.VpcConfig = &types.VpcConfig{SubnetIds: []string{"subnet-1", "subnet-2"}, SecurityGroupIds: []string{"sg-1"}}
 	in.FileSystemConfigs = []types.FileSystemConfig{{
@@ -181,6 +185,9 @@ func TestCreateFunctionStoresEveryField(t *testing.T) {
 		var layers []string
 		for _, l := range cfg.Layers {
 			layers = append(layers, aws.ToString(l.Arn))
+			if l.CodeSize != int64(len(layerZip)) {
+				t.Errorf("layer %s CodeSize = %d, want %d", aws.ToString(l.Arn), l.CodeSize, len(layerZip))
+			}
 		}
 		if !slices.Equal(layers, in.Layers) {
 			t.Errorf("Layers = %v, want %v", layers, in.Layers)

@@ -1,0 +1,338 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Buckets of layers.
+const (
+	bLayers    = "layers"    // acct/region/name/%010d -> layerVersion
+	bLayerNext = "layernext" // acct/region/name -> highest version ever published
+)
+
+// layerVersion is one published, immutable layer version.
+type layerVersion struct {
+	Name          string   `json:"name"`
+	Version       int64    `json:"version"`
+	Description   string   `json:"description"`
+	Runtimes      []string `json:"runtimes"`
+	Architectures []string `json:"architectures"`
+	License       *string  `json:"license,omitempty"`
+	Created       string   `json:"created"`
+	Code          Code     `json:"code"`
+}
+
+// LayerRef names a layer in an account and region.
+type LayerRef struct{ Account, Region, Name string }
+
+// ARN is the layer's ARN (without version).
+func (l LayerRef) ARN() string {
+	return "arn:aws:lambda:" + l.Region + ":" + l.Account + ":layer:" + l.Name
+}
+
+func (l LayerRef) key() string { return l.Account + "/" + l.Region + "/" + l.Name }
+
+var layerARNRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+)(?::([0-9]+))?$`)
+
+// ParseLayer accepts a layer name or layer ARN.
+func ParseLayer(id awsproto.Identity, name string) LayerRef {
+	if m := layerARNRE.FindStringSubmatch(name); m != nil {
+		return LayerRef{Account: m[2], Region: m[1], Name: m[3]}
+	}
+	return LayerRef{Account: id.Account, Region: id.Region, Name: name}
+}
+
+func layerNotFound() error {
+	return awsproto.NotFound("The resource you requested does not exist.")
+}
+
+func checkLayerVersion(n int64) error {
+	if n < 1 {
+		return awsproto.InvalidParameter("Layer Version Cannot be less than 1")
+	}
+	return nil
+}
+
+// LayerVersion is a layer version as the API shows it, with its code.
+type LayerVersion struct {
+	Out  spec.GetLayerVersionResponse
+	Code Code
+}
+
+func (l *layerVersion) view(ref LayerRef) *LayerVersion {
+	arn := ref.ARN()
+	return &LayerVersion{Code: l.Code, Out: spec.GetLayerVersionResponse{
+		Content:                 &spec.LayerVersionContentOutput{CodeSha256: str(codeSha(l.Code)), CodeSize: i64(l.Code.Size)},
+		LayerArn:                &arn,
+		LayerVersionArn:         str(arn + ":" + strconv.FormatInt(l.Version, 10)),
+		Description:             str(l.Description),
+		CreatedDate:             str(l.Created),
+		Version:                 i64(l.Version),
+		CompatibleArchitectures: nonNil(l.Architectures),
+		CompatibleRuntimes:      nonNil(l.Runtimes),
+		LicenseInfo:             l.License,
+	}}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// PublishLayer is PublishLayerVersion.
+func (s *Service) PublishLayer(ctx context.Context, id awsproto.Identity, in *spec.PublishLayerVersionRequest) (*LayerVersion, error) {
+	ref := ParseLayer(id, *in.LayerName)
+	if ref.Region != id.Region || ref.Account != id.Account {
+		return nil, awsproto.InvalidParameter("Layers can only be published in the caller's account and region: %s", *in.LayerName)
+	}
+	c := in.Content
+	code, err := s.intake(ctx, codeInput{Zip: c.ZipFile, S3Bucket: c.S3Bucket, S3Key: c.S3Key, S3Version: c.S3ObjectVersion}, false)
+	if err != nil {
+		return nil, err
+	}
+	if code.HotReloadDir != "" {
+		return nil, awsproto.InvalidParameter("Layers cannot use hot-reload code.")
+	}
+	lv := &layerVersion{Name: ref.Name, Runtimes: in.CompatibleRuntimes, Architectures: in.CompatibleArchitectures,
+		License: in.LicenseInfo, Created: *lastModified(s.cfg.Now()), Code: code}
+	if in.Description != nil {
+		lv.Description = *in.Description
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		last, _ := strconv.ParseInt(string(tx.Get(bLayerNext, ref.key())), 10, 64)
+		lv.Version = last + 1
+		if err := tx.Put(bLayerNext, ref.key(), []byte(strconv.FormatInt(lv.Version, 10))); err != nil {
+			return err
+		}
+		k := fmt.Sprintf("%s/%010d", ref.key(), lv.Version)
+		if err := refCode(tx, code, "layer/"+k); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(lv)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bLayers, k, raw)
+	})
+	if err != nil {
+		s.dropIfUnusedCode(ctx, code)
+		return nil, err
+	}
+	return lv.view(ref), nil
+}
+
+func loadLayer(tx store.Tx, ref LayerRef, n int64) (*layerVersion, error) {
+	raw := tx.Get(bLayers, fmt.Sprintf("%s/%010d", ref.key(), n))
+	if raw == nil {
+		return nil, nil
+	}
+	lv := new(layerVersion)
+	if err := json.Unmarshal(raw, lv); err != nil {
+		return nil, fmt.Errorf("decode layer %s:%d: %w", ref.key(), n, err)
+	}
+	return lv, nil
+}
+
+// GetLayer is GetLayerVersion.
+func (s *Service) GetLayer(ctx context.Context, ref LayerRef, n int64) (*LayerVersion, error) {
+	if err := checkLayerVersion(n); err != nil {
+		return nil, err
+	}
+	var out *LayerVersion
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		lv, err := loadLayer(tx, ref, n)
+		if err != nil {
+			return err
+		}
+		if lv == nil {
+			return layerNotFound()
+		}
+		out = lv.view(ref)
+		return nil
+	})
+	return out, err
+}
+
+// GetLayerByARN is GetLayerVersionByArn.
+func (s *Service) GetLayerByARN(ctx context.Context, arn string) (*LayerVersion, error) {
+	m := layerARNRE.FindStringSubmatch(arn)
+	if m == nil || m[4] == "" {
+		return nil, layerNotFound()
+	}
+	n, _ := strconv.ParseInt(m[4], 10, 64)
+	return s.GetLayer(ctx, LayerRef{Account: m[2], Region: m[1], Name: m[3]}, n)
+}
+
+// DeleteLayer is DeleteLayerVersion: idempotent, and functions that use
+// the version keep working (its code stays while they reference it).
+func (s *Service) DeleteLayer(ctx context.Context, ref LayerRef, n int64) error {
+	if err := checkLayerVersion(n); err != nil {
+		return err
+	}
+	var unused []string
+	err := s.update(ctx, func(tx store.Tx) error {
+		lv, err := loadLayer(tx, ref, n)
+		if err != nil || lv == nil {
+			return err
+		}
+		k := fmt.Sprintf("%s/%010d", ref.key(), n)
+		if err := tx.Delete(bLayers, k); err != nil {
+			return err
+		}
+		gone, err := unrefCode(tx, lv.Code, "layer/"+k)
+		if gone {
+			unused = append(unused, lv.Code.SHA256Hex)
+		}
+		return err
+	})
+	s.collect(unused)
+	return err
+}
+
+func matches(lv *layerVersion, runtime, arch *string) bool {
+	if runtime != nil && !contains(lv.Runtimes, *runtime) {
+		return false
+	}
+	if arch != nil && !contains(lv.Architectures, *arch) {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func listItem(ref LayerRef, lv *layerVersion) spec.LayerVersionsListItem {
+	v := lv.view(ref).Out
+	return spec.LayerVersionsListItem{LayerVersionArn: v.LayerVersionArn, Version: v.Version, Description: v.Description,
+		CreatedDate: v.CreatedDate, CompatibleArchitectures: v.CompatibleArchitectures, CompatibleRuntimes: v.CompatibleRuntimes, LicenseInfo: v.LicenseInfo}
+}
+
+// ListLayerVersions lists a layer's versions, newest first.
+func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, arch, marker *string, max *int32) (*spec.ListLayerVersionsResponse, error) {
+	after, err := decodeMarker(marker)
+	if err != nil {
+		return nil, err
+	}
+	n := pageSize(max)
+	out := &spec.ListLayerVersionsResponse{LayerVersions: []spec.LayerVersionsListItem{}}
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var all []*layerVersion
+		tx.Scan(bLayers, ref.key()+"/", "", func(_ string, raw []byte) bool {
+			lv := new(layerVersion)
+			if json.Unmarshal(raw, lv) == nil && matches(lv, runtime, arch) {
+				all = append(all, lv)
+			}
+			return true
+		})
+		for i := len(all) - 1; i >= 0; i-- {
+			v := strconv.FormatInt(all[i].Version, 10)
+			if after != "" {
+				if v == after {
+					after = ""
+				}
+				continue
+			}
+			if len(out.LayerVersions) == n {
+				out.NextMarker = encodeMarker(strconv.FormatInt(all[i+1].Version, 10))
+				break
+			}
+			out.LayerVersions = append(out.LayerVersions, listItem(ref, all[i]))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListLayers lists the account's layers with their latest matching version.
+func (s *Service) ListLayers(ctx context.Context, id awsproto.Identity, runtime, arch, marker *string, max *int32) (*spec.ListLayersResponse, error) {
+	after, err := decodeMarker(marker)
+	if err != nil {
+		return nil, err
+	}
+	n := pageSize(max)
+	prefix := id.Account + "/" + id.Region + "/"
+	out := &spec.ListLayersResponse{Layers: []spec.LayersListItem{}}
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		latest := map[string]*layerVersion{}
+		var names []string
+		tx.Scan(bLayers, prefix, "", func(k string, raw []byte) bool {
+			name := strings.SplitN(k[len(prefix):], "/", 2)[0]
+			lv := new(layerVersion)
+			if json.Unmarshal(raw, lv) == nil && matches(lv, runtime, arch) {
+				if latest[name] == nil {
+					names = append(names, name)
+				}
+				latest[name] = lv
+			}
+			return true
+		})
+		for _, name := range names {
+			if after != "" && name <= after {
+				continue
+			}
+			if len(out.Layers) == n {
+				out.NextMarker = encodeMarker(*out.Layers[len(out.Layers)-1].LayerName)
+				break
+			}
+			ref := LayerRef{Account: id.Account, Region: id.Region, Name: name}
+			item := listItem(ref, latest[name])
+			out.Layers = append(out.Layers, spec.LayersListItem{LayerName: str(name), LayerArn: str(ref.ARN()), LatestMatchingVersion: &item})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// resolveLayers checks a function's layer list and returns what the
+// configuration shows and the code to mount, in order.
+func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string) ([]spec.Layer, []Code, error) {
+	if len(arns) > 5 {
+		return nil, nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
+	}
+	var layers []spec.Layer
+	var codes []Code
+	seen := map[string]string{}
+	for _, arn := range arns {
+		m := layerARNRE.FindStringSubmatch(arn)
+		if m == nil || m[4] == "" {
+			return nil, nil, awsproto.InvalidParameter("Layer version %s does not exist.", arn)
+		}
+		if prev, dup := seen[m[3]+"@"+m[1]+m[2]]; dup {
+			return nil, nil, awsproto.InvalidParameter("Two different versions of the same layer are not allowed to be referenced in the same function. %s and %s are versions of the same layer.", prev, arn)
+		}
+		seen[m[3]+"@"+m[1]+m[2]] = arn
+		n, _ := strconv.ParseInt(m[4], 10, 64)
+		var lv *layerVersion
+		var err error
+		if m[1] == id.Region && m[2] == id.Account {
+			lv, err = loadLayer(tx, LayerRef{Account: m[2], Region: m[1], Name: m[3]}, n)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if lv == nil {
+			return nil, nil, awsproto.InvalidParameter("Layer version %s does not exist.", arn)
+		}
+		layers = append(layers, spec.Layer{Arn: str(arn), CodeSize: i64(lv.Code.Size)})
+		codes = append(codes, lv.Code)
+	}
+	return layers, codes, nil
+}
