@@ -42,6 +42,14 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 			}
 			return true
 		})
+		// Layer versions count against the account's code storage too.
+		tx.Scan(bLayers, prefix, "", func(_ string, raw []byte) bool {
+			var l layerVersion
+			if json.Unmarshal(raw, &l) == nil {
+				size += l.Code.Size
+			}
+			return true
+		})
 		return nil
 	})
 	if err != nil {
