@@ -4,6 +4,7 @@
 package logs
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"os"
@@ -37,6 +38,7 @@ type entry struct {
 
 type stream struct {
 	f    *os.File
+	w    *bufio.Writer
 	size int64
 }
 
@@ -85,7 +87,13 @@ func (s *Store) run() {
 	defer close(s.done)
 	for e := range s.queue {
 		s.write(e)
+		if len(s.queue) == 0 {
+			// Under load records batch up in the buffers; once the queue
+			// is empty they go to the files.
+			s.flush()
+		}
 	}
+	s.flush()
 	s.mu.Lock()
 	for _, st := range s.files {
 		st.f.Close()
@@ -93,12 +101,24 @@ func (s *Store) run() {
 	s.mu.Unlock()
 }
 
+func (s *Store) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.files {
+		if st.w.Buffered() > 0 {
+			st.w.Flush()
+		}
+	}
+}
+
 func (s *Store) write(e entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	path := s.Path(e.group, e.stream)
-	st := s.files[path]
+	key := e.group + "\x00" + e.stream
+	st := s.files[key]
+	path := ""
 	if st == nil {
+		path = s.Path(e.group, e.stream)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			s.cfg.Logger.Warn("function log", "err", err)
 			return
@@ -109,20 +129,23 @@ func (s *Store) write(e entry) {
 			return
 		}
 		fi, _ := f.Stat()
-		st = &stream{f: f, size: fi.Size()}
-		s.files[path] = st
+		st = &stream{f: f, w: bufio.NewWriterSize(f, 64<<10), size: fi.Size()}
+		s.files[key] = st
 	}
 	if st.size+int64(len(e.data)) > s.cfg.MaxStreamBytes {
+		path = s.Path(e.group, e.stream)
+		st.w.Flush()
 		st.f.Close()
 		os.Rename(path, path+".1")
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
-			delete(s.files, path)
+			delete(s.files, key)
 			return
 		}
 		st.f, st.size = f, 0
+		st.w.Reset(f)
 	}
-	n, _ := st.f.Write(e.data)
+	n, _ := st.w.Write(e.data)
 	st.size += int64(n)
 }
 
