@@ -158,3 +158,28 @@ func liveBytes() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc + ms.StackInuse)
 }
+
+// BenchmarkColdStartGoEcho measures a cold start (a new environment per
+// invoke) of the Go echo bootstrap, unconfined and isolated; compare with
+// the bare start of the binary (unconfined is nearly that).
+func BenchmarkColdStartGoEcho(b *testing.B) {
+	needGo(b)
+	for _, iso := range []string{"off", "auto"} {
+		b.Run(iso, func(b *testing.B) {
+			m, _ := newTestManager(b, iso)
+			ctx := context.Background()
+			var init time.Duration
+			for i := 0; b.Loop(); i++ {
+				fn := goFunction()
+				fn.Key = "cold-" + strconv.Itoa(i)
+				res, err := m.Invoke(ctx, fn, benchInv(int64(i)))
+				if err != nil || res.FunctionError != "" {
+					b.Fatalf("%v %s", err, res.Payload)
+				}
+				init += res.InitDuration
+				m.Retire(fn.Key)
+			}
+			b.ReportMetric(float64(init.Microseconds())/float64(b.N)/1000, "init-ms")
+		})
+	}
+}
