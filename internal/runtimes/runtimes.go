@@ -298,7 +298,7 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 	}
 	return Launch{
 		// -u keeps print() output unbuffered so logs reach the sandbox as they happen.
-		Command:    []string{p.path, "-u", RuntimeDirPlaceholder + "/bootstrap.py", OptPlaceholder},
+		Command:    []string{p.path, "-u", "-S", RuntimeDirPlaceholder + "/bootstrap.py", OptPlaceholder},
 		RuntimeDir: c.pythonDir,
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,

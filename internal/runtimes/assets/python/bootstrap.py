@@ -393,10 +393,28 @@ def load_handler(handler):
 # --- Main loop --------------------------------------------------------------
 
 
+def host_site_packages():
+    # lambdad starts Python with -S: the .pth files of the host's
+    # site-packages can import whole packages (certifi, ...) and cost every
+    # cold start tens of milliseconds. The directories stay importable (AWS
+    # runtimes ship boto3 too), after the function's own code and layers.
+    if not sys.flags.no_site:
+        return []
+    import site
+
+    dirs = list(site.getsitepackages())
+    try:
+        dirs.append(site.getusersitepackages())
+    except Exception:
+        pass
+    return [d for d in dirs if os.path.isdir(d)]
+
+
 def setup_paths(task_root, opt_dir):
     version = "python%d.%d" % sys.version_info[:2]
     front = [task_root, os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
     sys.path[:] = front + [p for p in sys.path if p not in front]
+    sys.path.extend(p for p in host_site_packages() if p not in sys.path)
 
 
 def handle(client, handler, headers, body, json_format):
