@@ -164,13 +164,22 @@ func liveBytes() int64 {
 // the bare start of the binary (unconfined is nearly that).
 func BenchmarkColdStartGoEcho(b *testing.B) {
 	needGo(b)
+	coldStarts(b, goFunction)
+}
+
+// BenchmarkColdStartPython is the same for a small Python runtime.
+func BenchmarkColdStartPython(b *testing.B) {
+	coldStarts(b, pyFunction)
+}
+
+func coldStarts(b *testing.B, newFn func(...func(*Function)) *Function) {
 	for _, iso := range []string{"off", "auto"} {
 		b.Run(iso, func(b *testing.B) {
 			m, _ := newTestManager(b, iso)
 			ctx := context.Background()
 			var init time.Duration
 			for i := 0; b.Loop(); i++ {
-				fn := goFunction()
+				fn := newFn()
 				fn.Key = "cold-" + strconv.Itoa(i)
 				res, err := m.Invoke(ctx, fn, benchInv(int64(i)))
 				if err != nil || res.FunctionError != "" {
