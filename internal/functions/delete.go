@@ -80,5 +80,8 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		return err
 	}
 	s.collect(unused)
+	if s.cfg.Deleted != nil {
+		s.cfg.Deleted(ref.ARN(), ref.Qualifier)
+	}
 	return nil
 }

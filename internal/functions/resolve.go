@@ -27,7 +27,9 @@ type Snapshot struct {
 	// Pending is true while the function is still being created.
 	Pending bool
 	// Key identifies this exact code and configuration, for pooling
-	// execution environments: it changes with every update.
+	// execution environments: it changes with every update. Its form,
+	// "<function ARN>:<version>@<RevisionId>", lets a deleted function's
+	// or version's environments be retired by prefix.
 	Key string
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	ConcurrencyLimit int32
 	Now              func() time.Time
 	Logger           *slog.Logger
+	// Deleted, when set, learns of every deleted function (version "") or
+	// published version, so its running environments can be stopped.
+	Deleted func(functionARN, version string)
 }
 
 // Service is the control plane.

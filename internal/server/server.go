@@ -88,8 +88,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.S3Endpoint != "" {
 		fcfg.S3 = s3code.New(cfg.S3Endpoint, "us-east-1")
 	}
-	fs := functions.New(fcfg)
 	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log}
+	// Environments of a deleted function or version stop once idle.
+	fcfg.Deleted = func(arn, version string) {
+		if srv.sandbox == nil {
+			return
+		}
+		if version == "" {
+			srv.sandbox.Retire(arn + ":") // every version
+		} else {
+			srv.sandbox.Retire(arn + ":" + version + "@")
+		}
+	}
+	fs := functions.New(fcfg)
 	if err := srv.startDataPlane(fs); err != nil {
 		st.Close()
 		return nil, err
