@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +66,16 @@ func TestBoltRoundTripScanAndRollback(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestSecondOpenSaysLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := OpenBolt(path); err == nil || !strings.Contains(err.Error(), "another lambdad is using this data directory") {
+		t.Fatalf("second open: %v", err)
+	}
 }
