@@ -7,12 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 
 	"github.com/lambdad/lambdad/internal/archive"
 	"github.com/lambdad/lambdad/internal/awsproto"
-	"github.com/lambdad/lambdad/internal/store"
 )
 
 // HotReloadBucket is the S3 bucket name that means "run the code straight
@@ -89,13 +87,12 @@ func (s *Service) intakeS3(ctx context.Context, in codeInput, dryRun bool) (Code
 	}
 	info, err := archive.Inspect(f, bi.Size, archive.DefaultLimits())
 	f.Close()
-	if err != nil || dryRun {
-		s.dropIfUnused(ctx, bi.Hex)
-		if err != nil {
-			return Code{}, zipError(err)
-		}
+	code := Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}
+	if err != nil {
+		// Stored but refused: the caller drops it once it holds no lock.
+		return code, zipError(err)
 	}
-	return Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}, nil
+	return code, nil
 }
 
 // S3ErrorCoder is implemented by S3 errors that carry AWS's error code.
@@ -137,15 +134,4 @@ func codeSha(c Code) string {
 }
 
 // dropIfUnused deletes a blob nothing references (after a failed intake).
-func (s *Service) dropIfUnused(ctx context.Context, sha string) {
-	used := false
-	s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		used = tx.Count(bCodeRefs, sha+"/") > 0
-		return nil
-	})
-	if !used {
-		if err := s.cfg.Blobs.Delete(sha); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.cfg.Logger.Warn("delete rejected code", "sha256", sha, "err", err)
-		}
-	}
-}
+func (s *Service) dropIfUnused(sha string) { s.collect([]string{sha}) }

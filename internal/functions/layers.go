@@ -97,12 +97,16 @@ func (s *Service) PublishLayer(ctx context.Context, id awsproto.Identity, in *sp
 		return nil, awsproto.InvalidParameter("Layers can only be published in the caller's account and region: %s", *in.LayerName)
 	}
 	c := in.Content
+	if c.S3Bucket != nil && *c.S3Bucket == HotReloadBucket {
+		return nil, awsproto.InvalidParameter("Layers cannot use hot-reload code.")
+	}
+	// Shared until the reference commits: see collect.
+	s.codeMu.RLock()
 	code, err := s.intake(ctx, codeInput{Zip: c.ZipFile, S3Bucket: c.S3Bucket, S3Key: c.S3Key, S3Version: c.S3ObjectVersion}, false)
 	if err != nil {
+		s.codeMu.RUnlock()
+		s.dropIfUnusedCode(code)
 		return nil, err
-	}
-	if code.HotReloadDir != "" {
-		return nil, awsproto.InvalidParameter("Layers cannot use hot-reload code.")
 	}
 	lv := &layerVersion{Name: ref.Name, Runtimes: in.CompatibleRuntimes, Architectures: in.CompatibleArchitectures,
 		License: in.LicenseInfo, Created: *lastModified(s.cfg.Now()), Code: code}
@@ -125,8 +129,9 @@ func (s *Service) PublishLayer(ctx context.Context, id awsproto.Identity, in *sp
 		}
 		return tx.Put(bLayers, k, raw)
 	})
+	s.codeMu.RUnlock()
 	if err != nil {
-		s.dropIfUnusedCode(ctx, code)
+		s.dropIfUnusedCode(code)
 		return nil, err
 	}
 	return lv.view(ref), nil

@@ -110,8 +110,12 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	if _, err := s.GetConfiguration(ctx, ref); err == nil {
 		return nil, awsproto.Conflict("Function already exist: %s", ref.Name)
 	}
+	// Shared until the reference commits: see collect.
+	s.codeMu.RLock()
 	code, err := s.intake(ctx, ci, false)
 	if err != nil {
+		s.codeMu.RUnlock()
+		s.dropIfUnusedCode(code)
 		return nil, err
 	}
 	now := s.cfg.Now()
@@ -196,8 +200,9 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 		}
 		return s.save(tx, ref, rec)
 	})
+	s.codeMu.RUnlock()
 	if err != nil {
-		s.dropIfUnusedCode(ctx, code)
+		s.dropIfUnusedCode(code)
 		return nil, err
 	}
 	out := rec.Latest.view(now)

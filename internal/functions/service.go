@@ -6,9 +6,11 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +54,9 @@ type Service struct {
 	cfg Config
 	// cache holds resolved snapshots for the invoke path, dropped on every
 	// write to the function.
-	cache sync.Map // fnKey:qualifier -> *cached
-	gen   atomic.Uint64
+	cache  sync.Map // fnKey:qualifier -> *cached
+	gen    atomic.Uint64
+	codeMu sync.RWMutex // see collect
 }
 
 // New makes the control plane.
@@ -273,9 +276,26 @@ func unrefCode(tx store.Tx, c Code, key string) (bool, error) {
 
 // collect deletes blobs no version uses any more. It runs after the commit:
 // a crash in between leaves an unreferenced blob, never a dangling reference.
+//
+// Intakes hold codeMu shared from storing a blob until the transaction that
+// references it commits; collect holds it exclusively and checks again that
+// nothing references a blob, so it never deletes one an intake is about to use.
 func (s *Service) collect(hexes []string) {
+	if len(hexes) == 0 {
+		return
+	}
+	s.codeMu.Lock()
+	defer s.codeMu.Unlock()
 	for _, h := range hexes {
-		if err := s.cfg.Blobs.Delete(h); err != nil {
+		used := false
+		s.cfg.Store.View(context.Background(), func(tx store.Tx) error {
+			used = tx.Count(bCodeRefs, h+"/") > 0
+			return nil
+		})
+		if used || !s.cfg.Blobs.Has(h) {
+			continue
+		}
+		if err := s.cfg.Blobs.Delete(h); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
 		}
 	}

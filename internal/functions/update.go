@@ -175,7 +175,13 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 		return nil, awsproto.InvalidParameter("Please provide ImageUri when updating a function with packageType Image.")
 	}
 	dry := in.DryRun != nil && *in.DryRun
+	// Shared until the reference commits: see collect.
+	s.codeMu.RLock()
 	code, err := s.intake(ctx, ci, dry)
+	if err != nil || dry {
+		s.codeMu.RUnlock()
+		s.dropIfUnusedCode(code)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +220,9 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 		}
 		return nil
 	})
+	s.codeMu.RUnlock()
 	if err != nil {
-		s.dropIfUnusedCode(ctx, code)
+		s.dropIfUnusedCode(code)
 		return nil, err
 	}
 	s.collect(unused)
@@ -250,8 +257,8 @@ func (s *Service) publishAfterUpdate(ctx context.Context, ref Ref) (*spec.Functi
 	return &out, err
 }
 
-func (s *Service) dropIfUnusedCode(ctx context.Context, c Code) {
+func (s *Service) dropIfUnusedCode(c Code) {
 	if c.SHA256Hex != "" {
-		s.dropIfUnused(ctx, c.SHA256Hex)
+		s.dropIfUnused(c.SHA256Hex)
 	}
 }
