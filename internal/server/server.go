@@ -155,7 +155,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("lambdad ready", "address", "http://"+ln.Addr().String(), "data_dir", s.cfg.DataDir)
+	// The ready line is logged whatever the level, so tools can wait for it.
+	lvl := slog.LevelInfo
+	for lvl < slog.LevelError && !s.log.Enabled(ctx, lvl) {
+		lvl += 4
+	}
+	s.log.Log(ctx, lvl, "lambdad ready", "address", "http://"+ln.Addr().String(), "data_dir", s.cfg.DataDir)
 	select {
 	case err := <-errc:
 		return err
