@@ -211,6 +211,7 @@ func (h *Handler) register() {
 		return nil, fs.DeleteConcurrency(ctx, ref)
 	})
 	h.registerLayers()
+	h.registerAbsent()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
 			return h.cfg.Invoker.Invoke(ctx, id, in)

@@ -201,8 +201,9 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("fn-unimpl"), Name: aws.String("live"), FunctionVersion: aws.String("$LATEST")})
 			return err
 		},
-		"ListEventSourceMappings": func() error {
-			_, err := c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+		"AddPermission": func() error {
+			_, err := c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("fn-unimpl"), StatementId: aws.String("s1"),
+				Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com")})
 			return err
 		},
 	}

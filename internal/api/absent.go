@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// registerAbsent answers the reads IaC tools (Terraform, SAM) make right
+// after creating a function, about resources lambdad cannot create yet:
+// aliases, policies, URLs, event source mappings, event invoke configs,
+// provisioned concurrency, code signing. Since nothing can create them,
+// "there are none" is the true answer; creating them answers 501.
+func (h *Handler) registerAbsent() {
+	s := h.svc
+	fs := h.cfg.Functions
+	// exists resolves name (and qualifier) to a function, or AWS's 404.
+	exists := func(ctx context.Context, id awsproto.Identity, name string, q *string) (functions.Ref, error) {
+		ref, err := functions.ParseRef(id, name, q)
+		if err != nil {
+			return ref, err
+		}
+		_, err = fs.GetConfiguration(ctx, ref)
+		return ref, err
+	}
+	awsproto.On(s, "GetPolicy", func(ctx context.Context, id awsproto.Identity, in *spec.GetPolicyRequest) (*spec.GetPolicyResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, in.Qualifier); err != nil {
+			return nil, err
+		}
+		return nil, awsproto.NotFound("The resource you requested does not exist.")
+	})
+	awsproto.On(s, "GetFunctionCodeSigningConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionCodeSigningConfigRequest) (*spec.GetFunctionCodeSigningConfigResponse, error) {
+		ref, err := exists(ctx, id, *in.FunctionName, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &spec.GetFunctionCodeSigningConfigResponse{CodeSigningConfigArn: ptr(""), FunctionName: ptr(ref.Name)}, nil
+	})
+	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
+		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return &spec.GetRuntimeManagementConfigResponse{UpdateRuntimeOn: ptr("Auto"), FunctionArn: ptr(ref.VersionARN())}, nil
+	})
+	awsproto.On(s, "GetFunctionRecursionConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionRecursionConfigRequest) (*spec.GetFunctionRecursionConfigResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+			return nil, err
+		}
+		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
+	})
+	awsproto.On(s, "GetFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionEventInvokeConfigRequest) (*spec.FunctionEventInvokeConfig, error) {
+		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return nil, awsproto.NotFound("The function %s doesn't have an EventInvokeConfig", ref.VersionARN())
+	})
+	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, in.Qualifier); err != nil {
+			return nil, err
+		}
+		return nil, awsproto.NotFound("The resource you requested does not exist.")
+	})
+	awsproto.On(s, "ListAliases", func(ctx context.Context, id awsproto.Identity, in *spec.ListAliasesRequest) (*spec.ListAliasesResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+			return nil, err
+		}
+		return &spec.ListAliasesResponse{Aliases: []spec.AliasConfiguration{}}, nil
+	})
+	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+			return nil, err
+		}
+		return &spec.ListFunctionUrlConfigsResponse{FunctionUrlConfigs: []spec.FunctionUrlConfig{}}, nil
+	})
+	awsproto.On(s, "ListProvisionedConcurrencyConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListProvisionedConcurrencyConfigsRequest) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+			return nil, err
+		}
+		return &spec.ListProvisionedConcurrencyConfigsResponse{ProvisionedConcurrencyConfigs: []spec.ProvisionedConcurrencyConfigListItem{}}, nil
+	})
+	awsproto.On(s, "ListFunctionEventInvokeConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionEventInvokeConfigsRequest) (*spec.ListFunctionEventInvokeConfigsResponse, error) {
+		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+			return nil, err
+		}
+		return &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: []spec.FunctionEventInvokeConfig{}}, nil
+	})
+	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id awsproto.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
+		if in.FunctionName != nil {
+			if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &spec.ListEventSourceMappingsResponse{EventSourceMappings: []spec.EventSourceMappingConfiguration{}}, nil
+	})
+}

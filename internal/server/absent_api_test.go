@@ -1,0 +1,61 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// TestReadsIaCToolsMake covers the reads Terraform and SAM make after a
+// create, about resources that lambdad cannot create yet: they answer that
+// there are none (or AWS's 404), and 404 for a missing function.
+func TestReadsIaCToolsMake(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	createActive(t, c, createInput("iac", handlerZip(t, "x = 1\n")))
+	fn := aws.String("iac")
+
+	csc, err := c.GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: fn})
+	if err != nil || aws.ToString(csc.FunctionName) != "iac" || aws.ToString(csc.CodeSigningConfigArn) != "" {
+		t.Errorf("GetFunctionCodeSigningConfig: %v %+v", err, csc)
+	}
+	rm, err := c.GetRuntimeManagementConfig(ctx, &lambda.GetRuntimeManagementConfigInput{FunctionName: fn})
+	if err != nil || rm.UpdateRuntimeOn != "Auto" || aws.ToString(rm.FunctionArn) != fnARN("iac")+":$LATEST" {
+		t.Errorf("GetRuntimeManagementConfig: %v %+v", err, rm)
+	}
+	rc, err := c.GetFunctionRecursionConfig(ctx, &lambda.GetFunctionRecursionConfigInput{FunctionName: fn})
+	if err != nil || rc.RecursiveLoop != "Terminate" {
+		t.Errorf("GetFunctionRecursionConfig: %v", err)
+	}
+	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: fn})
+	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	_, err = c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: fn})
+	apiErr(t, err, "ResourceNotFoundException", 404, "The function "+fnARN("iac")+":$LATEST doesn't have an EventInvokeConfig")
+	_, err = c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: fn})
+	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+
+	if out, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: fn}); err != nil || out.Aliases == nil || len(out.Aliases) != 0 {
+		t.Errorf("ListAliases: %v %+v", err, out)
+	}
+	if out, err := c.ListFunctionUrlConfigs(ctx, &lambda.ListFunctionUrlConfigsInput{FunctionName: fn}); err != nil || len(out.FunctionUrlConfigs) != 0 {
+		t.Errorf("ListFunctionUrlConfigs: %v", err)
+	}
+	if out, err := c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: fn}); err != nil || len(out.ProvisionedConcurrencyConfigs) != 0 {
+		t.Errorf("ListProvisionedConcurrencyConfigs: %v", err)
+	}
+	if out, err := c.ListFunctionEventInvokeConfigs(ctx, &lambda.ListFunctionEventInvokeConfigsInput{FunctionName: fn}); err != nil || len(out.FunctionEventInvokeConfigs) != 0 {
+		t.Errorf("ListFunctionEventInvokeConfigs: %v", err)
+	}
+	if out, err := c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{}); err != nil || len(out.EventSourceMappings) != 0 {
+		t.Errorf("ListEventSourceMappings: %v", err)
+	}
+
+	missing := aws.String("not-there")
+	_, err = c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: missing})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("not-there"))
+	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: missing})
+	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("not-there"))
+}
