@@ -10,7 +10,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// aliases, policies, URLs, event source mappings, event invoke configs,
+// policies, URLs, event source mappings, event invoke configs,
 // provisioned concurrency, code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
@@ -63,12 +63,6 @@ func (h *Handler) registerAbsent() {
 			return nil, err
 		}
 		return nil, awsproto.NotFound("The resource you requested does not exist.")
-	})
-	awsproto.On(s, "ListAliases", func(ctx context.Context, id awsproto.Identity, in *spec.ListAliasesRequest) (*spec.ListAliasesResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.ListAliasesResponse{Aliases: []spec.AliasConfiguration{}}, nil
 	})
 	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
 		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {

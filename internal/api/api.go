@@ -212,6 +212,7 @@ func (h *Handler) register() {
 	})
 	h.registerLayers()
 	h.registerAbsent()
+	h.registerAliases()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
 			return h.cfg.Invoker.Invoke(ctx, id, in)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/spec"
@@ -218,39 +219,65 @@ func (v *validation) Members(path string, list []string, r *spec.Rule) {
 	}
 }
 
-func (v *validation) mapCheck(path string, m map[string]string, r *spec.Rule, keys bool) {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// showMap writes a map as AWS's (Java's) messages do: {k=v, ...}.
+func showMap(m any) string {
+	var pairs []string
+	switch m := m.(type) {
+	case map[string]string:
+		for k, x := range m {
+			pairs = append(pairs, k+"="+x)
+		}
+	case map[string]float64:
+		for k, x := range m {
+			pairs = append(pairs, k+"="+javaDouble(x))
+		}
 	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		x := m[k]
-		if keys {
-			x = k
+	sort.Strings(pairs)
+	return "{" + strings.Join(pairs, ", ") + "}"
+}
+
+// javaDouble formats like Java's Double.toString for ordinary values: 2.0, 0.25.
+func javaDouble(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".eEN") {
+		s += ".0"
+	}
+	return s
+}
+
+func (v *validation) MapKeys(path string, m any, keys []string, r *spec.Rule) {
+	for _, k := range keys {
+		if !ruleHolds(k, r) {
+			v.fail(showMap(m), path, "Map keys must satisfy constraint: ["+strings.Join(ruleText(r), ", ")+"]")
+			return
 		}
-		if ruleHolds(x, r) {
-			continue
-		}
-		pairs := make([]string, len(ks))
-		for i, k := range ks {
-			pairs[i] = k + "=" + m[k]
-		}
-		what := "Map value"
-		if keys {
-			what = "Map keys"
-		}
-		v.fail("{"+strings.Join(pairs, ", ")+"}", path, what+" must satisfy constraint: ["+strings.Join(ruleText(r), ", ")+"]")
-		return
 	}
 }
 
-func (v *validation) MapKeys(path string, m map[string]string, r *spec.Rule) {
-	v.mapCheck(path, m, r, true)
+func (v *validation) MapValues(path string, m any, values []string, r *spec.Rule) {
+	for _, x := range values {
+		if !ruleHolds(x, r) {
+			v.fail(showMap(m), path, "Map value must satisfy constraint: ["+strings.Join(ruleText(r), ", ")+"]")
+			return
+		}
+	}
 }
 
-func (v *validation) MapValues(path string, m map[string]string, r *spec.Rule) {
-	v.mapCheck(path, m, r, false)
+func (v *validation) MapNumbers(path string, m any, values []float64, r *spec.Rule) {
+	for _, x := range values {
+		if (r.HasMin && x < r.Min) || (r.HasMax && x > r.Max) {
+			var c []string
+			if r.HasMax {
+				c = append(c, "Member must have value less than or equal to "+javaDouble(r.Max))
+			}
+			if r.HasMin {
+				c = append(c, "Member must have value greater than or equal to "+javaDouble(r.Min))
+			}
+			c = append(c, "Member must not be null")
+			v.fail(showMap(m), path, "Map value must satisfy constraint: ["+strings.Join(c, ", ")+"]")
+			return
+		}
+	}
 }
 
 func contains(list []string, s string) bool {

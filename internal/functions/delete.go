@@ -74,6 +74,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := drop(&rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
+		if err := deleteAliases(tx, ref); err != nil {
+			return err
+		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})
 	if err != nil {

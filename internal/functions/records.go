@@ -126,7 +126,6 @@ func (v *version) listView(now time.Time, qualify bool) spec.FunctionConfigurati
 func (v *version) digest() string {
 	c := v.Config
 	c.RevisionId, c.LastModified, c.Version, c.FunctionArn = nil, nil, nil, nil
-	c.Description = nil
 	raw, _ := json.Marshal(struct {
 		C spec.FunctionConfiguration
 		D Code

@@ -26,6 +26,9 @@ type Snapshot struct {
 	Reserved *int32
 	// Pending is true while the function is still being created.
 	Pending bool
+	// AltVersion receives AltWeight (0..1) of an alias's invocations.
+	AltVersion string
+	AltWeight  float64
 	// Key identifies this exact code and configuration, for pooling
 	// execution environments: it changes with every update. Its form,
 	// "<function ARN>:<version>@<RevisionId>", lets a deleted function's
@@ -57,6 +60,12 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 		settled = v.settled(now)
 		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Layers: v.Layers, Reserved: rec.Reserved}
 		snap.Pending = *snap.Config.State == "Pending"
+		if ref.Qualifier != "" && ref.Qualifier != Latest && !isVersionNumber(ref.Qualifier) {
+			if a, err := loadAlias(tx, ref, ref.Qualifier); err == nil && a != nil {
+				rt := a.route()
+				snap.AltVersion, snap.AltWeight = rt.Other, rt.Weight
+			}
+		}
 		snap.Key = ref.ARN() + ":" + snap.Version + "@" + *snap.Config.RevisionId
 		return nil
 	})

@@ -135,13 +135,21 @@ func (s *Service) resolve(tx store.Tx, r Ref) (*record, *version, error) {
 	if r.IsLatest() {
 		return rec, &rec.Latest, nil
 	}
-	if !isVersionNumber(r.Qualifier) {
-		// Aliases are not built yet: an alias name cannot resolve.
-		return nil, nil, notFound(r)
+	q := r.Qualifier
+	if !isVersionNumber(q) {
+		a, err := loadAlias(tx, r, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a == nil {
+			return nil, nil, notFound(r)
+		}
+		if a.Version == Latest {
+			return rec, &rec.Latest, nil
+		}
+		q = a.Version
 	}
-	var n int
-	fmt.Sscan(r.Qualifier, &n)
-	v, err := s.loadVersion(tx, r, n)
+	v, err := s.loadVersion(tx, r, versionNumber(q))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,10 +177,11 @@ func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionCo
 	return &out, nil
 }
 
-// qualifyLatest shows $LATEST's ARN qualified when the caller named it.
+// qualifyLatest shows the ARN the caller named: $LATEST's qualified when
+// named, and an alias's ARN for a version reached through it.
 func qualifyLatest(c *spec.FunctionConfiguration, r Ref) {
-	if r.Qualifier == Latest {
-		c.FunctionArn = str(r.VersionARN())
+	if r.Qualifier != "" {
+		c.FunctionArn = str(r.QualifiedARN())
 	}
 }
 

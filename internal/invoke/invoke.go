@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -121,6 +122,18 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if snap.AltWeight > 0 && mrand.Float64() < snap.AltWeight {
+		// The alias's routing sends this one to its other version.
+		alt := ref
+		alt.Qualifier = snap.AltVersion
+		other, err := s.resolve(ctx, alt)
+		if err != nil {
+			return nil, err
+		}
+		routed := *other
+		routed.Ref = ref // the function sees the alias ARN it was invoked by
+		snap = &routed
 	}
 	switch typ {
 	case "DryRun":

@@ -197,8 +197,8 @@ func TestUnimplementedOperations(t *testing.T) {
 	ctx := context.Background()
 	createActive(t, c, createInput("fn-unimpl", handlerZip(t, "a\n")))
 	calls := map[string]func() error{
-		"CreateAlias": func() error {
-			_, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("fn-unimpl"), Name: aws.String("live"), FunctionVersion: aws.String("$LATEST")})
+		"CreateFunctionUrlConfig": func() error {
+			_, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("fn-unimpl"), AuthType: types.FunctionUrlAuthTypeNone})
 			return err
 		},
 		"AddPermission": func() error {

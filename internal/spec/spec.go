@@ -46,9 +46,11 @@ type Validator interface {
 	Size(path string, n int, value any, r *Rule)
 	// Members checks each string of a list against r.
 	Members(path string, list []string, r *Rule)
-	// MapKeys and MapValues check a string map's keys or values against r.
-	MapKeys(path string, m map[string]string, r *Rule)
-	MapValues(path string, m map[string]string, r *Rule)
+	// MapKeys, MapValues and MapNumbers check a map's keys or values
+	// against r; m is the whole map, for the message.
+	MapKeys(path string, m any, keys []string, r *Rule)
+	MapValues(path string, m any, values []string, r *Rule)
+	MapNumbers(path string, m any, values []float64, r *Rule)
 }
 
 // Binder gives access to the parts of an HTTP request outside the JSON body.
@@ -163,4 +165,20 @@ func parseTimestamp(member, s string) (Timestamp, error) {
 		return Timestamp{}, &BindError{Member: member, Value: s, Type: "timestamp"}
 	}
 	return Timestamp{time.UnixMilli(int64(f * 1000)).UTC()}, nil
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func mapValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -1116,10 +1116,11 @@ type AliasRoutingConfiguration struct {
 
 // Validate reports every constraint of the model that s breaks.
 func (s *AliasRoutingConfiguration) Validate(v Validator, path string) {
-	for k, e := range s.AdditionalVersionWeights {
-		_, _ = k, e
-		v.String(v.Key(v.Join(path, "additionalVersionWeights")), k, ruleAdditionalVersion)
-		v.Float(v.Value(v.Join(path, "additionalVersionWeights")), e, ruleWeight)
+	if s.AdditionalVersionWeights != nil {
+		v.MapKeys(v.Join(path, "additionalVersionWeights"), s.AdditionalVersionWeights, mapKeys(s.AdditionalVersionWeights), ruleAdditionalVersion)
+	}
+	if s.AdditionalVersionWeights != nil {
+		v.MapNumbers(v.Join(path, "additionalVersionWeights"), s.AdditionalVersionWeights, mapValues(s.AdditionalVersionWeights), ruleWeight)
 	}
 }
 
@@ -2275,10 +2276,10 @@ func (s *CreateCapacityProviderRequest) Validate(v Validator, path string) {
 		v.String(v.Join(path, "kmsKeyArn"), *s.KmsKeyArn, ruleKMSKeyArnNonEmpty)
 	}
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 	if s.PropagateTags != nil {
 		s.PropagateTags.Validate(v, v.Join(path, "propagateTags"))
@@ -2348,10 +2349,10 @@ func (s *CreateCodeSigningConfigRequest) Validate(v Validator, path string) {
 		s.CodeSigningPolicies.Validate(v, v.Join(path, "codeSigningPolicies"))
 	}
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 }
 
@@ -2472,10 +2473,10 @@ func (s *CreateEventSourceMappingRequest) Validate(v Validator, path string) {
 		v.Int(v.Join(path, "maximumRetryAttempts"), int64(*s.MaximumRetryAttempts), ruleMaximumRetryAttemptsEventSourceMapping)
 	}
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 	if s.TumblingWindowInSeconds != nil {
 		v.Int(v.Join(path, "tumblingWindowInSeconds"), int64(*s.TumblingWindowInSeconds), ruleTumblingWindowInSeconds)
@@ -2614,10 +2615,10 @@ func (s *CreateFunctionRequest) Validate(v Validator, path string) {
 		s.TracingConfig.Validate(v, v.Join(path, "tracingConfig"))
 	}
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 	if s.Layers != nil {
 		v.Members(v.Join(path, "layers"), s.Layers, ruleLayerVersionArn)
@@ -3301,7 +3302,7 @@ type Environment struct {
 // Validate reports every constraint of the model that s breaks.
 func (s *Environment) Validate(v Validator, path string) {
 	if s.Variables != nil {
-		v.MapKeys(v.Join(path, "variables"), s.Variables, ruleEnvironmentVariableName)
+		v.MapKeys(v.Join(path, "variables"), s.Variables, mapKeys(s.Variables), ruleEnvironmentVariableName)
 	}
 }
 
@@ -3350,7 +3351,7 @@ type EnvironmentResponse struct {
 // Validate reports every constraint of the model that s breaks.
 func (s *EnvironmentResponse) Validate(v Validator, path string) {
 	if s.Variables != nil {
-		v.MapKeys(v.Join(path, "variables"), s.Variables, ruleEnvironmentVariableName)
+		v.MapKeys(v.Join(path, "variables"), s.Variables, mapKeys(s.Variables), ruleEnvironmentVariableName)
 	}
 	if s.Error != nil {
 		s.Error.Validate(v, v.Join(path, "error"))
@@ -5338,10 +5339,10 @@ func (s *GetFunctionResponse) Validate(v Validator, path string) {
 		s.Code.Validate(v, v.Join(path, "code"))
 	}
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 	if s.TagsError != nil {
 		s.TagsError.Validate(v, v.Join(path, "tagsError"))
@@ -7683,10 +7684,10 @@ type ListTagsResponse struct {
 // Validate reports every constraint of the model that s breaks.
 func (s *ListTagsResponse) Validate(v Validator, path string) {
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 }
 
@@ -8022,10 +8023,10 @@ func (s *PropagateTags) Validate(v Validator, path string) {
 		v.Size(v.Join(path, "explicitTags"), len(s.ExplicitTags), s.ExplicitTags, rulePropagateTagsExplicitTagsMap)
 	}
 	if s.ExplicitTags != nil {
-		v.MapKeys(v.Join(path, "explicitTags"), s.ExplicitTags, ruleTagKey)
+		v.MapKeys(v.Join(path, "explicitTags"), s.ExplicitTags, mapKeys(s.ExplicitTags), ruleTagKey)
 	}
 	if s.ExplicitTags != nil {
-		v.MapValues(v.Join(path, "explicitTags"), s.ExplicitTags, ruleTagValue)
+		v.MapValues(v.Join(path, "explicitTags"), s.ExplicitTags, mapValues(s.ExplicitTags), ruleTagValue)
 	}
 }
 
@@ -9430,10 +9431,10 @@ func (s *TagResourceRequest) Validate(v Validator, path string) {
 	}
 	v.Required(v.Join(path, "tags"), s.Tags != nil)
 	if s.Tags != nil {
-		v.MapKeys(v.Join(path, "tags"), s.Tags, ruleTagKey)
+		v.MapKeys(v.Join(path, "tags"), s.Tags, mapKeys(s.Tags), ruleTagKey)
 	}
 	if s.Tags != nil {
-		v.MapValues(v.Join(path, "tags"), s.Tags, ruleTagValue)
+		v.MapValues(v.Join(path, "tags"), s.Tags, mapValues(s.Tags), ruleTagValue)
 	}
 }
 

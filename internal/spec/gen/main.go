@@ -425,13 +425,17 @@ func (g *gen) validateValue(sh, expr, p string, ptr bool) {
 			g.p("if %s != nil { v.Size(%s, len(%s), %s, %s) }\n", expr, p, expr, expr, rule)
 		}
 		kw, vw := g.needsWalk(s.Key.Shape), g.needsWalk(s.Value.Shape)
-		if g.m.Shapes[s.Key.Shape].Type == "string" && g.m.Shapes[s.Value.Shape].Type == "string" {
+		vt := g.m.Shapes[s.Value.Shape].Type
+		if g.m.Shapes[s.Key.Shape].Type == "string" && (vt == "string" || vt == "double") {
 			// AWS reports bad keys and values on the map itself.
 			if kw {
-				g.p("if %s != nil { v.MapKeys(%s, %s, %s) }\n", expr, p, expr, g.rules[s.Key.Shape])
+				g.p("if %s != nil { v.MapKeys(%s, %s, mapKeys(%s), %s) }\n", expr, p, expr, expr, g.rules[s.Key.Shape])
 			}
-			if vw {
-				g.p("if %s != nil { v.MapValues(%s, %s, %s) }\n", expr, p, expr, g.rules[s.Value.Shape])
+			if vw && vt == "string" {
+				g.p("if %s != nil { v.MapValues(%s, %s, mapValues(%s), %s) }\n", expr, p, expr, expr, g.rules[s.Value.Shape])
+			}
+			if vw && vt == "double" {
+				g.p("if %s != nil { v.MapNumbers(%s, %s, mapValues(%s), %s) }\n", expr, p, expr, expr, g.rules[s.Value.Shape])
 			}
 		} else if kw || vw {
 			g.p("for k, e := range %s {\n_, _ = k, e\n", expr)

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+func (h *Handler) registerAliases() {
+	s := h.svc
+	fs := h.cfg.Functions
+	// function resolves the FunctionName of an alias operation, which
+	// names the function itself (a qualifier in it is refused).
+	function := func(id awsproto.Identity, name string) (functions.Ref, error) {
+		ref, err := functions.ParseRef(id, name, nil)
+		if err == nil && ref.Qualifier != "" {
+			err = awsproto.InvalidParameter("Aliases are managed on the function itself; %s names a version or alias.", name)
+		}
+		return ref, err
+	}
+	awsproto.On(s, "CreateAlias", func(ctx context.Context, id awsproto.Identity, in *spec.CreateAliasRequest) (*spec.AliasConfiguration, error) {
+		ref, err := function(id, *in.FunctionName)
+		if err != nil {
+			return nil, err
+		}
+		return fs.CreateAlias(ctx, ref, in)
+	})
+	awsproto.On(s, "GetAlias", func(ctx context.Context, id awsproto.Identity, in *spec.GetAliasRequest) (*spec.AliasConfiguration, error) {
+		ref, err := function(id, *in.FunctionName)
+		if err != nil {
+			return nil, err
+		}
+		return fs.GetAlias(ctx, ref, *in.Name)
+	})
+	awsproto.On(s, "UpdateAlias", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateAliasRequest) (*spec.AliasConfiguration, error) {
+		ref, err := function(id, *in.FunctionName)
+		if err != nil {
+			return nil, err
+		}
+		return fs.UpdateAlias(ctx, ref, in)
+	})
+	awsproto.On(s, "DeleteAlias", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteAliasRequest) (spec.Output, error) {
+		ref, err := function(id, *in.FunctionName)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fs.DeleteAlias(ctx, ref, *in.Name)
+	})
+	awsproto.On(s, "ListAliases", func(ctx context.Context, id awsproto.Identity, in *spec.ListAliasesRequest) (*spec.ListAliasesResponse, error) {
+		ref, err := function(id, *in.FunctionName)
+		if err != nil {
+			return nil, err
+		}
+		return fs.ListAliases(ctx, ref, in.FunctionVersion, in.Marker, in.MaxItems)
+	})
+}
