@@ -10,7 +10,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// policies, URLs, event source mappings, event invoke configs,
+// URLs, event source mappings, event invoke configs,
 // provisioned concurrency, code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
@@ -25,12 +25,6 @@ func (h *Handler) registerAbsent() {
 		_, err = fs.GetConfiguration(ctx, ref)
 		return ref, err
 	}
-	awsproto.On(s, "GetPolicy", func(ctx context.Context, id awsproto.Identity, in *spec.GetPolicyRequest) (*spec.GetPolicyResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, in.Qualifier); err != nil {
-			return nil, err
-		}
-		return nil, awsproto.NotFound("The resource you requested does not exist.")
-	})
 	awsproto.On(s, "GetFunctionCodeSigningConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionCodeSigningConfigRequest) (*spec.GetFunctionCodeSigningConfigResponse, error) {
 		ref, err := exists(ctx, id, *in.FunctionName, nil)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
+// registerAliases serves aliases and resource policies (kept and returned;
+// lambdad has no IAM to enforce them).
 func (h *Handler) registerAliases() {
 	s := h.svc
 	fs := h.cfg.Functions
@@ -54,5 +56,30 @@ func (h *Handler) registerAliases() {
 			return nil, err
 		}
 		return fs.ListAliases(ctx, ref, in.FunctionVersion, in.Marker, in.MaxItems)
+	})
+	awsproto.On(s, "AddPermission", func(ctx context.Context, id awsproto.Identity, in *spec.AddPermissionRequest) (*spec.AddPermissionResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		st, err := fs.AddPermission(ctx, ref, in)
+		if err != nil {
+			return nil, err
+		}
+		return &spec.AddPermissionResponse{Statement: &st}, nil
+	})
+	awsproto.On(s, "RemovePermission", func(ctx context.Context, id awsproto.Identity, in *spec.RemovePermissionRequest) (spec.Output, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fs.RemovePermission(ctx, ref, *in.StatementId, in.RevisionId)
+	})
+	awsproto.On(s, "GetPolicy", func(ctx context.Context, id awsproto.Identity, in *spec.GetPolicyRequest) (*spec.GetPolicyResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return fs.GetPolicy(ctx, ref)
 	})
 }

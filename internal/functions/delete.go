@@ -77,6 +77,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deleteAliases(tx, ref); err != nil {
 			return err
 		}
+		if err := deletePolicies(tx, ref); err != nil {
+			return err
+		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})
 	if err != nil {

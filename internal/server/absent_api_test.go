@@ -57,5 +57,5 @@ func TestReadsIaCToolsMake(t *testing.T) {
 	_, err = c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: missing})
 	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("not-there"))
 	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: missing})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("not-there"))
+	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 }

@@ -201,9 +201,8 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("fn-unimpl"), AuthType: types.FunctionUrlAuthTypeNone})
 			return err
 		},
-		"AddPermission": func() error {
-			_, err := c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("fn-unimpl"), StatementId: aws.String("s1"),
-				Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com")})
+		"PutFunctionEventInvokeConfig": func() error {
+			_, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn-unimpl"), MaximumRetryAttempts: aws.Int32(1)})
 			return err
 		},
 	}

@@ -1,0 +1,271 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// bPolicies holds resource policies: acct/region/name/qualifier -> policy.
+// Statements are kept and returned exactly; lambdad does not enforce them
+// (it has no IAM), which the README says.
+const bPolicies = "policies"
+
+type policy struct {
+	Statements []json.RawMessage `json:"statements"`
+	RevisionID string            `json:"revisionId"`
+}
+
+// statement is one policy statement in AWS's member order.
+type statement struct {
+	Sid       string             `json:"Sid"`
+	Effect    string             `json:"Effect"`
+	Principal any                `json:"Principal"`
+	Action    string             `json:"Action"`
+	Resource  string             `json:"Resource"`
+	Condition *orderedConditions `json:"Condition,omitempty"`
+}
+
+// orderedConditions keeps AWS's order: StringEquals, then ArnLike.
+type orderedConditions struct {
+	StringEquals *orderedMap `json:"StringEquals,omitempty"`
+	ArnLike      *orderedMap `json:"ArnLike,omitempty"`
+}
+
+// orderedMap is a JSON object whose keys keep their insertion order.
+type orderedMap struct{ keys, values []string }
+
+func (m *orderedMap) add(k, v string) { m.keys, m.values = append(m.keys, k), append(m.values, v) }
+
+func (m *orderedMap) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range m.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kk, _ := json.Marshal(k)
+		vv, _ := json.Marshal(m.values[i])
+		b.Write(kk)
+		b.WriteByte(':')
+		b.Write(vv)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+var (
+	accountPrincipal = regexp.MustCompile(`^\d{12}$`)
+	arnPrincipal     = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:.+$`)
+	servicePrincipal = regexp.MustCompile(`^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$`)
+)
+
+func principalOf(p string) (any, error) {
+	switch {
+	case p == "*":
+		return "*", nil
+	case accountPrincipal.MatchString(p):
+		return map[string]string{"AWS": "arn:aws:iam::" + p + ":root"}, nil
+	case arnPrincipal.MatchString(p):
+		return map[string]string{"AWS": p}, nil
+	case servicePrincipal.MatchString(p):
+		return map[string]string{"Service": p}, nil
+	}
+	return nil, awsproto.InvalidParameter("The provided principal was invalid. Please check the principal and try again.")
+}
+
+func policyKey(ref Ref) string { return fnKey(ref) + "/" + ref.Qualifier }
+
+// checkTarget verifies the function, version or alias a policy is for.
+func (s *Service) checkTarget(tx store.Tx, ref Ref) error {
+	rec, err := s.load(tx, ref)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return notFound(ref.Unqualified())
+	}
+	switch q := ref.Qualifier; {
+	case q == "":
+		return nil
+	case isVersionNumber(q):
+		v, err := s.loadVersion(tx, ref, versionNumber(q))
+		if err == nil && v == nil {
+			err = notFound(ref)
+		}
+		return err
+	default:
+		a, err := loadAlias(tx, ref, q)
+		if err == nil && a == nil {
+			if strings.ContainsAny(q, "$") {
+				return notFound(ref)
+			}
+			err = awsproto.NotFound("Cannot find alias arn: %s", ref.QualifiedARN())
+		}
+		return err
+	}
+}
+
+func loadPolicy(tx store.Tx, ref Ref) (*policy, error) {
+	raw := tx.Get(bPolicies, policyKey(ref))
+	if raw == nil {
+		return nil, nil
+	}
+	p := new(policy)
+	return p, json.Unmarshal(raw, p)
+}
+
+func policyRevisionError() error {
+	return awsproto.Errorf("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id")
+}
+
+// AddPermission is AddPermission: the statement is stored and returned.
+func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermissionRequest) (string, error) {
+	if ref.Qualifier == Latest {
+		return "", awsproto.InvalidParameter("We currently do not support adding policies for $LATEST.")
+	}
+	principal, err := principalOf(*in.Principal)
+	if err != nil {
+		return "", err
+	}
+	st := statement{Sid: *in.StatementId, Effect: "Allow", Principal: principal, Action: *in.Action, Resource: ref.QualifiedARN()}
+	var eq, like orderedMap
+	if in.SourceAccount != nil {
+		eq.add("AWS:SourceAccount", *in.SourceAccount)
+	}
+	if in.FunctionUrlAuthType != nil {
+		eq.add("lambda:FunctionUrlAuthType", *in.FunctionUrlAuthType)
+	}
+	if in.PrincipalOrgID != nil {
+		eq.add("aws:PrincipalOrgID", *in.PrincipalOrgID)
+	}
+	if in.EventSourceToken != nil {
+		eq.add("lambda:EventSourceToken", *in.EventSourceToken)
+	}
+	if in.SourceArn != nil {
+		like.add("AWS:SourceArn", *in.SourceArn)
+	}
+	if len(eq.keys)+len(like.keys) > 0 {
+		st.Condition = &orderedConditions{}
+		if len(eq.keys) > 0 {
+			st.Condition.StringEquals = &eq
+		}
+		if len(like.keys) > 0 {
+			st.Condition.ArnLike = &like
+		}
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		if err := s.checkTarget(tx, ref); err != nil {
+			return err
+		}
+		p, err := loadPolicy(tx, ref)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			p = &policy{}
+		} else if in.RevisionId != nil && *in.RevisionId != p.RevisionID {
+			return policyRevisionError()
+		}
+		for _, old := range p.Statements {
+			var o statement
+			if json.Unmarshal(old, &o) == nil && o.Sid == st.Sid {
+				return awsproto.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
+			}
+		}
+		p.Statements = append(p.Statements, raw)
+		p.RevisionID = newRevision()
+		b, _ := json.Marshal(p)
+		return tx.Put(bPolicies, policyKey(ref), b)
+	})
+	return string(raw), err
+}
+
+// RemovePermission is RemovePermission.
+func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, revision *string) error {
+	return s.update(ctx, func(tx store.Tx) error {
+		if tx.Get(bFunctions, fnKey(ref)) == nil {
+			return awsproto.NotFound("No policy found for: %s", ref.QualifiedARN())
+		}
+		if err := s.checkTarget(tx, ref); err != nil {
+			return err
+		}
+		p, err := loadPolicy(tx, ref)
+		if err != nil {
+			return err
+		}
+		if p == nil || len(p.Statements) == 0 {
+			return awsproto.NotFound("No policy is associated with the given resource.")
+		}
+		if revision != nil && *revision != p.RevisionID {
+			return policyRevisionError()
+		}
+		for i, old := range p.Statements {
+			var o statement
+			if json.Unmarshal(old, &o) == nil && o.Sid == sid {
+				p.Statements = append(p.Statements[:i], p.Statements[i+1:]...)
+				if len(p.Statements) == 0 {
+					return tx.Delete(bPolicies, policyKey(ref))
+				}
+				p.RevisionID = newRevision()
+				b, _ := json.Marshal(p)
+				return tx.Put(bPolicies, policyKey(ref), b)
+			}
+		}
+		return awsproto.NotFound("Statement %s is not found in resource policy.", sid)
+	})
+}
+
+// GetPolicy is GetPolicy.
+func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyResponse, error) {
+	var out *spec.GetPolicyResponse
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		if err := s.checkTarget(tx, ref); err != nil {
+			var ae *awsproto.Error
+			if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
+				return awsproto.NotFound("The resource you requested does not exist.")
+			}
+			return err
+		}
+		p, err := loadPolicy(tx, ref)
+		if err != nil {
+			return err
+		}
+		if p == nil || len(p.Statements) == 0 {
+			return awsproto.NotFound("The resource you requested does not exist.")
+		}
+		doc, _ := json.Marshal(struct {
+			Version   string            `json:"Version"`
+			ID        string            `json:"Id"`
+			Statement []json.RawMessage `json:"Statement"`
+		}{"2012-10-17", "default", p.Statements})
+		out = &spec.GetPolicyResponse{Policy: str(string(doc)), RevisionId: str(p.RevisionID)}
+		return nil
+	})
+	return out, err
+}
+
+// deletePolicies removes a function's policies (with the function).
+func deletePolicies(tx store.Tx, fn Ref) error {
+	var keys []string
+	tx.Scan(bPolicies, fnKey(fn)+"/", "", func(k string, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	})
+	for _, k := range keys {
+		if err := tx.Delete(bPolicies, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
