@@ -10,7 +10,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// URLs, event source mappings, event invoke configs,
+// URLs, event source mappings,
 // provisioned concurrency, code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
@@ -45,13 +45,6 @@ func (h *Handler) registerAbsent() {
 		}
 		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
 	})
-	awsproto.On(s, "GetFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionEventInvokeConfigRequest) (*spec.FunctionEventInvokeConfig, error) {
-		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
-		if err != nil {
-			return nil, err
-		}
-		return nil, awsproto.NotFound("The function %s doesn't have an EventInvokeConfig", ref.VersionARN())
-	})
 	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
 		if _, err := exists(ctx, id, *in.FunctionName, in.Qualifier); err != nil {
 			return nil, err
@@ -69,12 +62,6 @@ func (h *Handler) registerAbsent() {
 			return nil, err
 		}
 		return &spec.ListProvisionedConcurrencyConfigsResponse{ProvisionedConcurrencyConfigs: []spec.ProvisionedConcurrencyConfigListItem{}}, nil
-	})
-	awsproto.On(s, "ListFunctionEventInvokeConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionEventInvokeConfigsRequest) (*spec.ListFunctionEventInvokeConfigsResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: []spec.FunctionEventInvokeConfig{}}, nil
 	})
 	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id awsproto.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
 		if in.FunctionName != nil {

@@ -8,8 +8,8 @@ import (
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// registerAliases serves aliases and resource policies (kept and returned;
-// lambdad has no IAM to enforce them).
+// registerAliases serves aliases, resource policies (kept and returned;
+// lambdad has no IAM to enforce them) and event invoke configs.
 func (h *Handler) registerAliases() {
 	s := h.svc
 	fs := h.cfg.Functions
@@ -81,5 +81,40 @@ func (h *Handler) registerAliases() {
 			return nil, err
 		}
 		return fs.GetPolicy(ctx, ref)
+	})
+	awsproto.On(s, "PutFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.PutFunctionEventInvokeConfigRequest) (*spec.FunctionEventInvokeConfig, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return fs.PutEventConfig(ctx, ref, in.MaximumRetryAttempts, in.MaximumEventAgeInSeconds, in.DestinationConfig, false)
+	})
+	awsproto.On(s, "UpdateFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionEventInvokeConfigRequest) (*spec.FunctionEventInvokeConfig, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return fs.PutEventConfig(ctx, ref, in.MaximumRetryAttempts, in.MaximumEventAgeInSeconds, in.DestinationConfig, true)
+	})
+	awsproto.On(s, "GetFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionEventInvokeConfigRequest) (*spec.FunctionEventInvokeConfig, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return fs.GetEventConfig(ctx, ref)
+	})
+	awsproto.On(s, "DeleteFunctionEventInvokeConfig", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionEventInvokeConfigRequest) (spec.Output, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fs.DeleteEventConfig(ctx, ref)
+	})
+	awsproto.On(s, "ListFunctionEventInvokeConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionEventInvokeConfigsRequest) (*spec.ListFunctionEventInvokeConfigsResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
+		if err != nil {
+			return nil, err
+		}
+		return fs.ListEventConfigs(ctx, ref.Unqualified(), in.Marker, in.MaxItems)
 	})
 }

@@ -80,6 +80,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deletePolicies(tx, ref); err != nil {
 			return err
 		}
+		if err := deleteInvokeConfigs(tx, ref); err != nil {
+			return err
+		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})
 	if err != nil {

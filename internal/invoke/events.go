@@ -7,16 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
 // bEvents holds Event invocations until they ran: acknowledged events
 // survive a restart.
 const bEvents = "events"
-
-// maxAttempts is one try and AWS's two retries.
-const maxAttempts = 3
 
 // maxEventWorkers bounds how many queued events run at once.
 const maxEventWorkers = 16
@@ -28,6 +27,7 @@ type event struct {
 	Payload               []byte    `json:"payload"`
 	Attempts              int       `json:"attempts"`
 	NotBefore             time.Time `json:"notBefore"`
+	Enqueued              time.Time `json:"enqueued"`
 }
 
 type storedEvent struct {
@@ -74,6 +74,7 @@ func (q *eventQueue) put(ctx context.Context, tx store.Tx, e event) error {
 // enqueue stores the event durably before Invoke answers 202.
 func (q *eventQueue) enqueue(ctx context.Context, e event) error {
 	e.NotBefore = time.Now()
+	e.Enqueued = e.NotBefore
 	if err := q.s.cfg.Store.Update(ctx, func(tx store.Tx) error { return q.put(ctx, tx, e) }); err != nil {
 		return err
 	}
@@ -163,14 +164,22 @@ func (q *eventQueue) runOne(ctx context.Context, se storedEvent) {
 	oldKey := eventKey(e)
 	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
-	failed := true
-	snap, err := q.s.resolve(ctx, ref)
-	if err == nil {
-		res, rerr := q.s.run(ctx, snap, e.ID, e.Payload, "")
-		err = rerr
-		failed = rerr != nil || res.FunctionError != ""
-		if rerr == nil && res.FunctionError != "" {
-			log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))
+	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
+	var (
+		res    sandbox.Result
+		snap   *functions.Snapshot
+		err    error
+		failed = true
+		expire = !e.Enqueued.IsZero() && time.Since(e.Enqueued) > cfg.MaxAge()
+	)
+	if !expire {
+		snap, err = q.s.resolve(ctx, ref)
+		if err == nil {
+			res, err = q.s.run(ctx, snap, e.ID, e.Payload, "")
+			failed = err != nil || res.FunctionError != ""
+			if err == nil && res.FunctionError != "" {
+				log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))
+			}
 		}
 	}
 	if ctx.Err() != nil {
@@ -179,19 +188,76 @@ func (q *eventQueue) runOne(ctx context.Context, se storedEvent) {
 	if err != nil {
 		log.Warn("event invoke error", "attempt", e.Attempts+1, "err", err)
 	}
+	var outcome string // the destination condition, once the event is done
 	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		if err := tx.Delete(bEvents, oldKey); err != nil {
 			return err
 		}
-		e.Attempts++
-		if !failed || e.Attempts >= maxAttempts {
-			if failed {
-				log.Warn("event dropped after retries", "attempts", e.Attempts)
-			}
-			return nil
+		if !expire {
+			e.Attempts++
 		}
-		// AWS waits about a minute, then two; the base is configurable so local runs are quick.
-		e.NotBefore = time.Now().Add(q.s.cfg.RetryBase * time.Duration(1<<(e.Attempts-1)))
-		return q.put(ctx, tx, e)
+		switch {
+		case expire:
+			outcome = "EventAgeExceeded"
+		case !failed:
+			outcome = "Success"
+		case e.Attempts >= cfg.Attempts():
+			outcome = "RetriesExhausted"
+		default:
+			// AWS waits about a minute, then two; the base is configurable so local runs are quick.
+			e.NotBefore = time.Now().Add(q.s.cfg.RetryBase * time.Duration(1<<(e.Attempts-1)))
+			return q.put(ctx, tx, e)
+		}
+		if outcome != "Success" {
+			log.Warn("event given up", "condition", outcome, "attempts", e.Attempts)
+		}
+		return nil
 	})
+	if outcome != "" {
+		q.deliver(ctx, cfg, ref, e, outcome, snap, res)
+	}
+}
+
+// deliver sends a finished event's record to its destination, a function
+// invoked asynchronously in turn, in AWS's destination record format.
+func (q *eventQueue) deliver(ctx context.Context, cfg *functions.EventConfig, ref functions.Ref, e event, condition string, snap *functions.Snapshot, res sandbox.Result) {
+	if cfg == nil {
+		return
+	}
+	dest := cfg.OnFailure
+	if condition == "Success" {
+		dest = cfg.OnSuccess
+	}
+	if dest == "" {
+		return
+	}
+	target, err := functions.ParseRef(awsproto.Identity{Account: ref.Account, Region: ref.Region}, dest, nil)
+	if err != nil {
+		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
+		return
+	}
+	record := map[string]any{
+		"version":   "1.0",
+		"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"requestContext": map[string]any{
+			"requestId": e.ID, "functionArn": ref.VersionARN(), "condition": condition, "approximateInvokeCount": e.Attempts,
+		},
+		"requestPayload": json.RawMessage(e.Payload),
+	}
+	if snap != nil && condition != "EventAgeExceeded" {
+		rc := map[string]any{"statusCode": 200, "executedVersion": snap.Version}
+		if res.FunctionError != "" {
+			rc["functionError"] = res.FunctionError
+		}
+		record["responseContext"] = rc
+		if json.Valid(res.Payload) {
+			record["responsePayload"] = json.RawMessage(res.Payload)
+		}
+	}
+	payload, _ := json.Marshal(record)
+	err = q.enqueue(context.WithoutCancel(ctx), event{ID: awsproto.NewRequestID(), Account: target.Account, Region: target.Region,
+		Name: target.Name, Qualifier: target.Qualifier, Payload: payload})
+	if err != nil {
+		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
+	}
 }

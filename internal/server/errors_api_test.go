@@ -201,8 +201,8 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("fn-unimpl"), AuthType: types.FunctionUrlAuthTypeNone})
 			return err
 		},
-		"PutFunctionEventInvokeConfig": func() error {
-			_, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn-unimpl"), MaximumRetryAttempts: aws.Int32(1)})
+		"PutProvisionedConcurrencyConfig": func() error {
+			_, err := c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("fn-unimpl"), Qualifier: aws.String("1"), ProvisionedConcurrentExecutions: aws.Int32(1)})
 			return err
 		},
 	}

@@ -1,0 +1,255 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// bInvokeConfigs holds event invoke configs: acct/region/name/qualifier.
+const bInvokeConfigs = "invokeconfigs"
+
+// Defaults of asynchronous invocation, as AWS has them.
+const (
+	DefaultRetryAttempts = 2
+	DefaultMaxEventAge   = 6 * time.Hour
+)
+
+// EventConfig is how asynchronous invokes of one version or alias behave.
+type EventConfig struct {
+	RetryAttempts *int32 `json:"retries,omitempty"`
+	MaxAgeSeconds *int32 `json:"maxAge,omitempty"`
+	OnSuccess     string `json:"onSuccess,omitempty"`
+	OnFailure     string `json:"onFailure,omitempty"`
+	Modified      string `json:"modified"`
+}
+
+// Attempts is how many times an event runs at most.
+func (c *EventConfig) Attempts() int {
+	if c == nil || c.RetryAttempts == nil {
+		return 1 + DefaultRetryAttempts
+	}
+	return 1 + int(*c.RetryAttempts)
+}
+
+// MaxAge is how old an event may get before it is given up.
+func (c *EventConfig) MaxAge() time.Duration {
+	if c == nil || c.MaxAgeSeconds == nil {
+		return DefaultMaxEventAge
+	}
+	return time.Duration(*c.MaxAgeSeconds) * time.Second
+}
+
+func invokeConfigKey(ref Ref) string {
+	q := ref.Qualifier
+	if q == "" {
+		q = Latest
+	}
+	return fnKey(ref) + "/" + q
+}
+
+func noInvokeConfig(ref Ref) error {
+	return awsproto.NotFound("The function %s doesn't have an EventInvokeConfig", ref.VersionARN())
+}
+
+func (c *EventConfig) view(ref Ref) *spec.FunctionEventInvokeConfig {
+	t, _ := time.Parse(time.RFC3339Nano, c.Modified)
+	out := &spec.FunctionEventInvokeConfig{
+		FunctionArn: str(ref.VersionARN()), LastModified: &spec.Timestamp{Time: t},
+		MaximumRetryAttempts: c.RetryAttempts, MaximumEventAgeInSeconds: c.MaxAgeSeconds,
+		DestinationConfig: &spec.DestinationConfig{OnSuccess: &spec.OnSuccess{}, OnFailure: &spec.OnFailure{}},
+	}
+	if c.OnSuccess != "" {
+		out.DestinationConfig.OnSuccess.Destination = str(c.OnSuccess)
+	}
+	if c.OnFailure != "" {
+		out.DestinationConfig.OnFailure.Destination = str(c.OnFailure)
+	}
+	return out
+}
+
+var destinationARN = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.*)$`)
+
+// checkDestination allows Lambda functions of the same account and region
+// (lambdad delivers to them); SQS, SNS, EventBridge and S3 destinations are
+// AWS's but lambdad cannot reach them, which it says.
+func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.DestinationConfig) error {
+	if dest == "" {
+		return nil
+	}
+	m := destinationARN.FindStringSubmatch(dest)
+	if m == nil {
+		return invalidDestinations(in)
+	}
+	switch m[1] {
+	case "lambda":
+		target, err := ParseRef(awsproto.Identity{Account: self.Account, Region: self.Region}, dest, nil)
+		if err != nil || tx.Get(bFunctions, fnKey(target)) == nil {
+			return awsproto.InvalidParameter("The destination ARN %s is invalid.", dest)
+		}
+		if target.Name == self.Name {
+			return awsproto.InvalidParameter("You can't specify the function as a destination for itself.")
+		}
+		return nil
+	case "sqs", "sns", "events", "s3":
+		return awsproto.NotImplemented("Destinations of type " + m[1] + " (" + dest + ")")
+	}
+	return invalidDestinations(in)
+}
+
+func invalidDestinations(in *spec.DestinationConfig) error {
+	show := func(kind string, d *string) string {
+		if d == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%s(destination=%s)", kind, *d)
+	}
+	var succ, fail *string
+	if in.OnSuccess != nil {
+		succ = in.OnSuccess.Destination
+	}
+	if in.OnFailure != nil {
+		fail = in.OnFailure.Destination
+	}
+	return awsproto.InvalidParameter("The provided destination config DestinationConfig(onSuccess=%s, onFailure=%s) is invalid.", show("OnSuccess", succ), show("OnFailure", fail))
+}
+
+// PutEventConfig is PutFunctionEventInvokeConfig (replace) and, with merge,
+// UpdateFunctionEventInvokeConfig.
+func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *int32, dest *spec.DestinationConfig, merge bool) (*spec.FunctionEventInvokeConfig, error) {
+	if retries == nil && maxAge == nil && dest == nil {
+		return nil, awsproto.InvalidParameter("You must specify at least one of error handling or destination setting.")
+	}
+	var out *spec.FunctionEventInvokeConfig
+	err := s.update(ctx, func(tx store.Tx) error {
+		if err := s.checkTarget(tx, ref); err != nil {
+			return awsproto.NotFound("The function doesn't exist.")
+		}
+		cfg := &EventConfig{}
+		if raw := tx.Get(bInvokeConfigs, invokeConfigKey(ref)); merge {
+			if raw == nil {
+				return noInvokeConfig(ref)
+			}
+			if err := json.Unmarshal(raw, cfg); err != nil {
+				return err
+			}
+		}
+		if retries != nil {
+			cfg.RetryAttempts = retries
+		}
+		if maxAge != nil {
+			cfg.MaxAgeSeconds = maxAge
+		}
+		if dest != nil {
+			var succ, fail string
+			if dest.OnSuccess != nil && dest.OnSuccess.Destination != nil {
+				succ = *dest.OnSuccess.Destination
+			}
+			if dest.OnFailure != nil && dest.OnFailure.Destination != nil {
+				fail = *dest.OnFailure.Destination
+			}
+			for _, d := range []string{succ, fail} {
+				if err := s.checkDestination(tx, ref, d, dest); err != nil {
+					return err
+				}
+			}
+			cfg.OnSuccess, cfg.OnFailure = succ, fail
+		}
+		cfg.Modified = s.cfg.Now().UTC().Format(time.RFC3339Nano)
+		raw, _ := json.Marshal(cfg)
+		out = cfg.view(ref)
+		return tx.Put(bInvokeConfigs, invokeConfigKey(ref), raw)
+	})
+	return out, err
+}
+
+// EventConfig returns the event invoke config of a version or alias (nil when none).
+func (s *Service) EventConfig(ctx context.Context, ref Ref) (*EventConfig, error) {
+	var cfg *EventConfig
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		raw := tx.Get(bInvokeConfigs, invokeConfigKey(ref))
+		if raw == nil {
+			return nil
+		}
+		cfg = new(EventConfig)
+		return json.Unmarshal(raw, cfg)
+	})
+	return cfg, err
+}
+
+// GetEventConfig is GetFunctionEventInvokeConfig.
+func (s *Service) GetEventConfig(ctx context.Context, ref Ref) (*spec.FunctionEventInvokeConfig, error) {
+	cfg, err := s.EventConfig(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, noInvokeConfig(ref)
+	}
+	return cfg.view(ref), nil
+}
+
+// DeleteEventConfig is DeleteFunctionEventInvokeConfig.
+func (s *Service) DeleteEventConfig(ctx context.Context, ref Ref) error {
+	return s.update(ctx, func(tx store.Tx) error {
+		if tx.Get(bInvokeConfigs, invokeConfigKey(ref)) == nil {
+			return noInvokeConfig(ref)
+		}
+		return tx.Delete(bInvokeConfigs, invokeConfigKey(ref))
+	})
+}
+
+// ListEventConfigs is ListFunctionEventInvokeConfigs.
+func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, max *int32) (*spec.ListFunctionEventInvokeConfigsResponse, error) {
+	after, err := decodeMarker(marker)
+	if err != nil {
+		return nil, err
+	}
+	n := pageSize(max)
+	out := &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: []spec.FunctionEventInvokeConfig{}}
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		if tx.Get(bFunctions, fnKey(fn)) == nil {
+			return awsproto.NotFound("The function doesn't exist.")
+		}
+		prefix := fnKey(fn) + "/"
+		start := ""
+		if after != "" {
+			start = prefix + after
+		}
+		return tx.Scan(bInvokeConfigs, prefix, start, func(k string, raw []byte) bool {
+			if len(out.FunctionEventInvokeConfigs) == n {
+				out.NextMarker = encodeMarker(strings.TrimPrefix(k, prefix))
+				return false
+			}
+			cfg := new(EventConfig)
+			if json.Unmarshal(raw, cfg) == nil {
+				r := fn
+				r.Qualifier = strings.TrimPrefix(k, prefix)
+				out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, *cfg.view(r))
+			}
+			return true
+		})
+	})
+	return out, err
+}
+
+func deleteInvokeConfigs(tx store.Tx, fn Ref) error {
+	var keys []string
+	tx.Scan(bInvokeConfigs, fnKey(fn)+"/", "", func(k string, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	})
+	for _, k := range keys {
+		if err := tx.Delete(bInvokeConfigs, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
