@@ -37,6 +37,8 @@ type Config struct {
 	CodeURLTTL time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Metrics, when set, feeds /_lambdad/metrics.
+	Metrics Metrics
 }
 
 // codePath is where Code.Location links are served.
@@ -60,6 +62,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, svc: awsproto.NewService(cfg.Logger), mux: http.NewServeMux()}
 	h.register()
 	h.mux.HandleFunc("GET "+codePath+"{sha}", h.serveCode)
+	h.mux.HandleFunc("GET /_lambdad/metrics", h.serveMetrics)
 	h.mux.HandleFunc("GET /_lambdad/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)

@@ -73,6 +73,7 @@ func (q *eventQueue) put(ctx context.Context, tx store.Tx, e event) error {
 
 // enqueue stores the event durably before Invoke answers 202.
 func (q *eventQueue) enqueue(ctx context.Context, e event) error {
+	q.s.counts.Events.Add(1)
 	e.NotBefore = time.Now()
 	e.Enqueued = e.NotBefore
 	if err := q.s.cfg.Store.Update(ctx, func(tx store.Tx) error { return q.put(ctx, tx, e) }); err != nil {

@@ -69,7 +69,17 @@ type Service struct {
 	inFlight sync.Map // counter key -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
+	counts   Counts
 }
+
+// Counts are the data plane's running totals, for metrics.
+type Counts struct {
+	Invocations, FunctionErrors, Throttles, Events atomic.Int64
+	DurationMicros                                 atomic.Int64
+}
+
+// Counts returns the running totals.
+func (s *Service) Counts() *Counts { return &s.counts }
 
 // SetLambdaEndpoint sets AWS_ENDPOINT_URL_LAMBDA for environments started
 // from now on (the address is known only once lambdad listens).
@@ -192,6 +202,7 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
 	release, err := s.admit(snap)
 	if err != nil {
+		s.counts.Throttles.Add(1)
 		return sandbox.Result{}, err
 	}
 	defer release()
@@ -212,6 +223,11 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 			return res, awsproto.Errorf("InvalidRuntimeException", "The runtime of function %s could not be started: %v", snap.Ref.ARN(), se)
 		}
 		return res, err
+	}
+	s.counts.Invocations.Add(1)
+	s.counts.DurationMicros.Add(res.Duration.Microseconds())
+	if res.FunctionError != "" {
+		s.counts.FunctionErrors.Add(1)
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		s.cfg.Logs.Append(logGroup(snap), streamOf(fn), res.Log)

@@ -105,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log})
+	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics})
 	return srv, nil
 }
 
@@ -142,6 +142,21 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	}
 	s.sandbox, s.invoke, s.logs, s.stop = sb, inv, lg, cancel
 	return nil
+}
+
+// metrics are lambdad's figures for /_lambdad/metrics.
+func (s *Server) metrics() []api.Metric {
+	st := s.sandbox.Stats()
+	c := s.invoke.Counts()
+	return []api.Metric{
+		{Name: "lambdad_invocations_total", Help: "Invocations that ran (sync and Event).", Type: "counter", Value: float64(c.Invocations.Load())},
+		{Name: "lambdad_function_errors_total", Help: "Invocations that ended in a function error.", Type: "counter", Value: float64(c.FunctionErrors.Load())},
+		{Name: "lambdad_throttles_total", Help: "Invocations refused by a concurrency limit.", Type: "counter", Value: float64(c.Throttles.Load())},
+		{Name: "lambdad_events_queued_total", Help: "Event invocations accepted into the queue.", Type: "counter", Value: float64(c.Events.Load())},
+		{Name: "lambdad_invocation_seconds_total", Help: "Time spent in function handlers.", Type: "counter", Value: float64(c.DurationMicros.Load()) / 1e6},
+		{Name: "lambdad_environments", Help: "Execution environments running.", Type: "gauge", Value: float64(st.Total)},
+		{Name: "lambdad_environments_busy", Help: "Execution environments running an invocation.", Type: "gauge", Value: float64(st.Busy)},
+	}
 }
 
 // Handler is the HTTP API.
