@@ -10,7 +10,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// URLs, event source mappings,
+// event source mappings,
 // provisioned concurrency, code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
@@ -44,18 +44,6 @@ func (h *Handler) registerAbsent() {
 			return nil, err
 		}
 		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
-	})
-	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, in.Qualifier); err != nil {
-			return nil, err
-		}
-		return nil, awsproto.NotFound("The resource you requested does not exist.")
-	})
-	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.ListFunctionUrlConfigsResponse{FunctionUrlConfigs: []spec.FunctionUrlConfig{}}, nil
 	})
 	awsproto.On(s, "ListProvisionedConcurrencyConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListProvisionedConcurrencyConfigsRequest) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
 		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {

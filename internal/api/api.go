@@ -24,6 +24,8 @@ import (
 // Invoker is the data plane as the API sees it.
 type Invoker interface {
 	Invoke(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error)
+	// InvokeURL runs a function URL's event synchronously.
+	InvokeURL(ctx context.Context, ref functions.Ref, event []byte) (payload []byte, functionError string, err error)
 }
 
 // Config wires the handlers.
@@ -63,6 +65,9 @@ func New(cfg Config) *Handler {
 	h.register()
 	h.mux.HandleFunc("GET "+codePath+"{sha}", h.serveCode)
 	h.mux.HandleFunc("GET /_lambdad/metrics", h.serveMetrics)
+	h.mux.HandleFunc(urlPath+"{id}/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		h.serveURL(w, r, r.PathValue("id"), "/"+r.PathValue("rest"))
+	})
 	h.mux.HandleFunc("GET /_lambdad/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
@@ -72,6 +77,10 @@ func New(cfg Config) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := urlHost(r.Host); ok {
+		h.serveURL(w, r, id, r.URL.Path)
+		return
+	}
 	h.mux.ServeHTTP(w, WithBaseURL(r))
 }
 
@@ -216,6 +225,7 @@ func (h *Handler) register() {
 	h.registerLayers()
 	h.registerAbsent()
 	h.registerAliases()
+	h.registerURLs()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
 			return h.cfg.Invoker.Invoke(ctx, id, in)

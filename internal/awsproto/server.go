@@ -74,7 +74,7 @@ func (s *Service) Implemented(op string) bool { return s.handlers[op] != nil }
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := NewRequestID()
 	w.Header().Set("X-Amzn-Requestid", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = r.WithContext(WithRequestID(r.Context(), id))
 	if err := s.serve(w, r); err != nil {
 		WriteError(w, s.log, err)
 	}
@@ -287,6 +287,12 @@ func (b *binder) Header(name string) *string {
 func (b *binder) Body() []byte { return b.body }
 
 type requestIDKey struct{}
+
+// WithRequestID gives ctx a request id (for requests awsproto does not serve,
+// such as function URLs).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
 
 // RequestID is the id of the API request ctx belongs to ("" outside one):
 // an invocation runs under the id its Invoke call answered with, as in AWS.

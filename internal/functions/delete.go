@@ -83,6 +83,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deleteInvokeConfigs(tx, ref); err != nil {
 			return err
 		}
+		if err := deleteURLs(tx, ref); err != nil {
+			return err
+		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})
 	if err != nil {

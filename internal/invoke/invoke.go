@@ -181,6 +181,17 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	return out, nil
 }
 
+// InvokeURL runs a synchronous invocation for a function URL: the payload
+// is its event, the result the function's answer.
+func (s *Service) InvokeURL(ctx context.Context, ref functions.Ref, payload []byte) ([]byte, string, error) {
+	snap, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := s.run(ctx, snap, requestID(ctx), payload, "")
+	return res.Payload, res.FunctionError, err
+}
+
 // resolve finds the version and refuses functions that cannot run yet.
 func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Snapshot, error) {
 	snap, err := s.cfg.Functions.Resolve(ctx, ref)

@@ -197,8 +197,8 @@ func TestUnimplementedOperations(t *testing.T) {
 	ctx := context.Background()
 	createActive(t, c, createInput("fn-unimpl", handlerZip(t, "a\n")))
 	calls := map[string]func() error{
-		"CreateFunctionUrlConfig": func() error {
-			_, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("fn-unimpl"), AuthType: types.FunctionUrlAuthTypeNone})
+		"CreateEventSourceMapping": func() error {
+			_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fn-unimpl"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
 			return err
 		},
 		"PutProvisionedConcurrencyConfig": func() error {

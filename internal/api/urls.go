@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/funcurl"
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// urlPath serves function URLs for clients that cannot resolve their host
+// names: /_lambdad/url/<url id>/<path>.
+const urlPath = "/_lambdad/url/"
+
+// urlHost reports whether host is a function URL's, <id>.lambda-url.<region>.<anything>.
+func urlHost(host string) (string, bool) {
+	id, rest, ok := strings.Cut(host, ".")
+	if !ok || !strings.HasPrefix(rest, "lambda-url.") || len(id) != 32 {
+		return "", false
+	}
+	return id, true
+}
+
+// urlBase makes the URL of a function URL id: the AWS form under
+// .localhost (which resolves to loopback), on the port the API was reached at.
+func urlBase(ctx context.Context) func(id, region string) string {
+	base := baseURL(ctx)
+	u, err := url.Parse(base)
+	port := ""
+	if err == nil {
+		port = u.Port()
+	}
+	scheme := "http"
+	if err == nil && u.Scheme != "" {
+		scheme = u.Scheme
+	}
+	return func(id, region string) string {
+		host := id + ".lambda-url." + region + ".localhost"
+		if port != "" {
+			host = net.JoinHostPort(host, port)
+		}
+		return scheme + "://" + host + "/"
+	}
+}
+
+func (h *Handler) registerURLs() {
+	s := h.svc
+	fs := h.cfg.Functions
+	awsproto.On(s, "CreateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionUrlConfigRequest) (*spec.CreateFunctionUrlConfigResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		c, err := fs.CreateURL(ctx, ref, in, urlBase(ctx))
+		if err != nil {
+			return nil, err
+		}
+		return &spec.CreateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors, CreationTime: c.CreationTime}, nil
+	})
+	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		c, err := fs.GetURL(ctx, ref, urlBase(ctx))
+		if err != nil {
+			return nil, err
+		}
+		return &spec.GetFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
+			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime, InvokeMode: c.InvokeMode}, nil
+	})
+	awsproto.On(s, "UpdateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionUrlConfigRequest) (*spec.UpdateFunctionUrlConfigResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		c, err := fs.UpdateURL(ctx, ref, in, urlBase(ctx))
+		if err != nil {
+			return nil, err
+		}
+		return &spec.UpdateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
+			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime}, nil
+	})
+	awsproto.On(s, "DeleteFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionUrlConfigRequest) (spec.Output, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fs.DeleteURL(ctx, ref)
+	})
+	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
+		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
+		if err != nil {
+			return nil, err
+		}
+		return fs.ListURLs(ctx, ref.Unqualified(), in.Marker, in.MaxItems, urlBase(ctx))
+	})
+}
+
+// serveURL answers a request to a function URL by invoking its function.
+func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path string) {
+	requestID := awsproto.NewRequestID()
+	ctx := awsproto.WithRequestID(r.Context(), requestID)
+	w.Header().Set("X-Amzn-Requestid", requestID)
+	target, err := h.cfg.Functions.URL(ctx, id)
+	if err != nil || target == nil || h.cfg.Invoker == nil {
+		funcurl.WriteError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	if cors(w, r, target.Config.Cors) {
+		return // a CORS preflight is answered without invoking
+	}
+	if target.Config.AuthType == "AWS_IAM" && !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		// lambdad checks that a request is signed, not the signature itself.
+		funcurl.WriteError(w, http.StatusForbidden, "Forbidden")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
+	if err != nil || len(body) > 6<<20 {
+		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	event, _ := jsonMarshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
+	payload, fnErr, err := h.cfg.Invoker.InvokeURL(ctx, target.Ref, event)
+	if err != nil {
+		var ae *awsproto.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+			funcurl.WriteError(w, http.StatusTooManyRequests, "Rate Exceeded.")
+			return
+		}
+		h.cfg.Logger.Warn("function URL invoke", "url", id, "err", err)
+		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
+		return
+	}
+	if fnErr != "" {
+		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
+		return
+	}
+	funcurl.WriteResponse(w, payload)
+}
+
+// cors applies a URL's CORS settings; it reports whether r was a preflight
+// it answered.
+func cors(w http.ResponseWriter, r *http.Request, c *spec.Cors) bool {
+	origin := r.Header.Get("Origin")
+	if c == nil || origin == "" {
+		return false
+	}
+	if !slices.Contains(c.AllowOrigins, "*") && !slices.Contains(c.AllowOrigins, origin) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	if c.AllowCredentials != nil && *c.AllowCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if len(c.ExposeHeaders) > 0 {
+		h.Set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ","))
+	}
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	if len(c.AllowMethods) > 0 {
+		h.Set("Access-Control-Allow-Methods", strings.Join(c.AllowMethods, ","))
+	}
+	if len(c.AllowHeaders) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ","))
+	}
+	if c.MaxAge != nil {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(*c.MaxAge)))
+	}
+	w.WriteHeader(http.StatusOK)
+	return true
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

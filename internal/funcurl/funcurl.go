@@ -1,0 +1,176 @@
+// Package funcurl turns HTTP requests to a function URL into Lambda's
+// payload format 2.0 event, and a function's result back into the HTTP
+// response, as AWS's function URLs do.
+package funcurl
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Event is the payload format 2.0 event a function URL sends.
+type Event struct {
+	Version               string            `json:"version"`
+	RouteKey              string            `json:"routeKey"`
+	RawPath               string            `json:"rawPath"`
+	RawQueryString        string            `json:"rawQueryString"`
+	Cookies               []string          `json:"cookies,omitempty"`
+	Headers               map[string]string `json:"headers"`
+	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
+	RequestContext        RequestContext    `json:"requestContext"`
+	Body                  string            `json:"body,omitempty"`
+	IsBase64Encoded       bool              `json:"isBase64Encoded"`
+}
+
+// RequestContext is the event's requestContext.
+type RequestContext struct {
+	AccountID    string      `json:"accountId"`
+	APIID        string      `json:"apiId"`
+	DomainName   string      `json:"domainName"`
+	DomainPrefix string      `json:"domainPrefix"`
+	HTTP         HTTPContext `json:"http"`
+	RequestID    string      `json:"requestId"`
+	RouteKey     string      `json:"routeKey"`
+	Stage        string      `json:"stage"`
+	Time         string      `json:"time"`
+	TimeEpoch    int64       `json:"timeEpoch"`
+}
+
+// HTTPContext is requestContext.http.
+type HTTPContext struct {
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Protocol  string `json:"protocol"`
+	SourceIP  string `json:"sourceIp"`
+	UserAgent string `json:"userAgent"`
+}
+
+// NewEvent builds the event for r, whose path is path (the URL's own path,
+// without any lambdad prefix).
+func NewEvent(r *http.Request, body []byte, urlID, path, requestID string, now time.Time) *Event {
+	e := &Event{Version: "2.0", RouteKey: "$default", RawPath: path, RawQueryString: r.URL.RawQuery, Headers: map[string]string{}}
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if lk == "cookie" {
+			for _, v := range vs {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						e.Cookies = append(e.Cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		e.Headers[lk] = strings.Join(vs, ",")
+	}
+	e.Headers["host"] = r.Host
+	if q := r.URL.Query(); len(q) > 0 {
+		e.QueryStringParameters = map[string]string{}
+		for k, vs := range q {
+			e.QueryStringParameters[k] = strings.Join(vs, ",")
+		}
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) && !isBinary(r.Header.Get("Content-Type")) {
+			e.Body = string(body)
+		} else {
+			e.Body, e.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	host, _, _ := strings.Cut(r.Host, ":")
+	e.RequestContext = RequestContext{
+		AccountID: "anonymous", APIID: urlID, DomainName: host, DomainPrefix: urlID,
+		HTTP:      HTTPContext{Method: r.Method, Path: path, Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
+		RequestID: requestID, RouteKey: "$default", Stage: "$default",
+		Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+	}
+	return e
+}
+
+func isBinary(contentType string) bool {
+	ct := strings.ToLower(contentType)
+	for _, textual := range []string{"text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml"} {
+		if strings.Contains(ct, textual) {
+			return false
+		}
+	}
+	return ct != ""
+}
+
+// response is the structured result a function may return.
+type response struct {
+	StatusCode      *int              `json:"statusCode"`
+	Headers         map[string]string `json:"headers"`
+	Cookies         []string          `json:"cookies"`
+	Body            *string           `json:"body"`
+	IsBase64Encoded bool              `json:"isBase64Encoded"`
+}
+
+// WriteResponse writes a function's result as AWS does: a JSON object with
+// statusCode is taken apart; anything else is the body of a 200 JSON reply.
+func WriteResponse(w http.ResponseWriter, payload []byte) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(payload, &obj) == nil {
+		if _, ok := obj["statusCode"]; ok {
+			var resp response
+			if err := json.Unmarshal(payload, &resp); err == nil && resp.StatusCode != nil {
+				writeStructured(w, &resp)
+				return
+			}
+		}
+	}
+	body := payload
+	var s string
+	if json.Unmarshal(payload, &s) == nil {
+		body = []byte(s) // a returned string is the body itself
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func writeStructured(w http.ResponseWriter, r *response) {
+	keys := make([]string, 0, len(r.Headers))
+	for k := range r.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w.Header().Set(k, r.Headers[k])
+	}
+	for _, c := range r.Cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+	var body []byte
+	if r.Body != nil {
+		body = []byte(*r.Body)
+		if r.IsBase64Encoded {
+			if b, err := base64.StdEncoding.DecodeString(*r.Body); err == nil {
+				body = b
+			}
+		}
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(*r.StatusCode)
+	w.Write(body)
+}
+
+// WriteError answers as a function URL does when the function fails.
+func WriteError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]string{"Message": message})
+	w.Write(b)
+}
