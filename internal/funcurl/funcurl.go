@@ -129,7 +129,7 @@ func WriteResponse(w http.ResponseWriter, payload []byte) {
 	}
 	body := payload
 	var s string
-	if json.Unmarshal(payload, &s) == nil {
+	if len(payload) > 0 && payload[0] == '"' && json.Unmarshal(payload, &s) == nil {
 		body = []byte(s) // a returned string is the body itself
 	}
 	w.Header().Set("Content-Type", "application/json")
