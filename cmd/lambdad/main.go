@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,9 +64,20 @@ func run(args []string) error {
 	fl.StringVar(&cfg.Node, "node", env("NODE", "node"), "interpreter for nodejs runtimes (LAMBDAD_NODE)")
 	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", env("AWS_ENDPOINT_URL", ""), "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")
 	fl.StringVar(&cfg.PublicURL, "public-url", env("PUBLIC_URL", ""), "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")
+	creds := fl.String("credentials", env("CREDENTIALS", ""), "ACCESS_KEY:SECRET[,...]: when set, only these keys are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	level := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	if *creds != "" {
+		cfg.Credentials = map[string]string{}
+		for _, pair := range strings.Split(*creds, ",") {
+			key, secret, ok := strings.Cut(strings.TrimSpace(pair), ":")
+			if !ok || key == "" || secret == "" {
+				return fmt.Errorf("--credentials: %q is not ACCESS_KEY:SECRET", pair)
+			}
+			cfg.Credentials[key] = secret
+		}
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {

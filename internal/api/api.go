@@ -41,6 +41,8 @@ type Config struct {
 	Now        func() time.Time
 	// Metrics, when set, feeds /_lambdad/metrics.
 	Metrics Metrics
+	// Credentials, when set, switches SigV4 signature checking on.
+	Credentials awsproto.Credentials
 }
 
 // codePath is where Code.Location links are served.
@@ -62,6 +64,9 @@ func New(cfg Config) *Handler {
 		cfg.CodeURLTTL = 10 * time.Minute
 	}
 	h := &Handler{cfg: cfg, svc: awsproto.NewService(cfg.Logger), mux: http.NewServeMux()}
+	if cfg.Credentials != nil {
+		h.svc.VerifyWith(cfg.Credentials)
+	}
 	h.register()
 	h.mux.HandleFunc("GET "+codePath+"{sha}", h.serveCode)
 	h.mux.HandleFunc("GET /_lambdad/metrics", h.serveMetrics)

@@ -121,10 +121,17 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 	if cors(w, r, target.Config.Cors) {
 		return // a CORS preflight is answered without invoking
 	}
-	if target.Config.AuthType == "AWS_IAM" && !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		// lambdad checks that a request is signed, not the signature itself.
-		funcurl.WriteError(w, http.StatusForbidden, "Forbidden")
-		return
+	if target.Config.AuthType == "AWS_IAM" {
+		// Without configured credentials lambdad can only check that the
+		// request is signed; with them it checks the signature.
+		signed := strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ")
+		if signed && h.cfg.Credentials != nil {
+			signed = awsproto.VerifySignature(r, h.cfg.Credentials, time.Now()) == nil
+		}
+		if !signed {
+			funcurl.WriteError(w, http.StatusForbidden, "Forbidden")
+			return
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
 	if err != nil || len(body) > 6<<20 {

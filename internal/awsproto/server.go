@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/spec"
 )
@@ -31,7 +32,11 @@ type Service struct {
 	handlers map[string]Handler
 	limits   map[string]BodyLimit
 	log      *slog.Logger
+	creds    Credentials // nil: signatures are not checked
 }
+
+// VerifyWith switches SigV4 signature checking on, against creds.
+func (s *Service) VerifyWith(creds Credentials) { s.creds = creds }
 
 // BodyLimit is an operation's request size limit and the error for exceeding it.
 type BodyLimit struct {
@@ -87,6 +92,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 			return &Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed, Message: "Method " + r.Method + " is not allowed for " + r.URL.Path}
 		}
 		return &Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Message: "No Lambda operation matches " + r.Method + " " + r.URL.Path}
+	}
+	if s.creds != nil {
+		if err := VerifySignature(r, s.creds, time.Now()); err != nil {
+			return err
+		}
 	}
 	h := s.handlers[op.Name]
 	if h == nil {

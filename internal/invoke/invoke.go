@@ -58,7 +58,10 @@ type Config struct {
 	AWSEndpoint string
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
-	Logger    *slog.Logger
+	// FunctionSecret gives the secret key functions get with their access
+	// key (their account's), so their calls back to lambdad can be signed.
+	FunctionSecret func(accessKey string) string
+	Logger         *slog.Logger
 }
 
 // Service runs invokes.
@@ -95,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Second
+	}
+	if cfg.FunctionSecret == nil {
+		cfg.FunctionSecret = func(string) string { return "lambdad-local-secret" }
 	}
 	s := &Service{cfg: cfg}
 	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
@@ -383,7 +389,7 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib",
 		"AWS_ACCESS_KEY_ID=" + accessKey(snap.Ref.Account),
-		"AWS_SECRET_ACCESS_KEY=lambdad-local-secret",
+		"AWS_SECRET_ACCESS_KEY=" + s.cfg.FunctionSecret(accessKey(snap.Ref.Account)),
 		"AWS_SESSION_TOKEN=lambdad-local-session",
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
 	}
@@ -407,6 +413,10 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 	}
 	return env
 }
+
+// FunctionAccessKey is the access key functions of account get: calls they
+// make back to lambdad land in the same account.
+func FunctionAccessKey(account string) string { return accessKey(account) }
 
 // accessKey keeps the caller's account visible to functions that call back.
 func accessKey(account string) string {

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/api"
+	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/invoke"
@@ -45,7 +48,10 @@ type Config struct {
 	AWSEndpoint string
 	// PublicURL is how functions reach this lambdad (AWS_ENDPOINT_URL_LAMBDA); by default http://<listen address>.
 	PublicURL string
-	Logger    *slog.Logger
+	// Credentials, when set, are the only access keys accepted, and every
+	// API request's SigV4 signature is checked against them.
+	Credentials map[string]string
+	Logger      *slog.Logger
 }
 
 // Server is a running lambdad.
@@ -59,6 +65,24 @@ type Server struct {
 	handler http.Handler
 	log     *slog.Logger
 	stop    context.CancelFunc
+	// functionSecret signs functions' calls back when signatures are checked.
+	functionSecret string
+}
+
+// credentials are the configured keys, and each account's function key.
+func (s *Server) credentials() awsproto.Credentials {
+	if s.cfg.Credentials == nil {
+		return nil
+	}
+	return func(key string) (string, bool) {
+		if secret, ok := s.cfg.Credentials[key]; ok {
+			return secret, true
+		}
+		if key == invoke.FunctionAccessKey(awsproto.DefaultAccount) || len(key) == 12 && strings.Trim(key, "0123456789") == "" {
+			return s.functionSecret, true
+		}
+		return "", false
+	}
 }
 
 // New opens the data directory and builds every part.
@@ -105,7 +129,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics})
+	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.credentials()})
 	return srv, nil
 }
 
@@ -131,7 +155,21 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if s.cfg.Credentials != nil {
+		// Functions sign their calls back with a secret only they are given.
+		b := make([]byte, 16)
+		rand.Read(b)
+		s.functionSecret = hex.EncodeToString(b)
+	}
 	inv, err := invoke.New(ctx, invoke.Config{
+		FunctionSecret: func(key string) string {
+			if creds := s.credentials(); creds != nil {
+				if secret, ok := creds(key); ok {
+					return secret
+				}
+			}
+			return "lambdad-local-secret"
+		},
 		Functions: fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, Logger: s.log,
