@@ -217,21 +217,6 @@ func (s *Service) ListAliases(ctx context.Context, fn Ref, version, marker *stri
 	return out, err
 }
 
-// deleteAliases removes a function's aliases (with the function).
-func deleteAliases(tx store.Tx, fn Ref) error {
-	var keys []string
-	tx.Scan(bAliases, fnKey(fn)+"/", "", func(k string, _ []byte) bool {
-		keys = append(keys, k)
-		return true
-	})
-	for _, k := range keys {
-		if err := tx.Delete(bAliases, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // aliasRoute is where an alias sends invocations.
 type aliasRoute struct {
 	Version string

@@ -74,17 +74,13 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := drop(&rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
-		if err := deleteAliases(tx, ref); err != nil {
-			return err
-		}
-		if err := deletePolicies(tx, ref); err != nil {
-			return err
-		}
-		if err := deleteInvokeConfigs(tx, ref); err != nil {
-			return err
-		}
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
+		}
+		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs} {
+			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
+				return err
+			}
 		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})

@@ -239,17 +239,3 @@ func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, 
 	})
 	return out, err
 }
-
-func deleteInvokeConfigs(tx store.Tx, fn Ref) error {
-	var keys []string
-	tx.Scan(bInvokeConfigs, fnKey(fn)+"/", "", func(k string, _ []byte) bool {
-		keys = append(keys, k)
-		return true
-	})
-	for _, k := range keys {
-		if err := tx.Delete(bInvokeConfigs, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}

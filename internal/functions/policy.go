@@ -254,18 +254,3 @@ func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyRespon
 	})
 	return out, err
 }
-
-// deletePolicies removes a function's policies (with the function).
-func deletePolicies(tx store.Tx, fn Ref) error {
-	var keys []string
-	tx.Scan(bPolicies, fnKey(fn)+"/", "", func(k string, _ []byte) bool {
-		keys = append(keys, k)
-		return true
-	})
-	for _, k := range keys {
-		if err := tx.Delete(bPolicies, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -309,3 +309,19 @@ func (s *Service) collect(hexes []string) {
 		}
 	}
 }
+
+// deletePrefix deletes every key of bucket under prefix: the records that
+// belong to a deleted function (aliases, policies, invoke configs).
+func deletePrefix(tx store.Tx, bucket, prefix string) error {
+	var keys []string
+	tx.Scan(bucket, prefix, "", func(k string, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	})
+	for _, k := range keys {
+		if err := tx.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

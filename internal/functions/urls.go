@@ -238,10 +238,8 @@ func (s *Service) URL(ctx context.Context, id string) (*URLTarget, error) {
 }
 
 func deleteURLs(tx store.Tx, fn Ref) error {
-	var keys []string
 	var ids []string
-	tx.Scan(bURLs, fnKey(fn)+"/", "", func(k string, raw []byte) bool {
-		keys = append(keys, k)
+	tx.Scan(bURLs, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
 		var c URLConfig
 		if json.Unmarshal(raw, &c) == nil {
 			ids = append(ids, c.ID)
@@ -253,10 +251,5 @@ func deleteURLs(tx store.Tx, fn Ref) error {
 			return err
 		}
 	}
-	for _, k := range keys {
-		if err := tx.Delete(bURLs, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deletePrefix(tx, bURLs, fnKey(fn)+"/")
 }
