@@ -6,7 +6,7 @@
 //
 // The environment provides AWS_LAMBDA_RUNTIME_API, _HANDLER and LAMBDA_TASK_ROOT.
 
-import http from 'node:http';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -170,7 +170,6 @@ function logError(label, err) {
 
 // ---------------------------------------------------------------- Runtime API client
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const [apiHost, apiPort] = (() => {
   const addr = process.env.AWS_LAMBDA_RUNTIME_API || '';
   const i = addr.lastIndexOf(':');
@@ -178,20 +177,107 @@ const [apiHost, apiPort] = (() => {
   return [host, Number(addr.slice(i + 1))];
 })();
 
-function request(method, urlPath, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: apiHost, port: apiPort, method, path: API_PREFIX + urlPath, agent, headers: headers || {} },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+// A small HTTP/1.1 client on one kept-alive socket: the http module costs
+// each invoke about as much again as the rest of the round trip. The socket
+// is unref'd between requests so that an empty event loop still means the
+// handler's work is done.
+let sock = null;
+let inbuf = Buffer.alloc(0);
+let waiting = null; // { resolve, reject } of the request in flight
+
+function connection() {
+  if (sock && !sock.destroyed) return sock;
+  inbuf = Buffer.alloc(0);
+  sock = net.createConnection({ host: apiHost, port: apiPort });
+  sock.setNoDelay(true);
+  sock.on('data', (chunk) => {
+    inbuf = inbuf.length ? Buffer.concat([inbuf, chunk]) : chunk;
+    parseResponse();
   });
+  const fail = (err) => {
+    sock = null;
+    const w = waiting;
+    waiting = null;
+    if (w) w.reject(err || new Error('the Runtime API closed the connection'));
+  };
+  sock.on('error', fail);
+  sock.on('close', () => fail());
+  return sock;
+}
+
+function parseResponse() {
+  if (!waiting) return;
+  const end = inbuf.indexOf('\r\n\r\n');
+  if (end < 0) return;
+  const lines = inbuf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(lines[0].split(' ')[1]);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  let body;
+  let rest;
+  if ((headers['transfer-encoding'] || '').toLowerCase() === 'chunked') {
+    const parts = [];
+    let at = end + 4;
+    for (;;) {
+      const eol = inbuf.indexOf('\r\n', at);
+      if (eol < 0) return;
+      const size = parseInt(inbuf.subarray(at, eol).toString('latin1'), 16);
+      if (size === 0) {
+        const fin = inbuf.indexOf('\r\n\r\n', eol);
+        if (fin < 0) return;
+        rest = inbuf.subarray(fin + 4);
+        break;
+      }
+      if (inbuf.length < eol + 2 + size + 2) return;
+      parts.push(inbuf.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(parts);
+  } else {
+    const len = Number(headers['content-length'] || 0);
+    if (inbuf.length < end + 4 + len) return;
+    body = Buffer.from(inbuf.subarray(end + 4, end + 4 + len));
+    rest = inbuf.subarray(end + 4 + len);
+  }
+  inbuf = rest;
+  const w = waiting;
+  waiting = null;
+  if ((headers.connection || '').toLowerCase() === 'close') {
+    sock.destroy();
+    sock = null;
+  } else {
+    sock.unref();
+  }
+  w.resolve({ status, headers, body });
+}
+
+function requestOnce(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const s = connection();
+    waiting = { resolve, reject };
+    const payload = body ? (Buffer.isBuffer(body) ? body : Buffer.from(body)) : Buffer.alloc(0);
+    let head = `${method} ${API_PREFIX}${urlPath} HTTP/1.1\r\nHost: ${apiHost}:${apiPort}\r\nContent-Length: ${payload.length}\r\n`;
+    for (const [k, v] of Object.entries(headers || {})) {
+      if (k.toLowerCase() !== 'content-length') head += `${k}: ${v}\r\n`;
+    }
+    s.ref();
+    s.write(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), payload]));
+  });
+}
+
+// request retries once on a fresh connection if the server closed the
+// kept-alive one while it was idle.
+async function request(method, urlPath, body, headers) {
+  try {
+    return await requestOnce(method, urlPath, body, headers);
+  } catch (err) {
+    if (sock) sock.destroy();
+    sock = null;
+    return requestOnce(method, urlPath, body, headers);
+  }
 }
 
 async function post(urlPath, body, headers) {
