@@ -229,7 +229,7 @@ func (h *Handler) register() {
 	})
 	h.registerLayers()
 	h.registerAbsent()
-	h.registerAliases()
+	h.registerSubresources()
 	h.registerURLs()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {

@@ -52,8 +52,8 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 			return Code{}, zipError(err)
 		}
 		if dryRun {
-			b, _ := blobsDigest(in.Zip)
-			return Code{SHA256Hex: b, Size: int64(len(in.Zip)), Unzipped: info.UnzippedSize}, nil
+			sum := sha256.Sum256(in.Zip)
+			return Code{SHA256Hex: hex.EncodeToString(sum[:]), Size: int64(len(in.Zip)), Unzipped: info.UnzippedSize}, nil
 		}
 		bi, err := s.cfg.Blobs.PutBytes(ctx, in.Zip)
 		if err != nil {
@@ -114,11 +114,6 @@ func zipError(err error) error {
 		return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
 	return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again. (%v)", err)
-}
-
-func blobsDigest(b []byte) (string, string) {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // codeSha is the CodeSha256 the API shows for code.

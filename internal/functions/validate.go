@@ -2,7 +2,6 @@ package functions
 
 import (
 	"encoding/json"
-	"sort"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
@@ -65,12 +64,8 @@ func checkEnvironment(env *spec.Environment) error {
 	if len(used) > 0 {
 		return awsproto.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(used, ", "))
 	}
-	keys := make([]string, 0, len(env.Variables))
-	for k := range env.Variables {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	raw, _ := json.Marshal(env.Variables)
+	raw, _ := json.Marshal(env.Variables) // AWS measures the compact JSON
+
 	if len(raw) > maxEnvBytes {
 		return awsproto.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", raw)
 	}

@@ -21,20 +21,15 @@ const bEvents = "events"
 const maxEventWorkers = 16
 
 type event struct {
-	ID                    string    `json:"id"`
-	Account, Region, Name string    `json:"-"`
-	Qualifier             string    `json:"qualifier,omitempty"`
-	Payload               []byte    `json:"payload"`
-	Attempts              int       `json:"attempts"`
-	NotBefore             time.Time `json:"notBefore"`
-	Enqueued              time.Time `json:"enqueued"`
-}
-
-type storedEvent struct {
-	event
-	A string `json:"account"`
-	R string `json:"region"`
-	N string `json:"name"`
+	ID        string    `json:"id"`
+	Account   string    `json:"account"`
+	Region    string    `json:"region"`
+	Name      string    `json:"name"`
+	Qualifier string    `json:"qualifier,omitempty"`
+	Payload   []byte    `json:"payload"`
+	Attempts  int       `json:"attempts"`
+	NotBefore time.Time `json:"notBefore"`
+	Enqueued  time.Time `json:"enqueued"`
 }
 
 type eventQueue struct {
@@ -64,7 +59,7 @@ func eventKey(e event) string {
 }
 
 func (q *eventQueue) put(ctx context.Context, tx store.Tx, e event) error {
-	raw, err := json.Marshal(storedEvent{event: e, A: e.Account, R: e.Region, N: e.Name})
+	raw, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -116,11 +111,11 @@ func (q *eventQueue) loop(ctx context.Context) {
 // next one is due (zero when none waits).
 func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time {
 	now := time.Now()
-	var due []storedEvent
+	var due []event
 	var next time.Time
 	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		return tx.Scan(bEvents, "", "", func(k string, raw []byte) bool {
-			var se storedEvent
+			var se event
 			if json.Unmarshal(raw, &se) != nil {
 				return true
 			}
@@ -146,7 +141,7 @@ func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time 
 			return next
 		}
 		q.wg.Add(1)
-		go func(se storedEvent) {
+		go func(se event) {
 			defer q.wg.Done()
 			defer func() { <-sem }()
 			q.runOne(ctx, se)
@@ -159,9 +154,7 @@ func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time 
 	return next
 }
 
-func (q *eventQueue) runOne(ctx context.Context, se storedEvent) {
-	e := se.event
-	e.Account, e.Region, e.Name = se.A, se.R, se.N
+func (q *eventQueue) runOne(ctx context.Context, e event) {
 	oldKey := eventKey(e)
 	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}

@@ -129,13 +129,7 @@ func isolationOff(c *server.Config) { c.Isolation = "off" }
 // handler.py is src.
 func pyFunction(t testing.TB, name, src string) *lambda.CreateFunctionInput {
 	t.Helper()
-	return &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name),
-		Role:         aws.String(testRole),
-		Runtime:      types.RuntimePython312,
-		Handler:      aws.String("handler.handler"),
-		Code:         &types.FunctionCode{ZipFile: handlerZip(t, src)},
-	}
+	return createInput(name, handlerZip(t, src))
 }
 
 // nodeFunction is a CreateFunction request for a nodejs20.x function made of
@@ -212,13 +206,9 @@ func goEchoZip(t testing.TB) []byte {
 
 // goFunction is a CreateFunction request for the goecho bootstrap.
 func goFunction(name string, zip []byte) *lambda.CreateFunctionInput {
-	return &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name),
-		Role:         aws.String(testRole),
-		Runtime:      types.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Code:         &types.FunctionCode{ZipFile: zip},
-	}
+	in := createInput(name, zip)
+	in.Runtime, in.Handler = types.RuntimeProvidedal2023, aws.String("bootstrap")
+	return in
 }
 
 // mustInvoke invokes and fails the test on an API error.

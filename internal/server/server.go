@@ -152,6 +152,7 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	}
 	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log})
 	if err != nil {
+		sb.Close(context.Background())
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,6 +177,8 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	})
 	if err != nil {
 		cancel()
+		lg.Close(context.Background())
+		sb.Close(context.Background())
 		return err
 	}
 	s.sandbox, s.invoke, s.logs, s.stop = sb, inv, lg, cancel

@@ -8,9 +8,10 @@ import (
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// registerAliases serves aliases, resource policies (kept and returned;
-// lambdad has no IAM to enforce them) and event invoke configs.
-func (h *Handler) registerAliases() {
+// registerSubresources serves what hangs off a function: aliases, resource
+// policies (kept and returned; lambdad has no IAM to enforce them) and event
+// invoke configs.
+func (h *Handler) registerSubresources() {
 	s := h.svc
 	fs := h.cfg.Functions
 	// function resolves the FunctionName of an alias operation, which
