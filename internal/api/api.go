@@ -64,6 +64,10 @@ func New(cfg Config) *Handler {
 		cfg.CodeURLTTL = 10 * time.Minute
 	}
 	h := &Handler{cfg: cfg, svc: awsproto.NewService(cfg.Logger), mux: http.NewServeMux()}
+	if cfg.Blobs != nil {
+		// Uploaded zips are hashed and written while they are decoded.
+		h.svc.SetBlobSink(func(ctx context.Context) (awsproto.BlobWriter, error) { return cfg.Blobs.NewWriter(ctx) })
+	}
 	if cfg.Credentials != nil {
 		h.svc.VerifyWith(cfg.Credentials)
 	}

@@ -41,24 +41,40 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzLiftBigStrings checks that lifting blobs out of a body (here from 8
-// bytes on) decodes exactly as encoding/json does, errors included.
-func FuzzLiftBigStrings(f *testing.F) {
-	f.Add([]byte(`{"FunctionName":"f","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`))
-	f.Add([]byte(`{"Code":{"ZipFile":"UEsFBg\/AAAAAAAAAAAAAAAAAAA=="},"Layers":["aaaaaaaaaaaa"]}`))
-	f.Add([]byte(`{"Description":"aaaaaaaaaaaaaaa","Code":{"ZipFile":"!!!!!!!!!!!!"}}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var want, got spec.CreateFunctionRequest
+// FuzzStreamDecode checks that the streaming decoder (lifting blobs from 8
+// bytes on, through small buffers and reads) decodes exactly as
+// encoding/json does, errors included, and that the sink gets every byte.
+func FuzzStreamDecode(f *testing.F) {
+	f.Add([]byte(`{"FunctionName":"f","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}`), uint8(3), uint8(0))
+	f.Add([]byte(`{"Code":{"ZipFile":"UEsFBg\/AAAAAAAAAAAAAAAAAAA=="},"Layers":["aaaaaaaaaaaa"]}`), uint8(1), uint8(5))
+	f.Add([]byte(`{"Description":"aaaaaaaaaaaaaaa","Code":{"ZipFile":"!!!!!!!!!!!!"}}`), uint8(7), uint8(9))
+	f.Add([]byte(`{"Code":{"ZipFile":"QUFBQUFB\nQUFB\u0051UFB","zipFile":null}}`), uint8(2), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, chunk, buf uint8) {
+		var want spec.CreateFunctionRequest
 		wantErr := json.Unmarshal(body, &want)
-		gotErr := decodeJSONLifting(body, &got, 8)
+		if len(bytes.TrimSpace(body)) == 0 {
+			wantErr = nil
+		}
+		sink := &memSink{}
+		got, st, gotErr := decodeChunked(body, 1+int(chunk%37), 8+int(buf%64), 8, sink.open)
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("errors differ: %v vs %v", wantErr, gotErr)
 		}
-		if wantErr == nil {
-			a, _ := json.Marshal(want)
-			b, _ := json.Marshal(got)
-			if !bytes.Equal(a, b) {
-				t.Fatalf("decoded differently:\n%s\n%s", a, b)
+		if wantErr != nil {
+			return
+		}
+		a, _ := json.Marshal(want)
+		b, _ := json.Marshal(got)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("decoded differently:\n%s\n%s", a, b)
+		}
+		ctx := context.WithValue(context.Background(), streamedKey{}, st)
+		if got.Code == nil {
+			return
+		}
+		if z := got.Code.ZipFile; len(z) >= 8 {
+			if w, _ := StreamedBlob(ctx, z).(*memWriter); w == nil || !bytes.Equal(w.got, z) {
+				t.Fatalf("the sink did not get the blob")
 			}
 		}
 	})

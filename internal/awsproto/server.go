@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -33,6 +34,11 @@ type Service struct {
 	limits   map[string]BodyLimit
 	log      *slog.Logger
 	creds    Credentials // nil: signatures are not checked
+	// streams holds the operations whose input has a blob member: their
+	// bodies are decoded as they are read (see stream.go).
+	streams map[string]bool
+	sink    BlobSink
+	sinkMin int
 }
 
 // VerifyWith switches SigV4 signature checking on, against creds.
@@ -47,9 +53,12 @@ type BodyLimit struct {
 // NewService builds a service over the model's operations.
 func NewService(log *slog.Logger) *Service {
 	ops := spec.Operations()
-	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log}
+	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log, streams: map[string]bool{}, sinkMin: bigBlob}
 	for i := range ops {
 		s.ops[ops[i].Name] = &ops[i]
+		if body := ops[i].NewInput().JSONBody(); body != nil && hasBlobMember(reflect.TypeOf(body)) {
+			s.streams[ops[i].Name] = true
+		}
 	}
 	return s
 }
@@ -106,14 +115,30 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		lim = BodyLimit{Max: DefaultMaxBody}
 	}
-	body, err := readBody(r, lim)
-	if err != nil {
-		return err
-	}
 	in := op.NewInput()
-	if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeJSON(body, dst); err != nil {
+	var body []byte
+	if s.streams[op.Name] {
+		if r.ContentLength > lim.Max {
+			return lim.tooLarge(r.ContentLength)
+		}
+		st := &streamed{}
+		defer st.discard()
+		r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, st))
+		var err error
+		body, err = decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, streamBuffer)
+		if err != nil {
 			return err
+		}
+	} else {
+		var err error
+		body, err = readBody(r, lim)
+		if err != nil {
+			return err
+		}
+		if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, dst); err != nil {
+				return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
+			}
 		}
 	}
 	if err := in.BindHTTP(&binder{r: r, params: params, query: r.URL.Query(), body: body}); err != nil {
@@ -133,47 +158,16 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	return writeOutput(w, op, out)
 }
 
-// decodeJSON decodes a request body, lifting large base64 blobs (zips) out
-// first so they are decoded in one pass.
-func decodeJSON(body []byte, dst any) error {
-	return decodeJSONLifting(body, dst, bigString)
-}
-
-func decodeJSONLifting(body []byte, dst any, min int) error {
-	rest, lifted := liftBigStrings(body, min)
-	if err := json.Unmarshal(rest, dst); err != nil {
-		if len(lifted) > 0 {
-			// Judge the original text, so messages match the slow path.
-			err = json.Unmarshal(body, dst)
-		}
-		if err != nil {
-			return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
-		}
-		return nil
+// tooLarge is the error for a body of n bytes over the limit.
+func (lim BodyLimit) tooLarge(n int64) error {
+	if lim.Err != nil {
+		return lim.Err(n)
 	}
-	for _, b := range lifted {
-		ok, err := setBlob(dst, b)
-		if err != nil {
-			return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", err)
-		}
-		if !ok {
-			// Not a blob member: let encoding/json handle the whole body.
-			if err := json.Unmarshal(body, dst); err != nil {
-				return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
-			}
-			return nil
-		}
-	}
-	return nil
+	return Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the operation", lim.Max)
 }
 
 func readBody(r *http.Request, lim BodyLimit) ([]byte, error) {
-	tooLarge := func(n int64) error {
-		if lim.Err != nil {
-			return lim.Err(n)
-		}
-		return Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the operation", lim.Max)
-	}
+	tooLarge := lim.tooLarge
 	if r.ContentLength > lim.Max {
 		return nil, tooLarge(r.ContentLength)
 	}

@@ -191,6 +191,113 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 	return info, nil
 }
 
+// Writer stores an archive that arrives in pieces, such as a zip decoded
+// from a request while the request is still being read. Each piece is hashed
+// and written to a temporary file on goroutines of their own, so storing
+// overlaps producing. Commit makes it an object; Discard drops it.
+type Writer struct {
+	s             *Store
+	f             *os.File
+	hash, write   chan []byte
+	hashed, wrote chan struct{}
+	sum           [32]byte
+	n             int64
+	werr          error
+	closed, ended bool
+	info          Info
+}
+
+// writerQueue is how many pieces may wait for the hash or the disk before
+// Append blocks.
+const writerQueue = 64
+
+// NewWriter starts a Writer.
+func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.tmp, "put-")
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	w := &Writer{s: s, f: f,
+		hash: make(chan []byte, writerQueue), write: make(chan []byte, writerQueue),
+		hashed: make(chan struct{}), wrote: make(chan struct{})}
+	go func() {
+		defer close(w.hashed)
+		h := sha256.New()
+		for p := range w.hash {
+			h.Write(p)
+		}
+		h.Sum(w.sum[:0])
+	}()
+	go func() {
+		defer close(w.wrote)
+		for p := range w.write {
+			if w.werr == nil {
+				_, w.werr = f.Write(p)
+			}
+		}
+	}()
+	return w, nil
+}
+
+// Append queues p to be hashed and written. It keeps p: the caller must not
+// change it until Close returns.
+func (w *Writer) Append(p []byte) error {
+	if w.closed {
+		return errors.New("blobs: append after close")
+	}
+	w.n += int64(len(p))
+	w.hash <- p
+	w.write <- p
+	return nil
+}
+
+// Close waits for everything appended to be hashed and written.
+func (w *Writer) Close() error {
+	if !w.closed {
+		w.closed = true
+		close(w.hash)
+		close(w.write)
+		<-w.hashed
+		<-w.wrote
+		w.info = newInfo(w.sum, w.n)
+	}
+	if w.werr != nil {
+		return fmt.Errorf("blobs: put: %w", w.werr)
+	}
+	return nil
+}
+
+// Info is the digest of what was appended; valid after Close.
+func (w *Writer) Info() Info { return w.info }
+
+// Commit makes the written archive durable under its digest (after Close).
+func (w *Writer) Commit() (Info, error) {
+	if err := w.Close(); err != nil {
+		w.Discard()
+		return Info{}, err
+	}
+	if w.ended {
+		return Info{}, errors.New("blobs: commit after discard")
+	}
+	w.ended = true
+	if err := w.s.commit(w.f, w.info.Hex); err != nil {
+		return Info{}, err
+	}
+	return w.info, nil
+}
+
+// Discard drops the archive unless it was committed.
+func (w *Writer) Discard() {
+	_ = w.Close()
+	if !w.ended {
+		w.ended = true
+		discard(w.f)
+	}
+}
+
 // commit makes the fully written temp file f the object h, durably, or
 // discards it if the object already exists.
 func (s *Store) commit(f *os.File, h string) error {

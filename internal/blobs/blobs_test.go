@@ -553,3 +553,51 @@ func BenchmarkBaselineSHA256AndFsync50MB(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestWriter(t *testing.T) {
+	s, _, dir := open(t)
+	ctx := context.Background()
+	content := bytes.Repeat([]byte("piece by piece "), 100_000)
+	want := sha256.Sum256(content)
+
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := content; len(p) > 0; p = p[min(len(p), 7777):] {
+		if err := w.Append(p[:min(len(p), 7777)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.SHA256 != want || info.Size != int64(len(content)) {
+		t.Fatalf("info %+v", info)
+	}
+	w.Discard() // after Commit: keeps the object
+	if !bytes.Equal(readObject(t, s, info.Hex), content) {
+		t.Fatal("object content differs")
+	}
+
+	// The same content again: deduplicated, the temp file removed.
+	w2, _ := s.NewWriter(ctx)
+	w2.Append(content)
+	if info2, err := w2.Commit(); err != nil || info2 != info {
+		t.Fatalf("second commit: %+v %v", info2, err)
+	}
+	// Discarded before commit, and never closed: nothing stays.
+	w3, _ := s.NewWriter(ctx)
+	w3.Append([]byte("dropped"))
+	w3.Discard()
+	if _, err := w3.Commit(); err == nil {
+		t.Error("commit after discard succeeded")
+	}
+	if err := w3.Append([]byte("x")); err == nil {
+		t.Error("append after discard succeeded")
+	}
+	if got := listFiles(t, dir); len(got) != 1 {
+		t.Fatalf("files = %v, want one object", got)
+	}
+}

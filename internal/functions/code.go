@@ -11,6 +11,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/archive"
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/blobs"
 )
 
 // HotReloadBucket is the S3 bucket name that means "run the code straight
@@ -47,6 +48,9 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		}
 		return s.intakeS3(ctx, in, dryRun)
 	case in.Zip != nil:
+		if w, ok := awsproto.StreamedBlob(ctx, in.Zip).(*blobs.Writer); ok && !dryRun {
+			return s.intakeStreamed(w, in.Zip)
+		}
 		info, err := archive.Inspect(bytes.NewReader(in.Zip), int64(len(in.Zip)), archive.DefaultLimits())
 		if err != nil {
 			return Code{}, zipError(err)
@@ -62,6 +66,29 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		return Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}, nil
 	}
 	return Code{}, awsproto.InvalidParameter("Please provide a source for function code.")
+}
+
+// intakeStreamed commits a zip that was written while the request was
+// read, inspecting it meanwhile. A zip refused by the inspection is stored
+// but unreferenced, and dropped by the caller as for S3.
+func (s *Service) intakeStreamed(w *blobs.Writer, zip []byte) (Code, error) {
+	var info archive.Info
+	var ierr error
+	inspected := make(chan struct{})
+	go func() {
+		defer close(inspected)
+		info, ierr = archive.Inspect(bytes.NewReader(zip), int64(len(zip)), archive.DefaultLimits())
+	}()
+	bi, err := w.Commit()
+	<-inspected
+	if err != nil {
+		return Code{}, err
+	}
+	code := Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}
+	if ierr != nil {
+		return code, zipError(ierr)
+	}
+	return code, nil
 }
 
 func (s *Service) intakeS3(ctx context.Context, in codeInput, dryRun bool) (Code, error) {

@@ -1,0 +1,171 @@
+package awsproto
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// chunkReader hands out its bytes n at a time, to put buffer edges
+// everywhere.
+type chunkReader struct {
+	b []byte
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.b)
+	c.b = c.b[k:]
+	return k, nil
+}
+
+// memSink keeps what each writer received, to compare with the decoded blob.
+type memSink struct {
+	mu      sync.Mutex
+	writers []*memWriter
+}
+
+type memWriter struct {
+	got               []byte
+	closed, discarded bool
+}
+
+func (w *memWriter) Append(p []byte) error { w.got = append(w.got, p...); return nil }
+func (w *memWriter) Close() error          { w.closed = true; return nil }
+func (w *memWriter) Discard()              { w.discarded = true }
+
+func (s *memSink) open(context.Context) (BlobWriter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &memWriter{}
+	s.writers = append(s.writers, w)
+	return w, nil
+}
+
+func decodeChunked(body []byte, chunk, buf, min int, sink BlobSink) (*spec.CreateFunctionRequest, *streamed, error) {
+	var in spec.CreateFunctionRequest
+	st := &streamed{}
+	lim := BodyLimit{Max: 1 << 30}
+	_, err := decodeStreaming(context.Background(), &chunkReader{body, chunk}, int64(len(body)), lim, &in, min, sink, st, buf)
+	return &in, st, err
+}
+
+// TestStreamDecodeMatchesJSON checks the streaming decoder gives exactly
+// what encoding/json gives, whatever the read and buffer sizes.
+func TestStreamDecodeMatchesJSON(t *testing.T) {
+	zip := bytes.Repeat([]byte("PK\x03\x04lambdad"), 30000) // 330 KB
+	b64 := base64.StdEncoding.EncodeToString(zip)
+	cases := map[string]string{
+		"create":           `{"FunctionName":"f","Code":{"ZipFile":"` + b64 + `","S3Bucket":"b"},"Description":"d"}`,
+		"spaces":           "{ \"Code\" : { \"ZipFile\" :\n\"" + b64 + "\" } , \"FunctionName\":\"f\"}",
+		"escaped slash":    `{"FunctionName":"f","Code":{"ZipFile":"` + strings.ReplaceAll(b64, "/", `\/`) + `"}}`,
+		"escaped newlines": `{"Code":{"ZipFile":"` + b64[:4000] + `\n` + b64[4000:8000] + `\r\n\u000a` + b64[8000:] + `"}}`,
+		"unicode escape":   `{"Code":{"ZipFile":"\u0051UFB` + b64 + `"}}`,
+		"not a blob":       `{"FunctionName":"f","Description":"` + strings.Repeat("x", 200<<10) + `","Code":{}}`,
+		"in a list":        `{"FunctionName":"f","Layers":["` + strings.Repeat("x", 200<<10) + `"],"Code":{}}`,
+		"twice":            `{"Code":{"ZipFile":"` + b64 + `","ZipFile":"QUFB"}}`,
+		"twice, folded":    `{"Code":{"ZipFile":"` + b64 + `","zipfile":"QUFB"}}`,
+		"twice, null":      `{"Code":{"ZipFile":"` + b64 + `","ZipFile":null}}`,
+		"parent nulled":    `{"Code":{"ZipFile":"` + b64 + `"},"Code":null}`,
+		"parent merged":    `{"Code":{"ZipFile":"` + b64 + `"},"Code":{"S3Key":"k"}}`,
+		"parent again":     `{"Code":{"ZipFile":"` + b64 + `"},"code":{"ZipFile":"QUFB"}}`,
+		"escaped key":      `{"Code":{"Zip\u0046ile":"` + b64 + `"}}`,
+		"empty":            `{"Code":{"ZipFile":""}}`,
+		"bad base64":       `{"Code":{"ZipFile":"` + strings.Repeat("!", 200<<10) + `"}}`,
+		"padding inside":   `{"Code":{"ZipFile":"QQ==` + b64 + `"}}`,
+		"unpadded":         `{"Code":{"ZipFile":"` + b64 + `QQ"}}`,
+		"raw newline":      "{\"Code\":{\"ZipFile\":\"" + b64[:4000] + "\n" + b64[4000:] + "\"}}",
+		"bad escape":       `{"Code":{"ZipFile":"` + b64 + `\x"}}`,
+		"truncated":        `{"FunctionName":"f","Code":{"ZipFile":"` + b64 + `"}`,
+		"truncated inside": `{"FunctionName":"f","Code":{"ZipFile":"` + b64,
+		"not json":         `{"Code":{"ZipFile":"` + b64 + `"}}}`,
+		"blank":            "  \n",
+	}
+	for name, body := range cases {
+		for _, rd := range []struct{ chunk, buf int }{{1 << 30, streamBuffer}, {4093, 8192}, {7, 9}} {
+			var want spec.CreateFunctionRequest
+			wantErr := json.Unmarshal([]byte(body), &want)
+			if strings.TrimSpace(body) == "" {
+				wantErr = nil
+			}
+			sink := &memSink{}
+			got, st, gotErr := decodeChunked([]byte(body), rd.chunk, rd.buf, 64<<10, sink.open)
+			if (wantErr == nil) != (gotErr == nil) {
+				t.Errorf("%s %v: errors differ: %v vs %v", name, rd, wantErr, gotErr)
+				continue
+			}
+			if wantErr != nil {
+				continue
+			}
+			a, _ := json.Marshal(want)
+			b, _ := json.Marshal(got)
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s %v: decoded differently", name, rd)
+			}
+			if got.Code == nil {
+				continue
+			}
+			if z := got.Code.ZipFile; len(z) >= 64<<10 {
+				w, _ := StreamedBlob(context.Background(), z).(*memWriter)
+				if w != nil {
+					t.Errorf("%s: a blob found without its request's context", name)
+				}
+				ctx := context.WithValue(context.Background(), streamedKey{}, st)
+				if w, _ = StreamedBlob(ctx, z).(*memWriter); w == nil || !w.closed || !bytes.Equal(w.got, z) {
+					t.Errorf("%s %v: the sink did not receive the blob", name, rd)
+				}
+			}
+		}
+	}
+}
+
+func TestStreamDecodeLimits(t *testing.T) {
+	body := []byte(`{"Code":{"ZipFile":"` + strings.Repeat("QUFB", 1000) + `"}}`)
+	var in spec.CreateFunctionRequest
+	lim := BodyLimit{Max: 100, Err: func(n int64) error { return Errorf("RequestEntityTooLargeException", "too large: %d", n) }}
+	_, err := decodeStreaming(context.Background(), bytes.NewReader(body), -1, lim, &in, 8, nil, &streamed{}, 64)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "RequestEntityTooLargeException" {
+		t.Fatalf("over the limit: %v", err)
+	}
+	failing := io.MultiReader(bytes.NewReader(body[:50]), errReader{errors.New("connection reset")})
+	_, err = decodeStreaming(context.Background(), failing, -1, BodyLimit{Max: 1 << 20}, &in, 8, nil, &streamed{}, 64)
+	if !errors.As(err, &e) || e.Code != "InvalidRequestContentException" || !strings.Contains(e.Message, "connection reset") {
+		t.Fatalf("read error: %v", err)
+	}
+	sinkFails := func(context.Context) (BlobWriter, error) { return nil, errors.New("disk full") }
+	_, err = decodeStreaming(context.Background(), bytes.NewReader(body), -1, BodyLimit{Max: 1 << 20}, &in, 8, sinkFails, &streamed{}, 64)
+	if err == nil || errors.As(err, &e) {
+		t.Fatalf("a sink failure must be lambdad's (500), got %v", err)
+	}
+}
+
+func TestStreamDecodeDiscardsUnclaimed(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 100))
+	body := []byte(`{"Code":{"ZipFile":"` + b64 + `","ZipFile":"` + b64 + `"}}`)
+	sink := &memSink{}
+	_, st, err := decodeChunked(body, 13, 32, 16, sink.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.writers) != 2 || len(st.items) != 2 {
+		t.Fatalf("writers %d, items %d", len(sink.writers), len(st.items))
+	}
+	st.discard()
+	for _, w := range sink.writers {
+		if !w.discarded {
+			t.Error("a writer was not discarded")
+		}
+	}
+}

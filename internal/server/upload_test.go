@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/archive/archivetest"
+)
+
+// bigZip is a zip of a few MB of incompressible data: large enough that the
+// upload is stored while it is decoded.
+func bigZip(t testing.TB, size int) []byte {
+	data := make([]byte, size)
+	rand.Read(data)
+	return archivetest.Zip(t, archivetest.File{Name: "handler.py", Body: "def handler(e, c):\n    return 1\n"}, archivetest.File{Name: "blob.bin", Body: string(data)})
+}
+
+func objectCount(t testing.TB, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(filepath.Join(dir, "blobs", "objects"), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestLargeZipUploads sends zips big enough to be streamed to storage
+// while their request is read, through create, update and layers, and a
+// large upload that is not a zip, which must leave nothing behind.
+func TestLargeZipUploads(t *testing.T) {
+	t.Parallel()
+	d, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+
+	zip1 := bigZip(t, 3<<20)
+	out := create(t, c, createInput("big-zip", zip1))
+	if aws.ToString(out.CodeSha256) != sha256b64(zip1) || out.CodeSize != int64(len(zip1)) {
+		t.Fatalf("CodeSha256 %s CodeSize %d, want %s %d", aws.ToString(out.CodeSha256), out.CodeSize, sha256b64(zip1), len(zip1))
+	}
+	fn := waitActive(t, c, "big-zip")
+	if status, body := fetch(t, aws.ToString(fn.Code.Location)); status != 200 || !bytes.Equal(body, zip1) {
+		t.Fatalf("Code.Location: %d, %d bytes; want the %d bytes uploaded", status, len(body), len(zip1))
+	}
+
+	zip2 := bigZip(t, 2<<20)
+	up, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("big-zip"), ZipFile: zip2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(up.CodeSha256) != sha256b64(zip2) {
+		t.Fatalf("update CodeSha256 %s, want %s", aws.ToString(up.CodeSha256), sha256b64(zip2))
+	}
+	waitUpdated(t, c, "big-zip")
+
+	// A dry run stores nothing.
+	before := objectCount(t, d.Dir)
+	zip3 := bigZip(t, 2<<20)
+	dry, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("big-zip"), ZipFile: zip3, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(dry.CodeSha256) != sha256b64(zip3) {
+		t.Errorf("dry run CodeSha256 %s, want the new code's %s", aws.ToString(dry.CodeSha256), sha256b64(zip3))
+	}
+	if fn, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("big-zip")}); err != nil || aws.ToString(fn.Configuration.CodeSha256) != sha256b64(zip2) {
+		t.Errorf("after a dry run: %v, CodeSha256 %s", err, aws.ToString(fn.Configuration.CodeSha256))
+	}
+	if n := objectCount(t, d.Dir); n != before {
+		t.Errorf("a dry run stored code: %d objects, was %d", n, before)
+	}
+
+	layer := bigZip(t, 2<<20)
+	lv, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("big-layer"), Content: &types.LayerVersionContentInput{ZipFile: layer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(lv.Content.CodeSha256) != sha256b64(layer) {
+		t.Errorf("layer CodeSha256 %s, want %s", aws.ToString(lv.Content.CodeSha256), sha256b64(layer))
+	}
+
+	// Not a zip: refused, and the bytes written meanwhile are gone.
+	before = objectCount(t, d.Dir)
+	junk := make([]byte, 2<<20)
+	rand.Read(junk)
+	_, err = c.CreateFunction(ctx, createInput("big-junk", junk))
+	apiErr(t, err, "InvalidParameterValueException", 400, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	if n := objectCount(t, d.Dir); n != before {
+		t.Errorf("a refused upload left an object: %d objects, was %d", n, before)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(d.Dir, "blobs", "tmp")); len(ents) != 0 {
+		t.Errorf("temporary files left: %d", len(ents))
+	}
+}
