@@ -3,11 +3,13 @@ package awsproto
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lambdad/lambdad/internal/spec"
@@ -172,3 +174,37 @@ func TestServiceDecodesBindsAndRefusesUnimplemented(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// levelCounter counts log records at ERROR.
+type levelCounter struct{ errors atomic.Int32 }
+
+func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.errors.Add(1)
+	}
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+// A client that hangs up is not an internal error; a canceled context
+// while the client still waits is.
+func TestAbandonedRequestIsNotAnError(t *testing.T) {
+	logs := &levelCounter{}
+	s := NewService(slog.New(logs))
+	On(s, "ListFunctions", func(ctx context.Context, id Identity, in *spec.ListFunctionsRequest) (*spec.ListFunctionsResponse, error) {
+		return nil, fmt.Errorf("waiting: %w", context.Canceled)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/2015-03-31/functions/", nil).WithContext(ctx))
+	if n := logs.errors.Load(); n != 0 {
+		t.Errorf("%d errors logged for a request the client abandoned", n)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "/2015-03-31/functions/", nil))
+	if w.Code != 500 || logs.errors.Load() != 1 {
+		t.Errorf("status %d, %d errors logged", w.Code, logs.errors.Load())
+	}
+}

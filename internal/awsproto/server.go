@@ -90,6 +90,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", id)
 	r = r.WithContext(WithRequestID(r.Context(), id))
 	if err := s.serve(w, r); err != nil {
+		if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+			// The client hung up: nobody reads the answer, and it is not
+			// lambdad's fault.
+			s.log.Debug("request abandoned by the client", "request_id", id, "path", r.URL.Path)
+			return
+		}
 		WriteError(w, s.log, err)
 	}
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# load.sh: throughput of warm invokes of the Go echo function (aws-lambda-go,
+# provided.al2023) with N concurrent callers (wrk, one keep-alive connection
+# each), and where the CPU goes: lambdad, the function processes, wrk.
+#
+#   scripts/load.sh [callers=32] [seconds=10] [isolation=auto]
+#
+# Needs wrk (apt-get install wrk), python3 and curl.
+set -euo pipefail
+callers=${1:-32}
+secs=${2:-10}
+iso=${3:-auto}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+
+cd "$root"
+go build -o "$work/lambdad" ./cmd/lambdad
+(cd internal/server/testdata/goecho && CGO_ENABLED=0 go build -tags lambda.norpc -o "$work/bootstrap" .)
+python3 - "$work" <<'PY'
+import sys, zipfile
+w = sys.argv[1]
+with zipfile.ZipFile(w + "/fn.zip", "w") as z:
+    i = zipfile.ZipInfo("bootstrap"); i.external_attr = 0o755 << 16
+    z.writestr(i, open(w + "/bootstrap", "rb").read())
+PY
+port=$((20000 + RANDOM % 20000))
+url=http://127.0.0.1:$port
+LAMBDAD_LOG_LEVEL=warn "$work/lambdad" --listen 127.0.0.1:$port --data-dir "$work/data" --isolation "$iso" --concurrency-limit 1000 &
+pid=$!
+for _ in $(seq 100); do curl -sf "$url/2015-03-31/functions/" >/dev/null && break; sleep 0.05; done
+auth='AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0'
+python3 - "$work" <<'PY' > "$work/create.json"
+import base64, json, sys
+w = sys.argv[1]
+print(json.dumps({"FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "bootstrap",
+  "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": base64.b64encode(open(w + "/fn.zip", "rb").read()).decode()}}))
+PY
+curl -sf -H "Authorization: $auth" -H 'Content-Type: application/json' --data-binary @"$work/create.json" "$url/2015-03-31/functions" >/dev/null
+sleep 0.5
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"op":"echo","value":{"hello":"world"}}'
+wrk.headers["Authorization"] = "$auth"
+LUA
+inv="$url/2015-03-31/functions/echo/invocations"
+wrk -t2 -c"$callers" -d2s -s "$work/post.lua" "$inv" >/dev/null # start the environments
+
+# CPU ticks (USER_HZ) of a process and of all its descendants that ran.
+ticks() { awk '{print $14+$15}' /proc/"$1"/stat 2>/dev/null || echo 0; }
+fnticks() {
+	local t=0
+	for p in $(pgrep -P "$pid"; for c in $(pgrep -P "$pid"); do pgrep -P "$c"; done); do
+		[ "$(readlink /proc/$p/exe 2>/dev/null)" = "$work/lambdad" ] && continue
+		t=$((t + $(ticks "$p")))
+	done
+	echo "$t"
+}
+l0=$(ticks "$pid"); f0=$(fnticks)
+out=$(wrk -t2 -c"$callers" -d"${secs}s" -s "$work/post.lua" --latency "$inv")
+l1=$(ticks "$pid"); f1=$(fnticks)
+echo "$out"
+reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+echo
+awk -v r="$reqs" -v l=$((l1 - l0)) -v f=$((f1 - f0)) -v s="$secs" 'BEGIN {
+	printf "invokes/s: %.0f\n", r / s
+	printf "CPU per invoke: lambdad %.0f µs, function processes %.0f µs (the rest of 2 cores: wrk and the kernel)\n", l * 10000 / r, f * 10000 / r
+}'
