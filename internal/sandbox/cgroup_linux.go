@@ -29,6 +29,13 @@ type cgroupRoot struct {
 
 type envCgroup struct {
 	dirs []string
+	// join lists the files the environment's init writes "0" to, to move
+	// itself in. On v1 that is "tasks": moving only the calling thread
+	// skips the kernel's threadgroup lock, whose write side waits for an
+	// RCU grace period (5-15 ms per cold start); the bootstrap exec'd from
+	// that thread then runs there alone. v2 has no per-thread file for
+	// domain cgroups, so it moves the whole process through cgroup.procs.
+	join []string
 	peak *os.File // memory.peak (v2) or memory.max_usage_in_bytes (v1)
 }
 
@@ -110,6 +117,7 @@ func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
 			return nil, err
 		}
 		ec.dirs = []string{d}
+		ec.join = []string{filepath.Join(d, "cgroup.procs")}
 		err = errors.Join(
 			os.WriteFile(filepath.Join(d, "memory.max"), limit, 0),
 			os.WriteFile(filepath.Join(d, "pids.max"), []byte("1024"), 0))
@@ -125,6 +133,7 @@ func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
 		ec.dirs = []string{md}
 		if err = os.Mkdir(pd, 0o755); err == nil {
 			ec.dirs = append(ec.dirs, pd)
+			ec.join = []string{filepath.Join(md, "tasks"), filepath.Join(pd, "tasks")}
 			err = errors.Join(
 				os.WriteFile(filepath.Join(md, "memory.limit_in_bytes"), limit, 0),
 				os.WriteFile(filepath.Join(pd, "pids.max"), []byte("1024"), 0))

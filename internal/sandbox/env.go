@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
 const (
@@ -30,7 +32,7 @@ const (
 	// initLimit is AWS's limit on the init phase.
 	initLimit = 10 * time.Second
 
-	defaultPath = "/usr/local/bin:/usr/bin:/bin:/opt/bin"
+	defaultPath = nsinit.DefaultPath
 )
 
 // env is one execution environment: a Runtime API endpoint, scratch space and
@@ -366,7 +368,7 @@ func (e *env) spawn() (*proc, error) {
 }
 
 func (e *env) startUnconfined(w *os.File) (*exec.Cmd, error) {
-	path, err := lookPath(e.argv[0], e.environ, e.fn.CodeDir)
+	path, err := nsinit.LookPath(e.argv[0], e.environ, e.fn.CodeDir)
 	if err != nil {
 		return nil, &StartError{Command: e.argv[0], Err: err}
 	}
@@ -383,44 +385,6 @@ func (e *env) startUnconfined(w *os.File) (*exec.Cmd, error) {
 		return nil, &StartError{Command: e.argv[0], Err: err}
 	}
 	return cmd, nil
-}
-
-// lookPath resolves argv0 with the function's PATH, not lambdad's.
-func lookPath(argv0 string, environ []string, dir string) (string, error) {
-	if strings.Contains(argv0, "/") {
-		p := argv0
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		return p, checkExec(p)
-	}
-	path := defaultPath
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, d := range filepath.SplitList(path) {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, argv0)
-		if checkExec(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: executable file not found in $PATH", argv0)
-}
-
-func checkExec(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s: permission denied", p)
-	}
-	return nil
 }
 
 // readOutput copies the runtime's stdout/stderr into the current log. Reads

@@ -23,7 +23,7 @@ var fixtures struct {
 }
 
 func TestMain(m *testing.M) {
-	MaybeRunInit() // documents the hook; the package's init() already ran it
+	MaybeRunInit() // documents the hook; nsinit's init() already ran it
 	dir, err := os.MkdirTemp("", "sandbox-fixtures-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

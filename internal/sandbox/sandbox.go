@@ -6,10 +6,10 @@
 // helper inside new mount and PID namespaces; the helper builds the
 // environment's root (system dirs read-only, code at /var/task, layers at
 // /opt, a size-limited /tmp, hidden dirs emptied), joins the cgroup, drops
-// all capabilities and execs the bootstrap as PID 1. The package's init()
-// calls MaybeRunInit, so any binary importing it, test binaries included,
-// handles the re-exec before main runs; cmd/lambdad may call MaybeRunInit
-// first thing in main to make that explicit.
+// all capabilities and execs the bootstrap as PID 1. That helper is package
+// nsinit, whose init() runs it, so any binary importing sandbox, test
+// binaries included, handles the re-exec before main runs; cmd/lambdad may
+// call MaybeRunInit first thing in main to make that explicit.
 package sandbox
 
 import (
