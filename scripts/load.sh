@@ -5,6 +5,7 @@
 #
 #   scripts/load.sh [callers=32] [seconds=10] [isolation=auto]
 #
+# FN_ENV='{"K":"V"}' sets the function's environment variables.
 # Needs wrk (apt-get install wrk), python3 and curl.
 set -euo pipefail
 callers=${1:-32}
@@ -31,10 +32,11 @@ pid=$!
 for _ in $(seq 100); do curl -sf "$url/2015-03-31/functions/" >/dev/null && break; sleep 0.05; done
 auth='AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0'
 python3 - "$work" <<'PY' > "$work/create.json"
-import base64, json, sys
+import base64, json, os, sys
 w = sys.argv[1]
 print(json.dumps({"FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "bootstrap",
-  "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": base64.b64encode(open(w + "/fn.zip", "rb").read()).decode()}}))
+  "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": base64.b64encode(open(w + "/fn.zip", "rb").read()).decode()},
+  "Environment": {"Variables": json.loads(os.environ.get("FN_ENV") or "{}")}}))
 PY
 curl -sf -H "Authorization: $auth" -H 'Content-Type: application/json' --data-binary @"$work/create.json" "$url/2015-03-31/functions" >/dev/null
 sleep 0.5
