@@ -11,37 +11,19 @@ set -euo pipefail
 rt=${1:-python3.12}
 n=${2:-30}
 iso=${3:-auto}
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-cd "$root"
-go build -o "$work/lambdad" ./cmd/lambdad
+. "$(dirname "$0")/lib.sh"
 case $rt in
 python*) handler=fn.handler; file=fn.py; src='def handler(e, c):\n    return e\n'; bare="python3 -S -c pass" ;;
 nodejs*) handler=fn.handler; file=fn.js; src='exports.handler = async (e) => e;\n'; bare="node -e 0" ;;
 provided*)
 	handler=bootstrap; file=bootstrap; src=; bare="$work/bootstrap-bare"
-	(cd internal/server/testdata/goecho && CGO_ENABLED=0 go build -tags lambda.norpc -o "$work/bootstrap" .)
+	build_goecho
 	;;
 *) echo "unknown runtime $rt" >&2; exit 2 ;;
 esac
-python3 - "$work" "$file" "$src" <<'PY'
-import sys, zipfile, os
-w, name, src = sys.argv[1], sys.argv[2], sys.argv[3].encode().decode("unicode_escape")
-with zipfile.ZipFile(w + "/fn.zip", "w") as z:
-    i = zipfile.ZipInfo(name); i.external_attr = 0o755 << 16
-    z.writestr(i, open(w + "/bootstrap", "rb").read() if name == "bootstrap" else src)
-PY
-port=$((20000 + RANDOM % 20000))
-url=http://127.0.0.1:$port
-LAMBDAD_LOG_LEVEL=warn "$work/lambdad" --listen 127.0.0.1:$port --data-dir "$work/data" --isolation "$iso" &
-for _ in $(seq 100); do curl -sf "$url/2015-03-31/functions/" >/dev/null && break; sleep 0.05; done
-auth='AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0'
-zip64=$(base64 -w0 "$work/fn.zip")
-for i in $(seq "$n"); do
-	printf '{"FunctionName":"cold-%d","Runtime":"%s","Handler":"%s","Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":"%s"}}' "$i" "$rt" "$handler" "$zip64" > "$work/create.json"
-	curl -sf -H "Authorization: $auth" --data-binary @"$work/create.json" "$url/2015-03-31/functions" >/dev/null
-done
+zip_fn "$file" "$src"
+start_lambdad "$iso"
+for i in $(seq "$n"); do create_fn "cold-$i" "$rt" "$handler"; done
 sleep 0.5
 # One warm-up invoke of another function: the interpreter is probed once.
 curl -sf -o /dev/null -H "Authorization: $auth" -d '{}' "$url/2015-03-31/functions/cold-$n/invocations"

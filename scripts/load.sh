@@ -11,34 +11,11 @@ set -euo pipefail
 callers=${1:-32}
 secs=${2:-10}
 iso=${3:-auto}
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
-cd "$root"
-go build -o "$work/lambdad" ./cmd/lambdad
-(cd internal/server/testdata/goecho && CGO_ENABLED=0 go build -tags lambda.norpc -o "$work/bootstrap" .)
-python3 - "$work" <<'PY'
-import sys, zipfile
-w = sys.argv[1]
-with zipfile.ZipFile(w + "/fn.zip", "w") as z:
-    i = zipfile.ZipInfo("bootstrap"); i.external_attr = 0o755 << 16
-    z.writestr(i, open(w + "/bootstrap", "rb").read())
-PY
-port=$((20000 + RANDOM % 20000))
-url=http://127.0.0.1:$port
-LAMBDAD_LOG_LEVEL=warn "$work/lambdad" --listen 127.0.0.1:$port --data-dir "$work/data" --isolation "$iso" --concurrency-limit 1000 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$url/2015-03-31/functions/" >/dev/null && break; sleep 0.05; done
-auth='AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0'
-python3 - "$work" <<'PY' > "$work/create.json"
-import base64, json, os, sys
-w = sys.argv[1]
-print(json.dumps({"FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "bootstrap",
-  "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": base64.b64encode(open(w + "/fn.zip", "rb").read()).decode()},
-  "Environment": {"Variables": json.loads(os.environ.get("FN_ENV") or "{}")}}))
-PY
-curl -sf -H "Authorization: $auth" -H 'Content-Type: application/json' --data-binary @"$work/create.json" "$url/2015-03-31/functions" >/dev/null
+. "$(dirname "$0")/lib.sh"
+build_goecho
+zip_fn bootstrap ""
+start_lambdad "$iso" --concurrency-limit 1000
+create_fn echo provided.al2023 bootstrap "${FN_ENV:-{\}}"
 sleep 0.5
 cat > "$work/post.lua" <<LUA
 wrk.method = "POST"

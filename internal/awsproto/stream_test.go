@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -61,6 +62,43 @@ func decodeChunked(body []byte, chunk, buf, min int, sink BlobSink) (*spec.Creat
 	return &in, st, err
 }
 
+// matchesJSON decodes body through the streaming decoder (reads of chunk
+// bytes, a buffer of buf, blobs from min bytes to a sink) and reports how
+// it differs from encoding/json: in failing or not, in the decoded input,
+// or in what the sink received of the blob.
+func matchesJSON(body []byte, chunk, buf, min int) error {
+	var want spec.CreateFunctionRequest
+	wantErr := json.Unmarshal(body, &want)
+	if len(bytes.TrimSpace(body)) == 0 {
+		wantErr = nil // an empty body is no input, not an error
+	}
+	sink := &memSink{}
+	got, st, gotErr := decodeChunked(body, chunk, buf, min, sink.open)
+	if (wantErr == nil) != (gotErr == nil) {
+		return fmt.Errorf("errors differ: %v vs %v", wantErr, gotErr)
+	}
+	if wantErr != nil {
+		return nil
+	}
+	a, _ := json.Marshal(want)
+	b, _ := json.Marshal(got)
+	if !bytes.Equal(a, b) {
+		return fmt.Errorf("decoded differently:\n%.300s\n%.300s", a, b)
+	}
+	if got.Code == nil || len(got.Code.ZipFile) < min {
+		return nil
+	}
+	z := got.Code.ZipFile
+	if StreamedBlob(context.Background(), z) != nil {
+		return errors.New("a blob found without its request's context")
+	}
+	ctx := context.WithValue(context.Background(), streamedKey{}, st)
+	if w, _ := StreamedBlob(ctx, z).(*memWriter); w == nil || !w.closed || !bytes.Equal(w.got, z) {
+		return errors.New("the sink did not receive the blob")
+	}
+	return nil
+}
+
 // TestStreamDecodeMatchesJSON checks the streaming decoder gives exactly
 // what encoding/json gives, whatever the read and buffer sizes.
 func TestStreamDecodeMatchesJSON(t *testing.T) {
@@ -94,37 +132,8 @@ func TestStreamDecodeMatchesJSON(t *testing.T) {
 	}
 	for name, body := range cases {
 		for _, rd := range []struct{ chunk, buf int }{{1 << 30, streamBuffer}, {4093, 8192}, {7, 9}} {
-			var want spec.CreateFunctionRequest
-			wantErr := json.Unmarshal([]byte(body), &want)
-			if strings.TrimSpace(body) == "" {
-				wantErr = nil
-			}
-			sink := &memSink{}
-			got, st, gotErr := decodeChunked([]byte(body), rd.chunk, rd.buf, 64<<10, sink.open)
-			if (wantErr == nil) != (gotErr == nil) {
-				t.Errorf("%s %v: errors differ: %v vs %v", name, rd, wantErr, gotErr)
-				continue
-			}
-			if wantErr != nil {
-				continue
-			}
-			a, _ := json.Marshal(want)
-			b, _ := json.Marshal(got)
-			if !bytes.Equal(a, b) {
-				t.Errorf("%s %v: decoded differently", name, rd)
-			}
-			if got.Code == nil {
-				continue
-			}
-			if z := got.Code.ZipFile; len(z) >= 64<<10 {
-				w, _ := StreamedBlob(context.Background(), z).(*memWriter)
-				if w != nil {
-					t.Errorf("%s: a blob found without its request's context", name)
-				}
-				ctx := context.WithValue(context.Background(), streamedKey{}, st)
-				if w, _ = StreamedBlob(ctx, z).(*memWriter); w == nil || !w.closed || !bytes.Equal(w.got, z) {
-					t.Errorf("%s %v: the sink did not receive the blob", name, rd)
-				}
+			if err := matchesJSON([]byte(body), rd.chunk, rd.buf, 64<<10); err != nil {
+				t.Errorf("%s %v: %v", name, rd, err)
 			}
 		}
 	}
