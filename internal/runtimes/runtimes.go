@@ -77,6 +77,11 @@ type Catalog struct {
 	mu     sync.Mutex
 	probes map[string]*probe // interpreter name → result of finding and running it once
 	warned map[string]bool   // runtime id → fallback warning already logged
+
+	// ctx bounds probes and compiles; Close cancels it and waits for Prepare.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	prepared sync.WaitGroup
 }
 
 // probe caches one interpreter lookup: where it is and which version it reports.
@@ -105,6 +110,7 @@ func New(cfg Config) (*Catalog, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	var err error
 	if c.pythonDir, err = materialise(cfg.Dir, "python", "assets/python"); err != nil {
 		return nil, err
@@ -322,7 +328,7 @@ py_compile.compile(sys.argv[1], doraise=True, invalidation_mode=py_compile.PycIn
 // not cache it themselves, and compiling it costs every cold start ~4 ms.
 func (c *Catalog) precompile(p *probe) {
 	p.compiled.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 		defer cancel()
 		src := filepath.Join(c.pythonDir, "lambdad_runtime.py")
 		if out, err := exec.CommandContext(ctx, p.path, "-S", "-c", pyCompile, src).CombinedOutput(); err != nil {
@@ -369,6 +375,39 @@ func (c *Catalog) warnOnce(runtime, msg string, args ...any) {
 	}
 }
 
+// Prepare finds and probes the interpreters in the background, and compiles
+// the Python runtime for each, so that the first cold start of a runtime
+// after lambdad starts does not pay for it (about 150 ms with pyenv shims).
+func (c *Catalog) Prepare() {
+	c.prepared.Go(c.prepare)
+}
+
+func (c *Catalog) prepare() {
+	pythons := []string{c.cfg.Python}
+	for minor := 9; minor <= 14; minor++ {
+		if name := fmt.Sprintf("python3.%d", minor); name != c.cfg.Python {
+			if _, err := exec.LookPath(name); err == nil {
+				pythons = append(pythons, name)
+			}
+		}
+	}
+	for _, name := range pythons {
+		if c.ctx.Err() != nil {
+			return
+		}
+		if p := c.probe(name, pythonProbe); p.err == nil {
+			c.precompile(p)
+		}
+	}
+	c.probe(c.cfg.Node, nodeProbe)
+}
+
+// Close stops Prepare's work and waits for it.
+func (c *Catalog) Close() {
+	c.cancel()
+	c.prepared.Wait()
+}
+
 // probe finds name on PATH and runs it once to learn its version. Running it
 // matters: version managers such as pyenv put shims on PATH that exist but fail.
 func (c *Catalog) probe(name string, run func(ctx context.Context, path string) ([2]int, error)) *probe {
@@ -388,7 +427,7 @@ func (c *Catalog) probe(name string, run func(ctx context.Context, path string) 
 			p.err = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 		defer cancel()
 		p.path = path
 		p.version, p.err = run(ctx, path)

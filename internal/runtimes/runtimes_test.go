@@ -268,3 +268,37 @@ func TestMaterialiseIdempotent(t *testing.T) {
 		t.Error("New without Dir succeeded")
 	}
 }
+
+// TestPrepare checks that Prepare's work leaves the interpreters probed and
+// the Python runtime compiled before any launch, and that Close stops it.
+func TestPrepare(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	c, err := New(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.prepare()
+	c.mu.Lock()
+	py, node := c.probes["python3"], c.probes["node"]
+	c.mu.Unlock()
+	if py == nil || node == nil {
+		t.Fatalf("not probed: python3 %v, node %v", py, node)
+	}
+	if py.err == nil {
+		pyc, _ := filepath.Glob(filepath.Join(c.pythonDir, "__pycache__", "lambdad_runtime.*.pyc"))
+		if len(pyc) == 0 {
+			t.Error("the Python runtime was not compiled")
+		}
+	}
+	c.Close()
+
+	// Closed at once: the work stops and Close returns.
+	c2, err := New(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Prepare()
+	c2.Close()
+}

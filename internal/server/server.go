@@ -56,15 +56,16 @@ type Config struct {
 
 // Server is a running lambdad.
 type Server struct {
-	cfg     Config
-	store   store.Store
-	blobs   *blobs.Store
-	sandbox *sandbox.Manager
-	invoke  *invoke.Service
-	logs    *logs.Store
-	handler http.Handler
-	log     *slog.Logger
-	stop    context.CancelFunc
+	cfg      Config
+	store    store.Store
+	blobs    *blobs.Store
+	sandbox  *sandbox.Manager
+	runtimes *runtimes.Catalog
+	invoke   *invoke.Service
+	logs     *logs.Store
+	handler  http.Handler
+	log      *slog.Logger
+	stop     context.CancelFunc
 	// functionSecret signs functions' calls back when signatures are checked.
 	functionSecret string
 }
@@ -139,6 +140,7 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	if err != nil {
 		return err
 	}
+	rt.Prepare()
 	abs, _ := filepath.Abs(cfg.DataDir)
 	sb, err := sandbox.NewManager(sandbox.Config{
 		WorkDir:     filepath.Join(cfg.DataDir, "sandbox"),
@@ -148,10 +150,12 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		Logger:      s.log,
 	})
 	if err != nil {
+		rt.Close()
 		return err
 	}
 	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log})
 	if err != nil {
+		rt.Close()
 		sb.Close(context.Background())
 		return err
 	}
@@ -177,11 +181,12 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 	})
 	if err != nil {
 		cancel()
+		rt.Close()
 		lg.Close(context.Background())
 		sb.Close(context.Background())
 		return err
 	}
-	s.sandbox, s.invoke, s.logs, s.stop = sb, inv, lg, cancel
+	s.sandbox, s.runtimes, s.invoke, s.logs, s.stop = sb, rt, inv, lg, cancel
 	return nil
 }
 
@@ -237,6 +242,7 @@ func (s *Server) Close() error {
 	defer cancel()
 	s.invoke.Close()
 	s.stop()
+	s.runtimes.Close()
 	s.sandbox.Close(ctx)
 	s.logs.Close(ctx)
 	return s.store.Close()
