@@ -131,7 +131,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		defer st.discard()
 		r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, st))
 		var err error
-		body, err = decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, streamBuffer)
+		buf := streamBuffer
+		if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
+			buf = max(int(r.ContentLength)+1, 512) // most bodies are small
+		}
+		body, err = decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
 		if err != nil {
 			return err
 		}
