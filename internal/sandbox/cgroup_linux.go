@@ -39,10 +39,64 @@ type envCgroup struct {
 	peak *os.File // memory.peak (v2) or memory.max_usage_in_bytes (v1)
 }
 
+// randomTag names this instance's cgroups. The pid in it lets a later
+// lambdad tell the cgroups of one that died (kill -9, a crash) from those
+// of one still running, and remove them.
 func randomTag() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return "lambdad-" + hex.EncodeToString(b[:])
+	return "lambdad-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}
+
+// sweepDead removes, under parent, the cgroups that lambdad instances which
+// are no longer running left behind, with their environments' cgroups. A
+// cgroup that still holds a process is kept (rmdir refuses it). It returns
+// how many it removed.
+func sweepDead(parent string) int {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		pid, ok := tagPID(e.Name())
+		if !e.IsDir() || !ok || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		if subs, err := os.ReadDir(dir); err == nil {
+			for _, sub := range subs {
+				if sub.IsDir() {
+					_ = os.Remove(filepath.Join(dir, sub.Name()))
+				}
+			}
+		}
+		if os.Remove(dir) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// tagPID is the pid in a cgroup name made by randomTag.
+func tagPID(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "lambdad-")
+	if !ok {
+		return 0, false
+	}
+	p, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(p)
+	return pid, err == nil && pid > 0
+}
+
+// processAlive reports whether pid runs; a pid reused by another process
+// counts as alive, which only keeps a dead instance's empty cgroups.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func newCgroupRoot() (*cgroupRoot, error) {
@@ -60,6 +114,7 @@ func newCgroupRoot() (*cgroupRoot, error) {
 		if err := os.WriteFile(filepath.Join(cgroupFS, "cgroup.subtree_control"), []byte("+memory +pids"), 0); err != nil {
 			return nil, fmt.Errorf("enable controllers: %w", err)
 		}
+		sweepDead(cgroupFS)
 		base := filepath.Join(cgroupFS, tag)
 		if err := os.Mkdir(base, 0o755); err != nil {
 			return nil, err
@@ -88,6 +143,8 @@ func newCgroupRoot() (*cgroupRoot, error) {
 	if r.mem == "" || r.pids == "" {
 		return nil, errors.New("no cgroup v1 memory and pids hierarchies")
 	}
+	sweepDead(filepath.Dir(r.mem))
+	sweepDead(filepath.Dir(r.pids))
 	if err := os.Mkdir(r.mem, 0o755); err != nil {
 		return nil, err
 	}
