@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"encoding/json"
-	"sort"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -193,25 +192,15 @@ func (s *Service) ListAliases(ctx context.Context, fn Ref, version, marker *stri
 		if err := s.functionExists(tx, fn); err != nil {
 			return err
 		}
-		var all []*alias
-		tx.Scan(bAliases, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
+		aliases, next := pageUnder(tx, bAliases, fn, after, n, func(_ string, raw []byte) (spec.AliasConfiguration, bool) {
 			a := new(alias)
-			if json.Unmarshal(raw, a) == nil && (version == nil || a.Version == *version) {
-				all = append(all, a)
+			if json.Unmarshal(raw, a) != nil || version != nil && a.Version != *version {
+				return spec.AliasConfiguration{}, false
 			}
-			return true
+			return *a.config(fn), true
 		})
-		sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-		for _, a := range all {
-			if after != "" && a.Name <= after {
-				continue
-			}
-			if len(out.Aliases) == n {
-				out.NextMarker = encodeMarker(*out.Aliases[n-1].Name)
-				break
-			}
-			out.Aliases = append(out.Aliases, *a.config(fn))
-		}
+		out.Aliases = append(out.Aliases, aliases...)
+		out.NextMarker = next
 		return nil
 	})
 	return out, err

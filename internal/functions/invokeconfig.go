@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
@@ -129,7 +128,11 @@ func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *
 	}
 	var out *spec.FunctionEventInvokeConfig
 	err := s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkTarget(tx, ref); err != nil {
+		target := ref
+		if target.Qualifier == Latest { // an explicit $LATEST is the unqualified function (AWS accepts it here)
+			target.Qualifier = ""
+		}
+		if err := s.checkTarget(tx, target); err != nil {
 			return awsproto.NotFound("The function doesn't exist.")
 		}
 		cfg := &EventConfig{}
@@ -218,24 +221,18 @@ func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, 
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
 			return awsproto.NotFound("The function doesn't exist.")
 		}
-		prefix := fnKey(fn) + "/"
-		start := ""
-		if after != "" {
-			start = prefix + after
-		}
-		return tx.Scan(bInvokeConfigs, prefix, start, func(k string, raw []byte) bool {
-			if len(out.FunctionEventInvokeConfigs) == n {
-				out.NextMarker = encodeMarker(strings.TrimPrefix(k, prefix))
-				return false
-			}
+		configs, next := pageUnder(tx, bInvokeConfigs, fn, after, n, func(q string, raw []byte) (spec.FunctionEventInvokeConfig, bool) {
 			cfg := new(EventConfig)
-			if json.Unmarshal(raw, cfg) == nil {
-				r := fn
-				r.Qualifier = strings.TrimPrefix(k, prefix)
-				out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, *cfg.view(r))
+			if json.Unmarshal(raw, cfg) != nil {
+				return spec.FunctionEventInvokeConfig{}, false
 			}
-			return true
+			r := fn
+			r.Qualifier = q
+			return *cfg.view(r), true
 		})
+		out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, configs...)
+		out.NextMarker = next
+		return nil
 	})
 	return out, err
 }

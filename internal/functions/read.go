@@ -41,6 +41,38 @@ func decodeMarker(m *string) (string, error) {
 	return string(raw), nil
 }
 
+// pageUnder reads one page of the records a function keeps in bucket under
+// "<function key>/<qualifier>", in key order, starting after the qualifier
+// a marker named. decode turns a record into an item, or skips it. The
+// marker returned names the last item of a full page (nil on the last page),
+// as the store's Scan resumes after it. It is "/<qualifier>", so that the
+// empty qualifier of an unqualified function URL still makes a marker.
+func pageUnder[T any](tx store.Tx, bucket string, fn Ref, after string, n int, decode func(qualifier string, raw []byte) (T, bool)) ([]T, *string) {
+	prefix := fnKey(fn) + "/"
+	start := ""
+	if after != "" {
+		start = prefix + strings.TrimPrefix(after, "/")
+	}
+	var items []T
+	var last string
+	var next *string
+	tx.Scan(bucket, prefix, start, func(k string, raw []byte) bool {
+		q := k[len(prefix):]
+		item, ok := decode(q, raw)
+		if !ok {
+			return true
+		}
+		if len(items) == n {
+			next = encodeMarker("/" + last)
+			return false
+		}
+		items = append(items, item)
+		last = q
+		return true
+	})
+	return items, next
+}
+
 // List is ListFunctions: $LATEST of each function by name, or with all=true
 // every version too. The cost of a page does not grow with the number of
 // functions: it seeks to the marker's key.

@@ -193,24 +193,18 @@ func (s *Service) ListURLs(ctx context.Context, fn Ref, marker *string, max *int
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
 			return awsproto.NotFound("Function does not exist")
 		}
-		prefix := fnKey(fn) + "/"
-		start := ""
-		if after != "" {
-			start = prefix + after
-		}
-		return tx.Scan(bURLs, prefix, start, func(k string, raw []byte) bool {
-			if len(out.FunctionUrlConfigs) == n {
-				out.NextMarker = encodeMarker(strings.TrimPrefix(k, prefix))
-				return false
-			}
+		urls, next := pageUnder(tx, bURLs, fn, after, n, func(q string, raw []byte) (spec.FunctionUrlConfig, bool) {
 			c := new(URLConfig)
-			if json.Unmarshal(raw, c) == nil {
-				r := fn
-				r.Qualifier = strings.TrimPrefix(k, prefix)
-				out.FunctionUrlConfigs = append(out.FunctionUrlConfigs, *c.view(r, base))
+			if json.Unmarshal(raw, c) != nil {
+				return spec.FunctionUrlConfig{}, false
 			}
-			return true
+			r := fn
+			r.Qualifier = q
+			return *c.view(r, base), true
 		})
+		out.FunctionUrlConfigs = append(out.FunctionUrlConfigs, urls...)
+		out.NextMarker = next
+		return nil
 	})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -187,4 +188,88 @@ func TestListVersionsByFunction(t *testing.T) {
 	}
 	_, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("fn-none")})
 	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-none"))
+}
+
+// TestSubresourcePagination pages through a function's aliases, event
+// invoke configs and URLs one item at a time with the SDK's paginators:
+// every item comes exactly once, in order.
+func TestSubresourcePagination(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	name := "fn-subpages"
+	fn := aws.String(name)
+	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	v, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: fn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliases := []string{"a1", "a2", "a3", "a4"}
+	for _, a := range aliases {
+		if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: fn, Name: aws.String(a), FunctionVersion: v.Version}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qualifiers := append([]string{"$LATEST"}, aliases...)
+	for _, q := range qualifiers {
+		if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn, Qualifier: aws.String(q), MaximumRetryAttempts: aws.Int32(1)}); err != nil {
+			t.Fatal(err)
+		}
+		in := &lambda.CreateFunctionUrlConfigInput{FunctionName: fn, AuthType: types.FunctionUrlAuthTypeNone}
+		if q != "$LATEST" {
+			in.Qualifier = aws.String(q)
+		}
+		if _, err := c.CreateFunctionUrlConfig(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one := aws.Int32(1)
+
+	var gotAliases []string
+	pa := lambda.NewListAliasesPaginator(c, &lambda.ListAliasesInput{FunctionName: fn, MaxItems: one})
+	for pa.HasMorePages() {
+		page, err := pa.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.Aliases {
+			gotAliases = append(gotAliases, aws.ToString(a.Name))
+		}
+	}
+	if !slices.Equal(gotAliases, aliases) {
+		t.Errorf("aliases = %v, want %v", gotAliases, aliases)
+	}
+
+	var gotConfigs []string
+	pc := lambda.NewListFunctionEventInvokeConfigsPaginator(c, &lambda.ListFunctionEventInvokeConfigsInput{FunctionName: fn, MaxItems: one})
+	for pc.HasMorePages() {
+		page, err := pc.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cfg := range page.FunctionEventInvokeConfigs {
+			arn := aws.ToString(cfg.FunctionArn)
+			gotConfigs = append(gotConfigs, arn[strings.LastIndexByte(arn, ':')+1:])
+		}
+	}
+	// Keys sort bytewise: "$LATEST" before the aliases.
+	if !slices.Equal(gotConfigs, qualifiers) {
+		t.Errorf("event invoke configs = %v, want %v", gotConfigs, qualifiers)
+	}
+
+	gotURLs := 0
+	pu := lambda.NewListFunctionUrlConfigsPaginator(c, &lambda.ListFunctionUrlConfigsInput{FunctionName: fn, MaxItems: one})
+	for pu.HasMorePages() {
+		page, err := pu.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.FunctionUrlConfigs) > 1 {
+			t.Errorf("a page of %d URLs with MaxItems 1", len(page.FunctionUrlConfigs))
+		}
+		gotURLs += len(page.FunctionUrlConfigs)
+	}
+	if gotURLs != len(qualifiers) {
+		t.Errorf("%d URL configs over the pages, want %d", gotURLs, len(qualifiers))
+	}
 }
