@@ -54,6 +54,11 @@ func startDaemon(t testing.TB, dir string, transition time.Duration) *daemon {
 		srv.Close()
 		t.Fatalf("listen: %v", err)
 	}
+	return serveDaemon(t, srv, ln, dir)
+}
+
+// serveDaemon serves srv on ln until the test ends (or Stop), then closes it.
+func serveDaemon(t testing.TB, srv *server.Server, ln net.Listener, dir string) *daemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,24 +83,7 @@ func startLambdad(t testing.TB, dir string, tune func(*server.Config)) *daemon {
 		ln.Close()
 		t.Fatalf("server.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	d := &daemon{URL: url, Dir: dir, srv: srv}
-	var once sync.Once
-	d.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-			if err := srv.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(d.stop)
-	return d
+	return serveDaemon(t, srv, ln, dir)
 }
 
 // invokeEnv starts a lambdad on a fresh data directory and returns it with
