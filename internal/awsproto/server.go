@@ -101,7 +101,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
-	op, params, pathOK := s.router.Match(r.Method, r.URL.EscapedPath(), r.URL.Query())
+	query := r.URL.Query()
+	op, params, pathOK := s.router.Match(r.Method, r.URL.EscapedPath(), query)
 	if op == nil {
 		if pathOK {
 			return &Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed, Message: "Method " + r.Method + " is not allowed for " + r.URL.Path}
@@ -123,35 +124,19 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	in := op.NewInput()
 	var body []byte
+	var err error
 	if s.streams[op.Name] {
-		if r.ContentLength > lim.Max {
-			return lim.tooLarge(r.ContentLength)
-		}
 		st := &streamed{}
 		defer st.discard()
 		r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, st))
-		var err error
-		buf := streamBuffer
-		if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
-			buf = max(int(r.ContentLength)+1, 512) // most bodies are small
-		}
-		body, err = decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
-		if err != nil {
-			return err
-		}
+		body, err = s.readStreamed(r, lim, in, st)
 	} else {
-		var err error
-		body, err = readBody(r, lim)
-		if err != nil {
-			return err
-		}
-		if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
-			if err := json.Unmarshal(body, dst); err != nil {
-				return Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
-			}
-		}
+		body, err = readJSON(r, lim, in)
 	}
-	if err := in.BindHTTP(&binder{r: r, params: params, query: r.URL.Query(), body: body}); err != nil {
+	if err != nil {
+		return err
+	}
+	if err := in.BindHTTP(&binder{r: r, params: params, query: query, body: body}); err != nil {
 		var be *spec.BindError
 		if errors.As(err, &be) {
 			return ValidationError([]string{fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must be a valid %s", be.Value, lowerFirst(be.Member), be.Type)})
@@ -166,6 +151,32 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeOutput(w, op, out)
+}
+
+// readStreamed decodes a body with blob members as it is read (stream.go).
+func (s *Service) readStreamed(r *http.Request, lim BodyLimit, in spec.Input, st *streamed) ([]byte, error) {
+	if r.ContentLength > lim.Max {
+		return nil, lim.tooLarge(r.ContentLength)
+	}
+	buf := streamBuffer
+	if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
+		buf = max(int(r.ContentLength)+1, 512) // most bodies are small
+	}
+	return decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+}
+
+// readJSON reads a whole body and decodes it into in's JSON members, if any.
+func readJSON(r *http.Request, lim BodyLimit, in spec.Input) ([]byte, error) {
+	body, err := readBody(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, dst); err != nil {
+			return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
+		}
+	}
+	return body, nil
 }
 
 // tooLarge is the error for a body of n bytes over the limit.
