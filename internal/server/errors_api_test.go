@@ -243,9 +243,6 @@ func TestEnvironmentVariableNames(t *testing.T) {
 }
 
 func TestCreateFunctionSizeLimits(t *testing.T) {
-	if raceDetector {
-		t.Skip("encoding 70 MB requests takes ~10 s under -race; runs without it")
-	}
 	t.Parallel()
 	_, c := newEnv(t, fastTransition)
 	ctx := context.Background()
