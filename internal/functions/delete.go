@@ -2,7 +2,7 @@ package functions
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
@@ -40,6 +40,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if v == nil {
 				return nil // deleting a version that is gone already succeeds, as in AWS
 			}
+			if names := aliasesOf(tx, ref, ref.Qualifier); len(names) > 0 {
+				return awsproto.Conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
+			}
 			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
 				return err
 			}
@@ -49,7 +52,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 					return err
 				}
 			}
-			return drop(v, fmt.Sprintf("%s/%010d", fnKey(ref), n))
+			return drop(v, verKey(ref, n))
 		}
 		var keys []string
 		tx.Scan(bVersions, fnKey(ref)+"/", "", func(k string, raw []byte) bool {
@@ -87,9 +90,27 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 	if err != nil {
 		return err
 	}
-	s.collect(unused)
+	// Retire the environments first: collecting removes the unpacked code
+	// they run from.
 	if s.cfg.Deleted != nil {
 		s.cfg.Deleted(ref.ARN(), ref.Qualifier)
 	}
+	s.collect(unused)
 	return nil
+}
+
+// aliasesOf names the aliases of fn that route to version, as their main
+// version or with a weight.
+func aliasesOf(tx store.Tx, fn Ref, version string) []string {
+	var names []string
+	tx.Scan(bAliases, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
+		var a alias
+		if json.Unmarshal(raw, &a) == nil {
+			if _, weighted := a.Weights[version]; a.Version == version || weighted {
+				names = append(names, a.Name)
+			}
+		}
+		return true
+	})
+	return names
 }

@@ -38,6 +38,11 @@ func TestAliasLifecycleAndErrors(t *testing.T) {
 	if aws.ToString(created.AliasArn) != arn+":live" || aws.ToString(created.FunctionVersion) != "1" || created.RoutingConfig.AdditionalVersionWeights["2"] != 0.2 || aws.ToString(created.RevisionId) == "" {
 		t.Errorf("CreateAlias = %+v", created)
 	}
+	// A version an alias routes to, as its version or by weight, stays.
+	for _, v := range []string{v1, v2} {
+		_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("al"), Qualifier: aws.String(v)})
+		apiErr(t, err, "ResourceConflictException", 409, "Unable to delete version because the following aliases reference it: [live]")
+	}
 	got, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("live")})
 	if err != nil || aws.ToString(got.RevisionId) != aws.ToString(created.RevisionId) {
 		t.Errorf("GetAlias: %v", err)
