@@ -34,24 +34,36 @@ func (h *Handler) registerLayers() {
 			CompatibleRuntimes: o.CompatibleRuntimes, LicenseInfo: o.LicenseInfo}, nil
 	})
 	awsproto.On(s, "GetLayerVersion", func(ctx context.Context, id awsproto.Identity, in *spec.GetLayerVersionRequest) (*spec.GetLayerVersionResponse, error) {
-		lv, err := fs.GetLayer(ctx, functions.ParseLayer(id, *in.LayerName), *in.VersionNumber)
+		ref, err := functions.ParseLayer(id, *in.LayerName)
+		if err != nil {
+			return nil, err
+		}
+		lv, err := fs.GetLayer(ctx, ref, *in.VersionNumber)
 		if err != nil {
 			return nil, err
 		}
 		return withLocation(ctx, lv), nil
 	})
 	awsproto.On(s, "GetLayerVersionByArn", func(ctx context.Context, id awsproto.Identity, in *spec.GetLayerVersionByArnRequest) (*spec.GetLayerVersionResponse, error) {
-		lv, err := fs.GetLayerByARN(ctx, *in.Arn)
+		lv, err := fs.GetLayerByARN(ctx, id, *in.Arn)
 		if err != nil {
 			return nil, err
 		}
 		return withLocation(ctx, lv), nil
 	})
 	awsproto.On(s, "DeleteLayerVersion", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteLayerVersionRequest) (spec.Output, error) {
-		return nil, fs.DeleteLayer(ctx, functions.ParseLayer(id, *in.LayerName), *in.VersionNumber)
+		ref, err := functions.ParseLayer(id, *in.LayerName)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fs.DeleteLayer(ctx, ref, *in.VersionNumber)
 	})
 	awsproto.On(s, "ListLayerVersions", func(ctx context.Context, id awsproto.Identity, in *spec.ListLayerVersionsRequest) (*spec.ListLayerVersionsResponse, error) {
-		return fs.ListLayerVersions(ctx, functions.ParseLayer(id, *in.LayerName), in.CompatibleRuntime, in.CompatibleArchitecture, in.Marker, in.MaxItems)
+		ref, err := functions.ParseLayer(id, *in.LayerName)
+		if err != nil {
+			return nil, err
+		}
+		return fs.ListLayerVersions(ctx, ref, in.CompatibleRuntime, in.CompatibleArchitecture, in.Marker, in.MaxItems)
 	})
 	awsproto.On(s, "ListLayers", func(ctx context.Context, id awsproto.Identity, in *spec.ListLayersRequest) (*spec.ListLayersResponse, error) {
 		return fs.ListLayers(ctx, id, in.CompatibleRuntime, in.CompatibleArchitecture, in.Marker, in.MaxItems)

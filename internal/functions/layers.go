@@ -43,12 +43,16 @@ func (l LayerRef) key() string { return l.Account + "/" + l.Region + "/" + l.Nam
 
 var layerARNRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+)(?::([0-9]+))?$`)
 
-// ParseLayer accepts a layer name or layer ARN.
-func ParseLayer(id awsproto.Identity, name string) LayerRef {
+// ParseLayer accepts a layer name or layer ARN. Accounts are isolated, as
+// for functions: another account's layer is refused.
+func ParseLayer(id awsproto.Identity, name string) (LayerRef, error) {
 	if m := layerARNRE.FindStringSubmatch(name); m != nil {
-		return LayerRef{Account: m[2], Region: m[1], Name: m[3]}
+		if m[2] != id.Account {
+			return LayerRef{}, accessDenied(name)
+		}
+		return LayerRef{Account: m[2], Region: m[1], Name: m[3]}, nil
 	}
-	return LayerRef{Account: id.Account, Region: id.Region, Name: name}
+	return LayerRef{Account: id.Account, Region: id.Region, Name: name}, nil
 }
 
 func layerNotFound() error {
@@ -92,8 +96,11 @@ func nonNil(s []string) []string {
 
 // PublishLayer is PublishLayerVersion.
 func (s *Service) PublishLayer(ctx context.Context, id awsproto.Identity, in *spec.PublishLayerVersionRequest) (*LayerVersion, error) {
-	ref := ParseLayer(id, *in.LayerName)
-	if ref.Region != id.Region || ref.Account != id.Account {
+	ref, err := ParseLayer(id, *in.LayerName)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Region != id.Region {
 		return nil, awsproto.InvalidParameter("Layers can only be published in the caller's account and region: %s", *in.LayerName)
 	}
 	c := in.Content
@@ -170,13 +177,17 @@ func (s *Service) GetLayer(ctx context.Context, ref LayerRef, n int64) (*LayerVe
 }
 
 // GetLayerByARN is GetLayerVersionByArn.
-func (s *Service) GetLayerByARN(ctx context.Context, arn string) (*LayerVersion, error) {
+func (s *Service) GetLayerByARN(ctx context.Context, id awsproto.Identity, arn string) (*LayerVersion, error) {
 	m := layerARNRE.FindStringSubmatch(arn)
 	if m == nil || m[4] == "" {
 		return nil, layerNotFound()
 	}
+	ref, err := ParseLayer(id, arn)
+	if err != nil {
+		return nil, err
+	}
 	n, _ := strconv.ParseInt(m[4], 10, 64)
-	return s.GetLayer(ctx, LayerRef{Account: m[2], Region: m[1], Name: m[3]}, n)
+	return s.GetLayer(ctx, ref, n)
 }
 
 // DeleteLayer is DeleteLayerVersion: idempotent, and functions that use
@@ -236,6 +247,12 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 	if err != nil {
 		return nil, err
 	}
+	var afterN int64
+	if after != "" {
+		if afterN, err = strconv.ParseInt(after, 10, 64); err != nil {
+			return nil, awsproto.InvalidParameter("Invalid marker: %s", *marker)
+		}
+	}
 	n := pageSize(max)
 	out := &spec.ListLayerVersionsResponse{LayerVersions: []spec.LayerVersionsListItem{}}
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
@@ -248,11 +265,9 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 			return true
 		})
 		for i := len(all) - 1; i >= 0; i-- {
-			v := strconv.FormatInt(all[i].Version, 10)
-			if after != "" {
-				if v == after {
-					after = ""
-				}
+			// Numerically, so that a marker whose version was deleted
+			// meanwhile still resumes in the right place.
+			if afterN > 0 && all[i].Version >= afterN {
 				continue
 			}
 			if len(out.LayerVersions) == n {

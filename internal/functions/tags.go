@@ -20,6 +20,9 @@ func tagRef(id awsproto.Identity, arn string) (Ref, error) {
 	if m == nil {
 		return Ref{}, awsproto.InvalidParameter("Invalid ARN: %s", arn)
 	}
+	if m[3] != id.Account {
+		return Ref{}, accessDenied(arn)
+	}
 	if m[2] != id.Region {
 		return Ref{}, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", m[2], id.Region)
 	}

@@ -438,6 +438,22 @@ func TestAccountsAndRegionsAreIsolated(t *testing.T) {
 	// Naming another account's function by ARN is denied.
 	_, err = other.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fnARN("fn-shared-name"))})
 	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	// So are its tags and its layers, by ARN.
+	_, err = other.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(fnARN("fn-shared-name"))})
+	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	_, err = other.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(fnARN("fn-shared-name")), Tags: map[string]string{"k": "v"}})
+	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	layer, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("shared-layer"), Content: &types.LayerVersionContentInput{ZipFile: handlerZip(t, "l\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: layer.LayerVersionArn})
+	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	_, err = other.DeleteLayerVersion(ctx, &lambda.DeleteLayerVersionInput{LayerName: layer.LayerArn, VersionNumber: aws.Int64(1)})
+	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	if _, err := c.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: layer.LayerArn, VersionNumber: aws.Int64(1)}); err != nil {
+		t.Errorf("the owner lost its layer: %v", err)
+	}
 	acct, err := other.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil || acct.AccountUsage.FunctionCount != 1 {
 		t.Errorf("other account FunctionCount = %v (%v), want 1", acct, err)

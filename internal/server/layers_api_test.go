@@ -172,3 +172,37 @@ func TestInvokeWithLayers(t *testing.T) {
 		t.Errorf("two layers: %s", got)
 	}
 }
+
+// TestLayerVersionsPagination pages newest first, and resumes in place when
+// the version a marker names is deleted between pages.
+func TestLayerVersionsPagination(t *testing.T) {
+	t.Parallel()
+	_, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	for i := range 3 {
+		publishLayer(t, c, "paged", archivetest.Zip(t, archivetest.File{Name: "f", Body: string(rune('a' + i))}))
+	}
+	page := func(marker *string) *lambda.ListLayerVersionsOutput {
+		t.Helper()
+		out, err := c.ListLayerVersions(ctx, &lambda.ListLayerVersionsInput{LayerName: aws.String("paged"), MaxItems: aws.Int32(1), Marker: marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := page(nil)
+	if len(first.LayerVersions) != 1 || first.LayerVersions[0].Version != 3 || first.NextMarker == nil {
+		t.Fatalf("first page: %+v", first)
+	}
+	if _, err := c.DeleteLayerVersion(ctx, &lambda.DeleteLayerVersionInput{LayerName: aws.String("paged"), VersionNumber: aws.Int64(3)}); err != nil {
+		t.Fatal(err)
+	}
+	second := page(first.NextMarker)
+	if len(second.LayerVersions) != 1 || second.LayerVersions[0].Version != 2 {
+		t.Fatalf("after deleting the marker's version: %+v", second.LayerVersions)
+	}
+	third := page(second.NextMarker)
+	if len(third.LayerVersions) != 1 || third.LayerVersions[0].Version != 1 || third.NextMarker != nil {
+		t.Fatalf("last page: %+v", third)
+	}
+}
