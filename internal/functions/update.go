@@ -11,8 +11,8 @@ import (
 // modify runs a change of $LATEST: it refuses while a transition lasts or on
 // a RevisionId mismatch, applies fn, and starts the update transition.
 func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func(tx store.Tx, rec *record) error) (*spec.FunctionConfiguration, *record, error) {
-	if !ref.IsLatest() {
-		return nil, nil, awsproto.InvalidParameter("Updating a published version is not supported: %s. Publish a new version instead.", ref.QualifiedARN())
+	if err := checkLatest(ref); err != nil {
+		return nil, nil, err
 	}
 	var out spec.FunctionConfiguration
 	var saved *record
@@ -45,6 +45,34 @@ func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func
 		return nil, nil, err
 	}
 	return &out, saved, nil
+}
+
+func checkLatest(ref Ref) error {
+	if !ref.IsLatest() {
+		return awsproto.InvalidParameter("Updating a published version is not supported: %s. Publish a new version instead.", ref.QualifiedARN())
+	}
+	return nil
+}
+
+// checkChangeable runs modify's checks ahead of costly work (storing code),
+// which modify then repeats in its own transaction.
+func (s *Service) checkChangeable(ctx context.Context, ref Ref, revision *string, idle bool) error {
+	if err := checkLatest(ref); err != nil {
+		return err
+	}
+	return s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		rec, err := s.load(tx, ref)
+		if err != nil || rec == nil {
+			return err // a missing function is reported by Get or modify
+		}
+		now := s.cfg.Now()
+		if idle {
+			if err := checkIdle(ref, &rec.Latest, now); err != nil {
+				return err
+			}
+		}
+		return checkRevision(revision, &rec.Latest, now)
+	})
 }
 
 // UpdateConfiguration is UpdateFunctionConfiguration.
@@ -163,6 +191,10 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	if ci.empty() {
 		return nil, awsproto.InvalidParameter("Please provide a source for function code.")
 	}
+	dry := in.DryRun != nil && *in.DryRun
+	if err := s.checkChangeable(ctx, ref, in.RevisionId, !dry); err != nil {
+		return nil, err
+	}
 	cur, err := s.Get(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -174,7 +206,6 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	if pkg == "Image" && ci.ImageURI == nil {
 		return nil, awsproto.InvalidParameter("Please provide ImageUri when updating a function with packageType Image.")
 	}
-	dry := in.DryRun != nil && *in.DryRun
 	// Shared until the reference commits: see collect.
 	s.codeMu.RLock()
 	code, err := s.intake(ctx, ci, dry)
@@ -187,11 +218,7 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	}
 	if dry {
 		// Validate everything, change nothing.
-		now := s.cfg.Now()
 		out := cur.Config
-		if err := checkRevision(in.RevisionId, &version{Config: cur.Config}, now); err != nil {
-			return nil, err
-		}
 		out.CodeSha256, out.CodeSize = str(codeSha(code)), i64(code.Size)
 		return &out, nil
 	}

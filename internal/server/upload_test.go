@@ -105,3 +105,23 @@ func TestLargeZipUploads(t *testing.T) {
 		t.Errorf("temporary files left: %d", len(ents))
 	}
 }
+
+// TestUpdateCodeOfAVersionIsRefusedFirst: code for a published version is
+// refused before anything is stored, dry run or not.
+func TestUpdateCodeOfAVersionIsRefusedFirst(t *testing.T) {
+	t.Parallel()
+	d, c := newEnv(t, fastTransition)
+	ctx := context.Background()
+	createActive(t, c, createInput("upd-ver", handlerZip(t, "a\n")))
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("upd-ver")}); err != nil {
+		t.Fatal(err)
+	}
+	before := objectCount(t, d.Dir)
+	for _, dry := range []bool{false, true} {
+		_, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd-ver:1"), ZipFile: bigZip(t, 2<<20), DryRun: dry})
+		apiErrPrefix(t, err, "InvalidParameterValueException", 400, "Updating a published version is not supported")
+	}
+	if n := objectCount(t, d.Dir); n != before {
+		t.Errorf("refused updates stored code: %d objects, was %d", n, before)
+	}
+}
