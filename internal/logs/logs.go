@@ -27,8 +27,11 @@ type Store struct {
 	cfg   Config
 	queue chan entry
 	done  chan struct{}
-	mu    sync.Mutex // guards files (only the writer goroutine and Close touch them)
-	files map[string]*stream
+	// closed is set by Close; mu orders it with Append's sends, so that a
+	// late Append drops its record instead of sending on a closed queue.
+	mu     sync.RWMutex
+	closed bool
+	files  map[string]*stream // the writer goroutine's alone
 }
 
 type entry struct {
@@ -61,6 +64,12 @@ func Open(cfg Config) (*Store, error) {
 // Append queues data for group/stream. When the queue is full the record is
 // dropped and said so in lambdad's log rather than slowing invokes down.
 func (s *Store) Append(group, streamName string, data []byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.cfg.Logger.Debug("function log after shutdown: record dropped", "group", group)
+		return
+	}
 	select {
 	case s.queue <- entry{group, streamName, data}:
 	default:
@@ -73,10 +82,12 @@ func (s *Store) Path(group, streamName string) string {
 	return filepath.Join(s.cfg.Dir, safe(strings.TrimPrefix(group, "/")), safe(streamName)+".log")
 }
 
+// unsafeChars are what may not reach a path element.
+var unsafeChars = strings.NewReplacer("/", "_", "\\", "_", "..", "__", "\x00", "_")
+
 // safe maps a group or stream name to one path element.
 func safe(name string) string {
-	r := strings.NewReplacer("/", "_", "\\", "_", "..", "__", "\x00", "_")
-	out := r.Replace(name)
+	out := unsafeChars.Replace(name)
 	if out == "" || out == "." {
 		out = "_"
 	}
@@ -94,16 +105,12 @@ func (s *Store) run() {
 		}
 	}
 	s.flush()
-	s.mu.Lock()
 	for _, st := range s.files {
 		st.f.Close()
 	}
-	s.mu.Unlock()
 }
 
 func (s *Store) flush() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, st := range s.files {
 		if st.w.Buffered() > 0 {
 			st.w.Flush()
@@ -112,8 +119,6 @@ func (s *Store) flush() {
 }
 
 func (s *Store) write(e entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	key := e.group + "\x00" + e.stream
 	st := s.files[key]
 	path := ""
@@ -151,7 +156,12 @@ func (s *Store) write(e entry) {
 
 // Close flushes queued records and closes the files.
 func (s *Store) Close(ctx context.Context) error {
-	close(s.queue)
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
 	select {
 	case <-s.done:
 		return nil

@@ -37,3 +37,19 @@ func TestAppendWritesAndRotates(t *testing.T) {
 		t.Errorf("hostile-named stream = %q", b)
 	}
 }
+
+// An invoke that ends after shutdown (its environment killed by it) still
+// appends its log: the record is dropped, lambdad does not panic.
+func TestAppendAfterClose(t *testing.T) {
+	s, err := Open(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Append("/aws/lambda/fn", "late", []byte("after close\n"))
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
