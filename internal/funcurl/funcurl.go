@@ -117,15 +117,15 @@ type response struct {
 // WriteResponse writes a function's result as AWS does: a JSON object with
 // statusCode is taken apart; anything else is the body of a 200 JSON reply.
 func WriteResponse(w http.ResponseWriter, payload []byte) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(payload, &obj) == nil {
-		if _, ok := obj["statusCode"]; ok {
-			var resp response
-			if err := json.Unmarshal(payload, &resp); err == nil && resp.StatusCode != nil {
-				writeStructured(w, &resp)
-				return
-			}
+	var resp response
+	if len(payload) > 0 && payload[0] == '{' && json.Unmarshal(payload, &resp) == nil && resp.StatusCode != nil {
+		if c := *resp.StatusCode; c < 100 || c > 999 {
+			// net/http cannot send it; the function's answer is invalid.
+			WriteError(w, http.StatusBadGateway, "Internal Server Error")
+			return
 		}
+		writeStructured(w, &resp)
+		return
 	}
 	body := payload
 	var s string

@@ -17,6 +17,9 @@ func TestWriteResponse(t *testing.T) {
 		{`{"hello":"world"}`, `{"hello":"world"}`, "application/json", 200},
 		{`"just text"`, "just text", "application/json", 200},
 		{`null`, "null", "application/json", 200},
+		{`{"statusCode":0,"body":"x"}`, `{"Message":"Internal Server Error"}`, "application/json", 502},
+		{`{"statusCode":1000}`, `{"Message":"Internal Server Error"}`, "application/json", 502},
+		{`{"statusCode":null,"a":1}`, `{"statusCode":null,"a":1}`, "application/json", 200},
 	}
 	for _, c := range cases {
 		w := httptest.NewRecorder()
