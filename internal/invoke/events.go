@@ -167,7 +167,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		expire = !e.Enqueued.IsZero() && time.Since(e.Enqueued) > cfg.MaxAge()
 	)
 	if !expire {
-		snap, err = q.s.resolve(ctx, ref)
+		snap, err = q.s.route(ctx, ref)
 		if err == nil {
 			res, err = q.s.run(ctx, snap, e.ID, e.Payload, "")
 			failed = err != nil || res.FunctionError != ""

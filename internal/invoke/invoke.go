@@ -139,18 +139,6 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	if err != nil {
 		return nil, err
 	}
-	if snap.AltWeight > 0 && mrand.Float64() < snap.AltWeight {
-		// The alias's routing sends this one to its other version.
-		alt := ref
-		alt.Qualifier = snap.AltVersion
-		other, err := s.resolve(ctx, alt)
-		if err != nil {
-			return nil, err
-		}
-		routed := *other
-		routed.Ref = ref // the function sees the alias ARN it was invoked by
-		snap = &routed
-	}
 	switch typ {
 	case "DryRun":
 		return &spec.InvocationResponse{StatusCode: i32(http.StatusNoContent)}, nil
@@ -167,6 +155,9 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 			return nil, awsproto.Errorf("InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
 		}
 		clientContext = string(raw)
+	}
+	if snap, err = s.pick(ctx, ref, snap); err != nil {
+		return nil, err
 	}
 	res, err := s.run(ctx, snap, requestID(ctx), payload, clientContext)
 	if err != nil {
@@ -190,12 +181,38 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 // InvokeURL runs a synchronous invocation for a function URL: the payload
 // is its event, the result the function's answer.
 func (s *Service) InvokeURL(ctx context.Context, ref functions.Ref, payload []byte) ([]byte, string, error) {
-	snap, err := s.resolve(ctx, ref)
+	snap, err := s.route(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
 	res, err := s.run(ctx, snap, requestID(ctx), payload, "")
 	return res.Payload, res.FunctionError, err
+}
+
+// route resolves ref to the version that runs this invocation.
+func (s *Service) route(ctx context.Context, ref functions.Ref) (*functions.Snapshot, error) {
+	snap, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.pick(ctx, ref, snap)
+}
+
+// pick applies an alias's routing weights: with its weight, an invocation
+// goes to the alias's other version, under the alias's ARN.
+func (s *Service) pick(ctx context.Context, ref functions.Ref, snap *functions.Snapshot) (*functions.Snapshot, error) {
+	if snap.AltWeight == 0 || mrand.Float64() >= snap.AltWeight {
+		return snap, nil
+	}
+	alt := ref
+	alt.Qualifier = snap.AltVersion
+	other, err := s.resolve(ctx, alt)
+	if err != nil {
+		return nil, err
+	}
+	routed := *other
+	routed.Ref = ref // the function sees the alias ARN it was invoked by
+	return &routed, nil
 }
 
 // resolve finds the version and refuses functions that cannot run yet.

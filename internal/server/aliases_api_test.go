@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,7 +114,7 @@ func TestAliasLifecycleAndErrors(t *testing.T) {
 // ExecutedVersion, gives the function the alias ARN, and follows routing.
 func TestInvokeThroughAlias(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	d, c := invokeEnv(t, nil)
 	ctx := context.Background()
 	createActive(t, c, pyFunction(t, "routed", "def handler(e, c):\n    return ['one', c.invoked_function_arn]\n"))
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("routed")}); err != nil {
@@ -142,6 +144,19 @@ func TestInvokeThroughAlias(t *testing.T) {
 	if string(out.Payload) != `["two", "`+arn+`:prod"]` || aws.ToString(out.ExecutedVersion) != "2" {
 		t.Errorf("routed invoke = %s, version %s", out.Payload, aws.ToString(out.ExecutedVersion))
 	}
-	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("routed:nope")})
+	// A function URL on the alias follows the routing too.
+	fu, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("routed"), Qualifier: aws.String("prod"), AuthType: types.FunctionUrlAuthTypeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(aws.ToString(fu.FunctionUrl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(u.Host, ".")
+	if status, body := fetch(t, d.URL+"/_lambdad/url/"+id+"/"); status != 200 || string(body) != `["two", "`+arn+`:prod"]` {
+		t.Errorf("URL of the routed alias: %d %s", status, body)
+	}
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("routed:nope")})
 	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":nope")
 }
