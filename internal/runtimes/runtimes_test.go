@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -301,4 +302,32 @@ func TestPrepare(t *testing.T) {
 	}
 	c2.Prepare()
 	c2.Close()
+}
+
+// TestLargeEvents sends a 5 MB event through each bundled runtime twice
+// (a warm runtime reuses its connection) and gets it back whole.
+func TestLargeEvents(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	big := strings.Repeat("lambdad ", 5<<20/8)
+	event := `{"big":"` + big + `"}`
+	for _, tc := range []struct{ runtime, handler, file, src string }{
+		{"python3.12", "app.handler", "app.py", pyApp},
+		{"nodejs20.x", "index.handler", "index.js", nodeCJS},
+	} {
+		t.Run(tc.runtime, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, c, tc.runtime, tc.handler, writeFiles(t, map[string]string{tc.file: tc.src}), startOpts{})
+			for i := 1; i <= 2; i++ {
+				_, p := e.invoke(event)
+				var got struct {
+					Event struct{ Big string } `json:"event"`
+					Count int                  `json:"count"`
+				}
+				if p.kind != "response" || json.Unmarshal([]byte(p.body), &got) != nil || got.Event.Big != big || got.Count != i {
+					t.Fatalf("invoke %d: %s, %d bytes back", i, p.kind, len(p.body))
+				}
+			}
+		})
+	}
 }

@@ -193,15 +193,28 @@ const [apiHost, apiPort] = (() => {
 // handler's work is done.
 let sock = null;
 let inbuf = Buffer.alloc(0);
+// Chunks not yet joined onto inbuf: a large event arrives in many chunks,
+// and joining each one would copy it over and over.
+let pending = [];
+let pendingLen = 0;
+let need = 0; // the length inbuf must reach before the response can be complete
 let waiting = null; // { resolve, reject } of the request in flight
 
 function connection() {
   if (sock && !sock.destroyed) return sock;
   inbuf = Buffer.alloc(0);
+  pending = [];
+  pendingLen = 0;
+  need = 0;
   sock = net.createConnection({ host: apiHost, port: apiPort });
   sock.setNoDelay(true);
   sock.on('data', (chunk) => {
-    inbuf = inbuf.length ? Buffer.concat([inbuf, chunk]) : chunk;
+    pending.push(chunk);
+    pendingLen += chunk.length;
+    if (inbuf.length + pendingLen < need) return;
+    inbuf = inbuf.length || pending.length > 1 ? Buffer.concat([inbuf, ...pending]) : chunk;
+    pending = [];
+    pendingLen = 0;
     parseResponse();
   });
   const fail = (err) => {
@@ -248,7 +261,11 @@ function parseResponse() {
     body = Buffer.concat(parts);
   } else {
     const len = Number(headers['content-length'] || 0);
-    if (inbuf.length < end + 4 + len) return;
+    if (inbuf.length < end + 4 + len) {
+      need = end + 4 + len;
+      return;
+    }
+    need = 0;
     body = Buffer.from(inbuf.subarray(end + 4, end + 4 + len));
     rest = inbuf.subarray(end + 4 + len);
   }

@@ -100,8 +100,17 @@ class RuntimeClient:
         return line
 
     def _exactly(self, n):
-        while len(self.buf) < n:
-            self._fill()
+        if len(self.buf) < n:
+            # Gather the chunks and join once: appending each to the buffer
+            # would copy a large event over and over.
+            parts, have = [self.buf], len(self.buf)
+            while have < n:
+                chunk = self.sock.recv(max(65536, n - have))
+                if not chunk:
+                    raise ConnectionError("the Runtime API closed the connection")
+                parts.append(chunk)
+                have += len(chunk)
+            self.buf = b"".join(parts)
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
