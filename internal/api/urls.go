@@ -138,7 +138,7 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	event, _ := jsonMarshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
+	event, _ := json.Marshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
 	payload, fnErr, err := h.cfg.Invoker.InvokeURL(ctx, target.Ref, event)
 	if err != nil {
 		var ae *awsproto.Error
@@ -190,5 +190,3 @@ func cors(w http.ResponseWriter, r *http.Request, c *spec.Cors) bool {
 	w.WriteHeader(http.StatusOK)
 	return true
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -219,8 +218,7 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t time.Time, pending bool) (*version, error) {
 	d := rec.Latest.digest()
 	if rec.LastPublish != nil && rec.LastPublish.Digest == d && desc == nil {
-		n, _ := strconv.Atoi(rec.LastPublish.Version)
-		if v, err := s.loadVersion(tx, ref, n); err == nil && v != nil {
+		if v, err := s.loadVersion(tx, ref, versionNumber(rec.LastPublish.Version)); err == nil && v != nil {
 			return v, nil
 		}
 	}
@@ -246,7 +244,7 @@ func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t t
 		v.Trans, v.NextRevision = "", ""
 	}
 	v.Layers = rec.Latest.Layers
-	if err := refVersion(tx, v, fmt.Sprintf("%s/%010d", fnKey(ref), n)); err != nil {
+	if err := refVersion(tx, v, verKey(ref, n)); err != nil {
 		return nil, err
 	}
 	if err := s.saveVersion(tx, ref, n, v); err != nil {

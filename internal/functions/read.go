@@ -12,11 +12,8 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// DefaultPageSize and MaxPageSize bound list pages.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 50
-)
+// MaxPageSize bounds list pages, and is their size when none is asked for.
+const MaxPageSize = 50
 
 func pageSize(max *int32) int {
 	if max == nil || *max <= 0 || *max > MaxPageSize {

@@ -34,9 +34,9 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// Limits of Invoke, as AWS has them.
+// Limits of Invoke, as AWS has them (the 6 MB synchronous limit is the API
+// layer's body limit).
 const (
-	maxSyncPayload  = 6291456
 	maxEventPayload = 1048576
 	tailBytes       = 4096
 )

@@ -384,7 +384,7 @@ func (c *Catalog) Prepare() {
 
 func (c *Catalog) prepare() {
 	pythons := []string{c.cfg.Python}
-	for minor := 9; minor <= 14; minor++ {
+	for minor := minPythonMinor; minor <= maxPythonMinor; minor++ {
 		if name := fmt.Sprintf("python3.%d", minor); name != c.cfg.Python {
 			if _, err := exec.LookPath(name); err == nil {
 				pythons = append(pythons, name)

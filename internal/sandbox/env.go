@@ -636,9 +636,8 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		waitExit(pr, 5*time.Second)
 		e.procGone(pr)
 		res.Duration = e.fn.Timeout
-		secs := strconv.FormatFloat(e.fn.Timeout.Seconds(), 'f', 2, 64)
 		res.FunctionError = "Unhandled"
-		res.Payload = []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ` + jsonEscape(c.id) + ` Error: Task timed out after ` + secs + ` seconds"}`)
+		res.Payload = timeoutPayload(c.id, e.fn.Timeout)
 		status, errType = "timeout", "Sandbox.Timedout"
 	case outCrash:
 		e.procGone(pr)
@@ -655,7 +654,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 			log = append(log, ' ')
 			log = append(log, c.id...)
 			log = append(log, " Task timed out after "...)
-			log = append(log, strconv.FormatFloat(e.fn.Timeout.Seconds(), 'f', 2, 64)...)
+			log = append(log, timeoutSeconds(e.fn.Timeout)...)
 			log = append(log, " seconds\n"...)
 		}
 	case outCrash:
@@ -666,6 +665,16 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
 	e.m.release(e)
 	return res
+}
+
+// timeoutPayload is the result of an invocation (or init) that ran out of time.
+func timeoutPayload(id string, limit time.Duration) []byte {
+	return []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ` + jsonEscape(id) + ` Error: Task timed out after ` + timeoutSeconds(limit) + ` seconds"}`)
+}
+
+// timeoutSeconds writes a limit as AWS does: "3.00".
+func timeoutSeconds(limit time.Duration) string {
+	return strconv.FormatFloat(limit.Seconds(), 'f', 2, 64)
 }
 
 func exitErrorPayload(id, state string) []byte {
@@ -723,8 +732,7 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 		}
 	case <-t.C:
 		fail = func() *Result {
-			secs := strconv.FormatFloat(limit.Seconds(), 'f', 2, 64)
-			return &Result{FunctionError: "Unhandled", Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ` + jsonEscape(inv.RequestID) + ` Error: Task timed out after ` + secs + ` seconds"}`)}
+			return &Result{FunctionError: "Unhandled", Payload: timeoutPayload(inv.RequestID, limit)}
 		}
 	case <-ctx.Done():
 		e.stop()

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"errors"
 )
 
 // Store runs transactions over named buckets of ordered keys.
@@ -29,6 +28,3 @@ type Tx interface {
 	// Count counts keys with prefix.
 	Count(bucket, prefix string) int
 }
-
-// ErrClosed is returned after Close.
-var ErrClosed = errors.New("store: closed")
