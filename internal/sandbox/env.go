@@ -31,6 +31,9 @@ const (
 	maxPreLogBytes = 64 << 10
 	// initLimit is AWS's limit on the init phase.
 	initLimit = 10 * time.Second
+	// startHold is how long a starting environment keeps its start slot
+	// while its init runs.
+	startHold = time.Second
 
 	defaultPath = nsinit.DefaultPath
 )
@@ -690,7 +693,14 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 		e.stop()
 		return nil, 0, nil, ctx.Err()
 	}
-	defer func() { <-e.m.startSem }()
+	held := true
+	release := func() {
+		if held {
+			held = false
+			<-e.m.startSem
+		}
+	}
+	defer release()
 	e.mu.Lock()
 	if e.dead {
 		e.mu.Unlock()
@@ -712,31 +722,39 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	limit := max(initLimit, e.fn.Timeout)
 	t := time.NewTimer(limit)
 	defer t.Stop()
+	hold := time.NewTimer(startHold)
+	defer hold.Stop()
 	var fail func() *Result
-	select {
-	case <-pr.ready:
-		e.mu.Lock()
-		d := pr.initDone.Sub(pr.started)
-		e.mu.Unlock()
-		return pr, d, nil, nil
-	case <-pr.initErrCh:
-		fail = func() *Result {
+	for fail == nil {
+		select {
+		case <-hold.C:
+			// The slots bound how many processes start at once, not how
+			// long their inits take: a slow init must not hold up others.
+			release()
+		case <-pr.ready:
 			e.mu.Lock()
-			body := pr.initErr
+			d := pr.initDone.Sub(pr.started)
 			e.mu.Unlock()
-			return &Result{Payload: body, FunctionError: "Unhandled"}
+			return pr, d, nil, nil
+		case <-pr.initErrCh:
+			fail = func() *Result {
+				e.mu.Lock()
+				body := pr.initErr
+				e.mu.Unlock()
+				return &Result{Payload: body, FunctionError: "Unhandled"}
+			}
+		case <-pr.exited:
+			fail = func() *Result {
+				return &Result{Payload: exitErrorPayload(inv.RequestID, pr.state), FunctionError: "Unhandled"}
+			}
+		case <-t.C:
+			fail = func() *Result {
+				return &Result{FunctionError: "Unhandled", Payload: timeoutPayload(inv.RequestID, limit)}
+			}
+		case <-ctx.Done():
+			e.stop()
+			return nil, 0, nil, ctx.Err()
 		}
-	case <-pr.exited:
-		fail = func() *Result {
-			return &Result{Payload: exitErrorPayload(inv.RequestID, pr.state), FunctionError: "Unhandled"}
-		}
-	case <-t.C:
-		fail = func() *Result {
-			return &Result{FunctionError: "Unhandled", Payload: timeoutPayload(inv.RequestID, limit)}
-		}
-	case <-ctx.Done():
-		e.stop()
-		return nil, 0, nil, ctx.Err()
 	}
 	res := fail()
 	initDur := time.Since(pr.started)

@@ -569,3 +569,23 @@ func TestLayersMerge(t *testing.T) {
 		}
 	})
 }
+
+// A slow init gives up its start slot after startHold: with one slot, a
+// function whose init takes 5 s does not hold up another's cold start.
+func TestSlowInitReleasesStartSlot(t *testing.T) {
+	needPython(t)
+	m, _ := newTestManager(t, "off", func(c *Config) { c.MaxParallelStarts = 1 })
+	slow := pyFunction(func(f *Function) { f.Env = append(f.Env, "PYMODE=slowinit", "SLEEP=5") })
+	go func() { _, _ = m.Invoke(context.Background(), slow, newInv("slow")) }()
+	deadline := time.Now().Add(2 * time.Second)
+	for len(m.startSem) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // until the slow one holds the slot
+	}
+	start := time.Now()
+	if r := invoke(t, m, pyFunction(), map[string]any{"k": "quick"}); string(r.Payload) != `{"k": "quick"}` {
+		t.Fatalf("quick function: %s", r.Payload)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("the quick cold start waited %v behind a slow init", took)
+	}
+}
