@@ -280,7 +280,7 @@ func unrefCode(tx store.Tx, c Code, key string) (bool, error) {
 	if err := tx.Delete(bCodeRefs, c.SHA256Hex+"/"+key); err != nil {
 		return false, err
 	}
-	return tx.Count(bCodeRefs, c.SHA256Hex+"/") == 0, nil
+	return !referenced(tx, c.SHA256Hex), nil
 }
 
 // collect deletes blobs no version uses any more. It runs after the commit:
@@ -298,7 +298,7 @@ func (s *Service) collect(hexes []string) {
 	for _, h := range hexes {
 		used := false
 		s.cfg.Store.View(context.Background(), func(tx store.Tx) error {
-			used = tx.Count(bCodeRefs, h+"/") > 0
+			used = referenced(tx, h)
 			return nil
 		})
 		if used || !s.cfg.Blobs.Has(h) {
@@ -324,4 +324,15 @@ func deletePrefix(tx store.Tx, bucket, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// referenced reports whether anything refers to the blob h: one key is
+// enough, so it does not count them.
+func referenced(tx store.Tx, h string) bool {
+	found := false
+	tx.Scan(bCodeRefs, h+"/", "", func(string, []byte) bool {
+		found = true
+		return false
+	})
+	return found
 }
