@@ -60,6 +60,7 @@ func run(args []string) error {
 	fl.StringVar(&cfg.Isolation, "isolation", env("ISOLATION", "auto"), "auto: confine functions with namespaces and cgroups where Linux allows; off: never (LAMBDAD_ISOLATION)")
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("IDLE_TIMEOUT", 10*time.Minute), "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
 	fl.DurationVar(&cfg.RetryBase, "event-retry-base", envDuration("EVENT_RETRY_BASE", time.Second), "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")
+	fl.DurationVar(&cfg.ThrottleBase, "event-throttle-base", envDuration("EVENT_THROTTLE_BASE", time.Second), "first retry delay of throttled Event invokes; doubles per throttle up to 300 times itself (LAMBDAD_EVENT_THROTTLE_BASE)")
 	fl.StringVar(&cfg.Python, "python", env("PYTHON", "python3"), "interpreter for pythonX.Y runtimes whose exact version is not installed (LAMBDAD_PYTHON)")
 	fl.StringVar(&cfg.Node, "node", env("NODE", "node"), "interpreter for nodejs runtimes (LAMBDAD_NODE)")
 	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", env("AWS_ENDPOINT_URL", ""), "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")

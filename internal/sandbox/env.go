@@ -77,6 +77,7 @@ type env struct {
 
 	idleSince time.Time // guarded by pool.mu
 	stopOnce  sync.Once
+	unhold    func() // from Function.Hold; called by cleanup
 }
 
 // proc is one run of the bootstrap inside an env.
@@ -155,6 +156,9 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 	}
 	if len(e.fn.Command) == 0 {
 		return nil, &StartError{Err: errors.New("empty command")}
+	}
+	if fn.Hold != nil { // released by cleanup
+		e.unhold = fn.Hold()
 	}
 	if err := e.setup(); err != nil {
 		e.cleanup()
@@ -274,6 +278,10 @@ func (e *env) cleanup() {
 		unmountTmpfs(e.tmpDir)
 	}
 	_ = os.RemoveAll(e.dir)
+	if e.unhold != nil {
+		e.unhold()
+		e.unhold = nil
+	}
 }
 
 // stop kills the process and frees everything; idempotent.

@@ -59,6 +59,10 @@ type Function struct {
 	EphemeralStorageMB int
 	// LogFormat is "Text" (default) or "JSON" for platform log lines.
 	LogFormat string
+	// Hold, when set, is called as an environment is created; the release
+	// it returns is called once the environment is cleaned up, so the code
+	// and layer trees it starts from outlive it.
+	Hold func() (release func())
 }
 
 // Invocation is one event to run.

@@ -42,6 +42,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
+	// ThrottleBase is the first retry delay of throttled Event invokes
+	// (default 1 s); it doubles up to 300 times itself.
+	ThrottleBase time.Duration
 	// Python and Node are the interpreters used when a runtime's exact version is not installed.
 	Python, Node string
 	// AWSEndpoint becomes AWS_ENDPOINT_URL inside functions.
@@ -177,7 +180,7 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		},
 		Functions: fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
-		RetryBase: cfg.RetryBase, Logger: s.log,
+		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log,
 	})
 	if err != nil {
 		cancel()
