@@ -304,7 +304,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 // that their unpacked trees outlive every use. ok is false when one of them
 // is already gone. Hot-reload code is not in the store and needs none.
 func (s *Service) hold(snap *functions.Snapshot) (release func(), ok bool) {
-	if len(snap.Layers) == 0 { // the common case: one lease, no allocation
+	if len(snap.Layers) == 0 { // the common case: one lease
 		if snap.Code.SHA256Hex == "" {
 			return noRelease, true
 		}
