@@ -162,6 +162,16 @@ func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time 
 
 func (q *eventQueue) runOne(ctx context.Context, e event) {
 	oldKey := eventKey(e)
+	// dispatch may have read the event just before the run that had it
+	// rescheduled or finished it: only the stored version may run.
+	current := false
+	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		current = tx.Get(bEvents, oldKey) != nil
+		return nil
+	})
+	if !current {
+		return
+	}
 	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
 	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
@@ -193,6 +203,9 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	var outcome string // the destination condition, once the event is done
 	var record *event
 	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if tx.Get(bEvents, oldKey) == nil {
+			return nil // not ours any more (see above)
+		}
 		if err := tx.Delete(bEvents, oldKey); err != nil {
 			return err
 		}
