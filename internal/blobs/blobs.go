@@ -534,9 +534,9 @@ func (s *Store) keep(h string) bool {
 	}
 }
 
-// Leases reports how many digests are held and how many deletes wait for
-// their holders, for tests and metrics.
-func (s *Store) Leases() (held, deferred int) {
+// leaseCounts reports how many digests are held and how many deletes wait
+// for their holders.
+func (s *Store) leaseCounts() (held, deferred int) {
 	s.leaseMu.Lock()
 	defer s.leaseMu.Unlock()
 	for _, l := range s.leases {

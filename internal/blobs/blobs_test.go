@@ -622,8 +622,8 @@ func TestHoldDefersDelete(t *testing.T) {
 	if !isDir(dir) || !s.Has(info.Hex) {
 		t.Fatal("Delete removed a held digest")
 	}
-	if held, deferred := s.Leases(); held != 1 || deferred != 1 {
-		t.Errorf("Leases = %d held, %d deferred; want 1, 1", held, deferred)
+	if held, deferred := s.leaseCounts(); held != 1 || deferred != 1 {
+		t.Errorf("leaseCounts = %d held, %d deferred; want 1, 1", held, deferred)
 	}
 	r1()
 	r1() // a second release is ignored
@@ -644,8 +644,8 @@ func TestHoldDefersDelete(t *testing.T) {
 	if _, ok := s.Hold(info.Hex); ok {
 		t.Error("Hold of a deleted digest succeeded")
 	}
-	if held, deferred := s.Leases(); held != 0 || deferred != 0 {
-		t.Errorf("after the delete, Leases = %d held, %d deferred", held, deferred)
+	if held, deferred := s.leaseCounts(); held != 0 || deferred != 0 {
+		t.Errorf("after the delete, leaseCounts = %d held, %d deferred", held, deferred)
 	}
 
 	// Stored again while a delete waits: the new store wins.

@@ -199,6 +199,8 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	retry := err != nil && retryable(err)
 	if err != nil && !retry {
 		log.Warn("event invoke error", "attempt", e.Attempts+1, "err", err)
+	} else if retry {
+		log.Debug("event invoke throttled", "throttles", e.Throttles+1, "err", err)
 	}
 	var outcome string // the destination condition, once the event is done
 	var record *event
