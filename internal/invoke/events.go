@@ -263,15 +263,15 @@ func retryable(err error) bool {
 }
 
 // throttleDelay is the wait after the nth throttle in a row: exponential
-// from ThrottleBase to 300 times it (AWS: 1 s to 5 min), jittered so that
-// throttled events do not all come back at once.
+// from ThrottleBase to 300 times it (AWS: 1 s to 5 min), less up to a
+// quarter at random, so that throttled events do not all come back at once.
 func (q *eventQueue) throttleDelay(n int) time.Duration {
 	base := q.s.cfg.ThrottleBase
 	d := base << min(n-1, 20)
 	if limit := 300 * base; d > limit || d <= 0 {
 		d = limit
 	}
-	return d/2 + rand.N(d/2+1)
+	return d - rand.N(d/4+1)
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -80,7 +80,7 @@ func TestInvokeEventMaxAgeWhileThrottled(t *testing.T) {
 	start := time.Now()
 	id := invokeEvent(t, c, "age-throttled", `{"n": 7}`)
 	var rec map[string]any
-	eventually(t, 70*time.Second, "no destination record", func() bool {
+	eventually(t, 80*time.Second, "no destination record", func() bool {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -92,7 +92,7 @@ func TestInvokeEventMaxAgeWhileThrottled(t *testing.T) {
 	})
 	took := time.Since(start)
 	t.Logf("destination record after %v", took)
-	if took < 60*time.Second || took > 63*time.Second {
+	if took < 60*time.Second || took > 66*time.Second { // the sink's cold start is in it
 		t.Errorf("record after %v, want 60 s (+ delivery)", took)
 	}
 	rc, _ := rec["requestContext"].(map[string]any)
