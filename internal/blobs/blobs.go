@@ -413,6 +413,30 @@ func (s *Store) Open(h string) (*os.File, error) {
 	return os.Open(s.objectPath(h))
 }
 
+// List returns the digests of every stored archive.
+func (s *Store) List() ([]string, error) {
+	subs, err := os.ReadDir(s.objects)
+	if err != nil {
+		return nil, fmt.Errorf("blobs: list: %w", err)
+	}
+	var out []string
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(s.objects, sub.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("blobs: list: %w", err)
+		}
+		for _, e := range ents {
+			if validHex(e.Name()) && e.Type().IsRegular() {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
 // Has reports whether the archive h is stored.
 func (s *Store) Has(h string) bool {
 	if !validHex(h) {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/blobs"
 )
 
 // TestSharedCodeSurvivesConcurrentDeletes creates and deletes functions
@@ -156,5 +157,43 @@ func TestInvokeWhileCodeUpdates(t *testing.T) {
 	objects, _ := filepath.Glob(filepath.Join(d.Dir, "blobs", "objects", "*", "*"))
 	if len(objects) != 1 {
 		t.Errorf("%d code archives left, want 1: %v", len(objects), objects)
+	}
+}
+
+// TestStartCollectsUnreferencedCode: code whose collection a crash cut short
+// (the last reference was dropped, or its delete waited for environments
+// that never stopped) is collected when lambdad starts again; code in use
+// is kept.
+func TestStartCollectsUnreferencedCode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := startLambdad(t, dir, nil)
+	c := invokeClient(d)
+	createActive(t, c, pyFunction(t, "kept", "def handler(e, c):\n    return 'kept'\n"))
+	d.Stop()
+
+	// What a crash leaves: an archive and its tree that nothing refers to.
+	bl, err := blobs.Open(filepath.Join(dir, "blobs"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray, err := bl.PutBytes(context.Background(), handlerZip(t, "def handler(e, c):\n    return 'stray'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bl.Unpacked(context.Background(), stray.Hex); err != nil {
+		t.Fatal(err)
+	}
+
+	d = startLambdad(t, dir, nil)
+	c = invokeClient(d)
+	if out := call(t, c, "kept", `{}`); string(out.Payload) != `"kept"` {
+		t.Errorf("the function in use answered %s", out.Payload)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "unpacked", stray.Hex)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unreferenced tree is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "objects", stray.Hex[:2], stray.Hex)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unreferenced archive is still there: %v", err)
 	}
 }

@@ -129,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	fs := functions.New(fcfg)
+	if err := fs.CollectUnreferenced(context.Background()); err != nil {
+		log.Warn("collect unreferenced code", "err", err)
+	}
 	if err := srv.startDataPlane(fs); err != nil {
 		st.Close()
 		return nil, err
