@@ -172,6 +172,10 @@ func readJSON(r *http.Request, lim BodyLimit, in spec.Input) ([]byte, error) {
 		return nil, err
 	}
 	if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
+		// encoding/json would turn invalid UTF-8 into U+FFFD; AWS refuses it.
+		if msg, bad := InvalidUTF8(body); bad {
+			return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+		}
 		if err := json.Unmarshal(body, dst); err != nil {
 			return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
 		}

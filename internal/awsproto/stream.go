@@ -612,6 +612,9 @@ func decodeStreaming(ctx context.Context, in io.Reader, size int64, lim BodyLimi
 	if len(bytes.TrimSpace(l.rest)) == 0 && len(l.lifted) == 0 {
 		return l.rest, nil
 	}
+	if msg, bad := InvalidUTF8(l.rest); bad {
+		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+	}
 	if err := json.Unmarshal(l.rest, dst); err != nil {
 		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
 	}

@@ -135,6 +135,9 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	if !json.Valid(payload) {
 		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", jsonProblem(payload))
 	}
+	if msg, bad := awsproto.InvalidUTF8(payload); bad {
+		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", msg)
+	}
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
