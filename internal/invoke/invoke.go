@@ -26,6 +26,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -58,10 +59,10 @@ type Config struct {
 	AWSEndpoint string
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
-	// FunctionSecret gives the secret key functions get with their access
-	// key (their account's), so their calls back to lambdad can be signed.
-	FunctionSecret func(accessKey string) string
-	Logger         *slog.Logger
+	// Credentials issues each environment credentials of its own, valid
+	// for its function's account and region until the environment stops.
+	Credentials *fncreds.Registry
+	Logger      *slog.Logger
 }
 
 // Service runs invokes.
@@ -99,8 +100,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Second
 	}
-	if cfg.FunctionSecret == nil {
-		cfg.FunctionSecret = func(string) string { return "lambdad-local-secret" }
+	if cfg.Credentials == nil {
+		cfg.Credentials = fncreds.New()
 	}
 	s := &Service{cfg: cfg}
 	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
@@ -307,7 +308,20 @@ func (s *Service) counter(k string) *atomic.Int32 {
 // function builds (once per snapshot) what the sandbox needs to run it.
 func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sandbox.Function, error) {
 	key := snap.Key
-	if dir := snap.Code.HotReloadDir; dir != "" {
+	hotDir := snap.Code.HotReloadDir
+	if hotDir != "" {
+		// The allowed roots may have changed since the directory was
+		// stored, or a symlink on its path: check it again, and run what
+		// it resolves to now.
+		dir, err := s.cfg.Functions.CheckHotReload(hotDir)
+		if err != nil {
+			var ae *awsproto.Error
+			if errors.As(err, &ae) {
+				return nil, awsproto.Errorf(ae.Code, "%s cannot run: %s", snap.Ref.ARN(), ae.Message)
+			}
+			return nil, err
+		}
+		hotDir = dir
 		// Hot-reload code changes under us: environments are keyed by the
 		// directory's state too, so an edit starts fresh ones.
 		key += "#" + fingerprint(dir)
@@ -319,7 +333,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 	if cfg.PackageType != nil && *cfg.PackageType == "Image" {
 		return nil, awsproto.Errorf("InvalidRuntimeException", "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
 	}
-	codeDir := snap.Code.HotReloadDir
+	codeDir := hotDir
 	if codeDir == "" {
 		dir, err := s.cfg.Blobs.Unpacked(ctx, snap.Code.SHA256Hex)
 		if err != nil {
@@ -356,6 +370,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
 		EphemeralStorageMB: 512,
 		LogFormat:          "Text",
+		EnvCredentials:     s.envCredentials(snap),
 	}
 	if cfg.EphemeralStorage != nil && cfg.EphemeralStorage.Size != nil {
 		f.EphemeralStorageMB = int(*cfg.EphemeralStorage.Size)
@@ -408,9 +423,6 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib",
-		"AWS_ACCESS_KEY_ID=" + accessKey(snap.Ref.Account),
-		"AWS_SECRET_ACCESS_KEY=" + s.cfg.FunctionSecret(accessKey(snap.Ref.Account)),
-		"AWS_SESSION_TOKEN=lambdad-local-session",
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
 	}
 	if ep := *s.endpoint.Load(); ep != "" {
@@ -434,16 +446,17 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 	return env
 }
 
-// FunctionAccessKey is the access key functions of account get: calls they
-// make back to lambdad land in the same account.
-func FunctionAccessKey(account string) string { return accessKey(account) }
-
-// accessKey keeps the caller's account visible to functions that call back.
-func accessKey(account string) string {
-	if account == awsproto.DefaultAccount {
-		return "lambdad-local"
+// envCredentials issues an environment of snap its own credentials.
+func (s *Service) envCredentials(snap *functions.Snapshot) func() ([]string, func()) {
+	account, region, arn := snap.Ref.Account, snap.Ref.Region, snap.Ref.ARN()
+	return func() ([]string, func()) {
+		c, release := s.cfg.Credentials.Issue(account, region, arn)
+		return []string{
+			"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+			"AWS_SESSION_TOKEN=" + c.SessionToken,
+		}, release
 	}
-	return account
 }
 
 func logGroup(snap *functions.Snapshot) string {

@@ -59,6 +59,10 @@ type Function struct {
 	EphemeralStorageMB int
 	// LogFormat is "Text" (default) or "JSON" for platform log lines.
 	LogFormat string
+	// EnvCredentials, when set, gives each environment variables of its
+	// own (its credentials), appended after Env; release is called when the
+	// environment is cleaned up.
+	EnvCredentials func() (env []string, release func())
 }
 
 // Invocation is one event to run.
