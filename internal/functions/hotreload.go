@@ -57,15 +57,17 @@ func (h HotReload) Check(dir string) (string, error) {
 		}
 		return "", awsproto.InvalidParameter("The hot-reload directory %s cannot be used: %v", dir, err)
 	}
+	under := false
+	for _, r := range h.Roots {
+		under = under || within(res, r)
+	}
+	if !under {
+		return "", awsproto.InvalidParameter("The hot-reload directory %s is not under the directories lambdad allows (--hot-reload-roots).", dir)
+	}
 	if within(res, h.DataDir) || within(h.DataDir, res) {
 		return "", awsproto.InvalidParameter("The hot-reload directory %s holds or lies inside lambdad's data directory; only directories under --hot-reload-roots, apart from the data directory, can be hot-reloaded.", dir)
 	}
-	for _, r := range h.Roots {
-		if within(res, r) {
-			return res, nil
-		}
-	}
-	return "", awsproto.InvalidParameter("The hot-reload directory %s is not under the directories lambdad allows (--hot-reload-roots).", dir)
+	return res, nil
 }
 
 // within reports whether p is root or lies under it (both clean and absolute).
