@@ -26,11 +26,9 @@ func newBodyBudget(total int64, wait time.Duration) *bodyBudget {
 }
 
 // acquire reserves n bytes (at most the whole budget), waiting up to b.wait
-// for them. It answers AWS's throttling error when they do not come.
-func (b *bodyBudget) acquire(ctx context.Context, n int64) (func(), error) {
-	if n <= 0 {
-		return func() {}, nil
-	}
+// for them, and returns what it reserved, to release. It answers AWS's
+// throttling error when they do not come.
+func (b *bodyBudget) acquire(ctx context.Context, n int64) (int64, error) {
 	n = min(n, b.total) // one request may always use all of it
 	var timer *time.Timer
 	for {
@@ -41,7 +39,7 @@ func (b *bodyBudget) acquire(ctx context.Context, n int64) (func(), error) {
 			if timer != nil {
 				timer.Stop()
 			}
-			return func() { b.release(n) }, nil
+			return n, nil
 		}
 		b.waiters++
 		freed := b.freed
@@ -62,7 +60,7 @@ func (b *bodyBudget) acquire(ctx context.Context, n int64) (func(), error) {
 		b.mu.Unlock()
 		if err != nil {
 			timer.Stop()
-			return nil, err
+			return 0, err
 		}
 	}
 }

@@ -162,11 +162,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		if need < 0 {
 			need = lim.Max // chunked: the most it may be
 		}
-		release, err := s.budget.acquire(r.Context(), need)
+		got, err := s.budget.acquire(r.Context(), need)
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer s.budget.release(got)
 	}
 	in := op.NewInput()
 	var body []byte

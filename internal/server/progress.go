@@ -14,11 +14,11 @@ import (
 func progressDeadlines(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-			rc := http.NewResponseController(w)
+			b := &progressBody{ReadCloser: r.Body, rc: *http.NewResponseController(w), d: d}
 			// Also bounds what net/http reads to discard a body the
 			// handler left unread.
-			_ = rc.SetReadDeadline(time.Now().Add(d))
-			r.Body = &progressBody{ReadCloser: r.Body, rc: rc, d: d}
+			_ = b.rc.SetReadDeadline(time.Now().Add(d))
+			r.Body = b
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -26,7 +26,7 @@ func progressDeadlines(h http.Handler, d time.Duration) http.Handler {
 
 type progressBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
+	rc   http.ResponseController
 	d    time.Duration
 	done bool
 }
