@@ -109,7 +109,7 @@ func (h *Handler) register() {
 		if err := zippedLimit(in.Code.ZipFile); err != nil {
 			return nil, err
 		}
-		if err := functions.RefuseHotReloadFromFunction(id, "CreateFunction", in.Code.S3Bucket); err != nil {
+		if err := functions.RefuseHotReloadFromFunction(id, "CreateFunction", *in.FunctionName, in.Code.S3Bucket); err != nil {
 			return nil, err
 		}
 		return fs.Create(ctx, id, in)
@@ -167,7 +167,7 @@ func (h *Handler) register() {
 		if err := zippedLimit(in.ZipFile); err != nil {
 			return nil, err
 		}
-		if err := functions.RefuseHotReloadFromFunction(id, "UpdateFunctionCode", in.S3Bucket); err != nil {
+		if err := functions.RefuseHotReloadFromFunction(id, "UpdateFunctionCode", *in.FunctionName, in.S3Bucket); err != nil {
 			return nil, err
 		}
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)

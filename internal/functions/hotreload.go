@@ -87,10 +87,15 @@ func (s *Service) CheckHotReload(dir string) (string, error) {
 
 // RefuseHotReloadFromFunction refuses hot-reload code to a caller signed with
 // a function's own credentials, whatever the path: a function must not
-// choose host directories to mount, its own environments' included.
-func RefuseHotReloadFromFunction(id awsproto.Identity, op string, bucket *string) error {
+// choose host directories to mount, its own environments' included. It
+// answers as AWS does when a policy denies an action.
+func RefuseHotReloadFromFunction(id awsproto.Identity, op, functionName string, bucket *string) error {
 	if id.Function == "" || bucket == nil || *bucket != HotReloadBucket {
 		return nil
 	}
-	return awsproto.Errorf("AccessDeniedException", "User: %s is not authorized to perform: lambda:%s with hot-reload code: functions' own credentials cannot use hot reload.", id.Function, op).WithStatus(403)
+	resource := functionName
+	if !strings.HasPrefix(resource, "arn:") {
+		resource = "arn:aws:lambda:" + id.Region + ":" + id.Account + ":function:" + functionName
+	}
+	return awsproto.Errorf("AccessDeniedException", "User: %s is not authorized to perform: lambda:%s on resource: %s because no identity-based policy allows the lambda:%s action with hot-reload code: functions' own credentials cannot use hot reload", id.Function, op, resource, op).WithStatus(403)
 }

@@ -121,7 +121,8 @@ def handler(event, context):
 	got := decodeJSON[map[string]pyAnswer](t, out.Payload)
 	for _, k := range []string{"root", "allowed", "update"} {
 		a := got[k]
-		if a.Status != 403 || a.Type != "AccessDeniedException" || !strings.Contains(a.Body, "functions' own credentials cannot use hot reload") {
+		if a.Status != 403 || a.Type != "AccessDeniedException" || !strings.Contains(a.Body, "functions' own credentials cannot use hot reload") ||
+			!strings.Contains(a.Body, `"message":"User: arn:aws:lambda:us-east-1:000000000000:function:attacker is not authorized to perform: lambda:`) {
 			t.Errorf("%s: %+v", k, a)
 		}
 	}
