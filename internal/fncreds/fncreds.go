@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
+	"strconv"
 	"sync"
 )
 
@@ -43,22 +44,44 @@ func New() *Registry { return &Registry{keys: map[string]Entry{}} }
 // Issue makes a new key for function (an ARN) of account in region. release
 // revokes it; it is idempotent.
 func (r *Registry) Issue(account, region, function string) (Creds, func()) {
-	var id [10]byte
 	var secret [30]byte
 	var token [48]byte
-	rand.Read(id[:])
 	rand.Read(secret[:])
 	rand.Read(token[:])
 	c := Creds{
-		AccessKeyID:     KeyPrefix + base32.StdEncoding.EncodeToString(id[:]),
 		SecretAccessKey: base64.StdEncoding.EncodeToString(secret[:]),
 		SessionToken:    base64.StdEncoding.EncodeToString(token[:]),
 	}
+	e := Entry{Secret: c.SecretAccessKey, SessionToken: c.SessionToken, Account: account, Region: region, Function: function}
 	r.mu.Lock()
-	r.keys[c.AccessKeyID] = Entry{Secret: c.SecretAccessKey, SessionToken: c.SessionToken, Account: account, Region: region, Function: function}
+	for {
+		c.AccessKeyID = newKeyID(account)
+		if _, taken := r.keys[c.AccessKeyID]; !taken {
+			break
+		}
+	}
+	r.keys[c.AccessKeyID] = e
 	r.mu.Unlock()
 	var once sync.Once
 	return c, func() { once.Do(func() { r.Revoke(c.AccessKeyID) }) }
+}
+
+// newKeyID makes a key id that carries account as AWS's key ids do (bits 7
+// to 46 of the first 6 bytes of the base32 text after the prefix), so tools
+// that read the account from a key, such as LocalStack behind
+// --aws-endpoint-url, place a function's calls in its own account. The
+// other bits are random.
+func newKeyID(account string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	if n, err := strconv.ParseUint(account, 10, 64); err == nil && n < 1<<40 {
+		v := n<<7 | uint64(b[5]&0x7f)
+		for i := 5; i >= 0; i-- {
+			b[i] = byte(v)
+			v >>= 8
+		}
+	}
+	return KeyPrefix + base32.StdEncoding.EncodeToString(b[:])
 }
 
 // Revoke forgets key: requests signed with it are refused from now on.

@@ -1,6 +1,7 @@
 package fncreds
 
 import (
+	"encoding/base32"
 	"regexp"
 	"testing"
 )
@@ -13,6 +14,18 @@ func TestIssueLookupRevoke(t *testing.T) {
 	}
 	if len(c.SecretAccessKey) != 40 || c.SessionToken == "" {
 		t.Errorf("secret %q token %q", c.SecretAccessKey, c.SessionToken)
+	}
+	// The account reads back from the key id as from AWS's.
+	raw, err := base32.StdEncoding.DecodeString(c.AccessKeyID[4:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v uint64
+	for _, x := range raw[:6] {
+		v = v<<8 | uint64(x)
+	}
+	if got := (v & 0x7fffffffff80) >> 7; got != 111111111111 {
+		t.Errorf("the key id carries account %d", got)
 	}
 	e, ok := r.Lookup(c.AccessKeyID)
 	if !ok || e.Secret != c.SecretAccessKey || e.SessionToken != c.SessionToken || e.Account != "111111111111" || e.Region != "eu-west-1" || e.Function == "" {
