@@ -103,6 +103,21 @@ func (s *Server) credentials() awsproto.Credentials {
 	}
 }
 
+// urlCredentials are the keys whose signatures AWS_IAM function URLs accept:
+// the configured ones and functions' own, so functions can call URLs.
+func (s *Server) urlCredentials() awsproto.Credentials {
+	if s.cfg.Credentials == nil {
+		return nil
+	}
+	return func(key string) (string, bool) {
+		if secret, ok := s.cfg.Credentials[key]; ok {
+			return secret, true
+		}
+		e, ok := s.fnCreds.Lookup(key)
+		return e.Secret, ok
+	}
+}
+
 // functionKeys finds the live keys of functions' environments.
 func (s *Server) functionKeys(key string) (awsproto.FunctionKey, bool) {
 	e, ok := s.fnCreds.Lookup(key)
@@ -164,7 +179,12 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.credentials()})
+	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials()})
+	// The API itself knows function keys apart, to hold them to their
+	// account and region.
+	if creds := srv.credentials(); creds != nil {
+		h.Service().VerifyWith(creds)
+	}
 	h.Service().WithFunctionKeys(srv.functionKeys)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
 	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
