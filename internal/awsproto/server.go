@@ -215,7 +215,16 @@ func (s *Service) readStreamed(r *http.Request, lim BodyLimit, in spec.Input, st
 	if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
 		buf = max(int(r.ContentLength)+1, 512) // most bodies are small
 	}
-	return decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+	body, err := decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+	if err != nil {
+		return nil, err
+	}
+	// What is left of the body once blobs are lifted out: blobs are base64,
+	// so invalid UTF-8 can only be here.
+	if msg, bad := InvalidUTF8(body); bad {
+		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+	}
+	return body, nil
 }
 
 // readJSON reads a whole body and decodes it into in's JSON members, if any.

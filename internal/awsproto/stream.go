@@ -25,6 +25,8 @@ const (
 	bigBlob = 1 << 20
 	// streamBuffer is how much of a streamed body is read at a time.
 	streamBuffer = 256 << 10
+	// firstBlob is the most a blob's buffer starts with.
+	firstBlob = 1 << 20
 )
 
 // BlobWriter receives one blob member's decoded bytes as they are decoded.
@@ -392,7 +394,10 @@ func (l *lifter) samePath(path []string) bool {
 func (l *lifter) liftString(path []string) error {
 	b := &liftedBlob{path: path}
 	l.lifted = append(l.lifted, b)
-	d := b64stream{dst: make([]byte, 0, min(max(l.sizeHint-l.read+int64(l.end-l.pos), 0)/4*3+3, 64<<20))}
+	// The decoded size the declared length allows: the buffer grows toward
+	// it as text arrives, never allocated whole before it does.
+	hint := int(min(max(l.sizeHint-l.read+int64(l.end-l.pos), 0)/4*3+3, 64<<20))
+	d := b64stream{dst: make([]byte, 0, min(hint, firstBlob)), hint: hint}
 	sent := 0
 	flush := func(final bool) error {
 		if l.sink == nil || d.err != nil {
@@ -514,7 +519,10 @@ func (l *lifter) liftEscape(d *b64stream) error {
 
 // b64stream decodes standard base64 arriving in pieces of any length.
 type b64stream struct {
-	dst   []byte
+	dst []byte
+	// hint is the size dst is expected to reach: it grows fourfold at a
+	// time up to it, so a blob is copied about a third of its size more.
+	hint  int
 	carry [4]byte
 	nc    int
 	ended bool // padding seen: nothing may follow
@@ -568,7 +576,10 @@ func (d *b64stream) block(src []byte) {
 	}
 	want := len(src) / 4 * 3
 	if cap(d.dst)-len(d.dst) < want {
-		d.dst = append(d.dst, make([]byte, want)...)[:len(d.dst)]
+		n := max(len(d.dst)+want, min(4*cap(d.dst), d.hint))
+		grown := make([]byte, len(d.dst), n)
+		copy(grown, d.dst)
+		d.dst = grown
 	}
 	n, err := base64.StdEncoding.Decode(d.dst[len(d.dst):len(d.dst)+want], src)
 	if err != nil {
@@ -611,9 +622,6 @@ func decodeStreaming(ctx context.Context, in io.Reader, size int64, lim BodyLimi
 	}
 	if len(bytes.TrimSpace(l.rest)) == 0 && len(l.lifted) == 0 {
 		return l.rest, nil
-	}
-	if msg, bad := InvalidUTF8(l.rest); bad {
-		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
 	}
 	if err := json.Unmarshal(l.rest, dst); err != nil {
 		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
