@@ -520,8 +520,8 @@ func (l *lifter) liftEscape(d *b64stream) error {
 // b64stream decodes standard base64 arriving in pieces of any length.
 type b64stream struct {
 	dst []byte
-	// hint is the size dst is expected to reach: it grows fourfold at a
-	// time up to it, so a blob is copied about a third of its size more.
+	// hint is the size dst is expected to reach: it grows eightfold at a
+	// time up to it, so growing copies under a seventh of a blob's size.
 	hint  int
 	carry [4]byte
 	nc    int
@@ -576,7 +576,7 @@ func (d *b64stream) block(src []byte) {
 	}
 	want := len(src) / 4 * 3
 	if cap(d.dst)-len(d.dst) < want {
-		n := max(len(d.dst)+want, min(4*cap(d.dst), d.hint))
+		n := max(len(d.dst)+want, min(8*cap(d.dst), d.hint))
 		grown := make([]byte, len(d.dst), n)
 		copy(grown, d.dst)
 		d.dst = grown
