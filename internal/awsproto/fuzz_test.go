@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"reflect"
@@ -72,7 +73,8 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := parseAuthorization(h)
 		if err != nil {
-			if err != errMissingAuth && err != errIncomplete {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != "MissingAuthenticationTokenException" && e.Code != "IncompleteSignatureException" {
 				t.Fatalf("%q: unexpected error %v", h, err)
 			}
 			return

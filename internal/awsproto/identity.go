@@ -88,13 +88,13 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 		// its region: elsewhere AWS answers that the token is invalid, as
 		// it does for temporary credentials outside their regions.
 		if !hmac.Equal([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(fk.SessionToken)) || a.Region != fk.Region {
-			return id, nil, errBadToken
+			return id, nil, errBadToken()
 		}
 		secret = fk.Secret
 		// The account is the function's, never read from the key.
 		id.Account, id.Region, id.Function = fk.Account, fk.Region, fk.Function
 	default:
-		return id, nil, errBadToken
+		return id, nil, errBadToken()
 	}
 	at, err := signingTime(r, a, now)
 	if err != nil {

@@ -48,19 +48,30 @@ type authHeader struct {
 	Signature                    string
 }
 
-var (
-	errMissingAuth = &Error{Code: "MissingAuthenticationTokenException", Status: http.StatusForbidden, Message: "Missing Authentication Token"}
-	errIncomplete  = &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
-	errBadToken    = &Error{Code: "UnrecognizedClientException", Status: http.StatusForbidden, Message: "The security token included in the request is invalid."}
-	errMismatch    = &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
-)
+// AWS's answers to requests whose signature cannot be accepted (new values
+// each time: an *Error may be amended by whoever gets it).
+func errMissingAuth() *Error {
+	return &Error{Code: "MissingAuthenticationTokenException", Status: http.StatusForbidden, Message: "Missing Authentication Token"}
+}
+
+func errIncomplete() *Error {
+	return &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
+}
+
+func errBadToken() *Error {
+	return &Error{Code: "UnrecognizedClientException", Status: http.StatusForbidden, Message: "The security token included in the request is invalid."}
+}
+
+func errMismatch() *Error {
+	return &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+}
 
 // parseAuthorization reads "AWS4-HMAC-SHA256 Credential=KEY/date/region/
 // service/aws4_request, SignedHeaders=a;b, Signature=hex".
 func parseAuthorization(h string) (authHeader, error) {
 	var a authHeader
 	if !strings.HasPrefix(h, sigV4Prefix) {
-		return a, errMissingAuth
+		return a, errMissingAuth()
 	}
 	var cred, signed string
 	for part := range strings.SplitSeq(h[len(sigV4Prefix):], ",") {
@@ -77,11 +88,11 @@ func parseAuthorization(h string) (authHeader, error) {
 	key, scope, _ := strings.Cut(cred, "/")
 	parts := strings.Split(scope, "/")
 	if key == "" || len(parts) != 4 || signed == "" || a.Signature == "" {
-		return authHeader{}, errIncomplete
+		return authHeader{}, errIncomplete()
 	}
 	for _, p := range parts {
 		if p == "" {
-			return authHeader{}, errIncomplete
+			return authHeader{}, errIncomplete()
 		}
 	}
 	a.AccessKey, a.Scope = key, scope
@@ -89,7 +100,7 @@ func parseAuthorization(h string) (authHeader, error) {
 	a.SignedHeaders = strings.Split(signed, ";")
 	for _, s := range a.SignedHeaders {
 		if s == "" || s != strings.ToLower(s) {
-			return authHeader{}, errIncomplete
+			return authHeader{}, errIncomplete()
 		}
 	}
 	return a, nil
@@ -138,7 +149,7 @@ func (c *sigCheck) verify(signer *v4.Signer, r *http.Request, payloadHash string
 	got := cp.Header.Get("Authorization")
 	i := strings.LastIndex(got, "Signature=")
 	if i < 0 || !hmac.Equal([]byte(got[i+len("Signature="):]), []byte(c.auth.Signature)) {
-		return errMismatch
+		return errMismatch()
 	}
 	return nil
 }
@@ -160,7 +171,7 @@ func VerifySignature(r *http.Request, creds Credentials, now time.Time) error {
 	}
 	secret, ok := creds(a.AccessKey)
 	if !ok {
-		return errBadToken
+		return errBadToken()
 	}
 	at, err := signingTime(r, a, now)
 	if err != nil {
