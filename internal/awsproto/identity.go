@@ -76,6 +76,12 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 	if err != nil {
 		return id, nil, err
 	}
+	if a.AccessKey != id.AccessKey {
+		// A header read two ways (two Credential parts): the identity must
+		// be the one whose signature is checked.
+		return id, nil, errIncomplete()
+	}
+	id.Region = a.Region
 	var secret string
 	known := false
 	if s.creds != nil {
@@ -83,7 +89,7 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 	}
 	switch {
 	case known:
-	case isFn && a.AccessKey == id.AccessKey:
+	case isFn:
 		// A key issued to a function is valid with its session token, in
 		// its region: elsewhere AWS answers that the token is invalid, as
 		// it does for temporary credentials outside their regions.

@@ -127,3 +127,31 @@ func BenchmarkVerifySignature(b *testing.B) {
 		}
 	}
 }
+
+// TestIdentityIsTheSignedOne: an Authorization header with two Credential
+// parts cannot be signed by one key and read as another's account.
+func TestIdentityIsTheSignedOne(t *testing.T) {
+	now := time.Now().UTC()
+	s := NewService(slog.New(slog.DiscardHandler))
+	s.VerifyWith(func(k string) (string, bool) { return "secret", k == "AKIDALICE" })
+	var got Identity
+	s.Handle("ListFunctions", func(ctx context.Context, id Identity, in spec.Input) (spec.Output, error) { got = id; return nil, nil })
+	r := httptest.NewRequest("GET", "http://127.0.0.1:9001/2015-03-31/functions/", nil)
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDALICE", SecretAccessKey: "secret"}, r, hex.EncodeToString(sum[:]), "lambda", "us-east-1", now); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 200 || got.Account != DefaultAccount || got.AccessKey != "AKIDALICE" {
+		t.Fatalf("a signed request: %d %s %+v", w.Code, w.Body, got)
+	}
+	auth := r.Header.Get("Authorization")
+	r.Header.Set("Authorization", strings.Replace(auth, "Credential=", "SignedHeaders=x;Credential=999999999999/"+now.Format("20060102")+"/us-east-1/lambda/aws4_request, Credential=", 1))
+	got = Identity{}
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 403 || got.Account != "" {
+		t.Errorf("a header naming two keys: %d %s, the handler saw %+v", w.Code, w.Body, got)
+	}
+}
