@@ -65,11 +65,18 @@ func run(args []string) error {
 	fl.StringVar(&cfg.Node, "node", env("NODE", "node"), "interpreter for nodejs runtimes (LAMBDAD_NODE)")
 	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", env("AWS_ENDPOINT_URL", ""), "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")
 	fl.StringVar(&cfg.PublicURL, "public-url", env("PUBLIC_URL", ""), "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")
-	creds := fl.String("credentials", env("CREDENTIALS", ""), "ACCESS_KEY:SECRET[,...]: when set, only these keys are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
+	fl.StringVar(&cfg.HotReloadRoots, "hot-reload-roots", env("HOT_RELOAD_ROOTS", ""), "DIR[,DIR...]: directories hot-reload code (S3Bucket hot-reload) may come from; default the working directory; none turns hot reload off (LAMBDAD_HOT_RELOAD_ROOTS)")
+	bodyMB := fl.Int("body-memory-mb", envInt("BODY_MEMORY_MB", server.DefaultBodyMemory>>20), "MB of request bodies held at once, over all requests; beyond it requests are throttled (LAMBDAD_BODY_MEMORY_MB)")
+	fl.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("READ_TIMEOUT", server.DefaultReadTimeout), "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
+	creds := fl.String("credentials", env("CREDENTIALS", ""), "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	level := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if *bodyMB <= 0 {
+		return fmt.Errorf("--body-memory-mb: %d is not a positive number of MB", *bodyMB)
+	}
+	cfg.BodyMemory = int64(*bodyMB) << 20
 	if *creds != "" {
 		cfg.Credentials = map[string]string{}
 		for _, pair := range strings.Split(*creds, ",") {

@@ -47,6 +47,9 @@ type Config struct {
 	// Deleted, when set, learns of every deleted function (version "") or
 	// published version, so its running environments can be stopped.
 	Deleted func(functionARN, version string)
+	// HotReload says which directories hot-reload code may use (the zero
+	// value: none).
+	HotReload HotReload
 }
 
 // Service is the control plane.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -61,10 +62,10 @@ type Config struct {
 	// ThrottleBase is the first retry delay of throttled Event invokes; it
 	// doubles per throttle up to 300 times itself (AWS: 1 s to 5 min).
 	ThrottleBase time.Duration
-	// FunctionSecret gives the secret key functions get with their access
-	// key (their account's), so their calls back to lambdad can be signed.
-	FunctionSecret func(accessKey string) string
-	Logger         *slog.Logger
+	// Credentials issues each environment credentials of its own, valid
+	// for its function's account and region until the environment stops.
+	Credentials *fncreds.Registry
+	Logger      *slog.Logger
 }
 
 // Service runs invokes.
@@ -105,8 +106,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ThrottleBase == 0 {
 		cfg.ThrottleBase = time.Second
 	}
-	if cfg.FunctionSecret == nil {
-		cfg.FunctionSecret = func(string) string { return "lambdad-local-secret" }
+	if cfg.Credentials == nil {
+		cfg.Credentials = fncreds.New()
 	}
 	s := &Service{cfg: cfg}
 	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
@@ -140,6 +141,9 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	}
 	if !json.Valid(payload) {
 		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", jsonProblem(payload))
+	}
+	if msg, bad := awsproto.InvalidUTF8(payload); bad {
+		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", msg)
 	}
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
@@ -390,7 +394,20 @@ type runnable struct {
 // function builds (once per snapshot) what the sandbox needs to run it.
 func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runnable, error) {
 	key := snap.Key
-	if dir := snap.Code.HotReloadDir; dir != "" {
+	hotDir := snap.Code.HotReloadDir
+	if hotDir != "" {
+		// The allowed roots may have changed since the directory was
+		// stored, or a symlink on its path: check it again, and run what
+		// it resolves to now.
+		dir, err := s.cfg.Functions.CheckHotReload(hotDir)
+		if err != nil {
+			var ae *awsproto.Error
+			if errors.As(err, &ae) {
+				return nil, awsproto.Errorf(ae.Code, "%s cannot run: %s", snap.Ref.ARN(), ae.Message)
+			}
+			return nil, err
+		}
+		hotDir = dir
 		// Hot-reload code changes under us: environments are keyed by the
 		// directory's state too, so an edit starts fresh ones.
 		key += "#" + fingerprint(dir)
@@ -402,7 +419,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if cfg.PackageType != nil && *cfg.PackageType == "Image" {
 		return nil, awsproto.Errorf("InvalidRuntimeException", "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
 	}
-	codeDir := snap.Code.HotReloadDir
+	codeDir := hotDir
 	if codeDir == "" {
 		dir, err := s.cfg.Blobs.Unpacked(ctx, snap.Code.SHA256Hex)
 		if err != nil {
@@ -439,6 +456,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
 		EphemeralStorageMB: 512,
 		LogFormat:          "Text",
+		EnvCredentials:     s.envCredentials(snap),
 		// Each environment holds the code it starts from until it is gone.
 		Hold: func() func() {
 			if r, ok := s.hold(snap); ok {
@@ -500,9 +518,6 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib",
-		"AWS_ACCESS_KEY_ID=" + accessKey(snap.Ref.Account),
-		"AWS_SECRET_ACCESS_KEY=" + s.cfg.FunctionSecret(accessKey(snap.Ref.Account)),
-		"AWS_SESSION_TOKEN=lambdad-local-session",
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
 	}
 	if ep := *s.endpoint.Load(); ep != "" {
@@ -526,16 +541,17 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 	return env
 }
 
-// FunctionAccessKey is the access key functions of account get: calls they
-// make back to lambdad land in the same account.
-func FunctionAccessKey(account string) string { return accessKey(account) }
-
-// accessKey keeps the caller's account visible to functions that call back.
-func accessKey(account string) string {
-	if account == awsproto.DefaultAccount {
-		return "lambdad-local"
+// envCredentials issues an environment of snap its own credentials.
+func (s *Service) envCredentials(snap *functions.Snapshot) func() ([]string, func()) {
+	account, region, arn := snap.Ref.Account, snap.Ref.Region, snap.Ref.ARN()
+	return func() ([]string, func()) {
+		c, release := s.cfg.Credentials.Issue(account, region, arn)
+		return []string{
+			"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+			"AWS_SESSION_TOKEN=" + c.SessionToken,
+		}, release
 	}
-	return account
 }
 
 func logGroup(snap *functions.Snapshot) string {

@@ -60,6 +60,8 @@ type env struct {
 	environ []string
 	version string
 	json    bool
+	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
+	releaseCreds func()
 
 	mu     sync.Mutex
 	proc   *proc
@@ -251,6 +253,11 @@ func (e *env) setup() error {
 		}
 		envv = append(envv, k+"="+repl.Replace(v))
 	}
+	if e.fn.EnvCredentials != nil {
+		kv, release := e.fn.EnvCredentials()
+		envv = append(envv, kv...)
+		e.releaseCreds = release
+	}
 	for _, k := range []string{"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"} {
 		envv = append(envv, k+"="+own[k])
 	}
@@ -268,6 +275,10 @@ func (e *env) setup() error {
 
 // cleanup releases host resources; the process must be gone.
 func (e *env) cleanup() {
+	if e.releaseCreds != nil {
+		e.releaseCreds()
+		e.releaseCreds = nil
+	}
 	if e.srv != nil {
 		_ = e.srv.Close()
 	}

@@ -63,6 +63,10 @@ type Function struct {
 	// it returns is called once the environment is cleaned up, so the code
 	// and layer trees it starts from outlive it.
 	Hold func() (release func())
+	// EnvCredentials, when set, gives each environment variables of its
+	// own (its credentials), appended after Env; release is called when the
+	// environment is cleaned up.
+	EnvCredentials func() (env []string, release func())
 }
 
 // Invocation is one event to run.
