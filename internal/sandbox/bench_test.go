@@ -221,6 +221,7 @@ func runtimeFunction(tb testing.TB, rt, handler, file, code string) func() *Func
 		return &Function{
 			Command:    l.Command,
 			RuntimeDir: l.RuntimeDir,
+			HostDirs:   l.HostDirs,
 			Env:        env,
 			CodeDir:    codeDir,
 			MemoryMB:   128,

@@ -101,6 +101,26 @@ while True:
             out = {"forked": n, "err": type(e).__name__}
         else:
             out = {"forked": n, "err": ""}
+    elif op == "id":
+        out = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups()}
+    elif op == "stat":
+        try:
+            st_ = os.stat(ev["path"])
+            out = {"uid": st_.st_uid, "mode": st_.st_mode & 0o7777}
+        except Exception as e:
+            out = {"err": type(e).__name__}
+    elif op == "statvfs":
+        sv = os.statvfs(ev["path"])
+        out = {"mb": sv.f_blocks * sv.f_frsize // (1 << 20)}
+    elif op == "steal":
+        # Another environment's Runtime API, as a hostile function would try it.
+        h2, p2 = ev["api"].split(":")
+        try:
+            c2 = http.client.HTTPConnection(h2, int(p2), timeout=2)
+            c2.request("GET", "/2018-06-01/runtime/invocation/next")
+            out = {"status": c2.getresponse().status}
+        except Exception as e:
+            out = {"err": type(e).__name__}
     elif op == "nofile":
         out = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
     elif op == "env":
