@@ -156,7 +156,7 @@ func (iso *isolation) describe() []any {
 		check = "on (sock_diag owner uid)"
 	}
 	return []any{
-		"namespaces", "mount,pid",
+		"namespaces", "mount,pid,ipc",
 		"cgroups", cg,
 		"users", fmt.Sprintf("one uid per environment from %d-%d, no capabilities, no_new_privs", iso.users.first, iso.users.last()),
 		"root", "allow-list (system dirs, /etc files, interpreter prefixes)",
@@ -212,9 +212,12 @@ func (iso *isolation) exec(spec *nsinit.Spec, environ []string, out *os.File) (*
 		Env:        environ,
 		ExtraFiles: []*os.File{sw},
 		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:    true,
-			Pdeathsig:  syscall.SIGKILL,
-			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+			// An IPC namespace keeps System V IPC and POSIX message
+			// queues apart from the host's and other environments', and
+			// frees what an environment leaves there when it stops.
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC,
 		},
 	}
 	if environ == nil {

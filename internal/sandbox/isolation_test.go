@@ -259,3 +259,18 @@ func TestRuntimeAPIOwnUserOnly(t *testing.T) {
 		t.Errorf("victim after the attacks: %v", v)
 	}
 }
+
+// TestIsolationIPC: a System V shared memory segment one environment makes
+// is not found by another (nor by the host), and goes when it stops.
+func TestIsolationIPC(t *testing.T) {
+	m, _ := isolatedManager(t)
+	key := 0x1a3bd00 + int(time.Now().UnixNano()%1000)
+	v := decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key, "create": true}).Payload)
+	if v["id"].(float64) < 0 {
+		t.Fatalf("create: %v", v)
+	}
+	v = decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key}).Payload)
+	if v["id"].(float64) >= 0 || v["errno"] != 2.0 { // ENOENT
+		t.Errorf("another environment found the segment: %v", v)
+	}
+}

@@ -59,7 +59,7 @@ func buildFixtures(dir string) error {
 			return err
 		}
 	}
-	// Fixture dirs must be readable by the capability-less root in the sandbox.
+	// Fixture dirs must be readable by the environments' unprivileged users.
 	return os.Chmod(dir, 0o755)
 }
 

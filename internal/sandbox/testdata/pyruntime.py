@@ -121,6 +121,13 @@ while True:
             out = {"status": c2.getresponse().status}
         except Exception as e:
             out = {"err": type(e).__name__}
+    elif op == "shmget":
+        # A System V shared memory segment by key: create it, or find one.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = 0o1666 if ev.get("create") else 0  # IPC_CREAT|0666
+        shmid = libc.shmget(ev["key"], 4096 if ev.get("create") else 0, flags)
+        out = {"id": shmid, "errno": ctypes.get_errno() if shmid < 0 else 0}
     elif op == "nofile":
         out = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
     elif op == "env":
