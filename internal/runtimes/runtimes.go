@@ -187,6 +187,12 @@ func writeFileSync(path string, b []byte) error {
 		f.Close()
 		return err
 	}
+	// Isolated environments read it as a user of their own: 0644 whatever
+	// lambdad's umask.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
@@ -327,7 +333,8 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 
 // pyCompile writes a module's bytecode where imports look for it (not
 // under a PYTHONPYCACHEPREFIX of lambdad's), checked by timestamp.
-const pyCompile = `import py_compile, sys
+const pyCompile = `import os, py_compile, sys
+os.umask(0o022)  # environments read the bytecode as users of their own
 sys.pycache_prefix = None
 py_compile.compile(sys.argv[1], doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)`
 
