@@ -173,7 +173,7 @@ func TestRuntimeAPIHijack(t *testing.T) {
 }
 
 // pyProber and nodeProber report what a function can see and do.
-const pyProber = `import json, os, socket, urllib.request
+const pyProber = `import json, os, pwd, socket, ssl, urllib.request
 
 def probe(f):
     try:
@@ -197,6 +197,10 @@ def handler(event, context):
         s.close()
         return data
     out["tcp"] = probe(tcp)
+    # What programs need of /etc still works: users, resolver, certificates.
+    out["user"] = probe(lambda: pwd.getpwuid(os.getuid()).pw_name)
+    out["resolve"] = probe(lambda: socket.gethostbyname("localhost"))
+    out["ca_certs"] = probe(lambda: ssl.create_default_context().cert_store_stats()["x509_ca"])
     return out
 `
 
@@ -237,6 +241,9 @@ type probeReport struct {
 	Status    map[string]string
 	LambdaAPI map[string]any `json:"lambda_api"`
 	TCP       map[string]any
+	// Python only.
+	User, Resolve map[string]any
+	CACerts       map[string]any `json:"ca_certs"`
 }
 
 // TestConfinement: Python and Node functions try to read the host's
@@ -327,6 +334,14 @@ func TestConfinement(t *testing.T) {
 			}
 			if got.TCP["ok"] != "hello from the host" {
 				t.Errorf("a TCP server on the host's loopback: %v", got.TCP)
+			}
+			if tc.runtime == "python" {
+				if got.User["ok"] != "sbx_user1051" || got.Resolve["ok"] != "127.0.0.1" {
+					t.Errorf("user name %v, localhost resolves to %v", got.User, got.Resolve)
+				}
+				if n, _ := got.CACerts["ok"].(float64); n == 0 {
+					t.Errorf("CA certificates: %v", got.CACerts)
+				}
 			}
 		})
 	}
