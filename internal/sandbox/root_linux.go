@@ -40,6 +40,7 @@ func planSystem() []nsinit.Entry {
 	// Resolver, certificates, dynamic loader, time zone, identification,
 	// MIME types and service names: what glibc, OpenSSL and the runtimes'
 	// standard libraries read. passwd and group are made per environment.
+	out = append(out, nsinit.Entry{Path: "/etc", Kind: nsinit.EntryDir, Mode: 0o755})
 	for _, name := range [...]string{
 		"resolv.conf", "hosts", "nsswitch.conf", "host.conf", "gai.conf",
 		"protocols", "services", "networks", "rpc",
@@ -50,6 +51,9 @@ func planSystem() []nsinit.Entry {
 		"os-release", "debian_version", "system-release", "lsb-release", "mtab",
 	} {
 		if en, ok := hostEntry("/etc/"+name, bound); ok {
+			if dir := filepath.Dir(en.Path); dir != "/etc" && !slices.ContainsFunc(out, func(e nsinit.Entry) bool { return e.Path == dir }) {
+				out = append(out, nsinit.Entry{Path: dir, Kind: nsinit.EntryDir, Mode: 0o755}) // /etc/ssl
+			}
 			out = append(out, en)
 		}
 	}

@@ -127,13 +127,14 @@ func (s *Spec) setup() error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=4m,mode=0755"); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
+	buf := make([]byte, 128<<10)
 	for _, en := range s.System {
-		if err := en.make(root); err != nil {
+		if err := en.make(root, buf); err != nil {
 			return fmt.Errorf("%s: %w", en.Path, err)
 		}
 	}
-	for _, d := range []string{"var", "var/task", "var/runtime", "opt", "tmp", "proc", "dev"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	for _, d := range []string{"/var", "/var/task", "/var/runtime", "/opt", "/tmp", "/proc", "/dev"} {
+		if err := mkdir(root+d, 0o755); err != nil {
 			return err
 		}
 	}
@@ -214,36 +215,81 @@ func (s *Spec) setup() error {
 	return setUser(s.UID, s.GID)
 }
 
-func (en *Entry) make(root string) error {
-	dst := filepath.Join(root, en.Path)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
+// make creates the entry under root. Its parent exists: the plan lists
+// parents first. Raw syscalls: os.File's poller registration would cost
+// more than the copy itself, for each of some thirty entries per start.
+func (en *Entry) make(root string, buf []byte) error {
+	dst := root + en.Path
 	switch en.Kind {
 	case EntryBind:
-		if err := os.Mkdir(dst, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := mkdir(dst, 0o755); err != nil {
 			return err
 		}
 		return bindRO(en.Source, dst)
 	case EntryLink:
-		return os.Symlink(en.Source, dst)
+		return unix.Symlink(en.Source, dst)
 	case EntryDir:
-		if err := os.Mkdir(dst, os.FileMode(en.Mode)); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return nil
+		return mkdir(dst, en.Mode)
 	case EntryFile:
-		return os.WriteFile(dst, []byte(en.Data), os.FileMode(en.Mode))
+		return writeFile(dst, []byte(en.Data), en.Mode)
 	case EntryCopy:
 		// Read at each start, so a changed resolv.conf reaches new
 		// environments; a file gone since lambdad planned the root is skipped.
-		b, err := os.ReadFile(en.Source)
-		if err != nil {
-			return nil
-		}
-		return os.WriteFile(dst, b, 0o644)
+		return copyFile(en.Source, dst, buf)
 	}
 	return fmt.Errorf("unknown entry kind %q", en.Kind)
+}
+
+func mkdir(p string, mode uint32) error {
+	if err := unix.Mkdir(p, mode); err != nil && err != unix.EEXIST {
+		return err
+	}
+	return nil
+}
+
+func writeFile(p string, b []byte, mode uint32) error {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func copyFile(src, dst string, buf []byte) error {
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(in)
+	out, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(out)
+	for {
+		n, err := unix.Read(in, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return nil // a short copy of a host file is not fatal
+		}
+		for b := buf[:n]; len(b) > 0; {
+			w, err := unix.Write(out, b)
+			if err != nil {
+				return err
+			}
+			b = b[w:]
+		}
+	}
 }
 
 // dropCapabilities empties the bounding, ambient and inheritable sets and
@@ -311,18 +357,16 @@ func setupDev(dev string, shmMB int) error {
 		return err
 	}
 	for _, n := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		p := filepath.Join(dev, n)
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
-		if err != nil {
+		p := dev + "/" + n
+		if err := writeFile(p, nil, 0o666); err != nil {
 			return err
 		}
-		f.Close()
 		if err := unix.Mount("/dev/"+n, p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
 	}
-	shm := filepath.Join(dev, "shm")
-	if err := os.Mkdir(shm, 0o1777); err != nil {
+	shm := dev + "/shm"
+	if err := mkdir(shm, 0o1777); err != nil {
 		return err
 	}
 	if shmMB <= 0 {
@@ -333,7 +377,7 @@ func setupDev(dev string, shmMB int) error {
 	}
 	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
 	for _, l := range links {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
+		if err := unix.Symlink(l[0], dev+"/"+l[1]); err != nil {
 			return err
 		}
 	}
