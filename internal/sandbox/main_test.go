@@ -25,6 +25,9 @@ var fixtures struct {
 
 func TestMain(m *testing.M) {
 	MaybeRunInit() // documents the hook; nsinit's init() already ran it
+	if spec := os.Getenv(peerChildEnv); spec != "" {
+		os.Exit(peerChild(spec))
+	}
 	dir, err := os.MkdirTemp("", "sandbox-fixtures-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

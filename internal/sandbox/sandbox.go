@@ -8,10 +8,11 @@
 // read-only, the interpreter's prefix, code at /var/task, layers at /opt, a
 // size-limited /tmp), joins the cgroup, drops all capabilities, becomes the
 // environment's own unprivileged user and execs the bootstrap as PID 1.
-// Each environment's Runtime API accepts connections from that user only. That helper is package
-// nsinit, whose init() runs it, so any binary importing sandbox, test
-// binaries included, handles the re-exec before main runs; cmd/lambdad may
-// call MaybeRunInit first thing in main to make that explicit.
+// Each environment's Runtime API accepts connections from that user only.
+// That helper is package nsinit, whose init() runs it, so any binary
+// importing sandbox, test binaries included, handles the re-exec before
+// main runs; cmd/lambdad may call MaybeRunInit first thing in main to make
+// that explicit.
 package sandbox
 
 import (
