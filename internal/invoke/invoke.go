@@ -452,6 +452,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		Env:                s.environment(snap, launch),
 		CodeDir:            codeDir,
 		LayerDirs:          layerDirs,
+		HostDirs:           launch.HostDirs,
 		MemoryMB:           int(deref32(cfg.MemorySize, 128)),
 		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
 		EphemeralStorageMB: 512,

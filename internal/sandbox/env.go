@@ -55,6 +55,7 @@ type env struct {
 	tmpDir  string // host path of /tmp
 	optDir  string // host path of merged /opt when unconfined
 	tmpUp   bool   // a tmpfs is mounted at tmpDir
+	uid     int    // the environment's own user when isolated, else 0
 	cg      *envCgroup
 	argv    []string
 	environ []string
@@ -209,11 +210,23 @@ func (e *env) setup() error {
 		e.optDir = opt
 	}
 
+	if iso != nil {
+		uid, err := iso.takeUser()
+		if err != nil {
+			return err
+		}
+		e.uid = uid
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	e.ln = ln
+	if iso != nil {
+		if ln, err = iso.guard(e, ln); err != nil {
+			return err
+		}
+	}
 	e.srv = &http.Server{
 		Handler:  e,
 		ErrorLog: slog.NewLogLogger(e.m.log.Handler(), slog.LevelDebug),
@@ -292,6 +305,9 @@ func (e *env) cleanup() {
 	if e.unhold != nil {
 		e.unhold()
 		e.unhold = nil
+	}
+	if e.uid != 0 {
+		e.m.iso.releaseUser(e.uid)
 	}
 }
 
