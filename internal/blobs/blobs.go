@@ -670,6 +670,11 @@ func (s *Store) Unpacked(ctx context.Context, h string) (string, error) {
 		o := &op{done: make(chan struct{})}
 		s.busy[h] = o
 		s.mu.Unlock()
+		if isDir(final) {
+			// Another caller's unpack ended between our look and our claim.
+			s.release(h, o)
+			return final, nil
+		}
 		o.err = s.unpack(ctx, h, final)
 		s.release(h, o)
 		if o.err != nil {
