@@ -37,6 +37,11 @@ type envCgroup struct {
 	// domain cgroups, so it moves the whole process through cgroup.procs.
 	join []string
 	peak *os.File // memory.peak (v2) or memory.max_usage_in_bytes (v1)
+	// resettable: writing to peak restarts it from the current usage (v1
+	// always; v2 per open file since Linux 6.12). Where it is not, cur is
+	// memory.current and a run reports the usage at its end.
+	resettable bool
+	cur        *os.File
 }
 
 // randomTag names this instance's cgroups. The pid in it lets a later
@@ -180,7 +185,18 @@ func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
 			os.WriteFile(filepath.Join(d, "pids.max"), []byte("1024"), 0))
 		_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
 		if err == nil {
-			ec.peak, err = os.Open(filepath.Join(d, "memory.peak"))
+			// The per-fd reset needs the file opened for writing; older
+			// kernels refuse that (the file is read-only there).
+			ec.peak, err = os.OpenFile(filepath.Join(d, "memory.peak"), os.O_RDWR, 0)
+			if err == nil {
+				_, werr := ec.peak.Write([]byte("0"))
+				ec.resettable = werr == nil
+			} else {
+				ec.peak, err = os.Open(filepath.Join(d, "memory.peak"))
+			}
+			if err == nil && !ec.resettable {
+				ec.cur, err = os.Open(filepath.Join(d, "memory.current"))
+			}
 		}
 	} else {
 		md, pd := filepath.Join(r.mem, name), filepath.Join(r.pids, name)
@@ -200,7 +216,8 @@ func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
 			_ = os.WriteFile(filepath.Join(md, "memory.swappiness"), []byte("0"), 0)
 		}
 		if err == nil {
-			ec.peak, err = os.Open(filepath.Join(md, "memory.max_usage_in_bytes"))
+			ec.peak, err = os.OpenFile(filepath.Join(md, "memory.max_usage_in_bytes"), os.O_RDWR, 0)
+			ec.resettable = err == nil
 		}
 	}
 	if err != nil {
@@ -210,12 +227,27 @@ func (r *cgroupRoot) create(name string, memMB int) (*envCgroup, error) {
 	return ec, nil
 }
 
+// resetPeak starts a new run's peak from the current usage, so that a run
+// does not report an earlier one's (an OOM's) high-water mark.
+func (c *envCgroup) resetPeak() {
+	if c.resettable {
+		_, _ = c.peak.WriteAt([]byte("0"), 0)
+	}
+}
+
+// peakBytes is the most memory used since the last resetPeak; where the
+// peak cannot be reset it is the usage now, as a stale peak would be wrong
+// for every run after the biggest.
 func (c *envCgroup) peakBytes() int64 {
-	if c.peak == nil {
+	f := c.peak
+	if !c.resettable && c.cur != nil {
+		f = c.cur
+	}
+	if f == nil {
 		return 0
 	}
 	var buf [32]byte
-	n, _ := c.peak.ReadAt(buf[:], 0)
+	n, _ := f.ReadAt(buf[:], 0)
 	v, _ := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
 	return v
 }
@@ -225,6 +257,9 @@ func (c *envCgroup) peakBytes() int64 {
 func (c *envCgroup) remove() {
 	if c.peak != nil {
 		c.peak.Close()
+	}
+	if c.cur != nil {
+		c.cur.Close()
 	}
 	for i := len(c.dirs) - 1; i >= 0; i-- {
 		d := c.dirs[i]

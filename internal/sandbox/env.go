@@ -99,6 +99,7 @@ type proc struct {
 	out    *os.File
 	outRC  syscall.RawConn
 	status *os.File // /proc/<pid>/status when unconfined, for VmHWM
+	clear  *os.File // /proc/<pid>/clear_refs when unconfined, to reset VmHWM
 }
 
 // call is one invocation handed to the runtime.
@@ -349,6 +350,7 @@ func (e *env) spawn() (*proc, error) {
 	pr.pid.Store(int64(pr.cmd.Process.Pid))
 	if e.m.iso == nil {
 		pr.status, _ = os.Open("/proc/" + strconv.Itoa(pr.cmd.Process.Pid) + "/status")
+		pr.clear, _ = os.OpenFile("/proc/"+strconv.Itoa(pr.cmd.Process.Pid)+"/clear_refs", os.O_WRONLY, 0)
 	}
 	pr.outRC, err = r.SyscallConn()
 	if err != nil {
@@ -363,6 +365,9 @@ func (e *env) spawn() (*proc, error) {
 		pr.state = pr.cmd.ProcessState.String()
 		if pr.status != nil {
 			pr.status.Close()
+		}
+		if pr.clear != nil {
+			pr.clear.Close()
 		}
 		close(pr.exited)
 	}()
@@ -530,6 +535,7 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 			return *res, false, nil
 		}
 	}
+	e.resetPeak(pr)
 	start := time.Now()
 	e.beginLog(pr, inv.RequestID, start)
 	c := &call{
@@ -770,7 +776,18 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	return nil, 0, res, nil
 }
 
-// peakMB is the most memory the environment has used, best effort.
+// resetPeak makes peakMB report the coming run's own peak: the memory still
+// in use counts, an earlier run's high-water mark (an OOM's) does not.
+func (e *env) resetPeak(pr *proc) {
+	if e.cg != nil {
+		e.cg.resetPeak()
+	} else if pr.clear != nil {
+		_, _ = pr.clear.Write([]byte("5")) // "5" resets VmHWM to the current RSS
+	}
+}
+
+// peakMB is the most memory the environment has used since resetPeak, best
+// effort.
 func (e *env) peakMB(pr *proc) int {
 	var b int64
 	if e.cg != nil {

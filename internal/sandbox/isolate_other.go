@@ -20,6 +20,7 @@ type envCgroup struct{ dirs []string }
 
 func (r *cgroupRoot) create(string, int) (*envCgroup, error) { return nil, errors.ErrUnsupported }
 func (c *envCgroup) peakBytes() int64                        { return 0 }
+func (c *envCgroup) resetPeak()                              {}
 func (c *envCgroup) remove()                                 {}
 
 func newIsolation(Config, func(string, ...any)) (*isolation, error) {

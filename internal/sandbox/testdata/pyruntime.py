@@ -88,6 +88,7 @@ while True:
         for _ in range(ev["mb"]):
             blocks.append(b"y" * (1 << 20))
         out = {"allocated": len(blocks)}
+        del blocks  # the next run starts without it
     elif op == "fork":
         n = 0
         try:
