@@ -52,9 +52,10 @@ type env struct {
 	srv     *http.Server
 	stopped chan struct{}
 
-	tmpDir  string // host path of /tmp
-	optDir  string // host path of merged /opt when unconfined
-	tmpUp   bool   // a tmpfs is mounted at tmpDir
+	tmpDir  string   // host path of /tmp
+	optDir  string   // host path of merged /opt when unconfined
+	tmpUp   bool     // a tmpfs is mounted at tmpDir
+	tmpDisk *tmpDisk // or this disk is
 	cg      *envCgroup
 	argv    []string
 	environ []string
@@ -177,18 +178,14 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 // setup creates everything but the process.
 func (e *env) setup() error {
 	e.tmpDir = filepath.Join(e.dir, "tmp")
-	if err := os.MkdirAll(e.tmpDir, 0o1777); err != nil {
-		return err
-	}
-	if err := os.Chmod(e.tmpDir, 0o1777); err != nil {
+	if err := os.MkdirAll(e.dir, 0o755); err != nil {
 		return err
 	}
 	iso := e.m.iso
 	if iso != nil {
-		if err := mountTmpfs(e.tmpDir, e.fn.EphemeralStorageMB); err != nil {
+		if err := iso.mountTmp(e); err != nil {
 			return fmt.Errorf("sandbox: mount /tmp: %w", err)
 		}
-		e.tmpUp = true
 		if iso.cg != nil {
 			cg, err := iso.cg.create("e"+strconv.FormatUint(e.id, 10), e.fn.MemoryMB)
 			if err != nil {
@@ -197,6 +194,12 @@ func (e *env) setup() error {
 			e.cg = cg
 		}
 	} else {
+		if err := os.Mkdir(e.tmpDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(e.tmpDir, 0o777|os.ModeSticky); err != nil {
+			return err
+		}
 		opt, err := mergeLayers(filepath.Join(e.dir, "opt"), e.fn.LayerDirs)
 		if err != nil {
 			return fmt.Errorf("sandbox: layers: %w", err)
@@ -271,8 +274,8 @@ func (e *env) cleanup() {
 	if e.cg != nil {
 		e.cg.remove()
 	}
-	if e.tmpUp {
-		unmountTmpfs(e.tmpDir)
+	if e.m.iso != nil {
+		e.m.iso.unmountTmp(e)
 	}
 	_ = os.RemoveAll(e.dir)
 }

@@ -26,23 +26,48 @@ import (
 // re-exec.
 func MaybeRunInit() { nsinit.MaybeRun() }
 
-// wipeWorkDir unmounts anything a previous run left mounted under wd, then
-// removes its content.
+// wipeWorkDir unmounts anything a previous run left mounted under wd,
+// detaches the loop devices of its /tmp images, then removes its content.
 func wipeWorkDir(wd string) error {
 	if mounts, err := nsinit.MountsUnder(wd); err == nil {
 		for _, mp := range mounts {
 			_ = unix.Unmount(mp, unix.MNT_DETACH)
 		}
 	}
+	detachLoopsUnder(wd)
 	return os.RemoveAll(wd)
 }
 
-func mountTmpfs(dir string, mb int) error {
-	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(mb)+"m,mode=1777")
+// mountTmp gives an isolated environment its /tmp, at e.tmpDir: a disk of
+// its own, or where this host cannot make one, a tmpfs.
+func (iso *isolation) mountTmp(e *env) error {
+	if iso.tmp != nil {
+		d, err := iso.tmp.get(e.fn.EphemeralStorageMB)
+		if err == nil {
+			e.tmpDisk, e.tmpDir = d, d.mnt
+			return nil
+		}
+		iso.warn("sandbox: /tmp disk failed, this environment's /tmp is a tmpfs counted against its memory", "err", err.Error())
+	}
+	if err := os.Mkdir(e.tmpDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", e.tmpDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(e.fn.EphemeralStorageMB)+"m,mode=1777"); err != nil {
+		return err
+	}
+	e.tmpUp = true
+	return nil
 }
 
-func unmountTmpfs(dir string) {
-	_ = unix.Unmount(dir, unix.MNT_DETACH)
+func (iso *isolation) unmountTmp(e *env) {
+	if e.tmpDisk != nil {
+		iso.tmp.release(e.tmpDisk)
+		e.tmpDisk = nil
+	}
+	if e.tmpUp {
+		_ = unix.Unmount(e.tmpDir, unix.MNT_DETACH)
+		e.tmpUp = false
+	}
 }
 
 func procAttr() *syscall.SysProcAttr {
@@ -53,13 +78,15 @@ func procAttr() *syscall.SysProcAttr {
 type isolation struct {
 	hide []string
 	cg   *cgroupRoot // nil when cgroups are unavailable
+	tmp  *tmpDisks   // nil when /tmp is a tmpfs
+	warn func(string, ...any)
 }
 
 func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("not running as root")
 	}
-	iso := &isolation{}
+	iso := &isolation{warn: warn}
 	for _, h := range append(slices.Clone(cfg.HideDirs), cfg.WorkDir) {
 		if h == "" {
 			continue
@@ -81,6 +108,20 @@ func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 		warn("sandbox: cgroups unavailable, environments run without memory/pids limits", "reason", err.Error())
 	} else {
 		iso.cg = cg
+	}
+	pool := tmpPoolSize
+	if cfg.noTmpPool {
+		pool = 0
+	}
+	if !cfg.tmpfsOnly {
+		iso.tmp, err = newTmpDisks(cfg.WorkDir, pool, warn)
+	}
+	if iso.tmp == nil {
+		reason := "disabled"
+		if err != nil {
+			reason = err.Error()
+		}
+		warn("sandbox: /tmp is a tmpfs, so files in it count against the function's memory", "reason", reason)
 	}
 	return iso, nil
 }
@@ -178,6 +219,9 @@ func (iso *isolation) start(e *env, out *os.File) (*exec.Cmd, error) {
 }
 
 func (iso *isolation) close() {
+	if iso.tmp != nil {
+		iso.tmp.close()
+	}
 	if iso.cg != nil {
 		iso.cg.close()
 	}

@@ -30,7 +30,10 @@ func newIsolation(Config, func(string, ...any)) (*isolation, error) {
 func (iso *isolation) start(*env, *os.File) (*exec.Cmd, error) { return nil, errors.ErrUnsupported }
 func (iso *isolation) close()                                  {}
 
+type tmpDisk struct{}
+
+func (iso *isolation) mountTmp(*env) error { return errors.ErrUnsupported }
+func (iso *isolation) unmountTmp(*env)     {}
+
 func wipeWorkDir(wd string) error    { return os.RemoveAll(wd) }
-func mountTmpfs(string, int) error   { return errors.ErrUnsupported }
-func unmountTmpfs(string)            {}
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

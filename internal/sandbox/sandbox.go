@@ -41,6 +41,9 @@ type Config struct {
 	// HideDirs are host directories isolated environments must not see.
 	HideDirs []string
 	Logger   *slog.Logger
+
+	// For tests and benchmarks: no pool of ready /tmp disks; tmpfs /tmp.
+	noTmpPool, tmpfsOnly bool
 }
 
 // Function describes one runnable version; environments are pooled per Key.

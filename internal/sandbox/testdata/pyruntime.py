@@ -78,7 +78,7 @@ while True:
                     n += 1
             out = {"mb": n, "err": ""}
         except Exception as e:
-            out = {"mb": n, "err": type(e).__name__}
+            out = {"mb": n, "err": type(e).__name__, "errno": getattr(e, "errno", None)}
         try:
             os.remove("/tmp/fill")
         except OSError:
@@ -102,6 +102,9 @@ while True:
             out = {"forked": n, "err": type(e).__name__}
         else:
             out = {"forked": n, "err": ""}
+    elif op == "sleep":
+        time.sleep(ev["s"])
+        out = "slept"
     elif op == "nofile":
         out = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
     elif op == "env":

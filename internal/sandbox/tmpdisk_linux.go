@@ -1,0 +1,430 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// An isolated environment's /tmp is an ext4 file system in a sparse image
+// file of its own, attached to a loop device and mounted on the host, which
+// nsinit binds to /tmp. A tmpfs would hold the files in memory charged to
+// the function's memory cgroup, so a 128 MB function writing 100 MB to its
+// /tmp was OOM-killed; AWS keeps EphemeralStorage apart from MemorySize.
+// The page cache of a disk file system is reclaimable, so writing to /tmp
+// no longer counts against the function's memory, and the file system's
+// size caps /tmp at EphemeralStorage. Deleting files gives the space back
+// to the host (mount -o discard punches holes in the image).
+//
+// mkfs.ext4 runs once per size, into a template under the work dir; each
+// environment copies the template's few allocated blocks into a new sparse
+// image, which costs far less than formatting. A small pool of mounted
+// default-size disks, refilled in the background, takes even that off the
+// cold start.
+
+const (
+	defaultTmpMB = 512
+	// tmpPoolSize is how many ready default-size disks are kept.
+	tmpPoolSize = 2
+	// tmpMountOpts: discard returns freed space to the host; noinit_itable
+	// keeps the kernel from zeroing the (lazily initialised) inode tables
+	// in the background, which would write them all into every image.
+	tmpMountOpts  = "discard,noinit_itable"
+	tmpMountFlags = unix.MS_NOSUID | unix.MS_NODEV
+)
+
+// tmpDisks makes and recycles environments' /tmp disks.
+type tmpDisks struct {
+	dir  string // images, templates and mount points
+	mkfs string
+	warn func(string, ...any)
+	seq  atomic.Uint64
+
+	tplMu sync.Mutex
+	tpls  map[int]*tmpTemplate
+
+	pool   chan *tmpDisk // ready disks of defaultTmpMB, nil without a pool
+	refill chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	// releasing counts releases in flight: unmounting writes back what
+	// the function left dirty, which no caller should wait for.
+	releasing sync.WaitGroup
+}
+
+type tmpTemplate struct {
+	once sync.Once
+	path string
+	size int64
+	err  error
+}
+
+// tmpDisk is one mounted /tmp.
+type tmpDisk struct {
+	img, mnt string
+}
+
+// newTmpDisks checks that this host can make disk-backed /tmp's: mkfs.ext4
+// and the loop driver. poolSize 0 disables the pool.
+func newTmpDisks(workDir string, poolSize int, warn func(string, ...any)) (*tmpDisks, error) {
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"} {
+			if _, serr := os.Stat(p); serr == nil {
+				mkfs, err = p, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, errors.New("mkfs.ext4 not found (install e2fsprogs)")
+	}
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("no loop devices: %w", err)
+	}
+	ctl.Close()
+	dir := filepath.Join(workDir, "tmpdisk")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	td := &tmpDisks{dir: dir, mkfs: mkfs, warn: warn, tpls: make(map[int]*tmpTemplate), stop: make(chan struct{}), done: make(chan struct{})}
+	// Make sure the whole chain works here before relying on it.
+	d, err := td.make(defaultTmpMB)
+	if err != nil {
+		return nil, err
+	}
+	if poolSize > 0 {
+		td.pool = make(chan *tmpDisk, poolSize)
+		td.pool <- d
+		td.refill = make(chan struct{}, 1)
+		go td.filler()
+		td.refill <- struct{}{}
+	} else {
+		td.release(d)
+		close(td.done)
+	}
+	return td, nil
+}
+
+// get returns a mounted, empty /tmp of mb megabytes.
+func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
+	if mb == defaultTmpMB && td.pool != nil {
+		select {
+		case d := <-td.pool:
+			select {
+			case td.refill <- struct{}{}:
+			default:
+			}
+			return d, nil
+		default:
+		}
+	}
+	return td.make(mb)
+}
+
+// filler keeps the pool full.
+func (td *tmpDisks) filler() {
+	defer close(td.done)
+	for {
+		select {
+		case <-td.stop:
+			return
+		case <-td.refill:
+		}
+		for len(td.pool) < cap(td.pool) {
+			d, err := td.make(defaultTmpMB)
+			if err != nil {
+				td.warn("sandbox: preparing a /tmp disk failed", "err", err.Error())
+				break
+			}
+			select {
+			case td.pool <- d:
+			default:
+				td.release(d)
+			}
+			select {
+			case <-td.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// close releases the pool and waits for every release; call it once the
+// environments have released their disks.
+func (td *tmpDisks) close() {
+	close(td.stop)
+	<-td.done
+	for drained := td.pool == nil; !drained; {
+		select {
+		case d := <-td.pool:
+			td.release(d)
+		default:
+			drained = true
+		}
+	}
+	td.releasing.Wait()
+}
+
+// make creates, attaches and mounts a new disk.
+func (td *tmpDisks) make(mb int) (*tmpDisk, error) {
+	t, err := td.template(mb)
+	if err != nil {
+		return nil, err
+	}
+	n := strconv.FormatUint(td.seq.Add(1), 10)
+	d := &tmpDisk{img: filepath.Join(td.dir, n+".img"), mnt: filepath.Join(td.dir, n)}
+	if err := copySparse(t.path, d.img, t.size); err != nil {
+		_ = os.Remove(d.img)
+		return nil, fmt.Errorf("tmp image: %w", err)
+	}
+	if err := os.Mkdir(d.mnt, 0o755); err != nil {
+		_ = os.Remove(d.img)
+		return nil, err
+	}
+	if err := mountImage(d.img, d.mnt); err != nil {
+		_ = os.Remove(d.img)
+		_ = os.Remove(d.mnt)
+		return nil, err
+	}
+	return d, nil
+}
+
+// release frees the disk in the background.
+func (td *tmpDisks) release(d *tmpDisk) {
+	td.releasing.Go(func() { releaseDisk(d) })
+}
+
+// releaseDisk unmounts the disk (the loop device detaches itself once the
+// last mount of it is gone) and removes its image.
+func releaseDisk(d *tmpDisk) {
+	if err := unix.Unmount(d.mnt, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		_ = unix.Unmount(d.mnt, unix.MNT_DETACH)
+	}
+	_ = os.Remove(d.mnt)
+	_ = os.Remove(d.img)
+}
+
+// template returns the formatted image for mb, making it on first use.
+func (td *tmpDisks) template(mb int) (*tmpTemplate, error) {
+	td.tplMu.Lock()
+	t := td.tpls[mb]
+	if t == nil {
+		t = &tmpTemplate{path: filepath.Join(td.dir, "template-"+strconv.Itoa(mb)+".img")}
+		td.tpls[mb] = t
+	}
+	td.tplMu.Unlock()
+	t.once.Do(func() { t.size, t.err = td.format(t.path, mb) })
+	return t, t.err
+}
+
+// format makes an ext4 image at path with at least mb MB free for files
+// and little more, its root 1777 and empty, as /tmp is; it returns the
+// image's size. ext4's own metadata takes a few percent, so the image is
+// grown by what the first try fell short.
+func (td *tmpDisks) format(path string, mb int) (int64, error) {
+	want := uint64(mb) << 20
+	size := int64(want)
+	for try := 0; ; try++ {
+		if err := os.Truncate(path, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, err
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return 0, err
+		}
+		err = f.Truncate(size)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+		// No journal (nothing in /tmp outlives the environment), no room
+		// reserved for root, no growing, nothing zeroed or discarded now.
+		out, err := exec.Command(td.mkfs, "-q", "-F", "-m", "0", "-O", "^has_journal,^resize_inode",
+			"-E", "lazy_itable_init=1,nodiscard,root_owner=0:0", path).CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("mkfs.ext4: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		free, err := td.prepareRoot(path)
+		if err != nil {
+			return 0, err
+		}
+		if free >= want || try == 3 {
+			return size, nil
+		}
+		size += int64(want-free+(1<<20)-1) &^ (1<<20 - 1)
+	}
+}
+
+// prepareRoot mounts a fresh image once to make its root what /tmp must be
+// and to learn the room it has for files.
+func (td *tmpDisks) prepareRoot(img string) (uint64, error) {
+	mnt := img + ".mnt"
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.Remove(mnt)
+	if err := mountImage(img, mnt); err != nil {
+		return 0, err
+	}
+	defer func() { _ = unix.Unmount(mnt, 0) }()
+	if err := os.Remove(filepath.Join(mnt, "lost+found")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	// Sticky and world-writable: environments run as an unprivileged uid.
+	if err := unix.Chmod(mnt, 0o1777); err != nil {
+		return 0, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(mnt, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// copySparse copies src's data (not its holes) to a new file dst of size.
+func copySparse(src, dst string, size int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	fd := int(in.Fd())
+	var off int64
+	for off < size {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole is left
+		}
+		if err != nil {
+			out.Close()
+			return err
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			out.Close()
+			return err
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(out, data), io.NewSectionReader(in, data, hole-data)); err != nil {
+			out.Close()
+			return err
+		}
+		off = hole
+	}
+	if err := out.Truncate(size); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// mountImage attaches img to a free loop device, with autoclear so that the
+// device detaches itself when the file system is unmounted (or, should we
+// die before mounting it, when our descriptor closes), and mounts it at mnt.
+func mountImage(img, mnt string) error {
+	f, err := os.OpenFile(img, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	for try := 0; ; try++ {
+		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return fmt.Errorf("loop: get free device: %w", err)
+		}
+		dev := "/dev/loop" + strconv.Itoa(n)
+		lfd, err := openLoop(dev, n)
+		if err != nil {
+			return err
+		}
+		cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
+		cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO
+		err = unix.IoctlLoopConfigure(lfd, &cfg)
+		if errors.Is(err, unix.EINVAL) {
+			// Direct I/O (no second copy of /tmp's pages in the image
+			// file's page cache) is not possible on every backing fs.
+			cfg.Info.Flags &^= unix.LO_FLAGS_DIRECT_IO
+			err = unix.IoctlLoopConfigure(lfd, &cfg)
+		}
+		if errors.Is(err, unix.EBUSY) && try < 20 {
+			unix.Close(lfd) // another attach took this device first
+			continue
+		}
+		if err != nil {
+			unix.Close(lfd)
+			return fmt.Errorf("loop: attach %s: %w", dev, err)
+		}
+		err = unix.Mount(dev, mnt, "ext4", tmpMountFlags, tmpMountOpts)
+		unix.Close(lfd) // the mount holds the device now; autoclear after it
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", dev, err)
+		}
+		return nil
+	}
+}
+
+// openLoop opens loop device n, making its node where /dev is no devtmpfs.
+func openLoop(dev string, n int) (int, error) {
+	fd, err := unix.Open(dev, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		_ = unix.Mknod(dev, unix.S_IFBLK|0o600, int(unix.Mkdev(7, uint32(n))))
+		fd, err = unix.Open(dev, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("loop: open %s: %w", dev, err)
+	}
+	return fd, nil
+}
+
+// detachLoopsUnder detaches the loop devices whose backing file lies under
+// dir: those of a lambdad that was killed before it could unmount. A device
+// still mounted somewhere only gets autoclear and goes with its last mount.
+func detachLoopsUnder(dir string) {
+	for _, name := range loopsUnder(dir) {
+		fd, err := unix.Open("/dev/"+name, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		_ = unix.IoctlSetInt(fd, unix.LOOP_CLR_FD, 0)
+		unix.Close(fd)
+	}
+}
+
+// loopsUnder lists the loop devices (loopN) backed by files under dir,
+// deleted ones included.
+func loopsUnder(dir string) []string {
+	var out []string
+	devs, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, p := range devs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if strings.HasPrefix(strings.TrimSpace(string(b)), dir+"/") {
+			out = append(out, filepath.Base(filepath.Dir(filepath.Dir(p))))
+		}
+	}
+	return out
+}
