@@ -268,7 +268,7 @@ func BenchmarkColdStartTmp(b *testing.B) {
 		cfg  func(*Config)
 	}{
 		{"tmpfs", func(c *Config) { c.tmpfsOnly = true }},
-		{"disk", func(c *Config) { c.noTmpPool = true }},
+		{"disk", func(c *Config) { c.tmpPool = -1 }},
 		{"disk-pool", func(*Config) {}},
 	} {
 		b.Run(v.name, func(b *testing.B) {

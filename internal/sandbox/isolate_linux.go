@@ -110,8 +110,8 @@ func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 		iso.cg = cg
 	}
 	pool := tmpPoolSize
-	if cfg.noTmpPool {
-		pool = 0
+	if cfg.tmpPool != 0 {
+		pool = max(cfg.tmpPool, 0)
 	}
 	if !cfg.tmpfsOnly {
 		iso.tmp, err = newTmpDisks(cfg.WorkDir, pool, warn)

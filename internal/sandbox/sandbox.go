@@ -42,8 +42,10 @@ type Config struct {
 	HideDirs []string
 	Logger   *slog.Logger
 
-	// For tests and benchmarks: no pool of ready /tmp disks; tmpfs /tmp.
-	noTmpPool, tmpfsOnly bool
+	// For tests and benchmarks: how many ready /tmp disks to keep (0:
+	// the default, <0: none), and tmpfs /tmp's instead of disks.
+	tmpPool   int
+	tmpfsOnly bool
 }
 
 // Function describes one runnable version; environments are pooled per Key.

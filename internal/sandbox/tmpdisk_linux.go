@@ -46,7 +46,8 @@ const (
 
 // tmpDisks makes and recycles environments' /tmp disks.
 type tmpDisks struct {
-	dir  string // images, templates and mount points
+	dir  string // images and templates
+	mnts string // mount points, below a mount of its own
 	mkfs string
 	warn func(string, ...any)
 	seq  atomic.Uint64
@@ -54,13 +55,16 @@ type tmpDisks struct {
 	tplMu sync.Mutex
 	tpls  map[int]*tmpTemplate
 
-	pool   chan *tmpDisk // ready disks of defaultTmpMB, nil without a pool
-	refill chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	// releasing counts releases in flight: unmounting writes back what
-	// the function left dirty, which no caller should wait for.
-	releasing sync.WaitGroup
+	pool chan *tmpDisk // ready disks of defaultTmpMB, nil without a pool
+
+	// Making and releasing disks runs in the background, concurrently:
+	// both mostly wait (for RCU grace periods as loop devices and mounts
+	// change, for the write-back of what a function left dirty), and one
+	// at a time they fell behind back-to-back cold starts.
+	bgMu    sync.Mutex
+	closed  bool
+	filling int // disks being made for the pool
+	bg      sync.WaitGroup
 }
 
 type tmpTemplate struct {
@@ -95,25 +99,37 @@ func newTmpDisks(workDir string, poolSize int, warn func(string, ...any)) (*tmpD
 		return nil, fmt.Errorf("no loop devices: %w", err)
 	}
 	ctl.Close()
-	dir := filepath.Join(workDir, "tmpdisk")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+	dir, mnts := filepath.Join(workDir, "tmpdisk"), filepath.Join(workDir, "tmpmnt")
+	for _, d := range []string{dir, mnts} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
 	}
-	td := &tmpDisks{dir: dir, mkfs: mkfs, warn: warn, tpls: make(map[int]*tmpTemplate), stop: make(chan struct{}), done: make(chan struct{})}
+	// The disks are mounted below one mount of their own: a new
+	// environment's namespace gets copies of every mount under the work
+	// dir and detaches them (see nsinit's hide), and one detach of their
+	// parent costs one RCU grace period where one per disk would cost as
+	// many. Private, so that nothing mounted below propagates elsewhere.
+	if err := unix.Mount(mnts, mnts, "", unix.MS_BIND, ""); err != nil {
+		return nil, fmt.Errorf("bind %s: %w", mnts, err)
+	}
+	if err := unix.Mount("", mnts, "", unix.MS_PRIVATE, ""); err != nil {
+		_ = unix.Unmount(mnts, unix.MNT_DETACH)
+		return nil, fmt.Errorf("make %s private: %w", mnts, err)
+	}
+	td := &tmpDisks{dir: dir, mnts: mnts, mkfs: mkfs, warn: warn, tpls: make(map[int]*tmpTemplate)}
 	// Make sure the whole chain works here before relying on it.
 	d, err := td.make(defaultTmpMB)
 	if err != nil {
+		_ = unix.Unmount(mnts, unix.MNT_DETACH)
 		return nil, err
 	}
 	if poolSize > 0 {
 		td.pool = make(chan *tmpDisk, poolSize)
 		td.pool <- d
-		td.refill = make(chan struct{}, 1)
-		go td.filler()
-		td.refill <- struct{}{}
+		td.topUp()
 	} else {
 		td.release(d)
-		close(td.done)
 	}
 	return td, nil
 }
@@ -123,10 +139,7 @@ func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
 	if mb == defaultTmpMB && td.pool != nil {
 		select {
 		case d := <-td.pool:
-			select {
-			case td.refill <- struct{}{}:
-			default:
-			}
+			td.topUp()
 			return d, nil
 		default:
 		}
@@ -134,49 +147,56 @@ func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
 	return td.make(mb)
 }
 
-// filler keeps the pool full.
-func (td *tmpDisks) filler() {
-	defer close(td.done)
-	for {
-		select {
-		case <-td.stop:
-			return
-		case <-td.refill:
-		}
-		for len(td.pool) < cap(td.pool) {
+// topUp starts making the disks the pool lacks.
+func (td *tmpDisks) topUp() {
+	td.bgMu.Lock()
+	defer td.bgMu.Unlock()
+	for ; !td.closed && len(td.pool)+td.filling < cap(td.pool); td.filling++ {
+		td.bg.Go(func() {
 			d, err := td.make(defaultTmpMB)
+			td.bgMu.Lock()
+			td.filling--
+			td.bgMu.Unlock()
 			if err != nil {
 				td.warn("sandbox: preparing a /tmp disk failed", "err", err.Error())
-				break
+				return
 			}
 			select {
 			case td.pool <- d:
-			default:
-				td.release(d)
+			default: // closing: the pool was drained
+				releaseDisk(d)
 			}
-			select {
-			case <-td.stop:
-				return
-			default:
-			}
-		}
+		})
 	}
 }
 
-// close releases the pool and waits for every release; call it once the
-// environments have released their disks.
+// release frees the disk in the background.
+func (td *tmpDisks) release(d *tmpDisk) {
+	td.bgMu.Lock()
+	defer td.bgMu.Unlock()
+	if td.closed {
+		releaseDisk(d)
+		return
+	}
+	td.bg.Go(func() { releaseDisk(d) })
+}
+
+// close releases the pool, waits for the background work, and makes later
+// releases synchronous.
 func (td *tmpDisks) close() {
-	close(td.stop)
-	<-td.done
+	td.bgMu.Lock()
+	td.closed = true
+	td.bgMu.Unlock()
+	td.bg.Wait()
 	for drained := td.pool == nil; !drained; {
 		select {
 		case d := <-td.pool:
-			td.release(d)
+			releaseDisk(d)
 		default:
 			drained = true
 		}
 	}
-	td.releasing.Wait()
+	_ = unix.Unmount(td.mnts, unix.MNT_DETACH)
 }
 
 // make creates, attaches and mounts a new disk.
@@ -186,7 +206,7 @@ func (td *tmpDisks) make(mb int) (*tmpDisk, error) {
 		return nil, err
 	}
 	n := strconv.FormatUint(td.seq.Add(1), 10)
-	d := &tmpDisk{img: filepath.Join(td.dir, n+".img"), mnt: filepath.Join(td.dir, n)}
+	d := &tmpDisk{img: filepath.Join(td.dir, n+".img"), mnt: filepath.Join(td.mnts, n)}
 	if err := copySparse(t.path, d.img, t.size); err != nil {
 		_ = os.Remove(d.img)
 		return nil, fmt.Errorf("tmp image: %w", err)
@@ -201,11 +221,6 @@ func (td *tmpDisks) make(mb int) (*tmpDisk, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// release frees the disk in the background.
-func (td *tmpDisks) release(d *tmpDisk) {
-	td.releasing.Go(func() { releaseDisk(d) })
 }
 
 // releaseDisk unmounts the disk (the loop device detaches itself once the
@@ -258,7 +273,7 @@ func (td *tmpDisks) format(path string, mb int) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("mkfs.ext4: %v: %s", err, strings.TrimSpace(string(out)))
 		}
-		free, err := td.prepareRoot(path)
+		free, err := td.prepareRoot(path, filepath.Join(td.mnts, filepath.Base(path)))
 		if err != nil {
 			return 0, err
 		}
@@ -271,8 +286,7 @@ func (td *tmpDisks) format(path string, mb int) (int64, error) {
 
 // prepareRoot mounts a fresh image once to make its root what /tmp must be
 // and to learn the room it has for files.
-func (td *tmpDisks) prepareRoot(img string) (uint64, error) {
-	mnt := img + ".mnt"
+func (td *tmpDisks) prepareRoot(img, mnt string) (uint64, error) {
 	if err := os.Mkdir(mnt, 0o700); err != nil {
 		return 0, err
 	}
