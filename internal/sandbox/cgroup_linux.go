@@ -340,7 +340,8 @@ func (c *envCgroup) peakBytes() int64 {
 
 // remove kills stragglers and deletes the cgroup; the environment's init
 // has exited, but its namespace may take a moment to empty.
-func (c *envCgroup) remove() {
+// It reports whether it did: then no process of the environment is left.
+func (c *envCgroup) remove() bool {
 	if c.peak != nil {
 		c.peak.Close()
 	}
@@ -364,6 +365,12 @@ func (c *envCgroup) remove() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	for _, d := range c.dirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // dirs are the root's directories: one on v2, one per controller on v1.

@@ -159,7 +159,7 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		return nil, &StartError{Err: errors.New("empty command")}
 	}
 	if err := e.setup(); err != nil {
-		e.cleanup()
+		e.cleanup(false)
 		return nil, err
 	}
 	m.total.Add(1)
@@ -266,16 +266,19 @@ func (e *env) setup() error {
 	return nil
 }
 
-// cleanup releases host resources; the process must be gone.
-func (e *env) cleanup() {
+// cleanup releases host resources; the process must be gone. exited says
+// it is known to be: then /tmp may be wiped and reused once the cgroup
+// proves that nothing of the environment survives.
+func (e *env) cleanup(exited bool) {
 	if e.srv != nil {
 		_ = e.srv.Close()
 	}
+	emptied := false
 	if e.cg != nil {
-		e.cg.remove()
+		emptied = e.cg.remove()
 	}
 	if e.m.iso != nil {
-		e.m.iso.unmountTmp(e)
+		e.m.iso.unmountTmp(e, exited && emptied)
 	}
 	_ = os.RemoveAll(e.dir)
 }
@@ -289,11 +292,12 @@ func (e *env) stop() {
 		e.proc = nil
 		e.mu.Unlock()
 		close(e.stopped)
+		exited := true
 		if pr != nil && pr.pid.Load() > 0 {
 			pr.kill()
-			waitExit(pr, 5*time.Second)
+			exited = waitExit(pr, 5*time.Second)
 		}
-		e.cleanup()
+		e.cleanup(exited)
 		e.m.envMu.Lock()
 		delete(e.m.envs, e)
 		e.m.envMu.Unlock()

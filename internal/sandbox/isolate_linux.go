@@ -59,9 +59,11 @@ func (iso *isolation) mountTmp(e *env) error {
 	return nil
 }
 
-func (iso *isolation) unmountTmp(e *env) {
+// unmountTmp gives up the environment's /tmp. reuse says that no process
+// of the environment is left, so its disk may be wiped and pooled.
+func (iso *isolation) unmountTmp(e *env, reuse bool) {
 	if e.tmpDisk != nil {
-		iso.tmp.release(e.tmpDisk)
+		iso.tmp.recycle(e.tmpDisk, reuse)
 		e.tmpDisk = nil
 	}
 	if e.tmpUp {

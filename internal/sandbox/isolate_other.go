@@ -21,7 +21,7 @@ type envCgroup struct{ dirs []string }
 func (r *cgroupRoot) create(string, int) (*envCgroup, error) { return nil, errors.ErrUnsupported }
 func (c *envCgroup) peakBytes() int64                        { return 0 }
 func (c *envCgroup) resetPeak()                              {}
-func (c *envCgroup) remove()                                 {}
+func (c *envCgroup) remove() bool                            { return false }
 
 func newIsolation(Config, func(string, ...any)) (*isolation, error) {
 	return nil, errors.New("isolation needs Linux")
@@ -32,8 +32,8 @@ func (iso *isolation) close()                                  {}
 
 type tmpDisk struct{}
 
-func (iso *isolation) mountTmp(*env) error { return errors.ErrUnsupported }
-func (iso *isolation) unmountTmp(*env)     {}
+func (iso *isolation) mountTmp(*env) error   { return errors.ErrUnsupported }
+func (iso *isolation) unmountTmp(*env, bool) {}
 
 func wipeWorkDir(wd string) error    { return os.RemoveAll(wd) }
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

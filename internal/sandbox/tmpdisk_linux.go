@@ -36,7 +36,7 @@ import (
 const (
 	defaultTmpMB = 512
 	// tmpPoolSize is how many ready default-size disks are kept.
-	tmpPoolSize = 2
+	tmpPoolSize = 4
 	// tmpMountOpts: discard returns freed space to the host; noinit_itable
 	// keeps the kernel from zeroing the (lazily initialised) inode tables
 	// in the background, which would write them all into every image.
@@ -77,6 +77,11 @@ type tmpTemplate struct {
 // tmpDisk is one mounted /tmp.
 type tmpDisk struct {
 	img, mnt string
+	mb       int
+	// What a fresh disk's root and free space are, to check a wiped one
+	// against before it is reused.
+	flags        uint32
+	bfree, ffree uint64
 }
 
 // newTmpDisks checks that this host can make disk-backed /tmp's: mkfs.ext4
@@ -147,10 +152,14 @@ func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
 	return td.make(mb)
 }
 
-// topUp starts making the disks the pool lacks.
+// topUp starts making the disks the pool lacks, once it runs low: until
+// then the disks of stopped environments, wiped, refill it at less cost.
 func (td *tmpDisks) topUp() {
 	td.bgMu.Lock()
 	defer td.bgMu.Unlock()
+	if len(td.pool)+td.filling >= (cap(td.pool)+1)/2 {
+		return
+	}
 	for ; !td.closed && len(td.pool)+td.filling < cap(td.pool); td.filling++ {
 		td.bg.Go(func() {
 			d, err := td.make(defaultTmpMB)
@@ -172,13 +181,46 @@ func (td *tmpDisks) topUp() {
 
 // release frees the disk in the background.
 func (td *tmpDisks) release(d *tmpDisk) {
+	td.recycle(d, false)
+}
+
+// recycle wipes the disk and returns it to the pool when reuse is allowed
+// (no process of its environment is left) and the pool has room, and
+// releases it otherwise; in the background.
+//
+// A wiped disk goes to an environment of any function. That is safe
+// because nothing of the old one can remain: files are removed and the
+// checks in wipe fail on anything they cannot account for; freed blocks
+// are discarded from the image (and ext4 never shows a new file stale
+// blocks anyway); nobody else can reach the disk meanwhile.
+func (td *tmpDisks) recycle(d *tmpDisk, reuse bool) {
 	td.bgMu.Lock()
 	defer td.bgMu.Unlock()
-	if td.closed {
+	switch {
+	case td.closed: // close has drained the pool and waits no more
+		td.bgMu.Unlock()
 		releaseDisk(d)
+		td.bgMu.Lock()
+		return
+	case !reuse || d.mb != defaultTmpMB || td.pool == nil || len(td.pool)+td.filling >= cap(td.pool):
+		td.bg.Go(func() { releaseDisk(d) })
 		return
 	}
-	td.bg.Go(func() { releaseDisk(d) })
+	td.filling++
+	td.bg.Go(func() {
+		err := d.wipe()
+		td.bgMu.Lock()
+		td.filling--
+		td.bgMu.Unlock()
+		if err == nil { // else a function left what wipe cannot undo: not worth a log line
+			select {
+			case td.pool <- d:
+				return
+			default:
+			}
+		}
+		releaseDisk(d)
+	})
 }
 
 // close releases the pool, waits for the background work, and makes later
@@ -220,7 +262,70 @@ func (td *tmpDisks) make(mb int) (*tmpDisk, error) {
 		_ = os.Remove(d.mnt)
 		return nil, err
 	}
+	d.mb = mb
+	if err := d.state(&d.flags, &d.bfree, &d.ffree); err != nil {
+		releaseDisk(d)
+		return nil, err
+	}
 	return d, nil
+}
+
+// state reads the root's inode flags and the free blocks and inodes.
+func (d *tmpDisk) state(flags *uint32, bfree, ffree *uint64) error {
+	fd, err := unix.Open(d.mnt, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if *flags, err = unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS); err != nil {
+		return err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return err
+	}
+	*bfree, *ffree = st.Bfree, st.Ffree
+	return nil
+}
+
+// wipe empties a used disk and checks that it is as made: same free
+// blocks and inodes (nothing left, open or hidden), root owned by root,
+// mode 1777, no extended attributes (ACLs included), same inode flags.
+// Anything else and the disk is not reused.
+func (d *tmpDisk) wipe() error {
+	root, err := os.Open(d.mnt)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	names, err := root.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := os.RemoveAll(filepath.Join(d.mnt, n)); err != nil {
+			return err
+		}
+	}
+	fd := int(root.Fd())
+	if err := unix.Fchown(fd, 0, 0); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(fd, 0o1777); err != nil {
+		return err
+	}
+	if n, err := unix.Flistxattr(fd, nil); err != nil || n != 0 {
+		return fmt.Errorf("/tmp root has extended attributes (%d bytes, %v)", n, err)
+	}
+	var flags uint32
+	var bfree, ffree uint64
+	if err := d.state(&flags, &bfree, &ffree); err != nil {
+		return err
+	}
+	if flags != d.flags || bfree != d.bfree || ffree != d.ffree {
+		return fmt.Errorf("/tmp not as made: flags %#x/%#x, free blocks %d/%d, inodes %d/%d", flags, d.flags, bfree, d.bfree, ffree, d.ffree)
+	}
+	return nil
 }
 
 // releaseDisk unmounts the disk (the loop device detaches itself once the

@@ -77,33 +77,61 @@ func TestTmpPrivate(t *testing.T) {
 	<-done
 }
 
-// TestTmpReleased checks that nothing of an environment's /tmp stays mounted
-// or attached once it stops, nor of any once the Manager closes.
-func TestTmpReleased(t *testing.T) {
-	m, _ := isolatedManager(t)
-	if m.iso.tmp == nil {
-		t.Fatal("no /tmp disks on this host; see the warning above")
-	}
-	fn := pyFunction()
-	invoke(t, m, fn, map[string]any{"op": "write", "path": "/tmp/x"})
+// envDisk is the /tmp disk of fn's only environment.
+func envDisk(t *testing.T, m *Manager, key string) *tmpDisk {
+	t.Helper()
 	m.envMu.Lock()
+	defer m.envMu.Unlock()
 	var d *tmpDisk
 	for e := range m.envs {
-		d = e.tmpDisk
+		if e.fn.Key == key {
+			d = e.tmpDisk
+		}
 	}
-	m.envMu.Unlock()
 	if d == nil {
 		t.Fatal("the environment has no /tmp disk")
 	}
+	return d
+}
+
+// released reports whether nothing of d is mounted or attached any more.
+func released(t *testing.T, d *tmpDisk) bool {
+	_, err := os.Stat(d.img)
+	return !mounted(t, d.mnt) && len(loopsBacking(d.img)) == 0 && os.IsNotExist(err)
+}
+
+// pooled reports whether d is ready in the pool.
+func pooled(m *Manager, d *tmpDisk) bool {
+	td := m.iso.tmp
+	for range len(td.pool) {
+		select {
+		case p := <-td.pool:
+			td.pool <- p
+			if p == d {
+				return true
+			}
+		default:
+		}
+	}
+	return false
+}
+
+// TestTmpReleased checks that nothing of an environment's /tmp stays mounted
+// or attached once it stops (without a pool to return it to), nor of any
+// once the Manager closes.
+func TestTmpReleased(t *testing.T) {
+	m, _ := newTestManager(t, "auto", func(c *Config) { c.tmpPool = -1 })
+	if !m.Isolated() || m.iso.tmp == nil {
+		t.Skip("no isolation or no /tmp disks here; see the warnings above")
+	}
+	fn := pyFunction()
+	invoke(t, m, fn, map[string]any{"op": "write", "path": "/tmp/x"})
+	d := envDisk(t, m, fn.Key)
 	if !mounted(t, d.mnt) || len(loopsBacking(d.img)) != 1 {
 		t.Fatalf("the running environment's /tmp is not mounted from a loop device")
 	}
 	m.Retire(fn.Key)
-	eventually(t, func() bool { return !mounted(t, d.mnt) && len(loopsBacking(d.img)) == 0 },
-		"the stopped environment's /tmp is still mounted or attached")
-	if _, err := os.Stat(d.img); !os.IsNotExist(err) {
-		t.Errorf("image left behind: %v", err)
-	}
+	eventually(t, func() bool { return released(t, d) }, "the stopped environment's /tmp is still mounted or attached")
 	wd := m.cfg.WorkDir
 	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -112,6 +140,66 @@ func TestTmpReleased(t *testing.T) {
 		ms, _ := nsinit.MountsUnder(wd)
 		return len(ms) == 0 && len(loopsUnder(wd)) == 0
 	}, "after Close, mounts or loop devices remain under the work dir")
+}
+
+// TestTmpReuseIsClean: a stopped environment's disk, wiped, may serve
+// another function's environment, which must find an empty /tmp as made;
+// a disk whose root the function marked in a way the wipe does not undo is
+// not reused at all.
+func TestTmpReuseIsClean(t *testing.T) {
+	m, _ := isolatedManager(t)
+	if m.iso.tmp == nil || m.iso.tmp.pool == nil {
+		t.Fatal("no /tmp disk pool on this host; see the warning above")
+	}
+	// Leaves files, a tree, links, odd modes and a changed root behind.
+	mess := map[string]any{"op": "exec", "code": `
+os.makedirs("/tmp/a/b/c")
+open("/tmp/a/b/c/secret", "w").write("secret")
+open("/tmp/ro", "w").write("x"); os.chmod("/tmp/ro", 0)
+os.chmod("/tmp/a/b", 0)
+os.symlink("/tmp/ro", "/tmp/link"); os.link("/tmp/ro", "/tmp/hard")
+os.mkfifo("/tmp/fifo")
+os.chmod("/tmp", 0o700)
+out = sorted(os.listdir("/tmp"))
+`}
+	look := map[string]any{"op": "exec", "code": `
+st = os.stat("/tmp")
+out = {"names": os.listdir("/tmp"), "mode": st.st_mode & 0o7777, "uid": st.st_uid, "xattrs": os.listxattr("/tmp")}
+`}
+	a := pyFunction()
+	if r := invoke(t, m, a, mess); r.FunctionError != "" || len(decode(t, []byte(`{"v":`+string(r.Payload)+`}`))["v"].([]any)) != 5 {
+		t.Fatalf("making a mess: %s", r.Payload)
+	}
+	d := envDisk(t, m, a.Key)
+	m.Retire(a.Key)
+	eventually(t, func() bool { return pooled(m, d) }, "the wiped disk did not return to the pool")
+	// Take environments until one gets that disk.
+	for i := 0; ; i++ {
+		b := pyFunction()
+		r := invoke(t, m, b, look)
+		if v := decode(t, r.Payload); len(v["names"].([]any)) != 0 || v["mode"] != float64(0o1777) || v["uid"] != 0.0 || len(v["xattrs"].([]any)) != 0 {
+			t.Fatalf("a new environment's /tmp: %v", v)
+		}
+		if envDisk(t, m, b.Key) == d {
+			break
+		}
+		if i == tmpPoolSize+1 {
+			t.Fatal("the wiped disk was never handed out")
+		}
+	}
+
+	// An ACL on the root: the disk is not reused, but released.
+	c := pyFunction()
+	r := invoke(t, m, c, map[string]any{"op": "exec", "code": `
+os.setxattr("/tmp", "user.mark", b"1")
+out = os.listxattr("/tmp")
+`})
+	if r.FunctionError != "" {
+		t.Fatalf("%s", r.Payload)
+	}
+	d = envDisk(t, m, c.Key)
+	m.Retire(c.Key)
+	eventually(t, func() bool { return released(t, d) }, "a disk whose /tmp root carries an extended attribute was kept")
 }
 
 // TestTmpCrashCleanup kills -9 a process running a Manager with a live

@@ -102,6 +102,13 @@ while True:
             out = {"forked": n, "err": type(e).__name__}
         else:
             out = {"forked": n, "err": ""}
+    elif op == "exec":
+        g = {"os": os}
+        try:
+            exec(ev["code"], g)
+            out = g.get("out")
+        except Exception as e:
+            out = {"err": type(e).__name__, "msg": str(e)}
     elif op == "sleep":
         time.sleep(ev["s"])
         out = "slept"
