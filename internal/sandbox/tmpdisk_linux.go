@@ -238,7 +238,11 @@ func (td *tmpDisks) close() {
 			drained = true
 		}
 	}
-	_ = unix.Unmount(td.mnts, unix.MNT_DETACH)
+	if unix.Unmount(td.mnts, 0) != nil {
+		_ = unix.Unmount(td.mnts, unix.MNT_DETACH)
+	}
+	_ = os.Remove(td.mnts)
+	_ = os.RemoveAll(td.dir) // templates; images are gone with their disks
 }
 
 // make creates, attaches and mounts a new disk.
