@@ -30,8 +30,10 @@ import (
 // mkfs.ext4 runs once per size, into a template under the work dir; each
 // environment copies the template's few allocated blocks into a new sparse
 // image, which costs far less than formatting. A small pool of mounted
-// default-size disks, refilled in the background, takes even that off the
-// cold start.
+// default-size disks takes even that off the cold start. Stopped
+// environments' disks refill it, wiped (see recycle), as that is cheaper
+// than unmounting one and making another; new ones are made in the
+// background only when it runs low.
 
 const (
 	defaultTmpMB = 512
@@ -63,7 +65,7 @@ type tmpDisks struct {
 	// at a time they fell behind back-to-back cold starts.
 	bgMu    sync.Mutex
 	closed  bool
-	filling int // disks being made for the pool
+	filling int // disks being made or wiped for the pool
 	bg      sync.WaitGroup
 }
 
@@ -147,6 +149,7 @@ func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
 			td.topUp()
 			return d, nil
 		default:
+			td.topUp()
 		}
 	}
 	return td.make(mb)
