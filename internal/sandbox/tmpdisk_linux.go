@@ -39,6 +39,8 @@ const (
 	defaultTmpMB = 512
 	// tmpPoolSize is how many ready default-size disks are kept.
 	tmpPoolSize = 4
+	// maxSpareSizes bounds the other sizes a wiped disk is kept for.
+	maxSpareSizes = 8
 	// tmpMountOpts: discard returns freed space to the host; noinit_itable
 	// keeps the kernel from zeroing the (lazily initialised) inode tables
 	// in the background, which would write them all into every image.
@@ -58,6 +60,9 @@ type tmpDisks struct {
 	tpls  map[int]*tmpTemplate
 
 	pool chan *tmpDisk // ready disks of defaultTmpMB, nil without a pool
+	// spare holds one wiped disk per other size, for the next cold start
+	// of a function with that size; at most maxSpareSizes sizes.
+	spare map[int]*tmpDisk // guarded by bgMu
 
 	// Making and releasing disks runs in the background, concurrently:
 	// both mostly wait (for RCU grace periods as loop devices and mounts
@@ -124,7 +129,7 @@ func newTmpDisks(workDir string, poolSize int, warn func(string, ...any)) (*tmpD
 		_ = unix.Unmount(mnts, unix.MNT_DETACH)
 		return nil, fmt.Errorf("make %s private: %w", mnts, err)
 	}
-	td := &tmpDisks{dir: dir, mnts: mnts, mkfs: mkfs, warn: warn, tpls: make(map[int]*tmpTemplate)}
+	td := &tmpDisks{dir: dir, mnts: mnts, mkfs: mkfs, warn: warn, tpls: make(map[int]*tmpTemplate), spare: make(map[int]*tmpDisk)}
 	// Make sure the whole chain works here before relying on it.
 	d, err := td.make(defaultTmpMB)
 	if err != nil {
@@ -151,6 +156,13 @@ func (td *tmpDisks) get(mb int) (*tmpDisk, error) {
 		default:
 			td.topUp()
 		}
+	}
+	td.bgMu.Lock()
+	d := td.spare[mb]
+	delete(td.spare, mb)
+	td.bgMu.Unlock()
+	if d != nil {
+		return d, nil
 	}
 	return td.make(mb)
 }
@@ -205,6 +217,29 @@ func (td *tmpDisks) recycle(d *tmpDisk, reuse bool) {
 		releaseDisk(d)
 		td.bgMu.Lock()
 		return
+	case reuse && d.mb != defaultTmpMB && td.pool != nil:
+		if _, ok := td.spare[d.mb]; !ok && len(td.spare) < maxSpareSizes {
+			td.spare[d.mb] = nil // the place is d's once wiped, unless get empties it
+			td.bg.Go(func() {
+				err := d.wipe()
+				td.bgMu.Lock()
+				sp, ok := td.spare[d.mb]
+				keep := ok && sp == nil && err == nil && !td.closed
+				switch {
+				case keep:
+					td.spare[d.mb] = d
+				case ok && sp == nil:
+					delete(td.spare, d.mb)
+				}
+				td.bgMu.Unlock()
+				if !keep {
+					releaseDisk(d)
+				}
+			})
+			return
+		}
+		td.bg.Go(func() { releaseDisk(d) })
+		return
 	case !reuse || d.mb != defaultTmpMB || td.pool == nil || len(td.pool)+td.filling >= cap(td.pool):
 		td.bg.Go(func() { releaseDisk(d) })
 		return
@@ -233,6 +268,12 @@ func (td *tmpDisks) close() {
 	td.closed = true
 	td.bgMu.Unlock()
 	td.bg.Wait()
+	for _, d := range td.spare {
+		if d != nil {
+			releaseDisk(d)
+		}
+	}
+	clear(td.spare)
 	for drained := td.pool == nil; !drained; {
 		select {
 		case d := <-td.pool:

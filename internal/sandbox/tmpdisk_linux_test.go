@@ -202,6 +202,31 @@ out = os.listxattr("/tmp")
 	eventually(t, func() bool { return released(t, d) }, "a disk whose /tmp root carries an extended attribute was kept")
 }
 
+// TestTmpSpareOtherSize: a wiped disk of a size other than the default is
+// kept for the next environment of that size, which finds it empty.
+func TestTmpSpareOtherSize(t *testing.T) {
+	m, _ := isolatedManager(t)
+	if m.iso.tmp == nil || m.iso.tmp.pool == nil {
+		t.Fatal("no /tmp disk pool on this host; see the warning above")
+	}
+	sized := func(f *Function) { f.EphemeralStorageMB = 600 }
+	a := pyFunction(sized)
+	invoke(t, m, a, map[string]any{"op": "write", "path": "/tmp/secret", "data": "a's"})
+	d := envDisk(t, m, a.Key)
+	m.Retire(a.Key)
+	td := m.iso.tmp
+	eventually(t, func() bool {
+		td.bgMu.Lock()
+		defer td.bgMu.Unlock()
+		return td.spare[600] == d
+	}, "the wiped 600 MB disk was not kept")
+	b := pyFunction(sized)
+	v := decode(t, invoke(t, m, b, map[string]any{"op": "ls", "path": "/tmp"}).Payload)
+	if n, _ := v["names"].([]any); len(n) != 0 || envDisk(t, m, b.Key) != d {
+		t.Fatalf("the next 600 MB environment: /tmp %v, same disk %v", v, envDisk(t, m, b.Key) == d)
+	}
+}
+
 // TestTmpCrashCleanup kills -9 a process running a Manager with a live
 // environment and checks that the next Manager on its work dir unmounts and
 // detaches everything the dead one left.
