@@ -271,6 +271,11 @@ func TestTmpCrashCleanup(t *testing.T) {
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
+	t.Cleanup(func() { // the next isolated start sweeps the dead child's cgroups
+		if r, err := newCgroupRoot(); err == nil {
+			r.close()
+		}
+	})
 	m, err := NewManager(Config{WorkDir: wd, Isolation: "off"})
 	if err != nil {
 		t.Fatal(err)
