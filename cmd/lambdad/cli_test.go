@@ -100,6 +100,8 @@ func TestBadSettingsFail(t *testing.T) {
 		{"bad listen env", []string{"LAMBDAD_LISTEN=256.0.0.1:1"}, nil},
 		{"unknown flag", nil, []string{"--no-such-flag"}},
 		{"bad log level", nil, []string{"--log-level", "loud"}},
+		{"no body memory", nil, []string{"--body-memory-mb", "0"}},
+		{"missing hot-reload root", []string{"LAMBDAD_HOT_RELOAD_ROOTS=/no/such/dir"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

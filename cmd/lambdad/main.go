@@ -60,15 +60,23 @@ func run(args []string) error {
 	fl.StringVar(&cfg.Isolation, "isolation", env("ISOLATION", "auto"), "auto: confine functions with namespaces and cgroups where Linux allows; off: never (LAMBDAD_ISOLATION)")
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("IDLE_TIMEOUT", 10*time.Minute), "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
 	fl.DurationVar(&cfg.RetryBase, "event-retry-base", envDuration("EVENT_RETRY_BASE", time.Second), "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")
+	fl.DurationVar(&cfg.ThrottleBase, "event-throttle-base", envDuration("EVENT_THROTTLE_BASE", time.Second), "first retry delay of throttled Event invokes; doubles per throttle up to 300 times itself (LAMBDAD_EVENT_THROTTLE_BASE)")
 	fl.StringVar(&cfg.Python, "python", env("PYTHON", "python3"), "interpreter for pythonX.Y runtimes whose exact version is not installed (LAMBDAD_PYTHON)")
 	fl.StringVar(&cfg.Node, "node", env("NODE", "node"), "interpreter for nodejs runtimes (LAMBDAD_NODE)")
 	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", env("AWS_ENDPOINT_URL", ""), "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")
 	fl.StringVar(&cfg.PublicURL, "public-url", env("PUBLIC_URL", ""), "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")
-	creds := fl.String("credentials", env("CREDENTIALS", ""), "ACCESS_KEY:SECRET[,...]: when set, only these keys are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
+	fl.StringVar(&cfg.HotReloadRoots, "hot-reload-roots", env("HOT_RELOAD_ROOTS", ""), "DIR[,DIR...]: directories hot-reload code (S3Bucket hot-reload) may come from; default the working directory; none turns hot reload off (LAMBDAD_HOT_RELOAD_ROOTS)")
+	bodyMB := fl.Int("body-memory-mb", envInt("BODY_MEMORY_MB", server.DefaultBodyMemory>>20), "MB of request bodies held at once, over all requests; beyond it requests are throttled (LAMBDAD_BODY_MEMORY_MB)")
+	fl.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("READ_TIMEOUT", server.DefaultReadTimeout), "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
+	creds := fl.String("credentials", env("CREDENTIALS", ""), "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	level := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if *bodyMB <= 0 {
+		return fmt.Errorf("--body-memory-mb: %d is not a positive number of MB", *bodyMB)
+	}
+	cfg.BodyMemory = int64(*bodyMB) << 20
 	if *creds != "" {
 		cfg.Credentials = map[string]string{}
 		for _, pair := range strings.Split(*creds, ",") {

@@ -109,6 +109,9 @@ func (h *Handler) register() {
 		if err := zippedLimit(in.Code.ZipFile); err != nil {
 			return nil, err
 		}
+		if err := functions.RefuseHotReloadFromFunction(id, "CreateFunction", *in.FunctionName, in.Code.S3Bucket); err != nil {
+			return nil, err
+		}
 		return fs.Create(ctx, id, in)
 	})
 	awsproto.On(s, "GetFunction", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionRequest) (*spec.GetFunctionResponse, error) {
@@ -162,6 +165,9 @@ func (h *Handler) register() {
 	})
 	awsproto.On(s, "UpdateFunctionCode", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionCodeRequest) (*spec.FunctionConfiguration, error) {
 		if err := zippedLimit(in.ZipFile); err != nil {
+			return nil, err
+		}
+		if err := functions.RefuseHotReloadFromFunction(id, "UpdateFunctionCode", *in.FunctionName, in.S3Bucket); err != nil {
 			return nil, err
 		}
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)

@@ -1,8 +1,10 @@
 package awsproto
 
 import (
+	"crypto/hmac"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Identity is who calls and where: taken from the SigV4 Authorization header.
@@ -10,6 +12,9 @@ type Identity struct {
 	AccessKey string
 	Account   string
 	Region    string
+	// Function is the ARN of the calling function when the request is
+	// signed with credentials lambdad issued to one of its environments.
+	Function string
 }
 
 // DefaultAccount and DefaultRegion apply when the credential does not say.
@@ -45,6 +50,63 @@ func IdentityFrom(r *http.Request) Identity {
 		id.Region = parts[2]
 	}
 	return id
+}
+
+// mayBeFunctionKey reports whether key has the shape of the keys issued to
+// functions (ASIA and 16 more characters), so that other keys cost no lookup.
+func mayBeFunctionKey(key string) bool {
+	return len(key) == 20 && strings.HasPrefix(key, "ASIA")
+}
+
+// authenticate finds who r comes from. Requests signed with a function's key
+// are that function's account, in that function's region only; their
+// signature is always checked. With VerifyWith on, every request's is. The
+// returned check, when not nil, still has to be run on the payload's hash.
+func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCheck, error) {
+	id := IdentityFrom(r)
+	var fk FunctionKey
+	isFn := false
+	if s.fnKeys != nil && mayBeFunctionKey(id.AccessKey) {
+		fk, isFn = s.fnKeys(id.AccessKey)
+	}
+	if s.creds == nil && !isFn {
+		return id, nil, nil
+	}
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return id, nil, err
+	}
+	if a.AccessKey != id.AccessKey {
+		// A header read two ways (two Credential parts): the identity must
+		// be the one whose signature is checked.
+		return id, nil, errIncomplete()
+	}
+	id.Region = a.Region
+	var secret string
+	known := false
+	if s.creds != nil {
+		secret, known = s.creds(a.AccessKey)
+	}
+	switch {
+	case known:
+	case isFn:
+		// A key issued to a function is valid with its session token, in
+		// its region: elsewhere AWS answers that the token is invalid, as
+		// it does for temporary credentials outside their regions.
+		if !hmac.Equal([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(fk.SessionToken)) || a.Region != fk.Region {
+			return id, nil, errBadToken()
+		}
+		secret = fk.Secret
+		// The account is the function's, never read from the key.
+		id.Account, id.Region, id.Function = fk.Account, fk.Region, fk.Function
+	default:
+		return id, nil, errBadToken()
+	}
+	at, err := signingTime(r, a, now)
+	if err != nil {
+		return id, nil, err
+	}
+	return id, &sigCheck{auth: a, secret: secret, at: at}, nil
 }
 
 func isAccountID(s string) bool {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +17,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/lambdad/lambdad/internal/spec"
 )
@@ -34,6 +38,11 @@ type Service struct {
 	limits   map[string]BodyLimit
 	log      *slog.Logger
 	creds    Credentials // nil: signatures are not checked
+	// fnKeys finds keys issued to functions: their signatures are always
+	// checked, since they stand for a function's account.
+	fnKeys FunctionKeys
+	signer *v4.Signer
+	budget *bodyBudget // nil: bodies are not budgeted
 	// streams holds the operations whose input has a blob member: their
 	// bodies are decoded as they are read (see stream.go).
 	streams map[string]bool
@@ -44,6 +53,17 @@ type Service struct {
 // VerifyWith switches SigV4 signature checking on, against creds.
 func (s *Service) VerifyWith(creds Credentials) { s.creds = creds }
 
+// WithFunctionKeys makes keys issued to functions known: a request signed
+// with one acts as that function's account, in its region only, and its
+// signature is checked whether or not VerifyWith is on.
+func (s *Service) WithFunctionKeys(keys FunctionKeys) { s.fnKeys = keys }
+
+// BudgetBodies bounds the bytes of request bodies held at once to total. A
+// request that cannot reserve its body's size within wait is throttled.
+func (s *Service) BudgetBodies(total int64, wait time.Duration) {
+	s.budget = newBodyBudget(total, wait)
+}
+
 // BodyLimit is an operation's request size limit and the error for exceeding it.
 type BodyLimit struct {
 	Max int64
@@ -53,7 +73,7 @@ type BodyLimit struct {
 // NewService builds a service over the model's operations.
 func NewService(log *slog.Logger) *Service {
 	ops := spec.Operations()
-	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log, streams: map[string]bool{}, sinkMin: bigBlob}
+	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log, streams: map[string]bool{}, sinkMin: bigBlob, signer: newSigner()}
 	for i := range ops {
 		s.ops[ops[i].Name] = &ops[i]
 		if body := ops[i].NewInput().JSONBody(); body != nil && hasBlobMember(reflect.TypeOf(body)) {
@@ -109,22 +129,47 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &Error{Code: "UnknownOperationException", Status: http.StatusNotFound, Message: "No Lambda operation matches " + r.Method + " " + r.URL.Path}
 	}
-	if s.creds != nil {
-		if err := VerifySignature(r, s.creds, time.Now()); err != nil {
-			return err
+	id, chk, err := s.authenticate(r, time.Now())
+	if err != nil {
+		return err
+	}
+	var hasher hash.Hash
+	if chk != nil {
+		if ph := r.Header.Get("X-Amz-Content-Sha256"); ph != "" {
+			if err := chk.verify(s.signer, r, ph); err != nil {
+				return err
+			}
+			chk = nil
+		} else {
+			// Hash the body as it is read, within the operation's limit.
+			hasher = sha256.New()
+			r.Body = hashingBody{r.Body, hasher}
 		}
 	}
 	h := s.handlers[op.Name]
-	if h == nil {
+	if h == nil && chk == nil {
 		return NotImplemented("The operation " + op.Name)
 	}
 	lim, ok := s.limits[op.Name]
 	if !ok {
 		lim = BodyLimit{Max: DefaultMaxBody}
 	}
+	if r.ContentLength > lim.Max {
+		return lim.tooLarge(r.ContentLength)
+	}
+	if s.budget != nil && r.ContentLength != 0 {
+		need := r.ContentLength
+		if need < 0 {
+			need = lim.Max // chunked: the most it may be
+		}
+		got, err := s.budget.acquire(r.Context(), need)
+		if err != nil {
+			return err
+		}
+		defer s.budget.release(got)
+	}
 	in := op.NewInput()
 	var body []byte
-	var err error
 	if s.streams[op.Name] {
 		st := &streamed{}
 		defer st.discard()
@@ -136,6 +181,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if chk != nil {
+		if err := chk.verify(s.signer, r, hex.EncodeToString(hasher.Sum(nil))); err != nil {
+			return err
+		}
+	}
+	if h == nil {
+		return NotImplemented("The operation " + op.Name)
+	}
 	if err := in.BindHTTP(&binder{r: r, params: params, query: query, body: body}); err != nil {
 		var be *spec.BindError
 		if errors.As(err, &be) {
@@ -146,7 +199,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := Validate(in); err != nil {
 		return err
 	}
-	out, err := h(r.Context(), IdentityFrom(r), in)
+	out, err := h(r.Context(), id, in)
 	if err != nil {
 		return err
 	}
@@ -162,7 +215,16 @@ func (s *Service) readStreamed(r *http.Request, lim BodyLimit, in spec.Input, st
 	if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
 		buf = max(int(r.ContentLength)+1, 512) // most bodies are small
 	}
-	return decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+	body, err := decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+	if err != nil {
+		return nil, err
+	}
+	// What is left of the body once blobs are lifted out: blobs are base64,
+	// so invalid UTF-8 can only be here.
+	if msg, bad := InvalidUTF8(body); bad {
+		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+	}
+	return body, nil
 }
 
 // readJSON reads a whole body and decodes it into in's JSON members, if any.
@@ -172,6 +234,10 @@ func readJSON(r *http.Request, lim BodyLimit, in spec.Input) ([]byte, error) {
 		return nil, err
 	}
 	if dst := in.JSONBody(); dst != nil && len(bytes.TrimSpace(body)) > 0 {
+		// encoding/json would turn invalid UTF-8 into U+FFFD; AWS refuses it.
+		if msg, bad := InvalidUTF8(body); bad {
+			return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+		}
 		if err := json.Unmarshal(body, dst); err != nil {
 			return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
 		}
@@ -187,29 +253,59 @@ func (lim BodyLimit) tooLarge(n int64) error {
 	return Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the operation", lim.Max)
 }
 
+// firstRead is the most a body buffer starts with: it grows as bytes
+// arrive, never to the declared length before they do.
+const firstRead = 64 << 10
+
 func readBody(r *http.Request, lim BodyLimit) ([]byte, error) {
-	tooLarge := lim.tooLarge
 	if r.ContentLength > lim.Max {
-		return nil, tooLarge(r.ContentLength)
+		return nil, lim.tooLarge(r.ContentLength)
 	}
+	// One byte past a declared length sees the end without growing; a body
+	// of unknown length may grow to one byte past the limit.
+	most := lim.Max + 1
 	if r.ContentLength >= 0 {
-		// Known size: one exact allocation (bytes.Buffer would double a
-		// 67 MB zip upload's buffer just to look for EOF).
-		body := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
+		most = r.ContentLength + 1
+	}
+	start := int64(512)
+	if r.ContentLength >= 0 {
+		start = min(most, firstRead)
+	}
+	buf := make([]byte, 0, start)
+	for {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), most))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > lim.Max {
+			return nil, lim.tooLarge(int64(len(buf)))
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
 			return nil, Errorf("InvalidRequestContentException", "Could not read the request body: %v", err)
 		}
-		return body, nil
+		if int64(len(buf)) == most {
+			// Longer than declared (net/http never lets that through).
+			return nil, Errorf("InvalidRequestContentException", "Could not read the request body: it is longer than its Content-Length")
+		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, 512))
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, lim.Max+1))
-	if err != nil {
-		return nil, Errorf("InvalidRequestContentException", "Could not read the request body: %v", err)
-	}
-	if n > lim.Max {
-		return nil, tooLarge(n)
-	}
-	return buf.Bytes(), nil
+}
+
+// hashingBody hashes a body as it is read, for checking its signature.
+type hashingBody struct {
+	io.ReadCloser
+	h hash.Hash
+}
+
+func (b hashingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.h.Write(p[:n])
+	return n, err
 }
 
 func jsonErrText(err error) string {

@@ -2,141 +2,193 @@ package awsproto
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Credentials finds the secret key of an access key id, for verifying SigV4
 // signatures when that is switched on.
 type Credentials func(accessKey string) (secret string, ok bool)
 
+// FunctionKey is an access key lambdad issued to a function's environment:
+// valid for that function's account and region only.
+type FunctionKey struct {
+	Secret, SessionToken string
+	Account, Region      string
+	// Function is the ARN of the function the key belongs to.
+	Function string
+}
+
+// FunctionKeys finds a live function key.
+type FunctionKeys func(accessKey string) (FunctionKey, bool)
+
 // maxSkew is how far a request's X-Amz-Date may be from now, as in AWS.
 const maxSkew = 15 * time.Minute
 
-// VerifySignature checks r's SigV4 Authorization header against creds. It
-// reads (and restores) the body to hash it when the client did not send
-// X-Amz-Content-Sha256.
-func VerifySignature(r *http.Request, creds Credentials, now time.Time) error {
-	auth := r.Header.Get("Authorization")
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") {
-		return &Error{Code: "MissingAuthenticationTokenException", Status: http.StatusForbidden, Message: "Missing Authentication Token"}
+const sigV4Prefix = "AWS4-HMAC-SHA256 "
+
+// authHeader is a parsed SigV4 Authorization header.
+type authHeader struct {
+	AccessKey string
+	// Date, Region and Service are the credential scope's; Scope is all of
+	// it ("date/region/service/aws4_request").
+	Date, Region, Service, Scope string
+	SignedHeaders                []string
+	Signature                    string
+}
+
+// AWS's answers to requests whose signature cannot be accepted (new values
+// each time: an *Error may be amended by whoever gets it).
+func errMissingAuth() *Error {
+	return &Error{Code: "MissingAuthenticationTokenException", Status: http.StatusForbidden, Message: "Missing Authentication Token"}
+}
+
+func errIncomplete() *Error {
+	return &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
+}
+
+func errBadToken() *Error {
+	return &Error{Code: "UnrecognizedClientException", Status: http.StatusForbidden, Message: "The security token included in the request is invalid."}
+}
+
+func errMismatch() *Error {
+	return &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+}
+
+// parseAuthorization reads "AWS4-HMAC-SHA256 Credential=KEY/date/region/
+// service/aws4_request, SignedHeaders=a;b, Signature=hex".
+func parseAuthorization(h string) (authHeader, error) {
+	var a authHeader
+	if !strings.HasPrefix(h, sigV4Prefix) {
+		return a, errMissingAuth()
 	}
-	fields := map[string]string{}
-	for _, part := range strings.Split(strings.TrimPrefix(auth, "AWS4-HMAC-SHA256 "), ",") {
+	var cred, signed string
+	for part := range strings.SplitSeq(h[len(sigV4Prefix):], ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		fields[k] = v
+		switch k {
+		case "Credential":
+			cred = v
+		case "SignedHeaders":
+			signed = v
+		case "Signature":
+			a.Signature = v
+		}
 	}
-	scope := strings.Split(fields["Credential"], "/")
-	if len(scope) != 5 || fields["SignedHeaders"] == "" || fields["Signature"] == "" {
-		return &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
+	key, scope, _ := strings.Cut(cred, "/")
+	parts := strings.Split(scope, "/")
+	if key == "" || len(parts) != 4 || signed == "" || a.Signature == "" {
+		return authHeader{}, errIncomplete()
 	}
-	secret, ok := creds(scope[0])
-	if !ok {
-		return &Error{Code: "UnrecognizedClientException", Status: http.StatusForbidden, Message: "The security token included in the request is invalid."}
+	for _, p := range parts {
+		if p == "" {
+			return authHeader{}, errIncomplete()
+		}
 	}
+	a.AccessKey, a.Scope = key, scope
+	a.Date, a.Region, a.Service = parts[0], parts[1], parts[2]
+	a.SignedHeaders = strings.Split(signed, ";")
+	for _, s := range a.SignedHeaders {
+		if s == "" || s != strings.ToLower(s) {
+			return authHeader{}, errIncomplete()
+		}
+	}
+	return a, nil
+}
+
+// signingTime checks X-Amz-Date against the scope and the clock.
+func signingTime(r *http.Request, a authHeader, now time.Time) (time.Time, error) {
 	amzDate := r.Header.Get("X-Amz-Date")
 	t, err := time.Parse("20060102T150405Z", amzDate)
-	if err != nil || !strings.HasPrefix(amzDate, scope[1]) {
-		return &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'."}
+	if err != nil || !strings.HasPrefix(amzDate, a.Date) {
+		return t, &Error{Code: "IncompleteSignatureException", Status: http.StatusForbidden, Message: "Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'."}
 	}
 	if d := now.Sub(t); d > maxSkew || d < -maxSkew {
-		return &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "Signature expired: " + amzDate + " is now earlier than " + now.Add(-maxSkew).UTC().Format("20060102T150405Z") + "."}
+		return t, &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "Signature expired: " + amzDate + " is now earlier than " + now.Add(-maxSkew).UTC().Format("20060102T150405Z") + "."}
 	}
-	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
-	if payloadHash == "" {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(body)
-		payloadHash = hex.EncodeToString(sum[:])
-	}
-	signed := strings.Split(fields["SignedHeaders"], ";")
-	var canonHeaders strings.Builder
-	for _, h := range signed {
-		var v string
-		switch {
-		case h == "host":
-			v = r.Host
-		case h == "content-length" && r.Header.Get(h) == "" && r.ContentLength >= 0:
-			v = strconv.FormatInt(r.ContentLength, 10)
+	return t, nil
+}
+
+// sigCheck is a signature to verify once the payload's hash is known.
+type sigCheck struct {
+	auth   authHeader
+	secret string
+	at     time.Time
+}
+
+// verify recomputes the signature with aws-sdk-go-v2's signer over a copy of
+// r made of the headers the client signed, and compares it.
+func (c *sigCheck) verify(signer *v4.Signer, r *http.Request, payloadHash string) error {
+	u := &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	cp := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: make(http.Header, len(c.auth.SignedHeaders)+2)}
+	for _, h := range c.auth.SignedHeaders {
+		switch h {
+		case "host":
+		case "content-length":
+			cp.ContentLength = r.ContentLength
 		default:
-			v = strings.Join(r.Header.Values(h), ",")
+			if vs := r.Header.Values(h); len(vs) > 0 {
+				cp.Header[textproto.CanonicalMIMEHeaderKey(h)] = vs
+			}
 		}
-		canonHeaders.WriteString(h + ":" + strings.Join(strings.Fields(v), " ") + "\n")
 	}
-	canonical := strings.Join([]string{
-		r.Method, canonicalURI(r.URL), canonicalQuery(r.URL.Query()), canonHeaders.String(), fields["SignedHeaders"], payloadHash,
-	}, "\n")
-	sum := sha256.Sum256([]byte(canonical))
-	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
-	key := []byte("AWS4" + secret)
-	for _, part := range scope[1:] {
-		key = hmacSHA256(key, part)
+	creds := aws.Credentials{AccessKeyID: c.auth.AccessKey, SecretAccessKey: c.secret}
+	if err := signer.SignHTTP(context.Background(), creds, cp, payloadHash, c.auth.Service, c.auth.Region, c.at); err != nil {
+		return err
 	}
-	want := hex.EncodeToString(hmacSHA256(key, toSign))
-	if !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
-		return &Error{Code: "InvalidSignatureException", Status: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+	got := cp.Header.Get("Authorization")
+	i := strings.LastIndex(got, "Signature=")
+	if i < 0 || !hmac.Equal([]byte(got[i+len("Signature="):]), []byte(c.auth.Signature)) {
+		return errMismatch()
 	}
 	return nil
 }
 
-func hmacSHA256(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
+// newSigner is the SDK's signer as lambdad verifies with it: session tokens
+// are signed as the client sent them, never added.
+func newSigner() *v4.Signer {
+	return v4.NewSigner(func(o *v4.SignerOptions) { o.DisableSessionToken = true })
 }
 
-// canonicalURI is the path with each segment URI-encoded twice, as SigV4
-// wants for services other than S3 (the escaped path is encoded again).
-func canonicalURI(u *url.URL) string {
-	p := u.EscapedPath()
-	if p == "" {
-		return "/"
+// VerifySignature checks r's SigV4 Authorization header against creds. When
+// the client did not send X-Amz-Content-Sha256 it reads the body to hash it,
+// up to DefaultMaxBody (beyond that it refuses the request), and leaves it
+// in r.Body.
+func VerifySignature(r *http.Request, creds Credentials, now time.Time) error {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return err
 	}
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		segs[i] = sigEscape(s)
+	secret, ok := creds(a.AccessKey)
+	if !ok {
+		return errBadToken()
 	}
-	return strings.Join(segs, "/")
-}
-
-func canonicalQuery(q url.Values) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
+	at, err := signingTime(r, a, now)
+	if err != nil {
+		return err
 	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		vs := append([]string(nil), q[k]...)
-		sort.Strings(vs)
-		for _, v := range vs {
-			parts = append(parts, sigEscape(k)+"="+sigEscape(v))
+	hash := r.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		body, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxBody+1))
+		if err != nil {
+			return Errorf("InvalidRequestContentException", "Could not read the request body: %v", err)
 		}
-	}
-	return strings.Join(parts, "&")
-}
-
-// sigEscape is SigV4's URI encoding: everything but unreserved characters.
-func sigEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			b.WriteString("%" + strings.ToUpper(hex.EncodeToString([]byte{c})))
+		if len(body) > DefaultMaxBody {
+			return BodyLimit{Max: DefaultMaxBody}.tooLarge(int64(len(body)))
 		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.Sum256(body)
+		hash = hex.EncodeToString(sum[:])
 	}
-	return b.String()
+	return (&sigCheck{auth: a, secret: secret, at: at}).verify(newSigner(), r, hash)
 }

@@ -25,6 +25,8 @@ const (
 	bigBlob = 1 << 20
 	// streamBuffer is how much of a streamed body is read at a time.
 	streamBuffer = 256 << 10
+	// firstBlob is the most a blob's buffer starts with.
+	firstBlob = 1 << 20
 )
 
 // BlobWriter receives one blob member's decoded bytes as they are decoded.
@@ -392,7 +394,10 @@ func (l *lifter) samePath(path []string) bool {
 func (l *lifter) liftString(path []string) error {
 	b := &liftedBlob{path: path}
 	l.lifted = append(l.lifted, b)
-	d := b64stream{dst: make([]byte, 0, min(max(l.sizeHint-l.read+int64(l.end-l.pos), 0)/4*3+3, 64<<20))}
+	// The decoded size the declared length allows: the buffer grows toward
+	// it as text arrives, never allocated whole before it does.
+	hint := int(min(max(l.sizeHint-l.read+int64(l.end-l.pos), 0)/4*3+3, 64<<20))
+	d := b64stream{dst: make([]byte, 0, min(hint, firstBlob)), hint: hint}
 	sent := 0
 	flush := func(final bool) error {
 		if l.sink == nil || d.err != nil {
@@ -514,7 +519,10 @@ func (l *lifter) liftEscape(d *b64stream) error {
 
 // b64stream decodes standard base64 arriving in pieces of any length.
 type b64stream struct {
-	dst   []byte
+	dst []byte
+	// hint is the size dst is expected to reach: it grows eightfold at a
+	// time up to it, so growing copies under a seventh of a blob's size.
+	hint  int
 	carry [4]byte
 	nc    int
 	ended bool // padding seen: nothing may follow
@@ -568,7 +576,10 @@ func (d *b64stream) block(src []byte) {
 	}
 	want := len(src) / 4 * 3
 	if cap(d.dst)-len(d.dst) < want {
-		d.dst = append(d.dst, make([]byte, want)...)[:len(d.dst)]
+		n := max(len(d.dst)+want, min(8*cap(d.dst), d.hint))
+		grown := make([]byte, len(d.dst), n)
+		copy(grown, d.dst)
+		d.dst = grown
 	}
 	n, err := base64.StdEncoding.Decode(d.dst[len(d.dst):len(d.dst)+want], src)
 	if err != nil {

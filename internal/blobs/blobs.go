@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/archive"
@@ -61,6 +62,21 @@ type Store struct {
 	// busy holds the unpack or delete in progress per digest, so that
 	// concurrent callers share one unpack and a delete never races one.
 	busy map[string]*op
+
+	leaseMu sync.Mutex
+	// leases holds, per digest used since start, who holds it and whether
+	// a delete waits for them. An entry is dropped when its digest is
+	// deleted, so the map is bounded by the stored archives.
+	leases map[string]*lease
+}
+
+// lease is the in-memory state of one digest's holders.
+type lease struct {
+	n int // holders now
+	// doomed: Delete was asked while held; the last release deletes.
+	doomed bool
+	// deleting is closed when a delete in progress ends; nil otherwise.
+	deleting chan struct{}
 }
 
 type op struct {
@@ -81,6 +97,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		log:      log,
 		limits:   archive.DefaultLimits(),
 		busy:     map[string]*op{},
+		leases:   map[string]*lease{},
 	}
 	for _, d := range []string{s.objects, s.unpacked, s.tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -160,7 +177,7 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 	var sum [32]byte
 	if len(b) < concurrentHashMin {
 		sum = sha256.Sum256(b)
-		if s.Has(hex.EncodeToString(sum[:])) {
+		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.Has(h) {
 			return newInfo(sum, int64(len(b))), nil
 		}
 	}
@@ -302,7 +319,7 @@ func (w *Writer) Discard() {
 // discards it if the object already exists.
 func (s *Store) commit(f *os.File, h string) error {
 	final := s.objectPath(h)
-	if s.Has(h) {
+	if s.keep(h) && s.Has(h) {
 		discard(f)
 		return nil
 	}
@@ -396,6 +413,30 @@ func (s *Store) Open(h string) (*os.File, error) {
 	return os.Open(s.objectPath(h))
 }
 
+// List returns the digests of every stored archive.
+func (s *Store) List() ([]string, error) {
+	subs, err := os.ReadDir(s.objects)
+	if err != nil {
+		return nil, fmt.Errorf("blobs: list: %w", err)
+	}
+	var out []string
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(s.objects, sub.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("blobs: list: %w", err)
+		}
+		for _, e := range ents {
+			if validHex(e.Name()) && e.Type().IsRegular() {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
 // Has reports whether the archive h is stored.
 func (s *Store) Has(h string) bool {
 	if !validHex(h) {
@@ -406,11 +447,135 @@ func (s *Store) Has(h string) bool {
 }
 
 // Delete removes the archive h and its unpacked tree. Deleting what is not
-// there is not an error. It waits for an unpack of h in progress.
+// there is not an error. It waits for an unpack of h in progress. While h is
+// held (Hold), the delete is deferred until the last holder releases it,
+// unless h is stored again meanwhile.
 func (s *Store) Delete(h string) error {
 	if !validHex(h) {
 		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
 	}
+	s.leaseMu.Lock()
+	l := s.leases[h]
+	switch {
+	case l != nil && l.deleting != nil:
+		done := l.deleting
+		s.leaseMu.Unlock()
+		<-done
+		return nil
+	case l != nil && l.n > 0:
+		l.doomed = true
+		s.leaseMu.Unlock()
+		return nil
+	case l == nil:
+		l = &lease{}
+		s.leases[h] = l
+	}
+	l.deleting = make(chan struct{})
+	s.leaseMu.Unlock()
+	return s.finishDelete(h, l)
+}
+
+// finishDelete removes h, then forgets its lease (l, marked deleting).
+func (s *Store) finishDelete(h string, l *lease) error {
+	err := s.remove(h)
+	s.leaseMu.Lock()
+	close(l.deleting)
+	if s.leases[h] == l {
+		delete(s.leases, h)
+	}
+	s.leaseMu.Unlock()
+	return err
+}
+
+// Hold keeps the archive h and its unpacked tree from being deleted until
+// release is called (once). ok is false, and release nil, when h is not
+// stored or is being deleted. Holding a digest already used costs a map
+// lookup under a mutex, no disk access.
+func (s *Store) Hold(h string) (release func(), ok bool) {
+	s.leaseMu.Lock()
+	l := s.leases[h]
+	if l == nil {
+		// First use since start or since it was deleted: look once.
+		if !s.Has(h) {
+			s.leaseMu.Unlock()
+			return nil, false
+		}
+		l = &lease{}
+		s.leases[h] = l
+	} else if l.deleting != nil {
+		s.leaseMu.Unlock()
+		return nil, false
+	}
+	l.n++
+	s.leaseMu.Unlock()
+	var once atomic.Bool
+	return func() {
+		if once.Swap(true) {
+			return
+		}
+		s.unhold(h, l)
+	}, true
+}
+
+func (s *Store) unhold(h string, l *lease) {
+	s.leaseMu.Lock()
+	l.n--
+	if l.n > 0 || !l.doomed {
+		s.leaseMu.Unlock()
+		return
+	}
+	l.doomed = false
+	l.deleting = make(chan struct{})
+	s.leaseMu.Unlock()
+	// The last holder may be an invoke on its way out: delete elsewhere.
+	go func() {
+		if err := s.finishDelete(h, l); err != nil {
+			s.log.Warn("delete unused code", "sha256", h, "err", err)
+		}
+	}()
+}
+
+// keep cancels a deferred delete of h, because h is being stored again,
+// after waiting for a delete in progress. It always reports true, so that
+// it reads as a step of a condition.
+func (s *Store) keep(h string) bool {
+	for {
+		s.leaseMu.Lock()
+		l := s.leases[h]
+		if l == nil {
+			s.leaseMu.Unlock()
+			return true
+		}
+		if l.deleting != nil {
+			done := l.deleting
+			s.leaseMu.Unlock()
+			<-done
+			continue
+		}
+		l.doomed = false
+		s.leaseMu.Unlock()
+		return true
+	}
+}
+
+// leaseCounts reports how many digests are held and how many deletes wait
+// for their holders.
+func (s *Store) leaseCounts() (held, deferred int) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	for _, l := range s.leases {
+		if l.n > 0 {
+			held++
+		}
+		if l.doomed {
+			deferred++
+		}
+	}
+	return held, deferred
+}
+
+// remove deletes h's tree and archive.
+func (s *Store) remove(h string) error {
 	o := s.acquire(h)
 	defer s.release(h, o)
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/archive"
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
@@ -599,5 +600,116 @@ func TestWriter(t *testing.T) {
 	}
 	if got := listFiles(t, dir); len(got) != 1 {
 		t.Fatalf("files = %v, want one object", got)
+	}
+}
+
+// TestHoldDefersDelete: a held tree survives Delete until its last holder
+// releases it, and is removed then; a digest stored again meanwhile is kept.
+func TestHoldDefersDelete(t *testing.T) {
+	s, _, _ := open(t)
+	ctx := context.Background()
+	z := archivetest.Zip(t, archivetest.File{Name: "f", Body: "held"})
+	info, err := s.PutBytes(ctx, z)
+	must(t, err)
+	dir, err := s.Unpacked(ctx, info.Hex)
+	must(t, err)
+	r1, ok := s.Hold(info.Hex)
+	r2, ok2 := s.Hold(info.Hex)
+	if !ok || !ok2 {
+		t.Fatal("Hold of a stored digest failed")
+	}
+	must(t, s.Delete(info.Hex))
+	if !isDir(dir) || !s.Has(info.Hex) {
+		t.Fatal("Delete removed a held digest")
+	}
+	if held, deferred := s.leaseCounts(); held != 1 || deferred != 1 {
+		t.Errorf("leaseCounts = %d held, %d deferred; want 1, 1", held, deferred)
+	}
+	r1()
+	r1() // a second release is ignored
+	if !isDir(dir) {
+		t.Fatal("the tree went with a holder left")
+	}
+	r2()
+	waitGone := func() {
+		t.Helper()
+		for i := 0; isDir(dir) || s.Has(info.Hex); i++ {
+			if i > 500 {
+				t.Fatal("the deferred delete never happened")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitGone()
+	if _, ok := s.Hold(info.Hex); ok {
+		t.Error("Hold of a deleted digest succeeded")
+	}
+	if held, deferred := s.leaseCounts(); held != 0 || deferred != 0 {
+		t.Errorf("after the delete, leaseCounts = %d held, %d deferred", held, deferred)
+	}
+
+	// Stored again while a delete waits: the new store wins.
+	info, err = s.PutBytes(ctx, z)
+	must(t, err)
+	r, ok := s.Hold(info.Hex)
+	if !ok {
+		t.Fatal("Hold after a new Put failed")
+	}
+	must(t, s.Delete(info.Hex))
+	if _, err := s.PutBytes(ctx, z); err != nil {
+		t.Fatal(err)
+	}
+	r()
+	time.Sleep(50 * time.Millisecond)
+	if !s.Has(info.Hex) {
+		t.Error("a digest stored again after Delete was removed by the deferred delete")
+	}
+	// Unheld, Delete is immediate.
+	must(t, s.Delete(info.Hex))
+	if s.Has(info.Hex) {
+		t.Error("Delete of an unheld digest left it")
+	}
+}
+
+// TestHoldRacesDelete: concurrent holders and deletes never see a held
+// digest's tree disappear, and nothing is left once all let go.
+func TestHoldRacesDelete(t *testing.T) {
+	s, _, _ := open(t)
+	ctx := context.Background()
+	z := archivetest.Zip(t, archivetest.File{Name: "f", Body: "race"})
+	info, err := s.PutBytes(ctx, z)
+	must(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				r, ok := s.Hold(info.Hex)
+				if !ok {
+					continue
+				}
+				if dir, err := s.Unpacked(ctx, info.Hex); err != nil || !isDir(dir) {
+					t.Errorf("held digest unusable: %v", err)
+				}
+				r()
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			if err := s.Delete(info.Hex); err != nil {
+				t.Error(err)
+			}
+			if _, err := s.PutBytes(ctx, z); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	must(t, s.Delete(info.Hex))
+	for i := 0; s.Has(info.Hex) || isDir(filepath.Join(s.unpacked, info.Hex)); i++ {
+		if i > 500 {
+			t.Fatal("a digest deleted last was left behind")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -41,6 +41,9 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		if in.S3Key == nil || !filepath.IsAbs(*in.S3Key) {
 			return Code{}, awsproto.InvalidParameter("When using hot reloading, the S3Key must be an absolute path to a local directory.")
 		}
+		if _, err := s.cfg.HotReload.Check(*in.S3Key); err != nil {
+			return Code{}, err
+		}
 		return Code{HotReloadDir: filepath.Clean(*in.S3Key)}, nil
 	case in.S3Bucket != nil || in.S3Key != nil:
 		if in.S3Bucket == nil || in.S3Key == nil {

@@ -47,6 +47,9 @@ type Config struct {
 	// Deleted, when set, learns of every deleted function (version "") or
 	// published version, so its running environments can be stopped.
 	Deleted func(functionARN, version string)
+	// HotReload says which directories hot-reload code may use (the zero
+	// value: none).
+	HotReload HotReload
 }
 
 // Service is the control plane.
@@ -296,18 +299,45 @@ func (s *Service) collect(hexes []string) {
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
 	for _, h := range hexes {
-		used := false
-		s.cfg.Store.View(context.Background(), func(tx store.Tx) error {
+		used := true // unless the store says otherwise
+		err := s.cfg.Store.View(context.Background(), func(tx store.Tx) error {
 			used = referenced(tx, h)
 			return nil
 		})
-		if used || !s.cfg.Blobs.Has(h) {
+		if err != nil || used || !s.cfg.Blobs.Has(h) {
 			continue
 		}
 		if err := s.cfg.Blobs.Delete(h); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
 		}
 	}
+}
+
+// CollectUnreferenced deletes the stored archives nothing refers to: those
+// a crash kept from being collected, after the commit that dropped their
+// last reference or while their deletion waited for environments to stop.
+func (s *Service) CollectUnreferenced(ctx context.Context) error {
+	all, err := s.cfg.Blobs.List()
+	if err != nil {
+		return err
+	}
+	var unused []string
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		for _, h := range all {
+			if !referenced(tx, h) {
+				unused = append(unused, h)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(unused) > 0 {
+		s.cfg.Logger.Info("collecting code archives nothing refers to", "count", len(unused))
+	}
+	s.collect(unused) // checks each again, under codeMu
+	return nil
 }
 
 // deletePrefix deletes every key of bucket under prefix: the records that

@@ -3,7 +3,9 @@ package invoke
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -21,13 +23,17 @@ const bEvents = "events"
 const maxEventWorkers = 16
 
 type event struct {
-	ID        string    `json:"id"`
-	Account   string    `json:"account"`
-	Region    string    `json:"region"`
-	Name      string    `json:"name"`
-	Qualifier string    `json:"qualifier,omitempty"`
-	Payload   []byte    `json:"payload"`
-	Attempts  int       `json:"attempts"`
+	ID        string `json:"id"`
+	Account   string `json:"account"`
+	Region    string `json:"region"`
+	Name      string `json:"name"`
+	Qualifier string `json:"qualifier,omitempty"`
+	Payload   []byte `json:"payload"`
+	Attempts  int    `json:"attempts"`
+	// Throttles counts runs refused by a concurrency limit or failed by
+	// lambdad itself since the last attempt; they set the backoff and do not
+	// count against MaximumRetryAttempts.
+	Throttles int       `json:"throttles,omitempty"`
 	NotBefore time.Time `json:"notBefore"`
 	Enqueued  time.Time `json:"enqueued"`
 }
@@ -156,17 +162,28 @@ func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time 
 
 func (q *eventQueue) runOne(ctx context.Context, e event) {
 	oldKey := eventKey(e)
+	// dispatch may have read the event just before the run that had it
+	// rescheduled or finished it: only the stored version may run.
+	current := false
+	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		current = tx.Get(bEvents, oldKey) != nil
+		return nil
+	})
+	if !current {
+		return
+	}
 	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
 	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
 	var (
-		res    sandbox.Result
-		snap   *functions.Snapshot
-		err    error
-		failed = true
-		expire = !e.Enqueued.IsZero() && time.Since(e.Enqueued) > cfg.MaxAge()
+		res      sandbox.Result
+		snap     *functions.Snapshot
+		err      error
+		failed   = true
+		deadline = e.Enqueued.Add(cfg.MaxAge())
+		expired  = !e.Enqueued.IsZero() && !time.Now().Before(deadline)
 	)
-	if !expire {
+	if !expired {
 		snap, err = q.s.route(ctx, ref)
 		if err == nil {
 			res, err = q.s.run(ctx, snap, e.ID, e.Payload, "")
@@ -179,60 +196,114 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	if ctx.Err() != nil {
 		return // shutting down: the event stays queued and runs after restart
 	}
-	if err != nil {
+	retry := err != nil && retryable(err)
+	if err != nil && !retry {
 		log.Warn("event invoke error", "attempt", e.Attempts+1, "err", err)
+	} else if retry {
+		log.Debug("event invoke throttled", "throttles", e.Throttles+1, "err", err)
 	}
 	var outcome string // the destination condition, once the event is done
+	var record *event
 	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if tx.Get(bEvents, oldKey) == nil {
+			return nil // not ours any more (see above)
+		}
 		if err := tx.Delete(bEvents, oldKey); err != nil {
 			return err
 		}
-		if !expire {
-			e.Attempts++
-		}
+		now := time.Now()
 		switch {
-		case expire:
+		case expired:
 			outcome = "EventAgeExceeded"
-		case !failed:
-			outcome = "Success"
-		case e.Attempts >= cfg.Attempts():
-			outcome = "RetriesExhausted"
-		default:
-			// AWS waits about a minute, then two; the base is configurable so local runs are quick.
-			e.NotBefore = time.Now().Add(q.s.cfg.RetryBase * time.Duration(1<<(e.Attempts-1)))
+		case retry:
+			// Throttles and lambdad's own failures are retried until the
+			// event is too old, and are not attempts.
+			e.Throttles++
+			e.NotBefore = earliest(now.Add(q.throttleDelay(e.Throttles)), deadline)
 			return q.put(ctx, tx, e)
+		default:
+			e.Attempts++
+			e.Throttles = 0
+			switch {
+			case !failed:
+				outcome = "Success"
+			case e.Attempts >= cfg.Attempts():
+				outcome = "RetriesExhausted"
+			default:
+				// AWS waits about a minute, then two; the base is configurable so local runs are quick.
+				e.NotBefore = earliest(now.Add(q.s.cfg.RetryBase*time.Duration(1<<(e.Attempts-1))), deadline)
+				return q.put(ctx, tx, e)
+			}
 		}
 		if outcome != "Success" {
 			log.Warn("event given up", "condition", outcome, "attempts", e.Attempts)
 		}
-		return nil
+		// The record is queued in the same transaction that ends the
+		// event, so a crash cannot lose it or send it twice.
+		record = q.record(cfg, ref, e, outcome, snap, res)
+		if record == nil {
+			return nil
+		}
+		return q.put(ctx, tx, *record)
 	})
-	if outcome != "" {
-		q.deliver(ctx, cfg, ref, e, outcome, snap, res)
+	if record != nil {
+		q.s.counts.Events.Add(1)
+		q.poke()
 	}
 }
 
-// deliver sends a finished event's record to its destination, a function
-// invoked asynchronously in turn, in AWS's destination record format.
-func (q *eventQueue) deliver(ctx context.Context, cfg *functions.EventConfig, ref functions.Ref, e event, condition string, snap *functions.Snapshot, res sandbox.Result) {
+// retryable reports whether err is a throttle or a failure of lambdad
+// itself (AWS's 429 and 5xx), which AWS retries until the event is too old.
+func retryable(err error) bool {
+	var ae *awsproto.Error
+	if !errors.As(err, &ae) {
+		return true // not an API error: lambdad could not run it
+	}
+	return ae.Code == "TooManyRequestsException" || ae.Code == "ServiceException"
+}
+
+// throttleDelay is the wait after the nth throttle in a row: exponential
+// from ThrottleBase to 300 times it (AWS: 1 s to 5 min), less up to a
+// quarter at random, so that throttled events do not all come back at once.
+func (q *eventQueue) throttleDelay(n int) time.Duration {
+	base := q.s.cfg.ThrottleBase
+	d := base << min(n-1, 20)
+	if limit := 300 * base; d > limit || d <= 0 {
+		d = limit
+	}
+	return d - rand.N(d/4+1)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// record is the event that carries a finished event's record to its
+// destination, a function invoked asynchronously in turn, in AWS's
+// destination record format; nil when there is no destination.
+func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e event, condition string, snap *functions.Snapshot, res sandbox.Result) *event {
 	if cfg == nil {
-		return
+		return nil
 	}
 	dest := cfg.OnFailure
 	if condition == "Success" {
 		dest = cfg.OnSuccess
 	}
 	if dest == "" {
-		return
+		return nil
 	}
 	target, err := functions.ParseRef(awsproto.Identity{Account: ref.Account, Region: ref.Region}, dest, nil)
 	if err != nil {
 		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
-		return
+		return nil
 	}
+	now := time.Now()
 	record := map[string]any{
 		"version":   "1.0",
-		"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"timestamp": now.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"requestContext": map[string]any{
 			"requestId": e.ID, "functionArn": ref.VersionARN(), "condition": condition, "approximateInvokeCount": e.Attempts,
 		},
@@ -249,9 +320,6 @@ func (q *eventQueue) deliver(ctx context.Context, cfg *functions.EventConfig, re
 		}
 	}
 	payload, _ := json.Marshal(record)
-	err = q.enqueue(context.WithoutCancel(ctx), event{ID: awsproto.NewRequestID(), Account: target.Account, Region: target.Region,
-		Name: target.Name, Qualifier: target.Qualifier, Payload: payload})
-	if err != nil {
-		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
-	}
+	return &event{ID: awsproto.NewRequestID(), Account: target.Account, Region: target.Region,
+		Name: target.Name, Qualifier: target.Qualifier, Payload: payload, NotBefore: now, Enqueued: now}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -58,16 +59,19 @@ type Config struct {
 	AWSEndpoint string
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
-	// FunctionSecret gives the secret key functions get with their access
-	// key (their account's), so their calls back to lambdad can be signed.
-	FunctionSecret func(accessKey string) string
-	Logger         *slog.Logger
+	// ThrottleBase is the first retry delay of throttled Event invokes; it
+	// doubles per throttle up to 300 times itself (AWS: 1 s to 5 min).
+	ThrottleBase time.Duration
+	// Credentials issues each environment credentials of its own, valid
+	// for its function's account and region until the environment stops.
+	Credentials *fncreds.Registry
+	Logger      *slog.Logger
 }
 
 // Service runs invokes.
 type Service struct {
 	cfg      Config
-	fns      sync.Map // snapshot key -> *sandbox.Function
+	fns      sync.Map // snapshot key -> *runnable
 	current  sync.Map // arn:version -> snapshot key (to retire replaced environments)
 	inFlight sync.Map // counter key -> *atomic.Int32
 	queue    *eventQueue
@@ -99,8 +103,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Second
 	}
-	if cfg.FunctionSecret == nil {
-		cfg.FunctionSecret = func(string) string { return "lambdad-local-secret" }
+	if cfg.ThrottleBase == 0 {
+		cfg.ThrottleBase = time.Second
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = fncreds.New()
 	}
 	s := &Service{cfg: cfg}
 	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
@@ -135,6 +142,9 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	if !json.Valid(payload) {
 		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", jsonProblem(payload))
 	}
+	if msg, bad := awsproto.InvalidUTF8(payload); bad {
+		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", msg)
+	}
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -159,7 +169,9 @@ func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.Inv
 	if snap, err = s.pick(ctx, ref, snap); err != nil {
 		return nil, err
 	}
-	res, err := s.run(ctx, snap, requestID(ctx), payload, clientContext)
+	// A caller that hangs up does not end the run (as on AWS): it keeps its
+	// slot, and its log and counts are kept, until it ends.
+	res, err := s.run(context.WithoutCancel(ctx), snap, requestID(ctx), payload, clientContext)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +197,7 @@ func (s *Service) InvokeURL(ctx context.Context, ref functions.Ref, payload []by
 	if err != nil {
 		return nil, "", err
 	}
-	res, err := s.run(ctx, snap, requestID(ctx), payload, "")
+	res, err := s.run(context.WithoutCancel(ctx), snap, requestID(ctx), payload, "")
 	return res.Payload, res.FunctionError, err
 }
 
@@ -232,7 +244,9 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 	return snap, nil
 }
 
-// run admits and executes one invocation.
+// run admits and executes one invocation. The slot, the log and the counts
+// belong to the run until it ends: a caller that stops waiting (ctx) does
+// not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
 	release, err := s.admit(snap)
 	if err != nil {
@@ -240,10 +254,25 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		return sandbox.Result{}, err
 	}
 	defer release()
-	fn, err := s.function(ctx, snap)
+	// Hold the code before resolving its directory, so that an update
+	// collecting it cannot remove it under this run.
+	unhold, ok := s.hold(snap)
+	if !ok {
+		// Collected between resolving and holding: the version's code
+		// changed, so look it up once more.
+		if snap, err = s.reresolve(ctx, snap); err != nil {
+			return sandbox.Result{}, err
+		}
+		if unhold, ok = s.hold(snap); !ok {
+			return sandbox.Result{}, fmt.Errorf("code of %s is gone", snap.Ref.ARN())
+		}
+	}
+	defer unhold()
+	r, err := s.function(ctx, snap)
 	if err != nil {
 		return sandbox.Result{}, err
 	}
+	fn := r.fn
 	res, err := s.cfg.Sandbox.Invoke(ctx, fn, sandbox.Invocation{
 		RequestID:          requestID,
 		InvokedFunctionARN: snap.Ref.QualifiedARN(),
@@ -251,6 +280,12 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		ClientContext:      clientContext,
 		Payload:            payload,
 	})
+	if r.retired.Load() {
+		// Replaced while this run used it: its environment may have gone
+		// back to a pool made after the retirement; stop it too, so it
+		// does not keep the replaced code.
+		s.cfg.Sandbox.Retire(fn.Key)
+	}
 	if err != nil {
 		var se *sandbox.StartError
 		if errors.As(err, &se) {
@@ -267,6 +302,54 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		s.cfg.Logs.Append(logGroup(snap), streamOf(fn), res.Log)
 	}
 	return res, nil
+}
+
+// hold leases snap's code and layers from the blob store until release, so
+// that their unpacked trees outlive every use. ok is false when one of them
+// is already gone. Hot-reload code is not in the store and needs none.
+func (s *Service) hold(snap *functions.Snapshot) (release func(), ok bool) {
+	if len(snap.Layers) == 0 { // the common case: one lease
+		if snap.Code.SHA256Hex == "" {
+			return noRelease, true
+		}
+		return s.cfg.Blobs.Hold(snap.Code.SHA256Hex)
+	}
+	var rels []func()
+	undo := func() {
+		for _, r := range rels {
+			r()
+		}
+	}
+	for _, c := range append([]functions.Code{snap.Code}, snap.Layers...) {
+		if c.SHA256Hex == "" {
+			continue
+		}
+		r, ok := s.cfg.Blobs.Hold(c.SHA256Hex)
+		if !ok {
+			undo()
+			return nil, false
+		}
+		rels = append(rels, r)
+	}
+	return undo, true
+}
+
+func noRelease() {}
+
+// reresolve looks up snap's version again, keeping the reference it was
+// invoked by (an alias routes to the same version).
+func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*functions.Snapshot, error) {
+	ref := snap.Ref
+	if snap.Version != functions.Latest {
+		ref.Qualifier = snap.Version
+	}
+	again, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	routed := *again
+	routed.Ref = snap.Ref
+	return &routed, nil
 }
 
 // admit takes a concurrency slot of the function and of the account.
@@ -301,22 +384,42 @@ func (s *Service) counter(k string) *atomic.Int32 {
 	return c.(*atomic.Int32)
 }
 
+// runnable is what the sandbox runs for one snapshot key.
+type runnable struct {
+	fn *sandbox.Function
+	// retired is set once a newer key of the same version replaced it.
+	retired atomic.Bool
+}
+
 // function builds (once per snapshot) what the sandbox needs to run it.
-func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sandbox.Function, error) {
+func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runnable, error) {
 	key := snap.Key
-	if dir := snap.Code.HotReloadDir; dir != "" {
+	hotDir := snap.Code.HotReloadDir
+	if hotDir != "" {
+		// The allowed roots may have changed since the directory was
+		// stored, or a symlink on its path: check it again, and run what
+		// it resolves to now.
+		dir, err := s.cfg.Functions.CheckHotReload(hotDir)
+		if err != nil {
+			var ae *awsproto.Error
+			if errors.As(err, &ae) {
+				return nil, awsproto.Errorf(ae.Code, "%s cannot run: %s", snap.Ref.ARN(), ae.Message)
+			}
+			return nil, err
+		}
+		hotDir = dir
 		// Hot-reload code changes under us: environments are keyed by the
 		// directory's state too, so an edit starts fresh ones.
 		key += "#" + fingerprint(dir)
 	}
 	if f, ok := s.fns.Load(key); ok {
-		return f.(*sandbox.Function), nil
+		return f.(*runnable), nil
 	}
 	cfg := snap.Config
 	if cfg.PackageType != nil && *cfg.PackageType == "Image" {
 		return nil, awsproto.Errorf("InvalidRuntimeException", "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
 	}
-	codeDir := snap.Code.HotReloadDir
+	codeDir := hotDir
 	if codeDir == "" {
 		dir, err := s.cfg.Blobs.Unpacked(ctx, snap.Code.SHA256Hex)
 		if err != nil {
@@ -349,10 +452,19 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 		Env:                s.environment(snap, launch),
 		CodeDir:            codeDir,
 		LayerDirs:          layerDirs,
+		HostDirs:           launch.HostDirs,
 		MemoryMB:           int(deref32(cfg.MemorySize, 128)),
 		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
 		EphemeralStorageMB: 512,
 		LogFormat:          "Text",
+		EnvCredentials:     s.envCredentials(snap),
+		// Each environment holds the code it starts from until it is gone.
+		Hold: func() func() {
+			if r, ok := s.hold(snap); ok {
+				return r
+			}
+			return noRelease
+		},
 	}
 	if cfg.EphemeralStorage != nil && cfg.EphemeralStorage.Size != nil {
 		f.EphemeralStorageMB = int(*cfg.EphemeralStorage.Size)
@@ -360,15 +472,17 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*sand
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
-	actual, _ := s.fns.LoadOrStore(key, f)
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := snap.Ref.ARN() + ":" + snap.Version
 	if old, loaded := s.current.Swap(slot, key); loaded && old.(string) != key {
+		if r, ok := s.fns.LoadAndDelete(old.(string)); ok {
+			r.(*runnable).retired.Store(true)
+		}
 		s.cfg.Sandbox.Retire(old.(string))
-		s.fns.Delete(old.(string))
 	}
-	return actual.(*sandbox.Function), nil
+	return actual.(*runnable), nil
 }
 
 // fingerprint summarises a directory tree's names, sizes and times.
@@ -405,9 +519,6 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib",
-		"AWS_ACCESS_KEY_ID=" + accessKey(snap.Ref.Account),
-		"AWS_SECRET_ACCESS_KEY=" + s.cfg.FunctionSecret(accessKey(snap.Ref.Account)),
-		"AWS_SESSION_TOKEN=lambdad-local-session",
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
 	}
 	if ep := *s.endpoint.Load(); ep != "" {
@@ -431,16 +542,17 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 	return env
 }
 
-// FunctionAccessKey is the access key functions of account get: calls they
-// make back to lambdad land in the same account.
-func FunctionAccessKey(account string) string { return accessKey(account) }
-
-// accessKey keeps the caller's account visible to functions that call back.
-func accessKey(account string) string {
-	if account == awsproto.DefaultAccount {
-		return "lambdad-local"
+// envCredentials issues an environment of snap its own credentials.
+func (s *Service) envCredentials(snap *functions.Snapshot) func() ([]string, func()) {
+	account, region, arn := snap.Ref.Account, snap.Ref.Region, snap.Ref.ARN()
+	return func() ([]string, func()) {
+		c, release := s.cfg.Credentials.Issue(account, region, arn)
+		return []string{
+			"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+			"AWS_SESSION_TOKEN=" + c.SessionToken,
+		}, release
 	}
-	return account
 }
 
 func logGroup(snap *functions.Snapshot) string {

@@ -1,11 +1,18 @@
 // Package logs keeps function logs in the data directory, one folder per
 // log group and one file per stream, bounded in size. Writes go through a
 // queue so the invoke path never waits on the disk.
+//
+// A name too long for one path element (log groups may have 512
+// characters, file names 255 bytes) is cut and suffixed with a hash of the
+// whole name; the folder of such a group holds its real name in a file
+// named .group.
 package logs
 
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,7 +86,28 @@ func (s *Store) Append(group, streamName string, data []byte) {
 
 // Path is the file of a stream.
 func (s *Store) Path(group, streamName string) string {
-	return filepath.Join(s.cfg.Dir, safe(strings.TrimPrefix(group, "/")), safe(streamName)+".log")
+	g, _ := element(strings.TrimPrefix(group, "/"))
+	st, _ := element(streamName)
+	return filepath.Join(s.cfg.Dir, g, st+".log")
+}
+
+// GroupFile names the file, in a group's folder, that holds the group's
+// real name when the folder's name is cut.
+const GroupFile = ".group"
+
+// maxElement is the longest path element used: 255 bytes is the usual
+// limit, and a stream's file may get ".log.1" appended.
+const maxElement = 200
+
+// element maps a name to one path element; cut reports that the name was
+// too long and the element ends with a hash of it instead.
+func element(name string) (elem string, cut bool) {
+	elem = safe(name)
+	if len(elem) <= maxElement {
+		return elem, false
+	}
+	sum := sha256.Sum256([]byte(name))
+	return elem[:maxElement-33] + "~" + hex.EncodeToString(sum[:16]), true
 }
 
 // unsafeChars are what may not reach a path element.
@@ -127,6 +155,15 @@ func (s *Store) write(e entry) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			s.cfg.Logger.Warn("function log", "err", err)
 			return
+		}
+		if _, cut := element(strings.TrimPrefix(e.group, "/")); cut {
+			// Keep the real name next to the streams.
+			name := filepath.Join(filepath.Dir(path), GroupFile)
+			if _, err := os.Stat(name); err != nil {
+				if err := os.WriteFile(name, []byte(e.group), 0o644); err != nil {
+					s.cfg.Logger.Warn("function log", "err", err)
+				}
+			}
 		}
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,37 @@ func TestAppendAfterClose(t *testing.T) {
 	s.Append("/aws/lambda/fn", "late", []byte("after close\n"))
 	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// A log group of 512 characters (the model's limit) is stored, in a folder
+// whose name is cut and hashed, with its real name kept beside the streams;
+// two long groups that differ only at the end do not share a folder.
+func TestLongGroupName(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "/aws/" + strings.Repeat("g", 506) + "a"
+	other := long[:len(long)-1] + "b"
+	stream := "2026/12/04/[$LATEST]" + strings.Repeat("s", 300)
+	s.Append(long, stream, []byte("kept\n"))
+	s.Append(other, stream, []byte("other\n"))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := s.Path(long, stream)
+	if b, err := os.ReadFile(p); err != nil || string(b) != "kept\n" {
+		t.Fatalf("stream of a 512-character group: %q, %v", b, err)
+	}
+	if b, _ := os.ReadFile(s.Path(other, stream)); string(b) != "other\n" {
+		t.Errorf("second long group holds %q", b)
+	}
+	if name, _ := os.ReadFile(filepath.Join(filepath.Dir(p), GroupFile)); string(name) != long {
+		t.Errorf("%s holds %q, want the group's name", GroupFile, name)
+	}
+	if short := s.Path("/aws/lambda/fn", "x"); filepath.Base(filepath.Dir(short)) != "aws_lambda_fn" {
+		t.Errorf("a short group's folder is %s", short)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,11 @@ type Launch struct {
 	RuntimeDir string
 	// Env holds extra KEY=VALUE pairs; values may contain the placeholders above.
 	Env []string
+	// HostDirs are the host dirs the interpreter needs, beyond the system's
+	// /usr and /lib: its install prefix (Python's sys.prefix and
+	// sys.base_prefix, Node's prefix), as real paths. Isolated environments
+	// see them read-only at the same paths. Empty for provided*.
+	HostDirs []string
 }
 
 // UnavailableError says a runtime cannot run on this host, and what is missing.
@@ -88,7 +94,8 @@ type Catalog struct {
 type probe struct {
 	once    sync.Once
 	path    string
-	version [2]int // major, minor
+	version [2]int   // major, minor
+	dirs    []string // install prefixes, for Launch.HostDirs
 	err     error
 
 	compiled sync.Once // Python: the runtime module's bytecode is written
@@ -177,6 +184,12 @@ func writeFileSync(path string, b []byte) error {
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	// Isolated environments read it as a user of their own: 0644 whatever
+	// lambdad's umask.
+	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		return err
 	}
@@ -309,6 +322,7 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 		// -u keeps print() output unbuffered so logs reach the sandbox as they happen.
 		Command:    []string{p.path, "-u", "-S", RuntimeDirPlaceholder + "/bootstrap.py", OptPlaceholder},
 		RuntimeDir: c.pythonDir,
+		HostDirs:   slices.Clone(p.dirs),
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
@@ -319,7 +333,8 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 
 // pyCompile writes a module's bytecode where imports look for it (not
 // under a PYTHONPYCACHEPREFIX of lambdad's), checked by timestamp.
-const pyCompile = `import py_compile, sys
+const pyCompile = `import os, py_compile, sys
+os.umask(0o022)  # environments read the bytecode as users of their own
 sys.pycache_prefix = None
 py_compile.compile(sys.argv[1], doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)`
 
@@ -357,6 +372,7 @@ func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
 	return Launch{
 		Command:    []string{p.path, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
 		RuntimeDir: c.nodeDir,
+		HostDirs:   slices.Clone(p.dirs),
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
@@ -434,28 +450,65 @@ func (c *Catalog) probe(name string, run func(ctx context.Context, path string) 
 		if p.err == nil {
 			// Launch the interpreter itself, not a wrapper such as a pyenv
 			// shim: a shim costs every cold start tens of milliseconds.
-			if real := realExecutable(ctx, path); real != "" {
+			real, dirs := locate(ctx, path)
+			if real != "" {
 				p.path = real
 			}
+			p.dirs = dirs
 		}
 	})
 	return p
 }
 
-// realExecutable asks an interpreter for its own binary ("" if it can't say).
-func realExecutable(ctx context.Context, path string) string {
-	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
+// pyLocate prints Python's own binary and install prefixes.
+const pyLocate = `import os, sys
+print(sys.executable)
+print(os.path.realpath(sys.prefix))
+print(os.path.realpath(sys.base_prefix))`
+
+// locate asks an interpreter for its own binary ("" if it can't say) and
+// the dirs it is installed in: Python's sys.prefix and sys.base_prefix (a
+// venv and the installation it was made from), Node's prefix (the parent
+// of its bin dir); plus the binary's dir and that of its real path when
+// outside them.
+func locate(ctx context.Context, path string) (string, []string) {
+	var dirs []string
+	out, err := exec.CommandContext(ctx, path, "-c", pyLocate).Output()
+	if err == nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		out = []byte(lines[0])
+		for _, d := range lines[1:] {
+			if d = strings.TrimSpace(d); filepath.IsAbs(d) && !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	} else {
 		out, err = exec.CommandContext(ctx, path, "-p", "process.execPath").Output()
 	}
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	real := strings.TrimSpace(string(out))
 	if fi, err := os.Stat(real); err != nil || fi.IsDir() || !filepath.IsAbs(real) {
-		return ""
+		return "", nil
 	}
-	return real
+	bins := []string{real}
+	if r, err := filepath.EvalSymlinks(real); err == nil && r != real {
+		bins = append(bins, r)
+	}
+	if len(dirs) == 0 { // node: <prefix>/bin/node
+		d := filepath.Dir(bins[len(bins)-1])
+		if filepath.Base(d) == "bin" {
+			d = filepath.Dir(d)
+		}
+		dirs = append(dirs, d)
+	}
+	for _, b := range bins {
+		if !slices.ContainsFunc(dirs, func(d string) bool { return b == d || strings.HasPrefix(b, d+"/") }) {
+			dirs = append(dirs, filepath.Dir(b))
+		}
+	}
+	return real, dirs
 }
 
 func pythonProbe(ctx context.Context, path string) ([2]int, error) {

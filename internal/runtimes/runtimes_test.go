@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -329,5 +330,61 @@ func TestLargeEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRuntimeFilesReadableByAll: isolated environments read the runtime as
+// users of their own, so its files are readable by all whatever lambdad's
+// umask. Not parallel: the umask is the process's.
+func TestRuntimeFilesReadableByAll(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	c, err := New(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{c.pythonDir, c.nodeDir} {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if want := fs.FileMode(0o644); d.IsDir() {
+				want = 0o755
+				if fi.Mode().Perm() != want {
+					t.Errorf("%s: %v, want %v", p, fi.Mode().Perm(), want)
+				}
+			} else if fi.Mode().Perm() != want {
+				t.Errorf("%s: %v, want %v", p, fi.Mode().Perm(), want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLaunchHostDirs: Python and Node launches name the interpreter's
+// install prefix, which isolated environments must see.
+func TestLaunchHostDirs(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	for _, rt := range []string{"python3.12", "nodejs20.x"} {
+		l, err := c.Launch(rt, "index.handler", t.TempDir(), nil)
+		if err != nil {
+			t.Logf("%s: %v", rt, err)
+			continue
+		}
+		if !slices.ContainsFunc(l.HostDirs, func(d string) bool { return filepath.IsAbs(d) && strings.HasPrefix(l.Command[0], d+"/") }) {
+			t.Errorf("%s: HostDirs %v do not hold the interpreter %s", rt, l.HostDirs, l.Command[0])
+		}
+	}
+	l, err := c.Launch("provided.al2023", "x", writeFiles(t, map[string]string{"bootstrap": "#!/bin/sh\n"}), nil)
+	if err == nil && len(l.HostDirs) != 0 {
+		t.Errorf("provided: HostDirs %v", l.HostDirs)
 	}
 }

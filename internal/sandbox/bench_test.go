@@ -197,7 +197,7 @@ func runtimeFunction(tb testing.TB, rt, handler, file, code string) func() *Func
 	if err := os.WriteFile(filepath.Join(codeDir, file), []byte(code), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	// Readable by the capability-less root in the sandbox.
+	// Readable by the environments' unprivileged users.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -221,6 +221,7 @@ func runtimeFunction(tb testing.TB, rt, handler, file, code string) func() *Func
 		return &Function{
 			Command:    l.Command,
 			RuntimeDir: l.RuntimeDir,
+			HostDirs:   l.HostDirs,
 			Env:        env,
 			CodeDir:    codeDir,
 			MemoryMB:   128,

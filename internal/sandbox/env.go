@@ -56,11 +56,14 @@ type env struct {
 	optDir  string   // host path of merged /opt when unconfined
 	tmpUp   bool     // a tmpfs is mounted at tmpDir
 	tmpDisk *tmpDisk // or this disk is
+	uid     int      // the environment's own user when isolated, else 0
 	cg      *envCgroup
 	argv    []string
 	environ []string
 	version string
 	json    bool
+	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
+	releaseCreds func()
 
 	mu     sync.Mutex
 	proc   *proc
@@ -78,6 +81,7 @@ type env struct {
 
 	idleSince time.Time // guarded by pool.mu
 	stopOnce  sync.Once
+	unhold    func() // from Function.Hold; called by cleanup
 }
 
 // proc is one run of the bootstrap inside an env.
@@ -158,6 +162,9 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 	if len(e.fn.Command) == 0 {
 		return nil, &StartError{Err: errors.New("empty command")}
 	}
+	if fn.Hold != nil { // released by cleanup
+		e.unhold = fn.Hold()
+	}
 	if err := e.setup(); err != nil {
 		e.cleanup(false)
 		return nil, err
@@ -207,11 +214,23 @@ func (e *env) setup() error {
 		e.optDir = opt
 	}
 
+	if iso != nil {
+		uid, err := iso.takeUser()
+		if err != nil {
+			return err
+		}
+		e.uid = uid
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	e.ln = ln
+	if iso != nil {
+		if ln, err = iso.guard(e, ln); err != nil {
+			return err
+		}
+	}
 	e.srv = &http.Server{
 		Handler:  e,
 		ErrorLog: slog.NewLogLogger(e.m.log.Handler(), slog.LevelDebug),
@@ -251,6 +270,11 @@ func (e *env) setup() error {
 		}
 		envv = append(envv, k+"="+repl.Replace(v))
 	}
+	if e.fn.EnvCredentials != nil {
+		kv, release := e.fn.EnvCredentials()
+		envv = append(envv, kv...)
+		e.releaseCreds = release
+	}
 	for _, k := range []string{"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"} {
 		envv = append(envv, k+"="+own[k])
 	}
@@ -270,6 +294,10 @@ func (e *env) setup() error {
 // it is known to be: then /tmp may be wiped and reused once the cgroup
 // proves that nothing of the environment survives.
 func (e *env) cleanup(exited bool) {
+	if e.releaseCreds != nil {
+		e.releaseCreds()
+		e.releaseCreds = nil
+	}
 	if e.srv != nil {
 		_ = e.srv.Close()
 	}
@@ -281,6 +309,13 @@ func (e *env) cleanup(exited bool) {
 		e.m.iso.unmountTmp(e, exited && emptied)
 	}
 	_ = os.RemoveAll(e.dir)
+	if e.unhold != nil {
+		e.unhold()
+		e.unhold = nil
+	}
+	if e.uid != 0 {
+		e.m.iso.releaseUser(e.uid)
+	}
 }
 
 // stop kills the process and frees everything; idempotent.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,10 +79,14 @@ func procAttr() *syscall.SysProcAttr {
 
 // isolation holds what confined environments share.
 type isolation struct {
-	hide []string
-	cg   *cgroupRoot // nil when cgroups are unavailable
-	tmp  *tmpDisks   // nil when /tmp is a tmpfs
-	warn func(string, ...any)
+	hide      []string       // host dirs environments must never see
+	system    []nsinit.Entry // the host part of every root (root_linux.go)
+	sysHide   []string       // hide targets the system entries call for
+	users     *uidBlock
+	peerCheck bool        // Runtime API connections are checked (peer_linux.go)
+	cg        *cgroupRoot // nil when cgroups are unavailable
+	tmp       *tmpDisks   // nil when /tmp is a tmpfs
+	warn      func(string, ...any)
 }
 
 func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
@@ -102,8 +107,27 @@ func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 		}
 		iso.hide = append(iso.hide, a)
 	}
+	iso.system = planSystem()
+	var binds []bindPair
+	for _, en := range iso.system {
+		if en.Kind == nsinit.EntryBind {
+			binds = append(binds, bindPair{en.Source, en.Path})
+		}
+	}
+	iso.sysHide = hideTargets(iso.hide, binds)
+	users, err := claimUIDBlock(uidLockDir())
+	if err != nil {
+		return nil, fmt.Errorf("environment users: %w", err)
+	}
+	iso.users = users
 	if err := iso.probe(cfg.WorkDir); err != nil {
+		users.close()
 		return nil, err
+	}
+	if err := probePeerCheck(); err != nil {
+		warn("sandbox: Runtime API peer check unavailable: any local process can reach an environment's Runtime API", "reason", err.Error())
+	} else {
+		iso.peerCheck = true
 	}
 	cg, err := newCgroupRoot()
 	if err != nil {
@@ -128,12 +152,75 @@ func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 	return iso, nil
 }
 
+// probePeerCheck makes sure sock_diag can name the owner of a loopback
+// connection here (inet_diag may be missing from a kernel or container).
+func probePeerCheck() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	pl, err := newPeerListener(ln, os.Geteuid(), nil, 0)
+	if err != nil {
+		return err
+	}
+	uid, err := pl.owner(s)
+	if err != nil {
+		return err
+	}
+	if uid != uint32(os.Geteuid()) {
+		return fmt.Errorf("sock_diag named uid %d for a socket of uid %d", uid, os.Geteuid())
+	}
+	return nil
+}
+
+// describe is the startup log's account of what confines environments.
+func (iso *isolation) describe() []any {
+	cg := "none"
+	if iso.cg != nil {
+		cg = "v1: memory, pids"
+		if iso.cg.v2 {
+			cg = "v2: memory, pids"
+		}
+	}
+	check := "off"
+	if iso.peerCheck {
+		check = "on (sock_diag owner uid)"
+	}
+	return []any{
+		"namespaces", "mount,pid,ipc",
+		"cgroups", cg,
+		"users", fmt.Sprintf("one uid per environment from %d-%d, no capabilities, no_new_privs", iso.users.first, iso.users.last()),
+		"root", "allow-list (system dirs, /etc files, interpreter prefixes)",
+		"runtime_api_peer_check", check,
+	}
+}
+
 // probe runs the helper once with a throwaway environment to learn whether
 // this kernel lets us build one.
 func (iso *isolation) probe(workDir string) error {
 	dir := filepath.Join(workDir, "probe")
 	defer os.RemoveAll(dir)
-	spec := nsinit.Spec{Root: filepath.Join(dir, "root"), Code: filepath.Join(dir, "code"), Tmp: filepath.Join(dir, "tmp"), Hide: iso.hide, Probe: true, Argv: []string{"/bin/true"}}
+	uid, err := iso.users.take()
+	if err != nil {
+		return err
+	}
+	defer iso.users.put(uid)
+	spec := nsinit.Spec{
+		Root: filepath.Join(dir, "root"), Code: filepath.Join(dir, "code"), Tmp: filepath.Join(dir, "tmp"),
+		System: append(slices.Clone(iso.system), userEntries(uid, uid)...), Hide: iso.sysHide,
+		UID: uid, GID: uid, Probe: true, Argv: []string{"/bin/true"},
+	}
 	for _, d := range []string{spec.Root, spec.Code, spec.Tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -167,9 +254,12 @@ func (iso *isolation) exec(spec *nsinit.Spec, environ []string, out *os.File) (*
 		Env:        environ,
 		ExtraFiles: []*os.File{sw},
 		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:    true,
-			Pdeathsig:  syscall.SIGKILL,
-			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+			// An IPC namespace keeps System V IPC and POSIX message
+			// queues apart from the host's and other environments', and
+			// frees what an environment leaves there when it stops.
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC,
 		},
 	}
 	if environ == nil {
@@ -204,13 +294,34 @@ func (iso *isolation) start(e *env, out *os.File) (*exec.Cmd, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
+	// /tmp belongs to the environment's user, as on AWS.
+	if err := os.Chown(e.tmpDir, e.uid, e.uid); err != nil {
+		return nil, fmt.Errorf("sandbox: chown /tmp: %w", err)
+	}
+	system := slices.Concat(iso.system, userEntries(e.uid, e.uid), hostDirEntries(e.fn.HostDirs, iso.system, iso.warn))
+	binds := []bindPair{{e.fn.CodeDir, "/var/task"}}
+	if e.fn.RuntimeDir != "" {
+		binds = append(binds, bindPair{e.fn.RuntimeDir, "/var/runtime"})
+	}
+	for _, l := range e.fn.LayerDirs {
+		binds = append(binds, bindPair{l, "/opt"})
+	}
+	for _, en := range system[len(iso.system):] {
+		if en.Kind == nsinit.EntryBind {
+			binds = append(binds, bindPair{en.Source, en.Path})
+		}
+	}
 	spec := nsinit.Spec{
 		Root:    root,
 		Code:    e.fn.CodeDir,
 		Runtime: e.fn.RuntimeDir,
 		Layers:  e.fn.LayerDirs,
 		Tmp:     e.tmpDir,
-		Hide:    iso.hide,
+		System:  system,
+		Hide:    slices.Concat(iso.sysHide, hideTargets(iso.hide, binds)),
+		UID:     e.uid,
+		GID:     e.uid,
+		ShmMB:   shmMB(e.fn),
 		Argv:    e.argv,
 		NoFile:  1024,
 	}
@@ -220,6 +331,28 @@ func (iso *isolation) start(e *env, out *os.File) (*exec.Cmd, error) {
 	return iso.exec(&spec, e.environ, out)
 }
 
+// shmMB sizes /dev/shm: half the function's memory (the proportion Linux
+// gives /dev/shm of RAM), since its pages are charged to the environment's
+// memory limit, and no more than its /tmp (EphemeralStorage).
+func shmMB(fn Function) int {
+	return max(1, min(fn.EphemeralStorageMB, fn.MemoryMB/2))
+}
+
+// takeUser gives a new environment its uid.
+func (iso *isolation) takeUser() (int, error) { return iso.users.take() }
+
+// releaseUser frees uid once its environment's processes are gone.
+func (iso *isolation) releaseUser(uid int) { iso.users.put(uid) }
+
+// guard wraps an environment's Runtime API listener so that only its own
+// user's connections reach it.
+func (iso *isolation) guard(e *env, ln net.Listener) (net.Listener, error) {
+	if !iso.peerCheck {
+		return ln, nil
+	}
+	return newPeerListener(ln, e.uid, e.m.log, e.id)
+}
+
 func (iso *isolation) close() {
 	if iso.tmp != nil {
 		iso.tmp.close()
@@ -227,4 +360,5 @@ func (iso *isolation) close() {
 	if iso.cg != nil {
 		iso.cg.close()
 	}
+	iso.users.close()
 }

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -29,6 +30,12 @@ func newIsolation(Config, func(string, ...any)) (*isolation, error) {
 
 func (iso *isolation) start(*env, *os.File) (*exec.Cmd, error) { return nil, errors.ErrUnsupported }
 func (iso *isolation) close()                                  {}
+func (iso *isolation) describe() []any                         { return nil }
+func (iso *isolation) takeUser() (int, error)                  { return 0, errors.ErrUnsupported }
+func (iso *isolation) releaseUser(int)                         {}
+func (iso *isolation) guard(_ *env, ln net.Listener) (net.Listener, error) {
+	return ln, nil
+}
 
 type tmpDisk struct{}
 

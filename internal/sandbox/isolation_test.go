@@ -1,10 +1,18 @@
+//go:build linux
+
 package sandbox
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func isolatedManager(t *testing.T) (*Manager, string) {
@@ -27,10 +35,10 @@ func TestIsolationFilesystem(t *testing.T) {
 	}{
 		{"hidden dir content unreadable", map[string]any{"op": "read", "path": filepath.Join(hidden, "secret.txt")},
 			func(v map[string]any) bool { return v["err"] == "FileNotFoundError" }},
-		{"hidden dir is empty", map[string]any{"op": "ls", "path": hidden},
-			func(v map[string]any) bool { n, _ := v["names"].([]any); return v["err"] == nil && len(n) == 0 }},
-		{"work dir hidden", map[string]any{"op": "ls", "path": m.cfg.WorkDir},
-			func(v map[string]any) bool { n, _ := v["names"].([]any); return len(n) == 0 }},
+		{"hidden dir absent", map[string]any{"op": "ls", "path": hidden},
+			func(v map[string]any) bool { return v["err"] == "FileNotFoundError" }},
+		{"work dir absent", map[string]any{"op": "ls", "path": m.cfg.WorkDir},
+			func(v map[string]any) bool { return v["err"] == "FileNotFoundError" }},
 		{"other code invisible", map[string]any{"op": "read", "path": filepath.Join(fixtures.goHandler, "bootstrap")},
 			func(v map[string]any) bool { return v["err"] == "FileNotFoundError" }},
 		{"code visible at /var/task", map[string]any{"op": "ls", "path": "/var/task"},
@@ -41,6 +49,25 @@ func TestIsolationFilesystem(t *testing.T) {
 			func(v map[string]any) bool { return v["err"] == "OSError" }},
 		{"/tmp writable", map[string]any{"op": "write", "path": "/tmp/ok.txt"},
 			func(v map[string]any) bool { return v["err"] == "" }},
+		{"/tmp owned by the environment's user", map[string]any{"op": "stat", "path": "/tmp"},
+			func(v map[string]any) bool { u, _ := v["uid"].(float64); return u >= envUIDBase }},
+		{"/etc read-only", map[string]any{"op": "write", "path": "/etc/hosts"},
+			func(v map[string]any) bool { return v["err"] == "OSError" || v["err"] == "PermissionError" }},
+		{"no /etc/shadow", map[string]any{"op": "read", "path": "/etc/shadow"},
+			func(v map[string]any) bool { return v["err"] == "FileNotFoundError" }},
+		{"passwd names the environment's user", map[string]any{"op": "read", "path": "/etc/passwd"},
+			func(v map[string]any) bool {
+				s, _ := v["data"].(string)
+				return regexp.MustCompile(`(?m)^sbx_user1051:x:20\d{8}:20\d{8}:`).MatchString(s) && !strings.Contains(s, "nologin\nnobody")
+			}},
+		{"resolver config present", map[string]any{"op": "read", "path": "/etc/resolv.conf"},
+			func(v map[string]any) bool { return v["err"] == nil }},
+		{"unprivileged user", map[string]any{"op": "id"},
+			func(v map[string]any) bool {
+				u, _ := v["uid"].(float64)
+				g, _ := v["groups"].([]any)
+				return u >= envUIDBase && u < envUIDBase+envUIDBlocks*envUIDBlockSize && v["euid"] == u && v["gid"] == u && len(g) == 0
+			}},
 		{"PID 1", map[string]any{"op": "pid"},
 			func(v map[string]any) bool { return v["pid"] == 1.0 }},
 		{"no open-file limit above 1024", map[string]any{"op": "nofile"},
@@ -48,7 +75,12 @@ func TestIsolationFilesystem(t *testing.T) {
 		{"no capabilities", map[string]any{"op": "read", "path": "/proc/self/status"},
 			func(v map[string]any) bool {
 				s, _ := v["data"].(string)
-				return regexp.MustCompile(`(?m)^CapEff:\s+0+$`).MatchString(s) && regexp.MustCompile(`(?m)^CapBnd:\s+0+$`).MatchString(s)
+				for _, f := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+					if !regexp.MustCompile(`(?m)^` + f + `:\s+0+$`).MatchString(s) {
+						return false
+					}
+				}
+				return regexp.MustCompile(`(?m)^NoNewPrivs:\s+1$`).MatchString(s)
 			}},
 	}
 	for _, tc := range tests {
@@ -105,5 +137,142 @@ func TestIsolationPidsLimit(t *testing.T) {
 	v := decode(t, r.Payload)
 	if v["err"] == "" || v["forked"].(float64) >= 1024 {
 		t.Fatalf("forked past pids.max: %v", v)
+	}
+}
+
+// TestIsolationRootAllowList checks that the environment's root holds the
+// allow-listed entries and nothing else of the host.
+func TestIsolationRootAllowList(t *testing.T) {
+	m, _ := isolatedManager(t)
+	fn := pyFunction()
+	want := []string{"dev", "etc", "opt", "proc", "tmp", "usr", "var"}
+	for _, d := range []string{"bin", "sbin", "lib", "lib32", "lib64", "libx32"} {
+		if _, err := os.Lstat("/" + d); err == nil {
+			want = append(want, d)
+		}
+	}
+	for _, d := range fn.HostDirs { // the interpreter's prefix, e.g. /root/.pyenv/...
+		if top := strings.Split(d, "/")[1]; top != "usr" && !slices.Contains(want, top) {
+			want = append(want, top)
+		}
+	}
+	slices.Sort(want)
+	v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/"}).Payload)
+	var got []string
+	for _, n := range v["names"].([]any) {
+		got = append(got, n.(string))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("/ holds %v, want %v", got, want)
+	}
+	for _, d := range fn.HostDirs {
+		if strings.HasPrefix(d, "/usr/") {
+			continue
+		}
+		// The prefix is there; its parents cannot be listed (/root).
+		if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": d}).Payload); v["err"] != nil {
+			t.Errorf("interpreter prefix %s: %v", d, v)
+		}
+		parent := "/" + strings.Split(d, "/")[1]
+		if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": parent}).Payload); v["err"] != "PermissionError" {
+			t.Errorf("ls %s (parent of the interpreter's prefix) = %v, want PermissionError", parent, v)
+		}
+	}
+	v = decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/etc"}).Payload)
+	for _, n := range v["names"].([]any) {
+		if n == "shadow" || n == "gshadow" || n == "sudoers" || n == "machine-id" {
+			t.Errorf("/etc shows %s", n)
+		}
+	}
+}
+
+// TestIsolationHidesDataInsideHostDirs: lambdad's data inside a dir that
+// environments see (an interpreter's prefix here) stays hidden.
+func TestIsolationHidesDataInsideHostDirs(t *testing.T) {
+	needPython(t)
+	prefix := visibleTempDir(t)
+	if err := os.Chmod(prefix, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(prefix, "data")
+	for _, d := range []string{data, filepath.Join(prefix, "lib")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(data, "metadata.db"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newTestManager(t, "auto", func(c *Config) { c.HideDirs = append(c.HideDirs, data) })
+	if !m.Isolated() {
+		t.Skip("kernel does not allow namespaces here")
+	}
+	fn := pyFunction(func(f *Function) { f.HostDirs = append(slices.Clone(f.HostDirs), prefix) })
+	if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": prefix}).Payload); !slices.Equal(v["names"].([]any), []any{"data", "lib"}) {
+		t.Fatalf("ls prefix: %v", v)
+	}
+	if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": data}).Payload); v["err"] != nil || len(v["names"].([]any)) != 0 {
+		t.Errorf("hidden data dir: %v", v)
+	}
+}
+
+// TestIsolationUsersDiffer: two live environments run as different users,
+// and /dev/shm is bounded.
+func TestIsolationUsersDiffer(t *testing.T) {
+	m, _ := isolatedManager(t)
+	mut := func(f *Function) { f.MemoryMB = 256; f.EphemeralStorageMB = 100 }
+	a := decode(t, invoke(t, m, pyFunction(mut), map[string]any{"op": "id"}).Payload)["uid"]
+	fn := pyFunction(mut)
+	b := decode(t, invoke(t, m, fn, map[string]any{"op": "id"}).Payload)["uid"]
+	if a == b || m.Stats().Total != 2 {
+		t.Errorf("two live environments: uids %v and %v (%+v)", a, b, m.Stats())
+	}
+	v := decode(t, invoke(t, m, fn, map[string]any{"op": "statvfs", "path": "/dev/shm"}).Payload)
+	if v["mb"].(float64) != 100 {
+		t.Errorf("/dev/shm is %v MB, want min(EphemeralStorage 100, Memory/2 128) = 100", v["mb"])
+	}
+}
+
+// TestRuntimeAPIOwnUserOnly attacks an environment's Runtime API from the
+// test process (root), from another uid, and from another environment:
+// each connection is closed before anything is read.
+func TestRuntimeAPIOwnUserOnly(t *testing.T) {
+	m, _ := isolatedManager(t)
+	if !m.iso.peerCheck {
+		t.Fatal("the Runtime API peer check is off on this kernel")
+	}
+	victim := pyFunction()
+	api := decode(t, invoke(t, m, victim, map[string]any{"op": "env"}).Payload)["AWS_LAMBDA_RUNTIME_API"].(string)
+	c := &http.Client{Timeout: 2 * time.Second}
+	// Refused means closed at once, not left waiting for an invocation.
+	resp, err := c.Get("http://" + api + "/2018-06-01/runtime/invocation/next")
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("root's GET /next answered %s", resp.Status)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("root's GET /next was accepted and waited: %v", err)
+	}
+	v := decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "steal", "api": api}).Payload)
+	if !slices.Contains([]any{"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"}, v["err"]) {
+		t.Errorf("another environment's GET /next: %v", v)
+	}
+	// The victim still works: its own runtime's connection was accepted.
+	if v := decode(t, invoke(t, m, victim, map[string]any{"op": "pid"}).Payload); v["pid"] != 1.0 {
+		t.Errorf("victim after the attacks: %v", v)
+	}
+}
+
+// TestIsolationIPC: a System V shared memory segment one environment makes
+// is not found by another (nor by the host), and goes when it stops.
+func TestIsolationIPC(t *testing.T) {
+	m, _ := isolatedManager(t)
+	key := 0x1a3bd00 + int(time.Now().UnixNano()%1000)
+	v := decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key, "create": true}).Payload)
+	if v["id"].(float64) < 0 {
+		t.Fatalf("create: %v", v)
+	}
+	v = decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key}).Payload)
+	if v["id"].(float64) >= 0 || v["errno"] != 2.0 { // ENOENT
+		t.Errorf("another environment found the segment: %v", v)
 	}
 }

@@ -16,14 +16,18 @@ import (
 
 // Shared fixtures, built once per test binary.
 var fixtures struct {
-	goHandler string // dir containing the aws-lambda-go test binary "bootstrap"
-	pyDir     string // dir containing pyruntime.py and a "bootstrap" script
-	python    string // real python3 executable (not a pyenv shim)
+	goHandler string   // dir containing the aws-lambda-go test binary "bootstrap"
+	pyDir     string   // dir containing pyruntime.py and a "bootstrap" script
+	python    string   // real python3 executable (not a pyenv shim)
+	pyDirs    []string // its install prefixes (Function.HostDirs)
 	buildErr  error
 }
 
 func TestMain(m *testing.M) {
 	MaybeRunInit() // documents the hook; nsinit's init() already ran it
+	if spec := os.Getenv(peerChildEnv); spec != "" {
+		os.Exit(peerChild(spec))
+	}
 	dir, err := os.MkdirTemp("", "sandbox-fixtures-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -42,8 +46,10 @@ func buildFixtures(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build go handler: %v\n%s", err, out)
 	}
-	if out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output(); err == nil {
-		fixtures.python = strings.TrimSpace(string(out))
+	const locate = "import os, sys; print(sys.executable); print(os.path.realpath(sys.prefix)); print(os.path.realpath(sys.base_prefix))"
+	if out, err := exec.Command("python3", "-c", locate).Output(); err == nil {
+		lines := strings.Fields(string(out))
+		fixtures.python, fixtures.pyDirs = lines[0], lines[1:]
 		fixtures.pyDir = filepath.Join(dir, "py")
 		if err := os.MkdirAll(fixtures.pyDir, 0o755); err != nil {
 			return err
@@ -56,7 +62,7 @@ func buildFixtures(dir string) error {
 			return err
 		}
 	}
-	// Fixture dirs must be readable by the capability-less root in the sandbox.
+	// Fixture dirs must be readable by the environments' unprivileged users.
 	return os.Chmod(dir, 0o755)
 }
 
@@ -149,6 +155,7 @@ func pyFunction(mut ...func(*Function)) *Function {
 		Key:                fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:py%d:$LATEST", keySeq.Add(1)),
 		Command:            []string{fixtures.python, "-u", "{TASK_ROOT}/pyruntime.py"},
 		CodeDir:            fixtures.pyDir,
+		HostDirs:           fixtures.pyDirs,
 		Env:                []string{"AWS_LAMBDA_FUNCTION_VERSION=7"},
 		MemoryMB:           128,
 		Timeout:            10 * time.Second,

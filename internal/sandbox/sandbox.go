@@ -4,12 +4,15 @@
 //
 // Isolation re-executes the current binary (/proc/self/exe) as a small init
 // helper inside new mount and PID namespaces; the helper builds the
-// environment's root (system dirs read-only, code at /var/task, layers at
-// /opt, a size-limited /tmp, hidden dirs emptied), joins the cgroup, drops
-// all capabilities and execs the bootstrap as PID 1. That helper is package
-// nsinit, whose init() runs it, so any binary importing sandbox, test
-// binaries included, handles the re-exec before main runs; cmd/lambdad may
-// call MaybeRunInit first thing in main to make that explicit.
+// environment's root from an allow-list (system dirs and /etc files
+// read-only, the interpreter's prefix, code at /var/task, layers at /opt, a
+// size-limited /tmp), joins the cgroup, drops all capabilities, becomes the
+// environment's own unprivileged user and execs the bootstrap as PID 1.
+// Each environment's Runtime API accepts connections from that user only.
+// That helper is package nsinit, whose init() runs it, so any binary
+// importing sandbox, test binaries included, handles the re-exec before
+// main runs; cmd/lambdad may call MaybeRunInit first thing in main to make
+// that explicit.
 package sandbox
 
 import (
@@ -56,14 +59,26 @@ type Function struct {
 	Command    []string
 	RuntimeDir string
 	// Env is KEY=VALUE; placeholders are replaced in values too.
-	Env                []string
-	CodeDir            string
-	LayerDirs          []string
+	Env       []string
+	CodeDir   string
+	LayerDirs []string
+	// HostDirs are host dirs the runtime needs besides the system's, such
+	// as its interpreter's install prefix; isolated environments see them
+	// read-only at the same paths.
+	HostDirs           []string
 	MemoryMB           int
 	Timeout            time.Duration
 	EphemeralStorageMB int
 	// LogFormat is "Text" (default) or "JSON" for platform log lines.
 	LogFormat string
+	// Hold, when set, is called as an environment is created; the release
+	// it returns is called once the environment is cleaned up, so the code
+	// and layer trees it starts from outlive it.
+	Hold func() (release func())
+	// EnvCredentials, when set, gives each environment variables of its
+	// own (its credentials), appended after Env; release is called when the
+	// environment is cleaned up.
+	EnvCredentials func() (env []string, release func())
 }
 
 // Invocation is one event to run.
@@ -181,6 +196,12 @@ func NewManager(cfg Config) (*Manager, error) {
 		} else {
 			m.iso = iso
 		}
+	}
+	if m.iso != nil {
+		m.log.Info("sandbox: environments isolated", m.iso.describe()...)
+	} else {
+		m.log.Info("sandbox: environments unconfined", "isolation", cfg.Isolation)
+		m.log.Warn("sandbox: unconfined environments run as lambdad's user on the host's filesystem, and their Runtime API cannot be limited to them: any local process can answer another function's invocations")
 	}
 	go m.janitor()
 	return m, nil

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server"
 )
 
 func TestInvokeNode(t *testing.T) {
@@ -74,8 +76,8 @@ exports.lambdaHandler = function (event, context, callback) {
 // directory on this machine, run in place.
 func TestInvokeHotReload(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
 	code := t.TempDir()
+	_, c := invokeEnv(t, func(cfg *server.Config) { cfg.HotReloadRoots = code })
 	write := func(v string) {
 		t.Helper()
 		src := "VALUE = " + v + "\nn = 0\n\ndef handler(event, context):\n    global n\n    n += 1\n    return [VALUE, n]\n"

@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/lambdad/lambdad/internal/api"
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/logs"
@@ -42,17 +42,42 @@ type Config struct {
 	IdleTimeout time.Duration
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
+	// ThrottleBase is the first retry delay of throttled Event invokes
+	// (default 1 s); it doubles up to 300 times itself.
+	ThrottleBase time.Duration
 	// Python and Node are the interpreters used when a runtime's exact version is not installed.
 	Python, Node string
 	// AWSEndpoint becomes AWS_ENDPOINT_URL inside functions.
 	AWSEndpoint string
 	// PublicURL is how functions reach this lambdad (AWS_ENDPOINT_URL_LAMBDA); by default http://<listen address>.
 	PublicURL string
-	// Credentials, when set, are the only access keys accepted, and every
-	// API request's SigV4 signature is checked against them.
+	// Credentials, when set, are the only access keys accepted (besides the
+	// keys lambdad issues to functions), and every API request's SigV4
+	// signature is checked against them.
 	Credentials map[string]string
+	// HotReloadRoots are the directories hot-reload code may come from,
+	// comma-separated: "" is lambdad's working directory, "none" turns hot
+	// reload off.
+	HotReloadRoots string
+	// BodyMemory bounds the bytes of request bodies held at once (default
+	// DefaultBodyMemory).
+	BodyMemory int64
+	// ReadTimeout cuts a client that sends nothing this long while sending
+	// its headers or its body (default DefaultReadTimeout).
+	ReadTimeout time.Duration
 	Logger      *slog.Logger
 }
+
+// Defaults of Config.
+const (
+	DefaultBodyMemory  = 128 << 20
+	DefaultReadTimeout = 30 * time.Second
+	// idleTimeout closes keep-alive connections unused this long.
+	idleTimeout = 2 * time.Minute
+	// budgetWait is how long a request waits for body memory before it is
+	// throttled.
+	budgetWait = time.Second
+)
 
 // Server is a running lambdad.
 type Server struct {
@@ -66,12 +91,24 @@ type Server struct {
 	handler  http.Handler
 	log      *slog.Logger
 	stop     context.CancelFunc
-	// functionSecret signs functions' calls back when signatures are checked.
-	functionSecret string
+	// fnCreds holds the credentials issued to execution environments.
+	fnCreds *fncreds.Registry
 }
 
-// credentials are the configured keys, and each account's function key.
+// credentials are the configured keys (nil: signatures are not checked).
 func (s *Server) credentials() awsproto.Credentials {
+	if s.cfg.Credentials == nil {
+		return nil
+	}
+	return func(key string) (string, bool) {
+		secret, ok := s.cfg.Credentials[key]
+		return secret, ok
+	}
+}
+
+// urlCredentials are the keys whose signatures AWS_IAM function URLs accept:
+// the configured ones and functions' own, so functions can call URLs.
+func (s *Server) urlCredentials() awsproto.Credentials {
 	if s.cfg.Credentials == nil {
 		return nil
 	}
@@ -79,11 +116,15 @@ func (s *Server) credentials() awsproto.Credentials {
 		if secret, ok := s.cfg.Credentials[key]; ok {
 			return secret, true
 		}
-		if key == invoke.FunctionAccessKey(awsproto.DefaultAccount) || len(key) == 12 && strings.Trim(key, "0123456789") == "" {
-			return s.functionSecret, true
-		}
-		return "", false
+		e, ok := s.fnCreds.Lookup(key)
+		return e.Secret, ok
 	}
+}
+
+// functionKeys finds the live keys of functions' environments.
+func (s *Server) functionKeys(key string) (awsproto.FunctionKey, bool) {
+	e, ok := s.fnCreds.Lookup(key)
+	return awsproto.FunctionKey(e), ok
 }
 
 // New opens the data directory and builds every part.
@@ -109,11 +150,22 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	fcfg := functions.Config{Store: st, Blobs: bl, Transition: cfg.Transition, ConcurrencyLimit: int32(cfg.ConcurrencyLimit), Logger: log}
+	hot, err := hotReload(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	fcfg := functions.Config{Store: st, Blobs: bl, Transition: cfg.Transition, ConcurrencyLimit: int32(cfg.ConcurrencyLimit), Logger: log, HotReload: hot}
 	if cfg.S3Endpoint != "" {
 		fcfg.S3 = s3code.New(cfg.S3Endpoint, "us-east-1")
 	}
-	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log}
+	if cfg.BodyMemory <= 0 {
+		cfg.BodyMemory = DefaultBodyMemory
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New()}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
@@ -126,11 +178,22 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	fs := functions.New(fcfg)
+	if err := fs.CollectUnreferenced(context.Background()); err != nil {
+		log.Warn("collect unreferenced code", "err", err)
+	}
 	if err := srv.startDataPlane(fs); err != nil {
 		st.Close()
 		return nil, err
 	}
-	srv.handler = api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.credentials()})
+	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials()})
+	// The API itself knows function keys apart, to hold them to their
+	// account and region.
+	if creds := srv.credentials(); creds != nil {
+		h.Service().VerifyWith(creds)
+	}
+	h.Service().WithFunctionKeys(srv.functionKeys)
+	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
+	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
 	return srv, nil
 }
 
@@ -160,24 +223,11 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if s.cfg.Credentials != nil {
-		// Functions sign their calls back with a secret only they are given.
-		b := make([]byte, 16)
-		rand.Read(b)
-		s.functionSecret = hex.EncodeToString(b)
-	}
 	inv, err := invoke.New(ctx, invoke.Config{
-		FunctionSecret: func(key string) string {
-			if creds := s.credentials(); creds != nil {
-				if secret, ok := creds(key); ok {
-					return secret
-				}
-			}
-			return "lambdad-local-secret"
-		},
-		Functions: fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
+		Credentials: s.fnCreds,
+		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
-		RetryBase: cfg.RetryBase, Logger: s.log,
+		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log,
 	})
 	if err != nil {
 		cancel()
@@ -213,7 +263,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.PublicURL == "" {
 		s.invoke.SetLambdaEndpoint("http://" + ln.Addr().String())
 	}
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
+	// A client that stops sending is cut: while sending headers after
+	// ReadTimeout, while sending a body after ReadTimeout without a byte
+	// (progressDeadlines), and when idle between requests.
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: s.cfg.ReadTimeout, IdleTimeout: idleTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	// The ready line is logged whatever the level, so tools can wait for it.
@@ -246,6 +300,27 @@ func (s *Server) Close() error {
 	s.sandbox.Close(ctx)
 	s.logs.Close(ctx)
 	return s.store.Close()
+}
+
+// hotReload resolves Config.HotReloadRoots.
+func hotReload(cfg Config) (functions.HotReload, error) {
+	var roots []string
+	switch v := strings.TrimSpace(cfg.HotReloadRoots); v {
+	case "":
+		wd, err := os.Getwd()
+		if err != nil {
+			return functions.HotReload{}, fmt.Errorf("hot-reload roots: %w", err)
+		}
+		roots = []string{wd}
+	case "none":
+	default:
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				roots = append(roots, r)
+			}
+		}
+	}
+	return functions.NewHotReload(roots, cfg.DataDir)
 }
 
 // loadSecret reads the key that signs code links, making it on first start

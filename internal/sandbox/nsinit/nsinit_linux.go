@@ -78,25 +78,43 @@ type Spec struct {
 	Runtime string   // -> /var/runtime (read-only), may be empty
 	Layers  []string // merged into /opt (read-only), later wins
 	Tmp     string   // -> /tmp (host tmpfs, read-write)
-	Hide    []string // host dirs replaced by empty read-only dirs
-	Cgroups []string // cgroup files to write "0" to, from the exec'ing thread
-	Argv    []string
-	NoFile  uint64
-	Probe   bool // set everything up, then exit 0
+	// System lays out the rest of the root, in order: the host's system
+	// dirs, the files of /etc programs need, the interpreter's prefix.
+	// Nothing else of the host appears.
+	System []Entry
+	// Hide lists paths, as the environment sees them, replaced by empty
+	// read-only dirs (lambdad's data inside a dir bound above).
+	Hide     []string
+	UID, GID int      // the bootstrap's user and group
+	ShmMB    int      // size of /dev/shm
+	Cgroups  []string // cgroup files to write "0" to, from the exec'ing thread
+	Argv     []string
+	NoFile   uint64
+	Probe    bool // set everything up, then exit 0
 }
 
-// skipRoot tells the top-level host entries not carried into the
-// environment: they are replaced (var, opt, tmp, proc, dev) or have no
-// business there.
-func skipRoot(name string) bool {
-	switch name {
-	case "proc", "sys", "dev", "tmp", "var", "opt", "mnt", "media", "boot", "lost+found", "old_root":
-		return true
-	}
-	return false
+// Entry is one item of the environment's root.
+type Entry struct {
+	Path string // absolute, as the environment sees it
+	Kind string // one of the Entry* kinds
+	// Source is the host path bound or copied (Bind, Copy), or the link's
+	// target (Link).
+	Source string `json:",omitempty"`
+	Data   string `json:",omitempty"` // File's content
+	Mode   uint32 `json:",omitempty"` // Dir's and File's permissions
 }
+
+// Entry kinds.
+const (
+	EntryBind = "bind" // host dir Source bound read-only at Path
+	EntryLink = "link" // symlink to Source
+	EntryCopy = "copy" // host file Source copied (0644); skipped if unreadable
+	EntryFile = "file" // a file holding Data
+	EntryDir  = "dir"  // an empty dir with Mode
+)
 
 func (s *Spec) setup() error {
+	unix.Umask(0o022) // the dirs and files made here must be readable by UID
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
@@ -106,39 +124,17 @@ func (s *Spec) setup() error {
 		}
 	}
 	root := s.Root
-	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,mode=0755"); err != nil {
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=4m,mode=0755"); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
-	ents, err := os.ReadDir("/")
-	if err != nil {
-		return err
-	}
-	for _, de := range ents {
-		name := de.Name()
-		if skipRoot(name) {
-			continue
-		}
-		src, dst := "/"+name, filepath.Join(root, name)
-		switch {
-		case de.Type()&os.ModeSymlink != 0:
-			target, err := os.Readlink(src)
-			if err != nil {
-				return err
-			}
-			if err := os.Symlink(target, dst); err != nil {
-				return err
-			}
-		case de.IsDir():
-			if err := os.Mkdir(dst, 0o755); err != nil {
-				return err
-			}
-			if err := bindRO(src, dst); err != nil {
-				return err
-			}
+	buf := make([]byte, 128<<10)
+	for _, en := range s.System {
+		if err := en.make(root, buf); err != nil {
+			return fmt.Errorf("%s: %w", en.Path, err)
 		}
 	}
-	for _, d := range []string{"var", "var/task", "var/runtime", "opt", "tmp", "proc", "dev"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+	for _, d := range []string{"/var", "/var/task", "/var/runtime", "/opt", "/tmp", "/proc", "/dev"} {
+		if err := mkdir(root+d, 0o755); err != nil {
 			return err
 		}
 	}
@@ -182,11 +178,13 @@ func (s *Spec) setup() error {
 			_ = unix.Mount("", p, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
 		}
 	}
-	if err := setupDev(filepath.Join(root, "dev")); err != nil {
+	if err := setupDev(filepath.Join(root, "dev"), s.ShmMB); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	if err := hide(root, s.Hide); err != nil {
-		return err
+	if len(s.Hide) > 0 {
+		if err := hide(root, s.Hide); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount("", root, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("root read-only: %w", err)
@@ -211,12 +209,93 @@ func (s *Spec) setup() error {
 			return fmt.Errorf("rlimit: %w", err)
 		}
 	}
-	return dropCapabilities()
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	return setUser(s.UID, s.GID)
 }
 
-// dropCapabilities leaves the bootstrap as uid 0 (so root-owned host
-// interpreters stay readable) but without any capability: it cannot mount,
-// undo the read-only binds, or escape the namespaces.
+// make creates the entry under root. Its parent exists: the plan lists
+// parents first. Raw syscalls: os.File's poller registration would cost
+// more than the copy itself, for each of some thirty entries per start.
+func (en *Entry) make(root string, buf []byte) error {
+	dst := root + en.Path
+	switch en.Kind {
+	case EntryBind:
+		if err := mkdir(dst, 0o755); err != nil {
+			return err
+		}
+		return bindRO(en.Source, dst)
+	case EntryLink:
+		return unix.Symlink(en.Source, dst)
+	case EntryDir:
+		return mkdir(dst, en.Mode)
+	case EntryFile:
+		return writeFile(dst, []byte(en.Data), en.Mode)
+	case EntryCopy:
+		// Read at each start, so a changed resolv.conf reaches new
+		// environments; a file gone since lambdad planned the root is skipped.
+		return copyFile(en.Source, dst, buf)
+	}
+	return fmt.Errorf("unknown entry kind %q", en.Kind)
+}
+
+func mkdir(p string, mode uint32) error {
+	if err := unix.Mkdir(p, mode); err != nil && err != unix.EEXIST {
+		return err
+	}
+	return nil
+}
+
+func writeFile(p string, b []byte, mode uint32) error {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func copyFile(src, dst string, buf []byte) error {
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(in)
+	out, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(out)
+	for {
+		n, err := unix.Read(in, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return nil // a short copy of a host file is not fatal
+		}
+		for b := buf[:n]; len(b) > 0; {
+			w, err := unix.Write(out, b)
+			if err != nil {
+				return err
+			}
+			b = b[w:]
+		}
+	}
+}
+
+// dropCapabilities empties the bounding, ambient and inheritable sets and
+// sets no_new_privs; setUser then leaves root, which clears the permitted
+// and effective sets, so the bootstrap has no capability and cannot regain
+// one by exec.
 func dropCapabilities() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
@@ -235,10 +314,27 @@ func dropCapabilities() error {
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capget: %w", err)
 	}
-	// Inheritable must be empty too, or exec as root would regain them.
+	// Inheritable must be empty too, or exec could regain them.
 	data[0].Inheritable, data[1].Inheritable = 0, 0
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// setUser makes this thread uid/gid with no supplementary groups. The raw
+// syscalls change this thread only, which is the one that execs the
+// bootstrap (the helper's other threads die with the exec); Go's wrappers
+// would stop every thread to change them all.
+func setUser(uid, gid int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return fmt.Errorf("setresgid: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return fmt.Errorf("setresuid: %w", e)
 	}
 	return nil
 }
@@ -256,39 +352,40 @@ func bindRO(src, dst string) error {
 	return unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 }
 
-func setupDev(dev string) error {
+func setupDev(dev string, shmMB int) error {
 	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "size=64k,mode=0755"); err != nil {
 		return err
 	}
 	for _, n := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		p := filepath.Join(dev, n)
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
-		if err != nil {
+		p := dev + "/" + n
+		if err := writeFile(p, nil, 0o666); err != nil {
 			return err
 		}
-		f.Close()
 		if err := unix.Mount("/dev/"+n, p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
 	}
-	shm := filepath.Join(dev, "shm")
-	if err := os.Mkdir(shm, 0o1777); err != nil {
+	shm := dev + "/shm"
+	if err := mkdir(shm, 0o1777); err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64m,mode=1777"); err != nil {
+	if shmMB <= 0 {
+		shmMB = 64
+	}
+	if err := unix.Mount("tmpfs", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(shmMB)+"m,mode=1777"); err != nil {
 		return err
 	}
 	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
 	for _, l := range links {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
+		if err := unix.Symlink(l[0], dev+"/"+l[1]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// hide makes each of the host dirs hidden (as seen under root) an empty
-// read-only directory, first detaching whatever is mounted at or below them
+// hide makes each of the paths hidden (as the environment sees them) an
+// empty read-only directory, first detaching whatever is mounted at or below them
 // (such as the binds of the environment being built, or other environments'
 // /tmp) so nothing stays reachable or pinned.
 func hide(root string, hidden []string) error {

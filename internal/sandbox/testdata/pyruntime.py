@@ -112,6 +112,33 @@ while True:
     elif op == "sleep":
         time.sleep(ev["s"])
         out = "slept"
+    elif op == "id":
+        out = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups()}
+    elif op == "stat":
+        try:
+            st_ = os.stat(ev["path"])
+            out = {"uid": st_.st_uid, "mode": st_.st_mode & 0o7777}
+        except Exception as e:
+            out = {"err": type(e).__name__}
+    elif op == "statvfs":
+        sv = os.statvfs(ev["path"])
+        out = {"mb": sv.f_blocks * sv.f_frsize // (1 << 20)}
+    elif op == "steal":
+        # Another environment's Runtime API, as a hostile function would try it.
+        h2, p2 = ev["api"].split(":")
+        try:
+            c2 = http.client.HTTPConnection(h2, int(p2), timeout=2)
+            c2.request("GET", "/2018-06-01/runtime/invocation/next")
+            out = {"status": c2.getresponse().status}
+        except Exception as e:
+            out = {"err": type(e).__name__}
+    elif op == "shmget":
+        # A System V shared memory segment by key: create it, or find one.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = 0o1666 if ev.get("create") else 0  # IPC_CREAT|0666
+        shmid = libc.shmget(ev["key"], 4096 if ev.get("create") else 0, flags)
+        out = {"id": shmid, "errno": ctypes.get_errno() if shmid < 0 else 0}
     elif op == "nofile":
         out = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
     elif op == "env":

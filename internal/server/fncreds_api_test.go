@@ -1,0 +1,171 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server"
+)
+
+// pySigV4 is a Python module that calls lambdad's API signed by hand with
+// hmac/hashlib (botocore is not on a function's path), by default with the
+// credentials the function finds in its environment.
+const pySigV4 = `import datetime, hashlib, hmac, json, os, urllib.error, urllib.parse, urllib.request
+
+def call(method, path, body=b'', region=None, key=None, secret=None, token=None):
+    region = region or os.environ['AWS_REGION']
+    key = key or os.environ['AWS_ACCESS_KEY_ID']
+    secret = secret or os.environ['AWS_SECRET_ACCESS_KEY']
+    token = os.environ.get('AWS_SESSION_TOKEN') if token is None else token
+    ep = os.environ['AWS_ENDPOINT_URL_LAMBDA']
+    t = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    h = {'host': urllib.parse.urlsplit(ep).netloc, 'x-amz-date': t}
+    if token:
+        h['x-amz-security-token'] = token
+    signed = ';'.join(sorted(h))
+    canon = '\n'.join([method, path, '', ''.join(k + ':' + h[k] + '\n' for k in sorted(h)), signed, hashlib.sha256(body).hexdigest()])
+    scope = t[:8] + '/' + region + '/lambda/aws4_request'
+    sts = '\n'.join(['AWS4-HMAC-SHA256', t, scope, hashlib.sha256(canon.encode()).hexdigest()])
+    k = ('AWS4' + secret).encode()
+    for p in (t[:8], region, 'lambda', 'aws4_request'):
+        k = hmac.new(k, p.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h['authorization'] = 'AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s' % (key, scope, signed, sig)
+    req = urllib.request.Request(ep + path, data=body or None, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return {'status': r.status, 'type': '', 'body': r.read().decode()}
+    except urllib.error.HTTPError as e:
+        return {'status': e.code, 'type': e.headers.get('X-Amzn-ErrorType', ''), 'body': e.read().decode()}
+`
+
+// pyCreds is a handler that reports its environment's credentials and what
+// lambdad answers it, signed with them, for ListFunctions and
+// GetAccountSettings.
+const pyCreds = pySigV4 + `
+def handler(event, context):
+    return {
+        'key': os.environ['AWS_ACCESS_KEY_ID'],
+        'secret': os.environ['AWS_SECRET_ACCESS_KEY'],
+        'token': os.environ['AWS_SESSION_TOKEN'],
+        'list': call('GET', '/2015-03-31/functions/'),
+        'settings': call('GET', '/2016-08-19/account-settings/'),
+    }
+`
+
+type pyAnswer struct {
+	Status int    `json:"status"`
+	Type   string `json:"type"`
+	Body   string `json:"body"`
+}
+
+type credsReport struct {
+	Key, Secret, Token string
+	List, Settings     pyAnswer
+}
+
+// TestFunctionCredentialsAreTheirOwn: each environment gets its own key,
+// valid for its function's account and region only and only while it runs.
+// Before, every function shared one secret and, with --credentials on, any
+// 12-digit key was accepted with it, in any region: a function could act as
+// any account.
+func TestFunctionCredentialsAreTheirOwn(t *testing.T) {
+	t.Parallel()
+	const acct, other = "111111111111", "222222222222"
+	d := startLambdad(t, t.TempDir(), func(c *server.Config) {
+		c.Credentials = map[string]string{acct: "admin-secret", other: "other-secret"}
+	})
+	client := func(key, secret, token, region string) *lambda.Client {
+		return lambda.New(lambda.Options{Region: region, BaseEndpoint: aws.String(d.URL),
+			Credentials: credentials.NewStaticCredentialsProvider(key, secret, token),
+			Retryer:     aws.NopRetryer{}})
+	}
+	ctx := context.Background()
+	admin := client(acct, "admin-secret", "", testRegion)
+	createActive(t, client(other, "other-secret", "", testRegion), pyFunction(t, "other-accounts-fn", "def handler(e, c):\n    return 1\n"))
+	createActive(t, admin, pyFunction(t, "whoami", pyCreds))
+	createActive(t, admin, pyFunction(t, "whoami-too", pyCreds))
+
+	run := func(name string) credsReport {
+		t.Helper()
+		out := mustInvoke(t, admin, &lambda.InvokeInput{FunctionName: aws.String(name)})
+		if out.FunctionError != nil {
+			t.Fatalf("%s: %s", name, out.Payload)
+		}
+		return decodeJSON[credsReport](t, out.Payload)
+	}
+	r := run("whoami")
+	if !regexp.MustCompile(`^ASIA[A-Z2-7]{16}$`).MatchString(r.Key) || r.Secret == "" || r.Token == "" {
+		t.Errorf("credentials %q/%q/%q are not shaped like AWS temporary credentials", r.Key, r.Secret, r.Token)
+	}
+	// The function calls lambdad in its own account.
+	if r.List.Status != 200 || !strings.Contains(r.List.Body, `"whoami"`) || strings.Contains(r.List.Body, "other-accounts-fn") {
+		t.Errorf("ListFunctions with the function's credentials: %+v", r.List)
+	}
+	if r.Settings.Status != 200 {
+		t.Errorf("GetAccountSettings with the function's credentials: %+v", r.Settings)
+	}
+	if r2 := run("whoami-too"); r2.Key == r.Key || r2.Secret == r.Secret {
+		t.Errorf("two functions got the same credentials: %s", r.Key)
+	}
+
+	// The same credentials from outside: their account, their region.
+	fn := client(r.Key, r.Secret, r.Token, testRegion)
+	list, err := fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if err != nil || len(list.Functions) != 2 {
+		t.Fatalf("ListFunctions with the function's credentials: %v %d functions", err, len(list.Functions))
+	}
+	_, err = client(r.Key, r.Secret, r.Token, "eu-west-1").ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+	_, err = client(r.Key, r.Secret, "", testRegion).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+	for _, pretend := range []string{other, "999999999999", acct} {
+		_, err = client(pretend, r.Secret, r.Token, testRegion).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+		if httpStatus(err) != 403 {
+			t.Errorf("the function's secret with key %s: %v", pretend, err)
+		}
+	}
+	_, err = client(r.Key, r.Secret, r.Token, testRegion).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:" + other + ":function:other-accounts-fn")})
+	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+
+	// Once its environment stops, the key is refused.
+	if _, err := admin.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("whoami")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the deleted function's key is refused", func() bool {
+		_, err := fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+		return httpStatus(err) == 403
+	})
+	_, err = fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+}
+
+// TestFunctionKeysCheckedWithoutCredentials: with --credentials off, other
+// keys are taken at their word, but a function's key is still checked and
+// still stands for its function's account only.
+func TestFunctionKeysCheckedWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	d, c := invokeEnv(t, nil)
+	createActive(t, c, pyFunction(t, "whoami", pyCreds))
+	r := decodeJSON[credsReport](t, call(t, c, "whoami", "{}").Payload)
+	if r.List.Status != 200 || !strings.Contains(r.List.Body, `"whoami"`) {
+		t.Fatalf("ListFunctions from the function: %+v", r.List)
+	}
+	ctx := context.Background()
+	forged := lambda.New(lambda.Options{Region: testRegion, BaseEndpoint: aws.String(d.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(r.Key, "not-the-secret", r.Token), Retryer: aws.NopRetryer{}})
+	_, err := forged.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "InvalidSignatureException", 403, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	var body map[string]any
+	if err := json.Unmarshal([]byte(r.Settings.Body), &body); err != nil || r.Settings.Status != 200 {
+		t.Errorf("GetAccountSettings from the function: %+v", r.Settings)
+	}
+}
