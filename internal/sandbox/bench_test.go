@@ -258,3 +258,41 @@ func coldStarts(b *testing.B, newFn func() *Function) {
 		})
 	}
 }
+
+// BenchmarkColdStartTmp is BenchmarkColdStartGoEcho isolated, by how /tmp
+// is made: a tmpfs (counted against memory), a disk made on the cold path,
+// or a disk from the ready pool (the default).
+func BenchmarkColdStartTmp(b *testing.B) {
+	needGo(b)
+	for _, v := range []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"tmpfs", func(c *Config) { c.tmpfsOnly = true }},
+		{"disk", func(c *Config) { c.tmpPool = -1 }},
+		{"disk-pool", func(*Config) {}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			m, _ := newTestManager(b, "auto", v.cfg)
+			if !m.Isolated() {
+				b.Skip("no isolation here")
+			}
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; b.Loop(); i++ {
+				fn := goFunction()
+				t0 := time.Now()
+				res, err := m.Invoke(ctx, fn, benchInv(int64(i)))
+				lat = append(lat, time.Since(t0))
+				if err != nil || res.FunctionError != "" {
+					b.Fatalf("%v %s %s", err, res.Payload, res.Log)
+				}
+				m.Retire(fn.Key)
+				// Let the pool refill as it would between cold starts.
+				time.Sleep(5 * time.Millisecond)
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2])/1e6, "cold-ms")
+		})
+	}
+}

@@ -52,10 +52,11 @@ type env struct {
 	srv     *http.Server
 	stopped chan struct{}
 
-	tmpDir  string // host path of /tmp
-	optDir  string // host path of merged /opt when unconfined
-	tmpUp   bool   // a tmpfs is mounted at tmpDir
-	uid     int    // the environment's own user when isolated, else 0
+	tmpDir  string   // host path of /tmp
+	optDir  string   // host path of merged /opt when unconfined
+	tmpUp   bool     // a tmpfs is mounted at tmpDir
+	tmpDisk *tmpDisk // or this disk is
+	uid     int      // the environment's own user when isolated, else 0
 	cg      *envCgroup
 	argv    []string
 	environ []string
@@ -103,6 +104,7 @@ type proc struct {
 	out    *os.File
 	outRC  syscall.RawConn
 	status *os.File // /proc/<pid>/status when unconfined, for VmHWM
+	clear  *os.File // /proc/<pid>/clear_refs when unconfined, to reset VmHWM
 }
 
 // call is one invocation handed to the runtime.
@@ -164,7 +166,7 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		e.unhold = fn.Hold()
 	}
 	if err := e.setup(); err != nil {
-		e.cleanup()
+		e.cleanup(false)
 		return nil, err
 	}
 	m.total.Add(1)
@@ -183,18 +185,14 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 // setup creates everything but the process.
 func (e *env) setup() error {
 	e.tmpDir = filepath.Join(e.dir, "tmp")
-	if err := os.MkdirAll(e.tmpDir, 0o1777); err != nil {
-		return err
-	}
-	if err := os.Chmod(e.tmpDir, 0o1777); err != nil {
+	if err := os.MkdirAll(e.dir, 0o755); err != nil {
 		return err
 	}
 	iso := e.m.iso
 	if iso != nil {
-		if err := mountTmpfs(e.tmpDir, e.fn.EphemeralStorageMB); err != nil {
+		if err := iso.mountTmp(e); err != nil {
 			return fmt.Errorf("sandbox: mount /tmp: %w", err)
 		}
-		e.tmpUp = true
 		if iso.cg != nil {
 			cg, err := iso.cg.create("e"+strconv.FormatUint(e.id, 10), e.fn.MemoryMB)
 			if err != nil {
@@ -203,6 +201,12 @@ func (e *env) setup() error {
 			e.cg = cg
 		}
 	} else {
+		if err := os.Mkdir(e.tmpDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(e.tmpDir, 0o777|os.ModeSticky); err != nil {
+			return err
+		}
 		opt, err := mergeLayers(filepath.Join(e.dir, "opt"), e.fn.LayerDirs)
 		if err != nil {
 			return fmt.Errorf("sandbox: layers: %w", err)
@@ -286,8 +290,10 @@ func (e *env) setup() error {
 	return nil
 }
 
-// cleanup releases host resources; the process must be gone.
-func (e *env) cleanup() {
+// cleanup releases host resources; the process must be gone. exited says
+// it is known to be: then /tmp may be wiped and reused once the cgroup
+// proves that nothing of the environment survives.
+func (e *env) cleanup(exited bool) {
 	if e.releaseCreds != nil {
 		e.releaseCreds()
 		e.releaseCreds = nil
@@ -295,11 +301,12 @@ func (e *env) cleanup() {
 	if e.srv != nil {
 		_ = e.srv.Close()
 	}
+	emptied := false
 	if e.cg != nil {
-		e.cg.remove()
+		emptied = e.cg.remove()
 	}
-	if e.tmpUp {
-		unmountTmpfs(e.tmpDir)
+	if e.m.iso != nil {
+		e.m.iso.unmountTmp(e, exited && emptied)
 	}
 	_ = os.RemoveAll(e.dir)
 	if e.unhold != nil {
@@ -320,11 +327,12 @@ func (e *env) stop() {
 		e.proc = nil
 		e.mu.Unlock()
 		close(e.stopped)
+		exited := true
 		if pr != nil && pr.pid.Load() > 0 {
 			pr.kill()
-			waitExit(pr, 5*time.Second)
+			exited = waitExit(pr, 5*time.Second)
 		}
-		e.cleanup()
+		e.cleanup(exited)
 		e.m.envMu.Lock()
 		delete(e.m.envs, e)
 		e.m.envMu.Unlock()
@@ -384,6 +392,7 @@ func (e *env) spawn() (*proc, error) {
 	pr.pid.Store(int64(pr.cmd.Process.Pid))
 	if e.m.iso == nil {
 		pr.status, _ = os.Open("/proc/" + strconv.Itoa(pr.cmd.Process.Pid) + "/status")
+		pr.clear, _ = os.OpenFile("/proc/"+strconv.Itoa(pr.cmd.Process.Pid)+"/clear_refs", os.O_WRONLY, 0)
 	}
 	pr.outRC, err = r.SyscallConn()
 	if err != nil {
@@ -398,6 +407,9 @@ func (e *env) spawn() (*proc, error) {
 		pr.state = pr.cmd.ProcessState.String()
 		if pr.status != nil {
 			pr.status.Close()
+		}
+		if pr.clear != nil {
+			pr.clear.Close()
 		}
 		close(pr.exited)
 	}()
@@ -565,6 +577,7 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 			return *res, false, nil
 		}
 	}
+	e.resetPeak(pr)
 	start := time.Now()
 	e.beginLog(pr, inv.RequestID, start)
 	c := &call{
@@ -805,7 +818,18 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	return nil, 0, res, nil
 }
 
-// peakMB is the most memory the environment has used, best effort.
+// resetPeak makes peakMB report the coming run's own peak: the memory still
+// in use counts, an earlier run's high-water mark (an OOM's) does not.
+func (e *env) resetPeak(pr *proc) {
+	if e.cg != nil {
+		e.cg.resetPeak()
+	} else if pr.clear != nil {
+		_, _ = pr.clear.Write([]byte("5")) // "5" resets VmHWM to the current RSS
+	}
+}
+
+// peakMB is the most memory the environment has used since resetPeak, best
+// effort.
 func (e *env) peakMB(pr *proc) int {
 	var b int64
 	if e.cg != nil {

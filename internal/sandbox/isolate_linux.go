@@ -27,23 +27,50 @@ import (
 // re-exec.
 func MaybeRunInit() { nsinit.MaybeRun() }
 
-// wipeWorkDir unmounts anything a previous run left mounted under wd, then
-// removes its content.
+// wipeWorkDir unmounts anything a previous run left mounted under wd,
+// detaches the loop devices of its /tmp images, then removes its content.
 func wipeWorkDir(wd string) error {
 	if mounts, err := nsinit.MountsUnder(wd); err == nil {
 		for _, mp := range mounts {
 			_ = unix.Unmount(mp, unix.MNT_DETACH)
 		}
 	}
+	detachLoopsUnder(wd)
 	return os.RemoveAll(wd)
 }
 
-func mountTmpfs(dir string, mb int) error {
-	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(mb)+"m,mode=1777")
+// mountTmp gives an isolated environment its /tmp, at e.tmpDir: a disk of
+// its own, or where this host cannot make one, a tmpfs.
+func (iso *isolation) mountTmp(e *env) error {
+	if iso.tmp != nil {
+		d, err := iso.tmp.get(e.fn.EphemeralStorageMB)
+		if err == nil {
+			e.tmpDisk, e.tmpDir = d, d.mnt
+			return nil
+		}
+		iso.warn("sandbox: /tmp disk failed, this environment's /tmp is a tmpfs counted against its memory", "err", err.Error())
+	}
+	if err := os.Mkdir(e.tmpDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", e.tmpDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(e.fn.EphemeralStorageMB)+"m,mode=1777"); err != nil {
+		return err
+	}
+	e.tmpUp = true
+	return nil
 }
 
-func unmountTmpfs(dir string) {
-	_ = unix.Unmount(dir, unix.MNT_DETACH)
+// unmountTmp gives up the environment's /tmp. reuse says that no process
+// of the environment is left, so its disk may be wiped and pooled.
+func (iso *isolation) unmountTmp(e *env, reuse bool) {
+	if e.tmpDisk != nil {
+		iso.tmp.recycle(e.tmpDisk, reuse)
+		e.tmpDisk = nil
+	}
+	if e.tmpUp {
+		_ = unix.Unmount(e.tmpDir, unix.MNT_DETACH)
+		e.tmpUp = false
+	}
 }
 
 func procAttr() *syscall.SysProcAttr {
@@ -58,6 +85,7 @@ type isolation struct {
 	users     *uidBlock
 	peerCheck bool        // Runtime API connections are checked (peer_linux.go)
 	cg        *cgroupRoot // nil when cgroups are unavailable
+	tmp       *tmpDisks   // nil when /tmp is a tmpfs
 	warn      func(string, ...any)
 }
 
@@ -106,6 +134,20 @@ func newIsolation(cfg Config, warn func(string, ...any)) (*isolation, error) {
 		warn("sandbox: cgroups unavailable, environments run without memory/pids limits", "reason", err.Error())
 	} else {
 		iso.cg = cg
+	}
+	pool := tmpPoolSize
+	if cfg.tmpPool != 0 {
+		pool = max(cfg.tmpPool, 0)
+	}
+	if !cfg.tmpfsOnly {
+		iso.tmp, err = newTmpDisks(cfg.WorkDir, pool, warn)
+	}
+	if iso.tmp == nil {
+		reason := "disabled"
+		if err != nil {
+			reason = err.Error()
+		}
+		warn("sandbox: /tmp is a tmpfs, so files in it count against the function's memory", "reason", reason)
 	}
 	return iso, nil
 }
@@ -312,6 +354,9 @@ func (iso *isolation) guard(e *env, ln net.Listener) (net.Listener, error) {
 }
 
 func (iso *isolation) close() {
+	if iso.tmp != nil {
+		iso.tmp.close()
+	}
 	if iso.cg != nil {
 		iso.cg.close()
 	}

@@ -21,7 +21,8 @@ type envCgroup struct{ dirs []string }
 
 func (r *cgroupRoot) create(string, int) (*envCgroup, error) { return nil, errors.ErrUnsupported }
 func (c *envCgroup) peakBytes() int64                        { return 0 }
-func (c *envCgroup) remove()                                 {}
+func (c *envCgroup) resetPeak()                              {}
+func (c *envCgroup) remove() bool                            { return false }
 
 func newIsolation(Config, func(string, ...any)) (*isolation, error) {
 	return nil, errors.New("isolation needs Linux")
@@ -36,7 +37,10 @@ func (iso *isolation) guard(_ *env, ln net.Listener) (net.Listener, error) {
 	return ln, nil
 }
 
+type tmpDisk struct{}
+
+func (iso *isolation) mountTmp(*env) error   { return errors.ErrUnsupported }
+func (iso *isolation) unmountTmp(*env, bool) {}
+
 func wipeWorkDir(wd string) error    { return os.RemoveAll(wd) }
-func mountTmpfs(string, int) error   { return errors.ErrUnsupported }
-func unmountTmpfs(string)            {}
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

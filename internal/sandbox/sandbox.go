@@ -44,6 +44,11 @@ type Config struct {
 	// HideDirs are host directories isolated environments must not see.
 	HideDirs []string
 	Logger   *slog.Logger
+
+	// For tests and benchmarks: how many ready /tmp disks to keep (0:
+	// the default, <0: none), and tmpfs /tmp's instead of disks.
+	tmpPool   int
+	tmpfsOnly bool
 }
 
 // Function describes one runnable version; environments are pooled per Key.

@@ -78,7 +78,7 @@ while True:
                     n += 1
             out = {"mb": n, "err": ""}
         except Exception as e:
-            out = {"mb": n, "err": type(e).__name__}
+            out = {"mb": n, "err": type(e).__name__, "errno": getattr(e, "errno", None)}
         try:
             os.remove("/tmp/fill")
         except OSError:
@@ -88,6 +88,7 @@ while True:
         for _ in range(ev["mb"]):
             blocks.append(b"y" * (1 << 20))
         out = {"allocated": len(blocks)}
+        del blocks  # the next run starts without it
     elif op == "fork":
         n = 0
         try:
@@ -101,6 +102,16 @@ while True:
             out = {"forked": n, "err": type(e).__name__}
         else:
             out = {"forked": n, "err": ""}
+    elif op == "exec":
+        g = {"os": os}
+        try:
+            exec(ev["code"], g)
+            out = g.get("out")
+        except Exception as e:
+            out = {"err": type(e).__name__, "msg": str(e)}
+    elif op == "sleep":
+        time.sleep(ev["s"])
+        out = "slept"
     elif op == "id":
         out = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups()}
     elif op == "stat":
