@@ -133,8 +133,25 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 			return
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
-	if err != nil || len(body) > 6<<20 {
+	const maxBody = 6 << 20
+	if r.ContentLength > maxBody {
+		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	// Bodies in flight share the API's memory budget (chunked ones reserve
+	// the most they may be).
+	need := r.ContentLength
+	if need < 0 {
+		need = maxBody
+	}
+	release, err := h.svc.ReserveBody(ctx, need)
+	if err != nil {
+		funcurl.WriteError(w, http.StatusTooManyRequests, "Rate Exceeded.")
+		return
+	}
+	defer release()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
 		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}

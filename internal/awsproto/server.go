@@ -64,6 +64,20 @@ func (s *Service) BudgetBodies(total int64, wait time.Duration) {
 	s.budget = newBodyBudget(total, wait)
 }
 
+// ReserveBody takes n bytes of the body budget for a request served outside
+// the operations (a function URL's), waiting as operations do; release gives
+// them back. Without a budget it reserves nothing.
+func (s *Service) ReserveBody(ctx context.Context, n int64) (release func(), err error) {
+	if s.budget == nil || n == 0 {
+		return func() {}, nil
+	}
+	got, err := s.budget.acquire(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.budget.release(got) }, nil
+}
+
 // BodyLimit is an operation's request size limit and the error for exceeding it.
 type BodyLimit struct {
 	Max int64
