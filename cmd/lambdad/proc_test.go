@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
 // buildLambdad compiles this command into a temporary directory, so the
@@ -58,7 +60,10 @@ func startLambdad(t *testing.T, bin, wd string, env []string, args ...string) *p
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	t.Cleanup(func() {
+		p.kill(syscall.SIGKILL)
+		unmountLeftovers(wd, dataDirOf(wd, env, args))
+	})
 	select {
 	case p.addr = <-p.ready:
 	case <-p.done:
@@ -168,3 +173,44 @@ func healthy(ctx context.Context, base string) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// dataDirOf is the data directory lambdad was started with.
+func dataDirOf(wd string, env, args []string) string {
+	dir := "lambdad-data"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "LAMBDAD_DATA_DIR="); ok {
+			dir = v
+		}
+	}
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--data-dir="); ok {
+			dir = v
+		} else if a == "--data-dir" && i+1 < len(args) {
+			dir = args[i+1]
+		}
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(wd, dir)
+	}
+	return dir
+}
+
+// unmountLeftovers detaches what a lambdad killed with SIGKILL left
+// mounted (its /tmp disks; their loop devices detach with them), which the
+// next lambdad on that data directory would otherwise clear, so that the
+// test's temporary directories can be removed.
+func unmountLeftovers(dirs ...string) {
+	var abs []string
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		if a, err := filepath.Abs(d); err == nil {
+			abs = append(abs, a)
+		}
+	}
+	mounts, _ := nsinit.MountsUnder(abs...)
+	for _, mp := range mounts {
+		_ = syscall.Unmount(mp, syscall.MNT_DETACH)
+	}
+}
