@@ -197,12 +197,17 @@ func (iso *isolation) describe() []any {
 	if iso.peerCheck {
 		check = "on (sock_diag owner uid)"
 	}
+	tmp := "tmpfs (counts against the function's memory)"
+	if iso.tmp != nil {
+		tmp = "ext4 image per environment on a loop device (apart from memory)"
+	}
 	return []any{
 		"namespaces", "mount,pid,ipc",
 		"cgroups", cg,
 		"users", fmt.Sprintf("one uid per environment from %d-%d, no capabilities, no_new_privs", iso.users.first, iso.users.last()),
 		"root", "allow-list (system dirs, /etc files, interpreter prefixes)",
 		"runtime_api_peer_check", check,
+		"tmp", tmp,
 	}
 }
 
