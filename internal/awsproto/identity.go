@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"context"
 	"crypto/hmac"
 	"net/http"
 	"strings"
@@ -69,6 +70,15 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 	if s.fnKeys != nil && mayBeFunctionKey(id.AccessKey) {
 		fk, isFn = s.fnKeys(id.AccessKey)
 	}
+	if !isFn && fromEnvironment(r.Context()) {
+		// A function calls with the credentials lambdad gave its
+		// environment, or not at all: whatever else it signs with, it
+		// must not act as another account, checked or not.
+		if !strings.HasPrefix(r.Header.Get("Authorization"), sigV4Prefix) {
+			return id, nil, errMissingAuth()
+		}
+		return id, nil, errBadToken()
+	}
 	if s.creds == nil && !isFn {
 		return id, nil, nil
 	}
@@ -119,4 +129,18 @@ func isAccountID(s string) bool {
 		}
 	}
 	return true
+}
+
+type environmentKey struct{}
+
+// FromEnvironmentContext marks ctx as a connection opened from inside an
+// execution environment: requests on it must be signed with a function's
+// own key.
+func FromEnvironmentContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, environmentKey{}, true)
+}
+
+func fromEnvironment(ctx context.Context) bool {
+	v, _ := ctx.Value(environmentKey{}).(bool)
+	return v
 }

@@ -44,3 +44,6 @@ func (iso *isolation) unmountTmp(*env, bool) {}
 
 func wipeWorkDir(wd string) error    { return os.RemoveAll(wd) }
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// FromEnvironment is always false where environments are not isolated.
+func (m *Manager) FromEnvironment(net.Conn) bool { return false }

@@ -70,3 +70,22 @@ func (l *peerListener) owner(c net.Conn) (uint32, error) {
 	}
 	return sockdiag.TCPOwner(peer, l.local)
 }
+
+// FromEnvironment reports whether c was opened by a process of an isolated
+// environment, of this lambdad or of another on the host: its socket
+// belongs to one of the environment uids. lambdad's API uses it to hold
+// functions to their own credentials. It is false when environments are not
+// isolated or their owners cannot be checked, and for remote peers (the
+// kernel knows no local socket for them).
+func (m *Manager) FromEnvironment(c net.Conn) bool {
+	if m.iso == nil || !m.iso.peerCheck {
+		return false
+	}
+	local, err1 := netip.ParseAddrPort(c.LocalAddr().String())
+	peer, err2 := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	uid, err := sockdiag.TCPOwner(peer, local)
+	return err == nil && uid >= envUIDBase && uid < envUIDBase+envUIDBlockSize*envUIDBlocks
+}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -167,5 +168,48 @@ func TestFunctionKeysCheckedWithoutCredentials(t *testing.T) {
 	var body map[string]any
 	if err := json.Unmarshal([]byte(r.Settings.Body), &body); err != nil || r.Settings.Status != 200 {
 		t.Errorf("GetAccountSettings from the function: %+v", r.Settings)
+	}
+}
+
+// TestFunctionsHeldToOwnCredentials: without --credentials lambdad checks
+// no caller's signature, but a call that comes from inside an isolated
+// environment must still carry that function's own credentials: unsigned,
+// or signed with a made-up 12-digit key to act as another account, it is
+// refused. Before, a function could act as any account this way.
+func TestFunctionsHeldToOwnCredentials(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("environments are only told apart from other callers when isolated (root)")
+	}
+	d := startLambdad(t, t.TempDir(), nil)
+	c := invokeClient(d)
+	src := pySigV4 + `
+def handler(event, context):
+    unsigned = urllib.request.Request(os.environ['AWS_ENDPOINT_URL_LAMBDA'] + '/2015-03-31/functions/')
+    try:
+        with urllib.request.urlopen(unsigned, timeout=10) as r:
+            bare = {'status': r.status, 'type': '', 'body': r.read().decode()}
+    except urllib.error.HTTPError as e:
+        bare = {'status': e.code, 'type': e.headers.get('X-Amzn-ErrorType', ''), 'body': e.read().decode()}
+    return {
+        'unsigned': bare,
+        'other': call('GET', '/2015-03-31/functions/', key='999999999999', secret='x', token=''),
+        'own': call('GET', '/2015-03-31/functions/'),
+    }
+`
+	createActive(t, c, pyFunction(t, "caller", src))
+	got := decodeJSON[map[string]pyAnswer](t, call(t, c, "caller", "{}").Payload)
+	if a := got["unsigned"]; a.Status != 403 || a.Type != "MissingAuthenticationTokenException" {
+		t.Errorf("unsigned call from a function: %+v", a)
+	}
+	if a := got["other"]; a.Status != 403 || a.Type != "UnrecognizedClientException" {
+		t.Errorf("a function acting as account 999999999999: %+v", a)
+	}
+	if a := got["own"]; a.Status != 200 || !strings.Contains(a.Body, `"FunctionName":"caller"`) {
+		t.Errorf("a function's own credentials: %+v", a)
+	}
+	// The same unsigned call from outside an environment still works.
+	if _, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // pyEnv returns the environment and calls lambdad back through
-// AWS_ENDPOINT_URL_LAMBDA, as functions using an SDK would.
-const pyEnv = `import json, os, time, urllib.request
+// AWS_ENDPOINT_URL_LAMBDA, signed with its own credentials, as functions
+// using an SDK would.
+const pyEnv = pySigV4 + `import time
 
 def handler(event, context):
     env = dict(os.environ)
@@ -24,9 +25,8 @@ def handler(event, context):
     env["_task_root_has_handler"] = str(os.path.isfile(os.path.join(root, "handler.py")))
     env["_runtime_dir_exists"] = str(os.path.isdir(env.get("LAMBDA_RUNTIME_DIR", "/nonexistent")))
     env["_localtime_offset"] = str(time.localtime().tm_gmtoff)
-    url = env["AWS_ENDPOINT_URL_LAMBDA"] + "/2015-03-31/functions/" + env["AWS_LAMBDA_FUNCTION_NAME"] + "/configuration"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        env["_callback_function_name"] = json.load(r)["FunctionName"]
+    r = call("GET", "/2015-03-31/functions/" + env["AWS_LAMBDA_FUNCTION_NAME"] + "/configuration")
+    env["_callback_function_name"] = json.loads(r["body"]).get("FunctionName", str(r))
     print("env-marker", context.aws_request_id)
     return env
 `

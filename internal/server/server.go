@@ -267,7 +267,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: s.cfg.ReadTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Connections from functions are known by their owner, so that
+		// functions are held to their own credentials even when
+		// signatures are not checked (--credentials unset).
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if s.sandbox.FromEnvironment(c) {
+				return awsproto.FromEnvironmentContext(ctx)
+			}
+			return ctx
+		}}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	// The ready line is logged whatever the level, so tools can wait for it.
