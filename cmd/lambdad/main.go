@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/server"
 )
@@ -79,7 +80,7 @@ func (st *settings) flags() *flag.FlagSet {
 	fl.StringVar(&cfg.DataDir, "data-dir", "./lambdad-data", "directory for metadata, code and logs (LAMBDAD_DATA_DIR)")
 	durationVar(fl, &cfg.Transition, "transition", 100*time.Millisecond, 0, "how long State Pending and LastUpdateStatus InProgress last (LAMBDAD_TRANSITION)")
 	fl.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for S3Bucket/S3Key code (LAMBDAD_S3_ENDPOINT)")
-	intVar(fl, &cfg.ConcurrencyLimit, "concurrency-limit", 1000, 1, math.MaxInt32, "concurrent executions per account (LAMBDAD_CONCURRENCY_LIMIT)")
+	intVar(fl, &cfg.ConcurrencyLimit, "concurrency-limit", limits.DefaultConcurrentExecutions, 1, math.MaxInt32, "concurrent executions per account (LAMBDAD_CONCURRENCY_LIMIT)")
 	enumVar(fl, &cfg.Isolation, "isolation", "auto", []string{"auto", "off"}, "auto: confine functions with namespaces and cgroups where Linux allows; off: never (LAMBDAD_ISOLATION)")
 	durationVar(fl, &cfg.IdleTimeout, "idle-timeout", 10*time.Minute, time.Millisecond, "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
 	durationVar(fl, &cfg.RetryBase, "event-retry-base", time.Second, time.Millisecond, "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -324,8 +325,8 @@ func (s *Service) ListLayers(ctx context.Context, id awsproto.Identity, runtime,
 // resolveLayers checks a function's layer list and returns what the
 // configuration shows and the code to mount, in order.
 func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string) ([]spec.Layer, []Code, error) {
-	if len(arns) > 5 {
-		return nil, nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
+	if len(arns) > limits.LayersPerFunction {
+		return nil, nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	var layers []spec.Layer
 	var codes []Code
