@@ -84,8 +84,9 @@ func TestReadyLineAndSettings(t *testing.T) {
 	}
 }
 
-// TestBadSettingsFail checks that an unusable address or flag makes the
-// binary exit non-zero instead of serving somewhere else.
+// TestBadSettingsFail checks that an unusable address, flag or LAMBDAD_*
+// value makes the binary exit non-zero, saying which setting and value,
+// instead of serving somewhere else or with a default in its place.
 func TestBadSettingsFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -95,13 +96,31 @@ func TestBadSettingsFail(t *testing.T) {
 		name string
 		env  []string
 		args []string
+		want string // in the log; "" when any failure will do
 	}{
-		{"bad listen flag", nil, []string{"--listen", "256.0.0.1:1"}},
-		{"bad listen env", []string{"LAMBDAD_LISTEN=256.0.0.1:1"}, nil},
-		{"unknown flag", nil, []string{"--no-such-flag"}},
-		{"bad log level", nil, []string{"--log-level", "loud"}},
-		{"no body memory", nil, []string{"--body-memory-mb", "0"}},
-		{"missing hot-reload root", []string{"LAMBDAD_HOT_RELOAD_ROOTS=/no/such/dir"}, nil},
+		{"bad listen flag", nil, []string{"--listen", "256.0.0.1:1"}, ""},
+		{"bad listen env", []string{"LAMBDAD_LISTEN=256.0.0.1:1"}, nil, ""},
+		{"unknown flag", nil, []string{"--no-such-flag"}, ""},
+		{"bad log level", nil, []string{"--log-level", "loud"}, `invalid value "loud" for flag -log-level`},
+		{"no body memory", nil, []string{"--body-memory-mb", "0"}, `invalid value "0" for flag -body-memory-mb: out of range`},
+		{"missing hot-reload root", []string{"LAMBDAD_HOT_RELOAD_ROOTS=/no/such/dir"}, nil, ""},
+		// Each typed variable was once silently replaced by its default.
+		{"int env", []string{"LAMBDAD_CONCURRENCY_LIMIT=abc"}, nil, `invalid value "abc" for LAMBDAD_CONCURRENCY_LIMIT: not an integer`},
+		{"int env out of range", []string{"LAMBDAD_CONCURRENCY_LIMIT=4294967296"}, nil, `invalid value "4294967296" for LAMBDAD_CONCURRENCY_LIMIT: out of range`},
+		{"int env zero", []string{"LAMBDAD_BODY_MEMORY_MB=0"}, nil, `invalid value "0" for LAMBDAD_BODY_MEMORY_MB: out of range`},
+		{"int env empty", []string{"LAMBDAD_BODY_MEMORY_MB="}, nil, `invalid value "" for LAMBDAD_BODY_MEMORY_MB: not an integer`},
+		{"duration env without unit", []string{"LAMBDAD_IDLE_TIMEOUT=600"}, nil, `invalid value "600" for LAMBDAD_IDLE_TIMEOUT: not a duration`},
+		{"duration env zero", []string{"LAMBDAD_READ_TIMEOUT=0s"}, nil, `invalid value "0s" for LAMBDAD_READ_TIMEOUT: less than 1ms`},
+		{"duration env negative", []string{"LAMBDAD_TRANSITION=-1s"}, nil, `invalid value "-1s" for LAMBDAD_TRANSITION: negative`},
+		{"duration env", []string{"LAMBDAD_EVENT_RETRY_BASE=soon"}, nil, `invalid value "soon" for LAMBDAD_EVENT_RETRY_BASE: not a duration`},
+		{"duration env throttle", []string{"LAMBDAD_EVENT_THROTTLE_BASE=1"}, nil, `invalid value "1" for LAMBDAD_EVENT_THROTTLE_BASE: not a duration`},
+		{"enum env", []string{"LAMBDAD_ISOLATION=on"}, nil, `invalid value "on" for LAMBDAD_ISOLATION: not one of auto, off`},
+		{"enum flag", nil, []string{"--isolation", "strict"}, `invalid value "strict" for flag -isolation: not one of auto, off`},
+		{"log level env", []string{"LAMBDAD_LOG_LEVEL=loud"}, nil, `invalid value "loud" for LAMBDAD_LOG_LEVEL: not a log level`},
+		// The secret must not be echoed.
+		{"list env", []string{"LAMBDAD_CREDENTIALS=AKID:s3cret,broken"}, nil, `invalid value for LAMBDAD_CREDENTIALS: the entry with key "broken" is not ACCESS_KEY:SECRET`},
+		// A good flag does not excuse a bad variable: the variable is still wrong.
+		{"bad env under good flag", []string{"LAMBDAD_CONCURRENCY_LIMIT=abc"}, []string{"--concurrency-limit", "10"}, "LAMBDAD_CONCURRENCY_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +140,12 @@ func TestBadSettingsFail(t *testing.T) {
 			}
 			if strings.Contains(p.log(), "ready") {
 				t.Errorf("logged ready although it cannot serve:\n%s", p.log())
+			}
+			if !strings.Contains(p.log(), tt.want) {
+				t.Errorf("log does not say %q:\n%s", tt.want, p.log())
+			}
+			if strings.Contains(p.log(), "s3cret") {
+				t.Errorf("log shows a secret:\n%s", p.log())
 			}
 		})
 	}

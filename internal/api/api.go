@@ -18,6 +18,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -99,10 +100,10 @@ func (h *Handler) Service() *awsproto.Service { return h.svc }
 func (h *Handler) register() {
 	s := h.svc
 	fs := h.cfg.Functions
-	s.Limit("CreateFunction", awsproto.BodyLimit{Max: 70167211, Err: tooLarge("CreateFunction", 70167211)})
-	s.Limit("UpdateFunctionCode", awsproto.BodyLimit{Max: 70167211, Err: tooLarge("UpdateFunctionCode", 70167211)})
-	s.Limit("Invoke", awsproto.BodyLimit{Max: 6291456, Err: func(int64) error {
-		return awsproto.Errorf("RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+	s.Limit("CreateFunction", awsproto.BodyLimit{Max: limits.CodeRequestBytes, Err: tooLarge("CreateFunction", limits.CodeRequestBytes)})
+	s.Limit("UpdateFunctionCode", awsproto.BodyLimit{Max: limits.CodeRequestBytes, Err: tooLarge("UpdateFunctionCode", limits.CodeRequestBytes)})
+	s.Limit("Invoke", awsproto.BodyLimit{Max: limits.InvokeRequestBytes, Err: func(int64) error {
+		return awsproto.Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the InvokeFunction operation", limits.InvokeRequestBytes)
 	}})
 
 	awsproto.On(s, "CreateFunction", func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionRequest) (*spec.FunctionConfiguration, error) {
@@ -258,8 +259,8 @@ func tooLarge(op string, max int64) func(int64) error {
 
 // zippedLimit is AWS's limit on a zip uploaded in the request itself.
 func zippedLimit(zip []byte) error {
-	if len(zip) > 52428800 {
-		return awsproto.Errorf("RequestEntityTooLargeException", "Zipped size must be smaller than 52428800 bytes").WithStatus(http.StatusRequestEntityTooLarge)
+	if len(zip) > limits.ZippedCodeBytes {
+		return awsproto.Errorf("RequestEntityTooLargeException", "Zipped size must be smaller than %d bytes", limits.ZippedCodeBytes).WithStatus(http.StatusRequestEntityTooLarge)
 	}
 	return nil
 }

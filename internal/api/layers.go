@@ -5,13 +5,14 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
 func (h *Handler) registerLayers() {
 	s := h.svc
 	fs := h.cfg.Functions
-	s.Limit("PublishLayerVersion", awsproto.BodyLimit{Max: 70167211, Err: tooLarge("PublishLayerVersion", 70167211)})
+	s.Limit("PublishLayerVersion", awsproto.BodyLimit{Max: limits.CodeRequestBytes, Err: tooLarge("PublishLayerVersion", limits.CodeRequestBytes)})
 	// withLocation adds the signed download link of the layer's zip.
 	withLocation := func(ctx context.Context, lv *functions.LayerVersion) *spec.GetLayerVersionResponse {
 		out := lv.Out

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // Sentinel errors; every returned error wraps one of them (or a context
@@ -49,7 +51,7 @@ type Limits struct {
 }
 
 const (
-	defaultMaxUnzipped = 262144000 // Lambda's unzipped code limit
+	defaultMaxUnzipped = limits.UnzippedCodeBytes
 	defaultMaxEntries  = 100000
 	defaultMaxRatio    = 1000
 

@@ -5,17 +5,9 @@ import (
 	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
-)
-
-// AWS's default account limits.
-const (
-	totalCodeSizeLimit = 80530636800
-	unzippedLimit      = 262144000
-	zippedLimit        = 52428800
-	// minUnreserved is the part of the account's concurrency no function may reserve.
-	minUnreserved = 100
 )
 
 // AccountSettings is GetAccountSettings, with usage counted from the store.
@@ -57,9 +49,9 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 	}
 	return &spec.GetAccountSettingsResponse{
 		AccountLimit: &spec.AccountLimit{
-			TotalCodeSize:                  i64(totalCodeSizeLimit),
-			CodeSizeUnzipped:               i64(unzippedLimit),
-			CodeSizeZipped:                 i64(zippedLimit),
+			TotalCodeSize:                  i64(limits.TotalCodeBytes),
+			CodeSizeUnzipped:               i64(limits.UnzippedCodeBytes),
+			CodeSizeZipped:                 i64(limits.ZippedCodeBytes),
 			ConcurrentExecutions:           i32(s.cfg.ConcurrencyLimit),
 			UnreservedConcurrentExecutions: i32(s.cfg.ConcurrencyLimit - reserved),
 		},
@@ -89,8 +81,8 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 			}
 			return true
 		})
-		if others+n > s.cfg.ConcurrencyLimit-minUnreserved {
-			return awsproto.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
+		if others+n > s.cfg.ConcurrencyLimit-limits.MinUnreservedConcurrency {
+			return awsproto.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 		}
 		rec.Reserved = &n
 		return s.save(tx, ref, rec)

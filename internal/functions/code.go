@@ -12,6 +12,7 @@ import (
 	"github.com/lambdad/lambdad/internal/archive"
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // HotReloadBucket is the S3 bucket name that means "run the code straight
@@ -139,7 +140,7 @@ func s3Code(err error) string {
 func zipError(err error) error {
 	switch {
 	case errors.Is(err, archive.ErrUnzippedTooLarge):
-		return awsproto.InvalidParameter("Unzipped size must be smaller than 262144000 bytes")
+		return awsproto.InvalidParameter("Unzipped size must be smaller than %d bytes", limits.UnzippedCodeBytes)
 	case errors.Is(err, archive.ErrNotZip):
 		return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -74,7 +76,17 @@ func (c *EventConfig) view(ref Ref) *spec.FunctionEventInvokeConfig {
 	return out
 }
 
-var destinationARN = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.*)$`)
+// destinationService is the service of a destination ARN: any service,
+// region and resource, in an aws partition, with an account or none.
+func destinationService(dest string) (string, bool) {
+	a, err := arn.Parse(dest)
+	if err != nil || !isPartition(a.Partition) || !isLowerID(a.Service) ||
+		a.Region != "" && !isRegion(a.Region) || a.AccountID != "" && !isAccount(a.AccountID) ||
+		strings.Contains(a.Resource, "\n") {
+		return "", false
+	}
+	return a.Service, true
+}
 
 // checkDestination allows Lambda functions of the same account and region
 // (lambdad delivers to them); SQS, SNS, EventBridge and S3 destinations are
@@ -83,11 +95,11 @@ func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.
 	if dest == "" {
 		return nil
 	}
-	m := destinationARN.FindStringSubmatch(dest)
-	if m == nil {
+	service, ok := destinationService(dest)
+	if !ok {
 		return invalidDestinations(in)
 	}
-	switch m[1] {
+	switch service {
 	case "lambda":
 		target, err := ParseRef(awsproto.Identity{Account: self.Account, Region: self.Region}, dest, nil)
 		if err != nil || tx.Get(bFunctions, fnKey(target)) == nil {
@@ -98,7 +110,7 @@ func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.
 		}
 		return nil
 	case "sqs", "sns", "events", "s3":
-		return awsproto.NotImplemented("Destinations of type " + m[1] + " (" + dest + ")")
+		return awsproto.NotImplemented("Destinations of type " + service + " (" + dest + ")")
 	}
 	return invalidDestinations(in)
 }

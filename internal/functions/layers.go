@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -41,16 +41,27 @@ func (l LayerRef) ARN() string {
 
 func (l LayerRef) key() string { return l.Account + "/" + l.Region + "/" + l.Name }
 
-var layerARNRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+)(?::([0-9]+))?$`)
+// layerARN splits arn:aws:lambda:REGION:ACCOUNT:layer:NAME[:VERSION].
+func layerARN(s string) (ref LayerRef, version string, ok bool) {
+	a, ok := lambdaARN(s)
+	if !ok {
+		return LayerRef{}, "", false
+	}
+	name, version, ok := layerResource(a.Resource)
+	if !ok {
+		return LayerRef{}, "", false
+	}
+	return LayerRef{Account: a.AccountID, Region: a.Region, Name: name}, version, true
+}
 
 // ParseLayer accepts a layer name or layer ARN. Accounts are isolated, as
 // for functions: another account's layer is refused.
 func ParseLayer(id awsproto.Identity, name string) (LayerRef, error) {
-	if m := layerARNRE.FindStringSubmatch(name); m != nil {
-		if m[2] != id.Account {
+	if ref, _, ok := layerARN(name); ok {
+		if ref.Account != id.Account {
 			return LayerRef{}, accessDenied(name)
 		}
-		return LayerRef{Account: m[2], Region: m[1], Name: m[3]}, nil
+		return ref, nil
 	}
 	return LayerRef{Account: id.Account, Region: id.Region, Name: name}, nil
 }
@@ -178,15 +189,15 @@ func (s *Service) GetLayer(ctx context.Context, ref LayerRef, n int64) (*LayerVe
 
 // GetLayerByARN is GetLayerVersionByArn.
 func (s *Service) GetLayerByARN(ctx context.Context, id awsproto.Identity, arn string) (*LayerVersion, error) {
-	m := layerARNRE.FindStringSubmatch(arn)
-	if m == nil || m[4] == "" {
+	_, version, ok := layerARN(arn)
+	if !ok || version == "" {
 		return nil, layerNotFound()
 	}
 	ref, err := ParseLayer(id, arn)
 	if err != nil {
 		return nil, err
 	}
-	n, _ := strconv.ParseInt(m[4], 10, 64)
+	n, _ := strconv.ParseInt(version, 10, 64)
 	return s.GetLayer(ctx, ref, n)
 }
 
@@ -324,26 +335,26 @@ func (s *Service) ListLayers(ctx context.Context, id awsproto.Identity, runtime,
 // resolveLayers checks a function's layer list and returns what the
 // configuration shows and the code to mount, in order.
 func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string) ([]spec.Layer, []Code, error) {
-	if len(arns) > 5 {
-		return nil, nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
+	if len(arns) > limits.LayersPerFunction {
+		return nil, nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	var layers []spec.Layer
 	var codes []Code
 	seen := map[string]string{}
 	for _, arn := range arns {
-		m := layerARNRE.FindStringSubmatch(arn)
-		if m == nil || m[4] == "" {
+		ref, version, ok := layerARN(arn)
+		if !ok || version == "" {
 			return nil, nil, awsproto.InvalidParameter("Layer version %s does not exist.", arn)
 		}
-		if prev, dup := seen[m[3]+"@"+m[1]+m[2]]; dup {
+		if prev, dup := seen[ref.Name+"@"+ref.Region+ref.Account]; dup {
 			return nil, nil, awsproto.InvalidParameter("Two different versions of the same layer are not allowed to be referenced in the same function. %s and %s are versions of the same layer.", prev, arn)
 		}
-		seen[m[3]+"@"+m[1]+m[2]] = arn
-		n, _ := strconv.ParseInt(m[4], 10, 64)
+		seen[ref.Name+"@"+ref.Region+ref.Account] = arn
+		n, _ := strconv.ParseInt(version, 10, 64)
 		var lv *layerVersion
 		var err error
-		if m[1] == id.Region && m[2] == id.Account {
-			lv, err = loadLayer(tx, LayerRef{Account: m[2], Region: m[1], Name: m[3]}, n)
+		if ref.Region == id.Region && ref.Account == id.Account {
+			lv, err = loadLayer(tx, ref, n)
 		}
 		if err != nil {
 			return nil, nil, err

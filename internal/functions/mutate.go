@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -91,8 +92,8 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
-	if len(in.Layers) > 5 {
-		return nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
+	if len(in.Layers) > limits.LayersPerFunction {
+		return nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	if len(in.Tags) > maxTags {
 		return nil, awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
@@ -124,15 +125,15 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 		Role:                   in.Role,
 		CodeSize:               i64(code.Size),
 		Description:            str(""),
-		Timeout:                i32(3),
-		MemorySize:             i32(128),
+		Timeout:                i32(limits.DefaultTimeoutSeconds),
+		MemorySize:             i32(limits.DefaultMemoryMB),
 		LastModified:           lastModified(now),
 		CodeSha256:             str(codeSha(code)),
 		Version:                str(Latest),
 		TracingConfig:          &spec.TracingConfigResponse{Mode: str("PassThrough")},
 		PackageType:            str(pkg),
 		Architectures:          []string{"x86_64"},
-		EphemeralStorage:       &spec.EphemeralStorage{Size: i32(512)},
+		EphemeralStorage:       &spec.EphemeralStorage{Size: i32(limits.DefaultEphemeralStorageMB)},
 		SnapStart:              snapStartOf(in.SnapStart),
 		LoggingConfig:          logging,
 		KMSKeyArn:              in.KMSKeyArn,

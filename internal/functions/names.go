@@ -44,14 +44,7 @@ func (r Ref) VersionARN() string {
 // Latest is the unpublished version's name.
 const Latest = "$LATEST"
 
-var (
-	nameRE      = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
-	qualifierRE = regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_$]{1,128})$`)
-	// An ARN that stops at ":function" names the function "function", as in AWS.
-	bareARNRE = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function$`)
-	arnRE     = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
-	partialRE = regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
-)
+var qualifierRE = regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_$]{1,128})$`)
 
 // ParseRef accepts every form AWS accepts: a name, name:qualifier, a partial
 // ARN (123456789012:function:name) and a full ARN, each with an optional
@@ -61,23 +54,32 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 	var q string
 	switch {
 	case strings.HasPrefix(name, "arn:"):
-		m := arnRE.FindStringSubmatch(name)
-		if b := bareARNRE.FindStringSubmatch(name); b != nil {
-			m = []string{b[0], b[1], b[2], b[3], "function", ""}
+		a, ok := lambdaARN(name)
+		var n string
+		switch {
+		case !ok:
+		case a.Resource == "function":
+			// An ARN that stops at ":function" names the function
+			// "function", as in AWS.
+			n = "function"
+		default:
+			n, q, ok = functionResource(a.Resource)
 		}
-		if m == nil {
+		if !ok {
 			return ref, invalidName(name)
 		}
-		if m[2] != id.Region {
-			return ref, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", m[2], id.Region)
+		if a.Region != id.Region {
+			return ref, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
 		}
-		ref.Account, ref.Name, q = m[3], m[4], m[5]
+		ref.Account, ref.Name = a.AccountID, n
 		if ref.Account != id.Account {
 			return ref, accessDenied(name)
 		}
-	case partialRE.MatchString(name):
-		m := partialRE.FindStringSubmatch(name)
-		ref.Account, ref.Name, q = m[1], m[2], m[3]
+	case isPartialARN(name):
+		// 123456789012:function:NAME[:QUALIFIER]
+		account, res, _ := strings.Cut(name, ":")
+		ref.Account = account
+		ref.Name, q, _ = functionResource(res)
 		if ref.Account != id.Account {
 			return ref, accessDenied(name)
 		}
@@ -88,7 +90,7 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 			return ref, invalidName(name)
 		}
 	}
-	if !nameRE.MatchString(ref.Name) {
+	if !isName(ref.Name) {
 		return ref, invalidName(name)
 	}
 	if qualifier != nil {
@@ -103,6 +105,16 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 	}
 	ref.Qualifier = q
 	return ref, nil
+}
+
+// isPartialARN reports whether name is ACCOUNT:function:NAME[:QUALIFIER].
+func isPartialARN(name string) bool {
+	account, res, ok := strings.Cut(name, ":")
+	if !ok || !isAccount(account) {
+		return false
+	}
+	_, _, ok = functionResource(res)
+	return ok
 }
 
 // accessDenied answers a reference to another account's function: accounts

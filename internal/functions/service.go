@@ -17,6 +17,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -71,7 +72,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.ConcurrencyLimit == 0 {
-		cfg.ConcurrencyLimit = 1000
+		cfg.ConcurrencyLimit = limits.DefaultConcurrentExecutions
 	}
 	return &Service{cfg: cfg}
 }

@@ -2,13 +2,11 @@ package functions
 
 import (
 	"context"
-	"regexp"
+	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/store"
 )
-
-var taggableARN = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(:.+)?$`)
 
 // maxTags is AWS's limit of tags on one function.
 const maxTags = 50
@@ -16,20 +14,28 @@ const maxTags = 50
 // tagRef resolves the Resource of TagResource/UntagResource/ListTags: only
 // a function's unqualified ARN carries tags.
 func tagRef(id awsproto.Identity, arn string) (Ref, error) {
-	m := taggableARN.FindStringSubmatch(arn)
-	if m == nil {
+	a, ok := lambdaARN(arn)
+	var name, qualifier string
+	qualified := false
+	if ok {
+		// Any qualifier parses here, so that versions and aliases are
+		// answered as such rather than as malformed ARNs.
+		name, qualifier, qualified = strings.Cut(strings.TrimPrefix(a.Resource, "function:"), ":")
+		ok = strings.HasPrefix(a.Resource, "function:") && isName(name) && (!qualified || qualifier != "" && !strings.Contains(qualifier, "\n"))
+	}
+	if !ok {
 		return Ref{}, awsproto.InvalidParameter("Invalid ARN: %s", arn)
 	}
-	if m[3] != id.Account {
+	if a.AccountID != id.Account {
 		return Ref{}, accessDenied(arn)
 	}
-	if m[2] != id.Region {
-		return Ref{}, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", m[2], id.Region)
+	if a.Region != id.Region {
+		return Ref{}, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
 	}
-	if m[5] != "" {
+	if qualified {
 		return Ref{}, awsproto.InvalidParameter("Tags on function aliases and versions are not supported. Please specify a function ARN.")
 	}
-	return Ref{Account: m[3], Region: m[2], Name: m[4]}, nil
+	return Ref{Account: a.AccountID, Region: a.Region, Name: name}, nil
 }
 
 // Tag is TagResource.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -85,8 +86,8 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
-	if len(in.Layers) > 5 {
-		return nil, awsproto.InvalidParameter("Cannot reference more than 5 layers.")
+	if len(in.Layers) > limits.LayersPerFunction {
+		return nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	var unused []string
 	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {

@@ -28,6 +28,7 @@ import (
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
 	"github.com/lambdad/lambdad/internal/sandbox"
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.AccountLimit == 0 {
-		cfg.AccountLimit = 1000
+		cfg.AccountLimit = limits.DefaultConcurrentExecutions
 	}
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Second
@@ -453,9 +454,9 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		CodeDir:            codeDir,
 		LayerDirs:          layerDirs,
 		HostDirs:           launch.HostDirs,
-		MemoryMB:           int(deref32(cfg.MemorySize, 128)),
-		Timeout:            time.Duration(deref32(cfg.Timeout, 3)) * time.Second,
-		EphemeralStorageMB: 512,
+		MemoryMB:           int(deref32(cfg.MemorySize, limits.DefaultMemoryMB)),
+		Timeout:            time.Duration(deref32(cfg.Timeout, limits.DefaultTimeoutSeconds)) * time.Second,
+		EphemeralStorageMB: limits.DefaultEphemeralStorageMB,
 		LogFormat:          "Text",
 		EnvCredentials:     s.envCredentials(snap),
 		// Each environment holds the code it starts from until it is gone.
@@ -508,7 +509,7 @@ func (s *Service) environment(snap *functions.Snapshot, launch runtimes.Launch) 
 	env := []string{
 		"AWS_LAMBDA_FUNCTION_NAME=" + snap.Ref.Name,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + snap.Version,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(int(deref32(cfg.MemorySize, 128))),
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(int(deref32(cfg.MemorySize, limits.DefaultMemoryMB))),
 		"AWS_REGION=" + region,
 		"AWS_DEFAULT_REGION=" + region,
 		"AWS_LAMBDA_LOG_GROUP_NAME=" + logGroup(snap),

@@ -18,12 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
 const (
 	// maxResponseBytes is AWS's synchronous response limit.
-	maxResponseBytes = 6291556
+	maxResponseBytes = limits.InvokeResponseBytes
 	// maxLogBytes caps one invocation's captured output; callers only show
 	// the tail, and a chatty function must not balloon the heap.
 	maxLogBytes = 1 << 20
@@ -145,13 +146,13 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		version: "$LATEST",
 	}
 	if e.fn.MemoryMB <= 0 {
-		e.fn.MemoryMB = 128
+		e.fn.MemoryMB = limits.DefaultMemoryMB
 	}
 	if e.fn.Timeout <= 0 {
-		e.fn.Timeout = 3 * time.Second
+		e.fn.Timeout = limits.DefaultTimeoutSeconds * time.Second
 	}
 	if e.fn.EphemeralStorageMB <= 0 {
-		e.fn.EphemeralStorageMB = 512
+		e.fn.EphemeralStorageMB = limits.DefaultEphemeralStorageMB
 	}
 	if e.fn.CodeDir == "" {
 		e.fn.CodeDir = filepath.Join(e.dir, "task")

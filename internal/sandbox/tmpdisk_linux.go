@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // An isolated environment's /tmp is an ext4 file system in a sparse image
@@ -36,7 +38,7 @@ import (
 // background only when it runs low.
 
 const (
-	defaultTmpMB = 512
+	defaultTmpMB = limits.DefaultEphemeralStorageMB
 	// tmpPoolSize is how many ready default-size disks are kept.
 	tmpPoolSize = 4
 	// maxSpareSizes bounds the other sizes a wiped disk is kept for.

@@ -1,10 +1,11 @@
 // Package spec is the Lambda API as AWS's model describes it: every shape,
 // enum, constraint, HTTP binding and error status. zz_generated.go is made
-// from ../shared/spec/lambda-2015-03-31/service-2.json by ./gen; this file
+// from model/lambda-2015-03-31/service-2.json (botocore's, kept in the
+// repository: see model/README.md) by ./gen; this file
 // holds the small hand-written types the generated code is written against.
 package spec
 
-//go:generate go run ./gen -model ../../../shared/spec/lambda-2015-03-31/service-2.json -out zz_generated.go
+//go:generate go run ./gen -model model/lambda-2015-03-31/service-2.json -out zz_generated.go
 
 import (
 	"fmt"

@@ -9,12 +9,10 @@ import (
 )
 
 // TestGeneratedIsCurrent regenerates the code from the model and compares:
-// the committed file must be what the generator makes of service-2.json.
+// the committed file must be what the generator makes of the model kept in
+// the repository, so it never skips.
 func TestGeneratedIsCurrent(t *testing.T) {
-	model := "../../../shared/spec/lambda-2015-03-31/service-2.json"
-	if _, err := os.Stat(model); err != nil {
-		t.Skip("the model is not beside the repository:", err)
-	}
+	const model = "model/lambda-2015-03-31/service-2.json"
 	out := filepath.Join(t.TempDir(), "gen.go")
 	cmd := exec.Command("go", "run", "./gen", "-model", model, "-out", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Typed flag values check their input in Set, so a flag and its LAMBDAD_*
+// variable are refused by the same rule: a bad value stops lambdad at start
+// instead of silently becoming the default.
+
+// intValue is an integer in [min, max].
+type intValue struct {
+	p        *int
+	min, max int
+}
+
+func (v intValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("not an integer")
+	}
+	if n < v.min || n > v.max {
+		return fmt.Errorf("out of range [%d, %d]", v.min, v.max)
+	}
+	*v.p = n
+	return nil
+}
+
+// durationValue is a time.Duration of at least min.
+type durationValue struct {
+	p   *time.Duration
+	min time.Duration
+}
+
+func (v durationValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("not a duration such as 500ms, 30s or 10m")
+	}
+	if d < v.min {
+		if v.min == 0 {
+			return errors.New("negative")
+		}
+		return fmt.Errorf("less than %s", v.min)
+	}
+	*v.p = d
+	return nil
+}
+
+// enumValue is one of a fixed set of words.
+type enumValue struct {
+	p     *string
+	words []string
+}
+
+func (v enumValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v enumValue) Set(s string) error {
+	for _, w := range v.words {
+		if s == w {
+			*v.p = s
+			return nil
+		}
+	}
+	return fmt.Errorf("not one of %s", strings.Join(v.words, ", "))
+}
+
+// levelValue is a slog level by name (debug, info, warn, error).
+type levelValue struct{ p *slog.Level }
+
+func (v levelValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.ToLower(v.p.String())
+}
+
+func (v levelValue) Set(s string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(s)); err != nil {
+		return errors.New("not a log level (debug, info, warn or error)")
+	}
+	*v.p = lv
+	return nil
+}
+
+func intVar(fl *flag.FlagSet, p *int, name string, def, min, max int, usage string) {
+	*p = def
+	fl.Var(intValue{p, min, max}, name, usage)
+}
+
+func durationVar(fl *flag.FlagSet, p *time.Duration, name string, def, min time.Duration, usage string) {
+	*p = def
+	fl.Var(durationValue{p, min}, name, usage)
+}
+
+func enumVar(fl *flag.FlagSet, p *string, name, def string, words []string, usage string) {
+	*p = def
+	fl.Var(enumValue{p, words}, name, usage)
+}
+
+// envName is the variable that sets flag name: --body-memory-mb is
+// LAMBDAD_BODY_MEMORY_MB.
+func envName(flagName string) string {
+	return "LAMBDAD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag whose LAMBDAD_* variable is present, through the
+// flag's own Set, so the variable is held to the flag's rules. Flags parsed
+// afterwards win over the environment.
+func applyEnv(fl *flag.FlagSet, lookup func(string) (string, bool)) error {
+	var err error
+	fl.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		name := envName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			if _, secret := f.Value.(credentialsValue); secret {
+				err = fmt.Errorf("invalid value for %s: %v", name, e)
+				return
+			}
+			err = fmt.Errorf("invalid value %q for %s: %v", v, name, e)
+		}
+	})
+	return err
+}
+
+// maxBodyMB keeps the byte count, MB<<20, within an int64.
+const maxBodyMB = math.MaxInt64 >> 20
+
+// credentialsValue is KEY:SECRET[,KEY:SECRET...]; empty means none.
+type credentialsValue struct{ p *map[string]string }
+
+func (v credentialsValue) String() string { return "" } // never print secrets
+
+func (v credentialsValue) Set(s string) error {
+	if s == "" {
+		*v.p = nil
+		return nil
+	}
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		key, secret, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || key == "" || secret == "" {
+			// Only the key is named: the pair may hold a secret.
+			return fmt.Errorf("the entry with key %q is not ACCESS_KEY:SECRET", key)
+		}
+		m[key] = secret
+	}
+	*v.p = m
+	return nil
+}

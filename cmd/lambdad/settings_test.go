@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// TestSettingsFromEnvironment checks that good LAMBDAD_* values are used,
+// and that a flag wins over its variable.
+func TestSettingsFromEnvironment(t *testing.T) {
+	env := map[string]string{
+		"LAMBDAD_CONCURRENCY_LIMIT":   "7",
+		"LAMBDAD_IDLE_TIMEOUT":        "90s",
+		"LAMBDAD_TRANSITION":          "0s",
+		"LAMBDAD_ISOLATION":           "off",
+		"LAMBDAD_LOG_LEVEL":           "debug",
+		"LAMBDAD_BODY_MEMORY_MB":      "3",
+		"LAMBDAD_CREDENTIALS":         "AKID:secret, AKID2:other",
+		"LAMBDAD_EVENT_RETRY_BASE":    "5ms",
+		"LAMBDAD_EVENT_THROTTLE_BASE": "6ms",
+		"LAMBDAD_READ_TIMEOUT":        "2m",
+	}
+	cfg, lv, err := parseSettings(nil, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ConcurrencyLimit != 7 || cfg.IdleTimeout != 90*time.Second || cfg.Transition != 0 ||
+		cfg.Isolation != "off" || lv != slog.LevelDebug || cfg.BodyMemory != 3<<20 ||
+		cfg.RetryBase != 5*time.Millisecond || cfg.ThrottleBase != 6*time.Millisecond || cfg.ReadTimeout != 2*time.Minute {
+		t.Errorf("environment not applied: %+v level %v", cfg, lv)
+	}
+	if len(cfg.Credentials) != 2 || cfg.Credentials["AKID"] != "secret" || cfg.Credentials["AKID2"] != "other" {
+		t.Errorf("credentials = %v", cfg.Credentials)
+	}
+	cfg, _, err = parseSettings([]string{"--concurrency-limit", "9", "--isolation=auto"}, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ConcurrencyLimit != 9 || cfg.Isolation != "auto" {
+		t.Errorf("flags did not win: limit %d isolation %q", cfg.ConcurrencyLimit, cfg.Isolation)
+	}
+	cfg, lv, err = parseSettings(nil, lookupIn(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ConcurrencyLimit != 1000 || cfg.Isolation != "auto" || lv != slog.LevelInfo || cfg.Credentials != nil {
+		t.Errorf("defaults: %+v level %v", cfg, lv)
+	}
+}
+
+// TestEveryFlagNamesItsVariable keeps each flag's usage text honest about
+// the variable applyEnv derives from its name.
+func TestEveryFlagNamesItsVariable(t *testing.T) {
+	var st settings
+	n := 0
+	st.flags().VisitAll(func(f *flag.Flag) {
+		n++
+		if !strings.Contains(f.Usage, "("+envName(f.Name)+")") {
+			t.Errorf("--%s: usage %q does not name %s", f.Name, f.Usage, envName(f.Name))
+		}
+	})
+	if n == 0 {
+		t.Fatal("no flags")
+	}
+}
