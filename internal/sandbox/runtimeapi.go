@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -81,6 +82,9 @@ func (a *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func cleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
+	}
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return true // nothing to clean: the runtimes' requests
 	}
 	c := path.Clean(p)
 	if p[len(p)-1] == '/' && c != "/" {
