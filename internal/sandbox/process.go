@@ -13,19 +13,28 @@ import (
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
+// initPhase is where a process's init stands: its first /next ends it
+// (initReady), unless an init error came first (initFailed).
+type initPhase uint8
+
+const (
+	initRunning initPhase = iota
+	initReady
+	initFailed
+)
+
 // proc is one run of the bootstrap inside an env.
 type proc struct {
 	cmd     *exec.Cmd
 	pid     atomic.Int64 // 0 until started
 	started time.Time
 
-	ready     chan struct{} // first /next arrived
-	readySent bool          // guarded by env.mu
-	initDone  time.Time
+	phase    initPhase     // guarded by env.mu
+	ready    chan struct{} // closed as phase becomes initReady
+	initDone time.Time
 
-	initErrCh   chan struct{}
-	initErr     []byte
-	initErrSent bool // guarded by env.mu
+	initErrCh chan struct{} // closed as phase becomes initFailed
+	initErr   []byte
 
 	exited chan struct{}
 	state  string // "exit status 1", "signal: killed"; valid after exited

@@ -111,8 +111,8 @@ func writeAccepted(w http.ResponseWriter) {
 func (e *env) handleNext(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	pr := e.proc
-	if pr != nil && !pr.readySent && !pr.initErrSent {
-		pr.readySent = true
+	if pr != nil && pr.phase == initRunning {
+		pr.phase = initReady
 		pr.initDone = time.Now()
 		close(pr.ready)
 	}
@@ -209,12 +209,12 @@ func (e *env) handleInitError(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	pr := e.proc
-	if pr == nil || pr.readySent || pr.initErrSent {
+	if pr == nil || pr.phase != initRunning {
 		e.mu.Unlock()
 		writeError(w, http.StatusForbidden, errLateInitError)
 		return
 	}
-	pr.initErrSent = true
+	pr.phase = initFailed
 	pr.initErr = body
 	e.mu.Unlock()
 	close(pr.initErrCh)
