@@ -131,20 +131,28 @@ func (e *env) handleNext(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			h := w.Header()
-			h["Content-Type"] = []string{runtimeContentType}
-			h["Lambda-Runtime-Aws-Request-Id"] = []string{c.id}
-			h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(c.deadline.UnixMilli(), 10)}
-			h["Lambda-Runtime-Invoked-Function-Arn"] = []string{c.inv.InvokedFunctionARN}
+			// One array backs every value (each capped, so none can grow
+			// into the next): one allocation instead of one per header.
+			vals := make([]string, 0, 8)
+			set := func(k, v string) {
+				vals = append(vals, v)
+				n := len(vals)
+				h[k] = vals[n-1 : n : n]
+			}
+			set("Content-Type", runtimeContentType)
+			set("Lambda-Runtime-Aws-Request-Id", c.id)
+			set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(c.deadline.UnixMilli(), 10))
+			set("Lambda-Runtime-Invoked-Function-Arn", c.inv.InvokedFunctionARN)
 			if c.inv.TraceID != "" {
-				h["Lambda-Runtime-Trace-Id"] = []string{c.inv.TraceID}
+				set("Lambda-Runtime-Trace-Id", c.inv.TraceID)
 			}
 			if c.inv.ClientContext != "" {
-				h["Lambda-Runtime-Client-Context"] = []string{c.inv.ClientContext}
+				set("Lambda-Runtime-Client-Context", c.inv.ClientContext)
 			}
 			if c.inv.CognitoIdentity != "" {
-				h["Lambda-Runtime-Cognito-Identity"] = []string{c.inv.CognitoIdentity}
+				set("Lambda-Runtime-Cognito-Identity", c.inv.CognitoIdentity)
 			}
-			h["Content-Length"] = []string{strconv.Itoa(len(c.inv.Payload))}
+			set("Content-Length", strconv.Itoa(len(c.inv.Payload)))
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(c.inv.Payload)
 			return
