@@ -70,7 +70,7 @@ type runtimeAPI struct{ mux *http.ServeMux }
 
 func (a *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeMux answers an unclean path with a redirect; no runtime follows
-	// one, and AWS's API says 404.
+	// one, so it gets the 404 of any unknown path.
 	if p := r.URL.Path; r.Method != http.MethodConnect && !cleanPath(p) {
 		writeError(w, http.StatusNotFound, errNotFound)
 		return
