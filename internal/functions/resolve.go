@@ -29,11 +29,9 @@ type Snapshot struct {
 	// AltVersion receives AltWeight (0..1) of an alias's invocations.
 	AltVersion string
 	AltWeight  float64
-	// Key identifies this exact code and configuration, for pooling
-	// execution environments: it changes with every update. Its form,
-	// "<function ARN>:<version>@<RevisionId>", lets a deleted function's
-	// or version's environments be retired by prefix.
-	Key string
+	// FunctionARN is Ref.ARN(), built once: every invoke of the snapshot
+	// needs it.
+	FunctionARN string
 }
 
 type cached struct {
@@ -66,7 +64,7 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 				snap.AltVersion, snap.AltWeight = rt.Other, rt.Weight
 			}
 		}
-		snap.Key = ref.ARN() + ":" + snap.Version + "@" + *snap.Config.RevisionId
+		snap.FunctionARN = ref.ARN()
 		return nil
 	})
 	if err != nil {

@@ -72,8 +72,8 @@ type Config struct {
 // Service runs invokes.
 type Service struct {
 	cfg      Config
-	fns      sync.Map // snapshot key -> *runnable
-	current  sync.Map // arn:version -> snapshot key (to retire replaced environments)
+	fns      sync.Map // sandbox.Key -> *runnable
+	current  sync.Map // versionSlot -> its latest sandbox.Key (to retire replaced environments)
 	inFlight sync.Map // counter key -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
@@ -285,7 +285,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		// Replaced while this run used it: its environment may have gone
 		// back to a pool made after the retirement; stop it too, so it
 		// does not keep the replaced code.
-		s.cfg.Sandbox.Retire(fn.Key)
+		s.cfg.Sandbox.RetireKey(fn.Key)
 	}
 	if err != nil {
 		var se *sandbox.StartError
@@ -385,7 +385,10 @@ func (s *Service) counter(k string) *atomic.Int32 {
 	return c.(*atomic.Int32)
 }
 
-// runnable is what the sandbox runs for one snapshot key.
+// versionSlot is one version of a function, whatever its revision.
+type versionSlot struct{ functionARN, version string }
+
+// runnable is what the sandbox runs for one sandbox.Key.
 type runnable struct {
 	fn *sandbox.Function
 	// retired is set once a newer key of the same version replaced it.
@@ -394,7 +397,7 @@ type runnable struct {
 
 // function builds (once per snapshot) what the sandbox needs to run it.
 func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runnable, error) {
-	key := snap.Key
+	key := sandbox.Key{FunctionARN: snap.FunctionARN, Version: snap.Version, Revision: *snap.Config.RevisionId}
 	hotDir := snap.Code.HotReloadDir
 	if hotDir != "" {
 		// The allowed roots may have changed since the directory was
@@ -411,7 +414,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		hotDir = dir
 		// Hot-reload code changes under us: environments are keyed by the
 		// directory's state too, so an edit starts fresh ones.
-		key += "#" + fingerprint(dir)
+		key.CodeState = fingerprint(dir)
 	}
 	if f, ok := s.fns.Load(key); ok {
 		return f.(*runnable), nil
@@ -476,12 +479,12 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
-	slot := snap.Ref.ARN() + ":" + snap.Version
-	if old, loaded := s.current.Swap(slot, key); loaded && old.(string) != key {
-		if r, ok := s.fns.LoadAndDelete(old.(string)); ok {
+	slot := versionSlot{key.FunctionARN, key.Version}
+	if old, loaded := s.current.Swap(slot, key); loaded && old.(sandbox.Key) != key {
+		if r, ok := s.fns.LoadAndDelete(old); ok {
 			r.(*runnable).retired.Store(true)
 		}
-		s.cfg.Sandbox.Retire(old.(string))
+		s.cfg.Sandbox.RetireKey(old.(sandbox.Key))
 	}
 	return actual.(*runnable), nil
 }

@@ -242,7 +242,7 @@ func coldStarts(b *testing.B, newFn func() *Function) {
 			lat := make([]time.Duration, 0, b.N)
 			for i := 0; b.Loop(); i++ {
 				fn := newFn()
-				fn.Key = "cold-" + strconv.Itoa(i)
+				fn.Key = Key{FunctionARN: "cold-" + strconv.Itoa(i)}
 				t0 := time.Now()
 				res, err := m.Invoke(ctx, fn, benchInv(int64(i)))
 				lat = append(lat, time.Since(t0))
@@ -250,7 +250,7 @@ func coldStarts(b *testing.B, newFn func() *Function) {
 					b.Fatalf("%v %s %s", err, res.Payload, res.Log)
 				}
 				init += res.InitDuration
-				m.Retire(fn.Key)
+				m.RetireKey(fn.Key)
 			}
 			slices.Sort(lat)
 			b.ReportMetric(float64(init.Microseconds())/float64(b.N)/1000, "init-ms")
@@ -287,7 +287,7 @@ func BenchmarkColdStartTmp(b *testing.B) {
 				if err != nil || res.FunctionError != "" {
 					b.Fatalf("%v %s %s", err, res.Payload, res.Log)
 				}
-				m.Retire(fn.Key)
+				m.RetireKey(fn.Key)
 				// Let the pool refill as it would between cold starts.
 				time.Sleep(5 * time.Millisecond)
 			}

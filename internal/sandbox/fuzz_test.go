@@ -33,7 +33,7 @@ func FuzzRuntimeAPI(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r.WithContext(ctx))
+		newRuntimeAPI(e).ServeHTTP(w, r.WithContext(ctx))
 		if ctx.Err() != nil {
 			t.Fatalf("%s %q: no answer within 2 s", method, path)
 		}

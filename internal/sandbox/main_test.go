@@ -137,7 +137,7 @@ var keySeq atomic.Int64
 
 func goFunction(mut ...func(*Function)) *Function {
 	fn := &Function{
-		Key:      fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:go%d:$LATEST", keySeq.Add(1)),
+		Key:      Key{FunctionARN: fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:go%d", keySeq.Add(1)), Version: "$LATEST"},
 		Command:  []string{"{TASK_ROOT}/bootstrap"},
 		CodeDir:  fixtures.goHandler,
 		Env:      []string{"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_NAME=go", "MY_VAR=hello"},
@@ -152,7 +152,7 @@ func goFunction(mut ...func(*Function)) *Function {
 
 func pyFunction(mut ...func(*Function)) *Function {
 	fn := &Function{
-		Key:                fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:py%d:$LATEST", keySeq.Add(1)),
+		Key:                Key{FunctionARN: fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:py%d", keySeq.Add(1)), Version: "$LATEST"},
 		Command:            []string{fixtures.python, "-u", "{TASK_ROOT}/pyruntime.py"},
 		CodeDir:            fixtures.pyDir,
 		HostDirs:           fixtures.pyDirs,

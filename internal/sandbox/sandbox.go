@@ -23,7 +23,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,9 +50,31 @@ type Config struct {
 	tmpfsOnly bool
 }
 
+// Key identifies what an environment runs: one version of a function, as
+// configured at one revision. Environments are pooled per Key, and retired
+// by function, by version or by Key.
+type Key struct {
+	FunctionARN string // unqualified
+	Version     string // "$LATEST" or a version number
+	// Revision changes with every update of the version's code or
+	// configuration (its RevisionId).
+	Revision string
+	// CodeState is the state of a hot-reload directory, "" for stored
+	// code: an edit there changes it, so new environments load the edit.
+	CodeState string
+}
+
+func (k Key) String() string {
+	s := k.FunctionARN + ":" + k.Version + "@" + k.Revision
+	if k.CodeState != "" {
+		s += "#" + k.CodeState
+	}
+	return s
+}
+
 // Function describes one runnable version; environments are pooled per Key.
 type Function struct {
-	Key string
+	Key Key
 	// Command is the argv to run. "{TASK_ROOT}", "{OPT}" and "{RUNTIME_DIR}"
 	// are replaced by the paths as seen inside the environment.
 	Command    []string
@@ -127,7 +148,7 @@ type Manager struct {
 	startSem chan struct{}
 	iso      *isolation // nil when running unconfined
 
-	pools sync.Map // key -> *pool
+	pools sync.Map // Key -> *pool
 
 	seq    atomic.Uint64
 	total  atomic.Int64
@@ -143,7 +164,7 @@ type Manager struct {
 }
 
 type pool struct {
-	key     string
+	key     Key
 	mu      sync.Mutex
 	idle    []*env // LIFO: the most recently used is the warmest
 	retired bool
@@ -210,7 +231,7 @@ func NewManager(cfg Config) (*Manager, error) {
 // Isolated reports whether environments are confined.
 func (m *Manager) Isolated() bool { return m.iso != nil }
 
-func (m *Manager) pool(key string) *pool {
+func (m *Manager) pool(key Key) *pool {
 	if p, ok := m.pools.Load(key); ok {
 		return p.(*pool)
 	}
@@ -266,26 +287,36 @@ func (m *Manager) release(e *env) {
 	p.mu.Unlock()
 }
 
-// Retire makes environments whose Key starts with keyPrefix take no new
-// work; idle ones stop now, busy ones when their invocation ends.
-func (m *Manager) Retire(keyPrefix string) {
+// Retire makes the environments of a function's version, or of all its
+// versions when version is "", take no new work; idle ones stop now, busy
+// ones when their invocation ends.
+func (m *Manager) Retire(functionARN, version string) {
 	m.pools.Range(func(k, v any) bool {
-		if !strings.HasPrefix(k.(string), keyPrefix) {
-			return true
-		}
-		p := v.(*pool)
-		m.pools.CompareAndDelete(k, v)
-		p.mu.Lock()
-		p.retired = true
-		idle := p.idle
-		p.idle = nil
-		m.idle.Add(-int64(len(idle)))
-		p.mu.Unlock()
-		for _, e := range idle {
-			e.stop()
+		if key := k.(Key); key.FunctionARN == functionARN && (version == "" || key.Version == version) {
+			m.retire(key, v.(*pool))
 		}
 		return true
 	})
+}
+
+// RetireKey retires the environments of exactly key, as Retire does.
+func (m *Manager) RetireKey(key Key) {
+	if p, ok := m.pools.Load(key); ok {
+		m.retire(key, p.(*pool))
+	}
+}
+
+func (m *Manager) retire(key Key, p *pool) {
+	m.pools.CompareAndDelete(key, p)
+	p.mu.Lock()
+	p.retired = true
+	idle := p.idle
+	p.idle = nil
+	m.idle.Add(-int64(len(idle)))
+	p.mu.Unlock()
+	for _, e := range idle {
+		e.stop()
+	}
 }
 
 // Stats reports environment counts.

@@ -403,7 +403,7 @@ func TestWarmPoolScalingIdleAndRetire(t *testing.T) {
 	fnA, fnB := goFunction(), goFunction()
 	invoke(t, m2, fnA, "a")
 	invoke(t, m2, fnB, "b")
-	m2.Retire(fnA.Key[:len(fnA.Key)-len(":$LATEST")])
+	m2.Retire(fnA.Key.FunctionARN, "")
 	if s := m2.Stats(); s.Total != 1 {
 		t.Fatalf("after retire: %+v", s)
 	}
@@ -424,7 +424,7 @@ func TestRetireWhileBusy(t *testing.T) {
 	for m.Stats().Busy != 1 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	m.Retire(fn.Key)
+	m.RetireKey(fn.Key)
 	if r := <-done; r.FunctionError != "" {
 		t.Fatalf("%s", r.Payload)
 	}

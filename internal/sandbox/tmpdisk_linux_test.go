@@ -78,7 +78,7 @@ func TestTmpPrivate(t *testing.T) {
 }
 
 // envDisk is the /tmp disk of fn's only environment.
-func envDisk(t *testing.T, m *Manager, key string) *tmpDisk {
+func envDisk(t *testing.T, m *Manager, key Key) *tmpDisk {
 	t.Helper()
 	m.envMu.Lock()
 	defer m.envMu.Unlock()
@@ -130,7 +130,7 @@ func TestTmpReleased(t *testing.T) {
 	if !mounted(t, d.mnt) || len(loopsBacking(d.img)) != 1 {
 		t.Fatalf("the running environment's /tmp is not mounted from a loop device")
 	}
-	m.Retire(fn.Key)
+	m.RetireKey(fn.Key)
 	eventually(t, func() bool { return released(t, d) }, "the stopped environment's /tmp is still mounted or attached")
 	wd := m.cfg.WorkDir
 	if err := m.Close(context.Background()); err != nil {
@@ -172,7 +172,7 @@ out = {"names": os.listdir("/tmp"), "mode": st.st_mode & 0o7777, "uid": st.st_ui
 		t.Fatalf("making a mess: %s", r.Payload)
 	}
 	d := envDisk(t, m, a.Key)
-	m.Retire(a.Key)
+	m.RetireKey(a.Key)
 	eventually(t, func() bool { return pooled(m, d) }, "the wiped disk did not return to the pool")
 	// Take environments until one gets that disk.
 	for i := 0; ; i++ {
@@ -199,7 +199,7 @@ out = os.listxattr("/tmp")
 		t.Fatalf("%s", r.Payload)
 	}
 	d = envDisk(t, m, c.Key)
-	m.Retire(c.Key)
+	m.RetireKey(c.Key)
 	eventually(t, func() bool { return released(t, d) }, "a disk whose /tmp root carries an extended attribute was kept")
 }
 
@@ -214,7 +214,7 @@ func TestTmpSpareOtherSize(t *testing.T) {
 	a := pyFunction(sized)
 	invoke(t, m, a, map[string]any{"op": "write", "path": "/tmp/secret", "data": "a's"})
 	d := envDisk(t, m, a.Key)
-	m.Retire(a.Key)
+	m.RetireKey(a.Key)
 	td := m.iso.tmp
 	eventually(t, func() bool {
 		td.bgMu.Lock()

@@ -30,3 +30,36 @@ func TestDeleteStopsEnvironments(t *testing.T) {
 		return err != nil || strings.Contains(string(b), ") Z ")
 	})
 }
+
+// TestDeleteVersionStopsOnlyItsEnvironments: deleting version 1 stops
+// version 1's warm environment, while $LATEST's keeps serving, warm.
+func TestDeleteVersionStopsOnlyItsEnvironments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, c := invokeEnv(t, isolationOff)
+	createActive(t, c, pyFunction(t, "versioned", "import os\ndef handler(e, c):\n    return os.getpid()\n"))
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("versioned")}); err != nil {
+		t.Fatal(err)
+	}
+	pid := func(qualifier string) string {
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("versioned"), Qualifier: aws.String(qualifier)})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %s: %v %s", qualifier, err, out.Payload)
+		}
+		return strings.TrimSpace(string(out.Payload))
+	}
+	latest, v1 := pid("$LATEST"), pid("1")
+	if latest == v1 {
+		t.Fatalf("$LATEST and version 1 share the process %s", v1)
+	}
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("versioned"), Qualifier: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the deleted version's process exits", func() bool {
+		b, err := os.ReadFile(filepath.Join("/proc", v1, "stat"))
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
+	if again := pid("$LATEST"); again != latest {
+		t.Errorf("$LATEST ran in process %s, not in its warm one %s", again, latest)
+	}
+}

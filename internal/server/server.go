@@ -171,11 +171,7 @@ func New(cfg Config) (*Server, error) {
 		if srv.sandbox == nil {
 			return
 		}
-		if version == "" {
-			srv.sandbox.Retire(arn + ":") // every version
-		} else {
-			srv.sandbox.Retire(arn + ":" + version + "@")
-		}
+		srv.sandbox.Retire(arn, version) // "": every version
 	}
 	fs := functions.New(fcfg)
 	if err := fs.CollectUnreferenced(context.Background()); err != nil {
