@@ -19,10 +19,28 @@ func isolatedManager(t *testing.T) (*Manager, string) {
 	t.Helper()
 	needPython(t)
 	m, hidden := newTestManager(t, "auto")
-	if !m.Isolated() {
-		t.Skip("kernel does not allow namespaces here (see warning above); isolation not tested")
-	}
+	requireConfinement(t, m)
 	return m, hidden
+}
+
+// requireConfinement skips a confinement test only where lambdad cannot
+// confine at all (not root). As root, as in CI, every part must be in
+// effect: a test that skipped there would prove nothing.
+func requireConfinement(t *testing.T, m *Manager) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("confinement needs root")
+	}
+	switch {
+	case !m.Isolated():
+		t.Fatal("running as root but environments are not isolated (see the warnings above)")
+	case m.iso.cg == nil:
+		t.Fatal("running as root but environments get no cgroups (see the warnings above)")
+	case m.iso.tmp == nil:
+		t.Fatal("running as root but /tmp disks are unavailable (see the warnings above)")
+	case !m.iso.peerCheck:
+		t.Fatal("running as root but the Runtime API peer check is off (see the warnings above)")
+	}
 }
 
 func TestIsolationFilesystem(t *testing.T) {
@@ -107,9 +125,6 @@ func TestIsolationTmpSizeCap(t *testing.T) {
 
 func TestIsolationMemoryLimit(t *testing.T) {
 	m, _ := isolatedManager(t)
-	if m.iso.cg == nil {
-		t.Skip("no cgroups here")
-	}
 	fn := pyFunction(func(f *Function) { f.MemoryMB = 128 })
 	r := invoke(t, m, fn, map[string]any{"op": "alloc", "mb": 16})
 	if r.FunctionError != "" || r.MaxMemoryUsedMB < 16 || r.MaxMemoryUsedMB > 128 {
@@ -128,9 +143,6 @@ func TestIsolationMemoryLimit(t *testing.T) {
 
 func TestIsolationPidsLimit(t *testing.T) {
 	m, _ := isolatedManager(t)
-	if m.iso.cg == nil {
-		t.Skip("no cgroups here")
-	}
 	// Enough memory that only the pids limit can stop the forks.
 	fn := pyFunction(func(f *Function) { f.MemoryMB = 4096 })
 	r := invoke(t, m, fn, map[string]any{"op": "fork", "n": 1100})
@@ -204,9 +216,7 @@ func TestIsolationHidesDataInsideHostDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := newTestManager(t, "auto", func(c *Config) { c.HideDirs = append(c.HideDirs, data) })
-	if !m.Isolated() {
-		t.Skip("kernel does not allow namespaces here")
-	}
+	requireConfinement(t, m)
 	fn := pyFunction(func(f *Function) { f.HostDirs = append(slices.Clone(f.HostDirs), prefix) })
 	if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": prefix}).Payload); !slices.Equal(v["names"].([]any), []any{"data", "lib"}) {
 		t.Fatalf("ls prefix: %v", v)

@@ -43,9 +43,6 @@ func TestMaxMemoryUsedPerRun(t *testing.T) {
 // environment does not report the whole limit again.
 func TestMaxMemoryUsedAfterOOM(t *testing.T) {
 	m, _ := isolatedManager(t)
-	if m.iso.cg == nil {
-		t.Skip("no cgroups here")
-	}
 	fn := pyFunction(func(f *Function) { f.MemoryMB = 128 })
 	inv := newInv(map[string]any{"op": "alloc", "mb": 400})
 	r, err := m.Invoke(context.Background(), fn, inv)

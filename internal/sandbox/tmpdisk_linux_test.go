@@ -22,9 +22,6 @@ const enospc = float64(syscall.ENOSPC)
 // and writing past the cap fails with ENOSPC, not an OOM kill.
 func TestTmpNotChargedToMemory(t *testing.T) {
 	m, _ := isolatedManager(t)
-	if m.iso.cg == nil {
-		t.Skip("no cgroups here")
-	}
 	fn := pyFunction(func(f *Function) { f.MemoryMB = 128; f.EphemeralStorageMB = 1024; f.Timeout = 60 * time.Second })
 	r := invoke(t, m, fn, map[string]any{"op": "fill", "mb": 1000})
 	if r.FunctionError != "" {
@@ -121,9 +118,7 @@ func pooled(m *Manager, d *tmpDisk) bool {
 // once the Manager closes.
 func TestTmpReleased(t *testing.T) {
 	m, _ := newTestManager(t, "auto", func(c *Config) { c.tmpPool = -1 })
-	if !m.Isolated() || m.iso.tmp == nil {
-		t.Skip("no isolation or no /tmp disks here; see the warnings above")
-	}
+	requireConfinement(t, m)
 	fn := pyFunction()
 	invoke(t, m, fn, map[string]any{"op": "write", "path": "/tmp/x"})
 	d := envDisk(t, m, fn.Key)
