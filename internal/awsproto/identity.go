@@ -53,12 +53,6 @@ func IdentityFrom(r *http.Request) Identity {
 	return id
 }
 
-// mayBeFunctionKey reports whether key has the shape of the keys issued to
-// functions (ASIA and 16 more characters), so that other keys cost no lookup.
-func mayBeFunctionKey(key string) bool {
-	return len(key) == 20 && strings.HasPrefix(key, "ASIA")
-}
-
 // authenticate finds who r comes from. Requests signed with a function's key
 // are that function's account, in that function's region only; their
 // signature is always checked. With VerifyWith on, every request's is. The
@@ -67,7 +61,7 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 	id := IdentityFrom(r)
 	var fk FunctionKey
 	isFn := false
-	if s.fnKeys != nil && mayBeFunctionKey(id.AccessKey) {
+	if s.fnKeys != nil && id.AccessKey != "" {
 		fk, isFn = s.fnKeys(id.AccessKey)
 	}
 	if !isFn && fromEnvironment(r.Context()) {
