@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -77,7 +78,9 @@ func NotImplemented(what string) *Error {
 // internal faults: they are logged and answered as ServiceException.
 func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	if f, ok := fault.As(err); ok && f.Kind != fault.Internal {
+		e = fromFault(f)
+	} else if !errors.As(err, &e) {
 		log.Error("internal error", "err", err)
 		e = &Error{Code: "ServiceException", Status: http.StatusInternalServerError,
 			Message: "An internal error occurred: " + err.Error()}

@@ -3,25 +3,20 @@ package awsproto
 import (
 	"context"
 	"crypto/hmac"
+	"github.com/lambdad/lambdad/internal/caller"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// Identity is who calls and where: taken from the SigV4 Authorization header.
-type Identity struct {
-	AccessKey string
-	Account   string
-	Region    string
-	// Function is the ARN of the calling function when the request is
-	// signed with credentials lambdad issued to one of its environments.
-	Function string
-}
+// Identity is the domain's caller identity, which awsproto derives from the
+// SigV4 Authorization header.
+type Identity = caller.Identity
 
 // DefaultAccount and DefaultRegion apply when the credential does not say.
 const (
-	DefaultAccount = "000000000000"
-	DefaultRegion  = "us-east-1"
+	DefaultAccount = caller.DefaultAccount
+	DefaultRegion  = caller.DefaultRegion
 )
 
 // IdentityFrom reads "AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...".
