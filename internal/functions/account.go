@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
 // AccountSettings is GetAccountSettings, with usage counted from the store.
-func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*spec.GetAccountSettingsResponse, error) {
+func (s *Service) AccountSettings(ctx context.Context, id caller.Identity) (*spec.GetAccountSettingsResponse, error) {
 	var count, size int64
 	var reserved int32
 	prefix := id.Account + "/" + id.Region + "/"
@@ -62,7 +63,7 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 // PutConcurrency is PutFunctionConcurrency.
 func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.Concurrency, error) {
 	if ref.Qualifier != "" {
-		return nil, awsproto.InvalidParameter("This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
+		return nil, fault.InvalidParameterf("This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
 	}
 	err := s.update(ctx, func(tx store.Tx) error {
 		rec, err := s.load(tx, ref)
@@ -82,7 +83,7 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 			return true
 		})
 		if others+n > s.cfg.ConcurrencyLimit-limits.MinUnreservedConcurrency {
-			return awsproto.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
+			return fault.InvalidParameterf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 		}
 		rec.Reserved = &n
 		return s.save(tx, ref, rec)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -46,10 +46,10 @@ func loadAlias(tx store.Tx, fn Ref, name string) (*alias, error) {
 // function's versions, with AWS's errors.
 func (s *Service) checkAliasTarget(tx store.Tx, fn Ref, version string, weights map[string]float64) error {
 	if len(weights) > 1 {
-		return awsproto.InvalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1")
+		return fault.InvalidParameterf("Number of items in AdditionalVersionWeights cannot be greater than 1")
 	}
 	if version == Latest && len(weights) > 0 {
-		return awsproto.InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
+		return fault.InvalidParameterf("$LATEST is not supported for an alias pointing to more than 1 version")
 	}
 	exists := func(v string) error {
 		if v == Latest {
@@ -69,7 +69,7 @@ func (s *Service) checkAliasTarget(tx store.Tx, fn Ref, version string, weights 
 	}
 	for v := range weights {
 		if v == version {
-			return awsproto.InvalidParameter("Invalid function version %s. Function version %s is already included in routing configuration.", v, v)
+			return fault.InvalidParameterf("Invalid function version %s. Function version %s is already included in routing configuration.", v, v)
 		}
 		if err := exists(v); err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Service) CreateAlias(ctx context.Context, fn Ref, in *spec.CreateAliasR
 			return err
 		}
 		if tx.Get(bAliases, aliasKey(fn, a.Name)) != nil {
-			return awsproto.Conflict("Alias already exists: %s:%s", fn.ARN(), a.Name)
+			return fault.Conflictf("Alias", "Alias already exists: %s:%s", fn.ARN(), a.Name)
 		}
 		raw, _ := json.Marshal(a)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
@@ -125,7 +125,7 @@ func (s *Service) GetAlias(ctx context.Context, fn Ref, name string) (*spec.Alia
 			return err
 		}
 		if a == nil {
-			return awsproto.NotFound("Cannot find alias arn: %s:%s", fn.ARN(), name)
+			return fault.NotFoundf("Alias", "Cannot find alias arn: %s:%s", fn.ARN(), name)
 		}
 		out = a.config(fn)
 		return nil
@@ -145,10 +145,10 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 			return err
 		}
 		if a == nil {
-			return awsproto.NotFound("Alias not found: %s:%s", fn.ARN(), *in.Name)
+			return fault.NotFoundf("Alias", "Alias not found: %s:%s", fn.ARN(), *in.Name)
 		}
 		if in.RevisionId != nil && *in.RevisionId != a.RevisionID {
-			return awsproto.Errorf("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return fault.PreconditionFailedf("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 		}
 		if in.FunctionVersion != nil {
 			a.Version = *in.FunctionVersion

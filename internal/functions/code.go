@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/lambdad/lambdad/internal/archive"
-	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 )
 
@@ -40,7 +40,7 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		return Code{ImageURI: *in.ImageURI}, nil
 	case in.S3Bucket != nil && *in.S3Bucket == HotReloadBucket:
 		if in.S3Key == nil || !filepath.IsAbs(*in.S3Key) {
-			return Code{}, awsproto.InvalidParameter("When using hot reloading, the S3Key must be an absolute path to a local directory.")
+			return Code{}, fault.InvalidParameterf("When using hot reloading, the S3Key must be an absolute path to a local directory.")
 		}
 		if _, err := s.cfg.HotReload.Check(*in.S3Key); err != nil {
 			return Code{}, err
@@ -48,12 +48,14 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		return Code{HotReloadDir: filepath.Clean(*in.S3Key)}, nil
 	case in.S3Bucket != nil || in.S3Key != nil:
 		if in.S3Bucket == nil || in.S3Key == nil {
-			return Code{}, awsproto.InvalidParameter("Please provide a source for function code: S3Bucket and S3Key are both required.")
+			return Code{}, fault.InvalidParameterf("Please provide a source for function code: S3Bucket and S3Key are both required.")
 		}
 		return s.intakeS3(ctx, in, dryRun)
 	case in.Zip != nil:
-		if w, ok := awsproto.StreamedBlob(ctx, in.Zip).(*blobs.Writer); ok && !dryRun {
-			return s.intakeStreamed(w, in.Zip)
+		if s.cfg.Streamed != nil && !dryRun {
+			if w := s.cfg.Streamed(ctx, in.Zip); w != nil {
+				return s.intakeStreamed(w, in.Zip)
+			}
 		}
 		info, err := archive.Inspect(bytes.NewReader(in.Zip), int64(len(in.Zip)), archive.DefaultLimits())
 		if err != nil {
@@ -69,7 +71,7 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		}
 		return Code{SHA256Hex: bi.Hex, Size: bi.Size, Unzipped: info.UnzippedSize}, nil
 	}
-	return Code{}, awsproto.InvalidParameter("Please provide a source for function code.")
+	return Code{}, fault.InvalidParameterf("Please provide a source for function code.")
 }
 
 // intakeStreamed commits a zip that was written while the request was
@@ -97,7 +99,7 @@ func (s *Service) intakeStreamed(w *blobs.Writer, zip []byte) (Code, error) {
 
 func (s *Service) intakeS3(ctx context.Context, in codeInput, dryRun bool) (Code, error) {
 	if s.cfg.S3 == nil {
-		return Code{}, awsproto.InvalidParameter("Code in S3 (bucket %s) cannot be fetched: lambdad has no S3 endpoint. Start it with --s3-endpoint or LAMBDAD_S3_ENDPOINT.", *in.S3Bucket)
+		return Code{}, fault.InvalidParameterf("Code in S3 (bucket %s) cannot be fetched: lambdad has no S3 endpoint. Start it with --s3-endpoint or LAMBDAD_S3_ENDPOINT.", *in.S3Bucket)
 	}
 	ver := ""
 	if in.S3Version != nil {
@@ -105,7 +107,7 @@ func (s *Service) intakeS3(ctx context.Context, in codeInput, dryRun bool) (Code
 	}
 	body, err := s.cfg.S3.GetObject(ctx, *in.S3Bucket, *in.S3Key, ver)
 	if err != nil {
-		return Code{}, awsproto.InvalidParameter("Error occurred while GetObject. S3 Error Code: %s. S3 Error Message: %s", s3Code(err), err.Error())
+		return Code{}, fault.InvalidParameterf("Error occurred while GetObject. S3 Error Code: %s. S3 Error Message: %s", s3Code(err), err.Error())
 	}
 	defer body.Close()
 	bi, err := s.cfg.Blobs.Put(ctx, body)
@@ -140,11 +142,11 @@ func s3Code(err error) string {
 func zipError(err error) error {
 	switch {
 	case errors.Is(err, archive.ErrUnzippedTooLarge):
-		return awsproto.InvalidParameter("Unzipped size must be smaller than %d bytes", limits.UnzippedCodeBytes)
+		return fault.InvalidParameterf("Unzipped size must be smaller than %d bytes", limits.UnzippedCodeBytes)
 	case errors.Is(err, archive.ErrNotZip):
-		return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+		return fault.InvalidParameterf("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
-	return awsproto.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again. (%v)", err)
+	return fault.InvalidParameterf("Could not unzip uploaded file. Please check your file, then try to upload again. (%v)", err)
 }
 
 // codeSha is the CodeSha256 the API shows for code.

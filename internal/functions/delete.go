@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
 // Delete is DeleteFunction: the whole function, or one published version.
 func (s *Service) Delete(ctx context.Context, ref Ref) error {
 	if ref.Qualifier == Latest {
-		return awsproto.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
+		return fault.InvalidParameterf("$LATEST version cannot be deleted without deleting the function.")
 	}
 	var unused []string
 	err := s.update(ctx, func(tx store.Tx) error {
@@ -30,7 +30,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		}
 		if ref.Qualifier != "" {
 			if !isVersionNumber(ref.Qualifier) {
-				return awsproto.InvalidParameter("Deletion of aliases is not currently supported.")
+				return fault.InvalidParameterf("Deletion of aliases is not currently supported.")
 			}
 			n := versionNumber(ref.Qualifier)
 			v, err := s.loadVersion(tx, ref, n)
@@ -41,7 +41,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 				return nil // deleting a version that is gone already succeeds, as in AWS
 			}
 			if names := aliasesOf(tx, ref, ref.Qualifier); len(names) > 0 {
-				return awsproto.Conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
+				return fault.Conflictf("Function", "Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
 			}
 			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
 				return err

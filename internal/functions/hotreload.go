@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 )
 
 // HotReload says where hot-reload code may come from.
@@ -48,24 +49,24 @@ func NewHotReload(roots []string, dataDir string) (HotReload, error) {
 // directory, which is what must be mounted.
 func (h HotReload) Check(dir string) (string, error) {
 	if len(h.Roots) == 0 {
-		return "", awsproto.InvalidParameter("Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
+		return "", fault.InvalidParameterf("Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
 	}
 	res, err := filepath.EvalSymlinks(filepath.Clean(dir))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return "", awsproto.InvalidParameter("The hot-reload directory %s does not exist.", dir)
+			return "", fault.InvalidParameterf("The hot-reload directory %s does not exist.", dir)
 		}
-		return "", awsproto.InvalidParameter("The hot-reload directory %s cannot be used: %v", dir, err)
+		return "", fault.InvalidParameterf("The hot-reload directory %s cannot be used: %v", dir, err)
 	}
 	under := false
 	for _, r := range h.Roots {
 		under = under || within(res, r)
 	}
 	if !under {
-		return "", awsproto.InvalidParameter("The hot-reload directory %s is not under the directories lambdad allows (--hot-reload-roots).", dir)
+		return "", fault.InvalidParameterf("The hot-reload directory %s is not under the directories lambdad allows (--hot-reload-roots).", dir)
 	}
 	if within(res, h.DataDir) || within(h.DataDir, res) {
-		return "", awsproto.InvalidParameter("The hot-reload directory %s holds or lies inside lambdad's data directory; only directories under --hot-reload-roots, apart from the data directory, can be hot-reloaded.", dir)
+		return "", fault.InvalidParameterf("The hot-reload directory %s holds or lies inside lambdad's data directory; only directories under --hot-reload-roots, apart from the data directory, can be hot-reloaded.", dir)
 	}
 	return res, nil
 }
@@ -89,7 +90,7 @@ func (s *Service) CheckHotReload(dir string) (string, error) {
 // a function's own credentials, whatever the path: a function must not
 // choose host directories to mount, its own environments' included. It
 // answers as AWS does when a policy denies an action.
-func RefuseHotReloadFromFunction(id awsproto.Identity, op, functionName string, bucket *string) error {
+func RefuseHotReloadFromFunction(id caller.Identity, op, functionName string, bucket *string) error {
 	if id.Function == "" || bucket == nil || *bucket != HotReloadBucket {
 		return nil
 	}
@@ -97,5 +98,5 @@ func RefuseHotReloadFromFunction(id awsproto.Identity, op, functionName string, 
 	if !strings.HasPrefix(resource, "arn:") {
 		resource = "arn:aws:lambda:" + id.Region + ":" + id.Account + ":function:" + functionName
 	}
-	return awsproto.Errorf("AccessDeniedException", "User: %s is not authorized to perform: lambda:%s on resource: %s because no identity-based policy allows the lambda:%s action with hot-reload code: functions' own credentials cannot use hot reload", id.Function, op, resource, op).WithStatus(403)
+	return fault.AccessDeniedf("User: %s is not authorized to perform: lambda:%s on resource: %s because no identity-based policy allows the lambda:%s action with hot-reload code: functions' own credentials cannot use hot reload", id.Function, op, resource, op)
 }

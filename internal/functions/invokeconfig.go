@@ -9,7 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -57,7 +58,7 @@ func invokeConfigKey(ref Ref) string {
 }
 
 func noInvokeConfig(ref Ref) error {
-	return awsproto.NotFound("The function %s doesn't have an EventInvokeConfig", ref.VersionARN())
+	return fault.NotFoundf("EventInvokeConfig", "The function %s doesn't have an EventInvokeConfig", ref.VersionARN())
 }
 
 func (c *EventConfig) view(ref Ref) *spec.FunctionEventInvokeConfig {
@@ -101,16 +102,16 @@ func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.
 	}
 	switch service {
 	case "lambda":
-		target, err := ParseRef(awsproto.Identity{Account: self.Account, Region: self.Region}, dest, nil)
+		target, err := ParseRef(caller.Identity{Account: self.Account, Region: self.Region}, dest, nil)
 		if err != nil || tx.Get(bFunctions, fnKey(target)) == nil {
-			return awsproto.InvalidParameter("The destination ARN %s is invalid.", dest)
+			return fault.InvalidParameterf("The destination ARN %s is invalid.", dest)
 		}
 		if target.Name == self.Name {
-			return awsproto.InvalidParameter("You can't specify the function as a destination for itself.")
+			return fault.InvalidParameterf("You can't specify the function as a destination for itself.")
 		}
 		return nil
 	case "sqs", "sns", "events", "s3":
-		return awsproto.NotImplemented("Destinations of type " + service + " (" + dest + ")")
+		return fault.Unsupported("Destinations of type " + service + " (" + dest + ")")
 	}
 	return invalidDestinations(in)
 }
@@ -129,14 +130,14 @@ func invalidDestinations(in *spec.DestinationConfig) error {
 	if in.OnFailure != nil {
 		fail = in.OnFailure.Destination
 	}
-	return awsproto.InvalidParameter("The provided destination config DestinationConfig(onSuccess=%s, onFailure=%s) is invalid.", show("OnSuccess", succ), show("OnFailure", fail))
+	return fault.InvalidParameterf("The provided destination config DestinationConfig(onSuccess=%s, onFailure=%s) is invalid.", show("OnSuccess", succ), show("OnFailure", fail))
 }
 
 // PutEventConfig is PutFunctionEventInvokeConfig (replace) and, with merge,
 // UpdateFunctionEventInvokeConfig.
 func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *int32, dest *spec.DestinationConfig, merge bool) (*spec.FunctionEventInvokeConfig, error) {
 	if retries == nil && maxAge == nil && dest == nil {
-		return nil, awsproto.InvalidParameter("You must specify at least one of error handling or destination setting.")
+		return nil, fault.InvalidParameterf("You must specify at least one of error handling or destination setting.")
 	}
 	var out *spec.FunctionEventInvokeConfig
 	err := s.update(ctx, func(tx store.Tx) error {
@@ -145,7 +146,7 @@ func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *
 			target.Qualifier = ""
 		}
 		if err := s.checkTarget(tx, target); err != nil {
-			return awsproto.NotFound("The function doesn't exist.")
+			return fault.NotFoundf("Function", "The function doesn't exist.")
 		}
 		cfg := &EventConfig{}
 		if raw := tx.Get(bInvokeConfigs, invokeConfigKey(ref)); merge {
@@ -231,7 +232,7 @@ func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, 
 	out := &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: []spec.FunctionEventInvokeConfig{}}
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
-			return awsproto.NotFound("The function doesn't exist.")
+			return fault.NotFoundf("Function", "The function doesn't exist.")
 		}
 		configs, next := pageUnder(tx, bInvokeConfigs, fn, after, n, func(q string, raw []byte) (spec.FunctionEventInvokeConfig, bool) {
 			cfg := new(EventConfig)

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -56,7 +57,7 @@ func layerARN(s string) (ref LayerRef, version string, ok bool) {
 
 // ParseLayer accepts a layer name or layer ARN. Accounts are isolated, as
 // for functions: another account's layer is refused.
-func ParseLayer(id awsproto.Identity, name string) (LayerRef, error) {
+func ParseLayer(id caller.Identity, name string) (LayerRef, error) {
 	if ref, _, ok := layerARN(name); ok {
 		if ref.Account != id.Account {
 			return LayerRef{}, accessDenied(name)
@@ -67,12 +68,12 @@ func ParseLayer(id awsproto.Identity, name string) (LayerRef, error) {
 }
 
 func layerNotFound() error {
-	return awsproto.NotFound("The resource you requested does not exist.")
+	return fault.NotFoundf("Layer", "The resource you requested does not exist.")
 }
 
 func checkLayerVersion(n int64) error {
 	if n < 1 {
-		return awsproto.InvalidParameter("Layer Version Cannot be less than 1")
+		return fault.InvalidParameterf("Layer Version Cannot be less than 1")
 	}
 	return nil
 }
@@ -106,17 +107,17 @@ func nonNil(s []string) []string {
 }
 
 // PublishLayer is PublishLayerVersion.
-func (s *Service) PublishLayer(ctx context.Context, id awsproto.Identity, in *spec.PublishLayerVersionRequest) (*LayerVersion, error) {
+func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest) (*LayerVersion, error) {
 	ref, err := ParseLayer(id, *in.LayerName)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Region != id.Region {
-		return nil, awsproto.InvalidParameter("Layers can only be published in the caller's account and region: %s", *in.LayerName)
+		return nil, fault.InvalidParameterf("Layers can only be published in the caller's account and region: %s", *in.LayerName)
 	}
 	c := in.Content
 	if c.S3Bucket != nil && *c.S3Bucket == HotReloadBucket {
-		return nil, awsproto.InvalidParameter("Layers cannot use hot-reload code.")
+		return nil, fault.InvalidParameterf("Layers cannot use hot-reload code.")
 	}
 	// Shared until the reference commits: see collect.
 	s.codeMu.RLock()
@@ -188,7 +189,7 @@ func (s *Service) GetLayer(ctx context.Context, ref LayerRef, n int64) (*LayerVe
 }
 
 // GetLayerByARN is GetLayerVersionByArn.
-func (s *Service) GetLayerByARN(ctx context.Context, id awsproto.Identity, arn string) (*LayerVersion, error) {
+func (s *Service) GetLayerByARN(ctx context.Context, id caller.Identity, arn string) (*LayerVersion, error) {
 	_, version, ok := layerARN(arn)
 	if !ok || version == "" {
 		return nil, layerNotFound()
@@ -261,7 +262,7 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 	var afterN int64
 	if after != "" {
 		if afterN, err = strconv.ParseInt(after, 10, 64); err != nil {
-			return nil, awsproto.InvalidParameter("Invalid marker: %s", *marker)
+			return nil, fault.InvalidParameterf("Invalid marker: %s", *marker)
 		}
 	}
 	n := pageSize(max)
@@ -293,7 +294,7 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 }
 
 // ListLayers lists the account's layers with their latest matching version.
-func (s *Service) ListLayers(ctx context.Context, id awsproto.Identity, runtime, arch, marker *string, max *int32) (*spec.ListLayersResponse, error) {
+func (s *Service) ListLayers(ctx context.Context, id caller.Identity, runtime, arch, marker *string, max *int32) (*spec.ListLayersResponse, error) {
 	after, err := decodeMarker(marker)
 	if err != nil {
 		return nil, err
@@ -334,9 +335,9 @@ func (s *Service) ListLayers(ctx context.Context, id awsproto.Identity, runtime,
 
 // resolveLayers checks a function's layer list and returns what the
 // configuration shows and the code to mount, in order.
-func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string) ([]spec.Layer, []Code, error) {
+func (s *Service) resolveLayers(tx store.Tx, id caller.Identity, arns []string) ([]spec.Layer, []Code, error) {
 	if len(arns) > limits.LayersPerFunction {
-		return nil, nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
+		return nil, nil, fault.InvalidParameterf("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	var layers []spec.Layer
 	var codes []Code
@@ -344,10 +345,10 @@ func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string
 	for _, arn := range arns {
 		ref, version, ok := layerARN(arn)
 		if !ok || version == "" {
-			return nil, nil, awsproto.InvalidParameter("Layer version %s does not exist.", arn)
+			return nil, nil, fault.InvalidParameterf("Layer version %s does not exist.", arn)
 		}
 		if prev, dup := seen[ref.Name+"@"+ref.Region+ref.Account]; dup {
-			return nil, nil, awsproto.InvalidParameter("Two different versions of the same layer are not allowed to be referenced in the same function. %s and %s are versions of the same layer.", prev, arn)
+			return nil, nil, fault.InvalidParameterf("Two different versions of the same layer are not allowed to be referenced in the same function. %s and %s are versions of the same layer.", prev, arn)
 		}
 		seen[ref.Name+"@"+ref.Region+ref.Account] = arn
 		n, _ := strconv.ParseInt(version, 10, 64)
@@ -360,7 +361,7 @@ func (s *Service) resolveLayers(tx store.Tx, id awsproto.Identity, arns []string
 			return nil, nil, err
 		}
 		if lv == nil {
-			return nil, nil, awsproto.InvalidParameter("Layer version %s does not exist.", arn)
+			return nil, nil, fault.InvalidParameterf("Layer version %s does not exist.", arn)
 		}
 		layers = append(layers, spec.Layer{Arn: str(arn), CodeSize: i64(lv.Code.Size)})
 		codes = append(codes, lv.Code)

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -49,25 +50,25 @@ func snapStartOf(s *spec.SnapStart) *spec.SnapStartResponse {
 // unsupported refuses fields lambdad cannot honour yet, naming them.
 func unsupported(codeSigning *string, publishTo *string) error {
 	if codeSigning != nil {
-		return awsproto.NotImplemented("CodeSigningConfigArn (code signing)")
+		return fault.Unsupported("CodeSigningConfigArn (code signing)")
 	}
 	if publishTo != nil {
-		return awsproto.NotImplemented("PublishTo")
+		return fault.Unsupported("PublishTo")
 	}
 	return nil
 }
 
 // Create is CreateFunction.
-func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionRequest) (*spec.FunctionConfiguration, error) {
+func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest) (*spec.FunctionConfiguration, error) {
 	ref, err := ParseRef(id, *in.FunctionName, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(ref.Name) > 64 {
-		return nil, awsproto.InvalidParameter("1 validation error detected: %s", awsproto.ConstraintMessage(ref.Name, "functionName", "Member must have length less than or equal to 64"))
+		return nil, fault.InvalidParameterViolation(fault.Violation{Field: "functionName", Value: ref.Name, Constraint: "Member must have length less than or equal to 64"})
 	}
 	if ref.Qualifier != "" {
-		return nil, awsproto.InvalidParameter("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
+		return nil, fault.InvalidParameterf("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
 	}
 	if err := unsupported(in.CodeSigningConfigArn, in.PublishTo); err != nil {
 		return nil, err
@@ -78,25 +79,25 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	}
 	if pkg == "Zip" {
 		if in.Runtime == nil || in.Handler == nil {
-			return nil, awsproto.InvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+			return nil, fault.InvalidParameterf("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 		}
 		if err := checkRuntime(*in.Runtime); err != nil {
 			return nil, err
 		}
 		if in.Code.ImageUri != nil {
-			return nil, awsproto.InvalidParameter("Please don't provide ImageUri when updating a function with packageType Zip.")
+			return nil, fault.InvalidParameterf("Please don't provide ImageUri when updating a function with packageType Zip.")
 		}
 	} else if in.Code.ImageUri == nil {
-		return nil, awsproto.InvalidParameter("Please provide ImageUri when creating a function with packageType Image.")
+		return nil, fault.InvalidParameterf("Please provide ImageUri when creating a function with packageType Image.")
 	}
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
 	if len(in.Layers) > limits.LayersPerFunction {
-		return nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
+		return nil, fault.InvalidParameterf("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	if len(in.Tags) > maxTags {
-		return nil, awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
+		return nil, fault.InvalidParameterf("Number of tags exceeds resource tag limit.")
 	}
 	logging, err := loggingConfig(in.LoggingConfig, nil, ref.Name)
 	if err != nil {
@@ -104,11 +105,11 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	}
 	ci := codeInput{Zip: in.Code.ZipFile, S3Bucket: in.Code.S3Bucket, S3Key: in.Code.S3Key, S3Version: in.Code.S3ObjectVersion, ImageURI: in.Code.ImageUri}
 	if ci.empty() {
-		return nil, awsproto.InvalidParameter("Please provide a source for function code.")
+		return nil, fault.InvalidParameterf("Please provide a source for function code.")
 	}
 	// Refuse a duplicate before storing code.
 	if _, err := s.GetConfiguration(ctx, ref); err == nil {
-		return nil, awsproto.Conflict("Function already exist: %s", ref.Name)
+		return nil, fault.Conflictf("Function", "Function already exist: %s", ref.Name)
 	}
 	// Shared until the reference commits: see collect.
 	s.codeMu.RLock()
@@ -181,7 +182,7 @@ func (s *Service) Create(ctx context.Context, id awsproto.Identity, in *spec.Cre
 	var published *version
 	err = s.update(ctx, func(tx store.Tx) error {
 		if tx.Get(bFunctions, fnKey(ref)) != nil {
-			return awsproto.Conflict("Function already exist: %s", ref.Name)
+			return fault.Conflictf("Function", "Function already exist: %s", ref.Name)
 		}
 		layers, codes, err := s.resolveLayers(tx, id, in.Layers)
 		if err != nil {
@@ -283,7 +284,7 @@ func (s *Service) Publish(ctx context.Context, ref Ref, codeSha256, desc, revisi
 		rec.Latest.settle(now)
 		cur := *rec.Latest.Config.CodeSha256
 		if codeSha256 != nil && *codeSha256 != cur {
-			return awsproto.InvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", *codeSha256, cur)
+			return fault.InvalidParameterf("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", *codeSha256, cur)
 		}
 		v, err := s.publishTx(tx, ref, rec, desc, now, false)
 		if err != nil {

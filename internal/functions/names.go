@@ -4,7 +4,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 )
 
 // Ref names one function (and optionally a qualifier) in an account and region.
@@ -49,7 +50,7 @@ var qualifierRE = regexp.MustCompile(`^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_$]{1,
 // ParseRef accepts every form AWS accepts: a name, name:qualifier, a partial
 // ARN (123456789012:function:name) and a full ARN, each with an optional
 // qualifier; the Qualifier parameter must agree with one in the name.
-func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error) {
+func ParseRef(id caller.Identity, name string, qualifier *string) (Ref, error) {
 	ref := Ref{Account: id.Account, Region: id.Region}
 	var q string
 	switch {
@@ -69,7 +70,7 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 			return ref, invalidName(name)
 		}
 		if a.Region != id.Region {
-			return ref, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
+			return ref, fault.NotFoundf("Function", "Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
 		}
 		ref.Account, ref.Name = a.AccountID, n
 		if ref.Account != id.Account {
@@ -95,13 +96,13 @@ func ParseRef(id awsproto.Identity, name string, qualifier *string) (Ref, error)
 	}
 	if qualifier != nil {
 		if q != "" && q != *qualifier {
-			return ref, awsproto.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
+			return ref, fault.InvalidParameterf("The derived qualifier from the function name does not match the specified qualifier.")
 		}
 		q = *qualifier
 	}
 	if q != "" && !qualifierRE.MatchString(q) {
-		return ref, awsproto.Errorf("ValidationException", "1 validation error detected: %s",
-			awsproto.ConstraintMessage(q, "qualifier", `Member must satisfy regular expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`))
+		return ref, fault.Invalidf(fault.Violation{Field: "qualifier", Value: q,
+			Constraint: `Member must satisfy regular expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`})
 	}
 	ref.Qualifier = q
 	return ref, nil
@@ -120,13 +121,12 @@ func isPartialARN(name string) bool {
 // accessDenied answers a reference to another account's function: accounts
 // are isolated from each other.
 func accessDenied(name string) error {
-	return awsproto.Errorf("AccessDeniedException", "User is not authorized to access %s: it belongs to another account.", name).WithStatus(403)
+	return fault.AccessDeniedf("User is not authorized to access %s: it belongs to another account.", name)
 }
 
 func invalidName(name string) error {
-	return awsproto.Errorf("ValidationException", "1 validation error detected: %s",
-		awsproto.ConstraintMessage(name, "functionName",
-			`Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`))
+	return fault.Invalidf(fault.Violation{Field: "functionName", Value: name,
+		Constraint: `Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`})
 }
 
 // isVersionNumber reports whether q names a published version (not an alias).

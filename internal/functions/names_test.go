@@ -1,20 +1,20 @@
 package functions
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 )
 
 func TestParseRef(t *testing.T) {
-	id := awsproto.Identity{Account: "123456789012", Region: "us-east-1"}
+	id := caller.Identity{Account: "123456789012", Region: "us-east-1"}
 	q := func(s string) *string { return &s }
 	cases := []struct {
 		name      string
 		qualifier *string
 		want      Ref
-		errCode   string
+		errKind   fault.Kind
 		errMsg    string
 	}{
 		{name: "f", want: Ref{"123456789012", "us-east-1", "f", ""}},
@@ -23,18 +23,17 @@ func TestParseRef(t *testing.T) {
 		{name: "123456789012:function:f:live", want: Ref{"123456789012", "us-east-1", "f", "live"}},
 		{name: "arn:aws:lambda:us-east-1:123456789012:function:f", want: Ref{"123456789012", "us-east-1", "f", ""}},
 		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:2", qualifier: q("2"), want: Ref{"123456789012", "us-east-1", "f", "2"}},
-		{name: "f:1", qualifier: q("2"), errCode: "InvalidParameterValueException", errMsg: "The derived qualifier from the function name does not match the specified qualifier."},
-		{name: "arn:aws:lambda:us-west-2:123456789012:function:f", errCode: "ResourceNotFoundException", errMsg: "Functions from 'us-west-2' are not reachable in this region ('us-east-1')"},
-		{name: "arn:aws:lambda:us-east-1:999999999999:function:f", errCode: "AccessDeniedException"},
-		{name: "my-function!", errCode: "ValidationException"},
-		{name: "f:1:2", errCode: "ValidationException"},
+		{name: "f:1", qualifier: q("2"), errKind: fault.InvalidParameter, errMsg: "The derived qualifier from the function name does not match the specified qualifier."},
+		{name: "arn:aws:lambda:us-west-2:123456789012:function:f", errKind: fault.NotFound, errMsg: "Functions from 'us-west-2' are not reachable in this region ('us-east-1')"},
+		{name: "arn:aws:lambda:us-east-1:999999999999:function:f", errKind: fault.AccessDenied},
+		{name: "my-function!", errKind: fault.Invalid},
+		{name: "f:1:2", errKind: fault.Invalid},
 	}
 	for _, c := range cases {
 		got, err := ParseRef(id, c.name, c.qualifier)
-		if c.errCode != "" {
-			var e *awsproto.Error
-			if !errors.As(err, &e) || e.Code != c.errCode || (c.errMsg != "" && e.Message != c.errMsg) {
-				t.Errorf("%s: err = %v, want %s %q", c.name, err, c.errCode, c.errMsg)
+		if c.errKind != 0 {
+			if !isFault(err, c.errKind, c.errMsg) {
+				t.Errorf("%s: err = %v, want %s %q", c.name, err, c.errKind, c.errMsg)
 			}
 			continue
 		}
@@ -58,16 +57,15 @@ func TestRefARNs(t *testing.T) {
 // TestParseRefARNForms covers the ARN shapes AWS's functionName pattern
 // allows and refuses, with the exact answer for each.
 func TestParseRefARNForms(t *testing.T) {
-	id := awsproto.Identity{Account: "123456789012", Region: "us-east-1"}
+	id := caller.Identity{Account: "123456789012", Region: "us-east-1"}
 	invalid := func(name string) string {
-		var e *awsproto.Error
-		errors.As(invalidName(name), &e)
-		return e.Message
+		e, _ := fault.As(invalidName(name))
+		return faultText(e)
 	}
 	cases := []struct {
 		name    string
 		want    Ref
-		errCode string
+		errKind fault.Kind
 		errMsg  string
 	}{
 		// An ARN that stops at ":function" names the function "function".
@@ -75,31 +73,30 @@ func TestParseRefARNForms(t *testing.T) {
 		{name: "arn:aws-cn:lambda:us-east-1:123456789012:function:f:$LATEST", want: Ref{"123456789012", "us-east-1", "f", "$LATEST"}},
 		{name: "arn:aws:lambda:us-east-1:123456789012:function:a-b_C:live", want: Ref{"123456789012", "us-east-1", "a-b_C", "live"}},
 		{name: "123456789012:function:f", want: Ref{"123456789012", "us-east-1", "f", ""}},
-		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST.PUBLISHED", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:1:2", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:123456789012:function:f.b", errCode: "ValidationException", errMsg: invalid("arn:aws:lambda:us-east-1:123456789012:function:f.b")},
-		{name: "arn:aws:lambda:us-east-1:123456789012:layer:f", errCode: "ValidationException"},
-		{name: "arn:aws:sqs:us-east-1:123456789012:function:f", errCode: "ValidationException"},
-		{name: "arn:AWS:lambda:us-east-1:123456789012:function:f", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:US-EAST-1:123456789012:function:f", errCode: "ValidationException"},
-		{name: "arn:aws:lambda::123456789012:function:f", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:12345678901:function:f", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:123456789012", errCode: "ValidationException"},
-		{name: "arn:aws:lambda:us-east-1:123456789012:function:f\n", errCode: "ValidationException"},
+		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST.PUBLISHED", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:123456789012:function:f:1:2", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:123456789012:function:f.b", errKind: fault.Invalid, errMsg: invalid("arn:aws:lambda:us-east-1:123456789012:function:f.b")},
+		{name: "arn:aws:lambda:us-east-1:123456789012:layer:f", errKind: fault.Invalid},
+		{name: "arn:aws:sqs:us-east-1:123456789012:function:f", errKind: fault.Invalid},
+		{name: "arn:AWS:lambda:us-east-1:123456789012:function:f", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:US-EAST-1:123456789012:function:f", errKind: fault.Invalid},
+		{name: "arn:aws:lambda::123456789012:function:f", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:12345678901:function:f", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:123456789012", errKind: fault.Invalid},
+		{name: "arn:aws:lambda:us-east-1:123456789012:function:f\n", errKind: fault.Invalid},
 		// The region is checked before the account, as AWS does.
-		{name: "arn:aws:lambda:eu-west-1:999999999999:function:f", errCode: "ResourceNotFoundException", errMsg: "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"},
-		{name: "arn:aws:lambda:us-east-1:999999999999:function", errCode: "AccessDeniedException", errMsg: "User is not authorized to access arn:aws:lambda:us-east-1:999999999999:function: it belongs to another account."},
-		{name: "999999999999:function:f:1", errCode: "AccessDeniedException"},
-		{name: "12345678901:function:f", errCode: "ValidationException"},
-		{name: "123456789012:function:f:1:2", errCode: "ValidationException"},
+		{name: "arn:aws:lambda:eu-west-1:999999999999:function:f", errKind: fault.NotFound, errMsg: "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"},
+		{name: "arn:aws:lambda:us-east-1:999999999999:function", errKind: fault.AccessDenied, errMsg: "User is not authorized to access arn:aws:lambda:us-east-1:999999999999:function: it belongs to another account."},
+		{name: "999999999999:function:f:1", errKind: fault.AccessDenied},
+		{name: "12345678901:function:f", errKind: fault.Invalid},
+		{name: "123456789012:function:f:1:2", errKind: fault.Invalid},
 	}
 	for _, c := range cases {
 		got, err := ParseRef(id, c.name, nil)
-		if c.errCode != "" {
-			var e *awsproto.Error
-			if !errors.As(err, &e) || e.Code != c.errCode || (c.errMsg != "" && e.Message != c.errMsg) {
-				t.Errorf("%q: err = %v, want %s %q", c.name, err, c.errCode, c.errMsg)
+		if c.errKind != 0 {
+			if !isFault(err, c.errKind, c.errMsg) {
+				t.Errorf("%q: err = %v, want %s %q", c.name, err, c.errKind, c.errMsg)
 			}
 			continue
 		}
@@ -110,7 +107,7 @@ func TestParseRefARNForms(t *testing.T) {
 }
 
 func TestTagRef(t *testing.T) {
-	id := awsproto.Identity{Account: "123456789012", Region: "us-east-1"}
+	id := caller.Identity{Account: "123456789012", Region: "us-east-1"}
 	cases := []struct {
 		arn    string
 		want   Ref
@@ -130,8 +127,7 @@ func TestTagRef(t *testing.T) {
 	for _, c := range cases {
 		got, err := tagRef(id, c.arn)
 		if c.errMsg != "" {
-			var e *awsproto.Error
-			if !errors.As(err, &e) || e.Message != c.errMsg {
+			if e, ok := fault.As(err); !ok || faultText(e) != c.errMsg {
 				t.Errorf("%q: err = %v, want %q", c.arn, err, c.errMsg)
 			}
 			continue

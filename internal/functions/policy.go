@@ -3,11 +3,10 @@ package functions
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -77,7 +76,7 @@ func principalOf(p string) (any, error) {
 	case servicePrincipal.MatchString(p):
 		return map[string]string{"Service": p}, nil
 	}
-	return nil, awsproto.InvalidParameter("The provided principal was invalid. Please check the principal and try again.")
+	return nil, fault.InvalidParameterf("The provided principal was invalid. Please check the principal and try again.")
 }
 
 func policyKey(ref Ref) string { return fnKey(ref) + "/" + ref.Qualifier }
@@ -106,7 +105,7 @@ func (s *Service) checkTarget(tx store.Tx, ref Ref) error {
 			if strings.ContainsAny(q, "$") {
 				return notFound(ref)
 			}
-			err = awsproto.NotFound("Cannot find alias arn: %s", ref.QualifiedARN())
+			err = fault.NotFoundf("Alias", "Cannot find alias arn: %s", ref.QualifiedARN())
 		}
 		return err
 	}
@@ -122,13 +121,13 @@ func loadPolicy(tx store.Tx, ref Ref) (*policy, error) {
 }
 
 func policyRevisionError() error {
-	return awsproto.Errorf("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id")
+	return fault.PreconditionFailedf("The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id")
 }
 
 // AddPermission is AddPermission: the statement is stored and returned.
 func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermissionRequest) (string, error) {
 	if ref.Qualifier == Latest {
-		return "", awsproto.InvalidParameter("We currently do not support adding policies for $LATEST.")
+		return "", fault.InvalidParameterf("We currently do not support adding policies for $LATEST.")
 	}
 	principal, err := principalOf(*in.Principal)
 	if err != nil {
@@ -180,7 +179,7 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 		for _, old := range p.Statements {
 			var o statement
 			if json.Unmarshal(old, &o) == nil && o.Sid == st.Sid {
-				return awsproto.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
+				return fault.Conflictf("Statement", "The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
 			}
 		}
 		p.Statements = append(p.Statements, raw)
@@ -195,7 +194,7 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, revision *string) error {
 	return s.update(ctx, func(tx store.Tx) error {
 		if tx.Get(bFunctions, fnKey(ref)) == nil {
-			return awsproto.NotFound("No policy found for: %s", ref.QualifiedARN())
+			return fault.NotFoundf("Policy", "No policy found for: %s", ref.QualifiedARN())
 		}
 		if err := s.checkTarget(tx, ref); err != nil {
 			return err
@@ -205,7 +204,7 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 			return err
 		}
 		if p == nil || len(p.Statements) == 0 {
-			return awsproto.NotFound("No policy is associated with the given resource.")
+			return fault.NotFoundf("Policy", "No policy is associated with the given resource.")
 		}
 		if revision != nil && *revision != p.RevisionID {
 			return policyRevisionError()
@@ -222,7 +221,7 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 				return tx.Put(bPolicies, policyKey(ref), b)
 			}
 		}
-		return awsproto.NotFound("Statement %s is not found in resource policy.", sid)
+		return fault.NotFoundf("Statement", "Statement %s is not found in resource policy.", sid)
 	})
 }
 
@@ -231,9 +230,8 @@ func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyRespon
 	var out *spec.GetPolicyResponse
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		if err := s.checkTarget(tx, ref); err != nil {
-			var ae *awsproto.Error
-			if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
-				return awsproto.NotFound("The resource you requested does not exist.")
+			if fault.Is(err, fault.NotFound) {
+				return fault.NotFoundf("Policy", "The resource you requested does not exist.")
 			}
 			return err
 		}
@@ -242,7 +240,7 @@ func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyRespon
 			return err
 		}
 		if p == nil || len(p.Statements) == 0 {
-			return awsproto.NotFound("The resource you requested does not exist.")
+			return fault.NotFoundf("Policy", "The resource you requested does not exist.")
 		}
 		doc, _ := json.Marshal(struct {
 			Version   string            `json:"Version"`

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -33,7 +34,7 @@ func decodeMarker(m *string) (string, error) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(*m)
 	if err != nil {
-		return "", awsproto.InvalidParameter("Invalid marker: %s", *m)
+		return "", fault.InvalidParameterf("Invalid marker: %s", *m)
 	}
 	return string(raw), nil
 }
@@ -73,7 +74,7 @@ func pageUnder[T any](tx store.Tx, bucket string, fn Ref, after string, n int, d
 // List is ListFunctions: $LATEST of each function by name, or with all=true
 // every version too. The cost of a page does not grow with the number of
 // functions: it seeks to the marker's key.
-func (s *Service) List(ctx context.Context, id awsproto.Identity, marker *string, max *int32, all bool) (*spec.ListFunctionsResponse, error) {
+func (s *Service) List(ctx context.Context, id caller.Identity, marker *string, max *int32, all bool) (*spec.ListFunctionsResponse, error) {
 	after, err := decodeMarker(marker)
 	if err != nil {
 		return nil, err

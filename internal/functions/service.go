@@ -5,6 +5,8 @@ package functions
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -51,6 +53,10 @@ type Config struct {
 	// HotReload says which directories hot-reload code may use (the zero
 	// value: none).
 	HotReload HotReload
+	// Streamed, when set, returns the writer that already received zip
+	// while the request was read (nil when it was not streamed), so that
+	// intake commits it instead of storing the bytes again.
+	Streamed func(ctx context.Context, zip []byte) *blobs.Writer
 }
 
 // Service is the control plane.
@@ -81,10 +87,27 @@ func fnKey(r Ref) string { return r.Account + "/" + r.Region + "/" + r.Name }
 
 func verKey(r Ref, n int) string { return fmt.Sprintf("%s/%010d", fnKey(r), n) }
 
-func newRevision() string { return awsproto.NewRequestID() }
+// newRevision is a RevisionId: a random UUID, as AWS's are.
+func newRevision() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], u[10:])
+	return string(out[:])
+}
 
 func notFound(r Ref) error {
-	return awsproto.NotFound("Function not found: %s", r.QualifiedARN())
+	return fault.NotFoundf("Function", "Function not found: %s", r.QualifiedARN())
 }
 
 func (s *Service) load(tx store.Tx, r Ref) (*record, error) {
@@ -218,7 +241,7 @@ func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
 // checkRevision compares a caller's RevisionId with the one in effect.
 func checkRevision(want *string, v *version, now time.Time) error {
 	if want != nil && *want != v.revision(now) {
-		return awsproto.Errorf("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+		return fault.PreconditionFailedf("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 	}
 	return nil
 }
@@ -229,9 +252,9 @@ func checkIdle(r Ref, v *version, now time.Time) error {
 		return nil
 	}
 	if v.Trans == transCreate {
-		return awsproto.Conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
 	}
-	return awsproto.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.ARN())
+	return fault.Conflictf("Function", "The operation cannot be performed at this time. An update is in progress for resource: %s", r.ARN())
 }
 
 // refVersion records that the version stored at key uses its code and its layers' code.

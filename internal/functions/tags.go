@@ -4,7 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -13,7 +14,7 @@ const maxTags = 50
 
 // tagRef resolves the Resource of TagResource/UntagResource/ListTags: only
 // a function's unqualified ARN carries tags.
-func tagRef(id awsproto.Identity, arn string) (Ref, error) {
+func tagRef(id caller.Identity, arn string) (Ref, error) {
 	a, ok := lambdaARN(arn)
 	var name, qualifier string
 	qualified := false
@@ -24,28 +25,28 @@ func tagRef(id awsproto.Identity, arn string) (Ref, error) {
 		ok = strings.HasPrefix(a.Resource, "function:") && isName(name) && (!qualified || qualifier != "" && !strings.Contains(qualifier, "\n"))
 	}
 	if !ok {
-		return Ref{}, awsproto.InvalidParameter("Invalid ARN: %s", arn)
+		return Ref{}, fault.InvalidParameterf("Invalid ARN: %s", arn)
 	}
 	if a.AccountID != id.Account {
 		return Ref{}, accessDenied(arn)
 	}
 	if a.Region != id.Region {
-		return Ref{}, awsproto.NotFound("Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
+		return Ref{}, fault.NotFoundf("Function", "Functions from '%s' are not reachable in this region ('%s')", a.Region, id.Region)
 	}
 	if qualified {
-		return Ref{}, awsproto.InvalidParameter("Tags on function aliases and versions are not supported. Please specify a function ARN.")
+		return Ref{}, fault.InvalidParameterf("Tags on function aliases and versions are not supported. Please specify a function ARN.")
 	}
 	return Ref{Account: a.AccountID, Region: a.Region, Name: name}, nil
 }
 
 // Tag is TagResource.
-func (s *Service) Tag(ctx context.Context, id awsproto.Identity, arn string, tags map[string]string) error {
+func (s *Service) Tag(ctx context.Context, id caller.Identity, arn string, tags map[string]string) error {
 	ref, err := tagRef(id, arn)
 	if err != nil {
 		return err
 	}
 	if len(tags) == 0 {
-		return awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
+		return fault.InvalidParameterf("An error occurred and the request cannot be processed.")
 	}
 	return s.update(ctx, func(tx store.Tx) error {
 		rec, err := s.load(tx, ref)
@@ -62,14 +63,14 @@ func (s *Service) Tag(ctx context.Context, id awsproto.Identity, arn string, tag
 			rec.Tags[k] = v
 		}
 		if len(rec.Tags) > maxTags {
-			return awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
+			return fault.InvalidParameterf("Number of tags exceeds resource tag limit.")
 		}
 		return s.save(tx, ref, rec)
 	})
 }
 
 // Untag is UntagResource.
-func (s *Service) Untag(ctx context.Context, id awsproto.Identity, arn string, keys []string) error {
+func (s *Service) Untag(ctx context.Context, id caller.Identity, arn string, keys []string) error {
 	ref, err := tagRef(id, arn)
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func (s *Service) Untag(ctx context.Context, id awsproto.Identity, arn string, k
 }
 
 // Tags is ListTags.
-func (s *Service) Tags(ctx context.Context, id awsproto.Identity, arn string) (map[string]string, error) {
+func (s *Service) Tags(ctx context.Context, id caller.Identity, arn string) (map[string]string, error) {
 	ref, err := tagRef(id, arn)
 	if err != nil {
 		return nil, err

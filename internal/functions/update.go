@@ -3,7 +3,8 @@ package functions
 import (
 	"context"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -50,7 +51,7 @@ func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func
 
 func checkLatest(ref Ref) error {
 	if !ref.IsLatest() {
-		return awsproto.InvalidParameter("Updating a published version is not supported: %s. Publish a new version instead.", ref.QualifiedARN())
+		return fault.InvalidParameterf("Updating a published version is not supported: %s. Publish a new version instead.", ref.QualifiedARN())
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		return nil, err
 	}
 	if len(in.Layers) > limits.LayersPerFunction {
-		return nil, awsproto.InvalidParameter("Cannot reference more than %d layers.", limits.LayersPerFunction)
+		return nil, fault.InvalidParameterf("Cannot reference more than %d layers.", limits.LayersPerFunction)
 	}
 	var unused []string
 	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
@@ -141,7 +142,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 			c.TracingConfig = &spec.TracingConfigResponse{Mode: in.TracingConfig.Mode}
 		}
 		if in.Layers != nil {
-			layers, codes, err := s.resolveLayers(tx, awsproto.Identity{Account: ref.Account, Region: ref.Region}, in.Layers)
+			layers, codes, err := s.resolveLayers(tx, caller.Identity{Account: ref.Account, Region: ref.Region}, in.Layers)
 			if err != nil {
 				return err
 			}
@@ -186,11 +187,11 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 // UpdateCode is UpdateFunctionCode.
 func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFunctionCodeRequest) (*spec.FunctionConfiguration, error) {
 	if in.PublishTo != nil {
-		return nil, awsproto.NotImplemented("PublishTo")
+		return nil, fault.Unsupported("PublishTo")
 	}
 	ci := codeInput{Zip: in.ZipFile, S3Bucket: in.S3Bucket, S3Key: in.S3Key, S3Version: in.S3ObjectVersion, ImageURI: in.ImageUri}
 	if ci.empty() {
-		return nil, awsproto.InvalidParameter("Please provide a source for function code.")
+		return nil, fault.InvalidParameterf("Please provide a source for function code.")
 	}
 	dry := in.DryRun != nil && *in.DryRun
 	if err := s.checkChangeable(ctx, ref, in.RevisionId, !dry); err != nil {
@@ -202,10 +203,10 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	}
 	pkg := *cur.Config.PackageType
 	if pkg == "Zip" && ci.ImageURI != nil {
-		return nil, awsproto.InvalidParameter("Please don't provide ImageUri when updating a function with packageType Zip.")
+		return nil, fault.InvalidParameterf("Please don't provide ImageUri when updating a function with packageType Zip.")
 	}
 	if pkg == "Image" && ci.ImageURI == nil {
-		return nil, awsproto.InvalidParameter("Please provide ImageUri when updating a function with packageType Image.")
+		return nil, fault.InvalidParameterf("Please provide ImageUri when updating a function with packageType Image.")
 	}
 	// Shared until the reference commits: see collect.
 	s.codeMu.RLock()

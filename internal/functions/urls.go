@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -48,7 +48,9 @@ func newURLID() string {
 	return string(b[:])
 }
 
-func urlMissing() error { return awsproto.NotFound("The resource you requested does not exist.") }
+func urlMissing() error {
+	return fault.NotFoundf("FunctionUrlConfig", "The resource you requested does not exist.")
+}
 
 // checkURLTarget: the function (and alias) must exist, in AWS's words.
 func (s *Service) checkURLTarget(tx store.Tx, ref Ref, missing func() error) error {
@@ -93,14 +95,14 @@ func (s *Service) CreateURL(ctx context.Context, ref Ref, in *spec.CreateFunctio
 		c.InvokeMode = *in.InvokeMode
 	}
 	if c.InvokeMode == "RESPONSE_STREAM" {
-		return nil, awsproto.NotImplemented("InvokeMode RESPONSE_STREAM (response streaming)")
+		return nil, fault.Unsupported("InvokeMode RESPONSE_STREAM (response streaming)")
 	}
 	err := s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkURLTarget(tx, ref, func() error { return awsproto.NotFound("Function does not exist") }); err != nil {
+		if err := s.checkURLTarget(tx, ref, func() error { return fault.NotFoundf("Function", "Function does not exist") }); err != nil {
 			return err
 		}
 		if tx.Get(bURLs, urlKey(ref)) != nil {
-			return awsproto.Conflict("Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", ref.QualifiedARN())
+			return fault.Conflictf("FunctionUrlConfig", "Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", ref.QualifiedARN())
 		}
 		raw, _ := json.Marshal(c)
 		if err := tx.Put(bURLIDs, c.ID, []byte(urlKey(ref))); err != nil {
@@ -134,7 +136,7 @@ func (s *Service) GetURL(ctx context.Context, ref Ref, base func(id, region stri
 func (s *Service) UpdateURL(ctx context.Context, ref Ref, in *spec.UpdateFunctionUrlConfigRequest, base func(id, region string) string) (*spec.FunctionUrlConfig, error) {
 	var out *spec.FunctionUrlConfig
 	err := s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkURLTarget(tx, ref, func() error { return awsproto.NotFound("Function does not exist") }); err != nil {
+		if err := s.checkURLTarget(tx, ref, func() error { return fault.NotFoundf("Function", "Function does not exist") }); err != nil {
 			return err
 		}
 		c, err := loadURL(tx, ref)
@@ -152,7 +154,7 @@ func (s *Service) UpdateURL(ctx context.Context, ref Ref, in *spec.UpdateFunctio
 		}
 		if in.InvokeMode != nil {
 			if *in.InvokeMode == "RESPONSE_STREAM" {
-				return awsproto.NotImplemented("InvokeMode RESPONSE_STREAM (response streaming)")
+				return fault.Unsupported("InvokeMode RESPONSE_STREAM (response streaming)")
 			}
 			c.InvokeMode = *in.InvokeMode
 		}
@@ -191,7 +193,7 @@ func (s *Service) ListURLs(ctx context.Context, fn Ref, marker *string, max *int
 	out := &spec.ListFunctionUrlConfigsResponse{FunctionUrlConfigs: []spec.FunctionUrlConfig{}}
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
-			return awsproto.NotFound("Function does not exist")
+			return fault.NotFoundf("Function", "Function does not exist")
 		}
 		urls, next := pageUnder(tx, bURLs, fn, after, n, func(q string, raw []byte) (spec.FunctionUrlConfig, bool) {
 			c := new(URLConfig)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -31,10 +31,10 @@ func checkRuntime(rt string) error {
 		}
 	}
 	if !ok {
-		return awsproto.InvalidParameter("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [%s] or be a valid ARN", rt, strings.Join(known, ", "))
+		return fault.InvalidParameterf("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [%s] or be a valid ARN", rt, strings.Join(known, ", "))
 	}
 	if blockedRuntimes[rt] {
-		return awsproto.InvalidParameter("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", rt)
+		return fault.InvalidParameterf("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", rt)
 	}
 	return nil
 }
@@ -62,12 +62,12 @@ func checkEnvironment(env *spec.Environment) error {
 		}
 	}
 	if len(used) > 0 {
-		return awsproto.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(used, ", "))
+		return fault.InvalidParameterf("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(used, ", "))
 	}
 	raw, _ := json.Marshal(env.Variables) // AWS measures the compact JSON
 
 	if len(raw) > maxEnvBytes {
-		return awsproto.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", raw)
+		return fault.InvalidParameterf("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", raw)
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func loggingConfig(in *spec.LoggingConfig, prev *spec.LoggingConfig, name string
 	}
 	if *out.LogFormat == "Text" {
 		if in.ApplicationLogLevel != nil || in.SystemLogLevel != nil {
-			return nil, awsproto.InvalidParameter(`LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.`)
+			return nil, fault.InvalidParameterf(`LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.`)
 		}
 		out.ApplicationLogLevel, out.SystemLogLevel = nil, nil
 	} else {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/store"
@@ -255,6 +256,9 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 // retryable reports whether err is a throttle or a failure of lambdad
 // itself (AWS's 429 and 5xx), which AWS retries until the event is too old.
 func retryable(err error) bool {
+	if f, ok := fault.As(err); ok {
+		return f.Kind == fault.TooManyRequests || f.Kind == fault.Internal || f.Kind == fault.Unavailable
+	}
 	var ae *awsproto.Error
 	if !errors.As(err, &ae) {
 		return true // not an API error: lambdad could not run it

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -232,8 +233,7 @@ func (s *Service) pick(ctx context.Context, ref functions.Ref, snap *functions.S
 func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Snapshot, error) {
 	snap, err := s.cfg.Functions.Resolve(ctx, ref)
 	if err != nil {
-		var ae *awsproto.Error
-		if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" && strings.HasPrefix(ae.Message, "Function not found") {
+		if f, ok := fault.As(err); ok && f.Kind == fault.NotFound && f.Resource == "Function" {
 			// Invoke names the version it looked for, $LATEST included.
 			return nil, awsproto.NotFound("Function not found: %s", ref.VersionARN())
 		}
@@ -405,9 +405,8 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		// it resolves to now.
 		dir, err := s.cfg.Functions.CheckHotReload(hotDir)
 		if err != nil {
-			var ae *awsproto.Error
-			if errors.As(err, &ae) {
-				return nil, awsproto.Errorf(ae.Code, "%s cannot run: %s", snap.Ref.ARN(), ae.Message)
+			if f, ok := fault.As(err); ok {
+				return nil, fault.New(f.Kind, "%s cannot run: %s", snap.Ref.ARN(), f.Message)
 			}
 			return nil, err
 		}
