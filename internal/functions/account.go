@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/caller"
-	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -58,62 +57,4 @@ func (s *Service) AccountSettings(ctx context.Context, id caller.Identity) (*spe
 		},
 		AccountUsage: &spec.AccountUsage{TotalCodeSize: i64(size), FunctionCount: i64(count)},
 	}, nil
-}
-
-// PutConcurrency is PutFunctionConcurrency.
-func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.Concurrency, error) {
-	if ref.Qualifier != "" {
-		return nil, fault.InvalidParameterf("This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
-	}
-	err := s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(Ref{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: Latest})
-		}
-		var others int32
-		prefix := ref.Account + "/" + ref.Region + "/"
-		tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
-			var r record
-			if k != fnKey(ref) && json.Unmarshal(raw, &r) == nil && r.Reserved != nil {
-				others += *r.Reserved
-			}
-			return true
-		})
-		if others+n > s.cfg.ConcurrencyLimit-limits.MinUnreservedConcurrency {
-			return fault.InvalidParameterf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
-		}
-		rec.Reserved = &n
-		return s.save(tx, ref, rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &spec.Concurrency{ReservedConcurrentExecutions: &n}, nil
-}
-
-// GetConcurrency is GetFunctionConcurrency (nil when none is reserved).
-func (s *Service) GetConcurrency(ctx context.Context, ref Ref) (*int32, error) {
-	f, err := s.Get(ctx, Ref{Account: ref.Account, Region: ref.Region, Name: ref.Name})
-	if err != nil {
-		return nil, err
-	}
-	return f.Reserved, nil
-}
-
-// DeleteConcurrency is DeleteFunctionConcurrency.
-func (s *Service) DeleteConcurrency(ctx context.Context, ref Ref) error {
-	return s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(ref)
-		}
-		rec.Reserved = nil
-		return s.save(tx, ref, rec)
-	})
 }

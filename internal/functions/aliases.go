@@ -79,10 +79,8 @@ func (s *Service) checkAliasTarget(tx store.Tx, fn Ref, version string, weights 
 }
 
 func (s *Service) functionExists(tx store.Tx, fn Ref) error {
-	if tx.Get(bFunctions, fnKey(fn)) == nil {
-		return notFound(fn.Unqualified())
-	}
-	return nil
+	_, err := s.loadFunction(tx, fn.Unqualified())
+	return err
 }
 
 // CreateAlias is CreateAlias.
@@ -148,7 +146,7 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 			return fault.NotFoundf("Alias", "Alias not found: %s:%s", fn.ARN(), *in.Name)
 		}
 		if in.RevisionId != nil && *in.RevisionId != a.RevisionID {
-			return fault.PreconditionFailedf("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return revisionMismatch()
 		}
 		if in.FunctionVersion != nil {
 			a.Version = *in.FunctionVersion
@@ -182,28 +180,23 @@ func (s *Service) DeleteAlias(ctx context.Context, fn Ref, name string) error {
 
 // ListAliases is ListAliases, by name, optionally only those pointing at version.
 func (s *Service) ListAliases(ctx context.Context, fn Ref, version, marker *string, max *int32) (*spec.ListAliasesResponse, error) {
-	after, err := decodeMarker(marker)
-	if err != nil {
-		return nil, err
-	}
-	n := pageSize(max)
-	out := &spec.ListAliasesResponse{Aliases: []spec.AliasConfiguration{}}
-	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+	aliases, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.AliasConfiguration, *string, error) {
 		if err := s.functionExists(tx, fn); err != nil {
-			return err
+			return nil, nil, err
 		}
-		aliases, next := pageUnder(tx, bAliases, fn, after, n, func(_ string, raw []byte) (spec.AliasConfiguration, bool) {
+		aliases, next := pageUnder(tx, bAliases, fn, p, func(_ string, raw []byte) (spec.AliasConfiguration, bool) {
 			a := new(alias)
 			if json.Unmarshal(raw, a) != nil || version != nil && a.Version != *version {
 				return spec.AliasConfiguration{}, false
 			}
 			return *a.config(fn), true
 		})
-		out.Aliases = append(out.Aliases, aliases...)
-		out.NextMarker = next
-		return nil
+		return aliases, next, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &spec.ListAliasesResponse{Aliases: aliases, NextMarker: next}, nil
 }
 
 // aliasRoute is where an alias sends invocations.
@@ -220,4 +213,20 @@ func (a *alias) route() aliasRoute {
 		r.Other, r.Weight = v, w
 	}
 	return r
+}
+
+// aliasesOf names the aliases of fn that route to version, as their main
+// version or with a weight.
+func aliasesOf(tx store.Tx, fn Ref, version string) []string {
+	var names []string
+	tx.Scan(bAliases, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
+		var a alias
+		if json.Unmarshal(raw, &a) == nil {
+			if _, weighted := a.Weights[version]; a.Version == version || weighted {
+				names = append(names, a.Name)
+			}
+		}
+		return true
+	})
+	return names
 }

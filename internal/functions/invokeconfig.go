@@ -224,17 +224,11 @@ func (s *Service) DeleteEventConfig(ctx context.Context, ref Ref) error {
 
 // ListEventConfigs is ListFunctionEventInvokeConfigs.
 func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, max *int32) (*spec.ListFunctionEventInvokeConfigsResponse, error) {
-	after, err := decodeMarker(marker)
-	if err != nil {
-		return nil, err
-	}
-	n := pageSize(max)
-	out := &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: []spec.FunctionEventInvokeConfig{}}
-	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+	configs, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.FunctionEventInvokeConfig, *string, error) {
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
-			return fault.NotFoundf("Function", "The function doesn't exist.")
+			return nil, nil, fault.NotFoundf("Function", "The function doesn't exist.")
 		}
-		configs, next := pageUnder(tx, bInvokeConfigs, fn, after, n, func(q string, raw []byte) (spec.FunctionEventInvokeConfig, bool) {
+		configs, next := pageUnder(tx, bInvokeConfigs, fn, p, func(q string, raw []byte) (spec.FunctionEventInvokeConfig, bool) {
 			cfg := new(EventConfig)
 			if json.Unmarshal(raw, cfg) != nil {
 				return spec.FunctionEventInvokeConfig{}, false
@@ -243,9 +237,10 @@ func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, 
 			r.Qualifier = q
 			return *cfg.view(r), true
 		})
-		out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, configs...)
-		out.NextMarker = next
-		return nil
+		return configs, next, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &spec.ListFunctionEventInvokeConfigsResponse{FunctionEventInvokeConfigs: configs, NextMarker: next}, nil
 }

@@ -255,19 +255,14 @@ func listItem(ref LayerRef, lv *layerVersion) spec.LayerVersionsListItem {
 
 // ListLayerVersions lists a layer's versions, newest first.
 func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, arch, marker *string, max *int32) (*spec.ListLayerVersionsResponse, error) {
-	after, err := decodeMarker(marker)
-	if err != nil {
-		return nil, err
-	}
-	var afterN int64
-	if after != "" {
-		if afterN, err = strconv.ParseInt(after, 10, 64); err != nil {
-			return nil, fault.InvalidParameterf("Invalid marker: %s", *marker)
+	items, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.LayerVersionsListItem, *string, error) {
+		var afterN int64
+		if p.after != "" {
+			var err error
+			if afterN, err = strconv.ParseInt(p.after, 10, 64); err != nil {
+				return nil, nil, invalidMarker(*marker)
+			}
 		}
-	}
-	n := pageSize(max)
-	out := &spec.ListLayerVersionsResponse{LayerVersions: []spec.LayerVersionsListItem{}}
-	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var all []*layerVersion
 		tx.Scan(bLayers, ref.key()+"/", "", func(_ string, raw []byte) bool {
 			lv := new(layerVersion)
@@ -276,33 +271,30 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 			}
 			return true
 		})
+		var out []spec.LayerVersionsListItem
 		for i := len(all) - 1; i >= 0; i-- {
 			// Numerically, so that a marker whose version was deleted
 			// meanwhile still resumes in the right place.
 			if afterN > 0 && all[i].Version >= afterN {
 				continue
 			}
-			if len(out.LayerVersions) == n {
-				out.NextMarker = encodeMarker(strconv.FormatInt(all[i+1].Version, 10))
-				break
+			if len(out) == p.n {
+				return out, encodeMarker(strconv.FormatInt(all[i+1].Version, 10)), nil
 			}
-			out.LayerVersions = append(out.LayerVersions, listItem(ref, all[i]))
+			out = append(out, listItem(ref, all[i]))
 		}
-		return nil
+		return out, nil, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &spec.ListLayerVersionsResponse{LayerVersions: items, NextMarker: next}, nil
 }
 
 // ListLayers lists the account's layers with their latest matching version.
 func (s *Service) ListLayers(ctx context.Context, id caller.Identity, runtime, arch, marker *string, max *int32) (*spec.ListLayersResponse, error) {
-	after, err := decodeMarker(marker)
-	if err != nil {
-		return nil, err
-	}
-	n := pageSize(max)
 	prefix := id.Account + "/" + id.Region + "/"
-	out := &spec.ListLayersResponse{Layers: []spec.LayersListItem{}}
-	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+	layers, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.LayersListItem, *string, error) {
 		latest := map[string]*layerVersion{}
 		var names []string
 		tx.Scan(bLayers, prefix, "", func(k string, raw []byte) bool {
@@ -316,21 +308,24 @@ func (s *Service) ListLayers(ctx context.Context, id caller.Identity, runtime, a
 			}
 			return true
 		})
+		var out []spec.LayersListItem
 		for _, name := range names {
-			if after != "" && name <= after {
+			if p.after != "" && name <= p.after {
 				continue
 			}
-			if len(out.Layers) == n {
-				out.NextMarker = encodeMarker(*out.Layers[len(out.Layers)-1].LayerName)
-				break
+			if len(out) == p.n {
+				return out, encodeMarker(*out[len(out)-1].LayerName), nil
 			}
 			ref := LayerRef{Account: id.Account, Region: id.Region, Name: name}
 			item := listItem(ref, latest[name])
-			out.Layers = append(out.Layers, spec.LayersListItem{LayerName: str(name), LayerArn: str(ref.ARN()), LatestMatchingVersion: &item})
+			out = append(out, spec.LayersListItem{LayerName: str(name), LayerArn: str(ref.ARN()), LatestMatchingVersion: &item})
 		}
-		return nil
+		return out, nil, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &spec.ListLayersResponse{Layers: layers, NextMarker: next}, nil
 }
 
 // resolveLayers checks a function's layer list and returns what the

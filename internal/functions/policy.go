@@ -83,12 +83,8 @@ func policyKey(ref Ref) string { return fnKey(ref) + "/" + ref.Qualifier }
 
 // checkTarget verifies the function, version or alias a policy is for.
 func (s *Service) checkTarget(tx store.Tx, ref Ref) error {
-	rec, err := s.load(tx, ref)
-	if err != nil {
+	if _, err := s.loadFunction(tx, ref.Unqualified()); err != nil {
 		return err
-	}
-	if rec == nil {
-		return notFound(ref.Unqualified())
 	}
 	switch q := ref.Qualifier; {
 	case q == "":

@@ -7,15 +7,6 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// update runs a write transaction and then invalidates every cached
-// snapshot: writes are rare next to invokes, so a global generation is the
-// simplest way to never serve a stale one.
-func (s *Service) update(ctx context.Context, fn func(store.Tx) error) error {
-	err := s.cfg.Store.Update(ctx, fn)
-	s.gen.Add(1)
-	return err
-}
-
 // Snapshot is one version resolved for invoking: immutable once made.
 type Snapshot struct {
 	Ref      Ref    // Qualifier "" for $LATEST

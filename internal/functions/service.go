@@ -18,9 +18,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/blobs"
-	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/limits"
-	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -106,10 +104,6 @@ func newRevision() string {
 	return string(out[:])
 }
 
-func notFound(r Ref) error {
-	return fault.NotFoundf("Function", "Function not found: %s", r.QualifiedARN())
-}
-
 func (s *Service) load(tx store.Tx, r Ref) (*record, error) {
 	raw := tx.Get(bFunctions, fnKey(r))
 	if raw == nil {
@@ -148,113 +142,6 @@ func (s *Service) saveVersion(tx store.Tx, r Ref, n int, v *version) error {
 		return err
 	}
 	return tx.Put(bVersions, verKey(r, n), raw)
-}
-
-// resolve loads the function and the version its qualifier names.
-func (s *Service) resolve(tx store.Tx, r Ref) (*record, *version, error) {
-	rec, err := s.load(tx, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	if rec == nil {
-		return nil, nil, notFound(r.Unqualified())
-	}
-	if r.IsLatest() {
-		return rec, &rec.Latest, nil
-	}
-	q := r.Qualifier
-	if !isVersionNumber(q) {
-		a, err := loadAlias(tx, r, q)
-		if err != nil {
-			return nil, nil, err
-		}
-		if a == nil {
-			return nil, nil, notFound(r)
-		}
-		if a.Version == Latest {
-			return rec, &rec.Latest, nil
-		}
-		q = a.Version
-	}
-	v, err := s.loadVersion(tx, r, versionNumber(q))
-	if err != nil {
-		return nil, nil, err
-	}
-	if v == nil {
-		return nil, nil, notFound(r)
-	}
-	return rec, v, nil
-}
-
-// GetConfiguration returns one version's configuration.
-func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionConfiguration, error) {
-	var out spec.FunctionConfiguration
-	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		_, v, err := s.resolve(tx, r)
-		if err != nil {
-			return err
-		}
-		out = v.view(s.cfg.Now())
-		qualifyLatest(&out, r)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// qualifyLatest shows the ARN the caller named: $LATEST's qualified when
-// named, and an alias's ARN for a version reached through it.
-func qualifyLatest(c *spec.FunctionConfiguration, r Ref) {
-	if r.Qualifier != "" {
-		c.FunctionArn = str(r.QualifiedARN())
-	}
-}
-
-// Function is what GetFunction returns besides the code location.
-type Function struct {
-	Config   spec.FunctionConfiguration
-	Code     Code
-	Tags     map[string]string
-	Reserved *int32
-}
-
-// Get returns a version with its code and the function's tags.
-func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
-	var out Function
-	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		rec, v, err := s.resolve(tx, r)
-		if err != nil {
-			return err
-		}
-		out = Function{Config: v.view(s.cfg.Now()), Code: v.Code, Tags: rec.Tags, Reserved: rec.Reserved}
-		qualifyLatest(&out.Config, r)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// checkRevision compares a caller's RevisionId with the one in effect.
-func checkRevision(want *string, v *version, now time.Time) error {
-	if want != nil && *want != v.revision(now) {
-		return fault.PreconditionFailedf("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-	}
-	return nil
-}
-
-// checkIdle refuses a change while the function is still being created or updated.
-func checkIdle(r Ref, v *version, now time.Time) error {
-	if v.settled(now) {
-		return nil
-	}
-	if v.Trans == transCreate {
-		return fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
-	}
-	return fault.Conflictf("Function", "The operation cannot be performed at this time. An update is in progress for resource: %s", r.ARN())
 }
 
 // refVersion records that the version stored at key uses its code and its layers' code.
@@ -389,4 +276,10 @@ func referenced(tx store.Tx, h string) bool {
 		return false
 	})
 	return found
+}
+
+func (s *Service) dropIfUnusedCode(c Code) {
+	if c.SHA256Hex != "" {
+		s.dropIfUnused(c.SHA256Hex)
+	}
 }

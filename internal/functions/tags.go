@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
@@ -48,14 +49,7 @@ func (s *Service) Tag(ctx context.Context, id caller.Identity, arn string, tags 
 	if len(tags) == 0 {
 		return fault.InvalidParameterf("An error occurred and the request cannot be processed.")
 	}
-	return s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(ref)
-		}
+	return s.withFunction(ctx, ref, guard{}, func(_ store.Tx, rec *record, _ time.Time) error {
 		if rec.Tags == nil {
 			rec.Tags = map[string]string{}
 		}
@@ -65,7 +59,7 @@ func (s *Service) Tag(ctx context.Context, id caller.Identity, arn string, tags 
 		if len(rec.Tags) > maxTags {
 			return fault.InvalidParameterf("Number of tags exceeds resource tag limit.")
 		}
-		return s.save(tx, ref, rec)
+		return nil
 	})
 }
 
@@ -75,18 +69,11 @@ func (s *Service) Untag(ctx context.Context, id caller.Identity, arn string, key
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(ref)
-		}
+	return s.withFunction(ctx, ref, guard{}, func(_ store.Tx, rec *record, _ time.Time) error {
 		for _, k := range keys {
 			delete(rec.Tags, k)
 		}
-		return s.save(tx, ref, rec)
+		return nil
 	})
 }
 
@@ -98,12 +85,9 @@ func (s *Service) Tags(ctx context.Context, id caller.Identity, arn string) (map
 	}
 	var out map[string]string
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
+		rec, err := s.loadFunction(tx, ref)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return notFound(ref)
 		}
 		out = rec.Tags
 		return nil

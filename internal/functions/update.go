@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
@@ -18,22 +19,7 @@ func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func
 	}
 	var out spec.FunctionConfiguration
 	var saved *record
-	err := s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(ref)
-		}
-		now := s.cfg.Now()
-		if err := checkIdle(ref, &rec.Latest, now); err != nil {
-			return err
-		}
-		if err := checkRevision(revision, &rec.Latest, now); err != nil {
-			return err
-		}
-		rec.Latest.settle(now)
+	err := s.withFunction(ctx, ref, guard{idle: true, revision: revision}, func(tx store.Tx, rec *record, now time.Time) error {
 		if err := fn(tx, rec); err != nil {
 			return err
 		}
@@ -41,7 +27,7 @@ func (s *Service) modify(ctx context.Context, ref Ref, revision *string, fn func
 		rec.Latest.begin(transUpdate, now, s.cfg.Transition)
 		out = rec.Latest.view(now)
 		saved = rec
-		return s.save(tx, ref, rec)
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -57,23 +43,18 @@ func checkLatest(ref Ref) error {
 }
 
 // checkChangeable runs modify's checks ahead of costly work (storing code),
-// which modify then repeats in its own transaction.
+// which modify then repeats in its own transaction. A missing function is
+// answered unqualified, as GetFunction does.
 func (s *Service) checkChangeable(ctx context.Context, ref Ref, revision *string, idle bool) error {
 	if err := checkLatest(ref); err != nil {
 		return err
 	}
 	return s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil || rec == nil {
-			return err // a missing function is reported by Get or modify
+		rec, err := s.loadFunction(tx, ref.Unqualified())
+		if err != nil {
+			return err
 		}
-		now := s.cfg.Now()
-		if idle {
-			if err := checkIdle(ref, &rec.Latest, now); err != nil {
-				return err
-			}
-		}
-		return checkRevision(revision, &rec.Latest, now)
+		return guard{idle: idle, revision: revision}.check(ref, rec, s.cfg.Now())
 	})
 }
 
@@ -261,33 +242,4 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 		return s.publishAfterUpdate(ctx, ref)
 	}
 	return out, nil
-}
-
-// publishAfterUpdate publishes $LATEST right after a code update, even though
-// the update transition is still running.
-func (s *Service) publishAfterUpdate(ctx context.Context, ref Ref) (*spec.FunctionConfiguration, error) {
-	var out spec.FunctionConfiguration
-	err := s.update(ctx, func(tx store.Tx) error {
-		rec, err := s.load(tx, ref)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return notFound(ref)
-		}
-		now := s.cfg.Now()
-		v, err := s.publishTx(tx, ref, rec, nil, now, true)
-		if err != nil {
-			return err
-		}
-		out = v.view(now)
-		return s.save(tx, ref, rec)
-	})
-	return &out, err
-}
-
-func (s *Service) dropIfUnusedCode(c Code) {
-	if c.SHA256Hex != "" {
-		s.dropIfUnused(c.SHA256Hex)
-	}
 }

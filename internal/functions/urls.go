@@ -48,6 +48,9 @@ func newURLID() string {
 	return string(b[:])
 }
 
+// functionMissing is how URL operations answer a missing function.
+func functionMissing() error { return fault.NotFoundf("Function", "Function does not exist") }
+
 func urlMissing() error {
 	return fault.NotFoundf("FunctionUrlConfig", "The resource you requested does not exist.")
 }
@@ -98,7 +101,7 @@ func (s *Service) CreateURL(ctx context.Context, ref Ref, in *spec.CreateFunctio
 		return nil, fault.Unsupported("InvokeMode RESPONSE_STREAM (response streaming)")
 	}
 	err := s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkURLTarget(tx, ref, func() error { return fault.NotFoundf("Function", "Function does not exist") }); err != nil {
+		if err := s.checkURLTarget(tx, ref, functionMissing); err != nil {
 			return err
 		}
 		if tx.Get(bURLs, urlKey(ref)) != nil {
@@ -136,7 +139,7 @@ func (s *Service) GetURL(ctx context.Context, ref Ref, base func(id, region stri
 func (s *Service) UpdateURL(ctx context.Context, ref Ref, in *spec.UpdateFunctionUrlConfigRequest, base func(id, region string) string) (*spec.FunctionUrlConfig, error) {
 	var out *spec.FunctionUrlConfig
 	err := s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkURLTarget(tx, ref, func() error { return fault.NotFoundf("Function", "Function does not exist") }); err != nil {
+		if err := s.checkURLTarget(tx, ref, functionMissing); err != nil {
 			return err
 		}
 		c, err := loadURL(tx, ref)
@@ -185,17 +188,11 @@ func (s *Service) DeleteURL(ctx context.Context, ref Ref) error {
 
 // ListURLs is ListFunctionUrlConfigs.
 func (s *Service) ListURLs(ctx context.Context, fn Ref, marker *string, max *int32, base func(id, region string) string) (*spec.ListFunctionUrlConfigsResponse, error) {
-	after, err := decodeMarker(marker)
-	if err != nil {
-		return nil, err
-	}
-	n := pageSize(max)
-	out := &spec.ListFunctionUrlConfigsResponse{FunctionUrlConfigs: []spec.FunctionUrlConfig{}}
-	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+	urls, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.FunctionUrlConfig, *string, error) {
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
-			return fault.NotFoundf("Function", "Function does not exist")
+			return nil, nil, functionMissing()
 		}
-		urls, next := pageUnder(tx, bURLs, fn, after, n, func(q string, raw []byte) (spec.FunctionUrlConfig, bool) {
+		urls, next := pageUnder(tx, bURLs, fn, p, func(q string, raw []byte) (spec.FunctionUrlConfig, bool) {
 			c := new(URLConfig)
 			if json.Unmarshal(raw, c) != nil {
 				return spec.FunctionUrlConfig{}, false
@@ -204,11 +201,12 @@ func (s *Service) ListURLs(ctx context.Context, fn Ref, marker *string, max *int
 			r.Qualifier = q
 			return *c.view(r, base), true
 		})
-		out.FunctionUrlConfigs = append(out.FunctionUrlConfigs, urls...)
-		out.NextMarker = next
-		return nil
+		return urls, next, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &spec.ListFunctionUrlConfigsResponse{FunctionUrlConfigs: urls, NextMarker: next}, nil
 }
 
 // URL finds what a URL id leads to.

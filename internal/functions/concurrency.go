@@ -1,0 +1,58 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/limits"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// PutConcurrency is PutFunctionConcurrency.
+func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.Concurrency, error) {
+	if ref.Qualifier != "" {
+		return nil, fault.InvalidParameterf("This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
+	}
+	// AWS names $LATEST when the function is missing.
+	latest := Ref{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: Latest}
+	err := s.withFunction(ctx, latest, guard{}, func(tx store.Tx, rec *record, _ time.Time) error {
+		var others int32
+		prefix := ref.Account + "/" + ref.Region + "/"
+		tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
+			var r record
+			if k != fnKey(ref) && json.Unmarshal(raw, &r) == nil && r.Reserved != nil {
+				others += *r.Reserved
+			}
+			return true
+		})
+		if others+n > s.cfg.ConcurrencyLimit-limits.MinUnreservedConcurrency {
+			return fault.InvalidParameterf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
+		}
+		rec.Reserved = &n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &spec.Concurrency{ReservedConcurrentExecutions: &n}, nil
+}
+
+// GetConcurrency is GetFunctionConcurrency (nil when none is reserved).
+func (s *Service) GetConcurrency(ctx context.Context, ref Ref) (*int32, error) {
+	f, err := s.Get(ctx, Ref{Account: ref.Account, Region: ref.Region, Name: ref.Name})
+	if err != nil {
+		return nil, err
+	}
+	return f.Reserved, nil
+}
+
+// DeleteConcurrency is DeleteFunctionConcurrency.
+func (s *Service) DeleteConcurrency(ctx context.Context, ref Ref) error {
+	return s.withFunction(ctx, ref, guard{}, func(_ store.Tx, rec *record, _ time.Time) error {
+		rec.Reserved = nil
+		return nil
+	})
+}
