@@ -63,6 +63,11 @@ func (s *Service) loadFunction(tx store.Tx, ref Ref) (*record, error) {
 // finished transition into the record, mutate it, save it. mutate may
 // write other records of the function through tx; an error from it (or
 // from any step) changes nothing.
+//
+// Every operation that changes a function goes through here; a new
+// resource that hangs off a function (durable executions, capacity
+// providers, event source mappings) does too, or checks its function with
+// loadFunction in its own transaction, rather than spell the sequence out.
 func (s *Service) withFunction(ctx context.Context, ref Ref, g guard, mutate func(tx store.Tx, rec *record, now time.Time) error) error {
 	return s.update(ctx, func(tx store.Tx) error {
 		rec, err := s.loadFunction(tx, ref)
@@ -94,6 +99,8 @@ type page struct {
 // bounds the page by MaxItems, and runs read in one read transaction.
 // read returns the page's items and the marker of the next page (nil on
 // the last one); the items are never nil, as AWS lists [] rather than null.
+// Every List operation, of today's resources and of those to come, is
+// written over it (with pageUnder for records kept under a function).
 func listPage[T any](ctx context.Context, s *Service, marker *string, max *int32, read func(tx store.Tx, p page) ([]T, *string, error)) ([]T, *string, error) {
 	after, err := decodeMarker(marker)
 	if err != nil {
