@@ -22,13 +22,6 @@ import (
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// Invoker is the data plane as the API sees it.
-type Invoker interface {
-	Invoke(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error)
-	// InvokeURL runs a function URL's event synchronously.
-	InvokeURL(ctx context.Context, ref functions.Ref, event []byte) (payload []byte, functionError string, err error)
-}
-
 // Config wires the handlers.
 type Config struct {
 	Functions *functions.Service
@@ -243,9 +236,7 @@ func (h *Handler) register() {
 	h.registerSubresources()
 	h.registerURLs()
 	if h.cfg.Invoker != nil {
-		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
-			return h.cfg.Invoker.Invoke(ctx, id, in)
-		})
+		awsproto.On(s, "Invoke", h.invoke)
 	}
 }
 
