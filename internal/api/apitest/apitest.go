@@ -6,11 +6,11 @@ package apitest
 
 import (
 	"context"
+	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -85,7 +85,7 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(inv.Close)
-	srv := httptest.NewServer(api.New(api.Config{Functions: fs, Blobs: bl, Invoker: inv, Secret: []byte("test")}))
+	srv := httptest.NewServer(api.New(api.Config{Functions: fs, Blobs: bl, Invoker: inv, Secret: []byte("test"), Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	inv.SetLambdaEndpoint(srv.URL)
 	cfg := aws.Config{
