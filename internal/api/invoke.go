@@ -41,9 +41,9 @@ func (h *Handler) invoke(ctx context.Context, id caller.Identity, in *spec.Invoc
 	case invoke.Event:
 		return &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusAccepted)), Payload: []byte{}}, nil
 	}
-	out := &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusOK)), Payload: res.Payload, ExecutedVersion: &res.ExecutedVersion}
+	out := &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusOK)), Payload: res.Payload, ExecutedVersion: ptr(res.ExecutedVersion)}
 	if res.FunctionError != "" {
-		out.FunctionError = &res.FunctionError
+		out.FunctionError = ptr(res.FunctionError)
 	}
 	if opts.Tail {
 		out.LogResult = ptr(base64.StdEncoding.EncodeToString(res.LogTail))
