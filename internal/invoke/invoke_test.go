@@ -60,6 +60,9 @@ func TestInvoke(t *testing.T) {
 	if _, err := env.Client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("echo")}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := env.Client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("echo"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
 	// count is how many times the function ran, this call included.
 	count := func(t *testing.T, qualifier string) int {
 		t.Helper()
@@ -116,6 +119,12 @@ func TestInvoke(t *testing.T) {
 					t.Errorf("executed %q, function saw version %q", res.ExecutedVersion, e.Version)
 				}
 			}},
+		{name: "an alias runs its version", ref: "echo:live", ran: true,
+			check: func(t *testing.T, res invoke.Result, e echoed) {
+				if res.ExecutedVersion != "1" || e.Version != "1" {
+					t.Errorf("executed %q, function saw version %q", res.ExecutedVersion, e.Version)
+				}
+			}},
 		{name: "client context passes through decoded", ref: "echo", opts: invoke.Options{ClientContext: []byte(`{"custom":{"k":"v"},"env":{},"client":{}}`)}, ran: true,
 			check: func(t *testing.T, res invoke.Result, e echoed) {
 				if !reflect.DeepEqual(e.Custom, map[string]string{"k": "v"}) {
@@ -163,15 +172,15 @@ func TestInvoke(t *testing.T) {
 			kind: fault.NotFound, msg: "Function not found: " + apitest.ARN("nope") + ":$LATEST"},
 		{name: "missing version is named", ref: "echo:7",
 			kind: fault.NotFound, msg: "Function not found: " + apitest.ARN("echo") + ":7"},
-		{name: "missing alias is named", ref: "echo:live",
-			kind: fault.NotFound, msg: "Function not found: " + apitest.ARN("echo") + ":live"},
+		{name: "missing alias is named", ref: "echo:gone",
+			kind: fault.NotFound, msg: "Function not found: " + apitest.ARN("echo") + ":gone"},
 		{name: "Event of a missing function", ref: "nope", opts: invoke.Options{Type: invoke.Event},
 			kind: fault.NotFound, msg: "Function not found: " + apitest.ARN("nope") + ":$LATEST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name, qualifier, _ := strings.Cut(tc.ref, ":")
 			counted := ""
-			if tc.ref == "echo:1" {
+			if tc.ref == "echo:1" || tc.ref == "echo:live" {
 				counted = "1"
 			}
 			before := count(t, counted)
