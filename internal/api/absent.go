@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/spec"
 )
@@ -17,7 +18,7 @@ func (h *Handler) registerAbsent() {
 	s := h.svc
 	fs := h.cfg.Functions
 	// exists resolves name (and qualifier) to a function, or AWS's 404.
-	exists := func(ctx context.Context, id awsproto.Identity, name string, q *string) (functions.Ref, error) {
+	exists := func(ctx context.Context, id caller.Identity, name string, q *string) (functions.Ref, error) {
 		ref, err := functions.ParseRef(id, name, q)
 		if err != nil {
 			return ref, err
@@ -25,33 +26,33 @@ func (h *Handler) registerAbsent() {
 		_, err = fs.GetConfiguration(ctx, ref)
 		return ref, err
 	}
-	awsproto.On(s, "GetFunctionCodeSigningConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionCodeSigningConfigRequest) (*spec.GetFunctionCodeSigningConfigResponse, error) {
+	awsproto.On(s, "GetFunctionCodeSigningConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionCodeSigningConfigRequest) (*spec.GetFunctionCodeSigningConfigResponse, error) {
 		ref, err := exists(ctx, id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
 		}
 		return &spec.GetFunctionCodeSigningConfigResponse{CodeSigningConfigArn: ptr(""), FunctionName: ptr(ref.Name)}, nil
 	})
-	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
+	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id caller.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
 		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
 		}
 		return &spec.GetRuntimeManagementConfigResponse{UpdateRuntimeOn: ptr("Auto"), FunctionArn: ptr(ref.VersionARN())}, nil
 	})
-	awsproto.On(s, "GetFunctionRecursionConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionRecursionConfigRequest) (*spec.GetFunctionRecursionConfigResponse, error) {
+	awsproto.On(s, "GetFunctionRecursionConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionRecursionConfigRequest) (*spec.GetFunctionRecursionConfigResponse, error) {
 		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
 			return nil, err
 		}
 		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
 	})
-	awsproto.On(s, "ListProvisionedConcurrencyConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListProvisionedConcurrencyConfigsRequest) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
+	awsproto.On(s, "ListProvisionedConcurrencyConfigs", func(ctx context.Context, id caller.Identity, in *spec.ListProvisionedConcurrencyConfigsRequest) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
 		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
 			return nil, err
 		}
 		return &spec.ListProvisionedConcurrencyConfigsResponse{ProvisionedConcurrencyConfigs: []spec.ProvisionedConcurrencyConfigListItem{}}, nil
 	})
-	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id awsproto.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
+	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id caller.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
 		if in.FunctionName != nil {
 			if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
 				return nil, err

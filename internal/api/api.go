@@ -17,17 +17,11 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
-
-// Invoker is the data plane as the API sees it.
-type Invoker interface {
-	Invoke(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error)
-	// InvokeURL runs a function URL's event synchronously.
-	InvokeURL(ctx context.Context, ref functions.Ref, event []byte) (payload []byte, functionError string, err error)
-}
 
 // Config wires the handlers.
 type Config struct {
@@ -115,7 +109,7 @@ func (h *Handler) register() {
 		}
 		return fs.Create(ctx, id, in)
 	})
-	awsproto.On(s, "GetFunction", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionRequest) (*spec.GetFunctionResponse, error) {
+	awsproto.On(s, "GetFunction", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionRequest) (*spec.GetFunctionResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -133,28 +127,28 @@ func (h *Handler) register() {
 		}
 		return out, nil
 	})
-	awsproto.On(s, "GetFunctionConfiguration", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
+	awsproto.On(s, "GetFunctionConfiguration", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
 		}
 		return fs.GetConfiguration(ctx, ref)
 	})
-	awsproto.On(s, "ListFunctions", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionsRequest) (*spec.ListFunctionsResponse, error) {
+	awsproto.On(s, "ListFunctions", func(ctx context.Context, id caller.Identity, in *spec.ListFunctionsRequest) (*spec.ListFunctionsResponse, error) {
 		if in.MasterRegion != nil {
 			return nil, awsproto.NotImplemented("ListFunctions with MasterRegion (Lambda@Edge)")
 		}
 		all := in.FunctionVersion != nil && *in.FunctionVersion == "ALL"
 		return fs.List(ctx, id, in.Marker, in.MaxItems, all)
 	})
-	awsproto.On(s, "ListVersionsByFunction", func(ctx context.Context, id awsproto.Identity, in *spec.ListVersionsByFunctionRequest) (*spec.ListVersionsByFunctionResponse, error) {
+	awsproto.On(s, "ListVersionsByFunction", func(ctx context.Context, id caller.Identity, in *spec.ListVersionsByFunctionRequest) (*spec.ListVersionsByFunctionResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
 		}
 		return fs.ListVersions(ctx, ref.Unqualified(), in.Marker, in.MaxItems)
 	})
-	awsproto.On(s, "PublishVersion", func(ctx context.Context, id awsproto.Identity, in *spec.PublishVersionRequest) (*spec.FunctionConfiguration, error) {
+	awsproto.On(s, "PublishVersion", func(ctx context.Context, id caller.Identity, in *spec.PublishVersionRequest) (*spec.FunctionConfiguration, error) {
 		if in.PublishTo != nil {
 			return nil, awsproto.NotImplemented("PublishTo")
 		}
@@ -177,14 +171,14 @@ func (h *Handler) register() {
 		}
 		return fs.UpdateCode(ctx, ref, in)
 	})
-	awsproto.On(s, "UpdateFunctionConfiguration", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
+	awsproto.On(s, "UpdateFunctionConfiguration", func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
 		}
 		return fs.UpdateConfiguration(ctx, ref, in)
 	})
-	awsproto.On(s, "DeleteFunction", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionRequest) (*spec.DeleteFunctionResponse, error) {
+	awsproto.On(s, "DeleteFunction", func(ctx context.Context, id caller.Identity, in *spec.DeleteFunctionRequest) (*spec.DeleteFunctionResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -194,33 +188,33 @@ func (h *Handler) register() {
 		}
 		return &spec.DeleteFunctionResponse{StatusCode: ptr(int32(http.StatusNoContent))}, nil
 	})
-	awsproto.On(s, "TagResource", func(ctx context.Context, id awsproto.Identity, in *spec.TagResourceRequest) (spec.Output, error) {
+	awsproto.On(s, "TagResource", func(ctx context.Context, id caller.Identity, in *spec.TagResourceRequest) (spec.Output, error) {
 		return nil, fs.Tag(ctx, id, *in.Resource, in.Tags)
 	})
-	awsproto.On(s, "UntagResource", func(ctx context.Context, id awsproto.Identity, in *spec.UntagResourceRequest) (spec.Output, error) {
+	awsproto.On(s, "UntagResource", func(ctx context.Context, id caller.Identity, in *spec.UntagResourceRequest) (spec.Output, error) {
 		if in.TagKeys == nil {
 			return nil, awsproto.ValidationError([]string{awsproto.ConstraintMessage(nil, "tagKeys", "Member must not be null")})
 		}
 		return nil, fs.Untag(ctx, id, *in.Resource, in.TagKeys)
 	})
-	awsproto.On(s, "ListTags", func(ctx context.Context, id awsproto.Identity, in *spec.ListTagsRequest) (*spec.ListTagsResponse, error) {
+	awsproto.On(s, "ListTags", func(ctx context.Context, id caller.Identity, in *spec.ListTagsRequest) (*spec.ListTagsResponse, error) {
 		tags, err := fs.Tags(ctx, id, *in.Resource)
 		if err != nil {
 			return nil, err
 		}
 		return &spec.ListTagsResponse{Tags: tags}, nil
 	})
-	awsproto.On(s, "GetAccountSettings", func(ctx context.Context, id awsproto.Identity, in *spec.GetAccountSettingsRequest) (*spec.GetAccountSettingsResponse, error) {
+	awsproto.On(s, "GetAccountSettings", func(ctx context.Context, id caller.Identity, in *spec.GetAccountSettingsRequest) (*spec.GetAccountSettingsResponse, error) {
 		return fs.AccountSettings(ctx, id)
 	})
-	awsproto.On(s, "PutFunctionConcurrency", func(ctx context.Context, id awsproto.Identity, in *spec.PutFunctionConcurrencyRequest) (*spec.Concurrency, error) {
+	awsproto.On(s, "PutFunctionConcurrency", func(ctx context.Context, id caller.Identity, in *spec.PutFunctionConcurrencyRequest) (*spec.Concurrency, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
 		}
 		return fs.PutConcurrency(ctx, ref, *in.ReservedConcurrentExecutions)
 	})
-	awsproto.On(s, "GetFunctionConcurrency", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionConcurrencyRequest) (*spec.GetFunctionConcurrencyResponse, error) {
+	awsproto.On(s, "GetFunctionConcurrency", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionConcurrencyRequest) (*spec.GetFunctionConcurrencyResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
@@ -231,7 +225,7 @@ func (h *Handler) register() {
 		}
 		return &spec.GetFunctionConcurrencyResponse{ReservedConcurrentExecutions: n}, nil
 	})
-	awsproto.On(s, "DeleteFunctionConcurrency", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionConcurrencyRequest) (spec.Output, error) {
+	awsproto.On(s, "DeleteFunctionConcurrency", func(ctx context.Context, id caller.Identity, in *spec.DeleteFunctionConcurrencyRequest) (spec.Output, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
@@ -243,9 +237,7 @@ func (h *Handler) register() {
 	h.registerSubresources()
 	h.registerURLs()
 	if h.cfg.Invoker != nil {
-		awsproto.On(s, "Invoke", func(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
-			return h.cfg.Invoker.Invoke(ctx, id, in)
-		})
+		awsproto.On(s, "Invoke", h.invoke)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -21,7 +22,7 @@ func (h *Handler) registerLayers() {
 		out.Content = &content
 		return &out
 	}
-	awsproto.On(s, "PublishLayerVersion", func(ctx context.Context, id awsproto.Identity, in *spec.PublishLayerVersionRequest) (*spec.PublishLayerVersionResponse, error) {
+	awsproto.On(s, "PublishLayerVersion", func(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest) (*spec.PublishLayerVersionResponse, error) {
 		if err := zippedLimit(in.Content.ZipFile); err != nil {
 			return nil, err
 		}
@@ -34,7 +35,7 @@ func (h *Handler) registerLayers() {
 			Description: o.Description, CreatedDate: o.CreatedDate, Version: o.Version, CompatibleArchitectures: o.CompatibleArchitectures,
 			CompatibleRuntimes: o.CompatibleRuntimes, LicenseInfo: o.LicenseInfo}, nil
 	})
-	awsproto.On(s, "GetLayerVersion", func(ctx context.Context, id awsproto.Identity, in *spec.GetLayerVersionRequest) (*spec.GetLayerVersionResponse, error) {
+	awsproto.On(s, "GetLayerVersion", func(ctx context.Context, id caller.Identity, in *spec.GetLayerVersionRequest) (*spec.GetLayerVersionResponse, error) {
 		ref, err := functions.ParseLayer(id, *in.LayerName)
 		if err != nil {
 			return nil, err
@@ -45,28 +46,28 @@ func (h *Handler) registerLayers() {
 		}
 		return withLocation(ctx, lv), nil
 	})
-	awsproto.On(s, "GetLayerVersionByArn", func(ctx context.Context, id awsproto.Identity, in *spec.GetLayerVersionByArnRequest) (*spec.GetLayerVersionResponse, error) {
+	awsproto.On(s, "GetLayerVersionByArn", func(ctx context.Context, id caller.Identity, in *spec.GetLayerVersionByArnRequest) (*spec.GetLayerVersionResponse, error) {
 		lv, err := fs.GetLayerByARN(ctx, id, *in.Arn)
 		if err != nil {
 			return nil, err
 		}
 		return withLocation(ctx, lv), nil
 	})
-	awsproto.On(s, "DeleteLayerVersion", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteLayerVersionRequest) (spec.Output, error) {
+	awsproto.On(s, "DeleteLayerVersion", func(ctx context.Context, id caller.Identity, in *spec.DeleteLayerVersionRequest) (spec.Output, error) {
 		ref, err := functions.ParseLayer(id, *in.LayerName)
 		if err != nil {
 			return nil, err
 		}
 		return nil, fs.DeleteLayer(ctx, ref, *in.VersionNumber)
 	})
-	awsproto.On(s, "ListLayerVersions", func(ctx context.Context, id awsproto.Identity, in *spec.ListLayerVersionsRequest) (*spec.ListLayerVersionsResponse, error) {
+	awsproto.On(s, "ListLayerVersions", func(ctx context.Context, id caller.Identity, in *spec.ListLayerVersionsRequest) (*spec.ListLayerVersionsResponse, error) {
 		ref, err := functions.ParseLayer(id, *in.LayerName)
 		if err != nil {
 			return nil, err
 		}
 		return fs.ListLayerVersions(ctx, ref, in.CompatibleRuntime, in.CompatibleArchitecture, in.Marker, in.MaxItems)
 	})
-	awsproto.On(s, "ListLayers", func(ctx context.Context, id awsproto.Identity, in *spec.ListLayersRequest) (*spec.ListLayersResponse, error) {
+	awsproto.On(s, "ListLayers", func(ctx context.Context, id caller.Identity, in *spec.ListLayersRequest) (*spec.ListLayersResponse, error) {
 		return fs.ListLayers(ctx, id, in.CompatibleRuntime, in.CompatibleArchitecture, in.Marker, in.MaxItems)
 	})
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,8 +13,10 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/funcurl"
+	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -156,10 +157,9 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		return
 	}
 	event, _ := json.Marshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
-	payload, fnErr, err := h.cfg.Invoker.InvokeURL(ctx, target.Ref, event)
+	res, err := h.cfg.Invoker.Invoke(ctx, target.Ref, event, invoke.Options{RequestID: requestID})
 	if err != nil {
-		var ae *awsproto.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+		if fault.Is(err, fault.TooManyRequests) {
 			funcurl.WriteError(w, http.StatusTooManyRequests, "Rate Exceeded.")
 			return
 		}
@@ -167,11 +167,11 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
 		return
 	}
-	if fnErr != "" {
+	if res.FunctionError != "" {
 		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
 		return
 	}
-	funcurl.WriteResponse(w, payload)
+	funcurl.WriteResponse(w, res.Payload)
 }
 
 // cors applies a URL's CORS settings; it reports whether r was a preflight

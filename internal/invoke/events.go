@@ -3,16 +3,14 @@ package invoke
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
-	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -177,17 +175,19 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
 	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
 	var (
-		res      sandbox.Result
-		snap     *functions.Snapshot
+		res      Result
 		err      error
 		failed   = true
 		deadline = e.Enqueued.Add(cfg.MaxAge())
 		expired  = !e.Enqueued.IsZero() && !time.Now().Before(deadline)
 	)
 	if !expired {
-		snap, err = q.s.route(ctx, ref)
+		var snap *functions.Snapshot
+		snap, err = q.s.resolve(ctx, ref)
 		if err == nil {
-			res, err = q.s.run(ctx, snap, e.ID, e.Payload, "")
+			// The queue's context ends the run at shutdown: the event stays
+			// queued and runs again after a restart.
+			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID})
 			failed = err != nil || res.FunctionError != ""
 			if err == nil && res.FunctionError != "" {
 				log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))
@@ -241,7 +241,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		}
 		// The record is queued in the same transaction that ends the
 		// event, so a crash cannot lose it or send it twice.
-		record = q.record(cfg, ref, e, outcome, snap, res)
+		record = q.record(cfg, ref, e, outcome, res)
 		if record == nil {
 			return nil
 		}
@@ -255,15 +255,13 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 
 // retryable reports whether err is a throttle or a failure of lambdad
 // itself (AWS's 429 and 5xx), which AWS retries until the event is too old.
+// An error that is not a fault is lambdad's own: it could not run the event.
 func retryable(err error) bool {
-	if f, ok := fault.As(err); ok {
-		return f.Kind == fault.TooManyRequests || f.Kind == fault.Internal || f.Kind == fault.Unavailable
+	switch fault.KindOf(err) {
+	case fault.TooManyRequests, fault.Internal, fault.Unavailable:
+		return true
 	}
-	var ae *awsproto.Error
-	if !errors.As(err, &ae) {
-		return true // not an API error: lambdad could not run it
-	}
-	return ae.Code == "TooManyRequestsException" || ae.Code == "ServiceException"
+	return false
 }
 
 // throttleDelay is the wait after the nth throttle in a row: exponential
@@ -287,8 +285,9 @@ func earliest(a, b time.Time) time.Time {
 
 // record is the event that carries a finished event's record to its
 // destination, a function invoked asynchronously in turn, in AWS's
-// destination record format; nil when there is no destination.
-func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e event, condition string, snap *functions.Snapshot, res sandbox.Result) *event {
+// destination record format; nil when there is no destination. res is the
+// last run's result, empty when no version was chosen.
+func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e event, condition string, res Result) *event {
 	if cfg == nil {
 		return nil
 	}
@@ -299,7 +298,7 @@ func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e eve
 	if dest == "" {
 		return nil
 	}
-	target, err := functions.ParseRef(awsproto.Identity{Account: ref.Account, Region: ref.Region}, dest, nil)
+	target, err := functions.ParseRef(caller.Identity{Account: ref.Account, Region: ref.Region}, dest, nil)
 	if err != nil {
 		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
 		return nil
@@ -313,8 +312,8 @@ func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e eve
 		},
 		"requestPayload": json.RawMessage(e.Payload),
 	}
-	if snap != nil && condition != "EventAgeExceeded" {
-		rc := map[string]any{"statusCode": 200, "executedVersion": snap.Version}
+	if res.ExecutedVersion != "" && condition != "EventAgeExceeded" {
+		rc := map[string]any{"statusCode": 200, "executedVersion": res.ExecutedVersion}
 		if res.FunctionError != "" {
 			rc["functionError"] = res.FunctionError
 		}
@@ -324,6 +323,6 @@ func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e eve
 		}
 	}
 	payload, _ := json.Marshal(record)
-	return &event{ID: awsproto.NewRequestID(), Account: target.Account, Region: target.Region,
+	return &event{ID: newRequestID(), Account: target.Account, Region: target.Region,
 		Name: target.Name, Qualifier: target.Qualifier, Payload: payload, NotBefore: now, Enqueued: now}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/fncreds"
@@ -33,8 +30,8 @@ import (
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
 	"github.com/lambdad/lambdad/internal/sandbox"
-	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
+	"github.com/lambdad/lambdad/internal/textcheck"
 )
 
 // Limits of Invoke, as AWS has them (the 6 MB synchronous limit is the API
@@ -124,92 +121,111 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Close stops the event queue.
 func (s *Service) Close() { s.queue.stop() }
 
-// Invoke is the Invoke operation.
-func (s *Service) Invoke(ctx context.Context, id awsproto.Identity, in *spec.InvocationRequest) (*spec.InvocationResponse, error) {
-	ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
-	if err != nil {
-		return nil, err
+// Type is how an invocation runs.
+type Type uint8
+
+const (
+	// Sync runs the function now and answers its result (RequestResponse).
+	Sync Type = iota
+	// Event stores the payload durably and runs it later, with retries.
+	Event
+	// DryRun checks that the function could be invoked and runs nothing.
+	DryRun
+)
+
+// Options are the caller's choices for one invocation.
+type Options struct {
+	Type Type
+	// RequestID names the invocation to the function and in its log; a
+	// new one is made when it is empty.
+	RequestID string
+	// ClientContext is the caller's client context, already decoded JSON,
+	// handed to a Sync run as it is; nil when there is none.
+	ClientContext []byte
+	// Tail asks for the end of the run's log in Result.LogTail.
+	Tail bool
+}
+
+// Result is what one invocation answered. Event and DryRun invocations
+// answer an empty Result.
+type Result struct {
+	// Payload is the function's response, or its error document.
+	Payload []byte
+	// FunctionError is set ("Unhandled", or the runtime's type) when the
+	// function failed; Payload then describes the failure.
+	FunctionError string
+	// ExecutedVersion is the version that ran, once one was chosen (even
+	// when running it then failed).
+	ExecutedVersion string
+	// LogTail is the last 4 KB of the run's log, raw, when Options.Tail
+	// asked for it.
+	LogTail []byte
+}
+
+// Invoke invokes the function ref names with payload ("{}" when empty).
+// Its errors are faults: the function or version missing or not ready, the
+// payload refused, a concurrency limit reached, the runtime unable to start.
+func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte, opts Options) (Result, error) {
+	if opts.Type > DryRun {
+		return Result{}, fmt.Errorf("invoke: unknown invocation type %d", opts.Type)
 	}
-	typ := "RequestResponse"
-	if in.InvocationType != nil {
-		typ = *in.InvocationType
+	if opts.Type == Event && len(payload) > maxEventPayload {
+		return Result{}, fault.New(fault.PayloadTooLarge, "%d byte payload is too large for the Event invocation type (limit %d bytes)", len(payload), maxEventPayload)
 	}
-	if typ == "Event" && len(in.Payload) > maxEventPayload {
-		return nil, awsproto.Errorf("RequestTooLargeException", "%d byte payload is too large for the Event invocation type (limit %d bytes)", len(in.Payload), maxEventPayload)
-	}
-	payload := in.Payload
 	if len(payload) == 0 {
 		payload = []byte("{}")
 	}
-	if !json.Valid(payload) {
-		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", jsonProblem(payload))
+	if err := checkPayload(payload); err != nil {
+		return Result{}, err
 	}
-	if msg, bad := awsproto.InvalidUTF8(payload); bad {
-		return nil, awsproto.Errorf("InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: %s", msg)
+	if opts.RequestID == "" {
+		opts.RequestID = newRequestID()
 	}
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	switch typ {
-	case "DryRun":
-		return &spec.InvocationResponse{StatusCode: i32(http.StatusNoContent)}, nil
-	case "Event":
-		if err := s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: requestID(ctx)}); err != nil {
-			return nil, err
-		}
-		return &spec.InvocationResponse{StatusCode: i32(http.StatusAccepted), Payload: []byte{}}, nil
-	}
-	var clientContext string
-	if in.ClientContext != nil && *in.ClientContext != "" {
-		raw, err := base64.StdEncoding.DecodeString(*in.ClientContext)
-		if err != nil || !json.Valid(raw) {
-			return nil, awsproto.Errorf("InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
-		}
-		clientContext = string(raw)
-	}
-	if snap, err = s.pick(ctx, ref, snap); err != nil {
-		return nil, err
+	switch opts.Type {
+	case DryRun:
+		return Result{}, nil
+	case Event:
+		return Result{}, s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: opts.RequestID})
 	}
 	// A caller that hangs up does not end the run (as on AWS): it keeps its
 	// slot, and its log and counts are kept, until it ends.
-	res, err := s.run(context.WithoutCancel(ctx), snap, requestID(ctx), payload, clientContext)
+	return s.execute(context.WithoutCancel(ctx), ref, snap, payload, opts)
+}
+
+// checkPayload refuses a payload that is not JSON in UTF-8, in AWS's words.
+func checkPayload(payload []byte) error {
+	const prefix = "Could not parse request body into json: Could not parse payload into json: "
+	if !json.Valid(payload) {
+		return fault.New(fault.InvalidContent, prefix+"%s", jsonProblem(payload))
+	}
+	if msg, bad := textcheck.InvalidUTF8(payload); bad {
+		return fault.New(fault.InvalidContent, prefix+"%s", msg)
+	}
+	return nil
+}
+
+// execute runs an invocation of ref, resolved to snap, now: the alias's
+// routing picks the version and the sandbox runs it. The event queue runs
+// its events through here too.
+func (s *Service) execute(ctx context.Context, ref functions.Ref, snap *functions.Snapshot, payload []byte, opts Options) (Result, error) {
+	snap, err := s.pick(ctx, ref, snap)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	out := &spec.InvocationResponse{StatusCode: i32(http.StatusOK), Payload: res.Payload, ExecutedVersion: &snap.Version}
-	if res.FunctionError != "" {
-		out.FunctionError = &res.FunctionError
+	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext))
+	out := Result{ExecutedVersion: snap.Version}
+	if err != nil {
+		return out, err
 	}
-	if in.LogType != nil && *in.LogType == "Tail" {
-		tail := res.Log
-		if len(tail) > tailBytes {
-			tail = tail[len(tail)-tailBytes:]
-		}
-		t := base64.StdEncoding.EncodeToString(tail)
-		out.LogResult = &t
+	out.Payload, out.FunctionError = res.Payload, res.FunctionError
+	if opts.Tail {
+		out.LogTail = res.Log[len(res.Log)-min(len(res.Log), tailBytes):]
 	}
 	return out, nil
-}
-
-// InvokeURL runs a synchronous invocation for a function URL: the payload
-// is its event, the result the function's answer.
-func (s *Service) InvokeURL(ctx context.Context, ref functions.Ref, payload []byte) ([]byte, string, error) {
-	snap, err := s.route(ctx, ref)
-	if err != nil {
-		return nil, "", err
-	}
-	res, err := s.run(context.WithoutCancel(ctx), snap, requestID(ctx), payload, "")
-	return res.Payload, res.FunctionError, err
-}
-
-// route resolves ref to the version that runs this invocation.
-func (s *Service) route(ctx context.Context, ref functions.Ref) (*functions.Snapshot, error) {
-	snap, err := s.resolve(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return s.pick(ctx, ref, snap)
 }
 
 // pick applies an alias's routing weights: with its weight, an invocation
@@ -235,12 +251,12 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 	if err != nil {
 		if f, ok := fault.As(err); ok && f.Kind == fault.NotFound && f.Resource == "Function" {
 			// Invoke names the version it looked for, $LATEST included.
-			return nil, awsproto.NotFound("Function not found: %s", ref.VersionARN())
+			return nil, fault.NotFoundf("Function", "Function not found: %s", ref.VersionARN())
 		}
 		return nil, err
 	}
 	if snap.Pending {
-		return nil, awsproto.Conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return nil, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
 	}
 	return snap, nil
 }
@@ -290,7 +306,9 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	if err != nil {
 		var se *sandbox.StartError
 		if errors.As(err, &se) {
-			return res, awsproto.Errorf("InvalidRuntimeException", "The runtime of function %s could not be started: %v", snap.Ref.ARN(), se)
+			f := fault.New(fault.InvalidRuntime, "The runtime of function %s could not be started: %v", snap.Ref.ARN(), se)
+			f.Err = err
+			return res, f
 		}
 		return res, err
 	}
@@ -360,7 +378,7 @@ func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
 	if snap.Reserved != nil {
 		if fnCounter.Add(1) > *snap.Reserved {
 			fnCounter.Add(-1)
-			return nil, tooMany("ReservedFunctionConcurrentInvocationLimitExceeded")
+			return nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
 		}
 	} else {
 		fnCounter.Add(1)
@@ -368,13 +386,9 @@ func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
 	if acct.Add(1) > s.cfg.AccountLimit {
 		acct.Add(-1)
 		fnCounter.Add(-1)
-		return nil, tooMany("ConcurrentInvocationLimitExceeded")
+		return nil, fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
 	}
 	return func() { acct.Add(-1); fnCounter.Add(-1) }, nil
-}
-
-func tooMany(reason string) error {
-	return awsproto.Errorf("TooManyRequestsException", "Rate Exceeded.").With("Reason", reason)
 }
 
 func (s *Service) counter(k string) *atomic.Int32 {
@@ -405,8 +419,11 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		// it resolves to now.
 		dir, err := s.cfg.Functions.CheckHotReload(hotDir)
 		if err != nil {
-			if f, ok := fault.As(err); ok {
-				return nil, fault.New(f.Kind, "%s cannot run: %s", snap.Ref.ARN(), f.Message)
+			if e, ok := fault.As(err); ok {
+				f := *e
+				f.Message = snap.Ref.ARN() + " cannot run: " + e.Message
+				f.Err = err
+				return nil, &f
 			}
 			return nil, err
 		}
@@ -420,7 +437,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	}
 	cfg := snap.Config
 	if cfg.PackageType != nil && *cfg.PackageType == "Image" {
-		return nil, awsproto.Errorf("InvalidRuntimeException", "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
+		return nil, fault.New(fault.InvalidRuntime, "Container image functions (PackageType Image) cannot run in lambdad yet: %s", snap.Ref.ARN())
 	}
 	codeDir := hotDir
 	if codeDir == "" {
@@ -430,7 +447,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		}
 		codeDir = dir
 	} else if fi, err := os.Stat(codeDir); err != nil || !fi.IsDir() {
-		return nil, awsproto.Errorf("InvalidParameterValueException", "The hot-reload directory %s of %s does not exist.", codeDir, snap.Ref.ARN())
+		return nil, fault.InvalidParameterf("The hot-reload directory %s of %s does not exist.", codeDir, snap.Ref.ARN())
 	}
 	var layerDirs []string
 	for _, l := range snap.Layers {
@@ -444,7 +461,9 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if err != nil {
 		var ue *runtimes.UnavailableError
 		if errors.As(err, &ue) {
-			return nil, awsproto.Errorf("InvalidRuntimeException", "%s", ue.Error())
+			f := fault.New(fault.InvalidRuntime, "%s", ue.Error())
+			f.Err = err
+			return nil, f
 		}
 		return nil, err
 	}
@@ -587,12 +606,15 @@ func traceID() string {
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:]), hex.EncodeToString(b[:8]))
 }
 
-// requestID is the API request's id, or a new one.
-func requestID(ctx context.Context) string {
-	if id := awsproto.RequestID(ctx); id != "" {
-		return id
-	}
-	return awsproto.NewRequestID()
+// newRequestID is a random UUID (v4), the form of AWS's request ids, for
+// invocations whose caller gave none.
+func newRequestID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func jsonProblem(b []byte) string {
@@ -602,8 +624,6 @@ func jsonProblem(b []byte) string {
 	}
 	return "invalid JSON"
 }
-
-func i32(n int32) *int32 { return &n }
 
 func deref(s *string) string {
 	if s == nil {
