@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -155,7 +154,7 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	event, _ := json.Marshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
+	event, _ := funcurl.NewEvent(r, body, id, path, requestID, time.Now()).Encode()
 	payload, fnErr, err := h.cfg.Invoker.InvokeURL(ctx, target.Ref, event)
 	if err != nil {
 		var ae *awsproto.Error
