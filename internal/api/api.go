@@ -17,6 +17,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -102,7 +103,7 @@ func (h *Handler) register() {
 		return awsproto.Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the InvokeFunction operation", limits.InvokeRequestBytes)
 	}})
 
-	awsproto.OnUpload(s, "CreateFunction", h.stageZip(), func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
+	awsproto.OnUpload(s, "CreateFunction", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
 		if err := zippedLimit(in.Code.ZipFile); err != nil {
 			return nil, err
 		}
@@ -160,7 +161,7 @@ func (h *Handler) register() {
 		}
 		return fs.Publish(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 	})
-	awsproto.OnUpload(s, "UpdateFunctionCode", h.stageZip(), func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionCodeRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
+	awsproto.OnUpload(s, "UpdateFunctionCode", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionCodeRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
 		if err := zippedLimit(in.ZipFile); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -22,7 +23,7 @@ func (h *Handler) registerLayers() {
 		out.Content = &content
 		return &out
 	}
-	awsproto.OnUpload(s, "PublishLayerVersion", h.stageZip(), func(ctx context.Context, id awsproto.Identity, in *spec.PublishLayerVersionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.PublishLayerVersionResponse, error) {
+	awsproto.OnUpload(s, "PublishLayerVersion", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.PublishLayerVersionResponse, error) {
 		if err := zippedLimit(in.Content.ZipFile); err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/funcurl"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -56,7 +57,7 @@ func urlBase(ctx context.Context) func(id, region string) string {
 func (h *Handler) registerURLs() {
 	s := h.svc
 	fs := h.cfg.Functions
-	awsproto.On(s, "CreateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionUrlConfigRequest) (*spec.CreateFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "CreateFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.CreateFunctionUrlConfigRequest) (*spec.CreateFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -67,7 +68,7 @@ func (h *Handler) registerURLs() {
 		}
 		return &spec.CreateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors, CreationTime: c.CreationTime}, nil
 	})
-	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -79,7 +80,7 @@ func (h *Handler) registerURLs() {
 		return &spec.GetFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
 			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime, InvokeMode: c.InvokeMode}, nil
 	})
-	awsproto.On(s, "UpdateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionUrlConfigRequest) (*spec.UpdateFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "UpdateFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionUrlConfigRequest) (*spec.UpdateFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -91,14 +92,14 @@ func (h *Handler) registerURLs() {
 		return &spec.UpdateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
 			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime}, nil
 	})
-	awsproto.On(s, "DeleteFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionUrlConfigRequest) (spec.Output, error) {
+	awsproto.On(s, "DeleteFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.DeleteFunctionUrlConfigRequest) (spec.Output, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
 		}
 		return nil, fs.DeleteURL(ctx, ref)
 	})
-	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
+	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id caller.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
