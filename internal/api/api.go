@@ -59,10 +59,6 @@ func New(cfg Config) *Handler {
 		cfg.CodeURLTTL = 10 * time.Minute
 	}
 	h := &Handler{cfg: cfg, svc: awsproto.NewService(cfg.Logger), mux: http.NewServeMux()}
-	if cfg.Blobs != nil {
-		// Uploaded zips are hashed and written while they are decoded.
-		h.svc.SetBlobSink(func(ctx context.Context) (awsproto.BlobWriter, error) { return cfg.Blobs.NewWriter(ctx) })
-	}
 	if cfg.Credentials != nil {
 		h.svc.VerifyWith(cfg.Credentials)
 	}
@@ -100,14 +96,14 @@ func (h *Handler) register() {
 		return awsproto.Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the InvokeFunction operation", limits.InvokeRequestBytes)
 	}})
 
-	awsproto.On(s, "CreateFunction", func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionRequest) (*spec.FunctionConfiguration, error) {
+	awsproto.OnUpload(s, "CreateFunction", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
 		if err := zippedLimit(in.Code.ZipFile); err != nil {
 			return nil, err
 		}
 		if err := functions.RefuseHotReloadFromFunction(id, "CreateFunction", *in.FunctionName, in.Code.S3Bucket); err != nil {
 			return nil, err
 		}
-		return fs.Create(ctx, id, in)
+		return fs.Create(ctx, id, in, staged(up))
 	})
 	awsproto.On(s, "GetFunction", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionRequest) (*spec.GetFunctionResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
@@ -158,7 +154,7 @@ func (h *Handler) register() {
 		}
 		return fs.Publish(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 	})
-	awsproto.On(s, "UpdateFunctionCode", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionCodeRequest) (*spec.FunctionConfiguration, error) {
+	awsproto.OnUpload(s, "UpdateFunctionCode", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionCodeRequest, up awsproto.Upload[*blobs.Writer]) (*spec.FunctionConfiguration, error) {
 		if err := zippedLimit(in.ZipFile); err != nil {
 			return nil, err
 		}
@@ -169,7 +165,7 @@ func (h *Handler) register() {
 		if err != nil {
 			return nil, err
 		}
-		return fs.UpdateCode(ctx, ref, in)
+		return fs.UpdateCode(ctx, ref, in, staged(up))
 	})
 	awsproto.On(s, "UpdateFunctionConfiguration", func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
@@ -247,6 +243,24 @@ func tooLarge(op string, max int64) func(int64) error {
 	return func(int64) error {
 		return awsproto.Errorf("RequestEntityTooLargeException", "Request must be smaller than %d bytes for the %s operation", max, op).WithStatus(http.StatusRequestEntityTooLarge)
 	}
+}
+
+// stageZip is the sink of uploaded zips: a zip is hashed and written to the
+// blob store while its request is decoded (nil without a store).
+func (h *Handler) stageZip() func(context.Context) (*blobs.Writer, error) {
+	if h.cfg.Blobs == nil {
+		return nil
+	}
+	return h.cfg.Blobs.NewWriter
+}
+
+// staged hands a zip written while its request was read to functions, which
+// commits it instead of writing it again; awsproto discards it otherwise.
+func staged(up awsproto.Upload[*blobs.Writer]) functions.StagedZip {
+	if !up.Streamed {
+		return nil // not a typed nil: functions tests for nil
+	}
+	return up.Writer
 }
 
 // zippedLimit is AWS's limit on a zip uploaded in the request itself.

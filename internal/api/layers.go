@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -22,11 +23,11 @@ func (h *Handler) registerLayers() {
 		out.Content = &content
 		return &out
 	}
-	awsproto.On(s, "PublishLayerVersion", func(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest) (*spec.PublishLayerVersionResponse, error) {
+	awsproto.OnUpload(s, "PublishLayerVersion", h.stageZip(), func(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest, up awsproto.Upload[*blobs.Writer]) (*spec.PublishLayerVersionResponse, error) {
 		if err := zippedLimit(in.Content.ZipFile); err != nil {
 			return nil, err
 		}
-		lv, err := fs.PublishLayer(ctx, id, in)
+		lv, err := fs.PublishLayer(ctx, id, in, staged(up))
 		if err != nil {
 			return nil, err
 		}

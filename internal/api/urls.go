@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/funcurl"
@@ -58,7 +58,7 @@ func urlBase(ctx context.Context) func(id, region string) string {
 func (h *Handler) registerURLs() {
 	s := h.svc
 	fs := h.cfg.Functions
-	awsproto.On(s, "CreateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.CreateFunctionUrlConfigRequest) (*spec.CreateFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "CreateFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.CreateFunctionUrlConfigRequest) (*spec.CreateFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func (h *Handler) registerURLs() {
 		}
 		return &spec.CreateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors, CreationTime: c.CreationTime}, nil
 	})
-	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -81,7 +81,7 @@ func (h *Handler) registerURLs() {
 		return &spec.GetFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
 			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime, InvokeMode: c.InvokeMode}, nil
 	})
-	awsproto.On(s, "UpdateFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.UpdateFunctionUrlConfigRequest) (*spec.UpdateFunctionUrlConfigResponse, error) {
+	awsproto.On(s, "UpdateFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.UpdateFunctionUrlConfigRequest) (*spec.UpdateFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
@@ -93,14 +93,14 @@ func (h *Handler) registerURLs() {
 		return &spec.UpdateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors,
 			CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime}, nil
 	})
-	awsproto.On(s, "DeleteFunctionUrlConfig", func(ctx context.Context, id awsproto.Identity, in *spec.DeleteFunctionUrlConfigRequest) (spec.Output, error) {
+	awsproto.On(s, "DeleteFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.DeleteFunctionUrlConfigRequest) (spec.Output, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
 		if err != nil {
 			return nil, err
 		}
 		return nil, fs.DeleteURL(ctx, ref)
 	})
-	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id awsproto.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
+	awsproto.On(s, "ListFunctionUrlConfigs", func(ctx context.Context, id caller.Identity, in *spec.ListFunctionUrlConfigsRequest) (*spec.ListFunctionUrlConfigsResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
@@ -156,7 +156,7 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	event, _ := json.Marshal(funcurl.NewEvent(r, body, id, path, requestID, time.Now()))
+	event, _ := funcurl.NewEvent(r, body, id, path, requestID, time.Now()).Encode()
 	res, err := h.cfg.Invoker.Invoke(ctx, target.Ref, event, invoke.Options{RequestID: requestID})
 	if err != nil {
 		if fault.Is(err, fault.TooManyRequests) {

@@ -30,11 +30,20 @@ const DefaultMaxBody = 6 << 20
 // returns the output shape or an error (an *Error, or an internal fault).
 type Handler func(ctx context.Context, id Identity, in spec.Input) (spec.Output, error)
 
+// handler is a registered operation. An operation with a blob member gets
+// the writer its sink received that member in (nil when none did).
+type handler struct {
+	call func(ctx context.Context, id Identity, in spec.Input, blob BlobWriter) (spec.Output, error)
+	// sink, when set, receives the blob member of at least 1 MB as the
+	// request is read.
+	sink BlobSink
+}
+
 // Service dispatches API requests to per-operation handlers.
 type Service struct {
 	router   *Router
 	ops      map[string]*spec.Op
-	handlers map[string]Handler
+	handlers map[string]handler
 	limits   map[string]BodyLimit
 	log      *slog.Logger
 	creds    Credentials // nil: signatures are not checked
@@ -46,7 +55,6 @@ type Service struct {
 	// streams holds the operations whose input has a blob member: their
 	// bodies are decoded as they are read (see stream.go).
 	streams map[string]bool
-	sink    BlobSink
 	sinkMin int
 }
 
@@ -87,22 +95,25 @@ type BodyLimit struct {
 // NewService builds a service over the model's operations.
 func NewService(log *slog.Logger) *Service {
 	ops := spec.Operations()
-	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]Handler{}, limits: map[string]BodyLimit{}, log: log, streams: map[string]bool{}, sinkMin: bigBlob, signer: newSigner()}
+	s := &Service{router: NewRouter(ops), ops: map[string]*spec.Op{}, handlers: map[string]handler{}, limits: map[string]BodyLimit{}, log: log, streams: map[string]bool{}, sinkMin: bigBlob, signer: newSigner()}
 	for i := range ops {
 		s.ops[ops[i].Name] = &ops[i]
-		if body := ops[i].NewInput().JSONBody(); body != nil && hasBlobMember(reflect.TypeOf(body)) {
+		if body := ops[i].NewInput().JSONBody(); body != nil && blobMembers(reflect.TypeOf(body)) > 0 {
 			s.streams[ops[i].Name] = true
 		}
 	}
 	return s
 }
 
-// Handle registers h for the named operation.
+// Handle registers h for the named operation. A blob member of its input
+// is decoded whole, never streamed to a sink.
 func (s *Service) Handle(op string, h Handler) {
 	if _, ok := s.ops[op]; !ok {
 		panic("awsproto: no operation " + op + " in the model")
 	}
-	s.handlers[op] = h
+	s.handlers[op] = handler{call: func(ctx context.Context, id Identity, in spec.Input, _ BlobWriter) (spec.Output, error) {
+		return h(ctx, id, in)
+	}}
 }
 
 // On registers a typed handler.
@@ -112,11 +123,45 @@ func On[I spec.Input, O spec.Output](s *Service, op string, h func(context.Conte
 	})
 }
 
+// OnUpload registers a typed handler for an operation whose input has
+// exactly one blob member (such as CreateFunction's Code.ZipFile). When that
+// member is 1 MB or more, sink (if not nil) opens a writer that receives its
+// bytes as the request is read, and the handler gets that writer in its
+// Upload: storing the blob overlaps reading it, and the handler need not
+// write it again.
+func OnUpload[I spec.Input, O spec.Output, W BlobWriter](s *Service, op string, sink func(context.Context) (W, error), h func(context.Context, Identity, I, Upload[W]) (O, error)) {
+	o, ok := s.ops[op]
+	if !ok {
+		panic("awsproto: no operation " + op + " in the model")
+	}
+	if body := o.NewInput().JSONBody(); body == nil || blobMembers(reflect.TypeOf(body)) != 1 {
+		panic("awsproto: the input of " + op + " has not exactly one blob member")
+	}
+	var bs BlobSink
+	if sink != nil {
+		bs = func(ctx context.Context) (BlobWriter, error) {
+			w, err := sink(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return w, nil
+		}
+	}
+	s.handlers[op] = handler{sink: bs, call: func(ctx context.Context, id Identity, in spec.Input, blob BlobWriter) (spec.Output, error) {
+		var up Upload[W]
+		if blob != nil {
+			// Always a W: only sink opens writers for this operation.
+			up.Writer, up.Streamed = blob.(W)
+		}
+		return h(ctx, id, in.(I), up)
+	}}
+}
+
 // Limit sets an operation's request body limit.
 func (s *Service) Limit(op string, l BodyLimit) { s.limits[op] = l }
 
 // Implemented reports whether op has a handler.
-func (s *Service) Implemented(op string) bool { return s.handlers[op] != nil }
+func (s *Service) Implemented(op string) bool { return s.handlers[op].call != nil }
 
 // ServeHTTP routes, decodes, validates, calls the handler and encodes.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +206,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	h := s.handlers[op.Name]
-	if h == nil && chk == nil {
+	if h.call == nil && chk == nil {
 		return NotImplemented("The operation " + op.Name)
 	}
 	lim, ok := s.limits[op.Name]
@@ -184,11 +229,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	in := op.NewInput()
 	var body []byte
+	var blob BlobWriter
 	if s.streams[op.Name] {
 		st := &streamed{}
 		defer st.discard()
-		r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, st))
-		body, err = s.readStreamed(r, lim, in, st)
+		body, blob, err = s.readStreamed(r, lim, in, h.sink, st)
 	} else {
 		body, err = readJSON(r, lim, in)
 	}
@@ -200,7 +245,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if h == nil {
+	if h.call == nil {
 		return NotImplemented("The operation " + op.Name)
 	}
 	if err := in.BindHTTP(&binder{r: r, params: params, query: query, body: body}); err != nil {
@@ -213,32 +258,33 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := Validate(in); err != nil {
 		return err
 	}
-	out, err := h(r.Context(), id, in)
+	out, err := h.call(r.Context(), id, in, blob)
 	if err != nil {
 		return err
 	}
 	return writeOutput(w, op, out)
 }
 
-// readStreamed decodes a body with blob members as it is read (stream.go).
-func (s *Service) readStreamed(r *http.Request, lim BodyLimit, in spec.Input, st *streamed) ([]byte, error) {
+// readStreamed decodes a body with blob members as it is read (stream.go),
+// returning the writer of sink that received the input's blob member.
+func (s *Service) readStreamed(r *http.Request, lim BodyLimit, in spec.Input, sink BlobSink, st *streamed) ([]byte, BlobWriter, error) {
 	if r.ContentLength > lim.Max {
-		return nil, lim.tooLarge(r.ContentLength)
+		return nil, nil, lim.tooLarge(r.ContentLength)
 	}
 	buf := streamBuffer
 	if r.ContentLength >= 0 && r.ContentLength < streamBuffer {
 		buf = max(int(r.ContentLength)+1, 512) // most bodies are small
 	}
-	body, err := decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, s.sink, st, buf)
+	body, blob, err := decodeStreaming(r.Context(), r.Body, r.ContentLength, lim, in.JSONBody(), s.sinkMin, sink, st, buf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// What is left of the body once blobs are lifted out: blobs are base64,
 	// so invalid UTF-8 can only be here.
 	if msg, bad := InvalidUTF8(body); bad {
-		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+		return nil, nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", msg)
 	}
-	return body, nil
+	return body, blob, nil
 }
 
 // readJSON reads a whole body and decodes it into in's JSON members, if any.

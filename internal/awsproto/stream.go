@@ -43,60 +43,49 @@ type BlobWriter interface {
 // BlobSink opens a writer for one large blob.
 type BlobSink func(ctx context.Context) (BlobWriter, error)
 
-// SetBlobSink streams blob members of at least 1 MB into sink.
-func (s *Service) SetBlobSink(sink BlobSink) { s.sink = sink }
-
-// StreamedBlob returns the writer that received b while the request was
-// decoded, or nil when b was not streamed.
-func StreamedBlob(ctx context.Context, b []byte) BlobWriter {
-	st, _ := ctx.Value(streamedKey{}).(*streamed)
-	if st == nil || len(b) == 0 {
-		return nil
-	}
-	for _, it := range st.items {
-		if len(it.data) == len(b) && &it.data[0] == &b[0] {
-			return it.w
-		}
-	}
-	return nil
+// Upload is the handoff of a streamed blob member to its operation's
+// handler (see OnUpload): the decoder wrote the member's bytes to Writer
+// while it read the request, so the handler need not write them again.
+type Upload[W BlobWriter] struct {
+	// Writer received exactly the bytes the input's blob member holds, and
+	// is closed. Once the request is answered it is discarded unless the
+	// handler claimed it (W's Discard decides what claiming is).
+	Writer W
+	// Streamed is false when nothing was written: the member is absent,
+	// under 1 MB, or the operation has no sink. The member holds the bytes
+	// in every case.
+	Streamed bool
 }
 
-type streamedKey struct{}
-
-// streamed holds a request's blob writers, to hand them to the handler and
-// to discard them after it.
-type streamed struct{ items []streamedItem }
-
-type streamedItem struct {
-	data []byte
-	w    BlobWriter
-}
+// streamed holds the writers a request's decoding opened, landed in the
+// input or not, to discard them once the request is answered.
+type streamed struct{ writers []BlobWriter }
 
 func (st *streamed) discard() {
-	for _, it := range st.items {
-		it.w.Discard()
+	for _, w := range st.writers {
+		w.Discard()
 	}
 }
 
-// hasBlobMember reports whether a JSON body of type t has a []byte member
-// reachable through structs alone (the only place blobs are streamed).
-func hasBlobMember(t reflect.Type) bool {
+// blobMembers counts the []byte members of a JSON body of type t reachable
+// through structs alone (the only place blobs are streamed).
+func blobMembers(t reflect.Type) int {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
-		return false
+		return 0
 	}
+	n := 0
 	for i := range t.NumField() {
 		ft := t.Field(i).Type
 		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Uint8 {
-			return true
+			n++
+			continue
 		}
-		if hasBlobMember(ft) {
-			return true
-		}
+		n += blobMembers(ft)
 	}
-	return false
+	return n
 }
 
 // blobField returns the type reached from t by exact JSON member names,
@@ -600,55 +589,62 @@ func (d *b64stream) finish() error {
 }
 
 // decodeStreaming decodes a JSON body read from in into dst, streaming blob
-// members. Its errors are already AWS's.
-func decodeStreaming(ctx context.Context, in io.Reader, size int64, lim BodyLimit, dst any, min int, sink BlobSink, st *streamed, bufSize int) ([]byte, error) {
+// members of at least min bytes to sink (nil: none). It returns the kept
+// JSON and the writer of the blob that landed in dst, if it was streamed;
+// dst has at most one blob member when sink is set (OnUpload checks). Every
+// writer it opened is added to st, to be discarded once the request is
+// answered. Its errors are already AWS's.
+func decodeStreaming(ctx context.Context, in io.Reader, size int64, lim BodyLimit, dst any, min int, sink BlobSink, st *streamed, bufSize int) ([]byte, BlobWriter, error) {
 	l := &lifter{ctx: ctx, in: in, buf: make([]byte, bufSize), lim: lim, sizeHint: size, dst: reflect.TypeOf(dst), min: min, sink: sink}
 	err := l.run()
 	for _, b := range l.lifted {
 		if b.w != nil {
-			st.items = append(st.items, streamedItem{data: b.data, w: b.w})
+			st.writers = append(st.writers, b.w)
 		}
 	}
 	if err != nil {
 		var be bodyError
 		if errors.As(err, &be) {
-			return nil, be.err
+			return nil, nil, be.err
 		}
 		var se sinkError
 		if errors.As(err, &se) {
-			return nil, se
+			return nil, nil, se
 		}
-		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", err)
+		return nil, nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", err)
 	}
 	if len(bytes.TrimSpace(l.rest)) == 0 && len(l.lifted) == 0 {
-		return l.rest, nil
+		return l.rest, nil, nil
 	}
 	if err := json.Unmarshal(l.rest, dst); err != nil {
-		return nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
+		return nil, nil, Errorf("InvalidRequestContentException", "Could not parse request body into json: %s", jsonErrText(err))
 	}
+	var landed BlobWriter
 	for _, b := range l.lifted {
-		if !b.superseded {
-			setLifted(reflect.ValueOf(dst), b)
+		if !b.superseded && setLifted(reflect.ValueOf(dst), b) && b.w != nil {
+			landed = b.w
 		}
 	}
-	return l.rest, nil
+	return l.rest, landed, nil
 }
 
-// setLifted puts a lifted blob in its member. A nil object on the way means
-// a later member replaced it with null, so the blob is not there either.
-func setLifted(v reflect.Value, b *liftedBlob) {
+// setLifted puts a lifted blob in its member, reporting whether it did. A
+// nil object on the way means a later member replaced it with null, so the
+// blob is not there either.
+func setLifted(v reflect.Value, b *liftedBlob) bool {
 	for _, name := range b.path {
 		for v.Kind() == reflect.Pointer {
 			if v.IsNil() {
-				return
+				return false
 			}
 			v = v.Elem()
 		}
 		f, ok := structFieldByJSON(v.Type(), name)
 		if !ok {
-			return
+			return false
 		}
 		v = v.FieldByIndex(f.Index)
 	}
 	v.SetBytes(b.data)
+	return true
 }

@@ -21,7 +21,7 @@ func BenchmarkDecodeStreaming50MB(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var in spec.CreateFunctionRequest
-		if _, err := decodeStreaming(context.Background(), bytes.NewReader(body), int64(len(body)), BodyLimit{Max: 1 << 30}, &in, bigBlob, nil, &streamed{}, streamBuffer); err != nil {
+		if _, _, err := decodeStreaming(context.Background(), bytes.NewReader(body), int64(len(body)), BodyLimit{Max: 1 << 30}, &in, bigBlob, nil, &streamed{}, streamBuffer); err != nil {
 			b.Fatal(err)
 		}
 	}

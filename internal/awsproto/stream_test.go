@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -54,18 +56,19 @@ func (s *memSink) open(context.Context) (BlobWriter, error) {
 	return w, nil
 }
 
-func decodeChunked(body []byte, chunk, buf, min int, sink BlobSink) (*spec.CreateFunctionRequest, *streamed, error) {
+func decodeChunked(body []byte, chunk, buf, min int, sink BlobSink) (*spec.CreateFunctionRequest, BlobWriter, *streamed, error) {
 	var in spec.CreateFunctionRequest
 	st := &streamed{}
 	lim := BodyLimit{Max: 1 << 30}
-	_, err := decodeStreaming(context.Background(), &chunkReader{body, chunk}, int64(len(body)), lim, &in, min, sink, st, buf)
-	return &in, st, err
+	_, landed, err := decodeStreaming(context.Background(), &chunkReader{body, chunk}, int64(len(body)), lim, &in, min, sink, st, buf)
+	return &in, landed, st, err
 }
 
 // matchesJSON decodes body through the streaming decoder (reads of chunk
 // bytes, a buffer of buf, blobs from min bytes to a sink) and reports how
 // it differs from encoding/json: in failing or not, in the decoded input,
-// or in what the sink received of the blob.
+// or in the writer it hands over: the one that received the blob the input
+// holds, and none when the input holds no blob streamed.
 func matchesJSON(body []byte, chunk, buf, min int) error {
 	var want spec.CreateFunctionRequest
 	wantErr := json.Unmarshal(body, &want)
@@ -73,7 +76,7 @@ func matchesJSON(body []byte, chunk, buf, min int) error {
 		wantErr = nil // an empty body is no input, not an error
 	}
 	sink := &memSink{}
-	got, st, gotErr := decodeChunked(body, chunk, buf, min, sink.open)
+	got, landed, _, gotErr := decodeChunked(body, chunk, buf, min, sink.open)
 	if (wantErr == nil) != (gotErr == nil) {
 		return fmt.Errorf("errors differ: %v vs %v", wantErr, gotErr)
 	}
@@ -86,15 +89,14 @@ func matchesJSON(body []byte, chunk, buf, min int) error {
 		return fmt.Errorf("decoded differently:\n%.300s\n%.300s", a, b)
 	}
 	if got.Code == nil || len(got.Code.ZipFile) < min {
+		if landed != nil {
+			return errors.New("a writer handed over for a blob the input does not hold")
+		}
 		return nil
 	}
 	z := got.Code.ZipFile
-	if StreamedBlob(context.Background(), z) != nil {
-		return errors.New("a blob found without its request's context")
-	}
-	ctx := context.WithValue(context.Background(), streamedKey{}, st)
-	if w, _ := StreamedBlob(ctx, z).(*memWriter); w == nil || !w.closed || !bytes.Equal(w.got, z) {
-		return errors.New("the sink did not receive the blob")
+	if w, _ := landed.(*memWriter); w == nil || !w.closed || !bytes.Equal(w.got, z) {
+		return errors.New("the writer handed over did not receive the input's blob")
 	}
 	return nil
 }
@@ -143,18 +145,18 @@ func TestStreamDecodeLimits(t *testing.T) {
 	body := []byte(`{"Code":{"ZipFile":"` + strings.Repeat("QUFB", 1000) + `"}}`)
 	var in spec.CreateFunctionRequest
 	lim := BodyLimit{Max: 100, Err: func(n int64) error { return Errorf("RequestEntityTooLargeException", "too large: %d", n) }}
-	_, err := decodeStreaming(context.Background(), bytes.NewReader(body), -1, lim, &in, 8, nil, &streamed{}, 64)
+	_, _, err := decodeStreaming(context.Background(), bytes.NewReader(body), -1, lim, &in, 8, nil, &streamed{}, 64)
 	var e *Error
 	if !errors.As(err, &e) || e.Code != "RequestEntityTooLargeException" {
 		t.Fatalf("over the limit: %v", err)
 	}
 	failing := io.MultiReader(bytes.NewReader(body[:50]), errReader{errors.New("connection reset")})
-	_, err = decodeStreaming(context.Background(), failing, -1, BodyLimit{Max: 1 << 20}, &in, 8, nil, &streamed{}, 64)
+	_, _, err = decodeStreaming(context.Background(), failing, -1, BodyLimit{Max: 1 << 20}, &in, 8, nil, &streamed{}, 64)
 	if !errors.As(err, &e) || e.Code != "InvalidRequestContentException" || !strings.Contains(e.Message, "connection reset") {
 		t.Fatalf("read error: %v", err)
 	}
 	sinkFails := func(context.Context) (BlobWriter, error) { return nil, errors.New("disk full") }
-	_, err = decodeStreaming(context.Background(), bytes.NewReader(body), -1, BodyLimit{Max: 1 << 20}, &in, 8, sinkFails, &streamed{}, 64)
+	_, _, err = decodeStreaming(context.Background(), bytes.NewReader(body), -1, BodyLimit{Max: 1 << 20}, &in, 8, sinkFails, &streamed{}, 64)
 	if err == nil || errors.As(err, &e) {
 		t.Fatalf("a sink failure must be lambdad's (500), got %v", err)
 	}
@@ -164,12 +166,15 @@ func TestStreamDecodeDiscardsUnclaimed(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 100))
 	body := []byte(`{"Code":{"ZipFile":"` + b64 + `","ZipFile":"` + b64 + `"}}`)
 	sink := &memSink{}
-	_, st, err := decodeChunked(body, 13, 32, 16, sink.open)
+	_, landed, st, err := decodeChunked(body, 13, 32, 16, sink.open)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sink.writers) != 2 || len(st.items) != 2 {
-		t.Fatalf("writers %d, items %d", len(sink.writers), len(st.items))
+	if len(sink.writers) != 2 || len(st.writers) != 2 {
+		t.Fatalf("writers %d, kept for discarding %d", len(sink.writers), len(st.writers))
+	}
+	if landed != sink.writers[1] {
+		t.Fatal("the writer handed over is not the later member's, which encoding/json keeps")
 	}
 	st.discard()
 	for _, w := range sink.writers {
@@ -177,4 +182,63 @@ func TestStreamDecodeDiscardsUnclaimed(t *testing.T) {
 			t.Error("a writer was not discarded")
 		}
 	}
+}
+
+// TestOnUploadHandsOverTheWriter: a handler registered with OnUpload gets,
+// as its Upload, the writer that received the blob member it finds in its
+// input, and that writer is discarded once the request is answered; a small
+// blob is decoded only.
+func TestOnUploadHandsOverTheWriter(t *testing.T) {
+	s := NewService(slog.New(slog.DiscardHandler))
+	sink := &memSink{}
+	var got Upload[*memWriter]
+	var zip []byte
+	var discardedInHandler bool
+	OnUpload(s, "CreateFunction", func(ctx context.Context) (*memWriter, error) {
+		w, err := sink.open(ctx)
+		return w.(*memWriter), err
+	}, func(ctx context.Context, id Identity, in *spec.CreateFunctionRequest, up Upload[*memWriter]) (*spec.FunctionConfiguration, error) {
+		got, zip = up, in.Code.ZipFile
+		discardedInHandler = up.Streamed && up.Writer.discarded
+		return &spec.FunctionConfiguration{}, nil
+	})
+	send := func(zip []byte) int {
+		body := `{"FunctionName":"f","Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":"` + base64.StdEncoding.EncodeToString(zip) + `"}}`
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("POST", "/2015-03-31/functions", strings.NewReader(body)))
+		return w.Code
+	}
+
+	big := bytes.Repeat([]byte("PK\x03\x04lambdad"), 200000) // 2.2 MB
+	if code := send(big); code != 201 {
+		t.Fatalf("status %d", code)
+	}
+	if !got.Streamed || got.Writer == nil || !got.Writer.closed || !bytes.Equal(got.Writer.got, big) || !bytes.Equal(zip, big) {
+		t.Fatalf("a large zip: streamed %v, writer %v", got.Streamed, got.Writer != nil)
+	}
+	if discardedInHandler || !got.Writer.discarded {
+		t.Errorf("the writer must be discarded after the handler, not before (before: %v)", discardedInHandler)
+	}
+
+	n := len(sink.writers)
+	if code := send([]byte("PK\x05\x06small")); code != 201 {
+		t.Fatalf("status %d", code)
+	}
+	if got.Streamed || got.Writer != nil || len(sink.writers) != n || string(zip) != "PK\x05\x06small" {
+		t.Errorf("a small zip is decoded only: %+v, writers %d -> %d", got, n, len(sink.writers))
+	}
+}
+
+// TestOnUploadNeedsOneBlobMember: an operation without exactly one blob
+// member has nothing to hand over, which is a wiring mistake.
+func TestOnUploadNeedsOneBlobMember(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("OnUpload accepted ListFunctions")
+		}
+	}()
+	s := NewService(slog.New(slog.DiscardHandler))
+	OnUpload(s, "ListFunctions", nil, func(context.Context, Identity, *spec.ListFunctionsRequest, Upload[*memWriter]) (*spec.ListFunctionsResponse, error) {
+		return nil, nil
+	})
 }

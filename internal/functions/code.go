@@ -22,9 +22,21 @@ const HotReloadBucket = "hot-reload"
 // hotReloadSha is the CodeSha256 of hot-reload code: it has no fixed bytes.
 const hotReloadSha = "hot-reloading-hash-not-available"
 
+// StagedZip is an uploaded zip that the API layer already wrote to the blob
+// store while it read the request: committing it stores the zip without
+// writing it a second time. One nobody commits is dropped by whoever staged
+// it, once the request is answered.
+type StagedZip interface {
+	// Commit makes the written zip the stored object and returns its
+	// digest and size.
+	Commit() (blobs.Info, error)
+}
+
 // codeInput is the code part of CreateFunction or UpdateFunctionCode.
 type codeInput struct {
-	Zip                        []byte
+	Zip []byte
+	// Staged, when not nil, holds exactly the bytes of Zip, already written.
+	Staged                     StagedZip
 	S3Bucket, S3Key, S3Version *string
 	ImageURI                   *string
 }
@@ -52,10 +64,8 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 		}
 		return s.intakeS3(ctx, in, dryRun)
 	case in.Zip != nil:
-		if s.cfg.Streamed != nil && !dryRun {
-			if w := s.cfg.Streamed(ctx, in.Zip); w != nil {
-				return s.intakeStreamed(w, in.Zip)
-			}
+		if in.Staged != nil && !dryRun {
+			return s.intakeStaged(in.Staged, in.Zip)
 		}
 		info, err := archive.Inspect(bytes.NewReader(in.Zip), int64(len(in.Zip)), archive.DefaultLimits())
 		if err != nil {
@@ -74,10 +84,10 @@ func (s *Service) intake(ctx context.Context, in codeInput, dryRun bool) (Code, 
 	return Code{}, fault.InvalidParameterf("Please provide a source for function code.")
 }
 
-// intakeStreamed commits a zip that was written while the request was
-// read, inspecting it meanwhile. A zip refused by the inspection is stored
-// but unreferenced, and dropped by the caller as for S3.
-func (s *Service) intakeStreamed(w *blobs.Writer, zip []byte) (Code, error) {
+// intakeStaged commits a zip that was written while the request was read,
+// inspecting it meanwhile. A zip refused by the inspection is stored but
+// unreferenced, and dropped by the caller as for S3.
+func (s *Service) intakeStaged(w StagedZip, zip []byte) (Code, error) {
 	var info archive.Info
 	var ierr error
 	inspected := make(chan struct{})

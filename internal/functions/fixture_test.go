@@ -75,7 +75,7 @@ func (f *fixture) create(name string, edit ...func(*spec.CreateFunctionRequest))
 	for _, e := range edit {
 		e(in)
 	}
-	c, err := f.s.Create(f.ctx, f.id, in)
+	c, err := f.s.Create(f.ctx, f.id, in, nil)
 	if err != nil {
 		f.t.Fatalf("create %s: %v", name, err)
 	}

@@ -171,8 +171,9 @@ func unsupported(codeSigning *string, publishTo *string) error {
 	return nil
 }
 
-// Create is CreateFunction.
-func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest) (*spec.FunctionConfiguration, error) {
+// Create is CreateFunction; staged, when not nil, is in.Code.ZipFile already
+// written to the blob store.
+func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest, staged StagedZip) (*spec.FunctionConfiguration, error) {
 	ref, err := ParseRef(id, *in.FunctionName, nil)
 	if err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if err != nil {
 		return nil, err
 	}
-	ci := codeInput{Zip: in.Code.ZipFile, S3Bucket: in.Code.S3Bucket, S3Key: in.Code.S3Key, S3Version: in.Code.S3ObjectVersion, ImageURI: in.Code.ImageUri}
+	ci := codeInput{Zip: in.Code.ZipFile, Staged: staged, S3Bucket: in.Code.S3Bucket, S3Key: in.Code.S3Key, S3Version: in.Code.S3ObjectVersion, ImageURI: in.Code.ImageUri}
 	if ci.empty() {
 		return nil, fault.InvalidParameterf("Please provide a source for function code.")
 	}

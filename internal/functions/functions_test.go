@@ -76,7 +76,7 @@ func TestCreateValidation(t *testing.T) {
 	for _, c := range cases {
 		in := createReq(t, "f")
 		c.edit(in)
-		_, err := f.s.Create(f.ctx, f.id, in)
+		_, err := f.s.Create(f.ctx, f.id, in, nil)
 		wantFault(t, c.name, err, c.kind, c.resource, c.msg)
 	}
 	// None of the refused requests left a function behind.
@@ -130,7 +130,7 @@ func TestStatesAndRevisions(t *testing.T) {
 		resource string
 		msg      string
 	}{
-		{"create", func() error { _, err := f.s.Create(f.ctx, f.id, createReq(t, "f")); return err }, 0, "", ""},
+		{"create", func() error { _, err := f.s.Create(f.ctx, f.id, createReq(t, "f"), nil); return err }, 0, "", ""},
 		{"pending after create", state("Pending", ""), 0, "", ""},
 		{"update while pending", func() error { return desc("x", nil) }, fault.Conflict, "Function", pending},
 		{"publish while pending", func() error { _, err := f.s.Publish(f.ctx, ref, nil, nil, nil); return err }, fault.Conflict, "Function", pending},
@@ -377,7 +377,7 @@ func TestNotFoundKinds(t *testing.T) {
 		{"Resolve", err2(f.s.Resolve(f.ctx, nofn)), "Function", "Function not found: " + arnPrefix + "nofn"},
 		{"Resolve alias", err2(f.s.Resolve(f.ctx, f.ref("f", "nope"))), "Function", "Function not found: " + arnPrefix + "f:nope"},
 		{"UpdateConfiguration", err2(f.s.UpdateConfiguration(f.ctx, nofn, &spec.UpdateFunctionConfigurationRequest{})), "Function", "Function not found: " + arnPrefix + "nofn"},
-		{"UpdateCode", err2(f.s.UpdateCode(f.ctx, f.ref("nofn", Latest), &spec.UpdateFunctionCodeRequest{ZipFile: testZip(t, "x")})), "Function", "Function not found: " + arnPrefix + "nofn"},
+		{"UpdateCode", err2(f.s.UpdateCode(f.ctx, f.ref("nofn", Latest), &spec.UpdateFunctionCodeRequest{ZipFile: testZip(t, "x")}, nil)), "Function", "Function not found: " + arnPrefix + "nofn"},
 		{"Publish", err2(f.s.Publish(f.ctx, nofn, nil, nil, nil)), "Function", "Function not found: " + arnPrefix + "nofn"},
 		{"ListVersions", err2(f.s.ListVersions(f.ctx, nofn, nil, nil)), "Function", "Function not found: " + arnPrefix + "nofn"},
 		{"Delete", f.s.Delete(f.ctx, f.ref("nofn", "1")), "Function", "Function not found: " + arnPrefix + "nofn"},

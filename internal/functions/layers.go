@@ -106,8 +106,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// PublishLayer is PublishLayerVersion.
-func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest) (*LayerVersion, error) {
+// PublishLayer is PublishLayerVersion; staged, when not nil, is
+// in.Content.ZipFile already written to the blob store.
+func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec.PublishLayerVersionRequest, staged StagedZip) (*LayerVersion, error) {
 	ref, err := ParseLayer(id, *in.LayerName)
 	if err != nil {
 		return nil, err
@@ -121,7 +122,7 @@ func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec
 	}
 	// Shared until the reference commits: see collect.
 	s.codeMu.RLock()
-	code, err := s.intake(ctx, codeInput{Zip: c.ZipFile, S3Bucket: c.S3Bucket, S3Key: c.S3Key, S3Version: c.S3ObjectVersion}, false)
+	code, err := s.intake(ctx, codeInput{Zip: c.ZipFile, Staged: staged, S3Bucket: c.S3Bucket, S3Key: c.S3Key, S3Version: c.S3ObjectVersion}, false)
 	if err != nil {
 		s.codeMu.RUnlock()
 		s.dropIfUnusedCode(code)

@@ -51,10 +51,6 @@ type Config struct {
 	// HotReload says which directories hot-reload code may use (the zero
 	// value: none).
 	HotReload HotReload
-	// Streamed, when set, returns the writer that already received zip
-	// while the request was read (nil when it was not streamed), so that
-	// intake commits it instead of storing the bytes again.
-	Streamed func(ctx context.Context, zip []byte) *blobs.Writer
 }
 
 // Service is the control plane.

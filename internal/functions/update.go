@@ -165,12 +165,13 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 	return out, err
 }
 
-// UpdateCode is UpdateFunctionCode.
-func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFunctionCodeRequest) (*spec.FunctionConfiguration, error) {
+// UpdateCode is UpdateFunctionCode; staged, when not nil, is in.ZipFile
+// already written to the blob store.
+func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFunctionCodeRequest, staged StagedZip) (*spec.FunctionConfiguration, error) {
 	if in.PublishTo != nil {
 		return nil, fault.Unsupported("PublishTo")
 	}
-	ci := codeInput{Zip: in.ZipFile, S3Bucket: in.S3Bucket, S3Key: in.S3Key, S3Version: in.S3ObjectVersion, ImageURI: in.ImageUri}
+	ci := codeInput{Zip: in.ZipFile, Staged: staged, S3Bucket: in.S3Bucket, S3Key: in.S3Key, S3Version: in.S3ObjectVersion, ImageURI: in.ImageUri}
 	if ci.empty() {
 		return nil, fault.InvalidParameterf("Please provide a source for function code.")
 	}

@@ -14,7 +14,7 @@ func TestUpdateConfigurationValidation(t *testing.T) {
 	layer := func(v string) string { return "arn:aws:lambda:us-east-1:123456789012:layer:l:" + v }
 	for range 2 {
 		if _, err := f.s.PublishLayer(f.ctx, f.id, &spec.PublishLayerVersionRequest{LayerName: str("l"),
-			Content: &spec.LayerVersionContentInput{ZipFile: testZip(t, "lib")}}); err != nil {
+			Content: &spec.LayerVersionContentInput{ZipFile: testZip(t, "lib")}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -87,26 +87,26 @@ func TestUpdateCodeRules(t *testing.T) {
 			"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"},
 	}
 	for _, c := range cases {
-		_, err := f.s.UpdateCode(f.ctx, ref, &c.in)
+		_, err := f.s.UpdateCode(f.ctx, ref, &c.in, nil)
 		wantFault(t, c.name, err, c.kind, "", c.msg)
 	}
 	// A dry run checks and changes nothing, even while an update runs.
 	if _, err := f.s.UpdateConfiguration(f.ctx, ref, &spec.UpdateFunctionConfigurationRequest{Description: str("busy")}); err != nil {
 		t.Fatal(err)
 	}
-	dry, err := f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip, DryRun: &yes})
+	dry, err := f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip, DryRun: &yes}, nil)
 	if err != nil || *dry.CodeSha256 != zipSha(newZip) {
 		t.Fatalf("dry run during an update: %v, %v", dry, err)
 	}
 	if got := f.codeSha("f"); got != oldSha {
 		t.Errorf("a dry run changed the code: %s", got)
 	}
-	_, err = f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip})
+	_, err = f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip}, nil)
 	wantFault(t, "update code while updating", err, fault.Conflict, "Function",
 		"The operation cannot be performed at this time. An update is in progress for resource: "+arnPrefix+"f")
 	f.settle()
 	// With Publish, the answer is the new version, Pending.
-	v, err := f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip, Publish: &yes})
+	v, err := f.s.UpdateCode(f.ctx, ref, &spec.UpdateFunctionCodeRequest{ZipFile: newZip, Publish: &yes}, nil)
 	if err != nil || *v.Version != "1" || *v.State != "Pending" || *v.CodeSha256 != zipSha(newZip) {
 		t.Fatalf("update code with publish: %+v, %v", v, err)
 	}

@@ -19,7 +19,7 @@ func TestFaultsOnTheWire(t *testing.T) {
 	id := caller.Identity{Account: "123456789012", Region: "us-east-1"}
 	long := strings.Repeat("a", 65)
 	f := newFixture(t)
-	_, longName := f.s.Create(f.ctx, id, createReq(t, long))
+	_, longName := f.s.Create(f.ctx, id, createReq(t, long), nil)
 	now := time.Now()
 	_, badQualifier := ParseRef(id, "f", str("a.b"))
 	_, badName := ParseRef(id, "my-function!", nil)

@@ -13,49 +13,47 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
-// Event is the payload format 2.0 event a function URL sends.
-type Event struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Cookies               []string          `json:"cookies,omitempty"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
-	RequestContext        RequestContext    `json:"requestContext"`
-	Body                  string            `json:"body,omitempty"`
-	IsBase64Encoded       bool              `json:"isBase64Encoded"`
+// Event is the payload format 2.0 event a function URL sends, in the shape
+// aws-lambda-go gives it (events.LambdaFunctionURLRequest), which Go
+// functions decode it into. Its JSON (Encode) adds what AWS sends and that
+// shape leaves out.
+type Event events.LambdaFunctionURLRequest
+
+// routeKey is API Gateway's routeKey and stage, which a function URL's
+// event carries with this fixed value.
+const routeKey = "$default"
+
+// Encode is the event's JSON as AWS sends it: aws-lambda-go's members plus
+// routeKey at the top and routeKey and stage in requestContext, which
+// events.LambdaFunctionURLRequest does not have but functions written
+// against API Gateway's 2.0 format read.
+func (e *Event) Encode() ([]byte, error) {
+	type members events.LambdaFunctionURLRequest // without this method
+	return json.Marshal(struct {
+		*members
+		RouteKey string `json:"routeKey"`
+		// Shadows the embedded requestContext, to add to it.
+		RequestContext requestContext `json:"requestContext"`
+	}{(*members)(e), routeKey, requestContext{e.RequestContext, routeKey, routeKey}})
 }
 
-// RequestContext is the event's requestContext.
-type RequestContext struct {
-	AccountID    string      `json:"accountId"`
-	APIID        string      `json:"apiId"`
-	DomainName   string      `json:"domainName"`
-	DomainPrefix string      `json:"domainPrefix"`
-	HTTP         HTTPContext `json:"http"`
-	RequestID    string      `json:"requestId"`
-	RouteKey     string      `json:"routeKey"`
-	Stage        string      `json:"stage"`
-	Time         string      `json:"time"`
-	TimeEpoch    int64       `json:"timeEpoch"`
-}
+// MarshalJSON is Encode, so that the event marshals as AWS's however it is.
+func (e *Event) MarshalJSON() ([]byte, error) { return e.Encode() }
 
-// HTTPContext is requestContext.http.
-type HTTPContext struct {
-	Method    string `json:"method"`
-	Path      string `json:"path"`
-	Protocol  string `json:"protocol"`
-	SourceIP  string `json:"sourceIp"`
-	UserAgent string `json:"userAgent"`
+type requestContext struct {
+	events.LambdaFunctionURLRequestContext
+	RouteKey string `json:"routeKey"`
+	Stage    string `json:"stage"`
 }
 
 // NewEvent builds the event for r, whose path is path (the URL's own path,
 // without any lambdad prefix).
 func NewEvent(r *http.Request, body []byte, urlID, path, requestID string, now time.Time) *Event {
-	e := &Event{Version: "2.0", RouteKey: "$default", RawPath: path, RawQueryString: r.URL.RawQuery, Headers: map[string]string{}}
+	e := &Event{Version: "2.0", RawPath: path, RawQueryString: r.URL.RawQuery, Headers: map[string]string{}}
 	for k, vs := range r.Header {
 		lk := strings.ToLower(k)
 		if lk == "cookie" {
@@ -86,11 +84,11 @@ func NewEvent(r *http.Request, body []byte, urlID, path, requestID string, now t
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	host, _, _ := strings.Cut(r.Host, ":")
-	e.RequestContext = RequestContext{
+	e.RequestContext = events.LambdaFunctionURLRequestContext{
 		AccountID: "anonymous", APIID: urlID, DomainName: host, DomainPrefix: urlID,
-		HTTP:      HTTPContext{Method: r.Method, Path: path, Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
-		RequestID: requestID, RouteKey: "$default", Stage: "$default",
-		Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+		HTTP:      events.LambdaFunctionURLRequestContextHTTPDescription{Method: r.Method, Path: path, Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
+		RequestID: requestID,
+		Time:      now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
 	}
 	return e
 }
@@ -105,13 +103,13 @@ func isBinary(contentType string) bool {
 	return ct != ""
 }
 
-// response is the structured result a function may return.
+// response is the structured result a function may return: aws-lambda-go's
+// events.LambdaFunctionURLResponse, whose int statusCode cannot tell a
+// result without one, which AWS answers as a body, from a statusCode 0,
+// which AWS refuses; so a pointer shadows it.
 type response struct {
-	StatusCode      *int              `json:"statusCode"`
-	Headers         map[string]string `json:"headers"`
-	Cookies         []string          `json:"cookies"`
-	Body            *string           `json:"body"`
-	IsBase64Encoded bool              `json:"isBase64Encoded"`
+	events.LambdaFunctionURLResponse
+	StatusCode *int `json:"statusCode"`
 }
 
 // WriteResponse writes a function's result as AWS does: a JSON object with
@@ -150,13 +148,10 @@ func writeStructured(w http.ResponseWriter, r *response) {
 	for _, c := range r.Cookies {
 		w.Header().Add("Set-Cookie", c)
 	}
-	var body []byte
-	if r.Body != nil {
-		body = []byte(*r.Body)
-		if r.IsBase64Encoded {
-			if b, err := base64.StdEncoding.DecodeString(*r.Body); err == nil {
-				body = b
-			}
+	body := []byte(r.Body)
+	if r.IsBase64Encoded {
+		if b, err := base64.StdEncoding.DecodeString(r.Body); err == nil {
+			body = b
 		}
 	}
 	if w.Header().Get("Content-Type") == "" {

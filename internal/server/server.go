@@ -173,12 +173,6 @@ func New(cfg Config) (*Server, error) {
 		}
 		srv.sandbox.Retire(arn, version) // "": every version
 	}
-	// Zips streamed into the store while the request was read are
-	// committed, not stored again.
-	fcfg.Streamed = func(ctx context.Context, zip []byte) *blobs.Writer {
-		w, _ := awsproto.StreamedBlob(ctx, zip).(*blobs.Writer)
-		return w
-	}
 	fs := functions.New(fcfg)
 	if err := fs.CollectUnreferenced(context.Background()); err != nil {
 		log.Warn("collect unreferenced code", "err", err)
