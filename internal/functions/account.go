@@ -18,7 +18,7 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		tx.Scan(bFunctions, prefix, "", func(_ string, raw []byte) bool {
 			var rec record
-			if json.Unmarshal(raw, &rec) == nil {
+			if decodeRecord(raw, &rec) == nil {
 				count++
 				size += rec.Latest.Code.Size
 				if rec.Reserved != nil {
@@ -29,7 +29,7 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 		})
 		tx.Scan(bVersions, prefix, "", func(_ string, raw []byte) bool {
 			var v version
-			if json.Unmarshal(raw, &v) == nil {
+			if decodeVersion(raw, &v) == nil {
 				size += v.Code.Size
 			}
 			return true
@@ -76,7 +76,7 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 		prefix := ref.Account + "/" + ref.Region + "/"
 		tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
 			var r record
-			if k != fnKey(ref) && json.Unmarshal(raw, &r) == nil && r.Reserved != nil {
+			if k != fnKey(ref) && decodeRecord(raw, &r) == nil && r.Reserved != nil {
 				others += *r.Reserved
 			}
 			return true

@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -97,7 +96,7 @@ func (s *Service) List(ctx context.Context, id awsproto.Identity, marker *string
 		visit := func(key string, raw []byte) bool {
 			name := key[len(prefix):]
 			var rec record
-			if json.Unmarshal(raw, &rec) != nil {
+			if decodeRecord(raw, &rec) != nil {
 				return true
 			}
 			if !all {
@@ -132,7 +131,7 @@ func (s *Service) List(ctx context.Context, id awsproto.Identity, marker *string
 					return false
 				}
 				var v version
-				if json.Unmarshal(vraw, &v) != nil {
+				if decodeVersion(vraw, &v) != nil {
 					return true
 				}
 				out.Functions = append(out.Functions, v.listView(now, false))
@@ -190,7 +189,7 @@ func (s *Service) ListVersions(ctx context.Context, ref Ref, marker *string, max
 				return false
 			}
 			var v version
-			if json.Unmarshal(raw, &v) != nil {
+			if decodeVersion(raw, &v) != nil {
 				return true
 			}
 			out.Versions = append(out.Versions, v.listView(now, false))
