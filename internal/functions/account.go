@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -37,7 +36,7 @@ func (s *Service) AccountSettings(ctx context.Context, id awsproto.Identity) (*s
 		// Layer versions count against the account's code storage too.
 		tx.Scan(bLayers, prefix, "", func(_ string, raw []byte) bool {
 			var l layerVersion
-			if json.Unmarshal(raw, &l) == nil {
+			if decodeLayer(raw, &l) == nil {
 				size += l.Code.Size
 			}
 			return true

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -39,7 +38,7 @@ func loadAlias(tx store.Tx, fn Ref, name string) (*alias, error) {
 		return nil, nil
 	}
 	a := new(alias)
-	return a, json.Unmarshal(raw, a)
+	return a, decodeAlias(raw, a)
 }
 
 // checkAliasTarget verifies an alias's version and routing against the
@@ -104,7 +103,7 @@ func (s *Service) CreateAlias(ctx context.Context, fn Ref, in *spec.CreateAliasR
 		if tx.Get(bAliases, aliasKey(fn, a.Name)) != nil {
 			return awsproto.Conflict("Alias already exists: %s:%s", fn.ARN(), a.Name)
 		}
-		raw, _ := json.Marshal(a)
+		raw, _ := encodeAlias(a)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
 	})
 	if err != nil {
@@ -163,7 +162,7 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 			return err
 		}
 		a.RevisionID = newRevision()
-		raw, _ := json.Marshal(a)
+		raw, _ := encodeAlias(a)
 		out = a.config(fn)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
 	})
@@ -194,7 +193,7 @@ func (s *Service) ListAliases(ctx context.Context, fn Ref, version, marker *stri
 		}
 		aliases, next := pageUnder(tx, bAliases, fn, after, n, func(_ string, raw []byte) (spec.AliasConfiguration, bool) {
 			a := new(alias)
-			if json.Unmarshal(raw, a) != nil || version != nil && a.Version != *version {
+			if decodeAlias(raw, a) != nil || version != nil && a.Version != *version {
 				return spec.AliasConfiguration{}, false
 			}
 			return *a.config(fn), true

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
@@ -105,7 +104,7 @@ func aliasesOf(tx store.Tx, fn Ref, version string) []string {
 	var names []string
 	tx.Scan(bAliases, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
 		var a alias
-		if json.Unmarshal(raw, &a) == nil {
+		if decodeAlias(raw, &a) == nil {
 			if _, weighted := a.Weights[version]; a.Version == version || weighted {
 				names = append(names, a.Name)
 			}

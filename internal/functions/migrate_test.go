@@ -132,7 +132,7 @@ func TestMigrateV0DataDir(t *testing.T) {
 		json.Unmarshal([]byte(before[bFunctions][k]), &v0)
 		if !reflect.DeepEqual(rec.Tags, v0.Tags) || rec.LastVersion != v0.LastVersion || !reflect.DeepEqual(rec.Reserved, v0.Reserved) ||
 			rec.Latest.Trans != v0.Latest.Trans || !rec.Latest.Until.Equal(v0.Latest.Until) || rec.Latest.NextRevision != v0.Latest.NextRevision ||
-			rec.Latest.Code != v0.Latest.Code.v1() || len(rec.Latest.Layers) != len(v0.Latest.Layers) {
+			rec.Latest.Code != v0.Latest.Code.v1().load() || len(rec.Latest.Layers) != len(v0.Latest.Layers) {
 			t.Errorf("%s: function settings changed:\nv0 %s\nv1 %s", k, before[bFunctions][k], raw)
 		}
 	}

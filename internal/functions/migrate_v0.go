@@ -62,14 +62,14 @@ func (v *v0Version) digest() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-func (c v0Code) v1() Code {
-	return Code{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
+func (c v0Code) v1() storedCode {
+	return storedCode{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
 }
 
 func (v *v0Version) v1() storedVersion {
 	s := storedVersion{Config: v.Config.v1(), Code: v.Code.v1(), Transition: v.Trans, Until: v.Until, NextRevision: v.NextRevision}
 	if v.Layers != nil {
-		s.Layers = make([]Code, len(v.Layers))
+		s.Layers = make([]storedCode, len(v.Layers))
 		for i, l := range v.Layers {
 			s.Layers[i] = l.v1()
 		}

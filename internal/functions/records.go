@@ -46,7 +46,7 @@ type version struct {
 	NextRevision string
 }
 
-// Code is where a version's code lives. Stored as is, in versions and layers.
+// Code is where a version's or layer's code lives (stored as storedCode).
 type Code struct {
 	SHA256Hex    string `json:"sha256,omitempty"`
 	Size         int64  `json:"size"`

@@ -27,9 +27,11 @@ import (
 // SchemaVersion, freeze the old type under a versioned name (as migrate.go
 // does for v0) and add a step to migrations.
 //
-// Stored as-is because they are lambdad's own already: alias, layerVersion,
-// Code, EventConfig, policy (statements in AWS's policy language), publishMark,
-// and invoke's queued events. Their JSON is pinned by the golden test too.
+// Every record of this package has its stored type here (stored*), apart from
+// its in-memory type, so either can change without the other; publishMark is
+// stored as is. invoke's queued events are part of the schema too, pinned by
+// their own golden test. Policy statements are kept in AWS's policy language,
+// as written.
 const SchemaVersion = 1
 
 const (
@@ -50,8 +52,8 @@ type storedFunction struct {
 // (bucket versions).
 type storedVersion struct {
 	Config       storedConfig `json:"config"`
-	Code         Code         `json:"code"`
-	Layers       []Code       `json:"layers,omitempty"`
+	Code         storedCode   `json:"code"`
+	Layers       []storedCode `json:"layers,omitempty"`
 	Transition   string       `json:"transition,omitempty"`
 	Until        time.Time    `json:"until,omitzero"`
 	NextRevision string       `json:"nextRevision,omitempty"`
@@ -244,12 +246,12 @@ func decodeURL(raw []byte, c *URLConfig) error {
 }
 
 func storeVersion(v *version) storedVersion {
-	return storedVersion{Config: storeConfig(&v.Config), Code: v.Code, Layers: v.Layers, Transition: v.Trans,
+	return storedVersion{Config: storeConfig(&v.Config), Code: storeCode(v.Code), Layers: storeCodes(v.Layers), Transition: v.Trans,
 		Until: v.Until, NextRevision: v.NextRevision}
 }
 
 func (s *storedVersion) load() version {
-	return version{Config: s.Config.load(), Code: s.Code, Layers: s.Layers, Trans: s.Transition,
+	return version{Config: s.Config.load(), Code: s.Code.load(), Layers: loadCodes(s.Layers), Trans: s.Transition,
 		Until: s.Until, NextRevision: s.NextRevision}
 }
 
@@ -262,7 +264,7 @@ func (s *storedVersion) digest() string {
 	c.RevisionID, c.LastModified, c.Version, c.ARN = nil, nil, nil, nil
 	raw, _ := json.Marshal(struct {
 		C storedConfig `json:"config"`
-		D Code         `json:"code"`
+		D storedCode   `json:"code"`
 	}{c, s.Code})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
@@ -403,4 +405,135 @@ func schemaOf(raw []byte) (int, error) {
 		return 0, fmt.Errorf("schema version %q is not a version number", raw)
 	}
 	return n, nil
+}
+
+// storedCode is where a version's or layer's code lives.
+type storedCode struct {
+	SHA256Hex    string `json:"sha256,omitempty"`
+	Size         int64  `json:"size"`
+	Unzipped     int64  `json:"unzipped,omitempty"`
+	HotReloadDir string `json:"hotReload,omitempty"`
+	ImageURI     string `json:"imageUri,omitempty"`
+}
+
+func storeCode(c Code) storedCode {
+	return storedCode{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
+}
+
+func (c storedCode) load() Code {
+	return Code{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
+}
+
+func storeCodes(cs []Code) []storedCode {
+	if cs == nil {
+		return nil
+	}
+	out := make([]storedCode, len(cs))
+	for i, c := range cs {
+		out[i] = storeCode(c)
+	}
+	return out
+}
+
+func loadCodes(cs []storedCode) []Code {
+	if cs == nil {
+		return nil
+	}
+	out := make([]Code, len(cs))
+	for i, c := range cs {
+		out[i] = c.load()
+	}
+	return out
+}
+
+// storedAlias is an alias (bucket aliases).
+type storedAlias struct {
+	Name        string             `json:"name"`
+	Version     string             `json:"version"`
+	Description string             `json:"description"`
+	Weights     map[string]float64 `json:"weights,omitempty"`
+	RevisionID  string             `json:"revisionId"`
+}
+
+func encodeAlias(a *alias) ([]byte, error) {
+	return json.Marshal(storedAlias{Name: a.Name, Version: a.Version, Description: a.Description, Weights: a.Weights, RevisionID: a.RevisionID})
+}
+
+func decodeAlias(raw []byte, a *alias) error {
+	var s storedAlias
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	*a = alias{Name: s.Name, Version: s.Version, Description: s.Description, Weights: s.Weights, RevisionID: s.RevisionID}
+	return nil
+}
+
+// storedLayerVersion is a published layer version (bucket layers).
+type storedLayerVersion struct {
+	Name          string     `json:"name"`
+	Version       int64      `json:"version"`
+	Description   string     `json:"description"`
+	Runtimes      []string   `json:"runtimes"`
+	Architectures []string   `json:"architectures"`
+	License       *string    `json:"license,omitempty"`
+	Created       string     `json:"created"`
+	Code          storedCode `json:"code"`
+}
+
+func encodeLayer(l *layerVersion) ([]byte, error) {
+	return json.Marshal(storedLayerVersion{Name: l.Name, Version: l.Version, Description: l.Description, Runtimes: l.Runtimes,
+		Architectures: l.Architectures, License: l.License, Created: l.Created, Code: storeCode(l.Code)})
+}
+
+func decodeLayer(raw []byte, l *layerVersion) error {
+	var s storedLayerVersion
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	*l = layerVersion{Name: s.Name, Version: s.Version, Description: s.Description, Runtimes: s.Runtimes,
+		Architectures: s.Architectures, License: s.License, Created: s.Created, Code: s.Code.load()}
+	return nil
+}
+
+// storedEventConfig is an event invoke config (bucket invokeconfigs).
+type storedEventConfig struct {
+	RetryAttempts *int32 `json:"retries,omitempty"`
+	MaxAgeSeconds *int32 `json:"maxAge,omitempty"`
+	OnSuccess     string `json:"onSuccess,omitempty"`
+	OnFailure     string `json:"onFailure,omitempty"`
+	Modified      string `json:"modified"`
+}
+
+func encodeEventConfig(c *EventConfig) ([]byte, error) {
+	return json.Marshal(storedEventConfig{RetryAttempts: c.RetryAttempts, MaxAgeSeconds: c.MaxAgeSeconds,
+		OnSuccess: c.OnSuccess, OnFailure: c.OnFailure, Modified: c.Modified})
+}
+
+func decodeEventConfig(raw []byte, c *EventConfig) error {
+	var s storedEventConfig
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	*c = EventConfig{RetryAttempts: s.RetryAttempts, MaxAgeSeconds: s.MaxAgeSeconds, OnSuccess: s.OnSuccess, OnFailure: s.OnFailure, Modified: s.Modified}
+	return nil
+}
+
+// storedPolicy is a resource policy (bucket policies): its statements in
+// AWS's policy language, kept as they were written.
+type storedPolicy struct {
+	Statements []json.RawMessage `json:"statements"`
+	RevisionID string            `json:"revisionId"`
+}
+
+func encodePolicy(p *policy) ([]byte, error) {
+	return json.Marshal(storedPolicy{Statements: p.Statements, RevisionID: p.RevisionID})
+}
+
+func decodePolicy(raw []byte, p *policy) error {
+	var s storedPolicy
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	*p = policy{Statements: s.Statements, RevisionID: s.RevisionID}
+	return nil
 }
