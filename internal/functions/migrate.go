@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -87,6 +88,10 @@ func rewrite(tx store.Tx, bucket string, conv func(key string, raw []byte) ([]by
 	return len(all), nil
 }
 
+// errNotV0: v0 always stored FunctionName; a record without it was written
+// by a later schema (its meta key lost), and reading it as v0 would lose data.
+var errNotV0 = errors.New("not a schema 0 record: the store's schema version is missing")
+
 // migrateV0 stores function configurations and URL CORS settings in
 // lambdad's own form instead of spec's JSON. Every other bucket is the same
 // in v0 and v1.
@@ -95,6 +100,9 @@ func migrateV0(tx store.Tx) (int, error) {
 		var r v0Function
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return nil, err
+		}
+		if r.Latest.Config.FunctionName == nil {
+			return nil, errNotV0
 		}
 		s := storedFunction{Latest: r.Latest.v1(), Tags: r.Tags, LastVersion: r.LastVersion, Reserved: r.Reserved}
 		if p := r.LastPublish; p != nil {
@@ -116,6 +124,9 @@ func migrateV0(tx store.Tx) (int, error) {
 		var v v0Version
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
+		}
+		if v.Config.FunctionName == nil {
+			return nil, errNotV0
 		}
 		return json.Marshal(v.v1())
 	})

@@ -257,3 +257,17 @@ func TestMigrateRollsBackOnError(t *testing.T) {
 		t.Error("fixture is not v0")
 	}
 }
+
+// TestMigrateRefusesV1WithoutSchema: records of a later schema whose version
+// key was lost are not misread as v0.
+func TestMigrateRefusesV1WithoutSchema(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openFixture(t)
+	if err := Migrate(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Update(ctx, func(tx store.Tx) error { return tx.Delete(bMeta, metaKeySchema) })
+	if err := Migrate(ctx, st, nil); err == nil || !strings.Contains(err.Error(), "not a schema 0 record") {
+		t.Fatalf("Migrate = %v", err)
+	}
+}
