@@ -63,7 +63,7 @@ func (v *v0Version) digest() (string, error) {
 }
 
 func (c v0Code) v1() storedCode {
-	return storedCode{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
+	return storedCode(c)
 }
 
 func (v *v0Version) v1() storedVersion {

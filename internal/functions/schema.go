@@ -416,13 +416,13 @@ type storedCode struct {
 	ImageURI     string `json:"imageUri,omitempty"`
 }
 
-func storeCode(c Code) storedCode {
-	return storedCode{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
-}
+// Where a stored type has the same members as its in-memory one, it is a
+// conversion: it stops compiling when the two part, which is the moment to
+// decide whether the schema changes.
 
-func (c storedCode) load() Code {
-	return Code{SHA256Hex: c.SHA256Hex, Size: c.Size, Unzipped: c.Unzipped, HotReloadDir: c.HotReloadDir, ImageURI: c.ImageURI}
-}
+func storeCode(c Code) storedCode { return storedCode(c) }
+
+func (c storedCode) load() Code { return Code(c) }
 
 func storeCodes(cs []Code) []storedCode {
 	if cs == nil {
@@ -456,7 +456,7 @@ type storedAlias struct {
 }
 
 func encodeAlias(a *alias) ([]byte, error) {
-	return json.Marshal(storedAlias{Name: a.Name, Version: a.Version, Description: a.Description, Weights: a.Weights, RevisionID: a.RevisionID})
+	return json.Marshal(storedAlias(*a))
 }
 
 func decodeAlias(raw []byte, a *alias) error {
@@ -464,7 +464,7 @@ func decodeAlias(raw []byte, a *alias) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	*a = alias{Name: s.Name, Version: s.Version, Description: s.Description, Weights: s.Weights, RevisionID: s.RevisionID}
+	*a = alias(s)
 	return nil
 }
 
@@ -505,8 +505,7 @@ type storedEventConfig struct {
 }
 
 func encodeEventConfig(c *EventConfig) ([]byte, error) {
-	return json.Marshal(storedEventConfig{RetryAttempts: c.RetryAttempts, MaxAgeSeconds: c.MaxAgeSeconds,
-		OnSuccess: c.OnSuccess, OnFailure: c.OnFailure, Modified: c.Modified})
+	return json.Marshal(storedEventConfig(*c))
 }
 
 func decodeEventConfig(raw []byte, c *EventConfig) error {
@@ -514,7 +513,7 @@ func decodeEventConfig(raw []byte, c *EventConfig) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	*c = EventConfig{RetryAttempts: s.RetryAttempts, MaxAgeSeconds: s.MaxAgeSeconds, OnSuccess: s.OnSuccess, OnFailure: s.OnFailure, Modified: s.Modified}
+	*c = EventConfig(s)
 	return nil
 }
 
@@ -526,7 +525,7 @@ type storedPolicy struct {
 }
 
 func encodePolicy(p *policy) ([]byte, error) {
-	return json.Marshal(storedPolicy{Statements: p.Statements, RevisionID: p.RevisionID})
+	return json.Marshal(storedPolicy(*p))
 }
 
 func decodePolicy(raw []byte, p *policy) error {
@@ -534,6 +533,6 @@ func decodePolicy(raw []byte, p *policy) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	*p = policy{Statements: s.Statements, RevisionID: s.RevisionID}
+	*p = policy(s)
 	return nil
 }
