@@ -17,6 +17,7 @@ import (
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/funcurl"
 	"github.com/lambdad/lambdad/internal/invoke"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -134,7 +135,8 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 			return
 		}
 	}
-	const maxBody = 6 << 20
+	// A URL's request becomes an Invoke payload: the same limit.
+	const maxBody = limits.InvokeRequestBytes
 	if r.ContentLength > maxBody {
 		funcurl.WriteError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return

@@ -20,11 +20,13 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// DefaultMaxBody bounds request bodies of operations without their own limit.
-const DefaultMaxBody = 6 << 20
+// DefaultMaxBody bounds request bodies of operations without their own limit:
+// 6 MB, as for Invoke.
+const DefaultMaxBody = limits.InvokeRequestBytes
 
 // Handler serves one operation: it gets the decoded, validated input and
 // returns the output shape or an error (an *Error, or an internal fault).

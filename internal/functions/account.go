@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -18,7 +17,7 @@ func (s *Service) AccountSettings(ctx context.Context, id caller.Identity) (*spe
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		tx.Scan(bFunctions, prefix, "", func(_ string, raw []byte) bool {
 			var rec record
-			if json.Unmarshal(raw, &rec) == nil {
+			if decodeRecord(raw, &rec) == nil {
 				count++
 				size += rec.Latest.Code.Size
 				if rec.Reserved != nil {
@@ -29,7 +28,7 @@ func (s *Service) AccountSettings(ctx context.Context, id caller.Identity) (*spe
 		})
 		tx.Scan(bVersions, prefix, "", func(_ string, raw []byte) bool {
 			var v version
-			if json.Unmarshal(raw, &v) == nil {
+			if decodeVersion(raw, &v) == nil {
 				size += v.Code.Size
 			}
 			return true
@@ -37,7 +36,7 @@ func (s *Service) AccountSettings(ctx context.Context, id caller.Identity) (*spe
 		// Layer versions count against the account's code storage too.
 		tx.Scan(bLayers, prefix, "", func(_ string, raw []byte) bool {
 			var l layerVersion
-			if json.Unmarshal(raw, &l) == nil {
+			if decodeLayer(raw, &l) == nil {
 				size += l.Code.Size
 			}
 			return true

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -39,7 +38,7 @@ func loadAlias(tx store.Tx, fn Ref, name string) (*alias, error) {
 		return nil, nil
 	}
 	a := new(alias)
-	return a, json.Unmarshal(raw, a)
+	return a, decodeAlias(raw, a)
 }
 
 // checkAliasTarget verifies an alias's version and routing against the
@@ -102,7 +101,7 @@ func (s *Service) CreateAlias(ctx context.Context, fn Ref, in *spec.CreateAliasR
 		if tx.Get(bAliases, aliasKey(fn, a.Name)) != nil {
 			return fault.Conflictf("Alias", "Alias already exists: %s:%s", fn.ARN(), a.Name)
 		}
-		raw, _ := json.Marshal(a)
+		raw, _ := encodeAlias(a)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
 	})
 	if err != nil {
@@ -161,7 +160,7 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 			return err
 		}
 		a.RevisionID = newRevision()
-		raw, _ := json.Marshal(a)
+		raw, _ := encodeAlias(a)
 		out = a.config(fn)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
 	})
@@ -186,7 +185,7 @@ func (s *Service) ListAliases(ctx context.Context, fn Ref, version, marker *stri
 		}
 		aliases, next := pageUnder(tx, bAliases, fn, p, func(_ string, raw []byte) (spec.AliasConfiguration, bool) {
 			a := new(alias)
-			if json.Unmarshal(raw, a) != nil || version != nil && a.Version != *version {
+			if decodeAlias(raw, a) != nil || version != nil && a.Version != *version {
 				return spec.AliasConfiguration{}, false
 			}
 			return *a.config(fn), true
@@ -221,7 +220,7 @@ func aliasesOf(tx store.Tx, fn Ref, version string) []string {
 	var names []string
 	tx.Scan(bAliases, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
 		var a alias
-		if json.Unmarshal(raw, &a) == nil {
+		if decodeAlias(raw, &a) == nil {
 			if _, weighted := a.Weights[version]; a.Version == version || weighted {
 				names = append(names, a.Name)
 			}

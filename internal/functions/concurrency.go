@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
@@ -23,7 +22,7 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 		prefix := ref.Account + "/" + ref.Region + "/"
 		tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
 			var r record
-			if k != fnKey(ref) && json.Unmarshal(raw, &r) == nil && r.Reserved != nil {
+			if k != fnKey(ref) && decodeRecord(raw, &r) == nil && r.Reserved != nil {
 				others += *r.Reserved
 			}
 			return true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -351,7 +350,7 @@ func (s *Service) List(ctx context.Context, id caller.Identity, marker *string, 
 		visit := func(key string, raw []byte) bool {
 			name := key[len(prefix):]
 			var rec record
-			if json.Unmarshal(raw, &rec) != nil {
+			if decodeRecord(raw, &rec) != nil {
 				return true
 			}
 			if !all {
@@ -386,7 +385,7 @@ func (s *Service) List(ctx context.Context, id caller.Identity, marker *string, 
 					return false
 				}
 				var v version
-				if json.Unmarshal(vraw, &v) != nil {
+				if decodeVersion(vraw, &v) != nil {
 					return true
 				}
 				out = append(out, v.listView(now, false))

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -153,7 +152,7 @@ func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *
 			if raw == nil {
 				return noInvokeConfig(ref)
 			}
-			if err := json.Unmarshal(raw, cfg); err != nil {
+			if err := decodeEventConfig(raw, cfg); err != nil {
 				return err
 			}
 		}
@@ -179,7 +178,7 @@ func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *
 			cfg.OnSuccess, cfg.OnFailure = succ, fail
 		}
 		cfg.Modified = s.cfg.Now().UTC().Format(time.RFC3339Nano)
-		raw, _ := json.Marshal(cfg)
+		raw, _ := encodeEventConfig(cfg)
 		out = cfg.view(ref)
 		return tx.Put(bInvokeConfigs, invokeConfigKey(ref), raw)
 	})
@@ -195,7 +194,7 @@ func (s *Service) EventConfig(ctx context.Context, ref Ref) (*EventConfig, error
 			return nil
 		}
 		cfg = new(EventConfig)
-		return json.Unmarshal(raw, cfg)
+		return decodeEventConfig(raw, cfg)
 	})
 	return cfg, err
 }
@@ -230,7 +229,7 @@ func (s *Service) ListEventConfigs(ctx context.Context, fn Ref, marker *string, 
 		}
 		configs, next := pageUnder(tx, bInvokeConfigs, fn, p, func(q string, raw []byte) (spec.FunctionEventInvokeConfig, bool) {
 			cfg := new(EventConfig)
-			if json.Unmarshal(raw, cfg) != nil {
+			if decodeEventConfig(raw, cfg) != nil {
 				return spec.FunctionEventInvokeConfig{}, false
 			}
 			r := fn

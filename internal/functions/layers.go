@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -143,7 +142,7 @@ func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec
 		if err := refCode(tx, code, "layer/"+k); err != nil {
 			return err
 		}
-		raw, err := json.Marshal(lv)
+		raw, err := encodeLayer(lv)
 		if err != nil {
 			return err
 		}
@@ -163,7 +162,7 @@ func loadLayer(tx store.Tx, ref LayerRef, n int64) (*layerVersion, error) {
 		return nil, nil
 	}
 	lv := new(layerVersion)
-	if err := json.Unmarshal(raw, lv); err != nil {
+	if err := decodeLayer(raw, lv); err != nil {
 		return nil, fmt.Errorf("decode layer %s:%d: %w", ref.key(), n, err)
 	}
 	return lv, nil
@@ -267,7 +266,7 @@ func (s *Service) ListLayerVersions(ctx context.Context, ref LayerRef, runtime, 
 		var all []*layerVersion
 		tx.Scan(bLayers, ref.key()+"/", "", func(_ string, raw []byte) bool {
 			lv := new(layerVersion)
-			if json.Unmarshal(raw, lv) == nil && matches(lv, runtime, arch) {
+			if decodeLayer(raw, lv) == nil && matches(lv, runtime, arch) {
 				all = append(all, lv)
 			}
 			return true
@@ -301,7 +300,7 @@ func (s *Service) ListLayers(ctx context.Context, id caller.Identity, runtime, a
 		tx.Scan(bLayers, prefix, "", func(k string, raw []byte) bool {
 			name := strings.SplitN(k[len(prefix):], "/", 2)[0]
 			lv := new(layerVersion)
-			if json.Unmarshal(raw, lv) == nil && matches(lv, runtime, arch) {
+			if decodeLayer(raw, lv) == nil && matches(lv, runtime, arch) {
 				if latest[name] == nil {
 					names = append(names, name)
 				}

@@ -113,7 +113,7 @@ func loadPolicy(tx store.Tx, ref Ref) (*policy, error) {
 		return nil, nil
 	}
 	p := new(policy)
-	return p, json.Unmarshal(raw, p)
+	return p, decodePolicy(raw, p)
 }
 
 func policyRevisionError() error {
@@ -180,7 +180,7 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 		}
 		p.Statements = append(p.Statements, raw)
 		p.RevisionID = newRevision()
-		b, _ := json.Marshal(p)
+		b, _ := encodePolicy(p)
 		return tx.Put(bPolicies, policyKey(ref), b)
 	})
 	return string(raw), err
@@ -213,7 +213,7 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 					return tx.Delete(bPolicies, policyKey(ref))
 				}
 				p.RevisionID = newRevision()
-				b, _ := json.Marshal(p)
+				b, _ := encodePolicy(p)
 				return tx.Put(bPolicies, policyKey(ref), b)
 			}
 		}

@@ -1,26 +1,24 @@
 package functions
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// record is one function as stored: its $LATEST version and function-level
-// settings. Published versions are stored apart, one record each.
+// record is one function: its $LATEST version and function-level settings.
+// Published versions are kept apart, one record each. It is stored as
+// storedFunction (schema.go).
 type record struct {
-	Latest      version           `json:"latest"`
-	Tags        map[string]string `json:"tags,omitempty"`
-	LastVersion int               `json:"lastVersion"` // highest number ever published: never reused
-	LastPublish *publishMark      `json:"lastPublish,omitempty"`
-	Reserved    *int32            `json:"reserved,omitempty"`
+	Latest      version
+	Tags        map[string]string
+	LastVersion int // highest number ever published: never reused
+	LastPublish *publishMark
+	Reserved    *int32
 }
 
 // publishMark identifies what the last published version was made from, so
-// publishing again without a change returns it.
+// publishing again without a change returns it. Stored as is.
 type publishMark struct {
 	Version string `json:"version"`
 	Digest  string `json:"digest"`
@@ -33,21 +31,22 @@ const (
 	transPublish = "publish" // a new version: State Pending
 )
 
-// version is the stored form of one version's configuration. The State and
-// LastUpdateStatus fields are not stored: they follow from the transition
-// (kind, until) and the clock, so no timer is needed and a restart keeps them.
+// version is one version's configuration, stored as storedVersion
+// (schema.go). The State and LastUpdateStatus fields are not stored: they
+// follow from the transition (kind, until) and the clock, so no timer is
+// needed and a restart keeps them.
 type version struct {
-	Config spec.FunctionConfiguration `json:"config"`
-	Code   Code                       `json:"code"`
+	Config spec.FunctionConfiguration
+	Code   Code
 	// Layers is the code of the layers the configuration lists, in order.
-	Layers []Code    `json:"layers,omitempty"`
-	Trans  string    `json:"trans,omitempty"`
-	Until  time.Time `json:"until"`
+	Layers []Code
+	Trans  string
+	Until  time.Time
 	// NextRevision is the RevisionId once the transition completes.
-	NextRevision string `json:"nextRevision,omitempty"`
+	NextRevision string
 }
 
-// Code is where a version's code lives.
+// Code is where a version's or layer's code lives (stored as storedCode).
 type Code struct {
 	SHA256Hex    string `json:"sha256,omitempty"`
 	Size         int64  `json:"size"`
@@ -121,17 +120,10 @@ func (v *version) listView(now time.Time, qualify bool) spec.FunctionConfigurati
 	return c
 }
 
-// digest identifies a version's code and configuration, ignoring what
-// changes on every write (RevisionId, LastModified) and the version's name.
+// digest identifies a version's code and configuration (see storedVersion.digest).
 func (v *version) digest() string {
-	c := v.Config
-	c.RevisionId, c.LastModified, c.Version, c.FunctionArn = nil, nil, nil, nil
-	raw, _ := json.Marshal(struct {
-		C spec.FunctionConfiguration
-		D Code
-	}{c, v.Code})
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
+	s := storeVersion(v)
+	return s.digest()
 }
 
 func str(s string) *string { return &s }

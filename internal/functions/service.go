@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,14 +105,14 @@ func (s *Service) load(tx store.Tx, r Ref) (*record, error) {
 		return nil, nil
 	}
 	rec := new(record)
-	if err := json.Unmarshal(raw, rec); err != nil {
+	if err := decodeRecord(raw, rec); err != nil {
 		return nil, fmt.Errorf("decode function %s: %w", fnKey(r), err)
 	}
 	return rec, nil
 }
 
 func (s *Service) save(tx store.Tx, r Ref, rec *record) error {
-	raw, err := json.Marshal(rec)
+	raw, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}
@@ -126,14 +125,14 @@ func (s *Service) loadVersion(tx store.Tx, r Ref, n int) (*version, error) {
 		return nil, nil
 	}
 	v := new(version)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeVersion(raw, v); err != nil {
 		return nil, fmt.Errorf("decode version %s: %w", verKey(r, n), err)
 	}
 	return v, nil
 }
 
 func (s *Service) saveVersion(tx store.Tx, r Ref, n int, v *version) error {
-	raw, err := json.Marshal(v)
+	raw, err := encodeVersion(v)
 	if err != nil {
 		return err
 	}

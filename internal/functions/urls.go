@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func loadURL(tx store.Tx, ref Ref) (*URLConfig, error) {
 		return nil, nil
 	}
 	c := new(URLConfig)
-	return c, json.Unmarshal(raw, c)
+	return c, decodeURL(raw, c)
 }
 
 // URLView is a URL config as the API shows it; base turns an id into the URL.
@@ -107,7 +106,7 @@ func (s *Service) CreateURL(ctx context.Context, ref Ref, in *spec.CreateFunctio
 		if tx.Get(bURLs, urlKey(ref)) != nil {
 			return fault.Conflictf("FunctionUrlConfig", "Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", ref.QualifiedARN())
 		}
-		raw, _ := json.Marshal(c)
+		raw, _ := encodeURL(c)
 		if err := tx.Put(bURLIDs, c.ID, []byte(urlKey(ref))); err != nil {
 			return err
 		}
@@ -162,7 +161,7 @@ func (s *Service) UpdateURL(ctx context.Context, ref Ref, in *spec.UpdateFunctio
 			c.InvokeMode = *in.InvokeMode
 		}
 		c.Modified = urlTime(s.cfg.Now())
-		raw, _ := json.Marshal(c)
+		raw, _ := encodeURL(c)
 		out = c.view(ref, base)
 		return tx.Put(bURLs, urlKey(ref), raw)
 	})
@@ -194,7 +193,7 @@ func (s *Service) ListURLs(ctx context.Context, fn Ref, marker *string, max *int
 		}
 		urls, next := pageUnder(tx, bURLs, fn, p, func(q string, raw []byte) (spec.FunctionUrlConfig, bool) {
 			c := new(URLConfig)
-			if json.Unmarshal(raw, c) != nil {
+			if decodeURL(raw, c) != nil {
 				return spec.FunctionUrlConfig{}, false
 			}
 			r := fn
@@ -235,7 +234,7 @@ func deleteURLs(tx store.Tx, fn Ref) error {
 	var ids []string
 	tx.Scan(bURLs, fnKey(fn)+"/", "", func(_ string, raw []byte) bool {
 		var c URLConfig
-		if json.Unmarshal(raw, &c) == nil {
+		if decodeURL(raw, &c) == nil {
 			ids = append(ids, c.ID)
 		}
 		return true

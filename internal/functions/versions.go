@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -119,7 +118,7 @@ func (s *Service) ListVersions(ctx context.Context, ref Ref, marker *string, max
 				return false
 			}
 			var v version
-			if json.Unmarshal(raw, &v) != nil {
+			if decodeVersion(raw, &v) != nil {
 				return true
 			}
 			out = append(out, v.listView(now, false))

@@ -190,7 +190,8 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		switch c.state {
 		case callTooLarge:
 			res.FunctionError = "Unhandled"
-			res.Payload = []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}`)
+			res.Payload = []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (` +
+				strconv.Itoa(maxResponseBytes) + ` bytes).","errorType":"Function.ResponseSizeTooLarge"}`)
 			status, errType = "error", "Function.ResponseSizeTooLarge"
 		case callFailed:
 			res.FunctionError = "Unhandled"

@@ -140,6 +140,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Records written by an older lambdad are upgraded before anything reads them.
+	if err := functions.Migrate(context.Background(), st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	bl, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"), log)
 	if err != nil {
 		st.Close()
