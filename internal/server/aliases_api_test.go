@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )

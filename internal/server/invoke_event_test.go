@@ -13,6 +13,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
