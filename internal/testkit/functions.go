@@ -77,8 +77,7 @@ func GoFunction(name string, zip []byte) *lambda.CreateFunctionInput {
 }
 
 // GoBootstrapZip compiles the main package in dir (relative to the test's
-// directory, e.g. "testdata/goecho") with aws-lambda-go's lambda.norpc tag
-// for Linux, as AWS documents for provided.al2023, and zips it as an
+// directory, e.g. "testdata/goecho") with BuildGoBootstrap and zips it as an
 // executable bootstrap. The zip is cached on disk by a hash of what goes into
 // it, under a file lock, so parallel tests, test binaries and later runs
 // build it once.
@@ -119,15 +118,9 @@ func GoBootstrapZip(t testing.TB, dir string) []byte {
 		return b
 	}
 
-	pkg := dir
-	if !filepath.IsAbs(pkg) {
-		pkg = "./" + filepath.ToSlash(filepath.Clean(pkg))
-	}
 	out := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command(goTool(), "build", "-tags", "lambda.norpc", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", dir, err, msg)
+	if err := BuildGoBootstrap(dir, out); err != nil {
+		t.Fatal(err)
 	}
 	bin, err := os.ReadFile(out)
 	if err != nil {
@@ -139,6 +132,23 @@ func GoBootstrapZip(t testing.TB, dir string) []byte {
 		os.Rename(tmp, cached)
 	}
 	return zip
+}
+
+// BuildGoBootstrap compiles the main package in dir (relative to the
+// test's directory) to the executable out, as AWS documents for a Go
+// function on provided.al2023: for Linux, static, with aws-lambda-go's
+// lambda.norpc tag.
+func BuildGoBootstrap(dir, out string) error {
+	pkg := dir
+	if !filepath.IsAbs(pkg) {
+		pkg = "./" + filepath.ToSlash(filepath.Clean(pkg))
+	}
+	cmd := exec.Command(goTool(), "build", "-tags", "lambda.norpc", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", dir, err, msg)
+	}
+	return nil
 }
 
 // goSources lists the files of the package in dir, sorted, for the cache key.
