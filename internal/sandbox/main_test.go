@@ -192,15 +192,6 @@ func invoke(t testing.TB, m *Manager, fn *Function, payload any) Result {
 	return res
 }
 
-func decode(t testing.TB, b []byte) map[string]any {
-	t.Helper()
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("decode %q: %v", b, err)
-	}
-	return v
-}
-
 // modes runs f unconfined and, where the kernel allows, isolated.
 func modes(t *testing.T, f func(t *testing.T, isolation string)) {
 	for _, mode := range []string{"off", "auto"} {
