@@ -211,33 +211,27 @@ func Create(t testing.TB, c *lambda.Client, in *lambda.CreateFunctionInput) *lam
 // WaitActive waits with the SDK's own waiter, polling fast.
 func WaitActive(t testing.TB, c *lambda.Client, name string) *lambda.GetFunctionOutput {
 	t.Helper()
-	w := lambda.NewFunctionActiveV2Waiter(c, func(o *lambda.FunctionActiveV2WaiterOptions) {
-		o.MinDelay, o.MaxDelay = minPoll, maxPoll
-	})
-	return waitFunction(t, "FunctionActiveV2", name, func(ctx context.Context, in *lambda.GetFunctionInput, d time.Duration) (*lambda.GetFunctionOutput, error) {
-		return w.WaitForOutput(ctx, in, d)
-	})
+	return waitFunction(t, "FunctionActiveV2", name, lambda.NewFunctionActiveV2Waiter(c).WaitForOutput,
+		func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay, o.MaxDelay = minPoll, maxPoll })
 }
 
 // WaitUpdated waits until the last update of name finished.
 func WaitUpdated(t testing.TB, c *lambda.Client, name string) *lambda.GetFunctionOutput {
 	t.Helper()
-	w := lambda.NewFunctionUpdatedV2Waiter(c, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
-		o.MinDelay, o.MaxDelay = minPoll, maxPoll
-	})
-	return waitFunction(t, "FunctionUpdatedV2", name, func(ctx context.Context, in *lambda.GetFunctionInput, d time.Duration) (*lambda.GetFunctionOutput, error) {
-		return w.WaitForOutput(ctx, in, d)
-	})
+	return waitFunction(t, "FunctionUpdatedV2", name, lambda.NewFunctionUpdatedV2Waiter(c).WaitForOutput,
+		func(o *lambda.FunctionUpdatedV2WaiterOptions) { o.MinDelay, o.MaxDelay = minPoll, maxPoll })
 }
 
 // The SDK waiters' delays, short so tests stay quick.
 const minPoll, maxPoll = 10 * time.Millisecond, 50 * time.Millisecond
 
-// waitFunction runs one of the SDK's GetFunction waiters on name for up to
-// 20 s, failing the test when it gives up.
-func waitFunction(t testing.TB, waiter, name string, wait func(context.Context, *lambda.GetFunctionInput, time.Duration) (*lambda.GetFunctionOutput, error)) *lambda.GetFunctionOutput {
+// waitFunction runs one of the SDK's GetFunction waiters, with opt, on name
+// for up to 20 s, failing the test when it gives up.
+func waitFunction[O any](t testing.TB, waiter, name string,
+	wait func(context.Context, *lambda.GetFunctionInput, time.Duration, ...func(*O)) (*lambda.GetFunctionOutput, error),
+	opt func(*O)) *lambda.GetFunctionOutput {
 	t.Helper()
-	out, err := wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 20*time.Second)
+	out, err := wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 20*time.Second, opt)
 	if err != nil {
 		t.Fatalf("%s waiter %s: %v", waiter, name, err)
 	}
