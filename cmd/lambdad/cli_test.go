@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestReadyLineAndSettings runs the binary with its listen address and data
@@ -17,7 +20,7 @@ func TestReadyLineAndSettings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildLambdad(t)
+	bin := lambdadBin.Path(t)
 	tests := []struct {
 		name string
 		// args and env get the chosen address and directory.
@@ -47,17 +50,17 @@ func TestReadyLineAndSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := "127.0.0.1:" + itoa(freePort(t))
+			addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 			dir := filepath.Join(t.TempDir(), "data")
 			// Run from an empty directory so the default ./lambdad-data would
 			// be noticed if the setting were ignored.
-			p := startLambdad(t, bin, t.TempDir(), tt.env(addr, dir), tt.args(addr, dir)...)
-			if p.addr != "http://"+addr {
-				t.Errorf("ready line address = %q, want %q", p.addr, "http://"+addr)
+			p := testkit.StartProcess(t, bin, t.TempDir(), tt.env(addr, dir), tt.args(addr, dir)...)
+			if p.Addr != "http://"+addr {
+				t.Errorf("ready line address = %q, want %q", p.Addr, "http://"+addr)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if !healthy(ctx, "http://"+addr) {
+			if !testkit.Healthy(ctx, "http://"+addr) {
 				t.Errorf("no health answer on %s", addr)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "metadata.db")); err != nil {
@@ -67,18 +70,18 @@ func TestReadyLineAndSettings(t *testing.T) {
 				t.Errorf("LAMBDAD_DATA_DIR used although --data-dir was given")
 			}
 			// A graceful stop must exit 0 and must not log "ready" again.
-			p.kill(syscall.SIGTERM)
-			if p.err != nil {
-				t.Errorf("exit after SIGTERM: %v\n%s", p.err, p.log())
+			p.Kill(syscall.SIGTERM)
+			if p.Err != nil {
+				t.Errorf("exit after SIGTERM: %v\n%s", p.Err, p.Log())
 			}
 			n := 0
-			for _, l := range p.logLines() {
-				if readyRE.MatchString(l) {
+			for _, l := range p.LogLines() {
+				if testkit.ReadyRE.MatchString(l) {
 					n++
 				}
 			}
 			if n != 1 {
-				t.Errorf("%d ready lines, want 1:\n%s", n, p.log())
+				t.Errorf("%d ready lines, want 1:\n%s", n, p.Log())
 			}
 		})
 	}
@@ -91,7 +94,7 @@ func TestBadSettingsFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildLambdad(t)
+	bin := lambdadBin.Path(t)
 	tests := []struct {
 		name string
 		env  []string
@@ -125,27 +128,27 @@ func TestBadSettingsFail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"--data-dir", filepath.Join(t.TempDir(), "d")}, tt.args...)
-			p, err := spawn(bin, t.TempDir(), tt.env, args...)
+			p, err := testkit.Spawn(bin, t.TempDir(), tt.env, args...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			select {
-			case <-p.done:
+			case <-p.Done:
 			case <-time.After(15 * time.Second):
-				p.kill(syscall.SIGKILL)
-				t.Fatalf("still running\n%s", p.log())
+				p.Kill(syscall.SIGKILL)
+				t.Fatalf("still running\n%s", p.Log())
 			}
-			if p.err == nil {
-				t.Errorf("exit status 0, want failure\n%s", p.log())
+			if p.Err == nil {
+				t.Errorf("exit status 0, want failure\n%s", p.Log())
 			}
-			if strings.Contains(p.log(), "ready") {
-				t.Errorf("logged ready although it cannot serve:\n%s", p.log())
+			if strings.Contains(p.Log(), "ready") {
+				t.Errorf("logged ready although it cannot serve:\n%s", p.Log())
 			}
-			if !strings.Contains(p.log(), tt.want) {
-				t.Errorf("log does not say %q:\n%s", tt.want, p.log())
+			if !strings.Contains(p.Log(), tt.want) {
+				t.Errorf("log does not say %q:\n%s", tt.want, p.Log())
 			}
-			if strings.Contains(p.log(), "s3cret") {
-				t.Errorf("log shows a secret:\n%s", p.log())
+			if strings.Contains(p.Log(), "s3cret") {
+				t.Errorf("log shows a secret:\n%s", p.Log())
 			}
 		})
 	}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +12,8 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // markerHandler writes one file per run into OUT, named
@@ -35,30 +34,25 @@ func TestCrashWithQueuedEvents(t *testing.T) {
 		t.Skip("kill -9 test builds and runs the binary")
 	}
 	t.Parallel()
-	bin := buildLambdad(t)
+	bin := lambdadBin.Path(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	out := t.TempDir()
 	// Unconfined, so the function can write the markers the test reads.
 	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms", "--log-level", "info",
 		"--isolation", "off", "--event-retry-base", "100ms", "--event-throttle-base", "50ms"}
-	p := startLambdad(t, bin, "", nil, args...)
-	cl := newLambdaClient(p.addr)
+	p := testkit.StartProcess(t, bin, "", nil, args...)
+	cl := newLambdaClient(p.Addr)
 	ctx := context.Background()
 
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h, _ := zw.Create("handler.py")
-	h.Write([]byte(markerHandler))
-	zw.Close()
 	name := "queued"
 	if _, err := cl.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name), Runtime: types.RuntimePython312, Role: aws.String(crashRole),
-		Handler: aws.String("handler.handler"), Code: &types.FunctionCode{ZipFile: buf.Bytes()},
+		FunctionName: aws.String(name), Runtime: types.RuntimePython312, Role: aws.String(testkit.Role),
+		Handler: aws.String("handler.handler"), Code: &types.FunctionCode{ZipFile: testkit.HandlerZip(t, markerHandler)},
 		Environment: &types.Environment{Variables: map[string]string{"OUT": out}},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the function never became Active", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the function never became Active", func() bool {
 		got, err := cl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 		return err == nil && got.Configuration.State == types.StateActive
 	})
@@ -77,19 +71,19 @@ func TestCrashWithQueuedEvents(t *testing.T) {
 	}
 	// Let the queue retry the throttled events a few times, then crash.
 	time.Sleep(1500 * time.Millisecond)
-	p.kill(syscall.SIGKILL)
-	if ran := runs(t, out); len(ran) != 0 {
+	p.Kill(syscall.SIGKILL)
+	if ran := testkit.Markers(t, out, ""); len(ran) != 0 {
 		t.Fatalf("events ran while throttled to 0: %v", ran)
 	}
 
-	p = startLambdad(t, bin, "", nil, args...)
-	cl = newLambdaClient(p.addr)
+	p = testkit.StartProcess(t, bin, "", nil, args...)
+	cl = newLambdaClient(p.Addr)
 	if _, err := cl.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the queued events did not all run after the restart", func() bool { return len(runs(t, out)) >= len(ids) })
+	testkit.Eventually(t, 20*time.Second, "the queued events did not all run after the restart", func() bool { return len(testkit.Markers(t, out, "")) >= len(ids) })
 	time.Sleep(2 * time.Second) // a duplicate run would show by now
-	ran := runs(t, out)
+	ran := testkit.Markers(t, out, "")
 	for ev, id := range ids {
 		var got []string
 		for _, r := range ran {
@@ -102,31 +96,6 @@ func TestCrashWithQueuedEvents(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("lambdad log after restart:\n%s", p.log())
-	}
-}
-
-// runs lists the marker files in dir.
-func runs(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Logf("lambdad log after restart:\n%s", p.Log())
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // The crash test drives lambdad with concurrent writers, kills it with
@@ -34,8 +33,7 @@ import (
 const (
 	crashWorkers   = 10
 	crashCycles    = 3
-	crashMaxFns    = 6 // per worker
-	crashRole      = "arn:aws:iam::123456789012:role/lambda-role"
+	crashMaxFns    = 6              // per worker
 	crashAccountID = "000000000000" // the access key "test" is not 12 digits
 )
 
@@ -104,7 +102,7 @@ func TestCrashDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 durability test builds and runs the binary")
 	}
-	bin := buildLambdad(t)
+	bin := lambdadBin.Path(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms", "--log-level", "info"}
 
@@ -112,10 +110,10 @@ func TestCrashDurability(t *testing.T) {
 	for i := range workers {
 		workers[i] = &worker{id: i}
 	}
-	p := startLambdad(t, bin, "", nil, args...)
+	p := testkit.StartProcess(t, bin, "", nil, args...)
 	acked := 0
 	for cycle := range crashCycles {
-		cl := newLambdaClient(p.addr)
+		cl := newLambdaClient(p.Addr)
 		var killed atomic.Bool
 		var wg sync.WaitGroup
 		var writes atomic.Int64
@@ -126,7 +124,7 @@ func TestCrashDurability(t *testing.T) {
 		// Kill at a random moment once some writes have been acknowledged.
 		time.Sleep(time.Duration(800+rand.IntN(1200)) * time.Millisecond)
 		killed.Store(true)
-		p.kill(syscall.SIGKILL)
+		p.Kill(syscall.SIGKILL)
 		wg.Wait()
 		cancel()
 		acked += int(writes.Load())
@@ -144,14 +142,14 @@ func TestCrashDurability(t *testing.T) {
 		t.Logf("cycle %d: %d functions, %d writes acknowledged before SIGKILL, %d in flight, %d more not yet settled",
 			cycle, fns, writes.Load(), inflight, unsettled)
 		if t.Failed() {
-			t.Logf("lambdad log:\n%s", p.log())
+			t.Logf("lambdad log:\n%s", p.Log())
 			return
 		}
 
-		p = startLambdad(t, bin, "", nil, args...)
-		verify(t, newLambdaClient(p.addr), workers)
+		p = testkit.StartProcess(t, bin, "", nil, args...)
+		verify(t, newLambdaClient(p.Addr), workers)
 		if t.Failed() {
-			t.Logf("lambdad log after restart:\n%s", p.log())
+			t.Logf("lambdad log after restart:\n%s", p.Log())
 			return
 		}
 	}
@@ -161,14 +159,10 @@ func TestCrashDurability(t *testing.T) {
 }
 
 func newLambdaClient(base string) *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(base),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		// No retries: a retried write could land twice and blur what was
-		// acknowledged.
-		Retryer:    aws.NopRetryer{},
-		HTTPClient: &http.Client{Timeout: 15 * time.Second},
+	// testkit.Client does not retry: a retried write could land twice and
+	// blur what was acknowledged.
+	return testkit.Client(base, "test", "test", "us-east-1", func(o *lambda.Options) {
+		o.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	})
 }
 
@@ -234,12 +228,7 @@ func makeZip(name string, n int) ([]byte, string) {
 	rnd.Read(junk)
 	blob.Write(junk)
 	zw.Close()
-	return buf.Bytes(), shaOf(buf.Bytes())
-}
-
-func shaOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return base64.StdEncoding.EncodeToString(s[:])
+	return buf.Bytes(), testkit.SHA256B64(buf.Bytes())
 }
 
 func configOf(n int) fnConfig {
@@ -256,7 +245,7 @@ func (w *worker) create(ctx context.Context, cl *lambda.Client, n int, writes *a
 	out, err := cl.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name),
 		Runtime:      types.RuntimePython312,
-		Role:         aws.String(crashRole),
+		Role:         aws.String(testkit.Role),
 		Handler:      aws.String("handler.handler"),
 		Code:         &types.FunctionCode{ZipFile: code},
 		Description:  aws.String(c.desc),
@@ -583,7 +572,7 @@ func checkCode(ctx context.Context, t *testing.T, name, qualifier string, loc *t
 		t.Errorf("%s:%s: download code: HTTP %d, %v", name, qualifier, resp.StatusCode, err)
 		return
 	}
-	if got := shaOf(body); got != want {
+	if got := testkit.SHA256B64(body); got != want {
 		t.Errorf("%s:%s: downloaded code has SHA-256 %s, want %s (%d bytes)", name, qualifier, got, want, len(body))
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // vmRSS is a process's resident memory in bytes.
@@ -50,12 +52,12 @@ func TestSlowBodiesDoNotPinMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildLambdad(t)
-	addr := "127.0.0.1:" + itoa(freePort(t))
+	bin := lambdadBin.Path(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	const readTimeout = 2 * time.Second
-	p := startLambdad(t, bin, t.TempDir(), nil, "--listen", addr, "--data-dir", filepath.Join(t.TempDir(), "data"),
+	p := testkit.StartProcess(t, bin, t.TempDir(), nil, "--listen", addr, "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--isolation", "off", "--read-timeout", readTimeout.String())
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond)
 	idle := vmRSS(t, pid)
 	t.Logf("idle RSS %.1f MB", float64(idle)/(1<<20))

@@ -391,15 +391,6 @@ func (e *env) outputContaining(sub string) string {
 	return s
 }
 
-func decode(t testing.TB, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("not a JSON object: %q", b)
-	}
-	return m
-}
-
 func jsonEqual(t testing.TB, got []byte, want string) {
 	t.Helper()
 	var g, w any

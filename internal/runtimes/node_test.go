@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 const nodeCJS = `let count = 0;
@@ -72,7 +74,7 @@ func TestNodeInvocations(t *testing.T) {
 		t.Parallel()
 		e := start(t, c, "nodejs20.x", "index.fail", code, startOpts{})
 		id, p := e.invoke(`{"why":"here"}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		trace, _ := m["trace"].([]any)
 		if p.kind != "error" || p.errorType != "Error" || m["errorType"] != "Error" || m["errorMessage"] != "boom here" ||
 			len(trace) < 2 || trace[0] != "Error: boom here" || !strings.Contains(trace[1].(string), filepath.Join(code, "index.js")+":7:") {
@@ -83,7 +85,7 @@ func TestNodeInvocations(t *testing.T) {
 			t.Errorf("invoke error log line:\n%s", out)
 		}
 		_, p = e.invoke(`{"why":"again"}`)
-		if decode(t, p.body)["errorMessage"] != "boom again" {
+		if testkit.DecodeJSON[map[string]any](t, p.body)["errorMessage"] != "boom again" {
 			t.Errorf("second invoke: %s", p.body)
 		}
 	})
@@ -104,7 +106,7 @@ func TestNodeInvocations(t *testing.T) {
 			"identity":{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"},
 			"waits":true,"helpers":["function","function","function"]}`, id))
 		_, p = e.invoke(`{}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		if m["clientContext"] != "none" || m["identity"] != "none" {
 			t.Errorf("without headers: %s", p.body)
 		}
@@ -138,7 +140,7 @@ func TestNodeInvocations(t *testing.T) {
 		t.Parallel()
 		e := start(t, c, "nodejs20.x", "index.unstringifiable", code, startOpts{})
 		_, p := e.invoke(`{}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		if p.errorType != "Runtime.JSONStringifyError" || m["errorMessage"] != "Unable to stringify response body" {
 			t.Errorf("got %s %s", p.errorType, p.body)
 		}
@@ -148,7 +150,7 @@ func TestNodeInvocations(t *testing.T) {
 		t.Parallel()
 		e := start(t, c, "nodejs20.x", "index.rejectLater", code, startOpts{})
 		_, p := e.invoke(`{}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		if p.errorType != "Runtime.UnhandledPromiseRejection" || m["errorMessage"] != "Error: nobody catches" {
 			t.Errorf("got %s %s", p.errorType, p.body)
 		}
@@ -192,7 +194,7 @@ func TestNodeModuleKinds(t *testing.T) {
 			if p.kind != "response" {
 				t.Fatalf("got %s %s", p.kind, p.body)
 			}
-			if m := decode(t, p.body); mustJSON(m["e"]) != `{"n":1}` || m["kind"] == nil {
+			if m := testkit.DecodeJSON[map[string]any](t, p.body); mustJSON(m["e"]) != `{"n":1}` || m["kind"] == nil {
 				t.Errorf("got %s", p.body)
 			}
 		})
@@ -231,7 +233,7 @@ func TestNodeInitErrors(t *testing.T) {
 			t.Parallel()
 			e := start(t, c, tc.runtime, tc.handler, code, startOpts{})
 			p := e.initError()
-			m := decode(t, p.body)
+			m := testkit.DecodeJSON[map[string]any](t, p.body)
 			msg, _ := m["errorMessage"].(string)
 			if p.errorType != tc.errType || m["errorType"] != tc.errType {
 				t.Errorf("error type %q, want %q (%s)", p.errorType, tc.errType, p.body)
@@ -294,7 +296,7 @@ func TestNodeLogging(t *testing.T) {
 		var recs []map[string]any
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "{") {
-				recs = append(recs, decode(t, []byte(line)))
+				recs = append(recs, testkit.DecodeJSON[map[string]any](t, []byte(line)))
 			}
 		}
 		if len(recs) != 2 {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 const pyApp = `import json
@@ -82,7 +84,7 @@ func TestPythonInvocations(t *testing.T) {
 		if p.kind != "error" || p.errorType != "ValueError" {
 			t.Fatalf("got %s %q, want error ValueError", p.kind, p.errorType)
 		}
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		trace := fmt.Sprintf("  File \"%s\", line 12, in fail\n    raise ValueError(\"boom \" + event[\"why\"])\n", filepath.Join(code, "app.py"))
 		want := map[string]any{"errorMessage": "boom here", "errorType": "ValueError", "requestId": id, "stackTrace": []any{trace}}
 		if g, w := mustJSON(m), mustJSON(want); g != w {
@@ -92,7 +94,7 @@ func TestPythonInvocations(t *testing.T) {
 		e.outputContaining("[ERROR] ValueError: boom here\rTraceback (most recent call last):\r\u00a0\u00a0File \"")
 		// The process keeps serving after a handler error.
 		_, p = e.invoke(`{"why":"again"}`)
-		if p.kind != "error" || decode(t, p.body)["errorMessage"] != "boom again" {
+		if p.kind != "error" || testkit.DecodeJSON[map[string]any](t, p.body)["errorMessage"] != "boom again" {
 			t.Errorf("second invoke: %s %s", p.kind, p.body)
 		}
 	})
@@ -101,7 +103,7 @@ func TestPythonInvocations(t *testing.T) {
 		t.Parallel()
 		e := start(t, c, "python3.12", "app.unmarshalable", code, startOpts{})
 		_, p := e.invoke(`{}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		if p.errorType != "Runtime.MarshalError" || m["errorMessage"] != "Unable to marshal response: Object of type set is not JSON serializable" {
 			t.Errorf("got %s %s", p.errorType, p.body)
 		}
@@ -123,7 +125,7 @@ func TestPythonInvocations(t *testing.T) {
 			"identity": ["us-east-1:abc","us-east-1:pool"]}`, id))
 		// Without the headers: no client context, an identity with empty fields.
 		id, p = e.invoke(`{}`)
-		m := decode(t, p.body)
+		m := testkit.DecodeJSON[map[string]any](t, p.body)
 		if m["aws_request_id"] != id || m["client_context"] != nil || mustJSON(m["identity"]) != `[null,null]` {
 			t.Errorf("got %s", p.body)
 		}
@@ -173,7 +175,7 @@ func TestPythonInitErrors(t *testing.T) {
 			t.Parallel()
 			e := start(t, c, "python3.12", tc.handler, code, startOpts{})
 			p := e.initError()
-			m := decode(t, p.body)
+			m := testkit.DecodeJSON[map[string]any](t, p.body)
 			if p.errorType != tc.errType {
 				t.Errorf("error type %q, want %q (%s)", p.errorType, tc.errType, p.body)
 			}
@@ -244,7 +246,7 @@ func TestPythonLogging(t *testing.T) {
 		var recs []map[string]any
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "{") {
-				recs = append(recs, decode(t, []byte(line)))
+				recs = append(recs, testkit.DecodeJSON[map[string]any](t, []byte(line)))
 			}
 		}
 		if len(recs) != 4 {
@@ -276,7 +278,7 @@ func TestPythonLogging(t *testing.T) {
 		out := e.outputContaining(`"errorType"`)
 		for _, line := range strings.Split(out, "\n") {
 			if strings.Contains(line, `"errorType"`) {
-				r := decode(t, []byte(line))
+				r := testkit.DecodeJSON[map[string]any](t, []byte(line))
 				if r["level"] != "ERROR" || r["errorType"] != "ValueError" || r["errorMessage"] != "boom j" || r["requestId"] != id {
 					t.Errorf("error record %v", r)
 				}
@@ -326,7 +328,7 @@ func TestPythonVersions(t *testing.T) {
 			jsonEqual(t, p.body, `{"event":{"v":1},"count":1}`)
 			e2 := start(t, c, rt, "app.fail", code, startOpts{})
 			_, p = e2.invoke(`{"why":"v"}`)
-			st, _ := decode(t, p.body)["stackTrace"].([]any)
+			st, _ := testkit.DecodeJSON[map[string]any](t, p.body)["stackTrace"].([]any)
 			if p.errorType != "ValueError" || len(st) != 1 || strings.Contains(st[0].(string), "^") {
 				t.Errorf("%s: error %s %s", py, p.errorType, p.body)
 			}

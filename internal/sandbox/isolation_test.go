@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func isolatedManager(t *testing.T) (*Manager, string) {
@@ -107,7 +109,7 @@ func TestIsolationFilesystem(t *testing.T) {
 			if r.FunctionError != "" {
 				t.Fatalf("%s", r.Payload)
 			}
-			if v := decode(t, r.Payload); !tc.ok(v) {
+			if v := testkit.DecodeJSON[map[string]any](t, r.Payload); !tc.ok(v) {
 				t.Errorf("%v -> %v", tc.ev, v)
 			}
 		})
@@ -117,7 +119,7 @@ func TestIsolationFilesystem(t *testing.T) {
 func TestIsolationTmpSizeCap(t *testing.T) {
 	m, _ := isolatedManager(t)
 	fn := pyFunction(func(f *Function) { f.EphemeralStorageMB = 8 })
-	v := decode(t, invoke(t, m, fn, map[string]any{"op": "fill", "mb": 20}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "fill", "mb": 20}).Payload)
 	if v["err"] != "OSError" || v["mb"].(float64) > 8 {
 		t.Fatalf("wrote past an 8 MB /tmp: %v", v)
 	}
@@ -146,7 +148,7 @@ func TestIsolationPidsLimit(t *testing.T) {
 	// Enough memory that only the pids limit can stop the forks.
 	fn := pyFunction(func(f *Function) { f.MemoryMB = 4096 })
 	r := invoke(t, m, fn, map[string]any{"op": "fork", "n": 1100})
-	v := decode(t, r.Payload)
+	v := testkit.DecodeJSON[map[string]any](t, r.Payload)
 	if v["err"] == "" || v["forked"].(float64) >= 1024 {
 		t.Fatalf("forked past pids.max: %v", v)
 	}
@@ -169,7 +171,7 @@ func TestIsolationRootAllowList(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/"}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/"}).Payload)
 	var got []string
 	for _, n := range v["names"].([]any) {
 		got = append(got, n.(string))
@@ -182,15 +184,15 @@ func TestIsolationRootAllowList(t *testing.T) {
 			continue
 		}
 		// The prefix is there; its parents cannot be listed (/root).
-		if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": d}).Payload); v["err"] != nil {
+		if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": d}).Payload); v["err"] != nil {
 			t.Errorf("interpreter prefix %s: %v", d, v)
 		}
 		parent := "/" + strings.Split(d, "/")[1]
-		if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": parent}).Payload); v["err"] != "PermissionError" {
+		if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": parent}).Payload); v["err"] != "PermissionError" {
 			t.Errorf("ls %s (parent of the interpreter's prefix) = %v, want PermissionError", parent, v)
 		}
 	}
-	v = decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/etc"}).Payload)
+	v = testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/etc"}).Payload)
 	for _, n := range v["names"].([]any) {
 		if n == "shadow" || n == "gshadow" || n == "sudoers" || n == "machine-id" {
 			t.Errorf("/etc shows %s", n)
@@ -218,10 +220,10 @@ func TestIsolationHidesDataInsideHostDirs(t *testing.T) {
 	m, _ := newTestManager(t, "auto", func(c *Config) { c.HideDirs = append(c.HideDirs, data) })
 	requireConfinement(t, m)
 	fn := pyFunction(func(f *Function) { f.HostDirs = append(slices.Clone(f.HostDirs), prefix) })
-	if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": prefix}).Payload); !slices.Equal(v["names"].([]any), []any{"data", "lib"}) {
+	if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": prefix}).Payload); !slices.Equal(v["names"].([]any), []any{"data", "lib"}) {
 		t.Fatalf("ls prefix: %v", v)
 	}
-	if v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": data}).Payload); v["err"] != nil || len(v["names"].([]any)) != 0 {
+	if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": data}).Payload); v["err"] != nil || len(v["names"].([]any)) != 0 {
 		t.Errorf("hidden data dir: %v", v)
 	}
 }
@@ -231,13 +233,13 @@ func TestIsolationHidesDataInsideHostDirs(t *testing.T) {
 func TestIsolationUsersDiffer(t *testing.T) {
 	m, _ := isolatedManager(t)
 	mut := func(f *Function) { f.MemoryMB = 256; f.EphemeralStorageMB = 100 }
-	a := decode(t, invoke(t, m, pyFunction(mut), map[string]any{"op": "id"}).Payload)["uid"]
+	a := testkit.DecodeJSON[map[string]any](t, invoke(t, m, pyFunction(mut), map[string]any{"op": "id"}).Payload)["uid"]
 	fn := pyFunction(mut)
-	b := decode(t, invoke(t, m, fn, map[string]any{"op": "id"}).Payload)["uid"]
+	b := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "id"}).Payload)["uid"]
 	if a == b || m.Stats().Total != 2 {
 		t.Errorf("two live environments: uids %v and %v (%+v)", a, b, m.Stats())
 	}
-	v := decode(t, invoke(t, m, fn, map[string]any{"op": "statvfs", "path": "/dev/shm"}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "statvfs", "path": "/dev/shm"}).Payload)
 	if v["mb"].(float64) != 100 {
 		t.Errorf("/dev/shm is %v MB, want min(EphemeralStorage 100, Memory/2 128) = 100", v["mb"])
 	}
@@ -252,7 +254,7 @@ func TestRuntimeAPIOwnUserOnly(t *testing.T) {
 		t.Fatal("the Runtime API peer check is off on this kernel")
 	}
 	victim := pyFunction()
-	api := decode(t, invoke(t, m, victim, map[string]any{"op": "env"}).Payload)["AWS_LAMBDA_RUNTIME_API"].(string)
+	api := testkit.DecodeJSON[map[string]any](t, invoke(t, m, victim, map[string]any{"op": "env"}).Payload)["AWS_LAMBDA_RUNTIME_API"].(string)
 	c := &http.Client{Timeout: 2 * time.Second}
 	// Refused means closed at once, not left waiting for an invocation.
 	resp, err := c.Get("http://" + api + "/2018-06-01/runtime/invocation/next")
@@ -262,12 +264,12 @@ func TestRuntimeAPIOwnUserOnly(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Errorf("root's GET /next was accepted and waited: %v", err)
 	}
-	v := decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "steal", "api": api}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, pyFunction(), map[string]any{"op": "steal", "api": api}).Payload)
 	if !slices.Contains([]any{"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"}, v["err"]) {
 		t.Errorf("another environment's GET /next: %v", v)
 	}
 	// The victim still works: its own runtime's connection was accepted.
-	if v := decode(t, invoke(t, m, victim, map[string]any{"op": "pid"}).Payload); v["pid"] != 1.0 {
+	if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, victim, map[string]any{"op": "pid"}).Payload); v["pid"] != 1.0 {
 		t.Errorf("victim after the attacks: %v", v)
 	}
 }
@@ -277,11 +279,11 @@ func TestRuntimeAPIOwnUserOnly(t *testing.T) {
 func TestIsolationIPC(t *testing.T) {
 	m, _ := isolatedManager(t)
 	key := 0x1a3bd00 + int(time.Now().UnixNano()%1000)
-	v := decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key, "create": true}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key, "create": true}).Payload)
 	if v["id"].(float64) < 0 {
 		t.Fatalf("create: %v", v)
 	}
-	v = decode(t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key}).Payload)
+	v = testkit.DecodeJSON[map[string]any](t, invoke(t, m, pyFunction(), map[string]any{"op": "shmget", "key": key}).Payload)
 	if v["id"].(float64) >= 0 || v["errno"] != 2.0 { // ENOENT
 		t.Errorf("another environment found the segment: %v", v)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // Shared fixtures, built once per test binary.
@@ -41,10 +43,8 @@ func TestMain(m *testing.M) {
 
 func buildFixtures(dir string) error {
 	fixtures.goHandler = filepath.Join(dir, "go")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(fixtures.goHandler, "bootstrap"), "./testdata/gohandler")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build go handler: %v\n%s", err, out)
+	if err := testkit.BuildGoBootstrap("testdata/gohandler", filepath.Join(fixtures.goHandler, "bootstrap")); err != nil {
+		return err
 	}
 	const locate = "import os, sys; print(sys.executable); print(os.path.realpath(sys.prefix)); print(os.path.realpath(sys.base_prefix))"
 	if out, err := exec.Command("python3", "-c", locate).Output(); err == nil {
@@ -190,15 +190,6 @@ func invoke(t testing.TB, m *Manager, fn *Function, payload any) Result {
 		t.Fatalf("invoke %v: %v", payload, err)
 	}
 	return res
-}
-
-func decode(t testing.TB, b []byte) map[string]any {
-	t.Helper()
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("decode %q: %v", b, err)
-	}
-	return v
 }
 
 // modes runs f unconfined and, where the kernel allows, isolated.

@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // peerChildEnv makes the test binary a client of a Runtime API listener
@@ -23,25 +23,7 @@ import (
 const peerChildEnv = "SANDBOX_PEER_TEST_CHILD"
 
 func peerChild(spec string) int {
-	var uid int
-	var addr string
-	if _, err := fmt.Sscan(spec, &uid, &addr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setgroups(nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setresgid(uid, uid, uid); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setresuid(uid, uid, uid); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	c, err := net.Dial("tcp", addr)
+	c, err := testkit.DialAs(spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -97,8 +79,7 @@ func TestPeerListener(t *testing.T) {
 	}
 
 	// The user's own connection is handed to the server.
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), peerChildEnv+"="+strconv.Itoa(uid)+" "+raw.Addr().String())
+	cmd := testkit.AsUser(peerChildEnv, uid, raw.Addr().String())
 	cmd.Stderr = os.Stderr
 	done := make(chan []byte, 1)
 	go func() { out, _ := cmd.Output(); done <- out }()

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 var reportRE = regexp.MustCompile(`^REPORT RequestId: (\S+)\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: (\d+) MB\t(Init Duration: \d+\.\d\d ms\t)?$`)
@@ -65,9 +67,9 @@ func TestGoHandlerEchoAndWarmReuse(t *testing.T) {
 		}
 		checkTextLog(t, res.Log, inv.RequestID, "$LATEST", true)
 
-		a := decode(t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)
+		a := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)
 		r2 := invoke(t, m, fn, map[string]string{"op": "counter"})
-		b := decode(t, r2.Payload)
+		b := testkit.DecodeJSON[map[string]any](t, r2.Payload)
 		if a["pid"] != b["pid"] || b["counter"].(float64) != a["counter"].(float64)+1 {
 			t.Fatalf("warm environment not reused: %v then %v", a, b)
 		}
@@ -95,7 +97,7 @@ func TestGoHandlerContextAndEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := decode(t, res.Payload)
+		v := testkit.DecodeJSON[map[string]any](t, res.Payload)
 		if v["requestId"] != inv.RequestID || v["arn"] != inv.InvokedFunctionARN {
 			t.Errorf("context ids: %v", v)
 		}
@@ -138,7 +140,7 @@ func TestFunctionErrorAndLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := decode(t, res.Payload)
+	v := testkit.DecodeJSON[map[string]any](t, res.Payload)
 	if res.FunctionError != "Unhandled" || v["errorMessage"] != "something broke" || v["errorType"] != "errorString" {
 		t.Fatalf("error result %q %s", res.FunctionError, res.Payload)
 	}
@@ -198,14 +200,14 @@ func TestTimeoutKillsAndKeepsTmp(t *testing.T) {
 		if !m.Isolated() {
 			tmpFile = "" // set below from the environment's TMPDIR
 		}
-		pid := decode(t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)["pid"]
+		pid := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)["pid"]
 		if tmpFile == "" {
 			m.pools.Range(func(_, v any) bool {
 				tmpFile = filepath.Join(v.(*pool).idle[0].tmpDir, "persist.txt")
 				return false
 			})
 		}
-		if w := decode(t, invoke(t, m, fn, map[string]string{"op": "write", "path": tmpFile, "data": "kept"}).Payload); w["err"] != "" {
+		if w := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "write", "path": tmpFile, "data": "kept"}).Payload); w["err"] != "" {
 			t.Fatalf("write: %v", w)
 		}
 		inv := newInv(map[string]any{"op": "sleep", "ms": 5000})
@@ -230,13 +232,13 @@ func TestTimeoutKillsAndKeepsTmp(t *testing.T) {
 		}
 		// Fresh process, same /tmp.
 		r := invoke(t, m, fn, map[string]string{"op": "read", "path": tmpFile})
-		if v := decode(t, r.Payload); v["data"] != "kept" {
+		if v := testkit.DecodeJSON[map[string]any](t, r.Payload); v["data"] != "kept" {
 			t.Errorf("/tmp did not survive the timeout: %v", v)
 		}
 		if r.InitDuration == 0 {
 			t.Errorf("restart after timeout should be a cold start")
 		}
-		if p2 := decode(t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)["pid"]; p2 == pid && !m.Isolated() {
+		if p2 := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload)["pid"]; p2 == pid && !m.Isolated() {
 			t.Errorf("process was not restarted (pid %v)", p2)
 		}
 		if s := m.Stats(); s.Total != 1 {
@@ -260,7 +262,7 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("crash result %q %s", res.FunctionError, res.Payload)
 		}
 		checkTextLog(t, res.Log, inv.RequestID, "$LATEST", true)
-		if v := decode(t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload); v["counter"] != 1.0 {
+		if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "counter"}).Payload); v["counter"] != 1.0 {
 			t.Fatalf("after crash: %v", v)
 		}
 		// A runtime that dies between invocations costs the next one only
@@ -283,7 +285,7 @@ func TestInitFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := decode(t, res.Payload); res.FunctionError != "Unhandled" || v["errorType"] != "Runtime.ImportModuleError" || v["errorMessage"] != "bad init" {
+		if v := testkit.DecodeJSON[map[string]any](t, res.Payload); res.FunctionError != "Unhandled" || v["errorType"] != "Runtime.ImportModuleError" || v["errorMessage"] != "bad init" {
 			t.Fatalf("init error result %q %s", res.FunctionError, res.Payload)
 		}
 		if !strings.Contains(string(res.Log), "init failing\n") {
@@ -330,7 +332,7 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 
 	inv := newInv(map[string]string{"op": "headers"})
 	inv.TraceID = "Root=1-abc"
-	h := decode(t, invoke(t, m, fn, map[string]string{"op": "headers"}).Payload)
+	h := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "headers"}).Payload)
 	if h["Lambda-Runtime-Aws-Request-Id"] == nil || h["Lambda-Runtime-Deadline-Ms"] == nil ||
 		h["Lambda-Runtime-Invoked-Function-Arn"] != "arn:aws:lambda:us-east-1:000000000000:function:f" {
 		t.Errorf("headers %v", h)
@@ -339,13 +341,13 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 		t.Errorf("empty client context must not be sent: %v", h)
 	}
 
-	v := decode(t, invoke(t, m, fn, map[string]string{"op": "badid"}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "badid"}).Payload)
 	if v["status"] != 400.0 || v["body"].(map[string]any)["errorType"] != "InvalidRequestID" {
 		t.Errorf("unknown request id: %v", v)
 	}
 
 	invoke(t, m, fn, map[string]string{"op": "dup"})
-	if v := decode(t, invoke(t, m, fn, map[string]string{"op": "state"}).Payload); v["dup"] != 403.0 {
+	if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "state"}).Payload); v["dup"] != 403.0 {
 		t.Errorf("second response: %v", v)
 	}
 
@@ -353,7 +355,7 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 	if res.FunctionError != "Unhandled" || string(res.Payload) != `{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}` {
 		t.Errorf("oversized response: %q %s", res.FunctionError, res.Payload)
 	}
-	if v := decode(t, invoke(t, m, fn, map[string]string{"op": "state"}).Payload); v["big"] != 413.0 {
+	if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "state"}).Payload); v["big"] != 413.0 {
 		t.Errorf("runtime saw %v for an oversized response", v)
 	}
 	res = invoke(t, m, fn, map[string]any{"op": "big", "n": maxResponseBytes})
@@ -553,16 +555,16 @@ func TestLayersMerge(t *testing.T) {
 			f.RuntimeDir = rt
 			f.Env = append(f.Env, "OPTDIR={OPT}")
 		})
-		env := decode(t, invoke(t, m, fn, map[string]string{"op": "env"}).Payload)
+		env := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "env"}).Payload)
 		opt := env["OPTDIR"].(string)
 		if m.Isolated() && (opt != "/opt" || env["LAMBDA_RUNTIME_DIR"] != "/var/runtime") {
 			t.Errorf("OPTDIR = %q, LAMBDA_RUNTIME_DIR = %q", opt, env["LAMBDA_RUNTIME_DIR"])
 		}
-		if v := decode(t, invoke(t, m, fn, map[string]string{"op": "read", "path": env["LAMBDA_RUNTIME_DIR"].(string) + "/bootstrap.py"}).Payload); v["data"] != "runtime" {
+		if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "read", "path": env["LAMBDA_RUNTIME_DIR"].(string) + "/bootstrap.py"}).Payload); v["data"] != "runtime" {
 			t.Errorf("runtime dir: %v", v)
 		}
 		for path, want := range map[string]string{"python/a.txt": "one", "python/shared.txt": "from2", "bin/tool": "tool"} {
-			v := decode(t, invoke(t, m, fn, map[string]string{"op": "read", "path": opt + "/" + path}).Payload)
+			v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]string{"op": "read", "path": opt + "/" + path}).Payload)
 			if v["data"] != want {
 				t.Errorf("%s: %v, want %q", path, v, want)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // enospc is ENOSPC as Python reports it in errno.
@@ -27,14 +28,14 @@ func TestTmpNotChargedToMemory(t *testing.T) {
 	if r.FunctionError != "" {
 		t.Fatalf("writing 1,000 MB to a 1,024 MB /tmp with 128 MB of memory: %s\n%s", r.Payload, r.Log)
 	}
-	if v := decode(t, r.Payload); v["err"] != "" || v["mb"] != 1000.0 {
+	if v := testkit.DecodeJSON[map[string]any](t, r.Payload); v["err"] != "" || v["mb"] != 1000.0 {
 		t.Fatalf("wrote %v", v)
 	}
 	r = invoke(t, m, fn, map[string]any{"op": "fill", "mb": 1100})
 	if r.FunctionError != "" {
 		t.Fatalf("writing past the cap: %s\n%s", r.Payload, r.Log)
 	}
-	if v := decode(t, r.Payload); v["errno"] != enospc || v["mb"].(float64) < 1000 || v["mb"].(float64) > 1024 {
+	if v := testkit.DecodeJSON[map[string]any](t, r.Payload); v["errno"] != enospc || v["mb"].(float64) < 1000 || v["mb"].(float64) > 1024 {
 		t.Fatalf("writing 1,100 MB to a 1,024 MB /tmp: %v, want ENOSPC after 1,000 to 1,024 MB", v)
 	}
 }
@@ -46,13 +47,13 @@ func TestTmpPrivate(t *testing.T) {
 	a, b := pyFunction(), pyFunction()
 	write := func(fn *Function, name string) {
 		t.Helper()
-		if v := decode(t, invoke(t, m, fn, map[string]any{"op": "write", "path": "/tmp/" + name}).Payload); v["err"] != "" {
+		if v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "write", "path": "/tmp/" + name}).Payload); v["err"] != "" {
 			t.Fatalf("write /tmp/%s: %v", name, v)
 		}
 	}
 	ls := func(fn *Function) []any {
 		t.Helper()
-		v := decode(t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/tmp"}).Payload)
+		v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, fn, map[string]any{"op": "ls", "path": "/tmp"}).Payload)
 		names, _ := v["names"].([]any)
 		return names
 	}
@@ -126,15 +127,15 @@ func TestTmpReleased(t *testing.T) {
 		t.Fatalf("the running environment's /tmp is not mounted from a loop device")
 	}
 	m.RetireKey(fn.Key)
-	eventually(t, func() bool { return released(t, d) }, "the stopped environment's /tmp is still mounted or attached")
+	testkit.Eventually(t, 10*time.Second, "the stopped environment's /tmp is still mounted or attached", func() bool { return released(t, d) })
 	wd := m.cfg.WorkDir
 	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool {
+	testkit.Eventually(t, 10*time.Second, "after Close, mounts or loop devices remain under the work dir", func() bool {
 		ms, _ := nsinit.MountsUnder(wd)
 		return len(ms) == 0 && len(loopsUnder(wd)) == 0
-	}, "after Close, mounts or loop devices remain under the work dir")
+	})
 }
 
 // TestTmpReuseIsClean: a stopped environment's disk, wiped, may serve
@@ -163,17 +164,17 @@ st = os.stat("/tmp")
 out = {"names": os.listdir("/tmp"), "mode": st.st_mode & 0o7777, "uid": st.st_uid, "me": os.getuid(), "xattrs": os.listxattr("/tmp")}
 `}
 	a := pyFunction()
-	if r := invoke(t, m, a, mess); r.FunctionError != "" || len(decode(t, []byte(`{"v":`+string(r.Payload)+`}`))["v"].([]any)) != 5 {
+	if r := invoke(t, m, a, mess); r.FunctionError != "" || len(testkit.DecodeJSON[map[string]any](t, []byte(`{"v":`+string(r.Payload)+`}`))["v"].([]any)) != 5 {
 		t.Fatalf("making a mess: %s", r.Payload)
 	}
 	d := envDisk(t, m, a.Key)
 	m.RetireKey(a.Key)
-	eventually(t, func() bool { return pooled(m, d) }, "the wiped disk did not return to the pool")
+	testkit.Eventually(t, 10*time.Second, "the wiped disk did not return to the pool", func() bool { return pooled(m, d) })
 	// Take environments until one gets that disk.
 	for i := 0; ; i++ {
 		b := pyFunction()
 		r := invoke(t, m, b, look)
-		if v := decode(t, r.Payload); len(v["names"].([]any)) != 0 || v["mode"] != float64(0o1777) || v["uid"] != v["me"] || len(v["xattrs"].([]any)) != 0 {
+		if v := testkit.DecodeJSON[map[string]any](t, r.Payload); len(v["names"].([]any)) != 0 || v["mode"] != float64(0o1777) || v["uid"] != v["me"] || len(v["xattrs"].([]any)) != 0 {
 			t.Fatalf("a new environment's /tmp: %v", v)
 		}
 		if envDisk(t, m, b.Key) == d {
@@ -195,7 +196,7 @@ out = os.listxattr("/tmp")
 	}
 	d = envDisk(t, m, c.Key)
 	m.RetireKey(c.Key)
-	eventually(t, func() bool { return released(t, d) }, "a disk whose /tmp root carries an extended attribute was kept")
+	testkit.Eventually(t, 10*time.Second, "a disk whose /tmp root carries an extended attribute was kept", func() bool { return released(t, d) })
 }
 
 // TestTmpSpareOtherSize: a wiped disk of a size other than the default is
@@ -211,13 +212,13 @@ func TestTmpSpareOtherSize(t *testing.T) {
 	d := envDisk(t, m, a.Key)
 	m.RetireKey(a.Key)
 	td := m.iso.tmp
-	eventually(t, func() bool {
+	testkit.Eventually(t, 10*time.Second, "the wiped 600 MB disk was not kept", func() bool {
 		td.bgMu.Lock()
 		defer td.bgMu.Unlock()
 		return td.spare[600] == d
-	}, "the wiped 600 MB disk was not kept")
+	})
 	b := pyFunction(sized)
-	v := decode(t, invoke(t, m, b, map[string]any{"op": "ls", "path": "/tmp"}).Payload)
+	v := testkit.DecodeJSON[map[string]any](t, invoke(t, m, b, map[string]any{"op": "ls", "path": "/tmp"}).Payload)
 	if n, _ := v["names"].([]any); len(n) != 0 || envDisk(t, m, b.Key) != d {
 		t.Fatalf("the next 600 MB environment: /tmp %v, same disk %v", v, envDisk(t, m, b.Key) == d)
 	}
@@ -277,10 +278,10 @@ func TestTmpCrashCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close(context.Background())
-	eventually(t, func() bool {
+	testkit.Eventually(t, 10*time.Second, "mounts or loop devices of the killed lambdad remain", func() bool {
 		ms, _ := nsinit.MountsUnder(wd)
 		return len(ms) == 0 && len(loopsUnder(wd)) == 0
-	}, "mounts or loop devices of the killed lambdad remain")
+	})
 }
 
 // TestTmpCrashChild is TestTmpCrashCleanup's victim.
@@ -319,16 +320,6 @@ func loopsBacking(img string) []string {
 		}
 	}
 	return out
-}
-
-func eventually(t *testing.T, ok func() bool, msg string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // BenchmarkTmpDiskMake is the cost of a /tmp disk on the cold path (copy

@@ -6,6 +6,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestReadsIaCToolsMake covers the reads Terraform and SAM make after a
@@ -13,9 +16,9 @@ import (
 // there are none (or AWS's 404), and 404 for a missing function.
 func TestReadsIaCToolsMake(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("iac", handlerZip(t, "x = 1\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("iac", testkit.HandlerZip(t, "x = 1\n")))
 	fn := aws.String("iac")
 
 	csc, err := c.GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: fn})
@@ -23,7 +26,7 @@ func TestReadsIaCToolsMake(t *testing.T) {
 		t.Errorf("GetFunctionCodeSigningConfig: %v %+v", err, csc)
 	}
 	rm, err := c.GetRuntimeManagementConfig(ctx, &lambda.GetRuntimeManagementConfigInput{FunctionName: fn})
-	if err != nil || rm.UpdateRuntimeOn != "Auto" || aws.ToString(rm.FunctionArn) != fnARN("iac")+":$LATEST" {
+	if err != nil || rm.UpdateRuntimeOn != "Auto" || aws.ToString(rm.FunctionArn) != testkit.FnARN("iac")+":$LATEST" {
 		t.Errorf("GetRuntimeManagementConfig: %v %+v", err, rm)
 	}
 	rc, err := c.GetFunctionRecursionConfig(ctx, &lambda.GetFunctionRecursionConfigInput{FunctionName: fn})
@@ -31,11 +34,11 @@ func TestReadsIaCToolsMake(t *testing.T) {
 		t.Errorf("GetFunctionRecursionConfig: %v", err)
 	}
 	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: fn})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 	_, err = c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: fn})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The function "+fnARN("iac")+":$LATEST doesn't have an EventInvokeConfig")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The function "+testkit.FnARN("iac")+":$LATEST doesn't have an EventInvokeConfig")
 	_, err = c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: fn})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 
 	if out, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: fn}); err != nil || out.Aliases == nil || len(out.Aliases) != 0 {
 		t.Errorf("ListAliases: %v %+v", err, out)
@@ -55,7 +58,7 @@ func TestReadsIaCToolsMake(t *testing.T) {
 
 	missing := aws.String("not-there")
 	_, err = c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: missing})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("not-there"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("not-there"))
 	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: missing})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 }

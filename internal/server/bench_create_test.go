@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // zip50MB is a zip of 50 MB of incompressible data (stored), just under
@@ -55,7 +56,7 @@ func BenchmarkCreateFunction50MB(b *testing.B) {
 		// A new zip every round: no deduplication shortcut.
 		zip := zip50MB(b)
 		enc := base64.StdEncoding.EncodeToString(zip)
-		body := fmt.Appendf(nil, `{"FunctionName":"big-%d","Role":%q,"Runtime":"python3.12","Handler":"h.h","Code":{"ZipFile":%q}}`, i, testRole, enc)
+		body := fmt.Appendf(nil, `{"FunctionName":"big-%d","Role":%q,"Runtime":"python3.12","Handler":"h.h","Code":{"ZipFile":%q}}`, i, testkit.Role, enc)
 		req := apiRequest("POST", "/2015-03-31/functions", body)
 		w := httptest.NewRecorder()
 		timeFloor := func() {

@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // benchAuth is a SigV4 Authorization header as the SDK sends it: lambdad
 // reads the account and region from it (signatures are not checked).
-const benchAuth = "AWS4-HMAC-SHA256 Credential=" + testAccount + "/20250101/" + testRegion +
+const benchAuth = "AWS4-HMAC-SHA256 Credential=" + testkit.Account + "/20250101/" + testkit.Region +
 	"/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000"
 
 // benchServer opens a lambdad in memory-backed storage when there is some,
@@ -53,9 +54,9 @@ func apiRequest(method, path string, body []byte) *http.Request {
 // seed creates n functions named fn-000000… through the handler.
 func seed(b *testing.B, h http.Handler, n int) {
 	b.Helper()
-	zip := base64.StdEncoding.EncodeToString(handlerZip(b, "def handler(e, c):\n    return e\n"))
+	zip := base64.StdEncoding.EncodeToString(testkit.HandlerZip(b, "def handler(e, c):\n    return e\n"))
 	for i := range n {
-		body := fmt.Appendf(nil, `{"FunctionName":"fn-%06d","Role":%q,"Runtime":"python3.12","Handler":"handler.handler","Code":{"ZipFile":%q}}`, i, testRole, zip)
+		body := fmt.Appendf(nil, `{"FunctionName":"fn-%06d","Role":%q,"Runtime":"python3.12","Handler":"handler.handler","Code":{"ZipFile":%q}}`, i, testkit.Role, zip)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, apiRequest("POST", "/2015-03-31/functions", body))
 		if w.Code != http.StatusCreated {

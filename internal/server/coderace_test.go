@@ -20,6 +20,8 @@ import (
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestSharedCodeSurvivesConcurrentDeletes creates and deletes functions
@@ -27,9 +29,9 @@ import (
 // to the collection of the blob another function stopped using.
 func TestSharedCodeSurvivesConcurrentDeletes(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	zip := handlerZip(t, "def handler(e, c):\n    return 'shared'\n")
+	zip := testkit.HandlerZip(t, "def handler(e, c):\n    return 'shared'\n")
 	check := func(name string) error {
 		out, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 		if err != nil {
@@ -55,7 +57,7 @@ func TestSharedCodeSurvivesConcurrentDeletes(t *testing.T) {
 			defer wg.Done()
 			for i := range 40 {
 				name := fmt.Sprintf("share-%d-%d", w, i)
-				if _, err := c.CreateFunction(ctx, createInput(name, zip)); err != nil {
+				if _, err := c.CreateFunction(ctx, testkit.CreateInput(name, zip)); err != nil {
 					t.Errorf("create %s: %v", name, err)
 					return
 				}
@@ -79,14 +81,14 @@ func TestSharedCodeSurvivesConcurrentDeletes(t *testing.T) {
 // them. Afterwards the replaced trees are all collected.
 func TestInvokeWhileCodeUpdates(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
+	d, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	zipOf := func(n int) []byte {
 		return archivetest.Zip(t,
 			archivetest.File{Name: "handler.py", Body: "import helper\ndef handler(e, c):\n    return helper.N\n"},
 			archivetest.File{Name: "helper.py", Body: fmt.Sprintf("N = %d\n", n)})
 	}
-	createActive(t, c, createInput("coderace", zipOf(0)))
+	testkit.CreateActive(t, c, testkit.CreateInput("coderace", zipOf(0)))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var calls, failed, updates atomic.Int64
@@ -139,14 +141,14 @@ func TestInvokeWhileCodeUpdates(t *testing.T) {
 	}
 	// The last update's code runs, and retires the environments of the
 	// ones before it; then only its tree is left.
-	time.Sleep(2 * fastTransition)
-	eventually(t, 5*time.Second, "the last code did not run", func() bool {
+	time.Sleep(2 * servertest.FastTransition)
+	testkit.Eventually(t, 5*time.Second, "the last code did not run", func() bool {
 		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("coderace")})
 		return err == nil && out.FunctionError == nil && string(out.Payload) != ""
 	})
 	unpacked := filepath.Join(d.Dir, "blobs", "unpacked")
 	var left int
-	eventually(t, 10*time.Second, "replaced code trees were not collected", func() bool {
+	testkit.Eventually(t, 10*time.Second, "replaced code trees were not collected", func() bool {
 		ents, _ := os.ReadDir(unpacked)
 		if len(ents) != left {
 			left = len(ents)
@@ -167,9 +169,9 @@ func TestInvokeWhileCodeUpdates(t *testing.T) {
 func TestStartCollectsUnreferencedCode(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	d := startLambdad(t, dir, nil)
-	c := invokeClient(d)
-	createActive(t, c, pyFunction(t, "kept", "def handler(e, c):\n    return 'kept'\n"))
+	d := servertest.StartLambdad(t, dir, nil)
+	c := servertest.InvokeClient(d)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "kept", "def handler(e, c):\n    return 'kept'\n"))
 	d.Stop()
 
 	// What a crash leaves: an archive and its tree that nothing refers to.
@@ -177,7 +179,7 @@ func TestStartCollectsUnreferencedCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stray, err := bl.PutBytes(context.Background(), handlerZip(t, "def handler(e, c):\n    return 'stray'\n"))
+	stray, err := bl.PutBytes(context.Background(), testkit.HandlerZip(t, "def handler(e, c):\n    return 'stray'\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,9 +187,9 @@ func TestStartCollectsUnreferencedCode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d = startLambdad(t, dir, nil)
-	c = invokeClient(d)
-	if out := call(t, c, "kept", `{}`); string(out.Payload) != `"kept"` {
+	d = servertest.StartLambdad(t, dir, nil)
+	c = servertest.InvokeClient(d)
+	if out := testkit.Call(t, c, "kept", `{}`); string(out.Payload) != `"kept"` {
 		t.Errorf("the function in use answered %s", out.Payload)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs", "unpacked", stray.Hex)); !errors.Is(err, os.ErrNotExist) {

@@ -16,6 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // Confinement tests: hostile functions, run through the real API with
@@ -103,19 +106,19 @@ exports.handler = async (event) => {
 func TestRuntimeAPIHijack(t *testing.T) {
 	needIsolation(t)
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
-	victim := pyFunction(t, "victim", pyVictim)
+	victim := testkit.PyFunction(t, "victim", pyVictim)
 	victim.Timeout = aws.Int32(10)
-	createActive(t, c, victim)
+	testkit.CreateActive(t, c, victim)
 	for _, in := range []*lambda.CreateFunctionInput{
-		pyFunction(t, "py-hijacker", pyHijacker),
-		nodeFunction(t, "node-hijacker", "index.js", "index.handler", nodeHijacker),
+		testkit.PyFunction(t, "py-hijacker", pyHijacker),
+		testkit.NodeFunction(t, "node-hijacker", "index.js", "index.handler", nodeHijacker),
 	} {
 		in.Timeout = aws.Int32(30)
-		createActive(t, c, in)
+		testkit.CreateActive(t, c, in)
 	}
-	api := decodeJSON[map[string]string](t, call(t, c, "victim", `{"where":true}`).Payload)["api"]
+	api := testkit.DecodeJSON[map[string]string](t, testkit.Call(t, c, "victim", `{"where":true}`).Payload)["api"]
 	if api == "" {
 		t.Fatal("the victim did not say where its Runtime API is")
 	}
@@ -126,13 +129,13 @@ func TestRuntimeAPIHijack(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, name := range []string{"py-hijacker", "node-hijacker"} {
 		wg.Go(func() {
-			out := call(t, c, name, `{"api":"`+api+`","seconds":5}`)
+			out := testkit.Call(t, c, name, `{"api":"`+api+`","seconds":5}`)
 			if out.FunctionError != nil {
 				t.Errorf("%s failed: %s", name, out.Payload)
 				return
 			}
 			mu.Lock()
-			attacks[name] = decodeJSON[tally](t, out.Payload)
+			attacks[name] = testkit.DecodeJSON[tally](t, out.Payload)
 			mu.Unlock()
 		})
 	}
@@ -143,7 +146,7 @@ func TestRuntimeAPIHijack(t *testing.T) {
 			t.Errorf("caller %d: %v", n, err)
 			return
 		}
-		got := decodeJSON[map[string]any](t, out.Payload)
+		got := testkit.DecodeJSON[map[string]any](t, out.Payload)
 		if out.FunctionError != nil || got["who"] != "victim" || got["n"] != float64(n) {
 			t.Errorf("caller %d got %s (function error %v), want the victim's own answer", n, out.Payload, aws.ToString(out.FunctionError))
 		}
@@ -264,8 +267,8 @@ func TestConfinement(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dataDir) })
-	d := startLambdad(t, dataDir, nil)
-	c := invokeClient(d)
+	d := servertest.StartLambdad(t, dataDir, nil)
+	c := servertest.InvokeClient(d)
 	checkout, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -287,8 +290,8 @@ func TestConfinement(t *testing.T) {
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	createActive(t, c, pyFunction(t, "py-prober", pyProber))
-	createActive(t, c, nodeFunction(t, "node-prober", "index.js", "index.handler", nodeProber))
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "py-prober", pyProber))
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, "node-prober", "index.js", "index.handler", nodeProber))
 	reads := []string{"/etc/shadow", "/etc/gshadow", filepath.Join(dataDir, "metadata.db"), filepath.Join(dataDir, "secret"), filepath.Join(checkout, "confinement_test.go")}
 	lists := []string{"/root", "/home", "/srv", "/work", checkout, dataDir, filepath.Join(dataDir, "blobs"), "/sys", "/boot"}
 	for _, f := range reads[2:4] {
@@ -302,11 +305,11 @@ func TestConfinement(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, runtime string }{{"py-prober", "python"}, {"node-prober", "node"}} {
 		t.Run(tc.runtime, func(t *testing.T) {
-			out := call(t, c, tc.name, string(ev))
+			out := testkit.Call(t, c, tc.name, string(ev))
 			if out.FunctionError != nil {
 				t.Fatalf("prober failed: %s", out.Payload)
 			}
-			got := decodeJSON[probeReport](t, out.Payload)
+			got := testkit.DecodeJSON[probeReport](t, out.Payload)
 			for what, r := range got.Try {
 				if r["err"] == nil {
 					t.Errorf("%s succeeded: %v", what, r["ok"])

@@ -10,22 +10,25 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestDeleteStopsEnvironments: deleting a function stops its warm
 // environment's process instead of leaving it until the idle timeout.
 func TestDeleteStopsEnvironments(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, isolationOff)
-	createActive(t, c, pyFunction(t, "short-lived", "import os\ndef handler(e, c):\n    return os.getpid()\n"))
-	pid := strings.TrimSpace(string(call(t, c, "short-lived", `{}`).Payload))
+	_, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "short-lived", "import os\ndef handler(e, c):\n    return os.getpid()\n"))
+	pid := strings.TrimSpace(string(testkit.Call(t, c, "short-lived", `{}`).Payload))
 	if _, err := os.Stat(filepath.Join("/proc", pid)); err != nil {
 		t.Fatalf("the function's process %s is not running: %v", pid, err)
 	}
 	if _, err := c.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("short-lived")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the deleted function's process exits", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the deleted function's process exits", func() bool {
 		b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 		return err != nil || strings.Contains(string(b), ") Z ")
 	})
@@ -36,8 +39,8 @@ func TestDeleteStopsEnvironments(t *testing.T) {
 func TestDeleteVersionStopsOnlyItsEnvironments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, c := invokeEnv(t, isolationOff)
-	createActive(t, c, pyFunction(t, "versioned", "import os\ndef handler(e, c):\n    return os.getpid()\n"))
+	_, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "versioned", "import os\ndef handler(e, c):\n    return os.getpid()\n"))
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("versioned")}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestDeleteVersionStopsOnlyItsEnvironments(t *testing.T) {
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("versioned"), Qualifier: aws.String("1")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the deleted version's process exits", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the deleted version's process exits", func() bool {
 		b, err := os.ReadFile(filepath.Join("/proc", v1, "stat"))
 		return err != nil || strings.Contains(string(b), ") Z ")
 	})

@@ -10,13 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestCreateFunctionValidation(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	zip := handlerZip(t, "a\n")
+	zip := testkit.HandlerZip(t, "a\n")
 
 	cases := []struct {
 		name   string
@@ -105,30 +107,30 @@ func TestCreateFunctionValidation(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "fn-invalid-" + string(rune('a'+i))
-			in := createInput(name, zip)
+			in := testkit.CreateInput(name, zip)
 			tc.mutate(in)
 			_, err := c.CreateFunction(ctx, in)
 			if tc.prefix {
-				apiErrPrefix(t, err, tc.code, tc.status, tc.msg)
+				testkit.APIErrPrefix(t, err, tc.code, tc.status, tc.msg)
 			} else {
-				apiErr(t, err, tc.code, tc.status, tc.msg)
+				testkit.APIErr(t, err, tc.code, tc.status, tc.msg)
 			}
-			if tc.code == "InvalidParameterValueException" && !isType[*types.InvalidParameterValueException](err) {
+			if tc.code == "InvalidParameterValueException" && !testkit.IsType[*types.InvalidParameterValueException](err) {
 				t.Errorf("want *types.InvalidParameterValueException, got %T", err)
 			}
 			// Nothing was created.
 			_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-			if !isType[*types.ResourceNotFoundException](err) {
+			if !testkit.IsType[*types.ResourceNotFoundException](err) {
 				t.Errorf("after a refused create, GetFunction: %v, want ResourceNotFoundException", err)
 			}
 		})
 	}
 
 	// The runtime message lists the runtimes and allows an ARN.
-	in := createInput("fn-runtime-msg", zip)
+	in := testkit.CreateInput("fn-runtime-msg", zip)
 	in.Runtime = "non-existent-runtime"
 	_, err := c.CreateFunction(ctx, in)
-	if ae := apiErrPrefix(t, err, "InvalidParameterValueException", 400, ""); ae != nil {
+	if ae := testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, ""); ae != nil {
 		msg := ae.ErrorMessage()
 		if !strings.HasSuffix(msg, "] or be a valid ARN") || !strings.Contains(msg, "python3.12") || !strings.Contains(msg, "provided.al2023") || strings.Contains(msg, "validation error detected") {
 			t.Errorf("unknown runtime message = %q", msg)
@@ -136,7 +138,7 @@ func TestCreateFunctionValidation(t *testing.T) {
 	}
 
 	// The environment limit is inclusive: exactly 4096 bytes is fine.
-	in = createInput("fn-env-4096", zip)
+	in = testkit.CreateInput("fn-env-4096", zip)
 	in.Environment = &types.Environment{Variables: map[string]string{"LARGE_VAR": strings.Repeat("x", 4080)}}
 	if _, err := c.CreateFunction(ctx, in); err != nil {
 		t.Errorf("environment of exactly 4096 bytes: %v", err)
@@ -157,14 +159,14 @@ func TestCreateFunctionValidation(t *testing.T) {
 
 func TestValidationJoinsSeveralErrors(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
-	in := createInput("fn-two-errors", handlerZip(t, "a\n"))
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	in := testkit.CreateInput("fn-two-errors", testkit.HandlerZip(t, "a\n"))
 	in.MemorySize = aws.Int32(100)
 	in.Timeout = aws.Int32(0)
 	_, err := c.CreateFunction(context.Background(), in)
 	mem := "Value '100' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
 	tmo := "Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater than or equal to 1"
-	ae := apiErrPrefix(t, err, "ValidationException", 400, "2 validation errors detected: ")
+	ae := testkit.APIErrPrefix(t, err, "ValidationException", 400, "2 validation errors detected: ")
 	if ae == nil {
 		return
 	}
@@ -175,27 +177,27 @@ func TestValidationJoinsSeveralErrors(t *testing.T) {
 
 func TestBadArchitectureValue(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
-	in := createInput("fn-bad-arch", handlerZip(t, "a\n"))
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	in := testkit.CreateInput("fn-bad-arch", testkit.HandlerZip(t, "a\n"))
 	in.Architectures = []types.Architecture{"X86_64"}
 	_, err := c.CreateFunction(context.Background(), in)
-	apiErr(t, err, "ValidationException", 400,
+	testkit.APIErr(t, err, "ValidationException", 400,
 		"1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
 }
 
 func TestListFunctionsInvalidFunctionVersion(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	_, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{FunctionVersion: "invalid"})
-	apiErr(t, err, "ValidationException", 400,
+	testkit.APIErr(t, err, "ValidationException", 400,
 		"1 validation error detected: Value 'invalid' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]")
 }
 
 func TestUnimplementedOperations(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("fn-unimpl", handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-unimpl", testkit.HandlerZip(t, "a\n")))
 	calls := map[string]func() error{
 		"CreateEventSourceMapping": func() error {
 			_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fn-unimpl"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
@@ -212,7 +214,7 @@ func TestUnimplementedOperations(t *testing.T) {
 			t.Errorf("%s succeeded, want HTTP 501", op)
 			continue
 		}
-		if got := httpStatus(err); got != 501 {
+		if got := testkit.HTTPStatus(err); got != 501 {
 			t.Errorf("%s: HTTP %d, want 501 (%v)", op, got, err)
 		}
 		if !strings.Contains(err.Error(), op) {
@@ -223,40 +225,40 @@ func TestUnimplementedOperations(t *testing.T) {
 
 func TestEnvironmentVariableNames(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	// AWS's pattern needs two characters at least: "X" is refused.
 	for _, key := range []string{"X", "1ABC", "HAS-DASH"} {
-		in := createInput("fn-env-key", handlerZip(t, "a\n"))
+		in := testkit.CreateInput("fn-env-key", testkit.HandlerZip(t, "a\n"))
 		in.Environment = &types.Environment{Variables: map[string]string{key: "v"}}
 		_, err := c.CreateFunction(ctx, in)
-		ae := apiErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value ")
+		ae := testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value ")
 		const want = "at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
 		if ae != nil && !strings.HasSuffix(ae.ErrorMessage(), want) {
 			t.Errorf("env key %q: message %q, want it to end %q", key, ae.ErrorMessage(), want)
 		}
 	}
-	in := createInput("fn-env-reserved", handlerZip(t, "a\n"))
+	in := testkit.CreateInput("fn-env-reserved", testkit.HandlerZip(t, "a\n"))
 	in.Environment = &types.Environment{Variables: map[string]string{"AWS_REGION": "x"}}
 	_, err := c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION")
 }
 
 func TestCreateFunctionSizeLimits(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	// The zipped limit is checked first: 52428801 bytes fit in the request
 	// (base64 makes them 69.9 MB, under 70167211) but not in the zip limit.
-	in := createInput("fn-big-zip", make([]byte, 52428801))
+	in := testkit.CreateInput("fn-big-zip", make([]byte, 52428801))
 	_, err := c.CreateFunction(ctx, in)
-	apiErr(t, err, "RequestEntityTooLargeException", 413, "Zipped size must be smaller than 52428800 bytes")
+	testkit.APIErr(t, err, "RequestEntityTooLargeException", 413, "Zipped size must be smaller than 52428800 bytes")
 	// A request over 70167211 bytes is refused as a whole.
-	in = createInput("fn-big-request", make([]byte, 53000000))
+	in = testkit.CreateInput("fn-big-request", make([]byte, 53000000))
 	_, err = c.CreateFunction(ctx, in)
-	apiErr(t, err, "RequestEntityTooLargeException", 413, "Request must be smaller than 70167211 bytes for the CreateFunction operation")
+	testkit.APIErr(t, err, "RequestEntityTooLargeException", 413, "Request must be smaller than 70167211 bytes for the CreateFunction operation")
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-big-zip")})
-	if !isType[*types.ResourceNotFoundException](err) {
+	if !testkit.IsType[*types.ResourceNotFoundException](err) {
 		t.Errorf("oversized create left a function: %v", err)
 	}
 }

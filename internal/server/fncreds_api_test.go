@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // pySigV4 is a Python module that calls lambdad's API signed by hand with
@@ -81,7 +83,7 @@ type credsReport struct {
 func TestFunctionCredentialsAreTheirOwn(t *testing.T) {
 	t.Parallel()
 	const acct, other = "111111111111", "222222222222"
-	d := startLambdad(t, t.TempDir(), func(c *server.Config) {
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
 		c.Credentials = map[string]string{acct: "admin-secret", other: "other-secret"}
 	})
 	client := func(key, secret, token, region string) *lambda.Client {
@@ -90,18 +92,18 @@ func TestFunctionCredentialsAreTheirOwn(t *testing.T) {
 			Retryer:     aws.NopRetryer{}})
 	}
 	ctx := context.Background()
-	admin := client(acct, "admin-secret", "", testRegion)
-	createActive(t, client(other, "other-secret", "", testRegion), pyFunction(t, "other-accounts-fn", "def handler(e, c):\n    return 1\n"))
-	createActive(t, admin, pyFunction(t, "whoami", pyCreds))
-	createActive(t, admin, pyFunction(t, "whoami-too", pyCreds))
+	admin := client(acct, "admin-secret", "", testkit.Region)
+	testkit.CreateActive(t, client(other, "other-secret", "", testkit.Region), testkit.PyFunction(t, "other-accounts-fn", "def handler(e, c):\n    return 1\n"))
+	testkit.CreateActive(t, admin, testkit.PyFunction(t, "whoami", pyCreds))
+	testkit.CreateActive(t, admin, testkit.PyFunction(t, "whoami-too", pyCreds))
 
 	run := func(name string) credsReport {
 		t.Helper()
-		out := mustInvoke(t, admin, &lambda.InvokeInput{FunctionName: aws.String(name)})
+		out := testkit.MustInvoke(t, admin, &lambda.InvokeInput{FunctionName: aws.String(name)})
 		if out.FunctionError != nil {
 			t.Fatalf("%s: %s", name, out.Payload)
 		}
-		return decodeJSON[credsReport](t, out.Payload)
+		return testkit.DecodeJSON[credsReport](t, out.Payload)
 	}
 	r := run("whoami")
 	if !regexp.MustCompile(`^ASIA[A-Z2-7]{16}$`).MatchString(r.Key) || r.Secret == "" || r.Token == "" {
@@ -119,34 +121,34 @@ func TestFunctionCredentialsAreTheirOwn(t *testing.T) {
 	}
 
 	// The same credentials from outside: their account, their region.
-	fn := client(r.Key, r.Secret, r.Token, testRegion)
+	fn := client(r.Key, r.Secret, r.Token, testkit.Region)
 	list, err := fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
 	if err != nil || len(list.Functions) != 2 {
 		t.Fatalf("ListFunctions with the function's credentials: %v %d functions", err, len(list.Functions))
 	}
 	_, err = client(r.Key, r.Secret, r.Token, "eu-west-1").ListFunctions(ctx, &lambda.ListFunctionsInput{})
-	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
-	_, err = client(r.Key, r.Secret, "", testRegion).ListFunctions(ctx, &lambda.ListFunctionsInput{})
-	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+	testkit.APIErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+	_, err = client(r.Key, r.Secret, "", testkit.Region).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	testkit.APIErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
 	for _, pretend := range []string{other, "999999999999", acct} {
-		_, err = client(pretend, r.Secret, r.Token, testRegion).ListFunctions(ctx, &lambda.ListFunctionsInput{})
-		if httpStatus(err) != 403 {
+		_, err = client(pretend, r.Secret, r.Token, testkit.Region).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+		if testkit.HTTPStatus(err) != 403 {
 			t.Errorf("the function's secret with key %s: %v", pretend, err)
 		}
 	}
-	_, err = client(r.Key, r.Secret, r.Token, testRegion).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:" + other + ":function:other-accounts-fn")})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	_, err = client(r.Key, r.Secret, r.Token, testkit.Region).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:" + other + ":function:other-accounts-fn")})
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
 
 	// Once its environment stops, the key is refused.
 	if _, err := admin.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("whoami")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the deleted function's key is refused", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the deleted function's key is refused", func() bool {
 		_, err := fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
-		return httpStatus(err) == 403
+		return testkit.HTTPStatus(err) == 403
 	})
 	_, err = fn.ListFunctions(ctx, &lambda.ListFunctionsInput{})
-	apiErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+	testkit.APIErr(t, err, "UnrecognizedClientException", 403, "The security token included in the request is invalid.")
 }
 
 // TestFunctionKeysCheckedWithoutCredentials: with --credentials off, other
@@ -154,17 +156,17 @@ func TestFunctionCredentialsAreTheirOwn(t *testing.T) {
 // still stands for its function's account only.
 func TestFunctionKeysCheckedWithoutCredentials(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
-	createActive(t, c, pyFunction(t, "whoami", pyCreds))
-	r := decodeJSON[credsReport](t, call(t, c, "whoami", "{}").Payload)
+	d, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "whoami", pyCreds))
+	r := testkit.DecodeJSON[credsReport](t, testkit.Call(t, c, "whoami", "{}").Payload)
 	if r.List.Status != 200 || !strings.Contains(r.List.Body, `"whoami"`) {
 		t.Fatalf("ListFunctions from the function: %+v", r.List)
 	}
 	ctx := context.Background()
-	forged := lambda.New(lambda.Options{Region: testRegion, BaseEndpoint: aws.String(d.URL),
+	forged := lambda.New(lambda.Options{Region: testkit.Region, BaseEndpoint: aws.String(d.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(r.Key, "not-the-secret", r.Token), Retryer: aws.NopRetryer{}})
 	_, err := forged.ListFunctions(ctx, &lambda.ListFunctionsInput{})
-	apiErr(t, err, "InvalidSignatureException", 403, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	testkit.APIErr(t, err, "InvalidSignatureException", 403, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	var body map[string]any
 	if err := json.Unmarshal([]byte(r.Settings.Body), &body); err != nil || r.Settings.Status != 200 {
 		t.Errorf("GetAccountSettings from the function: %+v", r.Settings)
@@ -181,8 +183,8 @@ func TestFunctionsHeldToOwnCredentials(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("environments are only told apart from other callers when isolated (root)")
 	}
-	d := startLambdad(t, t.TempDir(), nil)
-	c := invokeClient(d)
+	d := servertest.StartLambdad(t, t.TempDir(), nil)
+	c := servertest.InvokeClient(d)
 	src := pySigV4 + `
 def handler(event, context):
     unsigned = urllib.request.Request(os.environ['AWS_ENDPOINT_URL_LAMBDA'] + '/2015-03-31/functions/')
@@ -197,8 +199,8 @@ def handler(event, context):
         'own': call('GET', '/2015-03-31/functions/'),
     }
 `
-	createActive(t, c, pyFunction(t, "caller", src))
-	got := decodeJSON[map[string]pyAnswer](t, call(t, c, "caller", "{}").Payload)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "caller", src))
+	got := testkit.DecodeJSON[map[string]pyAnswer](t, testkit.Call(t, c, "caller", "{}").Payload)
 	if a := got["unsigned"]; a.Status != 403 || a.Type != "MissingAuthenticationTokenException" {
 		t.Errorf("unsigned call from a function: %+v", a)
 	}

@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 var (
@@ -20,23 +23,23 @@ var (
 
 func TestCreateFunctionDefaultsAndStates(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	zip := handlerZip(t, "def handler(e, c):\n    return e\n")
-	var st rawStatus
-	out, err := c.CreateFunction(ctx, createInput("fn-defaults", zip), st.option())
+	zip := testkit.HandlerZip(t, "def handler(e, c):\n    return e\n")
+	var st testkit.RawStatus
+	out, err := c.CreateFunction(ctx, testkit.CreateInput("fn-defaults", zip), st.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.code != 201 {
-		t.Errorf("CreateFunction status = %d, want 201", st.code)
+	if st.Code != 201 {
+		t.Errorf("CreateFunction status = %d, want 201", st.Code)
 	}
 	checks := []struct {
 		what      string
 		got, want any
 	}{
 		{"FunctionName", aws.ToString(out.FunctionName), "fn-defaults"},
-		{"FunctionArn", aws.ToString(out.FunctionArn), fnARN("fn-defaults")},
+		{"FunctionArn", aws.ToString(out.FunctionArn), testkit.FnARN("fn-defaults")},
 		{"State", out.State, types.StatePending},
 		{"StateReason", aws.ToString(out.StateReason), "The function is being created."},
 		{"StateReasonCode", out.StateReasonCode, types.StateReasonCodeCreating},
@@ -53,11 +56,11 @@ func TestCreateFunctionDefaultsAndStates(t *testing.T) {
 		{"Version", aws.ToString(out.Version), "$LATEST"},
 		{"Runtime", out.Runtime, types.RuntimePython312},
 		{"Handler", aws.ToString(out.Handler), "handler.handler"},
-		{"Role", aws.ToString(out.Role), testRole},
+		{"Role", aws.ToString(out.Role), testkit.Role},
 		{"LoggingConfig.LogFormat", out.LoggingConfig.LogFormat, types.LogFormatText},
 		{"LoggingConfig.LogGroup", aws.ToString(out.LoggingConfig.LogGroup), "/aws/lambda/fn-defaults"},
 		{"LoggingConfig.ApplicationLogLevel", out.LoggingConfig.ApplicationLogLevel, types.ApplicationLogLevel("")},
-		{"CodeSha256", aws.ToString(out.CodeSha256), sha256b64(zip)},
+		{"CodeSha256", aws.ToString(out.CodeSha256), testkit.SHA256B64(zip)},
 		{"CodeSize", out.CodeSize, int64(len(zip))},
 		{"Environment", out.Environment == nil, true},
 	}
@@ -81,7 +84,7 @@ func TestCreateFunctionDefaultsAndStates(t *testing.T) {
 		t.Errorf("RevisionId = %q, want a UUID", rev1)
 	}
 
-	got := waitActive(t, c, "fn-defaults")
+	got := testkit.WaitActive(t, c, "fn-defaults")
 	cfg := got.Configuration
 	if cfg.State != types.StateActive || cfg.LastUpdateStatus != types.LastUpdateStatusSuccessful {
 		t.Errorf("after wait: State %s LastUpdateStatus %s, want Active/Successful", cfg.State, cfg.LastUpdateStatus)
@@ -92,7 +95,7 @@ func TestCreateFunctionDefaultsAndStates(t *testing.T) {
 	if rev2 := aws.ToString(cfg.RevisionId); rev2 == rev1 || !uuidRE.MatchString(rev2) {
 		t.Errorf("RevisionId on Active = %q, want a new UUID (create had %q)", rev2, rev1)
 	}
-	if aws.ToString(cfg.FunctionArn) != fnARN("fn-defaults") {
+	if aws.ToString(cfg.FunctionArn) != testkit.FnARN("fn-defaults") {
 		t.Errorf("unqualified GetFunction ARN = %s", aws.ToString(cfg.FunctionArn))
 	}
 	if got.Tags != nil {
@@ -103,16 +106,16 @@ func TestCreateFunctionDefaultsAndStates(t *testing.T) {
 	}
 
 	// Duplicate names conflict and leave the first function alone.
-	_, err = c.CreateFunction(ctx, createInput("fn-defaults", handlerZip(t, "other")))
-	apiErr(t, err, "ResourceConflictException", 409, "Function already exist: fn-defaults")
-	if !isType[*types.ResourceConflictException](err) {
+	_, err = c.CreateFunction(ctx, testkit.CreateInput("fn-defaults", testkit.HandlerZip(t, "other")))
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Function already exist: fn-defaults")
+	if !testkit.IsType[*types.ResourceConflictException](err) {
 		t.Errorf("duplicate create: want *types.ResourceConflictException, got %T", err)
 	}
 	again, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("fn-defaults")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(again.CodeSha256) != sha256b64(zip) || aws.ToString(again.RevisionId) != aws.ToString(cfg.RevisionId) {
+	if aws.ToString(again.CodeSha256) != testkit.SHA256B64(zip) || aws.ToString(again.RevisionId) != aws.ToString(cfg.RevisionId) {
 		t.Errorf("duplicate create changed the function: sha %s rev %s", aws.ToString(again.CodeSha256), aws.ToString(again.RevisionId))
 	}
 }
@@ -129,16 +132,16 @@ func equal(a, b any) bool {
 
 func TestCreateFunctionStoresEveryField(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	in := createInput("fn-full", handlerZip(t, "x = 1\n"))
+	in := testkit.CreateInput("fn-full", testkit.HandlerZip(t, "x = 1\n"))
 	in.Description = aws.String("all the fields")
 	in.MemorySize = aws.Int32(1024)
 	in.Timeout = aws.Int32(42)
 	in.Runtime = types.RuntimeNodejs20x
 	in.Handler = aws.String("index.handler")
 	in.Environment = &types.Environment{Variables: map[string]string{"VAR_A": "1", "VAR_B": "two"}}
-	layerZip := handlerZip(t, "# a layer\n")
+	layerZip := testkit.HandlerZip(t, "# a layer\n")
 	for _, name := range []string{"deps", "tools"} {
 		lv, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String(name), Content: &types.LayerVersionContentInput{ZipFile: layerZip}})
 		if err != nil {
@@ -160,8 +163,8 @@ func TestCreateFunctionStoresEveryField(t *testing.T) {
 	in.Architectures = []types.Architecture{types.ArchitectureArm64}
 	in.Tags = map[string]string{"team": "core", "env": "test"}
 
-	created := create(t, c, in)
-	got := waitActive(t, c, "fn-full")
+	created := testkit.Create(t, c, in)
+	got := testkit.WaitActive(t, c, "fn-full")
 	for _, cfg := range []*types.FunctionConfiguration{
 		{ // the create response, as a FunctionConfiguration
 			Description: created.Description, MemorySize: created.MemorySize, Timeout: created.Timeout,
@@ -234,10 +237,10 @@ func TestCreateFunctionStoresEveryField(t *testing.T) {
 // which the SDK shows as an empty (not nil) map.
 func TestEmptyEnvironment(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
-	in := createInput("fn-empty-env", handlerZip(t, "x = 2\n"))
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	in := testkit.CreateInput("fn-empty-env", testkit.HandlerZip(t, "x = 2\n"))
 	in.Environment = &types.Environment{}
-	out := create(t, c, in)
+	out := testkit.Create(t, c, in)
 	if out.Environment == nil || out.Environment.Variables == nil || len(out.Environment.Variables) != 0 {
 		t.Errorf("empty Environment came back as %#v, want {\"Variables\":{}}", out.Environment)
 	}
@@ -245,39 +248,39 @@ func TestEmptyEnvironment(t *testing.T) {
 
 func TestLoggingConfigRules(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 
 	// JSON alone is filled in with INFO levels.
-	in := createInput("fn-log-json", handlerZip(t, "a\n"))
+	in := testkit.CreateInput("fn-log-json", testkit.HandlerZip(t, "a\n"))
 	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
-	out := create(t, c, in)
+	out := testkit.Create(t, c, in)
 	lc := out.LoggingConfig
 	if lc.LogFormat != types.LogFormatJson || lc.ApplicationLogLevel != types.ApplicationLogLevelInfo || lc.SystemLogLevel != types.SystemLogLevelInfo || aws.ToString(lc.LogGroup) != "/aws/lambda/fn-log-json" {
 		t.Errorf("JSON LoggingConfig = %+v", lc)
 	}
 
 	// A LogGroup alone keeps Text.
-	in = createInput("fn-log-group", handlerZip(t, "a\n"))
+	in = testkit.CreateInput("fn-log-group", testkit.HandlerZip(t, "a\n"))
 	in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String("custom-group")}
-	out = create(t, c, in)
+	out = testkit.Create(t, c, in)
 	if out.LoggingConfig.LogFormat != types.LogFormatText || aws.ToString(out.LoggingConfig.LogGroup) != "custom-group" || out.LoggingConfig.ApplicationLogLevel != "" {
 		t.Errorf("LogGroup-only LoggingConfig = %+v", out.LoggingConfig)
 	}
 
 	// Levels with Text are refused and nothing is created.
-	in = createInput("fn-log-text-level", handlerZip(t, "a\n"))
+	in = testkit.CreateInput("fn-log-text-level", testkit.HandlerZip(t, "a\n"))
 	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatText, ApplicationLogLevel: types.ApplicationLogLevelDebug}
 	_, err := c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, `LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.`)
-	if !isType[*types.InvalidParameterValueException](err) {
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, `LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.`)
+	if !testkit.IsType[*types.InvalidParameterValueException](err) {
 		t.Errorf("want *types.InvalidParameterValueException, got %T", err)
 	}
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-log-text-level")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-log-text-level"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-log-text-level"))
 
 	// Switching back to Text drops both levels.
-	waitActive(t, c, "fn-log-json")
+	testkit.WaitActive(t, c, "fn-log-json")
 	up, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName:  aws.String("fn-log-json"),
 		LoggingConfig: &types.LoggingConfig{LogFormat: types.LogFormatText},
@@ -292,13 +295,13 @@ func TestLoggingConfigRules(t *testing.T) {
 
 func TestNameForms(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("fn-names", handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-names", testkit.HandlerZip(t, "a\n")))
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-names")}); err != nil {
 		t.Fatal(err)
 	}
-	arn := fnARN("fn-names")
+	arn := testkit.FnARN("fn-names")
 	ok := []struct {
 		name, qualifier string
 		wantARN         string
@@ -306,11 +309,11 @@ func TestNameForms(t *testing.T) {
 	}{
 		{"fn-names", "", arn, "$LATEST"},
 		{arn, "", arn, "$LATEST"},
-		{testAccount + ":function:fn-names", "", arn, "$LATEST"},
+		{testkit.Account + ":function:fn-names", "", arn, "$LATEST"},
 		{"fn-names:1", "", arn + ":1", "1"},
 		{"fn-names:$LATEST", "", arn + ":$LATEST", "$LATEST"},
 		{arn + ":1", "", arn + ":1", "1"},
-		{testAccount + ":function:fn-names:1", "", arn + ":1", "1"},
+		{testkit.Account + ":function:fn-names:1", "", arn + ":1", "1"},
 		{"fn-names", "1", arn + ":1", "1"},
 		{"fn-names", "$LATEST", arn + ":$LATEST", "$LATEST"},
 		{arn + ":1", "1", arn + ":1", "1"},
@@ -333,17 +336,17 @@ func TestNameForms(t *testing.T) {
 
 	// A qualifier in the name must agree with the Qualifier parameter.
 	_, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-names:1"), Qualifier: aws.String("2")})
-	apiErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
 	var ip *types.InvalidParameterValueException
 	if !errors.As(err, &ip) || aws.ToString(ip.Type) != "User" {
 		t.Errorf("InvalidParameterValueException: %T, Type %v; want Type User", err, ip)
 	}
 	_, err = c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arn + ":1"), Qualifier: aws.String("$LATEST")})
-	apiErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
 
 	// Missing versions and other regions.
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-names"), Qualifier: aws.String("1221")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":1221")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":1221")
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) {
 		t.Errorf("want *types.ResourceNotFoundException, got %T", err)
@@ -351,19 +354,19 @@ func TestNameForms(t *testing.T) {
 		t.Errorf("ResourceNotFoundException body: Type %q Message %q, want User and the message", aws.ToString(nf.Type), aws.ToString(nf.Message))
 	}
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-west-2:123456789012:function:fn-names")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
 	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-west-2:123456789012:function:fn-names")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-west-2' are not reachable in this region ('us-east-1')")
 
 	// A 65-character name is a legal reference on Get: it is simply not found.
 	long := "a123456789b123456789c123456789d123456789e123456789f123456789g1234"
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(long)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN(long))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN(long))
 
 	// Malformed names are ValidationExceptions naming the pattern.
 	for _, bad := range []string{"my-function!", "*", "fn-names:1:2", "arn:aws:lambda::123456789012:function:x"} {
 		_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(bad)})
-		apiErrPrefix(t, err, "ValidationException", 400,
+		testkit.APIErrPrefix(t, err, "ValidationException", 400,
 			"1 validation error detected: Value '"+bad+"' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ")
 	}
 }
@@ -372,15 +375,15 @@ func TestNameForms(t *testing.T) {
 // rather than a validation error.
 func TestNameFormsAWSQuirks(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("fn-quirks", handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-quirks", testkit.HandlerZip(t, "a\n")))
 	// "$latest" (lower case) is just a qualifier that does not exist.
 	_, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-quirks"), Qualifier: aws.String("$latest")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-quirks")+":$latest")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-quirks")+":$latest")
 	_, err = c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("fn-quirks"), Qualifier: aws.String("$latest")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-quirks")+":$latest")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-quirks")+":$latest")
 	// The incomplete ARN "...:function" names a function called "function".
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:123456789012:function")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("function"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("function"))
 }

@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func hotReloadInput(name, dir string) *lambda.CreateFunctionInput {
 	return &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name),
-		Role:         aws.String(testRole),
+		Role:         aws.String(testkit.Role),
 		Runtime:      types.RuntimePython312,
 		Handler:      aws.String("app.handler"),
 		Code:         &types.FunctionCode{S3Bucket: aws.String("hot-reload"), S3Key: aws.String(dir)},
@@ -43,28 +45,28 @@ func TestHotReloadOnlyUnderRoots(t *testing.T) {
 	if err := os.Symlink("/", escape); err != nil {
 		t.Fatal(err)
 	}
-	d := startLambdad(t, data, func(c *server.Config) { c.HotReloadRoots = root })
-	c := invokeClient(d)
+	d := servertest.StartLambdad(t, data, func(c *server.Config) { c.HotReloadRoots = root })
+	c := servertest.InvokeClient(d)
 	ctx := context.Background()
 
 	for _, dir := range []string{"/", "/etc", filepath.Dir(root), escape, escape + "/tmp", root + "/code/../..", root, data, filepath.Join(data, "blobs")} {
 		_, err := c.CreateFunction(ctx, hotReloadInput("hot", dir))
-		e := apiErrPrefix(t, err, "InvalidParameterValueException", 400, "The hot-reload directory ")
+		e := testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "The hot-reload directory ")
 		if e != nil && !strings.Contains(e.ErrorMessage(), "--hot-reload-roots") {
 			t.Errorf("%s: the message does not name --hot-reload-roots: %s", dir, e.ErrorMessage())
 		}
-		if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hot")}); httpStatus(err) != 404 {
+		if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hot")}); testkit.HTTPStatus(err) != 404 {
 			t.Fatalf("%s: a refused function was stored: %v", dir, err)
 		}
 	}
 
-	createActive(t, c, hotReloadInput("hot", code))
-	if got := string(call(t, c, "hot", "{}").Payload); got != `"hot"` {
+	testkit.CreateActive(t, c, hotReloadInput("hot", code))
+	if got := string(testkit.Call(t, c, "hot", "{}").Payload); got != `"hot"` {
 		t.Fatalf("allowed hot reload: %s", got)
 	}
 	_, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hot"), S3Bucket: aws.String("hot-reload"), S3Key: aws.String("/")})
-	apiErrPrefix(t, err, "InvalidParameterValueException", 400, "The hot-reload directory / is not under the directories lambdad allows (--hot-reload-roots)")
-	if got := string(call(t, c, "hot", "{}").Payload); got != `"hot"` {
+	testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "The hot-reload directory / is not under the directories lambdad allows (--hot-reload-roots)")
+	if got := string(testkit.Call(t, c, "hot", "{}").Payload); got != `"hot"` {
 		t.Fatalf("after a refused update: %s", got)
 	}
 
@@ -77,7 +79,7 @@ func TestHotReloadOnlyUnderRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hot")})
-	apiErrPrefix(t, err, "InvalidParameterValueException", 400, "arn:aws:lambda:us-east-1:000000000000:function:hot cannot run: The hot-reload directory "+code+" is not under the directories lambdad allows (--hot-reload-roots).")
+	testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "arn:aws:lambda:us-east-1:000000000000:function:hot cannot run: The hot-reload directory "+code+" is not under the directories lambdad allows (--hot-reload-roots).")
 	os.Remove(code)
 	if err := os.Rename(code+".old", code); err != nil {
 		t.Fatal(err)
@@ -85,12 +87,12 @@ func TestHotReloadOnlyUnderRoots(t *testing.T) {
 
 	// Restarted with hot reload off, the stored function no longer runs.
 	d.Stop()
-	d = startLambdad(t, data, func(c *server.Config) { c.HotReloadRoots = "none" })
-	c = invokeClient(d)
+	d = servertest.StartLambdad(t, data, func(c *server.Config) { c.HotReloadRoots = "none" })
+	c = servertest.InvokeClient(d)
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hot")})
-	apiErr(t, err, "InvalidParameterValueException", 400, "arn:aws:lambda:us-east-1:000000000000:function:hot cannot run: Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "arn:aws:lambda:us-east-1:000000000000:function:hot cannot run: Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
 	_, err = c.CreateFunction(ctx, hotReloadInput("hot2", code))
-	apiErr(t, err, "InvalidParameterValueException", 400, "Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Hot reloading is turned off: lambdad runs with --hot-reload-roots none.")
 }
 
 // TestHotReloadRefusedToFunctions: a function that calls CreateFunction or
@@ -100,8 +102,8 @@ func TestHotReloadOnlyUnderRoots(t *testing.T) {
 func TestHotReloadRefusedToFunctions(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	d := startLambdad(t, t.TempDir(), func(c *server.Config) { c.HotReloadRoots = root })
-	c := invokeClient(d)
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) { c.HotReloadRoots = root })
+	c := servertest.InvokeClient(d)
 	src := pySigV4 + `
 def handler(event, context):
     def create(name, path):
@@ -116,9 +118,9 @@ def handler(event, context):
         'list': call('GET', '/2015-03-31/functions/'),
     }
 `
-	createActive(t, c, pyFunction(t, "attacker", src))
-	out := call(t, c, "attacker", `{"allowed":"`+root+`"}`)
-	got := decodeJSON[map[string]pyAnswer](t, out.Payload)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "attacker", src))
+	out := testkit.Call(t, c, "attacker", `{"allowed":"`+root+`"}`)
+	got := testkit.DecodeJSON[map[string]pyAnswer](t, out.Payload)
 	for _, k := range []string{"root", "allowed", "update"} {
 		a := got[k]
 		if a.Status != 403 || a.Type != "AccessDeniedException" || !strings.Contains(a.Body, "functions' own credentials cannot use hot reload") ||
@@ -130,7 +132,7 @@ def handler(event, context):
 		t.Errorf("the function's credentials do not work at all: %+v", got["list"])
 	}
 	for _, name := range []string{"evil", "evil2"} {
-		if _, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}); httpStatus(err) != 404 {
+		if _, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}); testkit.HTTPStatus(err) != 404 {
 			t.Errorf("%s was created: %v", name, err)
 		}
 	}

@@ -14,15 +14,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestDeleteFunction(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	name := "fn-delete"
-	arn := fnARN(name)
-	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	arn := testkit.FnARN(name)
+	testkit.CreateActive(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "a\n")))
 	for _, d := range []string{"one", "two"} {
 		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(name), Description: aws.String(d)}); err != nil {
 			t.Fatal(err)
@@ -36,20 +39,20 @@ func TestDeleteFunction(t *testing.T) {
 		{FunctionName: aws.String("fn-never-existed"), Qualifier: aws.String("$LATEST")}, // checked before existence
 	} {
 		_, err := c.DeleteFunction(ctx, in)
-		apiErr(t, err, "InvalidParameterValueException", 400, "$LATEST version cannot be deleted without deleting the function.")
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, "$LATEST version cannot be deleted without deleting the function.")
 	}
 	_, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("live")})
-	apiErr(t, err, "InvalidParameterValueException", 400, "Deletion of aliases is not currently supported.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Deletion of aliases is not currently supported.")
 	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name + ":1"), Qualifier: aws.String("2")})
-	apiErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")
 
 	// Deleting version 1 removes only it, with 204.
-	var st rawStatus
-	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("1")}, st.option()); err != nil {
+	var st testkit.RawStatus
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("1")}, st.Option()); err != nil {
 		t.Fatal(err)
 	}
-	if st.code != 204 {
-		t.Errorf("DeleteFunction status = %d, want 204", st.code)
+	if st.Code != 204 {
+		t.Errorf("DeleteFunction status = %d, want 204", st.Code)
 	}
 	vs, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(name)})
 	if err != nil {
@@ -63,7 +66,7 @@ func TestDeleteFunction(t *testing.T) {
 		t.Errorf("versions after deleting 1 = %v, want [$LATEST 2]", got)
 	}
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("1")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":1")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+arn+":1")
 	// A version that does not exist: success, idempotently.
 	for range 2 {
 		if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("1233")}); err != nil {
@@ -72,27 +75,27 @@ func TestDeleteFunction(t *testing.T) {
 	}
 
 	// The whole function, by ARN.
-	st.code = 0
-	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(arn)}, st.option()); err != nil {
+	st.Code = 0
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(arn)}, st.Option()); err != nil {
 		t.Fatal(err)
 	}
-	if st.code != 204 {
-		t.Errorf("DeleteFunction status = %d, want 204", st.code)
+	if st.Code != 204 {
+		t.Errorf("DeleteFunction status = %d, want 204", st.Code)
 	}
 	notFound := "Function not found: " + arn
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-	apiErr(t, err, "ResourceNotFoundException", 404, notFound)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, notFound)
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("2")})
-	if !isType[*types.ResourceNotFoundException](err) {
+	if !testkit.IsType[*types.ResourceNotFoundException](err) {
 		t.Errorf("version 2 after deleting the function: %v", err)
 	}
 	_, err = c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
-	apiErr(t, err, "ResourceNotFoundException", 404, notFound)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, notFound)
 	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
-	apiErr(t, err, "ResourceNotFoundException", 404, notFound)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, notFound)
 	// On a missing function, a qualified delete names the unqualified ARN.
 	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String("2")})
-	apiErr(t, err, "ResourceNotFoundException", 404, notFound)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, notFound)
 	list, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -101,16 +104,16 @@ func TestDeleteFunction(t *testing.T) {
 		t.Errorf("ListFunctions after delete: %d functions", len(list.Functions))
 	}
 	// The name is free again.
-	create(t, c, createInput(name, handlerZip(t, "again\n")))
+	testkit.Create(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "again\n")))
 }
 
 func TestTags(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	name := "fn-tags"
-	arn := fnARN(name)
-	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	arn := testkit.FnARN(name)
+	testkit.CreateActive(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "a\n")))
 
 	tags, err := c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(arn)})
 	if err != nil {
@@ -119,21 +122,21 @@ func TestTags(t *testing.T) {
 	if len(tags.Tags) != 0 {
 		t.Errorf("ListTags with none = %v, want {}", tags.Tags)
 	}
-	var st rawStatus
-	if _, err := c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: map[string]string{"a": "1", "b": "2"}}, st.option()); err != nil {
+	var st testkit.RawStatus
+	if _, err := c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: map[string]string{"a": "1", "b": "2"}}, st.Option()); err != nil {
 		t.Fatal(err)
 	}
-	if st.code != 204 {
-		t.Errorf("TagResource status %d, want 204", st.code)
+	if st.Code != 204 {
+		t.Errorf("TagResource status %d, want 204", st.Code)
 	}
 	if _, err := c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: map[string]string{"b": "3", "c": "4"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn), TagKeys: []string{"a", "does-not-exist"}}, st.option()); err != nil {
+	if _, err := c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn), TagKeys: []string{"a", "does-not-exist"}}, st.Option()); err != nil {
 		t.Fatal(err)
 	}
-	if st.code != 204 {
-		t.Errorf("UntagResource status %d, want 204", st.code)
+	if st.Code != 204 {
+		t.Errorf("UntagResource status %d, want 204", st.Code)
 	}
 	want := map[string]string{"b": "3", "c": "4"}
 	tags, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(arn)})
@@ -154,20 +157,20 @@ func TestTags(t *testing.T) {
 	// Versions, $LATEST and aliases carry no tags of their own.
 	for _, q := range []string{":1", ":$LATEST", ":live"} {
 		_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn + q), Tags: map[string]string{"x": "y"}})
-		apiErr(t, err, "InvalidParameterValueException", 400, "Tags on function aliases and versions are not supported. Please specify a function ARN.")
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Tags on function aliases and versions are not supported. Please specify a function ARN.")
 		_, err = c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn + q), TagKeys: []string{"b"}})
-		apiErr(t, err, "InvalidParameterValueException", 400, "Tags on function aliases and versions are not supported. Please specify a function ARN.")
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Tags on function aliases and versions are not supported. Please specify a function ARN.")
 	}
 	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: map[string]string{}})
-	apiErr(t, err, "InvalidParameterValueException", 400, "An error occurred and the request cannot be processed.")
-	_, err = c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn)}, skipClientValidation)
-	apiErr(t, err, "ValidationException", 400, "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "An error occurred and the request cannot be processed.")
+	_, err = c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn)}, testkit.SkipClientValidation)
+	testkit.APIErr(t, err, "ValidationException", 400, "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
 	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String("arn:aws:something")})
-	apiErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value 'arn:aws:something' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:")
-	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(fnARN("fn-untagged-missing")), Tags: map[string]string{"x": "y"}})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-untagged-missing"))
-	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(fnARN("fn-untagged-missing"))})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-untagged-missing"))
+	testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value 'arn:aws:something' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:")
+	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(testkit.FnARN("fn-untagged-missing")), Tags: map[string]string{"x": "y"}})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-untagged-missing"))
+	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(testkit.FnARN("fn-untagged-missing"))})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-untagged-missing"))
 
 	// At most 50 tags, on tag and on create.
 	many := map[string]string{}
@@ -175,7 +178,7 @@ func TestTags(t *testing.T) {
 		many["k"+string(rune('A'+i/26))+string(rune('a'+i%26))] = "v"
 	}
 	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: many}) // 2 + 49 = 51
-	apiErr(t, err, "InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
 	tags, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(arn)})
 	if err != nil || !mapsEqual(tags.Tags, want) {
 		t.Errorf("refused tagging changed tags: %v %v", tags, err)
@@ -186,9 +189,9 @@ func TestTags(t *testing.T) {
 // tells the two apart (an empty map against nil).
 func TestListTagsEmpty(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
-	create(t, c, createInput("fn-no-tags", handlerZip(t, "a\n")))
-	tags, err := c.ListTags(context.Background(), &lambda.ListTagsInput{Resource: aws.String(fnARN("fn-no-tags"))})
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	testkit.Create(t, c, testkit.CreateInput("fn-no-tags", testkit.HandlerZip(t, "a\n")))
+	tags, err := c.ListTags(context.Background(), &lambda.ListTagsInput{Resource: aws.String(testkit.FnARN("fn-no-tags"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,23 +202,23 @@ func TestListTagsEmpty(t *testing.T) {
 
 func TestCreateFunctionTagLimit(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	tags := map[string]string{}
 	for i := range 51 {
 		tags[fmt.Sprintf("key%02d", i)] = "v"
 	}
-	in := createInput("fn-too-many-tags", handlerZip(t, "a\n"))
+	in := testkit.CreateInput("fn-too-many-tags", testkit.HandlerZip(t, "a\n"))
 	in.Tags = tags
 	_, err := c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
 	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-too-many-tags")})
-	if !isType[*types.ResourceNotFoundException](err) {
+	if !testkit.IsType[*types.ResourceNotFoundException](err) {
 		t.Errorf("function with 51 tags was created: %v", err)
 	}
 	delete(tags, "key50")
 	in.Tags = tags
-	create(t, c, in) // 50 is fine
+	testkit.Create(t, c, in) // 50 is fine
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -232,7 +235,7 @@ func mapsEqual(a, b map[string]string) bool {
 
 func TestAccountSettings(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	settings := func() *lambda.GetAccountSettingsOutput {
 		t.Helper()
@@ -251,10 +254,10 @@ func TestAccountSettings(t *testing.T) {
 	if s.AccountUsage.FunctionCount != 0 || s.AccountUsage.TotalCodeSize != 0 {
 		t.Errorf("empty account usage = %+v", s.AccountUsage)
 	}
-	zipA := handlerZip(t, "a = 1\n")
-	zipB := handlerZip(t, "b = 22222\n")
-	createActive(t, c, createInput("fn-acct-a", zipA))
-	createActive(t, c, createInput("fn-acct-b", zipB))
+	zipA := testkit.HandlerZip(t, "a = 1\n")
+	zipB := testkit.HandlerZip(t, "b = 22222\n")
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-acct-a", zipA))
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-acct-b", zipB))
 	s = settings()
 	size := int64(len(zipA) + len(zipB))
 	if s.AccountUsage.FunctionCount != 2 || s.AccountUsage.TotalCodeSize != size {
@@ -267,7 +270,7 @@ func TestAccountSettings(t *testing.T) {
 	if got := settings().AccountUsage.TotalCodeSize; got != size {
 		t.Errorf("after config update TotalCodeSize = %d, want %d", got, size)
 	}
-	waitUpdated(t, c, "fn-acct-a")
+	testkit.WaitUpdated(t, c, "fn-acct-a")
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-acct-a")}); err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +289,10 @@ func TestAccountSettings(t *testing.T) {
 
 func TestFunctionConcurrency(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	name := "fn-conc"
-	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "a\n")))
 	got, err := c.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(name)})
 	if err != nil || got.ReservedConcurrentExecutions != nil {
 		t.Errorf("GetFunctionConcurrency with none: %v %v", got, err)
@@ -310,21 +313,21 @@ func TestFunctionConcurrency(t *testing.T) {
 		t.Errorf("UnreservedConcurrentExecutions = %v (%v), want 995", acct.AccountLimit.UnreservedConcurrentExecutions, err)
 	}
 	_, err = c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name), ReservedConcurrentExecutions: aws.Int32(901)})
-	apiErr(t, err, "InvalidParameterValueException", 400, "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].")
 	_, err = c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name + ":1"), ReservedConcurrentExecutions: aws.Int32(1)})
-	apiErr(t, err, "InvalidParameterValueException", 400, "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
 	_, err = c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("doesnotexist"), ReservedConcurrentExecutions: aws.Int32(1)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("doesnotexist")+":$LATEST")
-	var st rawStatus
-	if _, err := c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(name)}, st.option()); err != nil || st.code != 204 {
-		t.Errorf("DeleteFunctionConcurrency: status %d, %v", st.code, err)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("doesnotexist")+":$LATEST")
+	var st testkit.RawStatus
+	if _, err := c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(name)}, st.Option()); err != nil || st.Code != 204 {
+		t.Errorf("DeleteFunctionConcurrency: status %d, %v", st.Code, err)
 	}
 	got, err = c.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(name)})
 	if err != nil || got.ReservedConcurrentExecutions != nil {
 		t.Errorf("after delete: %v %v", got, err)
 	}
 	_, err = c.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("doesnotexist")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("doesnotexist"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("doesnotexist"))
 }
 
 // fetch GETs a code link.
@@ -344,18 +347,18 @@ func fetch(t *testing.T, link string) (int, []byte) {
 
 func TestCodeLocation(t *testing.T) {
 	t.Parallel()
-	d, c := newEnv(t, fastTransition)
+	d, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	zip1 := handlerZip(t, "def handler(e, c):\n    return 1\n")
-	createActive(t, c, createInput("fn-code-loc", zip1))
+	zip1 := testkit.HandlerZip(t, "def handler(e, c):\n    return 1\n")
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-code-loc", zip1))
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-code-loc")}); err != nil {
 		t.Fatal(err)
 	}
-	zip2 := handlerZip(t, "def handler(e, c):\n    return 2\n")
+	zip2 := testkit.HandlerZip(t, "def handler(e, c):\n    return 2\n")
 	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("fn-code-loc"), ZipFile: zip2}); err != nil {
 		t.Fatal(err)
 	}
-	waitUpdated(t, c, "fn-code-loc")
+	testkit.WaitUpdated(t, c, "fn-code-loc")
 
 	for _, tc := range []struct {
 		qualifier string
@@ -411,46 +414,46 @@ func TestCodeLocation(t *testing.T) {
 
 func TestAccountsAndRegionsAreIsolated(t *testing.T) {
 	t.Parallel()
-	d, c := newEnv(t, fastTransition)
+	d, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	other := d.client("AKIDEXAMPLE", testRegion) // account 000000000000
-	eu := d.client(testAccount, "eu-west-1")
+	other := d.Client("AKIDEXAMPLE", testkit.Region) // account 000000000000
+	eu := d.Client(testkit.Account, "eu-west-1")
 
-	out := create(t, c, createInput("fn-shared-name", handlerZip(t, "a\n")))
+	out := testkit.Create(t, c, testkit.CreateInput("fn-shared-name", testkit.HandlerZip(t, "a\n")))
 	if aws.ToString(out.FunctionArn) != "arn:aws:lambda:us-east-1:123456789012:function:fn-shared-name" {
 		t.Errorf("ARN = %s", aws.ToString(out.FunctionArn))
 	}
-	if aws.ToString(out.Role) != testRole {
+	if aws.ToString(out.Role) != testkit.Role {
 		t.Errorf("Role = %s", aws.ToString(out.Role))
 	}
 
 	// Another account sees nothing, and may use the same name.
 	_, err := other.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-shared-name")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn-shared-name")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn-shared-name")
 	list, err := other.ListFunctions(ctx, &lambda.ListFunctionsInput{})
 	if err != nil || len(list.Functions) != 0 {
 		t.Errorf("other account lists %v (%v), want nothing", list, err)
 	}
-	o2 := create(t, other, createInput("fn-shared-name", handlerZip(t, "b\n")))
+	o2 := testkit.Create(t, other, testkit.CreateInput("fn-shared-name", testkit.HandlerZip(t, "b\n")))
 	if aws.ToString(o2.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:fn-shared-name" {
 		t.Errorf("other account ARN = %s", aws.ToString(o2.FunctionArn))
 	}
 	// Naming another account's function by ARN is denied.
-	_, err = other.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fnARN("fn-shared-name"))})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	_, err = other.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(testkit.FnARN("fn-shared-name"))})
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
 	// So are its tags and its layers, by ARN.
-	_, err = other.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(fnARN("fn-shared-name"))})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
-	_, err = other.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(fnARN("fn-shared-name")), Tags: map[string]string{"k": "v"}})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
-	layer, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("shared-layer"), Content: &types.LayerVersionContentInput{ZipFile: handlerZip(t, "l\n")}})
+	_, err = other.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(testkit.FnARN("fn-shared-name"))})
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
+	_, err = other.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(testkit.FnARN("fn-shared-name")), Tags: map[string]string{"k": "v"}})
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
+	layer, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("shared-layer"), Content: &types.LayerVersionContentInput{ZipFile: testkit.HandlerZip(t, "l\n")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = other.GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: layer.LayerVersionArn})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
 	_, err = other.DeleteLayerVersion(ctx, &lambda.DeleteLayerVersionInput{LayerName: layer.LayerArn, VersionNumber: aws.Int64(1)})
-	apiErrPrefix(t, err, "AccessDeniedException", 403, "")
+	testkit.APIErrPrefix(t, err, "AccessDeniedException", 403, "")
 	if _, err := c.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: layer.LayerArn, VersionNumber: aws.Int64(1)}); err != nil {
 		t.Errorf("the owner lost its layer: %v", err)
 	}
@@ -468,17 +471,17 @@ func TestAccountsAndRegionsAreIsolated(t *testing.T) {
 
 	// Regions are separate too, and ARNs carry the region.
 	_, err = eu.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-shared-name")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:fn-shared-name")
-	_, err = eu.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fnARN("fn-shared-name"))})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-east-1' are not reachable in this region ('eu-west-1')")
-	in := createInput("fn-eu", handlerZip(t, "c\n"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:fn-shared-name")
+	_, err = eu.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(testkit.FnARN("fn-shared-name"))})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Functions from 'us-east-1' are not reachable in this region ('eu-west-1')")
+	in := testkit.CreateInput("fn-eu", testkit.HandlerZip(t, "c\n"))
 	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
-	e := create(t, eu, in)
+	e := testkit.Create(t, eu, in)
 	if aws.ToString(e.FunctionArn) != "arn:aws:lambda:eu-west-1:123456789012:function:fn-eu" ||
 		!strings.HasPrefix(aws.ToString(e.RuntimeVersionConfig.RuntimeVersionArn), "arn:aws:lambda:eu-west-1::runtime:") {
 		t.Errorf("eu ARNs: %s %s", aws.ToString(e.FunctionArn), aws.ToString(e.RuntimeVersionConfig.RuntimeVersionArn))
 	}
-	waitActive(t, eu, "fn-eu")
+	testkit.WaitActive(t, eu, "fn-eu")
 	v, err := eu.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-eu")})
 	if err != nil || aws.ToString(v.FunctionArn) != "arn:aws:lambda:eu-west-1:123456789012:function:fn-eu:1" {
 		t.Errorf("eu version: %v %v", v, err)
@@ -488,32 +491,32 @@ func TestAccountsAndRegionsAreIsolated(t *testing.T) {
 		t.Errorf("us-east-1 lists %v (%v), want only fn-shared-name", list, err)
 	}
 	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String("arn:aws:lambda:eu-west-1:123456789012:function:fn-eu"), Tags: map[string]string{"a": "b"}})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')")
 }
 
 func TestDurableAcrossRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	d := startDaemon(t, dir, fastTransition)
-	c := d.client(testAccount, testRegion)
+	d := servertest.StartDaemon(t, dir, servertest.FastTransition)
+	c := d.Client(testkit.Account, testkit.Region)
 	ctx := context.Background()
-	zip1 := handlerZip(t, "v = 1\n")
-	zip2 := handlerZip(t, "v = 2\n")
-	in := createInput("fn-durable", zip1)
+	zip1 := testkit.HandlerZip(t, "v = 1\n")
+	zip2 := testkit.HandlerZip(t, "v = 2\n")
+	in := testkit.CreateInput("fn-durable", zip1)
 	in.Tags = map[string]string{"keep": "me"}
 	in.Environment = &types.Environment{Variables: map[string]string{"XX": "y"}}
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn-durable")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("fn-durable"), ZipFile: zip2}); err != nil {
 		t.Fatal(err)
 	}
-	waitUpdated(t, c, "fn-durable")
+	testkit.WaitUpdated(t, c, "fn-durable")
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn-durable"), ReservedConcurrentExecutions: aws.Int32(3)}); err != nil {
 		t.Fatal(err)
 	}
-	createActive(t, c, createInput("fn-durable-2", zip1))
+	testkit.CreateActive(t, c, testkit.CreateInput("fn-durable-2", zip1))
 
 	snapshot := func(c *lambda.Client) map[string]*lambda.GetFunctionOutput {
 		out := map[string]*lambda.GetFunctionOutput{}
@@ -533,8 +536,8 @@ func TestDurableAcrossRestart(t *testing.T) {
 	before := snapshot(c)
 	d.Stop()
 
-	d2 := startDaemon(t, dir, fastTransition)
-	c2 := d2.client(testAccount, testRegion)
+	d2 := servertest.StartDaemon(t, dir, servertest.FastTransition)
+	c2 := d2.Client(testkit.Account, testkit.Region)
 	after := snapshot(c2)
 	wantCode := map[string][]byte{"fn-durable:": zip2, "fn-durable:1": zip1, "fn-durable-2:": zip1}
 	for k, b := range before {

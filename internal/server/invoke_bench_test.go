@@ -9,14 +9,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // goEchoBench serves the goecho function and returns a raw invoke of it,
 // so the numbers measure lambdad rather than the SDK's middleware.
 func goEchoBench(b *testing.B) func() error {
 	b.Helper()
-	d, c := invokeEnv(b, nil)
-	createActive(b, c, goFunction("go-bench", goEchoZip(b)))
+	d, c := servertest.InvokeEnv(b, nil)
+	testkit.CreateActive(b, c, testkit.GoFunction("go-bench", testkit.GoBootstrapZip(b, "testdata/goecho")))
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	b.Cleanup(hc.CloseIdleConnections)
 	url := d.URL + "/2015-03-31/functions/go-bench/invocations"
@@ -27,7 +30,7 @@ func goEchoBench(b *testing.B) func() error {
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", invokeAuth)
+		req.Header.Set("Authorization", testkit.InvokeAuth)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -50,7 +53,7 @@ type benchError struct {
 }
 
 func (e *benchError) Error() string {
-	return "HTTP " + http.StatusText(e.status) + ": " + truncate(e.body)
+	return "HTTP " + http.StatusText(e.status) + ": " + testkit.Truncate(e.body)
 }
 
 // BenchmarkInvokeGoEchoWarm is one caller invoking a warm Go function

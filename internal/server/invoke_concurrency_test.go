@@ -13,14 +13,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestInvokeReservedConcurrency(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
+	d, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	name := "go-conc"
-	createActive(t, c, goFunction(name, goEchoZip(t)))
+	testkit.CreateActive(t, c, testkit.GoFunction(name, testkit.GoBootstrapZip(t, "testdata/goecho")))
 	fn := aws.String(name)
 
 	unreserved := func() int32 {
@@ -53,15 +55,15 @@ func TestInvokeReservedConcurrency(t *testing.T) {
 			t.Fatalf("GetFunctionConcurrency = %v, %v; want 0", got, err)
 		}
 		_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: fn, Payload: []byte(`{}`)})
-		apiErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
+		testkit.APIErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
 		var tm *types.TooManyRequestsException
 		if !errors.As(err, &tm) || tm.Reason != types.ThrottleReasonReservedFunctionConcurrentInvocationLimitExceeded {
 			t.Errorf("want TooManyRequestsException with Reason ReservedFunctionConcurrentInvocationLimitExceeded, got %#v", err)
 		}
 		// The exact wire body, as AWS recorded it.
-		raw := rawInvoke(t, d, name, nil, []byte(`{}`))
+		raw := testkit.RawInvoke(t, d.URL, name, nil, []byte(`{}`))
 		want := map[string]string{"Type": "User", "message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}
-		if body := decodeJSON[map[string]string](t, raw.Body); raw.Status != 429 || !reflect.DeepEqual(body, want) ||
+		if body := testkit.DecodeJSON[map[string]string](t, raw.Body); raw.Status != 429 || !reflect.DeepEqual(body, want) ||
 			!strings.HasPrefix(raw.Header.Get("X-Amzn-ErrorType"), "TooManyRequestsException") {
 			t.Errorf("raw throttle: %d %q %s, want 429 TooManyRequestsException %v", raw.Status, raw.Header.Get("X-Amzn-ErrorType"), raw.Body, want)
 		}
@@ -70,11 +72,11 @@ func TestInvokeReservedConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: fn, Qualifier: aws.String("1")})
-		apiErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
+		testkit.APIErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
 		// An Event invoke is still accepted.
-		var st rawStatus
-		if out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: fn, InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}, st.option()); err != nil || st.code != 202 || out.StatusCode != 202 {
-			t.Errorf("Event invoke with zero reserved: %v (HTTP %d), want 202", err, st.code)
+		var st testkit.RawStatus
+		if out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: fn, InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}, st.Option()); err != nil || st.Code != 202 || out.StatusCode != 202 {
+			t.Errorf("Event invoke with zero reserved: %v (HTTP %d), want 202", err, st.Code)
 		}
 		// DryRun checks permissions and existence, not capacity.
 		if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: fn, InvocationType: types.InvocationTypeDryRun}); err != nil {
@@ -100,7 +102,7 @@ func TestInvokeReservedConcurrency(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case isType[*types.TooManyRequestsException](err):
+			case testkit.IsType[*types.TooManyRequestsException](err):
 				throttled++
 			default:
 				t.Errorf("concurrent invoke: %v", err)
@@ -120,12 +122,12 @@ func TestInvokeReservedConcurrency(t *testing.T) {
 		if got := unreserved(); got != total-5 {
 			t.Errorf("UnreservedConcurrentExecutions = %d with 5 reserved, want %d", got, total-5)
 		}
-		var st rawStatus
-		if _, err := c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: fn}, st.option()); err != nil {
+		var st testkit.RawStatus
+		if _, err := c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: fn}, st.Option()); err != nil {
 			t.Fatal(err)
 		}
-		if st.code != 204 {
-			t.Errorf("DeleteFunctionConcurrency status = %d, want 204", st.code)
+		if st.Code != 204 {
+			t.Errorf("DeleteFunctionConcurrency status = %d, want 204", st.Code)
 		}
 		got, err := c.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: fn})
 		if err != nil || got.ReservedConcurrentExecutions != nil {
@@ -152,9 +154,9 @@ func TestInvokeReservedConcurrency(t *testing.T) {
 
 func TestInvokeAccountConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, func(cfg *server.Config) { cfg.ConcurrencyLimit = 2 })
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.ConcurrencyLimit = 2 })
 	ctx := context.Background()
-	createActive(t, c, goFunction("go-acct", goEchoZip(t)))
+	testkit.CreateActive(t, c, testkit.GoFunction("go-acct", testkit.GoBootstrapZip(t, "testdata/goecho")))
 	out, err := c.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // pyEnv returns the environment and calls lambdad back through
@@ -33,21 +36,21 @@ def handler(event, context):
 
 func TestInvokeEnvironment(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
+	d, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	name := "py-env"
-	in := pyFunction(t, name, pyEnv)
+	in := testkit.PyFunction(t, name, pyEnv)
 	in.MemorySize = aws.Int32(256)
 	in.Environment = &types.Environment{Variables: map[string]string{"MY_VAR": "hello", "WITH_EQUALS": "a=b=c"}}
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 
-	env := decodeJSON[map[string]string](t, call(t, c, name, `{}`).Payload)
+	env := testkit.DecodeJSON[map[string]string](t, testkit.Call(t, c, name, `{}`).Payload)
 	want := map[string]string{
 		"AWS_LAMBDA_FUNCTION_NAME":        name,
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-		"AWS_REGION":                      testRegion,
-		"AWS_DEFAULT_REGION":              testRegion,
+		"AWS_REGION":                      testkit.Region,
+		"AWS_DEFAULT_REGION":              testkit.Region,
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + name,
 		"_HANDLER":                        "handler.handler",
 		"AWS_EXECUTION_ENV":               "AWS_Lambda_python3.12",
@@ -83,8 +86,8 @@ func TestInvokeEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitUpdated(t, c, name)
-		env := decodeJSON[map[string]string](t, call(t, c, name, `{}`).Payload)
+		testkit.WaitUpdated(t, c, name)
+		env := testkit.DecodeJSON[map[string]string](t, testkit.Call(t, c, name, `{}`).Payload)
 		if env["MY_VAR"] != "changed" || env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] != "512" {
 			t.Errorf("after the update: MY_VAR %q, memory %q; want changed, 512", env["MY_VAR"], env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
 		}
@@ -95,13 +98,13 @@ func TestInvokeEnvironment(t *testing.T) {
 
 	t.Run("reserved names are refused", func(t *testing.T) {
 		for _, keys := range [][]string{{"AWS_REGION"}, {"AWS_LAMBDA_FUNCTION_NAME"}, {"LAMBDA_TASK_ROOT"}, {"AWS_SESSION_TOKEN"}} {
-			in := pyFunction(t, "py-reserved", pyEnv)
+			in := testkit.PyFunction(t, "py-reserved", pyEnv)
 			in.Environment = &types.Environment{Variables: map[string]string{"FINE": "1"}}
 			for _, k := range keys {
 				in.Environment.Variables[k] = "x"
 			}
 			_, err := c.CreateFunction(ctx, in)
-			apiErr(t, err, "InvalidParameterValueException", 400,
+			testkit.APIErr(t, err, "InvalidParameterValueException", 400,
 				"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: "+strings.Join(keys, ", "))
 		}
 		// Updates are held to the same rule.
@@ -109,16 +112,16 @@ func TestInvokeEnvironment(t *testing.T) {
 			FunctionName: aws.String(name),
 			Environment:  &types.Environment{Variables: map[string]string{"AWS_REGION": "eu-west-1"}},
 		})
-		apiErr(t, err, "InvalidParameterValueException", 400,
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400,
 			"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION")
 	})
 
 	t.Run("logs land in the data directory", func(t *testing.T) {
-		out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), LogType: types.LogTypeTail})
-		id := startID(t, tail(t, out))
+		out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), LogType: types.LogTypeTail})
+		id := startID(t, testkit.Tail(t, out))
 		groupDir := filepath.Join(d.Dir, "logs", "aws_lambda_"+name)
 		var found string
-		eventually(t, 5*time.Second, "no log file in "+groupDir+" holds request "+id, func() bool {
+		testkit.Eventually(t, 5*time.Second, "no log file in "+groupDir+" holds request "+id, func() bool {
 			files, _ := filepath.Glob(filepath.Join(groupDir, "*.log"))
 			for _, f := range files {
 				b, _ := os.ReadFile(f)
@@ -139,8 +142,8 @@ func TestInvokeEnvironment(t *testing.T) {
 // lines and the logging module's records are JSON, as on AWS.
 func TestInvokeLogFormatJSON(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
-	in := pyFunction(t, "py-jsonlog", `import logging
+	_, c := servertest.InvokeEnv(t, nil)
+	in := testkit.PyFunction(t, "py-jsonlog", `import logging
 logger = logging.getLogger()
 
 def handler(event, context):
@@ -148,16 +151,16 @@ def handler(event, context):
     return "ok"
 `)
 	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
-	createActive(t, c, in)
-	out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("py-jsonlog"), LogType: types.LogTypeTail})
+	testkit.CreateActive(t, c, in)
+	out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("py-jsonlog"), LogType: types.LogTypeTail})
 	if string(out.Payload) != `"ok"` {
 		t.Fatalf("payload = %s", out.Payload)
 	}
-	log := tail(t, out)
+	log := testkit.Tail(t, out)
 	var types_ []string
 	var app map[string]any
 	for line := range strings.SplitSeq(strings.TrimSpace(log), "\n") {
-		rec := decodeJSON[map[string]any](t, []byte(line))
+		rec := testkit.DecodeJSON[map[string]any](t, []byte(line))
 		if ty, ok := rec["type"].(string); ok {
 			types_ = append(types_, ty)
 			if _, ok := rec["time"].(string); !ok {

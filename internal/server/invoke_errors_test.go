@@ -10,20 +10,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // unhandled checks the envelope of a function error: HTTP 200, Unhandled,
 // and the version that ran.
-func unhandled(t testing.TB, out *lambda.InvokeOutput, st *rawStatus, version string) {
+func unhandled(t testing.TB, out *lambda.InvokeOutput, st *testkit.RawStatus, version string) {
 	t.Helper()
-	if st != nil && st.code != 200 {
-		t.Errorf("HTTP status = %d, want 200", st.code)
+	if st != nil && st.Code != 200 {
+		t.Errorf("HTTP status = %d, want 200", st.Code)
 	}
 	if out.StatusCode != 200 {
 		t.Errorf("StatusCode = %d, want 200", out.StatusCode)
 	}
 	if got := aws.ToString(out.FunctionError); got != "Unhandled" {
-		t.Errorf("FunctionError = %q, want Unhandled (payload %s)", got, truncate(out.Payload))
+		t.Errorf("FunctionError = %q, want Unhandled (payload %s)", got, testkit.Truncate(out.Payload))
 	}
 	if got := aws.ToString(out.ExecutedVersion); got != version {
 		t.Errorf("ExecutedVersion = %q, want %q", got, version)
@@ -35,7 +38,7 @@ func startID(t testing.TB, log string) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(log, "START RequestId: ")
 	id, _, _ := strings.Cut(rest, " ")
-	if !ok || !uuidRe.MatchString(id) {
+	if !ok || !testkit.UUIDRe.MatchString(id) {
 		t.Fatalf("no START line in tail:\n%s", log)
 	}
 	return id
@@ -43,29 +46,29 @@ func startID(t testing.TB, log string) string {
 
 func TestInvokeFunctionErrors(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 
 	t.Run("python", func(t *testing.T) {
 		t.Parallel()
-		createActive(t, c, pyFunction(t, "py-raise", "def handler(event, context):\n    raise Exception(\"Failed: \" + event[\"msg\"])\n"))
-		var st rawStatus
-		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("py-raise"), Payload: []byte(`{"msg":"some_error_msg"}`), LogType: types.LogTypeTail}, st.option())
+		testkit.CreateActive(t, c, testkit.PyFunction(t, "py-raise", "def handler(event, context):\n    raise Exception(\"Failed: \" + event[\"msg\"])\n"))
+		var st testkit.RawStatus
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("py-raise"), Payload: []byte(`{"msg":"some_error_msg"}`), LogType: types.LogTypeTail}, st.Option())
 		if err != nil {
 			t.Fatal(err)
 		}
 		unhandled(t, out, &st, "$LATEST")
-		if keys := jsonKeys(t, out.Payload); !slices.Equal(keys, []string{"errorMessage", "errorType", "requestId", "stackTrace"}) {
+		if keys := testkit.JSONKeys(t, out.Payload); !slices.Equal(keys, []string{"errorMessage", "errorType", "requestId", "stackTrace"}) {
 			t.Errorf("error keys = %v, want [errorMessage errorType requestId stackTrace]: %s", keys, out.Payload)
 		}
-		body := decodeJSON[struct {
+		body := testkit.DecodeJSON[struct {
 			ErrorMessage, ErrorType, RequestID string
 			StackTrace                         []string
 		}](t, out.Payload)
 		if body.ErrorMessage != "Failed: some_error_msg" || body.ErrorType != "Exception" {
 			t.Errorf("error = %s", out.Payload)
 		}
-		log := tail(t, out)
+		log := testkit.Tail(t, out)
 		if id := startID(t, log); body.RequestID != id {
 			t.Errorf("requestId = %q, START says %q", body.RequestID, id)
 		}
@@ -81,14 +84,14 @@ func TestInvokeFunctionErrors(t *testing.T) {
 
 	t.Run("node", func(t *testing.T) {
 		t.Parallel()
-		createActive(t, c, nodeFunction(t, "node-throw", "index.mjs", "index.handler",
+		testkit.CreateActive(t, c, testkit.NodeFunction(t, "node-throw", "index.mjs", "index.handler",
 			"export const handler = async (event) => { throw new Error(event.msg); };\n"))
-		out := call(t, c, "node-throw", `{"msg":"some_error_msg"}`)
+		out := testkit.Call(t, c, "node-throw", `{"msg":"some_error_msg"}`)
 		unhandled(t, out, nil, "$LATEST")
-		if keys := jsonKeys(t, out.Payload); !slices.Equal(keys, []string{"errorType", "errorMessage", "trace"}) {
+		if keys := testkit.JSONKeys(t, out.Payload); !slices.Equal(keys, []string{"errorType", "errorMessage", "trace"}) {
 			t.Errorf("error keys = %v, want [errorType errorMessage trace]: %s", keys, out.Payload)
 		}
-		body := decodeJSON[struct {
+		body := testkit.DecodeJSON[struct {
 			ErrorType, ErrorMessage string
 			Trace                   []string
 		}](t, out.Payload)
@@ -102,8 +105,8 @@ func TestInvokeFunctionErrors(t *testing.T) {
 
 	t.Run("go", func(t *testing.T) {
 		t.Parallel()
-		createActive(t, c, goFunction("go-error", goEchoZip(t)))
-		out := call(t, c, "go-error", `{"op":"error"}`)
+		testkit.CreateActive(t, c, testkit.GoFunction("go-error", testkit.GoBootstrapZip(t, "testdata/goecho")))
+		out := testkit.Call(t, c, "go-error", `{"op":"error"}`)
 		unhandled(t, out, nil, "$LATEST")
 		// aws-lambda-go names the error by its Go type and adds no stack for a returned error.
 		if got, want := string(out.Payload), `{"errorMessage":"goecho failed on purpose","errorType":"errorString"}`; got != want {
@@ -114,10 +117,10 @@ func TestInvokeFunctionErrors(t *testing.T) {
 
 func TestInvokeTimeout(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 	name := "py-timeout"
 	// TOKEN is new in every process; the file lives in the environment's /tmp.
-	in := pyFunction(t, name, `import os, tempfile, time, uuid
+	in := testkit.PyFunction(t, name, `import os, tempfile, time, uuid
 TOKEN = str(uuid.uuid4())
 PATH = os.path.join(tempfile.gettempdir(), "survivor")
 
@@ -132,24 +135,24 @@ def handler(event, context):
     return {"token": TOKEN, "tmp": kept}
 `)
 	in.Timeout = aws.Int32(1)
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 	type result struct{ Token, Tmp string }
 
-	before := decodeJSON[result](t, call(t, c, name, `{"write":"kept"}`).Payload)
+	before := testkit.DecodeJSON[result](t, testkit.Call(t, c, name, `{"write":"kept"}`).Payload)
 	if before.Tmp != "kept" {
 		t.Fatalf("first invoke = %+v", before)
 	}
 
 	start := time.Now()
-	out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"sleep":3}`), LogType: types.LogTypeTail})
+	out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"sleep":3}`), LogType: types.LogTypeTail})
 	took := time.Since(start)
 	unhandled(t, out, nil, "$LATEST")
-	body := decodeJSON[map[string]string](t, out.Payload)
-	id := requestIDOf(t, body["errorMessage"])
+	body := testkit.DecodeJSON[map[string]string](t, out.Payload)
+	id := testkit.RequestIDOf(t, body["errorMessage"])
 	if want := `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ` + id + ` Error: Task timed out after 1.00 seconds"}`; string(out.Payload) != want {
 		t.Errorf("timeout payload:\n got: %s\nwant: %s", out.Payload, want)
 	}
-	log := tail(t, out)
+	log := testkit.Tail(t, out)
 	if startID(t, log) != id {
 		t.Errorf("timeout names %s, START line another:\n%s", id, log)
 	}
@@ -161,7 +164,7 @@ def handler(event, context):
 	}
 
 	// The next invoke runs in a fresh process, and /tmp survived.
-	after := decodeJSON[result](t, call(t, c, name, `{}`).Payload)
+	after := testkit.DecodeJSON[result](t, testkit.Call(t, c, name, `{}`).Payload)
 	if after.Token == before.Token {
 		t.Errorf("same process (token %s) after a timeout: it should have been replaced", after.Token)
 	}
@@ -172,7 +175,7 @@ def handler(event, context):
 
 func TestInvokeInitErrors(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 
 	cases := []struct {
 		name, handler, src string
@@ -197,24 +200,24 @@ func TestInvokeInitErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			in := pyFunction(t, tc.name, tc.src)
+			in := testkit.PyFunction(t, tc.name, tc.src)
 			in.Handler = aws.String(tc.handler)
-			createActive(t, c, in)
+			testkit.CreateActive(t, c, in)
 			// Twice: an init error is not cached as a broken environment.
 			for range 2 {
-				out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(tc.name), LogType: types.LogTypeTail})
+				out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(tc.name), LogType: types.LogTypeTail})
 				unhandled(t, out, nil, "$LATEST")
-				if keys := jsonKeys(t, out.Payload); !slices.Equal(keys, []string{"errorMessage", "errorType", "requestId", "stackTrace"}) {
+				if keys := testkit.JSONKeys(t, out.Payload); !slices.Equal(keys, []string{"errorMessage", "errorType", "requestId", "stackTrace"}) {
 					t.Errorf("error keys = %v: %s", keys, out.Payload)
 				}
-				body := decodeJSON[struct {
+				body := testkit.DecodeJSON[struct {
 					ErrorMessage, ErrorType string
 					RequestID               *string
 				}](t, out.Payload)
 				if body.ErrorType != tc.errType || body.ErrorMessage != tc.msg || body.RequestID == nil || *body.RequestID != "" {
 					t.Errorf("payload = %s\nwant errorType %s, errorMessage %q, requestId \"\"", out.Payload, tc.errType, tc.msg)
 				}
-				if log := tail(t, out); !strings.Contains(log, tc.errType) {
+				if log := testkit.Tail(t, out); !strings.Contains(log, tc.errType) {
 					t.Errorf("tail lacks %s:\n%s", tc.errType, log)
 				}
 			}
@@ -224,18 +227,18 @@ func TestInvokeInitErrors(t *testing.T) {
 
 func TestInvokeUnsupportedRuntime(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
-	in := pyFunction(t, "java-fn", "irrelevant")
+	_, c := servertest.InvokeEnv(t, nil)
+	in := testkit.PyFunction(t, "java-fn", "irrelevant")
 	in.Runtime = types.RuntimeJava21
 	in.Handler = aws.String("example.Handler::handleRequest")
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 	start := time.Now()
 	_, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("java-fn")})
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("refusing an unsupported runtime took %v", took)
 	}
-	ae := apiErrPrefix(t, err, "InvalidRuntimeException", 502, "")
-	if !isType[*types.InvalidRuntimeException](err) {
+	ae := testkit.APIErrPrefix(t, err, "InvalidRuntimeException", 502, "")
+	if !testkit.IsType[*types.InvalidRuntimeException](err) {
 		t.Errorf("want *types.InvalidRuntimeException, got %T", err)
 	}
 	if ae != nil && (!strings.Contains(ae.ErrorMessage(), "java21") || !strings.Contains(ae.ErrorMessage(), "java")) {
@@ -244,11 +247,11 @@ func TestInvokeUnsupportedRuntime(t *testing.T) {
 	t.Logf("java21: %v", err)
 
 	// provided.al2023 without a bootstrap says what is missing too.
-	in = pyFunction(t, "no-bootstrap", "irrelevant")
+	in = testkit.PyFunction(t, "no-bootstrap", "irrelevant")
 	in.Runtime = types.RuntimeProvidedal2023
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 	_, err = c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("no-bootstrap")})
-	if ae := apiErrPrefix(t, err, "InvalidRuntimeException", 502, ""); ae != nil && !strings.Contains(ae.ErrorMessage(), "bootstrap") {
+	if ae := testkit.APIErrPrefix(t, err, "InvalidRuntimeException", 502, ""); ae != nil && !strings.Contains(ae.ErrorMessage(), "bootstrap") {
 		t.Errorf("message does not name the missing bootstrap: %q", ae.ErrorMessage())
 	}
 }

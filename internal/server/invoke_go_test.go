@@ -8,18 +8,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestInvokeGoBootstrap runs a provided.al2023 function compiled from
 // testdata/goecho with aws-lambda-go, the way AWS documents Go functions.
 func TestInvokeGoBootstrap(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 	name := "go-echo"
-	createActive(t, c, goFunction(name, goEchoZip(t)))
+	testkit.CreateActive(t, c, testkit.GoFunction(name, testkit.GoBootstrapZip(t, "testdata/goecho")))
 
 	t.Run("echo", func(t *testing.T) {
-		out := call(t, c, name, `{"op":"echo","value":{"a":[1,"two",null]}}`)
+		out := testkit.Call(t, c, name, `{"op":"echo","value":{"a":[1,"two",null]}}`)
 		if got := string(out.Payload); got != `{"a":[1,"two",null]}` {
 			t.Errorf("payload = %s", got)
 		}
@@ -29,46 +32,46 @@ func TestInvokeGoBootstrap(t *testing.T) {
 	})
 
 	t.Run("warm", func(t *testing.T) {
-		a := decodeJSON[int](t, call(t, c, name, `{"op":"count"}`).Payload)
-		b := decodeJSON[int](t, call(t, c, name, `{"op":"count"}`).Payload)
+		a := testkit.DecodeJSON[int](t, testkit.Call(t, c, name, `{"op":"count"}`).Payload)
+		b := testkit.DecodeJSON[int](t, testkit.Call(t, c, name, `{"op":"count"}`).Payload)
 		if b != a+1 {
 			t.Errorf("invocation counter %d then %d: not the same warm process", a, b)
 		}
 	})
 
 	t.Run("crash", func(t *testing.T) {
-		out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"crash"}`), LogType: types.LogTypeTail})
+		out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"crash"}`), LogType: types.LogTypeTail})
 		unhandled(t, out, nil, "$LATEST")
-		body := decodeJSON[map[string]string](t, out.Payload)
-		id := requestIDOf(t, body["errorMessage"])
+		body := testkit.DecodeJSON[map[string]string](t, out.Payload)
+		id := testkit.RequestIDOf(t, body["errorMessage"])
 		if want := `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + id + ` Error: Runtime exited with error: exit status 3"}`; string(out.Payload) != want {
 			t.Errorf("crash payload:\n got: %s\nwant: %s", out.Payload, want)
 		}
-		log := tail(t, out)
+		log := testkit.Tail(t, out)
 		if startID(t, log) != id || !strings.Contains(log, "goecho crashing") {
 			t.Errorf("tail of a crash:\n%s", log)
 		}
 		// A new process serves the next invoke.
-		if n := decodeJSON[int](t, call(t, c, name, `{"op":"count"}`).Payload); n != 1 {
+		if n := testkit.DecodeJSON[int](t, testkit.Call(t, c, name, `{"op":"count"}`).Payload); n != 1 {
 			t.Errorf("first invoke after a crash counted %d, want 1 (a fresh process)", n)
 		}
 	})
 
 	t.Run("response too large", func(t *testing.T) {
-		out := call(t, c, name, `{"op":"big","size":6400000}`)
+		out := testkit.Call(t, c, name, `{"op":"big","size":6400000}`)
 		unhandled(t, out, nil, "$LATEST")
 		if got, want := string(out.Payload), `{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}`; got != want {
-			t.Errorf("payload = %s, want %s", truncate(out.Payload), want)
+			t.Errorf("payload = %s, want %s", testkit.Truncate(out.Payload), want)
 		}
 		// aws-lambda-go exits (status 1) when the Runtime API refuses its
 		// response with 413; the next invoke, sent at once, must still run.
 		// Just under the limit passes whole (the JSON string adds two quotes).
-		out = call(t, c, name, `{"op":"big","size":6291454}`)
+		out = testkit.Call(t, c, name, `{"op":"big","size":6291454}`)
 		if out.FunctionError != nil || len(out.Payload) != 6291456 {
-			t.Errorf("6291456-byte response: function error %q, %d bytes: %s", aws.ToString(out.FunctionError), len(out.Payload), truncate(out.Payload))
+			t.Errorf("6291456-byte response: function error %q, %d bytes: %s", aws.ToString(out.FunctionError), len(out.Payload), testkit.Truncate(out.Payload))
 		}
 		// And the function still works afterwards.
-		if got := string(call(t, c, name, `{"op":"echo","value":"after"}`).Payload); got != `"after"` {
+		if got := string(testkit.Call(t, c, name, `{"op":"echo","value":"after"}`).Payload); got != `"after"` {
 			t.Errorf("invoke after an oversized response = %s", got)
 		}
 	})
@@ -78,8 +81,8 @@ func TestInvokeGoBootstrap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Qualifier: v.Version, Payload: []byte(`{"op":"env"}`)})
-		env := decodeJSON[map[string]string](t, out.Payload)
+		out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Qualifier: v.Version, Payload: []byte(`{"op":"env"}`)})
+		env := testkit.DecodeJSON[map[string]string](t, out.Payload)
 		if aws.ToString(out.ExecutedVersion) != "1" || env["AWS_LAMBDA_FUNCTION_VERSION"] != "1" {
 			t.Errorf("version 1: executed %q, AWS_LAMBDA_FUNCTION_VERSION %q", aws.ToString(out.ExecutedVersion), env["AWS_LAMBDA_FUNCTION_VERSION"])
 		}

@@ -17,6 +17,9 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestInvokeCallerHangsUp: a synchronous invoke whose caller hangs up after
@@ -24,15 +27,15 @@ import (
 // count until it really ends (1.5 s), as on AWS.
 func TestInvokeCallerHangsUp(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
+	d, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
-	createActive(t, c, goFunction("go-hangup", goEchoZip(t)))
+	testkit.CreateActive(t, c, testkit.GoFunction("go-hangup", testkit.GoBootstrapZip(t, "testdata/goecho")))
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 		FunctionName: aws.String("go-hangup"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
 	// Warm it, so the slow run below is all function time.
-	call(t, c, "go-hangup", `{"op":"echo","value":1}`)
+	testkit.Call(t, c, "go-hangup", `{"op":"echo","value":1}`)
 
 	start := time.Now()
 	hangup, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -76,7 +79,7 @@ func TestInvokeCallerHangsUp(t *testing.T) {
 	report := regexp.MustCompile(`REPORT RequestId: (\S+)\s+Duration: ([0-9.]+) ms`)
 	var id string
 	var logText string
-	eventually(t, 5*time.Second, "the hung-up run's REPORT never reached the log store", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the hung-up run's REPORT never reached the log store", func() bool {
 		logText = readLogs(t, filepath.Join(d.Dir, "logs")) // this lambdad runs one function
 		for _, m := range report.FindAllStringSubmatch(logText, -1) {
 			if ms, _ := strconv.ParseFloat(m[2], 64); ms >= 1500 && m[1] != okID {

@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestInvokeNode(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 
 	cases := []struct {
 		name, file, handler, src string
@@ -47,23 +49,23 @@ exports.lambdaHandler = function (event, context, callback) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			createActive(t, c, nodeFunction(t, tc.name, tc.file, tc.handler, tc.src))
+			testkit.CreateActive(t, c, testkit.NodeFunction(t, tc.name, tc.file, tc.handler, tc.src))
 			type result struct {
 				Kind, RequestID, Name string
 				Event                 map[string]any
 				Count                 int
 			}
 			for i := 1; i <= 2; i++ {
-				out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(tc.name), Payload: []byte(`{"say":"hi"}`), LogType: types.LogTypeTail})
+				out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(tc.name), Payload: []byte(`{"say":"hi"}`), LogType: types.LogTypeTail})
 				if out.FunctionError != nil {
 					t.Fatalf("function error: %s", out.Payload)
 				}
-				r := decodeJSON[result](t, out.Payload)
+				r := testkit.DecodeJSON[result](t, out.Payload)
 				kind := strings.TrimPrefix(tc.name, "node-")
 				if r.Kind != kind || r.Name != tc.name || r.Count != i || !reflect.DeepEqual(r.Event, map[string]any{"say": "hi"}) {
 					t.Errorf("invoke %d = %s", i, out.Payload)
 				}
-				log := tail(t, out)
+				log := testkit.Tail(t, out)
 				if startID(t, log) != r.RequestID || !strings.Contains(log, kind+" says hi") {
 					t.Errorf("tail of %s:\n%s", tc.name, log)
 				}
@@ -77,7 +79,7 @@ exports.lambdaHandler = function (event, context, callback) {
 func TestInvokeHotReload(t *testing.T) {
 	t.Parallel()
 	code := t.TempDir()
-	_, c := invokeEnv(t, func(cfg *server.Config) { cfg.HotReloadRoots = code })
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.HotReloadRoots = code })
 	write := func(v string) {
 		t.Helper()
 		src := "VALUE = " + v + "\nn = 0\n\ndef handler(event, context):\n    global n\n    n += 1\n    return [VALUE, n]\n"
@@ -86,26 +88,26 @@ func TestInvokeHotReload(t *testing.T) {
 		}
 	}
 	write(`"first"`)
-	createActive(t, c, &lambda.CreateFunctionInput{
+	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("py-hot"),
-		Role:         aws.String(testRole),
+		Role:         aws.String(testkit.Role),
 		Runtime:      types.RuntimePython312,
 		Handler:      aws.String("app.handler"),
 		Code:         &types.FunctionCode{S3Bucket: aws.String("hot-reload"), S3Key: aws.String(code)},
 	})
-	if got := string(call(t, c, "py-hot", `{}`).Payload); got != `["first", 1]` {
+	if got := string(testkit.Call(t, c, "py-hot", `{}`).Payload); got != `["first", 1]` {
 		t.Fatalf("first invoke = %s", got)
 	}
 	// An edit is seen by the very next invoke: the environment running the
 	// old files is replaced. The second edit keeps the file's size.
 	for _, v := range []string{`"second"`, `"third!"`} {
 		write(v)
-		if got, want := string(call(t, c, "py-hot", `{}`).Payload), "["+v+", 1]"; got != want {
+		if got, want := string(testkit.Call(t, c, "py-hot", `{}`).Payload), "["+v+", 1]"; got != want {
 			t.Errorf("after editing app.py the function answers %s, want %s", got, want)
 		}
 	}
 	// Unchanged files keep the environment warm.
-	if got := string(call(t, c, "py-hot", `{}`).Payload); got != `["third!", 2]` {
+	if got := string(testkit.Call(t, c, "py-hot", `{}`).Payload); got != `["third!", 2]` {
 		t.Errorf("without an edit: %s", got)
 	}
 }
@@ -117,15 +119,15 @@ func TestInvokeAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Skip("aws CLI not installed")
 	}
-	d, c := invokeEnv(t, nil)
-	createActive(t, c, pyFunction(t, "py-cli", "def handler(event, context):\n    print('cli log line')\n    return {'got': event}\n"))
+	d, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "py-cli", "def handler(event, context):\n    print('cli log line')\n    return {'got': event}\n"))
 
 	home := t.TempDir()
 	outFile := filepath.Join(home, "out.json")
 	cmd := exec.Command(awsBin, "lambda", "invoke", "--function-name", "py-cli",
 		"--payload", `{"from":"cli"}`, "--log-type", "Tail",
-		"--endpoint-url", d.URL, "--region", testRegion, "--output", "json", outFile)
-	cmd.Env = append(os.Environ(), "HOME="+home, "AWS_ACCESS_KEY_ID="+invokeKey, "AWS_SECRET_ACCESS_KEY=secret",
+		"--endpoint-url", d.URL, "--region", testkit.Region, "--output", "json", outFile)
+	cmd.Env = append(os.Environ(), "HOME="+home, "AWS_ACCESS_KEY_ID="+testkit.InvokeKey, "AWS_SECRET_ACCESS_KEY=secret",
 		"AWS_CONFIG_FILE="+filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"))
 	stdout, err := cmd.Output()
 	if err != nil {
@@ -135,7 +137,7 @@ func TestInvokeAWSCLI(t *testing.T) {
 		}
 		t.Fatalf("aws lambda invoke: %v\n%s%s", err, stdout, stderr)
 	}
-	res := decodeJSON[struct {
+	res := testkit.DecodeJSON[struct {
 		StatusCode      int
 		ExecutedVersion string
 		LogResult       string

@@ -15,12 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // fastQueue keeps the Event queue's delays short: failed invokes retry
 // after 50 ms, throttled ones after 20 ms (up to 6 s).
 func fastQueue(c *server.Config) {
-	isolationOff(c)
+	servertest.IsolationOff(c)
 	c.RetryBase = 50 * time.Millisecond
 	c.ThrottleBase = 20 * time.Millisecond
 }
@@ -31,10 +33,10 @@ func fastQueue(c *server.Config) {
 // them for up to MaximumEventAgeInSeconds).
 func TestInvokeEventThrottledRunsOnce(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, fastQueue)
+	_, c := servertest.InvokeEnv(t, fastQueue)
 	ctx := context.Background()
 	dir := t.TempDir()
-	createActive(t, c, markerFunction(t, "go-throttled", goEchoZip(t), dir))
+	testkit.CreateActive(t, c, markerFunction(t, "go-throttled", testkit.GoBootstrapZip(t, "testdata/goecho"), dir))
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 		FunctionName: aws.String("go-throttled"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
@@ -42,10 +44,10 @@ func TestInvokeEventThrottledRunsOnce(t *testing.T) {
 	for i := range 6 {
 		invokeEvent(t, c, "go-throttled", fmt.Sprintf(`{"op":"marker","name":"thr%d","ms":300}`, i))
 	}
-	eventually(t, 30*time.Second, "six throttled events did not all run", func() bool { return len(markers(t, dir, "thr")) >= 6 })
+	testkit.Eventually(t, 30*time.Second, "six throttled events did not all run", func() bool { return len(testkit.Markers(t, dir, "thr")) >= 6 })
 	time.Sleep(time.Second) // a duplicate run would show by now
 	for i := range 6 {
-		if got := markers(t, dir, fmt.Sprintf("thr%d-", i)); len(got) != 1 {
+		if got := testkit.Markers(t, dir, fmt.Sprintf("thr%d-", i)); len(got) != 1 {
 			t.Errorf("event %d ran %d times: %v", i, len(got), got)
 		}
 	}
@@ -60,27 +62,27 @@ func TestInvokeEventMaxAgeWhileThrottled(t *testing.T) {
 		t.Skip("waits for a 60 s maximum event age")
 	}
 	t.Parallel()
-	_, c := invokeEnv(t, fastQueue)
+	_, c := servertest.InvokeEnv(t, fastQueue)
 	ctx := context.Background()
 	dir := t.TempDir()
-	sink := pyFunction(t, "age-sink", "import json, os, uuid\ndef handler(e, c):\n    open(os.path.join(os.environ['OUT'], str(uuid.uuid4())), 'w').write(json.dumps(e))\n")
+	sink := testkit.PyFunction(t, "age-sink", "import json, os, uuid\ndef handler(e, c):\n    open(os.path.join(os.environ['OUT'], str(uuid.uuid4())), 'w').write(json.dumps(e))\n")
 	sink.Environment = &types.Environment{Variables: map[string]string{"OUT": dir}}
-	createActive(t, c, sink)
-	createActive(t, c, pyFunction(t, "age-throttled", "def handler(e, c):\n    return 'ran'\n"))
+	testkit.CreateActive(t, c, sink)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "age-throttled", "def handler(e, c):\n    return 'ran'\n"))
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 		FunctionName: aws.String("age-throttled"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName: aws.String("age-throttled"), MaximumEventAgeInSeconds: aws.Int32(60),
-		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(invokeARN("age-sink"))}},
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(testkit.InvokeARN("age-sink"))}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	id := invokeEvent(t, c, "age-throttled", `{"n": 7}`)
 	var rec map[string]any
-	eventually(t, 80*time.Second, "no destination record", func() bool {
+	testkit.Eventually(t, 80*time.Second, "no destination record", func() bool {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -96,7 +98,7 @@ func TestInvokeEventMaxAgeWhileThrottled(t *testing.T) {
 		t.Errorf("record after %v, want 60 s (+ delivery)", took)
 	}
 	rc, _ := rec["requestContext"].(map[string]any)
-	if rc["condition"] != "EventAgeExceeded" || rc["requestId"] != id || rc["functionArn"] != invokeARN("age-throttled")+":$LATEST" || rc["approximateInvokeCount"] != 0.0 {
+	if rc["condition"] != "EventAgeExceeded" || rc["requestId"] != id || rc["functionArn"] != testkit.InvokeARN("age-throttled")+":$LATEST" || rc["approximateInvokeCount"] != 0.0 {
 		t.Errorf("record requestContext = %v (request id %s)", rc, id)
 	}
 	if rp, _ := rec["requestPayload"].(map[string]any); rp["n"] != 7.0 {

@@ -13,16 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestEventInvokeConfigLifecycle(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("eic", handlerZip(t, "x = 1\n")))
-	createActive(t, c, createInput("eic-dest", handlerZip(t, "x = 1\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("eic", testkit.HandlerZip(t, "x = 1\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("eic-dest", testkit.HandlerZip(t, "x = 1\n")))
 	fn := aws.String("eic")
-	latest := fnARN("eic") + ":$LATEST"
+	latest := testkit.FnARN("eic") + ":$LATEST"
 
 	put, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn, MaximumRetryAttempts: aws.Int32(0)})
 	if err != nil || aws.ToString(put.FunctionArn) != latest || aws.ToInt32(put.MaximumRetryAttempts) != 0 || put.MaximumEventAgeInSeconds != nil ||
@@ -35,8 +37,8 @@ func TestEventInvokeConfigLifecycle(t *testing.T) {
 		t.Errorf("Put did not replace: %+v", put)
 	}
 	up, err := c.UpdateFunctionEventInvokeConfig(ctx, &lambda.UpdateFunctionEventInvokeConfigInput{FunctionName: fn, MaximumRetryAttempts: aws.Int32(1),
-		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(fnARN("eic-dest"))}}})
-	if err != nil || aws.ToInt32(up.MaximumEventAgeInSeconds) != 60 || aws.ToInt32(up.MaximumRetryAttempts) != 1 || aws.ToString(up.DestinationConfig.OnFailure.Destination) != fnARN("eic-dest") {
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(testkit.FnARN("eic-dest"))}}})
+	if err != nil || aws.ToInt32(up.MaximumEventAgeInSeconds) != 60 || aws.ToInt32(up.MaximumRetryAttempts) != 1 || aws.ToString(up.DestinationConfig.OnFailure.Destination) != testkit.FnARN("eic-dest") {
 		t.Fatalf("Update: %v %+v", err, up)
 	}
 	got, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: fn})
@@ -49,22 +51,22 @@ func TestEventInvokeConfigLifecycle(t *testing.T) {
 	}
 
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn})
-	apiErr(t, err, "InvalidParameterValueException", 400, "You must specify at least one of error handling or destination setting.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "You must specify at least one of error handling or destination setting.")
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("nope"), MaximumRetryAttempts: aws.Int32(1)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The function doesn't exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The function doesn't exist.")
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn,
-		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(fnARN("doesnotexist"))}}})
-	apiErr(t, err, "InvalidParameterValueException", 400, "The destination ARN "+fnARN("doesnotexist")+" is invalid.")
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(testkit.FnARN("doesnotexist"))}}})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The destination ARN "+testkit.FnARN("doesnotexist")+" is invalid.")
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn,
-		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(fnARN("eic"))}}})
-	apiErr(t, err, "InvalidParameterValueException", 400, "You can't specify the function as a destination for itself.")
-	iam := "arn:aws:iam:us-east-1:" + testAccount + ":function:eic"
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(testkit.FnARN("eic"))}}})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "You can't specify the function as a destination for itself.")
+	iam := "arn:aws:iam:us-east-1:" + testkit.Account + ":function:eic"
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn,
 		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(iam)}}})
-	apiErr(t, err, "InvalidParameterValueException", 400, "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="+iam+"), onFailure=null) is invalid.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="+iam+"), onFailure=null) is invalid.")
 	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: fn,
-		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("arn:aws:sqs:us-east-1:" + testAccount + ":dlq")}}})
-	if httpStatus(err) != 501 {
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("arn:aws:sqs:us-east-1:" + testkit.Account + ":dlq")}}})
+	if testkit.HTTPStatus(err) != 501 {
 		t.Errorf("an SQS destination: %v, want 501 (lambdad cannot deliver there)", err)
 	}
 
@@ -72,9 +74,9 @@ func TestEventInvokeConfigLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: fn})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The function "+latest+" doesn't have an EventInvokeConfig")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The function "+latest+" doesn't have an EventInvokeConfig")
 	_, err = c.UpdateFunctionEventInvokeConfig(ctx, &lambda.UpdateFunctionEventInvokeConfigInput{FunctionName: fn, MaximumRetryAttempts: aws.Int32(1)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The function "+latest+" doesn't have an EventInvokeConfig")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The function "+latest+" doesn't have an EventInvokeConfig")
 }
 
 // TestEventDestinations: a failing Event invoke is tried 1+MaximumRetryAttempts
@@ -82,24 +84,24 @@ func TestEventInvokeConfigLifecycle(t *testing.T) {
 // OnSuccess.
 func TestEventDestinations(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, func(cfg *server.Config) { isolationOff(cfg); cfg.RetryBase = 20 * time.Millisecond })
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { servertest.IsolationOff(cfg); cfg.RetryBase = 20 * time.Millisecond })
 	ctx := context.Background()
 	dir := t.TempDir()
-	sink := pyFunction(t, "sink", "import json, os, uuid\ndef handler(e, c):\n    open(os.path.join(os.environ['OUT'], str(uuid.uuid4())), 'w').write(json.dumps(e))\n")
+	sink := testkit.PyFunction(t, "sink", "import json, os, uuid\ndef handler(e, c):\n    open(os.path.join(os.environ['OUT'], str(uuid.uuid4())), 'w').write(json.dumps(e))\n")
 	sink.Environment = &types.Environment{Variables: map[string]string{"OUT": dir}}
-	createActive(t, c, sink)
-	createActive(t, c, pyFunction(t, "flaky", "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError('boom')\n    return {'ok': e['n']}\n"))
+	testkit.CreateActive(t, c, sink)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "flaky", "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError('boom')\n    return {'ok': e['n']}\n"))
 	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("flaky"), MaximumRetryAttempts: aws.Int32(1),
 		DestinationConfig: &types.DestinationConfig{
-			OnFailure: &types.OnFailure{Destination: aws.String(invokeARN("sink"))},
-			OnSuccess: &types.OnSuccess{Destination: aws.String(invokeARN("sink"))},
+			OnFailure: &types.OnFailure{Destination: aws.String(testkit.InvokeARN("sink"))},
+			OnSuccess: &types.OnSuccess{Destination: aws.String(testkit.InvokeARN("sink"))},
 		}}); err != nil {
 		t.Fatal(err)
 	}
 	invokeEvent(t, c, "flaky", `{"fail": true, "n": 1}`)
 	invokeEvent(t, c, "flaky", `{"n": 2}`)
 	records := map[string]map[string]any{}
-	eventually(t, 15*time.Second, "two destination records", func() bool {
+	testkit.Eventually(t, 15*time.Second, "two destination records", func() bool {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -114,7 +116,7 @@ func TestEventDestinations(t *testing.T) {
 	})
 	fail := records["RetriesExhausted"]
 	rc := fail["requestContext"].(map[string]any)
-	if rc["approximateInvokeCount"] != 2.0 || rc["functionArn"] != invokeARN("flaky")+":$LATEST" || fail["version"] != "1.0" {
+	if rc["approximateInvokeCount"] != 2.0 || rc["functionArn"] != testkit.InvokeARN("flaky")+":$LATEST" || fail["version"] != "1.0" {
 		t.Errorf("failure record context = %v", fail)
 	}
 	if resp, _ := fail["responseContext"].(map[string]any); resp["functionError"] != "Unhandled" || resp["executedVersion"] != "$LATEST" {

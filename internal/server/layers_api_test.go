@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func publishLayer(t *testing.T, c *lambda.Client, name string, zip []byte, runtimes ...types.Runtime) *lambda.PublishLayerVersionOutput {
@@ -30,15 +32,15 @@ func publishLayer(t *testing.T, c *lambda.Client, name string, zip []byte, runti
 
 func TestLayerLifecycle(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	zip := archivetest.Zip(t, archivetest.File{Name: "python/mylib.py", Body: "X = 1\n"})
 	v1 := publishLayer(t, c, "libs", zip, types.RuntimePython312)
-	arn := "arn:aws:lambda:us-east-1:" + testAccount + ":layer:libs"
+	arn := "arn:aws:lambda:us-east-1:" + testkit.Account + ":layer:libs"
 	if aws.ToString(v1.LayerArn) != arn || aws.ToString(v1.LayerVersionArn) != arn+":1" || v1.Version != 1 {
 		t.Errorf("v1 = %s %s %d", aws.ToString(v1.LayerArn), aws.ToString(v1.LayerVersionArn), v1.Version)
 	}
-	if aws.ToString(v1.Content.CodeSha256) != sha256b64(zip) || v1.Content.CodeSize != int64(len(zip)) {
+	if aws.ToString(v1.Content.CodeSha256) != testkit.SHA256B64(zip) || v1.Content.CodeSize != int64(len(zip)) {
 		t.Errorf("content = %+v", v1.Content)
 	}
 	if !strings.HasSuffix(aws.ToString(v1.CreatedDate), "+0000") || len(v1.CompatibleArchitectures) != 0 {
@@ -84,14 +86,14 @@ func TestLayerLifecycle(t *testing.T) {
 	}
 
 	_, err = c.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("libs"), VersionNumber: aws.Int64(9)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 	_, err = c.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("libs"), VersionNumber: aws.Int64(0)})
-	apiErr(t, err, "InvalidParameterValueException", 400, "Layer Version Cannot be less than 1")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Layer Version Cannot be less than 1")
 
 	// A function keeps a deleted layer version's code.
-	fn := createInput("uses-layer", handlerZip(t, "import mylib\ndef handler(e, c):\n    return mylib.X\n"))
+	fn := testkit.CreateInput("uses-layer", testkit.HandlerZip(t, "import mylib\ndef handler(e, c):\n    return mylib.X\n"))
 	fn.Layers = []string{arn + ":1"}
-	createActive(t, c, fn)
+	testkit.CreateActive(t, c, fn)
 	if _, err := c.DeleteLayerVersion(ctx, &lambda.DeleteLayerVersionInput{LayerName: aws.String("libs"), VersionNumber: aws.Int64(1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +101,8 @@ func TestLayerLifecycle(t *testing.T) {
 		t.Errorf("deleting again: %v", err)
 	}
 	_, err = c.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("libs"), VersionNumber: aws.Int64(1)})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
-	if out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("uses-layer")}); string(out.Payload) != "1" || out.FunctionError != nil {
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	if out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("uses-layer")}); string(out.Payload) != "1" || out.FunctionError != nil {
 		t.Errorf("invoke with a deleted layer version: %s", out.Payload)
 	}
 	v3 := publishLayer(t, c, "libs", zip)
@@ -111,27 +113,27 @@ func TestLayerLifecycle(t *testing.T) {
 
 func TestFunctionLayerErrors(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	zip := archivetest.Zip(t, archivetest.File{Name: "x.txt", Body: "x"})
-	arn := "arn:aws:lambda:us-east-1:" + testAccount + ":layer:dup"
+	arn := "arn:aws:lambda:us-east-1:" + testkit.Account + ":layer:dup"
 	publishLayer(t, c, "dup", zip)
 	publishLayer(t, c, "dup", zip)
-	in := createInput("layer-errors", handlerZip(t, "x = 1\n"))
+	in := testkit.CreateInput("layer-errors", testkit.HandlerZip(t, "x = 1\n"))
 	in.Layers = []string{arn + ":1", arn + ":2"}
 	_, err := c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, fmt.Sprintf("Two different versions of the same layer are not allowed to be referenced in the same function. %s:1 and %s:2 are versions of the same layer.", arn, arn))
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, fmt.Sprintf("Two different versions of the same layer are not allowed to be referenced in the same function. %s:1 and %s:2 are versions of the same layer.", arn, arn))
 	in.Layers = []string{arn + ":9"}
 	_, err = c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":9 does not exist.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":9 does not exist.")
 	in.Layers = []string{arn + ":1", arn + ":1", arn + ":1", arn + ":1", arn + ":1", arn + ":1"}
 	_, err = c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Cannot reference more than 5 layers.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Cannot reference more than 5 layers.")
 
 	in.Layers = nil
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 	_, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("layer-errors"), Layers: []string{arn + ":7"}})
-	apiErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":7 does not exist.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":7 does not exist.")
 	up, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("layer-errors"), Layers: []string{arn + ":2"}})
 	if err != nil || len(up.Layers) != 1 || up.Layers[0].CodeSize != int64(len(zip)) {
 		t.Fatalf("UpdateFunctionConfiguration with a layer: %v", err)
@@ -142,33 +144,33 @@ func TestFunctionLayerErrors(t *testing.T) {
 // a layer, and a Python function importing a module from a layer's python/.
 func TestInvokeWithLayers(t *testing.T) {
 	t.Parallel()
-	_, c := invokeEnv(t, nil)
+	_, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
-	boot, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("goboot"), Content: &types.LayerVersionContentInput{ZipFile: goEchoZip(t)}})
+	boot, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("goboot"), Content: &types.LayerVersionContentInput{ZipFile: testkit.GoBootstrapZip(t, "testdata/goecho")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := goFunction("boot-from-layer", archivetest.Zip(t, archivetest.File{Name: "README", Body: "code without a bootstrap"}))
+	fn := testkit.GoFunction("boot-from-layer", archivetest.Zip(t, archivetest.File{Name: "README", Body: "code without a bootstrap"}))
 	fn.Layers = []string{aws.ToString(boot.LayerVersionArn)}
-	createActive(t, c, fn)
-	if got := string(call(t, c, "boot-from-layer", `{"op":"echo","value":"from /opt"}`).Payload); got != `"from /opt"` {
+	testkit.CreateActive(t, c, fn)
+	if got := string(testkit.Call(t, c, "boot-from-layer", `{"op":"echo","value":"from /opt"}`).Payload); got != `"from /opt"` {
 		t.Errorf("bootstrap from a layer answered %s", got)
 	}
 
 	lib := publishLayer(t, c, "pylib", archivetest.Zip(t, archivetest.File{Name: "python/greeting.py", Body: "WORD = 'layered'\n"}))
 	over := publishLayer(t, c, "pyover", archivetest.Zip(t, archivetest.File{Name: "python/greeting.py", Body: "WORD = 'later layer wins'\n"}))
-	py := pyFunction(t, "py-layers", "import greeting\ndef handler(e, c):\n    return greeting.WORD\n")
+	py := testkit.PyFunction(t, "py-layers", "import greeting\ndef handler(e, c):\n    return greeting.WORD\n")
 	py.Layers = []string{aws.ToString(lib.LayerVersionArn)}
-	createActive(t, c, py)
-	if got := string(call(t, c, "py-layers", `{}`).Payload); got != `"layered"` {
+	testkit.CreateActive(t, c, py)
+	if got := string(testkit.Call(t, c, "py-layers", `{}`).Payload); got != `"layered"` {
 		t.Errorf("python module from a layer: %s", got)
 	}
 	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("py-layers"),
 		Layers: []string{aws.ToString(lib.LayerVersionArn), aws.ToString(over.LayerVersionArn)}}); err != nil {
 		t.Fatal(err)
 	}
-	waitUpdated(t, c, "py-layers")
-	if got := string(call(t, c, "py-layers", `{}`).Payload); got != `"later layer wins"` {
+	testkit.WaitUpdated(t, c, "py-layers")
+	if got := string(testkit.Call(t, c, "py-layers", `{}`).Payload); got != `"later layer wins"` {
 		t.Errorf("two layers: %s", got)
 	}
 }
@@ -177,7 +179,7 @@ func TestInvokeWithLayers(t *testing.T) {
 // the version a marker names is deleted between pages.
 func TestLayerVersionsPagination(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	for i := range 3 {
 		publishLayer(t, c, "paged", archivetest.Zip(t, archivetest.File{Name: "f", Body: string(rune('a' + i))}))

@@ -5,14 +5,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, isolationOff)
-	createActive(t, c, pyFunction(t, "counted", "def handler(e, c):\n    return 1\n"))
-	call(t, c, "counted", `{}`)
-	call(t, c, "counted", `{}`)
+	d, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "counted", "def handler(e, c):\n    return 1\n"))
+	testkit.Call(t, c, "counted", `{}`)
+	testkit.Call(t, c, "counted", `{}`)
 	resp, err := http.Get(d.URL + "/_lambdad/metrics")
 	if err != nil {
 		t.Fatal(err)

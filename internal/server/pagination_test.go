@@ -12,13 +12,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestListFunctionsPagination(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	zip := handlerZip(t, "tiny\n")
+	zip := testkit.HandlerZip(t, "tiny\n")
 	const n = 120
 	want := make([]string, n)
 	var wg sync.WaitGroup
@@ -31,7 +34,7 @@ func TestListFunctionsPagination(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if _, err := c.CreateFunction(ctx, createInput(name, zip)); err != nil {
+			if _, err := c.CreateFunction(ctx, testkit.CreateInput(name, zip)); err != nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
 			}
 		}(want[i])
@@ -43,7 +46,7 @@ func TestListFunctionsPagination(t *testing.T) {
 	}
 	// Three of them get versions, for FunctionVersion=ALL.
 	for _, name := range want[:3] {
-		waitActive(t, c, name)
+		testkit.WaitActive(t, c, name)
 		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(name)}); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +67,7 @@ func TestListFunctionsPagination(t *testing.T) {
 		}
 		for _, f := range page.Functions {
 			got = append(got, aws.ToString(f.FunctionName))
-			if aws.ToString(f.FunctionArn) != fnARN(aws.ToString(f.FunctionName)) {
+			if aws.ToString(f.FunctionArn) != testkit.FnARN(aws.ToString(f.FunctionName)) {
 				t.Errorf("ListFunctions ARN = %s, want unqualified", aws.ToString(f.FunctionArn))
 			}
 			if f.State != "" || f.LastUpdateStatus != "" || f.RuntimeVersionConfig != nil || f.StateReason != nil {
@@ -125,10 +128,10 @@ func TestListFunctionsPagination(t *testing.T) {
 		t.Errorf("FunctionVersion=ALL listed %d items, want %d", len(all), n+3)
 	}
 	wantHead := []string{
-		fnARN("fn-page-000") + ":$LATEST", fnARN("fn-page-000") + ":1",
-		fnARN("fn-page-001") + ":$LATEST", fnARN("fn-page-001") + ":1",
-		fnARN("fn-page-002") + ":$LATEST", fnARN("fn-page-002") + ":1",
-		fnARN("fn-page-003") + ":$LATEST",
+		testkit.FnARN("fn-page-000") + ":$LATEST", testkit.FnARN("fn-page-000") + ":1",
+		testkit.FnARN("fn-page-001") + ":$LATEST", testkit.FnARN("fn-page-001") + ":1",
+		testkit.FnARN("fn-page-002") + ":$LATEST", testkit.FnARN("fn-page-002") + ":1",
+		testkit.FnARN("fn-page-003") + ":$LATEST",
 	}
 	if len(all) >= len(wantHead) && !slices.Equal(all[:len(wantHead)], wantHead) {
 		t.Errorf("FunctionVersion=ALL starts %v, want %v", all[:len(wantHead)], wantHead)
@@ -144,10 +147,10 @@ func TestListFunctionsPagination(t *testing.T) {
 
 func TestListVersionsByFunction(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	name := "fn-versions"
-	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "a\n")))
 	const versions = 7
 	for i := 1; i <= versions; i++ {
 		// A new description each time makes a new version.
@@ -173,7 +176,7 @@ func TestListVersionsByFunction(t *testing.T) {
 		}
 		for _, v := range page.Versions {
 			got = append(got, aws.ToString(v.Version))
-			wantARN := fnARN(name) + ":" + aws.ToString(v.Version)
+			wantARN := testkit.FnARN(name) + ":" + aws.ToString(v.Version)
 			if aws.ToString(v.FunctionArn) != wantARN {
 				t.Errorf("version %s ARN = %s, want %s", aws.ToString(v.Version), aws.ToString(v.FunctionArn), wantARN)
 			}
@@ -187,7 +190,7 @@ func TestListVersionsByFunction(t *testing.T) {
 		t.Errorf("versions = %v in %d pages, want %v in 3", got, pages, want)
 	}
 	_, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("fn-none")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+fnARN("fn-none"))
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("fn-none"))
 }
 
 // TestSubresourcePagination pages through a function's aliases, event
@@ -195,11 +198,11 @@ func TestListVersionsByFunction(t *testing.T) {
 // every item comes exactly once, in order.
 func TestSubresourcePagination(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	name := "fn-subpages"
 	fn := aws.String(name)
-	createActive(t, c, createInput(name, handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput(name, testkit.HandlerZip(t, "a\n")))
 	v, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: fn})
 	if err != nil {
 		t.Fatal(err)

@@ -12,13 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestCodeFromS3 creates and updates functions from S3Bucket/S3Key against
 // an S3-compatible endpoint (a path-style stub: there is no S3 here).
 func TestCodeFromS3(t *testing.T) {
-	zip1 := handlerZip(t, "def handler(e, c):\n    return 1\n")
-	zip2 := handlerZip(t, "def handler(e, c):\n    return 2\n")
+	zip1 := testkit.HandlerZip(t, "def handler(e, c):\n    return 1\n")
+	zip2 := testkit.HandlerZip(t, "def handler(e, c):\n    return 2\n")
 	objects := map[string][]byte{"/code/v1.zip": zip1, "/code/v2.zip": zip2, "/code/bad.zip": []byte("not a zip")}
 	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := objects[r.URL.Path]
@@ -31,37 +33,37 @@ func TestCodeFromS3(t *testing.T) {
 		w.Write(b)
 	}))
 	defer s3.Close()
-	d := startLambdad(t, t.TempDir(), func(c *server.Config) { c.S3Endpoint = s3.URL })
-	c := invokeClient(d)
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) { c.S3Endpoint = s3.URL })
+	c := servertest.InvokeClient(d)
 	ctx := context.Background()
 
-	in := pyFunction(t, "from-s3", "")
+	in := testkit.PyFunction(t, "from-s3", "")
 	in.Code = &types.FunctionCode{S3Bucket: aws.String("code"), S3Key: aws.String("v1.zip")}
-	out := create(t, c, in)
-	if aws.ToString(out.CodeSha256) != sha256b64(zip1) || out.CodeSize != int64(len(zip1)) {
+	out := testkit.Create(t, c, in)
+	if aws.ToString(out.CodeSha256) != testkit.SHA256B64(zip1) || out.CodeSize != int64(len(zip1)) {
 		t.Errorf("CodeSha256/CodeSize = %s/%d", aws.ToString(out.CodeSha256), out.CodeSize)
 	}
-	waitActive(t, c, "from-s3")
-	if got := string(call(t, c, "from-s3", `{}`).Payload); got != "1" {
+	testkit.WaitActive(t, c, "from-s3")
+	if got := string(testkit.Call(t, c, "from-s3", `{}`).Payload); got != "1" {
 		t.Errorf("invoke = %s", got)
 	}
 	up, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("from-s3"), S3Bucket: aws.String("code"), S3Key: aws.String("v2.zip")})
-	if err != nil || aws.ToString(up.CodeSha256) != sha256b64(zip2) {
+	if err != nil || aws.ToString(up.CodeSha256) != testkit.SHA256B64(zip2) {
 		t.Fatalf("UpdateFunctionCode from S3: %v", err)
 	}
-	waitUpdated(t, c, "from-s3")
-	if got := string(call(t, c, "from-s3", `{}`).Payload); got != "2" {
+	testkit.WaitUpdated(t, c, "from-s3")
+	if got := string(testkit.Call(t, c, "from-s3", `{}`).Payload); got != "2" {
 		t.Errorf("invoke after update = %s", got)
 	}
 
-	in = pyFunction(t, "s3-missing", "")
+	in = testkit.PyFunction(t, "s3-missing", "")
 	in.Code = &types.FunctionCode{S3Bucket: aws.String("code"), S3Key: aws.String("nope.zip")}
 	_, err = c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.")
 
 	in.Code = &types.FunctionCode{S3Bucket: aws.String("code"), S3Key: aws.String("bad.zip")}
 	_, err = c.CreateFunction(ctx, in)
-	apiErr(t, err, "InvalidParameterValueException", 400, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Could not unzip uploaded file. Please check your file, then try to upload again.")
 	if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("s3-missing")}); err == nil {
 		t.Error("a refused create left a function behind")
 	}
@@ -69,10 +71,10 @@ func TestCodeFromS3(t *testing.T) {
 
 // TestCodeFromS3WithoutEndpoint: with no --s3-endpoint the request is refused clearly.
 func TestCodeFromS3WithoutEndpoint(t *testing.T) {
-	d := startLambdad(t, t.TempDir(), nil)
-	c := invokeClient(d)
-	in := pyFunction(t, "no-s3", "")
+	d := servertest.StartLambdad(t, t.TempDir(), nil)
+	c := servertest.InvokeClient(d)
+	in := testkit.PyFunction(t, "no-s3", "")
 	in.Code = &types.FunctionCode{S3Bucket: aws.String("code"), S3Key: aws.String("v1.zip")}
 	_, err := c.CreateFunction(context.Background(), in)
-	apiErrPrefix(t, err, "InvalidParameterValueException", 400, "Code in S3 (bucket code) cannot be fetched: lambdad has no S3 endpoint.")
+	testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "Code in S3 (bucket code) cannot be fetched: lambdad has no S3 endpoint.")
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // fillTmp writes event["mb"] MB to /tmp and reports how far it got and the
@@ -40,29 +42,29 @@ func TestTmpApartFromMemory(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("isolation needs root")
 	}
-	_, c := invokeEnv(t, nil)
-	in := pyFunction(t, "tmpfill", fillTmp)
+	_, c := servertest.InvokeEnv(t, nil)
+	in := testkit.PyFunction(t, "tmpfill", fillTmp)
 	in.MemorySize = aws.Int32(128)
 	in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(1024)}
 	in.Timeout = aws.Int32(60)
-	createActive(t, c, in)
+	testkit.CreateActive(t, c, in)
 
 	type filled struct {
 		MB  int    `json:"mb"`
 		Err string `json:"err"`
 	}
-	out := call(t, c, "tmpfill", `{"mb":1000}`)
+	out := testkit.Call(t, c, "tmpfill", `{"mb":1000}`)
 	if out.FunctionError != nil {
 		t.Fatalf("128 MB function writing 1,000 MB to /tmp: %s %s", aws.ToString(out.FunctionError), out.Payload)
 	}
-	if v := decodeJSON[filled](t, out.Payload); v.MB != 1000 || v.Err != "" {
+	if v := testkit.DecodeJSON[filled](t, out.Payload); v.MB != 1000 || v.Err != "" {
 		t.Fatalf("wrote %+v, want 1000 MB", v)
 	}
-	out = call(t, c, "tmpfill", `{"mb":1100}`)
+	out = testkit.Call(t, c, "tmpfill", `{"mb":1100}`)
 	if out.FunctionError != nil {
 		t.Fatalf("writing past the cap: %s %s", aws.ToString(out.FunctionError), out.Payload)
 	}
-	if v := decodeJSON[filled](t, out.Payload); v.Err != "ENOSPC" || v.MB < 1000 || v.MB > 1024 {
+	if v := testkit.DecodeJSON[filled](t, out.Payload); v.Err != "ENOSPC" || v.MB < 1000 || v.MB > 1024 {
 		t.Fatalf("writing 1,100 MB to a 1,024 MB /tmp: %+v, want ENOSPC after 1,000 to 1,024 MB", v)
 	}
 }
@@ -75,27 +77,27 @@ func TestMaxMemoryUsedPerInvoke(t *testing.T) {
 	for _, iso := range []struct {
 		name string
 		tune func(*server.Config)
-	}{{"isolated", nil}, {"unconfined", isolationOff}} {
+	}{{"isolated", nil}, {"unconfined", servertest.IsolationOff}} {
 		t.Run(iso.name, func(t *testing.T) {
 			if iso.tune == nil && os.Geteuid() != 0 {
 				t.Skip("isolation needs root")
 			}
-			_, c := invokeEnv(t, iso.tune)
-			in := pyFunction(t, "peak", `def handler(event, context):
+			_, c := servertest.InvokeEnv(t, iso.tune)
+			in := testkit.PyFunction(t, "peak", `def handler(event, context):
     blocks = [b"y" * (1 << 20) for _ in range(event["mb"])]
     return len(blocks)
 `)
 			in.MemorySize = aws.Int32(512)
-			createActive(t, c, in)
+			testkit.CreateActive(t, c, in)
 			used := func(mb int) int {
 				t.Helper()
-				out := mustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("peak"), Payload: []byte(`{"mb":` + strconv.Itoa(mb) + `}`), LogType: types.LogTypeTail})
+				out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("peak"), Payload: []byte(`{"mb":` + strconv.Itoa(mb) + `}`), LogType: types.LogTypeTail})
 				if out.FunctionError != nil {
 					t.Fatalf("%s", out.Payload)
 				}
-				m := maxMemoryUsed.FindStringSubmatch(tail(t, out))
+				m := maxMemoryUsed.FindStringSubmatch(testkit.Tail(t, out))
 				if m == nil {
-					t.Fatalf("no Max Memory Used in %q", tail(t, out))
+					t.Fatalf("no Max Memory Used in %q", testkit.Tail(t, out))
 				}
 				n, _ := strconv.Atoi(m[1])
 				return n

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // bigZip is a zip of a few MB of incompressible data: large enough that the
@@ -43,15 +45,15 @@ func objectCount(t testing.TB, dir string) int {
 // large upload that is not a zip, which must leave nothing behind.
 func TestLargeZipUploads(t *testing.T) {
 	t.Parallel()
-	d, c := newEnv(t, fastTransition)
+	d, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 
 	zip1 := bigZip(t, 3<<20)
-	out := create(t, c, createInput("big-zip", zip1))
-	if aws.ToString(out.CodeSha256) != sha256b64(zip1) || out.CodeSize != int64(len(zip1)) {
-		t.Fatalf("CodeSha256 %s CodeSize %d, want %s %d", aws.ToString(out.CodeSha256), out.CodeSize, sha256b64(zip1), len(zip1))
+	out := testkit.Create(t, c, testkit.CreateInput("big-zip", zip1))
+	if aws.ToString(out.CodeSha256) != testkit.SHA256B64(zip1) || out.CodeSize != int64(len(zip1)) {
+		t.Fatalf("CodeSha256 %s CodeSize %d, want %s %d", aws.ToString(out.CodeSha256), out.CodeSize, testkit.SHA256B64(zip1), len(zip1))
 	}
-	fn := waitActive(t, c, "big-zip")
+	fn := testkit.WaitActive(t, c, "big-zip")
 	if status, body := fetch(t, aws.ToString(fn.Code.Location)); status != 200 || !bytes.Equal(body, zip1) {
 		t.Fatalf("Code.Location: %d, %d bytes; want the %d bytes uploaded", status, len(body), len(zip1))
 	}
@@ -61,10 +63,10 @@ func TestLargeZipUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(up.CodeSha256) != sha256b64(zip2) {
-		t.Fatalf("update CodeSha256 %s, want %s", aws.ToString(up.CodeSha256), sha256b64(zip2))
+	if aws.ToString(up.CodeSha256) != testkit.SHA256B64(zip2) {
+		t.Fatalf("update CodeSha256 %s, want %s", aws.ToString(up.CodeSha256), testkit.SHA256B64(zip2))
 	}
-	waitUpdated(t, c, "big-zip")
+	testkit.WaitUpdated(t, c, "big-zip")
 
 	// A dry run stores nothing.
 	before := objectCount(t, d.Dir)
@@ -73,10 +75,10 @@ func TestLargeZipUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(dry.CodeSha256) != sha256b64(zip3) {
-		t.Errorf("dry run CodeSha256 %s, want the new code's %s", aws.ToString(dry.CodeSha256), sha256b64(zip3))
+	if aws.ToString(dry.CodeSha256) != testkit.SHA256B64(zip3) {
+		t.Errorf("dry run CodeSha256 %s, want the new code's %s", aws.ToString(dry.CodeSha256), testkit.SHA256B64(zip3))
 	}
-	if fn, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("big-zip")}); err != nil || aws.ToString(fn.Configuration.CodeSha256) != sha256b64(zip2) {
+	if fn, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("big-zip")}); err != nil || aws.ToString(fn.Configuration.CodeSha256) != testkit.SHA256B64(zip2) {
 		t.Errorf("after a dry run: %v, CodeSha256 %s", err, aws.ToString(fn.Configuration.CodeSha256))
 	}
 	if n := objectCount(t, d.Dir); n != before {
@@ -88,16 +90,16 @@ func TestLargeZipUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(lv.Content.CodeSha256) != sha256b64(layer) {
-		t.Errorf("layer CodeSha256 %s, want %s", aws.ToString(lv.Content.CodeSha256), sha256b64(layer))
+	if aws.ToString(lv.Content.CodeSha256) != testkit.SHA256B64(layer) {
+		t.Errorf("layer CodeSha256 %s, want %s", aws.ToString(lv.Content.CodeSha256), testkit.SHA256B64(layer))
 	}
 
 	// Not a zip: refused, and the bytes written meanwhile are gone.
 	before = objectCount(t, d.Dir)
 	junk := make([]byte, 2<<20)
 	rand.Read(junk)
-	_, err = c.CreateFunction(ctx, createInput("big-junk", junk))
-	apiErr(t, err, "InvalidParameterValueException", 400, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	_, err = c.CreateFunction(ctx, testkit.CreateInput("big-junk", junk))
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Could not unzip uploaded file. Please check your file, then try to upload again.")
 	if n := objectCount(t, d.Dir); n != before {
 		t.Errorf("a refused upload left an object: %d objects, was %d", n, before)
 	}
@@ -110,16 +112,16 @@ func TestLargeZipUploads(t *testing.T) {
 // refused before anything is stored, dry run or not.
 func TestUpdateCodeOfAVersionIsRefusedFirst(t *testing.T) {
 	t.Parallel()
-	d, c := newEnv(t, fastTransition)
+	d, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("upd-ver", handlerZip(t, "a\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("upd-ver", testkit.HandlerZip(t, "a\n")))
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("upd-ver")}); err != nil {
 		t.Fatal(err)
 	}
 	before := objectCount(t, d.Dir)
 	for _, dry := range []bool{false, true} {
 		_, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd-ver:1"), ZipFile: bigZip(t, 2<<20), DryRun: dry})
-		apiErrPrefix(t, err, "InvalidParameterValueException", 400, "Updating a published version is not supported")
+		testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "Updating a published version is not supported")
 	}
 	if n := objectCount(t, d.Dir); n != before {
 		t.Errorf("refused updates stored code: %d objects, was %d", n, before)

@@ -12,24 +12,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 func TestFunctionURLConfigs(t *testing.T) {
 	t.Parallel()
-	_, c := newEnv(t, fastTransition)
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
-	createActive(t, c, createInput("web", handlerZip(t, "x = 1\n")))
+	testkit.CreateActive(t, c, testkit.CreateInput("web", testkit.HandlerZip(t, "x = 1\n")))
 	fn := aws.String("web")
 	created, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: fn, AuthType: types.FunctionUrlAuthTypeNone})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(aws.ToString(created.FunctionUrl))
-	if err != nil || !strings.Contains(u.Host, ".lambda-url.us-east-1.localhost:") || aws.ToString(created.FunctionArn) != fnARN("web") || created.AuthType != "NONE" {
+	if err != nil || !strings.Contains(u.Host, ".lambda-url.us-east-1.localhost:") || aws.ToString(created.FunctionArn) != testkit.FnARN("web") || created.AuthType != "NONE" {
 		t.Errorf("CreateFunctionUrlConfig = %s %s %s", aws.ToString(created.FunctionUrl), aws.ToString(created.FunctionArn), created.AuthType)
 	}
 	_, err = c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: fn, AuthType: types.FunctionUrlAuthTypeNone})
-	apiErr(t, err, "ResourceConflictException", 409, "Failed to create function url config for [functionArn = "+fnARN("web")+"]. Error message:  FunctionUrlConfig exists for this Lambda function")
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Failed to create function url config for [functionArn = "+testkit.FnARN("web")+"]. Error message:  FunctionUrlConfig exists for this Lambda function")
 	got, err := c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: fn})
 	if err != nil || got.InvokeMode != types.InvokeModeBuffered || aws.ToString(got.FunctionUrl) != aws.ToString(created.FunctionUrl) {
 		t.Errorf("GetFunctionUrlConfig: %v %+v", err, got)
@@ -43,23 +46,23 @@ func TestFunctionURLConfigs(t *testing.T) {
 		t.Errorf("ListFunctionUrlConfigs: %v", err)
 	}
 	_, err = c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("nope"), AuthType: types.FunctionUrlAuthTypeNone})
-	apiErr(t, err, "ResourceNotFoundException", 404, "Function does not exist")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function does not exist")
 	_, err = c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: fn, Qualifier: aws.String("1"), AuthType: types.FunctionUrlAuthTypeNone})
-	apiErr(t, err, "ValidationException", 400, `1 validation error detected: Value '1' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)`)
+	testkit.APIErr(t, err, "ValidationException", 400, `1 validation error detected: Value '1' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)`)
 	_, err = c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: fn, Qualifier: aws.String("nosuchalias")})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 	if _, err := c.DeleteFunctionUrlConfig(ctx, &lambda.DeleteFunctionUrlConfigInput{FunctionName: fn}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: fn})
-	apiErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The resource you requested does not exist.")
 }
 
 // TestFunctionURLServesHTTP calls a function through its URL, by host name
 // and by lambdad's path form, and checks the 2.0 event and the response.
 func TestFunctionURLServesHTTP(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, nil)
+	d, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	src := `import json
 def handler(event, context):
@@ -69,7 +72,7 @@ def handler(event, context):
         raise RuntimeError('no')
     return {'event': event}
 `
-	createActive(t, c, pyFunction(t, "site", src))
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "site", src))
 	cfg, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("site"), AuthType: types.FunctionUrlAuthTypeNone,
 		Cors: &types.Cors{AllowOrigins: []string{"https://app.example"}, AllowMethods: []string{"GET", "POST"}}})
 	if err != nil {

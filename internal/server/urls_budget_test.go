@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestFunctionURLBodiesShareTheBudget: while stalled API bodies hold all of
@@ -23,9 +25,9 @@ import (
 // its body to it; once they are gone it runs.
 func TestFunctionURLBodiesShareTheBudget(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, func(cfg *server.Config) { cfg.BodyMemory = 1 << 20; isolationOff(cfg) })
+	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.BodyMemory = 1 << 20; servertest.IsolationOff(cfg) })
 	ctx := context.Background()
-	createActive(t, c, pyFunction(t, "budget", "def handler(e, c):\n    return {'statusCode': 200, 'body': str(len(e.get('body') or ''))}\n"))
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "budget", "def handler(e, c):\n    return {'statusCode': 200, 'body': str(len(e.get('body') or ''))}\n"))
 	cfg, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("budget"), AuthType: types.FunctionUrlAuthTypeNone})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func TestFunctionURLBodiesShareTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(conn, "POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", 1<<20)
-	eventually(t, 5*time.Second, "a function URL request was not throttled while the budget was held", func() bool { return post() == http.StatusTooManyRequests })
+	testkit.Eventually(t, 5*time.Second, "a function URL request was not throttled while the budget was held", func() bool { return post() == http.StatusTooManyRequests })
 	conn.Close()
-	eventually(t, 10*time.Second, "the function URL did not run once the budget was free", func() bool { return post() == http.StatusOK })
+	testkit.Eventually(t, 10*time.Second, "the function URL did not run once the budget was free", func() bool { return post() == http.StatusOK })
 }

@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // TestInvalidUTF8Refused: a payload that is JSON but not UTF-8 never reaches
@@ -18,9 +21,9 @@ import (
 // parser's (Jackson's) words, and so does any other JSON body.
 func TestInvalidUTF8Refused(t *testing.T) {
 	t.Parallel()
-	d, c := invokeEnv(t, isolationOff)
+	d, c := servertest.InvokeEnv(t, servertest.IsolationOff)
 	marker := filepath.Join(t.TempDir(), "ran")
-	createActive(t, c, pyFunction(t, "utf8", "def handler(e, c):\n    open("+quotePy(marker)+", 'a').write('x')\n    return e\n"))
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "utf8", "def handler(e, c):\n    open("+quotePy(marker)+", 'a').write('x')\n    return e\n"))
 	ctx := context.Background()
 	for _, tc := range []struct {
 		payload []byte
@@ -32,13 +35,13 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		{[]byte("\"\xff\""), "Invalid UTF-8 start byte 0xff\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 3]", types.InvocationTypeEvent},
 	} {
 		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("utf8"), Payload: tc.payload, InvocationType: tc.typ})
-		apiErr(t, err, "InvalidRequestContentException", 400, "Could not parse request body into json: Could not parse payload into json: "+tc.msg)
-		if !isType[*types.InvalidRequestContentException](err) {
+		testkit.APIErr(t, err, "InvalidRequestContentException", 400, "Could not parse request body into json: Could not parse payload into json: "+tc.msg)
+		if !testkit.IsType[*types.InvalidRequestContentException](err) {
 			t.Errorf("want *types.InvalidRequestContentException, got %T", err)
 		}
 	}
 	// Valid multi-byte text still runs.
-	if out := call(t, c, "utf8", `{"a":"été ✓ 𝄞"}`); string(out.Payload) != `{"a": "été ✓ 𝄞"}` {
+	if out := testkit.Call(t, c, "utf8", `{"a":"été ✓ 𝄞"}`); string(out.Payload) != `{"a": "été ✓ 𝄞"}` {
 		t.Errorf("valid UTF-8: %s", out.Payload)
 	}
 	if b, _ := os.ReadFile(marker); len(b) != 1 {
@@ -47,7 +50,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 
 	// Any other JSON body: an UpdateFunctionConfiguration with a bad description.
 	req, _ := http.NewRequest("PUT", d.URL+"/2015-03-31/functions/utf8/configuration", bytes.NewReader([]byte("{\"Description\":\"caf\xe9\"}")))
-	req.Header.Set("Authorization", invokeAuth)
+	req.Header.Set("Authorization", testkit.InvokeAuth)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -9,10 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // childEnv makes the test binary a client that connects as another user:
@@ -28,25 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 func child(spec string) int {
-	var uid int
-	var addr string
-	if _, err := fmt.Sscan(spec, &uid, &addr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setgroups(nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setresgid(uid, uid, uid); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := syscall.Setresuid(uid, uid, uid); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	c, err := net.Dial("tcp", addr)
+	c, err := testkit.DialAs(spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -116,8 +97,7 @@ func TestOtherUserConnection(t *testing.T) {
 	}
 	const uid = 43210
 	ln := listen(t, "tcp4", "127.0.0.1:0")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(uid)+" "+ln.Addr().String())
+	cmd := testkit.AsUser(childEnv, uid, ln.Addr().String())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
