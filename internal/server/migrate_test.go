@@ -19,7 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/store"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // copyDir copies the regular files under src to dst.
@@ -217,12 +219,12 @@ func TestV0DataDirServed(t *testing.T) {
 
 		// The functions run: Python with its layer, through the alias too, and Node.
 		for _, name := range []string{"hello", "hello:live"} {
-			out := call(t, c, name, `{"k":1}`)
+			out := testkit.Call(t, c, name, `{"k":1}`)
 			if out.FunctionError != nil || string(out.Payload) != `{"greeting": "hello v2 fixture", "event": {"k": 1}}` {
 				t.Errorf("invoke %s: %v %s", name, out.FunctionError, out.Payload)
 			}
 		}
-		out := call(t, c, "nodefn", `{"k":2}`)
+		out := testkit.Call(t, c, "nodefn", `{"k":2}`)
 		if out.FunctionError != nil || string(out.Payload) != `{"node":true,"color":"blue","event":{"k":2}}` {
 			t.Errorf("invoke nodefn: %v %s", out.FunctionError, out.Payload)
 		}
@@ -235,12 +237,12 @@ func TestV0DataDirServed(t *testing.T) {
 		}
 	}
 
-	d := startLambdad(t, dir, nil)
-	check(invokeClient(d))
+	d := servertest.StartLambdad(t, dir, nil)
+	check(servertest.InvokeClient(d))
 	d.Stop()
 	// The upgraded directory opens again and serves the same.
-	d = startLambdad(t, dir, nil)
-	check(invokeClient(d))
+	d = servertest.StartLambdad(t, dir, nil)
+	check(servertest.InvokeClient(d))
 }
 
 // TestNewerDataDirRefused: a data directory whose schema is newer than this
