@@ -5,14 +5,16 @@
 # package (npm checks the tarball against the registry's integrity hash) and
 # reused by later calls.
 #
-# Where it goes: $LAMBDAD_NODE_CACHE if set, else /opt/lambdad-node<MAJOR> as
-# root (readable by every user, so isolated environments can run it), else
+# Where it goes: $LAMBDAD_NODE_CACHE if set, else /usr/local/lib/lambdad/node<MAJOR>
+# as root (readable by every user and outside the paths isolated environments
+# mount their own /opt, /tmp, /var/task over, so they can run it), else
 # ${XDG_CACHE_HOME:-~/.cache}/lambdad/node<MAJOR>. Concurrent calls are
 # serialised by a lock and the install is renamed into place whole, so a
 # half-extracted node is never seen.
 #
 # The durable execution SDK (@aws/durable-execution-sdk-js) needs Node >= 22;
-# .ci/run calls this and the tests use the path it prints.
+# .ci/run calls this, and lambdad runs nodejs22.x with the path it prints when
+# given it in --node-binaries.
 set -euo pipefail
 
 major=${1:-22}
@@ -41,7 +43,7 @@ fi
 if [ -n "${LAMBDAD_NODE_CACHE:-}" ]; then
 	dir=$LAMBDAD_NODE_CACHE
 elif [ "$(id -u)" = 0 ]; then
-	dir=/opt/lambdad-node$major
+	dir=/usr/local/lib/lambdad/node$major
 else
 	dir=${XDG_CACHE_HOME:-$HOME/.cache}/lambdad/node$major
 fi
@@ -66,7 +68,7 @@ command -v npm >/dev/null || {
 }
 
 parent=$(dirname "$dir")
-mkdir -p "$parent"
+(umask 022 && mkdir -p "$parent")
 exec 9>"$dir.lock"
 flock 9
 # Another call may have installed it while this one waited for the lock.
