@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# node.sh [MAJOR]: prints the path of a node binary whose major version is at
-# least MAJOR (default 22). The host's `node` is used when it is new enough;
-# otherwise Node MAJOR.x is installed once from npm's node-linux-<arch>
-# package (npm checks the tarball against the registry's integrity hash) and
-# reused by later calls.
+# node.sh [MAJOR]: prints the path of a node binary of major version MAJOR
+# (default 22). The host's `node` is used when it is that version; otherwise
+# (older, as the durable execution SDK cannot use, or newer, as nodejsMAJOR.x
+# should not run on) Node MAJOR.x is installed once from npm's
+# node-linux-<arch> package (npm checks the tarball against the registry's
+# integrity hash) and reused by later calls.
 #
 # Where it goes: $LAMBDAD_NODE_CACHE if set, else /usr/local/lib/lambdad/node<MAJOR>
 # as root (readable by every user and outside the paths isolated environments
@@ -34,7 +35,7 @@ node_major() {
 
 if host=$(command -v node 2>/dev/null); then
 	m=$(node_major "$host")
-	if [ -n "$m" ] && [ "$m" -ge "$major" ]; then
+	if [ "$m" = "$major" ]; then
 		readlink -f "$host"
 		exit 0
 	fi
