@@ -1,5 +1,6 @@
 // Package durable will hold lambdad's durable executions (docs/durable.md).
-// For now it has the persistent due-time index their one scheduler reads.
+// For now it has the persistent due-time index their one scheduler reads,
+// and the codec of checkpoint tokens and callback ids.
 package durable
 
 import (
