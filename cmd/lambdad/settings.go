@@ -181,3 +181,30 @@ func (v credentialsValue) Set(s string) error {
 	*v.p = m
 	return nil
 }
+
+// listValue is ITEM[,ITEM...] with no empty item; empty means none.
+type listValue struct{ p *[]string }
+
+func (v listValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v listValue) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		*v.p = nil
+		return nil
+	}
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return errors.New("an empty item in the list")
+		}
+		items = append(items, item)
+	}
+	*v.p = items
+	return nil
+}

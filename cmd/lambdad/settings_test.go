@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,32 @@ func TestEveryFlagNamesItsVariable(t *testing.T) {
 	})
 	if n == 0 {
 		t.Fatal("no flags")
+	}
+}
+
+// TestNodeBinariesSetting checks --node-binaries and LAMBDAD_NODE_BINARIES:
+// a comma list, trimmed, the flag winning; an empty item stops lambdad.
+func TestNodeBinariesSetting(t *testing.T) {
+	env := map[string]string{"LAMBDAD_NODE_BINARIES": "/opt/lambdad-node22/bin/node, node24"}
+	cfg, _, err := parseSettings(nil, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Nodes, []string{"/opt/lambdad-node22/bin/node", "node24"}) {
+		t.Errorf("Nodes = %q", cfg.Nodes)
+	}
+	cfg, _, err = parseSettings([]string{"--node-binaries", "/usr/local/bin/node22"}, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Nodes, []string{"/usr/local/bin/node22"}) {
+		t.Errorf("the flag did not win: Nodes = %q", cfg.Nodes)
+	}
+	if cfg, _, err = parseSettings(nil, lookupIn(nil)); err != nil || cfg.Nodes != nil {
+		t.Errorf("default: Nodes = %q, %v; want none", cfg.Nodes, err)
+	}
+	_, _, err = parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_NODE_BINARIES": "a,,b"}))
+	if want := `invalid value "a,,b" for LAMBDAD_NODE_BINARIES: an empty item in the list`; err == nil || err.Error() != want {
+		t.Errorf("an empty item: %v, want %q", err, want)
 	}
 }

@@ -39,8 +39,12 @@ type Config struct {
 	Dir string
 	// Python is the interpreter used when pythonX.Y is not installed ("python3" if empty).
 	Python string
-	// Node is the node binary for every nodejs runtime ("node" if empty).
-	Node   string
+	// Node is the node binary for a nodejsN.x runtime that no binary of
+	// Nodes matches ("node" if empty).
+	Node string
+	// Nodes are node binaries (paths or names on PATH) for exact runtime
+	// versions: nodejsN.x runs with the first whose major version is N.
+	Nodes  []string
 	Logger *slog.Logger
 }
 
@@ -354,7 +358,10 @@ func (c *Catalog) precompile(p *probe) {
 }
 
 func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
-	p := c.probe(c.cfg.Node, nodeProbe)
+	p := c.nodeFor(major)
+	if p == nil {
+		p = c.probe(c.cfg.Node, nodeProbe)
+	}
 	if p.err != nil {
 		return Launch{}, &UnavailableError{Runtime: runtime, Missing: fmt.Sprintf("no %s binary", c.cfg.Node)}
 	}
@@ -379,6 +386,16 @@ func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
 			"NODE_PATH=" + nodePath,
 		},
 	}, nil
+}
+
+// nodeFor is the first of Config.Nodes that runs and reports major, or nil.
+func (c *Catalog) nodeFor(major int) *probe {
+	for _, name := range c.cfg.Nodes {
+		if p := c.probe(name, nodeProbe); p.err == nil && p.version[0] == major {
+			return p
+		}
+	}
+	return nil
 }
 
 func (c *Catalog) warnOnce(runtime, msg string, args ...any) {
@@ -416,6 +433,13 @@ func (c *Catalog) prepare() {
 		}
 	}
 	c.probe(c.cfg.Node, nodeProbe)
+	for _, name := range c.cfg.Nodes {
+		if p := c.probe(name, nodeProbe); p.err != nil {
+			// Configured explicitly, so its absence is worth saying at
+			// start; its runtime falls back to Config.Node.
+			c.log.Warn("a node binary of --node-binaries does not run; its runtime uses --node", "node", name, "error", p.err.Error())
+		}
+	}
 }
 
 // Close stops Prepare's work and waits for it.

@@ -388,3 +388,85 @@ func TestLaunchHostDirs(t *testing.T) {
 		t.Errorf("provided: HostDirs %v", l.HostDirs)
 	}
 }
+
+// fakeNode writes <dir>/<name>/bin/node, a stand-in that reports version
+// and its own path as node would; exit 127 for version "" (a broken shim).
+func fakeNode(t *testing.T, dir, name, version string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho 'shim: not installed' >&2\nexit 127\n"
+	if version != "" {
+		script = "#!/bin/sh\ncase \"$1\" in\n--version) echo v" + version + " ;;\n-p) echo \"$0\" ;;\n*) exit 1 ;;\nesac\n"
+	}
+	path := filepath.Join(bin, "node")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestNodeVersionSelection checks that nodejsN.x runs with the first of
+// Config.Nodes whose major version is N, skipping binaries that do not run,
+// and falls back to Config.Node (warning once when its major differs).
+func TestNodeVersionSelection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	broken := fakeNode(t, dir, "broken", "")
+	n24 := fakeNode(t, dir, "n24", "24.1.0")
+	n22 := fakeNode(t, dir, "n22", "22.3.1")
+	n22b := fakeNode(t, dir, "n22b", "22.9.0")
+	n20 := fakeNode(t, dir, "n20", "20.20.2")
+
+	logger, warnings := countingLogger()
+	c, err := New(Config{Dir: t.TempDir(), Node: n20, Nodes: []string{broken, n24, n22, n22b}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		runtime, want string
+		warnings      int
+	}{
+		{"nodejs22.x", n22, 0}, // the first 22 after the broken one, not n22b
+		{"nodejs24.x", n24, 0},
+		{"nodejs20.x", n20, 0}, // none listed: --node, which is 20
+		{"nodejs18.x", n20, 1}, // none listed and --node is 20: it says so
+		{"nodejs18.x", n20, 1}, // once per runtime
+	} {
+		l, err := c.Launch(tc.runtime, "index.handler", t.TempDir(), nil)
+		if err != nil {
+			t.Fatalf("Launch(%s): %v", tc.runtime, err)
+		}
+		if l.Command[0] != tc.want {
+			t.Errorf("Launch(%s) runs %s, want %s", tc.runtime, l.Command[0], tc.want)
+		}
+		// Isolated environments see the binary's install prefix.
+		if prefix := filepath.Dir(filepath.Dir(tc.want)); !slices.Contains(l.HostDirs, prefix) {
+			t.Errorf("Launch(%s).HostDirs = %v, want %s among them", tc.runtime, l.HostDirs, prefix)
+		}
+		if !slices.Contains(l.Env, "AWS_EXECUTION_ENV=AWS_Lambda_"+tc.runtime) {
+			t.Errorf("Launch(%s).Env = %v", tc.runtime, l.Env)
+		}
+		if got := warnings(); got != tc.warnings {
+			t.Errorf("after Launch(%s): %d warnings, want %d", tc.runtime, got, tc.warnings)
+		}
+	}
+	// Prepare says at start that a configured binary does not run.
+	c.prepare()
+	if got := warnings(); got != 2 {
+		t.Errorf("after prepare: %d warnings, want 2 (the broken binary)", got)
+	}
+
+	// With no Nodes, every nodejs runtime uses --node, as before.
+	c2, err := New(Config{Dir: t.TempDir(), Node: n20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if l, err := c2.Launch("nodejs22.x", "index.handler", t.TempDir(), nil); err != nil || l.Command[0] != n20 {
+		t.Errorf("without Nodes, Launch(nodejs22.x) = %v, %v; want %s", l.Command, err, n20)
+	}
+}

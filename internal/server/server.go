@@ -47,6 +47,9 @@ type Config struct {
 	ThrottleBase time.Duration
 	// Python and Node are the interpreters used when a runtime's exact version is not installed.
 	Python, Node string
+	// Nodes are node binaries for exact versions: nodejsN.x runs with the
+	// first whose major version is N.
+	Nodes []string
 	// AWSEndpoint becomes AWS_ENDPOINT_URL inside functions.
 	AWSEndpoint string
 	// PublicURL is how functions reach this lambdad (AWS_ENDPOINT_URL_LAMBDA); by default http://<listen address>.
@@ -200,7 +203,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) startDataPlane(fs *functions.Service) error {
 	cfg := s.cfg
-	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Logger: s.log})
+	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Nodes: cfg.Nodes, Logger: s.log})
 	if err != nil {
 		return err
 	}
