@@ -15,6 +15,8 @@ import (
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
 	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // repoScript runs scripts/<name> of this repository and returns what it
@@ -76,7 +78,7 @@ func TestNodeBinariesRunExactVersions(t *testing.T) {
 	if err != nil {
 		t.Skip("no host node:", err)
 	}
-	_, c := invokeEnv(t, func(cfg *server.Config) { cfg.Nodes = []string{node22} })
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Nodes = []string{node22} })
 
 	src := `export const handler = async () => process.version;`
 	for _, tc := range []struct {
@@ -87,10 +89,10 @@ func TestNodeBinariesRunExactVersions(t *testing.T) {
 		{types.RuntimeNodejs20x, `"` + strings.TrimSpace(string(host))},
 	} {
 		name := "version-" + strings.ReplaceAll(string(tc.runtime), ".", "")
-		in := nodeFunction(t, name, "index.mjs", "index.handler", src)
+		in := testkit.NodeFunction(t, name, "index.mjs", "index.handler", src)
 		in.Runtime = tc.runtime
-		createActive(t, c, in)
-		out := call(t, c, name, `{}`)
+		testkit.CreateActive(t, c, in)
+		out := testkit.Call(t, c, name, `{}`)
 		if out.FunctionError != nil || !strings.HasPrefix(string(out.Payload), tc.want) {
 			t.Errorf("%s runs node %s (error %v), want %s…", tc.runtime, out.Payload, aws.ToString(out.FunctionError), tc.want)
 		}
@@ -99,15 +101,15 @@ func TestNodeBinariesRunExactVersions(t *testing.T) {
 	files := append(durableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: `import { withDurableExecution } from "@aws/durable-execution-sdk-js";
 export const handler = withDurableExecution(async (event, context) => context.step("s", async () => 1));
 `})
-	createActive(t, c, &lambda.CreateFunctionInput{
+	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("uses-durable-sdk"),
-		Role:         aws.String(testRole),
+		Role:         aws.String(testkit.Role),
 		Runtime:      types.RuntimeNodejs22x,
 		Handler:      aws.String("index.handler"),
 		Code:         &types.FunctionCode{ZipFile: archivetest.Zip(t, files...)},
 	})
-	out := call(t, c, "uses-durable-sdk", `{"order": 1}`)
-	got := decodeJSON[struct{ ErrorType, ErrorMessage string }](t, out.Payload)
+	out := testkit.Call(t, c, "uses-durable-sdk", `{"order": 1}`)
+	got := testkit.DecodeJSON[struct{ ErrorType, ErrorMessage string }](t, out.Payload)
 	const msg = "Unexpected payload provided to start the durable execution.\nCheck your resource configurations to confirm the durability is set."
 	if aws.ToString(out.FunctionError) != "Unhandled" || got.ErrorType != "Error" || got.ErrorMessage != msg {
 		t.Errorf("the SDK answered %v %s, want Unhandled Error %q", aws.ToString(out.FunctionError), out.Payload, msg)
