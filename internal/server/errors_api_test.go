@@ -157,42 +157,6 @@ func TestCreateFunctionValidation(t *testing.T) {
 	}
 }
 
-func TestValidationJoinsSeveralErrors(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	in := testkit.CreateInput("fn-two-errors", testkit.HandlerZip(t, "a\n"))
-	in.MemorySize = aws.Int32(100)
-	in.Timeout = aws.Int32(0)
-	_, err := c.CreateFunction(context.Background(), in)
-	mem := "Value '100' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
-	tmo := "Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater than or equal to 1"
-	ae := testkit.APIErrPrefix(t, err, "ValidationException", 400, "2 validation errors detected: ")
-	if ae == nil {
-		return
-	}
-	if m := ae.ErrorMessage(); m != "2 validation errors detected: "+mem+"; "+tmo && m != "2 validation errors detected: "+tmo+"; "+mem {
-		t.Errorf("message = %q, want both constraints joined with \"; \"", m)
-	}
-}
-
-func TestBadArchitectureValue(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	in := testkit.CreateInput("fn-bad-arch", testkit.HandlerZip(t, "a\n"))
-	in.Architectures = []types.Architecture{"X86_64"}
-	_, err := c.CreateFunction(context.Background(), in)
-	testkit.APIErr(t, err, "ValidationException", 400,
-		"1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
-}
-
-func TestListFunctionsInvalidFunctionVersion(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	_, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{FunctionVersion: "invalid"})
-	testkit.APIErr(t, err, "ValidationException", 400,
-		"1 validation error detected: Value 'invalid' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]")
-}
-
 func TestUnimplementedOperations(t *testing.T) {
 	t.Parallel()
 	_, c := servertest.NewEnv(t, servertest.FastTransition)
