@@ -157,36 +157,6 @@ func TestCreateFunctionValidation(t *testing.T) {
 	}
 }
 
-func TestUnimplementedOperations(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	ctx := context.Background()
-	testkit.CreateActive(t, c, testkit.CreateInput("fn-unimpl", testkit.HandlerZip(t, "a\n")))
-	calls := map[string]func() error{
-		"CreateEventSourceMapping": func() error {
-			_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fn-unimpl"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
-			return err
-		},
-		"PutProvisionedConcurrencyConfig": func() error {
-			_, err := c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("fn-unimpl"), Qualifier: aws.String("1"), ProvisionedConcurrentExecutions: aws.Int32(1)})
-			return err
-		},
-	}
-	for op, call := range calls {
-		err := call()
-		if err == nil {
-			t.Errorf("%s succeeded, want HTTP 501", op)
-			continue
-		}
-		if got := testkit.HTTPStatus(err); got != 501 {
-			t.Errorf("%s: HTTP %d, want 501 (%v)", op, got, err)
-		}
-		if !strings.Contains(err.Error(), op) {
-			t.Errorf("%s: error %q does not name the operation", op, err)
-		}
-	}
-}
-
 func TestEnvironmentVariableNames(t *testing.T) {
 	t.Parallel()
 	_, c := servertest.NewEnv(t, servertest.FastTransition)
