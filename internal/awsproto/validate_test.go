@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,19 @@ import (
 type modelFront struct {
 	s     *Service
 	calls map[string]int
+	// name and qualifier are the last function name and qualifier a
+	// handler was given.
+	name, qualifier string
+}
+
+func (m *modelFront) saw(name, qualifier *string) {
+	m.name, m.qualifier = "", ""
+	if name != nil {
+		m.name = *name
+	}
+	if qualifier != nil {
+		m.qualifier = *qualifier
+	}
 }
 
 func newModelFront() *modelFront {
@@ -35,14 +49,17 @@ func newModelFront() *modelFront {
 	})
 	On(m.s, "GetFunction", func(ctx context.Context, id Identity, in *spec.GetFunctionRequest) (*spec.GetFunctionResponse, error) {
 		m.calls["GetFunction"]++
+		m.saw(in.FunctionName, in.Qualifier)
 		return &spec.GetFunctionResponse{}, nil
 	})
 	On(m.s, "GetFunctionConfiguration", func(ctx context.Context, id Identity, in *spec.GetFunctionConfigurationRequest) (*spec.FunctionConfiguration, error) {
 		m.calls["GetFunctionConfiguration"]++
+		m.saw(in.FunctionName, in.Qualifier)
 		return &spec.FunctionConfiguration{}, nil
 	})
 	On(m.s, "DeleteFunction", func(ctx context.Context, id Identity, in *spec.DeleteFunctionRequest) (*spec.DeleteFunctionResponse, error) {
 		m.calls["DeleteFunction"]++
+		m.saw(in.FunctionName, in.Qualifier)
 		return &spec.DeleteFunctionResponse{}, nil
 	})
 	return m
@@ -134,6 +151,7 @@ func TestCreateFunctionValidation(t *testing.T) {
 		checkRefused(t, c.name, got, c.msg, "", !c.prefix)
 	}
 	// What the control plane refuses itself passes the model.
+	const layer = "arn:aws:lambda:us-east-1:000000000000:layer:dup"
 	for name, edit := range map[string]func(map[string]any){
 		"unknown runtime":           func(b map[string]any) { b["Runtime"] = "non-existent-runtime" },
 		"runtime is case-sensitive": func(b map[string]any) { b["Runtime"] = "PYTHON3.9" },
@@ -148,6 +166,18 @@ func TestCreateFunctionValidation(t *testing.T) {
 		"log level with Text": func(b map[string]any) {
 			b["LoggingConfig"] = map[string]any{"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}
 		},
+		"not a zip": func(b map[string]any) {
+			b["Code"] = map[string]any{"ZipFile": base64.StdEncoding.EncodeToString([]byte("this is not a zip file"))}
+		},
+		"51 tags": func(b map[string]any) {
+			tags := map[string]string{}
+			for i := range 51 {
+				tags[fmt.Sprintf("key%02d", i)] = "v"
+			}
+			b["Tags"] = tags
+		},
+		"six layers":              func(b map[string]any) { b["Layers"] = slices.Repeat([]string{layer + ":1"}, 6) },
+		"two versions of a layer": func(b map[string]any) { b["Layers"] = []string{layer + ":1", layer + ":2"} },
 	} {
 		if got := m.send(t, "CreateFunction", "POST", "/2015-03-31/functions", createBody(edit)); got.status != 200 && got.status != 201 || !got.handlerCalled {
 			t.Errorf("%s: %d %s %q, want it to reach the control plane", name, got.status, got.code, got.message)
@@ -221,9 +251,9 @@ func TestNameForms(t *testing.T) {
 	type call struct{ op, method, suffix string }
 	calls := []call{{"GetFunction", "GET", ""}, {"GetFunctionConfiguration", "GET", "/configuration"}, {"DeleteFunction", "DELETE", ""}}
 	target := func(c call, name, qualifier string) string {
-		t := "/2015-03-31/functions/" + url.PathEscape(name) + c.suffix
+		t := "/2015-03-31/functions/" + sdkEscape(name) + c.suffix
 		if qualifier != "" {
-			t += "?Qualifier=" + url.QueryEscape(qualifier)
+			t += "?Qualifier=" + sdkEscape(qualifier)
 		}
 		return t
 	}
@@ -247,7 +277,24 @@ func TestNameForms(t *testing.T) {
 		for _, c := range calls {
 			if got := m.send(t, c.op, c.method, target(c, n.name, n.qualifier), nil); !got.handlerCalled {
 				t.Errorf("%s %q qualifier %q: %d %s %q, want it to reach the control plane", c.op, n.name, n.qualifier, got.status, got.code, got.message)
+			} else if m.name != n.name || m.qualifier != n.qualifier {
+				t.Errorf("%s %q qualifier %q: the handler got %q qualifier %q", c.op, n.name, n.qualifier, m.name, m.qualifier)
 			}
 		}
 	}
+}
+
+// sdkEscape escapes s as the SDK does a path label or query value: all but
+// RFC 3986's unreserved characters, so ':' and '$' arrive as %3A and %24.
+func sdkEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
