@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -198,27 +197,6 @@ func TestListTagsEmpty(t *testing.T) {
 	if tags.Tags == nil || len(tags.Tags) != 0 {
 		t.Errorf("ListTags with none: Tags = %#v, want an empty map ({\"Tags\":{}})", tags.Tags)
 	}
-}
-
-func TestCreateFunctionTagLimit(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	ctx := context.Background()
-	tags := map[string]string{}
-	for i := range 51 {
-		tags[fmt.Sprintf("key%02d", i)] = "v"
-	}
-	in := testkit.CreateInput("fn-too-many-tags", testkit.HandlerZip(t, "a\n"))
-	in.Tags = tags
-	_, err := c.CreateFunction(ctx, in)
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
-	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn-too-many-tags")})
-	if !testkit.IsType[*types.ResourceNotFoundException](err) {
-		t.Errorf("function with 51 tags was created: %v", err)
-	}
-	delete(tags, "key50")
-	in.Tags = tags
-	testkit.Create(t, c, in) // 50 is fine
 }
 
 func mapsEqual(a, b map[string]string) bool {

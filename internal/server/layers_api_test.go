@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -108,35 +107,6 @@ func TestLayerLifecycle(t *testing.T) {
 	v3 := publishLayer(t, c, "libs", zip)
 	if v3.Version != 3 {
 		t.Errorf("numbers are not reused: got %d", v3.Version)
-	}
-}
-
-func TestFunctionLayerErrors(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
-	ctx := context.Background()
-	zip := archivetest.Zip(t, archivetest.File{Name: "x.txt", Body: "x"})
-	arn := "arn:aws:lambda:us-east-1:" + testkit.Account + ":layer:dup"
-	publishLayer(t, c, "dup", zip)
-	publishLayer(t, c, "dup", zip)
-	in := testkit.CreateInput("layer-errors", testkit.HandlerZip(t, "x = 1\n"))
-	in.Layers = []string{arn + ":1", arn + ":2"}
-	_, err := c.CreateFunction(ctx, in)
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, fmt.Sprintf("Two different versions of the same layer are not allowed to be referenced in the same function. %s:1 and %s:2 are versions of the same layer.", arn, arn))
-	in.Layers = []string{arn + ":9"}
-	_, err = c.CreateFunction(ctx, in)
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":9 does not exist.")
-	in.Layers = []string{arn + ":1", arn + ":1", arn + ":1", arn + ":1", arn + ":1", arn + ":1"}
-	_, err = c.CreateFunction(ctx, in)
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Cannot reference more than 5 layers.")
-
-	in.Layers = nil
-	testkit.CreateActive(t, c, in)
-	_, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("layer-errors"), Layers: []string{arn + ":7"}})
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Layer version "+arn+":7 does not exist.")
-	up, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("layer-errors"), Layers: []string{arn + ":2"}})
-	if err != nil || len(up.Layers) != 1 || up.Layers[0].CodeSize != int64(len(zip)) {
-		t.Fatalf("UpdateFunctionConfiguration with a layer: %v", err)
 	}
 }
 
