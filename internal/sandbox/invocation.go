@@ -83,11 +83,10 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 		deadline: start.Add(e.fn.Timeout),
 		done:     make(chan struct{}),
 	}
-	e.mu.Lock()
-	e.cur = c
-	e.mu.Unlock()
-	e.work <- c
+	// The deadline runs from here: a handoff to a runtime that does not
+	// read is bounded by it too.
 	timer := time.NewTimer(e.fn.Timeout)
+	e.handOff(c)
 	o := e.await(c, pr, timer, ctx.Done())
 	if o == outCanceled {
 		// The runtime is still working on it; finish in the background so
@@ -151,10 +150,9 @@ func (e *env) claim(c *call) bool {
 		e.cur = nil
 	}
 	e.lastID = c.id
-	select { // a call never fetched must not reach the next process
-	case <-e.work:
+	if e.queued == c { // a call never fetched must not reach the next process
+		e.queued = nil
 		c.state = callUnsent
-	default:
 	}
 	return true
 }

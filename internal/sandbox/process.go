@@ -244,6 +244,9 @@ func (e *env) procGone(pr *proc) {
 	e.mu.Lock()
 	if e.proc == pr {
 		e.proc = nil
+		// A /next left by pr's runtime: its connection may outlive it
+		// (a surviving child holds it), and must not get the next call.
+		e.waiting = nil
 	}
 	e.mu.Unlock()
 }

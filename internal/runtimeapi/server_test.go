@@ -1,0 +1,230 @@
+package runtimeapi
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeEnv hands out invocation "req-N" on every /next and records results.
+type fakeEnv struct {
+	mu      sync.Mutex
+	n       int
+	results map[string][]byte
+	kinds   map[string]ResultKind
+	initErr []byte
+}
+
+func (f *fakeEnv) Next(w *Waiter) error {
+	f.mu.Lock()
+	f.n++
+	id := "req-" + string(rune('0'+f.n%10))
+	f.mu.Unlock()
+	w.Deliver(&Invocation{RequestID: id, FunctionARN: "arn:f", ClientContext: "a\r\nX-Evil: 1", DeadlineMs: time.Now().Add(time.Minute).UnixMilli(), Payload: []byte(`{"n":1}`)})
+	return nil
+}
+
+func (f *fakeEnv) CancelNext(*Waiter) {}
+
+func (f *fakeEnv) Result(id string, kind ResultKind, body []byte) Verdict {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.results[id]; ok {
+		return AlreadyHandled
+	}
+	if !strings.HasPrefix(id, "req-") {
+		return UnknownID
+	}
+	f.results[id], f.kinds[id] = body, kind
+	return Accepted
+}
+
+func (f *fakeEnv) InitError(body []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.initErr != nil {
+		return false
+	}
+	f.initErr = body
+	return true
+}
+
+func serve(t testing.TB, limit int) (*fakeEnv, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeEnv{results: map[string][]byte{}, kinds: map[string]ResultKind{}}
+	s := Serve(ln, f, limit, nil)
+	t.Cleanup(s.Close)
+	return f, ln.Addr().String()
+}
+
+// TestNetHTTPClient drives the server the way Go runtimes do: keep-alive,
+// Content-Length and chunked bodies, Expect: 100-continue.
+func TestNetHTTPClient(t *testing.T) {
+	f, addr := serve(t, 1<<20)
+	base := "http://" + addr + "/2018-06-01/runtime/"
+	hc := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	t.Cleanup(hc.CloseIdleConnections)
+	for i := range 3 {
+		resp, err := hc.Get(base + "invocation/next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+		if resp.StatusCode != 200 || string(body) != `{"n":1}` || id == "" || resp.Header.Get("X-Evil") != "" ||
+			resp.Header.Get("Lambda-Runtime-Client-Context") != "a  X-Evil: 1" || resp.Header.Get("Lambda-Runtime-Deadline-Ms") == "" {
+			t.Fatalf("next: %d %q %v", resp.StatusCode, body, resp.Header)
+		}
+		var rd io.Reader = strings.NewReader(`{"ok":true}`)
+		if i == 1 {
+			rd = io.MultiReader(rd) // unknown length: chunked
+		}
+		req, _ := http.NewRequest("POST", base+"invocation/"+id+"/response", rd)
+		if i == 2 {
+			req.Header.Set("Expect", "100-continue")
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err = hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 202 || string(body) != `{"status":"OK"}` || string(f.results[id]) != `{"ok":true}` {
+			t.Fatalf("response %d: %d %q, stored %q", i, resp.StatusCode, body, f.results[id])
+		}
+	}
+}
+
+// TestTooLarge: a result over the limit is TooLarge and the connection
+// stays usable.
+func TestTooLarge(t *testing.T) {
+	f, addr := serve(t, 10)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for _, req := range []string{
+		"POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nContent-Length: 11\r\n\r\n01234567890",
+		"POST /2018-06-01/runtime/invocation/req-2/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
+		"POST /2018-06-01/runtime/invocation/req-3/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
+	} {
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		want := 413
+		if strings.Contains(req, "req-3") {
+			want = 202
+		}
+		if resp.StatusCode != want {
+			t.Errorf("%q: %d, want %d", req, resp.StatusCode, want)
+		}
+	}
+	if f.kinds["req-1"] != TooLarge || f.kinds["req-2"] != TooLarge || string(f.results["req-3"]) != "abc" {
+		t.Errorf("results %v %q", f.kinds, f.results)
+	}
+}
+
+// TestConnectionClose: HTTP/1.0 and Connection: close end the connection
+// after the answer; a framing error is a 400 and ends it too.
+func TestConnectionClose(t *testing.T) {
+	_, addr := serve(t, 1<<20)
+	for _, req := range []string{
+		"GET /2018-06-01/runtime/invocation/next HTTP/1.0\r\n\r\n",
+		"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nConnection: close\r\n\r\n",
+		"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n",
+		"GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GARBAGE\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		all, err := io.ReadAll(c) // ends only if the server closes
+		c.Close()
+		if err != nil {
+			t.Errorf("%q: %v after %q", req, err, all)
+			continue
+		}
+		head, body, _ := bytes.Cut(all, []byte("\r\n\r\n"))
+		if !bytes.HasPrefix(head, []byte("HTTP/1.1 ")) || !json.Valid(body) {
+			t.Errorf("%q: answer %q", req, all)
+		}
+	}
+}
+
+// FuzzServer feeds arbitrary bytes to a connection: every complete
+// answer is a known status with a JSON body, and the server never hangs
+// once the client has said all it will.
+func FuzzServer(f *testing.F) {
+	f.Add([]byte("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Add([]byte("POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"))
+	f.Add([]byte("POST /2018-06-01/runtime/invocation/req-1/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\nLambda-Runtime-Function-Error-Type: E\r\n\r\n2;x=y\r\n{}\r\n0\r\n\r\n"))
+	f.Add([]byte("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\nGET /2018-06-01/runtime/invocation/next HTTP/1.0\r\n\r\n"))
+	f.Add([]byte("GET http://x/2018-06-01/runtime/invocation/next?a=b HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("POST /2018-06-01/runtime/invocation/req%2D1/response HTTP/1.1\r\nContent-Length: 3\r\n\r\n123"))
+	_, addr := serve(f, 64)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// An answer to HEAD has no body, which a reader of pipelined
+		// answers cannot tell; TestRuntimeAPIRoutes in sandbox covers it.
+		in = bytes.ReplaceAll(in, []byte("HEAD"), []byte("HEAX"))
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			_, _ = c.Write(in)
+			_ = c.(*net.TCPConn).CloseWrite()
+		}()
+		br := bufio.NewReader(c)
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatalf("%q: no end within 5 s", in)
+				}
+				return // the server closed: fine
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return
+			}
+			switch resp.StatusCode {
+			case 100:
+				continue
+			case 200, 202, 400, 403, 404, 405, 413:
+			default:
+				t.Fatalf("%q: status %d", in, resp.StatusCode)
+			}
+			if resp.Header.Get("Content-Type") != "application/json" || len(body) > 0 && !json.Valid(body) {
+				t.Fatalf("%q: %d %q %q", in, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+		}
+	})
+}
