@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -583,9 +584,20 @@ func streamOf(f *sandbox.Function) string {
 }
 
 func traceID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:]), hex.EncodeToString(b[:8]))
+	var r [12]byte
+	rand.Read(r[:])
+	var t [4]byte
+	binary.BigEndian.PutUint32(t[:], uint32(time.Now().Unix()))
+	// One allocation, the string: Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0.
+	b := make([]byte, 0, 80)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, t[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:])
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, r[:8])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }
 
 // requestID is the API request's id, or a new one.

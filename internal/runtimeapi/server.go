@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -87,6 +88,12 @@ type conn struct {
 	c   net.Conn
 	r   *bufio.Reader
 	out []byte // the response being written
+	// raw and writeOnce make tryWrite's one non-blocking write, with no
+	// allocation per call; pending and written are its argument and result.
+	raw       syscall.RawConn
+	writeOnce func(fd uintptr) bool
+	pending   []byte
+	written   int
 	// broken says the request's body could not be consumed whole: the
 	// connection closes after the answer.
 	broken bool
@@ -109,6 +116,18 @@ var errBad = errors.New("runtimeapi: malformed request")
 
 func (s *Server) serveConn(nc net.Conn) {
 	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 4096), out: make([]byte, 0, 512)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.writeOnce = func(fd uintptr) bool {
+				n, err := syscall.Write(int(fd), c.pending)
+				if err == nil && n > 0 {
+					c.written = n
+				}
+				return true // never wait: writeBy does, with a deadline
+			}
+		}
+	}
 	var waiting *Waiter
 	defer func() {
 		if waiting != nil && waiting.cancel() {
@@ -642,19 +661,19 @@ func (w *Waiter) Deliver(inv *Invocation) bool {
 		b = append(b, "\r\nConnection: close"...)
 	}
 	b = append(b, "\r\n\r\n"...)
-	// A runtime that stopped reading must not hold the invoker past the
-	// invocation's deadline.
-	_ = c.c.SetWriteDeadline(time.UnixMilli(inv.DeadlineMs))
 	var err error
 	if len(inv.Payload) <= smallPayload {
 		b = append(b, inv.Payload...)
-		_, err = c.c.Write(b)
+		// Nearly always the socket takes it all at once; only when it
+		// does not does the write need a deadline (below).
+		n := c.tryWrite(b)
+		if n < len(b) {
+			err = c.writeBy(inv.DeadlineMs, b[n:])
+		}
 	} else {
-		bufs := net.Buffers{b, inv.Payload}
-		_, err = bufs.WriteTo(c.c)
+		err = c.writeBy(inv.DeadlineMs, b, inv.Payload)
 	}
 	c.out = b[:0]
-	_ = c.c.SetWriteDeadline(time.Time{})
 	if err != nil {
 		_ = c.c.Close()
 	} else if w.close {
@@ -665,6 +684,27 @@ func (w *Waiter) Deliver(inv *Invocation) bool {
 		}
 	}
 	return err == nil
+}
+
+// tryWrite writes what b the socket takes without waiting.
+func (c *conn) tryWrite(b []byte) int {
+	if c.raw == nil {
+		return 0
+	}
+	c.pending, c.written = b, 0
+	_ = c.raw.Write(c.writeOnce)
+	c.pending = nil
+	return c.written
+}
+
+// writeBy writes bufs, giving up at the deadline (Unix ms): a runtime that
+// stopped reading must not hold the invoker past its invocation's end.
+func (c *conn) writeBy(deadlineMs int64, bufs ...[]byte) error {
+	_ = c.c.SetWriteDeadline(time.UnixMilli(deadlineMs))
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(c.c)
+	_ = c.c.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // cancel makes later deliveries fail, once one under way has finished;

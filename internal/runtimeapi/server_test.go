@@ -15,11 +15,14 @@ import (
 
 // fakeEnv hands out invocation "req-N" on every /next and records results.
 type fakeEnv struct {
-	mu      sync.Mutex
-	n       int
-	results map[string][]byte
-	kinds   map[string]ResultKind
-	initErr []byte
+	payload   []byte        // the invocations' payload, {"n":1} by default
+	deadline  time.Duration // from now, a minute by default
+	delivered chan bool     // Deliver's results, when set
+	mu        sync.Mutex
+	n         int
+	results   map[string][]byte
+	kinds     map[string]ResultKind
+	initErr   []byte
 }
 
 func (f *fakeEnv) Next(w *Waiter) error {
@@ -27,7 +30,19 @@ func (f *fakeEnv) Next(w *Waiter) error {
 	f.n++
 	id := "req-" + string(rune('0'+f.n%10))
 	f.mu.Unlock()
-	w.Deliver(&Invocation{RequestID: id, FunctionARN: "arn:f", ClientContext: "a\r\nX-Evil: 1", DeadlineMs: time.Now().Add(time.Minute).UnixMilli(), Payload: []byte(`{"n":1}`)})
+	p, d := f.payload, f.deadline
+	if p == nil {
+		p = []byte(`{"n":1}`)
+	}
+	if d == 0 {
+		d = time.Minute
+	}
+	inv := &Invocation{RequestID: id, FunctionARN: "arn:f", ClientContext: "a\r\nX-Evil: 1", DeadlineMs: time.Now().Add(d).UnixMilli(), Payload: p}
+	if f.delivered == nil {
+		w.Deliver(inv)
+		return nil
+	}
+	go func() { f.delivered <- w.Deliver(inv) }()
 	return nil
 }
 
@@ -58,11 +73,16 @@ func (f *fakeEnv) InitError(body []byte) bool {
 
 func serve(t testing.TB, limit int) (*fakeEnv, string) {
 	t.Helper()
+	return serveEnv(t, limit, &fakeEnv{})
+}
+
+func serveEnv(t testing.TB, limit int, f *fakeEnv) (*fakeEnv, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeEnv{results: map[string][]byte{}, kinds: map[string]ResultKind{}}
+	f.results, f.kinds = map[string][]byte{}, map[string]ResultKind{}
 	s := Serve(ln, f, limit, nil)
 	t.Cleanup(s.Close)
 	return f, ln.Addr().String()
@@ -227,4 +247,43 @@ func FuzzServer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLargeInvocation: a payload too big to copy behind its headers
+// arrives whole.
+func TestLargeInvocation(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 3<<20)
+	_, addr := serveEnv(t, 1<<20, &fakeEnv{payload: big})
+	resp, err := http.Get("http://" + addr + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("got %d bytes, %v", len(got), err)
+	}
+}
+
+// TestDeliverDeadline: a runtime that asks for an invocation and reads
+// nothing holds its invoker until the invocation's deadline, not longer.
+func TestDeliverDeadline(t *testing.T) {
+	f := &fakeEnv{payload: bytes.Repeat([]byte("x"), 32<<20), deadline: 300 * time.Millisecond, delivered: make(chan bool, 1)}
+	_, addr := serveEnv(t, 1<<20, f)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ok := <-f.delivered:
+		if ok {
+			t.Error("delivered to a runtime that read nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver still blocked 10 s after the deadline")
+	}
 }

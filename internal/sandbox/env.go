@@ -69,6 +69,7 @@ type env struct {
 	// queued for a /next, or a /next in waiting for a call.
 	queued  *call
 	waiting *runtimeapi.Waiter
+	timer   *time.Timer // the invocation's deadline; used by one at a time
 
 	logMu     sync.Mutex
 	logActive bool

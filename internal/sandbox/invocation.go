@@ -85,7 +85,15 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 	}
 	// The deadline runs from here: a handoff to a runtime that does not
 	// read is bounded by it too.
-	timer := time.NewTimer(e.fn.Timeout)
+	// One timer per environment, which runs one invocation at a time
+	// (Reset discards a stale expiry: go.mod is past Go 1.23).
+	timer := e.timer
+	if timer == nil {
+		timer = time.NewTimer(e.fn.Timeout)
+		e.timer = timer
+	} else {
+		timer.Reset(e.fn.Timeout)
+	}
 	e.handOff(c)
 	o := e.await(c, pr, timer, ctx.Done())
 	if o == outCanceled {
