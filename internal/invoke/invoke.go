@@ -75,7 +75,7 @@ type Service struct {
 	cfg      Config
 	fns      sync.Map // sandbox.Key -> *runnable
 	current  sync.Map // versionSlot -> its latest sandbox.Key (to retire replaced environments)
-	inFlight sync.Map // counter key -> *atomic.Int32
+	inFlight sync.Map // function ARN or "account/region" -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
 	counts   Counts
@@ -250,12 +250,12 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
-	release, err := s.admit(snap)
+	fnSlots, acctSlots, err := s.admit(snap)
 	if err != nil {
 		s.counts.Throttles.Add(1)
 		return sandbox.Result{}, err
 	}
-	defer release()
+	defer func() { acctSlots.Add(-1); fnSlots.Add(-1) }()
 	// Hold the code before resolving its directory, so that an update
 	// collecting it cannot remove it under this run.
 	unhold, ok := s.hold(snap)
@@ -301,7 +301,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		s.counts.FunctionErrors.Add(1)
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(logGroup(snap), streamOf(fn), res.Log)
+		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
 	}
 	return res, nil
 }
@@ -354,14 +354,15 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 	return &routed, nil
 }
 
-// admit takes a concurrency slot of the function and of the account.
-func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
-	fnCounter := s.counter("f/" + snap.Ref.ARN())
-	acct := s.counter("a/" + snap.Ref.Account + "/" + snap.Ref.Region)
+// admit takes a concurrency slot of the function and of the account; the
+// caller gives them back by decrementing both.
+func (s *Service) admit(snap *functions.Snapshot) (fnCounter, acct *atomic.Int32, err error) {
+	fnCounter = s.counter(snap.FunctionARN) // built once per snapshot
+	acct = s.counter(snap.Ref.Account + "/" + snap.Ref.Region)
 	if snap.Reserved != nil {
 		if fnCounter.Add(1) > *snap.Reserved {
 			fnCounter.Add(-1)
-			return nil, tooMany("ReservedFunctionConcurrentInvocationLimitExceeded")
+			return nil, nil, tooMany("ReservedFunctionConcurrentInvocationLimitExceeded")
 		}
 	} else {
 		fnCounter.Add(1)
@@ -369,9 +370,9 @@ func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
 	if acct.Add(1) > s.cfg.AccountLimit {
 		acct.Add(-1)
 		fnCounter.Add(-1)
-		return nil, tooMany("ConcurrentInvocationLimitExceeded")
+		return nil, nil, tooMany("ConcurrentInvocationLimitExceeded")
 	}
-	return func() { acct.Add(-1); fnCounter.Add(-1) }, nil
+	return fnCounter, acct, nil
 }
 
 func tooMany(reason string) error {
@@ -392,6 +393,8 @@ type versionSlot struct{ functionARN, version string }
 // runnable is what the sandbox runs for one sandbox.Key.
 type runnable struct {
 	fn *sandbox.Function
+	// Where its logs go, fixed for its key (the key has the revision).
+	logGroup, logStream string
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
 }
@@ -477,7 +480,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}

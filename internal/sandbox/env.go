@@ -77,6 +77,7 @@ type env struct {
 	logFull   bool
 	preLog    []byte
 	readBuf   []byte
+	drainFd   func(fd uintptr) // drainLocked's reader; logMu held
 
 	idleSince time.Time // guarded by pool.mu
 	stopOnce  sync.Once

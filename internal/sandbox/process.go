@@ -171,15 +171,18 @@ func (e *env) readOutput(pr *proc) {
 
 // drainLocked moves whatever the pipe holds into the log; logMu held.
 func (e *env) drainLocked(pr *proc) {
-	_ = pr.outRC.Control(func(fd uintptr) {
-		for {
-			n, err := syscall.Read(int(fd), e.readBuf)
-			if n <= 0 || err != nil {
-				return
+	if e.drainFd == nil { // one closure per environment, not two per invoke
+		e.drainFd = func(fd uintptr) {
+			for {
+				n, err := syscall.Read(int(fd), e.readBuf)
+				if n <= 0 || err != nil {
+					return
+				}
+				e.appendOutputLocked(e.readBuf[:n])
 			}
-			e.appendOutputLocked(e.readBuf[:n])
 		}
-	})
+	}
+	_ = pr.outRC.Control(e.drainFd)
 }
 
 func (e *env) appendOutputLocked(b []byte) {
