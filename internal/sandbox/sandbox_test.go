@@ -384,13 +384,10 @@ func TestRuntimeHangsUpOnNext(t *testing.T) {
 		t.Fatalf("hangup: %s", res.Payload)
 	}
 	time.Sleep(200 * time.Millisecond) // the hung-up /next is gone
-	start := time.Now()
+	// Given to the hung-up connection, it would time out.
 	res := invoke(t, m, fn, map[string]string{"op": "pid"})
 	if res.FunctionError != "" {
 		t.Fatalf("after a hung-up /next: %q %s", res.FunctionError, res.Payload)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("invoke took %v", d)
 	}
 }
 
