@@ -219,9 +219,12 @@ func (s *Server) serveConn(nc net.Conn) {
 			}
 			c.respond(code, body, !keep, req.method == "HEAD")
 		}
-		if !keep || c.broken {
+		if c.broken || !keep && waiting == nil {
 			return
 		}
+		// A /next on a connection to close waits here all the same: the
+		// delivery closes the connection's write side, and the runtime
+		// its own.
 	}
 }
 

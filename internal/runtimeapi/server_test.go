@@ -18,6 +18,7 @@ type fakeEnv struct {
 	payload   []byte        // the invocations' payload, {"n":1} by default
 	deadline  time.Duration // from now, a minute by default
 	delivered chan bool     // Deliver's results, when set
+	later     chan *Waiter  // when set, Next hands its waiter here instead
 	mu        sync.Mutex
 	n         int
 	results   map[string][]byte
@@ -30,6 +31,10 @@ func (f *fakeEnv) Next(w *Waiter) error {
 	f.n++
 	id := "req-" + string(rune('0'+f.n%10))
 	f.mu.Unlock()
+	if f.later != nil {
+		f.later <- w
+		return nil
+	}
 	p, d := f.payload, f.deadline
 	if p == nil {
 		p = []byte(`{"n":1}`)
@@ -285,5 +290,37 @@ func TestDeliverDeadline(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Deliver still blocked 10 s after the deadline")
+	}
+}
+
+// TestNextWaitsOnClosingConnection: a /next that says Connection: close
+// (Python's urllib does), or comes as HTTP/1.0, still gets its invocation
+// when one comes later, and the connection then ends.
+func TestNextWaitsOnClosingConnection(t *testing.T) {
+	for _, req := range []string{
+		"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nConnection: close\r\n\r\n",
+		"GET /2018-06-01/runtime/invocation/next HTTP/1.0\r\n\r\n",
+	} {
+		f := &fakeEnv{later: make(chan *Waiter, 1)}
+		_, addr := serveEnv(t, 1<<20, f)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		w := <-f.later
+		time.Sleep(50 * time.Millisecond) // the connection waits, rather than ends
+		if !w.Deliver(&Invocation{RequestID: "req-1", FunctionARN: "arn:f", DeadlineMs: time.Now().Add(time.Minute).UnixMilli(), Payload: []byte(`{"late":1}`)}) {
+			t.Fatalf("%q: not delivered", req)
+		}
+		all, err := io.ReadAll(c) // ends only if the server closes
+		c.Close()
+		if err != nil || !bytes.HasPrefix(all, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(all, []byte(`{"late":1}`)) ||
+			!bytes.Contains(all, []byte("Connection: close\r\n")) {
+			t.Errorf("%q: %q %v", req, all, err)
+		}
 	}
 }
