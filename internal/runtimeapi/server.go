@@ -60,16 +60,21 @@ func (s *Server) Close() {
 }
 
 func (s *Server) accept() {
+	backoff := 5 * time.Millisecond
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of descriptors and the like: the runtime may reconnect
+			// once they are back.
+			s.log.Debug("runtimeapi: accept", "error", err.Error())
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
+		backoff = 5 * time.Millisecond
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -233,6 +238,9 @@ func (c *conn) readRequest(req *request) error {
 	*req = request{length: 0}
 	budget := maxHeaderBytes
 	line, err := c.line(&budget)
+	for i := 0; err == nil && len(line) == 0 && i < 4; i++ {
+		line, err = c.line(&budget) // empty lines before a request are ignored
+	}
 	if err != nil {
 		return err
 	}
