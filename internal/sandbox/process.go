@@ -213,7 +213,9 @@ func (e *env) beginLog(pr *proc, id string, now time.Time) {
 	if pr != nil { // output written before this point belongs before START
 		e.drainLocked(pr)
 	}
-	buf := make([]byte, 0, 256+len(e.preLog))
+	// Room for START, END and REPORT: the log of a quiet invoke is
+	// allocated once.
+	buf := make([]byte, 0, 512+len(e.preLog))
 	buf = append(buf, e.preLog...)
 	e.preLog = nil
 	buf = e.appendStart(buf, id, now)
