@@ -101,7 +101,7 @@ func fuzzEnv() *env {
 	}
 	c := &call{
 		id:       "req-1",
-		inv:      &Invocation{RequestID: "req-1", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f", Payload: []byte(`{"event":1}`)},
+		inv:      Invocation{RequestID: "req-1", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f", Payload: []byte(`{"event":1}`)},
 		deadline: time.Now().Add(time.Minute),
 		done:     make(chan struct{}),
 	}

@@ -9,7 +9,7 @@ import (
 // call is one invocation handed to the runtime.
 type call struct {
 	id       string
-	inv      *Invocation
+	inv      Invocation
 	deadline time.Time
 	done     chan struct{} // closed when the runtime completes it
 	state    callState     // guarded by env.mu
@@ -66,7 +66,8 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 	if pr == nil {
 		var res *Result
 		var err error
-		pr, initDur, res, err = e.coldStart(ctx, &inv)
+		cold := inv // escapes, so only a cold start pays for it
+		pr, initDur, res, err = e.coldStart(ctx, &cold)
 		if err != nil {
 			return Result{}, false, err
 		}
@@ -79,7 +80,7 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 	e.beginLog(pr, inv.RequestID, start)
 	c := &call{
 		id:       inv.RequestID,
-		inv:      &inv,
+		inv:      inv,
 		deadline: start.Add(e.fn.Timeout),
 		done:     make(chan struct{}),
 	}
