@@ -1,8 +1,10 @@
-// Command riecompare invokes two Lambda invoke endpoints side by side,
+// Command riecompare invokes Lambda invoke endpoints side by side,
 // alternating batches over one keep-alive connection each with the same
-// client, and prints each one's latency percentiles, their ratio and, given
-// the servers' pids, each server's own CPU time per invoke. See
-// scripts/rie-compare.sh.
+// client, and prints each one's latency percentiles, their ratios to the
+// last one, and, given the servers' pids, each server's own CPU time per
+// invoke. See scripts/rie-compare.sh.
+//
+//	riecompare [-n N] [-batch B] -t 'name|url|authorization|pid' -t ...
 package main
 
 import (
@@ -25,27 +27,41 @@ type target struct {
 	ticks           int64
 }
 
+type targets []*target
+
+func (ts *targets) String() string { return fmt.Sprint(len(*ts)) }
+
+func (ts *targets) Set(v string) error {
+	f := strings.Split(v, "|")
+	if len(f) != 4 || f[0] == "" || f[1] == "" {
+		return fmt.Errorf("want name|url|authorization|pid, got %q", v)
+	}
+	t := &target{name: f[0], url: f[1], auth: f[2]}
+	if f[3] != "" {
+		pid, err := strconv.Atoi(f[3])
+		if err != nil {
+			return err
+		}
+		t.pid = pid
+	}
+	*ts = append(*ts, t)
+	return nil
+}
+
 func main() {
-	var a, b target
-	flag.StringVar(&a.url, "a", "", "first invoke URL")
-	flag.StringVar(&a.name, "a-name", "a", "first target's name")
-	flag.StringVar(&a.auth, "a-auth", "", "first target's Authorization header")
-	flag.IntVar(&a.pid, "a-pid", 0, "first server's pid, for its CPU time")
-	flag.StringVar(&b.url, "b", "", "second invoke URL")
-	flag.StringVar(&b.name, "b-name", "b", "second target's name")
-	flag.StringVar(&b.auth, "b-auth", "", "second target's Authorization header")
-	flag.IntVar(&b.pid, "b-pid", 0, "second server's pid, for its CPU time")
+	var ts targets
+	flag.Var(&ts, "t", "a target: name|invoke URL|Authorization header or empty|server pid or empty (repeat)")
 	n := flag.Int("n", 20000, "invokes of each target")
-	batch := flag.Int("batch", 200, "invokes of one target before switching to the other")
+	batch := flag.Int("batch", 200, "invokes of one target before switching to the next")
 	warm := flag.Int("warm", 200, "unmeasured invokes of each target first")
 	payload := flag.String("payload", `{"op":"echo","value":{"hello":"world"}}`, "event")
 	want := flag.String("want", `{"hello":"world"}`, "expected response")
 	flag.Parse()
-	if a.url == "" || b.url == "" {
+	if len(ts) < 2 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	// One client, one connection per target: both pay the same client.
+	// One client, one connection per target: all pay the same client.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
 	call := func(t *target) time.Duration {
 		req, _ := http.NewRequest("POST", t.url, strings.NewReader(*payload))
@@ -67,11 +83,12 @@ func main() {
 		return took
 	}
 	for range *warm {
-		call(&a)
-		call(&b)
+		for _, t := range ts {
+			call(t)
+		}
 	}
 	for done := 0; done < *n; done += *batch {
-		for _, t := range []*target{&a, &b} {
+		for _, t := range ts {
 			t0 := ticks(t.pid)
 			for range min(*batch, *n-done) {
 				t.lat = append(t.lat, call(t))
@@ -79,7 +96,7 @@ func main() {
 			t.ticks += ticks(t.pid) - t0
 		}
 	}
-	for _, t := range []*target{&a, &b} {
+	for _, t := range ts {
 		slices.Sort(t.lat)
 		fmt.Printf("%-8s p50 %7.1f µs  p99 %7.1f µs", t.name, us(pct(t.lat, 0.50)), us(pct(t.lat, 0.99)))
 		if t.pid > 0 {
@@ -88,8 +105,11 @@ func main() {
 		}
 		fmt.Println()
 	}
-	fmt.Printf("ratio %s/%s: p50 %.2f×  p99 %.2f×\n", a.name, b.name,
-		float64(pct(a.lat, 0.50))/float64(pct(b.lat, 0.50)), float64(pct(a.lat, 0.99))/float64(pct(b.lat, 0.99)))
+	base := ts[len(ts)-1]
+	for _, t := range ts[:len(ts)-1] {
+		fmt.Printf("ratio %s/%s: p50 %.2f×  p99 %.2f×\n", t.name, base.name,
+			float64(pct(t.lat, 0.50))/float64(pct(base.lat, 0.50)), float64(pct(t.lat, 0.99))/float64(pct(base.lat, 0.99)))
+	}
 }
 
 func pct(s []time.Duration, p float64) time.Duration {
