@@ -84,10 +84,9 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 		deadline: start.Add(e.fn.Timeout),
 		done:     make(chan struct{}),
 	}
-	// The deadline runs from here: a handoff to a runtime that does not
-	// read is bounded by it too.
-	// One timer per environment, which runs one invocation at a time
-	// (Reset discards a stale expiry: go.mod is past Go 1.23).
+	// The deadline runs from before the handoff, which it bounds too (a
+	// runtime that does not read). One timer per environment, which runs
+	// one invocation at a time; Reset discards a stale expiry (Go ≥ 1.23).
 	timer := e.timer
 	if timer == nil {
 		timer = time.NewTimer(e.fn.Timeout)
