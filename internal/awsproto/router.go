@@ -54,9 +54,10 @@ func (r *Router) Match(method, escapedPath string, q url.Values) (op *spec.Op, p
 	var bestParams Params
 	for i := range r.routes {
 		rt := &r.routes[i]
-		if len(rt.segs) != len(parts) {
+		if len(rt.segs) != len(parts) || !rt.literalsMatch(parts) {
 			continue
 		}
+		// Only a route whose literal segments all match pays for a Params.
 		var ps Params
 		ok := true
 		for j, seg := range parts {
@@ -100,4 +101,14 @@ func (r *Router) Match(method, escapedPath string, q url.Values) (op *spec.Op, p
 		return nil, nil, pathMatched
 	}
 	return best.op, bestParams, true
+}
+
+// literalsMatch reports whether parts has rt's literal segments.
+func (rt *route) literalsMatch(parts []string) bool {
+	for j, seg := range parts {
+		if rt.names[j] == "" && seg != rt.segs[j] {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,7 @@ type Service struct {
 	cfg      Config
 	fns      sync.Map // sandbox.Key -> *runnable
 	current  sync.Map // versionSlot -> its latest sandbox.Key (to retire replaced environments)
-	inFlight sync.Map // counter key -> *atomic.Int32
+	inFlight sync.Map // function ARN or "account/region" -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
 	counts   Counts
@@ -265,12 +266,12 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
-	release, err := s.admit(snap)
+	fnSlots, acctSlots, err := s.admit(snap)
 	if err != nil {
 		s.counts.Throttles.Add(1)
 		return sandbox.Result{}, err
 	}
-	defer release()
+	defer func() { acctSlots.Add(-1); fnSlots.Add(-1) }()
 	// Hold the code before resolving its directory, so that an update
 	// collecting it cannot remove it under this run.
 	unhold, ok := s.hold(snap)
@@ -318,7 +319,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		s.counts.FunctionErrors.Add(1)
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(logGroup(snap), streamOf(fn), res.Log)
+		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
 	}
 	return res, nil
 }
@@ -371,14 +372,15 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 	return &routed, nil
 }
 
-// admit takes a concurrency slot of the function and of the account.
-func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
-	fnCounter := s.counter("f/" + snap.Ref.ARN())
-	acct := s.counter("a/" + snap.Ref.Account + "/" + snap.Ref.Region)
+// admit takes a concurrency slot of the function and of the account; the
+// caller gives them back by decrementing both.
+func (s *Service) admit(snap *functions.Snapshot) (fnCounter, acct *atomic.Int32, err error) {
+	fnCounter = s.counter(snap.FunctionARN) // built once per snapshot
+	acct = s.counter(snap.Ref.Account + "/" + snap.Ref.Region)
 	if snap.Reserved != nil {
 		if fnCounter.Add(1) > *snap.Reserved {
 			fnCounter.Add(-1)
-			return nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
+			return nil, nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
 		}
 	} else {
 		fnCounter.Add(1)
@@ -386,9 +388,9 @@ func (s *Service) admit(snap *functions.Snapshot) (func(), error) {
 	if acct.Add(1) > s.cfg.AccountLimit {
 		acct.Add(-1)
 		fnCounter.Add(-1)
-		return nil, fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
+		return nil, nil, fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
 	}
-	return func() { acct.Add(-1); fnCounter.Add(-1) }, nil
+	return fnCounter, acct, nil
 }
 
 func (s *Service) counter(k string) *atomic.Int32 {
@@ -405,6 +407,8 @@ type versionSlot struct{ functionARN, version string }
 // runnable is what the sandbox runs for one sandbox.Key.
 type runnable struct {
 	fn *sandbox.Function
+	// Where its logs go, fixed for its key (the key has the revision).
+	logGroup, logStream string
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
 }
@@ -494,7 +498,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}
@@ -601,9 +605,20 @@ func streamOf(f *sandbox.Function) string {
 }
 
 func traceID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:]), hex.EncodeToString(b[:8]))
+	var r [12]byte
+	rand.Read(r[:])
+	var t [4]byte
+	binary.BigEndian.PutUint32(t[:], uint32(time.Now().Unix()))
+	// One allocation, the string: Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0.
+	b := make([]byte, 0, 80)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, t[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:])
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, r[:8])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }
 
 // newRequestID is a random UUID (v4), the form of AWS's request ids, for

@@ -3,9 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/limits"
+	"github.com/lambdad/lambdad/internal/runtimeapi"
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
@@ -45,7 +44,7 @@ type env struct {
 	dir  string
 
 	ln      net.Listener
-	srv     *http.Server
+	api     *runtimeapi.Server
 	stopped chan struct{}
 
 	tmpDir  string   // host path of /tmp
@@ -66,7 +65,11 @@ type env struct {
 	cur    *call
 	lastID string
 	dead   bool
-	work   chan *call
+	// The handoff between invoke and the runtime's /next: a call waits in
+	// queued for a /next, or a /next in waiting for a call.
+	queued  *call
+	waiting *runtimeapi.Waiter
+	timer   *time.Timer // the invocation's deadline; used by one at a time
 
 	logMu     sync.Mutex
 	logActive bool
@@ -74,6 +77,7 @@ type env struct {
 	logFull   bool
 	preLog    []byte
 	readBuf   []byte
+	drainFd   func(fd uintptr) // drainLocked's reader; logMu held
 
 	idleSince time.Time // guarded by pool.mu
 	stopOnce  sync.Once
@@ -89,7 +93,6 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		id:      id,
 		dir:     filepath.Join(m.cfg.WorkDir, "e"+strconv.FormatUint(id, 10)),
 		stopped: make(chan struct{}),
-		work:    make(chan *call, 1),
 		readBuf: make([]byte, 4096),
 		json:    strings.EqualFold(fn.LogFormat, "JSON"),
 		version: "$LATEST",
@@ -181,11 +184,7 @@ func (e *env) setup() error {
 			return err
 		}
 	}
-	e.srv = &http.Server{
-		Handler:  newRuntimeAPI(e),
-		ErrorLog: slog.NewLogLogger(e.m.log.Handler(), slog.LevelDebug),
-	}
-	go func() { _ = e.srv.Serve(ln) }()
+	e.api = runtimeapi.Serve(ln, e, maxResponseBytes, e.m.log)
 
 	taskRoot, optRoot, rtDir := e.fn.CodeDir, e.optDir, e.fn.RuntimeDir
 	if iso != nil {
@@ -248,8 +247,10 @@ func (e *env) cleanup(exited bool) {
 		e.releaseCreds()
 		e.releaseCreds = nil
 	}
-	if e.srv != nil {
-		_ = e.srv.Close()
+	if e.api != nil {
+		e.api.Close()
+	} else if e.ln != nil {
+		_ = e.ln.Close()
 	}
 	emptied := false
 	if e.cg != nil {

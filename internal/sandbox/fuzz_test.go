@@ -1,13 +1,16 @@
 package sandbox
 
 import (
-	"bytes"
-	"context"
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/runtimeapi"
 )
 
 // FuzzRuntimeAPI throws arbitrary methods, paths, headers and bodies at an
@@ -23,39 +26,74 @@ func FuzzRuntimeAPI(f *testing.F) {
 	f.Add("PUT", "/2018-06-01/runtime/invocation/next", "", "", []byte("x"))
 	f.Add("GET", "/2018-06-01/runtime/invocation//response", "", "", []byte{})
 	f.Add("POST", "/2018-06-01/runtime/invocation/req-1/response/error", "", "", []byte{})
+	f.Add("POST", "/2018-06-01/runtime/invocation/req-1/response", "Transfer-Encoding", "chunked", []byte("2\r\n{}\r\n0\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, method, path, hname, hvalue string, body []byte) {
 		e := fuzzEnv()
-		r := httptest.NewRequest("GET", "/", bytes.NewReader(body))
-		r.Method, r.URL.Path, r.URL.RawPath = method, path, ""
+		addr := serveAPI(t, e)
+		req := method + " " + path + " HTTP/1.1\r\nHost: x\r\n"
 		if hname != "" {
-			r.Header[hname] = []string{hvalue}
+			req += hname + ": " + hvalue + "\r\n"
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		w := httptest.NewRecorder()
-		newRuntimeAPI(e).ServeHTTP(w, r.WithContext(ctx))
-		if ctx.Err() != nil {
-			t.Fatalf("%s %q: no answer within 2 s", method, path)
+		if hname != "Transfer-Encoding" {
+			req += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
 		}
-		switch w.Code {
+		resp := roundTrip(t, addr, req+"\r\n"+string(body), method)
+		switch resp.code {
 		case http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusForbidden,
 			http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge:
 		default:
-			t.Fatalf("%s %q: status %d", method, path, w.Code)
+			t.Fatalf("%s %q: status %d", method, path, resp.code)
 		}
-		if !json.Valid(w.Body.Bytes()) || w.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("%s %q: status %d, %q body %q", method, path, w.Code, w.Header().Get("Content-Type"), w.Body)
+		if method != "HEAD" && !json.Valid(resp.body) || resp.ct != "application/json" {
+			t.Fatalf("%s %q: status %d, %q body %q", method, path, resp.code, resp.ct, resp.body)
 		}
 	})
+}
+
+// serveAPI serves e's Runtime API on a loopback port until the test ends.
+func serveAPI(t testing.TB, e *env) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runtimeapi.Serve(ln, e, maxResponseBytes, nil)
+	t.Cleanup(s.Close)
+	return ln.Addr().String()
+}
+
+type rawResponse struct {
+	code int
+	ct   string
+	body []byte
+}
+
+// roundTrip sends one raw request and reads its answer, which must come
+// within 2 s.
+func roundTrip(t testing.TB, addr, req, method string) rawResponse {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	go func() { _, _ = io.WriteString(c, req) }()
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%q: no answer: %v", req, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%q: body: %v", req, err)
+	}
+	return rawResponse{resp.StatusCode, resp.Header.Get("Content-Type"), b}
 }
 
 // fuzzEnv is an environment whose runtime has started and whose
 // invocation "req-1" waits to be fetched.
 func fuzzEnv() *env {
-	e := &env{
-		stopped: make(chan struct{}),
-		work:    make(chan *call, 1),
-	}
+	e := &env{stopped: make(chan struct{})}
 	e.proc = &proc{
 		ready:     make(chan struct{}),
 		initErrCh: make(chan struct{}),
@@ -63,11 +101,11 @@ func fuzzEnv() *env {
 	}
 	c := &call{
 		id:       "req-1",
-		inv:      &Invocation{RequestID: "req-1", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f", Payload: []byte(`{"event":1}`)},
+		inv:      Invocation{RequestID: "req-1", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f", Payload: []byte(`{"event":1}`)},
 		deadline: time.Now().Add(time.Minute),
 		done:     make(chan struct{}),
 	}
 	e.cur = c
-	e.work <- c
+	e.queued = c
 	return e
 }

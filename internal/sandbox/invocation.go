@@ -9,7 +9,7 @@ import (
 // call is one invocation handed to the runtime.
 type call struct {
 	id       string
-	inv      *Invocation
+	inv      Invocation
 	deadline time.Time
 	done     chan struct{} // closed when the runtime completes it
 	state    callState     // guarded by env.mu
@@ -66,7 +66,8 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 	if pr == nil {
 		var res *Result
 		var err error
-		pr, initDur, res, err = e.coldStart(ctx, &inv)
+		cold := inv // escapes, so only a cold start pays for it
+		pr, initDur, res, err = e.coldStart(ctx, &cold)
 		if err != nil {
 			return Result{}, false, err
 		}
@@ -79,15 +80,21 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 	e.beginLog(pr, inv.RequestID, start)
 	c := &call{
 		id:       inv.RequestID,
-		inv:      &inv,
+		inv:      inv,
 		deadline: start.Add(e.fn.Timeout),
 		done:     make(chan struct{}),
 	}
-	e.mu.Lock()
-	e.cur = c
-	e.mu.Unlock()
-	e.work <- c
-	timer := time.NewTimer(e.fn.Timeout)
+	// The deadline runs from before the handoff, which it bounds too (a
+	// runtime that does not read). One timer per environment, which runs
+	// one invocation at a time; Reset discards a stale expiry (Go ≥ 1.23).
+	timer := e.timer
+	if timer == nil {
+		timer = time.NewTimer(e.fn.Timeout)
+		e.timer = timer
+	} else {
+		timer.Reset(e.fn.Timeout)
+	}
+	e.handOff(c)
 	o := e.await(c, pr, timer, ctx.Done())
 	if o == outCanceled {
 		// The runtime is still working on it; finish in the background so
@@ -151,10 +158,9 @@ func (e *env) claim(c *call) bool {
 		e.cur = nil
 	}
 	e.lastID = c.id
-	select { // a call never fetched must not reach the next process
-	case <-e.work:
+	if e.queued == c { // a call never fetched must not reach the next process
+		e.queued = nil
 		c.state = callUnsent
-	default:
 	}
 	return true
 }

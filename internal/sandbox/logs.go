@@ -36,8 +36,8 @@ func billedMs(d, initDur time.Duration) int64 {
 	return int64(math.Ceil(float64(d+initDur) / float64(time.Millisecond)))
 }
 
-func ms2(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
+func appendMs2(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 2, 64)
 }
 
 func (e *env) appendEnd(b []byte, id string, res Result, status, errType string) []byte {
@@ -47,7 +47,7 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 		b = append(b, `","type":"platform.report","record":{"requestId":`...)
 		b = appendJSONString(b, id)
 		b = append(b, `,"metrics":{"durationMs":`...)
-		b = append(b, ms2(res.Duration)...)
+		b = appendMs2(b, res.Duration)
 		b = append(b, `,"billedDurationMs":`...)
 		b = strconv.AppendInt(b, billedMs(res.Duration, res.InitDuration), 10)
 		b = append(b, `,"memorySizeMB":`...)
@@ -56,7 +56,7 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 		b = strconv.AppendInt(b, int64(res.MaxMemoryUsedMB), 10)
 		if res.InitDuration > 0 {
 			b = append(b, `,"initDurationMs":`...)
-			b = append(b, ms2(res.InitDuration)...)
+			b = appendMs2(b, res.InitDuration)
 		}
 		b = append(b, `},"status":`...)
 		b = appendJSONString(b, status)
@@ -71,7 +71,7 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 	b = append(b, "\nREPORT RequestId: "...)
 	b = append(b, id...)
 	b = append(b, "\tDuration: "...)
-	b = append(b, ms2(res.Duration)...)
+	b = appendMs2(b, res.Duration)
 	b = append(b, " ms\tBilled Duration: "...)
 	b = strconv.AppendInt(b, billedMs(res.Duration, res.InitDuration), 10)
 	b = append(b, " ms\tMemory Size: "...)
@@ -81,7 +81,7 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 	b = append(b, " MB\t"...)
 	if res.InitDuration > 0 {
 		b = append(b, "Init Duration: "...)
-		b = append(b, ms2(res.InitDuration)...)
+		b = appendMs2(b, res.InitDuration)
 		b = append(b, " ms\t"...)
 	}
 	return append(b, '\n')

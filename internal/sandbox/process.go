@@ -171,15 +171,18 @@ func (e *env) readOutput(pr *proc) {
 
 // drainLocked moves whatever the pipe holds into the log; logMu held.
 func (e *env) drainLocked(pr *proc) {
-	_ = pr.outRC.Control(func(fd uintptr) {
-		for {
-			n, err := syscall.Read(int(fd), e.readBuf)
-			if n <= 0 || err != nil {
-				return
+	if e.drainFd == nil { // one closure per environment, not two per invoke
+		e.drainFd = func(fd uintptr) {
+			for {
+				n, err := syscall.Read(int(fd), e.readBuf)
+				if n <= 0 || err != nil {
+					return
+				}
+				e.appendOutputLocked(e.readBuf[:n])
 			}
-			e.appendOutputLocked(e.readBuf[:n])
 		}
-	})
+	}
+	_ = pr.outRC.Control(e.drainFd)
 }
 
 func (e *env) appendOutputLocked(b []byte) {
@@ -210,7 +213,9 @@ func (e *env) beginLog(pr *proc, id string, now time.Time) {
 	if pr != nil { // output written before this point belongs before START
 		e.drainLocked(pr)
 	}
-	buf := make([]byte, 0, 256+len(e.preLog))
+	// Room for START, END and REPORT: the log of a quiet invoke is
+	// allocated once.
+	buf := make([]byte, 0, 512+len(e.preLog))
 	buf = append(buf, e.preLog...)
 	e.preLog = nil
 	buf = e.appendStart(buf, id, now)
@@ -244,6 +249,9 @@ func (e *env) procGone(pr *proc) {
 	e.mu.Lock()
 	if e.proc == pr {
 		e.proc = nil
+		// A /next left by pr's runtime: its connection may outlive it
+		// (a surviving child holds it), and must not get the next call.
+		e.waiting = nil
 	}
 	e.mu.Unlock()
 }

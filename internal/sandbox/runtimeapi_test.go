@@ -1,8 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
-	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -42,8 +41,10 @@ func TestRuntimeAPIRoutes(t *testing.T) {
 			{"POST", "/2018-06-01/runtime/invocation/req-1/../req-1/response", "", 404, notFound},
 			{"POST", "/2018-06-01/runtime/invocation/req-1/other", "", 404, notFound},
 			{"GET", "/2018-06-01/runtime/invocation/next/", "", 404, notFound},
-			{"POST", "2018-06-01/runtime/init/error", "", 404, notFound},
 		}},
+		// On the wire, a target that is no path is no request at all (as
+		// net/http had it, with a plain-text 400).
+		{"not a path", []step{{"POST", "2018-06-01/runtime/init/error", "", 400, `{"errorMessage":"Malformed request","errorType":"InvalidRequest"}`}}},
 		{"response twice", []step{
 			{"POST", "/2018-06-01/runtime/invocation/req-1/response", `{"ok":true}`, 202, accepted},
 			{"POST", "/2018-06-01/runtime/invocation/req-1/response", `{}`, 403, `{"errorMessage":"Invalid state transition: response already received for request req-1","errorType":"InvalidStateTransition"}`},
@@ -58,17 +59,15 @@ func TestRuntimeAPIRoutes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := fuzzEnv()
-			h := newRuntimeAPI(e)
+			addr := serveAPI(t, e)
 			for _, s := range tc.steps {
-				r := httptest.NewRequest("GET", "/", bytes.NewReader([]byte(s.body)))
-				r.Method, r.URL.Path = s.method, s.path
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				if w.Code != s.code || w.Body.String() != s.want && s.method != "HEAD" {
-					t.Errorf("%s %s: %d %s, want %d %s", s.method, s.path, w.Code, w.Body, s.code, s.want)
+				req := s.method + " " + s.path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(s.body)) + "\r\n\r\n" + s.body
+				w := roundTrip(t, addr, req, s.method)
+				if w.code != s.code || string(w.body) != s.want && s.method != "HEAD" {
+					t.Errorf("%s %s: %d %s, want %d %s", s.method, s.path, w.code, w.body, s.code, s.want)
 				}
-				if ct := w.Header().Get("Content-Type"); ct != "application/json" {
-					t.Errorf("%s %s: Content-Type %q", s.method, s.path, ct)
+				if w.ct != "application/json" {
+					t.Errorf("%s %s: Content-Type %q", s.method, s.path, w.ct)
 				}
 			}
 			if r := e.proc.initErr; tc.name == "init error" && string(r) != `{"errorMessage":"","errorType":"Runtime.Unknown"}` {

@@ -376,6 +376,23 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 	checkTextLog(t, res.Log, inv.RequestID, "7", false)
 }
 
+// TestRuntimeHangsUpOnNext: a runtime that asks for its next invocation
+// and hangs up does not get it; it goes to the runtime's next /next.
+func TestRuntimeHangsUpOnNext(t *testing.T) {
+	needPython(t)
+	m, _ := newTestManager(t, "off")
+	fn := pyFunction(func(f *Function) { f.Timeout = 3 * time.Second })
+	if res := invoke(t, m, fn, map[string]any{"op": "hangup", "s": 0.6}); string(res.Payload) != `"hung up"` {
+		t.Fatalf("hangup: %s", res.Payload)
+	}
+	time.Sleep(200 * time.Millisecond) // the hung-up /next is gone
+	// Given to the hung-up connection, it would time out.
+	res := invoke(t, m, fn, map[string]string{"op": "pid"})
+	if res.FunctionError != "" {
+		t.Fatalf("after a hung-up /next: %q %s", res.FunctionError, res.Payload)
+	}
+}
+
 func TestWarmPoolScalingIdleAndRetire(t *testing.T) {
 	needGo(t)
 	m, _ := newTestManager(t, "off", func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })

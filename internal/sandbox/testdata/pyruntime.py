@@ -35,6 +35,16 @@ while True:
     if op == "big":
         state["big"] = call("POST", "invocation/%s/response" % rid, b"x" * ev["n"])[0]
         continue
+    if op == "hangup":
+        # Answer, then ask for the next invocation on a connection hung up
+        # at once, and come back for it on the usual one only later.
+        call("POST", "invocation/%s/response" % rid, b'"hung up"')
+        import socket
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.close()
+        time.sleep(ev["s"])
+        continue
     if op == "error":
         call("POST", "invocation/%s/error" % rid,
              json.dumps({"errorMessage": "boom", "errorType": "MyError"}),
