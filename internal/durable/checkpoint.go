@@ -182,6 +182,14 @@ func replay(tx store.Tx, arn, token, clientToken string, now time.Time) (*Checkp
 func (t *txn) apply(updates []spec.OperationUpdate) ([]string, error) {
 	done := map[string]string{} // operation id → action applied in this request
 	executions := 0
+	for i := range updates {
+		if str(updates[i].Type) == TypeExecution {
+			executions++
+		}
+	}
+	if executions > 1 {
+		return nil, bad(msgManyExecution)
+	}
 	var chained []string
 	for i := range updates {
 		u := &updates[i]
@@ -189,13 +197,8 @@ func (t *txn) apply(updates []spec.OperationUpdate) ([]string, error) {
 		if id == "" || typ == "" || action == "" {
 			return nil, bad(msgMissingRequired)
 		}
-		if typ == TypeExecution {
-			if executions++; executions > 1 {
-				return nil, bad(msgManyExecution)
-			}
-			if i != len(updates)-1 {
-				return nil, bad(msgExecutionLast)
-			}
+		if typ == TypeExecution && i != len(updates)-1 {
+			return nil, bad(msgExecutionLast)
 		}
 		valid, ok := actions[typ]
 		if !ok || !slices.Contains(valid, action) {
