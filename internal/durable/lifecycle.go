@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -324,7 +325,7 @@ func (s *Service) Fire(ctx context.Context, now time.Time) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if woke && !containsStr(wake, t.ex.ARN) {
+			if woke && !slices.Contains(wake, t.ex.ARN) {
 				wake = append(wake, t.ex.ARN)
 			}
 		}
@@ -336,15 +337,6 @@ func (s *Service) Fire(ctx context.Context, now time.Time) ([]string, error) {
 		return nil
 	})
 	return wake, err
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fire applies one timer of the execution.

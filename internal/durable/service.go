@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -286,5 +285,3 @@ func decodeMarker(m string) (string, error) {
 
 // invalidMarker is internal/functions' wording [?].
 func invalidMarker(m string) error { return fault.InvalidParameterf("Invalid marker: %s", m) }
-
-var errStop = errors.New("stop")
