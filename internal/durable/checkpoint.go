@@ -149,6 +149,7 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 	if err != nil {
 		return nil, err
 	}
+	s.notify()
 	return out, nil
 }
 

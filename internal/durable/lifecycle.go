@@ -225,6 +225,9 @@ func (s *Service) CallbackHeartbeat(ctx context.Context, callbackID string) erro
 		}
 		return Schedule(t.tx, Timer{Exec: t.ex.ID, Kind: timerHeartbeat + op.ID, At: t.now.Add(time.Duration(op.Callback.HeartbeatSeconds) * time.Second)})
 	})
+	if err == nil {
+		s.notify()
+	}
 	return err
 }
 
@@ -381,7 +384,9 @@ func (t *txn) fire(kind string) (bool, error) {
 			err = t.event(op, Event{Type: EvCallbackTimedOut, Error: e})
 		}
 	default:
-		return false, fmt.Errorf("durable: unknown timer %q", kind)
+		// A kind this lambdad does not know (written by a newer one): it is
+		// cancelled with the others rather than block every timer after it.
+		return false, nil
 	}
 	if err != nil {
 		return false, err

@@ -29,6 +29,8 @@ type Config struct {
 // invocation.
 type Service struct {
 	cfg Config
+	// poke wakes Run when a change may have set an earlier timer.
+	poke chan struct{}
 }
 
 // New makes a service over cfg.Store.
@@ -39,7 +41,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, poke: make(chan struct{}, 1)}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -140,6 +140,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
+	if out.New {
+		s.notify()
+	}
 	return &out, nil
 }
 
