@@ -158,6 +158,9 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 // not such a repeat.
 func replay(tx store.Tx, arn, token, clientToken string, now time.Time) (*CheckpointResult, error) {
 	ex, err := loadARN(tx, arn)
+	if fault.Is(err, fault.NotFound) {
+		return nil, invalidToken()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,9 @@ func (s *Service) Stop(ctx context.Context, arn string, e *ErrorObject) (time.Ti
 	var at time.Time
 	err := s.update(ctx, arn, func(t *txn) error {
 		if t.ex.Closed() {
-			return fault.Conflictf(resource, msgAlreadyClosed, arn) // [?] what AWS answers
+			// [?] what AWS answers; the model's errors for this operation
+			// have no ResourceConflictException.
+			return fault.InvalidParameterf(msgAlreadyClosed, arn)
 		}
 		at = t.now
 		return t.close(Stopped, nil, e)

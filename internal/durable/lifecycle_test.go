@@ -53,9 +53,16 @@ func TestTokenMisuse(t *testing.T) {
 		_, err = e.s.Checkpoint(ctx, r.arn, old, "", nil)
 		wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
 		r.mustCP()
-		// Unknown execution.
-		_, err = e.s.Checkpoint(ctx, r.arn+"x", r.tok, "", nil)
-		wantFault(t, err, fault.NotFound, "Durable execution not found: "+r.arn+"x")
+		// Unknown execution: the model gives these operations no
+		// ResourceNotFoundException.
+		for _, arn := range []string{r.arn + "x", "arn:nothing", ""} {
+			_, err = e.s.Checkpoint(ctx, arn, r.tok, "", nil)
+			wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
+			_, err = e.s.Checkpoint(ctx, arn, r.tok, "ct", nil)
+			wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
+			_, _, _, err = e.s.State(ctx, arn, r.tok, "", 0)
+			wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
+		}
 		// A closed execution takes no checkpoint, even with its last token.
 		r.mustCP(up("e", TypeExecution, ActionFail))
 		_, err = r.cp()
@@ -298,7 +305,7 @@ func TestExecutionTimeoutAndStop(t *testing.T) {
 	_, err = e.s.CallbackSuccess(ctx, cb, nil)
 	wantFault(t, err, fault.CallbackTimeout, msgCallbackClosed)
 	_, err = e.s.Stop(ctx, s.arn, nil)
-	wantFault(t, err, fault.Conflict, "Durable execution "+s.arn+" has already ended.")
+	wantFault(t, err, fault.InvalidParameter, "Durable execution "+s.arn+" has already ended.")
 	_, err = e.s.Stop(ctx, s.arn+"0", nil)
 	wantFault(t, err, fault.NotFound, "Durable execution not found: "+s.arn+"0")
 }

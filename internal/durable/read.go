@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -49,12 +50,18 @@ func (s *Service) State(ctx context.Context, arn, token, marker string, maxItems
 
 // checkToken loads the execution arn names and requires token to be its
 // current checkpoint token; closedOK lets a read pass after the end.
+//
+// An execution that does not exist is an invalid token too: neither
+// operation has ResourceNotFoundException among its errors [M].
 func checkToken(tx store.Tx, arn, token string, closedOK bool) (*Execution, error) {
 	id, ok := parseARN(arn)
 	if !ok {
-		return nil, notFound(arn)
+		return nil, invalidToken()
 	}
 	ex, err := loadARN(tx, arn)
+	if fault.Is(err, fault.NotFound) {
+		return nil, invalidToken()
+	}
 	if err != nil {
 		return nil, err
 	}
