@@ -336,8 +336,13 @@ func (t *txn) applyStep(u *spec.OperationUpdate, op *Operation, action string) e
 	if op.Step == nil {
 		op.Step = &StepState{}
 	}
-	op.Step.Attempt++
-	attempt := op.Step.Attempt
+	// StepDetails.Attempt counts the attempts retried: only RETRY raises it
+	// (both AWS emulators; the SDK runs attempt Attempt+1 next). The event's
+	// CurrentAttempt is the 1-based number of the attempt that just ended.
+	attempt := op.Step.Attempt + 1
+	if action == ActionRetry {
+		op.Step.Attempt = attempt
+	}
 	ev := Event{Attempt: &attempt}
 	switch action {
 	case ActionSucceed:

@@ -174,7 +174,7 @@ func TestStepRetry(t *testing.T) {
 		r.reinvoke()
 	}
 	r.mustCP(up("s", TypeStep, ActionStart), payload(up("s", TypeStep, ActionSucceed), "42"))
-	if op := r.op("s"); op.Status != OpSucceeded || op.Step.Attempt != 3 || *op.Step.Result != "42" {
+	if op := r.op("s"); op.Status != OpSucceeded || op.Step.Attempt != 2 || *op.Step.Result != "42" {
 		t.Fatalf("final %+v", op)
 	}
 	evs, _, err := e.s.History(ctx, r.arn, true, "", 0, false)
@@ -182,13 +182,17 @@ func TestStepRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fails []int32
+	var succeeded int32
 	for _, ev := range evs {
-		if ev.Type == EvStepFailed {
+		switch ev.Type {
+		case EvStepFailed:
 			fails = append(fails, *ev.Attempt)
+		case EvStepSucceeded:
+			succeeded = *ev.Attempt
 		}
 	}
-	if !reflect.DeepEqual(fails, []int32{1, 2}) {
-		t.Fatalf("StepFailed attempts %v", fails)
+	if !reflect.DeepEqual(fails, []int32{1, 2}) || succeeded != 3 {
+		t.Fatalf("StepFailed attempts %v, StepSucceeded %d", fails, succeeded)
 	}
 }
 
