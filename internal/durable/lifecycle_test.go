@@ -417,3 +417,24 @@ func TestPurge(t *testing.T) {
 		}
 	})
 }
+
+// TestWakeOnce: an execution is handed to the invoker once per need, however
+// many of its timers fire before it is invoked.
+func TestWakeOnce(t *testing.T) {
+	e := newEnv(t, store.NewMemory())
+	r := e.run("a")
+	r.mustCP(waitFor("w1", 1), waitFor("w2", 2))
+	r.finish(`{"Status":"PENDING"}`)
+	e.now = e.now.Add(time.Second)
+	if wake, _ := e.s.Fire(ctx, e.now); len(wake) != 1 {
+		t.Fatalf("first timer: %v", wake)
+	}
+	e.now = e.now.Add(time.Second)
+	if wake, _ := e.s.Fire(ctx, e.now); len(wake) != 0 {
+		t.Fatalf("woken twice: %v", wake)
+	}
+	in := r.reinvoke()
+	if len(in.UpdatedOperationIds) != 2 {
+		t.Fatalf("updated %v", in.UpdatedOperationIds)
+	}
+}

@@ -208,13 +208,15 @@ func (t *txn) save() error {
 }
 
 // markDirty notes an operation changed from outside the function; wake
-// says the execution needs an invocation for it (false while one runs: it
-// learns of the change from its next checkpoint).
+// says the execution now needs an invocation for it: false while one runs
+// (it learns of the change from its next checkpoint), and false when it
+// was already marked (it was handed to the invoker once; BeginInvocation
+// clears the mark).
 func (t *txn) markDirty(id string) (wake bool) {
 	if !slices.Contains(t.ex.Dirty, id) {
 		t.ex.Dirty = append(t.ex.Dirty, id)
 	}
-	if t.ex.InvocationStarted.IsZero() {
+	if t.ex.InvocationStarted.IsZero() && !t.ex.NeedsInvoke {
 		t.ex.NeedsInvoke = true
 		return true
 	}
