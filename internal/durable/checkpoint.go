@@ -13,7 +13,9 @@ import (
 
 // CheckpointResult is CheckpointDurableExecution's answer.
 type CheckpointResult struct {
-	// Token is the next checkpoint token.
+	// Token is the next checkpoint token; "" when this checkpoint ended the
+	// execution (EXECUTION SUCCEED or FAIL): the service omits it then, and
+	// only then (AWS's maintainers, aws-durable-execution-sdk-python#571).
 	Token string
 	// Operations changed since the previous checkpoint: by this one and
 	// from outside (timers, callbacks) (1.5). Never nil.
@@ -112,9 +114,11 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 			return err
 		}
 		ex.Seq++
-		next, err := Token{Exec: ex.ID, Invocation: ex.Invocation, Seq: ex.Seq}.Encode(ex.Key)
-		if err != nil {
-			return err
+		next := ""
+		if !ex.Closed() {
+			if next, err = (Token{Exec: ex.ID, Invocation: ex.Invocation, Seq: ex.Seq}).Encode(ex.Key); err != nil {
+				return err
+			}
 		}
 		ops := []Operation{}
 		changed := slices.Concat(t.touched, ex.Dirty)

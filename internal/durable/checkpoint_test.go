@@ -178,8 +178,11 @@ func TestCheckpointDetails(t *testing.T) {
 	if res.Operations == nil || len(res.Operations) != 0 || res.Token == tok {
 		t.Fatalf("empty checkpoint %+v", res)
 	}
-	// Closing the execution by checkpoint removes its timers.
-	r.mustCP(payload(up("e", TypeExecution, ActionSucceed), `"done"`))
+	// Closing the execution by checkpoint answers no token and removes its
+	// timers.
+	if res := r.mustCP(payload(up("e", TypeExecution, ActionSucceed), `"done"`)); res.Token != "" {
+		t.Fatalf("a closing checkpoint answered token %q", res.Token)
+	}
 	if ex := r.exec(); ex.Status != Succeeded || *ex.Result != `"done"` {
 		t.Fatalf("execution %+v", ex)
 	}

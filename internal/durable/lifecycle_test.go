@@ -63,9 +63,12 @@ func TestTokenMisuse(t *testing.T) {
 			_, _, _, err = e.s.State(ctx, arn, r.tok, "", 0)
 			wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
 		}
-		// A closed execution takes no checkpoint, even with its last token.
+		// A closing checkpoint consumes the last token and answers none;
+		// that token is then refused. (Stop, in TestExecutionTimeoutAndStop,
+		// closes under a current token.)
+		last := r.tok
 		r.mustCP(up("e", TypeExecution, ActionFail))
-		_, err = r.cp()
+		_, err = e.s.Checkpoint(ctx, r.arn, last, "", nil)
 		wantFault(t, err, fault.InvalidParameter, msgInvalidToken)
 	})
 }

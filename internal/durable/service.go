@@ -53,7 +53,13 @@ const resource = "DurableExecution"
 // was found (docs/durable.md "Left open"); the others are AWS's, or the SDKs'
 // and AWS's emulators' (docs/durable.md 1.4, 1.5).
 const (
-	// The SDKs match this prefix, case included (1.4); the rest is [?].
+	// The JS SDK lambdad tests with (2.4.0, the newest on npm) matches this
+	// prefix, case included (docs/durable.md 1.4), and the brief asks for
+	// it. AWS's own words are "Invalid checkpoint token": AWS's maintainers
+	// quote the service's constant (aws-durable-execution-sdk-python#721)
+	// and fixed the Python, Java, Rust and JS SDKs to match them after
+	// 2.4.0; with those words 2.4.0 fails the execution on a stale token,
+	// as it does on AWS. Switching is this one constant.
 	msgInvalidToken = "Invalid Checkpoint Token"
 	// [?]
 	msgExecNotFound = "Durable execution not found: %s"
