@@ -44,6 +44,13 @@ const clientTokenWindow = 15 * time.Minute
 // maxErrorSize bounds an update's error object [EMU].
 const maxErrorSize = 32768
 
+// maxOutputSize bounds a STEP's result: AWS answered "STEP output payload
+// size must be less than or equal to 262144 bytes" to an SDK user
+// (aws-durable-execution-sdk-python#342). lambdad holds CONTEXT results to
+// the same [?]; an EXECUTION's result may be larger (the SDK checkpoints
+// results up to 6 MB, 1.3).
+const maxOutputSize = 262144
+
 // Messages of refused updates, all InvalidParameterValueException: [EMU]'s
 // words (docs/durable.md 1.5), unverified against AWS; those marked [?] are
 // lambdad's where [EMU] has none.
@@ -63,11 +70,12 @@ const (
 	msgManyExecution   = "Cannot checkpoint multiple EXECUTION updates."
 	msgExecutionLast   = "EXECUTION checkpoint must be the last update."
 	msgErrorSize       = "Error object size must be less than 32768 bytes."
-	msgContextClose    = "Invalid current CONTEXT state to close."               // [?]
-	msgTypeMismatch    = "Cannot update an operation with a different type."     // [?]
-	msgWaitOptions     = "Invalid WaitOptions for the given action."             // [?]
-	msgChainedOptions  = "Invalid ChainedInvokeOptions for the given action."    // [?]
-	msgMissingRequired = "An OperationUpdate needs an Id, a Type and an Action." // [?] the model requires them; the API layer validates first
+	msgOutputSize      = "%s output payload size must be less than or equal to %d bytes" // AWS's, for STEP, as quoted without a final period (see maxOutputSize)
+	msgContextClose    = "Invalid current CONTEXT state to close."                       // [?]
+	msgTypeMismatch    = "Cannot update an operation with a different type."             // [?]
+	msgWaitOptions     = "Invalid WaitOptions for the given action."                     // [?]
+	msgChainedOptions  = "Invalid ChainedInvokeOptions for the given action."            // [?]
+	msgMissingRequired = "An OperationUpdate needs an Id, a Type and an Action."         // [?] the model requires them; the API layer validates first
 )
 
 var actions = map[string][]string{
@@ -224,6 +232,9 @@ func (t *txn) apply(updates []spec.OperationUpdate) ([]string, error) {
 		}
 		if action == ActionFail && u.Payload != nil {
 			return nil, bad(msgFailPayload)
+		}
+		if (typ == TypeStep || typ == TypeContext) && len(str(u.Payload)) > maxOutputSize {
+			return nil, bad(msgOutputSize, typ, maxOutputSize)
 		}
 		if typ == TypeExecution {
 			if err := t.applyExecution(u, action); err != nil {

@@ -93,6 +93,13 @@ func TestCheckpointTransitions(t *testing.T) {
 		{"error too large", nil, []spec.OperationUpdate{with(up("s", step, ActionFail), func(u *spec.OperationUpdate) {
 			u.Error = errObj(strings.Repeat("x", maxErrorSize))
 		})}, "s", "", msgErrorSize},
+		{"step output at the limit", nil, []spec.OperationUpdate{payload(up("s", step, ActionSucceed), strings.Repeat("x", maxOutputSize))}, "s", OpSucceeded, ""},
+		{"step output over the limit", nil, []spec.OperationUpdate{payload(up("s", step, ActionSucceed), strings.Repeat("x", maxOutputSize+1))}, "s", "",
+			"STEP output payload size must be less than or equal to 262144 bytes"},
+		{"retry output over the limit", nil, []spec.OperationUpdate{payload(retryIn(up("s", step, ActionRetry), 1), strings.Repeat("x", maxOutputSize+1))}, "s", "",
+			"STEP output payload size must be less than or equal to 262144 bytes"},
+		{"context output over the limit", [][]spec.OperationUpdate{{up("p", ctxOp, ActionStart)}}, []spec.OperationUpdate{payload(up("p", ctxOp, ActionSucceed), strings.Repeat("x", maxOutputSize+1))}, "p", OpStarted,
+			"CONTEXT output payload size must be less than or equal to 262144 bytes"},
 		{"missing id", nil, []spec.OperationUpdate{{Type: ptr(step), Action: ptr(ActionStart)}}, "s", "", msgMissingRequired},
 		{"execution succeed", nil, []spec.OperationUpdate{up("s", step, ActionSucceed), payload(up("any", TypeExecution, ActionSucceed), "1")}, "s", OpSucceeded, ""},
 		{"execution not last", nil, []spec.OperationUpdate{payload(up("e", TypeExecution, ActionSucceed), "1"), up("s", step, ActionStart)}, "s", "", msgExecutionLast},
