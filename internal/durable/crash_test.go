@@ -96,3 +96,51 @@ func TestNoCommitNoTrace(t *testing.T) {
 		t.Fatalf("purge %d %v", n, err)
 	}
 }
+
+// TestRestartReplaysRunningExecutions: after a kill -9, an execution whose
+// invocation never finished is listed by Pending, and its replay's token
+// makes the dead invocation's token stale; an acknowledged step stays done.
+func TestRestartReplaysRunningExecutions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, st)
+	r := e.run("a")
+	r.mustCP(up("s", TypeStep, ActionStart), payload(up("s", TypeStep, ActionSucceed), `"done"`))
+	waiting := e.run("b")
+	waiting.mustCP(waitFor("w", 60))
+	waiting.finish(`{"Status":"PENDING"}`)
+	dead := r.tok
+	st.Close() // the process dies: nothing else is written
+
+	st, err = store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e = newEnv(t, st)
+	r.e, waiting.e = e, e
+	pending, err := e.s.Pending(ctx)
+	if err != nil || !reflect.DeepEqual(pending, []string{r.arn}) {
+		t.Fatalf("pending %v %v", pending, err)
+	}
+	in := r.reinvoke()
+	if _, err := e.s.Checkpoint(ctx, r.arn, dead, "", nil); err == nil {
+		t.Fatal("the dead invocation's token still works")
+	}
+	var step *spec.Operation
+	for i := range in.InitialExecutionState.Operations {
+		if o := &in.InitialExecutionState.Operations[i]; *o.Id == "s" {
+			step = o
+		}
+	}
+	if step == nil || *step.Status != OpSucceeded || *step.StepDetails.Result != `"done"` {
+		t.Fatalf("the acknowledged step is not in the replay: %+v", step)
+	}
+	// The waiting one resumes from the index at its time.
+	if at, ok, _ := e.s.NextDue(ctx); !ok || !at.Equal(e.now.Add(60*time.Second)) {
+		t.Fatalf("next due %v %v", at, ok)
+	}
+}

@@ -104,12 +104,16 @@ func statePage(tx store.Tx, ex *Execution, after string, n, maxBytes int) ([]Ope
 		} else if h {
 			return true
 		}
-		if len(ops) == n || (maxBytes > 0 && len(ops) > 0 && size+len(raw) > maxBytes) {
+		weight := len(raw)
+		if op.Type == TypeExecution {
+			weight += len(ex.Input) // the answer carries it as InputPayload
+		}
+		if len(ops) == n || (maxBytes > 0 && len(ops) > 0 && size+weight > maxBytes) {
 			m := encodeMarker(fmt.Sprintf("%08d", ops[len(ops)-1].Order))
 			next = &m
 			return false
 		}
-		size += len(raw)
+		size += weight
 		ops = append(ops, *op)
 		return true
 	})
