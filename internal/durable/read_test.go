@@ -40,6 +40,11 @@ func TestHistory(t *testing.T) {
 		if !reflect.DeepEqual(types, want) {
 			t.Fatalf("events %v, want %v", types, want)
 		}
+		// Execution events name the EXECUTION operation; InvocationCompleted
+		// names none.
+		if all[0].OpID != r.exec().ID || all[7].OpID != r.exec().ID || all[4].OpID != "" {
+			t.Fatalf("ids %q %q %q", all[0].OpID, all[7].OpID, all[4].OpID)
+		}
 		// The model's shapes, with each type's details.
 		sp := SpecEvent(&all[2])
 		if *sp.EventType != EvStepSucceeded || *sp.Id != "s" || *sp.StepSucceededDetails.Result.Payload != `"v"` || *sp.EventId != 3 {

@@ -190,12 +190,17 @@ func (t *txn) put(op *Operation) error {
 	return t.tx.Put(bOp, opKey(t.ex.ID, op.Order), raw)
 }
 
-// event appends a history event about op (nil for the execution's own).
+// event appends a history event about op (nil for the execution's own:
+// those carry the EXECUTION operation's id, as [EMU]'s histories show, but
+// InvocationCompleted has none).
 func (t *txn) event(op *Operation, ev Event) error {
 	t.ex.Events++
 	ev.ID, ev.At = t.ex.Events, t.now
-	if op != nil {
+	switch {
+	case op != nil:
 		ev.OpID, ev.Name, ev.ParentID, ev.SubType = op.ID, op.Name, op.ParentID, op.SubType
+	case ev.Type != EvInvocationCompleted:
+		ev.OpID = t.ex.ID
 	}
 	raw, err := encode(ev)
 	if err != nil {
