@@ -33,7 +33,6 @@ type clientAnswer struct {
 	InToken     string      `json:"inToken"`
 	OutToken    string      `json:"outToken"`
 	Operations  []Operation `json:"operations"`
-	Chained     []string    `json:"chained,omitempty"`
 	At          time.Time   `json:"at"`
 }
 
@@ -152,7 +151,7 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 		if clientToken == "" {
 			return tx.Delete(bClient, ex.ID)
 		}
-		raw, err := json.Marshal(clientAnswer{ClientToken: clientToken, InToken: token, OutToken: next, Operations: ops, Chained: chained, At: now})
+		raw, err := json.Marshal(clientAnswer{ClientToken: clientToken, InToken: token, OutToken: next, Operations: ops, At: now})
 		if err != nil {
 			return err
 		}
@@ -190,7 +189,9 @@ func replay(tx store.Tx, arn, token, clientToken string, now time.Time) (*Checkp
 	if a.Operations == nil {
 		a.Operations = []Operation{}
 	}
-	return &CheckpointResult{Token: a.OutToken, Operations: a.Operations, ChainedInvokes: a.Chained, Execution: ex}, nil
+	// No ChainedInvokes: the first answer handed them to the invoker
+	// already, whether or not the client received it.
+	return &CheckpointResult{Token: a.OutToken, Operations: a.Operations, Execution: ex}, nil
 }
 
 // apply runs the updates of one checkpoint in order; it returns the

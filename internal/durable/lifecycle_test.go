@@ -441,3 +441,21 @@ func TestWakeOnce(t *testing.T) {
 		t.Fatalf("updated %v", in.UpdatedOperationIds)
 	}
 }
+
+// TestClientTokenReplayStartsNothing: a replayed checkpoint does not hand
+// its chained invokes to the invoker a second time.
+func TestClientTokenReplayStartsNothing(t *testing.T) {
+	e := newEnv(t, store.NewMemory())
+	r := e.run("a")
+	ups := []spec.OperationUpdate{with(up("k", TypeChainedInvoke, ActionStart), func(u *spec.OperationUpdate) {
+		u.ChainedInvokeOptions = &spec.ChainedInvokeOptions{FunctionName: ptr("g:1")}
+	})}
+	a, err := e.s.Checkpoint(ctx, r.arn, r.tok, "ct", ups)
+	if err != nil || !reflect.DeepEqual(a.ChainedInvokes, []string{"k"}) {
+		t.Fatalf("%+v %v", a, err)
+	}
+	b, err := e.s.Checkpoint(ctx, r.arn, r.tok, "ct", ups)
+	if err != nil || b.Token != a.Token || len(b.ChainedInvokes) != 0 {
+		t.Fatalf("%+v %v", b, err)
+	}
+}
