@@ -26,6 +26,8 @@ var faultCodes = [fault.Kinds]string{
 	fault.CodeTooLarge:       "RequestEntityTooLargeException",
 	fault.InvalidRuntime:     "InvalidRuntimeException",
 	fault.Unavailable:        "ServiceException",
+	fault.AlreadyStarted:     "DurableExecutionAlreadyStartedException",
+	fault.CallbackTimeout:    "CallbackTimeoutException",
 }
 
 // faultStatus holds the statuses AWS sends outside the model (or where the

@@ -42,6 +42,8 @@ func TestFaultsOnTheWire(t *testing.T) {
 		{fault.New(fault.PayloadTooLarge, "too large"), "RequestTooLargeException", 413, "too large", "", ""},
 		{fault.New(fault.CodeTooLarge, "too large"), "RequestEntityTooLargeException", 413, "too large", "", ""},
 		{fault.New(fault.InvalidRuntime, "bad runtime"), "InvalidRuntimeException", 502, "bad runtime", "", ""},
+		{fault.New(fault.AlreadyStarted, "started"), "DurableExecutionAlreadyStartedException", 409, "started", "", ""},
+		{fault.New(fault.CallbackTimeout, "closed"), "CallbackTimeoutException", 400, "closed", "", ""},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

@@ -1,6 +1,8 @@
-// Package durable will hold lambdad's durable executions (docs/durable.md).
-// For now it has the persistent due-time index their one scheduler reads,
-// and the codec of checkpoint tokens and callback ids.
+// Package durable keeps lambdad's durable executions (docs/durable.md):
+// their records, operations, history, checkpoint tokens, callbacks and
+// timers, each change in one store transaction, and the one scheduler over
+// the persistent due-time index. It is pure domain: the API layer and the
+// invoker call it and learn from its answers which executions to invoke.
 package durable
 
 import (

@@ -46,6 +46,12 @@ const (
 	InvalidRuntime
 	// Unavailable: the service cannot take the request now; retry later.
 	Unavailable
+	// AlreadyStarted: a durable execution of that name exists with another
+	// input (DurableExecutionAlreadyStartedException).
+	AlreadyStarted
+	// CallbackTimeout: a durable execution callback is closed or timed out
+	// (CallbackTimeoutException).
+	CallbackTimeout
 	kinds // count; keep last
 )
 
@@ -56,6 +62,7 @@ var kindNames = [...]string{
 	NotImplemented: "NotImplemented", InvalidContent: "InvalidContent",
 	PayloadTooLarge: "PayloadTooLarge", CodeTooLarge: "CodeTooLarge",
 	InvalidRuntime: "InvalidRuntime", Unavailable: "Unavailable",
+	AlreadyStarted: "AlreadyStarted", CallbackTimeout: "CallbackTimeout",
 }
 
 // Kinds is the number of kinds, for tables indexed by Kind.
