@@ -53,14 +53,12 @@ const resource = "DurableExecution"
 // was found (docs/durable.md "Left open"); the others are AWS's, or the SDKs'
 // and AWS's emulators' (docs/durable.md 1.4, 1.5).
 const (
-	// The JS SDK lambdad tests with (2.4.0, the newest on npm) matches this
-	// prefix, case included (docs/durable.md 1.4), and the brief asks for
-	// it. AWS's own words are "Invalid checkpoint token": AWS's maintainers
-	// quote the service's constant (aws-durable-execution-sdk-python#721)
-	// and fixed the Python, Java, Rust and JS SDKs to match them after
-	// 2.4.0; with those words 2.4.0 fails the execution on a stale token,
-	// as it does on AWS. Switching is this one constant.
-	msgInvalidToken = "Invalid Checkpoint Token"
+	// AWS's own words: its maintainers quote the service's constant
+	// (aws-durable-execution-sdk-python#721) and fixed the Python, Java, Rust
+	// and JS SDKs to match them after JS 2.4.0, which matches the prefix
+	// "Invalid Checkpoint Token" and so fails the execution on a stale token,
+	// on AWS and here alike (docs/durable.md 1.4).
+	msgInvalidToken = "Invalid checkpoint token"
 	// [?]
 	msgExecNotFound = "Durable execution not found: %s"
 	// [?]
