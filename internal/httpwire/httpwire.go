@@ -62,12 +62,12 @@ func ParseLength(v []byte) (int64, bool) {
 }
 
 // ValidName reports whether b is an HTTP token.
-func ValidName(b []byte) bool {
+func ValidName[T []byte | string](b T) bool {
 	if len(b) == 0 {
 		return false
 	}
-	for _, ch := range b {
-		if ch >= 0x80 || !tokenChar[ch] {
+	for i := range len(b) {
+		if ch := b[i]; ch >= 0x80 || !tokenChar[ch] {
 			return false
 		}
 	}
@@ -100,7 +100,7 @@ var tokenChar = func() (t [128]bool) {
 
 // EqualFold reports whether b and the ASCII string s are equal, ignoring
 // ASCII case.
-func EqualFold(b []byte, s string) bool {
+func EqualFold[T []byte | string](b T, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
