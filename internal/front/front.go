@@ -227,6 +227,13 @@ var errHandOff = errors.New("front: hand off")
 func (c *conn) serve() {
 	handedOff := false
 	defer func() {
+		// As net/http: a panic ends its connection, not lambdad.
+		if err := recover(); err != nil {
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.s.logf("http: panic serving %v: %v\n%s", c.nc.RemoteAddr(), err, buf)
+		}
 		if !handedOff {
 			_ = c.nc.Close()
 		}
@@ -379,7 +386,10 @@ func (c *conn) parse(head []byte) (p parsed, ok bool) {
 			return p, false
 		}
 		nameAt := off
-		valueAt := off + (cap(line) - cap(value))
+		valueAt := nameAt // an empty value may not point into line
+		if len(value) > 0 {
+			valueAt = off + (cap(line) - cap(value))
+		}
 		off += eol + 1
 		switch {
 		case httpwire.EqualFold(name, "Host"):
