@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/httpwire"
@@ -60,7 +61,9 @@ type Server struct {
 	conns    map[*conn]bool // true: between requests
 	ln       net.Listener
 	shutting bool
-	baseCtx  context.Context
+	// closing is shutting, read without the lock on every response.
+	closing atomic.Bool
+	baseCtx context.Context
 }
 
 func (s *Server) init(ln net.Listener) {
@@ -125,6 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutting = true
+	s.closing.Store(true)
 	ln := s.ln
 	s.mu.Unlock()
 	if ln != nil {
@@ -181,6 +185,7 @@ type conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	ctx    context.Context // the connection's, made at its first fast request
+	remote string
 	fields []field
 	keys   map[string]string // header names as read → canonical
 	body   body
@@ -464,13 +469,14 @@ func (c *conn) serveRequest(n int) (keep bool, err error) {
 	}
 	if c.ctx == nil {
 		c.ctx = c.connContext()
+		c.remote = c.nc.RemoteAddr().String()
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	r := (&http.Request{
 		Method: "POST", URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, ContentLength: p.contentLength, Host: head[p.host[0]:p.host[1]],
-		RemoteAddr: c.nc.RemoteAddr().String(), RequestURI: head[p.target[0]:p.target[1]],
+		RemoteAddr: c.remote, RequestURI: head[p.target[0]:p.target[1]],
 		Body: http.NoBody,
 	}).WithContext(ctx)
 	c.body.left, c.body.closed, c.body.err = p.contentLength, false, nil
@@ -539,7 +545,8 @@ func (c *conn) finish() (keep bool, err error) {
 		_, err := io.Copy(io.Discard, b)
 		keep = err == nil && b.left == 0
 	}
-	out, keep := c.w.head(keep)
+	// As net/http: no keep-alive once shutting down.
+	out, keep := c.w.head(keep && !c.s.closing.Load())
 	if len(c.w.buf) <= 16<<10 {
 		out = append(out, c.w.buf...)
 		_, err = c.nc.Write(out)

@@ -218,3 +218,64 @@ func norm(b []byte) string {
 }
 
 func newDiscardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// TestFrontShutdown: Shutdown closes a connection between requests at once
+// and lets one in the middle of a request finish it.
+func TestFrontShutdown(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		if r.Header.Get("X-Slow") != "" {
+			started <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &Server{HTTP: &http.Server{Handler: h, ErrorLog: newDiscardLogger()}, Fast: invokeLike}
+	served := make(chan error, 1)
+	go func() { served <- fs.Serve(ln) }()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	idle := dial()
+	idle.Write([]byte(invokeReq))
+	buf := make([]byte, 4096)
+	if n, err := idle.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "done") {
+		t.Fatalf("first answer %q, %v", buf[:n], err)
+	}
+	busy := dial()
+	busy.Write([]byte(strings.Replace(invokeReq, "Host:", "X-Slow: 1\r\nHost:", 1)))
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- fs.Shutdown(context.Background()) }()
+	// The idle connection is closed without an answer.
+	if n, err := idle.Read(buf); err == nil {
+		t.Fatalf("idle connection answered %q after Shutdown", buf[:n])
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a request under way", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	out, _ := io.ReadAll(busy)
+	if !strings.Contains(string(out), "done") || !strings.Contains(string(out), "Connection: close") {
+		t.Errorf("request under way answered %q", out)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != http.ErrServerClosed {
+		t.Errorf("Serve: %v", err)
+	}
+}
