@@ -41,6 +41,9 @@ const (
 	// read to keep the connection, as net/http does; past it the
 	// connection closes after the response.
 	maxPostHandlerRead = 256 << 10
+	// rstAvoidanceDelay is net/http's pause before closing a connection
+	// whose request body was left unread.
+	rstAvoidanceDelay = 500 * time.Millisecond
 	// maxCachedKeys bounds a connection's cache of canonical header names.
 	maxCachedKeys = 64
 )
@@ -193,6 +196,10 @@ type conn struct {
 	// rd is the read deadline the handler asked for (progress deadlines),
 	// set on the socket only when a read has to wait for it.
 	rd, applied time.Time
+	// linger says the connection closes with a request body unread: as
+	// net/http, its write side closes first and the close waits a little,
+	// so the client reads the answer before a reset.
+	linger bool
 	// post says the last request was a POST: like net/http, a CRLF after
 	// its body is skipped.
 	post bool
@@ -240,6 +247,12 @@ func (c *conn) serve() {
 			c.s.logf("http: panic serving %v: %v\n%s", c.nc.RemoteAddr(), err, buf)
 		}
 		if !handedOff {
+			if c.linger {
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+					time.Sleep(rstAvoidanceDelay)
+				}
+			}
 			_ = c.nc.Close()
 		}
 		c.s.mu.Lock()
@@ -368,6 +381,7 @@ type parsed struct {
 	target        [2]int
 	host          [2]int
 	contentLength int64
+	close         bool // Connection: close
 }
 
 // parse reads a head (without its final blank line); ok is false when
@@ -411,8 +425,14 @@ func (c *conn) parse(head []byte) (p parsed, ok bool) {
 			}
 			haveLength, p.contentLength = true, n
 		case httpwire.EqualFold(name, "Connection"):
-			if !httpwire.EqualFold(value, "keep-alive") {
-				return p, false
+			// keep-alive and close (Python's urllib sends it) only.
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				tok = bytes.Trim(tok, " \t")
+				if httpwire.EqualFold(tok, "close") {
+					p.close = true
+				} else if !httpwire.EqualFold(tok, "keep-alive") {
+					return p, false
+				}
 			}
 		case httpwire.EqualFold(name, "Transfer-Encoding"), httpwire.EqualFold(name, "Expect"),
 			httpwire.EqualFold(name, "Upgrade"), httpwire.EqualFold(name, "Pragma"),
@@ -477,7 +497,7 @@ func (c *conn) serveRequest(n int) (keep bool, err error) {
 		Method: "POST", URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, ContentLength: p.contentLength, Host: head[p.host[0]:p.host[1]],
 		RemoteAddr: c.remote, RequestURI: head[p.target[0]:p.target[1]],
-		Body: http.NoBody,
+		Body: http.NoBody, Close: p.close,
 	}).WithContext(ctx)
 	c.body.left, c.body.closed, c.body.err = p.contentLength, false, nil
 	if p.contentLength > 0 {
@@ -488,7 +508,7 @@ func (c *conn) serveRequest(n int) (keep bool, err error) {
 	if !c.call(r) {
 		return false, errors.New("front: handler panicked")
 	}
-	return c.finish()
+	return c.finish(p.close)
 }
 
 // key is the canonical form of a header name.
@@ -531,19 +551,21 @@ func (c *conn) call(r *http.Request) (ok bool) {
 }
 
 // finish writes the response and reads what the handler left of the body.
-func (c *conn) finish() (keep bool, err error) {
+func (c *conn) finish(close bool) (keep bool, err error) {
 	// As net/http: a body the handler closed unread, or left with 256 kB
-	// or more unread, closes the connection; less is read and dropped.
-	keep = true
+	// or more unread, closes the connection (after a pause, below); less
+	// is read and dropped.
+	keep = !close
 	switch b := &c.body; {
 	case b.err != nil:
-		keep = b.err == io.EOF
+		keep = keep && b.err == io.EOF
 	case b.left == 0:
 	case b.closed || b.left >= maxPostHandlerRead:
 		keep = false
+		c.linger = true
 	default:
 		_, err := io.Copy(io.Discard, b)
-		keep = err == nil && b.left == 0
+		keep = keep && err == nil && b.left == 0
 	}
 	// As net/http: no keep-alive once shutting down.
 	out, keep := c.w.head(keep && !c.s.closing.Load())

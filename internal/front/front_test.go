@@ -184,6 +184,8 @@ func TestFrontServesInvokes(t *testing.T) {
 		{invokeReq + "GET /x HTTP/1.1\r\nHost: x\r\n\r\n" + invokeReq, 1, 3},
 		{seeds[6], 0, 1},
 		{seeds[8], 0, 0},
+		{seeds[18], 1, 1}, // Connection: close: the next request is not read
+		{invokeReq + seeds[6], 1, 2},
 	} {
 		ca, out := exchange(t, addr, []byte(tc.raw))
 		time.Sleep(20 * time.Millisecond)
@@ -201,10 +203,12 @@ func TestFrontServesInvokes(t *testing.T) {
 func TestFrontResponse(t *testing.T) {
 	rec := &recorder{log: map[string][]string{}, fast: map[string]int{}}
 	fa, pa := servers(t, rec)
-	_, got := exchange(t, fa, []byte(invokeReq))
-	_, want := exchange(t, pa, []byte(invokeReq))
-	if norm(got) != norm(want) {
-		t.Errorf("front answered\n%s\nnet/http\n%s", got, want)
+	for _, raw := range []string{invokeReq, seeds[18], strings.Replace(invokeReq, "Content-Length: 7", "Connection: keep-alive, close\r\nContent-Length: 7", 1)} {
+		_, got := exchange(t, fa, []byte(raw))
+		_, want := exchange(t, pa, []byte(raw))
+		if norm(got) != norm(want) {
+			t.Errorf("%q: front answered\n%s\nnet/http\n%s", raw, got, want)
+		}
 	}
 }
 
