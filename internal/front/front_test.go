@@ -55,8 +55,10 @@ func invokeLike(target []byte) bool {
 	return strings.HasPrefix(string(target), "/2015-03-31/functions/") && strings.HasSuffix(string(target), "/invocations")
 }
 
-// servers starts the front and, beside it, plain net/http, both with rec.
-func servers(t testing.TB, rec *recorder) (frontAddr, plainAddr string) {
+// servers starts the front and, beside it, plain net/http, with rec and
+// (when given) plainRec: a client's address may come back on a connection
+// to the other server.
+func servers(t testing.TB, rec *recorder, plainRec ...*recorder) (frontAddr, plainAddr string) {
 	t.Helper()
 	ln1, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +70,11 @@ func servers(t testing.TB, rec *recorder) (frontAddr, plainAddr string) {
 	}
 	quiet := newDiscardLogger()
 	fs := &Server{HTTP: &http.Server{Handler: rec, ReadHeaderTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second, ErrorLog: quiet}, Fast: invokeLike}
-	plain := &http.Server{Handler: rec, ReadHeaderTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second, ErrorLog: quiet}
+	var ph http.Handler = rec
+	if len(plainRec) > 0 {
+		ph = plainRec[0]
+	}
+	plain := &http.Server{Handler: ph, ReadHeaderTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second, ErrorLog: quiet}
 	go fs.Serve(ln1)
 	go plain.Serve(ln2)
 	t.Cleanup(func() {
@@ -142,7 +148,8 @@ func FuzzFront(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	rec := &recorder{log: map[string][]string{}, fast: map[string]int{}}
-	frontAddr, plainAddr := servers(f, rec)
+	plainRec := &recorder{log: map[string][]string{}, fast: map[string]int{}}
+	frontAddr, plainAddr := servers(f, rec, plainRec)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) > 64<<10 {
 			return
@@ -155,14 +162,17 @@ func FuzzFront(f *testing.F) {
 		for {
 			time.Sleep(time.Millisecond)
 			rec.mu.Lock()
-			g, w := len(rec.log[ca]), len(rec.log[pa])
+			g := len(rec.log[ca])
 			rec.mu.Unlock()
+			plainRec.mu.Lock()
+			w := len(plainRec.log[pa])
+			plainRec.mu.Unlock()
 			if g == w || time.Now().After(deadline) {
 				break
 			}
 		}
 		got, _ = rec.take(ca)
-		want, _ = rec.take(pa)
+		want, _ = plainRec.take(pa)
 		if !slices.Equal(got, want) {
 			t.Fatalf("front served\n%s\nnet/http served\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
