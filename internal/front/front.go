@@ -61,7 +61,7 @@ type Server struct {
 	once     sync.Once
 	handoff  *handoffListener
 	mu       sync.Mutex
-	conns    map[*conn]bool // true: between requests
+	conns    map[*conn]struct{}
 	ln       net.Listener
 	shutting bool
 	// closing is shutting, read without the lock on every response.
@@ -72,7 +72,7 @@ type Server struct {
 func (s *Server) init(ln net.Listener) {
 	s.once.Do(func() {
 		s.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
-		s.conns = make(map[*conn]bool)
+		s.conns = make(map[*conn]struct{})
 	})
 }
 
@@ -142,8 +142,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		for c, idle := range s.conns {
-			if idle {
+		for c := range s.conns {
+			if c.idle.Load() {
 				_ = c.nc.Close()
 			}
 		}
@@ -200,6 +200,8 @@ type conn struct {
 	// net/http, its write side closes first and the close waits a little,
 	// so the client reads the answer before a reset.
 	linger bool
+	// idle says c is between requests (Shutdown closes it then).
+	idle atomic.Bool
 	// post says the last request was a POST: like net/http, a CRLF after
 	// its body is skipped.
 	post bool
@@ -217,21 +219,18 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if s.shutting {
 		return nil
 	}
-	s.conns[c] = true
+	c.idle.Store(true)
+	s.conns[c] = struct{}{}
 	return c
 }
 
 // setState records whether c is between requests (idle), and says no when
 // the server is shutting down and c should close instead.
 func (c *conn) setState(idle bool) bool {
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting && idle {
-		return false
-	}
-	s.conns[c] = idle
-	return true
+	c.idle.Store(idle)
+	// Shutdown sets closing before it closes idle connections: one that
+	// goes idle after that sees it here.
+	return !idle || !c.s.closing.Load()
 }
 
 var errHandOff = errors.New("front: hand off")
