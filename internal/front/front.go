@@ -200,6 +200,8 @@ type conn struct {
 	// net/http, its write side closes first and the close waits a little,
 	// so the client reads the answer before a reset.
 	linger bool
+	// headBy is when the head being read must be in (zero: not known yet).
+	headBy time.Time
 	// idle says c is between requests (Shutdown closes it then).
 	idle atomic.Bool
 	// post says the last request was a POST: like net/http, a CRLF after
@@ -265,6 +267,10 @@ func (c *conn) serve() {
 			wait = c.s.readHeaderTimeout()
 		}
 		c.setDeadline(wait)
+		c.headBy = time.Time{}
+		if first {
+			c.headBy = c.rd
+		}
 		n, err := c.readHead(first)
 		if err == errHandOff {
 			handedOff = c.handOff()
@@ -327,6 +333,7 @@ func (c *conn) readHead(first bool) (int, error) {
 				// The request has begun: the rest of its head has the
 				// header timeout.
 				c.setDeadline(c.s.readHeaderTimeout())
+				c.headBy = c.rd
 				waiting = false
 			}
 		}
@@ -366,7 +373,12 @@ func headEnd(buf []byte) int {
 
 // handOff gives the connection, with what has been read, to net/http.
 func (c *conn) handOff() bool {
-	hc := &handedConn{Conn: c.nc, r: c.br}
+	hc := &handedConn{Conn: c.nc, r: c.br, headBy: c.headBy}
+	if hc.headBy.IsZero() {
+		if d := c.s.readHeaderTimeout(); d > 0 {
+			hc.headBy = time.Now().Add(d)
+		}
+	}
 	select {
 	case c.s.handoff.conns <- hc:
 		return true
@@ -819,6 +831,17 @@ func appendValue(b []byte, v string) []byte {
 type handedConn struct {
 	net.Conn
 	r *bufio.Reader
+	// headBy is the header deadline the front had set: net/http's first
+	// deadline, for the same head, may not be later.
+	headBy  time.Time
+	clamped atomic.Bool
+}
+
+func (h *handedConn) SetReadDeadline(t time.Time) error {
+	if !h.clamped.Swap(true) && !h.headBy.IsZero() && (t.IsZero() || t.After(h.headBy)) {
+		t = h.headBy
+	}
+	return h.Conn.SetReadDeadline(t)
 }
 
 func (h *handedConn) Read(p []byte) (int, error) {

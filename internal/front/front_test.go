@@ -293,3 +293,52 @@ func TestFrontShutdown(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestHandOffKeepsHeaderDeadline: a head trickled in until it outgrows the
+// front's buffer goes to net/http, which must not give it a new header
+// timeout: the client is cut at the first one, as with net/http alone.
+func TestHandOffKeepsHeaderDeadline(t *testing.T) {
+	const timeout = 2 * time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &Server{HTTP: &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: timeout, ErrorLog: newDiscardLogger()}, Fast: invokeLike}
+	go fs.Serve(ln)
+	defer fs.Shutdown(context.Background())
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() {
+		io.Copy(io.Discard, c)
+		closed <- time.Since(start)
+	}()
+	c.Write([]byte("POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nHost: h\r\nX: "))
+	// 8 KiB by 80 % of the timeout (the hand-off), then a byte at a time.
+	chunk := []byte(strings.Repeat("a", 1024))
+	for i := 0; i < 8; i++ {
+		time.Sleep(timeout / 10)
+		c.Write(chunk)
+	}
+	for {
+		select {
+		case d := <-closed:
+			if d > timeout*3/2 {
+				t.Fatalf("cut after %v; the header timeout is %v", d, timeout)
+			}
+			return
+		case <-time.After(timeout / 20):
+			if _, err := c.Write([]byte("a")); err != nil {
+				d := <-closed
+				if d > timeout*3/2 {
+					t.Fatalf("cut after %v; the header timeout is %v", d, timeout)
+				}
+				return
+			}
+		}
+	}
+}
