@@ -182,7 +182,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
-	query := r.URL.Query()
+	var query url.Values // nil when there is none: most invokes
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
 	op, params, pathOK := s.router.Match(r.Method, r.URL.EscapedPath(), query)
 	if op == nil {
 		if pathOK {

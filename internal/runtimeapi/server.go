@@ -12,12 +12,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/httpwire"
 )
 
 const (
-	// maxHeaderBytes bounds a request's line and header block, as
-	// net/http's default does.
-	maxHeaderBytes = 1 << 20
+	maxHeaderBytes = httpwire.MaxHeaderBytes
 	// maxDiscard is how much of an unwanted body is read to keep the
 	// connection; past it the connection is closed instead.
 	maxDiscard = 64 << 20
@@ -245,16 +245,10 @@ func (c *conn) readRequest(req *request) error {
 		return err
 	}
 	// Request-line: method SP request-target SP HTTP-version.
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
+	m, target, proto, ok := httpwire.RequestLine(line)
+	if !ok {
 		return errBad
 	}
-	rest := line[sp1+1:]
-	sp2 := bytes.IndexByte(rest, ' ')
-	if sp2 <= 0 {
-		return errBad
-	}
-	target, proto := rest[:sp2], rest[sp2+1:]
 	switch string(proto) {
 	case "HTTP/1.1":
 	case "HTTP/1.0":
@@ -262,7 +256,7 @@ func (c *conn) readRequest(req *request) error {
 	default:
 		return errBad
 	}
-	req.method = method(line[:sp1])
+	req.method = method(m)
 	if req.method == "" {
 		return errBad
 	}
@@ -281,41 +275,37 @@ func (c *conn) readRequest(req *request) error {
 		if len(line) == 0 {
 			break
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validName(line[:colon]) {
+		name, value, ok := httpwire.HeaderLine(line)
+		if !ok {
 			return errBad // obsolete folding and nameless fields included
 		}
-		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
-		if !validValue(value) {
-			return errBad
-		}
 		switch {
-		case equalFold(name, "Content-Length"):
-			n, ok := parseLength(value)
+		case httpwire.EqualFold(name, "Content-Length"):
+			n, ok := httpwire.ParseLength(value)
 			if !ok || haveLength && n != req.length {
 				return errBad
 			}
 			haveLength, req.length = true, n
-		case equalFold(name, "Transfer-Encoding"):
-			if !equalFold(value, "chunked") || chunked {
+		case httpwire.EqualFold(name, "Transfer-Encoding"):
+			if !httpwire.EqualFold(value, "chunked") || chunked {
 				return errBad // no other coding is accepted
 			}
 			chunked = true
-		case equalFold(name, "Connection"):
+		case httpwire.EqualFold(name, "Connection"):
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				tok = bytes.Trim(tok, " \t")
-				if equalFold(tok, "close") {
+				if httpwire.EqualFold(tok, "close") {
 					req.close = true
-				} else if equalFold(tok, "keep-alive") && req.http10 {
+				} else if httpwire.EqualFold(tok, "keep-alive") && req.http10 {
 					req.close = false
 				}
 			}
-		case equalFold(name, "Expect"):
-			if !equalFold(value, "100-continue") {
+		case httpwire.EqualFold(name, "Expect"):
+			if !httpwire.EqualFold(value, "100-continue") {
 				return errBad
 			}
 			req.cont = !req.http10
-		case equalFold(name, "Lambda-Runtime-Function-Error-Type"):
+		case httpwire.EqualFold(name, "Lambda-Runtime-Function-Error-Type"):
 			if req.errType == "" {
 				req.errType = string(value)
 			}
@@ -353,11 +343,7 @@ func (c *conn) line(budget *int) ([]byte, error) {
 		}
 		return nil, err
 	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
+	return httpwire.TrimCR(line[:len(line)-1]), nil
 }
 
 // method interns the methods the routes answer; others only need to be
@@ -371,7 +357,7 @@ func method(b []byte) string {
 	case "HEAD":
 		return "HEAD"
 	}
-	if !validName(b) {
+	if !httpwire.ValidName(b) {
 		return ""
 	}
 	return "OTHER"
@@ -403,76 +389,6 @@ func requestPath(t []byte) (string, error) {
 		return "", errBad
 	}
 	return p, nil
-}
-
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, b := range v {
-		if b < '0' || b > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(b-'0')
-	}
-	return n, true
-}
-
-// validName reports whether b is an HTTP token.
-func validName(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, ch := range b {
-		if ch >= 0x80 || !tokenChar[ch] {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue refuses control characters other than tab.
-func validValue(b []byte) bool {
-	for _, ch := range b {
-		if ch < ' ' && ch != '\t' || ch == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // readBody reads a body of at most limit bytes; tooLarge reports one over

@@ -197,7 +197,20 @@ def handler(event, context):
         'unsigned': bare,
         'other': call('GET', '/2015-03-31/functions/', key='999999999999', secret='x', token=''),
         'own': call('GET', '/2015-03-31/functions/'),
+        # Invoke is read by lambdad's own front, not net/http: it must know
+        # environments apart all the same.
+        'invoke_unsigned': invoke_unsigned(),
+        'invoke_other': call('POST', '/2015-03-31/functions/nobody/invocations', body=b'{}', key='999999999999', secret='x', token=''),
+        'invoke_own': call('POST', '/2015-03-31/functions/nobody/invocations', body=b'{}'),
     }
+
+def invoke_unsigned():
+    req = urllib.request.Request(os.environ['AWS_ENDPOINT_URL_LAMBDA'] + '/2015-03-31/functions/nobody/invocations', data=b'{}', method='POST')
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return {'status': r.status, 'type': '', 'body': r.read().decode()}
+    except urllib.error.HTTPError as e:
+        return {'status': e.code, 'type': e.headers.get('X-Amzn-ErrorType', ''), 'body': e.read().decode()}
 `
 	testkit.CreateActive(t, c, testkit.PyFunction(t, "caller", src))
 	got := testkit.DecodeJSON[map[string]pyAnswer](t, testkit.Call(t, c, "caller", "{}").Payload)
@@ -209,6 +222,15 @@ def handler(event, context):
 	}
 	if a := got["own"]; a.Status != 200 || !strings.Contains(a.Body, `"FunctionName":"caller"`) {
 		t.Errorf("a function's own credentials: %+v", a)
+	}
+	if a := got["invoke_unsigned"]; a.Status != 403 || a.Type != "MissingAuthenticationTokenException" {
+		t.Errorf("unsigned Invoke from a function: %+v", a)
+	}
+	if a := got["invoke_other"]; a.Status != 403 || a.Type != "UnrecognizedClientException" {
+		t.Errorf("a function invoking as account 999999999999: %+v", a)
+	}
+	if a := got["invoke_own"]; a.Status != 404 || a.Type != "ResourceNotFoundException" {
+		t.Errorf("a function invoking with its own credentials: %+v", a)
 	}
 	// The same unsigned call from outside an environment still works.
 	if _, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{}); err != nil {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/fncreds"
+	"github.com/lambdad/lambdad/internal/front"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/logs"
@@ -281,8 +283,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return ctx
 		}}
+	// Invoke requests are read by lambdad's own front; a connection that
+	// carries anything else is handed to hs (internal/front).
+	fs := &front.Server{HTTP: hs, Fast: invokeTarget}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- fs.Serve(ln) }()
 	// The ready line is logged whatever the level, so tools can wait for it.
 	lvl := slog.LevelInfo
 	for lvl < slog.LevelError && !s.log.Enabled(ctx, lvl) {
@@ -296,11 +301,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	err := fs.Shutdown(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// invokeTarget says whether a POST to target is an Invoke, which the front
+// serves itself: /2015-03-31/functions/{name}/invocations[?query].
+func invokeTarget(target []byte) bool {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	const prefix, suffix = "/2015-03-31/functions/", "/invocations"
+	return len(target) > len(prefix)+len(suffix) && bytes.HasPrefix(target, []byte(prefix)) && bytes.HasSuffix(target, []byte(suffix))
 }
 
 // Close stops every process lambdad started and releases the data directory.
