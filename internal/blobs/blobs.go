@@ -492,29 +492,54 @@ func (s *Store) finishDelete(h string, l *lease) error {
 // stored or is being deleted. Holding a digest already used costs a map
 // lookup under a mutex, no disk access.
 func (s *Store) Hold(h string) (release func(), ok bool) {
+	l, ok := s.Lease(h)
+	if !ok {
+		return nil, false
+	}
+	var once atomic.Bool
+	return func() {
+		if once.Swap(true) {
+			return
+		}
+		l.Release()
+	}, true
+}
+
+// Lease is a hold on one archive (see Hold) as a value, for callers that
+// release it exactly once themselves and should not allocate a closure per
+// hold. The zero Lease holds nothing.
+type Lease struct {
+	s *Store
+	h string
+	l *lease
+}
+
+// Lease holds h as Hold does; the caller calls Release exactly once.
+func (s *Store) Lease(h string) (Lease, bool) {
 	s.leaseMu.Lock()
 	l := s.leases[h]
 	if l == nil {
 		// First use since start or since it was deleted: look once.
 		if !s.Has(h) {
 			s.leaseMu.Unlock()
-			return nil, false
+			return Lease{}, false
 		}
 		l = &lease{}
 		s.leases[h] = l
 	} else if l.deleting != nil {
 		s.leaseMu.Unlock()
-		return nil, false
+		return Lease{}, false
 	}
 	l.n++
 	s.leaseMu.Unlock()
-	var once atomic.Bool
-	return func() {
-		if once.Swap(true) {
-			return
-		}
-		s.unhold(h, l)
-	}, true
+	return Lease{s, h, l}, true
+}
+
+// Release ends the lease; a zero Lease does nothing.
+func (l Lease) Release() {
+	if l.s != nil {
+		l.s.unhold(l.h, l.l)
+	}
 }
 
 func (s *Store) unhold(h string, l *lease) {

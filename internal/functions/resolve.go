@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
@@ -20,9 +21,15 @@ type Snapshot struct {
 	// AltVersion receives AltWeight (0..1) of an alias's invocations.
 	AltVersion string
 	AltWeight  float64
-	// FunctionARN is Ref.ARN(), built once: every invoke of the snapshot
-	// needs it.
-	FunctionARN string
+	// FunctionARN is Ref.ARN() and QualifiedARN Ref.QualifiedARN(), built
+	// once: every invoke of the snapshot needs them. Whoever changes Ref in
+	// a copy sets QualifiedARN again.
+	FunctionARN, QualifiedARN string
+	// Attached is the data plane's own state for this snapshot (its
+	// concurrency counters, what the sandbox runs), built on its first
+	// invoke; nil in snapshots not made by Resolve. Copies share it, so it
+	// holds nothing that depends on Ref's qualifier.
+	Attached *atomic.Value
 }
 
 type cached struct {
@@ -33,9 +40,8 @@ type cached struct {
 // Resolve returns the version ref names, from memory when nothing was
 // written since it was last read.
 func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
-	k := fnKey(ref) + ":" + ref.Qualifier
 	g := s.gen.Load()
-	if c, ok := s.cache.Load(k); ok && c.(*cached).gen == g {
+	if c, ok := s.cache.Load(ref); ok && c.(*cached).gen == g {
 		return c.(*cached).snap, nil
 	}
 	var snap *Snapshot
@@ -56,13 +62,15 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 			}
 		}
 		snap.FunctionARN = ref.ARN()
+		snap.QualifiedARN = ref.QualifiedARN()
+		snap.Attached = new(atomic.Value)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if settled {
-		s.cache.Store(k, &cached{gen: g, snap: snap})
+		s.cache.Store(ref, &cached{gen: g, snap: snap})
 	}
 	return snap, nil
 }

@@ -57,7 +57,7 @@ type Service struct {
 	cfg Config
 	// cache holds resolved snapshots for the invoke path, dropped on every
 	// write to the function.
-	cache  sync.Map // fnKey:qualifier -> *cached
+	cache  sync.Map // Ref -> *cached
 	gen    atomic.Uint64
 	codeMu sync.RWMutex // see collect
 }

@@ -73,7 +73,7 @@ type Service struct {
 	cfg      Config
 	fns      sync.Map // sandbox.Key -> *runnable
 	current  sync.Map // versionSlot -> its latest sandbox.Key (to retire replaced environments)
-	inFlight sync.Map // function ARN or "account/region" -> *atomic.Int32
+	inFlight sync.Map // function ARN (string) or acctKey -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
 	counts   Counts
@@ -243,6 +243,7 @@ func (s *Service) pick(ctx context.Context, ref functions.Ref, snap *functions.S
 	}
 	routed := *other
 	routed.Ref = ref // the function sees the alias ARN it was invoked by
+	routed.QualifiedARN = snap.QualifiedARN
 	return &routed, nil
 }
 
@@ -266,34 +267,46 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
-	fnSlots, acctSlots, err := s.admit(snap)
-	if err != nil {
+	att := s.attached(snap)
+	if err := s.admit(snap, att); err != nil {
 		s.counts.Throttles.Add(1)
 		return sandbox.Result{}, err
 	}
-	defer func() { acctSlots.Add(-1); fnSlots.Add(-1) }()
+	defer func() { att.acct.Add(-1); att.fn.Add(-1) }()
 	// Hold the code before resolving its directory, so that an update
 	// collecting it cannot remove it under this run.
-	unhold, ok := s.hold(snap)
+	var err error
+	h, ok := s.holdRun(snap)
 	if !ok {
 		// Collected between resolving and holding: the version's code
 		// changed, so look it up once more.
 		if snap, err = s.reresolve(ctx, snap); err != nil {
 			return sandbox.Result{}, err
 		}
-		if unhold, ok = s.hold(snap); !ok {
+		if h, ok = s.holdRun(snap); !ok {
 			return sandbox.Result{}, fmt.Errorf("code of %s is gone", snap.Ref.ARN())
 		}
 	}
-	defer unhold()
-	r, err := s.function(ctx, snap)
-	if err != nil {
-		return sandbox.Result{}, err
+	defer h.release()
+	// What the sandbox runs is found once per snapshot: its key does not
+	// change (its code is stored, unlike a hot-reload directory's).
+	r := att.run.Load()
+	if r == nil || r.retired.Load() || snap.Code.HotReloadDir != "" {
+		if r, err = s.function(ctx, snap); err != nil {
+			return sandbox.Result{}, err
+		}
+		if snap.Code.HotReloadDir == "" {
+			att.run.Store(r)
+		}
 	}
 	fn := r.fn
+	qualified := snap.QualifiedARN
+	if qualified == "" { // a snapshot not made by Resolve
+		qualified = snap.Ref.QualifiedARN()
+	}
 	res, err := s.cfg.Sandbox.Invoke(ctx, fn, sandbox.Invocation{
 		RequestID:          requestID,
-		InvokedFunctionARN: snap.Ref.QualifiedARN(),
+		InvokedFunctionARN: qualified,
 		TraceID:            traceID(),
 		ClientContext:      clientContext,
 		Payload:            payload,
@@ -356,6 +369,33 @@ func (s *Service) hold(snap *functions.Snapshot) (release func(), ok bool) {
 
 func noRelease() {}
 
+// held is what one run holds of the blob store: the code's lease in the
+// common case, without a closure, or hold's release with layers.
+type held struct {
+	code  blobs.Lease
+	other func()
+}
+
+func (h held) release() {
+	h.code.Release()
+	if h.other != nil {
+		h.other()
+	}
+}
+
+// holdRun is hold for one run.
+func (s *Service) holdRun(snap *functions.Snapshot) (held, bool) {
+	if len(snap.Layers) == 0 {
+		if snap.Code.SHA256Hex == "" {
+			return held{}, true
+		}
+		l, ok := s.cfg.Blobs.Lease(snap.Code.SHA256Hex)
+		return held{code: l}, ok
+	}
+	r, ok := s.hold(snap)
+	return held{other: r}, ok
+}
+
 // reresolve looks up snap's version again, keeping the reference it was
 // invoked by (an alias routes to the same version).
 func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*functions.Snapshot, error) {
@@ -369,31 +409,65 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 	}
 	routed := *again
 	routed.Ref = snap.Ref
+	routed.QualifiedARN = snap.QualifiedARN
 	return &routed, nil
 }
 
 // admit takes a concurrency slot of the function and of the account; the
-// caller gives them back by decrementing both.
-func (s *Service) admit(snap *functions.Snapshot) (fnCounter, acct *atomic.Int32, err error) {
-	fnCounter = s.counter(snap.FunctionARN) // built once per snapshot
-	acct = s.counter(snap.Ref.Account + "/" + snap.Ref.Region)
+// caller gives them back by decrementing att.acct and att.fn.
+func (s *Service) admit(snap *functions.Snapshot, att *attachment) error {
 	if snap.Reserved != nil {
-		if fnCounter.Add(1) > *snap.Reserved {
-			fnCounter.Add(-1)
-			return nil, nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
+		if att.fn.Add(1) > *snap.Reserved {
+			att.fn.Add(-1)
+			return fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
 		}
 	} else {
-		fnCounter.Add(1)
+		att.fn.Add(1)
 	}
-	if acct.Add(1) > s.cfg.AccountLimit {
-		acct.Add(-1)
-		fnCounter.Add(-1)
-		return nil, nil, fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
+	if att.acct.Add(1) > s.cfg.AccountLimit {
+		att.acct.Add(-1)
+		att.fn.Add(-1)
+		return fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
 	}
-	return fnCounter, acct, nil
+	return nil
 }
 
-func (s *Service) counter(k string) *atomic.Int32 {
+// acctKey names an account's counter in inFlight.
+type acctKey struct{ account, region string }
+
+// attachment is what the data plane keeps with a snapshot, found once per
+// snapshot instead of once per invoke. Its counters are the function's and
+// the account's, shared by every snapshot of them (they are looked up by
+// name, so a function deleted and created again, or whose reserved
+// concurrency changed, counts on the same ones).
+type attachment struct {
+	fn, acct *atomic.Int32
+	// run is what the sandbox runs for the snapshot's key (stored code
+	// only: a hot-reload directory's key changes with its content).
+	run atomic.Pointer[runnable]
+}
+
+// attached returns snap's attachment, making it on first use.
+func (s *Service) attached(snap *functions.Snapshot) *attachment {
+	if snap.Attached != nil {
+		if a, ok := snap.Attached.Load().(*attachment); ok {
+			return a
+		}
+	}
+	a := &attachment{
+		fn:   s.counter(snap.FunctionARN),
+		acct: s.counter(acctKey{snap.Ref.Account, snap.Ref.Region}),
+	}
+	if snap.Attached != nil {
+		// Racing first invokes make equal attachments; keep the first.
+		if !snap.Attached.CompareAndSwap(nil, a) {
+			return snap.Attached.Load().(*attachment)
+		}
+	}
+	return a
+}
+
+func (s *Service) counter(k any) *atomic.Int32 {
 	if c, ok := s.inFlight.Load(k); ok {
 		return c.(*atomic.Int32)
 	}

@@ -1,6 +1,8 @@
 // Package logs keeps function logs in the data directory, one folder per
-// log group and one file per stream, bounded in size. Writes go through a
-// queue so the invoke path never waits on the disk.
+// log group and one file per stream, bounded in size. Appends are batched
+// and written a short while later (FlushInterval), so the invoke path never
+// waits on the disk nor wakes a writer per record; Flush makes everything
+// appended so far readable, in order.
 //
 // A name too long for one path element (log groups may have 512
 // characters, file names 255 bytes) is cut and suffixed with a hash of the
@@ -18,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config of the log store.
@@ -26,20 +29,39 @@ type Config struct {
 	// MaxStreamBytes bounds one stream file; past it the file is rotated
 	// once (stream.log.1), so a stream keeps at most twice this much.
 	MaxStreamBytes int64
-	Logger         *slog.Logger
+	// FlushInterval is how long an appended record may wait for others
+	// before the batch is written (default 25ms). Logs are not an
+	// acknowledged write: a reader that needs everything calls Flush.
+	FlushInterval time.Duration
+	Logger        *slog.Logger
 }
+
+// maxPendingBytes bounds what waits for the writer; past it records are
+// dropped (and said so) rather than slowing invokes down.
+const maxPendingBytes = 64 << 20
+
+// soonBytes is how much waiting output makes the writer start at once.
+const soonBytes = 1 << 20
 
 // Store writes log records asynchronously.
 type Store struct {
-	cfg   Config
-	queue chan entry
-	done  chan struct{}
-	// closed is set by Close; mu orders it with Append's sends, so that a
-	// late Append drops its record instead of sending on a closed queue.
-	mu     sync.RWMutex
-	closed bool
-	files  map[string]*stream // the writer goroutine's alone
+	cfg Config
+
+	mu      sync.Mutex
+	pending []entry // appended, not yet taken by a writer
+	bytes   int     // of pending
+	armed   bool    // timer will take pending
+	closed  bool    // by Close: later appends are dropped
+	timer   *time.Timer
+
+	// wmu serialises writers (the timer's, Flush, Close): a writer takes
+	// pending under wmu, so batches reach the files in the order appended.
+	wmu   sync.Mutex
+	spare []entry               // the last batch's slice, reused
+	files map[streamKey]*stream // wmu's
 }
+
+type streamKey struct{ group, stream string }
 
 type entry struct {
 	group, stream string
@@ -57,31 +79,79 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxStreamBytes == 0 {
 		cfg.MaxStreamBytes = 8 << 20
 	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 25 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, queue: make(chan entry, 4096), done: make(chan struct{}), files: map[string]*stream{}}
-	go s.run()
+	s := &Store{cfg: cfg, files: map[streamKey]*stream{}}
+	s.timer = time.AfterFunc(time.Hour, s.Flush)
+	s.timer.Stop()
 	return s, nil
 }
 
-// Append queues data for group/stream. When the queue is full the record is
-// dropped and said so in lambdad's log rather than slowing invokes down.
+// Append queues data for group/stream; the caller must not change data
+// afterwards. When too much is waiting the record is dropped and said so in
+// lambdad's log rather than slowing invokes down.
 func (s *Store) Append(group, streamName string, data []byte) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
 		s.cfg.Logger.Debug("function log after shutdown: record dropped", "group", group)
 		return
 	}
-	select {
-	case s.queue <- entry{group, streamName, data}:
-	default:
+	if s.bytes+len(data) > maxPendingBytes {
+		s.mu.Unlock()
 		s.cfg.Logger.Warn("function log queue full: record dropped", "group", group)
+		return
 	}
+	s.pending = append(s.pending, entry{group, streamName, data})
+	s.bytes += len(data)
+	// One timer per batch, not a wake-up per record.
+	switch {
+	case s.bytes >= soonBytes:
+		s.armed = true
+		s.timer.Reset(0)
+	case !s.armed:
+		s.armed = true
+		s.timer.Reset(s.cfg.FlushInterval)
+	}
+	s.mu.Unlock()
+}
+
+// Flush writes every record appended before it to the files, in order.
+func (s *Store) Flush() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.writePendingLocked()
+}
+
+// writePendingLocked takes what is pending and writes it; wmu held.
+func (s *Store) writePendingLocked() {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = s.spare[:0]
+	s.bytes = 0
+	s.armed = false
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		s.spare = batch
+		return
+	}
+	for _, e := range batch {
+		s.write(e)
+	}
+	for _, st := range s.files {
+		if st.w.Buffered() > 0 {
+			st.w.Flush()
+		}
+	}
+	clear(batch) // the records' data may be collected
+	s.spare = batch
 }
 
 // Path is the file of a stream.
@@ -122,32 +192,8 @@ func safe(name string) string {
 	return out
 }
 
-func (s *Store) run() {
-	defer close(s.done)
-	for e := range s.queue {
-		s.write(e)
-		if len(s.queue) == 0 {
-			// Under load records batch up in the buffers; once the queue
-			// is empty they go to the files.
-			s.flush()
-		}
-	}
-	s.flush()
-	for _, st := range s.files {
-		st.f.Close()
-	}
-}
-
-func (s *Store) flush() {
-	for _, st := range s.files {
-		if st.w.Buffered() > 0 {
-			st.w.Flush()
-		}
-	}
-}
-
 func (s *Store) write(e entry) {
-	key := e.group + "\x00" + e.stream
+	key := streamKey{e.group, e.stream}
 	st := s.files[key]
 	path := ""
 	if st == nil {
@@ -191,16 +237,30 @@ func (s *Store) write(e entry) {
 	st.size += int64(n)
 }
 
-// Close flushes queued records and closes the files.
+// Close writes what is pending and closes the files; later appends are
+// dropped.
 func (s *Store) Close(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.queue)
-	}
+	was := s.closed
+	s.closed = true
 	s.mu.Unlock()
+	if was {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		s.timer.Stop()
+		s.writePendingLocked()
+		for k, st := range s.files {
+			st.f.Close()
+			delete(s.files, k)
+		}
+	}()
 	select {
-	case <-s.done:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

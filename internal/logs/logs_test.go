@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAppendWritesAndRotates(t *testing.T) {
@@ -84,5 +85,38 @@ func TestLongGroupName(t *testing.T) {
 	}
 	if short := s.Path("/aws/lambda/fn", "x"); filepath.Base(filepath.Dir(short)) != "aws_lambda_fn" {
 		t.Errorf("a short group's folder is %s", short)
+	}
+}
+
+// Records are batched, by the timer, by a batch grown large and by
+// Flush, and a reader after Flush sees every record appended before it, in
+// the order appended.
+func TestFlushKeepsOrderAndCompleteness(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, FlushInterval: time.Millisecond, MaxStreamBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	const group, stream = "/aws/lambda/fn", "2026/12/04/[$LATEST]abc"
+	big := strings.Repeat("x", soonBytes/3) + "\n"
+	var want strings.Builder
+	for i := range 3000 {
+		line := fmt.Sprintf("line %04d\n", i)
+		if i%1000 == 999 {
+			line = big // three of these start the writer at once
+		}
+		s.Append(group, stream, []byte(line))
+		want.WriteString(line)
+		if i%97 == 0 {
+			s.Flush()
+			if b, _ := os.ReadFile(s.Path(group, stream)); string(b) != want.String() {
+				t.Fatalf("after Flush at record %d the file has %d bytes, want %d (or out of order)", i, len(b), want.Len())
+			}
+		}
+	}
+	s.Flush()
+	if b, _ := os.ReadFile(s.Path(group, stream)); string(b) != want.String() {
+		t.Fatalf("after the last Flush the file has %d bytes, want %d (or out of order)", len(b), want.Len())
 	}
 }

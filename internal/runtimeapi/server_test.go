@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -321,6 +322,63 @@ func TestNextWaitsOnClosingConnection(t *testing.T) {
 		if err != nil || !bytes.HasPrefix(all, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(all, []byte(`{"late":1}`)) ||
 			!bytes.Contains(all, []byte("Connection: close\r\n")) {
 			t.Errorf("%q: %q %v", req, all, err)
+		}
+	}
+}
+
+// The /response of the invocation just delivered is routed without
+// building its path; every other spelling of it goes through match, and
+// all of them reach the same result, on one keep-alive connection.
+func TestResponseOfDeliveredRoutes(t *testing.T) {
+	f, addr := serve(t, 1<<20)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	do := func(method, target, body string) (int, http.Header) {
+		t.Helper()
+		req := method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		if _, err := io.WriteString(nc, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, target, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	const inv = "/2018-06-01/runtime/invocation/"
+	for i, c := range []struct {
+		method, target func(id string) string
+		want           int
+	}{
+		{func(string) string { return "POST" }, func(id string) string { return inv + id + "/response" }, 202},
+		{func(string) string { return "PUT" }, func(id string) string { return inv + id + "/response" }, 404},
+		{func(string) string { return "POST" }, func(id string) string { return inv + id + "/response?x=1" }, 202},
+		{func(string) string { return "POST" }, func(id string) string { return inv + strings.Replace(id, "-", "%2D", 1) + "/response" }, 202},
+		{func(string) string { return "POST" }, func(id string) string { return inv + id + "/response/" }, 404},
+		{func(string) string { return "POST" }, func(id string) string { return inv + "x" + id + "/response" }, 400},
+	} {
+		code, h := do("GET", inv+"next", "")
+		id := h.Get("Lambda-Runtime-Aws-Request-Id")
+		if code != 200 || id == "" {
+			t.Fatalf("next: %d %v", code, h)
+		}
+		body := `{"case":` + strconv.Itoa(i) + `}`
+		if got, _ := do(c.method(id), c.target(id), body); got != c.want {
+			t.Errorf("case %d: %s %s: %d, want %d", i, c.method(id), c.target(id), got, c.want)
+		}
+		f.mu.Lock()
+		res, ok := f.results[id]
+		delete(f.results, id) // ids repeat every 10 invocations
+		f.mu.Unlock()
+		if (c.want == 202) != (ok && string(res) == body) {
+			t.Errorf("case %d: result of %s recorded %v: %q", i, id, ok, res)
 		}
 	}
 }

@@ -42,6 +42,7 @@ type envCgroup struct {
 	// memory.current and a run reports the usage at its end.
 	resettable bool
 	cur        *os.File
+	counter    *counterFile // peakBytes's reader of peak or cur
 }
 
 // cgroupOwner identifies a lambdad process in a way that holds across PID
@@ -325,16 +326,46 @@ func (c *envCgroup) resetPeak() {
 // peak cannot be reset it is the usage now, as a stale peak would be wrong
 // for every run after the biggest.
 func (c *envCgroup) peakBytes() int64 {
-	f := c.peak
-	if !c.resettable && c.cur != nil {
-		f = c.cur
+	if c.counter == nil {
+		f := c.peak
+		if !c.resettable && c.cur != nil {
+			f = c.cur
+		}
+		if f == nil {
+			return 0
+		}
+		c.counter = newCounterFile(f)
 	}
-	if f == nil {
+	return c.counter.value()
+}
+
+// counterFile reads a cgroup counter with one pread per read: os.File's
+// ReadAt fills its buffer or stops at EOF, so it spends a second pread per
+// read (per invoke) on learning that a one-line file has ended. It is read
+// by one goroutine at a time: its environment's invocation.
+type counterFile struct {
+	rc   syscall.RawConn
+	buf  [32]byte
+	n    int
+	read func(fd uintptr) bool // made once, so a read allocates nothing
+}
+
+func newCounterFile(f *os.File) *counterFile {
+	c := &counterFile{}
+	c.rc, _ = f.SyscallConn()
+	c.read = func(fd uintptr) bool {
+		c.n, _ = syscall.Pread(int(fd), c.buf[:], 0)
+		return true
+	}
+	return c
+}
+
+func (c *counterFile) value() int64 {
+	c.n = 0
+	if c.rc == nil || c.rc.Read(c.read) != nil || c.n <= 0 {
 		return 0
 	}
-	var buf [32]byte
-	n, _ := f.ReadAt(buf[:], 0)
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(c.buf[:c.n])), 10, 64)
 	return v
 }
 

@@ -69,7 +69,8 @@ type env struct {
 	// queued for a /next, or a /next in waiting for a call.
 	queued  *call
 	waiting *runtimeapi.Waiter
-	timer   *time.Timer // the invocation's deadline; used by one at a time
+	timer   *time.Timer   // the invocation's deadline; used by one at a time
+	done    chan struct{} // calls' completion (see call.done)
 
 	logMu     sync.Mutex
 	logActive bool
@@ -93,6 +94,7 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		id:      id,
 		dir:     filepath.Join(m.cfg.WorkDir, "e"+strconv.FormatUint(id, 10)),
 		stopped: make(chan struct{}),
+		done:    make(chan struct{}, 1),
 		readBuf: make([]byte, 4096),
 		json:    strings.EqualFold(fn.LogFormat, "JSON"),
 		version: "$LATEST",

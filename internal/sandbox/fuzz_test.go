@@ -103,7 +103,7 @@ func fuzzEnv() *env {
 		id:       "req-1",
 		inv:      Invocation{RequestID: "req-1", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f", Payload: []byte(`{"event":1}`)},
 		deadline: time.Now().Add(time.Minute),
-		done:     make(chan struct{}),
+		done:     make(chan struct{}, 1), // as an environment's
 	}
 	e.cur = c
 	e.queued = c

@@ -11,10 +11,14 @@ type call struct {
 	id       string
 	inv      Invocation
 	deadline time.Time
-	done     chan struct{} // closed when the runtime completes it
-	state    callState     // guarded by env.mu
-	doneAt   time.Time
-	payload  []byte
+	// done gets one token when the runtime completes the call, which the
+	// call's await takes. It is the environment's channel (capacity 1),
+	// not one per call: calls of one environment run one after another,
+	// and every completed call's token is taken before the next starts.
+	done    chan struct{}
+	state   callState // guarded by env.mu
+	doneAt  time.Time
+	payload []byte
 }
 
 // callState is where a call stands. It leaves callPending once, either by
@@ -82,7 +86,7 @@ func (e *env) invokeOnce(ctx context.Context, inv Invocation) (Result, bool, err
 		id:       inv.RequestID,
 		inv:      inv,
 		deadline: start.Add(e.fn.Timeout),
-		done:     make(chan struct{}),
+		done:     e.done,
 	}
 	// The deadline runs from before the handoff, which it bounds too (a
 	// runtime that does not read). One timer per environment, which runs
@@ -181,7 +185,7 @@ func (e *env) complete(id string, st callState, payload []byte) (ok, last bool) 
 	e.cur = nil
 	e.lastID = id
 	e.mu.Unlock()
-	close(c.done)
+	c.done <- struct{}{}
 	return true, false
 }
 

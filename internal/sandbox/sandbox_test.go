@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -606,5 +608,28 @@ func TestSlowInitReleasesStartSlot(t *testing.T) {
 	}
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("the quick cold start waited %v behind a slow init", took)
+	}
+}
+
+// TestOutputJustBeforeResponseLandsBeforeEND prints right before returning,
+// warm, many times over: each run's lines must sit between its START and
+// END, none in the next run's log. The output reader alone would often
+// deliver them late (its wake-up races the response on the Runtime API);
+// only the drains before START and END make this hold every time.
+func TestOutputJustBeforeResponseLandsBeforeEND(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "auto")
+	fn := goFunction()
+	for i := range 300 {
+		lines := []string{"out " + strconv.Itoa(i), "err " + strconv.Itoa(i)}
+		inv := newInv(map[string]any{"op": "print", "lines": lines})
+		res, err := m.Invoke(context.Background(), fn, inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := checkTextLog(t, res.Log, inv.RequestID, "$LATEST", i == 0)
+		if !slices.Equal(got, lines) {
+			t.Fatalf("run %d: between START and END %q, want %q; log:\n%s", i, got, lines, res.Log)
+		}
 	}
 }
