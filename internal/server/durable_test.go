@@ -1,0 +1,322 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// durableSrc is one durable function with a scenario per event, written
+// against AWS's durable execution SDK for JavaScript as its users write
+// them.
+const durableSrc = `import { withDurableExecution } from "@aws/durable-execution-sdk-js";
+export const handler = withDurableExecution(async (event, context) => {
+  switch (event.scenario) {
+  case "steps": {
+    const a = await context.step("one", async () => 1);
+    const b = await context.step("two", async () => a + 1);
+    await context.wait("pause", { seconds: 2 });
+    const c = await context.step("three", async () => b + 1);
+    return { sum: a + b + c };
+  }
+  case "retry": {
+    const n = await context.step("flaky", async (ctx) => {
+      if (ctx.attempt < 3) throw new Error("attempt " + ctx.attempt + " fails");
+      return ctx.attempt;
+    }, { retryStrategy: (err, attempts) => ({ shouldRetry: attempts < 5, delay: { seconds: 1 } }) });
+    return { attempts: n };
+  }
+  case "callback": {
+    const r = await context.waitForCallback("approval", async () => {}, { timeout: { minutes: 5 } });
+    return { approval: r };
+  }
+  case "long": {
+    await context.wait("long", { seconds: 300 });
+    return "never";
+  }
+  }
+  throw new Error("unknown scenario");
+});
+`
+
+// durableEnv starts a lambdad whose nodejs22.x runs on a Node 22, with the
+// durable function "durable" (version 1) created from durableSrc. It skips
+// when the Node 22 or the SDK cannot be installed here (CI installs both).
+func durableEnv(t *testing.T) (*servertest.Daemon, *lambda.Client) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: isolated environments and the Node 22 install under /usr/local")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm is needed to install Node 22 and @aws/durable-execution-sdk-js:", err)
+	}
+	node22 := repoScript(t, "node.sh", "22")
+	files := append(durableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: durableSrc})
+	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Nodes = []string{node22} })
+	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{
+		FunctionName:  aws.String("durable"),
+		Role:          aws.String(testkit.Role),
+		Runtime:       types.RuntimeNodejs22x,
+		Handler:       aws.String("index.handler"),
+		Timeout:       aws.Int32(30),
+		MemorySize:    aws.Int32(256),
+		Code:          &types.FunctionCode{ZipFile: archivetest.Zip(t, files...)},
+		DurableConfig: &types.DurableConfig{ExecutionTimeout: aws.Int32(600), RetentionPeriodInDays: aws.Int32(1)},
+	})
+	if _, err := c.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("durable")}); err != nil {
+		t.Fatal(err)
+	}
+	return d, c
+}
+
+// startDurable invokes durable:1 with payload as an Event and answers the
+// execution's ARN, which the 202 carries.
+func startDurable(t *testing.T, c *lambda.Client, payload string) string {
+	t.Helper()
+	out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(payload)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != 202 || !strings.Contains(aws.ToString(out.DurableExecutionArn), ":function:durable:1/durable-execution/") {
+		t.Fatalf("Event invoke answered %d with execution %q", out.StatusCode, aws.ToString(out.DurableExecutionArn))
+	}
+	return aws.ToString(out.DurableExecutionArn)
+}
+
+// waitStatus waits until the execution arn has status, and answers it.
+func waitStatus(t *testing.T, c *lambda.Client, arn string, status types.ExecutionStatus, within time.Duration) *lambda.GetDurableExecutionOutput {
+	t.Helper()
+	var got *lambda.GetDurableExecutionOutput
+	testkit.Eventually(t, within, "execution "+string(status), func() bool {
+		out, err := c.GetDurableExecution(context.Background(), &lambda.GetDurableExecutionInput{DurableExecutionArn: &arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = out
+		return out.Status == status || (out.Status != types.ExecutionStatusRunning && t.Failed())
+	})
+	return got
+}
+
+func history(t *testing.T, c *lambda.Client, arn string) []types.Event {
+	t.Helper()
+	out, err := c.GetDurableExecutionHistory(context.Background(), &lambda.GetDurableExecutionHistoryInput{DurableExecutionArn: &arn, IncludeExecutionData: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Events
+}
+
+func eventTypes(evs []types.Event) []string {
+	var s []string
+	for _, e := range evs {
+		s = append(s, string(e.EventType))
+	}
+	return s
+}
+
+// TestDurableStepsAndWait: AWS's SDK runs steps and a 2 s wait against
+// lambdad; a synchronous invoke of the version waits for the whole
+// execution (its replay after the wait included) and answers its result,
+// with the execution's ARN; GetDurableExecution, its history and the
+// function's list of executions answer in AWS's shapes.
+func TestDurableStepsAndWait(t *testing.T) {
+	t.Parallel()
+	_, c := durableEnv(t)
+	ctx := context.Background()
+
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Payload: []byte(`{"scenario":"steps"}`)})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "You cannot invoke a durable function using an unqualified ARN.")
+
+	start := time.Now()
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
+		Payload: []byte(`{"scenario":"steps"}`), DurableExecutionName: aws.String("order-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if out.FunctionError != nil || string(out.Payload) != `{"sum":6}` || aws.ToString(out.ExecutedVersion) != "1" {
+		t.Fatalf("sync invoke answered %s (error %v, version %v)", out.Payload, aws.ToString(out.FunctionError), aws.ToString(out.ExecutedVersion))
+	}
+	if took < 2*time.Second {
+		t.Errorf("the execution ended after %v, before its 2 s wait", took)
+	}
+	arn := aws.ToString(out.DurableExecutionArn)
+	if want := testkit.InvokeARN("durable") + ":1/durable-execution/order-1/"; !strings.HasPrefix(arn, want) {
+		t.Fatalf("execution ARN %q, want %s<id>", arn, want)
+	}
+
+	ex, err := c.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: &arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Status != types.ExecutionStatusSucceeded || aws.ToString(ex.Result) != `{"sum":6}` || aws.ToString(ex.InputPayload) != `{"scenario":"steps"}` ||
+		aws.ToString(ex.DurableExecutionName) != "order-1" || aws.ToString(ex.FunctionArn) != testkit.InvokeARN("durable")+":1" ||
+		aws.ToString(ex.Version) != "1" || ex.StartTimestamp == nil || ex.EndTimestamp == nil || ex.EndTimestamp.Before(*ex.StartTimestamp) {
+		t.Errorf("GetDurableExecution: %+v", ex)
+	}
+
+	evs := history(t, c, arn)
+	got := strings.Join(eventTypes(evs), ",")
+	// The wait ends the first invocation (PENDING); the scheduler replays
+	// the execution when it is due.
+	want := "ExecutionStarted,StepStarted,StepSucceeded,StepStarted,StepSucceeded,WaitStarted,InvocationCompleted," +
+		"WaitSucceeded,StepStarted,StepSucceeded,InvocationCompleted,ExecutionSucceeded"
+	if got != want {
+		t.Errorf("history:\n got %s\nwant %s", got, want)
+	}
+	for i, e := range evs {
+		if aws.ToInt32(e.EventId) != int32(i+1) || e.EventTimestamp == nil {
+			t.Errorf("event %d: id %d, timestamp %v", i, aws.ToInt32(e.EventId), e.EventTimestamp)
+		}
+		switch e.EventType {
+		case types.EventTypeStepSucceeded:
+			if e.StepSucceededDetails == nil || e.StepSucceededDetails.Result == nil || aws.ToString(e.Name) == "" || aws.ToString(e.Id) == "" {
+				t.Errorf("StepSucceeded %d: %+v", i, e)
+			}
+		case types.EventTypeWaitStarted:
+			if d := e.WaitStartedDetails; d == nil || aws.ToInt32(d.Duration) != 2 || d.ScheduledEndTimestamp == nil || aws.ToString(e.Name) != "pause" {
+				t.Errorf("WaitStarted: %+v", e)
+			}
+		case types.EventTypeInvocationCompleted:
+			if d := e.InvocationCompletedDetails; d == nil || aws.ToString(d.RequestId) == "" || d.StartTimestamp == nil || d.EndTimestamp == nil {
+				t.Errorf("InvocationCompleted: %+v", e)
+			}
+		case types.EventTypeExecutionStarted:
+			if d := e.ExecutionStartedDetails; d == nil || d.Input == nil || aws.ToString(d.Input.Payload) != `{"scenario":"steps"}` || aws.ToInt32(d.ExecutionTimeout) != 600 {
+				t.Errorf("ExecutionStarted: %+v", e)
+			}
+		case types.EventTypeExecutionSucceeded:
+			if d := e.ExecutionSucceededDetails; d == nil || d.Result == nil || aws.ToString(d.Result.Payload) != `{"sum":6}` {
+				t.Errorf("ExecutionSucceeded: %+v", e)
+			}
+		}
+	}
+
+	// The same name and input again: no new execution, its answer again.
+	again, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
+		Payload: []byte(`{"scenario":"steps"}`), DurableExecutionName: aws.String("order-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(again.DurableExecutionArn) != arn || string(again.Payload) != `{"sum":6}` {
+		t.Errorf("the name again answered %s %s, want %s", aws.ToString(again.DurableExecutionArn), again.Payload, arn)
+	}
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.DurableExecutions) != 1 || aws.ToString(list.DurableExecutions[0].DurableExecutionArn) != arn ||
+		list.DurableExecutions[0].Status != types.ExecutionStatusSucceeded || aws.ToString(list.DurableExecutions[0].DurableExecutionName) != "order-1" {
+		t.Errorf("ListDurableExecutionsByFunction: %+v", list.DurableExecutions)
+	}
+	_, err = c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("nope")})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "Function not found")
+}
+
+// TestDurableRetryCallbackStop: a step that fails twice is retried by the
+// SDK with the service's retry timer until it succeeds; waitForCallback ends
+// when the test completes its callback with
+// SendDurableExecutionCallbackSuccess; StopDurableExecution stops an
+// execution that waits.
+func TestDurableRetryCallbackStop(t *testing.T) {
+	t.Parallel()
+	_, c := durableEnv(t)
+	ctx := context.Background()
+
+	retry := startDurable(t, c, `{"scenario":"retry"}`)
+	callback := startDurable(t, c, `{"scenario":"callback"}`)
+	long := startDurable(t, c, `{"scenario":"long"}`)
+
+	// The callback's id is in its CallbackStarted event.
+	var cbID string
+	testkit.Eventually(t, 30*time.Second, "the callback started", func() bool {
+		for _, e := range history(t, c, callback) {
+			if e.EventType == types.EventTypeCallbackStarted && e.CallbackStartedDetails != nil {
+				cbID = aws.ToString(e.CallbackStartedDetails.CallbackId)
+			}
+		}
+		return cbID != ""
+	})
+	if _, err := c.SendDurableExecutionCallbackSuccess(ctx, &lambda.SendDurableExecutionCallbackSuccessInput{CallbackId: &cbID, Result: []byte(`approved`)}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitStatus(t, c, callback, types.ExecutionStatusSucceeded, 30*time.Second)
+	if aws.ToString(got.Result) != `{"approval":"approved"}` {
+		t.Errorf("callback execution's result %s", aws.ToString(got.Result))
+	}
+	// A closed callback takes no second answer.
+	_, err := c.SendDurableExecutionCallbackSuccess(ctx, &lambda.SendDurableExecutionCallbackSuccessInput{CallbackId: &cbID, Result: []byte(`"again"`)})
+	testkit.APIErr(t, err, "CallbackTimeoutException", 400, "The callback ID token has either expired or the callback associated with the token has already been closed.")
+
+	got = waitStatus(t, c, retry, types.ExecutionStatusSucceeded, 60*time.Second)
+	if aws.ToString(got.Result) != `{"attempts":3}` {
+		t.Errorf("retried step's result %s", aws.ToString(got.Result))
+	}
+	var failed []string
+	for _, e := range history(t, c, retry) {
+		if e.EventType == types.EventTypeStepFailed {
+			d := e.StepFailedDetails
+			if d == nil || d.Error == nil || d.Error.Payload == nil || d.RetryDetails == nil {
+				t.Fatalf("StepFailed: %+v", e)
+			}
+			failed = append(failed, aws.ToString(d.Error.Payload.ErrorMessage))
+		}
+	}
+	if strings.Join(failed, ",") != "attempt 1 fails,attempt 2 fails" {
+		t.Errorf("StepFailed events: %q", failed)
+	}
+
+	// Stop the one that waits 300 s.
+	waitEvent(t, c, long, types.EventTypeWaitStarted)
+	stop, err := c.StopDurableExecution(ctx, &lambda.StopDurableExecutionInput{DurableExecutionArn: &long,
+		Error: &types.ErrorObject{ErrorType: aws.String("Cancelled"), ErrorMessage: aws.String("by the test")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = waitStatus(t, c, long, types.ExecutionStatusStopped, 5*time.Second)
+	if stop.StopTimestamp == nil || got.Error == nil || aws.ToString(got.Error.ErrorType) != "Cancelled" || aws.ToString(got.Error.ErrorMessage) != "by the test" || got.EndTimestamp == nil {
+		t.Errorf("stopped execution: %+v %+v", got, got.Error)
+	}
+	evs := history(t, c, long)
+	if last := evs[len(evs)-1]; last.EventType != types.EventTypeExecutionStopped {
+		t.Errorf("last event %s, want ExecutionStopped", last.EventType)
+	}
+
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable"),
+		Statuses: []types.ExecutionStatus{types.ExecutionStatusStopped}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.DurableExecutions) != 1 || aws.ToString(list.DurableExecutions[0].DurableExecutionArn) != long {
+		b, _ := json.Marshal(list.DurableExecutions)
+		t.Errorf("stopped executions: %s", b)
+	}
+}
+
+// waitEvent waits until the execution's history has an event of type typ.
+func waitEvent(t *testing.T, c *lambda.Client, arn string, typ types.EventType) {
+	t.Helper()
+	testkit.Eventually(t, 30*time.Second, string(typ), func() bool {
+		for _, e := range history(t, c, arn) {
+			if e.EventType == typ {
+				return true
+			}
+		}
+		return false
+	})
+}
