@@ -43,6 +43,9 @@ type Config struct {
 	// (durable.go); WakeDurable invokes an execution a callback made ready.
 	Durable     *durable.Service
 	WakeDurable func(arn string)
+	// ChainDurable runs the target of a CHAINED_INVOKE a checkpoint
+	// started.
+	ChainDurable func(arn string, op durable.Operation)
 }
 
 // codePath is where Code.Location links are served.

@@ -40,16 +40,25 @@ func (h *Handler) registerDurable() {
 		if !ownExecution(id, arn) {
 			return nil, durable.InvalidToken()
 		}
-		for _, u := range in.Updates {
-			if u.Type != nil && *u.Type == durable.TypeChainedInvoke {
-				// Running the target is not wired yet: refuse rather than
-				// leave the operation STARTED for ever.
-				return nil, fault.Unsupported("CHAINED_INVOKE operations")
+		if len(in.Updates) > 0 && h.cfg.ChainDurable == nil {
+			for _, u := range in.Updates {
+				if u.Type != nil && *u.Type == durable.TypeChainedInvoke {
+					// Nothing would run the target: refuse rather than
+					// leave the operation STARTED for ever.
+					return nil, fault.Unsupported("CHAINED_INVOKE operations")
+				}
 			}
 		}
 		res, err := d.Checkpoint(ctx, arn, *in.CheckpointToken, deref(in.ClientToken), in.Updates)
 		if err != nil {
 			return nil, err
+		}
+		for _, id := range res.ChainedInvokes {
+			for _, op := range res.Operations {
+				if op.ID == id {
+					h.cfg.ChainDurable(arn, op)
+				}
+			}
 		}
 		out := &spec.CheckpointDurableExecutionResponse{NewExecutionState: &spec.CheckpointUpdatedExecutionState{
 			Operations: durable.SpecOperations(res.Execution, res.Operations)}}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
@@ -64,6 +65,13 @@ func (s *Service) StartDurable() {
 		}
 		for _, arn := range arns {
 			go r.begin(arn)
+		}
+		chained, err := r.d.ChainedStarted(r.ctx)
+		if err != nil {
+			s.cfg.Logger.Error("durable: listing chained invokes to resume", "err", err)
+		}
+		for _, c := range chained {
+			s.ChainDurable(c.ARN, c.Operation)
 		}
 		go func() {
 			if err := r.d.Run(r.ctx, func(arn string) { go r.begin(arn) }); err != nil && r.ctx.Err() == nil {
@@ -323,5 +331,85 @@ func invocationError(err error) *durable.ErrorObject {
 		kind = "TooManyRequestsException"
 	}
 	msg := err.Error()
+	return &durable.ErrorObject{Type: &kind, Message: &msg}
+}
+
+// ChainDurable runs the target of the CHAINED_INVOKE operation op, which a
+// checkpoint of execution arn just started, and records its end; the API
+// layer calls it with what the checkpoint answered. The target is invoked
+// synchronously through Invoke, as any caller of the execution's account
+// would (a durable target by a qualified name starts an execution of its
+// own and answers when it ends).
+func (s *Service) ChainDurable(arn string, op durable.Operation) {
+	if s.dur == nil || op.Chained == nil {
+		return
+	}
+	go s.dur.chain(arn, op.ID, *op.Chained)
+}
+
+func (r *durableRunner) chain(arn, opID string, c durable.ChainedState) {
+	ctx := r.ctx
+	status, result, e := durable.OpSucceeded, (*string)(nil), (*durable.ErrorObject)(nil)
+	parent, err := pinnedRef(arn)
+	var ref functions.Ref
+	if err == nil {
+		ref, err = functions.ParseRef(caller.Identity{Account: parent.Account, Region: parent.Region}, c.FunctionName, nil)
+	}
+	if err == nil {
+		payload := []byte("{}")
+		if c.Input != nil && *c.Input != "" {
+			payload = []byte(*c.Input)
+		}
+		var res Result
+		res, err = r.s.Invoke(ctx, ref, payload, Options{Type: Sync})
+		switch {
+		case err != nil:
+		case res.FunctionError != "":
+			status, e = durable.OpFailed, functionError(res.FunctionError, res.Payload)
+		default:
+			p := string(res.Payload)
+			result = &p
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // lambdad stops: the operation is run again at the next start
+		}
+		status, e = durable.OpFailed, chainError(err)
+	}
+	wake, err := r.d.ChainedInvokeDone(ctx, arn, opID, status, result, e)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.s.cfg.Logger.Error("durable: recording a chained invoke", "execution", arn, "operation", opID, "err", err)
+		}
+		return
+	}
+	r.notify()
+	if wake != "" {
+		r.begin(wake)
+	}
+}
+
+// chainError is an Invoke refusal as the ErrorObject of a chained invoke:
+// the error code AWS gives its kind, as the emulators record the refusal of
+// an unqualified durable target (docs/durable.md 1.5).
+func chainError(err error) *durable.ErrorObject {
+	kind := "ServiceException"
+	if f, ok := fault.As(err); ok {
+		switch f.Kind {
+		case fault.InvalidParameter:
+			kind = "InvalidParameterValueException"
+		case fault.NotFound:
+			kind = "ResourceNotFoundException"
+		case fault.TooManyRequests:
+			kind = "TooManyRequestsException"
+		case fault.AccessDenied:
+			kind = "AccessDeniedException"
+		}
+	}
+	msg := err.Error()
+	if f, ok := fault.As(err); ok && f.Message != "" {
+		msg = f.Message
+	}
 	return &durable.ErrorObject{Type: &kind, Message: &msg}
 }

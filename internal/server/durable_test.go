@@ -43,6 +43,16 @@ export const handler = withDurableExecution(async (event, context) => {
     const r = await context.waitForCallback("approval", async () => {}, { timeout: { minutes: 5 } });
     return { approval: r };
   }
+  case "chain": {
+    const plain = await context.invoke("call-plain", "plain", { x: 20 });
+    let refused = "";
+    try {
+      await context.invoke("call-unqualified", "durable", { scenario: "steps" });
+    } catch (e) {
+      refused = e.message;
+    }
+    return { plain, refused };
+  }
   case "long": {
     await context.wait("long", { seconds: 300 });
     return "never";
@@ -241,6 +251,8 @@ func TestDurableRetryCallbackStop(t *testing.T) {
 	retry := startDurable(t, c, `{"scenario":"retry"}`)
 	callback := startDurable(t, c, `{"scenario":"callback"}`)
 	long := startDurable(t, c, `{"scenario":"long"}`)
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, "plain", "index.mjs", "index.handler", `export const handler = async (e) => ({ doubled: e.x * 2 });`))
+	chain := startDurable(t, c, `{"scenario":"chain"}`)
 
 	// The callback's id is in its CallbackStarted event.
 	var cbID string
@@ -279,6 +291,13 @@ func TestDurableRetryCallbackStop(t *testing.T) {
 	}
 	if strings.Join(failed, ",") != "attempt 1 fails,attempt 2 fails" {
 		t.Errorf("StepFailed events: %q", failed)
+	}
+
+	// A chained invoke runs the plain function; one of the durable
+	// function by its unqualified name is refused, as Invoke refuses it.
+	got = waitStatus(t, c, chain, types.ExecutionStatusSucceeded, 60*time.Second)
+	if want := `{"plain":{"doubled":40},"refused":"You cannot invoke a durable function using an unqualified ARN."}`; aws.ToString(got.Result) != want {
+		t.Errorf("chained invokes answered %s, want %s", aws.ToString(got.Result), want)
 	}
 
 	// Stop the one that waits 300 s.

@@ -193,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
-		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable})
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
