@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -67,14 +65,8 @@ export const handler = withDurableExecution(async (event, context) => {
 // when the Node 22 or the SDK cannot be installed here (CI installs both).
 func durableEnv(t *testing.T) (*servertest.Daemon, *lambda.Client) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: isolated environments and the Node 22 install under /usr/local")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is needed to install Node 22 and @aws/durable-execution-sdk-js:", err)
-	}
-	node22 := repoScript(t, "node.sh", "22")
-	files := append(durableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: durableSrc})
+	node22 := testkit.DurableTools(t)
+	files := append(testkit.DurableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: durableSrc})
 	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Nodes = []string{node22} })
 	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{
 		FunctionName:  aws.String("durable"),
