@@ -51,6 +51,26 @@ export const handler = withDurableExecution(async (event, context) => {
     }
     return { plain, refused };
   }
+  case "fail": {
+    await context.step("fine", async () => 1);
+    throw new Error("the order is lost");
+  }
+  case "callback-fail": {
+    try {
+      await context.waitForCallback("refusal", async () => {}, { timeout: { minutes: 5 } });
+      return "not refused";
+    } catch (e) {
+      return { refused: e.message };
+    }
+  }
+  case "heartbeat": {
+    try {
+      await context.waitForCallback("silent", async () => {}, { timeout: { minutes: 5 }, heartbeatTimeout: { seconds: 1 } });
+      return "answered";
+    } catch (e) {
+      return { timedOut: e.message };
+    }
+  }
   case "long": {
     await context.wait("long", { seconds: 300 });
     return "never";
@@ -330,4 +350,111 @@ func waitEvent(t *testing.T, c *lambda.Client, arn string, typ types.EventType) 
 		}
 		return false
 	})
+}
+
+// callbackID waits for the execution's callback to start and answers its id,
+// from its CallbackStarted event.
+func callbackID(t *testing.T, c *lambda.Client, arn string) string {
+	t.Helper()
+	var id string
+	testkit.Eventually(t, 30*time.Second, "the callback started", func() bool {
+		for _, e := range history(t, c, arn) {
+			if e.EventType == types.EventTypeCallbackStarted && e.CallbackStartedDetails != nil {
+				id = aws.ToString(e.CallbackStartedDetails.CallbackId)
+			}
+		}
+		return id != ""
+	})
+	return id
+}
+
+// TestDurableFailuresAndTimeouts: a handler that throws fails its execution
+// and a synchronous invoke answers the error as a function error; a
+// callback failed with SendDurableExecutionCallbackFailure, and another
+// without a heartbeat, reach the handler as errors; ExecutionTimeout ends a
+// waiting execution TIMED_OUT. Another account can neither read, stop,
+// checkpoint nor answer the callback of an execution (each fails on a
+// lambdad that does not check the owner).
+func TestDurableFailuresAndTimeouts(t *testing.T) {
+	t.Parallel()
+	d, c := durableEnv(t)
+	ctx := context.Background()
+
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"), Payload: []byte(`{"scenario":"fail"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := testkit.DecodeJSON[struct{ ErrorType, ErrorMessage string }](t, out.Payload)
+	if aws.ToString(out.FunctionError) != "Unhandled" || doc.ErrorMessage != "the order is lost" || out.DurableExecutionArn == nil {
+		t.Errorf("a failed execution answered %v %s", aws.ToString(out.FunctionError), out.Payload)
+	}
+	failed, err := c.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: out.DurableExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed.Status != types.ExecutionStatusFailed || failed.Error == nil || aws.ToString(failed.Error.ErrorMessage) != "the order is lost" || failed.Result != nil {
+		t.Errorf("failed execution: %s %+v", failed.Status, failed.Error)
+	}
+
+	refusal := startDurable(t, c, `{"scenario":"callback-fail"}`)
+	silent := startDurable(t, c, `{"scenario":"heartbeat"}`)
+	cb := callbackID(t, c, refusal)
+
+	// Another account: as if nothing of it existed.
+	other := testkit.Client(d.URL, testkit.Account, "secret", testkit.Region)
+	_, err = other.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: &refusal})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.GetDurableExecutionHistory(ctx, &lambda.GetDurableExecutionHistoryInput{DurableExecutionArn: &refusal})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.StopDurableExecution(ctx, &lambda.StopDurableExecutionInput{DurableExecutionArn: &refusal})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.SendDurableExecutionCallbackSuccess(ctx, &lambda.SendDurableExecutionCallbackSuccessInput{CallbackId: &cb, Result: []byte(`x`)})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.SendDurableExecutionCallbackFailure(ctx, &lambda.SendDurableExecutionCallbackFailureInput{CallbackId: &cb})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.CheckpointDurableExecution(ctx, &lambda.CheckpointDurableExecutionInput{DurableExecutionArn: &refusal, CheckpointToken: aws.String("AAAA")})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Invalid checkpoint token")
+	if got, err := c.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: &refusal}); err != nil || got.Status != types.ExecutionStatusRunning {
+		t.Fatalf("after the other account's attempts the execution is %v (%v)", got, err)
+	}
+
+	if _, err := c.SendDurableExecutionCallbackFailure(ctx, &lambda.SendDurableExecutionCallbackFailureInput{CallbackId: &cb,
+		Error: &types.ErrorObject{ErrorType: aws.String("Refused"), ErrorMessage: aws.String("no stock")}}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitStatus(t, c, refusal, types.ExecutionStatusSucceeded, 30*time.Second)
+	if aws.ToString(got.Result) != `{"refused":"no stock"}` {
+		t.Errorf("failed callback reached the handler as %s", aws.ToString(got.Result))
+	}
+
+	got = waitStatus(t, c, silent, types.ExecutionStatusSucceeded, 30*time.Second)
+	if !strings.Contains(aws.ToString(got.Result), "timedOut") {
+		t.Errorf("heartbeat timeout reached the handler as %s", aws.ToString(got.Result))
+	}
+	timedOut := false
+	for _, e := range history(t, c, silent) {
+		timedOut = timedOut || e.EventType == types.EventTypeCallbackTimedOut
+	}
+	if !timedOut {
+		t.Errorf("no CallbackTimedOut event: %v", eventTypes(history(t, c, silent)))
+	}
+
+	// Version 2 has a 2 s ExecutionTimeout; executions of version 1 keep 600 s.
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("durable"),
+		DurableConfig: &types.DurableConfig{ExecutionTimeout: aws.Int32(2), RetentionPeriodInDays: aws.Int32(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitUpdated(t, c, "durable")
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("durable")}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("2"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"scenario":"long"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = waitStatus(t, c, aws.ToString(res.DurableExecutionArn), types.ExecutionStatusTimedOut, 15*time.Second)
+	if got.EndTimestamp == nil || got.EndTimestamp.Sub(*got.StartTimestamp) < 2*time.Second {
+		t.Errorf("timed out execution: %v to %v", got.StartTimestamp, got.EndTimestamp)
+	}
 }
