@@ -217,7 +217,7 @@ func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
 	ctx := r.ctx
 	failures := 0
 	for {
-		fin, failed, err := r.invokeOnce(ctx, arn, in)
+		fin, failure, err := r.invokeOnce(ctx, arn, in)
 		r.notify()
 		if err != nil {
 			if ctx.Err() == nil {
@@ -228,9 +228,13 @@ func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
 		if !fin.Invoke {
 			return
 		}
-		if failed {
+		if failure != nil {
 			failures++
-			if !sleep(ctx, r.backoff(failures)) {
+			base := r.s.cfg.RetryBase
+			if deref(failure.Type) == throttled {
+				base = r.s.cfg.ThrottleBase
+			}
+			if !sleep(ctx, backoff(base, failures)) {
 				return // lambdad stops; Pending lists it at the next start
 			}
 		} else {
@@ -245,10 +249,11 @@ func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
 	}
 }
 
-// backoff is the delay before the n-th retry of a failed invocation: the
-// event queue's, doubling from RetryBase up to five minutes.
-func (r *durableRunner) backoff(n int) time.Duration {
-	d := r.s.cfg.RetryBase
+// backoff is the delay before the n-th retry of a failed invocation, as
+// the event queue's: doubling from base (RetryBase, ThrottleBase for a
+// throttled one) up to five minutes.
+func backoff(base time.Duration, n int) time.Duration {
+	d := base
 	for i := 1; i < n && d < 5*time.Minute; i++ {
 		d *= 2
 	}
@@ -267,14 +272,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // invokeOnce runs one invocation of the execution's pinned version through
-// run (concurrency limits included) and hands its end to Finish. failed
-// says the invocation produced no output (refused, crashed, timed out).
-func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.InvocationInput) (*durable.Finished, bool, error) {
+// run (concurrency limits included) and hands its end to Finish. failure,
+// when not nil, says why the invocation produced no output (throttled,
+// crashed, timed out).
+func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.InvocationInput) (*durable.Finished, *durable.ErrorObject, error) {
 	requestID := newRequestID()
 	out := durable.Outcome{Invocation: in.Invocation(), RequestID: requestID}
 	payload, err := in.MarshalInput()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	ref, err := pinnedRef(arn)
 	if err == nil {
@@ -295,7 +301,7 @@ func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.
 		out.Err = invocationError(err)
 	}
 	fin, ferr := r.d.Finish(ctx, arn, out)
-	return fin, out.Err != nil, ferr
+	return fin, out.Err, ferr
 }
 
 // pinnedRef is the version-qualified function an execution ARN names
@@ -323,12 +329,15 @@ func functionError(kind string, payload []byte) *durable.ErrorObject {
 	return &durable.ErrorObject{Type: &doc.ErrorType, Message: &doc.ErrorMessage, StackTrace: doc.StackTrace}
 }
 
+// throttled is the error type of an invocation a concurrency limit refused.
+const throttled = "TooManyRequestsException"
+
 // invocationError is an invocation that could not run (throttled, runtime
 // failed to start, function gone) as an ErrorObject.
 func invocationError(err error) *durable.ErrorObject {
 	kind := "ServiceException"
 	if f, ok := fault.As(err); ok && f.Kind == fault.TooManyRequests {
-		kind = "TooManyRequestsException"
+		kind = throttled
 	}
 	msg := err.Error()
 	return &durable.ErrorObject{Type: &kind, Message: &msg}

@@ -71,6 +71,8 @@ export const handler = withDurableExecution(async (event, context) => {
       return { timedOut: e.message };
     }
   }
+  case "quick":
+    return await context.step("q", async () => "quick");
   case "long": {
     await context.wait("long", { seconds: 300 });
     return "never";
@@ -87,7 +89,10 @@ func durableEnv(t *testing.T) (*servertest.Daemon, *lambda.Client) {
 	t.Helper()
 	node22 := testkit.DurableTools(t)
 	files := append(testkit.DurableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: durableSrc})
-	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Nodes = []string{node22} })
+	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) {
+		cfg.Nodes = []string{node22}
+		cfg.ThrottleBase = 50 * time.Millisecond
+	})
 	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{
 		FunctionName:  aws.String("durable"),
 		Role:          aws.String(testkit.Role),
@@ -248,6 +253,42 @@ func TestDurableStepsAndWait(t *testing.T) {
 	}
 	_, err = c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("nope")})
 	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "Function not found")
+}
+
+// TestDurableThrottled: invocations of a durable execution are ordinary
+// invokes: with the function's reserved concurrency at 0 none runs (each
+// attempt is recorded as a throttled invocation), and once it is lifted
+// the execution runs to its end.
+func TestDurableThrottled(t *testing.T) {
+	t.Parallel()
+	_, c := durableEnv(t)
+	ctx := context.Background()
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("durable"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	arn := startDurable(t, c, `{"scenario":"quick"}`)
+	var throttles int
+	testkit.Eventually(t, 10*time.Second, "throttled invocations", func() bool {
+		throttles = 0
+		for _, e := range history(t, c, arn) {
+			if d := e.InvocationCompletedDetails; d != nil && d.Error != nil && d.Error.Payload != nil && aws.ToString(d.Error.Payload.ErrorType) == "TooManyRequestsException" {
+				throttles++
+			}
+		}
+		return throttles >= 2
+	})
+	if ex, err := c.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: &arn}); err != nil || ex.Status != types.ExecutionStatusRunning {
+		t.Fatalf("throttled execution: %v %v", ex, err)
+	}
+	if _, err := c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("durable")}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitStatus(t, c, arn, types.ExecutionStatusSucceeded, 30*time.Second)
+	if aws.ToString(got.Result) != `"quick"` {
+		t.Errorf("result %s", aws.ToString(got.Result))
+	}
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), InvocationType: types.InvocationTypeDryRun})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "You cannot invoke a durable function using an unqualified ARN.")
 }
 
 // TestDurableRetryCallbackStop: a step that fails twice is retried by the
