@@ -71,6 +71,14 @@ export const handler = withDurableExecution(async (event, context) => {
       return { timedOut: e.message };
     }
   }
+  case "fanout": {
+    const m = await context.map("squares", [1, 2, 3], async (ctx, x) => ctx.step("square", async () => x * x));
+    const p = await context.parallel("pair", [
+      async (ctx) => ctx.step("a", async () => "a"),
+      async (ctx) => { await ctx.wait("short", { seconds: 1 }); return ctx.step("b", async () => "b"); },
+    ]);
+    return { squares: m.getResults(), pair: p.getResults() };
+  }
   case "quick":
     return await context.step("q", async () => "quick");
   case "long": {
@@ -289,6 +297,27 @@ func TestDurableThrottled(t *testing.T) {
 	}
 	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), InvocationType: types.InvocationTypeDryRun})
 	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "You cannot invoke a durable function using an unqualified ARN.")
+
+	// map and parallel: child contexts, their steps and a wait inside one.
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"), Payload: []byte(`{"scenario":"fanout"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Payload) != `{"squares":[1,4,9],"pair":["a","b"]}` || out.FunctionError != nil {
+		t.Fatalf("map and parallel answered %s %v", out.Payload, aws.ToString(out.FunctionError))
+	}
+	contexts, children := 0, 0
+	for _, e := range history(t, c, aws.ToString(out.DurableExecutionArn)) {
+		if e.EventType == types.EventTypeContextStarted {
+			contexts++
+		}
+		if e.EventType == types.EventTypeStepSucceeded && e.ParentId != nil {
+			children++
+		}
+	}
+	if contexts < 2 || children != 5 {
+		t.Errorf("history has %d ContextStarted, %d steps in a context; want map's and parallel's contexts and 5 steps", contexts, children)
+	}
 }
 
 // TestDurableRetryCallbackStop: a step that fails twice is retried by the
