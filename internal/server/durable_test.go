@@ -251,6 +251,10 @@ func TestDurableStepsAndWait(t *testing.T) {
 	if aws.ToString(again.DurableExecutionArn) != arn || string(again.Payload) != `{"sum":6}` {
 		t.Errorf("the name again answered %s %s, want %s", aws.ToString(again.DurableExecutionArn), again.Payload, arn)
 	}
+	// The same name with another input is refused, and starts nothing.
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
+		Payload: []byte(`{"scenario":"quick"}`), DurableExecutionName: aws.String("order-1")})
+	testkit.APIErrPrefix(t, err, "DurableExecutionAlreadyStartedException", 409, "")
 	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable")})
 	if err != nil {
 		t.Fatal(err)
