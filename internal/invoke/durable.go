@@ -215,30 +215,36 @@ func (r *durableRunner) begin(arn string) {
 // execution again when their time comes.
 func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
 	ctx := r.ctx
-	failures := 0
+	failures, throttles := 0, 0
 	for {
-		fin, failure, err := r.invokeOnce(ctx, arn, in)
-		r.notify()
-		if err != nil {
+		fin, failed, err := r.invokeOnce(ctx, arn, in)
+		var delay time.Duration
+		switch {
+		case errors.Is(err, errThrottled):
+			// The invocation never started: nothing to finish. It is
+			// retried with a fresh token and state, as a throttled event.
+			throttles++
+			delay = backoff(r.s.cfg.ThrottleBase, throttles)
+		case err != nil:
 			if ctx.Err() == nil {
 				r.s.cfg.Logger.Error("durable: finishing an invocation", "execution", arn, "err", err)
 			}
 			return
-		}
-		if !fin.Invoke {
-			return
-		}
-		if failure != nil {
-			failures++
-			base := r.s.cfg.RetryBase
-			if deref(failure.Type) == throttled {
-				base = r.s.cfg.ThrottleBase
+		default:
+			r.notify()
+			throttles = 0
+			if !fin.Invoke {
+				return
 			}
-			if !sleep(ctx, backoff(base, failures)) {
-				return // lambdad stops; Pending lists it at the next start
+			if failed {
+				failures++
+				delay = backoff(r.s.cfg.RetryBase, failures)
+			} else {
+				failures = 0
 			}
-		} else {
-			failures = 0
+		}
+		if delay > 0 && !sleep(ctx, delay) {
+			return // lambdad stops; Pending lists it at the next start
 		}
 		if in, err = r.d.BeginInvocation(ctx, arn); err != nil {
 			if !fault.Is(err, fault.Conflict) && ctx.Err() == nil {
@@ -271,16 +277,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// errThrottled says a concurrency limit refused an invocation before it
+// started.
+var errThrottled = errors.New("durable: invocation throttled")
+
 // invokeOnce runs one invocation of the execution's pinned version through
-// run (concurrency limits included) and hands its end to Finish. failure,
-// when not nil, says why the invocation produced no output (throttled,
-// crashed, timed out).
-func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.InvocationInput) (*durable.Finished, *durable.ErrorObject, error) {
+// run (concurrency limits included) and hands its end to Finish. failed
+// says the invocation produced no output (crashed, timed out, could not
+// start); a throttled one answers errThrottled and finishes nothing.
+func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.InvocationInput) (*durable.Finished, bool, error) {
 	requestID := newRequestID()
 	out := durable.Outcome{Invocation: in.Invocation(), RequestID: requestID}
 	payload, err := in.MarshalInput()
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	ref, err := pinnedRef(arn)
 	if err == nil {
@@ -288,6 +298,8 @@ func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.
 		if snap, err = r.s.resolve(ctx, ref); err == nil {
 			res, rerr := r.s.run(ctx, snap, requestID, payload, "")
 			switch {
+			case fault.Is(rerr, fault.TooManyRequests):
+				return nil, false, errThrottled
 			case rerr != nil:
 				err = rerr
 			case res.FunctionError != "":
@@ -301,7 +313,7 @@ func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.
 		out.Err = invocationError(err)
 	}
 	fin, ferr := r.d.Finish(ctx, arn, out)
-	return fin, out.Err, ferr
+	return fin, out.Err != nil, ferr
 }
 
 // pinnedRef is the version-qualified function an execution ARN names
@@ -329,16 +341,10 @@ func functionError(kind string, payload []byte) *durable.ErrorObject {
 	return &durable.ErrorObject{Type: &doc.ErrorType, Message: &doc.ErrorMessage, StackTrace: doc.StackTrace}
 }
 
-// throttled is the error type of an invocation a concurrency limit refused.
-const throttled = "TooManyRequestsException"
-
-// invocationError is an invocation that could not run (throttled, runtime
-// failed to start, function gone) as an ErrorObject.
+// invocationError is an invocation that could not run (runtime failed to
+// start, function gone) as an ErrorObject.
 func invocationError(err error) *durable.ErrorObject {
 	kind := "ServiceException"
-	if f, ok := fault.As(err); ok && f.Kind == fault.TooManyRequests {
-		kind = throttled
-	}
 	msg := err.Error()
 	return &durable.ErrorObject{Type: &kind, Message: &msg}
 }

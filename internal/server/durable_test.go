@@ -3,6 +3,10 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,27 +272,32 @@ func TestDurableStepsAndWait(t *testing.T) {
 }
 
 // TestDurableThrottled: invocations of a durable execution are ordinary
-// invokes: with the function's reserved concurrency at 0 none runs (each
-// attempt is recorded as a throttled invocation), and once it is lifted
-// the execution runs to its end.
+// invokes: with the function's reserved concurrency at 0 none runs (lambdad
+// counts the throttles; a throttled invocation never started, so the
+// history has none), and once it is lifted the execution runs to its end.
 func TestDurableThrottled(t *testing.T) {
 	t.Parallel()
-	_, c := durableEnv(t)
+	d, c := durableEnv(t)
 	ctx := context.Background()
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("durable"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
 	arn := startDurable(t, c, `{"scenario":"quick"}`)
-	var throttles int
+	throttles := regexp.MustCompile(`(?m)^lambdad_throttles_total ([0-9]+)$`)
 	testkit.Eventually(t, 10*time.Second, "throttled invocations", func() bool {
-		throttles = 0
-		for _, e := range history(t, c, arn) {
-			if d := e.InvocationCompletedDetails; d != nil && d.Error != nil && d.Error.Payload != nil && aws.ToString(d.Error.Payload.ErrorType) == "TooManyRequestsException" {
-				throttles++
-			}
+		resp, err := http.Get(d.URL + "/_lambdad/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
-		return throttles >= 2
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := throttles.FindSubmatch(body)
+		n, _ := strconv.Atoi(string(m[1]))
+		return n >= 3
 	})
+	if got := strings.Join(eventTypes(history(t, c, arn)), ","); got != "ExecutionStarted" {
+		t.Errorf("history of a throttled execution: %s", got)
+	}
 	if ex, err := c.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{DurableExecutionArn: &arn}); err != nil || ex.Status != types.ExecutionStatusRunning {
 		t.Fatalf("throttled execution: %v %v", ex, err)
 	}
