@@ -85,6 +85,10 @@ export const handler = withDurableExecution(async (event, context) => {
   }
   case "quick":
     return await context.step("q", async () => "quick");
+  case "beating": {
+    const r = await context.waitForCallback("kept-alive", async () => {}, { timeout: { minutes: 5 }, heartbeatTimeout: { seconds: 2 } });
+    return { beat: r };
+  }
   case "long": {
     await context.wait("long", { seconds: 300 });
     return "never";
@@ -481,7 +485,24 @@ func TestDurableFailuresAndTimeouts(t *testing.T) {
 
 	refusal := startDurable(t, c, `{"scenario":"callback-fail"}`)
 	silent := startDurable(t, c, `{"scenario":"heartbeat"}`)
+	beating := startDurable(t, c, `{"scenario":"beating"}`)
 	cb := callbackID(t, c, refusal)
+
+	// Heartbeats every second keep a callback with a 2 s heartbeat timeout
+	// open for 4 s; then it is answered.
+	beat := callbackID(t, c, beating)
+	for range 4 {
+		time.Sleep(time.Second)
+		if _, err := c.SendDurableExecutionCallbackHeartbeat(ctx, &lambda.SendDurableExecutionCallbackHeartbeatInput{CallbackId: &beat}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.SendDurableExecutionCallbackSuccess(ctx, &lambda.SendDurableExecutionCallbackSuccessInput{CallbackId: &beat, Result: []byte(`alive`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitStatus(t, c, beating, types.ExecutionStatusSucceeded, 30*time.Second); aws.ToString(got.Result) != `{"beat":"alive"}` {
+		t.Errorf("kept-alive callback answered %s", aws.ToString(got.Result))
+	}
 
 	// Another account: as if nothing of it existed.
 	other := testkit.Client(d.URL, testkit.Account, "secret", testkit.Region)
