@@ -15,7 +15,7 @@ import (
 
 // update runs one change of the execution arn names in a write transaction.
 func (s *Service) update(ctx context.Context, arn string, fn func(t *txn) error) error {
-	return s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	return s.batch(ctx, func(tx store.Tx) error {
 		ex, err := loadARN(tx, arn)
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func (t *txn) anyPending() (bool, error) {
 // It answers the execution to invoke now, "" for none.
 func (s *Service) callback(ctx context.Context, id string, fn func(t *txn, op *Operation) error) (string, error) {
 	invoke := ""
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.batch(ctx, func(tx store.Tx) error {
 		invoke = ""
 		execID, err := CallbackExec(id)
 		if err != nil {
