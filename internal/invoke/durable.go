@@ -23,9 +23,21 @@ import (
 const msgUnqualified = "You cannot invoke a durable function using an unqualified ARN."
 
 // syncWaitCap bounds how long a synchronous invoke waits for its execution
-// to end: AWS limits synchronous durable invokes to 15 minutes (DG
-// durable-invoking).
+// to end: "limited to 15 minutes, or less if the function timeout or
+// execution timeout is lower" (DG durable-invoking).
 const syncWaitCap = 15 * time.Minute
+
+// syncWait is that limit for a function's configuration.
+func syncWait(snap *functions.Snapshot) time.Duration {
+	d := syncWaitCap
+	if t := deref32(snap.Config.Timeout, 3); t > 0 {
+		d = min(d, time.Duration(t)*time.Second)
+	}
+	if t := deref32(snap.Config.DurableConfig.ExecutionTimeout, 0); t > 0 {
+		d = min(d, time.Duration(t)*time.Second)
+	}
+	return d
+}
 
 // waitPoll is how often a waiting synchronous invoke re-reads its
 // execution, for ends it is not told of (StopDurableExecution, the
@@ -125,7 +137,7 @@ func (s *Service) invokeDurable(ctx context.Context, ref functions.Ref, snap *fu
 	}
 	// A synchronous invoke waits for the whole execution (DG
 	// durable-invoking); repeating a running execution's name reattaches.
-	ex, err = s.dur.wait(ctx, ex.ARN, syncWaitCap)
+	ex, err = s.dur.wait(ctx, ex.ARN, syncWait(snap))
 	if err != nil {
 		return out, err
 	}
@@ -150,8 +162,9 @@ func syncAnswer(ex *durable.Execution) ([]byte, string) {
 	}{}
 	switch e := ex.Error; {
 	case ex.Status == durable.Running:
-		// [?] The 15-minute cap passed with the execution still running.
-		doc.ErrorType, doc.ErrorMessage = "Sandbox.Timedout", "The synchronous invocation ended after 15 minutes; the durable execution continues."
+		// [?] The synchronous limit passed with the execution still
+		// running (it goes on).
+		doc.ErrorType, doc.ErrorMessage = "Sandbox.Timedout", "The synchronous invocation of the durable execution timed out; the execution continues."
 	case e != nil:
 		doc.ErrorType, doc.ErrorMessage, doc.StackTrace = deref(e.Type), deref(e.Message), e.StackTrace
 	default:

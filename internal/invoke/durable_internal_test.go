@@ -6,6 +6,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/spec"
 )
 
 func TestPinnedRef(t *testing.T) {
@@ -38,5 +39,28 @@ func TestSyncAnswer(t *testing.T) {
 	p, fe := syncAnswer(&durable.Execution{Status: durable.Failed, Error: &durable.ErrorObject{Type: &typ, Message: &msg}})
 	if string(p) != `{"errorType":"Refused","errorMessage":"no"}` || fe != "Unhandled" {
 		t.Errorf("failed: %s %q", p, fe)
+	}
+}
+
+func TestSyncWait(t *testing.T) {
+	i32 := func(n int32) *int32 { return &n }
+	snap := func(timeout, exec *int32) *functions.Snapshot {
+		s := &functions.Snapshot{}
+		s.Config.Timeout = timeout
+		s.Config.DurableConfig = &spec.DurableConfig{ExecutionTimeout: exec}
+		return s
+	}
+	for _, tc := range []struct {
+		snap *functions.Snapshot
+		want time.Duration
+	}{
+		{snap(i32(900), i32(86400)), 15 * time.Minute},
+		{snap(i32(30), i32(600)), 30 * time.Second},
+		{snap(i32(900), i32(20)), 20 * time.Second},
+		{snap(nil, nil), 3 * time.Second},
+	} {
+		if got := syncWait(tc.snap); got != tc.want {
+			t.Errorf("syncWait = %v, want %v", got, tc.want)
+		}
 	}
 }
