@@ -110,3 +110,47 @@ func TestDurableBadInput(t *testing.T) {
 	_, err = c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("none")})
 	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "Function not found")
 }
+
+// TestDurableAliasRoutedToPlainVersion: an alias of a durable version whose
+// routing sends the invocation to a version without DurableConfig runs that
+// version as an ordinary function.
+func TestDurableAliasRoutedToPlainVersion(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	ctx := context.Background()
+	c := e.Client
+	e.Python(t, "mixed", "def handler(event, context):\n    return 'plain'\n")
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("mixed")}); err != nil {
+		t.Fatal(err)
+	}
+	code := apitest.PythonFunction(t, "mixed", protocol).Code
+	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("mixed"), ZipFile: code.ZipFile}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "code updated", func() bool {
+		f, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("mixed")})
+		return err == nil && f.Configuration.LastUpdateStatus == types.LastUpdateStatusSuccessful
+	})
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("mixed"),
+		DurableConfig: &types.DurableConfig{ExecutionTimeout: aws.Int32(60)}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "configuration updated", func() bool {
+		f, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("mixed")})
+		return err == nil && f.Configuration.LastUpdateStatus == types.LastUpdateStatusSuccessful
+	})
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("mixed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("mixed"), Name: aws.String("live"), FunctionVersion: aws.String("2"),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"1": 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("mixed:live"), Payload: []byte(`{"n":2}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Payload) != `"plain"` || aws.ToString(out.ExecutedVersion) != "1" || out.DurableExecutionArn != nil {
+		t.Errorf("routed to version 1: %s, version %s, execution %v", out.Payload, aws.ToString(out.ExecutedVersion), out.DurableExecutionArn)
+	}
+}

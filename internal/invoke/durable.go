@@ -119,6 +119,13 @@ func (s *Service) invokeDurable(ctx context.Context, ref functions.Ref, snap *fu
 		return Result{}, err
 	}
 	dc := snap.Config.DurableConfig
+	if dc == nil {
+		// The alias routed to a version without DurableConfig: an
+		// ordinary invoke of that version.
+		plain := ref
+		plain.Qualifier = snap.Version
+		return s.Invoke(ctx, plain, payload, opts)
+	}
 	st, err := s.dur.d.Start(ctx, durable.StartInput{
 		FunctionARN: ref.ARN(), Version: snap.Version, Name: opts.DurableExecutionName, Payload: string(payload),
 		ExecutionTimeout: deref32(dc.ExecutionTimeout, 0), RetentionDays: deref32(dc.RetentionPeriodInDays, 0),
