@@ -126,3 +126,60 @@ func BenchmarkWakeLatency1000(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkRestart10000: what a lambdad start reads of 10,000 executions
+// waiting on timers, on bbolt reopened: Pending, ChainedStarted and the
+// scheduler's first NextDue.
+func BenchmarkRestart10000(b *testing.B) {
+	const n = 10000
+	path := filepath.Join(b.TempDir(), "db")
+	st, err := store.OpenBolt(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Config{Store: st})
+	var wg sync.WaitGroup
+	work := make(chan struct{}, n)
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	for range 64 {
+		wg.Go(func() {
+			for range work {
+				x, err := s.Start(ctx, StartInput{FunctionARN: fnARN, Version: "1", Payload: `{"order":1}`})
+				if err == nil {
+					_, err = s.Checkpoint(ctx, x.Execution.ARN, x.Input.CheckpointToken, "", []spec.OperationUpdate{
+						up("s", TypeStep, ActionStart), payload(up("s", TypeStep, ActionSucceed), `"r"`), waitFor("w", 3600)})
+				}
+				if err == nil {
+					_, err = s.Finish(ctx, x.Execution.ARN, Outcome{Invocation: x.Input.Invocation(), Output: []byte(`{"Status":"PENDING"}`)})
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st.Close()
+	for b.Loop() {
+		st, err := store.OpenBolt(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := New(Config{Store: st})
+		pending, err := s.Pending(ctx)
+		if err != nil || len(pending) != 0 {
+			b.Fatal(len(pending), err)
+		}
+		if _, err := s.ChainedStarted(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok, err := s.NextDue(ctx); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		st.Close()
+	}
+}
