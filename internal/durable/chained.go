@@ -19,30 +19,13 @@ type ChainedRun struct {
 func (s *Service) ChainedStarted(ctx context.Context) ([]ChainedRun, error) {
 	var out []ChainedRun
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		var running []*Execution
-		var bad error
-		err := tx.Scan(bExec, "", "", func(_ string, raw []byte) bool {
-			ex, err := decodeExec(raw)
-			if err != nil {
-				bad = err
-				return false
-			}
-			if !ex.Closed() {
-				running = append(running, ex)
-			}
-			return true
-		})
-		if err == nil {
-			err = bad
-		}
-		for _, ex := range running {
-			if err != nil {
-				break
-			}
-			err = tx.Scan(bOp, ex.ID+"/", "", func(_ string, raw []byte) bool {
-				op, derr := decodeOp(raw)
-				if derr != nil {
-					bad = derr
+		out = nil
+		return eachRunning(tx, func(ex *Execution) error {
+			var bad error
+			err := tx.Scan(bOp, ex.ID+"/", "", func(_ string, raw []byte) bool {
+				op, err := decodeOp(raw)
+				if err != nil {
+					bad = err
 					return false
 				}
 				if op.Type == TypeChainedInvoke && op.Status == OpStarted && op.Chained != nil {
@@ -53,8 +36,8 @@ func (s *Service) ChainedStarted(ctx context.Context) ([]ChainedRun, error) {
 			if err == nil {
 				err = bad
 			}
-		}
-		return err
+			return err
+		})
 	})
 	return out, err
 }

@@ -273,6 +273,9 @@ func (t *txn) close(status string, result *string, e *ErrorObject) error {
 	if err := CancelAll(t.tx, ex.ID); err != nil {
 		return err
 	}
+	if err := t.tx.Delete(bRunning, ex.ID); err != nil {
+		return err
+	}
 	expire := t.now.Add(time.Duration(ex.RetentionDays) * 24 * time.Hour)
 	return t.tx.Put(bExpire, nanoKey(expire)+"/"+ex.ID, []byte{})
 }

@@ -127,6 +127,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		if err := tx.Put(bByFn, in.FunctionARN+"/"+nanoKey(now)+"/"+id, []byte{}); err != nil {
 			return err
 		}
+		if err := tx.Put(bRunning, id, []byte{}); err != nil {
+			return err
+		}
 		input, err := t.begin()
 		if err != nil {
 			return err
