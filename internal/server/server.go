@@ -263,7 +263,8 @@ func (s *Server) metrics() []api.Metric {
 	}
 }
 
-// Handler is the HTTP API.
+// Handler is the HTTP API. Durable executions' timers and replays start
+// with Serve (StartDurable), once functions can reach lambdad.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully.
