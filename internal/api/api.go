@@ -18,6 +18,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -38,6 +39,13 @@ type Config struct {
 	Metrics Metrics
 	// Credentials, when set, switches SigV4 signature checking on.
 	Credentials awsproto.Credentials
+	// Durable, when set, serves the durable execution operations
+	// (durable.go); WakeDurable invokes an execution a callback made ready.
+	Durable     *durable.Service
+	WakeDurable func(arn string)
+	// ChainDurable runs the target of a CHAINED_INVOKE a checkpoint
+	// started.
+	ChainDurable func(arn string, op durable.Operation)
 }
 
 // codePath is where Code.Location links are served.
@@ -230,6 +238,7 @@ func (h *Handler) register() {
 	})
 	h.registerLayers()
 	h.registerAbsent()
+	h.registerDurable()
 	h.registerSubresources()
 	h.registerURLs()
 	if h.cfg.Invoker != nil {

@@ -35,13 +35,17 @@ func (h *Handler) invoke(ctx context.Context, id caller.Identity, in *spec.Invoc
 	if err != nil {
 		return nil, err
 	}
+	var durableARN *string
+	if res.DurableExecutionArn != "" {
+		durableARN = &res.DurableExecutionArn
+	}
 	switch opts.Type {
 	case invoke.DryRun:
 		return &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusNoContent))}, nil
 	case invoke.Event:
-		return &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusAccepted)), Payload: []byte{}}, nil
+		return &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusAccepted)), Payload: []byte{}, DurableExecutionArn: durableARN}, nil
 	}
-	out := &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusOK)), Payload: res.Payload, ExecutedVersion: ptr(res.ExecutedVersion)}
+	out := &spec.InvocationResponse{StatusCode: ptr(int32(http.StatusOK)), Payload: res.Payload, ExecutedVersion: ptr(res.ExecutedVersion), DurableExecutionArn: durableARN}
 	if res.FunctionError != "" {
 		out.FunctionError = ptr(res.FunctionError)
 	}
@@ -58,6 +62,9 @@ func invokeOptions(ctx context.Context, in *spec.InvocationRequest) (invoke.Opti
 	opts := invoke.Options{
 		RequestID: awsproto.RequestID(ctx),
 		Tail:      in.LogType != nil && *in.LogType == "Tail",
+	}
+	if in.DurableExecutionName != nil {
+		opts.DurableExecutionName = *in.DurableExecutionName
 	}
 	if opts.RequestID == "" {
 		opts.RequestID = awsproto.NewRequestID()

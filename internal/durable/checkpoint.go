@@ -102,7 +102,10 @@ func str(p *string) string {
 // clientToken) is one store transaction.
 func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string, updates []spec.OperationUpdate) (*CheckpointResult, error) {
 	var out *CheckpointResult
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	// Checkpoints are the hot write: with a store that can, concurrent ones
+	// share a commit (group commit). The function may run again, so it
+	// keeps its effects in tx and resets out.
+	err := s.batch(ctx, func(tx store.Tx) error {
 		out = nil
 		now := s.now()
 		if clientToken != "" {

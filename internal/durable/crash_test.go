@@ -11,7 +11,7 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-var allBuckets = []string{bExec, bOp, bOpID, bEvent, bName, bByFn, bClient, bExpire, bDue, bDueBy}
+var allBuckets = []string{bExec, bOp, bOpID, bEvent, bName, bByFn, bClient, bExpire, bRunning, bDue, bDueBy}
 
 // dump is every key and value of the durable buckets.
 func dump(t *testing.T, st store.Store) map[string]string {

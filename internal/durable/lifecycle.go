@@ -15,7 +15,7 @@ import (
 
 // update runs one change of the execution arn names in a write transaction.
 func (s *Service) update(ctx context.Context, arn string, fn func(t *txn) error) error {
-	return s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	return s.batch(ctx, func(tx store.Tx) error {
 		ex, err := loadARN(tx, arn)
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func (t *txn) anyPending() (bool, error) {
 // It answers the execution to invoke now, "" for none.
 func (s *Service) callback(ctx context.Context, id string, fn func(t *txn, op *Operation) error) (string, error) {
 	invoke := ""
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.batch(ctx, func(tx store.Tx) error {
 		invoke = ""
 		execID, err := CallbackExec(id)
 		if err != nil {
@@ -417,24 +417,39 @@ func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (s *Service) Pending(ctx context.Context) ([]string, error) {
 	var arns []string
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		var bad error
-		err := tx.Scan(bExec, "", "", func(_ string, raw []byte) bool {
-			ex, err := decodeExec(raw)
-			if err != nil {
-				bad = err
-				return false
-			}
-			if !ex.Closed() && (ex.NeedsInvoke || !ex.InvocationStarted.IsZero()) {
+		arns = nil
+		return eachRunning(tx, func(ex *Execution) error {
+			if ex.NeedsInvoke || !ex.InvocationStarted.IsZero() {
 				arns = append(arns, ex.ARN)
 			}
-			return true
+			return nil
 		})
-		if err == nil {
-			err = bad
-		}
-		return err
 	})
 	return arns, err
+}
+
+// eachRunning calls fn with each execution not closed, from the running
+// index.
+func eachRunning(tx store.Tx, fn func(*Execution) error) error {
+	var ids []string
+	if err := tx.Scan(bRunning, "", "", func(k string, _ []byte) bool {
+		ids = append(ids, k)
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		ex, err := loadExec(tx, id)
+		if err != nil {
+			return err
+		}
+		if ex != nil && !ex.Closed() {
+			if err := fn(ex); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // purgeBatch bounds the executions one Purge removes.
@@ -502,7 +517,7 @@ func purge(tx store.Tx, ex *Execution) error {
 	}
 	for _, d := range []struct{ b, k string }{
 		{bByFn, ex.FunctionARN + "/" + nanoKey(ex.Started) + "/" + ex.ID},
-		{bClient, ex.ID}, {bExec, ex.ID},
+		{bClient, ex.ID}, {bRunning, ex.ID}, {bExec, ex.ID},
 	} {
 		if err := tx.Delete(d.b, d.k); err != nil {
 			return err

@@ -37,6 +37,9 @@ const (
 	// bExpire: "<end + retention nanos, 20 digits>/<exec id>" → "", what
 	// Purge removes.
 	bExpire = "durable-expire"
+	// bRunning: "<exec id>" → "", the executions not closed: what a start
+	// reads, without the closed ones kept for their retention.
+	bRunning = "durable-running"
 )
 
 // Execution statuses [M].

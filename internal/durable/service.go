@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -45,6 +46,15 @@ func New(cfg Config) *Service {
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// batch runs fn in a write transaction committed with concurrent ones when
+// the store groups commits (store.Batcher); fn may then run more than once.
+func (s *Service) batch(ctx context.Context, fn func(store.Tx) error) error {
+	if b, ok := s.cfg.Store.(store.Batcher); ok {
+		return b.Batch(ctx, fn)
+	}
+	return s.cfg.Store.Update(ctx, fn)
+}
 
 // The resource name durable not-found faults carry.
 const resource = "DurableExecution"
@@ -261,6 +271,9 @@ func (t *txn) close(status string, result *string, e *ErrorObject) error {
 		return err
 	}
 	if err := CancelAll(t.tx, ex.ID); err != nil {
+		return err
+	}
+	if err := t.tx.Delete(bRunning, ex.ID); err != nil {
 		return err
 	}
 	expire := t.now.Add(time.Duration(ex.RetentionDays) * 24 * time.Hour)

@@ -68,7 +68,7 @@ type Started struct {
 // holding the name when its input is the same (DG idempotency table).
 func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 	var out Started
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.batch(ctx, func(tx store.Tx) error {
 		out = Started{}
 		now := s.now()
 		sum := sha256.Sum256([]byte(in.Payload))
@@ -127,6 +127,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		if err := tx.Put(bByFn, in.FunctionARN+"/"+nanoKey(now)+"/"+id, []byte{}); err != nil {
 			return err
 		}
+		if err := tx.Put(bRunning, id, []byte{}); err != nil {
+			return err
+		}
 		input, err := t.begin()
 		if err != nil {
 			return err
@@ -152,7 +155,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 // callbacks say needs an invocation, and at restart for what Pending lists.
 func (s *Service) BeginInvocation(ctx context.Context, arn string) (*InvocationInput, error) {
 	var in *InvocationInput
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.batch(ctx, func(tx store.Tx) error {
 		ex, err := loadARN(tx, arn)
 		if err != nil {
 			return err

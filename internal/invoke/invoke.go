@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
@@ -65,7 +66,10 @@ type Config struct {
 	// Credentials issues each environment credentials of its own, valid
 	// for its function's account and region until the environment stops.
 	Credentials *fncreds.Registry
-	Logger      *slog.Logger
+	// Durable, when set, runs functions with DurableConfig as durable
+	// executions (durable.go); without it their invokes answer 501.
+	Durable *durable.Service
+	Logger  *slog.Logger
 }
 
 // Service runs invokes.
@@ -77,6 +81,7 @@ type Service struct {
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
 	counts   Counts
+	dur      *durableRunner // nil without Config.Durable
 }
 
 // Counts are the data plane's running totals, for metrics.
@@ -116,6 +121,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.queue = q
+	if cfg.Durable != nil {
+		s.dur = newDurableRunner(ctx, s, cfg.Durable)
+	}
 	return s, nil
 }
 
@@ -145,6 +153,9 @@ type Options struct {
 	ClientContext []byte
 	// Tail asks for the end of the run's log in Result.LogTail.
 	Tail bool
+	// DurableExecutionName names the durable execution an invoke of a
+	// durable function starts ("" has one generated).
+	DurableExecutionName string
 }
 
 // Result is what one invocation answered. Event and DryRun invocations
@@ -161,6 +172,9 @@ type Result struct {
 	// LogTail is the last 4 KB of the run's log, raw, when Options.Tail
 	// asked for it.
 	LogTail []byte
+	// DurableExecutionArn is the execution an invoke of a durable function
+	// started (or found under its name).
+	DurableExecutionArn string
 }
 
 // Invoke invokes the function ref names with payload ("{}" when empty).
@@ -185,6 +199,9 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
 		return Result{}, err
+	}
+	if snap.Config.DurableConfig != nil {
+		return s.invokeDurable(ctx, ref, snap, payload, opts)
 	}
 	switch opts.Type {
 	case DryRun:

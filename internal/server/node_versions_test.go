@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"bytes"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,52 +15,6 @@ import (
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
-// repoScript runs scripts/<name> of this repository and returns what it
-// prints. node.sh and durable-sdk.sh install once (from npm) and then answer
-// at once; .ci/run installs both before the tests.
-func repoScript(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join("..", "..", "scripts", name), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("scripts/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// durableSDKFiles are the files of node_modules holding AWS's durable
-// execution SDK, named as a function zip holds them (node_modules/...).
-func durableSDKFiles(t testing.TB) []archivetest.File {
-	t.Helper()
-	mods := repoScript(t, "durable-sdk.sh")
-	var files []archivetest.File
-	err := filepath.WalkDir(mods, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(filepath.Dir(mods), p)
-		if err != nil {
-			return err
-		}
-		f := archivetest.File{Name: filepath.ToSlash(rel)}
-		if d.Type()&fs.ModeSymlink != 0 {
-			f.Symlink, err = os.Readlink(p)
-		} else {
-			var b []byte
-			b, err = os.ReadFile(p)
-			f.Body = string(b)
-		}
-		files = append(files, f)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 // TestNodeBinariesRunExactVersions: with --node-binaries naming a Node 22,
 // nodejs22.x runs on it, isolated, while nodejs20.x keeps --node. AWS's
 // durable execution SDK (which needs Node 22) zipped with a function, as its
@@ -73,7 +23,7 @@ func durableSDKFiles(t testing.TB) []archivetest.File {
 // DurableConfig.
 func TestNodeBinariesRunExactVersions(t *testing.T) {
 	t.Parallel()
-	node22 := repoScript(t, "node.sh", "22")
+	node22 := testkit.RepoScript(t, "node.sh", "22")
 	host, err := exec.Command("node", "--version").Output()
 	if err != nil {
 		t.Skip("no host node:", err)
@@ -98,7 +48,7 @@ func TestNodeBinariesRunExactVersions(t *testing.T) {
 		}
 	}
 
-	files := append(durableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: `import { withDurableExecution } from "@aws/durable-execution-sdk-js";
+	files := append(testkit.DurableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: `import { withDurableExecution } from "@aws/durable-execution-sdk-js";
 export const handler = withDurableExecution(async (event, context) => context.step("s", async () => 1));
 `})
 	testkit.CreateActive(t, c, &lambda.CreateFunctionInput{

@@ -19,6 +19,7 @@ import (
 	"github.com/lambdad/lambdad/internal/api"
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/front"
 	"github.com/lambdad/lambdad/internal/functions"
@@ -98,6 +99,7 @@ type Server struct {
 	stop     context.CancelFunc
 	// fnCreds holds the credentials issued to execution environments.
 	fnCreds *fncreds.Registry
+	durable *durable.Service
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -175,7 +177,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
-	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New()}
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(),
+		durable: durable.New(durable.Config{Store: st, Logger: log})}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
@@ -191,7 +194,8 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials()})
+	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
@@ -233,7 +237,7 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		Credentials: s.fnCreds,
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
-		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log,
+		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
 	})
 	if err != nil {
 		cancel()
@@ -261,7 +265,8 @@ func (s *Server) metrics() []api.Metric {
 	}
 }
 
-// Handler is the HTTP API.
+// Handler is the HTTP API. Durable executions' timers and replays start
+// with Serve (StartDurable), once functions can reach lambdad.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully.
@@ -269,6 +274,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.PublicURL == "" {
 		s.invoke.SetLambdaEndpoint("http://" + ln.Addr().String())
 	}
+	// Durable executions resume once functions can reach this lambdad.
+	s.invoke.StartDurable()
 	// A client that stops sending is cut: while sending headers after
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.

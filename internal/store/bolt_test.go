@@ -79,3 +79,65 @@ func TestSecondOpenSaysLocked(t *testing.T) {
 		t.Fatalf("second open: %v", err)
 	}
 }
+
+// TestBoltBatch: concurrent Batch calls each commit all or nothing: the
+// failing ones leave no write (even when they shared a transaction with
+// others) and answer their own error, the others' writes are all there,
+// and each counter increment, read and written in its call, is applied
+// exactly once.
+func TestBoltBatch(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	boom := errors.New("boom")
+	const n = 64
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Batch(ctx, func(tx Tx) error {
+				c := 0
+				if v := tx.Get("b", "counter"); v != nil {
+					fmt.Sscan(string(v), &c)
+				}
+				if err := tx.Put("b", fmt.Sprintf("k/%02d", i), []byte("v")); err != nil {
+					return err
+				}
+				if i%5 == 0 {
+					return boom
+				}
+				return tx.Put("b", "counter", []byte(fmt.Sprint(c+1)))
+			})
+		}()
+	}
+	failed := 0
+	for range n {
+		switch err := <-errs; {
+		case errors.Is(err, boom):
+			failed++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if failed != (n+4)/5 {
+		t.Errorf("%d calls failed, want %d", failed, (n+4)/5)
+	}
+	s.View(ctx, func(tx Tx) error {
+		if got, want := string(tx.Get("b", "counter")), fmt.Sprint(n-failed); got != want {
+			t.Errorf("counter = %s, want %s", got, want)
+		}
+		for i := range n {
+			if got := tx.Get("b", fmt.Sprintf("k/%02d", i)) != nil; got != (i%5 != 0) {
+				t.Errorf("key %d written = %v", i, got)
+			}
+		}
+		return nil
+	})
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Batch(cancelled, func(Tx) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Batch with a cancelled context = %v", err)
+	}
+}

@@ -17,6 +17,12 @@ type Store interface {
 	Close() error
 }
 
+// Batcher is a Store with group commit (Bolt.Batch): Update's contract,
+// except that fn may run more than once.
+type Batcher interface {
+	Batch(ctx context.Context, fn func(Tx) error) error
+}
+
 // Tx is one transaction. Values returned by Get are valid only inside it.
 type Tx interface {
 	Get(bucket, key string) []byte

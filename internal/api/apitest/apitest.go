@@ -20,6 +20,7 @@ import (
 	"github.com/lambdad/lambdad/internal/api"
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -77,17 +78,22 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
-	inv, err := invoke.New(context.Background(), invoke.Config{
-		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st,
+	dur := durable.New(durable.Config{Store: st})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	inv, err := invoke.New(ctx, invoke.Config{
+		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st, Durable: dur,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(inv.Close)
-	srv := httptest.NewServer(api.New(api.Config{Functions: fs, Blobs: bl, Invoker: inv, Secret: []byte("test"), Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(api.New(api.Config{Functions: fs, Blobs: bl, Invoker: inv, Secret: []byte("test"), Logger: slog.New(slog.DiscardHandler),
+		Durable: dur, WakeDurable: inv.WakeDurable, ChainDurable: inv.ChainDurable}))
 	t.Cleanup(srv.Close)
 	inv.SetLambdaEndpoint(srv.URL)
+	inv.StartDurable()
 	cfg := aws.Config{
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider("test", "secret", ""),
