@@ -10,6 +10,7 @@ import (
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/spec"
 )
@@ -67,7 +68,7 @@ func invokeOptions(ctx context.Context, in *spec.InvocationRequest) (invoke.Opti
 		opts.DurableExecutionName = *in.DurableExecutionName
 	}
 	if opts.RequestID == "" {
-		opts.RequestID = awsproto.NewRequestID()
+		opts.RequestID = ids.UUID()
 	}
 	if in.InvocationType != nil {
 		switch *in.InvocationType {

@@ -16,6 +16,7 @@ import (
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/funcurl"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -112,7 +113,7 @@ func (h *Handler) registerURLs() {
 
 // serveURL answers a request to a function URL by invoking its function.
 func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path string) {
-	requestID := awsproto.NewRequestID()
+	requestID := ids.UUID()
 	ctx := awsproto.WithRequestID(r.Context(), requestID)
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	target, err := h.cfg.Functions.URL(ctx, id)

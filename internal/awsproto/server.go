@@ -3,7 +3,6 @@ package awsproto
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
@@ -167,7 +167,7 @@ func (s *Service) Implemented(op string) bool { return s.handlers[op].call != ni
 
 // ServeHTTP routes, decodes, validates, calls the handler and encodes.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := NewRequestID()
+	id := ids.UUID()
 	w.Header().Set("X-Amzn-Requestid", id)
 	r = r.WithContext(WithRequestID(r.Context(), id))
 	if err := s.serve(w, r); err != nil {
@@ -485,23 +485,4 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
-}
-
-// NewRequestID returns a random UUID (v4), the form AWS uses for request ids.
-func NewRequestID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], u[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], u[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], u[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], u[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], u[10:])
-	return string(out[:])
 }

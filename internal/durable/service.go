@@ -2,9 +2,7 @@ package durable
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -88,16 +86,6 @@ const (
 func notFound(arn string) error { return fault.NotFoundf(resource, msgExecNotFound, arn) }
 
 func invalidToken() error { return fault.InvalidParameterf(msgInvalidToken) }
-
-// newID is a random id in the shape of a UUID, as AWS's execution ids are.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
 
 // execARN is AWS's form [M]: <function ARN>:<version>/durable-execution/<name>/<id>.
 func execARN(fnARN, version, name, id string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -88,7 +89,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 				}
 			}
 		}
-		id := newID()
+		id := ids.UUID()
 		name := in.Name
 		if name == "" {
 			name = id

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -84,7 +85,7 @@ func (s *Service) functionExists(tx store.Tx, fn Ref) error {
 
 // CreateAlias is CreateAlias.
 func (s *Service) CreateAlias(ctx context.Context, fn Ref, in *spec.CreateAliasRequest) (*spec.AliasConfiguration, error) {
-	a := &alias{Name: *in.Name, Version: *in.FunctionVersion, RevisionID: newRevision()}
+	a := &alias{Name: *in.Name, Version: *in.FunctionVersion, RevisionID: ids.UUID()}
 	if in.Description != nil {
 		a.Description = *in.Description
 	}
@@ -159,7 +160,7 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 		if err := s.checkAliasTarget(tx, fn, a.Version, a.Weights); err != nil {
 			return err
 		}
-		a.RevisionID = newRevision()
+		a.RevisionID = ids.UUID()
 		raw, _ := encodeAlias(a)
 		out = a.config(fn)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)

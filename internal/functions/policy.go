@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -179,7 +180,7 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 			}
 		}
 		p.Statements = append(p.Statements, raw)
-		p.RevisionID = newRevision()
+		p.RevisionID = ids.UUID()
 		b, _ := encodePolicy(p)
 		return tx.Put(bPolicies, policyKey(ref), b)
 	})
@@ -212,7 +213,7 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 				if len(p.Statements) == 0 {
 					return tx.Delete(bPolicies, policyKey(ref))
 				}
-				p.RevisionID = newRevision()
+				p.RevisionID = ids.UUID()
 				b, _ := encodePolicy(p)
 				return tx.Put(bPolicies, policyKey(ref), b)
 			}

@@ -3,6 +3,7 @@ package functions
 import (
 	"time"
 
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -79,9 +80,9 @@ func (v *version) settle(now time.Time) {
 func (v *version) begin(kind string, now time.Time, d time.Duration) {
 	v.Trans = kind
 	v.Until = now.Add(d)
-	rev := newRevision()
+	rev := ids.UUID()
 	v.Config.RevisionId = &rev
-	v.NextRevision = newRevision()
+	v.NextRevision = ids.UUID()
 }
 
 // view is the configuration as the API returns it at now.

@@ -5,8 +5,6 @@ package functions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -79,25 +77,6 @@ func New(cfg Config) *Service {
 func fnKey(r Ref) string { return r.Account + "/" + r.Region + "/" + r.Name }
 
 func verKey(r Ref, n int) string { return fmt.Sprintf("%s/%010d", fnKey(r), n) }
-
-// newRevision is a RevisionId: a random UUID, as AWS's are.
-func newRevision() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	var out [36]byte
-	hex.Encode(out[0:8], u[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], u[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], u[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], u[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], u[10:])
-	return string(out[:])
-}
 
 func (s *Service) load(tx store.Tx, r Ref) (*record, error) {
 	raw := tx.Get(bFunctions, fnKey(r))

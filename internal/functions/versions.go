@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -59,7 +60,7 @@ func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t t
 		// Published with Publish=true on create or code update: it starts Pending.
 		v.begin(transPublish, t, s.cfg.Transition)
 	} else {
-		v.Config.RevisionId = str(newRevision())
+		v.Config.RevisionId = str(ids.UUID())
 		v.Trans, v.NextRevision = "", ""
 	}
 	v.Layers = rec.Latest.Layers
@@ -73,9 +74,9 @@ func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t t
 	// Publishing changes $LATEST's RevisionId too.
 	if rec.Latest.settled(t) {
 		rec.Latest.settle(t)
-		rec.Latest.Config.RevisionId = str(newRevision())
+		rec.Latest.Config.RevisionId = str(ids.UUID())
 	} else {
-		rec.Latest.NextRevision = newRevision()
+		rec.Latest.NextRevision = ids.UUID()
 	}
 	return v, nil
 }

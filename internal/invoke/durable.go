@@ -12,6 +12,7 @@ import (
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/ids"
 )
 
 // Durable functions (docs/durable.md 2.4): Invoke of a function with
@@ -306,7 +307,7 @@ var errThrottled = errors.New("durable: invocation throttled")
 // says the invocation produced no output (crashed, timed out, could not
 // start); a throttled one answers errThrottled and finishes nothing.
 func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.InvocationInput) (*durable.Finished, bool, error) {
-	requestID := newRequestID()
+	requestID := ids.UUID()
 	out := durable.Outcome{Invocation: in.Invocation(), RequestID: requestID}
 	payload, err := in.MarshalInput()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -323,6 +324,6 @@ func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e eve
 		}
 	}
 	payload, _ := json.Marshal(record)
-	return &event{ID: newRequestID(), Account: target.Account, Region: target.Region,
+	return &event{ID: ids.UUID(), Account: target.Account, Region: target.Region,
 		Name: target.Name, Qualifier: target.Qualifier, Payload: payload, NotBefore: now, Enqueued: now}
 }

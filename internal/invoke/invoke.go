@@ -28,6 +28,7 @@ import (
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -194,7 +195,7 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 		return Result{}, err
 	}
 	if opts.RequestID == "" {
-		opts.RequestID = newRequestID()
+		opts.RequestID = ids.UUID()
 	}
 	snap, err := s.resolve(ctx, ref)
 	if err != nil {
@@ -710,17 +711,6 @@ func traceID() string {
 	b = hex.AppendEncode(b, r[:8])
 	b = append(b, ";Sampled=0"...)
 	return string(b)
-}
-
-// newRequestID is a random UUID (v4), the form of AWS's request ids, for
-// invocations whose caller gave none.
-func newRequestID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func jsonProblem(b []byte) string {
