@@ -9,6 +9,7 @@ import (
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
@@ -34,6 +35,15 @@ func (h *Handler) registerDurable() {
 		if arn != "" && h.cfg.WakeDurable != nil {
 			h.cfg.WakeDurable(arn)
 		}
+	}
+	// Bodies over 6 MB (the model's largest OperationPayload, and Invoke's
+	// limit) are refused naming the operation, as AWS words Invoke's [?]
+	// (AWS's answer for the durable operations is not recorded).
+	for _, op := range []string{"CheckpointDurableExecution", "SendDurableExecutionCallbackSuccess",
+		"SendDurableExecutionCallbackFailure", "StopDurableExecution"} {
+		s.Limit(op, awsproto.BodyLimit{Max: limits.InvokeRequestBytes, Err: func(int64) error {
+			return awsproto.Errorf("RequestTooLargeException", "Request must be smaller than %d bytes for the %s operation", limits.InvokeRequestBytes, op)
+		}})
 	}
 	awsproto.On(s, "CheckpointDurableExecution", func(ctx context.Context, id caller.Identity, in *spec.CheckpointDurableExecutionRequest) (*spec.CheckpointDurableExecutionResponse, error) {
 		arn := *in.DurableExecutionArn

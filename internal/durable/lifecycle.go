@@ -32,6 +32,9 @@ func (s *Service) update(ctx context.Context, arn string, fn func(t *txn) error)
 // takes no more checkpoints and starts no invocation; an invocation running
 // now learns it from its next checkpoint (1.8).
 func (s *Service) Stop(ctx context.Context, arn string, e *ErrorObject) (time.Time, error) {
+	if err := checkError(e); err != nil {
+		return time.Time{}, err
+	}
 	var at time.Time
 	err := s.update(ctx, arn, func(t *txn) error {
 		if t.ex.Closed() {
@@ -212,6 +215,9 @@ func (s *Service) CallbackSuccess(ctx context.Context, callbackID string, result
 
 // CallbackFailure is SendDurableExecutionCallbackFailure.
 func (s *Service) CallbackFailure(ctx context.Context, callbackID string, e *ErrorObject) (string, error) {
+	if err := checkError(e); err != nil {
+		return "", err
+	}
 	return s.callback(ctx, callbackID, func(t *txn, op *Operation) error {
 		op.Status, op.Ended, op.Callback.Error = OpFailed, t.now, e
 		return t.finishCallback(op, Event{Type: EvCallbackFailed, Error: e})
@@ -524,4 +530,14 @@ func purge(tx store.Tx, ex *Execution) error {
 		}
 	}
 	return CancelAll(tx, ex.ID)
+}
+
+// checkError holds an error given from outside an invocation (a callback's
+// failure, a stop) to the bound of an error a checkpoint gives: the model
+// has none for ErrorObject, and AWS's answer is unknown [?].
+func checkError(e *ErrorObject) error {
+	if e != nil && errorSize(SpecError(e)) >= maxErrorSize {
+		return bad(msgErrorSize)
+	}
+	return nil
 }
