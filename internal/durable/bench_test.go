@@ -3,8 +3,13 @@ package durable
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,7 +142,32 @@ func BenchmarkRestart10000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(Config{Store: st})
+	waiting(b, New(Config{Store: st}), n)
+	st.Close()
+	for b.Loop() {
+		st, err := store.OpenBolt(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := New(Config{Store: st})
+		pending, err := s.Pending(ctx)
+		if err != nil || len(pending) != 0 {
+			b.Fatal(len(pending), err)
+		}
+		if _, err := s.ChainedStarted(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok, err := s.NextDue(ctx); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		st.Close()
+	}
+}
+
+// waiting starts n executions on s, each with a step done and an hour's
+// wait pending, their invocations finished PENDING: executions waiting on
+// timers, 64 at a time.
+func waiting(b *testing.B, s *Service, n int) {
 	var wg sync.WaitGroup
 	work := make(chan struct{}, n)
 	for range n {
@@ -163,16 +193,41 @@ func BenchmarkRestart10000(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	st.Close()
+}
+
+// BenchmarkMemory10000: what 10,000 executions waiting on timers add to
+// the process that holds them (the scheduler running, as in lambdad), after
+// a GC that returns freed memory: VmRSS, its anonymous and file-backed
+// (bbolt's map) parts, and the Go heap in use; then what a restart with them
+// pending takes (reopen, Pending, ChainedStarted, the scheduler's first
+// NextDue) and adds. Run it alone (-benchtime=1x): RSS is the process's.
+func BenchmarkMemory10000(b *testing.B) {
+	const n = 10000
 	for b.Loop() {
+		path := filepath.Join(b.TempDir(), "db")
 		st, err := store.OpenBolt(path)
 		if err != nil {
 			b.Fatal(err)
 		}
 		s := New(Config{Store: st})
-		pending, err := s.Pending(ctx)
-		if err != nil || len(pending) != 0 {
-			b.Fatal(len(pending), err)
+		rctx, cancel := context.WithCancel(ctx)
+		ran := make(chan struct{})
+		go func() { s.Run(rctx, func(string) {}); close(ran) }()
+		before := memNow(b)
+		waiting(b, s, n)
+		after := memNow(b)
+		cancel()
+		<-ran
+		st.Close()
+
+		t0 := time.Now()
+		st, err = store.OpenBolt(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s = New(Config{Store: st})
+		if p, err := s.Pending(ctx); err != nil || len(p) != 0 {
+			b.Fatal(len(p), err)
 		}
 		if _, err := s.ChainedStarted(ctx); err != nil {
 			b.Fatal(err)
@@ -180,6 +235,48 @@ func BenchmarkRestart10000(b *testing.B) {
 		if _, ok, err := s.NextDue(ctx); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+		restart := time.Since(t0)
+		restarted := memNow(b)
 		st.Close()
+
+		mb := func(a, b uint64) float64 { return (float64(a) - float64(b)) / (1 << 20) }
+		b.ReportMetric(mb(after.rss, before.rss), "rss-MB")
+		b.ReportMetric(mb(after.anon, before.anon), "anon-MB")
+		b.ReportMetric(mb(after.file, before.file), "file-MB")
+		b.ReportMetric(mb(after.heap, before.heap), "heap-MB")
+		b.ReportMetric(mb(restarted.rss, before.rss), "restarted-rss-MB")
+		b.ReportMetric(mb(restarted.anon, before.anon), "restarted-anon-MB")
+		b.ReportMetric(restart.Seconds(), "restart-s")
 	}
+}
+
+type mem struct{ rss, anon, file, heap uint64 }
+
+// memNow reads the process's memory after a GC that returns what it
+// freed to the system.
+func memNow(b *testing.B) mem {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m := mem{heap: ms.HeapInuse}
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status:", err)
+	}
+	for line := range strings.Lines(string(raw)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseUint(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			m.rss = kb << 10
+		case "RssAnon:":
+			m.anon = kb << 10
+		case "RssFile:":
+			m.file = kb << 10
+		}
+	}
+	return m
 }

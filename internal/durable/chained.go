@@ -20,7 +20,7 @@ func (s *Service) ChainedStarted(ctx context.Context) ([]ChainedRun, error) {
 	var out []ChainedRun
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		out = nil
-		return eachRunning(tx, func(ex *Execution) error {
+		return eachRunning(tx, runHadChained, func(ex *Execution) error {
 			var bad error
 			err := tx.Scan(bOp, ex.ID+"/", "", func(_ string, raw []byte) bool {
 				op, err := decodeOp(raw)

@@ -277,6 +277,7 @@ func (t *txn) apply(updates []spec.OperationUpdate) ([]string, error) {
 		case TypeChainedInvoke:
 			if err = t.applyChained(u, op, action); err == nil && action == ActionStart {
 				chained = append(chained, id)
+				t.chained = true
 			}
 		}
 		if err != nil {

@@ -424,7 +424,7 @@ func (s *Service) Pending(ctx context.Context) ([]string, error) {
 	var arns []string
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		arns = nil
-		return eachRunning(tx, func(ex *Execution) error {
+		return eachRunning(tx, runInvoke, func(ex *Execution) error {
 			if ex.NeedsInvoke || !ex.InvocationStarted.IsZero() {
 				arns = append(arns, ex.ARN)
 			}
@@ -435,11 +435,14 @@ func (s *Service) Pending(ctx context.Context) ([]string, error) {
 }
 
 // eachRunning calls fn with each execution not closed, from the running
-// index.
-func eachRunning(tx store.Tx, fn func(*Execution) error) error {
+// index, whose flags must have one of want set (an index value without
+// flags, from before them, always reads the execution).
+func eachRunning(tx store.Tx, want byte, fn func(*Execution) error) error {
 	var ids []string
-	if err := tx.Scan(bRunning, "", "", func(k string, _ []byte) bool {
-		ids = append(ids, k)
+	if err := tx.Scan(bRunning, "", "", func(k string, v []byte) bool {
+		if len(v) != runningFlagLen || v[0] != runningV || v[1]&want != 0 {
+			ids = append(ids, k)
+		}
 		return true
 	}); err != nil {
 		return err

@@ -37,9 +37,20 @@ const (
 	// bExpire: "<end + retention nanos, 20 digits>/<exec id>" → "", what
 	// Purge removes.
 	bExpire = "durable-expire"
-	// bRunning: "<exec id>" → "", the executions not closed: what a start
-	// reads, without the closed ones kept for their retention.
+	// bRunning: "<exec id>" → flags, the executions not closed: what a
+	// start reads, without the closed ones kept for their retention. The
+	// value (runningFlags) says what a start needs of the execution, so it
+	// reads no other record of those that only wait; an empty value (before
+	// the flags) means "read the execution".
 	bRunning = "durable-running"
+)
+
+// The bytes of a running index value: runningV then flags.
+const (
+	runningV       = 'r'
+	runInvoke      = 1 << 0 // NeedsInvoke or an invocation started: Pending lists it
+	runHadChained  = 1 << 1 // a CHAINED_INVOKE was started once: ChainedStarted reads its operations
+	runningFlagLen = 2
 )
 
 // Execution statuses [M].

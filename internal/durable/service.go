@@ -136,6 +136,8 @@ type txn struct {
 	ops map[string]*Operation
 	// touched lists operations written, in first-write order.
 	touched []string
+	// chained: a CHAINED_INVOKE started in this transaction.
+	chained bool
 }
 
 func newTxn(tx store.Tx, ex *Execution, now time.Time) *txn {
@@ -211,7 +213,23 @@ func (t *txn) save() error {
 	if err != nil {
 		return err
 	}
-	return t.tx.Put(bExec, t.ex.ID, raw)
+	if err := t.tx.Put(bExec, t.ex.ID, raw); err != nil || t.ex.Closed() {
+		return err
+	}
+	return t.tx.Put(bRunning, t.ex.ID, runningValue(t.tx.Get(bRunning, t.ex.ID), t.ex, t.chained))
+}
+
+// runningValue is ex's running index value, keeping old's sticky flag
+// (an old value without flags, from before them, counts as having it).
+func runningValue(old []byte, ex *Execution, chained bool) []byte {
+	f := byte(runHadChained)
+	if len(old) == runningFlagLen && old[0] == runningV && !chained {
+		f = old[1] & runHadChained
+	}
+	if ex.NeedsInvoke || !ex.InvocationStarted.IsZero() {
+		f |= runInvoke
+	}
+	return []byte{runningV, f}
 }
 
 // markDirty notes an operation changed from outside the function; wake

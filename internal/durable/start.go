@@ -128,7 +128,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		if err := tx.Put(bByFn, in.FunctionARN+"/"+nanoKey(now)+"/"+id, []byte{}); err != nil {
 			return err
 		}
-		if err := tx.Put(bRunning, id, []byte{}); err != nil {
+		if err := tx.Put(bRunning, id, []byte{runningV, 0}); err != nil { // save sets the flags
 			return err
 		}
 		input, err := t.begin()
