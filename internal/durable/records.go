@@ -98,45 +98,73 @@ type ErrorObject struct {
 // Execution is one durable execution.
 type Execution struct {
 	V  int    `json:"v"`
-	ID string `json:"id"`
+	ID string `json:"i"`
 	// ARN is the execution's ARN: FunctionARN:Version/durable-execution/Name/ID.
-	ARN  string `json:"arn"`
-	Name string `json:"name"`
+	ARN  string `json:"-"`
+	Name string `json:"n,omitempty"`
 	// FunctionARN is unqualified; Version is the version it runs, pinned.
-	FunctionARN string       `json:"functionArn"`
-	Version     string       `json:"version"`
-	Status      string       `json:"status"`
-	Input       string       `json:"input"`
-	Result      *string      `json:"result,omitempty"`
-	Error       *ErrorObject `json:"error,omitempty"`
-	Started     time.Time    `json:"started"`
-	Ended       time.Time    `json:"ended,omitzero"`
+	FunctionARN string       `json:"f"`
+	Version     string       `json:"ver"`
+	Status      string       `json:"s"`
+	Input       string       `json:"in"`
+	Result      *string      `json:"r,omitempty"`
+	Error       *ErrorObject `json:"e,omitempty"`
+	Started     time.Time    `json:"t0"`
+	Ended       time.Time    `json:"t1,omitzero"`
 	// TimeoutSeconds and RetentionDays are the function's DurableConfig at
 	// start; they stay with the execution.
-	TimeoutSeconds int32  `json:"timeoutSeconds"`
-	RetentionDays  int32  `json:"retentionDays"`
-	KMSKeyARN      string `json:"kmsKeyArn,omitempty"`
-	TraceID        string `json:"traceId,omitempty"`
+	TimeoutSeconds int32  `json:"to,omitempty"`
+	RetentionDays  int32  `json:"rd,omitempty"`
+	KMSKeyARN      string `json:"kms,omitempty"`
+	TraceID        string `json:"tr,omitempty"`
 	// Key seals the execution's tokens and callback ids (token.go).
-	Key []byte `json:"key"`
+	Key []byte `json:"k"`
 	// Invocation and Seq are the current checkpoint token's: a token is
 	// accepted only with both.
-	Invocation uint32 `json:"invocation"`
-	Seq        uint64 `json:"seq"`
+	Invocation uint32 `json:"inv,omitempty"`
+	Seq        uint64 `json:"q,omitempty"`
 	// InvocationStarted is when the current invocation began (zero when
 	// none runs).
-	InvocationStarted time.Time `json:"invocationStarted,omitzero"`
+	InvocationStarted time.Time `json:"it,omitzero"`
 	// NeedsInvoke: something the execution waited for is ready, or an
 	// invocation must be retried; the scheduler invokes it.
-	NeedsInvoke bool `json:"needsInvoke,omitempty"`
+	NeedsInvoke bool `json:"ni,omitempty"`
 	// Ops is how many operations were created (the next order number);
 	// Events is the last history event id.
-	Ops    int   `json:"ops"`
-	Events int32 `json:"events"`
+	Ops    int   `json:"ops,omitempty"`
+	Events int32 `json:"evs,omitempty"`
 	// Dirty lists the operations changed from outside (timers, callbacks)
 	// since the function last saw the state: the next checkpoint answers
 	// them, the next invocation names them (UpdatedOperationIds).
-	Dirty []string `json:"dirty,omitempty"`
+	Dirty []string `json:"d,omitempty"`
+}
+
+// execRecord is Execution as stored: its ARN is derived from the other
+// fields and its name, when it is the id (no name given at start), is left
+// out, so 10,000 waiting executions store less.
+type execRecord Execution
+
+// MarshalJSON stores e without what decoding derives.
+func (e Execution) MarshalJSON() ([]byte, error) {
+	r := execRecord(e)
+	if r.Name == r.ID {
+		r.Name = ""
+	}
+	return json.Marshal(r)
+}
+
+// UnmarshalJSON reads a stored execution and derives its name and ARN.
+func (e *Execution) UnmarshalJSON(raw []byte) error {
+	var r execRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	if r.Name == "" {
+		r.Name = r.ID
+	}
+	r.ARN = execARN(r.FunctionARN, r.Version, r.Name, r.ID)
+	*e = Execution(r)
+	return nil
 }
 
 // Closed says the execution has ended.
@@ -144,61 +172,61 @@ func (e *Execution) Closed() bool { return e.Status != Running }
 
 // Operation is one operation of an execution.
 type Operation struct {
-	ID       string    `json:"id"`
-	ParentID string    `json:"parentId,omitempty"`
-	Name     string    `json:"name,omitempty"`
-	Type     string    `json:"type"`
-	SubType  string    `json:"subType,omitempty"`
-	Status   string    `json:"status"`
-	Order    int       `json:"order"`
-	Started  time.Time `json:"started"`
-	Ended    time.Time `json:"ended,omitzero"`
+	ID       string    `json:"i"`
+	ParentID string    `json:"p,omitempty"`
+	Name     string    `json:"n,omitempty"`
+	Type     string    `json:"t"`
+	SubType  string    `json:"st,omitempty"`
+	Status   string    `json:"s"`
+	Order    int       `json:"o,omitempty"`
+	Started  time.Time `json:"t0"`
+	Ended    time.Time `json:"t1,omitzero"`
 	// Details, by type; EXECUTION's input is the execution's.
-	Step     *StepState     `json:"step,omitempty"`
-	Wait     *WaitState     `json:"wait,omitempty"`
-	Callback *CallbackState `json:"callback,omitempty"`
-	Context  *ContextState  `json:"context,omitempty"`
-	Chained  *ChainedState  `json:"chained,omitempty"`
+	Step     *StepState     `json:"sp,omitempty"`
+	Wait     *WaitState     `json:"w,omitempty"`
+	Callback *CallbackState `json:"cb,omitempty"`
+	Context  *ContextState  `json:"cx,omitempty"`
+	Chained  *ChainedState  `json:"ch,omitempty"`
 }
 
 // StepState is a STEP's details.
 type StepState struct {
-	Attempt     int32        `json:"attempt"`
-	NextAttempt time.Time    `json:"nextAttempt,omitzero"`
-	Result      *string      `json:"result,omitempty"`
-	Error       *ErrorObject `json:"error,omitempty"`
+	Attempt     int32        `json:"a,omitempty"`
+	NextAttempt time.Time    `json:"na,omitzero"`
+	Result      *string      `json:"r,omitempty"`
+	Error       *ErrorObject `json:"e,omitempty"`
 }
 
 // WaitState is a WAIT's details.
 type WaitState struct {
-	Seconds int32     `json:"seconds"`
+	Seconds int32     `json:"s,omitempty"`
 	End     time.Time `json:"end"`
 }
 
 // CallbackState is a CALLBACK's details.
 type CallbackState struct {
-	ID string `json:"id"`
+	ID string `json:"i"`
 	// TimeoutSeconds and HeartbeatSeconds are 0 when not set.
-	TimeoutSeconds   int32        `json:"timeoutSeconds,omitempty"`
-	HeartbeatSeconds int32        `json:"heartbeatSeconds,omitempty"`
-	Result           *string      `json:"result,omitempty"`
-	Error            *ErrorObject `json:"error,omitempty"`
+	TimeoutSeconds   int32        `json:"to,omitempty"`
+	HeartbeatSeconds int32        `json:"hb,omitempty"`
+	Result           *string      `json:"r,omitempty"`
+	Error            *ErrorObject `json:"e,omitempty"`
 }
 
 // ContextState is a CONTEXT's details.
 type ContextState struct {
-	ReplayChildren bool         `json:"replayChildren,omitempty"`
-	Result         *string      `json:"result,omitempty"`
-	Error          *ErrorObject `json:"error,omitempty"`
+	ReplayChildren bool         `json:"rc,omitempty"`
+	Result         *string      `json:"r,omitempty"`
+	Error          *ErrorObject `json:"e,omitempty"`
 }
 
 // ChainedState is a CHAINED_INVOKE's details.
 type ChainedState struct {
-	FunctionName string       `json:"functionName"`
-	TenantID     string       `json:"tenantId,omitempty"`
-	Input        *string      `json:"input,omitempty"`
-	Result       *string      `json:"result,omitempty"`
-	Error        *ErrorObject `json:"error,omitempty"`
+	FunctionName string       `json:"f"`
+	TenantID     string       `json:"tn,omitempty"`
+	Input        *string      `json:"in,omitempty"`
+	Result       *string      `json:"r,omitempty"`
+	Error        *ErrorObject `json:"e,omitempty"`
 }
 
 // History event types [M].
@@ -232,36 +260,36 @@ const (
 // Event is one history event. Which detail fields are set depends on Type
 // (spec.go maps each to the model's <Type>Details).
 type Event struct {
-	ID       int32     `json:"id"`
-	Type     string    `json:"type"`
-	SubType  string    `json:"subType,omitempty"`
-	OpID     string    `json:"opId,omitempty"`
-	Name     string    `json:"name,omitempty"`
-	ParentID string    `json:"parentId,omitempty"`
+	ID       int32     `json:"i"`
+	Type     string    `json:"t"`
+	SubType  string    `json:"st,omitempty"`
+	OpID     string    `json:"op,omitempty"`
+	Name     string    `json:"n,omitempty"`
+	ParentID string    `json:"p,omitempty"`
 	At       time.Time `json:"at"`
 	// Payload is the input (ExecutionStarted, ChainedInvokeStarted) or
 	// the result (…Succeeded).
-	Payload *string      `json:"payload,omitempty"`
-	Error   *ErrorObject `json:"error,omitempty"`
+	Payload *string      `json:"pl,omitempty"`
+	Error   *ErrorObject `json:"e,omitempty"`
 	// Attempt and NextDelay are a step's RetryDetails.
-	Attempt   *int32 `json:"attempt,omitempty"`
-	NextDelay *int32 `json:"nextDelay,omitempty"`
+	Attempt   *int32 `json:"a,omitempty"`
+	NextDelay *int32 `json:"nd,omitempty"`
 	// Duration and ScheduledEnd are a wait's.
-	Duration     *int32    `json:"duration,omitempty"`
-	ScheduledEnd time.Time `json:"scheduledEnd,omitzero"`
+	Duration     *int32    `json:"d,omitempty"`
+	ScheduledEnd time.Time `json:"se,omitzero"`
 	// CallbackID, Timeout and Heartbeat are a callback's.
-	CallbackID string `json:"callbackId,omitempty"`
-	Timeout    *int32 `json:"timeout,omitempty"`
-	Heartbeat  *int32 `json:"heartbeat,omitempty"`
+	CallbackID string `json:"cb,omitempty"`
+	Timeout    *int32 `json:"to,omitempty"`
+	Heartbeat  *int32 `json:"hb,omitempty"`
 	// FunctionName and TenantID are a chained invoke's.
-	FunctionName string `json:"functionName,omitempty"`
-	TenantID     string `json:"tenantId,omitempty"`
+	FunctionName string `json:"f,omitempty"`
+	TenantID     string `json:"tn,omitempty"`
 	// ExecutionTimeout is ExecutionStarted's.
-	ExecutionTimeout *int32 `json:"executionTimeout,omitempty"`
+	ExecutionTimeout *int32 `json:"xt,omitempty"`
 	// InvocationStart, InvocationEnd and RequestID are InvocationCompleted's.
-	InvocationStart time.Time `json:"invocationStart,omitzero"`
-	InvocationEnd   time.Time `json:"invocationEnd,omitzero"`
-	RequestID       string    `json:"requestId,omitempty"`
+	InvocationStart time.Time `json:"is,omitzero"`
+	InvocationEnd   time.Time `json:"ie,omitzero"`
+	RequestID       string    `json:"rq,omitempty"`
 }
 
 func opKey(exec string, order int) string   { return fmt.Sprintf("%s/%08d", exec, order) }

@@ -55,6 +55,9 @@ func TestStoredRecordsGolden(t *testing.T) {
 		p := reflect.New(reflect.TypeOf(v))
 		n := 0
 		fillAll(p.Elem(), &n)
+		if e, ok := p.Interface().(*Execution); ok {
+			e.ARN = execARN(e.FunctionARN, e.Version, e.Name, e.ID) // derived, not stored
+		}
 		raw, err := json.Marshal(p.Interface())
 		if err != nil {
 			t.Fatal(err)
@@ -88,5 +91,23 @@ func TestDecodeRefusesOtherSchemas(t *testing.T) {
 	}
 	if _, err := decodeExec([]byte(`{`)); err == nil {
 		t.Fatal("bad JSON read")
+	}
+}
+
+// TestExecutionNameDefault: a name that is the id is not stored, yet reads
+// back, and so does the ARN, which is never stored.
+func TestExecutionNameDefault(t *testing.T) {
+	e := Execution{V: SchemaVersion, ID: "id1", Name: "id1", FunctionARN: fnARN, Version: "1"}
+	e.ARN = execARN(e.FunctionARN, e.Version, e.Name, e.ID)
+	raw, err := encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(`"n"`)) || bytes.Contains(raw, []byte("durable-execution")) {
+		t.Errorf("stored %s", raw)
+	}
+	back, err := decodeExec(raw)
+	if err != nil || !reflect.DeepEqual(*back, e) {
+		t.Errorf("read back %+v, %v; want %+v", back, err, e)
 	}
 }
