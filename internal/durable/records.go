@@ -3,6 +3,7 @@ package durable
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -144,9 +145,18 @@ type Execution struct {
 // out, so 10,000 waiting executions store less.
 type execRecord Execution
 
+// execJSON stores the times as stamps: its fields hide execRecord's of
+// the same JSON name (encoding/json takes the shallower).
+type execJSON struct {
+	execRecord
+	Started           stamp `json:"t0,omitzero"`
+	Ended             stamp `json:"t1,omitzero"`
+	InvocationStarted stamp `json:"it,omitzero"`
+}
+
 // MarshalJSON stores e without what decoding derives.
 func (e Execution) MarshalJSON() ([]byte, error) {
-	r := execRecord(e)
+	r := execJSON{execRecord: execRecord(e), Started: stamp(e.Started), Ended: stamp(e.Ended), InvocationStarted: stamp(e.InvocationStarted)}
 	if r.Name == r.ID {
 		r.Name = ""
 	}
@@ -155,7 +165,7 @@ func (e Execution) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a stored execution and derives its name and ARN.
 func (e *Execution) UnmarshalJSON(raw []byte) error {
-	var r execRecord
+	var r execJSON
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return err
 	}
@@ -163,7 +173,8 @@ func (e *Execution) UnmarshalJSON(raw []byte) error {
 		r.Name = r.ID
 	}
 	r.ARN = execARN(r.FunctionARN, r.Version, r.Name, r.ID)
-	*e = Execution(r)
+	*e = Execution(r.execRecord)
+	e.Started, e.Ended, e.InvocationStarted = time.Time(r.Started), time.Time(r.Ended), time.Time(r.InvocationStarted)
 	return nil
 }
 
@@ -290,6 +301,112 @@ type Event struct {
 	InvocationStart time.Time `json:"is,omitzero"`
 	InvocationEnd   time.Time `json:"ie,omitzero"`
 	RequestID       string    `json:"rq,omitempty"`
+}
+
+// stamp is a stored time: Unix nanoseconds, 19 digits where RFC 3339 takes
+// 30 characters and its quotes. Only non-zero times are stored (omitzero);
+// the range, years 1678 to 2262, holds every time lambdad records.
+type stamp time.Time
+
+func (s stamp) IsZero() bool { return time.Time(s).IsZero() }
+
+func (s stamp) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, time.Time(s).UnixNano(), 10), nil
+}
+
+func (s *stamp) UnmarshalJSON(raw []byte) error {
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return fmt.Errorf("durable: bad stored time %q", raw)
+	}
+	*s = stamp(time.Unix(0, n).UTC())
+	return nil
+}
+
+// The stored forms of Operation, its details with times, and Event: each
+// hides the time fields of its plain copy with stamps of the same JSON
+// name.
+type (
+	opPlain   Operation
+	stepPlain StepState
+	waitPlain WaitState
+	evPlain   Event
+	opJSON    struct {
+		opPlain
+		Started stamp `json:"t0,omitzero"`
+		Ended   stamp `json:"t1,omitzero"`
+	}
+	stepJSON struct {
+		stepPlain
+		NextAttempt stamp `json:"na,omitzero"`
+	}
+	waitJSON struct {
+		waitPlain
+		End stamp `json:"end,omitzero"`
+	}
+	evJSON struct {
+		evPlain
+		At              stamp `json:"at,omitzero"`
+		ScheduledEnd    stamp `json:"se,omitzero"`
+		InvocationStart stamp `json:"is,omitzero"`
+		InvocationEnd   stamp `json:"ie,omitzero"`
+	}
+)
+
+func (o Operation) MarshalJSON() ([]byte, error) {
+	return json.Marshal(opJSON{opPlain(o), stamp(o.Started), stamp(o.Ended)})
+}
+
+func (o *Operation) UnmarshalJSON(raw []byte) error {
+	var r opJSON
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	*o = Operation(r.opPlain)
+	o.Started, o.Ended = time.Time(r.Started), time.Time(r.Ended)
+	return nil
+}
+
+func (st StepState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(stepJSON{stepPlain(st), stamp(st.NextAttempt)})
+}
+
+func (st *StepState) UnmarshalJSON(raw []byte) error {
+	var r stepJSON
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	*st = StepState(r.stepPlain)
+	st.NextAttempt = time.Time(r.NextAttempt)
+	return nil
+}
+
+func (w WaitState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(waitJSON{waitPlain(w), stamp(w.End)})
+}
+
+func (w *WaitState) UnmarshalJSON(raw []byte) error {
+	var r waitJSON
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	*w = WaitState(r.waitPlain)
+	w.End = time.Time(r.End)
+	return nil
+}
+
+func (ev Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(evJSON{evPlain(ev), stamp(ev.At), stamp(ev.ScheduledEnd), stamp(ev.InvocationStart), stamp(ev.InvocationEnd)})
+}
+
+func (ev *Event) UnmarshalJSON(raw []byte) error {
+	var r evJSON
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	*ev = Event(r.evPlain)
+	ev.At, ev.ScheduledEnd, ev.InvocationStart, ev.InvocationEnd = time.Time(r.At), time.Time(r.ScheduledEnd), time.Time(r.InvocationStart), time.Time(r.InvocationEnd)
+	return nil
 }
 
 func opKey(exec string, order int) string   { return fmt.Sprintf("%s/%08d", exec, order) }
