@@ -150,6 +150,9 @@ func (t *txn) op(id string) (*Operation, error) {
 		return op, nil
 	}
 	order := t.tx.Get(bOpID, t.ex.ID+"/"+id)
+	if id == t.ex.ID {
+		order = []byte(fmt.Sprintf("%08d", 0)) // the EXECUTION operation, first and not indexed
+	}
 	if order == nil {
 		return nil, nil
 	}
@@ -169,6 +172,9 @@ func (t *txn) create(op *Operation) error {
 	op.Order = t.ex.Ops
 	op.Started = t.now
 	t.ex.Ops++
+	if op.Order == 0 && op.ID == t.ex.ID {
+		return t.put(op) // the EXECUTION operation: op finds it without the index
+	}
 	if err := t.tx.Put(bOpID, t.ex.ID+"/"+op.ID, []byte(fmt.Sprintf("%08d", op.Order))); err != nil {
 		return err
 	}

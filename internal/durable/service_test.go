@@ -181,5 +181,13 @@ func TestStartAndNameIdempotency(t *testing.T) {
 		if x, y := e.start("", "{}"), e.start("", "{}"); x.Execution.ARN == y.Execution.ARN || !y.New {
 			t.Fatal("unnamed starts must differ")
 		}
+		// An unnamed execution is named by its id, which the name index
+		// does not hold: a start with that name still finds it.
+		u := e.start("", `{"u":1}`)
+		if again := e.start(u.Execution.ID, `{"u":1}`); again.New || again.Execution.ARN != u.Execution.ARN {
+			t.Fatalf("name = an unnamed execution's id: %+v", again)
+		}
+		_, err = e.s.Start(ctx, StartInput{FunctionARN: fnARN, Version: "1", Name: u.Execution.ID, Payload: `{}`})
+		wantFault(t, err, fault.AlreadyStarted, "Durable execution with name "+u.Execution.ID+" already exists with a different input.")
 	})
 }

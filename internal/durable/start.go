@@ -74,19 +74,17 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		now := s.now()
 		sum := sha256.Sum256([]byte(in.Payload))
 		if in.Name != "" {
-			if id := tx.Get(bName, in.FunctionARN+"/"+in.Name); id != nil {
-				ex, err := loadExec(tx, string(id))
-				if err != nil {
-					return err
+			ex, err := named(tx, in.FunctionARN, in.Name)
+			if err != nil {
+				return err
+			}
+			if ex != nil {
+				have := sha256.Sum256([]byte(ex.Input))
+				if subtle.ConstantTimeCompare(have[:], sum[:]) != 1 {
+					return fault.New(fault.AlreadyStarted, msgAlreadyStarted, in.Name)
 				}
-				if ex != nil {
-					have := sha256.Sum256([]byte(ex.Input))
-					if subtle.ConstantTimeCompare(have[:], sum[:]) != 1 {
-						return fault.New(fault.AlreadyStarted, msgAlreadyStarted, in.Name)
-					}
-					out.Execution = ex
-					return nil
-				}
+				out.Execution = ex
+				return nil
 			}
 		}
 		id := ids.UUID()
@@ -122,8 +120,10 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 				return err
 			}
 		}
-		if err := tx.Put(bName, in.FunctionARN+"/"+name, []byte(id)); err != nil {
-			return err
+		if in.Name != "" { // an unnamed execution's name is its id: named finds it by that
+			if err := tx.Put(bName, in.FunctionARN+"/"+name, []byte(id)); err != nil {
+				return err
+			}
 		}
 		if err := tx.Put(bByFn, in.FunctionARN+"/"+nanoKey(now)+"/"+id, []byte{}); err != nil {
 			return err
@@ -201,6 +201,20 @@ func (t *txn) begin() (*InvocationInput, error) {
 		InitialExecutionState: InitialState{Operations: SpecOperations(ex, ops), NextMarker: next},
 		UpdatedOperationIds:   updated, invocation: ex.Invocation,
 	}, nil
+}
+
+// named finds fn's execution named name: by the name index, or, as an
+// execution started without a name is named by its id and not indexed, by
+// id. Nil when there is none.
+func named(tx store.Tx, fn, name string) (*Execution, error) {
+	if id := tx.Get(bName, fn+"/"+name); id != nil {
+		return loadExec(tx, string(id))
+	}
+	ex, err := loadExec(tx, name)
+	if err != nil || ex == nil || ex.FunctionARN != fn || ex.Name != ex.ID {
+		return nil, err
+	}
+	return ex, nil
 }
 
 // MarshalInput is the event's JSON.
