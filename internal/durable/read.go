@@ -197,7 +197,7 @@ func (s *Service) History(ctx context.Context, arn string, includeData bool, mar
 			if raw == nil {
 				return fmt.Errorf("durable: event %d of %s missing", id, ex.ID)
 			}
-			ev, err := decodeEvent(raw)
+			ev, err := readEvent(ex, raw)
 			if err != nil {
 				return err
 			}
@@ -298,4 +298,21 @@ func listed(ex *Execution, in *ListInput) bool {
 		(len(in.Statuses) == 0 || slices.Contains(in.Statuses, ex.Status)) &&
 		(in.StartedAfter.IsZero() || ex.Started.After(in.StartedAfter)) &&
 		(in.StartedBefore.IsZero() || ex.Started.Before(in.StartedBefore))
+}
+
+// readEvent decodes a stored event of ex, with what txn.event left out as
+// the execution holds it: the execution's events' operation id (its own)
+// and ExecutionStarted's input.
+func readEvent(ex *Execution, raw []byte) (*Event, error) {
+	ev, err := decodeEvent(raw)
+	if err != nil {
+		return nil, err
+	}
+	if ev.OpID == "" && ev.Type != EvInvocationCompleted {
+		ev.OpID = ex.ID
+	}
+	if ev.Type == EvExecutionStarted && ev.Payload == nil {
+		ev.Payload = &ex.Input
+	}
+	return ev, nil
 }

@@ -203,8 +203,11 @@ func (t *txn) event(op *Operation, ev Event) error {
 	switch {
 	case op != nil:
 		ev.OpID, ev.Name, ev.ParentID, ev.SubType = op.ID, op.Name, op.ParentID, op.SubType
-	case ev.Type != EvInvocationCompleted:
-		ev.OpID = t.ex.ID
+	}
+	// The execution's own events store neither its id nor, started, its
+	// input: readEvent derives them from the execution.
+	if ev.Type == EvExecutionStarted && ev.Payload != nil && *ev.Payload == t.ex.Input {
+		ev.Payload = nil
 	}
 	raw, err := encode(ev)
 	if err != nil {
