@@ -26,8 +26,9 @@ const (
 	// bDue orders timers: "<due unix nanos, 20 digits>/<exec>/<kind>". Zero
 	// padding makes byte order time order.
 	bDue = "durable-due"
-	// bDueBy finds a timer's bDue key from "<exec>/<kind>", to move or
-	// remove it without knowing when it was due.
+	// bDueBy finds a timer's bDue key from "<exec>/<kind>" (its value is
+	// the key's time part), to move or remove it without knowing when it
+	// was due.
 	bDueBy = "durable-due-by"
 )
 
@@ -102,7 +103,7 @@ func Schedule(tx store.Tx, t Timer) error {
 	if err := tx.Put(bDue, key, []byte{}); err != nil {
 		return err
 	}
-	return tx.Put(bDueBy, id, []byte(key))
+	return tx.Put(bDueBy, id, []byte(key[:dueDigits])) // the time: "<time>/"+id is the bDue key
 }
 
 // Cancel removes the timer (exec, kind); one that is not set is no error.
@@ -119,7 +120,7 @@ func cancel(tx store.Tx, id string) error {
 	if old == nil {
 		return nil
 	}
-	if err := tx.Delete(bDue, string(old)); err != nil {
+	if err := tx.Delete(bDue, string(old)+"/"+id); err != nil {
 		return err
 	}
 	return tx.Delete(bDueBy, id)
@@ -131,18 +132,14 @@ func CancelAll(tx store.Tx, exec string) error {
 		return errTimer
 	}
 	var keys []string
-	if err := tx.Scan(bDueBy, exec+"/", "", func(_ string, due []byte) bool {
-		keys = append(keys, string(due))
+	if err := tx.Scan(bDueBy, exec+"/", "", func(id string, _ []byte) bool {
+		keys = append(keys, id)
 		return true
 	}); err != nil {
 		return err
 	}
-	for _, k := range keys {
-		t, ok := parseDue(k)
-		if !ok {
-			return fmt.Errorf("durable: bad due key %q", k)
-		}
-		if err := cancel(tx, t.Exec+"/"+t.Kind); err != nil {
+	for _, id := range keys {
+		if err := cancel(tx, id); err != nil {
 			return err
 		}
 	}
