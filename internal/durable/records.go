@@ -3,6 +3,7 @@ package durable
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -323,6 +324,36 @@ func (s *stamp) UnmarshalJSON(raw []byte) error {
 	return nil
 }
 
+// code stores one of a fixed list of names (an operation's type and
+// status, an event's type) as its index: "t":12 instead of
+// "t":"InvocationCompleted". The lists below only ever grow at their end.
+type code int
+
+func (c code) MarshalJSON() ([]byte, error) {
+	if c < 0 {
+		return nil, fmt.Errorf("durable: a name not in the stored lists")
+	}
+	return strconv.AppendInt(nil, int64(c), 10), nil
+}
+
+func (c code) of(names []string) (string, error) {
+	if c < 0 || int(c) >= len(names) {
+		return "", fmt.Errorf("durable: bad stored code %d", c)
+	}
+	return names[c], nil
+}
+
+// The stored codes' names, by code: append only.
+var (
+	opTypes    = []string{TypeExecution, TypeContext, TypeStep, TypeWait, TypeCallback, TypeChainedInvoke}
+	opStatuses = []string{OpStarted, OpPending, OpReady, OpSucceeded, OpFailed, OpCancelled, OpTimedOut, OpStopped}
+	evTypes    = []string{EvExecutionStarted, EvExecutionSucceeded, EvExecutionFailed, EvExecutionTimedOut, EvExecutionStopped,
+		EvContextStarted, EvContextSucceeded, EvContextFailed, EvWaitStarted, EvWaitSucceeded, EvWaitCancelled,
+		EvStepStarted, EvStepSucceeded, EvStepFailed, EvChainedInvokeStarted, EvChainedInvokeSucceeded, EvChainedInvokeFailed,
+		EvChainedInvokeTimedOut, EvChainedInvokeStopped, EvCallbackStarted, EvCallbackSucceeded, EvCallbackFailed,
+		EvCallbackTimedOut, EvInvocationCompleted}
+)
+
 // The stored forms of Operation, its details with times, and Event: each
 // hides the time fields of its plain copy with stamps of the same JSON
 // name.
@@ -333,6 +364,8 @@ type (
 	evPlain   Event
 	opJSON    struct {
 		opPlain
+		Type    code  `json:"t"`
+		Status  code  `json:"s"`
 		Started stamp `json:"t0,omitzero"`
 		Ended   stamp `json:"t1,omitzero"`
 	}
@@ -346,6 +379,7 @@ type (
 	}
 	evJSON struct {
 		evPlain
+		Type            code  `json:"t"`
 		At              stamp `json:"at,omitzero"`
 		ScheduledEnd    stamp `json:"se,omitzero"`
 		InvocationStart stamp `json:"is,omitzero"`
@@ -354,7 +388,7 @@ type (
 )
 
 func (o Operation) MarshalJSON() ([]byte, error) {
-	return json.Marshal(opJSON{opPlain(o), stamp(o.Started), stamp(o.Ended)})
+	return json.Marshal(opJSON{opPlain(o), code(slices.Index(opTypes, o.Type)), code(slices.Index(opStatuses, o.Status)), stamp(o.Started), stamp(o.Ended)})
 }
 
 func (o *Operation) UnmarshalJSON(raw []byte) error {
@@ -363,6 +397,13 @@ func (o *Operation) UnmarshalJSON(raw []byte) error {
 		return err
 	}
 	*o = Operation(r.opPlain)
+	var err error
+	if o.Type, err = r.Type.of(opTypes); err != nil {
+		return err
+	}
+	if o.Status, err = r.Status.of(opStatuses); err != nil {
+		return err
+	}
 	o.Started, o.Ended = time.Time(r.Started), time.Time(r.Ended)
 	return nil
 }
@@ -396,7 +437,7 @@ func (w *WaitState) UnmarshalJSON(raw []byte) error {
 }
 
 func (ev Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(evJSON{evPlain(ev), stamp(ev.At), stamp(ev.ScheduledEnd), stamp(ev.InvocationStart), stamp(ev.InvocationEnd)})
+	return json.Marshal(evJSON{evPlain(ev), code(slices.Index(evTypes, ev.Type)), stamp(ev.At), stamp(ev.ScheduledEnd), stamp(ev.InvocationStart), stamp(ev.InvocationEnd)})
 }
 
 func (ev *Event) UnmarshalJSON(raw []byte) error {
@@ -405,6 +446,10 @@ func (ev *Event) UnmarshalJSON(raw []byte) error {
 		return err
 	}
 	*ev = Event(r.evPlain)
+	var err error
+	if ev.Type, err = r.Type.of(evTypes); err != nil {
+		return err
+	}
 	ev.At, ev.ScheduledEnd, ev.InvocationStart, ev.InvocationEnd = time.Time(r.At), time.Time(r.ScheduledEnd), time.Time(r.InvocationStart), time.Time(r.InvocationEnd)
 	return nil
 }

@@ -55,8 +55,16 @@ func TestStoredRecordsGolden(t *testing.T) {
 		p := reflect.New(reflect.TypeOf(v))
 		n := 0
 		fillAll(p.Elem(), &n)
-		if e, ok := p.Interface().(*Execution); ok {
-			e.ARN = execARN(e.FunctionARN, e.Version, e.Name, e.ID) // derived, not stored
+		// Derived, not stored; and stored as codes from fixed lists.
+		switch r := p.Interface().(type) {
+		case *Execution:
+			r.ARN = execARN(r.FunctionARN, r.Version, r.Name, r.ID)
+		case *Operation:
+			r.Type, r.Status = TypeChainedInvoke, OpStopped
+		case *Event:
+			r.Type = EvInvocationCompleted
+		case *clientAnswer:
+			r.Operations[0].Type, r.Operations[0].Status = TypeStep, OpSucceeded
 		}
 		raw, err := json.Marshal(p.Interface())
 		if err != nil {
@@ -109,5 +117,36 @@ func TestExecutionNameDefault(t *testing.T) {
 	back, err := decodeExec(raw)
 	if err != nil || !reflect.DeepEqual(*back, e) {
 		t.Errorf("read back %+v, %v; want %+v", back, err, e)
+	}
+}
+
+// TestStoredCodes: every operation type and status and every event type
+// round-trips through its stored code, and a name not listed is refused.
+func TestStoredCodes(t *testing.T) {
+	for _, typ := range opTypes {
+		for _, st := range opStatuses {
+			raw, err := encode(Operation{ID: "x", Type: typ, Status: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if op, err := decodeOp(raw); err != nil || op.Type != typ || op.Status != st {
+				t.Fatalf("%s %s: %+v %v", typ, st, op, err)
+			}
+		}
+	}
+	for _, typ := range evTypes {
+		raw, err := encode(Event{ID: 1, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := decodeEvent(raw); err != nil || ev.Type != typ {
+			t.Fatalf("%s: %+v %v", typ, ev, err)
+		}
+	}
+	if _, err := encode(Event{Type: "Unknown"}); err == nil {
+		t.Error("an unlisted event type stored")
+	}
+	if _, err := decodeEvent([]byte(`{"i":1,"t":99}`)); err == nil {
+		t.Error("an unknown code read")
 	}
 }
