@@ -166,7 +166,7 @@ func TestCheckpointDetails(t *testing.T) {
 	}
 	// Timers: the wait, the callback's two deadlines, the retry, the timeout.
 	var timers []string
-	if err := e.st.View(ctx, func(tx store.Tx) error {
+	if err := keyed(e.st).View(ctx, func(tx store.Tx) error {
 		ts, err := Due(tx, e.now.Add(time.Hour), 100)
 		for _, tm := range ts {
 			timers = append(timers, tm.Kind)

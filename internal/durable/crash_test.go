@@ -17,7 +17,7 @@ var allBuckets = []string{bExec, bOp, bOpID, bEvent, bName, bByFn, bClient, bExp
 func dump(t *testing.T, st store.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	if err := st.View(ctx, func(tx store.Tx) error {
+	if err := keyed(st).View(ctx, func(tx store.Tx) error {
 		for _, b := range allBuckets {
 			if err := tx.Scan(b, "", "", func(k string, v []byte) bool {
 				out[b+" "+k] = string(v)

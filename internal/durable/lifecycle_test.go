@@ -402,7 +402,7 @@ func TestPurge(t *testing.T) {
 		// Nothing of it is left in any bucket; the other execution is whole.
 		exID := r.arn[len(r.arn)-36:]
 		for _, b := range []string{bOp, bOpID, bEvent, bClient, bDueBy} {
-			if err := st.View(ctx, func(tx store.Tx) error {
+			if err := keyed(st).View(ctx, func(tx store.Tx) error {
 				if n := tx.Count(b, exID); n != 0 {
 					t.Errorf("%s keeps %d keys", b, n)
 				}

@@ -27,7 +27,7 @@ func TestRunningIndex(t *testing.T) {
 	crashed := e.run("crashed") // its invocation never finishes
 
 	var ids []string
-	if err := e.st.View(ctx, func(tx store.Tx) error {
+	if err := keyed(e.st).View(ctx, func(tx store.Tx) error {
 		return tx.Scan(bRunning, "", "", func(k string, _ []byte) bool {
 			ids = append(ids, k)
 			return true
@@ -73,7 +73,7 @@ func TestRunningFlags(t *testing.T) {
 
 	flags := func(r *run) []byte {
 		var v []byte
-		e.st.View(ctx, func(tx store.Tx) error { v = slices.Clone(tx.Get(bRunning, id(t, r.arn))); return nil })
+		keyed(e.st).View(ctx, func(tx store.Tx) error { v = slices.Clone(tx.Get(bRunning, id(t, r.arn))); return nil })
 		return v
 	}
 	for _, c := range []struct {
@@ -97,7 +97,7 @@ func TestRunningFlags(t *testing.T) {
 	}
 	check("flags")
 	// Index values from before the flags.
-	if err := e.st.Update(ctx, func(tx store.Tx) error {
+	if err := keyed(e.st).Update(ctx, func(tx store.Tx) error {
 		for _, r := range []*run{waiting, crashed, chained} {
 			if err := tx.Put(bRunning, id(t, r.arn), []byte{}); err != nil {
 				return err

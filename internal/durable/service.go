@@ -40,6 +40,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Store = keyed(cfg.Store)
 	return &Service{cfg: cfg, poke: make(chan struct{}, 1)}
 }
 

@@ -92,7 +92,7 @@ func (r *run) reinvoke() *InvocationInput {
 func (r *run) op(id string) *Operation {
 	r.e.t.Helper()
 	var op *Operation
-	err := r.e.st.View(ctx, func(tx store.Tx) error {
+	err := keyed(r.e.st).View(ctx, func(tx store.Tx) error {
 		ex, err := loadARN(tx, r.arn)
 		if err != nil {
 			return err
