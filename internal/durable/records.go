@@ -100,7 +100,7 @@ type ErrorObject struct {
 // Execution is one durable execution.
 type Execution struct {
 	V  int    `json:"v"`
-	ID string `json:"i"`
+	ID string `json:"i,omitempty"`
 	// ARN is the execution's ARN: FunctionARN:Version/durable-execution/Name/ID.
 	ARN  string `json:"-"`
 	Name string `json:"n,omitempty"`
@@ -155,25 +155,23 @@ type execJSON struct {
 	InvocationStarted stamp `json:"it,omitzero"`
 }
 
-// MarshalJSON stores e without what decoding derives.
+// MarshalJSON stores e without what decodeExec derives: its id (the
+// record's key), a name that is the id, and its ARN.
 func (e Execution) MarshalJSON() ([]byte, error) {
 	r := execJSON{execRecord: execRecord(e), Started: stamp(e.Started), Ended: stamp(e.Ended), InvocationStarted: stamp(e.InvocationStarted)}
 	if r.Name == r.ID {
 		r.Name = ""
 	}
+	r.ID = "" // the key
 	return json.Marshal(r)
 }
 
-// UnmarshalJSON reads a stored execution and derives its name and ARN.
+// UnmarshalJSON reads a stored execution; decodeExec completes it.
 func (e *Execution) UnmarshalJSON(raw []byte) error {
 	var r execJSON
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return err
 	}
-	if r.Name == "" {
-		r.Name = r.ID
-	}
-	r.ARN = execARN(r.FunctionARN, r.Version, r.Name, r.ID)
 	*e = Execution(r.execRecord)
 	e.Started, e.Ended, e.InvocationStarted = time.Time(r.Started), time.Time(r.Ended), time.Time(r.InvocationStarted)
 	return nil
@@ -460,7 +458,8 @@ func nanoKey(t time.Time) string            { return fmt.Sprintf("%0*d", dueDigi
 
 func encode(v any) ([]byte, error) { return json.Marshal(v) }
 
-func decodeExec(raw []byte) (*Execution, error) {
+// decodeExec reads the execution stored under id.
+func decodeExec(id string, raw []byte) (*Execution, error) {
 	var e Execution
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, fmt.Errorf("durable: bad execution record: %w", err)
@@ -468,6 +467,11 @@ func decodeExec(raw []byte) (*Execution, error) {
 	if e.V != SchemaVersion {
 		return nil, fmt.Errorf("durable: execution record of schema %d, this lambdad reads %d", e.V, SchemaVersion)
 	}
+	e.ID = id
+	if e.Name == "" {
+		e.Name = id
+	}
+	e.ARN = execARN(e.FunctionARN, e.Version, e.Name, e.ID)
 	return &e, nil
 }
 

@@ -112,7 +112,7 @@ func loadExec(tx store.Tx, id string) (*Execution, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	return decodeExec(raw)
+	return decodeExec(id, raw)
 }
 
 // loadARN reads the execution arn names, or answers that it does not exist.
