@@ -58,15 +58,18 @@ func DurableSDKFiles(t testing.TB) []archivetest.File {
 	return files
 }
 
-// DurableTools answers a Node 22 and skips the test when they cannot be
-// had here: Node 22 installs under /usr/local (root only) from npm.
+// DurableTools answers a Node 22. It skips the test only when not root
+// (Node 22 installs under /usr/local from npm, and the durable tests run
+// isolated environments); as root, a missing tool fails the test.
 func DurableTools(t testing.TB) (node22 string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: isolated environments and the Node 22 install under /usr/local")
 	}
+	// As root (CI), .ci/run installs npm: its absence is a broken setup
+	// that must fail, not a reason to skip the durable tests.
 	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is needed to install Node 22 and @aws/durable-execution-sdk-js:", err)
+		t.Fatal("npm is needed to install Node 22 and @aws/durable-execution-sdk-js (.ci/run installs it):", err)
 	}
 	return RepoScript(t, "node.sh", "22")
 }
