@@ -186,6 +186,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if err := unsupported(in.CodeSigningConfigArn, in.PublishTo); err != nil {
 		return nil, err
 	}
+	if err := checkCreateTenancy(in); err != nil {
+		return nil, err
+	}
 	pkg := "Zip"
 	if in.PackageType != nil {
 		pkg = *in.PackageType

@@ -149,6 +149,11 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 			c.EphemeralStorage = in.EphemeralStorage
 		}
 		if in.SnapStart != nil {
+			if snapStartOn(in.SnapStart) {
+				if err := RefuseTenantIsolated(c, FeatureSnapStart); err != nil {
+					return err
+				}
+			}
 			c.SnapStart = snapStartOf(in.SnapStart)
 		}
 		if in.CapacityProviderConfig != nil {

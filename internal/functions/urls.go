@@ -103,6 +103,9 @@ func (s *Service) CreateURL(ctx context.Context, ref Ref, in *spec.CreateFunctio
 		if err := s.checkURLTarget(tx, ref, functionMissing); err != nil {
 			return err
 		}
+		if err := s.refuseURLTenancy(tx, ref); err != nil {
+			return err
+		}
 		if tx.Get(bURLs, urlKey(ref)) != nil {
 			return fault.Conflictf("FunctionUrlConfig", "Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", ref.QualifiedARN())
 		}
