@@ -67,6 +67,9 @@ func invokeOptions(ctx context.Context, in *spec.InvocationRequest) (invoke.Opti
 	if in.DurableExecutionName != nil {
 		opts.DurableExecutionName = *in.DurableExecutionName
 	}
+	if in.TenantId != nil { // X-Amz-Tenant-Id, its shape checked by the model
+		opts.TenantID = *in.TenantId
+	}
 	if opts.RequestID == "" {
 		opts.RequestID = ids.UUID()
 	}

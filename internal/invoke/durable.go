@@ -317,7 +317,7 @@ func (r *durableRunner) invokeOnce(ctx context.Context, arn string, in *durable.
 	if err == nil {
 		var snap *functions.Snapshot
 		if snap, err = r.s.resolve(ctx, ref); err == nil {
-			res, rerr := r.s.run(ctx, snap, requestID, payload, "")
+			res, rerr := r.s.run(ctx, snap, requestID, payload, "", "")
 			switch {
 			case fault.Is(rerr, fault.TooManyRequests):
 				return nil, false, errThrottled
@@ -397,7 +397,7 @@ func (r *durableRunner) chain(arn, opID string, c durable.ChainedState) {
 			payload = []byte(*c.Input)
 		}
 		var res Result
-		res, err = r.s.Invoke(ctx, ref, payload, Options{Type: Sync})
+		res, err = r.s.Invoke(ctx, ref, payload, Options{Type: Sync, TenantID: c.TenantID})
 		switch {
 		case err != nil:
 		case res.FunctionError != "":

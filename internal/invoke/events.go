@@ -36,6 +36,8 @@ type event struct {
 	Throttles int       `json:"throttles,omitempty"`
 	NotBefore time.Time `json:"notBefore"`
 	Enqueued  time.Time `json:"enqueued"`
+	// Tenant is the invoke's tenant (X-Amz-Tenant-Id), kept for its runs.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 type eventQueue struct {
@@ -186,9 +188,14 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		var snap *functions.Snapshot
 		snap, err = q.s.resolve(ctx, ref)
 		if err == nil {
+			// The function may have been created again since, with
+			// another tenancy.
+			err = checkTenant(snap, e.Tenant)
+		}
+		if err == nil {
 			// The queue's context ends the run at shutdown: the event stays
 			// queued and runs again after a restart.
-			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID})
+			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID, TenantID: e.Tenant})
 			failed = err != nil || res.FunctionError != ""
 			if err == nil && res.FunctionError != "" {
 				log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))

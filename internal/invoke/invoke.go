@@ -157,6 +157,9 @@ type Options struct {
 	// DurableExecutionName names the durable execution an invoke of a
 	// durable function starts ("" has one generated).
 	DurableExecutionName string
+	// TenantID is the invoke's tenant (X-Amz-Tenant-Id): required by a
+	// tenant-isolated function, refused by any other (tenancy.go).
+	TenantID string
 }
 
 // Result is what one invocation answered. Event and DryRun invocations
@@ -201,6 +204,9 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkTenant(snap, opts.TenantID); err != nil {
+		return Result{}, err
+	}
 	if snap.Config.DurableConfig != nil {
 		return s.invokeDurable(ctx, ref, snap, payload, opts)
 	}
@@ -208,7 +214,7 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 	case DryRun:
 		return Result{}, nil
 	case Event:
-		return Result{}, s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: opts.RequestID})
+		return Result{}, s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: opts.RequestID, Tenant: opts.TenantID})
 	}
 	// A caller that hangs up does not end the run (as on AWS): it keeps its
 	// slot, and its log and counts are kept, until it ends.
@@ -235,7 +241,7 @@ func (s *Service) execute(ctx context.Context, ref functions.Ref, snap *function
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext))
+	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext), opts.TenantID)
 	out := Result{ExecutedVersion: snap.Version}
 	if err != nil {
 		return out, err
@@ -284,7 +290,7 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // run admits and executes one invocation. The slot, the log and the counts
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
-func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
+func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext, tenant string) (sandbox.Result, error) {
 	att := s.attached(snap)
 	if err := s.admit(snap, att); err != nil {
 		s.counts.Throttles.Add(1)
@@ -328,6 +334,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		TraceID:            traceID(),
 		ClientContext:      clientContext,
 		Payload:            payload,
+		Tenant:             runTenant(snap, tenant),
 	})
 	if r.retired.Load() {
 		// Replaced while this run used it: its environment may have gone

@@ -72,6 +72,9 @@ type Invocation struct {
 	ClientContext, CognitoIdentity string
 	DeadlineMs                     int64
 	Payload                        []byte
+	// TenantID is the invocation's tenant, for a tenant-isolated function
+	// (Lambda-Runtime-Aws-Tenant-Id); "" sends no header.
+	TenantID string
 }
 
 // apiError is the body of every Runtime API error, and of an init error

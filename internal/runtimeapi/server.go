@@ -642,6 +642,10 @@ func (w *Waiter) Deliver(inv *Invocation) bool {
 		b = append(b, "\r\nLambda-Runtime-Cognito-Identity: "...)
 		b = appendValue(b, inv.CognitoIdentity)
 	}
+	if inv.TenantID != "" {
+		b = append(b, "\r\nLambda-Runtime-Aws-Tenant-Id: "...)
+		b = appendValue(b, inv.TenantID)
+	}
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(inv.Payload)), 10)
 	if w.close {

@@ -62,12 +62,19 @@ type Key struct {
 	// CodeState is the state of a hot-reload directory, "" for stored
 	// code: an edit there changes it, so new environments load the edit.
 	CodeState string
+	// Tenant is the tenant a tenant-isolated function's environments
+	// serve, each one tenant for its whole life ("" otherwise); see
+	// tenancy.go.
+	Tenant string
 }
 
 func (k Key) String() string {
 	s := k.FunctionARN + ":" + k.Version + "@" + k.Revision
 	if k.CodeState != "" {
 		s += "#" + k.CodeState
+	}
+	if k.Tenant != "" {
+		s += "~" + k.Tenant
 	}
 	return s
 }
@@ -107,6 +114,9 @@ type Invocation struct {
 	RequestID, InvokedFunctionARN, TraceID string
 	ClientContext, CognitoIdentity         string
 	Payload                                []byte
+	// Tenant, for a tenant-isolated function, picks environments of that
+	// tenant only (Key.Tenant) and is handed to the runtime.
+	Tenant string
 }
 
 // Result is the outcome of one invocation.
@@ -148,7 +158,8 @@ type Manager struct {
 	startSem chan struct{}
 	iso      *isolation // nil when running unconfined
 
-	pools sync.Map // Key -> *pool
+	pools      sync.Map    // Key -> *pool
+	hasTenants atomic.Bool // some pool is a tenant's (tenancy.go)
 
 	seq    atomic.Uint64
 	total  atomic.Int64
@@ -235,7 +246,10 @@ func (m *Manager) pool(key Key) *pool {
 	if p, ok := m.pools.Load(key); ok {
 		return p.(*pool)
 	}
-	p, _ := m.pools.LoadOrStore(key, &pool{key: key})
+	p, loaded := m.pools.LoadOrStore(key, &pool{key: key})
+	if !loaded && key.Tenant != "" {
+		m.hasTenants.Store(true)
+	}
 	return p.(*pool)
 }
 
@@ -258,7 +272,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *Function, inv Invocation) (Res
 	if m.closed.Load() {
 		return Result{}, ErrClosed
 	}
-	p := m.pool(fn.Key)
+	p := m.pool(tenantKey(fn.Key, inv.Tenant))
 	e := p.take()
 	if e != nil {
 		m.idle.Add(-1)
@@ -299,11 +313,13 @@ func (m *Manager) Retire(functionARN, version string) {
 	})
 }
 
-// RetireKey retires the environments of exactly key, as Retire does.
+// RetireKey retires the environments of exactly key, as Retire does,
+// those of every tenant of key included.
 func (m *Manager) RetireKey(key Key) {
 	if p, ok := m.pools.Load(key); ok {
 		m.retire(key, p.(*pool))
 	}
+	m.retireTenants(key)
 }
 
 func (m *Manager) retire(key Key, p *pool) {

@@ -114,6 +114,7 @@ function toFormatted(err) {
 // ---------------------------------------------------------------- logging
 
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
+const TENANT_ID = Symbol.for('aws.lambda.runtime.tenantId');
 const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
 const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
 
@@ -133,6 +134,7 @@ function jsonErrorReplacer(_k, v) {
 
 function formatJson(level, params) {
   const rec = { timestamp: new Date().toISOString(), level, requestId: globalThis[REQUEST_ID] };
+  if (globalThis[TENANT_ID] !== undefined) rec.tenantId = globalThis[TENANT_ID];
   if (params.length === 1) {
     rec.message = params[0];
     try {
@@ -446,6 +448,7 @@ async function invokeOnce(handler) {
   const h = res.headers;
   const id = h['lambda-runtime-aws-request-id'];
   globalThis[REQUEST_ID] = id;
+  globalThis[TENANT_ID] = h['lambda-runtime-aws-tenant-id'];
   if (h['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
   else delete process.env._X_AMZN_TRACE_ID;
 
@@ -491,6 +494,7 @@ async function invokeOnce(handler) {
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
     invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
     awsRequestId: id,
+    tenantId: h['lambda-runtime-aws-tenant-id'],
   };
   const deadline = Number(h['lambda-runtime-deadline-ms']);
   context.getRemainingTimeInMillis = () => deadline - Date.now();

@@ -28,6 +28,8 @@ _THIS_FILE = os.path.abspath(__file__)
 
 # The request id of the invocation in progress, for log records.
 _current_request_id = ""
+# Its tenant (tenant-isolated functions), for JSON log records.
+_current_tenant_id = None
 
 
 class Fault(Exception):
@@ -386,6 +388,8 @@ def _logging_classes(logging):
                 out["errorType"] = etype.__name__
                 out["errorMessage"] = str(value)
             out["requestId"] = getattr(record, "aws_request_id", "")
+            if _current_tenant_id is not None:
+                out["tenantId"] = _current_tenant_id
             if record.exc_info:
                 out["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
             for key, value in record.__dict__.items():
@@ -541,6 +545,7 @@ class LambdaContext:
         self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
         self.identity = CognitoIdentity(identity if isinstance(identity, dict) else None)
         self._deadline_ms = deadline_ms
+        self.tenant_id = _current_tenant_id
 
     def get_remaining_time_in_millis(self):
         left = self._deadline_ms - int(time.time() * 1000)
@@ -632,9 +637,10 @@ def setup_paths(task_root, opt_dir):
 
 
 def handle(client, handler, headers, body, json_format):
-    global _current_request_id
+    global _current_request_id, _current_tenant_id
     request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
     _current_request_id = request_id
+    _current_tenant_id = headers.get("Lambda-Runtime-Aws-Tenant-Id")
     trace_id = headers.get("Lambda-Runtime-Trace-Id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
