@@ -25,6 +25,7 @@ type fakeEnv struct {
 	results   map[string][]byte
 	kinds     map[string]ResultKind
 	initErr   []byte
+	tenant    string // the invocations' tenant, none by default
 }
 
 func (f *fakeEnv) Next(w *Waiter) error {
@@ -43,7 +44,7 @@ func (f *fakeEnv) Next(w *Waiter) error {
 	if d == 0 {
 		d = time.Minute
 	}
-	inv := &Invocation{RequestID: id, FunctionARN: "arn:f", ClientContext: "a\r\nX-Evil: 1", DeadlineMs: time.Now().Add(d).UnixMilli(), Payload: p}
+	inv := &Invocation{RequestID: id, FunctionARN: "arn:f", ClientContext: "a\r\nX-Evil: 1", DeadlineMs: time.Now().Add(d).UnixMilli(), Payload: p, TenantID: f.tenant}
 	if f.delivered == nil {
 		w.Deliver(inv)
 		return nil

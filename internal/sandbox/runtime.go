@@ -71,7 +71,7 @@ func (e *env) deliver(c *call, w *runtimeapi.Waiter) {
 		CognitoIdentity: c.inv.CognitoIdentity,
 		DeadlineMs:      c.deadline.UnixMilli(),
 		Payload:         c.inv.Payload,
-		TenantID:        e.pool.key.Tenant, // the environment's one tenant
+		TenantID:        e.tenant(), // the environment's one tenant
 	}
 	if w.Deliver(&inv) {
 		return

@@ -37,3 +37,12 @@ func appendTenantField(b []byte, tenant string) []byte {
 	b = append(b, `,"tenantId":`...)
 	return appendJSONString(b, tenant)
 }
+
+// tenant is the one tenant e serves ("" when its function is not
+// tenant-isolated, or for an environment made outside a pool).
+func (e *env) tenant() string {
+	if e.pool == nil {
+		return ""
+	}
+	return e.pool.key.Tenant
+}
