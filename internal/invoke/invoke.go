@@ -335,6 +335,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		ClientContext:      clientContext,
 		Payload:            payload,
 		Tenant:             runTenant(snap, tenant),
+		TenantEnvLimit:     s.tenantEnvLimit(snap),
 	})
 	if r.retired.Load() {
 		// Replaced while this run used it: its environment may have gone
@@ -343,6 +344,10 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		s.cfg.Sandbox.RetireKey(fn.Key)
 	}
 	if err != nil {
+		if errors.Is(err, sandbox.ErrTenantEnvLimit) {
+			s.counts.Throttles.Add(1)
+			return res, tenantEnvThrottle(err)
+		}
 		var se *sandbox.StartError
 		if errors.As(err, &se) {
 			f := fault.New(fault.InvalidRuntime, "The runtime of function %s could not be started: %v", snap.Ref.ARN(), se)

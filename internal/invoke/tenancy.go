@@ -36,3 +36,27 @@ func runTenant(snap *functions.Snapshot, tenant string) string {
 	}
 	return tenant
 }
+
+// tenantEnvLimit is how many environments a tenant-isolated function's
+// tenants may have, active or idle: AWS allows 2,500 for every 1,000
+// concurrent executions of the function (its reserved concurrency, else
+// the account's limit).
+func (s *Service) tenantEnvLimit(snap *functions.Snapshot) int {
+	if !functions.TenantIsolated(&snap.Config) {
+		return 0
+	}
+	conc := s.cfg.AccountLimit
+	if snap.Reserved != nil {
+		conc = *snap.Reserved
+	}
+	return max(int(conc)*5/2, 1)
+}
+
+// tenantEnvThrottle is AWS's answer when a tenant needs a new environment
+// beyond that limit: TooManyRequestsException "Rate exceeded" (the guide's
+// "Troubleshooting tenant isolation"). [?] No Reason is documented for it.
+func tenantEnvThrottle(err error) error {
+	f := fault.TooManyRequestsf("", "Rate exceeded")
+	f.Err = err
+	return f
+}

@@ -125,6 +125,7 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		return nil, err
 	}
 	m.total.Add(1)
+	m.envMade(e)
 	m.envMu.Lock()
 	m.envs[e] = struct{}{}
 	m.envMu.Unlock()
@@ -290,5 +291,6 @@ func (e *env) stop() {
 		delete(e.m.envs, e)
 		e.m.envMu.Unlock()
 		e.m.total.Add(-1)
+		e.m.envGone(e)
 	})
 }

@@ -117,6 +117,9 @@ type Invocation struct {
 	// Tenant, for a tenant-isolated function, picks environments of that
 	// tenant only (Key.Tenant) and is handed to the runtime.
 	Tenant string
+	// TenantEnvLimit, when a new environment is needed for Tenant, bounds
+	// the environments of all the function's tenants (ErrTenantEnvLimit).
+	TenantEnvLimit int
 }
 
 // Result is the outcome of one invocation.
@@ -160,6 +163,7 @@ type Manager struct {
 
 	pools      sync.Map    // Key -> *pool
 	hasTenants atomic.Bool // some pool is a tenant's (tenancy.go)
+	tenantEnvs sync.Map    // function ARN -> *atomic.Int64, its tenants' environments
 
 	seq    atomic.Uint64
 	total  atomic.Int64
@@ -179,6 +183,7 @@ type pool struct {
 	mu      sync.Mutex
 	idle    []*env // LIFO: the most recently used is the warmest
 	retired bool
+	live    int // environments made for the pool and not stopped (tenancy.go)
 }
 
 // NewManager prepares WorkDir and probes isolation.
@@ -277,6 +282,9 @@ func (m *Manager) Invoke(ctx context.Context, fn *Function, inv Invocation) (Res
 	if e != nil {
 		m.idle.Add(-1)
 	} else {
+		if err := m.admitTenantEnv(p, inv); err != nil {
+			return Result{}, err
+		}
 		var err error
 		e, err = m.newEnv(fn, p)
 		if err != nil {
@@ -414,6 +422,7 @@ func (m *Manager) janitor() {
 			for _, e := range expired {
 				e.stop()
 			}
+			m.dropTenantPools()
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -69,5 +70,41 @@ func TestRetireKeyTenants(t *testing.T) {
 	m.RetireKey(base)
 	if !a.retired || o.retired {
 		t.Fatalf("version key retired a=%v other=%v", a.retired, o.retired)
+	}
+}
+
+// TestTenantEnvLimit: a new tenant's first invoke is refused once the
+// function's tenants have TenantEnvLimit environments; tenants that have
+// one go on warm, and an environment gone makes room. Tenants' pools are
+// forgotten once their environments are.
+func TestTenantEnvLimit(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off", func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	fn := goFunction()
+	call := func(tenant string) error {
+		inv := newInv(map[string]string{"op": "counter"})
+		inv.Tenant, inv.TenantEnvLimit = tenant, 2
+		_, err := m.Invoke(t.Context(), fn, inv)
+		return err
+	}
+	for _, tenant := range []string{"a", "b", "a"} {
+		if err := call(tenant); err != nil {
+			t.Fatalf("tenant %s: %v", tenant, err)
+		}
+	}
+	if err := call("c"); !errors.Is(err, ErrTenantEnvLimit) {
+		t.Fatalf("a third tenant's environment: %v, want ErrTenantEnvLimit", err)
+	}
+	if n := m.TenantEnvs(fn.Key.FunctionARN); n != 2 {
+		t.Fatalf("TenantEnvs = %d, want 2", n)
+	}
+	// Idle environments stop after IdleTimeout; their pools go with them.
+	testkit.Eventually(t, 5*time.Second, "idle tenants' environments and pools stay", func() bool {
+		pools := 0
+		m.pools.Range(func(any, any) bool { pools++; return true })
+		return m.TenantEnvs(fn.Key.FunctionARN) == 0 && pools == 0
+	})
+	if err := call("c"); err != nil {
+		t.Fatalf("tenant c once the others are gone: %v", err)
 	}
 }

@@ -187,6 +187,29 @@ func TestTenancyEvent(t *testing.T) {
 	}
 }
 
+// TestTenancyEnvironmentLimit: AWS allows a function's tenants 2,500
+// environments (active or idle) per 1,000 concurrent executions; with a
+// reserved concurrency of 1 that is 2, and a third tenant is throttled
+// while the first two go on.
+func TestTenancyEnvironmentLimit(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	ctx := context.Background()
+	in := testkit.PyFunction(t, "few-tenants", pyTenant)
+	in.TenancyConfig = perTenant()
+	testkit.CreateActive(t, c, in)
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("few-tenants"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	a := tenantCall(t, c, "few-tenants", "a", `{}`)
+	tenantCall(t, c, "few-tenants", "b", `{}`)
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("few-tenants"), TenantId: aws.String("c"), Payload: []byte(`{}`)})
+	testkit.APIErr(t, err, "TooManyRequestsException", 429, "Rate exceeded")
+	if again := tenantCall(t, c, "few-tenants", "a", `{}`); again.Proc != a.Proc {
+		t.Errorf("tenant a lost its warm environment: %s then %s", a.Proc, again.Proc)
+	}
+}
+
 func jsonLines(t *testing.T, log string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
