@@ -207,6 +207,9 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 	if err := checkTenant(snap, opts.TenantID); err != nil {
 		return Result{}, err
 	}
+	if err := durableTenancy(snap); err != nil {
+		return Result{}, err
+	}
 	if snap.Config.DurableConfig != nil {
 		return s.invokeDurable(ctx, ref, snap, payload, opts)
 	}

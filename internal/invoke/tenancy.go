@@ -60,3 +60,13 @@ func tenantEnvThrottle(err error) error {
 	f.Err = err
 	return f
 }
+
+// durableTenancy refuses durable executions of a tenant-isolated function:
+// an execution's later invocations would need its tenant, which durable
+// executions do not keep yet, and must not run in a pool shared by tenants.
+func durableTenancy(snap *functions.Snapshot) error {
+	if snap.Config.DurableConfig != nil && functions.TenantIsolated(&snap.Config) {
+		return fault.Unsupported("Durable execution of a tenant-isolated function")
+	}
+	return nil
+}

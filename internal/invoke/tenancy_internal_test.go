@@ -35,3 +35,22 @@ func TestCheckTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestDurableTenancy(t *testing.T) {
+	mode := spec.TenantIsolationModePERTENANT
+	tenancy := &spec.TenancyConfig{TenantIsolationMode: &mode}
+	durableCfg := &spec.DurableConfig{}
+	for _, tc := range []struct {
+		cfg     spec.FunctionConfiguration
+		refused bool
+	}{
+		{spec.FunctionConfiguration{TenancyConfig: tenancy, DurableConfig: durableCfg}, true},
+		{spec.FunctionConfiguration{DurableConfig: durableCfg}, false},
+		{spec.FunctionConfiguration{TenancyConfig: tenancy}, false},
+	} {
+		err := durableTenancy(&functions.Snapshot{Config: tc.cfg})
+		if (err != nil) != tc.refused || err != nil && !fault.Is(err, fault.NotImplemented) {
+			t.Errorf("tenancy %v durable %v: %v", tc.cfg.TenancyConfig != nil, tc.cfg.DurableConfig != nil, err)
+		}
+	}
+}
