@@ -18,6 +18,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -46,6 +47,8 @@ type Config struct {
 	// ChainDurable runs the target of a CHAINED_INVOKE a checkpoint
 	// started.
 	ChainDurable func(arn string, op durable.Operation)
+	// Capacity, when set, serves capacity providers (capacity.go).
+	Capacity *capacity.Service
 }
 
 // codePath is where Code.Location links are served.
@@ -193,15 +196,40 @@ func (h *Handler) register() {
 		return &spec.DeleteFunctionResponse{StatusCode: ptr(int32(http.StatusNoContent))}, nil
 	})
 	awsproto.On(s, "TagResource", func(ctx context.Context, id caller.Identity, in *spec.TagResourceRequest) (spec.Output, error) {
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err == nil && len(in.Tags) == 0 {
+				err = awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.Capacity.Tag(ctx, r, in.Tags, nil)
+		}
 		return nil, fs.Tag(ctx, id, *in.Resource, in.Tags)
 	})
 	awsproto.On(s, "UntagResource", func(ctx context.Context, id caller.Identity, in *spec.UntagResourceRequest) (spec.Output, error) {
 		if in.TagKeys == nil {
 			return nil, awsproto.ValidationError([]string{awsproto.ConstraintMessage(nil, "tagKeys", "Member must not be null")})
 		}
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.Capacity.Tag(ctx, r, nil, in.TagKeys)
+		}
 		return nil, fs.Untag(ctx, id, *in.Resource, in.TagKeys)
 	})
 	awsproto.On(s, "ListTags", func(ctx context.Context, id caller.Identity, in *spec.ListTagsRequest) (*spec.ListTagsResponse, error) {
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			tags, err := h.cfg.Capacity.Tags(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return &spec.ListTagsResponse{Tags: tags}, nil
+		}
 		tags, err := fs.Tags(ctx, id, *in.Resource)
 		if err != nil {
 			return nil, err
@@ -241,6 +269,7 @@ func (h *Handler) register() {
 	h.registerDurable()
 	h.registerSubresources()
 	h.registerURLs()
+	h.registerCapacity()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 	}

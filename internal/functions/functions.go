@@ -302,6 +302,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 			return err
 		}
 		rec.Latest.Config.Layers, rec.Latest.Layers = layers, codes
+		if err := s.checkManagedInstances(tx, ref, &rec.Latest.Config); err != nil {
+			return err
+		}
 		if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
@@ -453,6 +456,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
 				return err
 			}
+			if err := dropScaling(tx, ref); err != nil {
+				return err
+			}
 			if rec.LastPublish != nil && rec.LastPublish.Version == ref.Qualifier {
 				rec.LastPublish = nil
 				if err := s.save(tx, ref, rec); err != nil {
@@ -487,7 +493,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
 		}
-		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs} {
+		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs, bScaling} {
 			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
 				return err
 			}

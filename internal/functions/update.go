@@ -157,7 +157,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		if in.DurableConfig != nil {
 			c.DurableConfig = in.DurableConfig
 		}
-		return nil
+		return s.checkManagedInstances(tx, ref, c)
 	})
 	if err == nil {
 		s.collect(unused)

@@ -1,0 +1,242 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Functions on Lambda Managed Instances: a function's CapacityProviderConfig
+// names a capacity provider (package capacity), which must exist while any
+// version of the function uses it.
+
+// CapacityProviders is what functions needs of the capacity providers:
+// whether one exists, asked inside the transaction that stores a function
+// (the capacity service deletes a provider in a transaction that asks
+// UsesCapacityProvider, so neither can slip past the other).
+type CapacityProviders interface {
+	Exists(tx store.Tx, arn string) bool
+}
+
+// managedInstances is a configuration's capacity provider settings, if any.
+func managedInstances(c *spec.FunctionConfiguration) *spec.LambdaManagedInstancesCapacityProviderConfig {
+	if c.CapacityProviderConfig == nil {
+		return nil
+	}
+	return c.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig
+}
+
+// capacityARN is the ARN of the provider a configuration runs on ("" when none).
+func capacityARN(c *spec.FunctionConfiguration) string {
+	if m := managedInstances(c); m != nil && m.CapacityProviderArn != nil {
+		return *m.CapacityProviderArn
+	}
+	return ""
+}
+
+// checkManagedInstances holds $LATEST's configuration c of the function ref
+// to the rules of Lambda Managed Instances, inside the transaction that
+// stores it. The wording of each refusal is lambdad's: AWS documents the
+// rules but not its messages [?].
+func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionConfiguration) error {
+	arn := capacityARN(c)
+	if arn == "" {
+		return nil
+	}
+	// A provider of another account or region is not one this function
+	// can see: it is answered as missing.
+	own := strings.HasPrefix(arn, "arn:aws:lambda:"+ref.Region+":"+ref.Account+":capacity-provider:")
+	if !own || s.cfg.CapacityProviders == nil || !s.cfg.CapacityProviders.Exists(tx, arn) {
+		return fault.InvalidParameterf("The capacity provider %s does not exist.", arn) // [?]
+	}
+	if ss := c.SnapStart; ss != nil && ss.ApplyOn != nil && *ss.ApplyOn != "None" {
+		return fault.InvalidParameterf("SnapStart is not supported for functions that use a capacity provider.") // [?]
+	}
+	if t := c.TenancyConfig; t != nil && t.TenantIsolationMode != nil {
+		return fault.InvalidParameterf("Tenant isolation mode is not supported for functions that use a capacity provider.") // [?]
+	}
+	return nil
+}
+
+// UsesCapacityProvider reports whether any version of any function of the
+// account and region ($LATEST included) runs on the provider arn. The
+// capacity service asks it inside the transaction that deletes arn.
+func (s *Service) UsesCapacityProvider(tx store.Tx, account, region, arn string) bool {
+	prefix := account + "/" + region + "/"
+	used := false
+	tx.Scan(bFunctions, prefix, "", func(_ string, raw []byte) bool {
+		var rec record
+		if decodeRecord(raw, &rec) == nil && capacityARN(&rec.Latest.Config) == arn {
+			used = true
+		}
+		return !used
+	})
+	if used {
+		return true
+	}
+	tx.Scan(bVersions, prefix, "", func(_ string, raw []byte) bool {
+		var v version
+		if decodeVersion(raw, &v) == nil && capacityARN(&v.Config) == arn {
+			used = true
+		}
+		return !used
+	})
+	return used
+}
+
+// ListVersionsByCapacityProvider is ListFunctionVersionsByCapacityProvider:
+// the published versions of the account's functions in the region that run
+// on arn, in function-name and version order. $LATEST is left out: it is
+// never run on a provider, only its published versions are [?].
+func (s *Service) ListVersionsByCapacityProvider(ctx context.Context, account, region, arn string, marker *string, max *int32) ([]spec.FunctionVersionsByCapacityProviderListItem, *string, error) {
+	now := s.cfg.Now()
+	prefix := account + "/" + region + "/"
+	return listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.FunctionVersionsByCapacityProviderListItem, *string, error) {
+		start := ""
+		if p.after != "" {
+			start = prefix + p.after
+		}
+		var items []spec.FunctionVersionsByCapacityProviderListItem
+		var next *string
+		var last string
+		err := tx.Scan(bVersions, prefix, start, func(k string, raw []byte) bool {
+			var v version
+			if decodeVersion(raw, &v) != nil || capacityARN(&v.Config) != arn {
+				return true
+			}
+			if len(items) == p.n {
+				next = encodeMarker(last)
+				return false
+			}
+			view := v.view(now)
+			items = append(items, spec.FunctionVersionsByCapacityProviderListItem{FunctionArn: view.FunctionArn, State: view.State})
+			last = k[len(prefix):]
+			return true
+		})
+		return items, next, err
+	})
+}
+
+// Function scaling config (Put/GetFunctionScalingConfig): the minimum and
+// maximum execution environments of a published version of a function on a
+// capacity provider, kept in their own bucket beside the version.
+
+// bScaling holds acct/region/name/qualifier -> storedScaling.
+const bScaling = "scaling"
+
+// ScalingConfig is one published version's scaling configuration.
+type ScalingConfig struct {
+	Min, Max *int32
+}
+
+// Default scaling of a version that was never given one [?]: AWS documents
+// neither; lambdad keeps no environment started and caps none.
+var defaultScaling = ScalingConfig{}
+
+func scalingKey(ref Ref) string { return fnKey(ref) + "/" + ref.Qualifier }
+
+// scalingVersion loads the published version ref names for a scaling
+// config operation, refusing what AWS refuses: $LATEST, aliases and
+// functions that do not run on a capacity provider.
+func (s *Service) scalingVersion(tx store.Tx, ref Ref) (*version, error) {
+	if ref.Qualifier == "" || ref.Qualifier == Latest {
+		return nil, fault.InvalidParameterf("Function scaling configuration is only supported for published versions.") // [?]
+	}
+	if _, err := s.loadFunction(tx, ref.Unqualified()); err != nil {
+		return nil, err
+	}
+	if !isVersionNumber(ref.Qualifier) {
+		// $LATEST.PUBLISHED is not published by lambdad yet (PublishTo).
+		return nil, notFound(ref)
+	}
+	v, err := s.loadVersion(tx, ref, versionNumber(ref.Qualifier))
+	if err == nil && v == nil {
+		err = notFound(ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if capacityARN(&v.Config) == "" {
+		return nil, fault.InvalidParameterf("Function scaling configuration is only supported for functions that use a capacity provider.") // [?]
+	}
+	return v, nil
+}
+
+// PutScalingConfig is PutFunctionScalingConfig; it answers the version's State.
+func (s *Service) PutScalingConfig(ctx context.Context, ref Ref, cfg ScalingConfig) (string, error) {
+	if cfg.Min != nil && cfg.Max != nil && *cfg.Min > *cfg.Max {
+		return "", fault.InvalidParameterf("MinExecutionEnvironments must be less than or equal to MaxExecutionEnvironments.") // [?]
+	}
+	var state string
+	err := s.update(ctx, func(tx store.Tx) error {
+		v, err := s.scalingVersion(tx, ref)
+		if err != nil {
+			return err
+		}
+		state = *v.view(s.cfg.Now()).State
+		return putJSON(tx, bScaling, scalingKey(ref), storedScaling{Min: cfg.Min, Max: cfg.Max})
+	})
+	return state, err
+}
+
+// GetScalingConfig is GetFunctionScalingConfig: the requested config, or
+// the default when none was put.
+func (s *Service) GetScalingConfig(ctx context.Context, ref Ref) (ScalingConfig, error) {
+	out := defaultScaling
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		if _, err := s.scalingVersion(tx, ref); err != nil {
+			return err
+		}
+		var st storedScaling
+		ok, err := getJSON(tx, bScaling, scalingKey(ref), &st)
+		if ok {
+			out = ScalingConfig{Min: st.Min, Max: st.Max}
+		}
+		return err
+	})
+	return out, err
+}
+
+// ScalingConfig is the scaling config of a published version, for the data
+// plane (the minimum is kept started, the maximum caps): ok is false when
+// none was put.
+func (s *Service) ScalingConfig(ctx context.Context, ref Ref) (cfg ScalingConfig, ok bool, err error) {
+	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var st storedScaling
+		ok, err = getJSON(tx, bScaling, scalingKey(ref), &st)
+		cfg = ScalingConfig{Min: st.Min, Max: st.Max}
+		return err
+	})
+	return cfg, ok, err
+}
+
+// dropScaling forgets the scaling config of ref's version (a deleted
+// function's go with its other records).
+func dropScaling(tx store.Tx, ref Ref) error { return tx.Delete(bScaling, scalingKey(ref)) }
+
+// storedScaling is a version's scaling config (bucket scaling).
+type storedScaling struct {
+	Min *int32 `json:"min,omitzero"`
+	Max *int32 `json:"max,omitzero"`
+}
+
+func putJSON(tx store.Tx, bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucket, key, raw)
+}
+
+// getJSON decodes bucket/key into v; ok is false when there is none.
+func getJSON(tx store.Tx, bucket, key string, v any) (ok bool, err error) {
+	raw := tx.Get(bucket, key)
+	if raw == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}

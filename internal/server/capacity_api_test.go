@@ -1,0 +1,348 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+func cpARN(name string) string {
+	return "arn:aws:lambda:" + testkit.Region + ":" + testkit.Account + ":capacity-provider:" + name
+}
+
+func createProvider(t *testing.T, c *lambda.Client, name string) *types.CapacityProvider {
+	t.Helper()
+	out, err := c.CreateCapacityProvider(context.Background(), &lambda.CreateCapacityProviderInput{
+		CapacityProviderName: aws.String(name),
+		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::123456789012:role/op")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.CapacityProvider
+}
+
+func lmiConfig(arn string) *types.CapacityProviderConfig {
+	return &types.CapacityProviderConfig{LambdaManagedInstancesCapacityProviderConfig: &types.LambdaManagedInstancesCapacityProviderConfig{
+		CapacityProviderArn: aws.String(arn), PerExecutionEnvironmentMaxConcurrency: aws.Int32(4), ExecutionEnvironmentMemoryGiBPerVCpu: aws.Float64(2)}}
+}
+
+func TestCapacityProviderLifecycle(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	raw := &testkit.RawStatus{}
+	out, err := c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
+		CapacityProviderName: aws.String("cp1"),
+		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1", "subnet-2"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::123456789012:role/op")},
+		InstanceRequirements: &types.InstanceRequirements{Architectures: []types.Architecture{types.ArchitectureArm64}},
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(30),
+			ScalingPolicies: []types.TargetTrackingScalingPolicy{{PredefinedMetricType: types.CapacityProviderPredefinedMetricTypeLambdaCapacityProviderAverageCPUUtilization, TargetValue: aws.Float64(60)}}},
+		KmsKeyArn: aws.String("arn:aws:kms:us-east-1:123456789012:key/k"),
+		Tags:      map[string]string{"team": "a"},
+	}, raw.Option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.CapacityProvider
+	if raw.Code != 202 || aws.ToString(p.CapacityProviderArn) != cpARN("cp1") || p.State != types.CapacityProviderStatePending ||
+		p.CapacityProviderScalingConfig.ScalingMode != types.CapacityProviderScalingModeAuto || aws.ToInt32(p.CapacityProviderScalingConfig.MaxVCpuCount) != 30 ||
+		len(p.VpcConfig.SubnetIds) != 2 || p.InstanceRequirements.Architectures[0] != types.ArchitectureArm64 || aws.ToString(p.LastModified) == "" {
+		t.Fatalf("CreateCapacityProvider = %d %+v", raw.Code, p)
+	}
+	_, err = c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
+		VpcConfig: p.VpcConfig, PermissionsConfig: p.PermissionsConfig})
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider already exists: "+cpARN("cp1"))
+
+	// Pending, then Active; by name or by ARN.
+	testkit.Eventually(t, 5*time.Second, "provider Active", func() bool {
+		g, err := c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String(cpARN("cp1"))})
+		return err == nil && g.CapacityProvider.State == types.CapacityProviderStateActive
+	})
+	_, err = c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("nope")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
+
+	// Update changes scaling, keeps the rest.
+	up, err := c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(64), ScalingMode: types.CapacityProviderScalingModeManual}}, raw.Option())
+	if err != nil || raw.Code != 202 || aws.ToInt32(up.CapacityProvider.CapacityProviderScalingConfig.MaxVCpuCount) != 64 ||
+		up.CapacityProvider.CapacityProviderScalingConfig.ScalingMode != types.CapacityProviderScalingModeManual ||
+		len(up.CapacityProvider.CapacityProviderScalingConfig.ScalingPolicies) != 1 || aws.ToString(up.CapacityProvider.KmsKeyArn) == "" {
+		t.Fatalf("UpdateCapacityProvider = %v %+v", err, up)
+	}
+	_, err = c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("nope")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
+
+	// Tags live on the provider's ARN.
+	tags, err := c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(cpARN("cp1"))})
+	if err != nil || tags.Tags["team"] != "a" {
+		t.Fatalf("ListTags = %v %v", err, tags)
+	}
+	if _, err := c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(cpARN("cp1")), Tags: map[string]string{"env": "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(cpARN("cp1")), TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(cpARN("cp1"))})
+	if len(tags.Tags) != 1 || tags.Tags["env"] != "x" {
+		t.Fatalf("tags after tag/untag = %v", tags.Tags)
+	}
+	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(cpARN("nope"))})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
+
+	// Delete answers Deleting; then it is gone.
+	del, err := c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("cp1")}, raw.Option())
+	if err != nil || raw.Code != 202 || del.CapacityProvider.State != types.CapacityProviderStateDeleting {
+		t.Fatalf("DeleteCapacityProvider = %v %+v", err, del)
+	}
+	_, err = c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("cp1")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("cp1"))
+	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("cp1")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("cp1"))
+}
+
+func TestCapacityProviderValidation(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	vpc := &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{}}
+	perm := &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::123456789012:role/op")}
+	_, err := c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{CapacityProviderName: aws.String("bad"), VpcConfig: vpc, PermissionsConfig: perm,
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(1)}}, testkit.SkipClientValidation)
+	testkit.APIErr(t, err, "ValidationException", 400, "1 validation error detected: Value '1' at 'capacityProviderScalingConfig.maxVCpuCount' failed to satisfy constraint: Member must have value greater than or equal to 2")
+	_, err = c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{CapacityProviderName: aws.String("bad name"), VpcConfig: vpc, PermissionsConfig: perm}, testkit.SkipClientValidation)
+	testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value 'bad name' at 'capacityProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern")
+	_, err = c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{CapacityProviderName: aws.String("bad"), VpcConfig: &types.CapacityProviderVpcConfig{SubnetIds: []string{}, SecurityGroupIds: []string{}}, PermissionsConfig: perm}, testkit.SkipClientValidation)
+	testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value '[]' at 'vpcConfig.subnetIds' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	// Nothing was created.
+	list, err := c.ListCapacityProviders(ctx, &lambda.ListCapacityProvidersInput{})
+	if err != nil || len(list.CapacityProviders) != 0 {
+		t.Fatalf("ListCapacityProviders = %v %+v", err, list)
+	}
+}
+
+func TestListCapacityProvidersPages(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	want := []string{"p1", "p2", "p3", "p4", "p5"}
+	for _, n := range want {
+		createProvider(t, c, n)
+	}
+	var got []string
+	pages := lambda.NewListCapacityProvidersPaginator(c, &lambda.ListCapacityProvidersInput{MaxItems: aws.Int32(2)})
+	n := 0
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, p := range out.CapacityProviders {
+			got = append(got, aws.ToString(p.CapacityProviderArn))
+		}
+	}
+	if n != 3 || len(got) != 5 || got[0] != cpARN("p1") || got[4] != cpARN("p5") {
+		t.Fatalf("%d pages: %v", n, got)
+	}
+	testkit.Eventually(t, 5*time.Second, "provider Active", func() bool {
+		out, err := c.ListCapacityProviders(ctx, &lambda.ListCapacityProvidersInput{State: types.CapacityProviderStateActive})
+		return err == nil && len(out.CapacityProviders) == 5
+	})
+	out, err := c.ListCapacityProviders(ctx, &lambda.ListCapacityProvidersInput{State: types.CapacityProviderStatePending})
+	if err != nil || len(out.CapacityProviders) != 0 {
+		t.Fatalf("Pending after settle: %v %+v", err, out)
+	}
+}
+
+func TestFunctionsOnCapacityProvider(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	createProvider(t, c, "pool")
+	createProvider(t, c, "other")
+
+	// A provider that does not exist is refused, and nothing is created.
+	in := testkit.CreateInput("lmi", testkit.HandlerZip(t, "x = 1\n"))
+	in.CapacityProviderConfig = lmiConfig(cpARN("missing"))
+	_, err := c.CreateFunction(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The capacity provider "+cpARN("missing")+" does not exist.")
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("lmi")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("lmi"))
+	// Another account's provider is not this function's to use.
+	in.CapacityProviderConfig = lmiConfig("arn:aws:lambda:us-east-1:210987654321:capacity-provider:pool")
+	_, err = c.CreateFunction(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The capacity provider arn:aws:lambda:us-east-1:210987654321:capacity-provider:pool does not exist.")
+	// SnapStart does not run on managed instances.
+	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
+	in.SnapStart = &types.SnapStart{ApplyOn: types.SnapStartApplyOnPublishedVersions}
+	_, err = c.CreateFunction(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "SnapStart is not supported for functions that use a capacity provider.")
+	// The model's ranges hold.
+	in.SnapStart = nil
+	in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency = aws.Int32(1601)
+	_, err = c.CreateFunction(ctx, in, testkit.SkipClientValidation)
+	testkit.APIErr(t, err, "ValidationException", 400, "1 validation error detected: Value '1601' at 'capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.perExecutionEnvironmentMaxConcurrency' failed to satisfy constraint: Member must have value less than or equal to 1600")
+
+	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
+	created := testkit.CreateActive(t, c, in)
+	m := created.Configuration.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig
+	if aws.ToString(m.CapacityProviderArn) != cpARN("pool") || aws.ToInt32(m.PerExecutionEnvironmentMaxConcurrency) != 4 {
+		t.Fatalf("CapacityProviderConfig = %+v", m)
+	}
+	// $LATEST alone is not listed: only published versions run there.
+	list := func(name string) []string {
+		t.Helper()
+		var arns []string
+		pages := lambda.NewListFunctionVersionsByCapacityProviderPaginator(c, &lambda.ListFunctionVersionsByCapacityProviderInput{CapacityProviderName: aws.String(name), MaxItems: aws.Int32(1)})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.CapacityProviderArn) != cpARN(name) {
+				t.Fatalf("CapacityProviderArn = %s", aws.ToString(out.CapacityProviderArn))
+			}
+			for _, v := range out.FunctionVersions {
+				if v.State == "" {
+					t.Fatalf("no State: %+v", v)
+				}
+				arns = append(arns, aws.ToString(v.FunctionArn))
+			}
+		}
+		return arns
+	}
+	if got := list("pool"); len(got) != 0 {
+		t.Fatalf("before publishing: %v", got)
+	}
+	// In use by $LATEST: the provider stays.
+	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+cpARN("pool")+" is in use by one or more function versions and cannot be deleted.")
+	if _, err := c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("pool")}); err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 0; i < 2; i++ {
+		if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("lmi"), Description: aws.String(string(rune('a' + i)))}); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitUpdated(t, c, "lmi")
+		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("lmi")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := list("pool"); len(got) != 2 || got[0] != testkit.FnARN("lmi")+":1" || got[1] != testkit.FnARN("lmi")+":2" {
+		t.Fatalf("after publishing: %v", got)
+	}
+	// A function not on a provider is never listed.
+	testkit.CreateActive(t, c, testkit.CreateInput("plain", testkit.HandlerZip(t, "x = 1\n")))
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("plain")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list("other"); len(got) != 0 {
+		t.Fatalf("other: %v", got)
+	}
+	_, err = c.ListFunctionVersionsByCapacityProvider(ctx, &lambda.ListFunctionVersionsByCapacityProviderInput{CapacityProviderName: aws.String("missing")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("missing"))
+
+	// Moving $LATEST to another provider: the published versions still hold "pool".
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("lmi"), CapacityProviderConfig: lmiConfig(cpARN("other"))}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitUpdated(t, c, "lmi")
+	_, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("lmi"), CapacityProviderConfig: lmiConfig(cpARN("missing"))})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The capacity provider "+cpARN("missing")+" does not exist.")
+	got, _ := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("lmi")})
+	if aws.ToString(got.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.CapacityProviderArn) != cpARN("other") {
+		t.Fatalf("a refused update changed the function: %+v", got.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig)
+	}
+	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+cpARN("pool")+" is in use by one or more function versions and cannot be deleted.")
+	for _, v := range []string{"1", "2"} {
+		if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lmi"), Qualifier: aws.String(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")}); err != nil {
+		t.Fatalf("delete after the versions went: %v", err)
+	}
+	// Once the function is gone, so is the last user of "other".
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lmi")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("other")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFunctionScalingConfig(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	createProvider(t, c, "pool")
+	in := testkit.CreateInput("sc", testkit.HandlerZip(t, "x = 1\n"))
+	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
+	testkit.CreateActive(t, c, in)
+	testkit.CreateActive(t, c, testkit.CreateInput("plain", testkit.HandlerZip(t, "x = 1\n")))
+	for _, n := range []string{"sc", "plain"} {
+		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(name, q string, min, max int32, opts ...func(*lambda.Options)) (*lambda.PutFunctionScalingConfigOutput, error) {
+		return c.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String(name), Qualifier: aws.String(q),
+			FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(min), MaxExecutionEnvironments: aws.Int32(max)}}, opts...)
+	}
+	// Before any put: nothing requested.
+	g, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
+	if err != nil || aws.ToString(g.FunctionArn) != testkit.FnARN("sc")+":1" || g.RequestedFunctionScalingConfig.MinExecutionEnvironments != nil {
+		t.Fatalf("Get before put = %v %+v", err, g)
+	}
+	raw := &testkit.RawStatus{}
+	out, err := put("sc", "1", 2, 5, raw.Option())
+	if err != nil || raw.Code != 202 || out.FunctionState != types.StateActive {
+		t.Fatalf("Put = %v %d %+v", err, raw.Code, out)
+	}
+	check := func() {
+		t.Helper()
+		g, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
+		if err != nil || aws.ToInt32(g.RequestedFunctionScalingConfig.MinExecutionEnvironments) != 2 || aws.ToInt32(g.RequestedFunctionScalingConfig.MaxExecutionEnvironments) != 5 ||
+			aws.ToInt32(g.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 5 {
+			t.Fatalf("Get = %v %+v", err, g)
+		}
+	}
+	check()
+	// Refusals change nothing.
+	_, err = put("sc", "1", 6, 5)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "MinExecutionEnvironments must be less than or equal to MaxExecutionEnvironments.")
+	_, err = put("sc", "1", 1, 15001, testkit.SkipClientValidation)
+	testkit.APIErr(t, err, "ValidationException", 400, "1 validation error detected: Value '15001' at 'functionScalingConfig.maxExecutionEnvironments' failed to satisfy constraint: Member must have value less than or equal to 15000")
+	_, err = put("sc", "$LATEST", 1, 2, testkit.SkipClientValidation)
+	testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value '$LATEST' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern")
+	_, err = put("plain", "1", 1, 2)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Function scaling configuration is only supported for functions that use a capacity provider.")
+	_, err = put("sc", "9", 1, 2)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("sc")+":9")
+	_, err = put("nofn", "1", 1, 2)
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("nofn"))
+	check()
+	// Deleting the version forgets its config.
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("sc"), Description: aws.String("again")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("sc")+":1")
+}
