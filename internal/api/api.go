@@ -156,12 +156,12 @@ func (h *Handler) register() {
 		return fs.ListVersions(ctx, ref.Unqualified(), in.Marker, in.MaxItems)
 	})
 	awsproto.On(s, "PublishVersion", func(ctx context.Context, id caller.Identity, in *spec.PublishVersionRequest) (*spec.FunctionConfiguration, error) {
-		if in.PublishTo != nil {
-			return nil, awsproto.NotImplemented("PublishTo")
-		}
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
+		}
+		if in.PublishTo != nil { // LATEST_PUBLISHED, the model's one value
+			return fs.PublishLatest(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 		}
 		return fs.Publish(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 	})

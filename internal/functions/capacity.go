@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/fault"
@@ -75,48 +76,63 @@ func (s *Service) UsesCapacityProvider(tx store.Tx, account, region, arn string)
 		}
 		return !used
 	})
-	if used {
-		return true
-	}
-	tx.Scan(bVersions, prefix, "", func(_ string, raw []byte) bool {
-		var v version
-		if decodeVersion(raw, &v) == nil && capacityARN(&v.Config) == arn {
-			used = true
+	for _, b := range []string{bVersions, bLatestPublished} {
+		if used {
+			return true
 		}
-		return !used
-	})
+		tx.Scan(b, prefix, "", func(_ string, raw []byte) bool {
+			var v version
+			if decodeVersion(raw, &v) == nil && capacityARN(&v.Config) == arn {
+				used = true
+			}
+			return !used
+		})
+	}
 	return used
 }
 
 // ListVersionsByCapacityProvider is ListFunctionVersionsByCapacityProvider:
-// the published versions of the account's functions in the region that run
-// on arn, in function-name and version order. $LATEST is left out: it is
-// never run on a provider, only its published versions are [?].
+// the published versions ($LATEST.PUBLISHED and numbered ones) of the
+// account's functions in the region that run on arn, in function-name and
+// version order. $LATEST is left out: only published versions run on a
+// provider [?].
 func (s *Service) ListVersionsByCapacityProvider(ctx context.Context, account, region, arn string, marker *string, max *int32) ([]spec.FunctionVersionsByCapacityProviderListItem, *string, error) {
 	now := s.cfg.Now()
 	prefix := account + "/" + region + "/"
+	type hit struct {
+		key  string // name/qualifier: $LATEST.PUBLISHED sorts before 0000000001
+		item spec.FunctionVersionsByCapacityProviderListItem
+	}
 	return listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.FunctionVersionsByCapacityProviderListItem, *string, error) {
-		start := ""
-		if p.after != "" {
-			start = prefix + p.after
-		}
-		var items []spec.FunctionVersionsByCapacityProviderListItem
-		var next *string
-		var last string
-		err := tx.Scan(bVersions, prefix, start, func(k string, raw []byte) bool {
+		var hits []hit
+		add := func(key string, raw []byte) {
 			var v version
-			if decodeVersion(raw, &v) != nil || capacityARN(&v.Config) != arn {
-				return true
-			}
-			if len(items) == p.n {
-				next = encodeMarker(last)
-				return false
+			if key <= p.after || decodeVersion(raw, &v) != nil || capacityARN(&v.Config) != arn {
+				return
 			}
 			view := v.view(now)
-			items = append(items, spec.FunctionVersionsByCapacityProviderListItem{FunctionArn: view.FunctionArn, State: view.State})
-			last = k[len(prefix):]
+			hits = append(hits, hit{key, spec.FunctionVersionsByCapacityProviderListItem{FunctionArn: view.FunctionArn, State: view.State}})
+		}
+		err := tx.Scan(bLatestPublished, prefix, "", func(k string, raw []byte) bool {
+			add(k[len(prefix):]+"/"+LatestPublished, raw)
 			return true
 		})
+		if err == nil {
+			err = tx.Scan(bVersions, prefix, "", func(k string, raw []byte) bool {
+				add(k[len(prefix):], raw)
+				return true
+			})
+		}
+		slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.key, b.key) })
+		var next *string
+		if len(hits) > p.n {
+			hits = hits[:p.n]
+			next = encodeMarker(hits[p.n-1].key)
+		}
+		items := make([]spec.FunctionVersionsByCapacityProviderListItem, len(hits))
+		for i, h := range hits {
+			items[i] = h.item
+		}
 		return items, next, err
 	})
 }
@@ -149,11 +165,16 @@ func (s *Service) scalingVersion(tx store.Tx, ref Ref) (*version, error) {
 	if _, err := s.loadFunction(tx, ref.Unqualified()); err != nil {
 		return nil, err
 	}
-	if !isVersionNumber(ref.Qualifier) {
-		// $LATEST.PUBLISHED is not published by lambdad yet (PublishTo).
-		return nil, notFound(ref)
+	var v *version
+	var err error
+	switch {
+	case ref.Qualifier == LatestPublished:
+		v, err = s.loadLatestPublished(tx, ref)
+	case isVersionNumber(ref.Qualifier):
+		v, err = s.loadVersion(tx, ref, versionNumber(ref.Qualifier))
+	default:
+		return nil, notFound(ref) // aliases: the model's pattern lets none through
 	}
-	v, err := s.loadVersion(tx, ref, versionNumber(ref.Qualifier))
 	if err == nil && v == nil {
 		err = notFound(ref)
 	}

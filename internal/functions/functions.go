@@ -103,6 +103,13 @@ func (s *Service) resolve(tx store.Tx, r Ref) (*record, *version, error) {
 		return rec, &rec.Latest, nil
 	}
 	q := r.Qualifier
+	if q == LatestPublished {
+		v, err := s.loadLatestPublished(tx, r)
+		if err == nil && v == nil {
+			err = notFound(r)
+		}
+		return rec, v, err
+	}
 	if !isVersionNumber(q) {
 		a, err := loadAlias(tx, r, q)
 		if err != nil {
@@ -490,6 +497,11 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := drop(&rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
+		gone, err := s.dropLatestPublished(tx, ref)
+		if err != nil {
+			return err
+		}
+		unused = append(unused, gone...)
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
 		}

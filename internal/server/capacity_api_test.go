@@ -346,3 +346,80 @@ func TestFunctionScalingConfig(t *testing.T) {
 	_, err = c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("sc")+":1")
 }
+
+// TestLatestPublished: PublishTo LATEST_PUBLISHED makes (and remakes) the
+// $LATEST.PUBLISHED version of a managed-instances function, which an
+// unqualified invoke runs, and which holds its provider.
+func TestLatestPublished(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	ctx := context.Background()
+	pool := "arn:aws:lambda:" + testkit.Region + ":" + testkit.InvokeAccount + ":capacity-provider:pool"
+	createProvider(t, c, "pool")
+	fnARN := testkit.InvokeARN("lp")
+	in := testkit.PyFunction(t, "lp", "def handler(e, c):\n    return ['one', c.function_version]\n")
+	in.CapacityProviderConfig = lmiConfig(pool)
+	testkit.CreateActive(t, c, in)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "plainlp", "def handler(e, c):\n    return 1\n"))
+
+	_, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("plainlp"), PublishTo: types.FunctionVersionLatestPublishedLatestPublished})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "PublishTo LATEST_PUBLISHED is only supported for functions that use a capacity provider.")
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("plainlp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.InvokeARN("plainlp")+":$LATEST.PUBLISHED")
+
+	// Before publishing, an unqualified invoke runs $LATEST.
+	out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("lp")})
+	if string(out.Payload) != `["one", "$LATEST"]` {
+		t.Fatalf("before publishing: %s", out.Payload)
+	}
+	pub, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("lp"), PublishTo: types.FunctionVersionLatestPublishedLatestPublished})
+	if err != nil || aws.ToString(pub.Version) != "$LATEST.PUBLISHED" || aws.ToString(pub.FunctionArn) != fnARN+":$LATEST.PUBLISHED" {
+		t.Fatalf("PublishVersion(LATEST_PUBLISHED) = %v %+v", err, pub)
+	}
+	// $LATEST changes; the unqualified invoke still runs what was published.
+	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("lp"), ZipFile: testkit.HandlerZip(t, "def handler(e, c):\n    return ['two', c.function_version]\n")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitUpdated(t, c, "lp")
+	out = testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("lp")})
+	if string(out.Payload) != `["one", "$LATEST.PUBLISHED"]` || aws.ToString(out.ExecutedVersion) != "$LATEST.PUBLISHED" {
+		t.Fatalf("unqualified invoke = %s (%s)", out.Payload, aws.ToString(out.ExecutedVersion))
+	}
+	out = testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST")})
+	if string(out.Payload) != `["two", "$LATEST"]` {
+		t.Fatalf("$LATEST invoke = %s", out.Payload)
+	}
+	// Republishing replaces it.
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("lp"), PublishTo: types.FunctionVersionLatestPublishedLatestPublished, Description: aws.String("second")}); err != nil {
+		t.Fatal(err)
+	}
+	out = testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if string(out.Payload) != `["two", "$LATEST.PUBLISHED"]` {
+		t.Fatalf("after republishing: %s", out.Payload)
+	}
+	g, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if err != nil || aws.ToString(g.Configuration.Description) != "second" || aws.ToString(g.Configuration.Version) != "$LATEST.PUBLISHED" {
+		t.Fatalf("GetFunction($LATEST.PUBLISHED) = %v %+v", err, g)
+	}
+	// It is listed on its provider, takes a scaling config, and holds the provider.
+	vs, err := c.ListFunctionVersionsByCapacityProvider(ctx, &lambda.ListFunctionVersionsByCapacityProviderInput{CapacityProviderName: aws.String("pool")})
+	if err != nil || len(vs.FunctionVersions) != 1 || aws.ToString(vs.FunctionVersions[0].FunctionArn) != fnARN+":$LATEST.PUBLISHED" {
+		t.Fatalf("ListFunctionVersionsByCapacityProvider = %v %+v", err, vs)
+	}
+	if _, err := c.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(1), MaxExecutionEnvironments: aws.Int32(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if err != nil || aws.ToInt32(sc.RequestedFunctionScalingConfig.MaxExecutionEnvironments) != 3 {
+		t.Fatalf("GetFunctionScalingConfig = %v %+v", err, sc)
+	}
+	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+pool+" is in use by one or more function versions and cannot be deleted.")
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lp")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")}); err != nil {
+		t.Fatalf("after the function went: %v", err)
+	}
+}
