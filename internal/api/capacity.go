@@ -123,9 +123,11 @@ func (h *Handler) registerCapacity() {
 		if err != nil {
 			return nil, err
 		}
-		// lambdad applies a request at once: applied and requested agree.
+		// AWS shows a config under Requested while it settles and under
+		// Applied once in effect, clearing the other (as Terraform's
+		// provider reads it); lambdad's takes effect at once.
 		sc := &spec.FunctionScalingConfig{MinExecutionEnvironments: c.Min, MaxExecutionEnvironments: c.Max}
-		return &spec.GetFunctionScalingConfigResponse{FunctionArn: ptr(r.QualifiedARN()), AppliedFunctionScalingConfig: sc, RequestedFunctionScalingConfig: sc}, nil
+		return &spec.GetFunctionScalingConfigResponse{FunctionArn: ptr(r.QualifiedARN()), AppliedFunctionScalingConfig: sc}, nil
 	})
 }
 

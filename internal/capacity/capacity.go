@@ -27,11 +27,11 @@ const (
 	Deleting = "Deleting"
 )
 
-// Users says whether function versions run on a provider. It is called
-// inside the transaction that deletes the provider, so a function cannot
-// start using it in between.
+// Users counts the functions with a version that runs on a provider. It
+// is called inside the transaction that deletes the provider, so a
+// function cannot start using it in between.
 type Users interface {
-	UsesCapacityProvider(tx store.Tx, account, region, arn string) bool
+	CapacityProviderUsers(tx store.Tx, account, region, arn string) int
 }
 
 // Config wires the service.
@@ -287,10 +287,10 @@ func (s *Service) Delete(ctx context.Context, r Ref) (*Provider, error) {
 		if err != nil {
 			return err
 		}
-		if s.cfg.Users != nil && s.cfg.Users.UsesCapacityProvider(tx, r.Account, r.Region, p.ARN) {
-			// [?] AWS's wording; the API reference says only that a
-			// provider in use cannot be deleted.
-			return fault.Conflictf("CapacityProvider", "Capacity provider %s is in use by one or more function versions and cannot be deleted.", p.ARN)
+		if n := s.users(tx, r, p.ARN); n > 0 {
+			// AWS's words, as CloudFormation users quote them (the count
+			// is of functions, whatever their versions).
+			return fault.Conflictf("CapacityProvider", "The capacity provider is currently in use by %d functions. To delete this capacity provider, first remove its association with %s.", n, p.ARN)
 		}
 		p.State = Deleting
 		p.ActiveAt = time.Time{}
@@ -301,6 +301,13 @@ func (s *Service) Delete(ctx context.Context, r Ref) (*Provider, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (s *Service) users(tx store.Tx, r Ref, arn string) int {
+	if s.cfg.Users == nil {
+		return 0
+	}
+	return s.cfg.Users.CapacityProviderUsers(tx, r.Account, r.Region, arn)
 }
 
 // MaxPageSize bounds a page of ListCapacityProviders.

@@ -9,10 +9,10 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// users is a fixed answer to "is this provider in use?".
-type users map[string]bool
+// users is a fixed answer to "how many functions use this provider?".
+type users map[string]int
 
-func (u users) UsesCapacityProvider(_ store.Tx, _, _, arn string) bool { return u[arn] }
+func (u users) CapacityProviderUsers(_ store.Tx, _, _, arn string) int { return u[arn] }
 
 func newService(t *testing.T, now *time.Time, u Users) *Service {
 	t.Helper()
@@ -36,14 +36,14 @@ func TestStatesAndDelete(t *testing.T) {
 	if g, _ := s.Get(ctx, r); g.State != Active {
 		t.Fatalf("after the transition: %s", g.State)
 	}
-	u[p.ARN] = true
-	if _, err := s.Delete(ctx, r); !fault.Is(err, fault.Conflict) {
+	u[p.ARN] = 2
+	if _, err := s.Delete(ctx, r); !fault.Is(err, fault.Conflict) || err.(*fault.Error).Message != "The capacity provider is currently in use by 2 functions. To delete this capacity provider, first remove its association with "+p.ARN+"." {
 		t.Fatalf("delete in use: %v", err)
 	}
 	if _, err := s.Get(ctx, r); err != nil {
 		t.Fatalf("a refused delete removed it: %v", err)
 	}
-	u[p.ARN] = false
+	u[p.ARN] = 0
 	d, err := s.Delete(ctx, r)
 	if err != nil || d.State != Deleting {
 		t.Fatalf("Delete = %v %+v", err, d)

@@ -63,32 +63,32 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 	return nil
 }
 
-// UsesCapacityProvider reports whether any version of any function of the
-// account and region ($LATEST included) runs on the provider arn. The
+// CapacityProviderUsers counts the functions of the account and region
+// with a version ($LATEST included) that runs on the provider arn. The
 // capacity service asks it inside the transaction that deletes arn.
-func (s *Service) UsesCapacityProvider(tx store.Tx, account, region, arn string) bool {
+func (s *Service) CapacityProviderUsers(tx store.Tx, account, region, arn string) int {
 	prefix := account + "/" + region + "/"
-	used := false
-	tx.Scan(bFunctions, prefix, "", func(_ string, raw []byte) bool {
+	users := map[string]bool{}
+	tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
 		var rec record
 		if decodeRecord(raw, &rec) == nil && capacityARN(&rec.Latest.Config) == arn {
-			used = true
+			users[k] = true
 		}
-		return !used
+		return true
 	})
 	for _, b := range []string{bVersions, bLatestPublished} {
-		if used {
-			return true
-		}
-		tx.Scan(b, prefix, "", func(_ string, raw []byte) bool {
+		tx.Scan(b, prefix, "", func(k string, raw []byte) bool {
 			var v version
 			if decodeVersion(raw, &v) == nil && capacityARN(&v.Config) == arn {
-				used = true
+				if b == bVersions {
+					k = k[:strings.LastIndexByte(k, '/')]
+				}
+				users[k] = true
 			}
-			return !used
+			return true
 		})
 	}
-	return used
+	return len(users)
 }
 
 // ListVersionsByCapacityProvider is ListFunctionVersionsByCapacityProvider:

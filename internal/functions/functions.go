@@ -190,7 +190,7 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if ref.Qualifier != "" {
 		return nil, fault.InvalidParameterf("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
 	}
-	if err := unsupported(in.CodeSigningConfigArn, in.PublishTo); err != nil {
+	if err := unsupported(in.CodeSigningConfigArn, nil); err != nil {
 		return nil, err
 	}
 	pkg := "Zip"
@@ -315,7 +315,14 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 		if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
-		if publish {
+		if in.PublishTo != nil {
+			// It publishes $LATEST.PUBLISHED instead of a numbered version [?].
+			v, _, err := s.publishLatestTx(tx, ref, rec, nil, now)
+			if err != nil {
+				return err
+			}
+			published = v
+		} else if publish {
 			v, err := s.publishTx(tx, ref, rec, nil, now, true)
 			if err != nil {
 				return err

@@ -227,7 +227,7 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	}
 	// In use by $LATEST: the provider stays.
 	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
-	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+cpARN("pool")+" is in use by one or more function versions and cannot be deleted.")
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "The capacity provider is currently in use by 1 functions. To delete this capacity provider, first remove its association with "+cpARN("pool")+".")
 	if _, err := c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("pool")}); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 		t.Fatalf("a refused update changed the function: %+v", got.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig)
 	}
 	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
-	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+cpARN("pool")+" is in use by one or more function versions and cannot be deleted.")
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "The capacity provider is currently in use by 1 functions. To delete this capacity provider, first remove its association with "+cpARN("pool")+".")
 	for _, v := range []string{"1", "2"} {
 		if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lmi"), Qualifier: aws.String(v)}); err != nil {
 			t.Fatal(err)
@@ -305,7 +305,7 @@ func TestFunctionScalingConfig(t *testing.T) {
 	}
 	// Before any put: nothing requested.
 	g, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
-	if err != nil || aws.ToString(g.FunctionArn) != testkit.FnARN("sc")+":1" || g.RequestedFunctionScalingConfig.MinExecutionEnvironments != nil {
+	if err != nil || aws.ToString(g.FunctionArn) != testkit.FnARN("sc")+":1" || g.AppliedFunctionScalingConfig.MinExecutionEnvironments != nil || g.RequestedFunctionScalingConfig != nil {
 		t.Fatalf("Get before put = %v %+v", err, g)
 	}
 	raw := &testkit.RawStatus{}
@@ -316,8 +316,8 @@ func TestFunctionScalingConfig(t *testing.T) {
 	check := func() {
 		t.Helper()
 		g, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
-		if err != nil || aws.ToInt32(g.RequestedFunctionScalingConfig.MinExecutionEnvironments) != 2 || aws.ToInt32(g.RequestedFunctionScalingConfig.MaxExecutionEnvironments) != 5 ||
-			aws.ToInt32(g.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 5 {
+		if err != nil || aws.ToInt32(g.AppliedFunctionScalingConfig.MinExecutionEnvironments) != 2 || aws.ToInt32(g.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 5 ||
+			g.RequestedFunctionScalingConfig != nil {
 			t.Fatalf("Get = %v %+v", err, g)
 		}
 	}
@@ -336,6 +336,14 @@ func TestFunctionScalingConfig(t *testing.T) {
 	_, err = put("nofn", "1", 1, 2)
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("nofn"))
 	check()
+	// A put without values resets it (there is no delete operation).
+	if _, err := c.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err = c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
+	if err != nil || g.AppliedFunctionScalingConfig.MinExecutionEnvironments != nil || g.AppliedFunctionScalingConfig.MaxExecutionEnvironments != nil {
+		t.Fatalf("after reset = %v %+v", err, g)
+	}
 	// Deleting the version forgets its config.
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")}); err != nil {
 		t.Fatal(err)
@@ -411,15 +419,70 @@ func TestLatestPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
-	if err != nil || aws.ToInt32(sc.RequestedFunctionScalingConfig.MaxExecutionEnvironments) != 3 {
+	if err != nil || aws.ToInt32(sc.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 3 {
 		t.Fatalf("GetFunctionScalingConfig = %v %+v", err, sc)
 	}
 	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")})
-	testkit.APIErr(t, err, "ResourceConflictException", 409, "Capacity provider "+pool+" is in use by one or more function versions and cannot be deleted.")
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "The capacity provider is currently in use by 1 functions. To delete this capacity provider, first remove its association with "+pool+".")
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lp")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("pool")}); err != nil {
 		t.Fatalf("after the function went: %v", err)
+	}
+}
+
+// TestPublishToOnCreateAndCodeUpdate: CreateFunction and UpdateFunctionCode
+// with PublishTo publish $LATEST.PUBLISHED (as Terraform's
+// publish_to = "LATEST_PUBLISHED" does), only for functions on a provider.
+func TestPublishToOnCreateAndCodeUpdate(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	ctx := context.Background()
+	createProvider(t, c, "pool")
+	lp := types.FunctionVersionLatestPublishedLatestPublished
+
+	plain := testkit.CreateInput("plainpt", testkit.HandlerZip(t, "x = 1\n"))
+	plain.PublishTo = lp
+	_, err := c.CreateFunction(ctx, plain)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "PublishTo LATEST_PUBLISHED is only supported for functions that use a capacity provider.")
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("plainpt")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.FnARN("plainpt"))
+
+	zip1 := testkit.HandlerZip(t, "x = 1\n")
+	in := testkit.CreateInput("pt", zip1)
+	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
+	in.Publish, in.PublishTo = true, lp
+	out, err := c.CreateFunction(ctx, in)
+	if err != nil || aws.ToString(out.Version) != "$LATEST.PUBLISHED" {
+		t.Fatalf("CreateFunction(PublishTo) = %v %+v", err, out)
+	}
+	testkit.WaitActive(t, c, "pt")
+	got, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("pt"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if err != nil || aws.ToString(got.Configuration.CodeSha256) != testkit.SHA256B64(zip1) {
+		t.Fatalf("GetFunction($LATEST.PUBLISHED) = %v", err)
+	}
+	// No numbered version was made.
+	vs, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("pt")})
+	if err != nil || len(vs.Versions) != 1 {
+		t.Fatalf("ListVersionsByFunction = %v %d", err, len(vs.Versions))
+	}
+
+	zip2 := testkit.HandlerZip(t, "x = 2\n")
+	up, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("pt"), ZipFile: zip2, PublishTo: lp})
+	if err != nil || aws.ToString(up.Version) != "$LATEST.PUBLISHED" || aws.ToString(up.CodeSha256) != testkit.SHA256B64(zip2) {
+		t.Fatalf("UpdateFunctionCode(PublishTo) = %v %+v", err, up)
+	}
+	got, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("pt"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if err != nil || aws.ToString(got.Configuration.CodeSha256) != testkit.SHA256B64(zip2) {
+		t.Fatalf("after UpdateFunctionCode: %v", err)
+	}
+
+	testkit.CreateActive(t, c, testkit.CreateInput("plainpt", zip1))
+	_, err = c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("plainpt"), ZipFile: zip2, PublishTo: lp})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "PublishTo LATEST_PUBLISHED is only supported for functions that use a capacity provider.")
+	cur, _ := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("plainpt")})
+	if aws.ToString(cur.Configuration.CodeSha256) != testkit.SHA256B64(zip1) {
+		t.Fatal("a refused UpdateFunctionCode changed the code")
 	}
 }
