@@ -21,11 +21,14 @@ func (h *Handler) registerCapacity() {
 	if cp == nil {
 		return
 	}
-	ref := func(id caller.Identity, name string) capacity.Ref {
+	ref := func(id caller.Identity, name string) (capacity.Ref, error) {
 		return capacity.ParseName(id.Account, id.Region, name)
 	}
 	awsproto.On(s, "CreateCapacityProvider", func(ctx context.Context, id caller.Identity, in *spec.CreateCapacityProviderRequest) (*spec.CreateCapacityProviderResponse, error) {
-		r := ref(id, *in.CapacityProviderName)
+		r, err := ref(id, *in.CapacityProviderName)
+		if err != nil {
+			return nil, err
+		}
 		if len(in.Tags) > 50 {
 			return nil, awsproto.InvalidParameter("Number of tags exceeds resource tag limit.")
 		}
@@ -49,14 +52,22 @@ func (h *Handler) registerCapacity() {
 		return &spec.CreateCapacityProviderResponse{CapacityProvider: providerOut(out)}, nil
 	})
 	awsproto.On(s, "GetCapacityProvider", func(ctx context.Context, id caller.Identity, in *spec.GetCapacityProviderRequest) (*spec.GetCapacityProviderResponse, error) {
-		out, err := cp.Get(ctx, ref(id, *in.CapacityProviderName))
+		r, err := ref(id, *in.CapacityProviderName)
+		if err != nil {
+			return nil, err
+		}
+		out, err := cp.Get(ctx, r)
 		if err != nil {
 			return nil, err
 		}
 		return &spec.GetCapacityProviderResponse{CapacityProvider: providerOut(out)}, nil
 	})
 	awsproto.On(s, "UpdateCapacityProvider", func(ctx context.Context, id caller.Identity, in *spec.UpdateCapacityProviderRequest) (*spec.UpdateCapacityProviderResponse, error) {
-		out, err := cp.Update(ctx, ref(id, *in.CapacityProviderName), capacity.Update{
+		r, err := ref(id, *in.CapacityProviderName)
+		if err != nil {
+			return nil, err
+		}
+		out, err := cp.Update(ctx, r, capacity.Update{
 			Scaling:       scalingIn(in.CapacityProviderScalingConfig),
 			PropagateTags: propagateIn(in.PropagateTags),
 			Logging:       loggingIn(in.TelemetryConfig),
@@ -67,7 +78,11 @@ func (h *Handler) registerCapacity() {
 		return &spec.UpdateCapacityProviderResponse{CapacityProvider: providerOut(out)}, nil
 	})
 	awsproto.On(s, "DeleteCapacityProvider", func(ctx context.Context, id caller.Identity, in *spec.DeleteCapacityProviderRequest) (*spec.DeleteCapacityProviderResponse, error) {
-		out, err := cp.Delete(ctx, ref(id, *in.CapacityProviderName))
+		r, err := ref(id, *in.CapacityProviderName)
+		if err != nil {
+			return nil, err
+		}
+		out, err := cp.Delete(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +104,11 @@ func (h *Handler) registerCapacity() {
 		return out, nil
 	})
 	awsproto.On(s, "ListFunctionVersionsByCapacityProvider", func(ctx context.Context, id caller.Identity, in *spec.ListFunctionVersionsByCapacityProviderRequest) (*spec.ListFunctionVersionsByCapacityProviderResponse, error) {
-		p, err := cp.Get(ctx, ref(id, *in.CapacityProviderName))
+		r, err := ref(id, *in.CapacityProviderName)
+		if err != nil {
+			return nil, err
+		}
+		p, err := cp.Get(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -137,17 +156,11 @@ func (h *Handler) capacityTags(id caller.Identity, resource string) (capacity.Re
 	if h.cfg.Capacity == nil || !strings.Contains(resource, ":capacity-provider:") {
 		return capacity.Ref{}, false, nil
 	}
-	r, ok := capacity.ParseARN(resource)
-	if !ok {
-		return r, true, fault.InvalidParameterf("Invalid ARN: %s", resource)
+	if _, ok := capacity.ParseARN(resource); !ok {
+		return capacity.Ref{}, true, fault.InvalidParameterf("Invalid ARN: %s", resource)
 	}
-	if r.Account != id.Account {
-		return r, true, fault.AccessDeniedf("User is not authorized to access %s: it belongs to another account.", resource) // [?]
-	}
-	if r.Region != id.Region {
-		return r, true, fault.NotFoundf("CapacityProvider", "Capacity provider not found: %s", resource) // [?]
-	}
-	return r, true, nil
+	r, err := capacity.ParseName(id.Account, id.Region, resource)
+	return r, true, err
 }
 
 func instanceRequirementsIn(in *spec.InstanceRequirements) *capacity.InstanceRequirements {

@@ -79,13 +79,20 @@ func ParseARN(arn string) (Ref, bool) {
 }
 
 // ParseName resolves a CapacityProviderName (a name or an ARN) for the
-// caller's account and region. An ARN of another account or region names
-// a provider the caller cannot see: it is answered as not found [?].
-func ParseName(account, region, name string) Ref {
-	if r, ok := ParseARN(name); ok {
-		return r
+// caller's account and region. An ARN of another account is refused as
+// functions refuse one, and one of another region is not found there [?].
+func ParseName(account, region, name string) (Ref, error) {
+	r, ok := ParseARN(name)
+	if !ok {
+		return Ref{Account: account, Region: region, Name: name}, nil
 	}
-	return Ref{Account: account, Region: region, Name: name}
+	if r.Account != account {
+		return r, fault.AccessDeniedf("User is not authorized to access %s: it belongs to another account.", name)
+	}
+	if r.Region != region {
+		return r, notFound(r)
+	}
+	return r, nil
 }
 
 // Provider is one capacity provider's configuration, in the API's terms

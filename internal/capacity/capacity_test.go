@@ -85,11 +85,18 @@ func TestListFiltersAndPages(t *testing.T) {
 }
 
 func TestParseName(t *testing.T) {
-	r := ParseName("123456789012", "us-east-1", "arn:aws:lambda:eu-west-1:210987654321:capacity-provider:x")
-	if r != (Ref{Account: "210987654321", Region: "eu-west-1", Name: "x"}) {
-		t.Fatalf("ParseName(arn) = %+v", r)
+	r, err := ParseName("123456789012", "us-east-1", "arn:aws:lambda:us-east-1:123456789012:capacity-provider:x")
+	if err != nil || r != (Ref{Account: "123456789012", Region: "us-east-1", Name: "x"}) {
+		t.Fatalf("ParseName(arn) = %+v %v", r, err)
 	}
-	if r := ParseName("123456789012", "us-east-1", "x"); r.ARN() != "arn:aws:lambda:us-east-1:123456789012:capacity-provider:x" {
+	if r, _ := ParseName("123456789012", "us-east-1", "x"); r.ARN() != "arn:aws:lambda:us-east-1:123456789012:capacity-provider:x" {
 		t.Fatalf("ParseName(name) = %+v", r)
+	}
+	// Another account's provider is not the caller's to read.
+	if _, err := ParseName("123456789012", "us-east-1", "arn:aws:lambda:us-east-1:210987654321:capacity-provider:x"); !fault.Is(err, fault.AccessDenied) {
+		t.Fatalf("another account: %v", err)
+	}
+	if _, err := ParseName("123456789012", "us-east-1", "arn:aws:lambda:eu-west-1:123456789012:capacity-provider:x"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("another region: %v", err)
 	}
 }

@@ -199,7 +199,7 @@ func (s *Service) PutScalingConfig(ctx context.Context, ref Ref, cfg ScalingConf
 			return err
 		}
 		state = *v.view(s.cfg.Now()).State
-		return putJSON(tx, bScaling, scalingKey(ref), storedScaling{Min: cfg.Min, Max: cfg.Max})
+		return putJSON(tx, bScaling, scalingKey(ref), storedScaling(cfg))
 	})
 	return state, err
 }
@@ -215,7 +215,7 @@ func (s *Service) GetScalingConfig(ctx context.Context, ref Ref) (ScalingConfig,
 		var st storedScaling
 		ok, err := getJSON(tx, bScaling, scalingKey(ref), &st)
 		if ok {
-			out = ScalingConfig{Min: st.Min, Max: st.Max}
+			out = ScalingConfig(st)
 		}
 		return err
 	})
@@ -229,7 +229,7 @@ func (s *Service) ScalingConfig(ctx context.Context, ref Ref) (cfg ScalingConfig
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var st storedScaling
 		ok, err = getJSON(tx, bScaling, scalingKey(ref), &st)
-		cfg = ScalingConfig{Min: st.Min, Max: st.Max}
+		cfg = ScalingConfig(st)
 		return err
 	})
 	return cfg, ok, err

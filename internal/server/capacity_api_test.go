@@ -70,6 +70,12 @@ func TestCapacityProviderLifecycle(t *testing.T) {
 	})
 	_, err = c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("nope")})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
+	// Another account's ARN is refused, as for functions.
+	foreign := "arn:aws:lambda:us-east-1:210987654321:capacity-provider:cp1"
+	_, err = c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String(foreign)})
+	testkit.APIErr(t, err, "AccessDeniedException", 403, "User is not authorized to access "+foreign+": it belongs to another account.")
+	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(foreign)})
+	testkit.APIErr(t, err, "AccessDeniedException", 403, "User is not authorized to access "+foreign+": it belongs to another account.")
 
 	// Update changes scaling, keeps the rest.
 	up, err := c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
