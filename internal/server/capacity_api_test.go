@@ -492,3 +492,36 @@ func TestPublishToOnCreateAndCodeUpdate(t *testing.T) {
 		t.Fatal("a refused UpdateFunctionCode changed the code")
 	}
 }
+
+// TestCapacityStateSurvivesRestart: providers, their use by functions,
+// $LATEST.PUBLISHED and scaling configs are stored, not kept in memory.
+func TestCapacityStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := servertest.StartDaemon(t, dir, servertest.FastTransition)
+	c := d.Client(testkit.Account, testkit.Region)
+	ctx := context.Background()
+	createProvider(t, c, "keep")
+	in := testkit.CreateInput("kept", testkit.HandlerZip(t, "x = 1\n"))
+	in.CapacityProviderConfig = lmiConfig(cpARN("keep"))
+	in.PublishTo = types.FunctionVersionLatestPublishedLatestPublished
+	testkit.CreateActive(t, c, in)
+	if _, err := c.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String("kept"), Qualifier: aws.String("$LATEST.PUBLISHED"),
+		FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(2), MaxExecutionEnvironments: aws.Int32(7)}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Stop()
+
+	d = servertest.StartDaemon(t, dir, servertest.FastTransition)
+	c = d.Client(testkit.Account, testkit.Region)
+	p, err := c.GetCapacityProvider(ctx, &lambda.GetCapacityProviderInput{CapacityProviderName: aws.String("keep")})
+	if err != nil || p.CapacityProvider.State != types.CapacityProviderStateActive {
+		t.Fatalf("provider after restart: %v %+v", err, p)
+	}
+	sc, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("kept"), Qualifier: aws.String("$LATEST.PUBLISHED")})
+	if err != nil || aws.ToInt32(sc.AppliedFunctionScalingConfig.MinExecutionEnvironments) != 2 || aws.ToInt32(sc.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 7 {
+		t.Fatalf("scaling config after restart: %v %+v", err, sc)
+	}
+	_, err = c.DeleteCapacityProvider(ctx, &lambda.DeleteCapacityProviderInput{CapacityProviderName: aws.String("keep")})
+	testkit.APIErr(t, err, "ResourceConflictException", 409, "The capacity provider is currently in use by 1 functions. To delete this capacity provider, first remove its association with "+cpARN("keep")+".")
+}
