@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/fault"
@@ -54,6 +55,9 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 	if !own || s.cfg.CapacityProviders == nil || !s.cfg.CapacityProviders.Exists(tx, arn) {
 		return fault.InvalidParameterf("The capacity provider %s does not exist.", arn) // [?]
 	}
+	if c.Runtime != nil && !managedInstancesRuntime(*c.Runtime) {
+		return fault.InvalidParameterf("Runtime %s is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.", *c.Runtime) // [?]
+	}
 	if ss := c.SnapStart; ss != nil && ss.ApplyOn != nil && *ss.ApplyOn != "None" {
 		return fault.InvalidParameterf("SnapStart is not supported for functions that use a capacity provider.") // [?]
 	}
@@ -61,6 +65,24 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 		return fault.InvalidParameterf("Tenant isolation mode is not supported for functions that use a capacity provider.") // [?]
 	}
 	return nil
+}
+
+// managedInstancesRuntime reports whether Lambda Managed Instances run
+// runtime: "Java 21 and later, Python 3.13 and later, Node.js 22 and
+// later, .NET 8 and later", and Rust on provided.al2023 and later (AWS's
+// Lambda Managed Instances runtimes page).
+func managedInstancesRuntime(runtime string) bool {
+	atLeast := func(prefix, suffix string, min int) bool {
+		rest, ok := strings.CutPrefix(runtime, prefix)
+		if !ok {
+			return false
+		}
+		rest, ok = strings.CutSuffix(rest, suffix)
+		n, err := strconv.Atoi(rest)
+		return ok && err == nil && n >= min
+	}
+	return atLeast("java", "", 21) || atLeast("python3.", "", 13) || atLeast("nodejs", ".x", 22) ||
+		atLeast("dotnet", "", 8) || atLeast("provided.al", "", 2023)
 }
 
 // CapacityProviderUsers counts the functions of the account and region

@@ -16,6 +16,7 @@ func (p providers) Exists(_ store.Tx, arn string) bool { return p[arn] }
 const poolARN = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:pool"
 
 func onPool(in *spec.CreateFunctionRequest) {
+	in.Runtime = str("python3.13")
 	in.CapacityProviderConfig = &spec.CapacityProviderConfig{LambdaManagedInstancesCapacityProviderConfig: &spec.LambdaManagedInstancesCapacityProviderConfig{CapacityProviderArn: str(poolARN)}}
 }
 
@@ -73,8 +74,14 @@ func TestManagedInstancesRules(t *testing.T) {
 	f := newFixture(t)
 	in := createReq(t, "f")
 	onPool(in)
-	// Without providers wired, none exists.
+	in.Runtime = str("python3.12")
+	f.s.cfg.CapacityProviders = providers{poolARN: true}
 	_, err := f.s.Create(f.ctx, f.id, in, nil)
+	wantFault(t, "runtime", err, fault.InvalidParameter, "", "Runtime python3.12 is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.")
+	in.Runtime = str("python3.13")
+	f.s.cfg.CapacityProviders = nil
+	// Without providers wired, none exists.
+	_, err = f.s.Create(f.ctx, f.id, in, nil)
 	wantFault(t, "no providers", err, fault.InvalidParameter, "", "The capacity provider "+poolARN+" does not exist.")
 	f.s.cfg.CapacityProviders = providers{poolARN: true}
 	in.TenancyConfig = &spec.TenancyConfig{TenantIsolationMode: str("PER_TENANT")}
@@ -112,5 +119,19 @@ func TestScalingConfigStored(t *testing.T) {
 	}
 	if _, ok, _ := f.s.ScalingConfig(f.ctx, v1); ok {
 		t.Fatal("a deleted version kept its scaling config")
+	}
+}
+
+func TestManagedInstancesRuntimes(t *testing.T) {
+	for rt, want := range map[string]bool{
+		"java21": true, "java25": true, "java17": false, "java8.al2": false,
+		"python3.13": true, "python3.14": true, "python3.12": false, "python3.9": false,
+		"nodejs22.x": true, "nodejs24.x": true, "nodejs20.x": false,
+		"dotnet8": true, "dotnet10": true, "dotnet6": false,
+		"provided.al2023": true, "provided.al2": false, "provided": false, "ruby3.4": false,
+	} {
+		if got := managedInstancesRuntime(rt); got != want {
+			t.Errorf("managedInstancesRuntime(%s) = %v", rt, got)
+		}
 	}
 }

@@ -180,6 +180,7 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 
 	// A provider that does not exist is refused, and nothing is created.
 	in := testkit.CreateInput("lmi", testkit.HandlerZip(t, "x = 1\n"))
+	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(cpARN("missing"))
 	_, err := c.CreateFunction(ctx, in)
 	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The capacity provider "+cpARN("missing")+" does not exist.")
@@ -189,6 +190,12 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	in.CapacityProviderConfig = lmiConfig("arn:aws:lambda:us-east-1:210987654321:capacity-provider:pool")
 	_, err = c.CreateFunction(ctx, in)
 	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The capacity provider arn:aws:lambda:us-east-1:210987654321:capacity-provider:pool does not exist.")
+	// Only the runtimes AWS lists run on managed instances.
+	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
+	in.Runtime = types.RuntimePython312
+	_, err = c.CreateFunction(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Runtime python3.12 is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.")
+	in.Runtime = types.RuntimePython313
 	// SnapStart does not run on managed instances.
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	in.SnapStart = &types.SnapStart{ApplyOn: types.SnapStartApplyOnPublishedVersions}
@@ -297,6 +304,7 @@ func TestFunctionScalingConfig(t *testing.T) {
 	ctx := context.Background()
 	createProvider(t, c, "pool")
 	in := testkit.CreateInput("sc", testkit.HandlerZip(t, "x = 1\n"))
+	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	testkit.CreateActive(t, c, in)
 	testkit.CreateActive(t, c, testkit.CreateInput("plain", testkit.HandlerZip(t, "x = 1\n")))
@@ -372,6 +380,7 @@ func TestLatestPublished(t *testing.T) {
 	createProvider(t, c, "pool")
 	fnARN := testkit.InvokeARN("lp")
 	in := testkit.PyFunction(t, "lp", "def handler(e, c):\n    return ['one', c.function_version]\n")
+	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(pool)
 	testkit.CreateActive(t, c, in)
 	testkit.CreateActive(t, c, testkit.PyFunction(t, "plainlp", "def handler(e, c):\n    return 1\n"))
@@ -457,6 +466,7 @@ func TestPublishToOnCreateAndCodeUpdate(t *testing.T) {
 
 	zip1 := testkit.HandlerZip(t, "x = 1\n")
 	in := testkit.CreateInput("pt", zip1)
+	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	in.Publish, in.PublishTo = true, lp
 	out, err := c.CreateFunction(ctx, in)
@@ -503,6 +513,7 @@ func TestCapacityStateSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	createProvider(t, c, "keep")
 	in := testkit.CreateInput("kept", testkit.HandlerZip(t, "x = 1\n"))
+	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(cpARN("keep"))
 	in.PublishTo = types.FunctionVersionLatestPublishedLatestPublished
 	testkit.CreateActive(t, c, in)
