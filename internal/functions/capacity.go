@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,9 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 	if c.Runtime != nil && !managedInstancesRuntime(*c.Runtime) {
 		return fault.InvalidParameterf("Runtime %s is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.", *c.Runtime) // [?]
 	}
+	if min := managedMinMemoryMB(c); c.MemorySize != nil && *c.MemorySize < min {
+		return fault.InvalidParameterf("MemorySize %d MB is less than the %d MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).", *c.MemorySize, min) // [?]
+	}
 	if ss := c.SnapStart; ss != nil && ss.ApplyOn != nil && *ss.ApplyOn != "None" {
 		return fault.InvalidParameterf("SnapStart is not supported for functions that use a capacity provider.") // [?]
 	}
@@ -65,6 +69,29 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 		return fault.InvalidParameterf("Tenant isolation mode is not supported for functions that use a capacity provider.") // [?]
 	}
 	return nil
+}
+
+// managedMinMemoryMB is the least memory of a function on managed
+// instances: "The minimum supported function size is 2GB and 1 vCPU" (AWS's
+// best practices for Lambda Managed Instances), so at least one vCPU's worth
+// at the function's ExecutionEnvironmentMemoryGiBPerVCpu.
+func managedMinMemoryMB(c *spec.FunctionConfiguration) int32 {
+	min := int32(2048)
+	if m := managedInstances(c); m != nil && m.ExecutionEnvironmentMemoryGiBPerVCpu != nil {
+		if perVCPU := int32(math.Ceil(*m.ExecutionEnvironmentMemoryGiBPerVCpu * 1024)); perVCPU > min {
+			min = perVCPU
+		}
+	}
+	return min
+}
+
+// defaultManagedMemory gives a function created on a capacity provider
+// without a MemorySize the least it may have, rather than Lambda's default
+// of 128 MB, which managed instances cannot run [?].
+func defaultManagedMemory(c *spec.FunctionConfiguration, explicit bool) {
+	if !explicit && managedInstances(c) != nil {
+		c.MemorySize = i32(managedMinMemoryMB(c))
+	}
 }
 
 // managedInstancesRuntime reports whether Lambda Managed Instances run
@@ -171,9 +198,12 @@ type ScalingConfig struct {
 	Min, Max *int32
 }
 
-// Default scaling of a version that was never given one [?]: AWS documents
-// neither; lambdad keeps no environment started and caps none.
-var defaultScaling = ScalingConfig{}
+// defaultScaling is the scaling of a version never given one: AWS "starts
+// three execution environments before marking your function version
+// ACTIVE" (Scaling Lambda Managed Instances), and SAM documents 3 as the
+// default of both MinExecutionEnvironments and MaxExecutionEnvironments.
+// That GetFunctionScalingConfig shows it before any put is lambdad's guess [?].
+func defaultScaling() ScalingConfig { return ScalingConfig{Min: i32(3), Max: i32(3)} }
 
 func scalingKey(ref Ref) string { return fnKey(ref) + "/" + ref.Qualifier }
 
@@ -229,7 +259,7 @@ func (s *Service) PutScalingConfig(ctx context.Context, ref Ref, cfg ScalingConf
 // GetScalingConfig is GetFunctionScalingConfig: the requested config, or
 // the default when none was put.
 func (s *Service) GetScalingConfig(ctx context.Context, ref Ref) (ScalingConfig, error) {
-	out := defaultScaling
+	out := defaultScaling()
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		if _, err := s.scalingVersion(tx, ref); err != nil {
 			return err
@@ -245,13 +275,16 @@ func (s *Service) GetScalingConfig(ctx context.Context, ref Ref) (ScalingConfig,
 }
 
 // ScalingConfig is the scaling config of a published version, for the data
-// plane (the minimum is kept started, the maximum caps): ok is false when
-// none was put.
+// plane (the minimum is kept started, the maximum caps): the one put, or
+// the default (ok false) when none was.
 func (s *Service) ScalingConfig(ctx context.Context, ref Ref) (cfg ScalingConfig, ok bool, err error) {
+	cfg = defaultScaling()
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var st storedScaling
 		ok, err = getJSON(tx, bScaling, scalingKey(ref), &st)
-		cfg = ScalingConfig(st)
+		if ok {
+			cfg = ScalingConfig(st)
+		}
 		return err
 	})
 	return cfg, ok, err

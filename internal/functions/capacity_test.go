@@ -88,8 +88,20 @@ func TestManagedInstancesRules(t *testing.T) {
 	_, err = f.s.Create(f.ctx, f.id, in, nil)
 	wantFault(t, "tenancy", err, fault.InvalidParameter, "", "Tenant isolation mode is not supported for functions that use a capacity provider.")
 	in.TenancyConfig = nil
-	if _, err := f.s.Create(f.ctx, f.id, in, nil); err != nil {
-		t.Fatal(err)
+	// At least 2 GB and one vCPU's worth of memory.
+	in.MemorySize = i32(1024)
+	_, err = f.s.Create(f.ctx, f.id, in, nil)
+	wantFault(t, "memory", err, fault.InvalidParameter, "", "MemorySize 1024 MB is less than the 2048 MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).")
+	in.MemorySize = i32(2048)
+	ratio := 4.0
+	in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.ExecutionEnvironmentMemoryGiBPerVCpu = &ratio
+	_, err = f.s.Create(f.ctx, f.id, in, nil)
+	wantFault(t, "memory per vCPU", err, fault.InvalidParameter, "", "MemorySize 2048 MB is less than the 4096 MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).")
+	// Without a MemorySize, it gets the least it may have.
+	in.MemorySize = nil
+	c, err := f.s.Create(f.ctx, f.id, in, nil)
+	if err != nil || *c.MemorySize != 4096 {
+		t.Fatalf("Create without MemorySize = %v, %v", c, err)
 	}
 }
 
@@ -101,8 +113,8 @@ func TestScalingConfigStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1 := f.ref("f", "1")
-	if _, ok, err := f.s.ScalingConfig(f.ctx, v1); ok || err != nil {
-		t.Fatalf("before a put: %v %v", ok, err)
+	if c, ok, err := f.s.ScalingConfig(f.ctx, v1); ok || err != nil || *c.Min != 3 || *c.Max != 3 {
+		t.Fatalf("before a put: %+v %v %v", c, ok, err)
 	}
 	lo, hi := int32(1), int32(4)
 	if _, err := f.s.PutScalingConfig(f.ctx, v1, ScalingConfig{Min: &lo, Max: &hi}); err != nil {

@@ -278,6 +278,7 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if in.MemorySize != nil {
 		c.MemorySize = in.MemorySize
 	}
+	defaultManagedMemory(&c, in.MemorySize != nil)
 	if in.TracingConfig != nil && in.TracingConfig.Mode != nil {
 		c.TracingConfig.Mode = in.TracingConfig.Mode
 	}

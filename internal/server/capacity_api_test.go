@@ -196,6 +196,10 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	_, err = c.CreateFunction(ctx, in)
 	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Runtime python3.12 is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.")
 	in.Runtime = types.RuntimePython313
+	in.MemorySize = aws.Int32(1024)
+	_, err = c.CreateFunction(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "MemorySize 1024 MB is less than the 2048 MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).")
+	in.MemorySize = nil
 	// SnapStart does not run on managed instances.
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	in.SnapStart = &types.SnapStart{ApplyOn: types.SnapStartApplyOnPublishedVersions}
@@ -210,7 +214,7 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	created := testkit.CreateActive(t, c, in)
 	m := created.Configuration.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig
-	if aws.ToString(m.CapacityProviderArn) != cpARN("pool") || aws.ToInt32(m.PerExecutionEnvironmentMaxConcurrency) != 4 {
+	if aws.ToString(m.CapacityProviderArn) != cpARN("pool") || aws.ToInt32(m.PerExecutionEnvironmentMaxConcurrency) != 4 || aws.ToInt32(created.Configuration.MemorySize) != 2048 {
 		t.Fatalf("CapacityProviderConfig = %+v", m)
 	}
 	// $LATEST alone is not listed: only published versions run there.
@@ -317,9 +321,10 @@ func TestFunctionScalingConfig(t *testing.T) {
 		return c.PutFunctionScalingConfig(ctx, &lambda.PutFunctionScalingConfigInput{FunctionName: aws.String(name), Qualifier: aws.String(q),
 			FunctionScalingConfig: &types.FunctionScalingConfig{MinExecutionEnvironments: aws.Int32(min), MaxExecutionEnvironments: aws.Int32(max)}}, opts...)
 	}
-	// Before any put: nothing requested.
+	// Before any put: AWS's default of three environments.
 	g, err := c.GetFunctionScalingConfig(ctx, &lambda.GetFunctionScalingConfigInput{FunctionName: aws.String("sc"), Qualifier: aws.String("1")})
-	if err != nil || aws.ToString(g.FunctionArn) != testkit.FnARN("sc")+":1" || g.AppliedFunctionScalingConfig.MinExecutionEnvironments != nil || g.RequestedFunctionScalingConfig != nil {
+	if err != nil || aws.ToString(g.FunctionArn) != testkit.FnARN("sc")+":1" || aws.ToInt32(g.AppliedFunctionScalingConfig.MinExecutionEnvironments) != 3 ||
+		aws.ToInt32(g.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 3 || g.RequestedFunctionScalingConfig != nil {
 		t.Fatalf("Get before put = %v %+v", err, g)
 	}
 	raw := &testkit.RawStatus{}
