@@ -18,6 +18,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
@@ -46,6 +47,8 @@ type Config struct {
 	// ChainDurable runs the target of a CHAINED_INVOKE a checkpoint
 	// started.
 	ChainDurable func(arn string, op durable.Operation)
+	// Capacity, when set, serves capacity providers (capacity.go).
+	Capacity *capacity.Service
 }
 
 // codePath is where Code.Location links are served.
@@ -153,12 +156,12 @@ func (h *Handler) register() {
 		return fs.ListVersions(ctx, ref.Unqualified(), in.Marker, in.MaxItems)
 	})
 	awsproto.On(s, "PublishVersion", func(ctx context.Context, id caller.Identity, in *spec.PublishVersionRequest) (*spec.FunctionConfiguration, error) {
-		if in.PublishTo != nil {
-			return nil, awsproto.NotImplemented("PublishTo")
-		}
 		ref, err := functions.ParseRef(id, *in.FunctionName, nil)
 		if err != nil {
 			return nil, err
+		}
+		if in.PublishTo != nil { // LATEST_PUBLISHED, the model's one value
+			return fs.PublishLatest(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 		}
 		return fs.Publish(ctx, ref, in.CodeSha256, in.Description, in.RevisionId)
 	})
@@ -193,15 +196,40 @@ func (h *Handler) register() {
 		return &spec.DeleteFunctionResponse{StatusCode: ptr(int32(http.StatusNoContent))}, nil
 	})
 	awsproto.On(s, "TagResource", func(ctx context.Context, id caller.Identity, in *spec.TagResourceRequest) (spec.Output, error) {
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err == nil && len(in.Tags) == 0 {
+				err = awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.Capacity.Tag(ctx, r, in.Tags, nil)
+		}
 		return nil, fs.Tag(ctx, id, *in.Resource, in.Tags)
 	})
 	awsproto.On(s, "UntagResource", func(ctx context.Context, id caller.Identity, in *spec.UntagResourceRequest) (spec.Output, error) {
 		if in.TagKeys == nil {
 			return nil, awsproto.ValidationError([]string{awsproto.ConstraintMessage(nil, "tagKeys", "Member must not be null")})
 		}
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.Capacity.Tag(ctx, r, nil, in.TagKeys)
+		}
 		return nil, fs.Untag(ctx, id, *in.Resource, in.TagKeys)
 	})
 	awsproto.On(s, "ListTags", func(ctx context.Context, id caller.Identity, in *spec.ListTagsRequest) (*spec.ListTagsResponse, error) {
+		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			tags, err := h.cfg.Capacity.Tags(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return &spec.ListTagsResponse{Tags: tags}, nil
+		}
 		tags, err := fs.Tags(ctx, id, *in.Resource)
 		if err != nil {
 			return nil, err
@@ -241,6 +269,7 @@ func (h *Handler) register() {
 	h.registerDurable()
 	h.registerSubresources()
 	h.registerURLs()
+	h.registerCapacity()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 	}

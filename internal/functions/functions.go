@@ -103,6 +103,13 @@ func (s *Service) resolve(tx store.Tx, r Ref) (*record, *version, error) {
 		return rec, &rec.Latest, nil
 	}
 	q := r.Qualifier
+	if q == LatestPublished {
+		v, err := s.loadLatestPublished(tx, r)
+		if err == nil && v == nil {
+			err = notFound(r)
+		}
+		return rec, v, err
+	}
 	if !isVersionNumber(q) {
 		a, err := loadAlias(tx, r, q)
 		if err != nil {
@@ -183,7 +190,7 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if ref.Qualifier != "" {
 		return nil, fault.InvalidParameterf("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
 	}
-	if err := unsupported(in.CodeSigningConfigArn, in.PublishTo); err != nil {
+	if err := unsupported(in.CodeSigningConfigArn, nil); err != nil {
 		return nil, err
 	}
 	if err := checkCreateTenancy(in); err != nil {
@@ -274,6 +281,7 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if in.MemorySize != nil {
 		c.MemorySize = in.MemorySize
 	}
+	defaultManagedMemory(&c, in.MemorySize != nil)
 	if in.TracingConfig != nil && in.TracingConfig.Mode != nil {
 		c.TracingConfig.Mode = in.TracingConfig.Mode
 	}
@@ -305,10 +313,20 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 			return err
 		}
 		rec.Latest.Config.Layers, rec.Latest.Layers = layers, codes
+		if err := s.checkManagedInstances(tx, ref, &rec.Latest.Config); err != nil {
+			return err
+		}
 		if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
-		if publish {
+		if in.PublishTo != nil {
+			// It publishes $LATEST.PUBLISHED instead of a numbered version [?].
+			v, _, err := s.publishLatestTx(tx, ref, rec, nil, now)
+			if err != nil {
+				return err
+			}
+			published = v
+		} else if publish {
 			v, err := s.publishTx(tx, ref, rec, nil, now, true)
 			if err != nil {
 				return err
@@ -456,6 +474,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
 				return err
 			}
+			if err := dropScaling(tx, ref); err != nil {
+				return err
+			}
 			if rec.LastPublish != nil && rec.LastPublish.Version == ref.Qualifier {
 				rec.LastPublish = nil
 				if err := s.save(tx, ref, rec); err != nil {
@@ -487,10 +508,15 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := drop(&rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
 			return err
 		}
+		gone, err := s.dropLatestPublished(tx, ref)
+		if err != nil {
+			return err
+		}
+		unused = append(unused, gone...)
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
 		}
-		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs} {
+		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs, bScaling} {
 			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
 				return err
 			}

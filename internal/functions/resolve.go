@@ -48,6 +48,9 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 	settled := true
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		rec, v, err := s.resolve(tx, ref)
+		if err == nil {
+			v, err = s.invokedVersion(tx, ref, rec, v)
+		}
 		if err != nil {
 			return err
 		}

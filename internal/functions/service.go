@@ -48,6 +48,9 @@ type Config struct {
 	// HotReload says which directories hot-reload code may use (the zero
 	// value: none).
 	HotReload HotReload
+	// CapacityProviders, when set, are the providers functions may run on
+	// (capacity.go); nil: every CapacityProviderConfig is refused.
+	CapacityProviders CapacityProviders
 }
 
 // Service is the control plane.

@@ -162,7 +162,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		if in.DurableConfig != nil {
 			c.DurableConfig = in.DurableConfig
 		}
-		return nil
+		return s.checkManagedInstances(tx, ref, c)
 	})
 	if err == nil {
 		s.collect(unused)
@@ -173,9 +173,6 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 // UpdateCode is UpdateFunctionCode; staged, when not nil, is in.ZipFile
 // already written to the blob store.
 func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFunctionCodeRequest, staged StagedZip) (*spec.FunctionConfiguration, error) {
-	if in.PublishTo != nil {
-		return nil, fault.Unsupported("PublishTo")
-	}
 	ci := codeInput{Zip: in.ZipFile, Staged: staged, S3Bucket: in.S3Bucket, S3Key: in.S3Key, S3Version: in.S3ObjectVersion, ImageURI: in.ImageUri}
 	if ci.empty() {
 		return nil, fault.InvalidParameterf("Please provide a source for function code.")
@@ -187,6 +184,11 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	cur, err := s.Get(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if in.PublishTo != nil {
+		if err := checkPublishTo(&cur.Config); err != nil {
+			return nil, err
+		}
 	}
 	pkg := *cur.Config.PackageType
 	if pkg == "Zip" && ci.ImageURI != nil {
@@ -242,6 +244,10 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 		return nil, err
 	}
 	s.collect(unused)
+	if in.PublishTo != nil && !dry {
+		// Like Publish, it publishes while the update is still in progress.
+		return s.publishLatest(ctx, ref, nil, nil, guard{})
+	}
 	if publish {
 		// AWS publishes in the same step: the response is $LATEST's.
 		// AWS answers with the new version, Pending.

@@ -69,7 +69,7 @@ func TestUpdateCodeRules(t *testing.T) {
 		kind fault.Kind
 		msg  string
 	}{
-		{"publish to", spec.UpdateFunctionCodeRequest{ZipFile: newZip, PublishTo: str("LATEST_PUBLISHED")}, fault.NotImplemented, "PublishTo is not implemented by lambdad yet."},
+		{"publish to", spec.UpdateFunctionCodeRequest{ZipFile: newZip, PublishTo: str("LATEST_PUBLISHED")}, fault.InvalidParameter, "PublishTo LATEST_PUBLISHED is only supported for functions that use a capacity provider."},
 		{"no code", spec.UpdateFunctionCodeRequest{}, fault.InvalidParameter, "Please provide a source for function code."},
 		{"image for a zip function", spec.UpdateFunctionCodeRequest{ImageUri: str("img")}, fault.InvalidParameter,
 			"Please don't provide ImageUri when updating a function with packageType Zip."},

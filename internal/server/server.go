@@ -19,6 +19,7 @@ import (
 	"github.com/lambdad/lambdad/internal/api"
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/front"
@@ -186,7 +187,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		srv.sandbox.Retire(arn, version) // "": every version
 	}
+	// Capacity providers and functions ask each other inside one store
+	// transaction: a provider must exist to be used, and in use cannot go.
+	caps := capacity.New(capacity.Config{Store: st, Transition: cfg.Transition})
+	fcfg.CapacityProviders = caps
 	fs := functions.New(fcfg)
+	caps.SetUsers(fs)
 	if err := fs.CollectUnreferenced(context.Background()); err != nil {
 		log.Warn("collect unreferenced code", "err", err)
 	}
@@ -195,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
-		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable})
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
