@@ -252,6 +252,10 @@ func (e *env) procGone(pr *proc) {
 		// A /next left by pr's runtime: its connection may outlive it
 		// (a surviving child holds it), and must not get the next call.
 		e.waiting = nil
+		if e.multi != nil {
+			clear(e.multi.waiters)
+			e.multi.waiters = e.multi.waiters[:0]
+		}
 	}
 	e.mu.Unlock()
 }

@@ -100,6 +100,10 @@ type Function struct {
 	// own (its credentials), appended after Env; release is called when the
 	// environment is cleaned up.
 	EnvCredentials func() (env []string, release func())
+	// MaxConcurrency is how many invocations one environment holds at
+	// once (Lambda Managed Instances' PerExecutionEnvironmentMaxConcurrency);
+	// 0 or 1 is one at a time. See multi.go.
+	MaxConcurrency int
 }
 
 // Invocation is one event to run.
@@ -168,6 +172,10 @@ type pool struct {
 	mu      sync.Mutex
 	idle    []*env // LIFO: the most recently used is the warmest
 	retired bool
+	// shared are the environments holding several invocations at once
+	// (multi.go), busy or not; grow makes them one at a time.
+	shared []*env
+	grow   sync.Mutex
 }
 
 // NewManager prepares WorkDir and probes isolation.
@@ -258,6 +266,9 @@ func (m *Manager) Invoke(ctx context.Context, fn *Function, inv Invocation) (Res
 	if m.closed.Load() {
 		return Result{}, ErrClosed
 	}
+	if fn.MaxConcurrency > 1 {
+		return m.invokeMulti(ctx, fn, inv)
+	}
 	p := m.pool(fn.Key)
 	e := p.take()
 	if e != nil {
@@ -313,6 +324,7 @@ func (m *Manager) retire(key Key, p *pool) {
 	idle := p.idle
 	p.idle = nil
 	m.idle.Add(-int64(len(idle)))
+	idle = append(idle, m.dropSharedLocked(p)...)
 	p.mu.Unlock()
 	for _, e := range idle {
 		e.stop()
@@ -339,6 +351,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		p.retired = true
 		m.idle.Add(-int64(len(p.idle)))
 		p.idle = nil
+		m.dropSharedLocked(p) // Close stops every environment below
 		p.mu.Unlock()
 		m.pools.Delete(k)
 		return true
@@ -391,6 +404,7 @@ func (m *Manager) janitor() {
 				}
 				clear(p.idle[len(kept):])
 				p.idle = kept
+				expired = append(expired, m.expireSharedLocked(p, now)...)
 				p.mu.Unlock()
 				return true
 			})

@@ -58,6 +58,11 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "sleep":
 		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
 		return map[string]int{"slept": ev.Ms}, nil
+	case "span": // when this call ran, and in which process
+		start := time.Now()
+		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+		return map[string]any{"pid": os.Getpid(), "start": start.UnixNano(), "end": time.Now().UnixNano(),
+			"max": os.Getenv("AWS_LAMBDA_MAX_CONCURRENCY")}, nil
 	case "print":
 		for i, l := range ev.Lines {
 			if i%2 == 0 {

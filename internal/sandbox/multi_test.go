@@ -1,0 +1,189 @@
+package sandbox
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// span is what the test functions' "span" op answers: when the call ran
+// and in which process.
+type span struct {
+	Pid        int    `json:"pid"`
+	Start, End int64  // Unix ns
+	Max        string `json:"max"` // AWS_LAMBDA_MAX_CONCURRENCY as the function saw it
+}
+
+// invokeAll runs the payloads at once and returns their results in order.
+func invokeAll(t *testing.T, m *Manager, fn *Function, payloads ...any) []Result {
+	t.Helper()
+	out := make([]Result, len(payloads))
+	errs := make([]error, len(payloads))
+	var wg sync.WaitGroup
+	for i, p := range payloads {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out[i], errs[i] = m.Invoke(ctx, fn, newInv(p))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// checkOverlap asserts the spans ran in one process and all at once: each
+// started before any ended.
+func checkOverlap(t *testing.T, res []Result) []span {
+	t.Helper()
+	spans := make([]span, len(res))
+	for i, r := range res {
+		if r.FunctionError != "" {
+			t.Fatalf("call %d: %s %s", i, r.FunctionError, r.Payload)
+		}
+		spans[i] = testkit.DecodeJSON[span](t, r.Payload)
+	}
+	var lastStart, firstEnd int64 = 0, 1 << 62
+	for _, s := range spans {
+		if s.Pid != spans[0].Pid {
+			t.Fatalf("calls ran in several processes: %+v", spans)
+		}
+		lastStart, firstEnd = max(lastStart, s.Start), min(firstEnd, s.End)
+	}
+	if lastStart >= firstEnd {
+		t.Fatalf("calls did not overlap: %+v", spans)
+	}
+	return spans
+}
+
+// TestMultiConcurrentCallsShareOneProcess: four 1 s calls on an
+// environment of concurrency 4 (aws-lambda-go runs AWS_LAMBDA_MAX_CONCURRENCY
+// /next loops) run at once in one process of one environment.
+func TestMultiConcurrentCallsShareOneProcess(t *testing.T) {
+	needGo(t)
+	modes(t, func(t *testing.T, iso string) {
+		m, _ := newTestManager(t, iso)
+		fn := goFunction(func(f *Function) { f.MaxConcurrency = 4 })
+		op := map[string]any{"op": "span", "ms": 1000}
+		res := invokeAll(t, m, fn, op, op, op, op)
+		spans := checkOverlap(t, res)
+		if spans[0].Max != "4" {
+			t.Errorf("AWS_LAMBDA_MAX_CONCURRENCY = %q, want 4", spans[0].Max)
+		}
+		cold := 0
+		for _, r := range res {
+			if r.InitDuration > 0 {
+				cold++
+			}
+			if !strings.Contains(string(r.Log), "REPORT RequestId: ") {
+				t.Errorf("log without REPORT: %s", r.Log)
+			}
+		}
+		if cold != 1 {
+			t.Errorf("%d calls report an Init Duration, want 1 (one environment started)", cold)
+		}
+		if s := m.Stats(); s.Total != 1 || s.Idle != 1 {
+			t.Fatalf("stats %+v, want one idle environment", s)
+		}
+		// Warm again: the same process.
+		again := checkOverlap(t, invokeAll(t, m, fn, op, op))
+		if again[0].Pid != spans[0].Pid {
+			t.Fatalf("warm calls in a new process %d, was %d", again[0].Pid, spans[0].Pid)
+		}
+	})
+}
+
+// TestMultiFullEnvironmentStartsAnother: calls beyond an environment's
+// slots go to a second one, never a third.
+func TestMultiFullEnvironmentStartsAnother(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 2 })
+	op := map[string]any{"op": "span", "ms": 800}
+	res := invokeAll(t, m, fn, op, op, op, op)
+	pids := map[int]int{}
+	for _, r := range res {
+		pids[testkit.DecodeJSON[span](t, r.Payload).Pid]++
+	}
+	if len(pids) != 2 {
+		t.Fatalf("4 calls at concurrency 2 ran in %d processes (%v), want 2", len(pids), pids)
+	}
+	if s := m.Stats(); s.Total != 2 {
+		t.Fatalf("stats %+v, want 2 environments", s)
+	}
+}
+
+// TestMultiTimeoutLeavesOthersRunning: as AWS documents for Managed
+// Instances, one call's timeout fails that call only; the calls beside it
+// finish and the environment (its process) lives on.
+func TestMultiTimeoutLeavesOthersRunning(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 3; f.Timeout = time.Second })
+	res := invokeAll(t, m, fn,
+		map[string]any{"op": "sleep", "ms": 3000},
+		map[string]any{"op": "span", "ms": 300},
+		map[string]any{"op": "span", "ms": 300})
+	if res[0].FunctionError != "Unhandled" || !strings.Contains(string(res[0].Payload), `"errorType":"Sandbox.Timedout"`) {
+		t.Fatalf("slow call: %q %s", res[0].FunctionError, res[0].Payload)
+	}
+	if !strings.Contains(string(res[0].Log), "Task timed out after 1.00 seconds") {
+		t.Errorf("timeout log: %s", res[0].Log)
+	}
+	spans := checkOverlap(t, res[1:])
+	after := invoke(t, m, fn, map[string]any{"op": "span", "ms": 1})
+	if s := testkit.DecodeJSON[span](t, after.Payload); s.Pid != spans[0].Pid || after.InitDuration != 0 {
+		t.Fatalf("after a timeout: pid %d (was %d), init %v: the environment was restarted", s.Pid, spans[0].Pid, after.InitDuration)
+	}
+}
+
+// TestMultiCrashFailsEveryCallInFlight: a process that exits takes every
+// call it holds with it, each answered Runtime.ExitError; the next call
+// starts a fresh process.
+func TestMultiCrashFailsEveryCallInFlight(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 4 })
+	first := invoke(t, m, fn, map[string]any{"op": "span", "ms": 1})
+	pid := testkit.DecodeJSON[span](t, first.Payload).Pid
+	res := invokeAll(t, m, fn,
+		map[string]any{"op": "sleep", "ms": 3000},
+		map[string]any{"op": "sleep", "ms": 3000},
+		map[string]any{"op": "sleep", "ms": 3000},
+		map[string]any{"op": "exitlater", "ms": 300, "code": 3})
+	for i, r := range res[:3] {
+		if r.FunctionError != "Unhandled" || !strings.Contains(string(r.Payload), `"errorType":"Runtime.ExitError"`) ||
+			!strings.Contains(string(r.Payload), "exit status 3") {
+			t.Errorf("call %d in flight at the crash: %q %s", i, r.FunctionError, r.Payload)
+		}
+	}
+	after := invoke(t, m, fn, map[string]any{"op": "span", "ms": 1})
+	if s := testkit.DecodeJSON[span](t, after.Payload); s.Pid == pid || after.InitDuration == 0 {
+		t.Fatalf("after the crash: pid %d (was %d), init %v", s.Pid, pid, after.InitDuration)
+	}
+}
+
+// TestMultiResultsByRequestID: a second result for a finished call is
+// AWS's 403, an unknown id a 400; each call gets its own payload back.
+func TestMultiResultsByRequestID(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 8 })
+	var payloads []any
+	for i := range 8 {
+		payloads = append(payloads, map[string]any{"n": i})
+	}
+	for i, r := range invokeAll(t, m, fn, payloads...) {
+		if got := testkit.DecodeJSON[map[string]int](t, r.Payload); got["n"] != i {
+			t.Fatalf("call %d got %s", i, r.Payload)
+		}
+	}
+}
