@@ -104,6 +104,9 @@ type Function struct {
 	// once (Lambda Managed Instances' PerExecutionEnvironmentMaxConcurrency);
 	// 0 or 1 is one at a time. See multi.go.
 	MaxConcurrency int
+	// CPUs caps the environment's CPU time, in CPUs, where the cgroup cpu
+	// controller is available; 0 is no cap.
+	CPUs float64
 }
 
 // Invocation is one event to run.
