@@ -662,7 +662,50 @@ def handle(client, handler, headers, body, json_format):
     client.response(request_id, result, content_type)
 
 
+def _max_concurrency():
+    try:
+        return int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or 1)
+    except ValueError:
+        return 1
+
+
+def _supervise(workers):
+    """Lambda Managed Instances: as AWS's Python runtime does, run one worker
+    process per concurrent invocation. Each worker does its own init and
+    handles one invocation at a time; processes share nothing but /tmp.
+    This process forks them before any user code loads and returns only in
+    a worker. A worker that exits is replaced, as AWS keeps the environment
+    up with its other workers; one that dies within a second of starting is
+    replaced a second later, so a failing init cannot spin."""
+    started = {}
+
+    def fork():
+        pid = os.fork()
+        if pid == 0:
+            return True
+        started[pid] = time.monotonic()
+        return False
+
+    for _ in range(workers):
+        if fork():
+            return
+    while True:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if time.monotonic() - started.pop(pid, 0) < 1:
+            time.sleep(1)
+        if fork():
+            return
+
+
 def main():
+    workers = _max_concurrency()
+    if workers > 1:
+        _supervise(workers)
     opt_dir = sys.argv[1] if len(sys.argv) > 1 else "/opt"
     # User code sees the argv AWS's runtime has: just the script.
     del sys.argv[1:]
