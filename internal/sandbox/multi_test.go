@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +186,60 @@ func TestMultiResultsByRequestID(t *testing.T) {
 		if got := testkit.DecodeJSON[map[string]int](t, r.Payload); got["n"] != i {
 			t.Fatalf("call %d got %s", i, r.Payload)
 		}
+	}
+}
+
+// TestMultiRuntimeAPI drives a multi-invocation environment's Runtime API
+// by hand: a /next that waits gets the next call handed off, a queued call
+// goes to the next /next, results route by id, a second result for a
+// finished call is AWS's 403 and an unknown id a 400.
+func TestMultiRuntimeAPI(t *testing.T) {
+	e := fuzzEnv()
+	e.cur, e.queued = nil, nil
+	e.multi = newMultiState(4)
+	addr := serveAPI(t, e)
+	mk := func(id string) *call {
+		return &call{id: id, inv: Invocation{RequestID: id, Payload: []byte(`"` + id + `"`)},
+			deadline: time.Now().Add(time.Minute), done: make(chan struct{}, 1)}
+	}
+	const next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+	post := func(id, body string) rawResponse {
+		return roundTrip(t, addr, "POST /2018-06-01/runtime/invocation/"+id+"/response HTTP/1.1\r\nHost: x\r\nContent-Length: "+
+			strconv.Itoa(len(body))+"\r\n\r\n"+body, "POST")
+	}
+	// Two /next wait at once; two calls are handed off to them.
+	got := make(chan string, 2)
+	for range 2 {
+		go func() { got <- string(roundTrip(t, addr, next, "GET").body) }()
+	}
+	testkit.Eventually(t, 2*time.Second, "two /next waiting", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.multi.waiters) == 2
+	})
+	a, b, c := mk("req-a"), mk("req-b"), mk("req-c")
+	e.handOffMulti(a)
+	e.handOffMulti(b)
+	e.handOffMulti(c) // queued: no /next waits
+	if x, y := <-got, <-got; x == y || (x != `"req-a"` && x != `"req-b"`) || (y != `"req-a"` && y != `"req-b"`) {
+		t.Fatalf("waiting /next got %s and %s", x, y)
+	}
+	if r := roundTrip(t, addr, next, "GET"); string(r.body) != `"req-c"` {
+		t.Fatalf("queued call: %d %s", r.code, r.body)
+	}
+	for _, cl := range []*call{b, a, c} {
+		if r := post(cl.id, `{"ok":"`+cl.id+`"}`); r.code != 202 {
+			t.Fatalf("response for %s: %d %s", cl.id, r.code, r.body)
+		}
+		<-cl.done
+		if cl.state != callResponded || string(cl.payload) != `{"ok":"`+cl.id+`"}` {
+			t.Fatalf("%s: state %d payload %s", cl.id, cl.state, cl.payload)
+		}
+	}
+	if r := post("req-a", `{}`); r.code != 403 || string(r.body) != `{"errorMessage":"Invalid state transition: response already received for request req-a","errorType":"InvalidStateTransition"}` {
+		t.Errorf("second response: %d %s", r.code, r.body)
+	}
+	if r := post("req-zz", `{}`); r.code != 400 || string(r.body) != `{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}` {
+		t.Errorf("unknown id: %d %s", r.code, r.body)
 	}
 }
