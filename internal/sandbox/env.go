@@ -160,6 +160,9 @@ func (e *env) setup() error {
 				return fmt.Errorf("sandbox: cgroup: %w", err)
 			}
 			e.cg = cg
+			if e.fn.CPUs > 0 && !iso.cg.limitCPU(cg, "e"+strconv.FormatUint(e.id, 10), e.fn.CPUs) {
+				e.m.log.Debug("sandbox: no cpu controller: the environment's CPUs are not capped", "env", e.id, "cpus", e.fn.CPUs)
+			}
 		}
 	} else {
 		if err := os.Mkdir(e.tmpDir, 0o755); err != nil {

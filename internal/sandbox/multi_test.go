@@ -2,6 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,5 +244,58 @@ func TestMultiRuntimeAPI(t *testing.T) {
 	}
 	if r := post("req-zz", `{}`); r.code != 400 || string(r.body) != `{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}` {
 		t.Errorf("unknown id: %d %s", r.code, r.body)
+	}
+}
+
+// TestMultiCPUQuota: an environment with CPUs (Lambda Managed Instances'
+// vCPUs) has a CPU quota of that many CPUs where the cpu controller is
+// available, which the function's process reads back from its own cgroup.
+func TestMultiCPUQuota(t *testing.T) {
+	needGo(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	m, _ := newTestManager(t, "auto")
+	if m.iso == nil || m.iso.cg == nil {
+		t.Fatal("running as root but environments have no cgroups")
+	}
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 2; f.CPUs = 1.5 })
+	invoke(t, m, fn, map[string]any{"op": "span", "ms": 1})
+	var e *env
+	m.envMu.Lock()
+	for x := range m.envs {
+		e = x
+	}
+	m.envMu.Unlock()
+	var quota string
+	for _, d := range e.cg.dirs {
+		if b, err := os.ReadFile(filepath.Join(d, "cpu.max")); err == nil {
+			quota = strings.TrimSpace(string(b))
+		} else if b, err := os.ReadFile(filepath.Join(d, "cpu.cfs_quota_us")); err == nil {
+			quota = strings.TrimSpace(string(b))
+		}
+	}
+	if !m.iso.cg.v2 && m.iso.cg.cpu == "" || m.iso.cg.v2 && !m.iso.cg.cpuOK {
+		t.Skip("no cpu controller here")
+	}
+	if quota != "150000" && quota != "150000 100000" {
+		t.Fatalf("cpu quota %q, want 1.5 CPUs (150000 per 100000 µs)", quota)
+	}
+	// The process is in that cgroup.
+	pid := e.currentProc().pid.Load()
+	self, err := os.ReadFile("/proc/" + strconv.FormatInt(pid, 10) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "/e" + strconv.FormatUint(e.id, 10)
+	in := false
+	for line := range strings.Lines(string(self)) {
+		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(f) == 3 && strings.HasSuffix(f[2], name) && (m.iso.cg.v2 || slices.Contains(strings.Split(f[1], ","), "cpu")) {
+			in = true
+		}
+	}
+	if !in {
+		t.Fatalf("the bootstrap is not in the environment's cpu cgroup:\n%s", self)
 	}
 }
