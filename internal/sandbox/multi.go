@@ -9,7 +9,9 @@ package sandbox
 //   - init ends when at least one runtime worker has called /next;
 //   - each invocation has its own timeout: one that times out is reported
 //     as failed, but the environment is not stopped and the other
-//     invocations go on (the function's code keeps running);
+//     invocations go on (the function's code keeps running, and the
+//     runtime worker running it stays busy: its slot is taken until the
+//     runtime posts the late result or the process goes);
 //   - a process that exits fails every invocation it holds.
 //
 // The single-invocation path (invocation.go) is untouched: a Function with
@@ -32,14 +34,17 @@ const maxRecentIDs = 256
 // multiState is a multi-invocation environment's bookkeeping.
 type multiState struct {
 	max int
-	// active counts calls routed here and not finished; pool.mu's.
-	active int
+	// active counts calls routed here and not finished; held, the slots
+	// of timed-out calls whose code still runs. Both pool.mu's; held may
+	// dip below 0 for a moment (a late result before its hold).
+	active, held int
 
 	// Guarded by env.mu.
 	inflight map[string]*call     // pending calls, queued or fetched
 	queue    []*call              // calls no runtime has fetched yet, oldest first
 	waiters  []*runtimeapi.Waiter // /next requests with no call yet
 	recent   map[string]struct{}  // finished ids, for AlreadyHandled
+	late     map[string]struct{}  // timed-out calls the runtime still runs
 	order    []string             // recent, oldest first
 
 	startMu  sync.Mutex // one (re)start of the process at a time
@@ -52,6 +57,7 @@ func newMultiState(n int) *multiState {
 		max:      n,
 		inflight: make(map[string]*call, n),
 		recent:   make(map[string]struct{}),
+		late:     make(map[string]struct{}),
 	}
 }
 
@@ -79,7 +85,7 @@ func (m *Manager) invokeMulti(ctx context.Context, fn *Function, inv Invocation)
 // freeSlotLocked takes a slot of a live environment of p; p.mu held.
 func (m *Manager) freeSlotLocked(p *pool) *env {
 	for _, e := range p.shared {
-		if e.multi.active < e.multi.max && !e.isDead() {
+		if e.multi.active+e.multi.held < e.multi.max && !e.isDead() {
 			if e.multi.active == 0 {
 				m.idle.Add(-1)
 			}
@@ -261,7 +267,10 @@ func (e *env) awaitMulti(c *call, pr *proc, timer *time.Timer, cancel <-chan str
 	case <-c.done:
 		return outDone
 	case <-timer.C:
-		if e.claimMulti(c) {
+		if ok, late := e.claimMulti(c, true); ok {
+			if late {
+				e.m.holdSlots(e, 1)
+			}
 			return outTimeout
 		}
 		<-c.done
@@ -274,7 +283,7 @@ func (e *env) awaitMulti(c *call, pr *proc, timer *time.Timer, cancel <-chan str
 			return outDone
 		case <-t.C:
 		}
-		if e.claimMulti(c) {
+		if ok, _ := e.claimMulti(c, false); ok {
 			return outCrash
 		}
 		<-c.done
@@ -371,7 +380,12 @@ func (e *env) completeMulti(id string, st callState, payload []byte) runtimeapi.
 	c := ms.inflight[id]
 	if c == nil || c.state != callPending {
 		_, seen := ms.recent[id]
+		_, late := ms.late[id]
+		delete(ms.late, id)
 		e.mu.Unlock()
+		if late { // the worker is free again
+			e.m.holdSlots(e, -1)
+		}
 		if seen {
 			return runtimeapi.AlreadyHandled
 		}
@@ -387,13 +401,15 @@ func (e *env) completeMulti(id string, st callState, payload []byte) runtimeapi.
 }
 
 // claimMulti marks c finished by the platform (timeout, crash) unless the
-// runtime already completed it.
-func (e *env) claimMulti(c *call) bool {
+// runtime already completed it. On a timeout of a call the runtime has
+// fetched, late says the caller must hold its slot (holdSlots) until the
+// late result.
+func (e *env) claimMulti(c *call, timeout bool) (ok, late bool) {
 	ms := e.multi
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c.state != callPending {
-		return false
+		return false, false
 	}
 	c.state = callClaimed
 	c.doneAt = time.Now()
@@ -401,9 +417,33 @@ func (e *env) claimMulti(c *call) bool {
 		// Never fetched: it must not reach a later process.
 		ms.queue = slices.Delete(ms.queue, i, i+1)
 		c.state = callUnsent
+	} else if timeout {
+		ms.late[c.id] = struct{}{}
+		late = true
 	}
 	e.forgetLocked(c)
-	return true
+	return true, late
+}
+
+// holdSlots counts n more (or, negative, fewer) of e's slots busy with
+// timed-out calls. Never called with e.mu held: pool.mu comes first.
+func (m *Manager) holdSlots(e *env, n int) {
+	p := e.pool
+	p.mu.Lock()
+	e.multi.held += n
+	p.mu.Unlock()
+}
+
+// procGoneMulti forgets what the gone process held; e.mu held. It returns
+// how many slots of timed-out calls to free (holdSlots) once e.mu is
+// released.
+func (e *env) procGoneMulti() int {
+	ms := e.multi
+	clear(ms.waiters)
+	ms.waiters = ms.waiters[:0]
+	n := len(ms.late)
+	clear(ms.late)
+	return n
 }
 
 // forgetLocked moves c from the in-flight calls to the recent ids; e.mu held.

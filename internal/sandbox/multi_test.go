@@ -18,6 +18,7 @@ import (
 // and in which process.
 type span struct {
 	Pid        int    `json:"pid"`
+	Proc       string `json:"proc"` // a process's own id: pids repeat across PID namespaces
 	Start, End int64  // Unix ns
 	Max        string `json:"max"` // AWS_LAMBDA_MAX_CONCURRENCY as the function saw it
 }
@@ -57,7 +58,7 @@ func checkOverlap(t *testing.T, res []Result) []span {
 	}
 	var lastStart, firstEnd int64 = 0, 1 << 62
 	for _, s := range spans {
-		if s.Pid != spans[0].Pid {
+		if s.Proc == "" || s.Proc != spans[0].Proc {
 			t.Fatalf("calls ran in several processes: %+v", spans)
 		}
 		lastStart, firstEnd = max(lastStart, s.Start), min(firstEnd, s.End)
@@ -99,8 +100,8 @@ func TestMultiConcurrentCallsShareOneProcess(t *testing.T) {
 		}
 		// Warm again: the same process.
 		again := checkOverlap(t, invokeAll(t, m, fn, op, op))
-		if again[0].Pid != spans[0].Pid {
-			t.Fatalf("warm calls in a new process %d, was %d", again[0].Pid, spans[0].Pid)
+		if again[0].Proc != spans[0].Proc {
+			t.Fatalf("warm calls in a new process %s, was %s", again[0].Proc, spans[0].Proc)
 		}
 	})
 }
@@ -298,4 +299,37 @@ func TestMultiCPUQuota(t *testing.T) {
 	if !in {
 		t.Fatalf("the bootstrap is not in the environment's cpu cgroup:\n%s", self)
 	}
+}
+
+// TestMultiTimedOutCallHoldsItsSlot: the code of a timed-out call keeps
+// running, and keeps its runtime worker busy (AWS: "your code continues to
+// run"); its slot is not handed to another call until the runtime posts
+// the late result.
+func TestMultiTimedOutCallHoldsItsSlot(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 2; f.Timeout = time.Second })
+	if r := invoke(t, m, fn, map[string]any{"op": "sleep", "ms": 2500}); !strings.Contains(string(r.Payload), "Sandbox.Timedout") {
+		t.Fatalf("slow call: %s", r.Payload)
+	}
+	op := map[string]any{"op": "span", "ms": 300}
+	res := invokeAll(t, m, fn, op, op)
+	a, b := testkit.DecodeJSON[span](t, res[0].Payload), testkit.DecodeJSON[span](t, res[1].Payload)
+	if a.Pid == b.Pid {
+		t.Fatalf("two calls beside a timed-out one shared its environment of 2 slots (pid %d)", a.Pid)
+	}
+	// Once the slow code ends, its slot is free again.
+	testkit.Eventually(t, 5*time.Second, "held slot freed", func() bool {
+		held := 0
+		m.pools.Range(func(_, v any) bool {
+			p := v.(*pool)
+			p.mu.Lock()
+			for _, e := range p.shared {
+				held += e.multi.held
+			}
+			p.mu.Unlock()
+			return true
+		})
+		return held == 0
+	})
 }

@@ -246,6 +246,7 @@ func (e *env) currentProc() *proc {
 
 // procGone forgets pr so the next invoke starts a fresh process.
 func (e *env) procGone(pr *proc) {
+	late := 0
 	e.mu.Lock()
 	if e.proc == pr {
 		e.proc = nil
@@ -253,11 +254,13 @@ func (e *env) procGone(pr *proc) {
 		// (a surviving child holds it), and must not get the next call.
 		e.waiting = nil
 		if e.multi != nil {
-			clear(e.multi.waiters)
-			e.multi.waiters = e.multi.waiters[:0]
+			late = e.procGoneMulti()
 		}
 	}
 	e.mu.Unlock()
+	if late > 0 {
+		e.m.holdSlots(e, -late)
+	}
 }
 
 // coldStart starts the process and waits for its first /next. A non-nil

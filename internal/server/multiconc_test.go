@@ -28,7 +28,11 @@ func onCapacityProvider(in *lambda.CreateFunctionInput, n int32) *lambda.CreateF
 }
 
 // span is what the handlers below answer: where and when they ran.
+// Pids alone do not tell processes apart: an isolated environment has a
+// PID namespace of its own. Proc is a random id each process draws once;
+// Env names the environment (parent pid and PID namespace).
 type span struct {
+	Proc, Env  string
 	Pid, Ppid  int
 	Start, End float64 // ms since the epoch
 	Max        string  // AWS_LAMBDA_MAX_CONCURRENCY
@@ -76,17 +80,18 @@ func overlapping(spans []span) bool {
 func TestManagedInstancesNodeConcurrentInOneProcess(t *testing.T) {
 	t.Parallel()
 	_, c := servertest.InvokeEnv(t, nil)
-	const src = `exports.handler = async (event, context) => {
+	const src = `const proc = require('node:crypto').randomUUID();
+exports.handler = async (event, context) => {
   const start = Date.now();
   console.log('started', context.awsRequestId);
   await new Promise((r) => setTimeout(r, event.ms));
-  return { pid: process.pid, ppid: process.ppid, start, end: Date.now(), max: process.env.AWS_LAMBDA_MAX_CONCURRENCY };
+  return { proc, pid: process.pid, ppid: process.ppid, start, end: Date.now(), max: process.env.AWS_LAMBDA_MAX_CONCURRENCY };
 };
 `
 	testkit.CreateActive(t, c, onCapacityProvider(testkit.NodeFunction(t, "mi-node", "index.js", "index.handler", src), 4))
 	spans := invokeSpans(t, c, "mi-node", 4)
 	for _, s := range spans {
-		if s.Pid != spans[0].Pid {
+		if s.Proc == "" || s.Proc != spans[0].Proc {
 			t.Fatalf("the invokes ran in several processes: %+v", spans)
 		}
 	}
@@ -110,30 +115,108 @@ func TestManagedInstancesNodeConcurrentInOneProcess(t *testing.T) {
 func TestManagedInstancesPythonConcurrentWorkers(t *testing.T) {
 	t.Parallel()
 	_, c := servertest.InvokeEnv(t, nil)
-	const src = `import os, time
+	const src = `import os, time, uuid
+
+PROC = str(uuid.uuid4())
 
 def handler(event, context):
     start = time.time() * 1000
     time.sleep(event["ms"] / 1000)
-    return {"pid": os.getpid(), "ppid": os.getppid(), "start": start, "end": time.time() * 1000,
+    return {"proc": PROC, "env": "%d %s" % (os.getppid(), os.readlink("/proc/self/ns/pid")),
+            "pid": os.getpid(), "start": start, "end": time.time() * 1000,
             "max": os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY")}
 `
 	testkit.CreateActive(t, c, onCapacityProvider(testkit.PyFunction(t, "mi-py", src), 4))
 	spans := invokeSpans(t, c, "mi-py", 4)
-	pids := map[int]bool{}
+	procs := map[string]bool{}
 	for _, s := range spans {
-		pids[s.Pid] = true
-		if s.Ppid != spans[0].Ppid {
+		procs[s.Proc] = true
+		if s.Env != spans[0].Env {
 			t.Fatalf("the invokes ran in several environments: %+v", spans)
 		}
 	}
-	if len(pids) != 4 {
-		t.Fatalf("the invokes ran in %d worker processes, want 4: %+v", len(pids), spans)
+	if len(procs) != 4 {
+		t.Fatalf("the invokes ran in %d worker processes, want 4: %+v", len(procs), spans)
 	}
 	if !overlapping(spans) {
 		t.Fatalf("the invokes did not overlap: %+v", spans)
 	}
 	if spans[0].Max != "4" {
 		t.Errorf("AWS_LAMBDA_MAX_CONCURRENCY = %q, want 4", spans[0].Max)
+	}
+}
+
+// TestManagedInstancesNodeTimeoutAndCrash: with several invocations in
+// flight in one Node.js process, one that times out fails alone (AWS:
+// "other concurrent invocations in the execution environment continue
+// processing normally") and the process lives on; a handler that exits
+// the process fails every invocation in flight with Runtime.ExitError.
+func TestManagedInstancesNodeTimeoutAndCrash(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	const src = `const proc = require('node:crypto').randomUUID();
+exports.handler = async (event) => {
+  if (event.exitAfter) setTimeout(() => process.exit(2), event.exitAfter);
+  await new Promise((r) => setTimeout(r, event.ms));
+  return { proc };
+};
+`
+	// Two functions: the timed-out code of the first keeps a slot of its
+	// environment busy for a while.
+	for _, name := range []string{"mi-node-timeout", "mi-node-crash"} {
+		in := onCapacityProvider(testkit.NodeFunction(t, name, "index.js", "index.handler", src), 4)
+		in.Timeout = aws.Int32(1)
+		testkit.CreateActive(t, c, in)
+	}
+	fn := "mi-node-timeout"
+	call := func(payloads ...string) []*lambda.InvokeOutput {
+		out := make([]*lambda.InvokeOutput, len(payloads))
+		var wg sync.WaitGroup
+		for i, p := range payloads {
+			wg.Go(func() {
+				res, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(p)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out[i] = res
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		return out
+	}
+	pidOf := func(o *lambda.InvokeOutput) string {
+		t.Helper()
+		if o.FunctionError != nil {
+			t.Fatalf("function error: %s", o.Payload)
+		}
+		return testkit.DecodeJSON[span](t, o.Payload).Proc
+	}
+
+	res := call(`{"ms":3000}`, `{"ms":200}`, `{"ms":200}`)
+	if res[0].FunctionError == nil || !strings.Contains(string(res[0].Payload), "Task timed out after 1.00 seconds") {
+		t.Fatalf("slow invoke: %s", res[0].Payload)
+	}
+	pid := pidOf(res[1])
+	if pidOf(res[2]) != pid {
+		t.Fatal("the invokes beside the timeout ran in another process")
+	}
+	if after := pidOf(call(`{"ms":1}`)[0]); after != pid {
+		t.Fatalf("after a timeout the process changed: %s, was %s", after, pid)
+	}
+
+	fn = "mi-node-crash"
+	pid = pidOf(call(`{"ms":1}`)[0])
+	res = call(`{"ms":900}`, `{"ms":900}`, `{"ms":900}`, `{"ms":900,"exitAfter":200}`)
+	for i, r := range res {
+		if r.FunctionError == nil || !strings.Contains(string(r.Payload), `"errorType":"Runtime.ExitError"`) {
+			t.Errorf("invoke %d in flight when the process exited: %s", i, r.Payload)
+		}
+	}
+	if after := pidOf(call(`{"ms":1}`)[0]); after == pid {
+		t.Fatal("the process that exited still serves")
 	}
 }
