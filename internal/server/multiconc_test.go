@@ -220,3 +220,54 @@ exports.handler = async (event) => {
 		t.Fatal("the process that exited still serves")
 	}
 }
+
+// TestManagedInstancesPythonWorkerExit: a Python worker process that exits
+// fails its own invocation (Runtime.ExitError) while the invocations of the
+// other workers finish, and the environment keeps serving, as AWS keeps a
+// Managed Instances environment up with its remaining workers.
+func TestManagedInstancesPythonWorkerExit(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	const src = `import os, time, uuid
+
+PROC = str(uuid.uuid4())
+
+def handler(event, context):
+    time.sleep(event["ms"] / 1000)
+    if event.get("exit"):
+        os._exit(event["exit"])
+    return {"proc": PROC, "env": "%d %s" % (os.getppid(), os.readlink("/proc/self/ns/pid"))}
+`
+	testkit.CreateActive(t, c, onCapacityProvider(testkit.PyFunction(t, "mi-py-exit", src), 3))
+	out := make([]*lambda.InvokeOutput, 3)
+	var wg sync.WaitGroup
+	for i, p := range []string{`{"ms":1000}`, `{"ms":1000}`, `{"ms":200,"exit":3}`} {
+		wg.Go(func() {
+			res, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("mi-py-exit"), Payload: []byte(p)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			out[i] = res
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if out[2].FunctionError == nil || !strings.Contains(string(out[2].Payload), `"errorType": "Runtime.ExitError"`) && !strings.Contains(string(out[2].Payload), `"errorType":"Runtime.ExitError"`) ||
+		!strings.Contains(string(out[2].Payload), "exit status 3") {
+		t.Fatalf("the invoke whose worker exited: %s", out[2].Payload)
+	}
+	var env string
+	for _, o := range out[:2] {
+		if o.FunctionError != nil {
+			t.Fatalf("an invoke beside the exit failed: %s", o.Payload)
+		}
+		env = testkit.DecodeJSON[span](t, o.Payload).Env
+	}
+	after := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("mi-py-exit"), Payload: []byte(`{"ms":1}`)})
+	if after.FunctionError != nil || testkit.DecodeJSON[span](t, after.Payload).Env != env {
+		t.Fatalf("after a worker exited: %s (environment %s)", after.Payload, env)
+	}
+}
