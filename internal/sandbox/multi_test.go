@@ -333,3 +333,40 @@ func TestMultiTimedOutCallHoldsItsSlot(t *testing.T) {
 		return held == 0
 	})
 }
+
+// TestMultiInitErrorFailsEveryWaitingCall: calls that arrive while an
+// environment starts wait for its init; when the init fails, each gets the
+// init error, none a bare error.
+func TestMultiInitErrorFailsEveryWaitingCall(t *testing.T) {
+	needPython(t)
+	m, _ := newTestManager(t, "off")
+	fn := pyFunction(func(f *Function) { f.MaxConcurrency = 4; f.Env = append(f.Env, "PYMODE=initerror") })
+	for i, r := range invokeAll(t, m, fn, 1, 2, 3) {
+		if r.FunctionError != "Unhandled" || !strings.Contains(string(r.Payload), "Runtime.ImportModuleError") {
+			t.Errorf("call %d: %q %s", i, r.FunctionError, r.Payload)
+		}
+	}
+	testkit.Eventually(t, 5*time.Second, "no environment left", func() bool { return m.Stats().Total == 0 })
+}
+
+// TestMultiCanceledCallFinishesInBackground: a caller that gives up gets
+// its context's error at once; the call's slot is freed when the runtime
+// answers, and the environment serves on.
+func TestMultiCanceledCallFinishesInBackground(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "off")
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 2 })
+	first := testkit.DecodeJSON[span](t, invoke(t, m, fn, map[string]any{"op": "span", "ms": 1}).Payload)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := m.Invoke(ctx, fn, newInv(map[string]any{"op": "sleep", "ms": 500})); err != context.DeadlineExceeded {
+		t.Fatalf("canceled call: %v", err)
+	}
+	testkit.Eventually(t, 5*time.Second, "the environment idle again", func() bool {
+		s := m.Stats()
+		return s.Total == 1 && s.Idle == 1
+	})
+	if again := testkit.DecodeJSON[span](t, invoke(t, m, fn, map[string]any{"op": "span", "ms": 1}).Payload); again.Proc != first.Proc {
+		t.Fatalf("after a canceled call: process %s, was %s", again.Proc, first.Proc)
+	}
+}
