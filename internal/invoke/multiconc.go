@@ -25,6 +25,10 @@ const defaultGiBPerVCPU = 2.0
 //     or the runtime's default per vCPU when unset: Node.js 64, Python 16
 //     (both from AWS's runtime pages), Java and .NET 32 [?], others 16 [?].
 //
+// Logs are JSON: "Lambda Managed Instances only support JSON log format"
+// (AWS's log format guide), whatever LoggingConfig says; with invocations
+// interleaved, each line names its request id.
+//
 // Functions without a capacity provider run one invocation per
 // environment, unconstrained in CPU, as before.
 func managedInstances(f *sandbox.Function, cfg *spec.FunctionConfiguration) {
@@ -39,6 +43,10 @@ func managedInstances(f *sandbox.Function, cfg *spec.FunctionConfiguration) {
 	}
 	mem := float64(deref32(cfg.MemorySize, limits.DefaultMemoryMB))
 	f.CPUs = max(1, mem/(ratio*1024))
+	if f.LogFormat != "JSON" {
+		f.LogFormat = "JSON"
+		f.Env = append(f.Env, "AWS_LAMBDA_LOG_FORMAT=JSON")
+	}
 	if mi.PerExecutionEnvironmentMaxConcurrency != nil {
 		f.MaxConcurrency = int(*mi.PerExecutionEnvironmentMaxConcurrency)
 		return

@@ -85,7 +85,7 @@ exports.handler = async (event, context) => {
   const start = Date.now();
   console.log('started', context.awsRequestId);
   await new Promise((r) => setTimeout(r, event.ms));
-  return { proc, pid: process.pid, ppid: process.ppid, start, end: Date.now(), max: process.env.AWS_LAMBDA_MAX_CONCURRENCY };
+  return { proc, id: context.awsRequestId, pid: process.pid, ppid: process.ppid, start, end: Date.now(), max: process.env.AWS_LAMBDA_MAX_CONCURRENCY };
 };
 `
 	testkit.CreateActive(t, c, onCapacityProvider(testkit.NodeFunction(t, "mi-node", "index.js", "index.handler", src), 4))
@@ -101,10 +101,13 @@ exports.handler = async (event, context) => {
 	if spans[0].Max != "4" {
 		t.Errorf("AWS_LAMBDA_MAX_CONCURRENCY = %q, want 4", spans[0].Max)
 	}
-	// Console output carries each invocation's own request id.
+	// Logs are JSON, as AWS has them for Managed Instances, and console
+	// output names its invocation.
 	out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("mi-node"), Payload: []byte(`{"ms":1}`), LogType: types.LogTypeTail})
-	if log := testkit.Tail(t, out); !strings.Contains(log, "\t"+startID(t, log)+"\tINFO\tstarted "+startID(t, log)) {
-		t.Errorf("log of a lone invoke:\n%s", log)
+	id := testkit.DecodeJSON[struct{ ID string }](t, out.Payload).ID
+	if log := testkit.Tail(t, out); id == "" || !strings.Contains(log, `"level":"INFO","requestId":"`+id+`","message":"started `+id+`"`) ||
+		!strings.Contains(log, `"type":"platform.report","record":{"requestId":"`+id+`"`) {
+		t.Errorf("log of invoke %s:\n%s", id, log)
 	}
 }
 
