@@ -6,7 +6,8 @@ package sandbox
 //
 //   - the runtime calls /next concurrently, up to AWS_LAMBDA_MAX_CONCURRENCY
 //     (set in the environment), and posts results by request id;
-//   - init ends when at least one runtime worker has called /next;
+//   - init ends when at least one runtime worker has called /next, and
+//     may take 130 s or the function's timeout, whichever is longer;
 //   - each invocation has its own timeout: one that times out is reported
 //     as failed, but the environment is not stopped and the other
 //     invocations go on (the function's code keeps running, and the
@@ -26,6 +27,11 @@ import (
 
 	"github.com/lambdad/lambdad/internal/runtimeapi"
 )
+
+// multiInitLimit is the init phase's limit on Managed Instances: the
+// longer of 130 s and the function's timeout (AWS's Managed Instances
+// execution environment guide; its English wording not seen [?]).
+const multiInitLimit = 130 * time.Second
 
 // maxRecentIDs bounds how many finished request ids an environment
 // remembers, to answer a second result for one with AWS's 403.

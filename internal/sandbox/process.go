@@ -299,6 +299,9 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 		return nil, 0, nil, ErrClosed
 	}
 	limit := max(initLimit, e.fn.Timeout)
+	if e.multi != nil {
+		limit = max(multiInitLimit, e.fn.Timeout)
+	}
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	hold := time.NewTimer(startHold)
