@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,11 @@ type cgroupRoot struct {
 	base string // v2
 	mem  string // v1
 	pids string // v1
+
+	// The optional cpu controller (cgroup_cpu_linux.go), probed on first use.
+	cpuOnce sync.Once
+	cpuOK   bool   // v2: enabled for environments
+	cpu     string // v1: this instance's directory in the cpu hierarchy
 }
 
 type envCgroup struct {
@@ -415,5 +421,8 @@ func (r *cgroupRoot) dirs() []string {
 func (r *cgroupRoot) close() {
 	for _, d := range r.dirs() {
 		_ = os.Remove(d)
+	}
+	if r.cpu != "" {
+		_ = os.Remove(r.cpu)
 	}
 }

@@ -59,6 +59,8 @@ type env struct {
 	json    bool
 	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
 	releaseCreds func()
+	// multi is set when the environment holds several invocations at once.
+	multi *multiState
 
 	mu     sync.Mutex
 	proc   *proc
@@ -98,6 +100,10 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		readBuf: make([]byte, 4096),
 		json:    strings.EqualFold(fn.LogFormat, "JSON"),
 		version: "$LATEST",
+	}
+	if fn.MaxConcurrency > 1 {
+		e.multi = newMultiState(fn.MaxConcurrency)
+		e.logActive = true // calls share the output: see takeLogMulti
 	}
 	if e.fn.MemoryMB <= 0 {
 		e.fn.MemoryMB = limits.DefaultMemoryMB
@@ -155,6 +161,9 @@ func (e *env) setup() error {
 				return fmt.Errorf("sandbox: cgroup: %w", err)
 			}
 			e.cg = cg
+			if e.fn.CPUs > 0 && !iso.cg.limitCPU(cg, "e"+strconv.FormatUint(e.id, 10), e.fn.CPUs) {
+				e.m.log.Debug("sandbox: no cpu controller: the environment's CPUs are not capped", "env", e.id, "cpus", e.fn.CPUs)
+			}
 		}
 	} else {
 		if err := os.Mkdir(e.tmpDir, 0o755); err != nil {
@@ -230,6 +239,7 @@ func (e *env) setup() error {
 	for _, k := range []string{"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"} {
 		envv = append(envv, k+"="+own[k])
 	}
+	envv = append(envv, multiEnviron(&e.fn)...)
 	if !hasPath {
 		envv = append(envv, "PATH="+defaultPath)
 	}

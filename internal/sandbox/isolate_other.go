@@ -19,10 +19,11 @@ type cgroupRoot struct{}
 
 type envCgroup struct{ dirs []string }
 
-func (r *cgroupRoot) create(string, int) (*envCgroup, error) { return nil, errors.ErrUnsupported }
-func (c *envCgroup) peakBytes() int64                        { return 0 }
-func (c *envCgroup) resetPeak()                              {}
-func (c *envCgroup) remove() bool                            { return false }
+func (r *cgroupRoot) create(string, int) (*envCgroup, error)    { return nil, errors.ErrUnsupported }
+func (c *envCgroup) peakBytes() int64                           { return 0 }
+func (c *envCgroup) resetPeak()                                 {}
+func (c *envCgroup) remove() bool                               { return false }
+func (r *cgroupRoot) limitCPU(*envCgroup, string, float64) bool { return false }
 
 func newIsolation(Config, func(string, ...any)) (*isolation, error) {
 	return nil, errors.New("isolation needs Linux")

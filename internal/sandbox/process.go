@@ -246,14 +246,21 @@ func (e *env) currentProc() *proc {
 
 // procGone forgets pr so the next invoke starts a fresh process.
 func (e *env) procGone(pr *proc) {
+	late := 0
 	e.mu.Lock()
 	if e.proc == pr {
 		e.proc = nil
 		// A /next left by pr's runtime: its connection may outlive it
 		// (a surviving child holds it), and must not get the next call.
 		e.waiting = nil
+		if e.multi != nil {
+			late = e.procGoneMulti()
+		}
 	}
 	e.mu.Unlock()
+	if late > 0 {
+		e.m.holdSlots(e, -late)
+	}
 }
 
 // coldStart starts the process and waits for its first /next. A non-nil
@@ -292,6 +299,9 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 		return nil, 0, nil, ErrClosed
 	}
 	limit := max(initLimit, e.fn.Timeout)
+	if e.multi != nil {
+		limit = max(multiInitLimit, e.fn.Timeout)
+	}
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	hold := time.NewTimer(startHold)

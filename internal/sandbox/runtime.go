@@ -24,6 +24,10 @@ func (e *env) Next(w *runtimeapi.Waiter) error {
 		pr.initDone = time.Now()
 		close(pr.ready)
 	}
+	if e.multi != nil {
+		e.nextMulti(w) // unlocks e.mu
+		return nil
+	}
 	c := e.queued
 	e.queued = nil
 	if c == nil || e.cur != c || c.state != callPending {
@@ -41,6 +45,9 @@ func (e *env) CancelNext(w *runtimeapi.Waiter) {
 	e.mu.Lock()
 	if e.waiting == w {
 		e.waiting = nil
+	}
+	if e.multi != nil {
+		e.cancelNextMulti(w)
 	}
 	e.mu.Unlock()
 }
@@ -97,6 +104,9 @@ func (e *env) Result(id string, kind runtimeapi.ResultKind, body []byte) runtime
 		st = callFailed
 	case runtimeapi.TooLarge:
 		st = callTooLarge
+	}
+	if e.multi != nil {
+		return e.completeMulti(id, st, body)
 	}
 	switch ok, last := e.complete(id, st, body); {
 	case ok:

@@ -107,6 +107,13 @@ type Function struct {
 	// own (its credentials), appended after Env; release is called when the
 	// environment is cleaned up.
 	EnvCredentials func() (env []string, release func())
+	// MaxConcurrency is how many invocations one environment holds at
+	// once (Lambda Managed Instances' PerExecutionEnvironmentMaxConcurrency);
+	// 0 or 1 is one at a time. See multi.go.
+	MaxConcurrency int
+	// CPUs caps the environment's CPU time, in CPUs, where the cgroup cpu
+	// controller is available; 0 is no cap.
+	CPUs float64
 }
 
 // Invocation is one event to run.
@@ -184,6 +191,10 @@ type pool struct {
 	idle    []*env // LIFO: the most recently used is the warmest
 	retired bool
 	live    int // environments made for the pool and not stopped (tenancy.go)
+	// shared are the environments holding several invocations at once
+	// (multi.go), busy or not; grow makes them one at a time.
+	shared []*env
+	grow   sync.Mutex
 }
 
 // NewManager prepares WorkDir and probes isolation.
@@ -277,6 +288,9 @@ func (m *Manager) Invoke(ctx context.Context, fn *Function, inv Invocation) (Res
 	if m.closed.Load() {
 		return Result{}, ErrClosed
 	}
+	if fn.MaxConcurrency > 1 {
+		return m.invokeMulti(ctx, fn, inv)
+	}
 	p := m.pool(tenantKey(fn.Key, inv.Tenant))
 	e := p.take()
 	if e != nil {
@@ -337,6 +351,7 @@ func (m *Manager) retire(key Key, p *pool) {
 	idle := p.idle
 	p.idle = nil
 	m.idle.Add(-int64(len(idle)))
+	idle = append(idle, m.dropSharedLocked(p)...)
 	p.mu.Unlock()
 	for _, e := range idle {
 		e.stop()
@@ -363,6 +378,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		p.retired = true
 		m.idle.Add(-int64(len(p.idle)))
 		p.idle = nil
+		m.dropSharedLocked(p) // Close stops every environment below
 		p.mu.Unlock()
 		m.pools.Delete(k)
 		return true
@@ -415,6 +431,7 @@ func (m *Manager) janitor() {
 				}
 				clear(p.idle[len(kept):])
 				p.idle = kept
+				expired = append(expired, m.expireSharedLocked(p, now)...)
 				p.mu.Unlock()
 				return true
 			})

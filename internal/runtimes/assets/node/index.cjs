@@ -532,6 +532,192 @@ async function invokeOnce(handler) {
   }
 }
 
+// ---------------------------------------------------------------- many invocations at once
+
+// Lambda Managed Instances: with AWS_LAMBDA_MAX_CONCURRENCY above 1 the
+// environment takes that many invocations at once. As AWS's Node.js
+// runtime does within each of its worker threads, this one runs them as
+// concurrent async handlers: one /next loop per slot, each on its own
+// connection, all in this one thread and process. The handler object and
+// module state are shared; the request id of console output follows each
+// invocation through AsyncLocalStorage. An uncaught error cannot be told
+// apart by invocation: it ends the process, and with it every invocation
+// in flight (the platform reports each as Runtime.ExitError).
+
+// A minimal HTTP/1.1 client on one kept-alive socket, one request at a
+// time; lambdad's Runtime API always answers with a Content-Length.
+class Lane {
+  constructor() {
+    this.sock = null;
+    this.buf = Buffer.alloc(0);
+    this.waiting = null;
+  }
+
+  connect() {
+    if (this.sock && !this.sock.destroyed) return this.sock;
+    this.buf = Buffer.alloc(0);
+    const s = net.createConnection({ host: apiHost, port: apiPort });
+    s.setNoDelay(true);
+    s.on('data', (chunk) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      this.parse();
+    });
+    const fail = (err) => {
+      if (this.sock === s) this.sock = null;
+      const w = this.waiting;
+      this.waiting = null;
+      if (w) w.reject(err || new Error('the Runtime API closed the connection'));
+    };
+    s.on('error', fail);
+    s.on('close', () => fail());
+    this.sock = s;
+    return s;
+  }
+
+  parse() {
+    if (!this.waiting) return;
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const lines = this.buf.subarray(0, end).toString('latin1').split('\r\n');
+    const headers = {};
+    for (const line of lines.slice(1)) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    const len = Number(headers['content-length'] || 0);
+    if (this.buf.length < end + 4 + len) return;
+    const body = Buffer.from(this.buf.subarray(end + 4, end + 4 + len));
+    this.buf = this.buf.subarray(end + 4 + len);
+    const w = this.waiting;
+    this.waiting = null;
+    if ((headers.connection || '').toLowerCase() === 'close') {
+      this.sock.destroy();
+      this.sock = null;
+    }
+    w.resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
+  }
+
+  requestOnce(method, urlPath, body, headers) {
+    return new Promise((resolve, reject) => {
+      const s = this.connect();
+      this.waiting = { resolve, reject };
+      const payload = body || Buffer.alloc(0);
+      let head = `${method} ${API_PREFIX}${urlPath} HTTP/1.1\r\nHost: ${apiHost}:${apiPort}\r\nContent-Length: ${payload.length}\r\n`;
+      for (const [k, v] of Object.entries(headers || {})) head += `${k}: ${v}\r\n`;
+      s.write(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), payload]));
+    });
+  }
+
+  async request(method, urlPath, body, headers) {
+    try {
+      return await this.requestOnce(method, urlPath, body, headers);
+    } catch {
+      if (this.sock) this.sock.destroy();
+      this.sock = null;
+      return this.requestOnce(method, urlPath, body, headers);
+    }
+  }
+
+  async post(urlPath, text, headers) {
+    const res = await this.request('POST', urlPath, Buffer.from(text, 'utf8'), headers);
+    if (res.status >= 300) {
+      process.stderr.write(`lambdad runtime: POST ${urlPath} returned ${res.status}: ${res.body.toString().slice(0, 200)}\n`);
+    }
+  }
+
+  postError(urlPath, err) {
+    const body = toRapidResponse(err);
+    return this.post(urlPath, JSON.stringify(body), {
+      'Content-Type': 'application/json',
+      'Lambda-Runtime-Function-Error-Type': String(body.errorType),
+    });
+  }
+}
+
+// runLane serves invocations one after another on its own connection.
+async function runLane(handler, als) {
+  const lane = new Lane();
+  for (;;) {
+    const res = await lane.request('GET', '/invocation/next');
+    if (res.status !== 200) throw new Error(`/invocation/next returned ${res.status}`);
+    const h = res.headers;
+    const id = h['lambda-runtime-aws-request-id'];
+    let outcome;
+    try {
+      outcome = { result: await als.run({ id }, () => callHandler(handler, h, res.body, id)) };
+    } catch (err) {
+      outcome = { err: err === undefined || err === null ? 'handled' : err };
+    }
+    await als.run({ id }, async () => {
+      if ('err' in outcome) {
+        logError('Invoke Error', outcome.err);
+        await lane.postError(`/invocation/${id}/error`, outcome.err);
+        return;
+      }
+      const body = serialize(outcome.result);
+      if (body === undefined) {
+        const e = new JSONStringifyError('Unable to stringify response body');
+        logError('Invoke Error', e);
+        await lane.postError(`/invocation/${id}/error`, e);
+        return;
+      }
+      await lane.post(`/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
+    });
+  }
+}
+
+// callHandler runs one invocation to its result: the promise of an async
+// handler, a callback's answer, or a plain handler's return value. With
+// other invocations running there is no empty event loop to wait for.
+function callHandler(handler, h, rawBody, id) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const complete = (err, result) => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined && err !== null) reject(err);
+      else resolve(result);
+    };
+    const deadline = Number(h['lambda-runtime-deadline-ms']);
+    const context = {
+      callbackWaitsForEmptyEventLoop: false,
+      succeed: (result) => complete(null, result),
+      fail: (err) => complete(err === undefined || err === null ? 'handled' : err),
+      done: (err, result) => complete(err, result),
+      functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+      invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      xRayTraceId: h['lambda-runtime-trace-id'],
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    };
+    try {
+      context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
+      context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+      const event = rawBody.length ? JSON.parse(rawBody.toString('utf8')) : {};
+      const result = handler(event, context, complete);
+      if (isPromise(result)) result.then((r) => complete(null, r), (e) => complete(e === undefined || e === null ? 'handled' : e));
+      else if (handler.length < 3) complete(null, result);
+    } catch (err) {
+      complete(err);
+    }
+  });
+}
+
+async function runConcurrent(handler, n) {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const als = new AsyncLocalStorage();
+  // Console output names the invocation whose code wrote it.
+  Object.defineProperty(globalThis, REQUEST_ID, { get: () => als.getStore()?.id, configurable: true });
+  reportUncaught = () => undefined; // no one invocation to blame: the exit tells them all
+  const lanes = [];
+  for (let i = 0; i < n; i++) lanes.push(runLane(handler, als));
+  await Promise.all(lanes);
+}
+
 async function main() {
   patchConsole();
   process.on('uncaughtException', (err) => {
@@ -552,6 +738,8 @@ async function main() {
     await postError('/init/error', err).catch(() => {});
     process.exit(129);
   }
+  const concurrency = parseInt(process.env.AWS_LAMBDA_MAX_CONCURRENCY || '1', 10);
+  if (concurrency > 1) return runConcurrent(handler, concurrency);
   await invokeOnce(handler);
 }
 

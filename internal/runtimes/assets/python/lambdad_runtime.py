@@ -668,7 +668,97 @@ def handle(client, handler, headers, body, json_format):
     client.response(request_id, result, content_type)
 
 
+def _max_concurrency():
+    try:
+        return int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or 1)
+    except ValueError:
+        return 1
+
+
+# Bytes per worker in the supervisor's table: the request id it is on.
+_SLOT = 64
+
+
+def _supervise(workers):
+    """Lambda Managed Instances: as AWS's Python runtime does, run one worker
+    process per concurrent invocation. Each worker does its own init and
+    handles one invocation at a time; processes share nothing but /tmp.
+    This process forks them before any user code loads and returns only in
+    a worker, with the worker's slot of a shared table where it notes the
+    invocation it is on. A worker that exits is replaced, as AWS keeps the
+    environment up with its other workers, and its invocation is answered
+    with a Runtime.ExitError [?: AWS documents no error for it]; one that
+    dies within a second of starting is replaced a second later, so a
+    failing init cannot spin."""
+    import mmap
+
+    table = mmap.mmap(-1, _SLOT * workers)
+    slots = {}  # worker pid -> slot
+    started = {}
+
+    def fork(i):
+        pid = os.fork()
+        if pid == 0:
+            return memoryview(table)[i * _SLOT:(i + 1) * _SLOT]
+        slots[pid] = i
+        started[pid] = time.monotonic()
+        return None
+
+    for i in range(workers):
+        slot = fork(i)
+        if slot is not None:
+            return slot
+    client = None
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        i = slots.pop(pid, None)
+        if i is None:
+            continue
+        held = bytes(table[i * _SLOT:(i + 1) * _SLOT]).rstrip(b"\0").decode("latin-1")
+        if held:
+            table[i * _SLOT:(i + 1) * _SLOT] = bytes(_SLOT)
+            try:
+                client = client or RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+                client.error(held, make_error(
+                    "RequestId: %s Error: Runtime exited with error: %s" % (held, _exit_text(status)),
+                    "Runtime.ExitError", []))
+            except Exception:
+                client = None
+        if time.monotonic() - started.pop(pid, 0) < 1:
+            time.sleep(1)
+        slot = fork(i)
+        if slot is not None:
+            return slot
+
+
+def _exit_text(status):
+    """A wait status as the platform words it: "exit status 1", "signal: killed"."""
+    if os.WIFSIGNALED(status):
+        import signal
+
+        return "signal: " + (signal.strsignal(os.WTERMSIG(status)) or str(os.WTERMSIG(status))).lower()
+    return "exit status %d" % os.WEXITSTATUS(status)
+
+
+def _serve_worker(client, handler, json_format, slot):
+    """A worker's loop: the invocation it is on is noted in its slot, for
+    the supervisor to answer should the worker die."""
+    empty = bytes(_SLOT)
+    while True:
+        headers, body = client.next()
+        slot[:] = headers.get("Lambda-Runtime-Aws-Request-Id", "").encode("latin-1")[:_SLOT].ljust(_SLOT, b"\0")
+        handle(client, handler, headers, body, json_format)
+        slot[:] = empty
+
+
 def main():
+    workers = _max_concurrency()
+    slot = _supervise(workers) if workers > 1 else None
     opt_dir = sys.argv[1] if len(sys.argv) > 1 else "/opt"
     # User code sees the argv AWS's runtime has: just the script.
     del sys.argv[1:]
@@ -691,6 +781,8 @@ def main():
         client.init_error(error)
         sys.exit(1)
 
+    if slot is not None:
+        _serve_worker(client, handler, json_format, slot)
     while True:
         headers, body = client.next()
         handle(client, handler, headers, body, json_format)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type event struct {
 }
 
 var counter int
+
+// procID tells processes apart where pids do not (each isolated
+// environment has a PID namespace of its own).
+var procID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid())
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev event
@@ -58,6 +63,11 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "sleep":
 		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
 		return map[string]int{"slept": ev.Ms}, nil
+	case "span": // when this call ran, and in which process
+		start := time.Now()
+		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+		return map[string]any{"pid": os.Getpid(), "proc": procID, "start": start.UnixNano(), "end": time.Now().UnixNano(),
+			"max": os.Getenv("AWS_LAMBDA_MAX_CONCURRENCY")}, nil
 	case "print":
 		for i, l := range ev.Lines {
 			if i%2 == 0 {
