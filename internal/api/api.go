@@ -240,6 +240,7 @@ func (h *Handler) register() {
 	h.registerAbsent()
 	h.registerDurable()
 	h.registerSubresources()
+	h.registerProvisioned()
 	h.registerURLs()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)

@@ -453,6 +453,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if err := tx.Delete(bVersions, verKey(ref, n)); err != nil {
 				return err
 			}
+			if err := dropProvisioned(tx, ref, ref.Qualifier); err != nil {
+				return err
+			}
 			if rec.LastPublish != nil && rec.LastPublish.Version == ref.Qualifier {
 				rec.LastPublish = nil
 				if err := s.save(tx, ref, rec); err != nil {
@@ -487,7 +490,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
 		}
-		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs} {
+		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs, bProvisioned} {
 			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
 				return err
 			}

@@ -48,6 +48,12 @@ type Config struct {
 	// HotReload says which directories hot-reload code may use (the zero
 	// value: none).
 	HotReload HotReload
+	// ProvisionedChanged, when set, learns that a function's provisioned
+	// concurrency configs (or the aliases they follow) changed;
+	// ProvisionedState reports the data plane's environments of a config
+	// (provisioned.go).
+	ProvisionedChanged func(fn Ref)
+	ProvisionedState   func(ref Ref) (ProvisionedState, bool)
 }
 
 // Service is the control plane.
