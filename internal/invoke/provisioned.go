@@ -86,14 +86,16 @@ func (s *Service) ProvisionedState(ref functions.Ref) (functions.ProvisionedStat
 // reconcile makes fn's sets match its configs.
 func (s *Service) reconcile(fn functions.Ref) {
 	ctx := context.Background()
+	p := &s.prov
+	// Configs are read under the lock: reconciles of one function that
+	// race apply the newest configs last.
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	targets, err := s.cfg.Functions.ProvisionedTargets(ctx, fn)
 	if err != nil {
 		s.cfg.Logger.Warn("provisioned concurrency: read configs", "function", fn.ARN(), "err", err)
 		return
 	}
-	p := &s.prov
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.sets == nil {
 		p.sets = make(map[provKey]*provSet)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -398,5 +399,108 @@ func TestProvisionedConcurrencyRefusals(t *testing.T) {
 	list, err = c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String(name)})
 	if err != nil || len(list.ProvisionedConcurrencyConfigs) != 1 {
 		t.Errorf("after refused changes, List = %+v, %v; want the one config", list, err)
+	}
+}
+
+// TestProvisionedConcurrencyRefusedSetups: a tenant-isolated function, and
+// an alias with a routing configuration, cannot have provisioned
+// concurrency; nothing is kept or started.
+func TestProvisionedConcurrencyRefusedSetups(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	ctx := context.Background()
+	in := testkit.PyFunction(t, "prov-tenant", provPy)
+	in.TenancyConfig = &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant}
+	testkit.CreateActive(t, c, in)
+	v := publish(t, c, "prov-tenant")
+	_, err := c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov-tenant"), Qualifier: aws.String(v), ProvisionedConcurrentExecutions: aws.Int32(1)})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Provisioned Concurrency is not supported for functions with tenant isolation mode PER_TENANT.")
+	_, err = c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov-tenant"), Qualifier: aws.String(v)})
+	testkit.APIErr(t, err, "ProvisionedConcurrencyConfigNotFoundException", 404, "No Provisioned Concurrency Config found for this function")
+
+	name := "prov-routing"
+	testkit.CreateActive(t, c, testkit.PyFunction(t, name, provPy))
+	v1 := publish(t, c, name)
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name), Description: aws.String("v2")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitUpdated(t, c, name)
+	v2 := publish(t, c, name)
+	if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(name), Name: aws.String("canary"), FunctionVersion: aws.String(v1),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{v2: 0.5}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String(name), Qualifier: aws.String("canary"), ProvisionedConcurrentExecutions: aws.Int32(1)})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "Invalid alias configuration for Provisioned Concurrency: the alias has a routing configuration.")
+	list, err := c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String(name)})
+	if err != nil || len(list.ProvisionedConcurrencyConfigs) != 0 {
+		t.Errorf("after the refusal, List = %+v, %v; want none", list, err)
+	}
+	if a, _ := provInvoke(t, c, name, v1, 0); a.Init != "on-demand" {
+		t.Errorf("after the refusal, %s ran %q, want on-demand", v1, a.Init)
+	}
+}
+
+// TestProvisionedConcurrencyOutlivesIdleTimeout: the idle janitor stops
+// on-demand environments, never provisioned ones.
+func TestProvisionedConcurrencyOutlivesIdleTimeout(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.IdleTimeout = 200 * time.Millisecond })
+	name := "prov-idle"
+	testkit.CreateActive(t, c, testkit.PyFunction(t, name, provPy))
+	v := publish(t, c, name)
+	putProvisioned(t, c, name, v, 1)
+	waitProvisioned(t, c, name, v, types.ProvisionedConcurrencyStatusEnumReady)
+	first, _ := provInvoke(t, c, name, v, 0)
+	od, _ := provInvoke(t, c, name, "$LATEST", 0)
+	time.Sleep(time.Second) // five idle timeouts
+	again, tail := provInvoke(t, c, name, v, 0)
+	if again.PID != first.PID || again.Init != "provisioned-concurrency" || strings.Contains(tail, "Init Duration") {
+		t.Errorf("after idling: %+v (log %q), want the same provisioned process %+v without Init Duration", again, tail, first)
+	}
+	if od2, tail := provInvoke(t, c, name, "$LATEST", 0); od2.PID == od.PID || !strings.Contains(tail, "Init Duration") {
+		t.Errorf("the on-demand environment of $LATEST outlived the idle timeout (%s), want a cold start", od2.PID)
+	}
+}
+
+// TestProvisionedConcurrencyListPages: ListProvisionedConcurrencyConfigs
+// pages by MaxItems and Marker.
+func TestProvisionedConcurrencyListPages(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	ctx := context.Background()
+	name := "prov-pages"
+	testkit.CreateActive(t, c, testkit.PyFunction(t, name, provPy))
+	var versions []string
+	for i := range 3 {
+		if i > 0 {
+			if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name), Description: aws.String(fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+			testkit.WaitUpdated(t, c, name)
+		}
+		v := publish(t, c, name)
+		putProvisioned(t, c, name, v, 1)
+		versions = append(versions, testkit.InvokeARN(name)+":"+v)
+	}
+	var got []string
+	var marker *string
+	for pages := 0; ; pages++ {
+		out, err := c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String(name), MaxItems: aws.Int32(2), Marker: marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.ProvisionedConcurrencyConfigs) > 2 {
+			t.Fatalf("page of %d, want at most 2", len(out.ProvisionedConcurrencyConfigs))
+		}
+		for _, it := range out.ProvisionedConcurrencyConfigs {
+			got = append(got, aws.ToString(it.FunctionArn))
+		}
+		if marker = out.NextMarker; marker == nil || pages > 3 {
+			break
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(versions, " ") {
+		t.Errorf("pages listed %v, want %v", got, versions)
 	}
 }
