@@ -70,8 +70,8 @@ func (s *Service) StartProvisioned(ctx context.Context) {
 func (s *Service) ProvisionedState(ref functions.Ref) (functions.ProvisionedState, bool) {
 	p := &s.prov
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	set := p.sets[provKey{ref.ARN(), ref.Qualifier}]
-	p.mu.Unlock()
 	if set == nil {
 		return functions.ProvisionedState{}, false
 	}

@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -503,4 +505,49 @@ func TestProvisionedConcurrencyListPages(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(versions, " ") {
 		t.Errorf("pages listed %v, want %v", got, versions)
 	}
+}
+
+// environments reads lambdad_environments from the daemon's metrics.
+func environments(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/_lambdad/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "lambdad_environments "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no lambdad_environments in %s", body)
+	return ""
+}
+
+// TestProvisionedConcurrencyDeleteFunction: deleting the function (or the
+// provisioned version) stops its provisioned environments.
+func TestProvisionedConcurrencyDeleteFunction(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, nil)
+	ctx := context.Background()
+	name := "prov-delete"
+	testkit.CreateActive(t, c, testkit.PyFunction(t, name, provPy))
+	v := publish(t, c, name)
+	putProvisioned(t, c, name, v, 2)
+	waitProvisioned(t, c, name, v, types.ProvisionedConcurrencyStatusEnumReady)
+	if n := environments(t, d.URL); n != "2" {
+		t.Fatalf("%s environments with 2 provisioned and no invoke, want 2", n)
+	}
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name), Qualifier: aws.String(v)}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "provisioned environments stopped with their version", func() bool { return environments(t, d.URL) == "0" })
+	v2 := publish(t, c, name)
+	putProvisioned(t, c, name, v2, 1)
+	waitProvisioned(t, c, name, v2, types.ProvisionedConcurrencyStatusEnumReady)
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "provisioned environments stopped with their function", func() bool { return environments(t, d.URL) == "0" })
 }
