@@ -291,34 +291,33 @@ func (s *Service) DeleteProvisioned(ctx context.Context, ref Ref) error {
 
 // ListProvisioned is ListProvisionedConcurrencyConfigs.
 func (s *Service) ListProvisioned(ctx context.Context, fn Ref, marker *string, max *int32) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
-	items, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]spec.ProvisionedConcurrencyConfigListItem, *string, error) {
+	type listed struct {
+		ref Ref
+		cfg storedProvisioned
+	}
+	page, next, err := listPage(ctx, s, marker, max, func(tx store.Tx, p page) ([]listed, *string, error) {
 		if tx.Get(bFunctions, fnKey(fn)) == nil {
 			return nil, nil, notFound(fn)
 		}
-		var cfgs []storedProvisioned
-		var refs []Ref
-		_, next := pageUnder(tx, bProvisioned, fn, p, func(q string, raw []byte) (struct{}, bool) {
+		items, next := pageUnder(tx, bProvisioned, fn, p, func(q string, raw []byte) (listed, bool) {
 			var c storedProvisioned
 			if json.Unmarshal(raw, &c) != nil {
-				return struct{}{}, false
+				return listed{}, false
 			}
 			r := fn
 			r.Qualifier = q
-			cfgs, refs = append(cfgs, c), append(refs, r)
-			return struct{}{}, true
+			return listed{r, c}, true
 		})
-		// pageUnder reads one item past a full page to know there is more.
-		if len(cfgs) > p.n {
-			cfgs, refs = cfgs[:p.n], refs[:p.n]
-		}
-		items := make([]spec.ProvisionedConcurrencyConfigListItem, len(cfgs))
-		for i := range cfgs {
-			items[i] = s.provisionedState(refs[i], cfgs[i])
-		}
 		return items, next, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The live counts are read after the transaction: the data plane's
+	// lock is never taken inside one.
+	items := make([]spec.ProvisionedConcurrencyConfigListItem, len(page))
+	for i, l := range page {
+		items[i] = s.provisionedState(l.ref, l.cfg)
 	}
 	return &spec.ListProvisionedConcurrencyConfigsResponse{ProvisionedConcurrencyConfigs: items, NextMarker: next}, nil
 }
