@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -77,7 +78,35 @@ func (pp *Provisioned) Invoke(ctx context.Context, inv Invocation) (res Result, 
 	}
 	pp.m.idle.Add(-1)
 	res, err = e.invoke(ctx, inv)
+	if e.currentProc() == nil {
+		// Its process is gone (a timeout or crash): run init again now,
+		// off the request path, so that the next invocation finds it
+		// initialized as AWS keeps provisioned environments.
+		pp.reinit(e)
+	}
 	return res, true, err
+}
+
+// reinit takes e out of the idle pool, if it is there, and starts its
+// process and init again; an init that fails stops it.
+func (pp *Provisioned) reinit(e *env) {
+	p := pp.p
+	p.mu.Lock()
+	i := slices.Index(p.idle, e)
+	if i >= 0 {
+		p.idle = slices.Delete(p.idle, i, i+1)
+	}
+	p.mu.Unlock()
+	if i < 0 {
+		return // taken by another invocation, which will start it
+	}
+	pp.m.idle.Add(-1)
+	go func() {
+		_, _, res, err := e.coldStart(context.Background(), &Invocation{RequestID: "provisioned-init"})
+		if err == nil && res == nil {
+			pp.m.release(e)
+		}
+	}()
 }
 
 // Count is how many provisioned environments are initialized and alive.

@@ -62,3 +62,27 @@ func TestProvisionedInitError(t *testing.T) {
 		t.Errorf("after a failed init: count %d, stats %+v", n, s)
 	}
 }
+
+// TestProvisionedReinitAfterTimeout: a provisioned environment whose
+// process a timeout killed runs init again before its next invocation.
+func TestProvisionedReinitAfterTimeout(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "auto")
+	pp := m.Provision(goFunction(func(f *Function) { f.Timeout = 300 * time.Millisecond }))
+	ctx := context.Background()
+	if err := pp.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, ok, err := pp.Invoke(ctx, newInv(map[string]any{"op": "sleep", "ms": 1000}))
+	if err != nil || !ok || !strings.Contains(string(res.Payload), "Sandbox.Timedout") {
+		t.Fatalf("timed-out invoke: %v %v %s", ok, err, res.Payload)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Stats().Idle != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	res, ok, err = pp.Invoke(ctx, newInv("x"))
+	if err != nil || !ok || res.FunctionError != "" || res.InitDuration != 0 {
+		t.Fatalf("invoke after the re-init: %v %v %s init %v", ok, err, res.Payload, res.InitDuration)
+	}
+}
