@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/sandbox"
@@ -30,6 +31,12 @@ type provisioner struct {
 	// reserved concurrency covers before on-demand invocations.
 	totals sync.Map // function ARN -> *atomic.Int32
 }
+
+// errPending says a version cannot be started yet; pendingRetry is when
+// to try again.
+var errPending = errors.New("invoke: version pending")
+
+const pendingRetry = 50 * time.Millisecond
 
 // provKey names one config: a function and the qualifier it is kept under.
 type provKey struct{ functionARN, qualifier string }
@@ -125,6 +132,12 @@ func (s *Service) reconcile(fn functions.Ref) {
 			continue
 		}
 		set, err := s.newSet(ctx, fn, t)
+		if errors.Is(err, errPending) {
+			// A version just published is Pending for a moment; its
+			// config stays IN_PROGRESS until it can be started.
+			time.AfterFunc(pendingRetry, func() { s.reconcile(fn) })
+			continue
+		}
 		if err != nil {
 			s.cfg.Logger.Warn("provisioned concurrency: cannot provision", "function", arn, "qualifier", t.Qualifier, "err", err)
 			set = &provSet{version: t.Version, requested: t.Requested, pp: s.cfg.Sandbox.Provision(&sandbox.Function{})}
@@ -155,9 +168,12 @@ func (s *Service) retireSet(k provKey, set *provSet) {
 func (s *Service) newSet(ctx context.Context, fn functions.Ref, t functions.ProvisionedTarget) (*provSet, error) {
 	ref := fn
 	ref.Qualifier = t.Version
-	snap, err := s.resolve(ctx, ref)
+	snap, err := s.cfg.Functions.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if snap.Pending {
+		return nil, errPending
 	}
 	r, err := s.function(ctx, snap)
 	if err != nil {

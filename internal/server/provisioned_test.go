@@ -551,3 +551,23 @@ func TestProvisionedConcurrencyDeleteFunction(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, "provisioned environments stopped with their function", func() bool { return environments(t, d.URL) == "0" })
 }
+
+// TestProvisionedConcurrencyOnPendingVersion: a config put while its
+// version is still Pending (CreateFunction with Publish) becomes READY
+// once the version is active.
+func TestProvisionedConcurrencyOnPendingVersion(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Transition = 500 * time.Millisecond })
+	in := testkit.PyFunction(t, "prov-pending", provPy)
+	in.Publish = true
+	out, err := c.CreateFunction(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := aws.ToString(out.Version)
+	putProvisioned(t, c, "prov-pending", v, 1)
+	if got, err := c.GetProvisionedConcurrencyConfig(context.Background(), &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov-pending"), Qualifier: aws.String(v)}); err != nil || got.Status != types.ProvisionedConcurrencyStatusEnumInProgress {
+		t.Errorf("while the version is Pending: %v, %v; want IN_PROGRESS", got, err)
+	}
+	waitProvisioned(t, c, "prov-pending", v, types.ProvisionedConcurrencyStatusEnumReady)
+}
