@@ -47,6 +47,7 @@ type provSet struct {
 	requested int32
 	pp        *sandbox.Provisioned
 	failed    atomic.Bool
+	starting  atomic.Int32 // environments being started
 	r         *runnable // its environments' function, logs
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -209,10 +210,14 @@ func (s *Service) newSet(ctx context.Context, fn functions.Ref, t functions.Prov
 // how many start in parallel); an init that fails fails the set, whose
 // environments then stop, as AWS shows FAILED with none allocated.
 func (s *Service) fill(set *provSet) {
-	missing := int(set.requested) - set.pp.Count()
+	// Starts still running count: a config raised twice quickly does not
+	// start the difference twice.
+	missing := int(set.requested) - set.pp.Count() - int(set.starting.Load())
 	for range missing {
+		set.starting.Add(1)
 		go func() {
 			err := set.pp.Start(set.ctx)
+			set.starting.Add(-1)
 			if err == nil || set.ctx.Err() != nil {
 				return
 			}
