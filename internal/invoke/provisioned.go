@@ -48,7 +48,7 @@ type provSet struct {
 	pp        *sandbox.Provisioned
 	failed    atomic.Bool
 	starting  atomic.Int32 // environments being started
-	r         *runnable // its environments' function, logs
+	r         *runnable    // its environments' function, logs
 	ctx       context.Context
 	cancel    context.CancelFunc
 }
