@@ -571,3 +571,29 @@ func TestProvisionedConcurrencyOnPendingVersion(t *testing.T) {
 	}
 	waitProvisioned(t, c, "prov-pending", v, types.ProvisionedConcurrencyStatusEnumReady)
 }
+
+// TestProvisionedConcurrencyUpdate: a config changed while in progress or
+// ready ends with exactly the environments last asked for.
+func TestProvisionedConcurrencyUpdate(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, nil)
+	name := "prov-update"
+	testkit.CreateActive(t, c, testkit.PyFunction(t, name, provPy))
+	v := publish(t, c, name)
+	putProvisioned(t, c, name, v, 2)
+	putProvisioned(t, c, name, v, 3) // while the first two start
+	got := waitProvisioned(t, c, name, v, types.ProvisionedConcurrencyStatusEnumReady)
+	if aws.ToInt32(got.RequestedProvisionedConcurrentExecutions) != 3 || aws.ToInt32(got.AllocatedProvisionedConcurrentExecutions) != 3 {
+		t.Errorf("raised to 3: %+v", got)
+	}
+	time.Sleep(500 * time.Millisecond) // any extra start would be done by now
+	if n := environments(t, d.URL); n != "3" {
+		t.Errorf("%s environments after raising 2 to 3, want exactly 3", n)
+	}
+	putProvisioned(t, c, name, v, 1)
+	got = waitProvisioned(t, c, name, v, types.ProvisionedConcurrencyStatusEnumReady)
+	if aws.ToInt32(got.AllocatedProvisionedConcurrentExecutions) != 1 {
+		t.Errorf("lowered to 1: %+v", got)
+	}
+	testkit.Eventually(t, 5*time.Second, "one environment left", func() bool { return environments(t, d.URL) == "1" })
+}
