@@ -1,0 +1,59 @@
+package functions
+
+import (
+	"testing"
+
+	"github.com/lambdad/lambdad/internal/fault"
+)
+
+// TestProvisionedAccountLimits: a function without reserved concurrency
+// provisions out of the account's unreserved concurrency, which the
+// reservations of other functions and the provisioned concurrency of
+// unreserved ones have already taken from, keeping AWS's minimum of 100.
+func TestProvisionedAccountLimits(t *testing.T) {
+	f := newFixture(t)
+	for _, n := range []string{"a", "b", "c"} {
+		f.create(n)
+		f.settle()
+		if _, err := f.s.Publish(f.ctx, f.ref(n, ""), nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.s.PutConcurrency(f.ctx, f.ref("c", ""), 300); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.PutProvisioned(f.ctx, f.ref("a", "1"), 400); err != nil {
+		t.Fatal(err)
+	}
+	// 1000 - 300 reserved (c) - 400 provisioned (a) = 300 unreserved.
+	_, err := f.s.PutProvisioned(f.ctx, f.ref("b", "1"), 301)
+	if !isFault(err, fault.InvalidParameter, "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [300].") {
+		t.Errorf("301 of 300: %v", err)
+	}
+	_, err = f.s.PutProvisioned(f.ctx, f.ref("b", "1"), 201)
+	if !isFault(err, fault.InvalidParameter, "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].") {
+		t.Errorf("201 of 300: %v", err)
+	}
+	if _, err := f.s.PutProvisioned(f.ctx, f.ref("b", "1"), 200); err != nil {
+		t.Errorf("200 of 300: %v", err)
+	}
+	// Replacing a's config does not count its old value.
+	if _, err := f.s.PutProvisioned(f.ctx, f.ref("a", "1"), 400); err != nil {
+		t.Errorf("putting a's 400 again: %v", err)
+	}
+	// c provisions out of its own reservation.
+	_, err = f.s.PutProvisioned(f.ctx, f.ref("c", "1"), 301)
+	if !isFault(err, fault.InvalidParameter, "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function") {
+		t.Errorf("301 of c's 300 reserved: %v", err)
+	}
+	if _, err := f.s.PutProvisioned(f.ctx, f.ref("c", "1"), 300); err != nil {
+		t.Errorf("300 of c's 300 reserved: %v", err)
+	}
+	// Deleting the function deletes its configs.
+	if err := f.s.Delete(f.ctx, f.ref("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if fns, err := f.s.ProvisionedFunctions(f.ctx); err != nil || len(fns) != 2 || fns[0].Name != "b" || fns[1].Name != "c" {
+		t.Errorf("ProvisionedFunctions after deleting a = %v, %v; want b and c", fns, err)
+	}
+}
