@@ -201,25 +201,11 @@ func (s *Service) checkProvisionedLimits(tx store.Tx, fn Ref, rec *record, total
 	}
 	// The account's unreserved concurrency: its limit less what functions
 	// reserve and what functions without a reservation provision.
-	unreserved := s.cfg.ConcurrencyLimit
-	prefix := fn.Account + "/" + fn.Region + "/"
-	reserved := map[string]bool{}
-	tx.Scan(bFunctions, prefix, "", func(k string, raw []byte) bool {
+	unreserved := s.cfg.ConcurrencyLimit - provisionedOutsideReservations(tx, fn)
+	tx.Scan(bFunctions, fn.Account+"/"+fn.Region+"/", "", func(k string, raw []byte) bool {
 		var r record
 		if decodeRecord(raw, &r) == nil && r.Reserved != nil {
 			unreserved -= *r.Reserved
-			reserved[k] = true
-		}
-		return true
-	})
-	self := provKey(fn, "")
-	tx.Scan(bProvisioned, prefix, "", func(k string, raw []byte) bool {
-		var p storedProvisioned
-		if strings.HasPrefix(k, self) || json.Unmarshal(raw, &p) != nil {
-			return true
-		}
-		if !reserved[k[:strings.LastIndexByte(k, '/')]] {
-			unreserved -= p.Requested
 		}
 		return true
 	})
@@ -232,6 +218,35 @@ func (s *Service) checkProvisionedLimits(tx store.Tx, fn Ref, rec *record, total
 		return fault.InvalidParameterf("Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 	}
 	return nil
+}
+
+// provisionedOutsideReservations is the provisioned concurrency of the
+// account's functions that reserve none, fn's own left out: it comes out of
+// the account's unreserved concurrency.
+func provisionedOutsideReservations(tx store.Tx, fn Ref) int32 {
+	var total int32
+	self := fnKey(fn)
+	reserved := map[string]bool{}
+	tx.Scan(bProvisioned, fn.Account+"/"+fn.Region+"/", "", func(k string, raw []byte) bool {
+		fk := k[:strings.LastIndexByte(k, '/')]
+		if fk == self {
+			return true
+		}
+		r, seen := reserved[fk]
+		if !seen {
+			var rec record
+			if raw := tx.Get(bFunctions, fk); raw != nil && decodeRecord(raw, &rec) == nil {
+				r = rec.Reserved != nil
+			}
+			reserved[fk] = r
+		}
+		var p storedProvisioned
+		if !r && json.Unmarshal(raw, &p) == nil {
+			total += p.Requested
+		}
+		return true
+	})
+	return total
 }
 
 // provisionedTotal is the sum of a function's provisioned concurrency.

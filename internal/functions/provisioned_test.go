@@ -37,6 +37,18 @@ func TestProvisionedAccountLimits(t *testing.T) {
 	if _, err := f.s.PutProvisioned(f.ctx, f.ref("b", "1"), 200); err != nil {
 		t.Errorf("200 of 300: %v", err)
 	}
+	// Reserving for b counts a's provisioned concurrency against the
+	// account too: 1000 - 300 (c) - 400 (a) leaves 300, 100 of it kept.
+	_, err = f.s.PutConcurrency(f.ctx, f.ref("b", ""), 201)
+	if !isFault(err, fault.InvalidParameter, "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].") {
+		t.Errorf("reserving 201 of 300: %v", err)
+	}
+	if _, err := f.s.PutConcurrency(f.ctx, f.ref("b", ""), 200); err != nil {
+		t.Errorf("reserving 200 of 300: %v", err)
+	}
+	if err := f.s.DeleteConcurrency(f.ctx, f.ref("b", "")); err != nil {
+		t.Fatal(err)
+	}
 	// Replacing a's config does not count its old value.
 	if _, err := f.s.PutProvisioned(f.ctx, f.ref("a", "1"), 400); err != nil {
 		t.Errorf("putting a's 400 again: %v", err)
