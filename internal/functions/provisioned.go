@@ -133,6 +133,11 @@ func (s *Service) PutProvisioned(ctx context.Context, ref Ref, n int32) (*spec.P
 		if t := rec.Latest.Config.TenancyConfig; t != nil && t.TenantIsolationMode != nil && *t.TenantIsolationMode == "PER_TENANT" {
 			return fault.InvalidParameterf("%s", msgProvisionedTenancy)
 		}
+		if version == Latest {
+			// [?] An alias of $LATEST: AWS's words for it were not found;
+			// these are its words for $LATEST itself.
+			return fault.InvalidParameterf("%s", msgProvisionedLatest)
+		}
 		if al != nil && len(al.Weights) > 0 {
 			return fault.InvalidParameterf("%s", msgProvisionedRouting)
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/spec"
 )
 
 // TestProvisionedAccountLimits: a function without reserved concurrency
@@ -67,5 +68,20 @@ func TestProvisionedAccountLimits(t *testing.T) {
 	}
 	if fns, err := f.s.ProvisionedFunctions(f.ctx); err != nil || len(fns) != 2 || fns[0].Name != "b" || fns[1].Name != "c" {
 		t.Errorf("ProvisionedFunctions after deleting a = %v, %v; want b and c", fns, err)
+	}
+}
+
+// TestProvisionedAliasOfLatest: an alias of $LATEST cannot be provisioned,
+// as $LATEST cannot.
+func TestProvisionedAliasOfLatest(t *testing.T) {
+	f := newFixture(t)
+	f.create("fn")
+	f.settle()
+	if _, err := f.s.CreateAlias(f.ctx, f.ref("fn", ""), &spec.CreateAliasRequest{Name: str("dev"), FunctionVersion: str(Latest)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.s.PutProvisioned(f.ctx, f.ref("fn", "dev"), 1)
+	if !isFault(err, fault.InvalidParameter, "Provisioned Concurrency Configs cannot be applied to unpublished function versions.") {
+		t.Errorf("alias of $LATEST: %v", err)
 	}
 }
