@@ -390,8 +390,8 @@ func (s *Service) ProvisionedTargets(ctx context.Context, fn Ref) ([]Provisioned
 			t := ProvisionedTarget{Qualifier: q, Version: q, Requested: p.Requested}
 			if !isVersionNumber(q) {
 				a, _ := loadAlias(tx, fn, q)
-				if a == nil {
-					return true
+				if a == nil || a.Version == Latest {
+					return true // $LATEST is never provisioned
 				}
 				t.Version = a.Version
 			}
