@@ -11,8 +11,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// event source mappings,
-// provisioned concurrency, code signing. Since nothing can create them,
+// event source mappings and code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
 	s := h.svc
@@ -45,12 +44,6 @@ func (h *Handler) registerAbsent() {
 			return nil, err
 		}
 		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
-	})
-	awsproto.On(s, "ListProvisionedConcurrencyConfigs", func(ctx context.Context, id caller.Identity, in *spec.ListProvisionedConcurrencyConfigsRequest) (*spec.ListProvisionedConcurrencyConfigsResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.ListProvisionedConcurrencyConfigsResponse{ProvisionedConcurrencyConfigs: []spec.ProvisionedConcurrencyConfigListItem{}}, nil
 	})
 	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id caller.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
 		if in.FunctionName != nil {

@@ -25,8 +25,8 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fn-unimpl"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
 			return err
 		},
-		"PutProvisionedConcurrencyConfig": func() error {
-			_, err := c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("fn-unimpl"), Qualifier: aws.String("1"), ProvisionedConcurrentExecutions: aws.Int32(1)})
+		"PutFunctionCodeSigningConfig": func() error {
+			_, err := c.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("fn-unimpl"), CodeSigningConfigArn: aws.String("arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0")})
 			return err
 		},
 	}

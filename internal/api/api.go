@@ -268,6 +268,7 @@ func (h *Handler) register() {
 	h.registerAbsent()
 	h.registerDurable()
 	h.registerSubresources()
+	h.registerProvisioned()
 	h.registerURLs()
 	h.registerCapacity()
 	if h.cfg.Invoker != nil {

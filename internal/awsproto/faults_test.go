@@ -44,6 +44,7 @@ func TestFaultsOnTheWire(t *testing.T) {
 		{fault.New(fault.InvalidRuntime, "bad runtime"), "InvalidRuntimeException", 502, "bad runtime", "", ""},
 		{fault.New(fault.AlreadyStarted, "started"), "DurableExecutionAlreadyStartedException", 409, "started", "", ""},
 		{fault.New(fault.CallbackTimeout, "closed"), "CallbackTimeoutException", 400, "closed", "", ""},
+		{fault.New(fault.ProvisionedConfigNotFound, "none"), "ProvisionedConcurrencyConfigNotFoundException", 404, "none", "", ""},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

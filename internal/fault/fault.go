@@ -52,6 +52,9 @@ const (
 	// CallbackTimeout: a durable execution callback is closed or timed out
 	// (CallbackTimeoutException).
 	CallbackTimeout
+	// ProvisionedConfigNotFound: a version or alias has no provisioned
+	// concurrency config (ProvisionedConcurrencyConfigNotFoundException).
+	ProvisionedConfigNotFound
 	kinds // count; keep last
 )
 
@@ -63,6 +66,7 @@ var kindNames = [...]string{
 	PayloadTooLarge: "PayloadTooLarge", CodeTooLarge: "CodeTooLarge",
 	InvalidRuntime: "InvalidRuntime", Unavailable: "Unavailable",
 	AlreadyStarted: "AlreadyStarted", CallbackTimeout: "CallbackTimeout",
+	ProvisionedConfigNotFound: "ProvisionedConfigNotFound",
 }
 
 // Kinds is the number of kinds, for tables indexed by Kind.

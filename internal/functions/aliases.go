@@ -165,17 +165,29 @@ func (s *Service) UpdateAlias(ctx context.Context, fn Ref, in *spec.UpdateAliasR
 		out = a.config(fn)
 		return tx.Put(bAliases, aliasKey(fn, a.Name), raw)
 	})
+	if err == nil {
+		// A provisioned alias moved: its environments follow its version.
+		s.provisionedChanged(fn)
+	}
 	return out, err
 }
 
 // DeleteAlias is DeleteAlias: deleting an alias that is not there succeeds.
 func (s *Service) DeleteAlias(ctx context.Context, fn Ref, name string) error {
-	return s.update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		if err := s.functionExists(tx, fn); err != nil {
+			return err
+		}
+		// The alias's provisioned concurrency config goes with it.
+		if err := dropProvisioned(tx, fn, name); err != nil {
 			return err
 		}
 		return tx.Delete(bAliases, aliasKey(fn, name))
 	})
+	if err == nil {
+		s.provisionedChanged(fn)
+	}
+	return err
 }
 
 // ListAliases is ListAliases, by name, optionally only those pointing at version.

@@ -27,6 +27,12 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 			}
 			return true
 		})
+		if p := provisionedTotal(tx, ref); n < p {
+			return fault.InvalidParameterf(" ReservedConcurrentExecutions  %d should not be lower than function's total provisioned concurrency [%d].", n, p)
+		}
+		// Functions without a reservation take their provisioned
+		// concurrency out of the unreserved pool too.
+		others += provisionedOutsideReservations(tx, ref)
 		if others+n > s.cfg.ConcurrencyLimit-limits.MinUnreservedConcurrency {
 			return fault.InvalidParameterf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 		}

@@ -173,6 +173,7 @@ func storedTypes() map[string]any {
 		"layerVersion": storedLayerVersion{},
 		"eventConfig":  storedEventConfig{},
 		"policy":       storedPolicy{},
+		"provisioned":  storedProvisioned{},
 	}
 }
 

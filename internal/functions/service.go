@@ -51,6 +51,12 @@ type Config struct {
 	// CapacityProviders, when set, are the providers functions may run on
 	// (capacity.go); nil: every CapacityProviderConfig is refused.
 	CapacityProviders CapacityProviders
+	// ProvisionedChanged, when set, learns that a function's provisioned
+	// concurrency configs (or the aliases they follow) changed;
+	// ProvisionedState reports the data plane's environments of a config
+	// (provisioned.go).
+	ProvisionedChanged func(fn Ref)
+	ProvisionedState   func(ref Ref) (ProvisionedState, bool)
 }
 
 // Service is the control plane.

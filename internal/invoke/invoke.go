@@ -83,6 +83,7 @@ type Service struct {
 	endpoint atomic.Pointer[string]
 	counts   Counts
 	dur      *durableRunner // nil without Config.Durable
+	prov     provisioner    // provisioned concurrency (provisioned.go)
 }
 
 // Counts are the data plane's running totals, for metrics.
@@ -294,6 +295,13 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext, tenant string) (sandbox.Result, error) {
+	// Tenant-isolated functions have no provisioned concurrency (refused
+	// when configured).
+	if tenant == "" {
+		if res, ok, err := s.runProvisioned(ctx, snap, requestID, payload, clientContext); ok {
+			return res, err
+		}
+	}
 	att := s.attached(snap)
 	if err := s.admit(snap, att); err != nil {
 		s.counts.Throttles.Add(1)
@@ -450,7 +458,8 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 // caller gives them back by decrementing att.acct and att.fn.
 func (s *Service) admit(snap *functions.Snapshot, att *attachment) error {
 	if snap.Reserved != nil {
-		if att.fn.Add(1) > *snap.Reserved {
+		// Provisioned concurrency comes out of the reservation first.
+		if att.fn.Add(1) > *snap.Reserved-s.provisionedTotal(snap.FunctionARN) {
 			att.fn.Add(-1)
 			return fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
 		}

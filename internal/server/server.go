@@ -186,6 +186,21 @@ func New(cfg Config) (*Server, error) {
 			return
 		}
 		srv.sandbox.Retire(arn, version) // "": every version
+		if ref, ok := functions.RefOfARN(arn); ok {
+			srv.invoke.ProvisionedChanged(ref) // its provisioned environments too
+		}
+	}
+	// Provisioned concurrency configs are kept by the data plane.
+	fcfg.ProvisionedChanged = func(fn functions.Ref) {
+		if srv.invoke != nil {
+			srv.invoke.ProvisionedChanged(fn)
+		}
+	}
+	fcfg.ProvisionedState = func(ref functions.Ref) (functions.ProvisionedState, bool) {
+		if srv.invoke == nil {
+			return functions.ProvisionedState{}, false
+		}
+		return srv.invoke.ProvisionedState(ref)
 	}
 	// Capacity providers and functions ask each other inside one store
 	// transaction: a provider must exist to be used, and in use cannot go.
@@ -282,6 +297,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Durable executions resume once functions can reach this lambdad.
 	s.invoke.StartDurable()
+	// Provisioned environments come back up, with the endpoint set.
+	s.invoke.StartProvisioned(context.WithoutCancel(ctx))
 	// A client that stops sending is cut: while sending headers after
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.
