@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/api"
+	"github.com/lambdad/lambdad/internal/awsconn"
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/capacity"
@@ -101,6 +102,9 @@ type Server struct {
 	// fnCreds holds the credentials issued to execution environments.
 	fnCreds *fncreds.Registry
 	durable *durable.Service
+	// aws reaches the other AWS services lambdad reads events from and
+	// delivers results to.
+	aws *awsconn.Conn
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -178,7 +182,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
-	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(),
+	// lambdad's own clients of SQS, SNS, ... (event sources, destinations).
+	conn, err := awsconn.New(context.Background(), awsconn.Config{Endpoint: cfg.AWSEndpoint, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn,
 		durable: durable.New(durable.Config{Store: st, Logger: log})}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
@@ -398,3 +408,7 @@ func loadSecret(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// AWS is lambdad's connection to the other AWS services (event sources and
+// destinations).
+func (s *Server) AWS() *awsconn.Conn { return s.aws }
