@@ -434,6 +434,25 @@ function isPromise(v) {
   return v && typeof v.then === 'function';
 }
 
+// newContext is the context object's fields every invocation has; complete
+// settles the invocation (succeed, fail and done call it).
+function newContext(h, id, complete) {
+  const deadline = Number(h['lambda-runtime-deadline-ms']);
+  return {
+    succeed: (result) => complete(null, result),
+    fail: (err) => complete(err === undefined || err === null ? 'handled' : err),
+    done: (err, result) => complete(err, result),
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+    awsRequestId: id,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}
+
 function serialize(result) {
   try {
     return JSON.stringify(result === undefined ? null : result);
@@ -477,27 +496,15 @@ async function invokeOnce(handler) {
   };
 
   let waitForEmptyEventLoop = true;
-  const context = {
-    get callbackWaitsForEmptyEventLoop() {
-      return waitForEmptyEventLoop;
-    },
-    set callbackWaitsForEmptyEventLoop(v) {
+  const context = newContext(h, id, complete);
+  Object.defineProperty(context, 'callbackWaitsForEmptyEventLoop', {
+    get: () => waitForEmptyEventLoop,
+    set: (v) => {
       waitForEmptyEventLoop = v;
     },
-    succeed: (result) => complete(null, result),
-    fail: (err) => complete(err === undefined || err === null ? 'handled' : err),
-    done: (err, result) => complete(err, result),
-    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
-    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
-    awsRequestId: id,
-    tenantId: h['lambda-runtime-aws-tenant-id'],
-  };
-  const deadline = Number(h['lambda-runtime-deadline-ms']);
-  context.getRemainingTimeInMillis = () => deadline - Date.now();
+    enumerable: true,
+  });
+  context.tenantId = h['lambda-runtime-aws-tenant-id'];
 
   let callbackCalled = false;
   const callback = (err, result) => {
@@ -678,22 +685,9 @@ function callHandler(handler, h, rawBody, id) {
       if (err !== undefined && err !== null) reject(err);
       else resolve(result);
     };
-    const deadline = Number(h['lambda-runtime-deadline-ms']);
-    const context = {
-      callbackWaitsForEmptyEventLoop: false,
-      succeed: (result) => complete(null, result),
-      fail: (err) => complete(err === undefined || err === null ? 'handled' : err),
-      done: (err, result) => complete(err, result),
-      functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
-      functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-      logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
-      logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
-      invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
-      awsRequestId: id,
-      xRayTraceId: h['lambda-runtime-trace-id'],
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    };
+    const context = newContext(h, id, complete);
+    context.callbackWaitsForEmptyEventLoop = false;
+    context.xRayTraceId = h['lambda-runtime-trace-id'];
     try {
       context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
       context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
