@@ -180,6 +180,15 @@ func (s *Service) load(tx store.Tx, r Ref) (*Provider, error) {
 	return &p, nil
 }
 
+// loadExisting is load, with the provider's absence as AWS's not-found.
+func (s *Service) loadExisting(tx store.Tx, r Ref) (*Provider, error) {
+	p, err := s.load(tx, r)
+	if err == nil && p == nil {
+		err = notFound(r)
+	}
+	return p, err
+}
+
 func (s *Service) save(tx store.Tx, r Ref, p *Provider) error {
 	raw, err := json.Marshal(p)
 	if err != nil {
@@ -219,10 +228,7 @@ func (s *Service) Create(ctx context.Context, r Ref, p Provider) (*Provider, err
 func (s *Service) Get(ctx context.Context, r Ref) (*Provider, error) {
 	var out *Provider
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		p, err := s.load(tx, r)
-		if err == nil && p == nil {
-			err = notFound(r)
-		}
+		p, err := s.loadExisting(tx, r)
 		out = p
 		return err
 	})
@@ -244,10 +250,7 @@ func (s *Service) Exists(tx store.Tx, arn string) bool {
 func (s *Service) Update(ctx context.Context, r Ref, u Update) (*Provider, error) {
 	var out *Provider
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		p, err := s.load(tx, r)
-		if err == nil && p == nil {
-			err = notFound(r)
-		}
+		p, err := s.loadExisting(tx, r)
 		if err != nil {
 			return err
 		}
@@ -287,10 +290,7 @@ func (s *Service) Update(ctx context.Context, r Ref, u Update) (*Provider, error
 func (s *Service) Delete(ctx context.Context, r Ref) (*Provider, error) {
 	var out *Provider
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		p, err := s.load(tx, r)
-		if err == nil && p == nil {
-			err = notFound(r)
-		}
+		p, err := s.loadExisting(tx, r)
 		if err != nil {
 			return err
 		}
@@ -393,10 +393,7 @@ const maxTags = 50
 // Tag adds tags (TagResource); untag removes keys (UntagResource).
 func (s *Service) Tag(ctx context.Context, r Ref, tags map[string]string, untag []string) error {
 	return s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		p, err := s.load(tx, r)
-		if err == nil && p == nil {
-			err = notFound(r)
-		}
+		p, err := s.loadExisting(tx, r)
 		if err != nil {
 			return err
 		}
