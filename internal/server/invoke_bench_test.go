@@ -178,30 +178,34 @@ func BenchmarkInvokeGoEchoParallel(b *testing.B) {
 	const callers = 32
 	base, path := goEchoBench(b)
 	invoke := httpInvoker(b, base, path)
-	run := func(n int) time.Duration {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		var failed atomic.Pointer[error]
-		start := time.Now()
-		for range callers {
-			wg.Go(func() {
-				for next.Add(1) <= int64(n) {
-					if err := invoke(); err != nil {
-						failed.CompareAndSwap(nil, &err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if err := failed.Load(); err != nil {
-			b.Fatal(*err)
-		}
-		return time.Since(start)
-	}
+	run := func(n int) time.Duration { return invokeConcurrently(b, callers, n, invoke) }
 	run(4 * callers) // start the environments before measuring
 	b.ResetTimer()
 	took := run(b.N)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/took.Seconds(), "invokes/s")
+}
+
+// invokeConcurrently makes n calls of invoke from callers goroutines and
+// returns how long they took; the first error fails the benchmark.
+func invokeConcurrently(b *testing.B, callers, n int, invoke func() error) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	start := time.Now()
+	for range callers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if err := invoke(); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+	return time.Since(start)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,27 +55,7 @@ func BenchmarkManagedInstancesNode64(b *testing.B) {
 		pidsMu.Unlock()
 		return nil
 	}
-	run := func(n int) time.Duration {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		var failed atomic.Pointer[error]
-		start := time.Now()
-		for range callers {
-			wg.Go(func() {
-				for next.Add(1) <= int64(n) {
-					if err := invoke(); err != nil {
-						failed.CompareAndSwap(nil, &err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if err := failed.Load(); err != nil {
-			b.Fatal(*err)
-		}
-		return time.Since(start)
-	}
+	run := func(n int) time.Duration { return invokeConcurrently(b, callers, n, invoke) }
 	run(2 * callers) // start the environment and the connections before measuring
 	b.ResetTimer()
 	took := run(b.N)
