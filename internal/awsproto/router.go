@@ -77,7 +77,8 @@ type Params map[string]string
 // a literal query parameter wins over one that does not. pathMatched tells
 // whether some operation has this path under another method.
 func (r *Router) Match(method, escapedPath string, q url.Values) (op *spec.Op, params Params, pathMatched bool) {
-	parts := strings.Split(strings.Trim(escapedPath, "/"), "/")
+	var seg [8]string // most paths have fewer segments: no allocation
+	parts := splitPath(seg[:0], strings.Trim(escapedPath, "/"))
 	var best *route
 	var bestParams Params
 	cands, ok := r.byLast[lastKey{len(parts), parts[len(parts)-1]}]
@@ -143,4 +144,17 @@ func (rt *route) literalsMatch(parts []string) bool {
 		}
 	}
 	return true
+}
+
+// splitPath appends p's "/"-separated segments to parts, as strings.Split
+// returns them.
+func splitPath(parts []string, p string) []string {
+	for {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return append(parts, p)
+		}
+		parts = append(parts, p[:i])
+		p = p[i+1:]
+	}
 }
