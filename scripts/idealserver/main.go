@@ -8,7 +8,12 @@
 // runtime's next /next. Its latency and CPU per invoke are a floor for
 // lambdad's on the same machine (scripts/rie-compare.sh with IDEAL=1).
 //
-//	idealserver LISTEN_ADDR BOOTSTRAP
+// With "handoff" the runtime's connection is read by a goroutine of its
+// own, which hands each result to the client's goroutine before it
+// answers 202 and reads the next /next, as lambdad's Runtime API does:
+// the difference is what that one hand-off per invoke costs.
+//
+//	idealserver LISTEN_ADDR BOOTSTRAP [handoff]
 package main
 
 import (
@@ -22,13 +27,15 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		log.Fatal("usage: idealserver LISTEN_ADDR BOOTSTRAP")
+	if len(os.Args) < 3 || len(os.Args) > 4 || len(os.Args) == 4 && os.Args[3] != "handoff" {
+		log.Fatal("usage: idealserver LISTEN_ADDR BOOTSTRAP [handoff]")
 	}
+	handoff := len(os.Args) == 4
 	cl, err := net.Listen("tcp", os.Args[1])
 	if err != nil {
 		log.Fatal(err)
@@ -53,6 +60,40 @@ func main() {
 	}
 	seq := 0
 	var out bytes.Buffer
+	// With handoff, as in lambdad: an invocation is written by whichever
+	// side comes second, the client's goroutine (the /next is waiting) or
+	// the runtime's (the invocation is queued).
+	var results chan []byte
+	var mu sync.Mutex
+	waiting := true
+	var queued []byte
+	deliver := func(inv []byte) {
+		if _, err := rc.Write(inv); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if handoff {
+		results = make(chan []byte)
+		go func() {
+			for {
+				res, err := result(rr)
+				if err != nil {
+					log.Fatal(err)
+				}
+				results <- res
+				if err := next(rc, rr); err != nil {
+					log.Fatal(err)
+				}
+				mu.Lock()
+				inv := queued
+				queued, waiting = nil, inv == nil
+				mu.Unlock()
+				if inv != nil {
+					deliver(inv)
+				}
+			}
+		}()
+	}
 	for {
 		c, err := cl.Accept()
 		if err != nil {
@@ -77,18 +118,24 @@ func main() {
 				"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n"+
 				"Content-Length: %d\r\n\r\n", seq, time.Now().Add(3*time.Second).UnixMilli(), len(payload))
 			out.Write(payload)
-			if _, err := rc.Write(out.Bytes()); err != nil {
-				log.Fatal(err)
+			if !handoff {
+				deliver(out.Bytes())
+			} else {
+				mu.Lock()
+				w := waiting
+				waiting = false
+				if !w {
+					queued = bytes.Clone(out.Bytes())
+				}
+				mu.Unlock()
+				if w {
+					deliver(out.Bytes())
+				}
 			}
-			rh, err := readHead(rr)
-			if err != nil {
-				log.Fatal(err)
-			}
-			res, err := readBody(rr, rh)
-			if err != nil {
-				log.Fatal(err)
-			}
-			if _, err := io.WriteString(rc, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"); err != nil {
+			var res []byte
+			if handoff {
+				res = <-results
+			} else if res, err = result(rr); err != nil {
 				log.Fatal(err)
 			}
 			out.Reset()
@@ -97,12 +144,32 @@ func main() {
 			if _, err := c.Write(out.Bytes()); err != nil {
 				break
 			}
-			if _, err := readHead(rr); err != nil { // the runtime's next /next
-				log.Fatal(err)
+			if !handoff {
+				if err := next(rc, rr); err != nil {
+					log.Fatal(err)
+				}
 			}
 		}
 		_ = c.Close()
 	}
+}
+
+// result reads the runtime's /response.
+func result(rr *bufio.Reader) ([]byte, error) {
+	h, err := readHead(rr)
+	if err != nil {
+		return nil, err
+	}
+	return readBody(rr, h)
+}
+
+// next answers the /response 202 and reads the runtime's next /next.
+func next(rc net.Conn, rr *bufio.Reader) error {
+	if _, err := io.WriteString(rc, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"); err != nil {
+		return err
+	}
+	_, err := readHead(rr)
+	return err
 }
 
 // readHead reads a request head and returns its fields by lower-case name.
