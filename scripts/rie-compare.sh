@@ -10,7 +10,10 @@
 #   scripts/rie-compare.sh [invokes=20000] [isolation=auto]
 #
 # BASE=<git revision> adds lambdad as built from that revision as a third
-# target, for before/after numbers in the same run.
+# target, for before/after numbers in the same run. IDEAL=1 adds
+# scripts/idealserver, the least a server must do per invoke in one
+# goroutine: a floor for lambdad's latency and CPU on the same machine;
+# IDEAL=2 adds it once more with lambdad's one hand-off per invoke.
 #
 # The RIE is built from its Go module into a temporary GOBIN, never into
 # lambdad's go.mod; RIE_VERSION picks another version.
@@ -53,6 +56,30 @@ for _ in $(seq 100); do
 	curl -sf -o /dev/null -d '{}' "http://127.0.0.1:$rie_port/2015-03-31/functions/function/invocations" && break
 	sleep 0.05
 done
+
+if [ -n "${IDEAL:-}" ]; then
+	# scripts/idealserver: the same bootstrap behind one goroutine doing
+	# the least a server must, a floor for lambdad's numbers.
+	go build -o "$work/idealserver" ./scripts/idealserver
+	ideal_port=$((20000 + RANDOM % 20000))
+	"$work/idealserver" "127.0.0.1:$ideal_port" "$work/bootstrap" &
+	ideal_pid=$!
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null -d '{}' "http://127.0.0.1:$ideal_port/" && break
+		sleep 0.05
+	done
+	targets+=(-t "ideal|http://127.0.0.1:$ideal_port/2015-03-31/functions/echo/invocations||$ideal_pid")
+	if [ "$IDEAL" = 2 ]; then # and with lambdad's one hand-off per invoke
+		port=$((ideal_port + 1))
+		"$work/idealserver" "127.0.0.1:$port" "$work/bootstrap" handoff &
+		handoff_pid=$!
+		for _ in $(seq 100); do
+			curl -sf -o /dev/null -d '{}' "http://127.0.0.1:$port/" && break
+			sleep 0.05
+		done
+		targets+=(-t "handoff|http://127.0.0.1:$port/2015-03-31/functions/echo/invocations||$handoff_pid")
+	fi
+fi
 
 "$work/riecompare" -n "$n" "${targets[@]}" \
 	-t "rie|http://127.0.0.1:$rie_port/2015-03-31/functions/function/invocations||$rie_pid"

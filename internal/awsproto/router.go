@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/spec"
@@ -10,6 +11,18 @@ import (
 // Router finds the model operation for a request by its HTTP binding.
 type Router struct {
 	routes []route
+	// byLast lists, in model order, the routes that a path of n segments
+	// ending in a literal can match: those ending in that literal and
+	// those ending in a label. byLabel lists the latter alone, for a last
+	// segment no route has literally. Match scans one short list instead
+	// of every route.
+	byLast  map[lastKey][]int
+	byLabel map[int][]int
+}
+
+type lastKey struct {
+	n    int
+	last string
 }
 
 type route struct {
@@ -39,6 +52,21 @@ func NewRouter(ops []spec.Op) *Router {
 		}
 		r.routes = append(r.routes, rt)
 	}
+	r.byLast, r.byLabel = map[lastKey][]int{}, map[int][]int{}
+	for i, rt := range r.routes {
+		n := len(rt.segs)
+		if rt.names[n-1] != "" {
+			r.byLabel[n] = append(r.byLabel[n], i)
+		} else {
+			k := lastKey{n, rt.segs[n-1]}
+			r.byLast[k] = append(r.byLast[k], i)
+		}
+	}
+	for k, lits := range r.byLast {
+		merged := append(append([]int(nil), lits...), r.byLabel[k.n]...)
+		slices.Sort(merged)
+		r.byLast[k] = merged
+	}
 	return r
 }
 
@@ -49,10 +77,15 @@ type Params map[string]string
 // a literal query parameter wins over one that does not. pathMatched tells
 // whether some operation has this path under another method.
 func (r *Router) Match(method, escapedPath string, q url.Values) (op *spec.Op, params Params, pathMatched bool) {
-	parts := strings.Split(strings.Trim(escapedPath, "/"), "/")
+	var seg [8]string // most paths have fewer segments: no allocation
+	parts := splitPath(seg[:0], strings.Trim(escapedPath, "/"))
 	var best *route
 	var bestParams Params
-	for i := range r.routes {
+	cands, ok := r.byLast[lastKey{len(parts), parts[len(parts)-1]}]
+	if !ok {
+		cands = r.byLabel[len(parts)]
+	}
+	for _, i := range cands {
 		rt := &r.routes[i]
 		if len(rt.segs) != len(parts) || !rt.literalsMatch(parts) {
 			continue
@@ -111,4 +144,17 @@ func (rt *route) literalsMatch(parts []string) bool {
 		}
 	}
 	return true
+}
+
+// splitPath appends p's "/"-separated segments to parts, as strings.Split
+// returns them.
+func splitPath(parts []string, p string) []string {
+	for {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return append(parts, p)
+		}
+		parts = append(parts, p[:i])
+		p = p[i+1:]
+	}
 }

@@ -657,6 +657,9 @@ type response struct {
 	buf     []byte
 	out     []byte
 	keys    []string
+	// date is the Date header's value for the second dateSec.
+	date    []byte
+	dateSec int64
 }
 
 const (
@@ -798,8 +801,13 @@ func (w *response) head(keep bool) ([]byte, bool) {
 		}
 	}
 	if w.has&hasDate == 0 {
+		// Formatted once a second per connection, not per response.
+		if now := time.Now(); now.Unix() != w.dateSec || w.date == nil {
+			w.dateSec = now.Unix()
+			w.date = now.UTC().AppendFormat(w.date[:0], http.TimeFormat)
+		}
 		b = append(b, "Date: "...)
-		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, w.date...)
 		b = append(b, "\r\n"...)
 	}
 	if !keep && !w.close {

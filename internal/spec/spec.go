@@ -22,6 +22,27 @@ type Rule struct {
 	Pattern        string
 	Enum           []string
 	re, not        *regexp.Regexp
+	// fast, when set, is an ASCII class whose every non-empty string re
+	// matches (the generator proves it from re's structure): such a value
+	// needs no regular expression.
+	fast *asciiSet
+}
+
+// asciiSet is a set of ASCII bytes, bit c of word c/64 for byte c.
+type asciiSet [2]uint64
+
+// all reports whether s is non-empty and made of bytes in a only.
+func (a *asciiSet) all(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 128 || a[c/64]&(1<<(c%64)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Match reports whether s satisfies the rule's pattern (true when it has none
@@ -30,7 +51,10 @@ func (r *Rule) Match(s string) bool {
 	if r.re == nil {
 		return true
 	}
-	return r.re.MatchString(s) && (r.not == nil || !r.not.MatchString(s))
+	if (r.fast == nil || !r.fast.all(s)) && !r.re.MatchString(s) {
+		return false
+	}
+	return r.not == nil || !r.not.MatchString(s)
 }
 
 // Validator receives every constrained value of a request; the API layer

@@ -640,8 +640,8 @@ func UpdateRuntimeOnValues() []string { return []string{"Auto", "Manual", "Funct
 
 var (
 	ruleAction                                        = &Rule{Shape: "Action", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "(lambda:[*]|lambda:[a-zA-Z]+|[*])", re: regexp.MustCompile("^(?:(lambda:[*]|lambda:[a-zA-Z]+|[*]))$")}
-	ruleAdditionalVersion                             = &Rule{Shape: "AdditionalVersion", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "[0-9]+", re: regexp.MustCompile("^(?:[0-9]+)$")}
-	ruleAlias                                         = &Rule{Shape: "Alias", HasMin: true, Min: 1, HasMax: true, Max: 128, Pattern: "(?!^[0-9]+$)([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$"), not: regexp.MustCompile("^(?:[0-9]+)$")}
+	ruleAdditionalVersion                             = &Rule{Shape: "AdditionalVersion", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "[0-9]+", re: regexp.MustCompile("^(?:[0-9]+)$"), fast: &asciiSet{0x3ff000000000000, 0x0}}
+	ruleAlias                                         = &Rule{Shape: "Alias", HasMin: true, Min: 1, HasMax: true, Max: 128, Pattern: "(?!^[0-9]+$)([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$"), not: regexp.MustCompile("^(?:[0-9]+)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleAllowMethodsList                              = &Rule{Shape: "AllowMethodsList", HasMin: true, Min: 0, HasMax: true, Max: 6}
 	ruleAllowOriginsList                              = &Rule{Shape: "AllowOriginsList", HasMin: true, Min: 0, HasMax: true, Max: 100}
 	ruleApplicationLogLevel                           = &Rule{Shape: "ApplicationLogLevel", Enum: ApplicationLogLevelValues()}
@@ -651,7 +651,7 @@ var (
 	ruleAttemptCount                                  = &Rule{Shape: "AttemptCount", HasMin: true, Min: 0}
 	ruleBatchSize                                     = &Rule{Shape: "BatchSize", HasMin: true, Min: 1, HasMax: true, Max: 10000}
 	ruleBinaryOperationPayload                        = &Rule{Shape: "BinaryOperationPayload", HasMin: true, Min: 0, HasMax: true, Max: 262144}
-	ruleCallbackId                                    = &Rule{Shape: "CallbackId", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "[A-Za-z0-9+/]+={0,2}", re: regexp.MustCompile("^(?:[A-Za-z0-9+/]+={0,2})$")}
+	ruleCallbackId                                    = &Rule{Shape: "CallbackId", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "[A-Za-z0-9+/]+={0,2}", re: regexp.MustCompile("^(?:[A-Za-z0-9+/]+={0,2})$"), fast: &asciiSet{0x3ff880000000000, 0x7fffffe07fffffe}}
 	ruleCallbackOptionsHeartbeatTimeoutSecondsInteger = &Rule{Shape: "CallbackOptionsHeartbeatTimeoutSecondsInteger", HasMin: true, Min: 0, HasMax: true, Max: 99999999}
 	ruleCallbackOptionsTimeoutSecondsInteger          = &Rule{Shape: "CallbackOptionsTimeoutSecondsInteger", HasMin: true, Min: 0, HasMax: true, Max: 99999999}
 	ruleCapacityProviderArn                           = &Rule{Shape: "CapacityProviderArn", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+)$")}
@@ -664,8 +664,8 @@ var (
 	ruleCapacityProviderState                         = &Rule{Shape: "CapacityProviderState", Enum: CapacityProviderStateValues()}
 	ruleCapacityProviderSubnetIds                     = &Rule{Shape: "CapacityProviderSubnetIds", HasMin: true, Min: 1, HasMax: true, Max: 16}
 	ruleCapacityProvidersList                         = &Rule{Shape: "CapacityProvidersList", HasMin: true, Min: 0, HasMax: true, Max: 50}
-	ruleCheckpointToken                               = &Rule{Shape: "CheckpointToken", HasMin: true, Min: 1, HasMax: true, Max: 2048, Pattern: "[A-Za-z0-9+/]+={0,2}", re: regexp.MustCompile("^(?:[A-Za-z0-9+/]+={0,2})$")}
-	ruleClientToken                                   = &Rule{Shape: "ClientToken", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[\\x21-\\x7E]+", re: regexp.MustCompile("^(?:[\\x21-\\x7E]+)$")}
+	ruleCheckpointToken                               = &Rule{Shape: "CheckpointToken", HasMin: true, Min: 1, HasMax: true, Max: 2048, Pattern: "[A-Za-z0-9+/]+={0,2}", re: regexp.MustCompile("^(?:[A-Za-z0-9+/]+={0,2})$"), fast: &asciiSet{0x3ff880000000000, 0x7fffffe07fffffe}}
+	ruleClientToken                                   = &Rule{Shape: "ClientToken", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[\\x21-\\x7E]+", re: regexp.MustCompile("^(?:[\\x21-\\x7E]+)$"), fast: &asciiSet{0xfffffffe00000000, 0x7fffffffffffffff}}
 	ruleCodeSigningConfigArn                          = &Rule{Shape: "CodeSigningConfigArn", HasMin: true, Min: 0, HasMax: true, Max: 200, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17}", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17})$")}
 	ruleCodeSigningConfigId                           = &Rule{Shape: "CodeSigningConfigId", Pattern: "csc-[a-zA-Z0-9-_\\.]{17}", re: regexp.MustCompile("^(?:csc-[a-zA-Z0-9-_\\.]{17})$")}
 	ruleCodeSigningPolicy                             = &Rule{Shape: "CodeSigningPolicy", Enum: CodeSigningPolicyValues()}
@@ -676,7 +676,7 @@ var (
 	ruleDescription                                   = &Rule{Shape: "Description", HasMin: true, Min: 0, HasMax: true, Max: 256}
 	ruleDestinationArn                                = &Rule{Shape: "DestinationArn", HasMin: true, Min: 0, HasMax: true, Max: 350, Pattern: "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)", re: regexp.MustCompile("^(?:$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$")}
 	ruleDurableExecutionArn                           = &Rule{Shape: "DurableExecutionArn", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)", re: regexp.MustCompile("^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$")}
-	ruleDurableExecutionName                          = &Rule{Shape: "DurableExecutionName", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$")}
+	ruleDurableExecutionName                          = &Rule{Shape: "DurableExecutionName", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleDurationSeconds                               = &Rule{Shape: "DurationSeconds", HasMin: true, Min: 0}
 	ruleEndPointType                                  = &Rule{Shape: "EndPointType", Enum: EndPointTypeValues()}
 	ruleEndpoint                                      = &Rule{Shape: "Endpoint", HasMin: true, Min: 1, HasMax: true, Max: 300, Pattern: "(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5}", re: regexp.MustCompile("^(?:(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5})$")}
@@ -690,7 +690,7 @@ var (
 	ruleEventSourceMappingMetricList                  = &Rule{Shape: "EventSourceMappingMetricList", HasMin: true, Min: 0, HasMax: true, Max: 3}
 	ruleEventSourceMappingSystemLogLevel              = &Rule{Shape: "EventSourceMappingSystemLogLevel", Enum: EventSourceMappingSystemLogLevelValues()}
 	ruleEventSourcePosition                           = &Rule{Shape: "EventSourcePosition", Enum: EventSourcePositionValues()}
-	ruleEventSourceToken                              = &Rule{Shape: "EventSourceToken", HasMin: true, Min: 0, HasMax: true, Max: 256, Pattern: "[a-zA-Z0-9._\\-]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9._\\-]+)$")}
+	ruleEventSourceToken                              = &Rule{Shape: "EventSourceToken", HasMin: true, Min: 0, HasMax: true, Max: 256, Pattern: "[a-zA-Z0-9._\\-]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9._\\-]+)$"), fast: &asciiSet{0x3ff600000000000, 0x7fffffe87fffffe}}
 	ruleEventType                                     = &Rule{Shape: "EventType", Enum: EventTypeValues()}
 	ruleExecutionEnvironmentMemoryGiBPerVCpu          = &Rule{Shape: "ExecutionEnvironmentMemoryGiBPerVCpu", HasMin: true, Min: 2, HasMax: true, Max: 8}
 	ruleExecutionStatus                               = &Rule{Shape: "ExecutionStatus", Enum: ExecutionStatusValues()}
@@ -702,22 +702,22 @@ var (
 	ruleFilterCriteriaErrorMessage                    = &Rule{Shape: "FilterCriteriaErrorMessage", HasMin: true, Min: 10, HasMax: true, Max: 2048, Pattern: ".*", re: regexp.MustCompile("^(?:.*)$")}
 	ruleFullDocument                                  = &Rule{Shape: "FullDocument", Enum: FullDocumentValues()}
 	ruleFunctionArn                                   = &Rule{Shape: "FunctionArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$")}
-	ruleFunctionName                                  = &Rule{Shape: "FunctionName", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$")}
+	ruleFunctionName                                  = &Rule{Shape: "FunctionName", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleFunctionResponseType                          = &Rule{Shape: "FunctionResponseType", Enum: FunctionResponseTypeValues()}
 	ruleFunctionResponseTypeList                      = &Rule{Shape: "FunctionResponseTypeList", HasMin: true, Min: 0, HasMax: true, Max: 1}
 	ruleFunctionScalingConfigExecutionEnvironments    = &Rule{Shape: "FunctionScalingConfigExecutionEnvironments", HasMin: true, Min: 0, HasMax: true, Max: 15000}
 	ruleFunctionUrl                                   = &Rule{Shape: "FunctionUrl", HasMin: true, Min: 40, HasMax: true, Max: 100}
 	ruleFunctionUrlAuthType                           = &Rule{Shape: "FunctionUrlAuthType", Enum: FunctionUrlAuthTypeValues()}
 	ruleFunctionUrlFunctionName                       = &Rule{Shape: "FunctionUrlFunctionName", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\\d+$)[0-9a-zA-Z-_]+))?", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:([0-9a-zA-Z-_]+))?)$"), not: regexp.MustCompile("^(?:.*:\\d+)$")}
-	ruleFunctionUrlQualifier                          = &Rule{Shape: "FunctionUrlQualifier", HasMin: true, Min: 1, HasMax: true, Max: 128, Pattern: "((?!^\\d+$)^[0-9a-zA-Z-_]+$)", re: regexp.MustCompile("^(?:[0-9a-zA-Z-_]+)$"), not: regexp.MustCompile("^(?:\\d+)$")}
+	ruleFunctionUrlQualifier                          = &Rule{Shape: "FunctionUrlQualifier", HasMin: true, Min: 1, HasMax: true, Max: 128, Pattern: "((?!^\\d+$)^[0-9a-zA-Z-_]+$)", re: regexp.MustCompile("^(?:[0-9a-zA-Z-_]+)$"), not: regexp.MustCompile("^(?:\\d+)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleFunctionVersion                               = &Rule{Shape: "FunctionVersion", Enum: FunctionVersionValues()}
 	ruleFunctionVersionLatestPublished                = &Rule{Shape: "FunctionVersionLatestPublished", Enum: FunctionVersionLatestPublishedValues()}
 	ruleFunctionVersionsByCapacityProviderList        = &Rule{Shape: "FunctionVersionsByCapacityProviderList", HasMin: true, Min: 0, HasMax: true, Max: 50}
-	ruleHandler                                       = &Rule{Shape: "Handler", HasMin: true, Min: 0, HasMax: true, Max: 128, Pattern: "[^\\s]+", re: regexp.MustCompile("^(?:[^\\s]+)$")}
+	ruleHandler                                       = &Rule{Shape: "Handler", HasMin: true, Min: 0, HasMax: true, Max: 128, Pattern: "[^\\s]+", re: regexp.MustCompile("^(?:[^\\s]+)$"), fast: &asciiSet{0xfffffffeffffc9ff, 0xffffffffffffffff}}
 	ruleHeader                                        = &Rule{Shape: "Header", HasMin: true, Min: 0, HasMax: true, Max: 1024, Pattern: ".*", re: regexp.MustCompile("^(?:.*)$")}
 	ruleHeadersList                                   = &Rule{Shape: "HeadersList", HasMin: true, Min: 0, HasMax: true, Max: 100}
 	ruleInputPayload                                  = &Rule{Shape: "InputPayload", HasMin: true, Min: 0, HasMax: true, Max: 6291456}
-	ruleInstanceType                                  = &Rule{Shape: "InstanceType", HasMin: true, Min: 1, HasMax: true, Max: 30, Pattern: "[a-zA-Z0-9\\.\\*\\-]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9\\.\\*\\-]+)$")}
+	ruleInstanceType                                  = &Rule{Shape: "InstanceType", HasMin: true, Min: 1, HasMax: true, Max: 30, Pattern: "[a-zA-Z0-9\\.\\*\\-]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9\\.\\*\\-]+)$"), fast: &asciiSet{0x3ff640000000000, 0x7fffffe07fffffe}}
 	ruleInstanceTypeSet                               = &Rule{Shape: "InstanceTypeSet", HasMin: true, Min: 0, HasMax: true, Max: 400}
 	ruleInvocationType                                = &Rule{Shape: "InvocationType", Enum: InvocationTypeValues()}
 	ruleInvokeMode                                    = &Rule{Shape: "InvokeMode", Enum: InvokeModeValues()}
@@ -736,7 +736,7 @@ var (
 	ruleLicenseInfo                                   = &Rule{Shape: "LicenseInfo", HasMin: true, Min: 0, HasMax: true, Max: 512, Pattern: ".*", re: regexp.MustCompile("^(?:.*)$")}
 	ruleLocalMountPath                                = &Rule{Shape: "LocalMountPath", HasMin: true, Min: 0, HasMax: true, Max: 160, Pattern: "/mnt/[a-zA-Z0-9-_.]+", re: regexp.MustCompile("^(?:/mnt/[a-zA-Z0-9-_.]+)$")}
 	ruleLogFormat                                     = &Rule{Shape: "LogFormat", Enum: LogFormatValues()}
-	ruleLogGroup                                      = &Rule{Shape: "LogGroup", HasMin: true, Min: 1, HasMax: true, Max: 512, Pattern: "[\\.\\-_/#A-Za-z0-9]+", re: regexp.MustCompile("^(?:[\\.\\-_/#A-Za-z0-9]+)$")}
+	ruleLogGroup                                      = &Rule{Shape: "LogGroup", HasMin: true, Min: 1, HasMax: true, Max: 512, Pattern: "[\\.\\-_/#A-Za-z0-9]+", re: regexp.MustCompile("^(?:[\\.\\-_/#A-Za-z0-9]+)$"), fast: &asciiSet{0x3ffe00800000000, 0x7fffffe87fffffe}}
 	ruleLogType                                       = &Rule{Shape: "LogType", Enum: LogTypeValues()}
 	ruleMasterRegion                                  = &Rule{Shape: "MasterRegion", HasMin: true, Min: 1, HasMax: true, Max: 50, Pattern: "ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}", re: regexp.MustCompile("^(?:ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})$")}
 	ruleMaxAge                                        = &Rule{Shape: "MaxAge", HasMin: true, Min: 0, HasMax: true, Max: 86400}
@@ -758,16 +758,16 @@ var (
 	ruleMetricTargetValue                             = &Rule{Shape: "MetricTargetValue", HasMin: true, Min: 0, HasMax: true, Max: 100}
 	ruleMinimumNumberOfPollers                        = &Rule{Shape: "MinimumNumberOfPollers", HasMin: true, Min: 1, HasMax: true, Max: 200}
 	ruleNameSpacedFunctionArn                         = &Rule{Shape: "NameSpacedFunctionArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$")}
-	ruleNamespacedFunctionName                        = &Rule{Shape: "NamespacedFunctionName", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?))(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?))(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$")}
-	ruleNamespacedStatementId                         = &Rule{Shape: "NamespacedStatementId", HasMin: true, Min: 1, HasMax: true, Max: 100, Pattern: "([a-zA-Z0-9-_.]+)", re: regexp.MustCompile("^(?:([a-zA-Z0-9-_.]+))$")}
+	ruleNamespacedFunctionName                        = &Rule{Shape: "NamespacedFunctionName", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?))(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?))(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$"), fast: &asciiSet{0x3ff600000000000, 0x7fffffe87fffffe}}
+	ruleNamespacedStatementId                         = &Rule{Shape: "NamespacedStatementId", HasMin: true, Min: 1, HasMax: true, Max: 100, Pattern: "([a-zA-Z0-9-_.]+)", re: regexp.MustCompile("^(?:([a-zA-Z0-9-_.]+))$"), fast: &asciiSet{0x3ff600000000000, 0x7fffffe87fffffe}}
 	ruleNonNegativeInteger                            = &Rule{Shape: "NonNegativeInteger", HasMin: true, Min: 0}
 	ruleNumericLatestPublishedOrAliasQualifier        = &Rule{Shape: "NumericLatestPublishedOrAliasQualifier", HasMin: true, Min: 1, HasMax: true, Max: 128, Pattern: "\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+", re: regexp.MustCompile("^(?:\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)$")}
 	ruleOperationAction                               = &Rule{Shape: "OperationAction", Enum: OperationActionValues()}
-	ruleOperationId                                   = &Rule{Shape: "OperationId", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$")}
-	ruleOperationName                                 = &Rule{Shape: "OperationName", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "[\\x20-\\x7E]+", re: regexp.MustCompile("^(?:[\\x20-\\x7E]+)$")}
+	ruleOperationId                                   = &Rule{Shape: "OperationId", HasMin: true, Min: 1, HasMax: true, Max: 64, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
+	ruleOperationName                                 = &Rule{Shape: "OperationName", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "[\\x20-\\x7E]+", re: regexp.MustCompile("^(?:[\\x20-\\x7E]+)$"), fast: &asciiSet{0xffffffff00000000, 0x7fffffffffffffff}}
 	ruleOperationPayload                              = &Rule{Shape: "OperationPayload", HasMin: true, Min: 0, HasMax: true, Max: 6291456}
 	ruleOperationStatus                               = &Rule{Shape: "OperationStatus", Enum: OperationStatusValues()}
-	ruleOperationSubType                              = &Rule{Shape: "OperationSubType", HasMin: true, Min: 1, HasMax: true, Max: 32, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$")}
+	ruleOperationSubType                              = &Rule{Shape: "OperationSubType", HasMin: true, Min: 1, HasMax: true, Max: 32, Pattern: "[a-zA-Z0-9-_]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9-_]+)$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleOperationType                                 = &Rule{Shape: "OperationType", Enum: OperationTypeValues()}
 	ruleOrganizationId                                = &Rule{Shape: "OrganizationId", HasMin: true, Min: 0, HasMax: true, Max: 34, Pattern: "o-[a-z0-9]{10,32}", re: regexp.MustCompile("^(?:o-[a-z0-9]{10,32})$")}
 	ruleOrigin                                        = &Rule{Shape: "Origin", HasMin: true, Min: 1, HasMax: true, Max: 253, Pattern: ".*", re: regexp.MustCompile("^(?:.*)$")}
@@ -777,7 +777,7 @@ var (
 	rulePattern                                       = &Rule{Shape: "Pattern", HasMin: true, Min: 0, HasMax: true, Max: 4096, Pattern: "[\\s\\S]*", re: regexp.MustCompile("^(?:[\\s\\S]*)$")}
 	rulePerExecutionEnvironmentMaxConcurrency         = &Rule{Shape: "PerExecutionEnvironmentMaxConcurrency", HasMin: true, Min: 1, HasMax: true, Max: 1600}
 	rulePositiveInteger                               = &Rule{Shape: "PositiveInteger", HasMin: true, Min: 1}
-	rulePrincipal                                     = &Rule{Shape: "Principal", HasMin: true, Min: 0, HasMax: true, Max: 2048, Pattern: "[^\\s]+", re: regexp.MustCompile("^(?:[^\\s]+)$")}
+	rulePrincipal                                     = &Rule{Shape: "Principal", HasMin: true, Min: 0, HasMax: true, Max: 2048, Pattern: "[^\\s]+", re: regexp.MustCompile("^(?:[^\\s]+)$"), fast: &asciiSet{0xfffffffeffffc9ff, 0xffffffffffffffff}}
 	rulePrincipalOrgID                                = &Rule{Shape: "PrincipalOrgID", HasMin: true, Min: 12, HasMax: true, Max: 34, Pattern: "o-[a-z0-9]{10,32}", re: regexp.MustCompile("^(?:o-[a-z0-9]{10,32})$")}
 	rulePropagateTagsExplicitTagsMap                  = &Rule{Shape: "PropagateTagsExplicitTagsMap", HasMin: true, Min: 0, HasMax: true, Max: 40}
 	rulePropagateTagsMode                             = &Rule{Shape: "PropagateTagsMode", Enum: PropagateTagsModeValues()}
@@ -812,7 +812,7 @@ var (
 	ruleSourceOwner                                   = &Rule{Shape: "SourceOwner", HasMin: true, Min: 0, HasMax: true, Max: 12, Pattern: "\\d{12}", re: regexp.MustCompile("^(?:\\d{12})$")}
 	ruleState                                         = &Rule{Shape: "State", Enum: StateValues()}
 	ruleStateReasonCode                               = &Rule{Shape: "StateReasonCode", Enum: StateReasonCodeValues()}
-	ruleStatementId                                   = &Rule{Shape: "StatementId", HasMin: true, Min: 1, HasMax: true, Max: 100, Pattern: "([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:([a-zA-Z0-9-_]+))$")}
+	ruleStatementId                                   = &Rule{Shape: "StatementId", HasMin: true, Min: 1, HasMax: true, Max: 100, Pattern: "([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:([a-zA-Z0-9-_]+))$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleStepOptionsNextAttemptDelaySecondsInteger     = &Rule{Shape: "StepOptionsNextAttemptDelaySecondsInteger", HasMin: true, Min: 1, HasMax: true, Max: 31622400}
 	ruleStringList                                    = &Rule{Shape: "StringList", HasMin: true, Min: 0, HasMax: true, Max: 1500}
 	ruleSubnetId                                      = &Rule{Shape: "SubnetId", HasMin: true, Min: 0, HasMax: true, Max: 1024, Pattern: "subnet-[0-9a-z]*", re: regexp.MustCompile("^(?:subnet-[0-9a-z]*)$")}
@@ -823,7 +823,7 @@ var (
 	ruleTaggableResource                              = &Rule{Shape: "TaggableResource", HasMin: true, Min: 1, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64}))$")}
 	ruleTagsErrorCode                                 = &Rule{Shape: "TagsErrorCode", HasMin: true, Min: 10, HasMax: true, Max: 21, Pattern: "[A-Za-z]+Exception", re: regexp.MustCompile("^(?:[A-Za-z]+Exception)$")}
 	ruleTagsErrorMessage                              = &Rule{Shape: "TagsErrorMessage", HasMin: true, Min: 84, HasMax: true, Max: 1000, Pattern: ".*", re: regexp.MustCompile("^(?:.*)$")}
-	ruleTenantId                                      = &Rule{Shape: "TenantId", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "[a-zA-Z0-9\\._:\\/=+\\-@ ]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$")}
+	ruleTenantId                                      = &Rule{Shape: "TenantId", HasMin: true, Min: 1, HasMax: true, Max: 256, Pattern: "[a-zA-Z0-9\\._:\\/=+\\-@ ]+", re: regexp.MustCompile("^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$"), fast: &asciiSet{0x27ffe80100000000, 0x7fffffe87ffffff}}
 	ruleTenantIsolationMode                           = &Rule{Shape: "TenantIsolationMode", Enum: TenantIsolationModeValues()}
 	ruleThrottleReason                                = &Rule{Shape: "ThrottleReason", Enum: ThrottleReasonValues()}
 	ruleTimeout                                       = &Rule{Shape: "Timeout", HasMin: true, Min: 1, HasMax: true, Max: 5400}
@@ -834,7 +834,7 @@ var (
 	ruleTumblingWindowInSeconds                       = &Rule{Shape: "TumblingWindowInSeconds", HasMin: true, Min: 0, HasMax: true, Max: 900}
 	ruleURI                                           = &Rule{Shape: "URI", HasMin: true, Min: 1, HasMax: true, Max: 200, Pattern: "[ a-zA-Z0-9-\\/*:_+=.@-]*", re: regexp.MustCompile("^(?:[ a-zA-Z0-9-\\/*:_+=.@-]*)$")}
 	ruleUUIDString                                    = &Rule{Shape: "UUIDString", HasMin: true, Min: 36, HasMax: true, Max: 36}
-	ruleUnqualifiedFunctionName                       = &Rule{Shape: "UnqualifiedFunctionName", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+))$")}
+	ruleUnqualifiedFunctionName                       = &Rule{Shape: "UnqualifiedFunctionName", HasMin: true, Min: 1, HasMax: true, Max: 140, Pattern: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+))$"), fast: &asciiSet{0x3ff200000000000, 0x7fffffe87fffffe}}
 	ruleUnreservedConcurrentExecutions                = &Rule{Shape: "UnreservedConcurrentExecutions", HasMin: true, Min: 0}
 	ruleUpdateRuntimeOn                               = &Rule{Shape: "UpdateRuntimeOn", Enum: UpdateRuntimeOnValues()}
 	ruleVersion                                       = &Rule{Shape: "Version", HasMin: true, Min: 1, HasMax: true, Max: 1024, Pattern: "(\\$LATEST|[0-9]+)", re: regexp.MustCompile("^(?:(\\$LATEST|[0-9]+))$")}

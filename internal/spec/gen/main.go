@@ -12,6 +12,7 @@ import (
 	"log"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -288,6 +289,79 @@ func num(f *float64) string {
 	return strconv.FormatFloat(*f, 'f', -1, 64)
 }
 
+// fast emits a Rule's fast field when its pattern accepts every non-empty
+// string of one ASCII class: the pattern is a sequence whose parts may all
+// match nothing but one, [class]+ (the anchors ^ before it and $ after).
+// A function name, the pattern checked on every Invoke, is such a string
+// of its last group; Match then needs no regular expression for it.
+func (g *gen) fast(pattern string) {
+	if set, ok := plusClass(pattern); ok {
+		g.p(", fast: &asciiSet{%#x, %#x}", set[0], set[1])
+	}
+}
+
+func plusClass(pattern string) (set [2]uint64, ok bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return set, false
+	}
+	re = re.Simplify()
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	found := false
+	for _, p := range parts {
+		for p.Op == syntax.OpCapture {
+			p = p.Sub[0]
+		}
+		switch {
+		case p.Op == syntax.OpBeginText && !found, p.Op == syntax.OpEndText && found:
+		case p.Op == syntax.OpBeginText, p.Op == syntax.OpEndText:
+			return set, false
+		case nullable(p):
+		case !found && p.Op == syntax.OpPlus && p.Sub[0].Op == syntax.OpCharClass:
+			found = true
+			r := p.Sub[0].Rune
+			for i := 0; i+1 < len(r); i += 2 {
+				for c := r[i]; c <= r[i+1] && c < 128; c++ {
+					set[c/64] |= 1 << (c % 64)
+				}
+			}
+		default:
+			return set, false
+		}
+	}
+	return set, found && set != [2]uint64{}
+}
+
+// nullable reports whether re surely matches the empty string anywhere
+// (no anchors inside).
+func nullable(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpQuest, syntax.OpStar:
+		return true
+	case syntax.OpRepeat:
+		return re.Min == 0
+	case syntax.OpCapture:
+		return nullable(re.Sub[0])
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			if !nullable(s) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if nullable(s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rulesVars emits one Rule per constrained shape.
 func (g *gen) rulesVars() {
 	g.p("var (\n")
@@ -308,8 +382,10 @@ func (g *gen) rulesVars() {
 		if s.Pattern != nil {
 			if rw, ok := rewrites[*s.Pattern]; ok {
 				g.p(", Pattern: %q, re: regexp.MustCompile(%q), not: regexp.MustCompile(%q)", *s.Pattern, "^(?:"+rw[0]+")$", "^(?:"+rw[1]+")$")
+				g.fast("^(?:" + rw[0] + ")$")
 			} else if _, err := regexp.Compile("^(?:" + *s.Pattern + ")$"); err == nil {
 				g.p(", Pattern: %q, re: regexp.MustCompile(%q)", *s.Pattern, "^(?:"+*s.Pattern+")$")
+				g.fast("^(?:" + *s.Pattern + ")$")
 			} else {
 				g.p(", Pattern: %q /* not expressible in RE2: %v */", *s.Pattern, strings.ReplaceAll(err.Error(), "*/", ""))
 			}
