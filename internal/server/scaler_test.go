@@ -227,9 +227,9 @@ func TestManagedInstancesBudget(t *testing.T) {
 	_, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	if _, err := c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
-		CapacityProviderName: aws.String("tight"),
-		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
-		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::" + testkit.InvokeAccount + ":role/op")},
+		CapacityProviderName:          aws.String("tight"),
+		VpcConfig:                     &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:             &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::" + testkit.InvokeAccount + ":role/op")},
 		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(2)},
 	}); err != nil {
 		t.Fatal(err)
