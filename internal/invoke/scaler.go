@@ -468,7 +468,7 @@ func (s *Service) scaleTick(ctx context.Context) {
 			f.spare = 0
 			s.unreserve(f, f.fl.Shrink(envs-1))
 		}
-		s.scaleFleet(ctx, f, envs)
+		s.scaleFleet(ctx, f, 0) // Min kept, Max applied
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -203,11 +204,8 @@ func TestManagedInstancesScaleUp(t *testing.T) {
 	publishOne(t, c, "mi-up")
 	testkit.WaitVersionActive(t, c, "mi-up", "1")
 	putScaling(t, c, "mi-up", "1", 1, 4)
-	time.Sleep(2 * time.Second) // the two above Min go once idle
-	var saw bool
 	testkit.Eventually(t, 20*time.Second, "the scaler to add environments for 4 invokes at once", func() bool {
 		procs, thr := tally(burst(t, c, "mi-up", "1", 4, 500))
-		saw = saw || thr > 0
 		return procs == 4 && thr == 0
 	})
 	// More than Max is throttled, however long the load lasts.
@@ -215,6 +213,23 @@ func TestManagedInstancesScaleUp(t *testing.T) {
 		if procs, thr := tally(burst(t, c, "mi-up", "1", 6, 300)); procs != 4 || thr != 2 {
 			t.Fatalf("Max 4: %d processes, %d throttled", procs, thr)
 		}
+	}
+}
+
+// TestManagedInstancesScaleDown: idle environments above Min are removed
+// one at a time, never below Min.
+func TestManagedInstancesScaleDown(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.ManagedScaleInterval = 50 * time.Millisecond })
+	managedFn(t, c, "mi-down")
+	publishOne(t, c, "mi-down")
+	testkit.WaitVersionActive(t, c, "mi-down", "1")
+	putScaling(t, c, "mi-down", "1", 1, 3)
+	// Ten idle looks per environment: 0.5 s each; the first burst after
+	// finds one environment (and makes the scaler add more again).
+	time.Sleep(2 * time.Second)
+	if procs, thr := tally(burst(t, c, "mi-down", "1", 3, 1000)); procs != 1 || thr != 2 {
+		t.Fatalf("after idling: %d processes, %d throttled; want Min's one", procs, thr)
 	}
 }
 

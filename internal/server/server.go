@@ -44,6 +44,9 @@ type Config struct {
 	Isolation string
 	// IdleTimeout stops execution environments unused this long.
 	IdleTimeout time.Duration
+	// ManagedScaleInterval is how often Lambda Managed Instances scale
+	// (default 1 s; tests shorten it).
+	ManagedScaleInterval time.Duration
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
 	// ThrottleBase is the first retry delay of throttled Event invokes
@@ -272,6 +275,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
+		ScaleInterval: cfg.ManagedScaleInterval,
 		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {
 			ref, ok := capacity.ParseARN(arn)
 			if !ok {
