@@ -27,9 +27,10 @@ import (
 //   - Managed Instances "do not scale when invocations arrive and do not
 //     support cold starts": an invoke runs on a free slot of a started
 //     environment, or is throttled (HTTP 429) when every slot is taken;
-//   - a scaler adds environments asynchronously, on multi-concurrency
-//     saturation, up to Max and within the capacity provider's budget, and
-//     removes them gradually when they are idle, never below Min.
+//   - a scaler adds environments asynchronously, on CPU utilisation and
+//     multi-concurrency saturation, up to Max and within the capacity
+//     provider's budget, and removes them gradually when they are idle,
+//     never below Min.
 //
 // The budget of a provider is its CapacityProviderScalingConfig.MaxVCpuCount
 // vCPUs, shared by every version on it (an environment takes
@@ -455,6 +456,11 @@ func (s *Service) scaleTick(ctx context.Context) {
 		}
 		target := s.targetUtilization(ctx, f.provider)
 		want := int(math.Ceil(float64(peak) / (target * float64(perEnv))))
+		// CPU utilisation, where the environments' cgroups tell it: as
+		// many environments as keep the average at the target.
+		if util, ok := f.fl.CPUUtilization(); ok && envs > 0 {
+			want = max(want, int(math.Ceil(float64(envs)*util/target-1e-9)))
+		}
 		if throttled > 0 {
 			want = max(want, envs+f.starting+1)
 		}
@@ -473,7 +479,9 @@ func (s *Service) scaleTick(ctx context.Context) {
 }
 
 // targetUtilization is the provider's target tracking policy's TargetValue
-// (a percentage), or the default.
+// (a percentage of CPU, LambdaCapacityProviderAverageCPUUtilization, the
+// one metric AWS's model has), or the default; lambdad holds both signals,
+// CPU and multi-concurrency saturation, to it.
 func (s *Service) targetUtilization(ctx context.Context, provider string) float64 {
 	if s.cfg.CapacityProvider == nil {
 		return defaultTargetUtilization

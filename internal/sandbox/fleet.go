@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,15 @@ type Fleet struct {
 	m  *Manager
 	fn *Function
 	p  *pool
+
+	cpuMu sync.Mutex
+	cpu   map[*env]cpuMark // each environment's CPU time at the last look
+}
+
+// cpuMark is an environment's CPU time (µs) when it was read.
+type cpuMark struct {
+	usec int64
+	at   time.Time
 }
 
 // ErrNoSlot says every slot of every environment of a Fleet is taken.
@@ -26,7 +36,7 @@ var ErrNoSlot = errors.New("sandbox: no free execution environment")
 // Fleet makes an empty fleet of fn's environments; each holds
 // fn.MaxConcurrency invocations at once (at least one).
 func (m *Manager) Fleet(fn *Function) *Fleet {
-	return &Fleet{m: m, fn: fn, p: &pool{key: fn.Key}}
+	return &Fleet{m: m, fn: fn, p: &pool{key: fn.Key}, cpu: make(map[*env]cpuMark)}
 }
 
 // Start starts one environment and runs its init; once init is done it
@@ -138,4 +148,39 @@ func (f *Fleet) Retire() {
 	for _, e := range idle {
 		e.stop()
 	}
+}
+
+// CPUUtilization is the average, over the fleet's environments, of the CPU
+// time each used since the previous call divided by its vCPUs' time (0..1
+// and more when a quota is not enforced); ok is false when no environment
+// can tell (no cgroup, or a first look).
+func (f *Fleet) CPUUtilization() (util float64, ok bool) {
+	f.p.mu.Lock()
+	envs := slices.Clone(f.p.shared)
+	f.p.mu.Unlock()
+	now := time.Now()
+	f.cpuMu.Lock()
+	defer f.cpuMu.Unlock()
+	seen := make(map[*env]cpuMark, len(envs))
+	var sum float64
+	n := 0
+	for _, e := range envs {
+		usec, has := e.cg.cpuUsec()
+		if !has {
+			continue
+		}
+		seen[e] = cpuMark{usec, now}
+		last, had := f.cpu[e]
+		if !had || !now.After(last.at) {
+			continue
+		}
+		cpus := max(e.fn.CPUs, 1)
+		sum += float64(max(usec-last.usec, 0)) / (float64(now.Sub(last.at).Microseconds()) * cpus)
+		n++
+	}
+	f.cpu = seen
+	if n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
 }

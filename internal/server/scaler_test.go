@@ -233,6 +233,48 @@ func TestManagedInstancesScaleDown(t *testing.T) {
 	}
 }
 
+// TestManagedInstancesScaleOnCPU: an environment whose CPU is busy beyond
+// the target is given another, though its slots are far from taken.
+func TestManagedInstancesScaleOnCPU(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	const src = `const proc = require('node:crypto').randomUUID();
+const born = Date.now();
+exports.handler = async (event) => {
+  const end = Date.now() + (event.burn || 0);
+  while (Date.now() < end) {}
+  await new Promise((r) => setTimeout(r, event.ms || 0));
+  return { proc, born };
+};
+`
+	testkit.CreateActive(t, c, onCapacityProvider(t, c, testkit.NodeFunction(t, "mi-cpu", "index.js", "index.handler", src), 4))
+	publishOne(t, c, "mi-cpu")
+	testkit.WaitVersionActive(t, c, "mi-cpu", "1")
+	putScaling(t, c, "mi-cpu", "1", 1, 1)
+	testkit.Eventually(t, 10*time.Second, "one environment left", func() bool {
+		_, thr := tally(burst(t, c, "mi-cpu", "1", 5, 300))
+		return thr == 1
+	})
+	// The scaler's next looks forget those bursts' load before Max rises.
+	time.Sleep(2500 * time.Millisecond)
+	putScaling(t, c, "mi-cpu", "1", 1, 2)
+	// One invocation burns a whole vCPU for 4 s: one slot of four is
+	// taken, but CPU is at 100% of a 50% target.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("mi-cpu"), Qualifier: aws.String("1"), Payload: []byte(`{"burn":4000}`)}); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	procs, thr := tally(burst(t, c, "mi-cpu", "1", 4, 300))
+	<-done
+	if thr != 0 || procs < 2 {
+		t.Fatalf("4 invokes beside a CPU-bound one: %d processes, %d throttled; want a second environment", procs, thr)
+	}
+}
+
 // TestManagedInstancesBudget: a capacity provider's MaxVCpuCount bounds the
 // vCPUs of every environment on it: a version whose minimum does not fit
 // is Failed with CapacityProviderScalingLimitExceeded, and the scaler stops
