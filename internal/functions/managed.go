@@ -41,7 +41,11 @@ func (s *Service) managedState(c *spec.FunctionConfiguration) bool {
 		return true
 	}
 	arn := strings.TrimSuffix(*c.FunctionArn, ":"+*c.Version)
-	st, ok := s.cfg.ManagedState(arn, *c.Version)
+	rev := ""
+	if c.RevisionId != nil {
+		rev = *c.RevisionId
+	}
+	st, ok := s.cfg.ManagedState(arn, *c.Version, rev)
 	if !ok {
 		// Not yet seen by the data plane: it is about to start it.
 		st = ManagedState{State: "Pending", Reason: "The function is being created.", ReasonCode: "Creating"}

@@ -137,12 +137,27 @@ func (s *Service) StartManaged(ctx context.Context) {
 
 // ManagedState is the state of a published version on a capacity
 // provider; ok is false when the scaler does not know it (yet).
-func (s *Service) ManagedState(functionARN, version string) (functions.ManagedState, bool) {
-	v, ok := s.scale.live.Load(versionSlot{functionARN, version})
-	if !ok {
+func (s *Service) ManagedState(functionARN, version, revision string) (functions.ManagedState, bool) {
+	f := s.fleetOf(functionARN, version, revision)
+	if f == nil {
 		return functions.ManagedState{}, false
 	}
-	return *v.(*fleet).state.Load(), true
+	return *f.state.Load(), true
+}
+
+// fleetOf is the fleet of a version. $LATEST.PUBLISHED is replaced in
+// place by each publish: its fleet must be of the same RevisionId (which
+// it keeps until published again); a numbered version never changes.
+func (s *Service) fleetOf(functionARN, version, revision string) *fleet {
+	v, ok := s.scale.live.Load(versionSlot{functionARN, version})
+	if !ok {
+		return nil
+	}
+	f := v.(*fleet)
+	if version == functions.LatestPublished && f.revision != revision {
+		return nil
+	}
+	return f
 }
 
 // reconcileManaged makes fn's fleets match its versions on a provider.
@@ -183,7 +198,7 @@ func (s *Service) reconcileManaged(ctx context.Context, fn functions.Ref) {
 		}
 		slot := versionSlot{arn, t.Version}
 		f := sc.fleets[slot]
-		if f != nil && f.revision != *snap.Config.RevisionId {
+		if f != nil && t.Version == functions.LatestPublished && f.revision != *snap.Config.RevisionId {
 			s.retireFleet(f) // $LATEST.PUBLISHED published again
 			f = nil
 		}
@@ -502,12 +517,11 @@ func (s *Service) targetUtilization(ctx context.Context, provider string) float6
 // on a free slot of its fleet, or throttles it: there is no cold start on
 // the request path.
 func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
-	v, ok := s.scale.live.Load(versionSlot{snap.FunctionARN, snap.Version})
-	if !ok {
-		s.counts.Throttles.Add(1)
-		return sandbox.Result{}, managedThrottle()
+	f := s.fleetOf(snap.FunctionARN, snap.Version, *snap.Config.RevisionId)
+	if f == nil {
+		// Retired or replaced since the version was resolved Active.
+		return sandbox.Result{}, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
 	}
-	f := v.(*fleet)
 	n := f.inflight.Add(1)
 	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
 	}

@@ -212,11 +212,11 @@ func New(cfg Config) (*Server, error) {
 			srv.invoke.ManagedChanged(fn)
 		}
 	}
-	fcfg.ManagedState = func(arn, version string) (functions.ManagedState, bool) {
+	fcfg.ManagedState = func(arn, version, revision string) (functions.ManagedState, bool) {
 		if srv.invoke == nil {
 			return functions.ManagedState{}, false
 		}
-		return srv.invoke.ManagedState(arn, version)
+		return srv.invoke.ManagedState(arn, version, revision)
 	}
 	// Capacity providers and functions ask each other inside one store
 	// transaction: a provider must exist to be used, and in use cannot go.
