@@ -203,24 +203,37 @@ func (s *Service) reconcileManaged(ctx context.Context, fn functions.Ref) {
 			f = nil
 		}
 		if f == nil {
-			if f, err = s.newFleet(ctx, ref, snap, t.Provider); err != nil {
+			f, err = s.newFleet(ctx, ref, snap, t.Provider)
+			if err != nil {
+				// Code that cannot run here (a container image, a runtime
+				// missing): the version fails as a failed init does.
 				s.cfg.Logger.Warn("managed instances: cannot run", "function", ref.QualifiedARN(), "err", err)
-				continue
+				code := "InternalError"
+				if fault.Is(err, fault.InvalidRuntime) {
+					code = "InvalidRuntime"
+				}
+				s.failFleet(f, code, err.Error())
 			}
 			sc.fleets[slot] = f
 			sc.live.Store(slot, f)
+			if err != nil {
+				continue
+			}
 		}
 		cfg, _, err := s.cfg.Functions.ScalingConfig(ctx, ref)
 		if err != nil {
 			s.cfg.Logger.Warn("managed instances: read scaling config", "function", ref.QualifiedARN(), "err", err)
 			continue
 		}
+		// AWS's default is 3 and 3; a config that gives only one bound
+		// keeps the other within it [?].
 		f.min, f.max = 3, 3
-		if cfg.Min != nil {
-			f.min = int(*cfg.Min)
-		}
 		if cfg.Max != nil {
 			f.max = int(*cfg.Max)
+			f.min = min(f.min, f.max)
+		}
+		if cfg.Min != nil {
+			f.min = int(*cfg.Min)
 		}
 		f.max = max(f.max, f.min)
 		if f.failed && f.state.Load().ReasonCode != reasonScalingLimit {
@@ -231,14 +244,19 @@ func (s *Service) reconcileManaged(ctx context.Context, fn functions.Ref) {
 	}
 }
 
-// newFleet prepares the environments of one version; scaler.mu held.
+// newFleet prepares the environments of one version; scaler.mu held. On
+// an error it returns a fleet that can start nothing.
 func (s *Service) newFleet(ctx context.Context, ref functions.Ref, snap *functions.Snapshot, provider string) (*fleet, error) {
+	fctx, cancel := context.WithCancel(s.ctx)
 	r, err := s.function(ctx, snap)
 	if err != nil {
-		return nil, err
+		// A fleet that never starts anything, to carry the failure.
+		f := &fleet{slot: versionSlot{snap.FunctionARN, snap.Version}, ref: ref, provider: provider, revision: *snap.Config.RevisionId,
+			fl: s.cfg.Sandbox.Fleet(&sandbox.Function{Key: sandbox.Key{FunctionARN: snap.FunctionARN, Version: snap.Version}}),
+			r:  &runnable{fn: &sandbox.Function{}}, ctx: fctx, cancel: cancel}
+		return f, err
 	}
 	fn := *r.fn
-	fctx, cancel := context.WithCancel(context.WithoutCancel(s.ctx))
 	f := &fleet{
 		slot:     versionSlot{snap.FunctionARN, snap.Version},
 		ref:      ref,
