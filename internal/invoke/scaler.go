@@ -54,9 +54,10 @@ const (
 	// Managed Instances scale down gradually", AWS's troubleshooting guide).
 	scaleDownTicks = 10
 	// defaultTargetUtilization is the multi-concurrency saturation the
-	// scaler keeps environments at, without a target tracking policy [?]:
-	// AWS documents none, but says traffic that "more than doubles within 5
-	// minutes" may be throttled, which is the headroom of 50%.
+	// scaler keeps environments at, and their CPU utilisation without a
+	// target tracking policy [?]: AWS documents neither, but says traffic
+	// that "more than doubles within 5 minutes" may be throttled, which is
+	// the headroom of 50%.
 	defaultTargetUtilization = 0.5
 )
 
@@ -487,12 +488,11 @@ func (s *Service) scaleTick(ctx context.Context) {
 		if envs > 0 {
 			perEnv = max(slots/envs, 1)
 		}
-		target := s.targetUtilization(ctx, f.provider)
-		want := int(math.Ceil(float64(peak) / (target * float64(perEnv))))
+		want := int(math.Ceil(float64(peak) / (defaultTargetUtilization * float64(perEnv))))
 		// CPU utilisation, where the environments' cgroups tell it: as
 		// many environments as keep the average at the target.
 		if util, ok := f.fl.CPUUtilization(); ok && envs > 0 {
-			want = max(want, int(math.Ceil(float64(envs)*util/target-1e-9)))
+			want = max(want, int(math.Ceil(float64(envs)*util/s.cpuTarget(ctx, f.provider)-1e-9)))
 		}
 		if throttled > 0 {
 			want = max(want, envs+f.starting+1)
@@ -511,20 +511,20 @@ func (s *Service) scaleTick(ctx context.Context) {
 	}
 }
 
-// targetUtilization is the provider's target tracking policy's TargetValue
-// (a percentage of CPU, LambdaCapacityProviderAverageCPUUtilization, the
-// one metric AWS's model has), or the default; lambdad holds both signals,
-// CPU and multi-concurrency saturation, to it.
-func (s *Service) targetUtilization(ctx context.Context, provider string) float64 {
+// cpuTarget is the CPU utilisation the scaler holds environments at: in
+// ScalingMode Manual, the provider's target tracking policy's TargetValue
+// (a percentage of LambdaCapacityProviderAverageCPUUtilization, the one
+// metric AWS's model has); in Auto, lambdad's default.
+func (s *Service) cpuTarget(ctx context.Context, provider string) float64 {
 	if s.cfg.CapacityProvider == nil {
 		return defaultTargetUtilization
 	}
 	p, err := s.cfg.CapacityProvider(ctx, provider)
-	if err != nil || p.Scaling == nil {
+	if err != nil || p.Scaling == nil || p.Scaling.ScalingMode != "Manual" {
 		return defaultTargetUtilization
 	}
 	for _, pol := range p.Scaling.Policies {
-		if pol.Target > 0 && pol.Target <= 100 {
+		if pol.Metric == "LambdaCapacityProviderAverageCPUUtilization" && pol.Target > 0 && pol.Target <= 100 {
 			return pol.Target / 100
 		}
 	}

@@ -234,10 +234,21 @@ func TestManagedInstancesScaleDown(t *testing.T) {
 }
 
 // TestManagedInstancesScaleOnCPU: an environment whose CPU is busy beyond
-// the target is given another, though its slots are far from taken.
+// the provider's target (a Manual scaling policy of 10%, low enough to
+// hold on a loaded machine) is given another, though its slots are far
+// from taken.
 func TestManagedInstancesScaleOnCPU(t *testing.T) {
 	t.Parallel()
 	_, c := servertest.InvokeEnv(t, nil)
+	if _, err := c.CreateCapacityProvider(context.Background(), &lambda.CreateCapacityProviderInput{
+		CapacityProviderName: aws.String("cpu10"),
+		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::" + testkit.InvokeAccount + ":role/op")},
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{ScalingMode: types.CapacityProviderScalingModeManual,
+			ScalingPolicies: []types.TargetTrackingScalingPolicy{{PredefinedMetricType: types.CapacityProviderPredefinedMetricTypeLambdaCapacityProviderAverageCPUUtilization, TargetValue: aws.Float64(10)}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	const src = `const proc = require('node:crypto').randomUUID();
 const born = Date.now();
 exports.handler = async (event) => {
@@ -247,7 +258,9 @@ exports.handler = async (event) => {
   return { proc, born };
 };
 `
-	testkit.CreateActive(t, c, onCapacityProvider(t, c, testkit.NodeFunction(t, "mi-cpu", "index.js", "index.handler", src), 4))
+	in := onCapacityProvider(t, c, testkit.NodeFunction(t, "mi-cpu", "index.js", "index.handler", src), 4)
+	in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.CapacityProviderArn = aws.String("arn:aws:lambda:" + testkit.Region + ":" + testkit.InvokeAccount + ":capacity-provider:cpu10")
+	testkit.CreateActive(t, c, in)
 	publishOne(t, c, "mi-cpu")
 	testkit.WaitVersionActive(t, c, "mi-cpu", "1")
 	putScaling(t, c, "mi-cpu", "1", 1, 1)
@@ -258,8 +271,8 @@ exports.handler = async (event) => {
 	// The scaler's next looks forget those bursts' load before Max rises.
 	time.Sleep(2500 * time.Millisecond)
 	putScaling(t, c, "mi-cpu", "1", 1, 2)
-	// One invocation burns a whole vCPU for 4 s: one slot of four is
-	// taken, but CPU is at 100% of a 50% target.
+	// One invocation burns its vCPU for 4 s: one slot of four is taken,
+	// but CPU is far above the target.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
