@@ -84,7 +84,13 @@ func (f *Fleet) Invoke(ctx context.Context, inv Invocation) (Result, error) {
 	if e == nil {
 		return Result{}, ErrNoSlot
 	}
-	return e.invokeMulti(ctx, inv)
+	res, err := e.invokeMulti(ctx, inv)
+	if e.currentProc() == nil && !e.isDead() {
+		// Its process is gone (a crash): start it again now, off the
+		// request path, as Start did.
+		go e.ensureProc(context.Background(), &Invocation{RequestID: "managed-instances-init"})
+	}
+	return res, err
 }
 
 // Load is the fleet's environments alive, and their slots: busy (running

@@ -79,3 +79,28 @@ func TestFleet(t *testing.T) {
 		}
 	})
 }
+
+// TestFleetRestartsCrashedProcessAhead: after a process of a fleet's
+// environment exits, its init runs again off the request path, so the
+// next invocation finds it initialized (no Init Duration).
+func TestFleetRestartsCrashedProcessAhead(t *testing.T) {
+	needGo(t)
+	m, _ := newTestManager(t, "auto")
+	fl := m.Fleet(goFunction())
+	ctx := context.Background()
+	if err := fl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := fl.Invoke(ctx, newInv(map[string]any{"op": "exit", "code": 3}))
+	if err != nil || res.FunctionError == "" {
+		t.Fatalf("exit: %v %+v", err, res)
+	}
+	time.Sleep(500 * time.Millisecond)
+	res, err = fl.Invoke(ctx, newInv(map[string]any{}))
+	if err != nil || res.FunctionError != "" {
+		t.Fatalf("after the crash: %v %s", err, res.Payload)
+	}
+	if res.InitDuration != 0 {
+		t.Errorf("the invocation after the crash ran init (%v) on the request path", res.InitDuration)
+	}
+}
