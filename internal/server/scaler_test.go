@@ -171,7 +171,10 @@ func TestManagedInstancesScalingConfig(t *testing.T) {
 	_, c := servertest.InvokeEnv(t, nil)
 	managedFn(t, c, "mi-sc")
 	publishOne(t, c, "mi-sc")
-	testkit.WaitVersionActive(t, c, "mi-sc", "1")
+	// The function_active_v2 waiter (GetFunction) sees it too.
+	if g := testkit.WaitActive(t, c, "mi-sc:1"); g.Configuration.State != types.StateActive || aws.ToString(g.Configuration.Version) != "1" {
+		t.Fatalf("GetFunction mi-sc:1 = %s %s", g.Configuration.State, aws.ToString(g.Configuration.Version))
+	}
 	// Min 1, Max 1: two of the three environments go; two invokes at once
 	// find one slot, however long the scaler has.
 	putScaling(t, c, "mi-sc", "1", 1, 1)
