@@ -311,7 +311,10 @@ func (s *Service) scaleFleet(ctx context.Context, f *fleet, want int) {
 
 // startEnv starts one environment of f.
 func (s *Service) startEnv(f *fleet) {
-	err := f.fl.Start(f.ctx)
+	log, err := f.fl.Start(f.ctx)
+	if s.cfg.Logs != nil && len(log) > 0 {
+		s.cfg.Logs.Append(f.r.logGroup, f.r.logStream, log)
+	}
 	sc := &s.scale
 	sc.mu.Lock()
 	defer sc.mu.Unlock()

@@ -40,14 +40,15 @@ func (m *Manager) Fleet(fn *Function) *Fleet {
 }
 
 // Start starts one environment and runs its init; once init is done it
-// takes invocations. An init that fails is an *InitError.
-func (f *Fleet) Start(ctx context.Context) error {
+// takes invocations. It returns what the init wrote; an init that fails
+// is an *InitError.
+func (f *Fleet) Start(ctx context.Context) ([]byte, error) {
 	if f.m.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	e, err := f.m.newEnv(f.fn, f.p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if e.multi == nil { // PerExecutionEnvironmentMaxConcurrency 1
 		e.multi = newMultiState(1)
@@ -56,24 +57,24 @@ func (f *Fleet) Start(ctx context.Context) error {
 	_, _, res, err := e.ensureProc(ctx, &Invocation{RequestID: "managed-instances-init"})
 	if err != nil {
 		e.stop()
-		return err
+		return nil, err
 	}
 	if res != nil { // the environment is stopped
-		return &InitError{Payload: res.Payload, Log: res.Log}
+		return nil, &InitError{Payload: res.Payload, Log: res.Log}
 	}
 	// Its init's output is not any invocation's.
-	e.takeLogMulti(e.currentProc())
+	log := e.takeLogMulti(e.currentProc())
 	f.p.mu.Lock()
 	if f.p.retired {
 		f.p.mu.Unlock()
 		e.stop()
-		return errors.New("sandbox: fleet retired")
+		return log, errors.New("sandbox: fleet retired")
 	}
 	e.idleSince = time.Now()
 	f.p.shared = append(f.p.shared, e)
 	f.m.idle.Add(1)
 	f.p.mu.Unlock()
-	return nil
+	return log, nil
 }
 
 // Invoke runs inv on a free slot, or returns ErrNoSlot at once.

@@ -22,7 +22,7 @@ func TestFleet(t *testing.T) {
 			fl := m.Fleet(goFunction(func(f *Function) { f.MaxConcurrency = per }))
 			ctx := context.Background()
 			for range 2 {
-				if err := fl.Start(ctx); err != nil {
+				if _, err := fl.Start(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -88,7 +88,7 @@ func TestFleetRestartsCrashedProcessAhead(t *testing.T) {
 	m, _ := newTestManager(t, "auto")
 	fl := m.Fleet(goFunction())
 	ctx := context.Background()
-	if err := fl.Start(ctx); err != nil {
+	if _, err := fl.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	res, err := fl.Invoke(ctx, newInv(map[string]any{"op": "exit", "code": 3}))

@@ -351,6 +351,21 @@ func waitState(t *testing.T, c *lambda.Client, name string, state types.State, c
 	})
 }
 
+// TestManagedInstancesHostMemory: the environments of every provider share
+// the host's memory: with 4 GB, three 2 GB environments do not fit.
+func TestManagedInstancesHostMemory(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.ManagedMemoryMB = 4096 })
+	managedFn(t, c, "mi-mem")
+	publishOne(t, c, "mi-mem")
+	waitState(t, c, "mi-mem", types.StateFailed, types.StateReasonCodeCapacityProviderScalingLimitExceeded)
+	putScaling(t, c, "mi-mem", "1", 2, 3)
+	waitState(t, c, "mi-mem", types.StateActive, "")
+	if procs, thr := tally(burst(t, c, "mi-mem", "1", 3, 500)); procs != 2 || thr != 1 {
+		t.Fatalf("4 GB for 2 GB environments: %d processes, %d throttled", procs, thr)
+	}
+}
+
 // TestManagedInstancesInitFailure: a version whose init fails is Failed.
 func TestManagedInstancesInitFailure(t *testing.T) {
 	t.Parallel()

@@ -45,8 +45,10 @@ type Config struct {
 	// IdleTimeout stops execution environments unused this long.
 	IdleTimeout time.Duration
 	// ManagedScaleInterval is how often Lambda Managed Instances scale
-	// (default 1 s; tests shorten it).
+	// (default 1 s; tests shorten it); ManagedMemoryMB is the memory their
+	// environments share (default: the host's).
 	ManagedScaleInterval time.Duration
+	ManagedMemoryMB      int
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
 	// ThrottleBase is the first retry delay of throttled Event invokes
@@ -275,7 +277,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
-		ScaleInterval: cfg.ManagedScaleInterval,
+		ScaleInterval: cfg.ManagedScaleInterval, HostMemoryMB: cfg.ManagedMemoryMB,
 		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {
 			ref, ok := capacity.ParseARN(arn)
 			if !ok {
