@@ -160,6 +160,7 @@ func (s *Service) ListVersionsByCapacityProvider(ctx context.Context, account, r
 				return
 			}
 			view := v.view(now)
+			s.managedState(&view)
 			hits = append(hits, hit{key, spec.FunctionVersionsByCapacityProviderListItem{FunctionArn: view.FunctionArn, State: view.State}})
 		}
 		err := tx.Scan(bLatestPublished, prefix, "", func(k string, raw []byte) bool {
@@ -250,9 +251,14 @@ func (s *Service) PutScalingConfig(ctx context.Context, ref Ref, cfg ScalingConf
 		if err != nil {
 			return err
 		}
-		state = *v.view(s.cfg.Now()).State
+		view := v.view(s.cfg.Now())
+		s.managedState(&view)
+		state = *view.State
 		return putJSON(tx, bScaling, scalingKey(ref), storedScaling(cfg))
 	})
+	if err == nil {
+		s.managedChanged(ref, nil)
+	}
 	return state, err
 }
 

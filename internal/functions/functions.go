@@ -58,6 +58,7 @@ func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionCo
 			return err
 		}
 		out = v.view(s.cfg.Now())
+		s.managedState(&out)
 		qualifyLatest(&out, r)
 		return nil
 	})
@@ -84,6 +85,7 @@ func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
 			return err
 		}
 		out = Function{Config: v.view(s.cfg.Now()), Code: v.Code, Tags: rec.Tags, Reserved: rec.Reserved}
+		s.managedState(&out.Config)
 		qualifyLatest(&out.Config, r)
 		return nil
 	})
@@ -344,6 +346,8 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if published != nil {
 		// AWS answers with version 1, under the unqualified ARN.
 		out = published.view(now)
+		s.managedState(&out)
+		s.managedChanged(ref, &out)
 		out.FunctionArn = str(ref.ARN())
 	}
 	return &out, nil

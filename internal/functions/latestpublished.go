@@ -53,11 +53,13 @@ func (s *Service) publishLatest(ctx context.Context, ref Ref, codeSha256, desc *
 		}
 		unused = gone
 		out = v.view(now)
+		s.managedState(&out)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.managedChanged(ref, &out)
 	s.collect(unused)
 	return &out, nil
 }

@@ -57,6 +57,9 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 		now := s.cfg.Now()
 		settled = v.settled(now)
 		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Layers: v.Layers, Reserved: rec.Reserved}
+		if !s.managedState(&snap.Config) {
+			settled = false // the data plane's state changes without a write
+		}
 		snap.Pending = *snap.Config.State == "Pending"
 		if ref.Qualifier != "" && ref.Qualifier != Latest && !isVersionNumber(ref.Qualifier) {
 			if a, err := loadAlias(tx, ref, ref.Qualifier); err == nil && a != nil {

@@ -57,6 +57,12 @@ type Config struct {
 	// (provisioned.go).
 	ProvisionedChanged func(fn Ref)
 	ProvisionedState   func(ref Ref) (ProvisionedState, bool)
+	// ManagedChanged, when set, learns that a function's published
+	// versions on a capacity provider or their scaling configs changed;
+	// ManagedState is the data plane's state of such a version, by
+	// unqualified function ARN, version and RevisionId (managed.go).
+	ManagedChanged func(fn Ref)
+	ManagedState   func(functionARN, version, revision string) (ManagedState, bool)
 }
 
 // Service is the control plane.

@@ -25,11 +25,13 @@ func (s *Service) Publish(ctx context.Context, ref Ref, codeSha256, desc, revisi
 			return err
 		}
 		out = v.view(now)
+		s.managedState(&out)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.managedChanged(ref, &out)
 	return &out, nil
 }
 
@@ -91,8 +93,12 @@ func (s *Service) publishAfterUpdate(ctx context.Context, ref Ref) (*spec.Functi
 			return err
 		}
 		out = v.view(now)
+		s.managedState(&out)
 		return nil
 	})
+	if err == nil {
+		s.managedChanged(ref, &out)
+	}
 	return &out, err
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/fncreds"
@@ -71,6 +72,14 @@ type Config struct {
 	// executions (durable.go); without it their invokes answer 501.
 	Durable *durable.Service
 	Logger  *slog.Logger
+	// CapacityProvider reads a capacity provider (its scaling config is
+	// the budget of Lambda Managed Instances, scaler.go); nil: no budget
+	// but the host's memory.
+	CapacityProvider func(ctx context.Context, arn string) (*capacity.Provider, error)
+	// ScaleInterval is how often Managed Instances scale (default 1 s);
+	// HostMemoryMB the memory they share (default: the host's).
+	ScaleInterval time.Duration
+	HostMemoryMB  int
 }
 
 // Service runs invokes.
@@ -84,6 +93,9 @@ type Service struct {
 	counts   Counts
 	dur      *durableRunner // nil without Config.Durable
 	prov     provisioner    // provisioned concurrency (provisioned.go)
+	scale    scaler         // Lambda Managed Instances (scaler.go)
+	hostMem  atomic.Int64   // the host's memory in MB, once read (-1: unknown)
+	ctx      context.Context
 }
 
 // Counts are the data plane's running totals, for metrics.
@@ -116,7 +128,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Credentials == nil {
 		cfg.Credentials = fncreds.New()
 	}
-	s := &Service{cfg: cfg}
+	s := &Service{cfg: cfg, ctx: ctx}
+	s.scale.nudge = make(chan struct{}, 1)
 	s.SetLambdaEndpoint(cfg.LambdaEndpoint)
 	q, err := startQueue(ctx, s)
 	if err != nil {
@@ -295,6 +308,9 @@ func (s *Service) resolve(ctx context.Context, ref functions.Ref) (*functions.Sn
 // belong to the run until it ends: a caller that stops waiting (ctx) does
 // not end it, so synchronous callers pass a context without cancellation.
 func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext, tenant string) (sandbox.Result, error) {
+	if managed(snap) {
+		return s.runManaged(ctx, snap, requestID, payload, clientContext)
+	}
 	// Tenant-isolated functions have no provisioned concurrency (refused
 	// when configured).
 	if tenant == "" {

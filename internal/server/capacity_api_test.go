@@ -307,7 +307,7 @@ func TestFunctionScalingConfig(t *testing.T) {
 	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	createProvider(t, c, "pool")
-	in := testkit.CreateInput("sc", testkit.HandlerZip(t, "x = 1\n"))
+	in := testkit.CreateInput("sc", testkit.HandlerZip(t, "def handler(e, c):\n    return 1\n"))
 	in.Runtime = types.RuntimePython313 // a runtime Lambda Managed Instances run
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
 	testkit.CreateActive(t, c, in)
@@ -327,6 +327,7 @@ func TestFunctionScalingConfig(t *testing.T) {
 		aws.ToInt32(g.AppliedFunctionScalingConfig.MaxExecutionEnvironments) != 3 || g.RequestedFunctionScalingConfig != nil {
 		t.Fatalf("Get before put = %v %+v", err, g)
 	}
+	testkit.WaitVersionActive(t, c, "sc", "1") // its three environments are started
 	raw := &testkit.RawStatus{}
 	out, err := put("sc", "1", 2, 5, raw.Option())
 	if err != nil || raw.Code != 202 || out.FunctionState != types.StateActive {
@@ -404,6 +405,8 @@ func TestLatestPublished(t *testing.T) {
 	if err != nil || aws.ToString(pub.Version) != "$LATEST.PUBLISHED" || aws.ToString(pub.FunctionArn) != fnARN+":$LATEST.PUBLISHED" {
 		t.Fatalf("PublishVersion(LATEST_PUBLISHED) = %v %+v", err, pub)
 	}
+	// It is Pending until its minimum environments are started.
+	testkit.WaitVersionActive(t, c, "lp", "$LATEST.PUBLISHED")
 	// $LATEST changes; the unqualified invoke still runs what was published.
 	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("lp"), ZipFile: testkit.HandlerZip(t, "def handler(e, c):\n    return ['two', c.function_version]\n")}); err != nil {
 		t.Fatal(err)
@@ -421,6 +424,7 @@ func TestLatestPublished(t *testing.T) {
 	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("lp"), PublishTo: types.FunctionVersionLatestPublishedLatestPublished, Description: aws.String("second")}); err != nil {
 		t.Fatal(err)
 	}
+	testkit.WaitVersionActive(t, c, "lp", "$LATEST.PUBLISHED")
 	out = testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("lp"), Qualifier: aws.String("$LATEST.PUBLISHED")})
 	if string(out.Payload) != `["two", "$LATEST.PUBLISHED"]` {
 		t.Fatalf("after republishing: %s", out.Payload)

@@ -45,6 +45,11 @@ type Config struct {
 	Isolation string
 	// IdleTimeout stops execution environments unused this long.
 	IdleTimeout time.Duration
+	// ManagedScaleInterval is how often Lambda Managed Instances scale
+	// (default 1 s; tests shorten it); ManagedMemoryMB is the memory their
+	// environments share (default: the host's).
+	ManagedScaleInterval time.Duration
+	ManagedMemoryMB      int
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
 	// ThrottleBase is the first retry delay of throttled Event invokes
@@ -198,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		srv.sandbox.Retire(arn, version) // "": every version
 		if ref, ok := functions.RefOfARN(arn); ok {
 			srv.invoke.ProvisionedChanged(ref) // its provisioned environments too
+			srv.invoke.ManagedChanged(ref)     // and its Managed Instances ones
 		}
 	}
 	// Provisioned concurrency configs are kept by the data plane.
@@ -212,6 +218,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		return srv.invoke.ProvisionedState(ref)
 	}
+	// So are the environments of Lambda Managed Instances versions.
+	fcfg.ManagedChanged = func(fn functions.Ref) {
+		if srv.invoke != nil {
+			srv.invoke.ManagedChanged(fn)
+		}
+	}
+	fcfg.ManagedState = func(arn, version, revision string) (functions.ManagedState, bool) {
+		if srv.invoke == nil {
+			return functions.ManagedState{}, false
+		}
+		return srv.invoke.ManagedState(arn, version, revision)
+	}
 	// Capacity providers and functions ask each other inside one store
 	// transaction: a provider must exist to be used, and in use cannot go.
 	caps := capacity.New(capacity.Config{Store: st, Transition: cfg.Transition})
@@ -221,7 +239,7 @@ func New(cfg Config) (*Server, error) {
 	if err := fs.CollectUnreferenced(context.Background()); err != nil {
 		log.Warn("collect unreferenced code", "err", err)
 	}
-	if err := srv.startDataPlane(fs); err != nil {
+	if err := srv.startDataPlane(fs, caps); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -238,7 +256,7 @@ func New(cfg Config) (*Server, error) {
 	return srv, nil
 }
 
-func (s *Server) startDataPlane(fs *functions.Service) error {
+func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) error {
 	cfg := s.cfg
 	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Nodes: cfg.Nodes, Logger: s.log})
 	if err != nil {
@@ -269,6 +287,14 @@ func (s *Server) startDataPlane(fs *functions.Service) error {
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
+		ScaleInterval: cfg.ManagedScaleInterval, HostMemoryMB: cfg.ManagedMemoryMB,
+		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {
+			ref, ok := capacity.ParseARN(arn)
+			if !ok {
+				return nil, fmt.Errorf("not a capacity provider ARN: %s", arn)
+			}
+			return caps.Get(ctx, ref)
+		},
 	})
 	if err != nil {
 		cancel()
@@ -309,6 +335,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.invoke.StartDurable()
 	// Provisioned environments come back up, with the endpoint set.
 	s.invoke.StartProvisioned(context.WithoutCancel(ctx))
+	// So do the minimum environments of Managed Instances versions.
+	s.invoke.StartManaged(context.WithoutCancel(ctx))
 	// A client that stops sending is cut: while sending headers after
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.

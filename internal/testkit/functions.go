@@ -215,6 +215,20 @@ func WaitActive(t testing.TB, c *lambda.Client, name string) *lambda.GetFunction
 		func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay, o.MaxDelay = minPoll, maxPoll })
 }
 
+// WaitVersionActive waits with the SDK's published_version_active waiter
+// until version q of name is Active (a Lambda Managed Instances version is
+// Pending until its minimum environments are started).
+func WaitVersionActive(t testing.TB, c *lambda.Client, name, q string) *lambda.GetFunctionConfigurationOutput {
+	t.Helper()
+	out, err := lambda.NewPublishedVersionActiveWaiter(c).WaitForOutput(context.Background(),
+		&lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name), Qualifier: aws.String(q)}, 60*time.Second,
+		func(o *lambda.PublishedVersionActiveWaiterOptions) { o.MinDelay, o.MaxDelay = minPoll, maxPoll })
+	if err != nil {
+		t.Fatalf("PublishedVersionActive waiter %s:%s: %v", name, q, err)
+	}
+	return out
+}
+
 // WaitUpdated waits until the last update of name finished.
 func WaitUpdated(t testing.TB, c *lambda.Client, name string) *lambda.GetFunctionOutput {
 	t.Helper()

@@ -1,0 +1,63 @@
+package server_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// BenchmarkInvokeGoEchoManaged is BenchmarkInvokeGoEchoWarm's "raw" case on
+// a Lambda Managed Instances environment (version 1 of a function on a
+// capacity provider, one of its three started environments), beside the
+// same loop on a plain function's warm on-demand environment in the same
+// lambdad: an invoke on a managed instance takes the warm path. "latest"
+// is the same function's unpublished $LATEST, which runs on demand on a
+// multi-invocation environment with JSON logs, as managed instances do:
+// what the managed case costs beyond the plain one is that path's.
+func BenchmarkInvokeGoEchoManaged(b *testing.B) {
+	d, c := servertest.InvokeEnv(b, nil)
+	zip := testkit.GoBootstrapZip(b, "testdata/goecho")
+	testkit.CreateActive(b, c, testkit.GoFunction("go-bench", zip))
+	testkit.CreateActive(b, c, onCapacityProvider(b, c, testkit.GoFunction("go-mi", zip), 1))
+	if _, err := c.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("go-mi")}); err != nil {
+		b.Fatal(err)
+	}
+	testkit.WaitVersionActive(b, c, "go-mi", "1")
+	for _, q := range []string{"managed", "on-demand", "latest"} {
+		path := "/2015-03-31/functions/go-bench/invocations"
+		switch q {
+		case "managed":
+			path = "/2015-03-31/functions/go-mi/invocations?Qualifier=1"
+		case "latest":
+			path = "/2015-03-31/functions/go-mi/invocations?Qualifier=$LATEST"
+		}
+		b.Run(q, func(b *testing.B) {
+			invoke := rawInvoker(b, d.URL, path)
+			for range 20 {
+				if err := invoke(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			times := make([]time.Duration, 0, 1024)
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				if err := invoke(); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
+		})
+	}
+}
