@@ -322,15 +322,7 @@ func (e *env) handOffMulti(c *call) {
 // for another /next, unless the platform has ended it.
 func (e *env) deliverMulti(c *call, w *runtimeapi.Waiter) {
 	for {
-		inv := runtimeapi.Invocation{
-			RequestID:       c.id,
-			FunctionARN:     c.inv.InvokedFunctionARN,
-			TraceID:         c.inv.TraceID,
-			ClientContext:   c.inv.ClientContext,
-			CognitoIdentity: c.inv.CognitoIdentity,
-			DeadlineMs:      c.deadline.UnixMilli(),
-			Payload:         c.inv.Payload,
-		}
+		inv := c.wire("") // managed instances have no tenants
 		if w.Deliver(&inv) {
 			return
 		}

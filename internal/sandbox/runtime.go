@@ -70,16 +70,7 @@ func (e *env) handOff(c *call) {
 // deliver writes c to w's runtime; a runtime gone meanwhile leaves it
 // queued for the next /next, unless the platform has ended it.
 func (e *env) deliver(c *call, w *runtimeapi.Waiter) {
-	inv := runtimeapi.Invocation{
-		RequestID:       c.id,
-		FunctionARN:     c.inv.InvokedFunctionARN,
-		TraceID:         c.inv.TraceID,
-		ClientContext:   c.inv.ClientContext,
-		CognitoIdentity: c.inv.CognitoIdentity,
-		DeadlineMs:      c.deadline.UnixMilli(),
-		Payload:         c.inv.Payload,
-		TenantID:        e.tenant(), // the environment's one tenant
-	}
+	inv := c.wire(e.tenant()) // the environment's one tenant
 	if w.Deliver(&inv) {
 		return
 	}
@@ -130,4 +121,18 @@ func (e *env) InitError(body []byte) bool {
 	e.mu.Unlock()
 	close(pr.initErrCh)
 	return true
+}
+
+// wire is the call as the Runtime API hands it to the runtime.
+func (c *call) wire(tenant string) runtimeapi.Invocation {
+	return runtimeapi.Invocation{
+		RequestID:       c.id,
+		FunctionARN:     c.inv.InvokedFunctionARN,
+		TraceID:         c.inv.TraceID,
+		ClientContext:   c.inv.ClientContext,
+		CognitoIdentity: c.inv.CognitoIdentity,
+		DeadlineMs:      c.deadline.UnixMilli(),
+		Payload:         c.inv.Payload,
+		TenantID:        tenant,
+	}
 }
