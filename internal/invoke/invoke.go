@@ -383,14 +383,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 		return res, err
 	}
-	s.counts.Invocations.Add(1)
-	s.counts.DurationMicros.Add(res.Duration.Microseconds())
-	if res.FunctionError != "" {
-		s.counts.FunctionErrors.Add(1)
-	}
-	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
-	}
+	s.ran(r, &res)
 	return res, nil
 }
 
@@ -774,4 +767,16 @@ func deref32(n *int32, def int32) int32 {
 		return def
 	}
 	return *n
+}
+
+// ran counts an invocation that ran and keeps its log in r's stream.
+func (s *Service) ran(r *runnable, res *sandbox.Result) {
+	s.counts.Invocations.Add(1)
+	s.counts.DurationMicros.Add(res.Duration.Microseconds())
+	if res.FunctionError != "" {
+		s.counts.FunctionErrors.Add(1)
+	}
+	if s.cfg.Logs != nil && len(res.Log) > 0 {
+		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
+	}
 }

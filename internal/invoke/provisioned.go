@@ -263,14 +263,7 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	if !ok || err != nil {
 		return res, ok, err
 	}
-	s.counts.Invocations.Add(1)
-	s.counts.DurationMicros.Add(res.Duration.Microseconds())
-	if res.FunctionError != "" {
-		s.counts.FunctionErrors.Add(1)
-	}
-	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(set.r.logGroup, set.r.logStream, res.Log)
-	}
+	s.ran(set.r, &res)
 	return res, true, nil
 }
 

@@ -567,14 +567,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	if err != nil {
 		return res, err
 	}
-	s.counts.Invocations.Add(1)
-	s.counts.DurationMicros.Add(res.Duration.Microseconds())
-	if res.FunctionError != "" {
-		s.counts.FunctionErrors.Add(1)
-	}
-	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(f.r.logGroup, f.r.logStream, res.Log)
-	}
+	s.ran(f.r, &res)
 	return res, nil
 }
 
