@@ -57,6 +57,10 @@ type Config struct {
 	// (provisioned.go).
 	ProvisionedChanged func(fn Ref)
 	ProvisionedState   func(ref Ref) (ProvisionedState, bool)
+	// CheckDestination, when set, says whether lambdad can reach the
+	// service of an SQS, SNS, EventBridge or S3 ARN (a destination or a
+	// dead-letter queue); nil: such targets are refused as unsupported.
+	CheckDestination func(arn string) error
 }
 
 // Service is the control plane.

@@ -70,7 +70,10 @@ type Config struct {
 	// Durable, when set, runs functions with DurableConfig as durable
 	// executions (durable.go); without it their invokes answer 501.
 	Durable *durable.Service
-	Logger  *slog.Logger
+	// Destinations, when set, delivers event records and dead-letter
+	// events to SQS, SNS, EventBridge and S3 (destinations.go).
+	Destinations Destinations
+	Logger       *slog.Logger
 }
 
 // Service runs invokes.
