@@ -154,9 +154,9 @@ func checkRecord(t *testing.T, body string, want map[string]any) {
 
 func failedRecord(id, fn string, payload map[string]any) map[string]any {
 	return map[string]any{
-		"version":        "1.0",
-		"requestContext": map[string]any{"requestId": id, "functionArn": testkit.InvokeARN(fn) + ":$LATEST", "condition": "RetriesExhausted", "approximateInvokeCount": 1},
-		"requestPayload": payload,
+		"version":         "1.0",
+		"requestContext":  map[string]any{"requestId": id, "functionArn": testkit.InvokeARN(fn) + ":$LATEST", "condition": "RetriesExhausted", "approximateInvokeCount": 1},
+		"requestPayload":  payload,
 		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
 	}
 }
