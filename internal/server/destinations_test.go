@@ -322,3 +322,192 @@ func TestDestinationSNSEventBridgeS3(t *testing.T) {
 		checkFailure(t, string(body), id, "dest-s3", map[string]any{"fail": true, "to": "s3"})
 	})
 }
+
+// After its retries, a failed event goes to the function's dead-letter
+// queue as it came, with AWS's RequestID, ErrorCode and ErrorMessage
+// attributes; to an SNS dead-letter topic too. The on-failure destination
+// gets its record as well.
+func TestDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	_, c, s, _ := destEnv(t)
+	ctx := context.Background()
+	dlqURL, dlqARN := queue(t, s, "dlq")
+	destURL, destARN := queue(t, s, "failures")
+	in := testkit.PyFunction(t, "dlq-fn", destFunction)
+	in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(dlqARN)}
+	testkit.CreateActive(t, c, in)
+	putDestinations(t, c, "dlq-fn", "", destARN)
+
+	payload := `{"fail": true, "n": 3}`
+	id := invokeEvent(t, c, "dlq-fn", payload)
+	m := receive(t, s, dlqURL)
+	if aws.ToString(m.Body) != payload {
+		t.Errorf("dead-letter body %q, want the event %q", aws.ToString(m.Body), payload)
+	}
+	attrs := map[string][2]string{}
+	for k, v := range m.MessageAttributes {
+		attrs[k] = [2]string{aws.ToString(v.DataType), aws.ToString(v.StringValue)}
+	}
+	want := map[string][2]string{"RequestID": {"String", id}, "ErrorCode": {"Number", "200"}, "ErrorMessage": {"String", "asked to fail"}}
+	if len(attrs) != len(want) || attrs["RequestID"] != want["RequestID"] || attrs["ErrorCode"] != want["ErrorCode"] || attrs["ErrorMessage"] != want["ErrorMessage"] {
+		t.Errorf("dead-letter attributes %v, want %v", attrs, want)
+	}
+	checkFailure(t, aws.ToString(receive(t, s, destURL).Body), id, "dlq-fn", map[string]any{"fail": true, "n": 3.0})
+
+	// A success sends nothing to the dead-letter queue.
+	invokeEvent(t, c, "dlq-fn", `{"n": 4}`)
+	out, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), WaitTimeSeconds: 3})
+	if err != nil || len(out.Messages) != 0 {
+		t.Errorf("dead-letter queue after a success: %v %v", out.Messages, err)
+	}
+
+	// An SNS topic as dead-letter queue.
+	snsURL, snsQueue := queue(t, s, "dlq-sns")
+	topic, err := s.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(snsQueue)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("dlq-fn"),
+		DeadLetterConfig: &types.DeadLetterConfig{TargetArn: topic.TopicArn}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitUpdated(t, c, "dlq-fn")
+	id = invokeEvent(t, c, "dlq-fn", `{"fail": true, "via": "sns"}`)
+	var note struct {
+		Message           string
+		MessageAttributes map[string]struct{ Type, Value string }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(receive(t, s, snsURL).Body)), &note); err != nil {
+		t.Fatal(err)
+	}
+	if note.Message != `{"fail": true, "via": "sns"}` || note.MessageAttributes["RequestID"].Value != id ||
+		note.MessageAttributes["ErrorCode"] != (struct{ Type, Value string }{"Number", "200"}) || note.MessageAttributes["ErrorMessage"].Value != "asked to fail" {
+		t.Errorf("SNS dead-letter notification %+v", note)
+	}
+}
+
+// Bad targets are refused with AWS's messages, and nothing changes.
+func TestDestinationValidation(t *testing.T) {
+	t.Parallel()
+	_, c, _, _ := destEnv(t)
+	ctx := context.Background()
+	good := "arn:aws:sqs:us-east-1:" + motoAccount + ":good"
+	in := testkit.PyFunction(t, "bad-targets", destFunction)
+	in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(good)}
+	testkit.CreateActive(t, c, in)
+	putDestinations(t, c, "bad-targets", good, good)
+
+	const dlqPrefix = "Invalid dead letter queue ARN: "
+	for _, tc := range []struct{ target, msg string }{
+		{testkit.InvokeARN("bad-targets"), dlqPrefix + "The service specified by the TargetArn is not supported for dead letter configuration."},
+		{"arn:aws:events:us-east-1:" + motoAccount + ":event-bus/default", dlqPrefix + "The service specified by the TargetArn is not supported for dead letter configuration."},
+		{"arn:aws:sqs:us-east-1:" + motoAccount + ":", dlqPrefix + "The resource specified by the TargetArn is not valid."},
+		{"arn:aws:sqs:us-east-1:" + motoAccount + ":q.fifo", dlqPrefix + "FIFO SQS queue is not supported for dead letter configuration"},
+		{"arn:aws:sns:eu-west-1:" + motoAccount + ":t", dlqPrefix + "The resource specified by the TargetArn must be in the same region as the Lambda function it's associated with."},
+	} {
+		_, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("bad-targets"),
+			DeadLetterConfig: &types.DeadLetterConfig{TargetArn: aws.String(tc.target)}})
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, tc.msg)
+		in := testkit.PyFunction(t, "bad-dlq", destFunction)
+		in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(tc.target)}
+		_, err = c.CreateFunction(ctx, in)
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, tc.msg)
+	}
+	for _, tc := range []struct{ success, failure string }{
+		{"arn:aws:sqs:us-east-1:" + motoAccount + ":", ""},
+		{"", "arn:aws:sns:us-east-1:" + motoAccount + ":"},
+		{"", "arn:aws:events:us-east-1:" + motoAccount + ":rule/r"},
+		{"arn:aws:s3:::bucket", ""}, // S3 takes failures only
+		{"", "arn:aws:s3:::bucket/key"},
+	} {
+		dc := &types.DestinationConfig{}
+		bad := tc.success
+		if tc.success != "" {
+			dc.OnSuccess = &types.OnSuccess{Destination: aws.String(tc.success)}
+		} else {
+			bad = tc.failure
+			dc.OnFailure = &types.OnFailure{Destination: aws.String(tc.failure)}
+		}
+		_, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("bad-targets"), DestinationConfig: dc})
+		testkit.APIErr(t, err, "InvalidParameterValueException", 400, "The destination ARN "+bad+" is invalid.")
+	}
+	// Nothing changed.
+	cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("bad-targets")})
+	if err != nil || cfg.DeadLetterConfig == nil || aws.ToString(cfg.DeadLetterConfig.TargetArn) != good {
+		t.Errorf("DeadLetterConfig after refusals: %+v %v", cfg.DeadLetterConfig, err)
+	}
+	eic, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("bad-targets")})
+	if err != nil || aws.ToString(eic.DestinationConfig.OnSuccess.Destination) != good || aws.ToString(eic.DestinationConfig.OnFailure.Destination) != good {
+		t.Errorf("destinations after refusals: %+v %v", eic.DestinationConfig, err)
+	}
+	if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("bad-dlq")}); testkit.HTTPStatus(err) != 404 {
+		t.Errorf("a function with a bad dead-letter queue was created: %v", err)
+	}
+	// A good destination of every service is accepted.
+	for _, ok := range []string{"arn:aws:sns:us-east-1:" + motoAccount + ":t", "arn:aws:events:us-east-1:" + motoAccount + ":event-bus/default", "arn:aws:s3:::bucket"} {
+		putDestinations(t, c, "bad-targets", "", ok)
+	}
+}
+
+// Without an endpoint and without credentials, lambdad refuses a
+// destination or dead-letter queue it could not deliver to, naming the
+// flag. (Not parallel: it empties the credential chain of the process.)
+func TestDestinationUnreachable(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	_, c := servertest.InvokeEnv(t, nil)
+	ctx := context.Background()
+	queue := "arn:aws:sqs:us-east-1:" + motoAccount + ":q"
+	in := testkit.PyFunction(t, "unreachable", destFunction)
+	in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(queue)}
+	_, err := c.CreateFunction(ctx, in)
+	flag := "--aws-endpoint-url (LAMBDAD_AWS_ENDPOINT_URL)"
+	if e := testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "lambdad cannot reach SQS"); e != nil && !strings.Contains(e.ErrorMessage(), flag) {
+		t.Errorf("error %q does not name %s", e.ErrorMessage(), flag)
+	}
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "unreachable", destFunction))
+	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("unreachable"),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(queue)}}})
+	if e := testkit.APIErrPrefix(t, err, "InvalidParameterValueException", 400, "lambdad cannot reach SQS"); e != nil && !strings.Contains(e.ErrorMessage(), flag) {
+		t.Errorf("error %q does not name %s", e.ErrorMessage(), flag)
+	}
+}
+
+// A destination queue deleted after it was set: the record is retried,
+// then logged and counted, and the event queue goes on meanwhile.
+func TestDestinationDeletedQueue(t *testing.T) {
+	t.Parallel()
+	d, c, s, logs := destEnv(t)
+	ctx := context.Background()
+	goneURL, goneARN := queue(t, s, "gone")
+	okURL, okARN := queue(t, s, "still-here")
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "to-gone", destFunction))
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "to-ok", destFunction))
+	putDestinations(t, c, "to-gone", goneARN, goneARN)
+	putDestinations(t, c, "to-ok", okARN, okARN)
+	if _, err := s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(goneURL)}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	invokeEvent(t, c, "to-gone", `{"n": 1}`)
+	testkit.Eventually(t, 10*time.Second, "the event did not run", func() bool { return metric(t, d, "lambdad_invocations_total") == "1" })
+	id := invokeEvent(t, c, "to-ok", `{"n": 2}`)
+	m := receive(t, s, okURL)
+	if !strings.Contains(aws.ToString(m.Body), id) {
+		t.Errorf("record %s lacks %s", aws.ToString(m.Body), id)
+	}
+	t.Logf("the other function's record arrived %v after the first event, failures so far %s", time.Since(start), metric(t, d, "lambdad_destination_failures_total"))
+	testkit.Eventually(t, 30*time.Second, "the failed delivery was not counted", func() bool {
+		return metric(t, d, "lambdad_destination_failures_total") == "1"
+	})
+	if !strings.Contains(logs.String(), "destination delivery failed") || !strings.Contains(logs.String(), goneARN) {
+		t.Errorf("no log line of the failed delivery:\n%s", logs.String())
+	}
+}
