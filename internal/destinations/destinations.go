@@ -55,6 +55,12 @@ type Transport interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Checker is a Transport that can tell whether a target's service is
+// reachable at all.
+type Checker interface {
+	Check(target string) error
+}
+
 // Counts are the dispatcher's running totals, for metrics.
 type Counts struct {
 	Delivered, Failures atomic.Int64
@@ -106,6 +112,16 @@ func NewDispatcher(cfg Config) *Dispatcher {
 	return &Dispatcher{cfg: cfg, sem: make(chan struct{}, cfg.Workers), ctx: ctx, cancel: cancel}
 }
 
+// Check reports whether lambdad can reach target's service (an
+// InvalidParameterValue fault naming --aws-endpoint-url when it cannot); it
+// does not call the service.
+func (d *Dispatcher) Check(target string) error {
+	if c, ok := d.cfg.Transport.(Checker); ok {
+		return c.Check(target)
+	}
+	return nil
+}
+
 // Counts returns the running totals.
 func (d *Dispatcher) Counts() *Counts { return &d.counts }
 
@@ -143,7 +159,9 @@ func (d *Dispatcher) Go(m Message, done func(err error)) {
 }
 
 // Send delivers m now, with the retries, and reports the last error
-// (already logged and counted).
+// (already logged and counted). Stream mappings send their on-failure
+// records with it: Target an SQS queue, SNS topic or S3 bucket ARN, Body
+// the JSON record, Key the S3 object key.
 func (d *Dispatcher) Send(ctx context.Context, m Message) error {
 	return d.send(ctx, m)
 }
