@@ -20,24 +20,26 @@ import (
 // Attribute is one message attribute of an SQS message or SNS
 // notification (DataType "String" or "Number").
 type Attribute struct {
-	Type, Value string
+	Type  string `json:"type"`
+	Value string `json:"value"`
 }
 
-// Message is one thing to deliver.
+// Message is one thing to deliver. The invoke queue stores it until it is
+// delivered: its JSON is part of lambdad's stored schema.
 type Message struct {
 	// Target is the ARN of an SQS queue, SNS topic, EventBridge event bus
 	// or S3 bucket.
-	Target string
+	Target string `json:"target"`
 	// Body is the record (or, for a dead-letter queue, the event).
-	Body []byte
+	Body []byte `json:"body"`
 	// Attributes are the SQS/SNS message attributes (dead-letter queues).
-	Attributes map[string]Attribute
+	Attributes map[string]Attribute `json:"attributes,omitempty"`
 	// DetailType and Resources are the EventBridge event's; its Source is
 	// always "lambda".
-	DetailType string
-	Resources  []string
+	DetailType string   `json:"detailType,omitempty"`
+	Resources  []string `json:"resources,omitempty"`
 	// Key is the S3 object key.
-	Key string
+	Key string `json:"key,omitempty"`
 }
 
 // Service is the target's service, as ARNs name it ("sqs", "sns",
