@@ -200,6 +200,21 @@ func TestDestinationSQSRecords(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "deliveries not counted", func() bool {
 		return metric(t, d, "lambdad_destination_deliveries_total") == "2"
 	})
+
+	// A Node.js function's failure record.
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, "dest-node", "index.js", "index.handler",
+		"exports.handler = async (e) => { if (e.fail) { throw new Error('asked to fail'); } return {echo: e}; };\n"))
+	putDestinations(t, c, "dest-node", qarn, qarn)
+	id = invokeEvent(t, c, "dest-node", `{"fail": true}`)
+	var rec map[string]any
+	json.Unmarshal([]byte(aws.ToString(receive(t, s, qurl).Body)), &rec)
+	rp, _ := rec["responsePayload"].(map[string]any)
+	if rp["errorMessage"] != "asked to fail" || rp["errorType"] != "Error" {
+		t.Errorf("Node.js responsePayload = %v", rec["responsePayload"])
+	}
+	delete(rec, "responsePayload")
+	b, _ := json.Marshal(rec)
+	checkRecord(t, string(b), failedRecord(id, "dest-node", map[string]any{"fail": true}))
 }
 
 // metric reads one of lambdad's metrics.
