@@ -44,8 +44,8 @@ type delivery struct {
 // event to the function's dead-letter queue after a failure. snap is the
 // version that ran (nil when none could be resolved).
 func (q *eventQueue) finish(cfg *functions.EventConfig, ref functions.Ref, e event, condition string, res Result, snap *functions.Snapshot) (next *event, out []delivery) {
-	last := e.Last
-	if res.ExecutedVersion != "" {
+	last := e.Last // what ran before, for an expired event (not run now)
+	if res.ExecutedVersion != "" && condition != "EventAgeExceeded" {
 		last = &lastRun{Version: res.ExecutedVersion, Error: res.FunctionError, Payload: res.Payload}
 	}
 	if cfg != nil {

@@ -227,7 +227,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 			return err
 		}
 		now := time.Now()
-		if res.ExecutedVersion != "" {
+		if err == nil && res.ExecutedVersion != "" { // it ran (a throttle names a version too)
 			e.Last = &lastRun{Version: res.ExecutedVersion, Error: res.FunctionError, Payload: res.Payload}
 		}
 		switch {
