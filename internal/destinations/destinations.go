@@ -144,16 +144,7 @@ func (d *Dispatcher) Go(m Message, done func(err error)) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		select {
-		case d.sem <- struct{}{}:
-		case <-d.ctx.Done():
-			if done != nil {
-				done(ErrClosed)
-			}
-			return
-		}
 		err := d.send(d.ctx, m)
-		<-d.sem
 		if done != nil {
 			done(err)
 		}
@@ -172,9 +163,23 @@ func (d *Dispatcher) send(ctx context.Context, m Message) error {
 	var err error
 	wait := d.cfg.Backoff
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-		err = d.cfg.Transport.Send(actx, m)
-		cancel()
+		// A worker slot is held for an attempt only, not for the waits
+		// between: targets that keep failing do not hold up the others.
+		err = nil
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			if d.ctx.Err() != nil {
+				return ErrClosed
+			}
+			err = ctx.Err()
+		}
+		if err == nil {
+			actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+			err = d.cfg.Transport.Send(actx, m)
+			cancel()
+			<-d.sem
+		}
 		if err == nil {
 			d.counts.Delivered.Add(1)
 			return nil
@@ -188,6 +193,9 @@ func (d *Dispatcher) send(ctx context.Context, m Message) error {
 		case <-ctx.Done():
 			t.Stop()
 		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		wait *= 2
 	}

@@ -75,3 +75,38 @@ func TestCloseKeepsDelivery(t *testing.T) {
 		t.Errorf("a delivery cut by Close was counted as failed")
 	}
 }
+
+// blocking holds every send until released.
+type blocking struct{ release chan struct{} }
+
+func (b blocking) Send(ctx context.Context, m Message) error {
+	if m.Target == "slow" {
+		<-b.release
+		return errors.New("down")
+	}
+	return nil
+}
+
+// Deliveries waiting between retries hold no worker: with the only worker's
+// target failing, another delivery still goes through.
+func TestBackoffHoldsNoWorker(t *testing.T) {
+	b := blocking{release: make(chan struct{})}
+	d := NewDispatcher(Config{Transport: b, Backoff: time.Hour, Workers: 1})
+	failed := make(chan error, 1)
+	d.Go(Message{Target: "slow"}, func(err error) { failed <- err })
+	b.release <- struct{}{} // its first attempt failed: it waits an hour now
+	delivered := make(chan error, 1)
+	d.Go(Message{Target: "fast"}, func(err error) { delivered <- err })
+	select {
+	case err := <-delivered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a delivery waited for another's backoff")
+	}
+	d.Close()
+	if err := <-failed; !errors.Is(err, ErrClosed) {
+		t.Errorf("the waiting delivery ended with %v, want ErrClosed", err)
+	}
+}
