@@ -198,6 +198,11 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if err := checkCreateTenancy(in); err != nil {
 		return nil, err
 	}
+	if in.DeadLetterConfig != nil {
+		if err := s.checkDeadLetter(ref, in.DeadLetterConfig.TargetArn); err != nil {
+			return nil, err
+		}
+	}
 	pkg := "Zip"
 	if in.PackageType != nil {
 		pkg = *in.PackageType

@@ -88,10 +88,10 @@ func destinationService(dest string) (string, bool) {
 	return a.Service, true
 }
 
-// checkDestination allows Lambda functions of the same account and region
-// (lambdad delivers to them); SQS, SNS, EventBridge and S3 destinations are
-// AWS's but lambdad cannot reach them, which it says.
-func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.DestinationConfig) error {
+// checkDestination allows Lambda functions of the same account and region,
+// and SQS, SNS, EventBridge and S3 destinations lambdad can reach
+// (destinations.go).
+func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, onSuccess bool, in *spec.DestinationConfig) error {
 	if dest == "" {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (s *Service) checkDestination(tx store.Tx, self Ref, dest string, in *spec.
 		}
 		return nil
 	case "sqs", "sns", "events", "s3":
-		return fault.Unsupported("Destinations of type " + service + " (" + dest + ")")
+		return s.checkServiceDestination(dest, onSuccess)
 	}
 	return invalidDestinations(in)
 }
@@ -170,8 +170,8 @@ func (s *Service) PutEventConfig(ctx context.Context, ref Ref, retries, maxAge *
 			if dest.OnFailure != nil && dest.OnFailure.Destination != nil {
 				fail = *dest.OnFailure.Destination
 			}
-			for _, d := range []string{succ, fail} {
-				if err := s.checkDestination(tx, ref, d, dest); err != nil {
+			for i, d := range []string{succ, fail} {
+				if err := s.checkDestination(tx, ref, d, i == 0, dest); err != nil {
 					return err
 				}
 			}

@@ -63,6 +63,10 @@ type Config struct {
 	// unqualified function ARN, version and RevisionId (managed.go).
 	ManagedChanged func(fn Ref)
 	ManagedState   func(functionARN, version, revision string) (ManagedState, bool)
+	// CheckDestination, when set, says whether lambdad can reach the
+	// service of an SQS, SNS, EventBridge or S3 ARN (a destination or a
+	// dead-letter queue); nil: such targets are refused as unsupported.
+	CheckDestination func(arn string) error
 }
 
 // Service is the control plane.

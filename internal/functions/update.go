@@ -114,6 +114,9 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 			c.Environment = &spec.EnvironmentResponse{Variables: vars}
 		}
 		if in.DeadLetterConfig != nil {
+			if err := s.checkDeadLetter(ref, in.DeadLetterConfig.TargetArn); err != nil {
+				return err
+			}
 			c.DeadLetterConfig = in.DeadLetterConfig
 			if in.DeadLetterConfig.TargetArn == nil || *in.DeadLetterConfig.TargetArn == "" {
 				c.DeadLetterConfig = nil

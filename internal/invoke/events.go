@@ -8,10 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
-	"github.com/lambdad/lambdad/internal/ids"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -38,6 +36,8 @@ type event struct {
 	Enqueued  time.Time `json:"enqueued"`
 	// Tenant is the invoke's tenant (X-Amz-Tenant-Id), kept for its runs.
 	Tenant string `json:"tenant,omitempty"`
+	// Last is what the last run answered (destinations.go).
+	Last *lastRun `json:"last,omitempty"`
 }
 
 type eventQueue struct {
@@ -54,6 +54,7 @@ func startQueue(ctx context.Context, s *Service) (*eventQueue, error) {
 	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}}
 	q.wg.Add(1)
 	go q.loop(ctx)
+	q.resumeDeliveries(ctx)
 	return q, nil
 }
 
@@ -180,12 +181,12 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	var (
 		res      Result
 		err      error
+		snap     *functions.Snapshot
 		failed   = true
 		deadline = e.Enqueued.Add(cfg.MaxAge())
 		expired  = !e.Enqueued.IsZero() && !time.Now().Before(deadline)
 	)
 	if !expired {
-		var snap *functions.Snapshot
 		snap, err = q.s.resolve(ctx, ref)
 		if err == nil {
 			// The function may have been created again since, with
@@ -211,8 +212,13 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	} else if retry {
 		log.Debug("event invoke throttled", "throttles", e.Throttles+1, "err", err)
 	}
+	if snap == nil && expired {
+		// for its dead-letter queue, should the event be given up
+		snap, _ = q.s.resolve(ctx, ref)
+	}
 	var outcome string // the destination condition, once the event is done
 	var record *event
+	var deliveries []delivery
 	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		if tx.Get(bEvents, oldKey) == nil {
 			return nil // not ours any more (see above)
@@ -221,6 +227,9 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 			return err
 		}
 		now := time.Now()
+		if err == nil && res.ExecutedVersion != "" { // it ran (a throttle names a version too)
+			e.Last = &lastRun{Version: res.ExecutedVersion, Error: res.FunctionError, Payload: res.Payload}
+		}
 		switch {
 		case expired:
 			outcome = "EventAgeExceeded"
@@ -249,7 +258,10 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		}
 		// The record is queued in the same transaction that ends the
 		// event, so a crash cannot lose it or send it twice.
-		record = q.record(cfg, ref, e, outcome, res)
+		record, deliveries = q.finish(cfg, ref, e, outcome, res, snap)
+		if err := putDeliveries(tx, deliveries); err != nil {
+			return err
+		}
 		if record == nil {
 			return nil
 		}
@@ -259,6 +271,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		q.s.counts.Events.Add(1)
 		q.poke()
 	}
+	q.deliver(deliveries)
 }
 
 // retryable reports whether err is a throttle or a failure of lambdad
@@ -289,48 +302,4 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// record is the event that carries a finished event's record to its
-// destination, a function invoked asynchronously in turn, in AWS's
-// destination record format; nil when there is no destination. res is the
-// last run's result, empty when no version was chosen.
-func (q *eventQueue) record(cfg *functions.EventConfig, ref functions.Ref, e event, condition string, res Result) *event {
-	if cfg == nil {
-		return nil
-	}
-	dest := cfg.OnFailure
-	if condition == "Success" {
-		dest = cfg.OnSuccess
-	}
-	if dest == "" {
-		return nil
-	}
-	target, err := functions.ParseRef(caller.Identity{Account: ref.Account, Region: ref.Region}, dest, nil)
-	if err != nil {
-		q.s.cfg.Logger.Warn("event destination", "destination", dest, "err", err)
-		return nil
-	}
-	now := time.Now()
-	record := map[string]any{
-		"version":   "1.0",
-		"timestamp": now.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"requestContext": map[string]any{
-			"requestId": e.ID, "functionArn": ref.VersionARN(), "condition": condition, "approximateInvokeCount": e.Attempts,
-		},
-		"requestPayload": json.RawMessage(e.Payload),
-	}
-	if res.ExecutedVersion != "" && condition != "EventAgeExceeded" {
-		rc := map[string]any{"statusCode": 200, "executedVersion": res.ExecutedVersion}
-		if res.FunctionError != "" {
-			rc["functionError"] = res.FunctionError
-		}
-		record["responseContext"] = rc
-		if json.Valid(res.Payload) {
-			record["responsePayload"] = json.RawMessage(res.Payload)
-		}
-	}
-	payload, _ := json.Marshal(record)
-	return &event{ID: ids.UUID(), Account: target.Account, Region: target.Region,
-		Name: target.Name, Qualifier: target.Qualifier, Payload: payload, NotBefore: now, Enqueued: now}
 }

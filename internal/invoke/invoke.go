@@ -71,7 +71,6 @@ type Config struct {
 	// Durable, when set, runs functions with DurableConfig as durable
 	// executions (durable.go); without it their invokes answer 501.
 	Durable *durable.Service
-	Logger  *slog.Logger
 	// CapacityProvider reads a capacity provider (its scaling config is
 	// the budget of Lambda Managed Instances, scaler.go); nil: no budget
 	// but the host's memory.
@@ -80,6 +79,10 @@ type Config struct {
 	// HostMemoryMB the memory they share (default: the host's).
 	ScaleInterval time.Duration
 	HostMemoryMB  int
+	// Destinations, when set, delivers event records and dead-letter
+	// events to SQS, SNS, EventBridge and S3 (destinations.go).
+	Destinations Destinations
+	Logger       *slog.Logger
 }
 
 // Service runs invokes.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -131,7 +132,10 @@ func equal(a, b any) bool {
 
 func TestCreateFunctionStoresEveryField(t *testing.T) {
 	t.Parallel()
-	_, c := servertest.NewEnv(t, servertest.FastTransition)
+	// Its dead-letter queue needs an SQS endpoint lambdad could reach
+	// (never called here).
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) { c.AWSEndpoint = "http://127.0.0.1:9" })
+	c := d.Client(testkit.Account, testkit.Region)
 	ctx := context.Background()
 	in := testkit.CreateInput("fn-full", testkit.HandlerZip(t, "x = 1\n"))
 	in.Description = aws.String("all the fields")

@@ -21,6 +21,8 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/capacity"
+	"github.com/lambdad/lambdad/internal/destinations"
+	"github.com/lambdad/lambdad/internal/destinations/awsdest"
 	"github.com/lambdad/lambdad/internal/durable"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/front"
@@ -110,6 +112,9 @@ type Server struct {
 	// aws reaches the other AWS services lambdad reads events from and
 	// delivers results to.
 	aws *awsconn.Conn
+	// dests delivers event records and dead-letter events to SQS, SNS,
+	// EventBridge and S3.
+	dests *destinations.Dispatcher
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -193,8 +198,11 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	transport := awsdest.New(conn)
 	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn,
-		durable: durable.New(durable.Config{Store: st, Logger: log})}
+		durable: durable.New(durable.Config{Store: st, Logger: log}),
+		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
+	fcfg.CheckDestination = transport.Check
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
@@ -295,6 +303,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 			}
 			return caps.Get(ctx, ref)
 		},
+		Destinations: s.dests,
 	})
 	if err != nil {
 		cancel()
@@ -317,6 +326,8 @@ func (s *Server) metrics() []api.Metric {
 		{Name: "lambdad_throttles_total", Help: "Invocations refused by a concurrency limit.", Type: "counter", Value: float64(c.Throttles.Load())},
 		{Name: "lambdad_events_queued_total", Help: "Event invocations accepted into the queue.", Type: "counter", Value: float64(c.Events.Load())},
 		{Name: "lambdad_invocation_seconds_total", Help: "Time spent in function handlers.", Type: "counter", Value: float64(c.DurationMicros.Load()) / 1e6},
+		{Name: "lambdad_destination_deliveries_total", Help: "Records and dead-letter events delivered to SQS, SNS, EventBridge or S3.", Type: "counter", Value: float64(s.dests.Counts().Delivered.Load())},
+		{Name: "lambdad_destination_failures_total", Help: "Records and dead-letter events that could not be delivered after retries (logged).", Type: "counter", Value: float64(s.dests.Counts().Failures.Load())},
 		{Name: "lambdad_environments", Help: "Execution environments running.", Type: "gauge", Value: float64(st.Total)},
 		{Name: "lambdad_environments_busy", Help: "Execution environments running an invocation.", Type: "gauge", Value: float64(st.Busy)},
 	}
@@ -391,6 +402,7 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.invoke.Close()
+	s.dests.Close() // undelivered records stay stored for the next start
 	s.stop()
 	s.runtimes.Close()
 	s.sandbox.Close(ctx)
@@ -440,3 +452,8 @@ func loadSecret(path string) ([]byte, error) {
 // AWS is lambdad's connection to the other AWS services (event sources and
 // destinations).
 func (s *Server) AWS() *awsconn.Conn { return s.aws }
+
+// Destinations delivers records to SQS, SNS, EventBridge and S3 with
+// retries, counted in lambdad's metrics (stream mappings' on-failure
+// destinations use it too).
+func (s *Server) Destinations() *destinations.Dispatcher { return s.dests }
