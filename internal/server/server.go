@@ -22,6 +22,7 @@ import (
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
+	"github.com/lambdad/lambdad/internal/esm"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/front"
 	"github.com/lambdad/lambdad/internal/functions"
@@ -105,6 +106,10 @@ type Server struct {
 	// aws reaches the other AWS services lambdad reads events from and
 	// delivers results to.
 	aws *awsconn.Conn
+	// esm is event source mappings; their pollers run from Serve until
+	// Close (esmStop).
+	esm     *esm.Service
+	esmStop context.CancelFunc
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -225,7 +230,8 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
+	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log})
+	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
 		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
@@ -309,6 +315,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.invoke.StartDurable()
 	// Provisioned environments come back up, with the endpoint set.
 	s.invoke.StartProvisioned(context.WithoutCancel(ctx))
+	// Event source mappings resume polling, until Close.
+	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.esmStop = stop
+	s.esm.Start(ectx)
 	// A client that stops sending is cut: while sending headers after
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.
@@ -362,8 +372,12 @@ func invokeTarget(target []byte) bool {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.esmStop != nil {
+		s.esmStop() // no new batches; those running end with the invocations
+	}
 	s.invoke.Close()
 	s.stop()
+	s.esm.Wait()
 	s.runtimes.Close()
 	s.sandbox.Close(ctx)
 	s.logs.Close(ctx)
