@@ -62,7 +62,12 @@ type poller struct {
 	r       *runner
 	m       *mapping
 	filters Filters
-	cancel  context.CancelFunc
+	// stopped closes when the mapping is disabled, changed or deleted.
+	// A long poll under way is left to finish rather than cut: SQS may
+	// already have taken messages for it, which would otherwise stay
+	// invisible for the visibility timeout. They are handed back.
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 func newPoller(r *runner, m *mapping) (*poller, error) {
@@ -70,12 +75,11 @@ func newPoller(r *runner, m *mapping) (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &poller{r: r, m: m, filters: fs}, nil
+	return &poller{r: r, m: m, filters: fs, stopped: make(chan struct{})}, nil
 }
 
-func (p *poller) start(parent context.Context, wg *sync.WaitGroup) {
-	ctx, cancel := context.WithCancel(parent)
-	p.cancel = cancel
+// start polls until stop, or until ctx (lambdad's own life) ends.
+func (p *poller) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -85,7 +89,16 @@ func (p *poller) start(parent context.Context, wg *sync.WaitGroup) {
 
 // stop ends polling; a batch already received still runs to its end, so
 // that its messages are deleted or left, never half-handled.
-func (p *poller) stop() { p.cancel() }
+func (p *poller) stop() { p.stopOnce.Do(func() { close(p.stopped) }) }
+
+func (p *poller) isStopped() bool {
+	select {
+	case <-p.stopped:
+		return true
+	default:
+		return false
+	}
+}
 
 func (p *poller) loop(ctx context.Context) {
 	conn := p.r.svc.cfg.AWS
@@ -97,7 +110,7 @@ func (p *poller) loop(ctx context.Context) {
 	var url string
 	for url == "" {
 		u, err := p.m.Queue.url(ctx, conn)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || p.isStopped() {
 			return
 		}
 		if err != nil {
@@ -119,9 +132,16 @@ func (p *poller) loop(ctx context.Context) {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
+		case <-p.stopped:
+			return
 		}
 		msgs, err := p.collect(ctx, client, url)
-		if ctx.Err() != nil && len(msgs) == 0 {
+		if p.isStopped() && len(msgs) > 0 {
+			// Taken after the mapping stopped: hand them back now.
+			p.release(context.WithoutCancel(ctx), client, url, msgs)
+			msgs = nil
+		}
+		if (ctx.Err() != nil || p.isStopped()) && len(msgs) == 0 {
 			<-slots
 			return
 		}
@@ -374,6 +394,21 @@ func (p *poller) delete(ctx context.Context, c *sqs.Client, url string, msgs []t
 			p.r.svc.cfg.Logger.Warn("esm: cannot delete messages", "uuid", p.m.UUID, "err", err)
 		} else if len(out.Failed) > 0 {
 			p.r.svc.cfg.Logger.Warn("esm: messages not deleted", "uuid", p.m.UUID, "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
+		}
+		msgs = msgs[n:]
+	}
+}
+
+// release makes messages visible again at once.
+func (p *poller) release(ctx context.Context, c *sqs.Client, url string, msgs []types.Message) {
+	for len(msgs) > 0 {
+		n := min(10, len(msgs))
+		var es []types.ChangeMessageVisibilityBatchRequestEntry
+		for i, m := range msgs[:n] {
+			es = append(es, types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		}
+		if _, err := c.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: es}); err != nil {
+			p.r.svc.cfg.Logger.Warn("esm: cannot release messages", "uuid", p.m.UUID, "err", err)
 		}
 		msgs = msgs[n:]
 	}
