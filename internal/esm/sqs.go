@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -127,6 +128,7 @@ func (p *poller) loop(ctx context.Context) {
 	slots := make(chan struct{}, conc)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
+	var busy atomic.Int32 // batches running
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -135,7 +137,7 @@ func (p *poller) loop(ctx context.Context) {
 		case <-p.stopped:
 			return
 		}
-		msgs, err := p.collect(ctx, client, url)
+		msgs, err := p.collect(ctx, client, url, busy.Load() > 0)
 		if p.isStopped() && len(msgs) > 0 {
 			// Taken after the mapping stopped: hand them back now.
 			p.release(context.WithoutCancel(ctx), client, url, msgs)
@@ -157,8 +159,10 @@ func (p *poller) loop(ctx context.Context) {
 			continue
 		}
 		inflight.Add(1)
+		busy.Add(1)
 		go func() {
 			defer inflight.Done()
+			defer busy.Add(-1)
 			defer func() { <-slots }()
 			// The batch runs to its end even when the mapping stops.
 			if pause := p.process(context.WithoutCancel(ctx), client, url, msgs); pause > 0 {
@@ -170,14 +174,20 @@ func (p *poller) loop(ctx context.Context) {
 
 // collect receives one batch: up to BatchSize messages; with a batching
 // window, it keeps receiving until the batch is full or the window (which
-// starts with the first message) is over.
-func (p *poller) collect(ctx context.Context, c *sqs.Client, url string) ([]types.Message, error) {
+// starts with the first message) is over. While batches of a FIFO queue
+// run, their groups are locked and a long poll may not see them unlock
+// (moto_server decides once per poll): it polls for a second at a time.
+func (p *poller) collect(ctx context.Context, c *sqs.Client, url string, busy bool) ([]types.Message, error) {
 	size := int(p.m.BatchSize)
 	window := time.Duration(p.m.Window) * time.Second
 	var msgs []types.Message
 	var deadline time.Time
+	first := int32(maxWait)
+	if busy && strings.HasSuffix(p.m.Queue.Name, ".fifo") {
+		first = 1
+	}
 	for len(msgs) < size {
-		wait := int32(maxWait)
+		wait := first
 		if len(msgs) > 0 {
 			if window == 0 {
 				break
