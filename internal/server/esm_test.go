@@ -23,14 +23,14 @@ import (
 
 // esmEnv is a lambdad whose AWS endpoint is a real moto_server.
 type esmEnv struct {
-	t    *testing.T
+	t    testing.TB
 	moto string
 	d    *servertest.Daemon
 	c    *lambda.Client
 	sqs  *sqs.Client
 }
 
-func newESMEnv(t *testing.T, tune func(*server.Config)) *esmEnv {
+func newESMEnv(t testing.TB, tune func(*server.Config)) *esmEnv {
 	t.Helper()
 	moto := testkit.Moto(t)
 	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) {
