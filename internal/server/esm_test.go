@@ -292,3 +292,72 @@ func TestESMSQSDelivers(t *testing.T) {
 		t.Fatalf("delivered after delete: %v", evs)
 	}
 }
+
+// nodeProbeFn is the probe function in Node: it sends the event it got to
+// the probe queue.
+const nodeProbeFn = `export const handler = async (event) => {
+  const body = new URLSearchParams({Action: "SendMessage", QueueUrl: process.env.PROBE, MessageBody: JSON.stringify(event)});
+  const r = await fetch(process.env.AWS_ENDPOINT_URL, {method: "POST", body, headers: {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"}});
+  await r.text();
+};
+`
+
+// A Node function gets the same records, in batches of BatchSize; a
+// batching window gathers messages sent apart into one batch.
+func TestESMNodeBatches(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe, _ := e.queue("esm-node-probe", nil)
+	in := testkit.NodeFunction(t, "esm-node", "index.mjs", "index.handler", nodeProbeFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	testkit.CreateActive(t, e.c, in)
+	qURL, qARN := e.queue("esm-node-q", nil)
+	e.send(qURL, "a", "b", "c", "d", "e")
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-node"), EventSourceArn: aws.String(qARN), BatchSize: aws.Int32(2)})
+	var evs []map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	for len(records(evs)) < 5 && time.Now().Before(deadline) {
+		evs = append(evs, e.events(probe, 1, time.Second)...)
+	}
+	for _, ev := range evs {
+		if n := len(ev["Records"].([]any)); n > 2 {
+			t.Errorf("batch of %d, BatchSize 2", n)
+		}
+	}
+	got := bodies(evs)
+	sort.Strings(got)
+	if strings.Join(got, "") != "abcde" {
+		t.Fatalf("got %v", got)
+	}
+	r := records(evs)[0]
+	if r["eventSource"] != "aws:sqs" || r["md5OfBody"] == nil {
+		t.Errorf("record %v", r)
+	}
+	if _, ok := r["md5OfMessageAttributes"]; ok {
+		t.Errorf("md5OfMessageAttributes without message attributes: %v", r)
+	}
+
+	// A 2 s window with BatchSize 20: messages sent a second apart
+	// arrive as one batch.
+	q2URL, q2ARN := e.queue("esm-node-q2", nil)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-node"), EventSourceArn: aws.String(q2ARN), BatchSize: aws.Int32(20),
+		MaximumBatchingWindowInSeconds: aws.Int32(2)})
+	e.waitState(*e.mappingUUID(q2ARN), "Enabled")
+	e.send(q2URL, "w1")
+	time.Sleep(time.Second)
+	e.send(q2URL, "w2")
+	ev := e.events(probe, 1, 20*time.Second)
+	if b := bodies(ev); len(ev) != 1 || len(b) != 2 {
+		t.Fatalf("window: got events %v", ev)
+	}
+}
+
+func (e *esmEnv) mappingUUID(sourceARN string) *string {
+	e.t.Helper()
+	l, err := e.c.ListEventSourceMappings(context.Background(), &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(sourceARN)})
+	if err != nil || len(l.EventSourceMappings) != 1 {
+		e.t.Fatalf("list: %v %v", err, l)
+	}
+	return l.EventSourceMappings[0].UUID
+}
