@@ -81,6 +81,17 @@ func TestESMRefusals(t *testing.T) {
 	if err != nil || len(l.EventSourceMappings) != 0 {
 		t.Fatalf("refusals left mappings: %v %+v", err, l)
 	}
+	// AWS lists for a function that does not exist: none.
+	l, err = e.c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("doesnotexist")})
+	if err != nil || len(l.EventSourceMappings) != 0 {
+		t.Fatalf("list for a missing function: %v %+v", err, l)
+	}
+	// The destination is refused before the function is looked up.
+	err = create(func(in *lambda.CreateEventSourceMappingInput) {
+		in.FunctionName = aws.String("doesnotexist")
+		in.DestinationConfig = &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(qARN)}}
+	})
+	testkit.APIErr(t, err, ipv, 400, "Unsupported DestinationConfig parameter for given event source mapping type.")
 
 	// A duplicate is a conflict naming the first.
 	first := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-ref"), EventSourceArn: aws.String(qARN)})
