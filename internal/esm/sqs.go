@@ -69,6 +69,9 @@ type poller struct {
 	// invisible for the visibility timeout. They are handed back.
 	stopped  chan struct{}
 	stopOnce sync.Once
+	// visibility is the queue's visibility timeout: how long a received
+	// batch is ours to retry.
+	visibility time.Duration
 }
 
 func newPoller(r *runner, m *mapping) (*poller, error) {
@@ -120,6 +123,13 @@ func (p *poller) loop(ctx context.Context) {
 			continue
 		}
 		url = u
+	}
+	p.visibility = 30 * time.Second // SQS's default
+	if a, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout}}); err == nil {
+		if v, err := strconv.Atoi(a.Attributes[string(types.QueueAttributeNameVisibilityTimeout)]); err == nil {
+			p.visibility = time.Duration(v) * time.Second
+		}
 	}
 	conc := defaultConcurrency
 	if p.m.MaxConcurrency > 0 {
@@ -306,7 +316,7 @@ func (p *poller) process(ctx context.Context, c *sqs.Client, url string, msgs []
 		payload, _ := json.Marshal(struct {
 			Records []sqsRecord `json:"Records"`
 		}{kept})
-		res, err := p.r.svc.cfg.Invoker.Invoke(ctx, p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})
+		res, err := p.invoke(ctx, payload)
 		switch {
 		case err != nil:
 			pause = time.Second
@@ -341,6 +351,22 @@ func (p *poller) process(ctx context.Context, c *sqs.Client, url string, msgs []
 	}
 	p.delete(ctx, c, url, done)
 	return pause
+}
+
+// invoke runs the function with the batch; a throttled invoke is retried
+// with backoff, as AWS does, while the batch is still invisible (a second
+// short of the visibility timeout); then it is left to come back.
+func (p *poller) invoke(ctx context.Context, payload []byte) (invoke.Result, error) {
+	deadline := time.Now().Add(max(p.visibility-time.Second, 0))
+	wait := 20 * time.Millisecond
+	for {
+		res, err := p.r.svc.cfg.Invoker.Invoke(ctx, p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})
+		if !fault.Is(err, fault.TooManyRequests) || time.Now().Add(wait).After(deadline) {
+			return res, err
+		}
+		sleep(ctx, wait)
+		wait = min(wait*2, time.Second)
+	}
 }
 
 func (p *poller) reportsFailures() bool {

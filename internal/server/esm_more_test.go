@@ -411,3 +411,30 @@ func TestESMSourceDown(t *testing.T) {
 		t.Fatalf("after SQS came back: %v", b)
 	}
 }
+
+// Batches count against the function's concurrency: with one reserved,
+// they run one at a time; the throttled ones are retried, and nothing is
+// lost.
+func TestESMReservedConcurrency(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.function("esm-reserved")
+	if _, err := e.c.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("esm-reserved"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	qURL, qARN := e.queue("esm-reserved-q", map[string]string{"VisibilityTimeout": "60"})
+	for range 4 {
+		e.send(qURL, `{"sleep":1}`)
+	}
+	start := time.Now()
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-reserved"), EventSourceArn: aws.String(qARN), BatchSize: aws.Int32(1)})
+	n := len(records(e.events(probe, 4, 40*time.Second)))
+	took := time.Since(start)
+	if n != 4 {
+		t.Fatalf("got %d of 4", n)
+	}
+	// One at a time, the fourth starts after three seconds.
+	if took < 3*time.Second {
+		t.Fatalf("4 batches of 1 s started within %v: more than one ran at once", took)
+	}
+	testkit.Eventually(t, 10*time.Second, "queue empty", func() bool { return e.visible(qURL) == 0 })
+}
