@@ -438,3 +438,24 @@ func TestESMReservedConcurrency(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, "queue empty", func() bool { return e.visible(qURL) == 0 })
 }
+
+// Without an endpoint and without AWS credentials lambdad cannot reach
+// SQS: creating a mapping says so, naming the flag, and creates nothing.
+func TestESMNoEndpoint(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	_, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "esm-noep", "def handler(e, c):\n    return None\n"))
+	_, err := c.CreateEventSourceMapping(context.Background(), &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-noep"),
+		EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400,
+		"lambdad cannot reach SQS: it has no endpoint and no AWS credentials for it. Set --aws-endpoint-url (LAMBDAD_AWS_ENDPOINT_URL) or AWS_ENDPOINT_URL_<SERVICE> to a local server, or give lambdad AWS credentials.")
+	l, err := c.ListEventSourceMappings(context.Background(), &lambda.ListEventSourceMappingsInput{})
+	if err != nil || len(l.EventSourceMappings) != 0 {
+		t.Fatalf("list: %v %+v", err, l)
+	}
+}
