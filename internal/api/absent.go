@@ -11,7 +11,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// event source mappings and code signing. Since nothing can create them,
+// event source mappings (when lambdad runs without them) and code signing. Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
 	s := h.svc
@@ -45,6 +45,9 @@ func (h *Handler) registerAbsent() {
 		}
 		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
 	})
+	if h.cfg.ESM != nil {
+		return // esm.go serves them
+	}
 	awsproto.On(s, "ListEventSourceMappings", func(ctx context.Context, id caller.Identity, in *spec.ListEventSourceMappingsRequest) (*spec.ListEventSourceMappingsResponse, error) {
 		if in.FunctionName != nil {
 			if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/capacity"
 	"github.com/lambdad/lambdad/internal/durable"
+	"github.com/lambdad/lambdad/internal/esm"
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -49,6 +50,8 @@ type Config struct {
 	ChainDurable func(arn string, op durable.Operation)
 	// Capacity, when set, serves capacity providers (capacity.go).
 	Capacity *capacity.Service
+	// ESM, when set, serves event source mappings (esm.go).
+	ESM *esm.Service
 }
 
 // codePath is where Code.Location links are served.
@@ -196,6 +199,12 @@ func (h *Handler) register() {
 		return &spec.DeleteFunctionResponse{StatusCode: ptr(int32(http.StatusNoContent))}, nil
 	})
 	awsproto.On(s, "TagResource", func(ctx context.Context, id caller.Identity, in *spec.TagResourceRequest) (spec.Output, error) {
+		if r, ok, err := h.esmTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.ESM.Tag(ctx, r, in.Tags, nil)
+		}
 		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
 			if err == nil && len(in.Tags) == 0 {
 				err = awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
@@ -211,6 +220,12 @@ func (h *Handler) register() {
 		if in.TagKeys == nil {
 			return nil, awsproto.ValidationError([]string{awsproto.ConstraintMessage(nil, "tagKeys", "Member must not be null")})
 		}
+		if r, ok, err := h.esmTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.cfg.ESM.Tag(ctx, r, nil, in.TagKeys)
+		}
 		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
 			if err != nil {
 				return nil, err
@@ -220,6 +235,16 @@ func (h *Handler) register() {
 		return nil, fs.Untag(ctx, id, *in.Resource, in.TagKeys)
 	})
 	awsproto.On(s, "ListTags", func(ctx context.Context, id caller.Identity, in *spec.ListTagsRequest) (*spec.ListTagsResponse, error) {
+		if r, ok, err := h.esmTags(id, *in.Resource); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			tags, err := h.cfg.ESM.Tags(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return &spec.ListTagsResponse{Tags: tags}, nil
+		}
 		if r, ok, err := h.capacityTags(id, *in.Resource); ok || err != nil {
 			if err != nil {
 				return nil, err
@@ -271,6 +296,7 @@ func (h *Handler) register() {
 	h.registerProvisioned()
 	h.registerURLs()
 	h.registerCapacity()
+	h.registerESM()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 	}

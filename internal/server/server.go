@@ -24,6 +24,7 @@ import (
 	"github.com/lambdad/lambdad/internal/destinations"
 	"github.com/lambdad/lambdad/internal/destinations/awsdest"
 	"github.com/lambdad/lambdad/internal/durable"
+	"github.com/lambdad/lambdad/internal/esm"
 	"github.com/lambdad/lambdad/internal/fncreds"
 	"github.com/lambdad/lambdad/internal/front"
 	"github.com/lambdad/lambdad/internal/functions"
@@ -115,6 +116,10 @@ type Server struct {
 	// dests delivers event records and dead-letter events to SQS, SNS,
 	// EventBridge and S3.
 	dests *destinations.Dispatcher
+	// esm is event source mappings; their pollers run from Serve until
+	// Close (esmStop).
+	esm     *esm.Service
+	esmStop context.CancelFunc
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -251,7 +256,8 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	h := api.New(api.Config{Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
+	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log})
+	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
 		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
@@ -348,6 +354,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.invoke.StartProvisioned(context.WithoutCancel(ctx))
 	// So do the minimum environments of Managed Instances versions.
 	s.invoke.StartManaged(context.WithoutCancel(ctx))
+	// Event source mappings resume polling, until Close.
+	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.esmStop = stop
+	s.esm.Start(ectx)
 	// A client that stops sending is cut: while sending headers after
 	// ReadTimeout, while sending a body after ReadTimeout without a byte
 	// (progressDeadlines), and when idle between requests.
@@ -401,9 +411,13 @@ func invokeTarget(target []byte) bool {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.esmStop != nil {
+		s.esmStop() // no new batches; those running end with the invocations
+	}
 	s.invoke.Close()
 	s.dests.Close() // undelivered records stay stored for the next start
 	s.stop()
+	s.esm.Wait()
 	s.runtimes.Close()
 	s.sandbox.Close(ctx)
 	s.logs.Close(ctx)

@@ -1,0 +1,137 @@
+package esm
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// runner keeps one poller per enabled mapping, in step with the store.
+type runner struct {
+	svc *Service
+	mu  sync.Mutex
+	ctx context.Context // nil until start
+	wg  sync.WaitGroup
+	// pollers by UUID; each has its own cancel.
+	pollers map[string]*poller
+	// results are LastProcessingResult by UUID, kept in memory and
+	// written to the store only when they change.
+	results map[string]string
+}
+
+// start runs the pollers of every enabled mapping, and a sweep that
+// removes deleted ones once their Deleting is over.
+func (r *runner) start(ctx context.Context) {
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
+	var refs []Ref
+	_ = r.svc.cfg.Store.View(ctx, func(tx store.Tx) error {
+		return scan(tx, "", "", func(m *mapping) bool {
+			refs = append(refs, m.ref())
+			return true
+		})
+	})
+	for _, ref := range refs {
+		r.changed(ref)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.sweep(ctx)
+			}
+		}
+	}()
+}
+
+// sweep removes mappings whose Deleting is over.
+func (r *runner) sweep(ctx context.Context) {
+	now := r.svc.cfg.Now()
+	_ = r.svc.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var gone []Ref
+		_ = scan(tx, "", "", func(m *mapping) bool {
+			if m.gone(now) {
+				gone = append(gone, m.ref())
+			}
+			return true
+		})
+		for _, g := range gone {
+			if err := tx.Delete(bucket, g.key()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// changed brings ref's poller in line with its stored mapping: started
+// when enabled, stopped when disabled or deleted, restarted with new
+// settings.
+func (r *runner) changed(ref Ref) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil || r.ctx.Err() != nil {
+		return
+	}
+	m, err := r.svc.load(r.ctx, ref)
+	if old := r.pollers[ref.UUID]; old != nil {
+		old.stop()
+		delete(r.pollers, ref.UUID)
+	}
+	if err != nil || !m.Enabled || m.Deleted {
+		delete(r.results, ref.UUID)
+		return
+	}
+	p, err := newPoller(r, m)
+	if err != nil {
+		r.svc.cfg.Logger.Error("esm: cannot start mapping", "uuid", m.UUID, "err", err)
+		return
+	}
+	r.pollers[ref.UUID] = p
+	p.start(r.ctx, &r.wg)
+}
+
+func (r *runner) wait() {
+	r.mu.Lock()
+	for _, p := range r.pollers {
+		p.stop()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// result is uuid's last processing result ("" before any).
+func (r *runner) result(uuid string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.results[uuid]
+}
+
+// report keeps uuid's processing result, and stores it when it changed.
+func (r *runner) report(ref Ref, res string) {
+	r.mu.Lock()
+	same := r.results[ref.UUID] == res
+	r.results[ref.UUID] = res
+	ctx := r.ctx
+	r.mu.Unlock()
+	if same || ctx == nil {
+		return
+	}
+	_ = r.svc.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		m, err := get(tx, ref)
+		if err != nil {
+			return nil
+		}
+		m.LastResult = res
+		return put(tx, m)
+	})
+}
