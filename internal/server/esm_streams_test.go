@@ -1,0 +1,477 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// streamFn is a Python function that sends every event it gets to the
+// probe queue. A Kinesis record whose data is {"fail": "all"} fails the
+// invoke; {"fail": "item"} is reported as a batch item failure.
+const streamFn = `
+import json, os, base64, urllib.request, urllib.parse
+def send(body):
+    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": body}).encode()
+    req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})
+    urllib.request.urlopen(req).read()
+def handler(event, context):
+    send(json.dumps(event))
+    failed = []
+    for r in event.get("Records", []):
+        if "kinesis" not in r:
+            continue
+        try:
+            d = json.loads(base64.b64decode(r["kinesis"]["data"]))
+        except Exception:
+            d = {}
+        if not isinstance(d, dict):
+            continue
+        if d.get("fail") == "all":
+            raise Exception("asked to fail")
+        if d.get("fail") == "item":
+            failed.append({"itemIdentifier": r["kinesis"]["sequenceNumber"]})
+    if failed:
+        return {"batchItemFailures": failed}
+    return None
+`
+
+func kinesisClient(url string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{Region: testkit.Region, BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+func dynamoClient(url string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: testkit.Region, BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+// streamFunction creates the stream probe function and its probe queue.
+func (e *esmEnv) streamFunction(name string) (probeURL string) {
+	e.t.Helper()
+	probeURL, _ = e.queue(name+"-probe", nil)
+	in := testkit.PyFunction(e.t, name, streamFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probeURL}}
+	in.Timeout = aws.Int32(30)
+	testkit.CreateActive(e.t, e.c, in)
+	return probeURL
+}
+
+// stream makes a Kinesis stream of shards shards and answers its ARN.
+func (e *esmEnv) stream(name string, shards int32) string {
+	e.t.Helper()
+	k := kinesisClient(e.moto)
+	ctx := context.Background()
+	if _, err := k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
+		e.t.Fatal(err)
+	}
+	out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return aws.ToString(out.StreamDescriptionSummary.StreamARN)
+}
+
+// put puts records of data (JSON) with partition key key; it answers
+// their sequence numbers.
+func (e *esmEnv) put(arn, key string, data ...string) []string {
+	e.t.Helper()
+	var seqs []string
+	for _, d := range data {
+		out, err := kinesisClient(e.moto).PutRecord(context.Background(), &kinesis.PutRecordInput{StreamARN: aws.String(arn), PartitionKey: aws.String(key), Data: []byte(d)})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		seqs = append(seqs, aws.ToString(out.SequenceNumber))
+	}
+	return seqs
+}
+
+// kinesisData is the decoded data of the records the probe got, in order.
+func kinesisData(t testing.TB, evs []map[string]any) []string {
+	t.Helper()
+	var out []string
+	for _, r := range records(evs) {
+		b, err := base64.StdEncoding.DecodeString(r["kinesis"].(map[string]any)["data"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func keysOf(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func numbered(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf(`{"n": "%s%d"}`, prefix, i))
+	}
+	return out
+}
+
+// A Kinesis mapping answers AWS's recorded shape with its defaults, and
+// delivers a shard's records in order, in batches of BatchSize, each
+// record with exactly AWS's keys.
+func TestESMKinesisDeliversInOrder(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-order")
+	arn := e.stream("kin-order-s", 1)
+	seqs := e.put(arn, "pk", numbered("r", 1, 25)...)
+	out := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-order"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(10)})
+	if aws.ToString(out.State) != "Creating" || aws.ToInt32(out.BatchSize) != 10 || aws.ToInt32(out.MaximumBatchingWindowInSeconds) != 0 ||
+		aws.ToInt32(out.ParallelizationFactor) != 1 || aws.ToInt32(out.MaximumRetryAttempts) != -1 || aws.ToInt32(out.MaximumRecordAgeInSeconds) != -1 ||
+		aws.ToBool(out.BisectBatchOnFunctionError) || aws.ToInt32(out.TumblingWindowInSeconds) != 0 || out.StartingPosition != ltypes.EventSourcePositionTrimHorizon ||
+		out.DestinationConfig == nil || out.DestinationConfig.OnFailure == nil || out.DestinationConfig.OnFailure.Destination != nil ||
+		aws.ToString(out.StateTransitionReason) != "User action" || aws.ToString(out.LastProcessingResult) != "No records processed" ||
+		out.FunctionResponseTypes == nil || len(out.FunctionResponseTypes) != 0 || out.ScalingConfig != nil {
+		t.Fatalf("create answered %+v", out)
+	}
+	evs := e.events(probe, 3, 30*time.Second)
+	if got, want := kinesisData(t, evs), numbered("r", 1, 25); !reflect.DeepEqual(got, want) {
+		t.Fatalf("records %v, want %v", got, want)
+	}
+	if len(evs) != 3 || len(evs[0]["Records"].([]any)) != 10 || len(evs[2]["Records"].([]any)) != 5 {
+		t.Fatalf("batches of %d events, want 10+10+5", len(evs))
+	}
+	r := records(evs)[0]
+	if got := keysOf(r); !reflect.DeepEqual(got, []string{"awsRegion", "eventID", "eventName", "eventSource", "eventSourceARN", "eventVersion", "invokeIdentityArn", "kinesis"}) {
+		t.Fatalf("record keys %v", got)
+	}
+	k := r["kinesis"].(map[string]any)
+	if got := keysOf(k); !reflect.DeepEqual(got, []string{"approximateArrivalTimestamp", "data", "kinesisSchemaVersion", "partitionKey", "sequenceNumber"}) {
+		t.Fatalf("kinesis keys %v", got)
+	}
+	if r["eventSource"] != "aws:kinesis" || r["eventVersion"] != "1.0" || r["eventName"] != "aws:kinesis:record" || r["eventID"] != "shardId-000000000000:"+seqs[0] ||
+		r["awsRegion"] != testkit.Region || r["eventSourceARN"] != arn || !strings.HasPrefix(r["invokeIdentityArn"].(string), "arn:aws:iam::") ||
+		k["kinesisSchemaVersion"] != "1.0" || k["partitionKey"] != "pk" || k["sequenceNumber"] != seqs[0] {
+		t.Fatalf("record %v", r)
+	}
+	if ts, ok := k["approximateArrivalTimestamp"].(float64); !ok || time.Since(time.UnixMilli(int64(ts*1000))) > time.Minute {
+		t.Fatalf("approximateArrivalTimestamp %v", k["approximateArrivalTimestamp"])
+	}
+	got := e.waitState(*out.UUID, "Enabled")
+	if aws.ToString(got.LastProcessingResult) != "OK" {
+		t.Fatalf("LastProcessingResult %q", aws.ToString(got.LastProcessingResult))
+	}
+	// Nothing more comes: every batch was checkpointed once.
+	if more := e.events(probe, 1, 2*time.Second); len(more) != 0 {
+		t.Fatalf("redelivered %v", kinesisData(t, more))
+	}
+}
+
+// LATEST skips what the stream held before the mapping; TRIM_HORIZON
+// starts with it.
+func TestESMKinesisStartingPosition(t *testing.T) {
+	e := newESMEnv(t, nil)
+	latest := e.streamFunction("kin-latest")
+	horizon := e.streamFunction("kin-horizon")
+	arn := e.stream("kin-pos-s", 1)
+	e.put(arn, "pk", `"old"`)
+	m1 := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-latest"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionLatest})
+	m2 := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-horizon"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	e.waitState(*m1.UUID, "Enabled")
+	e.waitState(*m2.UUID, "Enabled")
+	time.Sleep(2 * time.Second) // the pollers have their LATEST iterators
+	e.put(arn, "pk", `"new"`)
+	if got := kinesisData(t, e.events(latest, 1, 20*time.Second)); !reflect.DeepEqual(got, []string{`"new"`}) {
+		t.Fatalf("LATEST got %v", got)
+	}
+	if got := kinesisData(t, e.events(horizon, 2, 20*time.Second)); !reflect.DeepEqual(got, []string{`"old"`, `"new"`}) {
+		t.Fatalf("TRIM_HORIZON got %v", got)
+	}
+}
+
+// onFailure reads the one message of the on-failure queue.
+func (e *esmEnv) onFailure(url string, within time.Duration) map[string]any {
+	e.t.Helper()
+	evs := e.events(url, 1, within)
+	if len(evs) != 1 {
+		e.t.Fatalf("%d on-failure records", len(evs))
+	}
+	return evs[0]
+}
+
+// A batch that keeps failing is retried MaximumRetryAttempts times, then
+// its on-failure record (AWS's shape) goes to the SQS destination and the
+// shard moves on.
+func TestESMKinesisRetriesThenOnFailure(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-fail")
+	dlq, dlqARN := e.queue("kin-fail-dlq", nil)
+	arn := e.stream("kin-fail-s", 1)
+	seqs := e.put(arn, "pk", `{"fail": "all"}`)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-fail"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, MaximumRetryAttempts: aws.Int32(2),
+		DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlqARN)}}})
+	if aws.ToString(m.DestinationConfig.OnFailure.Destination) != dlqARN || aws.ToInt32(m.MaximumRetryAttempts) != 2 {
+		t.Fatalf("create answered %+v", m)
+	}
+	rec := e.onFailure(dlq, 30*time.Second)
+	if got := keysOf(rec); !reflect.DeepEqual(got, []string{"KinesisBatchInfo", "requestContext", "responseContext", "timestamp", "version"}) {
+		t.Fatalf("record keys %v", got)
+	}
+	rc := rec["requestContext"].(map[string]any)
+	if rc["condition"] != "RetryAttemptsExhausted" || rc["approximateInvokeCount"] != 3.0 || rc["functionArn"] != "arn:aws:lambda:us-east-1:000000000000:function:kin-fail" || rc["requestId"] == "" {
+		t.Fatalf("requestContext %v", rc)
+	}
+	if rs := rec["responseContext"].(map[string]any); rs["statusCode"] != 200.0 || rs["executedVersion"] != "$LATEST" || rs["functionError"] != "Unhandled" {
+		t.Fatalf("responseContext %v", rs)
+	}
+	bi := rec["KinesisBatchInfo"].(map[string]any)
+	if got := keysOf(bi); !reflect.DeepEqual(got, []string{"approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord", "batchSize", "endSequenceNumber", "shardId", "startSequenceNumber", "streamArn"}) {
+		t.Fatalf("batch info keys %v", got)
+	}
+	if bi["shardId"] != "shardId-000000000000" || bi["startSequenceNumber"] != seqs[0] || bi["endSequenceNumber"] != seqs[0] || bi["batchSize"] != 1.0 || bi["streamArn"] != arn || rec["version"] != "1.0" {
+		t.Fatalf("record %v", rec)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", bi["approximateArrivalOfFirstRecord"].(string)); err != nil {
+		t.Fatalf("approximateArrivalOfFirstRecord: %v", err)
+	}
+	if evs := e.events(probe, 3, 10*time.Second); len(evs) != 3 {
+		t.Fatalf("%d invokes, want 3", len(evs))
+	}
+	// The shard moved on past the batch given up.
+	e.put(arn, "pk", `"after"`)
+	if got := kinesisData(t, e.events(probe, 1, 20*time.Second)); !reflect.DeepEqual(got, []string{`"after"`}) {
+		t.Fatalf("after the failure: %v", got)
+	}
+}
+
+// BisectBatchOnFunctionError splits a failing batch until the bad record
+// is alone; only it goes to the on-failure destination.
+func TestESMKinesisBisect(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-bisect")
+	dlq, dlqARN := e.queue("kin-bisect-dlq", nil)
+	arn := e.stream("kin-bisect-s", 1)
+	seqs := e.put(arn, "pk", `"a"`, `"b"`, `{"fail": "all"}`, `"d"`)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-bisect"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, MaximumRetryAttempts: aws.Int32(0), BisectBatchOnFunctionError: aws.Bool(true),
+		BatchSize: aws.Int32(4), MaximumBatchingWindowInSeconds: aws.Int32(1),
+		DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlqARN)}}})
+	bi := e.onFailure(dlq, 30*time.Second)["KinesisBatchInfo"].(map[string]any)
+	if bi["startSequenceNumber"] != seqs[2] || bi["endSequenceNumber"] != seqs[2] || bi["batchSize"] != 1.0 {
+		t.Fatalf("batch info %v", bi)
+	}
+	// [a b fail d] -> [a b] ok, [fail d] -> [fail] given up, [d] ok.
+	var sizes []int
+	for _, ev := range e.events(probe, 5, 10*time.Second) {
+		sizes = append(sizes, len(ev["Records"].([]any)))
+	}
+	if !reflect.DeepEqual(sizes, []int{4, 2, 2, 1, 1}) {
+		t.Fatalf("batch sizes %v", sizes)
+	}
+}
+
+// ReportBatchItemFailures: the records before the first failed item are
+// done; the retry starts at it, and what still fails is given up.
+func TestESMKinesisReportBatchItemFailures(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-items")
+	dlq, dlqARN := e.queue("kin-items-dlq", nil)
+	arn := e.stream("kin-items-s", 1)
+	seqs := e.put(arn, "pk", `"a"`, `"b"`, `{"fail": "item"}`, `"d"`)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-items"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, MaximumRetryAttempts: aws.Int32(1),
+		FunctionResponseTypes: []ltypes.FunctionResponseType{ltypes.FunctionResponseTypeReportBatchItemFailures},
+		BatchSize:             aws.Int32(4), MaximumBatchingWindowInSeconds: aws.Int32(1),
+		DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlqARN)}}})
+	rec := e.onFailure(dlq, 30*time.Second)
+	bi := rec["KinesisBatchInfo"].(map[string]any)
+	if bi["startSequenceNumber"] != seqs[2] || bi["endSequenceNumber"] != seqs[3] || bi["batchSize"] != 2.0 {
+		t.Fatalf("batch info %v", bi)
+	}
+	if rs := rec["responseContext"].(map[string]any); rs["functionError"] != nil {
+		t.Fatalf("responseContext %v", rs)
+	}
+	var got [][]string
+	for _, ev := range e.events(probe, 2, 10*time.Second) {
+		got = append(got, kinesisData(t, []map[string]any{ev}))
+	}
+	if !reflect.DeepEqual(got, [][]string{{`"a"`, `"b"`, `{"fail": "item"}`, `"d"`}, {`{"fail": "item"}`, `"d"`}}) {
+		t.Fatalf("batches %v", got)
+	}
+}
+
+// A restarted lambdad resumes each shard after its checkpoint: nothing
+// is lost and nothing done is delivered again.
+func TestESMKinesisRestartResumes(t *testing.T) {
+	moto := testkit.Moto(t)
+	dir := t.TempDir()
+	tune := func(c *server.Config) { c.AWSEndpoint = moto }
+	d := servertest.StartLambdad(t, dir, tune)
+	e := &esmEnv{t: t, moto: moto, d: d, c: servertest.InvokeClient(d), sqs: sqsClient(moto)}
+	probe := e.streamFunction("kin-restart")
+	arn := e.stream("kin-restart-s", 2)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-restart"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	e.put(arn, "a", numbered("a", 1, 3)...)
+	e.put(arn, "b", numbered("b", 1, 3)...)
+	if got := kinesisData(t, e.events(probe, 6, 30*time.Second)); len(got) != 6 {
+		t.Fatalf("before restart: %v", got)
+	}
+	d.Stop()
+	e.put(arn, "a", numbered("a", 4, 5)...)
+	e.put(arn, "b", numbered("b", 4, 5)...)
+	d = servertest.StartLambdad(t, dir, tune)
+	e.d, e.c = d, servertest.InvokeClient(d)
+	got := kinesisData(t, e.events(probe, 4, 30*time.Second))
+	got = append(got, kinesisData(t, e.events(probe, 1, 2*time.Second))...)
+	sort.Strings(got)
+	if want := append(numbered("a", 4, 5), numbered("b", 4, 5)...); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after restart: %v, want %v", got, want)
+	}
+}
+
+// A DynamoDB table's stream: INSERT, MODIFY and REMOVE records in order,
+// with exactly AWS's keys.
+func TestESMDynamoDBStream(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	probe := e.streamFunction("ddb-stream")
+	db := dynamoClient(e.moto)
+	tbl, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("ddb-t"), BillingMode: dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewAndOldImages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(tbl.TableDescription.LatestStreamArn)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("ddb-stream"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(1)})
+	if aws.ToInt32(m.BatchSize) != 1 || aws.ToString(m.StateTransitionReason) != "User action" || aws.ToInt32(m.MaximumRetryAttempts) != -1 {
+		t.Fatalf("create answered %+v", m)
+	}
+	item := map[string]dtypes.AttributeValue{"id": &dtypes.AttributeValueMemberS{Value: "k1"}, "v": &dtypes.AttributeValueMemberN{Value: "1"}}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ddb-t"), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	item["v"] = &dtypes.AttributeValueMemberN{Value: "2"}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ddb-t"), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("ddb-t"), Key: map[string]dtypes.AttributeValue{"id": &dtypes.AttributeValueMemberS{Value: "k1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(e.events(probe, 3, 30*time.Second))
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	var names []string
+	for _, r := range recs {
+		names = append(names, r["eventName"].(string))
+		if got := keysOf(r); !reflect.DeepEqual(got, []string{"awsRegion", "dynamodb", "eventID", "eventName", "eventSource", "eventSourceARN", "eventVersion"}) {
+			t.Fatalf("record keys %v", got)
+		}
+		if r["eventVersion"] != "1.1" || r["eventSource"] != "aws:dynamodb" || r["eventSourceARN"] != arn || r["awsRegion"] != testkit.Region {
+			t.Fatalf("record %v", r)
+		}
+	}
+	if !reflect.DeepEqual(names, []string{"INSERT", "MODIFY", "REMOVE"}) {
+		t.Fatalf("events %v", names)
+	}
+	mod := recs[1]["dynamodb"].(map[string]any)
+	if got := keysOf(mod); !reflect.DeepEqual(got, []string{"ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType"}) {
+		t.Fatalf("dynamodb keys %v", got)
+	}
+	b, _ := json.Marshal([]any{mod["Keys"], mod["NewImage"], mod["OldImage"], mod["StreamViewType"]})
+	if string(b) != `[{"id":{"S":"k1"}},{"id":{"S":"k1"},"v":{"N":"2"}},{"id":{"S":"k1"},"v":{"N":"1"}},"NEW_AND_OLD_IMAGES"]` {
+		t.Fatalf("MODIFY record %s", b)
+	}
+	if _, ok := recs[0]["dynamodb"].(map[string]any)["OldImage"]; ok {
+		t.Fatalf("INSERT has an OldImage: %v", recs[0])
+	}
+}
+
+// Bad stream mappings get AWS's errors, and nothing is created.
+func TestESMStreamRefusals(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	e.streamFunction("kin-refuse")
+	arn := e.stream("kin-refuse-s", 1)
+	missing := strings.Replace(arn, "kin-refuse-s", "nope", 1)
+	ddbARN := "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2025-02-22T03:03:25.490"
+	_, dlqARN := e.queue("kin-refuse-dlq", nil)
+	base := func(mod func(*lambda.CreateEventSourceMappingInput)) *lambda.CreateEventSourceMappingInput {
+		in := &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-refuse"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionLatest}
+		mod(in)
+		return in
+	}
+	cases := []struct {
+		name, code, msg string
+		in              *lambda.CreateEventSourceMappingInput
+	}{
+		{"no stream", "InvalidParameterValueException", "Stream not found: " + missing, base(func(in *lambda.CreateEventSourceMappingInput) { in.EventSourceArn = aws.String(missing) })},
+		{"no function", "InvalidParameterValueException", "Function does not exist", base(func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") })},
+		{"no position", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" })},
+		{"ddb at timestamp", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
+			in.EventSourceArn, in.StartingPosition, in.StartingPositionTimestamp = aws.String(ddbARN), ltypes.EventSourcePositionAtTimestamp, aws.Time(time.Now())
+		})},
+		{"at timestamp without one", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = ltypes.EventSourcePositionAtTimestamp })},
+		{"record age 30", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRecordAgeInSeconds = aws.Int32(30) })},
+		{"lambda destination", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
+			in.DestinationConfig = &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:x")}}
+		})},
+		{"scaling config", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
+			in.ScalingConfig = &ltypes.ScalingConfig{MaximumConcurrency: aws.Int32(5)}
+		})},
+	}
+	for _, c := range cases {
+		_, err := e.c.CreateEventSourceMapping(ctx, c.in)
+		t.Log(c.name)
+		if c.msg != "" {
+			testkit.APIErr(t, err, c.code, 400, c.msg)
+		} else {
+			testkit.APIErrPrefix(t, err, c.code, 400, "")
+		}
+	}
+	// The duplicate: AWS's words, 409.
+	m := e.mapping(base(func(in *lambda.CreateEventSourceMappingInput) {
+		in.DestinationConfig = &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlqARN)}}
+	}))
+	_, err := e.c.CreateEventSourceMapping(ctx, base(func(*lambda.CreateEventSourceMappingInput) {}))
+	want := fmt.Sprintf(`The event source arn (" %s ") and function (" kin-refuse ") provided mapping already exists. Please update or delete the existing mapping with UUID %s`, arn, *m.UUID)
+	testkit.APIErr(t, err, "ResourceConflictException", 409, want)
+	// A bad update changes nothing.
+	if _, err := e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, MaximumRecordAgeInSeconds: aws.Int32(10), BatchSize: aws.Int32(7)}); err == nil {
+		t.Error("update with record age 10 accepted")
+	}
+	got, err := e.c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+	if err != nil || aws.ToInt32(got.BatchSize) != 100 || aws.ToInt32(got.MaximumRecordAgeInSeconds) != -1 || aws.ToString(got.DestinationConfig.OnFailure.Destination) != dlqARN {
+		t.Fatalf("after a refused update: %+v %v", got, err)
+	}
+	l, err := e.c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	if err != nil || len(l.EventSourceMappings) != 1 {
+		t.Fatalf("list: %d mappings, %v", len(l.EventSourceMappings), err)
+	}
+}
