@@ -102,7 +102,7 @@ func (p *streamPoller) filterView(r streamRecord) map[string]any {
 // process invokes the function with recs until it succeeds, or the
 // records are given up (too old, or out of retries: sent to the
 // on-failure destination, if any). attempts counts the invokes the
-// records already had (a bisected half carries its batch's). It answers
+// records already had. It answers
 // false when the mapping stopped first.
 func (p *streamPoller) process(ctx context.Context, shard string, recs []streamRecord, attempts int, advance func(string)) bool {
 	st := p.m.Stream
@@ -161,13 +161,15 @@ func (p *streamPoller) process(ctx context.Context, shard string, recs []streamR
 			}
 			recs = recs[from:]
 		}
+		if st.Bisect && len(recs) > 1 {
+			// Each half is tried on its own: splitting does not count
+			// towards the retry quota, so a bad record ends up alone.
+			h := len(recs) / 2
+			return p.process(ctx, shard, recs[:h], 0, advance) && p.process(ctx, shard, recs[h:], 0, advance)
+		}
 		if cond := p.expired(recs, attempts); cond != "" {
 			p.giveUp(ctx, shard, recs, cond, attempts, lastID, last)
 			return true
-		}
-		if st.Bisect && len(recs) > 1 {
-			h := len(recs) / 2
-			return p.process(ctx, shard, recs[:h], attempts, advance) && p.process(ctx, shard, recs[h:], attempts, advance)
 		}
 		if !p.pause(ctx, wait) {
 			return false

@@ -437,7 +437,9 @@ func TestESMStreamRefusals(t *testing.T) {
 		{"ddb at timestamp", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
 			in.EventSourceArn, in.StartingPosition, in.StartingPositionTimestamp = aws.String(ddbARN), ltypes.EventSourcePositionAtTimestamp, aws.Time(time.Now())
 		})},
-		{"at timestamp without one", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = ltypes.EventSourcePositionAtTimestamp })},
+		{"at timestamp without one", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
+			in.StartingPosition = ltypes.EventSourcePositionAtTimestamp
+		})},
 		{"record age 30", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRecordAgeInSeconds = aws.Int32(30) })},
 		{"lambda destination", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
 			in.DestinationConfig = &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:x")}}
