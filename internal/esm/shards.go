@@ -23,6 +23,8 @@ type checkpoint struct {
 	// (TRIM_HORIZON, LATEST or AT_TIMESTAMP): a restart before the first
 	// record starts there again rather than at the mapping's setting.
 	Start string `json:"start,omitempty"`
+	// Window is the tumbling window under way and its state (tumbling.go).
+	Window *tumble `json:"window,omitempty"`
 }
 
 func checkpointKey(r Ref, shard string) string { return r.key() + "/" + shard }

@@ -41,6 +41,10 @@ func (p *streamPoller) handle(ctx context.Context, shard string, batch []streamR
 	if len(kept) == 0 {
 		return last, true
 	}
+	if p.m.Stream.Tumbling > 0 {
+		// Windows run one batch at a time, whatever the parallelization.
+		return last, p.windowed(ctx, shard, kept, cp)
+	}
 	par := int(p.m.Stream.Parallelization)
 	if par <= 1 {
 		// One batch at a time: a partial success (ReportBatchItemFailures)
@@ -49,7 +53,7 @@ func (p *streamPoller) handle(ctx context.Context, shard string, batch []streamR
 			cp.Seq = seq
 			_ = p.r.svc.saveCheckpoint(context.WithoutCancel(ctx), p.m.ref(), shard, *cp)
 		}
-		return last, p.process(ctx, shard, kept, 0, advance)
+		return last, p.process(ctx, shard, kept, 0, advance, nil)
 	}
 	groups := make([][]streamRecord, par)
 	for _, r := range kept {
@@ -68,7 +72,7 @@ func (p *streamPoller) handle(ctx context.Context, shard string, batch []streamR
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			oks[i] = p.process(ctx, shard, g, 0, nil)
+			oks[i] = p.process(ctx, shard, g, 0, nil, nil)
 		}()
 	}
 	wg.Wait()
@@ -104,13 +108,13 @@ func (p *streamPoller) filterView(r streamRecord) map[string]any {
 // on-failure destination, if any). attempts counts the invokes the
 // records already had. It answers
 // false when the mapping stopped first.
-func (p *streamPoller) process(ctx context.Context, shard string, recs []streamRecord, attempts int, advance func(string)) bool {
+func (p *streamPoller) process(ctx context.Context, shard string, recs []streamRecord, attempts int, advance func(string), win *windowCall) bool {
 	st := p.m.Stream
 	var last *invoke.Result
 	lastID := ""
 	wait := 100 * time.Millisecond
 	for {
-		if cond := p.expired(recs, attempts); cond != "" {
+		if cond := p.expired(recs, attempts); cond != "" && len(recs) > 0 {
 			p.giveUp(ctx, shard, recs, cond, attempts, lastID, last)
 			return true
 		}
@@ -121,6 +125,9 @@ func (p *streamPoller) process(ctx context.Context, shard string, recs []streamR
 		payload, _ := json.Marshal(struct {
 			Records []any `json:"Records"`
 		}{events})
+		if win != nil {
+			payload = win.event(events, shard, p.m.EventSourceARN)
+		}
 		lastID = ids.UUID()
 		res, err := p.invoke(ctx, payload, lastID)
 		if err != nil {
@@ -141,15 +148,18 @@ func (p *streamPoller) process(ctx context.Context, shard string, recs []streamR
 		}
 		attempts++
 		last = &res
-		from := 0 // the first record that failed; len(recs) when none
+		from, ok := 0, false // from: the first record that failed
 		switch {
 		case res.FunctionError != "":
+		case win != nil && !win.answered(res.Payload):
+			// A windowed invoke must answer its state.
 		case p.reportsFailures():
 			from = firstFailed(res.Payload, recs)
+			ok = from == len(recs)
 		default:
-			from = len(recs)
+			from, ok = len(recs), true
 		}
-		if from == len(recs) {
+		if ok {
 			p.r.report(p.m.ref(), resultOK)
 			return true
 		}
@@ -161,13 +171,13 @@ func (p *streamPoller) process(ctx context.Context, shard string, recs []streamR
 			}
 			recs = recs[from:]
 		}
-		if st.Bisect && len(recs) > 1 {
+		if st.Bisect && len(recs) > 1 && win == nil {
 			// Each half is tried on its own: splitting does not count
 			// towards the retry quota, so a bad record ends up alone.
 			h := len(recs) / 2
-			return p.process(ctx, shard, recs[:h], 0, advance) && p.process(ctx, shard, recs[h:], 0, advance)
+			return p.process(ctx, shard, recs[:h], 0, advance, nil) && p.process(ctx, shard, recs[h:], 0, advance, nil)
 		}
-		if cond := p.expired(recs, attempts); cond != "" {
+		if cond := p.expired(recs, attempts); cond != "" && len(recs) > 0 {
 			p.giveUp(ctx, shard, recs, cond, attempts, lastID, last)
 			return true
 		}
@@ -183,7 +193,7 @@ func (p *streamPoller) process(ctx context.Context, shard string, recs []streamR
 // (retries come after the first attempt); "" while they are still tried.
 func (p *streamPoller) expired(recs []streamRecord, attempts int) string {
 	st := p.m.Stream
-	if st.MaxAge != -1 && time.Since(recs[0].Arrival) > time.Duration(st.MaxAge)*time.Second {
+	if len(recs) > 0 && st.MaxAge != -1 && time.Since(recs[0].Arrival) > time.Duration(st.MaxAge)*time.Second {
 		return "RecordAgeExceeded"
 	}
 	if st.MaxRetries != -1 && attempts > int(st.MaxRetries) {

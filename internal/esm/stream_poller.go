@@ -210,11 +210,21 @@ func (p *streamPoller) shard(ctx context.Context, id string, cp checkpoint) bool
 			}
 		}
 		if next == "" {
+			if cp.Window != nil && !p.closeWindow(ctx, id, &cp) {
+				return false
+			}
 			cp.Done = true
 			_ = svc.saveCheckpoint(context.WithoutCancel(ctx), ref, id, cp)
 			return true
 		}
 		iter = next
+		if len(batch) == 0 && cp.Window != nil && p.m.Stream.Tumbling > 0 &&
+			!time.Now().Before(cp.Window.Start.Add(time.Duration(p.m.Stream.Tumbling)*time.Second)) {
+			// The window is over and nothing more came: its final invoke.
+			if !p.closeWindow(ctx, id, &cp) {
+				return false
+			}
+		}
 		if len(batch) == 0 && !p.pause(ctx, streamIdle) {
 			return false
 		}

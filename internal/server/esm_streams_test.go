@@ -489,3 +489,65 @@ func TestESMStreamRefusals(t *testing.T) {
 		t.Fatalf("list: %d mappings, %v", len(l.EventSourceMappings), err)
 	}
 }
+
+// windowFn counts a window's records in its state, and sends every event
+// to the probe queue.
+const windowFn = `
+import json, os, urllib.request, urllib.parse
+def handler(event, context):
+    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": json.dumps(event)}).encode()
+    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+    state = event.get("state") or {}
+    return {"state": {"count": state.get("count", 0) + len(event["Records"])}}
+`
+
+// Tumbling windows: the state the function answers comes back with the
+// next batch of the window, and a final invoke (no records,
+// isFinalInvokeForWindow) closes each window with its whole state.
+func TestESMKinesisTumblingWindow(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe, _ := e.queue("kin-window-probe", nil)
+	in := testkit.PyFunction(t, "kin-window", windowFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	testkit.CreateActive(t, e.c, in)
+	arn := e.stream("kin-window-s", 1)
+	e.put(arn, "pk", `"a"`, `"b"`)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-window"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, TumblingWindowInSeconds: aws.Int32(2), BatchSize: aws.Int32(1)})
+	var finals, records int
+	counted := 0.0 // the final states' counts
+	deadline := time.Now().Add(30 * time.Second)
+	for counted < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d final invokes, %d records", finals, records)
+		}
+		for _, ev := range e.events(probe, 1, 5*time.Second) {
+			if got := keysOf(ev); !reflect.DeepEqual(got, []string{"Records", "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly", "shardId", "state", "window"}) {
+				t.Fatalf("event keys %v", got)
+			}
+			w := ev["window"].(map[string]any)
+			start, err1 := time.Parse(time.RFC3339, w["start"].(string))
+			end, err2 := time.Parse(time.RFC3339, w["end"].(string))
+			if err1 != nil || err2 != nil || end.Sub(start) != 2*time.Second || ev["shardId"] != "shardId-000000000000" || ev["eventSourceARN"] != arn {
+				t.Fatalf("event %v", ev)
+			}
+			n := len(ev["Records"].([]any))
+			records += n
+			if ev["isFinalInvokeForWindow"] == true {
+				finals++
+				c, ok := ev["state"].(map[string]any)["count"].(float64)
+				if n != 0 || !ok {
+					t.Fatalf("final invoke %v", ev)
+				}
+				counted += c
+			}
+		}
+	}
+	// Every record was counted once in its window's state, carried from
+	// invoke to invoke (batches of one).
+	if records != 2 || counted != 2 {
+		t.Fatalf("%d records", records)
+	}
+}
