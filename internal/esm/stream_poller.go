@@ -173,6 +173,14 @@ func (p *streamPoller) shard(ctx context.Context, id string, cp checkpoint) bool
 	}
 	bo := newBackoff()
 	iter := ""
+	// ahead reads the next batch while the function runs the one before
+	// (order is kept: batches are still handled one after the other).
+	var ahead chan readResult
+	defer func() {
+		if ahead != nil {
+			<-ahead
+		}
+	}()
 	for {
 		if ctx.Err() != nil || p.isStopped() {
 			return false
@@ -190,7 +198,22 @@ func (p *streamPoller) shard(ctx context.Context, id string, cp checkpoint) bool
 				continue
 			}
 		}
-		batch, next, err := p.collect(ctx, id, iter)
+		var r readResult
+		if ahead != nil {
+			r = <-ahead
+			ahead = nil
+		} else {
+			r.batch, r.next, r.err = p.collect(ctx, id, iter)
+		}
+		batch, next, err := r.batch, r.next, r.err
+		if err == nil && len(batch) > 0 && next != "" {
+			ahead = make(chan readResult, 1)
+			go func(it string) {
+				var r readResult
+				r.batch, r.next, r.err = p.collect(ctx, id, it)
+				ahead <- r
+			}(next)
+		}
 		if err != nil {
 			// Iterators expire: start again from the checkpoint.
 			p.problem(resultSourceError+errText(err), err)
@@ -229,6 +252,12 @@ func (p *streamPoller) shard(ctx context.Context, id string, cp checkpoint) bool
 			return false
 		}
 	}
+}
+
+type readResult struct {
+	batch []streamRecord
+	next  string
+	err   error
 }
 
 // collect reads one batch: up to BatchSize records; with a batching
