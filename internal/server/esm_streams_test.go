@@ -575,3 +575,90 @@ func TestESMKinesisShardSplit(t *testing.T) {
 		t.Fatalf("records %v, want %v", got, want)
 	}
 }
+
+// parFn takes a second per batch, then sends the batch's records with
+// when it started and ended to the probe queue.
+const parFn = `
+import json, os, time, base64, urllib.request, urllib.parse
+def handler(event, context):
+    start = time.time()
+    time.sleep(1)
+    body = json.dumps({"start": start, "end": time.time(), "keys": [r["kinesis"]["partitionKey"] for r in event["Records"]],
+        "data": [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]})
+    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": body}).encode()
+    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+`
+
+// ParallelizationFactor runs several batches of one shard at once, each
+// partition key's records in one of them, in order.
+func TestESMKinesisParallelization(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe, _ := e.queue("kin-par-probe", nil)
+	in := testkit.PyFunction(t, "kin-par", parFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	in.Timeout = aws.Int32(30)
+	testkit.CreateActive(t, e.c, in)
+	arn := e.stream("kin-par-s", 1)
+	for i := range 3 {
+		for _, k := range []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"} {
+			e.put(arn, k, fmt.Sprintf("%s-%d", k, i))
+		}
+	}
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-par"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, ParallelizationFactor: aws.Int32(4), BatchSize: aws.Int32(24)})
+	if aws.ToInt32(m.ParallelizationFactor) != 4 {
+		t.Fatalf("create answered %+v", m)
+	}
+	type batch struct {
+		Start, End float64
+		Keys, Data []string
+	}
+	var got []batch
+	n := 0
+	for _, ev := range e.events(probe, 4, 30*time.Second) {
+		var b batch
+		raw, _ := json.Marshal(ev)
+		_ = json.Unmarshal(raw, &b)
+		got = append(got, b)
+		n += len(b.Data)
+	}
+	for n < 24 {
+		more := e.events(probe, 1, 10*time.Second)
+		if len(more) == 0 {
+			t.Fatalf("%d of 24 records: %v", n, got)
+		}
+		for _, ev := range more {
+			var b batch
+			raw, _ := json.Marshal(ev)
+			_ = json.Unmarshal(raw, &b)
+			got = append(got, b)
+			n += len(b.Data)
+		}
+	}
+	// Each key's records in order, in one batch.
+	where := map[string]int{}
+	next := map[string]int{}
+	overlap := false
+	for i, b := range got {
+		for j, k := range b.Keys {
+			if w, ok := where[k]; ok && w != i {
+				t.Fatalf("key %s in batches %d and %d: %v", k, w, i, got)
+			}
+			where[k] = i
+			if want := fmt.Sprintf("%s-%d", k, next[k]); b.Data[j] != want {
+				t.Fatalf("batch %d has %s where %s was next", i, b.Data[j], want)
+			}
+			next[k]++
+		}
+		for _, o := range got[:i] {
+			if o.Start < b.End && b.Start < o.End {
+				overlap = true
+			}
+		}
+	}
+	if len(got) < 2 || !overlap {
+		t.Fatalf("%d batches, none at once: %v", len(got), got)
+	}
+}
