@@ -25,7 +25,8 @@ import (
 )
 
 // streamFn is a Python function that sends every event it gets to the
-// probe queue. A Kinesis record whose data is {"fail": "all"} fails the
+// probe queue. A Kinesis record whose data is {"fail": "all"}, or a
+// DynamoDB record whose new image has a "fail" attribute, fails the
 // invoke; {"fail": "item"} is reported as a batch item failure.
 const streamFn = `
 import json, os, base64, urllib.request, urllib.parse
@@ -39,6 +40,8 @@ def handler(event, context):
     send(json.dumps(event))
     failed = []
     for r in event.get("Records", []):
+        if "fail" in (r.get("dynamodb", {}).get("NewImage") or {}):
+            raise Exception("asked to fail")
         if "kinesis" not in r:
             continue
         try:
@@ -660,5 +663,45 @@ func TestESMKinesisParallelization(t *testing.T) {
 	}
 	if len(got) < 2 || !overlap {
 		t.Fatalf("%d batches, none at once: %v", len(got), got)
+	}
+}
+
+// A DynamoDB stream batch out of retries: its on-failure record has
+// DDBStreamBatchInfo (its timestamps without milliseconds, as AWS
+// records them), and the SQS destination gets it.
+func TestESMDynamoDBOnFailure(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	e.streamFunction("ddb-fail")
+	dlq, dlqARN := e.queue("ddb-fail-dlq", nil)
+	db := dynamoClient(e.moto)
+	tbl, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("ddb-f"), BillingMode: dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(tbl.TableDescription.LatestStreamArn)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("ddb-fail"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, MaximumRetryAttempts: aws.Int32(1),
+		DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlqARN)}}})
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ddb-f"), Item: map[string]dtypes.AttributeValue{
+		"id": &dtypes.AttributeValueMemberS{Value: "x"}, "fail": &dtypes.AttributeValueMemberBOOL{Value: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.onFailure(dlq, 30*time.Second)
+	if got := keysOf(rec); !reflect.DeepEqual(got, []string{"DDBStreamBatchInfo", "requestContext", "responseContext", "timestamp", "version"}) {
+		t.Fatalf("record keys %v", got)
+	}
+	bi := rec["DDBStreamBatchInfo"].(map[string]any)
+	if bi["batchSize"] != 1.0 || bi["streamArn"] != arn || bi["startSequenceNumber"] != bi["endSequenceNumber"] || bi["shardId"] == "" {
+		t.Fatalf("batch info %v", bi)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05Z", bi["approximateArrivalOfFirstRecord"].(string)); err != nil {
+		t.Fatalf("approximateArrivalOfFirstRecord: %v", err)
+	}
+	if rc := rec["requestContext"].(map[string]any); rc["condition"] != "RetryAttemptsExhausted" || rc["approximateInvokeCount"] != 2.0 {
+		t.Fatalf("requestContext %v", rc)
 	}
 }
