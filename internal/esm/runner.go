@@ -19,6 +19,9 @@ type runner struct {
 	// results are LastProcessingResult by UUID, kept in memory and
 	// written to the store only when they change.
 	results map[string]string
+	// streamLast is each stream mapping's latest poller, by UUID
+	// (stream_poller.go): a new one waits for the one before to end.
+	streamLast map[string]*streamPoller
 }
 
 // start runs the pollers of every enabled mapping, and a sweep that

@@ -29,22 +29,53 @@ type streamPoller struct {
 	// a batch under way runs to its end (or to its next retry).
 	stopped  chan struct{}
 	stopOnce sync.Once
+	// prev is the mapping's poller before this one (its settings
+	// changed, or it was disabled and enabled): this one starts once it
+	// ended, so that a shard is never read by two at once. finished
+	// closes when this one ends.
+	prev     *streamPoller
+	finished chan struct{}
 }
 
+// newStreamPoller is called with r.mu held.
 func newStreamPoller(r *runner, m *mapping) (*streamPoller, error) {
 	fs, err := ParseFilters(m.Filters)
 	if err != nil {
 		return nil, err
 	}
-	return &streamPoller{r: r, m: m, filters: fs, stopped: make(chan struct{})}, nil
+	p := &streamPoller{r: r, m: m, filters: fs, stopped: make(chan struct{}), finished: make(chan struct{})}
+	if r.streamLast == nil {
+		r.streamLast = map[string]*streamPoller{}
+	}
+	p.prev = r.streamLast[m.UUID]
+	r.streamLast[m.UUID] = p
+	return p, nil
 }
 
 func (p *streamPoller) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer p.end()
+		if p.prev != nil {
+			select {
+			case <-p.prev.finished:
+			case <-ctx.Done():
+				return
+			}
+			p.prev = nil
+		}
 		p.loop(ctx)
 	}()
+}
+
+func (p *streamPoller) end() {
+	close(p.finished)
+	p.r.mu.Lock()
+	if p.r.streamLast[p.m.UUID] == p {
+		delete(p.r.streamLast, p.m.UUID)
+	}
+	p.r.mu.Unlock()
 }
 
 func (p *streamPoller) stop() { p.stopOnce.Do(func() { close(p.stopped) }) }

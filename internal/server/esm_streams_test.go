@@ -705,3 +705,40 @@ func TestESMDynamoDBOnFailure(t *testing.T) {
 		t.Fatalf("requestContext %v", rc)
 	}
 }
+
+// slowFn sends each event to the probe queue as it starts, then takes
+// two seconds.
+const slowFn = `
+import json, os, time, urllib.request, urllib.parse
+def handler(event, context):
+    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": json.dumps(event)}).encode()
+    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+    time.sleep(2)
+`
+
+// A mapping updated while a batch runs: the new poller waits for the
+// batch to end and resumes after it; the batch is not delivered twice.
+func TestESMKinesisUpdateMidBatch(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe, _ := e.queue("kin-upd-probe", nil)
+	in := testkit.PyFunction(t, "kin-upd", slowFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	in.Timeout = aws.Int32(30)
+	testkit.CreateActive(t, e.c, in)
+	arn := e.stream("kin-upd-s", 1)
+	e.put(arn, "pk", `"a"`, `"b"`)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-upd"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	if got := kinesisData(t, e.events(probe, 1, 20*time.Second)); len(got) != 2 {
+		t.Fatalf("first batch %v", got)
+	}
+	if _, err := e.c.UpdateEventSourceMapping(context.Background(), &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, BatchSize: aws.Int32(50)}); err != nil {
+		t.Fatal(err)
+	}
+	e.put(arn, "pk", `"c"`)
+	got := kinesisData(t, e.events(probe, 2, 8*time.Second))
+	if !reflect.DeepEqual(got, []string{`"c"`}) {
+		t.Fatalf("after the update: %v", got)
+	}
+}
