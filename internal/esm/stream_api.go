@@ -173,8 +173,8 @@ func (s *Service) createStream(ctx context.Context, id caller.Identity, in *spec
 	st := &streamConf{Kind: kind, Region: region, Parallelization: 1, MaxRetries: -1, MaxAge: -1}
 	switch pos := strOf(in.StartingPosition); pos {
 	case "":
-		// [?] AWS's words when a stream mapping has no StartingPosition.
-		return nil, fault.InvalidParameterf("StartingPosition is required for this event source type.")
+		// AWS's words, recorded (with the period).
+		return nil, fault.InvalidParameterViolation(fault.Violation{Field: "startingPosition", Constraint: "Member must not be null."})
 	case "TRIM_HORIZON", "LATEST":
 		if in.StartingPositionTimestamp != nil {
 			// [?]
@@ -183,7 +183,7 @@ func (s *Service) createStream(ctx context.Context, id caller.Identity, in *spec
 		st.StartingPosition = pos
 	case "AT_TIMESTAMP":
 		if kind == streamDynamoDB {
-			return nil, fault.InvalidParameterf("Unsupported starting position for DynamoDB streams: AT_TIMESTAMP") // [?]
+			return nil, fault.InvalidParameterf("Unsupported starting position for arn type: %s", *in.EventSourceArn)
 		}
 		if in.StartingPositionTimestamp == nil {
 			// [?]

@@ -448,8 +448,8 @@ func TestESMStreamRefusals(t *testing.T) {
 	}{
 		{"no stream", "InvalidParameterValueException", "Stream not found: " + missing, base(func(in *lambda.CreateEventSourceMappingInput) { in.EventSourceArn = aws.String(missing) })},
 		{"no function", "InvalidParameterValueException", "Function does not exist", base(func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") })},
-		{"no position", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" })},
-		{"ddb at timestamp", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
+		{"no position", "InvalidParameterValueException", "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" })},
+		{"ddb at timestamp", "InvalidParameterValueException", "Unsupported starting position for arn type: " + ddbARN, base(func(in *lambda.CreateEventSourceMappingInput) {
 			in.EventSourceArn, in.StartingPosition, in.StartingPositionTimestamp = aws.String(ddbARN), ltypes.EventSourcePositionAtTimestamp, aws.Time(time.Now())
 		})},
 		{"at timestamp without one", "InvalidParameterValueException", "", base(func(in *lambda.CreateEventSourceMappingInput) {
