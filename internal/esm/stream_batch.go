@@ -231,11 +231,14 @@ func (p *streamPoller) reportsFailures() bool {
 // firstFailed reads a ReportBatchItemFailures response: the index of the
 // first record that failed (the lowest sequence number named), len(recs)
 // when none did, 0 when the response fails the whole batch (an
-// itemIdentifier missing, empty, not in the batch, or a response that is
-// not such an object), as AWS reads it.
+// itemIdentifier missing, empty, not a string or not in the batch), as
+// AWS's recorded answers show; another answer that is no object fails the
+// batch too [?].
 func firstFailed(payload []byte, recs []streamRecord) int {
 	s := strings.TrimSpace(string(payload))
-	if s == "" || s == "null" {
+	switch strings.Join(strings.Fields(s), "") {
+	case "", "null", `""`, "[]":
+		// AWS's recorded successes: no answer, null, "" and [].
 		return len(recs)
 	}
 	var resp map[string]json.RawMessage
