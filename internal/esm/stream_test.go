@@ -33,12 +33,15 @@ func TestStreamARN(t *testing.T) {
 func TestFirstFailed(t *testing.T) {
 	recs := []streamRecord{{Seq: "1"}, {Seq: "2"}, {Seq: "3"}}
 	cases := map[string]int{
-		``:                            3,
-		`null`:                        3,
-		`{}`:                          3,
-		`""`:                          0,
-		`{"batchItemFailures": null}`: 3,
-		`{"batchItemFailures": []}`:   3,
+		``:     3,
+		`null`: 3,
+		`{}`:   3,
+		`""`:   3,
+		`[]`:   3,
+		`"x"`:  0,
+		`{"batchItemFailures": [{"itemIdentifier": 123}]}`:                          0,
+		`{"batchItemFailures": null}`:                                               3,
+		`{"batchItemFailures": []}`:                                                 3,
 		`{"batchItemFailures": [{"itemIdentifier": "3"}, {"itemIdentifier": "2"}]}`: 1,
 		`{"batchItemFailures": [{"itemIdentifier": ""}]}`:                           0,
 		`{"batchItemFailures": [{"itemIdentifier": null}]}`:                         0,
