@@ -742,3 +742,49 @@ func TestESMKinesisUpdateMidBatch(t *testing.T) {
 		t.Fatalf("after the update: %v", got)
 	}
 }
+
+// A Node function gets a DynamoDB stream's records, and a batching
+// window gathers changes made apart into one batch.
+func TestESMDynamoDBNodeWindow(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	probe, _ := e.queue("ddb-node-probe", nil)
+	in := testkit.NodeFunction(t, "ddb-node", "index.mjs", "index.handler", nodeProbeFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	testkit.CreateActive(t, e.c, in)
+	db := dynamoClient(e.moto)
+	tbl, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("ddb-n"), BillingMode: dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeKeysOnly}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(tbl.TableDescription.LatestStreamArn)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("ddb-node"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionLatest, MaximumBatchingWindowInSeconds: aws.Int32(2)})
+	e.waitState(*m.UUID, "Enabled")
+	time.Sleep(time.Second) // the poller has its LATEST iterator
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ddb-n"), Item: map[string]dtypes.AttributeValue{"id": &dtypes.AttributeValueMemberS{Value: id}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	evs := e.events(probe, 1, 20*time.Second)
+	evs = append(evs, e.events(probe, 1, 3*time.Second)...)
+	if len(evs) != 1 {
+		t.Fatalf("%d batches, want the window's one", len(evs))
+	}
+	var ids []string
+	for _, r := range records(evs) {
+		d := r["dynamodb"].(map[string]any)
+		if _, ok := d["NewImage"]; ok || d["StreamViewType"] != "KEYS_ONLY" {
+			t.Fatalf("KEYS_ONLY record %v", d)
+		}
+		ids = append(ids, d["Keys"].(map[string]any)["id"].(map[string]any)["S"].(string))
+	}
+	if !reflect.DeepEqual(ids, []string{"a", "b", "c"}) {
+		t.Fatalf("keys %v", ids)
+	}
+}
