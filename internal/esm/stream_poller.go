@@ -221,7 +221,11 @@ func (p *streamPoller) shard(ctx context.Context, id string, cp checkpoint) bool
 			if cp.Seq != "" {
 				iter, err = p.src.iterator(ctx, id, "AFTER_SEQUENCE_NUMBER", cp.Seq, time.Time{})
 			} else {
-				iter, err = p.src.iterator(ctx, id, cp.Start, "", p.m.Stream.StartingTimestamp)
+				var at time.Time
+				if cp.Start == "AT_TIMESTAMP" {
+					at = p.m.Stream.StartingTimestamp
+				}
+				iter, err = p.src.iterator(ctx, id, cp.Start, "", at)
 			}
 			if err != nil {
 				p.problem(resultSourceError+errText(err), err)

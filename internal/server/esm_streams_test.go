@@ -788,3 +788,25 @@ func TestESMDynamoDBNodeWindow(t *testing.T) {
 		t.Fatalf("keys %v", ids)
 	}
 }
+
+// AT_TIMESTAMP starts with the first record put at or after the time.
+func TestESMKinesisAtTimestamp(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-at")
+	arn := e.stream("kin-at-s", 1)
+	e.put(arn, "pk", `"before"`)
+	time.Sleep(1500 * time.Millisecond)
+	at := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	e.put(arn, "pk", `"after"`)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-at"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionAtTimestamp, StartingPositionTimestamp: aws.Time(at)})
+	if m.StartingPosition != ltypes.EventSourcePositionAtTimestamp || m.StartingPositionTimestamp == nil || m.StartingPositionTimestamp.Unix() != at.Unix() {
+		t.Fatalf("create answered %+v", m)
+	}
+	got := e.streamRecords(probe, 1, 20*time.Second)
+	got = append(got, kinesisData(t, e.events(probe, 1, 2*time.Second))...)
+	if !reflect.DeepEqual(got, []string{`"after"`}) {
+		t.Fatalf("records %v", got)
+	}
+}
