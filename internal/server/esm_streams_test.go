@@ -810,3 +810,24 @@ func TestESMKinesisAtTimestamp(t *testing.T) {
 		t.Fatalf("records %v", got)
 	}
 }
+
+// A stream that goes away is reported in LastProcessingResult, without a
+// panic; the mapping stays, and can be deleted.
+func TestESMKinesisStreamGone(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	e.streamFunction("kin-gone")
+	arn := e.stream("kin-gone-s", 1)
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-gone"), EventSourceArn: aws.String(arn), StartingPosition: ltypes.EventSourcePositionLatest})
+	e.waitState(*m.UUID, "Enabled")
+	if _, err := kinesisClient(e.moto).DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamARN: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "the problem reported", func() bool {
+		got, err := e.c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+		return err == nil && strings.HasPrefix(aws.ToString(got.LastProcessingResult), "PROBLEM: Event source could not be read: ResourceNotFoundException")
+	})
+	if _, err := e.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil {
+		t.Fatal(err)
+	}
+}
