@@ -84,8 +84,9 @@ func (p *streamPoller) handle(ctx context.Context, shard string, batch []streamR
 	return last, true
 }
 
-// filterView is what a filter pattern sees of a record: its event, with
-// Kinesis data decoded when it is JSON.
+// filterView is what a filter pattern sees of a record: for Kinesis its
+// data key only (AWS filters on nothing else), decoded when it is JSON;
+// for DynamoDB the whole record (eventName, dynamodb...).
 func (p *streamPoller) filterView(r streamRecord) map[string]any {
 	b, _ := json.Marshal(r.Event)
 	var v map[string]any
@@ -99,6 +100,7 @@ func (p *streamPoller) filterView(r streamRecord) map[string]any {
 				}
 			}
 		}
+		return map[string]any{"data": k["data"]}
 	}
 	return v
 }

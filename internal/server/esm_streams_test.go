@@ -831,3 +831,20 @@ func TestESMKinesisStreamGone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FilterCriteria on a Kinesis mapping sees the data decoded from JSON;
+// records that do not match are skipped (and checkpointed past).
+func TestESMKinesisFilter(t *testing.T) {
+	e := newESMEnv(t, nil)
+	probe := e.streamFunction("kin-filter")
+	arn := e.stream("kin-filter-s", 1)
+	e.put(arn, "pk", `{"kind": "keep", "n": 1}`, `{"kind": "drop", "n": 2}`, `not json`, `{"kind": "keep", "n": 3}`)
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kin-filter"), EventSourceArn: aws.String(arn),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon,
+		FilterCriteria:   &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String(`{"data": {"kind": ["keep"]}}`)}}}})
+	got := e.streamRecords(probe, 2, 20*time.Second)
+	got = append(got, kinesisData(t, e.events(probe, 1, 2*time.Second))...)
+	if !reflect.DeepEqual(got, []string{`{"kind": "keep", "n": 1}`, `{"kind": "keep", "n": 3}`}) {
+		t.Fatalf("records %v", got)
+	}
+}
