@@ -1,8 +1,8 @@
 // Package esm is event source mappings: the resource (its records, states
 // and rules, as AWS validates them) and the pollers that read each mapping's
-// source and invoke its function. SQS is the one source lambdad reads so
-// far; the other kinds are refused with a not-implemented fault that names
-// them.
+// source and invoke its function. lambdad reads SQS (sqs.go), Kinesis and
+// DynamoDB Streams (stream_*.go); the other kinds are refused with a
+// not-implemented fault that names them.
 package esm
 
 import (
