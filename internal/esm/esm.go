@@ -1,8 +1,8 @@
 // Package esm is event source mappings: the resource (its records, states
 // and rules, as AWS validates them) and the pollers that read each mapping's
-// source and invoke its function. SQS is the one source lambdad reads so
-// far; the other kinds are refused with a not-implemented fault that names
-// them.
+// source and invoke its function. lambdad reads SQS (sqs.go), Kinesis and
+// DynamoDB Streams (stream_*.go); the other kinds are refused with a
+// not-implemented fault that names them.
 package esm
 
 import (
@@ -60,6 +60,9 @@ type Config struct {
 	Transition time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Destinations delivers stream mappings' on-failure records
+	// (stream_batch.go).
+	Destinations Destinations
 }
 
 // Service is the event source mapping control plane and its pollers.
@@ -77,7 +80,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
-	s.run = &runner{svc: s, pollers: map[string]*poller{}, results: map[string]string{}}
+	s.run = &runner{svc: s, pollers: map[string]mappingPoller{}, results: map[string]string{}}
 	return s
 }
 
@@ -117,6 +120,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	src, err := sourceOf(in)
 	if err != nil {
 		return nil, err
+	}
+	if src.kind == kindKinesis || src.kind == kindDynamoDB {
+		return s.createStream(ctx, id, in) // stream_api.go
 	}
 	if src.kind != kindSQS {
 		return nil, fault.Unsupported("event source mappings for " + src.kind)
@@ -248,6 +254,9 @@ func (s *Service) Update(ctx context.Context, r Ref, in *spec.UpdateEventSourceM
 		}
 		fn = &f
 	}
+	if m, err := s.load(ctx, r); err == nil && m.Stream != nil {
+		return s.updateStream(ctx, r, in, fn) // stream_api.go
+	}
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		m, err := get(tx, r)
 		if err != nil {
@@ -309,6 +318,9 @@ func (s *Service) Delete(ctx context.Context, r Ref) (*spec.EventSourceMappingCo
 		m.State, m.SettleAt, m.Deleted = Deleting, now.Add(s.cfg.Transition), true
 		out = m
 		if s.cfg.Transition <= 0 {
+			if err := deleteCheckpoints(tx, r); err != nil { // shards.go
+				return err
+			}
 			return tx.Delete(bucket, r.key())
 		}
 		return put(tx, m)
@@ -442,6 +454,9 @@ func (s *Service) wire(m *mapping, now time.Time) *spec.EventSourceMappingConfig
 		out.LastProcessingResult = ptr(r)
 	} else if m.LastResult != "" {
 		out.LastProcessingResult = ptr(m.LastResult)
+	}
+	if m.Stream != nil {
+		s.wireStream(m, out) // stream_api.go
 	}
 	return out
 }

@@ -15,10 +15,13 @@ type runner struct {
 	ctx context.Context // nil until start
 	wg  sync.WaitGroup
 	// pollers by UUID; each has its own cancel.
-	pollers map[string]*poller
+	pollers map[string]mappingPoller
 	// results are LastProcessingResult by UUID, kept in memory and
 	// written to the store only when they change.
 	results map[string]string
+	// streamLast is each stream mapping's latest poller, by UUID
+	// (stream_poller.go): a new one waits for the one before to end.
+	streamLast map[string]*streamPoller
 }
 
 // start runs the pollers of every enabled mapping, and a sweep that
@@ -68,6 +71,9 @@ func (r *runner) sweep(ctx context.Context) {
 			if err := tx.Delete(bucket, g.key()); err != nil {
 				return err
 			}
+			if err := deleteCheckpoints(tx, g); err != nil { // shards.go
+				return err
+			}
 		}
 		return nil
 	})
@@ -91,7 +97,12 @@ func (r *runner) changed(ref Ref) {
 		delete(r.results, ref.UUID)
 		return
 	}
-	p, err := newPoller(r, m)
+	var p mappingPoller
+	if m.Stream != nil {
+		p, err = newStreamPoller(r, m) // stream_poller.go
+	} else {
+		p, err = newPoller(r, m)
+	}
 	if err != nil {
 		r.svc.cfg.Logger.Error("esm: cannot start mapping", "uuid", m.UUID, "err", err)
 		return

@@ -39,6 +39,9 @@ type mapping struct {
 	Deleted      bool      `json:"deleted,omitempty"`
 	LastModified time.Time `json:"lastModified"`
 	LastResult   string    `json:"lastResult,omitempty"`
+	// Stream is a Kinesis or DynamoDB stream mapping's own settings
+	// (stream_api.go); nil for SQS.
+	Stream *streamConf `json:"stream,omitempty"`
 }
 
 // fnRef is the function a mapping invokes.
