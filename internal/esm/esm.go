@@ -77,7 +77,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
-	s.run = &runner{svc: s, pollers: map[string]*poller{}, results: map[string]string{}}
+	s.run = &runner{svc: s, pollers: map[string]mappingPoller{}, results: map[string]string{}}
 	return s
 }
 
@@ -117,6 +117,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	src, err := sourceOf(in)
 	if err != nil {
 		return nil, err
+	}
+	if src.kind == kindKafka {
+		return s.createKafka(ctx, id, in) // kafka.go
 	}
 	if src.kind != kindSQS {
 		return nil, fault.Unsupported("event source mappings for " + src.kind)
@@ -247,6 +250,9 @@ func (s *Service) Update(ctx context.Context, r Ref, in *spec.UpdateEventSourceM
 			return nil, err
 		}
 		fn = &f
+	}
+	if m, err := s.load(ctx, r); err == nil && m.Kafka != nil {
+		return s.updateKafka(ctx, r, in, fn) // kafka.go
 	}
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		m, err := get(tx, r)
@@ -442,6 +448,9 @@ func (s *Service) wire(m *mapping, now time.Time) *spec.EventSourceMappingConfig
 		out.LastProcessingResult = ptr(r)
 	} else if m.LastResult != "" {
 		out.LastProcessingResult = ptr(m.LastResult)
+	}
+	if m.Kafka != nil {
+		s.wireKafka(m, out) // kafka.go
 	}
 	return out
 }

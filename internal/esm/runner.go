@@ -15,7 +15,7 @@ type runner struct {
 	ctx context.Context // nil until start
 	wg  sync.WaitGroup
 	// pollers by UUID; each has its own cancel.
-	pollers map[string]*poller
+	pollers map[string]mappingPoller
 	// results are LastProcessingResult by UUID, kept in memory and
 	// written to the store only when they change.
 	results map[string]string
@@ -91,13 +91,25 @@ func (r *runner) changed(ref Ref) {
 		delete(r.results, ref.UUID)
 		return
 	}
-	p, err := newPoller(r, m)
+	var p mappingPoller
+	if m.Kafka != nil {
+		p, err = newKafkaPoller(r, m) // kafka_poller.go
+	} else {
+		p, err = newPoller(r, m)
+	}
 	if err != nil {
 		r.svc.cfg.Logger.Error("esm: cannot start mapping", "uuid", m.UUID, "err", err)
 		return
 	}
 	r.pollers[ref.UUID] = p
 	p.start(r.ctx, &r.wg)
+}
+
+// mappingPoller reads one mapping's source (sqs.go's poller, and the
+// other sources' own).
+type mappingPoller interface {
+	start(ctx context.Context, wg *sync.WaitGroup)
+	stop()
 }
 
 func (r *runner) wait() {

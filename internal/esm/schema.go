@@ -39,6 +39,8 @@ type mapping struct {
 	Deleted      bool      `json:"deleted,omitempty"`
 	LastModified time.Time `json:"lastModified"`
 	LastResult   string    `json:"lastResult,omitempty"`
+	// Kafka is a Kafka mapping's own settings (kafka.go); nil for others.
+	Kafka *kafkaConf `json:"kafka,omitempty"`
 }
 
 // fnRef is the function a mapping invokes.
