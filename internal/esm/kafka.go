@@ -88,7 +88,7 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	case k.Start == "AT_TIMESTAMP":
 		k.StartAt = in.StartingPositionTimestamp.Time
 	}
-	if err := refuseStreamSettings(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
 	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes, in.FilterCriteria); err != nil {
@@ -171,6 +171,29 @@ func sameBrokers(a, b []string) bool {
 	return true
 }
 
+// refuseKafkaRetries: AWS takes an on-failure destination, retry limits,
+// record age and bisection for Kafka in provisioned mode; lambdad retries
+// a failed batch until it succeeds (AWS's default, -1) and says so rather
+// than store settings it would not honour. ParallelizationFactor and
+// tumbling windows are Kinesis's and DynamoDB's alone [?].
+func refuseKafkaRetries(dest *spec.DestinationConfig, par, age *int32, bisect *bool, retries, window *int32) error {
+	what := ""
+	switch {
+	case dest != nil:
+		what = "DestinationConfig"
+	case age != nil:
+		what = "MaximumRecordAgeInSeconds"
+	case bisect != nil:
+		what = "BisectBatchOnFunctionError"
+	case retries != nil:
+		what = "MaximumRetryAttempts"
+	}
+	if what != "" {
+		return fault.Unsupported(what + " on Kafka event source mappings (a failed batch is retried until it succeeds)")
+	}
+	return refuseStreamSettings(nil, par, nil, nil, nil, window)
+}
+
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
 // mappings take [?]. FilterCriteria is Kafka's too on AWS; lambdad does
 // not filter Kafka records yet, and says so rather than ignore it.
@@ -221,7 +244,7 @@ func kafkaAccess(in []spec.SourceAccessConfiguration) ([]accessSetting, error) {
 // updateKafka changes what a Kafka mapping lets change: BatchSize, the
 // batching window, the function and Enabled.
 func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSourceMappingRequest, fn *fnRef) (*spec.EventSourceMappingConfiguration, error) {
-	if err := refuseStreamSettings(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
 	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes, in.FilterCriteria); err != nil {

@@ -45,9 +45,9 @@ def handler(event, context):
     return None
 `
 
-func kafkaCluster(t *testing.T, topic string, partitions int32) (*kfake.Cluster, *kgo.Client) {
+func kafkaCluster(t testing.TB, partitions int32, topics ...string) (*kfake.Cluster, *kgo.Client) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func kafkaCluster(t *testing.T, topic string, partitions int32) (*kfake.Cluster,
 	return c, cl
 }
 
-func produce(t *testing.T, cl *kgo.Client, rs ...*kgo.Record) {
+func produce(t testing.TB, cl *kgo.Client, rs ...*kgo.Record) {
 	t.Helper()
 	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func groups(t *testing.T, cl *kgo.Client) map[string]int {
 
 // committed is the group's committed offset of topic's partition 0 (-1
 // for none).
-func committed(t *testing.T, cl *kgo.Client, group, topic string) int64 {
+func committed(t testing.TB, cl *kgo.Client, group, topic string) int64 {
 	t.Helper()
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
@@ -151,7 +151,7 @@ func TestESMKafka(t *testing.T) {
 	d := servertest.StartLambdad(t, dir, tune)
 	e := &esmEnv{t: t, moto: moto, d: d, c: servertest.InvokeClient(d), sqs: sqsClient(moto)}
 	ctx := context.Background()
-	kc, cl := kafkaCluster(t, "orders", 2)
+	kc, cl := kafkaCluster(t, 2, "orders")
 	brokers := kc.ListenAddrs()
 
 	probe, _ := e.queue("esm-kafka-probe", nil)
@@ -275,7 +275,7 @@ func TestESMKafka(t *testing.T) {
 func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 	e := newESMEnv(t, nil)
 	ctx := context.Background()
-	kc, cl := kafkaCluster(t, "events", 1)
+	kc, cl := kafkaCluster(t, 1, "events")
 	brokers := kc.ListenAddrs()
 	probe, _ := e.queue("esm-kafka2-probe", nil)
 	fn := testkit.PyFunction(t, "esm-kafka2", kafkaProbeFn)
@@ -319,8 +319,10 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		}, "NotImplementedException", 501,
 			"event source mappings for Amazon MSK (lambdad finds no cluster's bootstrap brokers: its AWS endpoint has no Kafka GetBootstrapBrokers); use SelfManagedEventSource with the cluster's KAFKA_BOOTSTRAP_SERVERS is not implemented by lambdad yet."},
 		{"queues", func(in *lambda.CreateEventSourceMappingInput) { in.Queues = []string{"q"} }, ipv, 400, "Unsupported Queues parameter for given event source mapping type."},
-		{"retries", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(1) }, ipv, 400,
-			"Unsupported MaximumRetryAttempts parameter for given event source mapping type."},
+		{"retries", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(1) }, "NotImplementedException", 501,
+			"MaximumRetryAttempts on Kafka event source mappings (a failed batch is retried until it succeeds) is not implemented by lambdad yet."},
+		{"parallelization", func(in *lambda.CreateEventSourceMappingInput) { in.ParallelizationFactor = aws.Int32(2) }, ipv, 400,
+			"Unsupported ParallelizationFactor parameter for given event source mapping type."},
 		{"unknown function", func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") }, ipv, 400, "Function does not exist"},
 	}
 	for _, c := range cases {

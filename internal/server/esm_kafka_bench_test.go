@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+const benchKafkaRecords = 5000
+
+// BenchmarkESMKafkaThroughput is Kafka → Lambda with a Python echo, batch
+// 100, side by side with a plain franz-go group consumer that polls 100
+// records and commits them, against the same in-process kfake cluster:
+// records/s of each (5,000 records per op, a fresh group member per op
+// for both, so both pay the join).
+func BenchmarkESMKafkaThroughput(b *testing.B) {
+	e := newESMEnv(b, nil)
+	kc, cl := kafkaCluster(b, 1, "bench-loop", "bench-lambdad")
+	brokers := kc.ListenAddrs()
+	ends := map[string]int64{}
+	fill := func(topic string) int64 {
+		rs := make([]*kgo.Record, benchKafkaRecords)
+		for i := range rs {
+			rs[i] = &kgo.Record{Topic: topic, Value: []byte(`{"n":` + strconv.Itoa(i) + `}`)}
+		}
+		produce(b, cl, rs...)
+		ends[topic] += benchKafkaRecords
+		return ends[topic]
+	}
+	b.Run("loop", func(b *testing.B) {
+		var total time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			end := fill("bench-loop")
+			b.StartTimer()
+			start := time.Now()
+			c, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench-loop"), kgo.ConsumeTopics("bench-loop"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for committed(b, cl, "bench-loop", "bench-loop") < end {
+				fs := c.PollRecords(context.Background(), 100)
+				if err := fs.Err0(); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.CommitRecords(context.Background(), fs.Records()...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.Close()
+			total += time.Since(start)
+		}
+		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
+	})
+	b.Run("lambdad", func(b *testing.B) {
+		in := testkit.PyFunction(b, "bench-kafka-echo", "def handler(event, context):\n    return None\n")
+		testkit.CreateActive(b, e.c, in)
+		m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("bench-kafka-echo"),
+			SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
+			Topics:                 []string{"bench-lambdad"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
+			SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("bench-lambdad")},
+			Enabled:                           aws.Bool(false)})
+		var total time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			end := fill("bench-lambdad")
+			b.StartTimer()
+			start := time.Now()
+			if _, err := e.c.UpdateEventSourceMapping(context.Background(), &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, Enabled: aws.Bool(true)}); err != nil {
+				b.Fatal(err)
+			}
+			for committed(b, cl, "bench-lambdad", "bench-lambdad") < end {
+				time.Sleep(20 * time.Millisecond)
+			}
+			total += time.Since(start)
+			b.StopTimer()
+			if _, err := e.c.UpdateEventSourceMapping(context.Background(), &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, Enabled: aws.Bool(false)}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
+	})
+}
