@@ -93,6 +93,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(time.Second),
 		kgo.ClientID("lambdad"),
+		kgo.WithHooks(groupErrors{p}),
 	)
 	if err != nil {
 		p.problem(resultSourceError+err.Error(), err)
@@ -104,6 +105,11 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 	back := newBackoff()
 	for ctx.Err() == nil {
 		recs, err := p.collect(ctx, cl)
+		if err == nil && len(recs) == 0 {
+			// An idle poll: a cluster that is down looks the same
+			// (franz-go keeps dialing), so ask it.
+			err = ping(ctx, cl)
+		}
 		if ctx.Err() != nil {
 			// Stopped: whatever was polled is not committed.
 			return
@@ -141,7 +147,9 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 func (p *kafkaPoller) collect(ctx context.Context, cl *kgo.Client) ([]*kgo.Record, error) {
 	size := int(p.m.BatchSize)
 	window := p.m.Kafka.window(p.m)
-	fs := cl.PollRecords(ctx, size)
+	pctx, cancel := context.WithTimeout(ctx, idlePoll)
+	fs := cl.PollRecords(pctx, size)
+	cancel()
 	if err := fetchErr(fs); err != nil {
 		return nil, err
 	}
@@ -166,6 +174,30 @@ func (p *kafkaPoller) collect(ctx context.Context, cl *kgo.Client) ([]*kgo.Recor
 		recs = append(recs, fs.Records()...)
 	}
 	return recs, nil
+}
+
+// idlePoll is how long a poll waits for records before the cluster is
+// asked whether it is there.
+const idlePoll = 5 * time.Second
+
+func ping(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil && ctx.Err() != context.Canceled {
+		return err
+	}
+	return nil
+}
+
+// groupErrors reports what goes wrong joining or keeping the group
+// (franz-go retries it on its own).
+type groupErrors struct{ p *kafkaPoller }
+
+func (g groupErrors) OnGroupManageError(err error) {
+	if errors.Is(err, context.Canceled) || g.p.isStopped() {
+		return
+	}
+	g.p.problem(resultSourceError+err.Error(), err)
 }
 
 // fetchErr is the first real error of a poll (a poll cut by its context

@@ -370,3 +370,57 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 	testkit.APIErr(t, err, "ResourceConflictException", 409,
 		"An event source mapping with consumer group id "+uuid+" already exists. Please update or delete the existing mapping with UUID "+uuid)
 }
+
+// A Node function on two mappings of one topic: LATEST skips what was
+// there before the group joined, AT_TIMESTAMP starts at the first record
+// at or after the time; a mapping whose brokers are down reports it in
+// LastProcessingResult and stays, without a panic.
+func TestESMKafkaPositionsNodeDown(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	kc, cl := kafkaCluster(t, 1, "pos")
+	brokers := kc.ListenAddrs()
+	probe, _ := e.queue("esm-kafka-node-probe", nil)
+	in := testkit.NodeFunction(t, "esm-kafka-node", "index.mjs", "index.handler", nodeProbeFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	testkit.CreateActive(t, e.c, in)
+	t0 := time.UnixMilli(1_700_000_000_000)
+	produce(t, cl,
+		&kgo.Record{Topic: "pos", Value: []byte("old"), Timestamp: t0},
+		&kgo.Record{Topic: "pos", Value: []byte("mid"), Timestamp: t0.Add(time.Minute)},
+	)
+	create := func(group string, pos ltypes.EventSourcePosition, at *time.Time) string {
+		out := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-kafka-node"),
+			SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
+			Topics:                 []string{"pos"}, StartingPosition: pos, StartingPositionTimestamp: at,
+			SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String(group)},
+			MaximumBatchingWindowInSeconds:    aws.Int32(0)})
+		if out.StartingPosition != pos {
+			t.Fatalf("answered %+v", out)
+		}
+		return aws.ToString(out.UUID)
+	}
+	at := t0.Add(30 * time.Second)
+	atUUID := create("g-at", ltypes.EventSourcePositionAtTimestamp, &at)
+	if v := kafkaValues(t, e.events(probe, 1, 30*time.Second)); !reflect.DeepEqual(v, []string{"mid"}) {
+		t.Fatalf("AT_TIMESTAMP read %v", v)
+	}
+	if _, err := e.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(atUUID)}); err != nil {
+		t.Fatal(err)
+	}
+	create("g-latest", ltypes.EventSourcePositionLatest, nil)
+	testkit.Eventually(t, 10*time.Second, "latest group joined", func() bool { return groups(t, cl)["g-latest"] == 1 })
+	time.Sleep(time.Second) // its offsets resolved to the end
+	produce(t, cl, &kgo.Record{Topic: "pos", Value: []byte("new")})
+	if v := kafkaValues(t, e.events(probe, 1, 30*time.Second)); !reflect.DeepEqual(v, []string{"new"}) {
+		t.Fatalf("LATEST read %v", v)
+	}
+
+	down := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-kafka-node"),
+		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": {"127.0.0.1:1"}}},
+		Topics:                 []string{"pos"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	testkit.Eventually(t, 30*time.Second, "the down cluster reported", func() bool {
+		g, err := e.c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: down.UUID})
+		return err == nil && strings.HasPrefix(aws.ToString(g.LastProcessingResult), "PROBLEM: Event source could not be read: ")
+	})
+}
