@@ -363,6 +363,23 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, "group named by the UUID", func() bool { return groups(t, cl)[uuid] == 1 })
 
+	// Update: BatchSize changes (Updating); the group cannot [?];
+	// authentication is refused and nothing changes.
+	up, err := e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, BatchSize: aws.Int32(50)})
+	if err != nil || aws.ToString(up.State) != "Updating" || aws.ToInt32(up.BatchSize) != 50 {
+		t.Fatalf("update: %+v %v", up, err)
+	}
+	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID,
+		SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("other")}})
+	testkit.APIErr(t, err, ipv, 400, "Updating the consumer group ID of an event source mapping is not supported.")
+	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, BatchSize: aws.Int32(7),
+		SourceAccessConfigurations: []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeBasicAuth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:s")}}})
+	testkit.APIErrPrefix(t, err, "NotImplementedException", 501, "Kafka authentication BASIC_AUTH")
+	got2 := e.waitState(uuid, "Enabled")
+	if aws.ToInt32(got2.BatchSize) != 50 || aws.ToString(got2.SelfManagedKafkaEventSourceConfig.ConsumerGroupId) != uuid {
+		t.Fatalf("after refused updates: %+v", got2)
+	}
+
 	// The same group again is refused [?].
 	in = base()
 	in.SelfManagedKafkaEventSourceConfig = &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String(uuid)}
