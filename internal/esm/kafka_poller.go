@@ -10,6 +10,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/invoke"
+	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // kafkaPoller consumes one Kafka mapping's topic as a member of its
@@ -215,14 +216,27 @@ func fetchErr(fs kgo.Fetches) error {
 	return nil
 }
 
-// deliver invokes the function with recs until it succeeds; false when
-// the mapping stopped first (the batch is left uncommitted).
+// deliver hands recs to the function, in order, in as few invocations as
+// fit the invoke payload limit (a batch of large records is split, as AWS
+// keeps a batch under 6 MB); false when the mapping stopped first (the
+// batch is left uncommitted, and comes again).
 func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
 	payload, err := kafkaPayload(p.m.Kafka.Brokers, "", recs)
 	if err != nil {
 		p.problem("PROBLEM: "+err.Error(), err)
 		return false
 	}
+	if len(payload) > limits.InvokeRequestBytes && len(recs) > 1 {
+		h := len(recs) / 2
+		return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
+	}
+	return p.invoke(ctx, payload)
+}
+
+// invoke runs the function with payload until it succeeds (AWS retries a
+// failed Kafka batch until its records expire); false when the mapping
+// stopped first.
+func (p *kafkaPoller) invoke(ctx context.Context, payload []byte) bool {
 	wait := 100 * time.Millisecond
 	for {
 		res, err := p.r.svc.cfg.Invoker.Invoke(context.WithoutCancel(ctx), p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})

@@ -441,3 +441,48 @@ func TestESMKafkaPositionsNodeDown(t *testing.T) {
 		return err == nil && strings.HasPrefix(aws.ToString(g.LastProcessingResult), "PROBLEM: Event source could not be read: ")
 	})
 }
+
+// kafkaOffsetsFn sends only the offsets it got (a big event does not fit
+// a probe message).
+const kafkaOffsetsFn = `
+import json, os, urllib.request, urllib.parse
+def handler(event, context):
+    offs = [r["offset"] for recs in event["records"].values() for r in recs]
+    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": json.dumps({"offsets": offs})}).encode()
+    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+`
+
+// A batch whose event would pass the 6 MB invoke limit is split, in
+// order, rather than refused forever.
+func TestESMKafkaLargeBatchSplits(t *testing.T) {
+	e := newESMEnv(t, nil)
+	kc, cl := kafkaCluster(t, 1, "big")
+	probe, _ := e.queue("esm-kafka-big-probe", nil)
+	in := testkit.PyFunction(t, "esm-kafka-big", kafkaOffsetsFn)
+	in.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	in.Timeout = aws.Int32(30)
+	testkit.CreateActive(t, e.c, in)
+	for range 8 {
+		produce(t, cl, &kgo.Record{Topic: "big", Value: make([]byte, 900_000)})
+	}
+	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-kafka-big"),
+		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": kc.ListenAddrs()}},
+		Topics:                 []string{"big"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
+		MaximumBatchingWindowInSeconds: aws.Int32(2)})
+	var offs []float64
+	var events int
+	deadline := time.Now().Add(60 * time.Second)
+	for len(offs) < 8 && time.Now().Before(deadline) {
+		for _, ev := range e.events(probe, 1, time.Second) {
+			events++
+			for _, o := range ev["offsets"].([]any) {
+				offs = append(offs, o.(float64))
+			}
+		}
+	}
+	if !reflect.DeepEqual(offs, []float64{0, 1, 2, 3, 4, 5, 6, 7}) || events < 2 {
+		t.Fatalf("%d events, offsets %v", events, offs)
+	}
+}
