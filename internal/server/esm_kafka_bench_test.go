@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -90,4 +91,36 @@ func BenchmarkESMKafkaThroughput(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
 	})
+}
+
+// BenchmarkESMKafkaIdleMappings is what 100 enabled Kafka mappings on idle
+// topics cost: CPU of this process (lambdad and the in-process kfake
+// cluster together, so an upper bound for lambdad) and heap.
+func BenchmarkESMKafkaIdleMappings(b *testing.B) {
+	e := newESMEnv(b, nil)
+	testkit.CreateActive(b, e.c, testkit.PyFunction(b, "kidle", "def handler(event, context):\n    return None\n"))
+	topics := make([]string, 100)
+	for i := range topics {
+		topics[i] = "idle-" + strconv.Itoa(i)
+	}
+	kc, _ := kafkaCluster(b, 1, topics...)
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for _, tp := range topics {
+		e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("kidle"),
+			SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": kc.ListenAddrs()}},
+			Topics:                 []string{tp}, StartingPosition: ltypes.EventSourcePositionLatest})
+	}
+	time.Sleep(5 * time.Second) // every consumer joined and polling
+	for b.Loop() {
+		cpu0, t0 := processCPU(), time.Now()
+		time.Sleep(10 * time.Second)
+		b.ReportMetric(100*float64(processCPU()-cpu0)/float64(time.Since(t0)), "%core")
+	}
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/1e6, "heap-MB")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 }
