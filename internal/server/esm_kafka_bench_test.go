@@ -103,12 +103,12 @@ func BenchmarkESMKafkaThroughput(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
 	})
+	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("bench-kafka-echo"),
+		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
+		Topics:                 []string{"bench-lambdad"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
+		SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("bench-lambdad")},
+		Enabled:                           aws.Bool(false)})
 	b.Run("lambdad", func(b *testing.B) {
-		m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("bench-kafka-echo"),
-			SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
-			Topics:                 []string{"bench-lambdad"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
-			SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("bench-lambdad")},
-			Enabled:                           aws.Bool(false)})
 		var total time.Duration
 		for b.Loop() {
 			b.StopTimer()
