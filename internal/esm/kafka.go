@@ -91,7 +91,11 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
-	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes, in.FilterCriteria); err != nil {
+	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+		return nil, err
+	}
+	filters, err := kafkaFilters(in.FilterCriteria)
+	if err != nil {
 		return nil, err
 	}
 	acc, err := kafkaAccess(in.SourceAccessConfigurations)
@@ -111,7 +115,7 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	if len(k.Brokers) == 0 {
 		return nil, fault.InvalidParameterf("%s must be specified for self managed Kafka event sources.", bootstrapKey) // [?]
 	}
-	m := &mapping{UUID: ids.UUID(), Account: id.Account, Region: id.Region, BatchSize: kafkaBatchSize, Tags: in.Tags, Kafka: k}
+	m := &mapping{UUID: ids.UUID(), Account: id.Account, Region: id.Region, BatchSize: kafkaBatchSize, Tags: in.Tags, Kafka: k, Filters: filters}
 	k.Group = m.UUID
 	if c := in.SelfManagedKafkaEventSourceConfig; c != nil && c.ConsumerGroupId != nil {
 		k.Group = *c.ConsumerGroupId
@@ -195,9 +199,8 @@ func refuseKafkaRetries(dest *spec.DestinationConfig, par, age *int32, bisect *b
 }
 
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
-// mappings take [?]. FilterCriteria is Kafka's too on AWS; lambdad does
-// not filter Kafka records yet, and says so rather than ignore it.
-func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string, filter *spec.FilterCriteria) error {
+// mappings take [?].
+func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string) error {
 	bad := ""
 	switch {
 	case len(queues) > 0:
@@ -208,13 +211,29 @@ func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, sc
 		bad = "ScalingConfig"
 	case len(types) > 0:
 		bad = "FunctionResponseTypes"
-	case filter != nil:
-		return fault.Unsupported("FilterCriteria on Kafka event source mappings")
 	}
 	if bad == "" {
 		return nil
 	}
 	return fault.InvalidParameterf("Unsupported %s parameter for given event source mapping type.", bad)
+}
+
+// kafkaFilters checks FilterCriteria's patterns, as for SQS.
+func kafkaFilters(f *spec.FilterCriteria) ([]string, error) {
+	if f == nil {
+		return nil, nil
+	}
+	var ps []string
+	for _, x := range f.Filters {
+		if x.Pattern == nil {
+			return nil, fault.InvalidParameterf("Invalid filter pattern definition.")
+		}
+		if _, err := ParsePattern(*x.Pattern); err != nil {
+			return nil, fault.InvalidParameterf("Invalid filter pattern definition.")
+		}
+		ps = append(ps, *x.Pattern)
+	}
+	return ps, nil
 }
 
 // kafkaAccess keeps the network settings and refuses authentication,
@@ -247,7 +266,11 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
-	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes, in.FilterCriteria); err != nil {
+	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+		return nil, err
+	}
+	filters, err := kafkaFilters(in.FilterCriteria)
+	if err != nil {
 		return nil, err
 	}
 	if in.SelfManagedKafkaEventSourceConfig != nil || in.AmazonManagedKafkaEventSourceConfig != nil {
@@ -272,7 +295,10 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		if v.State == Deleting {
 			return fault.Conflictf("EventSourceMapping", "Cannot update the event source mapping because it is in use.") // [?]
 		}
-		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil
+		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil
+		if in.FilterCriteria != nil {
+			m.Filters = filters
+		}
 		if in.BatchSize != nil {
 			m.BatchSize = *in.BatchSize
 		}

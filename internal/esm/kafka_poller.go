@@ -2,6 +2,7 @@ package esm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 type kafkaPoller struct {
 	r        *runner
 	m        *mapping
+	filters  Filters
 	stopped  chan struct{}
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -30,7 +32,32 @@ type kafkaPoller struct {
 }
 
 func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
-	return &kafkaPoller{r: r, m: m, stopped: make(chan struct{})}, nil
+	fs, err := ParseFilters(m.Filters)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaPoller{r: r, m: m, filters: fs, stopped: make(chan struct{})}, nil
+}
+
+// filter keeps the records FilterCriteria passes. Kafka mappings filter
+// on the value alone (AWS's guide): the record's value, as a JSON object
+// when it is one, else as a string.
+func (p *kafkaPoller) filter(recs []*kgo.Record) []*kgo.Record {
+	if len(p.filters) == 0 {
+		return recs
+	}
+	var kept []*kgo.Record
+	for _, r := range recs {
+		var v any = string(r.Value)
+		var obj map[string]any
+		if json.Unmarshal(r.Value, &obj) == nil && obj != nil {
+			v = obj
+		}
+		if p.filters.Pass(map[string]any{"value": v}) {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func (p *kafkaPoller) start(ctx context.Context, wg *sync.WaitGroup) {
@@ -128,7 +155,9 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 			cl.AllowRebalance()
 			continue
 		}
-		if !p.deliver(ctx, recs) {
+		// Records the filters drop are committed with the batch, never
+		// delivered (AWS's filtering).
+		if kept := p.filter(recs); len(kept) > 0 && !p.deliver(ctx, kept) {
 			return
 		}
 		// Committed with lambdad's own context, not the mapping's: a

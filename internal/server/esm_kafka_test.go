@@ -324,6 +324,9 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		{"parallelization", func(in *lambda.CreateEventSourceMappingInput) { in.ParallelizationFactor = aws.Int32(2) }, ipv, 400,
 			"Unsupported ParallelizationFactor parameter for given event source mapping type."},
 		{"unknown function", func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") }, ipv, 400, "Function does not exist"},
+		{"bad filter", func(in *lambda.CreateEventSourceMappingInput) {
+			in.FilterCriteria = &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String("simple string")}}}
+		}, ipv, 400, "Invalid filter pattern definition."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -484,5 +487,46 @@ func TestESMKafkaLargeBatchSplits(t *testing.T) {
 	}
 	if !reflect.DeepEqual(offs, []float64{0, 1, 2, 3, 4, 5, 6, 7}) || events < 2 {
 		t.Fatalf("%d events, offsets %v", events, offs)
+	}
+}
+
+// FilterCriteria on a Kafka mapping looks at the value (a JSON object's
+// fields, or the string): what does not pass never reaches the function
+// and is committed all the same.
+func TestESMKafkaFilters(t *testing.T) {
+	e := newESMEnv(t, nil)
+	kc, cl := kafkaCluster(t, 1, "flt")
+	probe, _ := e.queue("esm-kafka-flt-probe", nil)
+	fn := testkit.PyFunction(t, "esm-kafka-flt", kafkaProbeFn)
+	fn.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
+	testkit.CreateActive(t, e.c, fn)
+	produce(t, cl,
+		&kgo.Record{Topic: "flt", Value: []byte(`{"device_ID":"AB1234"}`)},
+		&kgo.Record{Topic: "flt", Value: []byte(`{"device_ID":"CD5678"}`)},
+		&kgo.Record{Topic: "flt", Value: []byte(`plain text`)},
+		&kgo.Record{Topic: "flt", Value: []byte(`hello`)},
+	)
+	out := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-kafka-flt"),
+		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": kc.ListenAddrs()}},
+		Topics:                 []string{"flt"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
+		SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("flt")},
+		FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{
+			{Pattern: aws.String(`{"value": {"device_ID": [{"prefix": "AB"}]}}`)},
+			{Pattern: aws.String(`{"value": [{"prefix": "plain"}]}`)},
+		}}})
+	if out.FilterCriteria == nil || len(out.FilterCriteria.Filters) != 2 {
+		t.Fatalf("create answered %+v", out.FilterCriteria)
+	}
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 2 && time.Now().Before(deadline) {
+		got = append(got, kafkaValues(t, e.events(probe, 1, time.Second))...)
+	}
+	if !reflect.DeepEqual(got, []string{`{"device_ID":"AB1234"}`, "plain text"}) {
+		t.Fatalf("delivered %v", got)
+	}
+	testkit.Eventually(t, 10*time.Second, "filtered records committed", func() bool { return committed(t, cl, "flt", "flt") == 4 })
+	if evs := e.events(probe, 1, 2*time.Second); len(evs) != 0 {
+		t.Fatalf("more delivered: %v", kafkaValues(t, evs))
 	}
 }
