@@ -124,6 +124,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if src.kind == kindKinesis || src.kind == kindDynamoDB {
 		return s.createStream(ctx, id, in) // stream_api.go
 	}
+	if src.kind == kindKafka {
+		return s.createKafka(ctx, id, in) // kafka.go
+	}
 	if src.kind != kindSQS {
 		return nil, fault.Unsupported("event source mappings for " + src.kind)
 	}
@@ -256,6 +259,8 @@ func (s *Service) Update(ctx context.Context, r Ref, in *spec.UpdateEventSourceM
 	}
 	if m, err := s.load(ctx, r); err == nil && m.Stream != nil {
 		return s.updateStream(ctx, r, in, fn) // stream_api.go
+	} else if err == nil && m.Kafka != nil {
+		return s.updateKafka(ctx, r, in, fn) // kafka.go
 	}
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		m, err := get(tx, r)
@@ -457,6 +462,8 @@ func (s *Service) wire(m *mapping, now time.Time) *spec.EventSourceMappingConfig
 	}
 	if m.Stream != nil {
 		s.wireStream(m, out) // stream_api.go
+	} else if m.Kafka != nil {
+		s.wireKafka(m, out) // kafka.go
 	}
 	return out
 }

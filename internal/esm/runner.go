@@ -100,6 +100,8 @@ func (r *runner) changed(ref Ref) {
 	var p mappingPoller
 	if m.Stream != nil {
 		p, err = newStreamPoller(r, m) // stream_poller.go
+	} else if m.Kafka != nil {
+		p, err = newKafkaPoller(r, m) // kafka_poller.go
 	} else {
 		p, err = newPoller(r, m)
 	}
@@ -109,6 +111,13 @@ func (r *runner) changed(ref Ref) {
 	}
 	r.pollers[ref.UUID] = p
 	p.start(r.ctx, &r.wg)
+}
+
+// mappingPoller reads one mapping's source (sqs.go's poller, and the
+// other sources' own).
+type mappingPoller interface {
+	start(ctx context.Context, wg *sync.WaitGroup)
+	stop()
 }
 
 func (r *runner) wait() {

@@ -42,6 +42,8 @@ type mapping struct {
 	// Stream is a Kinesis or DynamoDB stream mapping's own settings
 	// (stream_api.go); nil for SQS.
 	Stream *streamConf `json:"stream,omitempty"`
+	// Kafka is a Kafka mapping's own settings (kafka.go); nil for others.
+	Kafka *kafkaConf `json:"kafka,omitempty"`
 }
 
 // fnRef is the function a mapping invokes.

@@ -9,11 +9,6 @@ import (
 )
 
 // mappingPoller is one enabled mapping's poller (SQS's, or a stream's).
-type mappingPoller interface {
-	start(ctx context.Context, wg *sync.WaitGroup)
-	stop()
-}
-
 // streamIdle is how long a shard with nothing new waits before asking
 // again (AWS polls each shard once a second; lambdad a little faster).
 const streamIdle = 250 * time.Millisecond

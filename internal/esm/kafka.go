@@ -1,0 +1,350 @@
+package esm
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
+	"github.com/lambdad/lambdad/internal/spec"
+	"github.com/lambdad/lambdad/internal/store"
+)
+
+// Kafka mappings: self-managed clusters (SelfManagedEventSource), read in
+// plaintext as a consumer group (kafka_poller.go). What lambdad cannot do
+// is refused by name rather than stored and ignored:
+//   - authentication (SourceAccessConfigurations BASIC_AUTH, SASL_SCRAM_*,
+//     CLIENT_CERTIFICATE_TLS_AUTH, SERVER_ROOT_CA_CERTIFICATE) names a
+//     Secrets Manager secret, and lambdad has no Secrets Manager to read;
+//     VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
+//     answered back, meaningless on one host;
+//   - Amazon MSK (EventSourceArn arn:aws:kafka:...) needs the cluster's
+//     bootstrap brokers from the Kafka API's GetBootstrapBrokers, which the
+//     local server (moto 5.2.1) does not have.
+
+// Kafka's defaults and limits (AWS's guide: batch size 100 by default, up
+// to 10,000; a 500 ms batching window unless set).
+const (
+	kafkaBatchSize     = 100
+	kafkaDefaultWindow = 500 * time.Millisecond
+	bootstrapKey       = "KAFKA_BOOTSTRAP_SERVERS"
+)
+
+// kafkaConf is a Kafka mapping's own settings (schema.go's Kafka).
+type kafkaConf struct {
+	Brokers []string `json:"brokers"`
+	Topic   string   `json:"topic"`
+	// Group is the consumer group: ConsumerGroupId, else the mapping's
+	// UUID, as AWS names it.
+	Group   string    `json:"group"`
+	Start   string    `json:"start"`
+	StartAt time.Time `json:"startAt,omitzero"`
+	// WindowSet: MaximumBatchingWindowInSeconds was given (0 means no
+	// window then); unset means AWS's 500 ms.
+	WindowSet bool            `json:"windowSet,omitempty"`
+	Access    []accessSetting `json:"access,omitempty"`
+}
+
+type accessSetting struct {
+	Type string `json:"type"`
+	URI  string `json:"uri"`
+}
+
+// window is how long a batch gathers records.
+func (k *kafkaConf) window(m *mapping) time.Duration {
+	if !k.WindowSet {
+		return kafkaDefaultWindow
+	}
+	return time.Duration(m.Window) * time.Second
+}
+
+// createKafka makes a self-managed Kafka mapping; MSK is refused (see
+// above).
+func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.CreateEventSourceMappingRequest) (*spec.EventSourceMappingConfiguration, error) {
+	msk := in.SelfManagedEventSource == nil
+	if msk && in.SelfManagedKafkaEventSourceConfig != nil {
+		return nil, fault.InvalidParameterf("Unsupported SelfManagedKafkaEventSourceConfig parameter for given event source mapping type.") // [?]
+	}
+	if !msk && in.AmazonManagedKafkaEventSourceConfig != nil {
+		return nil, fault.InvalidParameterf("Unsupported AmazonManagedKafkaEventSourceConfig parameter for given event source mapping type.") // [?]
+	}
+	if !msk && in.EventSourceArn != nil {
+		return nil, fault.InvalidParameterf("Unrecognized event source, must be either an event source ARN or a self managed event source.") // [?]
+	}
+	if len(in.Topics) == 0 {
+		return nil, fault.InvalidParameterf("Topics must be specified for Kafka event sources.") // [?]
+	}
+	if in.StartingPosition == nil {
+		return nil, fault.InvalidParameterf("StartingPosition must be specified for Kafka event sources.") // [?]
+	}
+	k := &kafkaConf{Topic: in.Topics[0], Start: *in.StartingPosition}
+	switch {
+	case k.Start == "AT_TIMESTAMP" && in.StartingPositionTimestamp == nil:
+		return nil, fault.InvalidParameterf("StartingPositionTimestamp must be specified for AT_TIMESTAMP starting position.") // [?]
+	case k.Start != "AT_TIMESTAMP" && in.StartingPositionTimestamp != nil:
+		return nil, fault.InvalidParameterf("StartingPositionTimestamp is only valid for AT_TIMESTAMP starting position.") // [?]
+	case k.Start == "AT_TIMESTAMP":
+		k.StartAt = in.StartingPositionTimestamp.Time
+	}
+	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+		return nil, err
+	}
+	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+		return nil, err
+	}
+	filters, err := kafkaFilters(in.FilterCriteria)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	if err != nil {
+		return nil, err
+	}
+	k.Access = acc
+	if msk {
+		return nil, fault.Unsupported("event source mappings for Amazon MSK (lambdad finds no cluster's bootstrap brokers: its AWS endpoint has no Kafka GetBootstrapBrokers); use SelfManagedEventSource with the cluster's KAFKA_BOOTSTRAP_SERVERS")
+	}
+	for key, v := range in.SelfManagedEventSource.Endpoints {
+		if key != bootstrapKey {
+			return nil, fault.InvalidParameterf("Unsupported endpoint type %s.", key) // [?]
+		}
+		k.Brokers = append(k.Brokers, v...)
+	}
+	if len(k.Brokers) == 0 {
+		return nil, fault.InvalidParameterf("%s must be specified for self managed Kafka event sources.", bootstrapKey) // [?]
+	}
+	m := &mapping{UUID: ids.UUID(), Account: id.Account, Region: id.Region, BatchSize: kafkaBatchSize, Tags: in.Tags, Kafka: k, Filters: filters}
+	k.Group = m.UUID
+	if c := in.SelfManagedKafkaEventSourceConfig; c != nil && c.ConsumerGroupId != nil {
+		k.Group = *c.ConsumerGroupId
+	}
+	if in.BatchSize != nil {
+		m.BatchSize = *in.BatchSize
+	}
+	if in.MaximumBatchingWindowInSeconds != nil {
+		m.Window, k.WindowSet = *in.MaximumBatchingWindowInSeconds, true
+	}
+	fn, err := s.function(ctx, id, *in.FunctionName)
+	if err != nil {
+		return nil, err
+	}
+	m.Function, m.FunctionName = fn, *in.FunctionName
+	now := s.cfg.Now()
+	m.Enabled = in.Enabled == nil || *in.Enabled
+	m.State, m.SettleAt, m.LastModified = Creating, now.Add(s.cfg.Transition), now
+	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var conflict error
+		scan(tx, id.Account+"/"+id.Region+"/", "", func(o *mapping) bool {
+			if o.Kafka == nil || o.view(now).State == Deleting {
+				return true
+			}
+			if o.Kafka.Group == k.Group {
+				// AWS: the group must be unique among Kafka event sources [?].
+				conflict = fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
+				return false
+			}
+			if o.Kafka.Topic == k.Topic && sameBrokers(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function {
+				conflict = fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
+				return false
+			}
+			return true
+		})
+		if conflict != nil {
+			return conflict
+		}
+		return put(tx, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.run.changed(m.ref())
+	return s.wire(m, now), nil
+}
+
+func sameBrokers(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseKafkaRetries: AWS takes an on-failure destination, retry limits,
+// record age and bisection for Kafka in provisioned mode; lambdad retries
+// a failed batch until it succeeds (AWS's default, -1) and says so rather
+// than store settings it would not honour. ParallelizationFactor and
+// tumbling windows are Kinesis's and DynamoDB's alone [?].
+func refuseKafkaRetries(dest *spec.DestinationConfig, par, age *int32, bisect *bool, retries, window *int32) error {
+	what := ""
+	switch {
+	case dest != nil:
+		what = "DestinationConfig"
+	case age != nil:
+		what = "MaximumRecordAgeInSeconds"
+	case bisect != nil:
+		what = "BisectBatchOnFunctionError"
+	case retries != nil:
+		what = "MaximumRetryAttempts"
+	}
+	if what != "" {
+		return fault.Unsupported(what + " on Kafka event source mappings (a failed batch is retried until it succeeds)")
+	}
+	return refuseStreamSettings(nil, par, nil, nil, nil, window)
+}
+
+// refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
+// mappings take [?].
+func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string) error {
+	bad := ""
+	switch {
+	case len(queues) > 0:
+		bad = "Queues"
+	case docdb != nil:
+		bad = "DocumentDBEventSourceConfig"
+	case scaling != nil:
+		bad = "ScalingConfig"
+	case len(types) > 0:
+		bad = "FunctionResponseTypes"
+	}
+	if bad == "" {
+		return nil
+	}
+	return fault.InvalidParameterf("Unsupported %s parameter for given event source mapping type.", bad)
+}
+
+// kafkaFilters checks FilterCriteria's patterns, as for SQS.
+func kafkaFilters(f *spec.FilterCriteria) ([]string, error) {
+	if f == nil {
+		return nil, nil
+	}
+	var ps []string
+	for _, x := range f.Filters {
+		if x.Pattern == nil {
+			return nil, fault.InvalidParameterf("Invalid filter pattern definition.")
+		}
+		if _, err := ParsePattern(*x.Pattern); err != nil {
+			return nil, fault.InvalidParameterf("Invalid filter pattern definition.")
+		}
+		ps = append(ps, *x.Pattern)
+	}
+	return ps, nil
+}
+
+// kafkaAccess keeps the network settings and refuses authentication,
+// which needs a Secrets Manager lambdad does not have.
+func kafkaAccess(in []spec.SourceAccessConfiguration) ([]accessSetting, error) {
+	var out []accessSetting
+	for _, a := range in {
+		t, u := "", ""
+		if a.Type != nil {
+			t = *a.Type
+		}
+		if a.URI != nil {
+			u = *a.URI
+		}
+		switch t {
+		case "VPC_SUBNET", "VPC_SECURITY_GROUP":
+			out = append(out, accessSetting{Type: t, URI: u})
+		case "BASIC_AUTH", "SASL_SCRAM_256_AUTH", "SASL_SCRAM_512_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE":
+			return nil, fault.Unsupported("Kafka authentication " + t + " (its secret lives in Secrets Manager, which lambdad cannot read; lambdad connects in plaintext)")
+		default:
+			return nil, fault.InvalidParameterf("Unsupported SourceAccessConfiguration type %s for Kafka event sources.", t) // [?]
+		}
+	}
+	return out, nil
+}
+
+// updateKafka changes what a Kafka mapping lets change: BatchSize, the
+// batching window, the function and Enabled.
+func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSourceMappingRequest, fn *fnRef) (*spec.EventSourceMappingConfiguration, error) {
+	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+		return nil, err
+	}
+	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+		return nil, err
+	}
+	filters, err := kafkaFilters(in.FilterCriteria)
+	if err != nil {
+		return nil, err
+	}
+	if in.SelfManagedKafkaEventSourceConfig != nil || in.AmazonManagedKafkaEventSourceConfig != nil {
+		// AWS: the consumer group id cannot be updated [?].
+		return nil, fault.InvalidParameterf("Updating the consumer group ID of an event source mapping is not supported.") // [?]
+	}
+	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	var out *mapping
+	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		m, err := get(tx, r)
+		if err != nil {
+			return err
+		}
+		if m.gone(now) {
+			return notFound()
+		}
+		v := m.view(now)
+		if v.State == Deleting {
+			return fault.Conflictf("EventSourceMapping", "Cannot update the event source mapping because it is in use.") // [?]
+		}
+		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil
+		if in.FilterCriteria != nil {
+			m.Filters = filters
+		}
+		if in.BatchSize != nil {
+			m.BatchSize = *in.BatchSize
+		}
+		if in.MaximumBatchingWindowInSeconds != nil {
+			m.Window, m.Kafka.WindowSet = *in.MaximumBatchingWindowInSeconds, true
+		}
+		if in.SourceAccessConfigurations != nil {
+			m.Kafka.Access = acc
+		}
+		if fn != nil {
+			m.Function, m.FunctionName = *fn, *in.FunctionName
+		}
+		state := Updating
+		if in.Enabled != nil && *in.Enabled != v.enabled() && !settings {
+			state = Disabling
+			if *in.Enabled {
+				state = Enabling
+			}
+		}
+		if in.Enabled != nil {
+			m.Enabled = *in.Enabled
+		}
+		m.State, m.SettleAt, m.LastModified = state, now.Add(s.cfg.Transition), now
+		out = m
+		return put(tx, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.run.changed(r)
+	return s.wire(out, now), nil
+}
+
+// wireKafka fills in a Kafka mapping's own fields.
+func (s *Service) wireKafka(m *mapping, out *spec.EventSourceMappingConfiguration) {
+	k := m.Kafka
+	out.EventSourceArn = nil
+	out.FunctionResponseTypes = nil
+	out.Topics = []string{k.Topic}
+	out.StartingPosition = ptr(k.Start)
+	if k.Start == "AT_TIMESTAMP" {
+		out.StartingPositionTimestamp = &spec.Timestamp{Time: k.StartAt}
+	}
+	out.SelfManagedEventSource = &spec.SelfManagedEventSource{Endpoints: map[string][]string{bootstrapKey: k.Brokers}}
+	out.SelfManagedKafkaEventSourceConfig = &spec.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: ptr(k.Group)}
+	for _, a := range k.Access {
+		out.SourceAccessConfigurations = append(out.SourceAccessConfigurations, spec.SourceAccessConfiguration{Type: ptr(a.Type), URI: ptr(a.URI)})
+	}
+}

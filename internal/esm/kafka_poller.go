@@ -1,0 +1,304 @@
+package esm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/invoke"
+	"github.com/lambdad/lambdad/internal/limits"
+)
+
+// kafkaPoller consumes one Kafka mapping's topic as a member of its
+// consumer group and invokes the function a batch at a time. Offsets are
+// committed only after the function succeeded with the batch (at least
+// once); a failed batch is retried, with backoff, until it succeeds, as
+// AWS retries Kafka batches until the records expire. A batch under way
+// when the mapping stops is not committed: the group's next member (this
+// mapping re-enabled, or lambdad restarted) reads it again.
+type kafkaPoller struct {
+	r        *runner
+	m        *mapping
+	filters  Filters
+	stopped  chan struct{}
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+}
+
+func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
+	fs, err := ParseFilters(m.Filters)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaPoller{r: r, m: m, filters: fs, stopped: make(chan struct{})}, nil
+}
+
+// filter keeps the records FilterCriteria passes. Kafka mappings filter
+// on the value alone (AWS's guide): the record's value, as a JSON object
+// when it is one, else as a string.
+func (p *kafkaPoller) filter(recs []*kgo.Record) []*kgo.Record {
+	if len(p.filters) == 0 {
+		return recs
+	}
+	var kept []*kgo.Record
+	for _, r := range recs {
+		var v any = string(r.Value)
+		var obj map[string]any
+		if json.Unmarshal(r.Value, &obj) == nil && obj != nil {
+			v = obj
+		}
+		if p.filters.Pass(map[string]any{"value": v}) {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+func (p *kafkaPoller) start(ctx context.Context, wg *sync.WaitGroup) {
+	ctx, cancel := context.WithCancel(ctx)
+	p.mu.Lock()
+	p.cancel = cancel
+	p.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		p.loop(ctx)
+	}()
+}
+
+// stop ends consuming: a poll under way is cut (nothing is lost, nothing
+// was committed for it), the client leaves the group.
+func (p *kafkaPoller) stop() {
+	p.stopOnce.Do(func() {
+		close(p.stopped)
+		p.mu.Lock()
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.mu.Unlock()
+	})
+}
+
+func (p *kafkaPoller) isStopped() bool {
+	select {
+	case <-p.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// resetOffset is where the group starts on a partition it has no
+// committed offset for; with one, the commit wins (AWS ignores
+// StartingPosition for a group that exists).
+func (k *kafkaConf) resetOffset() kgo.Offset {
+	switch k.Start {
+	case "LATEST":
+		return kgo.NewOffset().AtEnd()
+	case "AT_TIMESTAMP":
+		return kgo.NewOffset().AfterMilli(k.StartAt.UnixMilli())
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+func (p *kafkaPoller) loop(ctx context.Context) {
+	k := p.m.Kafka
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(k.Brokers...),
+		kgo.ConsumerGroup(k.Group),
+		kgo.ConsumeTopics(k.Topic),
+		kgo.ConsumeResetOffset(k.resetOffset()),
+		kgo.DisableAutoCommit(),
+		// Partitions are not taken away while a batch is with the
+		// function: its commit lands on partitions still ours.
+		kgo.BlockRebalanceOnPoll(),
+		// No KIP-714 metrics pushed to the cluster: nobody reads them
+		// here, and compressing them is most of an idle mapping's CPU.
+		kgo.DisableClientMetrics(),
+		kgo.ClientID("lambdad"),
+		kgo.WithHooks(groupErrors{p}),
+	)
+	if err != nil {
+		p.problem(resultSourceError+err.Error(), err)
+		return
+	}
+	// Close leaves the group, so that a disabled or deleted mapping's
+	// partitions go at once to whoever else reads the group.
+	defer cl.CloseAllowingRebalance()
+	back := newBackoff()
+	for ctx.Err() == nil {
+		recs, err := p.collect(ctx, cl)
+		if err == nil && len(recs) == 0 {
+			// An idle poll: a cluster that is down looks the same
+			// (franz-go keeps dialing), so ask it.
+			err = ping(ctx, cl)
+		}
+		if ctx.Err() != nil {
+			// Stopped: whatever was polled is not committed.
+			return
+		}
+		if err != nil {
+			p.problem(resultSourceError+err.Error(), err)
+			cl.AllowRebalance()
+			back.wait(ctx)
+			continue
+		}
+		back.reset()
+		if len(recs) == 0 {
+			cl.AllowRebalance()
+			continue
+		}
+		// Records the filters drop are committed with the batch, never
+		// delivered (AWS's filtering).
+		if kept := p.filter(recs); len(kept) > 0 && !p.deliver(ctx, kept) {
+			return
+		}
+		// Committed with lambdad's own context, not the mapping's: a
+		// mapping stopped right after its function succeeded still
+		// records that.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = cl.CommitRecords(cctx, recs...)
+		cancel()
+		if err != nil {
+			// Not committed: the records come again (at least once).
+			p.r.svc.cfg.Logger.Warn("esm: kafka commit failed", "uuid", p.m.UUID, "err", err)
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// collect gathers one batch: up to BatchSize records, waiting up to the
+// batching window after the first one.
+func (p *kafkaPoller) collect(ctx context.Context, cl *kgo.Client) ([]*kgo.Record, error) {
+	size := int(p.m.BatchSize)
+	window := p.m.Kafka.window(p.m)
+	pctx, cancel := context.WithTimeout(ctx, idlePoll)
+	fs := cl.PollRecords(pctx, size)
+	cancel()
+	if err := fetchErr(fs); err != nil {
+		return nil, err
+	}
+	recs := fs.Records()
+	deadline := time.Now().Add(window)
+	for len(recs) > 0 && len(recs) < size && window > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		wctx, cancel := context.WithTimeout(ctx, left)
+		fs := cl.PollRecords(wctx, size-len(recs))
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := fetchErr(fs); err != nil {
+			// What we have is still a batch; the error comes back on
+			// the next poll if it lasts.
+			break
+		}
+		recs = append(recs, fs.Records()...)
+	}
+	return recs, nil
+}
+
+// idlePoll is how long a poll waits for records before the cluster is
+// asked whether it is there.
+const idlePoll = 5 * time.Second
+
+func ping(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil && ctx.Err() != context.Canceled {
+		return err
+	}
+	return nil
+}
+
+// groupErrors reports what goes wrong joining or keeping the group
+// (franz-go retries it on its own).
+type groupErrors struct{ p *kafkaPoller }
+
+func (g groupErrors) OnGroupManageError(err error) {
+	if errors.Is(err, context.Canceled) || g.p.isStopped() {
+		return
+	}
+	g.p.problem(resultSourceError+err.Error(), err)
+}
+
+// fetchErr is the first real error of a poll (a poll cut by its context
+// is no error).
+func fetchErr(fs kgo.Fetches) error {
+	if fs.IsClientClosed() {
+		return kgo.ErrClientClosed
+	}
+	for _, e := range fs.Errors() {
+		if errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded) {
+			continue
+		}
+		return e.Err
+	}
+	return nil
+}
+
+// deliver hands recs to the function, in order, in as few invocations as
+// fit the invoke payload limit (a batch of large records is split, as AWS
+// keeps a batch under 6 MB); false when the mapping stopped first (the
+// batch is left uncommitted, and comes again).
+func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
+	payload, err := kafkaPayload(p.m.Kafka.Brokers, "", recs)
+	if err != nil {
+		p.problem("PROBLEM: "+err.Error(), err)
+		return false
+	}
+	if len(payload) > limits.InvokeRequestBytes && len(recs) > 1 {
+		h := len(recs) / 2
+		return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
+	}
+	return p.invoke(ctx, payload)
+}
+
+// invoke runs the function with payload until it succeeds (AWS retries a
+// failed Kafka batch until its records expire); false when the mapping
+// stopped first.
+func (p *kafkaPoller) invoke(ctx context.Context, payload []byte) bool {
+	wait := 100 * time.Millisecond
+	for {
+		res, err := p.r.svc.cfg.Invoker.Invoke(context.WithoutCancel(ctx), p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})
+		pause := wait
+		switch {
+		case err == nil && res.FunctionError == "":
+			p.r.report(p.m.ref(), resultOK)
+			return true
+		case err == nil:
+			p.problem(resultFuncError, nil)
+		case fault.Is(err, fault.TooManyRequests):
+			p.problem(resultThrottled, nil)
+			pause = min(wait, 100*time.Millisecond)
+		default:
+			if fe, ok := fault.As(err); ok && fe.Kind == fault.NotFound && fe.Resource == "Function" {
+				p.problem(resultNoFunction, err)
+			} else {
+				p.problem("PROBLEM: "+err.Error(), err)
+			}
+		}
+		sleep(ctx, pause)
+		if ctx.Err() != nil || p.isStopped() {
+			return false
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
+}
+
+func (p *kafkaPoller) problem(res string, err error) {
+	if p.r.result(p.m.UUID) != res {
+		p.r.svc.cfg.Logger.Warn("esm: "+res, "uuid", p.m.UUID, "topic", p.m.Kafka.Topic, "err", err)
+	}
+	p.r.report(p.m.ref(), res)
+}
