@@ -422,6 +422,9 @@ func (r *cgroupRoot) close() {
 	for _, d := range r.dirs() {
 		_ = os.Remove(d)
 	}
+	// Waits for a probe under way (an environment starting as lambdad
+	// closes), so r.cpu is read after it is written; none starts after.
+	r.cpuOnce.Do(func() {})
 	if r.cpu != "" {
 		_ = os.Remove(r.cpu)
 	}
