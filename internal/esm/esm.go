@@ -283,22 +283,8 @@ func (s *Service) Update(ctx context.Context, r Ref, in *spec.UpdateEventSourceM
 		if err := ch.apply(m); err != nil {
 			return err
 		}
-		if fn != nil {
-			m.Function, m.FunctionName = *fn, *in.FunctionName
-		}
-		state := Updating
-		if in.Enabled != nil && *in.Enabled != v.enabled() && !settings {
-			state = Disabling
-			if *in.Enabled {
-				state = Enabling
-			}
-		}
-		if in.Enabled != nil {
-			m.Enabled = *in.Enabled
-		}
-		m.State, m.SettleAt, m.LastModified = state, now.Add(s.cfg.Transition), now
 		out = m
-		return put(tx, m)
+		return s.updated(tx, m, v, in, fn, settings, now)
 	})
 	if err != nil {
 		return nil, err
@@ -646,4 +632,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// updated stores m as UpdateEventSourceMapping in left it (v is how it
+// stood before): its function changed when fn is set, and Updating, or
+// Enabling/Disabling when only Enabled changed, until the transition ends.
+func (s *Service) updated(tx store.Tx, m *mapping, v view, in *spec.UpdateEventSourceMappingRequest, fn *fnRef, settings bool, now time.Time) error {
+	if fn != nil {
+		m.Function, m.FunctionName = *fn, *in.FunctionName
+	}
+	state := Updating
+	if in.Enabled != nil && *in.Enabled != v.enabled() && !settings {
+		state = Disabling
+		if *in.Enabled {
+			state = Enabling
+		}
+	}
+	if in.Enabled != nil {
+		m.Enabled = *in.Enabled
+	}
+	m.State, m.SettleAt, m.LastModified = state, now.Add(s.cfg.Transition), now
+	return put(tx, m)
 }

@@ -308,22 +308,8 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		if in.SourceAccessConfigurations != nil {
 			m.Kafka.Access = acc
 		}
-		if fn != nil {
-			m.Function, m.FunctionName = *fn, *in.FunctionName
-		}
-		state := Updating
-		if in.Enabled != nil && *in.Enabled != v.enabled() && !settings {
-			state = Disabling
-			if *in.Enabled {
-				state = Enabling
-			}
-		}
-		if in.Enabled != nil {
-			m.Enabled = *in.Enabled
-		}
-		m.State, m.SettleAt, m.LastModified = state, now.Add(s.cfg.Transition), now
 		out = m
-		return put(tx, m)
+		return s.updated(tx, m, v, in, fn, settings, now)
 	})
 	if err != nil {
 		return nil, err

@@ -281,22 +281,8 @@ func (s *Service) updateStream(ctx context.Context, r Ref, in *spec.UpdateEventS
 		if err := s.applyStream(ch, m); err != nil {
 			return err
 		}
-		if fn != nil {
-			m.Function, m.FunctionName = *fn, *in.FunctionName
-		}
-		state := Updating
-		if in.Enabled != nil && *in.Enabled != v.enabled() && !settings {
-			state = Disabling
-			if *in.Enabled {
-				state = Enabling
-			}
-		}
-		if in.Enabled != nil {
-			m.Enabled = *in.Enabled
-		}
-		m.State, m.SettleAt, m.LastModified = state, now.Add(s.cfg.Transition), now
 		out = m
-		return put(tx, m)
+		return s.updated(tx, m, v, in, fn, settings, now)
 	})
 	if err != nil {
 		return nil, err
