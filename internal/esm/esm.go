@@ -158,20 +158,34 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if err := s.checkQueue(ctx, src.arn); err != nil {
 		return nil, err
 	}
+	return s.insert(ctx, m, in.Enabled, func(o *mapping) error {
+		if o.EventSourceARN == m.EventSourceARN && o.Function == m.Function {
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with SQS arn (\" %s \") and function (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, o.UUID)
+		}
+		return nil
+	})
+}
+
+// insert stores the new mapping m (Creating; enabled unless enabled says
+// otherwise) unless clash finds a live mapping of its account and region
+// that conflicts with it, and starts its poller.
+func (s *Service) insert(ctx context.Context, m *mapping, enabled *bool, clash func(o *mapping) error) (*spec.EventSourceMappingConfiguration, error) {
 	now := s.cfg.Now()
-	m.Enabled = in.Enabled == nil || *in.Enabled
+	m.Enabled = enabled == nil || *enabled
 	m.State, m.SettleAt, m.LastModified = Creating, now.Add(s.cfg.Transition), now
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var dup *mapping
-		scan(tx, id.Account+"/"+id.Region+"/", "", func(o *mapping) bool {
-			if o.EventSourceARN == m.EventSourceARN && o.Function == m.Function && o.view(now).State != Deleting {
-				dup = o
-				return false
+	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var conflict error
+		err := scan(tx, m.Account+"/"+m.Region+"/", "", func(o *mapping) bool {
+			if o.view(now).State != Deleting {
+				conflict = clash(o)
 			}
-			return true
+			return conflict == nil
 		})
-		if dup != nil {
-			return fault.Conflictf("EventSourceMapping", "An event source mapping with SQS arn (\" %s \") and function (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, dup.UUID)
+		if err != nil {
+			return err
+		}
+		if conflict != nil {
+			return conflict
 		}
 		return put(tx, m)
 	})

@@ -2,6 +2,7 @@ package esm
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,48 +132,18 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		return nil, err
 	}
 	m.Function, m.FunctionName = fn, *in.FunctionName
-	now := s.cfg.Now()
-	m.Enabled = in.Enabled == nil || *in.Enabled
-	m.State, m.SettleAt, m.LastModified = Creating, now.Add(s.cfg.Transition), now
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var conflict error
-		scan(tx, id.Account+"/"+id.Region+"/", "", func(o *mapping) bool {
-			if o.Kafka == nil || o.view(now).State == Deleting {
-				return true
-			}
-			if o.Kafka.Group == k.Group {
-				// AWS: the group must be unique among Kafka event sources [?].
-				conflict = fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
-				return false
-			}
-			if o.Kafka.Topic == k.Topic && sameBrokers(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function {
-				conflict = fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
-				return false
-			}
-			return true
-		})
-		if conflict != nil {
-			return conflict
+	return s.insert(ctx, m, in.Enabled, func(o *mapping) error {
+		switch {
+		case o.Kafka == nil:
+			return nil
+		case o.Kafka.Group == k.Group:
+			// AWS: the group must be unique among Kafka event sources [?].
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
+		case o.Kafka.Topic == k.Topic && slices.Equal(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function:
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
 		}
-		return put(tx, m)
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.run.changed(m.ref())
-	return s.wire(m, now), nil
-}
-
-func sameBrokers(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // refuseKafkaRetries: AWS takes an on-failure destination, retry limits,

@@ -212,28 +212,12 @@ func (s *Service) createStream(ctx context.Context, id caller.Identity, in *spec
 	if err := s.checkStream(ctx, st, m.EventSourceARN); err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
-	m.Enabled = in.Enabled == nil || *in.Enabled
-	m.State, m.SettleAt, m.LastModified = Creating, now.Add(s.cfg.Transition), now
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var dup *mapping
-		_ = scan(tx, id.Account+"/"+id.Region+"/", "", func(o *mapping) bool {
-			if o.EventSourceARN == m.EventSourceARN && o.Function == m.Function && o.view(now).State != Deleting {
-				dup = o
-				return false
-			}
-			return true
-		})
-		if dup != nil {
-			return fault.Conflictf("EventSourceMapping", "The event source arn (\" %s \") and function (\" %s \") provided mapping already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, dup.UUID)
+	return s.insert(ctx, m, in.Enabled, func(o *mapping) error {
+		if o.EventSourceARN == m.EventSourceARN && o.Function == m.Function {
+			return fault.Conflictf("EventSourceMapping", "The event source arn (\" %s \") and function (\" %s \") provided mapping already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, o.UUID)
 		}
-		return put(tx, m)
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.run.changed(m.ref())
-	return s.wire(m, now), nil
 }
 
 // checkStream asks the stream's service whether it is there, as AWS does
