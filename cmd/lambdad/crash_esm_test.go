@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	stypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -20,13 +18,9 @@ import (
 
 // esmCrashSrc records each batch in the probe queue as it starts, then
 // takes 3 s, so the test can kill lambdad in the middle.
-const esmCrashSrc = `
-import json, os, urllib.request, urllib.parse, time
+const esmCrashSrc = probePy + `
 def handler(event, context):
-    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": json.dumps(event)}).encode()
-    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+    record(json.dumps(event))
     time.sleep(3)
 `
 
@@ -57,21 +51,8 @@ func TestCrashSQSBatch(t *testing.T) {
 	probe, _ := mk("crash-probe", nil)
 	qURL, qARN := mk("crash-q", map[string]string{"VisibilityTimeout": "4"})
 
-	bin := lambdadBin.Path(t)
-	args := []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--transition", "20ms", "--log-level", "info",
-		"--isolation", "off", "--aws-endpoint-url", moto}
-	p := testkit.StartProcess(t, bin, "", nil, args...)
-	cl := newLambdaClient(p.Addr)
-	in := testkit.PyFunction(t, "crash-esm", esmCrashSrc)
-	in.Timeout = aws.Int32(30)
-	in.Environment = &types.Environment{Variables: map[string]string{"PROBE": probe}}
-	if _, err := cl.CreateFunction(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 20*time.Second, "the function never became Active", func() bool {
-		got, err := cl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("crash-esm")})
-		return err == nil && got.Configuration.State == types.StateActive
-	})
+	rig := startCrashRig(t, moto, "crash-esm", esmCrashSrc, probe)
+	cl := rig.cl
 	sent := map[string]bool{}
 	for i := range 5 {
 		b := fmt.Sprintf("m%d", i)
@@ -114,8 +95,7 @@ func TestCrashSQSBatch(t *testing.T) {
 		t.Fatal("no batch started")
 	}
 	first := len(seen)
-	p.Kill(syscall.SIGKILL)
-	testkit.StartProcess(t, bin, "", nil, args...) // the mapping resumes on its own
+	rig.killAndRestart(t)
 
 	left := func() int {
 		a, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(qURL), AttributeNames: []stypes.QueueAttributeName{

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,14 +20,9 @@ import (
 
 // kafkaCrashSrc records each batch's offsets in the probe queue as it
 // starts, then takes 3 s, so the test can kill lambdad in the middle.
-const kafkaCrashSrc = `
-import json, os, urllib.request, urllib.parse, time
+const kafkaCrashSrc = probePy + `
 def handler(event, context):
-    offs = [r["offset"] for recs in event["records"].values() for r in recs]
-    data = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": os.environ["PROBE"], "MessageBody": json.dumps(offs)}).encode()
-    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=data, headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"})).read()
+    record(json.dumps([r["offset"] for recs in event["records"].values() for r in recs]))
     time.sleep(3)
 `
 
@@ -60,21 +54,8 @@ func TestCrashKafkaBatch(t *testing.T) {
 	}
 	probe := *po.QueueUrl
 
-	bin := lambdadBin.Path(t)
-	args := []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--transition", "20ms", "--log-level", "info",
-		"--isolation", "off", "--aws-endpoint-url", moto}
-	p := testkit.StartProcess(t, bin, "", nil, args...)
-	cl := newLambdaClient(p.Addr)
-	in := testkit.PyFunction(t, "crash-kafka", kafkaCrashSrc)
-	in.Timeout = aws.Int32(30)
-	in.Environment = &types.Environment{Variables: map[string]string{"PROBE": probe}}
-	if _, err := cl.CreateFunction(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 20*time.Second, "the function never became Active", func() bool {
-		got, err := cl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("crash-kafka")})
-		return err == nil && got.Configuration.State == types.StateActive
-	})
+	rig := startCrashRig(t, moto, "crash-kafka", kafkaCrashSrc, probe)
+	cl := rig.cl
 	var rs []*kgo.Record
 	for range 6 {
 		rs = append(rs, &kgo.Record{Topic: "crash", Value: []byte("x")})
@@ -116,8 +97,7 @@ func TestCrashKafkaBatch(t *testing.T) {
 	for o := range seen {
 		cut[o] = true
 	}
-	p.Kill(syscall.SIGKILL)
-	testkit.StartProcess(t, bin, "", nil, args...) // the mapping resumes on its own
+	rig.killAndRestart(t)
 
 	committed := func() int64 {
 		req := kmsg.NewPtrOffsetFetchRequest()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,21 +54,8 @@ func TestCrashKinesisBatch(t *testing.T) {
 		}
 	}
 
-	bin := lambdadBin.Path(t)
-	args := []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--transition", "20ms", "--log-level", "info",
-		"--isolation", "off", "--aws-endpoint-url", moto}
-	p := testkit.StartProcess(t, bin, "", nil, args...)
-	cl := newLambdaClient(p.Addr)
-	in := testkit.PyFunction(t, "crash-kin", esmCrashSrc)
-	in.Timeout = aws.Int32(30)
-	in.Environment = &types.Environment{Variables: map[string]string{"PROBE": probe}}
-	if _, err := cl.CreateFunction(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 20*time.Second, "the function never became Active", func() bool {
-		got, err := cl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("crash-kin")})
-		return err == nil && got.Configuration.State == types.StateActive
-	})
+	rig := startCrashRig(t, moto, "crash-kin", esmCrashSrc, probe)
+	cl := rig.cl
 	put(1, 3)
 	if _, err := cl.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("crash-kin"),
 		EventSourceArn: arn, StartingPosition: types.EventSourcePositionTrimHorizon}); err != nil {
@@ -112,8 +98,7 @@ func TestCrashKinesisBatch(t *testing.T) {
 	if len(batches) != 2 {
 		t.Fatalf("batches before the kill: %v", batches)
 	}
-	p.Kill(syscall.SIGKILL)
-	testkit.StartProcess(t, bin, "", nil, args...) // the mapping resumes on its own
+	rig.killAndRestart(t)
 	read(3, 30*time.Second)
 	read(4, 5*time.Second) // nothing more should come
 	want := [][]string{{"r1", "r2", "r3"}, {"r4", "r5", "r6"}, {"r4", "r5", "r6"}}
