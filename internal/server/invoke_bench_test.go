@@ -209,3 +209,27 @@ func invokeConcurrently(b *testing.B, callers, n int, invoke func() error) time.
 	}
 	return time.Since(start)
 }
+
+// benchLatency invokes path warm, one call at a time over rawInvoker, and
+// reports the p50 and p99 of the calls.
+func benchLatency(b *testing.B, base, path string) {
+	invoke := rawInvoker(b, base, path)
+	for range 20 {
+		if err := invoke(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	times := make([]time.Duration, 0, 1024)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if err := invoke(); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
+}

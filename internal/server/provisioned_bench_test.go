@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -103,26 +102,6 @@ func BenchmarkInvokeGoEchoProvisioned(b *testing.B) {
 		if q == "provisioned" {
 			path += "?Qualifier=1"
 		}
-		b.Run(q, func(b *testing.B) {
-			invoke := rawInvoker(b, d.URL, path)
-			for range 20 {
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			times := make([]time.Duration, 0, 1024)
-			b.ResetTimer()
-			for b.Loop() {
-				start := time.Now()
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-				times = append(times, time.Since(start))
-			}
-			b.StopTimer()
-			slices.Sort(times)
-			b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
-			b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
-		})
+		b.Run(q, func(b *testing.B) { benchLatency(b, d.URL, path) })
 	}
 }
