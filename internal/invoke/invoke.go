@@ -354,19 +354,9 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 	}
 	fn := r.fn
-	qualified := snap.QualifiedARN
-	if qualified == "" { // a snapshot not made by Resolve
-		qualified = snap.Ref.QualifiedARN()
-	}
-	res, err := s.cfg.Sandbox.Invoke(ctx, fn, sandbox.Invocation{
-		RequestID:          requestID,
-		InvokedFunctionARN: qualified,
-		TraceID:            traceID(),
-		ClientContext:      clientContext,
-		Payload:            payload,
-		Tenant:             runTenant(snap, tenant),
-		TenantEnvLimit:     s.tenantEnvLimit(snap),
-	})
+	inv := invocation(snap, requestID, payload, clientContext)
+	inv.Tenant, inv.TenantEnvLimit = runTenant(snap, tenant), s.tenantEnvLimit(snap)
+	res, err := s.cfg.Sandbox.Invoke(ctx, fn, inv)
 	if r.retired.Load() {
 		// Replaced while this run used it: its environment may have gone
 		// back to a pool made after the retirement; stop it too, so it
@@ -782,4 +772,14 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
 	}
+}
+
+// invocation is one run of snap as the sandbox takes it.
+func invocation(snap *functions.Snapshot, requestID string, payload []byte, clientContext string) sandbox.Invocation {
+	qualified := snap.QualifiedARN
+	if qualified == "" { // a snapshot not made by Resolve
+		qualified = snap.Ref.QualifiedARN()
+	}
+	return sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
+		ClientContext: clientContext, Payload: payload}
 }

@@ -252,14 +252,7 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	att := s.attached(snap)
 	att.acct.Add(1)
 	defer att.acct.Add(-1)
-	qualified := snap.QualifiedARN
-	if qualified == "" {
-		qualified = snap.Ref.QualifiedARN()
-	}
-	res, ok, err = set.pp.Invoke(ctx, sandbox.Invocation{
-		RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
-		ClientContext: clientContext, Payload: payload,
-	})
+	res, ok, err = set.pp.Invoke(ctx, invocation(snap, requestID, payload, clientContext))
 	if !ok || err != nil {
 		return res, ok, err
 	}

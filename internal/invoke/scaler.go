@@ -546,14 +546,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	n := f.inflight.Add(1)
 	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
 	}
-	qualified := snap.QualifiedARN
-	if qualified == "" {
-		qualified = snap.Ref.QualifiedARN()
-	}
-	res, err := f.fl.Invoke(ctx, sandbox.Invocation{
-		RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
-		ClientContext: clientContext, Payload: payload,
-	})
+	res, err := f.fl.Invoke(ctx, invocation(snap, requestID, payload, clientContext))
 	f.inflight.Add(-1)
 	if errors.Is(err, sandbox.ErrNoSlot) {
 		f.throttled.Add(1)
