@@ -296,9 +296,4 @@ func (p *kafkaPoller) invoke(ctx context.Context, payload []byte) bool {
 	}
 }
 
-func (p *kafkaPoller) problem(res string, err error) {
-	if p.r.result(p.m.UUID) != res {
-		p.r.svc.cfg.Logger.Warn("esm: "+res, "uuid", p.m.UUID, "topic", p.m.Kafka.Topic, "err", err)
-	}
-	p.r.report(p.m.ref(), res)
-}
+func (p *kafkaPoller) problem(res string, err error) { p.r.problem(p.m, res, err) }

@@ -2,7 +2,9 @@ package esm
 
 import (
 	"context"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/store"
@@ -22,6 +24,45 @@ type runner struct {
 	// streamLast is each stream mapping's latest poller, by UUID
 	// (stream_poller.go): a new one waits for the one before to end.
 	streamLast map[string]*streamPoller
+	counts     Counts
+}
+
+// Counts are the pollers' figures for lambdad's metrics.
+type Counts struct {
+	// Problems counts failed attempts to read a source or to have the
+	// function take a batch (each logged when its result is new).
+	Problems atomic.Int64
+	// StartFailures counts enabled mappings whose poller could not start.
+	StartFailures atomic.Int64
+}
+
+// Counts are the figures kept since the service was made.
+func (s *Service) Counts() *Counts { return &s.run.counts }
+
+// Troubled is how many running mappings' last processing result is a
+// problem: a source down, a function missing or failing.
+func (s *Service) Troubled() int {
+	r := s.run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, res := range r.results {
+		if strings.HasPrefix(res, "PROBLEM") {
+			n++
+		}
+	}
+	return n
+}
+
+// problem reports one of m's processing problems: counted always, logged
+// when the result is new (a source that stays down logs once, not once a
+// retry), and kept as its LastProcessingResult.
+func (r *runner) problem(m *mapping, res string, err error) {
+	r.counts.Problems.Add(1)
+	if r.result(m.UUID) != res {
+		r.svc.cfg.Logger.Warn("esm: "+res, "uuid", m.UUID, "source", m.source(), "function", m.FunctionName, "err", err)
+	}
+	r.report(m.ref(), res)
 }
 
 // start runs the pollers of every enabled mapping, and a sweep that
@@ -106,7 +147,8 @@ func (r *runner) changed(ref Ref) {
 		p, err = newPoller(r, m)
 	}
 	if err != nil {
-		r.svc.cfg.Logger.Error("esm: cannot start mapping", "uuid", m.UUID, "err", err)
+		r.counts.StartFailures.Add(1)
+		r.svc.cfg.Logger.Error("esm: cannot start mapping", "uuid", m.UUID, "source", m.source(), "err", err)
 		return
 	}
 	r.pollers[ref.UUID] = p

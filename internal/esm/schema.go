@@ -3,6 +3,7 @@ package esm
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/functions"
@@ -133,4 +134,13 @@ func scan(tx store.Tx, prefix, after string, fn func(*mapping) bool) error {
 		return serr
 	}
 	return err
+}
+
+// source names what m reads, for logs: its ARN, or a self-managed Kafka
+// cluster's topic and brokers.
+func (m *mapping) source() string {
+	if m.Kafka != nil && m.EventSourceARN == "" {
+		return "kafka topic " + m.Kafka.Topic + " on " + strings.Join(m.Kafka.Brokers, ",")
+	}
+	return m.EventSourceARN
 }

@@ -450,13 +450,7 @@ func (p *poller) release(ctx context.Context, c *sqs.Client, url string, msgs []
 	}
 }
 
-// problem reports a processing problem, logged when it is new.
-func (p *poller) problem(res string, err error) {
-	if p.r.result(p.m.UUID) != res {
-		p.r.svc.cfg.Logger.Warn("esm: "+res, "uuid", p.m.UUID, "queue", p.m.EventSourceARN, "err", err)
-	}
-	p.r.report(p.m.ref(), res)
-}
+func (p *poller) problem(res string, err error) { p.r.problem(p.m, res, err) }
 
 func errText(err error) string {
 	var ae smithy.APIError

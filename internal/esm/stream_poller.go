@@ -322,12 +322,6 @@ func (p *streamPoller) collect(ctx context.Context, shard, iter string) (batch [
 	return batch, next, nil
 }
 
-// problem reports a processing problem, logged when it is new.
-func (p *streamPoller) problem(res string, err error) {
-	if p.r.result(p.m.UUID) != res {
-		p.r.svc.cfg.Logger.Warn("esm: "+res, "uuid", p.m.UUID, "stream", p.m.EventSourceARN, "err", err)
-	}
-	p.r.report(p.m.ref(), res)
-}
+func (p *streamPoller) problem(res string, err error) { p.r.problem(p.m, res, err) }
 
 func (p *streamPoller) fn() functions.Ref { return p.m.Function.ref() }

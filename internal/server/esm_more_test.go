@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -393,7 +395,11 @@ func TestESMSourceDown(t *testing.T) {
 	px := &proxy{addr: "127.0.0.1:0", target: strings.TrimPrefix(moto, "http://")}
 	px.open(t)
 	t.Cleanup(px.close)
-	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) { c.AWSEndpoint = "http://" + px.addr })
+	logs := &syncBuffer{}
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
+		c.AWSEndpoint = "http://" + px.addr
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	e := &esmEnv{t: t, moto: moto, d: d, c: servertest.InvokeClient(d), sqs: sqsClient(moto)}
 	ctx := context.Background()
 	probe := e.function("esm-down")
@@ -405,11 +411,35 @@ func TestESMSourceDown(t *testing.T) {
 		g, err := e.c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
 		return err == nil && strings.HasPrefix(aws.ToString(g.LastProcessingResult), "PROBLEM: Event source could not be read")
 	})
+	// A log line names the mapping and its queue when the problem is new
+	// (the long poll cut by the close, then the refused connections), not
+	// once a retry; the metrics count every failed poll and the mapping.
+	if gauge := metric(t, d, "lambdad_esm_mappings_with_problems"); gauge != "1" {
+		t.Errorf("mappings with problems: %q", gauge)
+	}
+	count := func() int {
+		n, err := strconv.Atoi(metric(t, d, "lambdad_esm_problems_total"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := count()
+	testkit.Eventually(t, 30*time.Second, "more failed polls counted", func() bool { return count() >= first+3 })
+	if n := strings.Count(logs.String(), "esm: PROBLEM: Event source could not be read"); n < 1 || n > 2 {
+		t.Errorf("%d problem lines logged for %d failed polls, want 1 or 2:\n%s", n, count(), logs.String())
+	}
+	if l := logs.String(); !strings.Contains(l, "uuid="+aws.ToString(m.UUID)) || !strings.Contains(l, "source="+qARN) {
+		t.Errorf("the problem line does not name the mapping and its queue:\n%s", l)
+	}
 	px.open(t)
 	e.send(qURL, "back")
 	if b := bodies(e.events(probe, 1, 40*time.Second)); len(b) != 1 || b[0] != "back" {
 		t.Fatalf("after SQS came back: %v", b)
 	}
+	testkit.Eventually(t, 10*time.Second, "the problem cleared", func() bool {
+		return metric(t, d, "lambdad_esm_mappings_with_problems") == "0"
+	})
 }
 
 // Batches count against the function's concurrency: with one reserved,

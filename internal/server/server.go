@@ -334,6 +334,9 @@ func (s *Server) metrics() []api.Metric {
 		{Name: "lambdad_invocation_seconds_total", Help: "Time spent in function handlers.", Type: "counter", Value: float64(c.DurationMicros.Load()) / 1e6},
 		{Name: "lambdad_destination_deliveries_total", Help: "Records and dead-letter events delivered to SQS, SNS, EventBridge or S3.", Type: "counter", Value: float64(s.dests.Counts().Delivered.Load())},
 		{Name: "lambdad_destination_failures_total", Help: "Records and dead-letter events that could not be delivered after retries (logged).", Type: "counter", Value: float64(s.dests.Counts().Failures.Load())},
+		{Name: "lambdad_esm_problems_total", Help: "Event source mapping polls or batches that failed: a source unreachable, a function missing, failing or throttled (logged when new).", Type: "counter", Value: float64(s.esm.Counts().Problems.Load())},
+		{Name: "lambdad_esm_start_failures_total", Help: "Enabled event source mappings whose poller could not start (logged).", Type: "counter", Value: float64(s.esm.Counts().StartFailures.Load())},
+		{Name: "lambdad_esm_mappings_with_problems", Help: "Running event source mappings whose last processing result is a problem.", Type: "gauge", Value: float64(s.esm.Troubled())},
 		{Name: "lambdad_environments", Help: "Execution environments running.", Type: "gauge", Value: float64(st.Total)},
 		{Name: "lambdad_environments_busy", Help: "Execution environments running an invocation.", Type: "gauge", Value: float64(st.Busy)},
 	}
