@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,15 @@ type cgroupRoot struct {
 	cpuOnce sync.Once
 	cpuOK   bool   // v2: enabled for environments
 	cpu     string // v1: this instance's directory in the cpu hierarchy
+
+	// The optional cpuset controller (cgroup_cpuset_linux.go), probed on
+	// first use: whole vCPUs are pinned cores, not a CFS quota.
+	cpusetOnce sync.Once
+	cpuset     string // v1: this instance's directory in the cpuset hierarchy
+	cpusetOK   bool   // v2: enabled for environments
+	hostCPUs   []int  // the cores environments may be pinned to
+	mems       string // v1: the memory nodes a cpuset needs
+	nextCPU    atomic.Uint64
 }
 
 type envCgroup struct {
@@ -427,5 +437,9 @@ func (r *cgroupRoot) close() {
 	r.cpuOnce.Do(func() {})
 	if r.cpu != "" {
 		_ = os.Remove(r.cpu)
+	}
+	r.cpusetOnce.Do(func() {})
+	if r.cpuset != "" {
+		_ = os.Remove(r.cpuset)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/testkit"
+	"golang.org/x/sys/unix"
 )
 
 // span is what the test functions' "span" op answers: when the call ran
@@ -298,6 +300,65 @@ func TestMultiCPUQuota(t *testing.T) {
 	}
 	if !in {
 		t.Fatalf("the bootstrap is not in the environment's cpu cgroup:\n%s", self)
+	}
+}
+
+// TestMultiCPUPinned: whole vCPUs pin the environment to that many of the
+// host's cores (a cpuset, not a quota), and its process cannot widen its
+// own affinity past them, as a function calling sched_setaffinity would.
+func TestMultiCPUPinned(t *testing.T) {
+	needGo(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("one core: nothing to pin to")
+	}
+	m, _ := newTestManager(t, "auto")
+	if m.iso == nil || m.iso.cg == nil {
+		t.Fatal("running as root but environments have no cgroups")
+	}
+	fn := goFunction(func(f *Function) { f.MaxConcurrency = 2; f.CPUs = 1 })
+	invoke(t, m, fn, map[string]any{"op": "span", "ms": 1})
+	if m.iso.cg.cpuset == "" && !m.iso.cg.cpusetOK {
+		t.Skip("no cpuset controller here")
+	}
+	var e *env
+	m.envMu.Lock()
+	for x := range m.envs {
+		e = x
+	}
+	m.envMu.Unlock()
+	pid := int(e.currentProc().pid.Load())
+	allowed := func() []int {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				return parseCPUList(v)
+			}
+		}
+		t.Fatal("no Cpus_allowed_list")
+		return nil
+	}
+	if got := allowed(); len(got) != 1 {
+		t.Fatalf("the bootstrap may run on cores %v, want one", got)
+	}
+	var all unix.CPUSet
+	for c := range runtime.NumCPU() {
+		all.Set(c)
+	}
+	_ = unix.SchedSetaffinity(pid, &all) // the kernel keeps it within the cpuset
+	if got := allowed(); len(got) != 1 {
+		t.Fatalf("after sched_setaffinity to every core the bootstrap may run on %v", got)
+	}
+	// No quota: the cpu controller's group scheduling is what pinning avoids.
+	for _, d := range e.cg.dirs {
+		if b, err := os.ReadFile(filepath.Join(d, "cpu.cfs_quota_us")); err == nil && strings.TrimSpace(string(b)) != "-1" {
+			t.Errorf("a CFS quota %s besides the cpuset", b)
+		}
 	}
 }
 
