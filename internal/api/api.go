@@ -290,6 +290,7 @@ func (h *Handler) register() {
 		return nil, fs.DeleteConcurrency(ctx, ref)
 	})
 	h.registerLayers()
+	h.registerLayerPermissions()
 	h.registerAbsent()
 	h.registerDurable()
 	h.registerSubresources()
