@@ -291,6 +291,7 @@ func (h *Handler) register() {
 	})
 	h.registerLayers()
 	h.registerLayerPermissions()
+	h.registerCodeSigning()
 	h.registerAbsent()
 	h.registerDurable()
 	h.registerSubresources()
