@@ -431,3 +431,66 @@ func (s *Service) checkCodeDeploy(ctx context.Context, fn Ref) error {
 		return s.deployCheck(tx, fn, codeSigningOf(tx, fn), "code")
 	})
 }
+
+// IsCodeSigningARN reports whether a TagResource/UntagResource/ListTags
+// resource names a code signing config.
+func IsCodeSigningARN(arn string) bool { return strings.Contains(arn, ":code-signing-config:") }
+
+// TagCodeSigning adds tags to, and removes untag from, the config at arn.
+func (s *Service) TagCodeSigning(ctx context.Context, id caller.Identity, arn string, tags map[string]string, untag []string) error {
+	ref, ok := ParseCodeSigningARN(id, arn)
+	if !ok {
+		return codeSigningNotFound(arn)
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		c, err := loadCodeSigning(tx, ref)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return codeSigningNotFound(arn)
+		}
+		if c.Tags == nil {
+			c.Tags = map[string]string{}
+		}
+		maps.Copy(c.Tags, tags)
+		for _, k := range untag {
+			delete(c.Tags, k)
+		}
+		if len(c.Tags) > maxTags {
+			return fault.InvalidParameterf("Number of tags exceeds resource tag limit.")
+		}
+		if len(c.Tags) == 0 {
+			c.Tags = nil
+		}
+		raw, err := encodeCodeSigning(c)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bCodeSigning, ref.key(), raw)
+	})
+}
+
+// CodeSigningTags is ListTags of the config at arn.
+func (s *Service) CodeSigningTags(ctx context.Context, id caller.Identity, arn string) (map[string]string, error) {
+	ref, ok := ParseCodeSigningARN(id, arn)
+	if !ok {
+		return nil, codeSigningNotFound(arn)
+	}
+	var out map[string]string
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		c, err := loadCodeSigning(tx, ref)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return codeSigningNotFound(arn)
+		}
+		out = maps.Clone(c.Tags)
+		if out == nil {
+			out = map[string]string{}
+		}
+		return nil
+	})
+	return out, err
+}

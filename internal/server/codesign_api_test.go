@@ -103,6 +103,28 @@ func TestCodeSigningConfigLifecycle(t *testing.T) {
 		t.Errorf("ListFunctionsByCodeSigningConfig: %v %+v", err, byCSC)
 	}
 
+	// Tags: given at create, and through the tagging operations on its ARN.
+	tagged, err := c.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &types.AllowedPublishers{SigningProfileVersionArns: []string{signingProfile}},
+		Tags: map[string]string{"team": "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarn := tagged.CodeSigningConfig.CodeSigningConfigArn
+	if _, err := c.TagResource(ctx, &lambda.TagResourceInput{Resource: tarn, Tags: map[string]string{"env": "dev"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: tarn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := c.ListTags(ctx, &lambda.ListTagsInput{Resource: tarn}); err != nil || len(tags.Tags) != 1 || tags.Tags["env"] != "dev" {
+		t.Errorf("ListTags of a code signing config: %v %+v", err, tags)
+	}
+	if _, err := c.DeleteCodeSigningConfig(ctx, &lambda.DeleteCodeSigningConfigInput{CodeSigningConfigArn: tarn}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: tarn})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The Lambda code signing configuration "+aws.ToString(tarn)+" can not be found.")
+
 	// A config in use cannot be deleted.
 	_, err = c.DeleteCodeSigningConfig(ctx, &lambda.DeleteCodeSigningConfigInput{CodeSigningConfigArn: &arn})
 	testkit.APIErr(t, err, "ResourceConflictException", 409, "The code signing configuration cannot be deleted because it is used by the following functions: signed")
@@ -182,6 +204,21 @@ func TestCodeSigningErrors(t *testing.T) {
 	other := strings.Replace(arn, testkit.Account, "210987654321", 1)
 	_, err = c.GetCodeSigningConfig(ctx, &lambda.GetCodeSigningConfigInput{CodeSigningConfigArn: &other})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "The Lambda code signing configuration "+other+" can not be found.")
+	// Image functions have no code signing.
+	img := &lambda.CreateFunctionInput{FunctionName: aws.String("csc-image"), Role: aws.String(testkit.Role), PackageType: types.PackageTypeImage,
+		Code: &types.FunctionCode{ImageUri: aws.String("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest")}}
+	if _, err := c.CreateFunction(ctx, img); err != nil {
+		t.Fatalf("an Image function: %v", err)
+	}
+	const noImages = "Code signing is not supported for functions created with container images."
+	_, err = c.GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: aws.String("csc-image")})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, noImages)
+	_, err = c.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("csc-image"), CodeSigningConfigArn: &arn})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, noImages)
+	img.FunctionName, img.CodeSigningConfigArn = aws.String("csc-image-2"), &arn
+	_, err = c.CreateFunction(ctx, img)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, noImages)
+
 	in := testkit.CreateInput("csc-create-missing", testkit.HandlerZip(t, "x = 1\n"))
 	in.CodeSigningConfigArn = &bad
 	_, err = c.CreateFunction(ctx, in)
