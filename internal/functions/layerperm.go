@@ -249,9 +249,11 @@ func (s *Service) layerGranted(tx store.Tx, id caller.Identity, ref LayerRef, n 
 }
 
 // layerAccessDenied is AWS's answer to using another account's layer
-// version without its grant (or one that does not exist: AWS does not tell
-// them apart for another account) [?]: lambdad knows the account, not the
-// IAM user, so it names the account's root.
+// version without its grant, or one that does not exist (AWS does not tell
+// them apart for another account). The wording is AWS's, as users report it
+// for CreateFunction called with an account's root credentials; for
+// GetLayerVersion(ByArn) it is assumed the same [?]. lambdad knows the
+// account, not the IAM user, so it always names the account's root.
 func layerAccessDenied(id caller.Identity, ref LayerRef, n int64) error {
 	return fault.AccessDeniedf("User: arn:aws:iam::%s:root is not authorized to perform: lambda:GetLayerVersion on resource: %s because no resource-based policy allows the lambda:GetLayerVersion action",
 		id.Account, layerVersionARN(ref, n))

@@ -126,6 +126,7 @@ func TestLayerPermissionsLifecycle(t *testing.T) {
 	}
 	_, err = c.GetLayerVersionPolicy(ctx, &lambda.GetLayerVersionPolicyInput{LayerName: aws.String("shared"), VersionNumber: aws.Int64(1)})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "No policy is associated with the given resource.")
+	testkit.APIErr(t, rm("shared", 1, "s1", nil), "ResourceNotFoundException", 404, "No policy is associated with the given resource.")
 
 	// Another account cannot manage the policy.
 	other := d.Client(layerUser, testkit.Region)
