@@ -394,10 +394,8 @@ func (s *Service) deployCheck(tx store.Tx, fn Ref, arn, what string) error {
 	if c.Policy == spec.CodeSigningPolicyEnforce {
 		return untrusted()
 	}
-	if s.cfg.Logger != nil {
-		s.cfg.Logger.Warn("code signing: deploying an artifact lambdad cannot verify (UntrustedArtifactOnDeployment Warn)",
-			slog.String("function", fn.ARN()), slog.String("artifact", what), slog.String("codeSigningConfig", arn))
-	}
+	s.cfg.Logger.Warn("code signing: deploying an artifact lambdad cannot verify (UntrustedArtifactOnDeployment Warn)",
+		slog.String("function", fn.ARN()), slog.String("artifact", what), slog.String("codeSigningConfig", arn))
 	return nil
 }
 
@@ -424,11 +422,21 @@ func (s *Service) checkCreateCodeSigning(tx store.Tx, id caller.Identity, fn Ref
 // codeSigningOf is the ARN of fn's config, "" for none.
 func codeSigningOf(tx store.Tx, fn Ref) string { return string(tx.Get(bFnCodeSigning, fnKey(fn))) }
 
-// checkCodeDeploy is UpdateFunctionCode's check: a Zip function's new code
-// under its config.
-func (s *Service) checkCodeDeploy(ctx context.Context, fn Ref) error {
+// refuseEnforced is UpdateFunctionCode's early check, before the code is
+// stored: a Zip function whose config enforces is refused at once. The
+// update's transaction checks again (deployCheck), and warns.
+func (s *Service) refuseEnforced(ctx context.Context, fn Ref) error {
 	return s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		return s.deployCheck(tx, fn, codeSigningOf(tx, fn), "code")
+		arn := codeSigningOf(tx, fn)
+		if arn == "" {
+			return nil
+		}
+		cref, _ := ParseCodeSigningARN(caller.Identity{Account: fn.Account, Region: fn.Region}, arn)
+		c, err := loadCodeSigning(tx, cref)
+		if err == nil && c != nil && c.Policy == spec.CodeSigningPolicyEnforce {
+			err = untrusted()
+		}
+		return err
 	})
 }
 

@@ -204,7 +204,7 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 		return nil, fault.InvalidParameterf("Please don't provide ImageUri when updating a function with packageType Zip.")
 	}
 	if pkg == "Zip" {
-		if err := s.checkCodeDeploy(ctx, ref.Unqualified()); err != nil {
+		if err := s.refuseEnforced(ctx, ref.Unqualified()); err != nil {
 			return nil, err
 		}
 	}
@@ -230,6 +230,11 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	var unused []string
 	publish := in.Publish != nil && *in.Publish
 	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
+		if pkg == "Zip" {
+			if err := s.deployCheck(tx, ref, codeSigningOf(tx, ref), "code"); err != nil {
+				return err
+			}
+		}
 		old := rec.Latest.Code
 		rec.Latest.Code = code
 		c := &rec.Latest.Config
