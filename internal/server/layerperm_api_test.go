@@ -90,6 +90,13 @@ func TestLayerPermissionsLifecycle(t *testing.T) {
 	// AWS's recorded errors.
 	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("sx"), Principal: aws.String("*"), Action: aws.String("*")})
 	testkit.APIErr(t, err, "ValidationException", 400, "1 validation error detected: Value '*' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion")
+	// The model's patterns, worded as AWS words constraint failures.
+	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("sx"), Principal: aws.String("someone")})
+	testkit.APIErr(t, err, "ValidationException", 400, `1 validation error detected: Value 'someone' at 'principal' failed to satisfy constraint: Member must satisfy regular expression pattern: \d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root`)
+	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("sx"), Principal: aws.String("*"), OrganizationId: aws.String("org-1")})
+	testkit.APIErr(t, err, "ValidationException", 400, `1 validation error detected: Value 'org-1' at 'organizationId' failed to satisfy constraint: Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}`)
+	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("s 1"), Principal: aws.String("*")})
+	testkit.APIErr(t, err, "ValidationException", 400, `1 validation error detected: Value 's 1' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)`)
 	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("s1"), Principal: aws.String("*")})
 	testkit.APIErr(t, err, "ResourceConflictException", 409, "The statement id (s1) provided already exists. Please provide a new statement id, or remove the existing statement.")
 	_, err = add(&lambda.AddLayerVersionPermissionInput{StatementId: aws.String("s9"), Principal: aws.String("*"), RevisionId: aws.String("wrong")})
