@@ -94,6 +94,7 @@ func (st *settings) flags() *flag.FlagSet {
 	intVar(fl, &st.bodyMB, "body-memory-mb", server.DefaultBodyMemory>>20, 1, maxBodyMB, "MB of request bodies held at once, over all requests; beyond it requests are throttled (LAMBDAD_BODY_MEMORY_MB)")
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
+	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	return fl

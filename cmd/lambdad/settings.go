@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,5 +208,43 @@ func (v listValue) Set(s string) error {
 		items = append(items, item)
 	}
 	*v.p = items
+	return nil
+}
+
+// organizationsValue is ACCOUNT:ORG[,ACCOUNT:ORG...]: which AWS Organizations
+// id each account belongs to, for layer grants to an organization.
+type organizationsValue struct{ p *map[string]string }
+
+var (
+	orgAccount = regexp.MustCompile(`^\d{12}$`)
+	orgID      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+)
+
+func (v organizationsValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	var parts []string
+	for acct, org := range *v.p {
+		parts = append(parts, acct+":"+org)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func (v organizationsValue) Set(s string) error {
+	if s == "" {
+		*v.p = nil
+		return nil
+	}
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		acct, org, _ := strings.Cut(strings.TrimSpace(pair), ":")
+		if !orgAccount.MatchString(acct) || !orgID.MatchString(org) {
+			return fmt.Errorf("%q is not ACCOUNT:ORG (a 12-digit account and an id o-[a-z0-9]{10,32})", pair)
+		}
+		m[acct] = org
+	}
+	*v.p = m
 	return nil
 }

@@ -98,3 +98,25 @@ func TestNodeBinariesSetting(t *testing.T) {
 		t.Errorf("an empty item: %v, want %q", err, want)
 	}
 }
+
+// TestOrganizationsSetting checks --organizations and LAMBDAD_ORGANIZATIONS:
+// ACCOUNT:ORG pairs, both checked, the flag winning.
+func TestOrganizationsSetting(t *testing.T) {
+	env := map[string]string{"LAMBDAD_ORGANIZATIONS": "111111111111:o-abcdefghij, 222222222222:o-abcdefghij"}
+	cfg, _, err := parseSettings(nil, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Organizations) != 2 || cfg.Organizations["111111111111"] != "o-abcdefghij" || cfg.Organizations["222222222222"] != "o-abcdefghij" {
+		t.Errorf("organizations = %v", cfg.Organizations)
+	}
+	cfg, _, err = parseSettings([]string{"--organizations", "333333333333:o-0123456789"}, lookupIn(env))
+	if err != nil || len(cfg.Organizations) != 1 || cfg.Organizations["333333333333"] != "o-0123456789" {
+		t.Errorf("flag: %v %v", err, cfg.Organizations)
+	}
+	for _, bad := range []string{"111111111111", "1111:o-abcdefghij", "111111111111:org-1", "111111111111:o-abc"} {
+		if _, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_ORGANIZATIONS": bad})); err == nil || !strings.Contains(err.Error(), "LAMBDAD_ORGANIZATIONS") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // registerAbsent answers the reads IaC tools (Terraform, SAM) make right
 // after creating a function, about resources lambdad cannot create yet:
-// event source mappings (when lambdad runs without them) and code signing. Since nothing can create them,
+// event source mappings (when lambdad runs without them). Since nothing can create them,
 // "there are none" is the true answer; creating them answers 501.
 func (h *Handler) registerAbsent() {
 	s := h.svc
@@ -25,13 +25,6 @@ func (h *Handler) registerAbsent() {
 		_, err = fs.GetConfiguration(ctx, ref)
 		return ref, err
 	}
-	awsproto.On(s, "GetFunctionCodeSigningConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionCodeSigningConfigRequest) (*spec.GetFunctionCodeSigningConfigResponse, error) {
-		ref, err := exists(ctx, id, *in.FunctionName, nil)
-		if err != nil {
-			return nil, err
-		}
-		return &spec.GetFunctionCodeSigningConfigResponse{CodeSigningConfigArn: ptr(""), FunctionName: ptr(ref.Name)}, nil
-	})
 	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id caller.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
 		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
 		if err != nil {

@@ -25,10 +25,6 @@ func TestUnimplementedOperations(t *testing.T) {
 			_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fn-unimpl"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")})
 			return err
 		},
-		"PutFunctionCodeSigningConfig": func() error {
-			_, err := c.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("fn-unimpl"), CodeSigningConfigArn: aws.String("arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0")})
-			return err
-		},
 	}
 	for op, call := range calls {
 		err := call()

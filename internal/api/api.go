@@ -214,6 +214,12 @@ func (h *Handler) register() {
 			}
 			return nil, h.cfg.Capacity.Tag(ctx, r, in.Tags, nil)
 		}
+		if functions.IsCodeSigningARN(*in.Resource) {
+			if len(in.Tags) == 0 {
+				return nil, awsproto.InvalidParameter("An error occurred and the request cannot be processed.")
+			}
+			return nil, fs.TagCodeSigning(ctx, id, *in.Resource, in.Tags, nil)
+		}
 		return nil, fs.Tag(ctx, id, *in.Resource, in.Tags)
 	})
 	awsproto.On(s, "UntagResource", func(ctx context.Context, id caller.Identity, in *spec.UntagResourceRequest) (spec.Output, error) {
@@ -231,6 +237,9 @@ func (h *Handler) register() {
 				return nil, err
 			}
 			return nil, h.cfg.Capacity.Tag(ctx, r, nil, in.TagKeys)
+		}
+		if functions.IsCodeSigningARN(*in.Resource) {
+			return nil, fs.TagCodeSigning(ctx, id, *in.Resource, nil, in.TagKeys)
 		}
 		return nil, fs.Untag(ctx, id, *in.Resource, in.TagKeys)
 	})
@@ -255,7 +264,13 @@ func (h *Handler) register() {
 			}
 			return &spec.ListTagsResponse{Tags: tags}, nil
 		}
-		tags, err := fs.Tags(ctx, id, *in.Resource)
+		var tags map[string]string
+		var err error
+		if functions.IsCodeSigningARN(*in.Resource) {
+			tags, err = fs.CodeSigningTags(ctx, id, *in.Resource)
+		} else {
+			tags, err = fs.Tags(ctx, id, *in.Resource)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -290,6 +305,8 @@ func (h *Handler) register() {
 		return nil, fs.DeleteConcurrency(ctx, ref)
 	})
 	h.registerLayers()
+	h.registerLayerPermissions()
+	h.registerCodeSigning()
 	h.registerAbsent()
 	h.registerDurable()
 	h.registerSubresources()

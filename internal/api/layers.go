@@ -37,11 +37,8 @@ func (h *Handler) registerLayers() {
 			CompatibleRuntimes: o.CompatibleRuntimes, LicenseInfo: o.LicenseInfo}, nil
 	})
 	awsproto.On(s, "GetLayerVersion", func(ctx context.Context, id caller.Identity, in *spec.GetLayerVersionRequest) (*spec.GetLayerVersionResponse, error) {
-		ref, err := functions.ParseLayer(id, *in.LayerName)
-		if err != nil {
-			return nil, err
-		}
-		lv, err := fs.GetLayer(ctx, ref, *in.VersionNumber)
+		// Another account's version is served when that account granted it.
+		lv, err := fs.GetLayerFor(ctx, id, functions.ParseLayerRead(id, *in.LayerName), *in.VersionNumber)
 		if err != nil {
 			return nil, err
 		}

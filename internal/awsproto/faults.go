@@ -29,6 +29,8 @@ var faultCodes = [fault.Kinds]string{
 	fault.AlreadyStarted:            "DurableExecutionAlreadyStartedException",
 	fault.CallbackTimeout:           "CallbackTimeoutException",
 	fault.ProvisionedConfigNotFound: "ProvisionedConcurrencyConfigNotFoundException",
+	fault.CodeSigningConfigNotFound: "CodeSigningConfigNotFoundException",
+	fault.CodeVerificationFailed:    "CodeVerificationFailedException",
 }
 
 // faultStatus holds the statuses AWS sends outside the model (or where the

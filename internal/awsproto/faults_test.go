@@ -45,6 +45,8 @@ func TestFaultsOnTheWire(t *testing.T) {
 		{fault.New(fault.AlreadyStarted, "started"), "DurableExecutionAlreadyStartedException", 409, "started", "", ""},
 		{fault.New(fault.CallbackTimeout, "closed"), "CallbackTimeoutException", 400, "closed", "", ""},
 		{fault.New(fault.ProvisionedConfigNotFound, "none"), "ProvisionedConcurrencyConfigNotFoundException", 404, "none", "", ""},
+		{fault.New(fault.CodeSigningConfigNotFound, "gone"), "CodeSigningConfigNotFoundException", 404, "gone", "", ""},
+		{fault.New(fault.CodeVerificationFailed, "unsigned"), "CodeVerificationFailedException", 400, "unsigned", "", ""},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

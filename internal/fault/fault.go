@@ -55,6 +55,12 @@ const (
 	// ProvisionedConfigNotFound: a version or alias has no provisioned
 	// concurrency config (ProvisionedConcurrencyConfigNotFoundException).
 	ProvisionedConfigNotFound
+	// CodeSigningConfigNotFound: a code signing config a function is to
+	// use does not exist (CodeSigningConfigNotFoundException).
+	CodeSigningConfigNotFound
+	// CodeVerificationFailed: code a function's code signing config
+	// enforces could not be verified (CodeVerificationFailedException).
+	CodeVerificationFailed
 	kinds // count; keep last
 )
 
@@ -67,6 +73,7 @@ var kindNames = [...]string{
 	InvalidRuntime: "InvalidRuntime", Unavailable: "Unavailable",
 	AlreadyStarted: "AlreadyStarted", CallbackTimeout: "CallbackTimeout",
 	ProvisionedConfigNotFound: "ProvisionedConfigNotFound",
+	CodeSigningConfigNotFound: "CodeSigningConfigNotFound", CodeVerificationFailed: "CodeVerificationFailed",
 }
 
 // Kinds is the number of kinds, for tables indexed by Kind.

@@ -168,17 +168,6 @@ func snapStartOf(s *spec.SnapStart) *spec.SnapStartResponse {
 	return &spec.SnapStartResponse{ApplyOn: str(apply), OptimizationStatus: str("Off")}
 }
 
-// unsupported refuses fields lambdad cannot honour yet, naming them.
-func unsupported(codeSigning *string, publishTo *string) error {
-	if codeSigning != nil {
-		return fault.Unsupported("CodeSigningConfigArn (code signing)")
-	}
-	if publishTo != nil {
-		return fault.Unsupported("PublishTo")
-	}
-	return nil
-}
-
 // Create is CreateFunction; staged, when not nil, is in.Code.ZipFile already
 // written to the blob store.
 func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.CreateFunctionRequest, staged StagedZip) (*spec.FunctionConfiguration, error) {
@@ -191,9 +180,6 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	}
 	if ref.Qualifier != "" {
 		return nil, fault.InvalidParameterf("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
-	}
-	if err := unsupported(in.CodeSigningConfigArn, nil); err != nil {
-		return nil, err
 	}
 	if err := checkCreateTenancy(in); err != nil {
 		return nil, err
@@ -314,6 +300,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	err = s.update(ctx, func(tx store.Tx) error {
 		if tx.Get(bFunctions, fnKey(ref)) != nil {
 			return fault.Conflictf("Function", "Function already exist: %s", ref.Name)
+		}
+		if err := s.checkCreateCodeSigning(tx, id, ref, in); err != nil {
+			return err
 		}
 		layers, codes, err := s.resolveLayers(tx, id, in.Layers)
 		if err != nil {
@@ -532,6 +521,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
 				return err
 			}
+		}
+		if err := tx.Delete(bFnCodeSigning, fnKey(ref)); err != nil {
+			return err
 		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})

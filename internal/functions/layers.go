@@ -194,12 +194,8 @@ func (s *Service) GetLayerByARN(ctx context.Context, id caller.Identity, arn str
 	if !ok || version == "" {
 		return nil, layerNotFound()
 	}
-	ref, err := ParseLayer(id, arn)
-	if err != nil {
-		return nil, err
-	}
 	n, _ := strconv.ParseInt(version, 10, 64)
-	return s.GetLayer(ctx, ref, n)
+	return s.GetLayerFor(ctx, id, ParseLayerRead(id, arn), n)
 }
 
 // DeleteLayer is DeleteLayerVersion: idempotent, and functions that use
@@ -216,6 +212,9 @@ func (s *Service) DeleteLayer(ctx context.Context, ref LayerRef, n int64) error 
 		}
 		k := fmt.Sprintf("%s/%010d", ref.key(), n)
 		if err := tx.Delete(bLayers, k); err != nil {
+			return err
+		}
+		if err := tx.Delete(bLayerPolicies, k); err != nil {
 			return err
 		}
 		gone, err := unrefCode(tx, lv.Code, "layer/"+k)
@@ -349,7 +348,15 @@ func (s *Service) resolveLayers(tx store.Tx, id caller.Identity, arns []string) 
 		n, _ := strconv.ParseInt(version, 10, 64)
 		var lv *layerVersion
 		var err error
-		if ref.Region == id.Region && ref.Account == id.Account {
+		if ref.Region == id.Region {
+			// Another account's version needs its grant (layerperm.go).
+			granted, gerr := s.layerGranted(tx, id, ref, n)
+			if gerr != nil {
+				return nil, nil, gerr
+			}
+			if !granted {
+				return nil, nil, layerAccessDenied(id, ref, n)
+			}
 			lv, err = loadLayer(tx, ref, n)
 		}
 		if err != nil {

@@ -174,6 +174,7 @@ func storedTypes() map[string]any {
 		"eventConfig":  storedEventConfig{},
 		"policy":       storedPolicy{},
 		"provisioned":  storedProvisioned{},
+		"codeSigning":  storedCodeSigningConfig{},
 	}
 }
 

@@ -67,6 +67,10 @@ type Config struct {
 	// service of an SQS, SNS, EventBridge or S3 ARN (a destination or a
 	// dead-letter queue); nil: such targets are refused as unsupported.
 	CheckDestination func(arn string) error
+	// Organizations maps an account to the AWS Organizations id it belongs
+	// to, for layer grants to an organization (layerperm.go); an account
+	// not in it belongs to none.
+	Organizations map[string]string
 }
 
 // Service is the control plane.

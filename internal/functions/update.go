@@ -125,6 +125,12 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		if in.TracingConfig != nil && in.TracingConfig.Mode != nil {
 			c.TracingConfig = &spec.TracingConfigResponse{Mode: in.TracingConfig.Mode}
 		}
+		if len(in.Layers) > 0 {
+			// Layers are artifacts a code signing config checks too.
+			if err := s.deployCheck(tx, ref, codeSigningOf(tx, ref), "layers"); err != nil {
+				return err
+			}
+		}
 		if in.Layers != nil {
 			layers, codes, err := s.resolveLayers(tx, caller.Identity{Account: ref.Account, Region: ref.Region}, in.Layers)
 			if err != nil {
@@ -197,6 +203,11 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	if pkg == "Zip" && ci.ImageURI != nil {
 		return nil, fault.InvalidParameterf("Please don't provide ImageUri when updating a function with packageType Zip.")
 	}
+	if pkg == "Zip" {
+		if err := s.refuseEnforced(ctx, ref.Unqualified()); err != nil {
+			return nil, err
+		}
+	}
 	if pkg == "Image" && ci.ImageURI == nil {
 		return nil, fault.InvalidParameterf("Please provide ImageUri when updating a function with packageType Image.")
 	}
@@ -219,6 +230,11 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	var unused []string
 	publish := in.Publish != nil && *in.Publish
 	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
+		if pkg == "Zip" {
+			if err := s.deployCheck(tx, ref, codeSigningOf(tx, ref), "code"); err != nil {
+				return err
+			}
+		}
 		old := rec.Latest.Code
 		rec.Latest.Code = code
 		c := &rec.Latest.Config

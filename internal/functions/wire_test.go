@@ -10,6 +10,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 )
 
 // TestFaultsOnTheWire renders the control plane's faults as the API does,
@@ -42,8 +43,12 @@ func TestFaultsOnTheWire(t *testing.T) {
 			"User is not authorized to access arn:aws:lambda:us-east-1:999999999999:function:f: it belongs to another account."},
 		{"hot reload from a function", RefuseHotReloadFromFunction(fnID, "CreateFunction", "f", str(HotReloadBucket)), 403, "AccessDeniedException",
 			"User: arn:aws:lambda:us-east-1:123456789012:function:caller is not authorized to perform: lambda:CreateFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f because no identity-based policy allows the lambda:CreateFunction action with hot-reload code: functions' own credentials cannot use hot reload"},
-		{"not implemented", unsupported(str("arn:csc"), nil), 501, "NotImplementedException",
-			"CodeSigningConfigArn (code signing) is not implemented by lambdad yet."},
+		{"not implemented", fault.Unsupported("PublishTo"), 501, "NotImplementedException",
+			"PublishTo is not implemented by lambdad yet."},
+		{"code signing config not found", codeSigningConfigNotFound("arn:csc"), 404, "CodeSigningConfigNotFoundException",
+			"The code signing configuration cannot be found. Check that the provided configuration is not deleted: arn:csc."},
+		{"untrusted code", untrusted(), 400, "CodeVerificationFailedException",
+			"Lambda cannot deploy the function. The function or layer might be signed using a signature that the client is not configured to accept."},
 		{"revision", revisionMismatch(), 412, "PreconditionFailedException",
 			"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"},
 		{"not found", notFound(Ref{"123456789012", "us-east-1", "f", "1"}), 404, "ResourceNotFoundException",

@@ -71,6 +71,9 @@ type Config struct {
 	// keys lambdad issues to functions), and every API request's SigV4
 	// signature is checked against them.
 	Credentials map[string]string
+	// Organizations maps an account to its AWS Organizations id, for layer
+	// permissions granted to an organization.
+	Organizations map[string]string
 	// HotReloadRoots are the directories hot-reload code may come from,
 	// comma-separated: "" is lambdad's working directory, "none" turns hot
 	// reload off.
@@ -208,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		durable: durable.New(durable.Config{Store: st, Logger: log}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
+	fcfg.Organizations = cfg.Organizations
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
