@@ -39,12 +39,6 @@ func (h *Handler) registerAbsent() {
 		}
 		return &spec.GetRuntimeManagementConfigResponse{UpdateRuntimeOn: ptr("Auto"), FunctionArn: ptr(ref.VersionARN())}, nil
 	})
-	awsproto.On(s, "GetFunctionRecursionConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionRecursionConfigRequest) (*spec.GetFunctionRecursionConfigResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
-	})
 	if h.cfg.ESM != nil {
 		return // esm.go serves them
 	}

@@ -297,6 +297,7 @@ func (h *Handler) register() {
 	h.registerURLs()
 	h.registerCapacity()
 	h.registerESM()
+	h.registerRecursion()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 	}

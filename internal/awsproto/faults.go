@@ -29,6 +29,7 @@ var faultCodes = [fault.Kinds]string{
 	fault.AlreadyStarted:            "DurableExecutionAlreadyStartedException",
 	fault.CallbackTimeout:           "CallbackTimeoutException",
 	fault.ProvisionedConfigNotFound: "ProvisionedConcurrencyConfigNotFoundException",
+	fault.RecursiveInvocation:       "RecursiveInvocationException",
 }
 
 // faultStatus holds the statuses AWS sends outside the model (or where the

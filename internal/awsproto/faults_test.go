@@ -45,6 +45,7 @@ func TestFaultsOnTheWire(t *testing.T) {
 		{fault.New(fault.AlreadyStarted, "started"), "DurableExecutionAlreadyStartedException", 409, "started", "", ""},
 		{fault.New(fault.CallbackTimeout, "closed"), "CallbackTimeoutException", 400, "closed", "", ""},
 		{fault.New(fault.ProvisionedConfigNotFound, "none"), "ProvisionedConcurrencyConfigNotFoundException", 404, "none", "", ""},
+		{fault.New(fault.RecursiveInvocation, "loop"), "RecursiveInvocationException", 400, "loop", "", ""},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

@@ -55,6 +55,9 @@ const (
 	// ProvisionedConfigNotFound: a version or alias has no provisioned
 	// concurrency config (ProvisionedConcurrencyConfigNotFoundException).
 	ProvisionedConfigNotFound
+	// RecursiveInvocation: an invocation was stopped because its function
+	// runs in a recursive loop (RecursiveInvocationException).
+	RecursiveInvocation
 	kinds // count; keep last
 )
 
@@ -67,6 +70,7 @@ var kindNames = [...]string{
 	InvalidRuntime: "InvalidRuntime", Unavailable: "Unavailable",
 	AlreadyStarted: "AlreadyStarted", CallbackTimeout: "CallbackTimeout",
 	ProvisionedConfigNotFound: "ProvisionedConfigNotFound",
+	RecursiveInvocation:       "RecursiveInvocation",
 }
 
 // Kinds is the number of kinds, for tables indexed by Kind.

@@ -46,6 +46,9 @@ type storedFunction struct {
 	LastVersion int               `json:"lastVersion"`
 	LastPublish *publishMark      `json:"lastPublish,omitempty"`
 	Reserved    *int32            `json:"reserved,omitempty"`
+	// Recursion is the function's recursive loop setting ("" is
+	// Terminate, AWS's default; recursion.go).
+	Recursion string `json:"recursion,omitempty"`
 }
 
 // storedVersion is $LATEST inside storedFunction, or a published version
@@ -199,7 +202,7 @@ type storedCors struct {
 func encodeRecord(rec *record) ([]byte, error) {
 	return json.Marshal(storedFunction{
 		Latest: storeVersion(&rec.Latest), Tags: rec.Tags, LastVersion: rec.LastVersion,
-		LastPublish: rec.LastPublish, Reserved: rec.Reserved,
+		LastPublish: rec.LastPublish, Reserved: rec.Reserved, Recursion: rec.Recursion,
 	})
 }
 
@@ -208,7 +211,7 @@ func decodeRecord(raw []byte, rec *record) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	*rec = record{Latest: s.Latest.load(), Tags: s.Tags, LastVersion: s.LastVersion, LastPublish: s.LastPublish, Reserved: s.Reserved}
+	*rec = record{Latest: s.Latest.load(), Tags: s.Tags, LastVersion: s.LastVersion, LastPublish: s.LastPublish, Reserved: s.Reserved, Recursion: s.Recursion}
 	return nil
 }
 
