@@ -147,7 +147,9 @@ func TestRecursiveLoopSyncDirect(t *testing.T) {
 	}
 	key := m[1]
 	with := func(h string) func(*lambda.Options) {
-		return func(o *lambda.Options) { o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("X-Amzn-Trace-Id", h)) }
+		return func(o *lambda.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("X-Amzn-Trace-Id", h))
+		}
 	}
 	root := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("trace")}, with(root+";Lineage=0badf00d:3|"+key+":14"))
