@@ -32,13 +32,6 @@ func (h *Handler) registerAbsent() {
 		}
 		return &spec.GetFunctionCodeSigningConfigResponse{CodeSigningConfigArn: ptr(""), FunctionName: ptr(ref.Name)}, nil
 	})
-	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id caller.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
-		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
-		if err != nil {
-			return nil, err
-		}
-		return &spec.GetRuntimeManagementConfigResponse{UpdateRuntimeOn: ptr("Auto"), FunctionArn: ptr(ref.VersionARN())}, nil
-	})
 	if h.cfg.ESM != nil {
 		return // esm.go serves them
 	}

@@ -298,6 +298,7 @@ func (h *Handler) register() {
 	h.registerCapacity()
 	h.registerESM()
 	h.registerRecursion()
+	h.registerRuntimeManagement()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 	}

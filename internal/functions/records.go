@@ -46,6 +46,9 @@ type version struct {
 	Until  time.Time
 	// NextRevision is the RevisionId once the transition completes.
 	NextRevision string
+	// RuntimeUpdate is PutRuntimeManagementConfig's UpdateRuntimeOn ("" is
+	// Auto; runtimemgmt.go).
+	RuntimeUpdate string
 }
 
 // Code is where a version's or layer's code lives (stored as storedCode).

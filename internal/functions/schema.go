@@ -60,6 +60,8 @@ type storedVersion struct {
 	Transition   string       `json:"transition,omitempty"`
 	Until        time.Time    `json:"until,omitzero"`
 	NextRevision string       `json:"nextRevision,omitempty"`
+	// RuntimeUpdate is the version's UpdateRuntimeOn when not Auto.
+	RuntimeUpdate string `json:"runtimeUpdate,omitempty"`
 }
 
 // storedConfig is a version's configuration. Pointers and slices keep the
@@ -250,12 +252,12 @@ func decodeURL(raw []byte, c *URLConfig) error {
 
 func storeVersion(v *version) storedVersion {
 	return storedVersion{Config: storeConfig(&v.Config), Code: storeCode(v.Code), Layers: storeCodes(v.Layers), Transition: v.Trans,
-		Until: v.Until, NextRevision: v.NextRevision}
+		Until: v.Until, NextRevision: v.NextRevision, RuntimeUpdate: v.RuntimeUpdate}
 }
 
 func (s *storedVersion) load() version {
 	return version{Config: s.Config.load(), Code: s.Code.load(), Layers: loadCodes(s.Layers), Trans: s.Transition,
-		Until: s.Until, NextRevision: s.NextRevision}
+		Until: s.Until, NextRevision: s.NextRevision, RuntimeUpdate: s.RuntimeUpdate}
 }
 
 // digest identifies a version's code and configuration, ignoring what
