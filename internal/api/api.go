@@ -301,6 +301,7 @@ func (h *Handler) register() {
 	h.registerRuntimeManagement()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
+		awsproto.On(s, "InvokeAsync", h.invokeAsync)
 	}
 }
 
