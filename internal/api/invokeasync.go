@@ -20,7 +20,7 @@ type invokeAsyncOutput struct {
 }
 
 func (o *invokeAsyncOutput) EncodeHTTP(e spec.Encoder) { e.Status(int(o.Status)) }
-func (o *invokeAsyncOutput) JSONBody() any            { return o }
+func (o *invokeAsyncOutput) JSONBody() any             { return o }
 
 // invokeAsync is the deprecated InvokeAsync: the function runs as an Event
 // invoke of its $LATEST (the operation has no qualifier).
