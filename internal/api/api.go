@@ -299,6 +299,7 @@ func (h *Handler) register() {
 	h.registerESM()
 	h.registerRecursion()
 	h.registerRuntimeManagement()
+	h.registerResourcePolicies()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 		awsproto.On(s, "InvokeAsync", h.invokeAsync)
