@@ -300,6 +300,7 @@ func (h *Handler) register() {
 	h.registerRecursion()
 	h.registerRuntimeManagement()
 	h.registerResourcePolicies()
+	h.registerDurableDelete()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 		awsproto.On(s, "InvokeAsync", h.invokeAsync)
