@@ -27,53 +27,55 @@ const maxRecursion = 16
 // description; the message AWS sends was not found].
 const recursionMessage = "Lambda has detected your function being invoked in a recursive loop with other AWS resources and stopped your function's invocation."
 
-// lineageKey names a function in a lineage: 8 hex of a hash of its ARN.
-func lineageKey(functionARN string) string {
+// appendLineageKey appends the 8 hex of a hash of a function's ARN that
+// name it in a lineage.
+func appendLineageKey(b []byte, functionARN string) []byte {
 	h := fnv.New32a()
 	h.Write([]byte(functionARN))
-	var b [8]byte
-	const digits = "0123456789abcdef"
 	v := h.Sum32()
-	for i := 7; i >= 0; i-- {
-		b[i] = digits[v&0xf]
-		v >>= 4
+	const digits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, digits[(v>>shift)&0xf])
 	}
-	return string(b[:])
+	return b
 }
 
-// nextLineage is the lineage a run of snap gets: the caller's, with the
-// function's count one more than the caller's (0 when the function is new
-// to the chain). It refuses the run once the function ran maxRecursion
+// appendLineage appends the lineage a run of snap gets: the caller's, with
+// the function's count one more than the caller's (0 when the function is
+// new to the chain). It refuses the run once the function ran maxRecursion
 // times in the chain and its RecursiveLoop is Terminate.
-func nextLineage(snap *functions.Snapshot, incoming string) (string, error) {
-	key := lineageKey(snap.FunctionARN)
-	count := 0
-	var others []string
-	for e := range strings.SplitSeq(incoming, "|") {
-		if e == "" {
-			continue
-		}
-		parts := strings.Split(e, ":")
-		if len(parts) < 2 {
-			continue
-		}
+func appendLineage(b []byte, snap *functions.Snapshot, incoming string) ([]byte, error) {
+	var keyBuf [8]byte
+	key := appendLineageKey(keyBuf[:0], snap.FunctionARN)
+	count, kept := 0, 0
+	mark := len(b)
+	for incoming != "" {
+		var e string
+		e, incoming, _ = strings.Cut(incoming, "|")
 		// AWS has written both <key>:<count> and <version>:<key>:<count>.
-		k, c := parts[len(parts)-2], parts[len(parts)-1]
-		if k == key {
+		i := strings.LastIndexByte(e, ':')
+		if i < 0 {
+			continue
+		}
+		k, c := e[:i], e[i+1:]
+		if j := strings.LastIndexByte(k, ':'); j >= 0 {
+			k = k[j+1:]
+		}
+		if k == string(key) {
 			if n, err := strconv.Atoi(c); err == nil && n >= 0 {
-				count = n + 1
+				count = min(n, 1<<20) + 1 // Allow: keep counting, in a bounded number
 			}
 			continue
 		}
-		if len(others) < 16 { // a header is small: keep a bounded chain
-			others = append(others, e)
+		if kept < 16 { // a header is small: keep a bounded chain
+			b = append(append(b, e...), '|')
+			kept++
 		}
 	}
 	if count >= maxRecursion && !snap.AllowRecursion {
-		return "", fault.New(fault.RecursiveInvocation, recursionMessage)
+		return b[:mark], fault.New(fault.RecursiveInvocation, recursionMessage)
 	}
-	if count > 1<<20 {
-		count = 1 << 20 // Allow: keep counting, in a bounded number
-	}
-	return strings.Join(append(others, key+":"+strconv.Itoa(count)), "|"), nil
+	b = append(b, key...)
+	b = append(b, ':')
+	return strconv.AppendInt(b, int64(count), 10), nil
 }

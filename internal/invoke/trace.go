@@ -102,13 +102,9 @@ func (s *Service) reservoir(functionARN string) *atomic.Int64 {
 // when the function is in a recursive loop (recursion.go).
 func (s *Service) traceHeader(snap *functions.Snapshot, incoming string) (string, error) {
 	in := parseTrace(incoming)
-	lineage, err := nextLineage(snap, in.lineage)
-	if err != nil {
-		return "", err
-	}
 	var r [20]byte
 	rand.Read(r[:])
-	b := make([]byte, 0, 96+len(lineage))
+	b := make([]byte, 0, 112+len(in.lineage))
 	b = append(b, "Root="...)
 	if in.root != "" {
 		b = append(b, in.root...)
@@ -128,7 +124,10 @@ func (s *Service) traceHeader(snap *functions.Snapshot, incoming string) (string
 		b = append(b, ";Sampled=0"...)
 	}
 	b = append(b, ";Lineage="...)
-	b = append(b, lineage...)
+	b, err := appendLineage(b, snap, in.lineage)
+	if err != nil {
+		return "", err
+	}
 	return string(b), nil
 }
 

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 InvokeAsync is deprecated, and this file tests that lambdad still serves it.
+
 package server_test
 
 import (
