@@ -25,19 +25,6 @@ func (h *Handler) registerAbsent() {
 		_, err = fs.GetConfiguration(ctx, ref)
 		return ref, err
 	}
-	awsproto.On(s, "GetRuntimeManagementConfig", func(ctx context.Context, id caller.Identity, in *spec.GetRuntimeManagementConfigRequest) (*spec.GetRuntimeManagementConfigResponse, error) {
-		ref, err := exists(ctx, id, *in.FunctionName, in.Qualifier)
-		if err != nil {
-			return nil, err
-		}
-		return &spec.GetRuntimeManagementConfigResponse{UpdateRuntimeOn: ptr("Auto"), FunctionArn: ptr(ref.VersionARN())}, nil
-	})
-	awsproto.On(s, "GetFunctionRecursionConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionRecursionConfigRequest) (*spec.GetFunctionRecursionConfigResponse, error) {
-		if _, err := exists(ctx, id, *in.FunctionName, nil); err != nil {
-			return nil, err
-		}
-		return &spec.GetFunctionRecursionConfigResponse{RecursiveLoop: ptr("Terminate")}, nil
-	})
 	if h.cfg.ESM != nil {
 		return // esm.go serves them
 	}

@@ -314,8 +314,13 @@ func (h *Handler) register() {
 	h.registerURLs()
 	h.registerCapacity()
 	h.registerESM()
+	h.registerRecursion()
+	h.registerRuntimeManagement()
+	h.registerResourcePolicies()
+	h.registerDurableDelete()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
+		awsproto.On(s, "InvokeAsync", h.invokeAsync)
 	}
 }
 

@@ -63,6 +63,8 @@ func invokeOptions(ctx context.Context, in *spec.InvocationRequest) (invoke.Opti
 	opts := invoke.Options{
 		RequestID: awsproto.RequestID(ctx),
 		Tail:      in.LogType != nil && *in.LogType == "Tail",
+		// What the SDK in a calling function forwards (trace.go in invoke).
+		TraceHeader: awsproto.TraceHeader(ctx),
 	}
 	if in.DurableExecutionName != nil {
 		opts.DurableExecutionName = *in.DurableExecutionName

@@ -31,6 +31,7 @@ var faultCodes = [fault.Kinds]string{
 	fault.ProvisionedConfigNotFound: "ProvisionedConcurrencyConfigNotFoundException",
 	fault.CodeSigningConfigNotFound: "CodeSigningConfigNotFoundException",
 	fault.CodeVerificationFailed:    "CodeVerificationFailedException",
+	fault.RecursiveInvocation:       "RecursiveInvocationException",
 }
 
 // faultStatus holds the statuses AWS sends outside the model (or where the

@@ -47,6 +47,7 @@ func TestFaultsOnTheWire(t *testing.T) {
 		{fault.New(fault.ProvisionedConfigNotFound, "none"), "ProvisionedConcurrencyConfigNotFoundException", 404, "none", "", ""},
 		{fault.New(fault.CodeSigningConfigNotFound, "gone"), "CodeSigningConfigNotFoundException", 404, "gone", "", ""},
 		{fault.New(fault.CodeVerificationFailed, "unsigned"), "CodeVerificationFailedException", 400, "unsigned", "", ""},
+		{fault.New(fault.RecursiveInvocation, "loop"), "RecursiveInvocationException", 400, "loop", "", ""},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

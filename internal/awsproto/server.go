@@ -170,6 +170,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := ids.UUID()
 	w.Header().Set("X-Amzn-Requestid", id)
 	r = r.WithContext(WithRequestID(r.Context(), id))
+	if th := r.Header.Get(traceHeader); th != "" {
+		r = r.WithContext(withTraceHeader(r.Context(), th))
+	}
 	if err := s.serve(w, r); err != nil {
 		if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 			// The client hung up: nobody reads the answer, and it is not

@@ -61,6 +61,9 @@ const (
 	// CodeVerificationFailed: code a function's code signing config
 	// enforces could not be verified (CodeVerificationFailedException).
 	CodeVerificationFailed
+	// RecursiveInvocation: an invocation was stopped because its function
+	// runs in a recursive loop (RecursiveInvocationException).
+	RecursiveInvocation
 	kinds // count; keep last
 )
 
@@ -74,6 +77,7 @@ var kindNames = [...]string{
 	AlreadyStarted: "AlreadyStarted", CallbackTimeout: "CallbackTimeout",
 	ProvisionedConfigNotFound: "ProvisionedConfigNotFound",
 	CodeSigningConfigNotFound: "CodeSigningConfigNotFound", CodeVerificationFailed: "CodeVerificationFailed",
+	RecursiveInvocation: "RecursiveInvocation",
 }
 
 // Kinds is the number of kinds, for tables indexed by Kind.

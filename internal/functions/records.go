@@ -16,6 +16,7 @@ type record struct {
 	LastVersion int // highest number ever published: never reused
 	LastPublish *publishMark
 	Reserved    *int32
+	Recursion   string // "" or RecursionAllow (recursion.go)
 }
 
 // publishMark identifies what the last published version was made from, so
@@ -45,6 +46,9 @@ type version struct {
 	Until  time.Time
 	// NextRevision is the RevisionId once the transition completes.
 	NextRevision string
+	// RuntimeUpdate is PutRuntimeManagementConfig's UpdateRuntimeOn ("" is
+	// Auto; runtimemgmt.go).
+	RuntimeUpdate string
 }
 
 // Code is where a version's or layer's code lives (stored as storedCode).
@@ -70,7 +74,11 @@ func (v *version) revision(now time.Time) string {
 func (v *version) settle(now time.Time) {
 	if v.Trans != "" && v.settled(now) {
 		if v.NextRevision != "" {
-			v.Config.RevisionId = &v.NextRevision
+			// A copy: the field is cleared below, and the pointer must not
+			// see that (it did, and a change made right after a transition
+			// ended left the function without a RevisionId).
+			next := v.NextRevision
+			v.Config.RevisionId = &next
 		}
 		v.Trans, v.NextRevision = "", ""
 	}

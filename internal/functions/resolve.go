@@ -16,6 +16,9 @@ type Snapshot struct {
 	Code     Code
 	Layers   []Code // in the configuration's order
 	Reserved *int32
+	// AllowRecursion is the function's PutFunctionRecursionConfig
+	// Allow: invokes in a recursive loop are not stopped.
+	AllowRecursion bool
 	// Pending is true while the function is still being created.
 	Pending bool
 	// AltVersion receives AltWeight (0..1) of an alias's invocations.
@@ -56,7 +59,7 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 		}
 		now := s.cfg.Now()
 		settled = v.settled(now)
-		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Layers: v.Layers, Reserved: rec.Reserved}
+		snap = &Snapshot{Ref: ref, Version: *v.Config.Version, Config: v.view(now), Code: v.Code, Layers: v.Layers, Reserved: rec.Reserved, AllowRecursion: rec.Recursion == RecursionAllow}
 		if !s.managedState(&snap.Config) {
 			settled = false // the data plane's state changes without a write
 		}

@@ -46,6 +46,9 @@ type storedFunction struct {
 	LastVersion int               `json:"lastVersion"`
 	LastPublish *publishMark      `json:"lastPublish,omitempty"`
 	Reserved    *int32            `json:"reserved,omitempty"`
+	// Recursion is the function's recursive loop setting ("" is
+	// Terminate, AWS's default; recursion.go).
+	Recursion string `json:"recursion,omitempty"`
 }
 
 // storedVersion is $LATEST inside storedFunction, or a published version
@@ -57,6 +60,8 @@ type storedVersion struct {
 	Transition   string       `json:"transition,omitempty"`
 	Until        time.Time    `json:"until,omitzero"`
 	NextRevision string       `json:"nextRevision,omitempty"`
+	// RuntimeUpdate is the version's UpdateRuntimeOn when not Auto.
+	RuntimeUpdate string `json:"runtimeUpdate,omitempty"`
 }
 
 // storedConfig is a version's configuration. Pointers and slices keep the
@@ -199,7 +204,7 @@ type storedCors struct {
 func encodeRecord(rec *record) ([]byte, error) {
 	return json.Marshal(storedFunction{
 		Latest: storeVersion(&rec.Latest), Tags: rec.Tags, LastVersion: rec.LastVersion,
-		LastPublish: rec.LastPublish, Reserved: rec.Reserved,
+		LastPublish: rec.LastPublish, Reserved: rec.Reserved, Recursion: rec.Recursion,
 	})
 }
 
@@ -208,7 +213,7 @@ func decodeRecord(raw []byte, rec *record) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	*rec = record{Latest: s.Latest.load(), Tags: s.Tags, LastVersion: s.LastVersion, LastPublish: s.LastPublish, Reserved: s.Reserved}
+	*rec = record{Latest: s.Latest.load(), Tags: s.Tags, LastVersion: s.LastVersion, LastPublish: s.LastPublish, Reserved: s.Reserved, Recursion: s.Recursion}
 	return nil
 }
 
@@ -247,12 +252,12 @@ func decodeURL(raw []byte, c *URLConfig) error {
 
 func storeVersion(v *version) storedVersion {
 	return storedVersion{Config: storeConfig(&v.Config), Code: storeCode(v.Code), Layers: storeCodes(v.Layers), Transition: v.Trans,
-		Until: v.Until, NextRevision: v.NextRevision}
+		Until: v.Until, NextRevision: v.NextRevision, RuntimeUpdate: v.RuntimeUpdate}
 }
 
 func (s *storedVersion) load() version {
 	return version{Config: s.Config.load(), Code: s.Code.load(), Layers: loadCodes(s.Layers), Trans: s.Transition,
-		Until: s.Until, NextRevision: s.NextRevision}
+		Until: s.Until, NextRevision: s.NextRevision, RuntimeUpdate: s.RuntimeUpdate}
 }
 
 // digest identifies a version's code and configuration, ignoring what

@@ -48,7 +48,9 @@ func (s *Service) publishTx(tx store.Tx, ref Ref, rec *record, desc *string, t t
 	n := rec.LastVersion
 	vref := ref
 	vref.Qualifier = strconv.Itoa(n)
-	v := &version{Config: rec.Latest.Config, Code: rec.Latest.Code}
+	// The runtime management mode goes with the RuntimeVersionConfig it
+	// chose [?: that AWS's new version inherits it].
+	v := &version{Config: rec.Latest.Config, Code: rec.Latest.Code, RuntimeUpdate: rec.Latest.RuntimeUpdate}
 	v.Config.Version = str(vref.Qualifier)
 	v.Config.FunctionArn = str(vref.QualifiedARN())
 	v.Config.LastModified = lastModified(t)

@@ -36,6 +36,9 @@ type event struct {
 	Enqueued  time.Time `json:"enqueued"`
 	// Tenant is the invoke's tenant (X-Amz-Tenant-Id), kept for its runs.
 	Tenant string `json:"tenant,omitempty"`
+	// Trace is the invoke's X-Amzn-Trace-Id, which its runs continue
+	// (recursion.go).
+	Trace string `json:"trace,omitempty"`
 	// Last is what the last run answered (destinations.go).
 	Last *lastRun `json:"last,omitempty"`
 }
@@ -196,7 +199,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		if err == nil {
 			// The queue's context ends the run at shutdown: the event stays
 			// queued and runs again after a restart.
-			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID, TenantID: e.Tenant})
+			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID, TenantID: e.Tenant, TraceHeader: e.Trace})
 			failed = err != nil || res.FunctionError != ""
 			if err == nil && res.FunctionError != "" {
 				log.Info("event invoke failed", "attempt", e.Attempts+1, "error", string(res.Payload))
@@ -233,6 +236,11 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		switch {
 		case expired:
 			outcome = "EventAgeExceeded"
+		case fault.KindOf(err) == fault.RecursiveInvocation:
+			// Stopped in a recursive loop: dropped at once, to the
+			// on-failure destination and dead-letter queue [?: AWS's
+			// record's condition for it was not found].
+			outcome = "RetriesExhausted"
 		case retry:
 			// Throttles and lambdad's own failures are retried until the
 			// event is too old, and are not attempts.

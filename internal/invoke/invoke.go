@@ -98,6 +98,7 @@ type Service struct {
 	prov     provisioner    // provisioned concurrency (provisioned.go)
 	scale    scaler         // Lambda Managed Instances (scaler.go)
 	hostMem  atomic.Int64   // the host's memory in MB, once read (-1: unknown)
+	sampling sync.Map       // function ARN -> *atomic.Int64, X-Ray's reservoir (trace.go)
 	ctx      context.Context
 }
 
@@ -177,6 +178,10 @@ type Options struct {
 	// TenantID is the invoke's tenant (X-Amz-Tenant-Id): required by a
 	// tenant-isolated function, refused by any other (tenancy.go).
 	TenantID string
+	// TraceHeader is the caller's X-Amzn-Trace-Id: the run's trace
+	// continues it, and its lineage counts recursive invokes (trace.go,
+	// recursion.go).
+	TraceHeader string
 }
 
 // Result is what one invocation answered. Event and DryRun invocations
@@ -234,7 +239,7 @@ func (s *Service) Invoke(ctx context.Context, ref functions.Ref, payload []byte,
 	case DryRun:
 		return Result{}, nil
 	case Event:
-		return Result{}, s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: opts.RequestID, Tenant: opts.TenantID})
+		return Result{}, s.queue.enqueue(ctx, event{Account: ref.Account, Region: ref.Region, Name: ref.Name, Qualifier: ref.Qualifier, Payload: payload, ID: opts.RequestID, Tenant: opts.TenantID, Trace: opts.TraceHeader})
 	}
 	// A caller that hangs up does not end the run (as on AWS): it keeps its
 	// slot, and its log and counts are kept, until it ends.
@@ -261,6 +266,11 @@ func (s *Service) execute(ctx context.Context, ref functions.Ref, snap *function
 	if err != nil {
 		return Result{}, err
 	}
+	trace, err := s.traceHeader(snap, opts.TraceHeader)
+	if err != nil {
+		return Result{}, err
+	}
+	ctx = withTrace(ctx, trace)
 	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext), opts.TenantID)
 	out := Result{ExecutedVersion: snap.Version}
 	if err != nil {
@@ -354,7 +364,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 	}
 	fn := r.fn
-	inv := invocation(snap, requestID, payload, clientContext)
+	inv := invocation(snap, requestID, payload, clientContext, traceOf(ctx))
 	inv.Tenant, inv.TenantEnvLimit = runTenant(snap, tenant), s.tenantEnvLimit(snap)
 	res, err := s.cfg.Sandbox.Invoke(ctx, fn, inv)
 	if r.retired.Load() {
@@ -775,11 +785,11 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 }
 
 // invocation is one run of snap as the sandbox takes it.
-func invocation(snap *functions.Snapshot, requestID string, payload []byte, clientContext string) sandbox.Invocation {
+func invocation(snap *functions.Snapshot, requestID string, payload []byte, clientContext, trace string) sandbox.Invocation {
 	qualified := snap.QualifiedARN
 	if qualified == "" { // a snapshot not made by Resolve
 		qualified = snap.Ref.QualifiedARN()
 	}
-	return sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
+	return sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: trace,
 		ClientContext: clientContext, Payload: payload}
 }

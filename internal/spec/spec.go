@@ -5,7 +5,7 @@
 // holds the small hand-written types the generated code is written against.
 package spec
 
-//go:generate go run ./gen -model model/lambda-2015-03-31/service-2.json -out zz_generated.go
+//go:generate go run ./gen -model model/lambda-2015-03-31/service-2.json -added model/lambda-2015-03-31/added-2.json -out zz_generated.go
 
 import (
 	"fmt"
@@ -116,9 +116,12 @@ type Op struct {
 	Query       string // literal query the URI requires, e.g. "find=LayerVersion"
 	SuccessCode int
 	Deprecated  bool
-	NewInput    func() Input
-	NewOutput   func() Output // nil when the operation has no output body
-	Errors      []string
+	// Added marks operations AWS added after the botocore copy of the
+	// model: lambdad wrote them into model/.../added-2.json.
+	Added     bool
+	NewInput  func() Input
+	NewOutput func() Output // nil when the operation has no output body
+	Errors    []string
 }
 
 // Empty is the input of operations the model gives none.

@@ -776,6 +776,7 @@ var (
 	ruleParallelizationFactor                         = &Rule{Shape: "ParallelizationFactor", HasMin: true, Min: 1, HasMax: true, Max: 10}
 	rulePattern                                       = &Rule{Shape: "Pattern", HasMin: true, Min: 0, HasMax: true, Max: 4096, Pattern: "[\\s\\S]*", re: regexp.MustCompile("^(?:[\\s\\S]*)$")}
 	rulePerExecutionEnvironmentMaxConcurrency         = &Rule{Shape: "PerExecutionEnvironmentMaxConcurrency", HasMin: true, Min: 1, HasMax: true, Max: 1600}
+	rulePolicyResourceArn                             = &Rule{Shape: "PolicyResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 256, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?)$")}
 	rulePositiveInteger                               = &Rule{Shape: "PositiveInteger", HasMin: true, Min: 1}
 	rulePrincipal                                     = &Rule{Shape: "Principal", HasMin: true, Min: 0, HasMax: true, Max: 2048, Pattern: "[^\\s]+", re: regexp.MustCompile("^(?:[^\\s]+)$"), fast: &asciiSet{0xfffffffeffffc9ff, 0xffffffffffffffff}}
 	rulePrincipalOrgID                                = &Rule{Shape: "PrincipalOrgID", HasMin: true, Min: 12, HasMax: true, Max: 34, Pattern: "o-[a-z0-9]{10,32}", re: regexp.MustCompile("^(?:o-[a-z0-9]{10,32})$")}
@@ -790,6 +791,7 @@ var (
 	ruleRecursiveLoop                                 = &Rule{Shape: "RecursiveLoop", Enum: RecursiveLoopValues()}
 	ruleReservedConcurrentExecutions                  = &Rule{Shape: "ReservedConcurrentExecutions", HasMin: true, Min: 0}
 	ruleResourceArn                                   = &Rule{Shape: "ResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$")}
+	ruleResourcePolicy                                = &Rule{Shape: "ResourcePolicy", HasMin: true, Min: 1, HasMax: true, Max: 20480, Pattern: "[\\s\\S]+", re: regexp.MustCompile("^(?:[\\s\\S]+)$"), fast: &asciiSet{0xffffffffffffffff, 0xffffffffffffffff}}
 	ruleResponseStreamingInvocationType               = &Rule{Shape: "ResponseStreamingInvocationType", Enum: ResponseStreamingInvocationTypeValues()}
 	ruleRetentionPeriodInDays                         = &Rule{Shape: "RetentionPeriodInDays", HasMin: true, Min: 1, HasMax: true, Max: 90}
 	ruleRoleArn                                       = &Rule{Shape: "RoleArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$")}
@@ -2929,6 +2931,56 @@ func (s *DeleteCodeSigningConfigResponse) JSONBody() any {
 func (s *DeleteCodeSigningConfigResponse) EncodeHTTP(e Encoder) {
 }
 
+type DeleteDurableExecutionRequest struct {
+	DurableExecutionArn *string `json:"-"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *DeleteDurableExecutionRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "durableExecutionArn"), s.DurableExecutionArn != nil)
+	if s.DurableExecutionArn != nil {
+		v.String(v.Join(path, "durableExecutionArn"), *s.DurableExecutionArn, ruleDurableExecutionArn)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *DeleteDurableExecutionRequest) BindHTTP(b Binder) error {
+	s.DurableExecutionArn = b.Path("DurableExecutionArn")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *DeleteDurableExecutionRequest) JSONBody() any {
+	return nil
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *DeleteDurableExecutionRequest) EncodeHTTP(e Encoder) {
+}
+
+type DeleteDurableExecutionResponse struct {
+	DeletionRequestTimestamp *Timestamp `json:"DeletionRequestTimestamp,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *DeleteDurableExecutionResponse) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "deletionRequestTimestamp"), s.DeletionRequestTimestamp != nil)
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *DeleteDurableExecutionResponse) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *DeleteDurableExecutionResponse) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *DeleteDurableExecutionResponse) EncodeHTTP(e Encoder) {
+}
+
 type DeleteEventSourceMappingRequest struct {
 	UUID *string `json:"-"`
 }
@@ -3198,6 +3250,35 @@ func (s *DeleteProvisionedConcurrencyConfigRequest) JSONBody() any {
 
 // EncodeHTTP sets the status code, headers and raw payload members of a response.
 func (s *DeleteProvisionedConcurrencyConfigRequest) EncodeHTTP(e Encoder) {
+}
+
+type DeleteResourcePolicyRequest struct {
+	ResourceArn *string `json:"-"`
+	RevisionId  *string `json:"-"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *DeleteResourcePolicyRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "resourceArn"), s.ResourceArn != nil)
+	if s.ResourceArn != nil {
+		v.String(v.Join(path, "resourceArn"), *s.ResourceArn, rulePolicyResourceArn)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *DeleteResourcePolicyRequest) BindHTTP(b Binder) error {
+	s.ResourceArn = b.Path("ResourceArn")
+	s.RevisionId = b.Query("RevisionId")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *DeleteResourcePolicyRequest) JSONBody() any {
+	return nil
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *DeleteResourcePolicyRequest) EncodeHTTP(e Encoder) {
 }
 
 type DestinationConfig struct {
@@ -5830,6 +5911,59 @@ func (s *GetProvisionedConcurrencyConfigResponse) JSONBody() any {
 func (s *GetProvisionedConcurrencyConfigResponse) EncodeHTTP(e Encoder) {
 }
 
+type GetResourcePolicyRequest struct {
+	ResourceArn *string `json:"-"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *GetResourcePolicyRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "resourceArn"), s.ResourceArn != nil)
+	if s.ResourceArn != nil {
+		v.String(v.Join(path, "resourceArn"), *s.ResourceArn, rulePolicyResourceArn)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *GetResourcePolicyRequest) BindHTTP(b Binder) error {
+	s.ResourceArn = b.Path("ResourceArn")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *GetResourcePolicyRequest) JSONBody() any {
+	return nil
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *GetResourcePolicyRequest) EncodeHTTP(e Encoder) {
+}
+
+type GetResourcePolicyResponse struct {
+	Policy     *string `json:"Policy,omitzero"`
+	RevisionId *string `json:"RevisionId,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *GetResourcePolicyResponse) Validate(v Validator, path string) {
+	if s.Policy != nil {
+		v.String(v.Join(path, "policy"), *s.Policy, ruleResourcePolicy)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *GetResourcePolicyResponse) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *GetResourcePolicyResponse) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *GetResourcePolicyResponse) EncodeHTTP(e Encoder) {
+}
+
 type GetRuntimeManagementConfigRequest struct {
 	FunctionName *string `json:"-"`
 	Qualifier    *string `json:"-"`
@@ -8009,6 +8143,61 @@ func (s *OperationUpdate) JSONBody() any {
 func (s *OperationUpdate) EncodeHTTP(e Encoder) {
 }
 
+type PauseDurableExecutionRequest struct {
+	DurableExecutionArn    *string `json:"-"`
+	ClientToken            *string `json:"ClientToken,omitzero"`
+	Reason                 *string `json:"Reason,omitzero"`
+	ExecutionTimeoutPaused *bool   `json:"ExecutionTimeoutPaused,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *PauseDurableExecutionRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "durableExecutionArn"), s.DurableExecutionArn != nil)
+	if s.DurableExecutionArn != nil {
+		v.String(v.Join(path, "durableExecutionArn"), *s.DurableExecutionArn, ruleDurableExecutionArn)
+	}
+	if s.ClientToken != nil {
+		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *PauseDurableExecutionRequest) BindHTTP(b Binder) error {
+	s.DurableExecutionArn = b.Path("DurableExecutionArn")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *PauseDurableExecutionRequest) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *PauseDurableExecutionRequest) EncodeHTTP(e Encoder) {
+}
+
+type PauseDurableExecutionResponse struct {
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *PauseDurableExecutionResponse) Validate(v Validator, path string) {
+	_ = s
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *PauseDurableExecutionResponse) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *PauseDurableExecutionResponse) JSONBody() any {
+	return nil
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *PauseDurableExecutionResponse) EncodeHTTP(e Encoder) {
+}
+
 type PropagateTags struct {
 	Mode         *string           `json:"Mode,omitzero"`
 	ExplicitTags map[string]string `json:"ExplicitTags,omitzero"`
@@ -8612,6 +8801,65 @@ func (s *PutProvisionedConcurrencyConfigResponse) JSONBody() any {
 func (s *PutProvisionedConcurrencyConfigResponse) EncodeHTTP(e Encoder) {
 }
 
+type PutResourcePolicyRequest struct {
+	ResourceArn *string `json:"-"`
+	Policy      *string `json:"Policy,omitzero"`
+	RevisionId  *string `json:"RevisionId,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *PutResourcePolicyRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "resourceArn"), s.ResourceArn != nil)
+	if s.ResourceArn != nil {
+		v.String(v.Join(path, "resourceArn"), *s.ResourceArn, rulePolicyResourceArn)
+	}
+	v.Required(v.Join(path, "policy"), s.Policy != nil)
+	if s.Policy != nil {
+		v.String(v.Join(path, "policy"), *s.Policy, ruleResourcePolicy)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *PutResourcePolicyRequest) BindHTTP(b Binder) error {
+	s.ResourceArn = b.Path("ResourceArn")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *PutResourcePolicyRequest) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *PutResourcePolicyRequest) EncodeHTTP(e Encoder) {
+}
+
+type PutResourcePolicyResponse struct {
+	Policy     *string `json:"Policy,omitzero"`
+	RevisionId *string `json:"RevisionId,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *PutResourcePolicyResponse) Validate(v Validator, path string) {
+	if s.Policy != nil {
+		v.String(v.Join(path, "policy"), *s.Policy, ruleResourcePolicy)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *PutResourcePolicyResponse) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *PutResourcePolicyResponse) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *PutResourcePolicyResponse) EncodeHTTP(e Encoder) {
+}
+
 type PutRuntimeManagementConfigRequest struct {
 	FunctionName      *string `json:"-"`
 	Qualifier         *string `json:"-"`
@@ -8803,6 +9051,60 @@ func (s *ResolvedS3Object) JSONBody() any {
 
 // EncodeHTTP sets the status code, headers and raw payload members of a response.
 func (s *ResolvedS3Object) EncodeHTTP(e Encoder) {
+}
+
+type ResumeDurableExecutionRequest struct {
+	DurableExecutionArn *string `json:"-"`
+	ClientToken         *string `json:"ClientToken,omitzero"`
+	Reason              *string `json:"Reason,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *ResumeDurableExecutionRequest) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "durableExecutionArn"), s.DurableExecutionArn != nil)
+	if s.DurableExecutionArn != nil {
+		v.String(v.Join(path, "durableExecutionArn"), *s.DurableExecutionArn, ruleDurableExecutionArn)
+	}
+	if s.ClientToken != nil {
+		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *ResumeDurableExecutionRequest) BindHTTP(b Binder) error {
+	s.DurableExecutionArn = b.Path("DurableExecutionArn")
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *ResumeDurableExecutionRequest) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *ResumeDurableExecutionRequest) EncodeHTTP(e Encoder) {
+}
+
+type ResumeDurableExecutionResponse struct {
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *ResumeDurableExecutionResponse) Validate(v Validator, path string) {
+	_ = s
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *ResumeDurableExecutionResponse) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *ResumeDurableExecutionResponse) JSONBody() any {
+	return nil
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *ResumeDurableExecutionResponse) EncodeHTTP(e Encoder) {
 }
 
 type RetryDetails struct {
@@ -10493,6 +10795,11 @@ func Operations() []Op {
 			NewInput:  func() Input { return new(DeleteCodeSigningConfigRequest) },
 			NewOutput: func() Output { return new(DeleteCodeSigningConfigResponse) },
 			Errors:    []string{"InvalidParameterValueException", "ResourceConflictException", "ServiceException", "ResourceNotFoundException"}},
+		{Name: "DeleteDurableExecution", Method: "DELETE", Path: "/2025-12-01/durable-executions/{DurableExecutionArn}", Query: "", SuccessCode: 202, Deprecated: false,
+			Added:     true,
+			NewInput:  func() Input { return new(DeleteDurableExecutionRequest) },
+			NewOutput: func() Output { return new(DeleteDurableExecutionResponse) },
+			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "ResourceConflictException"}},
 		{Name: "DeleteEventSourceMapping", Method: "DELETE", Path: "/2015-03-31/event-source-mappings/{UUID}", Query: "", SuccessCode: 202, Deprecated: false,
 			NewInput:  func() Input { return new(DeleteEventSourceMappingRequest) },
 			NewOutput: func() Output { return new(EventSourceMappingConfiguration) },
@@ -10519,6 +10826,10 @@ func Operations() []Op {
 		{Name: "DeleteProvisionedConcurrencyConfig", Method: "DELETE", Path: "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", Query: "", SuccessCode: 204, Deprecated: false,
 			NewInput: func() Input { return new(DeleteProvisionedConcurrencyConfigRequest) },
 			Errors:   []string{"InvalidParameterValueException", "ResourceConflictException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException"}},
+		{Name: "DeleteResourcePolicy", Method: "DELETE", Path: "/2026-07-09/resource-policy/{ResourceArn}", Query: "", SuccessCode: 204, Deprecated: false,
+			Added:    true,
+			NewInput: func() Input { return new(DeleteResourcePolicyRequest) },
+			Errors:   []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "ResourceConflictException", "PreconditionFailedException"}},
 		{Name: "GetAccountSettings", Method: "GET", Path: "/2016-08-19/account-settings", Query: "", SuccessCode: 200, Deprecated: false,
 			NewInput:  func() Input { return new(GetAccountSettingsRequest) },
 			NewOutput: func() Output { return new(GetAccountSettingsResponse) },
@@ -10603,6 +10914,11 @@ func Operations() []Op {
 			NewInput:  func() Input { return new(GetProvisionedConcurrencyConfigRequest) },
 			NewOutput: func() Output { return new(GetProvisionedConcurrencyConfigResponse) },
 			Errors:    []string{"InvalidParameterValueException", "ProvisionedConcurrencyConfigNotFoundException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException"}},
+		{Name: "GetResourcePolicy", Method: "GET", Path: "/2026-07-09/resource-policy/{ResourceArn}", Query: "", SuccessCode: 200, Deprecated: false,
+			Added:     true,
+			NewInput:  func() Input { return new(GetResourcePolicyRequest) },
+			NewOutput: func() Output { return new(GetResourcePolicyResponse) },
+			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException"}},
 		{Name: "GetRuntimeManagementConfig", Method: "GET", Path: "/2021-07-20/functions/{FunctionName}/runtime-management-config", Query: "", SuccessCode: 200, Deprecated: false,
 			NewInput:  func() Input { return new(GetRuntimeManagementConfigRequest) },
 			NewOutput: func() Output { return new(GetRuntimeManagementConfigResponse) },
@@ -10679,6 +10995,11 @@ func Operations() []Op {
 			NewInput:  func() Input { return new(ListVersionsByFunctionRequest) },
 			NewOutput: func() Output { return new(ListVersionsByFunctionResponse) },
 			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException"}},
+		{Name: "PauseDurableExecution", Method: "POST", Path: "/2025-12-01/durable-executions/{DurableExecutionArn}/pause", Query: "", SuccessCode: 202, Deprecated: false,
+			Added:     true,
+			NewInput:  func() Input { return new(PauseDurableExecutionRequest) },
+			NewOutput: func() Output { return new(PauseDurableExecutionResponse) },
+			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "ResourceConflictException"}},
 		{Name: "PublishLayerVersion", Method: "POST", Path: "/2018-10-31/layers/{LayerName}/versions", Query: "", SuccessCode: 201, Deprecated: false,
 			NewInput:  func() Input { return new(PublishLayerVersionRequest) },
 			NewOutput: func() Output { return new(PublishLayerVersionResponse) },
@@ -10711,6 +11032,11 @@ func Operations() []Op {
 			NewInput:  func() Input { return new(PutProvisionedConcurrencyConfigRequest) },
 			NewOutput: func() Output { return new(PutProvisionedConcurrencyConfigResponse) },
 			Errors:    []string{"InvalidParameterValueException", "ResourceConflictException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException"}},
+		{Name: "PutResourcePolicy", Method: "PUT", Path: "/2026-07-09/resource-policy/{ResourceArn}", Query: "", SuccessCode: 200, Deprecated: false,
+			Added:     true,
+			NewInput:  func() Input { return new(PutResourcePolicyRequest) },
+			NewOutput: func() Output { return new(PutResourcePolicyResponse) },
+			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "ResourceConflictException", "PolicyLengthExceededException", "PreconditionFailedException", "PublicPolicyException"}},
 		{Name: "PutRuntimeManagementConfig", Method: "PUT", Path: "/2021-07-20/functions/{FunctionName}/runtime-management-config", Query: "", SuccessCode: 200, Deprecated: false,
 			NewInput:  func() Input { return new(PutRuntimeManagementConfigRequest) },
 			NewOutput: func() Output { return new(PutRuntimeManagementConfigResponse) },
@@ -10721,6 +11047,11 @@ func Operations() []Op {
 		{Name: "RemovePermission", Method: "DELETE", Path: "/2015-03-31/functions/{FunctionName}/policy/{StatementId}", Query: "", SuccessCode: 204, Deprecated: false,
 			NewInput: func() Input { return new(RemovePermissionRequest) },
 			Errors:   []string{"InvalidParameterValueException", "PublicPolicyException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "PreconditionFailedException"}},
+		{Name: "ResumeDurableExecution", Method: "POST", Path: "/2025-12-01/durable-executions/{DurableExecutionArn}/resume", Query: "", SuccessCode: 202, Deprecated: false,
+			Added:     true,
+			NewInput:  func() Input { return new(ResumeDurableExecutionRequest) },
+			NewOutput: func() Output { return new(ResumeDurableExecutionResponse) },
+			Errors:    []string{"InvalidParameterValueException", "ServiceException", "TooManyRequestsException", "ResourceNotFoundException", "ResourceConflictException"}},
 		{Name: "SendDurableExecutionCallbackFailure", Method: "POST", Path: "/2025-12-01/durable-execution-callbacks/{CallbackId}/fail", Query: "", SuccessCode: 200, Deprecated: false,
 			NewInput:  func() Input { return new(SendDurableExecutionCallbackFailureRequest) },
 			NewOutput: func() Output { return new(SendDurableExecutionCallbackFailureResponse) },

@@ -37,6 +37,7 @@ type operation struct {
 	Errors []ref  `json:"errors"`
 	Depr   bool   `json:"deprecated"`
 	Doc    string `json:"documentation"`
+	Added  bool   `json:"-"` // from -added, not AWS's file
 }
 
 type ref struct {
@@ -93,30 +94,34 @@ var rewrites = map[string][2]string{
 
 func main() {
 	in := flag.String("model", "", "service-2.json")
+	added := flag.String("added", "", "operations and shapes lambdad added to the model (same format)")
 	out := flag.String("out", "zz_generated.go", "output file")
 	flag.Parse()
-	raw, err := os.ReadFile(*in)
+	m, err := readModel(*in)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var m model
-	if err := json.Unmarshal(raw, &m); err != nil {
-		log.Fatal(err)
-	}
-	var order struct {
-		Shapes map[string]struct {
-			Members json.RawMessage `json:"members"`
-		} `json:"shapes"`
-	}
-	if err := json.Unmarshal(raw, &order); err != nil {
-		log.Fatal(err)
-	}
-	for name, sh := range order.Shapes {
-		if len(sh.Members) > 0 {
-			m.Shapes[name].Order = objectKeys(sh.Members)
+	if *added != "" {
+		more, err := readModel(*added)
+		if err != nil {
+			log.Fatal(err)
+		}
+		// A name in both means AWS's copy caught up: drop it from ours.
+		for name, op := range more.Operations {
+			if m.Operations[name] != nil {
+				log.Fatalf("%s: operation %s is in the model already", *added, name)
+			}
+			op.Added = true
+			m.Operations[name] = op
+		}
+		for name, sh := range more.Shapes {
+			if m.Shapes[name] != nil {
+				log.Fatalf("%s: shape %s is in the model already", *added, name)
+			}
+			m.Shapes[name] = sh
 		}
 	}
-	g := &gen{m: &m, rules: map[string]string{}}
+	g := &gen{m: m, rules: map[string]string{}}
 	src := g.run()
 	formatted, err := format.Source(src)
 	if err != nil {
@@ -126,6 +131,32 @@ func main() {
 	if err := os.WriteFile(*out, formatted, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// readModel reads a service-2.json, keeping each shape's member order.
+func readModel(path string) (*model, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m model
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var order struct {
+		Shapes map[string]struct {
+			Members json.RawMessage `json:"members"`
+		} `json:"shapes"`
+	}
+	if err := json.Unmarshal(raw, &order); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for name, sh := range order.Shapes {
+		if len(sh.Members) > 0 {
+			m.Shapes[name].Order = objectKeys(sh.Members)
+		}
+	}
+	return &m, nil
 }
 
 // objectKeys lists a JSON object's keys in their order: AWS reports
@@ -643,6 +674,9 @@ func (g *gen) operations() {
 		uri := op.HTTP.RequestURI
 		path, query, _ := strings.Cut(uri, "?")
 		g.p("{Name: %q, Method: %q, Path: %q, Query: %q, SuccessCode: %d, Deprecated: %v,\n", name, op.HTTP.Method, path, query, code, op.Depr)
+		if op.Added {
+			g.p("Added: true,\n")
+		}
 		if op.Input != nil {
 			g.p("NewInput: func() Input { return new(%s) },\n", op.Input.Shape)
 		} else {
