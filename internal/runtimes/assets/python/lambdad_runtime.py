@@ -630,9 +630,22 @@ def host_site_packages():
 
 
 def setup_paths(task_root, opt_dir):
-    version = "python%d.%d" % sys.version_info[:2]
-    front = [task_root, os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
-    sys.path[:] = front + [p for p in sys.path if p not in front]
+    # A layer's packages sit under the runtime's version (python3.12 finds
+    # python/lib/python3.12/site-packages even when the host's interpreter
+    # is another Python 3).
+    version = "python3.%d" % _runtime_minor()
+    layer_sites = [os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
+    rest = list(sys.path)
+    sys.path[:] = [task_root] + layer_sites
+    # AWS makes the layer directories site directories: their .pth files
+    # add paths (and may run their import lines), which go right after them.
+    import site
+
+    known = set(sys.path)
+    for d in layer_sites:
+        if os.path.isdir(d):
+            site.addsitedir(d, known)
+    sys.path.extend(p for p in rest if p not in sys.path)
     sys.path.extend(p for p in host_site_packages() if p not in sys.path)
 
 
