@@ -19,7 +19,7 @@ func TestPythonLayerSitePackages(t *testing.T) {
 	site := "python/lib/python3.12/site-packages/"
 	layer := publishLayer(t, c, "pysite", archivetest.Zip(t,
 		archivetest.File{Name: site + "vpkg/__init__.py", Body: "WHERE = 'python3.12 site-packages'\n"},
-		archivetest.File{Name: site + "vendored.pth", Body: "# comment\nvendored\nimport os; os.environ['LAYER_PTH_RAN'] = 'yes'\n"},
+		archivetest.File{Name: site + "vendored.pth", Body: "# comment\nvendored\nimport os, textwrap; os.environ['LAYER_PTH_RAN'] = textwrap.__name__\n"},
 		archivetest.File{Name: site + "vendored/deep.py", Body: "WHERE = 'from a .pth of site-packages'\n"},
 		archivetest.File{Name: "python/top.pth", Body: "toplib\n"},
 		archivetest.File{Name: "python/toplib/top.py", Body: "WHERE = 'from a .pth of /opt/python'\n"},
@@ -33,12 +33,14 @@ def handler(e, c):
         other = otherver.WHERE
     except ImportError:
         other = "not importable"
-    return [vpkg.WHERE, deep.WHERE, top.WHERE, os.environ.get("LAYER_PTH_RAN"), other]
+    import sys
+    order = [p.rsplit("/", 1)[-1] for p in sys.path[:5]]
+    return [vpkg.WHERE, deep.WHERE, top.WHERE, os.environ.get("LAYER_PTH_RAN"), other, order]
 `)
 	fn.Layers = []string{aws.ToString(layer.LayerVersionArn)}
 	testkit.CreateActive(t, c, fn)
 	out := testkit.Call(t, c, "py-site", `{}`)
-	want := `["python3.12 site-packages", "from a .pth of site-packages", "from a .pth of /opt/python", "yes", "not importable"]`
+	want := `["python3.12 site-packages", "from a .pth of site-packages", "from a .pth of /opt/python", "textwrap", "not importable", ["task", "site-packages", "python", "vendored", "toplib"]]`
 	if got := string(out.Payload); got != want {
 		t.Errorf("layer site packages: got %s (error %q), want %s", got, aws.ToString(out.FunctionError), want)
 	}

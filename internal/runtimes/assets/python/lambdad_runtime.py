@@ -630,22 +630,25 @@ def host_site_packages():
 
 
 def setup_paths(task_root, opt_dir):
+    import site
+
     # A layer's packages sit under the runtime's version (python3.12 finds
     # python/lib/python3.12/site-packages even when the host's interpreter
     # is another Python 3).
     version = "python3.%d" % _runtime_minor()
-    layer_sites = [os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
-    rest = list(sys.path)
-    sys.path[:] = [task_root] + layer_sites
+    front = [task_root, os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
+    sys.path[:] = front + [p for p in sys.path if p not in front]
     # AWS makes the layer directories site directories: their .pth files
-    # add paths (and may run their import lines), which go right after them.
-    import site
-
+    # add paths (and may run import lines, with the whole stdlib on the
+    # path), and those paths go right after the layer's.
+    n = len(sys.path)
     known = set(sys.path)
-    for d in layer_sites:
+    for d in front[1:]:
         if os.path.isdir(d):
             site.addsitedir(d, known)
-    sys.path.extend(p for p in rest if p not in sys.path)
+    added = sys.path[n:]
+    del sys.path[n:]
+    sys.path[len(front):len(front)] = added
     sys.path.extend(p for p in host_site_packages() if p not in sys.path)
 
 
