@@ -30,7 +30,7 @@ const (
 	RuntimeDirPlaceholder = "{RUNTIME_DIR}"
 )
 
-//go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs
+//go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs assets/node/layers.mjs
 var assets embed.FS
 
 // Config configures a Catalog.
