@@ -307,6 +307,9 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if in.ImageConfig != nil {
 		c.ImageConfigResponse = &spec.ImageConfigResponse{ImageConfig: in.ImageConfig}
 	}
+	if err := checkSizes(&c); err != nil {
+		return nil, err
+	}
 	rec := &record{Latest: version{Config: c, Code: code}, Tags: in.Tags}
 	rec.Latest.begin(transCreate, now, s.cfg.Transition)
 	publish := in.Publish != nil && *in.Publish

@@ -1,0 +1,41 @@
+package functions
+
+import (
+	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/ids"
+	"github.com/lambdad/lambdad/internal/spec"
+)
+
+// Limits of a function that does not run on a capacity provider. The model
+// allows more (up to 32768 MB and 5400 s) because other kinds of function
+// do; AWS answers these for an ordinary one.
+const (
+	maxMemoryMB      = 10240
+	maxTimeoutSecond = 900
+)
+
+// checkSizes refuses a MemorySize or Timeout past what an ordinary
+// (on-demand) function may have. Timeout's wording is AWS's recorded
+// ValidationException; MemorySize's is the message AWS's accounts see for
+// their memory quota, with Lambda's 10240 MB [?: the error code is not in
+// any recorded response; InvalidParameterValueException is assumed].
+func checkSizes(c *spec.FunctionConfiguration) error {
+	if managedInstances(c) != nil {
+		return nil
+	}
+	if c.Timeout != nil && *c.Timeout > maxTimeoutSecond {
+		return fault.Invalidf(fault.Violation{Field: "timeout", Value: *c.Timeout,
+			Constraint: "Member must have value less than or equal to 900"})
+	}
+	if c.MemorySize != nil && *c.MemorySize > maxMemoryMB {
+		return fault.InvalidParameterf("'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to %d", maxMemoryMB)
+	}
+	return nil
+}
+
+// newRevision gives the function a new RevisionId, as AWS does on every
+// TagResource and UntagResource (LocalStack's AWS-recorded
+// test_tag_lifecycle: each one changes GetFunction's RevisionId).
+func newRevision(rec *record) {
+	rec.Latest.Config.RevisionId = str(ids.UUID())
+}
