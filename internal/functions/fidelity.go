@@ -39,3 +39,23 @@ func checkSizes(c *spec.FunctionConfiguration) error {
 func newRevision(rec *record) {
 	rec.Latest.Config.RevisionId = str(ids.UUID())
 }
+
+// runtimeState shows an Active function whose runtime this host cannot run
+// at all (no interpreter for it: java, ruby, dotnet here) as AWS shows a
+// function that cannot start: State Failed, StateReasonCode InvalidRuntime
+// (a code of AWS's StateReasonCode enum) and the reason in StateReason, so
+// that waiters and consoles say so at once instead of every Invoke. It is
+// worked out when read, so installing the interpreter (and restarting
+// lambdad) makes the function Active. A provided* function is not checked:
+// its bootstrap is the code's, and AWS reports a missing one on Invoke.
+func (s *Service) runtimeState(c *spec.FunctionConfiguration) {
+	if s.cfg.RuntimeProblem == nil || c.Runtime == nil || c.State == nil || *c.State != "Active" {
+		return
+	}
+	if c.PackageType != nil && *c.PackageType != "Zip" {
+		return
+	}
+	if why := s.cfg.RuntimeProblem(*c.Runtime); why != "" {
+		c.State, c.StateReasonCode, c.StateReason = str("Failed"), str("InvalidRuntime"), str(why)
+	}
+}

@@ -59,6 +59,7 @@ func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionCo
 		}
 		out = v.view(s.cfg.Now())
 		s.managedState(&out)
+		s.runtimeState(&out)
 		qualifyLatest(&out, r)
 		return nil
 	})
@@ -86,6 +87,7 @@ func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
 		}
 		out = Function{Config: v.view(s.cfg.Now()), Code: v.Code, Tags: rec.Tags, Reserved: rec.Reserved}
 		s.managedState(&out.Config)
+		s.runtimeState(&out.Config)
 		qualifyLatest(&out.Config, r)
 		return nil
 	})

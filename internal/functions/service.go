@@ -67,6 +67,10 @@ type Config struct {
 	// service of an SQS, SNS, EventBridge or S3 ARN (a destination or a
 	// dead-letter queue); nil: such targets are refused as unsupported.
 	CheckDestination func(arn string) error
+	// RuntimeProblem, when set, says why this host cannot run a runtime
+	// at all ("" when it can): such a function shows State Failed
+	// (fidelity.go).
+	RuntimeProblem func(runtime string) string
 }
 
 // Service is the control plane.

@@ -564,3 +564,16 @@ func parseVersion(s string) ([2]int, error) {
 	}
 	return [2]int{major, minor}, nil
 }
+
+// Problem says why this host cannot run runtime at all, or "" when it can
+// (or when it depends on the function's code: provided* runs the code's
+// bootstrap, checked at launch).
+func (c *Catalog) Problem(runtime string) string {
+	if strings.HasPrefix(runtime, "provided") {
+		return ""
+	}
+	if _, err := c.Launch(runtime, "", "", nil); err != nil {
+		return err.Error()
+	}
+	return ""
+}

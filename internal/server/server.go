@@ -208,6 +208,13 @@ func New(cfg Config) (*Server, error) {
 		durable: durable.New(durable.Config{Store: st, Logger: log}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
+	// A function whose runtime this host cannot run shows State Failed.
+	fcfg.RuntimeProblem = func(runtime string) string {
+		if srv.runtimes == nil {
+			return ""
+		}
+		return srv.runtimes.Problem(runtime)
+	}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
