@@ -80,7 +80,9 @@ func TestUnrunnableFunctionsFailFast(t *testing.T) {
 	testkit.Create(t, c, java)
 	// The SDK's waiter for Active gives up at once on Failed.
 	_, err := lambda.NewFunctionActiveV2Waiter(c).WaitForOutput(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("java-fn")}, 20*time.Second,
-		func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond })
+		func(o *lambda.FunctionActiveV2WaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		})
 	if err == nil || !strings.Contains(err.Error(), "Failure") {
 		t.Errorf("FunctionActiveV2 waiter on java-fn: %v; want it to stop on State Failed", err)
 	}

@@ -224,4 +224,3 @@ func TestInvokeInitErrors(t *testing.T) {
 		})
 	}
 }
-
