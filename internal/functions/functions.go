@@ -200,6 +200,10 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	if err := checkCreateTenancy(in); err != nil {
 		return nil, err
 	}
+	// Before the code is taken in: a refusal after it would hold codeMu.
+	if err := checkSizes(&spec.FunctionConfiguration{Timeout: in.Timeout, MemorySize: in.MemorySize, CapacityProviderConfig: in.CapacityProviderConfig}); err != nil {
+		return nil, err
+	}
 	if in.DeadLetterConfig != nil {
 		if err := s.checkDeadLetter(ref, in.DeadLetterConfig.TargetArn); err != nil {
 			return nil, err
@@ -308,9 +312,6 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	}
 	if in.ImageConfig != nil {
 		c.ImageConfigResponse = &spec.ImageConfigResponse{ImageConfig: in.ImageConfig}
-	}
-	if err := checkSizes(&c); err != nil {
-		return nil, err
 	}
 	rec := &record{Latest: version{Config: c, Code: code}, Tags: in.Tags}
 	rec.Latest.begin(transCreate, now, s.cfg.Transition)

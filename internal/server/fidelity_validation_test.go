@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -72,6 +73,12 @@ func TestFidelityConfigValidation(t *testing.T) {
 	ok.Timeout, ok.MemorySize = aws.Int32(900), aws.Int32(10240)
 	if _, err := c.CreateFunction(ctx, ok); err != nil {
 		t.Fatalf("900 s and 10240 MB: %v", err)
+	}
+	// The refusals left nothing held: a delete (which collects code) runs.
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.DeleteFunction(dctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("cfg-limits")}); err != nil {
+		t.Fatalf("DeleteFunction after refused creates: %v", err)
 	}
 	testkit.CreateActive(t, c, testkit.PyFunction(t, "cfg-update", "def handler(e, c):\n    return 1\n"))
 	_, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("cfg-update"), Timeout: aws.Int32(1000)})
