@@ -5,6 +5,7 @@ package archive
 
 import (
 	"archive/zip"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,29 +36,26 @@ var (
 	ErrUnsafeSymlink = errors.New("archive: unsafe symlink")
 	// ErrTooManyEntries: the zip has more entries than Limits.MaxEntries.
 	ErrTooManyEntries = errors.New("archive: too many entries")
-	// ErrBomb: an entry is compressed beyond Limits.MaxRatio, or inflates
-	// past the size its header declares.
+	// ErrBomb: entries share compressed data (an overlapping-entries
+	// bomb), or an entry inflates past the size its header declares.
 	ErrBomb = errors.New("archive: compression bomb")
 )
 
-// Limits bound what an archive may expand to. A zero field means its default.
+// Limits bound what an archive may expand to, and so the work of checking
+// it: every byte inflated counts against MaxUnzipped, whatever the headers
+// say. There is no compression-ratio limit: deflate reaches about 1,030:1
+// on real data (a file of zeros), and the totals bound the work anyway.
+// A zero field means its default.
 type Limits struct {
 	// MaxUnzipped caps the total uncompressed size of all entries.
 	MaxUnzipped int64
 	// MaxEntries caps the number of entries, directories included.
 	MaxEntries int
-	// MaxRatio caps uncompressed/compressed size for entries over 1 MiB.
-	MaxRatio int64
 }
 
 const (
 	defaultMaxUnzipped = limits.UnzippedCodeBytes
 	defaultMaxEntries  = 100000
-	defaultMaxRatio    = 1000
-
-	// Small entries are never bombs: a tiny blank file compresses absurdly
-	// well and is harmless.
-	ratioFloor = 1 << 20
 
 	maxLinkTarget = 4095 // PATH_MAX - 1
 	maxNameLen    = 4095
@@ -66,7 +64,7 @@ const (
 
 // DefaultLimits returns Lambda's limits.
 func DefaultLimits() Limits {
-	return Limits{MaxUnzipped: defaultMaxUnzipped, MaxEntries: defaultMaxEntries, MaxRatio: defaultMaxRatio}
+	return Limits{MaxUnzipped: defaultMaxUnzipped, MaxEntries: defaultMaxEntries}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -76,9 +74,6 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxEntries <= 0 {
 		l.MaxEntries = d.MaxEntries
-	}
-	if l.MaxRatio <= 0 {
-		l.MaxRatio = d.MaxRatio
 	}
 	return l
 }
@@ -376,13 +371,45 @@ func newPlan(r io.ReaderAt, size int64, lim Limits) (*plan, error) {
 			return nil, fmt.Errorf("%w: declared sizes exceed %d bytes", ErrUnzippedTooLarge, lim.MaxUnzipped)
 		}
 	}
-	for _, e := range p.entries {
-		u, c := e.f.UncompressedSize64, e.f.CompressedSize64
-		if e.kind != kindDir && u > ratioFloor && (c == 0 || u/c > uint64(lim.MaxRatio)) {
-			return nil, fmt.Errorf("%w: entry %q inflates %d bytes to %d", ErrBomb, e.f.Name, c, u)
-		}
+	if err := checkOverlap(p.entries, size); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkOverlap refuses entries whose compressed data overlap: the
+// overlapping-entries bomb makes many entries of one deflate stream (or of
+// streams nested inside each other's data), so that a small archive
+// inflates its data many times over. Real archives never share bytes.
+func checkOverlap(entries []entry, size int64) error {
+	type span struct {
+		from, to int64
+		name     string
+	}
+	spans := make([]span, 0, len(entries))
+	for _, e := range entries {
+		if e.kind == kindDir {
+			continue
+		}
+		off, err := e.f.DataOffset()
+		if err != nil {
+			return fmt.Errorf("%w: entry %q: %v", ErrNotZip, e.f.Name, err)
+		}
+		c := e.f.CompressedSize64
+		if off < 0 || c > uint64(size) || off > size-int64(c) {
+			return fmt.Errorf("%w: entry %q lies past the end of the archive", ErrNotZip, e.f.Name)
+		}
+		if c > 0 {
+			spans = append(spans, span{off, off + int64(c), e.f.Name})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.from, b.from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from < spans[i-1].to {
+			return fmt.Errorf("%w: entries %q and %q share compressed data", ErrBomb, spans[i-1].name, spans[i].name)
+		}
+	}
+	return nil
 }
 
 func (p *plan) add(f *zip.File) (entry, error) {

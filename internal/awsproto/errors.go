@@ -148,7 +148,7 @@ func (v *validation) String(path, s string, r *spec.Rule) {
 		v.fail(s, path, fmt.Sprintf("Member must have length less than or equal to %v", r.Max))
 	}
 	if r.Pattern != "" && !r.Match(s) {
-		v.fail(s, path, "Member must satisfy regular expression pattern: "+r.Pattern)
+		v.fail(s, path, "Member must satisfy regular expression pattern: "+shownPattern(r))
 	}
 	if len(r.Enum) > 0 && !contains(r.Enum, s) {
 		v.fail(s, path, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
@@ -199,13 +199,33 @@ func ruleText(r *spec.Rule) []string {
 		out = append(out, fmt.Sprintf("Member must have length greater than or equal to %v", r.Min))
 	}
 	if r.Pattern != "" {
-		out = append(out, "Member must satisfy regular expression pattern: "+r.Pattern)
+		out = append(out, "Member must satisfy regular expression pattern: "+shownPattern(r))
 	}
 	if len(r.Enum) > 0 {
 		out = append(out, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
 	}
 	return out
 }
+
+// shownPatterns are patterns AWS's messages spell differently from the
+// published model (LocalStack's AWS-recorded snapshots, November 2025):
+// the layer ARN without the model's outer parentheses.
+var shownPatterns = map[string]string{
+	"LayerVersionArn": `(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)`,
+}
+
+func shownPattern(r *spec.Rule) string {
+	if p, ok := shownPatterns[r.Shape]; ok {
+		return p
+	}
+	return r.Pattern
+}
+
+// nullableMembers are list members whose constraint list in AWS's
+// messages ends without "Member must not be null" (the VPC config's
+// subnet and security group ids, in the AWS-recorded snapshots; layers
+// and architectures have it).
+var nullableMembers = map[string]bool{"SubnetId": true, "SecurityGroupId": true}
 
 func ruleHolds(s string, r *spec.Rule) bool {
 	n := float64(len([]rune(s)))
@@ -215,7 +235,10 @@ func ruleHolds(s string, r *spec.Rule) bool {
 func (v *validation) Members(path string, list []string, r *spec.Rule) {
 	for _, s := range list {
 		if !ruleHolds(s, r) {
-			c := append(ruleText(r), "Member must not be null")
+			c := ruleText(r)
+			if !nullableMembers[r.Shape] {
+				c = append(c, "Member must not be null")
+			}
 			v.fail("["+strings.Join(list, ", ")+"]", path, "Member must satisfy constraint: ["+strings.Join(c, ", ")+"]")
 			return
 		}

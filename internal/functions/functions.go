@@ -59,6 +59,7 @@ func (s *Service) GetConfiguration(ctx context.Context, r Ref) (*spec.FunctionCo
 		}
 		out = v.view(s.cfg.Now())
 		s.managedState(&out)
+		s.runtimeState(&out)
 		qualifyLatest(&out, r)
 		return nil
 	})
@@ -86,6 +87,7 @@ func (s *Service) Get(ctx context.Context, r Ref) (*Function, error) {
 		}
 		out = Function{Config: v.view(s.cfg.Now()), Code: v.Code, Tags: rec.Tags, Reserved: rec.Reserved}
 		s.managedState(&out.Config)
+		s.runtimeState(&out.Config)
 		qualifyLatest(&out.Config, r)
 		return nil
 	})
@@ -182,6 +184,10 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 		return nil, fault.InvalidParameterf("Unsupported function name format: %s. The function name cannot include a qualifier.", *in.FunctionName)
 	}
 	if err := checkCreateTenancy(in); err != nil {
+		return nil, err
+	}
+	// Before the code is taken in: a refusal after it would hold codeMu.
+	if err := checkSizes(&spec.FunctionConfiguration{Timeout: in.Timeout, MemorySize: in.MemorySize, CapacityProviderConfig: in.CapacityProviderConfig}); err != nil {
 		return nil, err
 	}
 	if in.DeadLetterConfig != nil {

@@ -41,7 +41,7 @@ func TestCreateValidation(t *testing.T) {
 		{"no runtime", func(in *spec.CreateFunctionRequest) { in.Runtime = nil }, fault.InvalidParameter, "",
 			"Runtime and Handler are mandatory parameters for functions created with deployment packages."},
 		{"unknown runtime", func(in *spec.CreateFunctionRequest) { in.Runtime = str("cobol") }, fault.InvalidParameter, "",
-			"Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" + strings.Join(spec.RuntimeValues(), ", ") + "] or be a valid ARN"},
+			"Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" + runtimeEnum + "] or be a valid ARN"},
 		{"blocked runtime", func(in *spec.CreateFunctionRequest) { in.Runtime = str("python2.7") }, fault.InvalidParameter, "",
 			"The runtime parameter of python2.7 is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."},
 		{"zip with image", func(in *spec.CreateFunctionRequest) { in.Code.ImageUri = str("img") }, fault.InvalidParameter, "",

@@ -170,7 +170,12 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 		}
 		if p == nil {
 			p = &policy{}
-		} else if in.RevisionId != nil && *in.RevisionId != p.RevisionID {
+		}
+		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if in.RevisionId != nil && *in.RevisionId != rev {
 			return policyRevisionError()
 		}
 		for _, old := range p.Statements {
@@ -181,6 +186,9 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 		}
 		p.Statements = append(p.Statements, raw)
 		p.RevisionID = ids.UUID()
+		if err := bump(p.RevisionID); err != nil {
+			return err
+		}
 		b, _ := encodePolicy(p)
 		return tx.Put(bPolicies, policyKey(ref), b)
 	})
@@ -203,17 +211,24 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 		if p == nil || len(p.Statements) == 0 {
 			return fault.NotFoundf("Policy", "No policy is associated with the given resource.")
 		}
-		if revision != nil && *revision != p.RevisionID {
+		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if revision != nil && *revision != rev {
 			return policyRevisionError()
 		}
 		for i, old := range p.Statements {
 			var o statement
 			if json.Unmarshal(old, &o) == nil && o.Sid == sid {
 				p.Statements = append(p.Statements[:i], p.Statements[i+1:]...)
+				p.RevisionID = ids.UUID()
+				if err := bump(p.RevisionID); err != nil {
+					return err
+				}
 				if len(p.Statements) == 0 {
 					return tx.Delete(bPolicies, policyKey(ref))
 				}
-				p.RevisionID = ids.UUID()
 				b, _ := encodePolicy(p)
 				return tx.Put(bPolicies, policyKey(ref), b)
 			}
@@ -244,7 +259,11 @@ func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyRespon
 			ID        string            `json:"Id"`
 			Statement []json.RawMessage `json:"Statement"`
 		}{"2012-10-17", "default", p.Statements})
-		out = &spec.GetPolicyResponse{Policy: str(string(doc)), RevisionId: str(p.RevisionID)}
+		rev, _, err := s.policyTarget(tx, ref, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		out = &spec.GetPolicyResponse{Policy: str(string(doc)), RevisionId: str(rev)}
 		return nil
 	})
 	return out, err

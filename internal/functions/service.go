@@ -71,6 +71,10 @@ type Config struct {
 	// to, for layer grants to an organization (layerperm.go); an account
 	// not in it belongs to none.
 	Organizations map[string]string
+	// RuntimeProblem, when set, says why this host cannot run a runtime
+	// at all ("" when it can): such a function shows State Failed
+	// (fidelity.go).
+	RuntimeProblem func(runtime string) string
 }
 
 // Service is the control plane.

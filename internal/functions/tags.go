@@ -59,6 +59,7 @@ func (s *Service) Tag(ctx context.Context, id caller.Identity, arn string, tags 
 		if len(rec.Tags) > maxTags {
 			return fault.InvalidParameterf("Number of tags exceeds resource tag limit.")
 		}
+		newRevision(rec)
 		return nil
 	})
 }
@@ -73,6 +74,7 @@ func (s *Service) Untag(ctx context.Context, id caller.Identity, arn string, key
 		for _, k := range keys {
 			delete(rec.Tags, k)
 		}
+		newRevision(rec)
 		return nil
 	})
 }

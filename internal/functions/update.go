@@ -103,6 +103,9 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 		if in.MemorySize != nil {
 			c.MemorySize = in.MemorySize
 		}
+		if err := checkSizes(c); err != nil {
+			return err
+		}
 		if in.VpcConfig != nil {
 			c.VpcConfig = vpcOf(in.VpcConfig)
 		}

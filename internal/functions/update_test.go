@@ -1,7 +1,6 @@
 package functions
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/lambdad/lambdad/internal/fault"
@@ -25,7 +24,7 @@ func TestUpdateConfigurationValidation(t *testing.T) {
 		msg  string
 	}{
 		{"unknown runtime", spec.UpdateFunctionConfigurationRequest{Runtime: str("cobol")}, fault.InvalidParameter,
-			"Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" + strings.Join(spec.RuntimeValues(), ", ") + "] or be a valid ARN"},
+			"Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" + runtimeEnum + "] or be a valid ARN"},
 		{"reserved variable", spec.UpdateFunctionConfigurationRequest{Environment: &spec.Environment{Variables: map[string]string{"_HANDLER": "x"}}}, fault.InvalidParameter,
 			"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: _HANDLER"},
 		{"six layers", spec.UpdateFunctionConfigurationRequest{Layers: make([]string, 6)}, fault.InvalidParameter, "Cannot reference more than 5 layers."},

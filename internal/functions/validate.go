@@ -2,39 +2,38 @@ package functions
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
 )
 
-// blockedRuntimes can no longer be used to create or update functions.
-// AWS blocks go1.x and provided too; lambdad keeps accepting them so that
-// old custom-runtime functions still run here (a deliberate difference).
+// blockedRuntimes can no longer be used to create or update functions
+// (functions that have them still run).
 var blockedRuntimes = map[string]bool{
 	"python2.7": true, "python3.6": true, "python3.7": true, "python3.8": true,
 	"nodejs": true, "nodejs4.3": true, "nodejs4.3-edge": true, "nodejs6.10": true, "nodejs8.10": true,
 	"nodejs10.x": true, "nodejs12.x": true, "nodejs14.x": true, "nodejs16.x": true,
 	"dotnetcore1.0": true, "dotnetcore2.0": true, "dotnetcore2.1": true, "dotnetcore3.1": true, "dotnet6": true,
-	"ruby2.5": true, "ruby2.7": true, "java8": true,
+	"ruby2.5": true, "ruby2.7": true, "java8": true, "go1.x": true, "provided": true,
 }
+
+// runtimeEnum is the set AWS's message for an unknown runtime lists, in
+// AWS's order (LocalStack's AWS-recorded snapshot of January 2026): the
+// runtimes it still takes as values, blocked ones among them.
+const runtimeEnum = "nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, " +
+	"python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, " +
+	"dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2"
 
 // checkRuntime answers an unknown runtime with InvalidParameterValueException,
 // as AWS does (not ValidationException), and refuses blocked ones.
 func checkRuntime(rt string) error {
-	known := spec.RuntimeValues()
-	ok := false
-	for _, k := range known {
-		if k == rt {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return fault.InvalidParameterf("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [%s] or be a valid ARN", rt, strings.Join(known, ", "))
-	}
 	if blockedRuntimes[rt] {
 		return fault.InvalidParameterf("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", rt)
+	}
+	if !slices.Contains(strings.Split(runtimeEnum, ", "), rt) {
+		return fault.InvalidParameterf("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [%s] or be a valid ARN", rt, runtimeEnum)
 	}
 	return nil
 }

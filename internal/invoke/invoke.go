@@ -357,6 +357,9 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	r := att.run.Load()
 	if r == nil || r.retired.Load() || snap.Code.HotReloadDir != "" {
 		if r, err = s.function(ctx, snap); err != nil {
+			if res, ok := entrypointResult(snap, requestID, "", err); ok {
+				return res, nil
+			}
 			return sandbox.Result{}, err
 		}
 		if snap.Code.HotReloadDir == "" {
@@ -377,6 +380,9 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		if errors.Is(err, sandbox.ErrTenantEnvLimit) {
 			s.counts.Throttles.Add(1)
 			return res, tenantEnvThrottle(err)
+		}
+		if res, ok := entrypointResult(snap, requestID, firstArg(fn.Command), err); ok {
+			return res, nil
 		}
 		var se *sandbox.StartError
 		if errors.As(err, &se) {

@@ -30,7 +30,7 @@ const (
 	RuntimeDirPlaceholder = "{RUNTIME_DIR}"
 )
 
-//go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs
+//go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs assets/node/layers.mjs
 var assets embed.FS
 
 // Config configures a Catalog.
@@ -563,4 +563,17 @@ func parseVersion(s string) ([2]int, error) {
 		return [2]int{}, fmt.Errorf("unexpected version %q", s)
 	}
 	return [2]int{major, minor}, nil
+}
+
+// Problem says why this host cannot run runtime at all, or "" when it can
+// (or when it depends on the function's code: provided* runs the code's
+// bootstrap, checked at launch).
+func (c *Catalog) Problem(runtime string) string {
+	if strings.HasPrefix(runtime, "provided") {
+		return ""
+	}
+	if _, err := c.Launch(runtime, "", "", nil); err != nil {
+		return err.Error()
+	}
+	return ""
 }

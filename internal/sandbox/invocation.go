@@ -238,7 +238,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		}
 	case outCrash:
 		if !e.json {
-			log = append(log, "RequestId: "+c.id+" Error: Runtime exited with error: "+pr.state+"\nRuntime.ExitError\n"...)
+			log = append(log, "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
@@ -257,5 +257,14 @@ func timeoutSeconds(limit time.Duration) string {
 }
 
 func exitErrorPayload(id, state string) []byte {
-	return []byte(`{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + jsonEscape(id) + ` Error: Runtime exited with error: ` + jsonEscape(state) + `"}`)
+	return []byte(`{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + jsonEscape(id) + ` Error: ` + jsonEscape(exitText(state)) + `"}`)
+}
+
+// exitText says how the runtime ended as AWS does: a clean exit (status 0)
+// mid-invocation is "without providing a reason".
+func exitText(state string) string {
+	if state == "exit status 0" {
+		return "Runtime exited without providing a reason"
+	}
+	return "Runtime exited with error: " + state
 }

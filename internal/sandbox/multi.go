@@ -531,7 +531,7 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 		}
 	case outCrash:
 		if !e.json {
-			log = append(log, "RequestId: "+c.id+" Error: Runtime exited with error: "+pr.state+"\nRuntime.ExitError\n"...)
+			log = append(log, "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)

@@ -224,34 +224,3 @@ func TestInvokeInitErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestInvokeUnsupportedRuntime(t *testing.T) {
-	t.Parallel()
-	_, c := servertest.InvokeEnv(t, nil)
-	in := testkit.PyFunction(t, "java-fn", "irrelevant")
-	in.Runtime = types.RuntimeJava21
-	in.Handler = aws.String("example.Handler::handleRequest")
-	testkit.CreateActive(t, c, in)
-	start := time.Now()
-	_, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("java-fn")})
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("refusing an unsupported runtime took %v", took)
-	}
-	ae := testkit.APIErrPrefix(t, err, "InvalidRuntimeException", 502, "")
-	if !testkit.IsType[*types.InvalidRuntimeException](err) {
-		t.Errorf("want *types.InvalidRuntimeException, got %T", err)
-	}
-	if ae != nil && (!strings.Contains(ae.ErrorMessage(), "java21") || !strings.Contains(ae.ErrorMessage(), "java")) {
-		t.Errorf("message does not name what is missing: %q", ae.ErrorMessage())
-	}
-	t.Logf("java21: %v", err)
-
-	// provided.al2023 without a bootstrap says what is missing too.
-	in = testkit.PyFunction(t, "no-bootstrap", "irrelevant")
-	in.Runtime = types.RuntimeProvidedal2023
-	testkit.CreateActive(t, c, in)
-	_, err = c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("no-bootstrap")})
-	if ae := testkit.APIErrPrefix(t, err, "InvalidRuntimeException", 502, ""); ae != nil && !strings.Contains(ae.ErrorMessage(), "bootstrap") {
-		t.Errorf("message does not name the missing bootstrap: %q", ae.ErrorMessage())
-	}
-}

@@ -212,6 +212,13 @@ func New(cfg Config) (*Server, error) {
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
 	fcfg.Organizations = cfg.Organizations
+	// A function whose runtime this host cannot run shows State Failed.
+	fcfg.RuntimeProblem = func(runtime string) string {
+		if srv.runtimes == nil {
+			return ""
+		}
+		return srv.runtimes.Problem(runtime)
+	}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {

@@ -355,7 +355,45 @@ function requireIfExists(file) {
 }
 
 async function importIfExists(file) {
-  return fs.existsSync(file) ? await import(pathToFileURL(file).href) : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  layerImports();
+  return await import(pathToFileURL(file).href);
+}
+
+// ES modules do not search NODE_PATH, yet on AWS an ES module handler
+// imports packages from its layers' nodejs/nodeN/node_modules and
+// nodejs/node_modules, as require() finds them [?: AWS documents that it
+// works from Node.js 18 on, not how]. A bare specifier that resolves
+// nowhere else is resolved again as if imported from <opt>/nodejs/nodeN/,
+// whose lookup walks exactly those two directories, in that order. Set up
+// before the first ES module handler loads and only when a layer has
+// packages: Node's off-thread hooks (before Node 22.15) cost ~30 ms.
+let layerImportsDone = false;
+function layerImports() {
+  if (layerImportsDone) return;
+  layerImportsDone = true;
+  const dirs = [`${optDir}/nodejs/node${runtimeMajor}/node_modules`, `${optDir}/nodejs/node_modules`];
+  if (!dirs.some((d) => fs.existsSync(d))) return;
+  const parentURL = pathToFileURL(`${optDir}/nodejs/node${runtimeMajor}/index.mjs`).href;
+  const bare = (s) => !/^(\.{0,2}\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(s);
+  if (typeof Module.registerHooks === 'function') {
+    Module.registerHooks({
+      resolve(specifier, context, nextResolve) {
+        try {
+          return nextResolve(specifier, context);
+        } catch (e) {
+          if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !bare(specifier)) throw e;
+          try {
+            return nextResolve(specifier, { ...context, parentURL });
+          } catch {
+            throw e;
+          }
+        }
+      },
+    });
+  } else if (typeof Module.register === 'function') {
+    Module.register(pathToFileURL(path.join(runtimeDir, 'layers.mjs')), { data: { parentURL } });
+  }
 }
 
 async function loadModule(moduleRoot, moduleName) {

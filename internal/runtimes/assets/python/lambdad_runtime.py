@@ -630,9 +630,25 @@ def host_site_packages():
 
 
 def setup_paths(task_root, opt_dir):
-    version = "python%d.%d" % sys.version_info[:2]
+    import site
+
+    # A layer's packages sit under the runtime's version (python3.12 finds
+    # python/lib/python3.12/site-packages even when the host's interpreter
+    # is another Python 3).
+    version = "python3.%d" % _runtime_minor()
     front = [task_root, os.path.join(opt_dir, "python", "lib", version, "site-packages"), os.path.join(opt_dir, "python")]
     sys.path[:] = front + [p for p in sys.path if p not in front]
+    # AWS makes the layer directories site directories: their .pth files
+    # add paths (and may run import lines, with the whole stdlib on the
+    # path), and those paths go right after the layer's.
+    n = len(sys.path)
+    known = set(sys.path)
+    for d in front[1:]:
+        if os.path.isdir(d):
+            site.addsitedir(d, known)
+    added = sys.path[n:]
+    del sys.path[n:]
+    sys.path[len(front):len(front)] = added
     sys.path.extend(p for p in host_site_packages() if p not in sys.path)
 
 
