@@ -14,13 +14,11 @@ import (
 )
 
 // Kafka mappings: self-managed clusters (SelfManagedEventSource), read in
-// plaintext as a consumer group (kafka_poller.go). What lambdad cannot do
-// is refused by name rather than stored and ignored:
-//   - authentication (SourceAccessConfigurations BASIC_AUTH, SASL_SCRAM_*,
-//     CLIENT_CERTIFICATE_TLS_AUTH, SERVER_ROOT_CA_CERTIFICATE) names a
-//     Secrets Manager secret, and lambdad has no Secrets Manager to read;
-//     VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
-//     answered back, meaningless on one host;
+// a consumer group (kafka_poller.go), in plaintext or with the
+// authentication SourceAccessConfigurations name (kafka_auth.go);
+// VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
+// answered back, meaningless on one host. What lambdad cannot do is refused
+// by name rather than stored and ignored:
 //   - Amazon MSK (EventSourceArn arn:aws:kafka:...) needs the cluster's
 //     bootstrap brokers from the Kafka API's GetBootstrapBrokers, which the
 //     local server (moto 5.2.1) does not have.
@@ -99,7 +97,7 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	if err != nil {
 		return nil, err
 	}
-	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	acc, err := s.kafkaAccess(in.SourceAccessConfigurations)
 	if err != nil {
 		return nil, err
 	}
@@ -207,30 +205,6 @@ func kafkaFilters(f *spec.FilterCriteria) ([]string, error) {
 	return ps, nil
 }
 
-// kafkaAccess keeps the network settings and refuses authentication,
-// which needs a Secrets Manager lambdad does not have.
-func kafkaAccess(in []spec.SourceAccessConfiguration) ([]accessSetting, error) {
-	var out []accessSetting
-	for _, a := range in {
-		t, u := "", ""
-		if a.Type != nil {
-			t = *a.Type
-		}
-		if a.URI != nil {
-			u = *a.URI
-		}
-		switch t {
-		case "VPC_SUBNET", "VPC_SECURITY_GROUP":
-			out = append(out, accessSetting{Type: t, URI: u})
-		case "BASIC_AUTH", "SASL_SCRAM_256_AUTH", "SASL_SCRAM_512_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE":
-			return nil, fault.Unsupported("Kafka authentication " + t + " (its secret lives in Secrets Manager, which lambdad cannot read; lambdad connects in plaintext)")
-		default:
-			return nil, fault.InvalidParameterf("Unsupported SourceAccessConfiguration type %s for Kafka event sources.", t) // [?]
-		}
-	}
-	return out, nil
-}
-
 // updateKafka changes what a Kafka mapping lets change: BatchSize, the
 // batching window, the function and Enabled.
 func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSourceMappingRequest, fn *fnRef) (*spec.EventSourceMappingConfiguration, error) {
@@ -248,7 +222,7 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		// AWS: the consumer group id cannot be updated [?].
 		return nil, fault.InvalidParameterf("Updating the consumer group ID of an event source mapping is not supported.") // [?]
 	}
-	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	acc, err := s.kafkaAccess(in.SourceAccessConfigurations)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ type kafkaPoller struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	mu       sync.Mutex
+	// sasl watches the current client's SASL exchanges (kafka_auth.go);
+	// set before the client is made.
+	sasl *saslWatch
 }
 
 func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
@@ -108,9 +111,34 @@ func (k *kafkaConf) resetOffset() kgo.Offset {
 	return kgo.NewOffset().AtStart()
 }
 
+// loop reads the mapping's secrets and consumes with them; when the
+// cluster refuses them (or they cannot be read) it says so, waits, and
+// reads them again: a fixed secret is picked up without touching the
+// mapping, and a broken one costs one attempt per backoff, not a loop.
 func (p *kafkaPoller) loop(ctx context.Context) {
+	back := newBackoff()
+	for ctx.Err() == nil {
+		opts, err := p.kafkaClientOpts(ctx) // kafka_auth.go
+		if err == nil {
+			err = p.consume(ctx, opts, back)
+		}
+		if ctx.Err() != nil || err == nil {
+			return
+		}
+		res := p.authResult(err)
+		if res == "" {
+			res = resultSourceError + err.Error()
+		}
+		p.problem(res, err)
+		back.wait(ctx)
+	}
+}
+
+// consume reads the topic with one client until the mapping stops (nil)
+// or the cluster refuses the client's credentials (the error).
+func (p *kafkaPoller) consume(ctx context.Context, auth []kgo.Opt, back *backoff) error {
 	k := p.m.Kafka
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(k.Topic),
@@ -124,15 +152,13 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		kgo.DisableClientMetrics(),
 		kgo.ClientID("lambdad"),
 		kgo.WithHooks(groupErrors{p}),
-	)
+	}, auth...)...)
 	if err != nil {
-		p.problem(resultSourceError+err.Error(), err)
-		return
+		return err
 	}
 	// Close leaves the group, so that a disabled or deleted mapping's
 	// partitions go at once to whoever else reads the group.
 	defer cl.CloseAllowingRebalance()
-	back := newBackoff()
 	for ctx.Err() == nil {
 		recs, err := p.collect(ctx, cl)
 		if err == nil && len(recs) == 0 {
@@ -142,7 +168,11 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			// Stopped: whatever was polled is not committed.
-			return
+			return nil
+		}
+		if err != nil && p.authResult(err) != "" {
+			cl.AllowRebalance()
+			return err
 		}
 		if err != nil {
 			p.problem(resultSourceError+err.Error(), err)
@@ -151,6 +181,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 			continue
 		}
 		back.reset()
+		p.sasl.reset()
 		if len(recs) == 0 {
 			cl.AllowRebalance()
 			continue
@@ -158,7 +189,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		// Records the filters drop are committed with the batch, never
 		// delivered (AWS's filtering).
 		if kept := p.filter(recs); len(kept) > 0 && !p.deliver(ctx, kept) {
-			return
+			return nil
 		}
 		// Committed with lambdad's own context, not the mapping's: a
 		// mapping stopped right after its function succeeded still
@@ -172,6 +203,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		}
 		cl.AllowRebalance()
 	}
+	return nil
 }
 
 // collect gathers one batch: up to BatchSize records, waiting up to the
@@ -229,7 +261,11 @@ func (g groupErrors) OnGroupManageError(err error) {
 	if errors.Is(err, context.Canceled) || g.p.isStopped() {
 		return
 	}
-	g.p.problem(resultSourceError+err.Error(), err)
+	res := g.p.authResult(err) // kafka_auth.go
+	if res == "" {
+		res = resultSourceError + err.Error()
+	}
+	g.p.problem(res, err)
 }
 
 // fetchErr is the first real error of a poll (a poll cut by its context
