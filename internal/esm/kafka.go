@@ -44,6 +44,10 @@ type kafkaConf struct {
 	// window then); unset means AWS's 500 ms.
 	WindowSet bool            `json:"windowSet,omitempty"`
 	Access    []accessSetting `json:"access,omitempty"`
+	// Pollers is ProvisionedPollerConfig (provisioned mode), Errors the
+	// error handling it allows (kafka_retry.go).
+	Pollers *kafkaPollers `json:"pollers,omitempty"`
+	Errors  *kafkaErrors  `json:"errors,omitempty"`
 }
 
 type accessSetting struct {
@@ -87,7 +91,13 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	case k.Start == "AT_TIMESTAMP":
 		k.StartAt = in.StartingPositionTimestamp.Time
 	}
-	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	// ParallelizationFactor and tumbling windows are Kinesis's and
+	// DynamoDB's alone [?].
+	if err := refuseStreamSettings(nil, in.ParallelizationFactor, nil, nil, nil, in.TumblingWindowInSeconds); err != nil {
+		return nil, err
+	}
+	if err := s.applyKafka(kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError}, k); err != nil { // kafka_retry.go
 		return nil, err
 	}
 	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
@@ -144,29 +154,6 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	})
 }
 
-// refuseKafkaRetries: AWS takes an on-failure destination, retry limits,
-// record age and bisection for Kafka in provisioned mode; lambdad retries
-// a failed batch until it succeeds (AWS's default, -1) and says so rather
-// than store settings it would not honour. ParallelizationFactor and
-// tumbling windows are Kinesis's and DynamoDB's alone [?].
-func refuseKafkaRetries(dest *spec.DestinationConfig, par, age *int32, bisect *bool, retries, window *int32) error {
-	what := ""
-	switch {
-	case dest != nil:
-		what = "DestinationConfig"
-	case age != nil:
-		what = "MaximumRecordAgeInSeconds"
-	case bisect != nil:
-		what = "BisectBatchOnFunctionError"
-	case retries != nil:
-		what = "MaximumRetryAttempts"
-	}
-	if what != "" {
-		return fault.Unsupported(what + " on Kafka event source mappings (a failed batch is retried until it succeeds)")
-	}
-	return refuseStreamSettings(nil, par, nil, nil, nil, window)
-}
-
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
 // mappings take [?].
 func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string) error {
@@ -206,11 +193,14 @@ func kafkaFilters(f *spec.FilterCriteria) ([]string, error) {
 }
 
 // updateKafka changes what a Kafka mapping lets change: BatchSize, the
-// batching window, the function and Enabled.
+// batching window, the function, Enabled, access configurations, filters
+// and the provisioned-mode error handling.
 func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSourceMappingRequest, fn *fnRef) (*spec.EventSourceMappingConfiguration, error) {
-	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	if err := refuseStreamSettings(nil, in.ParallelizationFactor, nil, nil, nil, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
+	errCh := kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError}
 	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
 		return nil, err
 	}
@@ -240,7 +230,14 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		if v.State == Deleting {
 			return fault.Conflictf("EventSourceMapping", "Cannot update the event source mapping because it is in use.") // [?]
 		}
-		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil
+		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil || errCh.any()
+		if errCh.any() {
+			k := *m.Kafka
+			if err := s.applyKafka(errCh, &k); err != nil { // kafka_retry.go
+				return err
+			}
+			m.Kafka = &k
+		}
 		if in.FilterCriteria != nil {
 			m.Filters = filters
 		}
@@ -278,4 +275,5 @@ func (s *Service) wireKafka(m *mapping, out *spec.EventSourceMappingConfiguratio
 	for _, a := range k.Access {
 		out.SourceAccessConfigurations = append(out.SourceAccessConfigurations, spec.SourceAccessConfiguration{Type: ptr(a.Type), URI: ptr(a.URI)})
 	}
+	wireKafkaErrors(k, out) // kafka_retry.go
 }

@@ -9,16 +9,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lambdad/lambdad/internal/fault"
-	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // kafkaPoller consumes one Kafka mapping's topic as a member of its
 // consumer group and invokes the function a batch at a time. Offsets are
-// committed only after the function succeeded with the batch (at least
-// once); a failed batch is retried, with backoff, until it succeeds, as
-// AWS retries Kafka batches until the records expire. A batch under way
+// committed only after the function succeeded with the batch, or the
+// batch was given up as the mapping's error handling says (at least
+// once); a failed batch is otherwise retried, with backoff, until it
+// succeeds, AWS's default. A batch under way
 // when the mapping stops is not committed: the group's next member (this
 // mapping re-enabled, or lambdad restarted) reads it again.
 type kafkaPoller struct {
@@ -32,6 +31,11 @@ type kafkaPoller struct {
 	// sasl watches the current client's SASL exchanges (kafka_auth.go);
 	// set before the client is made.
 	sasl *saslWatch
+	// auth is the current client's authentication options, producer
+	// the client that writes to an on-failure topic (kafka_failure.go);
+	// both belong to the loop's goroutine.
+	auth     []kgo.Opt
+	producer *kgo.Client
 }
 
 func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
@@ -159,6 +163,13 @@ func (p *kafkaPoller) consume(ctx context.Context, auth []kgo.Opt, back *backoff
 	// Close leaves the group, so that a disabled or deleted mapping's
 	// partitions go at once to whoever else reads the group.
 	defer cl.CloseAllowingRebalance()
+	p.auth = auth
+	defer func() {
+		if p.producer != nil {
+			p.producer.Close()
+			p.producer = nil
+		}
+	}()
 	for ctx.Err() == nil {
 		recs, err := p.collect(ctx, cl)
 		if err == nil && len(recs) == 0 {
@@ -297,39 +308,7 @@ func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
 		h := len(recs) / 2
 		return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
 	}
-	return p.invoke(ctx, payload)
-}
-
-// invoke runs the function with payload until it succeeds (AWS retries a
-// failed Kafka batch until its records expire); false when the mapping
-// stopped first.
-func (p *kafkaPoller) invoke(ctx context.Context, payload []byte) bool {
-	wait := 100 * time.Millisecond
-	for {
-		res, err := p.r.svc.cfg.Invoker.Invoke(context.WithoutCancel(ctx), p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})
-		pause := wait
-		switch {
-		case err == nil && res.FunctionError == "":
-			p.r.report(p.m.ref(), resultOK)
-			return true
-		case err == nil:
-			p.problem(resultFuncError, nil)
-		case fault.Is(err, fault.TooManyRequests):
-			p.problem(resultThrottled, nil)
-			pause = min(wait, 100*time.Millisecond)
-		default:
-			if fe, ok := fault.As(err); ok && fe.Kind == fault.NotFound && fe.Resource == "Function" {
-				p.problem(resultNoFunction, err)
-			} else {
-				p.problem("PROBLEM: "+err.Error(), err)
-			}
-		}
-		sleep(ctx, pause)
-		if ctx.Err() != nil || p.isStopped() {
-			return false
-		}
-		wait = min(wait*2, 10*time.Second)
-	}
+	return p.process(ctx, recs, payload) // kafka_failure.go
 }
 
 func (p *kafkaPoller) problem(res string, err error) {
