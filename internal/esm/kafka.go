@@ -97,10 +97,10 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		return nil, err
 	}
 	if err := s.applyKafka(kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
-		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError}, k); err != nil { // kafka_retry.go
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes}, k); err != nil { // kafka_retry.go
 		return nil, err
 	}
-	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig); err != nil {
 		return nil, err
 	}
 	filters, err := kafkaFilters(in.FilterCriteria)
@@ -156,7 +156,7 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
 // mappings take [?].
-func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string) error {
+func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig) error {
 	bad := ""
 	switch {
 	case len(queues) > 0:
@@ -165,8 +165,6 @@ func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, sc
 		bad = "DocumentDBEventSourceConfig"
 	case scaling != nil:
 		bad = "ScalingConfig"
-	case len(types) > 0:
-		bad = "FunctionResponseTypes"
 	}
 	if bad == "" {
 		return nil
@@ -200,8 +198,8 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		return nil, err
 	}
 	errCh := kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
-		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError}
-	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes}
+	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig); err != nil {
 		return nil, err
 	}
 	filters, err := kafkaFilters(in.FilterCriteria)

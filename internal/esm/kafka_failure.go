@@ -52,14 +52,29 @@ func (p *kafkaPoller) process(ctx context.Context, recs []*kgo.Record, payload [
 		lastID = ids.UUID()
 		res, err := p.r.svc.cfg.Invoker.Invoke(context.WithoutCancel(ctx), p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync, RequestID: lastID})
 		pause := wait
+		failed := recs
+		if err == nil && res.FunctionError == "" && e != nil && e.ReportFailures {
+			failed = kafkaFailed(res.Payload, recs)
+		} else if err == nil && res.FunctionError == "" {
+			failed = nil
+		}
 		switch {
-		case err == nil && res.FunctionError == "":
+		case err == nil && len(failed) == 0:
 			p.r.report(p.m.ref(), resultOK)
 			return true
 		case err == nil:
 			attempts++
 			last = &res
 			p.problem(resultFuncError, nil)
+			if len(failed) < len(recs) {
+				// ReportBatchItemFailures: only what failed is tried
+				// again.
+				recs = failed
+				if payload, err = kafkaPayload(p.m.Kafka.Brokers, "", recs); err != nil {
+					p.problem("PROBLEM: "+err.Error(), err)
+					return false
+				}
+			}
 			if e != nil && e.Bisect && len(recs) > 1 {
 				h := len(recs) / 2
 				return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
@@ -84,6 +99,62 @@ func (p *kafkaPoller) process(ctx context.Context, recs []*kgo.Record, payload [
 		}
 		wait = min(wait*2, 10*time.Second)
 	}
+}
+
+// kafkaFailed reads a ReportBatchItemFailures response to a Kafka batch:
+// the records to try again. Each itemIdentifier names a record of the
+// batch as {"partition": "<topic>-<partition>", "offset": n} (the shape
+// AWS's Powertools answer [?]); the records of that partition from that
+// offset on failed. As for streams: no answer, null, "", [] or an empty
+// list is success; an answer Lambda cannot read, or one naming a record
+// not in the batch, fails the whole batch.
+func kafkaFailed(payload []byte, recs []*kgo.Record) []*kgo.Record {
+	s := strings.TrimSpace(string(payload))
+	switch strings.Join(strings.Fields(s), "") {
+	case "", "null", `""`, "[]":
+		return nil
+	}
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &resp); err != nil {
+		return recs
+	}
+	raw, ok := resp["batchItemFailures"]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	var items []struct {
+		ID *struct {
+			Partition *string `json:"partition"`
+			Offset    *int64  `json:"offset"`
+		} `json:"itemIdentifier"`
+	}
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return recs
+	}
+	key := func(r *kgo.Record) string { return r.Topic + "-" + strconv.Itoa(int(r.Partition)) }
+	in := map[string]map[int64]bool{}
+	for _, r := range recs {
+		if in[key(r)] == nil {
+			in[key(r)] = map[int64]bool{}
+		}
+		in[key(r)][r.Offset] = true
+	}
+	from := map[string]int64{} // per partition, the first offset that failed
+	for _, it := range items {
+		if it.ID == nil || it.ID.Partition == nil || it.ID.Offset == nil || !in[*it.ID.Partition][*it.ID.Offset] {
+			return recs
+		}
+		if f, seen := from[*it.ID.Partition]; !seen || *it.ID.Offset < f {
+			from[*it.ID.Partition] = *it.ID.Offset
+		}
+	}
+	var failed []*kgo.Record
+	for _, r := range recs {
+		if f, ok := from[key(r)]; ok && r.Offset >= f {
+			failed = append(failed, r)
+		}
+	}
+	return failed
 }
 
 // aged splits recs into those older than MaximumRecordAgeInSeconds (by

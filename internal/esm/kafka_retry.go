@@ -12,8 +12,9 @@ import (
 // handling controls for Kafka event sources", "Using a Kafka topic as an
 // on-failure destination"): MaximumRetryAttempts (-1 forever, else
 // 0..10000), MaximumRecordAgeInSeconds (-1, else 60..604800),
-// BisectBatchOnFunctionError and an on-failure destination (SQS, SNS, S3,
-// or kafka://<topic> on the same cluster) are taken in provisioned mode
+// BisectBatchOnFunctionError, an on-failure destination (SQS, SNS, S3,
+// or kafka://<topic> on the same cluster) and FunctionResponseTypes
+// [ReportBatchItemFailures] are taken in provisioned mode
 // only, that is with ProvisionedPollerConfig. Retrying forever with a
 // destination means 10 retries. lambdad runs one poller per mapping
 // whatever the poller counts say: they are kept and answered back.
@@ -33,6 +34,8 @@ type kafkaErrors struct {
 	MaxAge     int32  `json:"maxAge"`
 	Bisect     bool   `json:"bisect,omitempty"`
 	OnFailure  string `json:"onFailure,omitempty"`
+	// ReportFailures: FunctionResponseTypes [ReportBatchItemFailures].
+	ReportFailures bool `json:"reportFailures,omitempty"`
 }
 
 var kafkaErrorDefaults = kafkaErrors{MaxRetries: -1, MaxAge: -1}
@@ -52,10 +55,11 @@ type kafkaChange struct {
 	Dest            *spec.DestinationConfig
 	MaxAge, Retries *int32
 	Bisect          *bool
+	ResponseTypes   []string
 }
 
 func (c kafkaChange) any() bool {
-	return c.Pollers != nil || c.Dest != nil || c.MaxAge != nil || c.Retries != nil || c.Bisect != nil
+	return c.Pollers != nil || c.Dest != nil || c.MaxAge != nil || c.Retries != nil || c.Bisect != nil || c.ResponseTypes != nil
 }
 
 // applyKafka sets c on k and checks the result as AWS does.
@@ -103,6 +107,16 @@ func (s *Service) applyKafka(c kafkaChange, k *kafkaConf) error {
 		e.Bisect = *c.Bisect
 		need("BisectBatchOnFunctionError")
 	}
+	if c.ResponseTypes != nil {
+		e.ReportFailures = false
+		for _, t := range c.ResponseTypes {
+			if t != "ReportBatchItemFailures" {
+				return fault.InvalidParameterf("Unsupported FunctionResponseType: %s", t) // [?] as for streams
+			}
+			e.ReportFailures = true
+			need("FunctionResponseTypes")
+		}
+	}
 	if c.Dest != nil {
 		if c.Dest.OnSuccess != nil && c.Dest.OnSuccess.Destination != nil {
 			// [?] as for streams.
@@ -133,7 +147,7 @@ func (s *Service) applyKafka(c kafkaChange, k *kafkaConf) error {
 	if k.Pollers == nil {
 		if named == "" {
 			// Provisioned mode left with error handling still set.
-			return fault.InvalidParameterf("Error handling controls (MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, DestinationConfig) require provisioned mode; reset them before removing ProvisionedPollerConfig.") // [?]
+			return fault.InvalidParameterf("Error handling controls (MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, DestinationConfig, FunctionResponseTypes) require provisioned mode; reset them before removing ProvisionedPollerConfig.") // [?]
 		}
 		return fault.InvalidParameterf("%s is only supported for Kafka event source mappings in provisioned mode. Set ProvisionedPollerConfig.", named) // [?]
 	}
@@ -180,6 +194,9 @@ func wireKafkaErrors(k *kafkaConf, out *spec.EventSourceMappingConfiguration) {
 		out.DestinationConfig = &spec.DestinationConfig{OnFailure: &spec.OnFailure{}}
 		if e.OnFailure != "" {
 			out.DestinationConfig.OnFailure.Destination = ptr(e.OnFailure)
+		}
+		if e.ReportFailures {
+			out.FunctionResponseTypes = []string{"ReportBatchItemFailures"}
 		}
 	}
 }

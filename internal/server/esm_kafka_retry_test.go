@@ -18,8 +18,9 @@ import (
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
-// kafkaPoisonFn records the values of every batch in the probe queue and
-// fails every batch that holds "poison".
+// kafkaPoisonFn records the values of every batch in the probe queue,
+// fails every batch that holds "poison", and reports every "partial"
+// record as failed (ReportBatchItemFailures).
 const kafkaPoisonFn = `
 import json, os, urllib.request, urllib.parse, base64
 def send(body):
@@ -33,6 +34,10 @@ def handler(event, context):
     send(json.dumps({"values": vals}))
     if "poison" in vals:
         raise Exception("poison")
+    fails = [{"itemIdentifier": {"partition": k, "offset": r["offset"]}}
+             for k, recs in event["records"].items() for r in recs if base64.b64decode(r["value"]).decode() == "partial"]
+    if fails:
+        return {"batchItemFailures": fails}
 `
 
 // batchValues are the probe's batches, each as its values joined by ",".
@@ -53,7 +58,8 @@ func batchValues(evs []map[string]any) []string {
 // on-failure record (AWS's KafkaBatchInfo shape) sent to SQS, the rest
 // delivered, and everything committed; then to a Kafka topic of the same
 // cluster (one message per record, its key kept, its event as payload);
-// a record older than MaximumRecordAgeInSeconds is given up unseen.
+// a record older than MaximumRecordAgeInSeconds is given up unseen; with
+// ReportBatchItemFailures only the reported records on are retried.
 // Without ProvisionedPollerConfig the settings are refused.
 func TestESMKafkaRetriesOnFailure(t *testing.T) {
 	e := newESMEnv(t, nil)
@@ -200,6 +206,26 @@ func TestESMKafkaRetriesOnFailure(t *testing.T) {
 	if got := batchValues(e.events(probe, 1, 30*time.Second)); !reflect.DeepEqual(got, []string{"new"}) {
 		t.Fatalf("after the old record: %v", got)
 	}
+
+	// ReportBatchItemFailures: the batch is retried from the reported
+	// record on, then given up from there.
+	up, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, FunctionResponseTypes: []ltypes.FunctionResponseType{"ReportBatchItemFailures"},
+		MaximumRetryAttempts: aws.Int32(1), BisectBatchOnFunctionError: aws.Bool(false), MaximumRecordAgeInSeconds: aws.Int32(-1)})
+	if err != nil || !reflect.DeepEqual(up.FunctionResponseTypes, []ltypes.FunctionResponseType{"ReportBatchItemFailures"}) {
+		t.Fatalf("update: %v %+v", err, up)
+	}
+	e.waitState(uuid, "Enabled")
+	produce(t, cl, &kgo.Record{Topic: "jobs", Value: []byte("x1")}, &kgo.Record{Topic: "jobs", Value: []byte("partial")}, &kgo.Record{Topic: "jobs", Value: []byte("x2")})
+	if got := batchValues(e.events(probe, 2, 30*time.Second)); !reflect.DeepEqual(got, []string{"x1,partial,x2", "partial,x2"}) {
+		t.Fatalf("partial batch response: %v", got)
+	}
+	rec = e.onFailure(dlq, 30*time.Second)
+	rc, info = rec["requestContext"].(map[string]any), rec["KafkaBatchInfo"].(map[string]any)
+	ri = info["recordsInfo"].(map[string]any)["jobs-0"].(map[string]any)
+	if rc["condition"] != "RetryAttemptsExhausted" || info["batchSize"] != 2.0 || ri["firstRecordOffset"] != "7" || ri["lastRecordOffset"] != "8" {
+		t.Fatalf("partial failure record %v", rec)
+	}
+	testkit.Eventually(t, 10*time.Second, "partial batch committed", func() bool { return committed(t, cl, uuid, "jobs") == 9 })
 
 	// Leaving provisioned mode with error handling set is refused [?].
 	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, ProvisionedPollerConfig: &ltypes.ProvisionedPollerConfig{}})
