@@ -1,7 +1,8 @@
 // Package awsconn makes lambdad's own clients of the other AWS services it
 // reads events from and delivers results to (SQS, SNS, Kinesis, DynamoDB
-// Streams, EventBridge, S3, and Secrets Manager for Kafka's credentials). They go where the user says: --aws-endpoint-url
-// (the URL functions get as AWS_ENDPOINT_URL), unless AWS's own
+// Streams, EventBridge, S3, and Secrets Manager for Kafka's credentials).
+// They go where the user says: --aws-endpoint-url (the URL functions get
+// as AWS_ENDPOINT_URL), unless AWS's own
 // AWS_ENDPOINT_URL_<SERVICE> variable names another for one service; and
 // they are signed with the credentials of the standard AWS chain
 // (environment, shared files, ...), read by aws-sdk-go-v2/config.

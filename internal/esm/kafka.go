@@ -97,7 +97,7 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		return nil, err
 	}
 	if err := s.applyKafka(kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
-		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes}, k); err != nil { // kafka_retry.go
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes, creating: true}, k); err != nil { // kafka_retry.go
 		return nil, err
 	}
 	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig); err != nil {

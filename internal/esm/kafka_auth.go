@@ -173,10 +173,11 @@ func (p *kafkaPoller) kafkaClientOpts(ctx context.Context) ([]kgo.Opt, error) {
 	if tlsConf != nil {
 		opts = append(opts, kgo.DialTLSConfig(tlsConf))
 	}
-	p.sasl = nil
+	p.sasl.Store(nil)
 	if mech != nil {
-		p.sasl = &saslWatch{}
-		opts = append(opts, kgo.SASL(watchedMech{mech, p.sasl}))
+		w := &saslWatch{}
+		p.sasl.Store(w)
+		opts = append(opts, kgo.SASL(watchedMech{mech, w}))
 	}
 	return opts, nil
 }
@@ -229,7 +230,7 @@ func (p *kafkaPoller) authResult(err error) string {
 	if r := authResult(err); r != "" {
 		return r
 	}
-	if p.sasl.unfinished() {
+	if p.sasl.Load().unfinished() {
 		return resultSASLFailed
 	}
 	return ""

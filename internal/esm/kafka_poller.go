@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,8 +30,8 @@ type kafkaPoller struct {
 	cancel   context.CancelFunc
 	mu       sync.Mutex
 	// sasl watches the current client's SASL exchanges (kafka_auth.go);
-	// set before the client is made.
-	sasl *saslWatch
+	// set before the client is made, read by its hooks too.
+	sasl atomic.Pointer[saslWatch]
 	// auth is the current client's authentication options, producer
 	// the client that writes to an on-failure topic (kafka_failure.go);
 	// both belong to the loop's goroutine.
@@ -192,7 +193,7 @@ func (p *kafkaPoller) consume(ctx context.Context, auth []kgo.Opt, back *backoff
 			continue
 		}
 		back.reset()
-		p.sasl.reset()
+		p.sasl.Load().reset()
 		if len(recs) == 0 {
 			cl.AllowRebalance()
 			continue

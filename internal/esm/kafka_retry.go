@@ -56,6 +56,7 @@ type kafkaChange struct {
 	MaxAge, Retries *int32
 	Bisect          *bool
 	ResponseTypes   []string
+	creating        bool
 }
 
 func (c kafkaChange) any() bool {
@@ -65,8 +66,9 @@ func (c kafkaChange) any() bool {
 // applyKafka sets c on k and checks the result as AWS does.
 func (s *Service) applyKafka(c kafkaChange, k *kafkaConf) error {
 	if p := c.Pollers; p != nil {
-		if p.MinimumPollers == nil && p.MaximumPollers == nil && p.PollerGroupName == nil {
-			// An empty ProvisionedPollerConfig leaves provisioned mode [?].
+		if p.MinimumPollers == nil && p.MaximumPollers == nil && p.PollerGroupName == nil && !c.creating {
+			// An empty ProvisionedPollerConfig in an update leaves
+			// provisioned mode; in a create it means the defaults [?].
 			k.Pollers = nil
 		} else {
 			np := &kafkaPollers{Min: kafkaMinPollers, Max: kafkaMaxPollers}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lambdad/lambdad/internal/testkit"
@@ -230,4 +231,63 @@ func TestESMKafkaRetriesOnFailure(t *testing.T) {
 	// Leaving provisioned mode with error handling set is refused [?].
 	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, ProvisionedPollerConfig: &ltypes.ProvisionedPollerConfig{}})
 	testkit.APIErrPrefix(t, err, ipv, 400, "Error handling controls")
+}
+
+// An S3 on-failure destination gets AWS's record with the whole event as
+// an escaped JSON string in "payload"; the Node function sees the batch
+// once (MaximumRetryAttempts 0). An empty ProvisionedPollerConfig is the
+// model's defaults (1 and 200 pollers).
+func TestESMKafkaOnFailureS3(t *testing.T) {
+	e := newESMEnv(t, nil)
+	ctx := context.Background()
+	kc, cl := kafkaCluster(t, 1, "s3jobs")
+	brokers := kc.ListenAddrs()
+	svc := motoClients(e.moto)
+	if _, err := svc.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kafka-failures")}); err != nil {
+		t.Fatal(err)
+	}
+	fn := testkit.NodeFunction(t, "esm-kafka-s3", "index.mjs", "index.handler", `export const handler = async () => { throw new Error("no"); };`)
+	testkit.CreateActive(t, e.c, fn)
+	out := e.mapping(&lambda.CreateEventSourceMappingInput{
+		FunctionName:            aws.String("esm-kafka-s3"),
+		SelfManagedEventSource:  &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
+		Topics:                  []string{"s3jobs"},
+		StartingPosition:        ltypes.EventSourcePositionTrimHorizon,
+		ProvisionedPollerConfig: &ltypes.ProvisionedPollerConfig{},
+		MaximumRetryAttempts:    aws.Int32(0),
+		DestinationConfig:       &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String("arn:aws:s3:::kafka-failures")}},
+	})
+	if pc := out.ProvisionedPollerConfig; pc == nil || aws.ToInt32(pc.MinimumPollers) != 1 || aws.ToInt32(pc.MaximumPollers) != 200 {
+		t.Fatalf("default pollers: %+v", pc)
+	}
+	produce(t, cl, &kgo.Record{Topic: "s3jobs", Value: []byte("lost")})
+	var keys []string
+	testkit.Eventually(t, 30*time.Second, "on-failure object", func() bool {
+		l, err := svc.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("kafka-failures")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = keys[:0]
+		for _, o := range l.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		return len(keys) == 1
+	})
+	obj, err := svc.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("kafka-failures"), Key: aws.String(keys[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	var rec map[string]any
+	if err := json.NewDecoder(obj.Body).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	p, _ := rec["payload"].(string)
+	if err := json.Unmarshal([]byte(p), &ev); err != nil || !strings.HasPrefix(keys[0], "aws/lambda/"+aws.ToString(out.UUID)+"/s3jobs-0/") {
+		t.Fatalf("S3 record %v under %s: %v", rec, keys[0], err)
+	}
+	if v := kafkaValues(t, []map[string]any{ev}); !reflect.DeepEqual(v, []string{"lost"}) || rec["requestContext"].(map[string]any)["approximateInvokeCount"] != 1.0 {
+		t.Fatalf("S3 record %v", rec)
+	}
 }
