@@ -126,16 +126,17 @@ func (e *esmEnv) lastResult(uuid, want string, within time.Duration) {
 // the credentials and the root CA read from Secrets Manager (moto): a
 // wrong password is reported as AWS reports it and delivers nothing; the
 // secret fixed with PutSecretValue is read again and the record comes.
-// SASL/PLAIN (BASIC_AUTH) on the same cluster delivers too; without the
+// SASL/PLAIN (BASIC_AUTH) and SCRAM-SHA-256 on the same cluster deliver
+// too; without the
 // root CA the broker's certificate is refused; a secret that does not
 // exist is reported.
 func TestESMKafkaSASL(t *testing.T) {
 	e := newESMEnv(t, nil)
 	ctx := context.Background()
 	pki := newTestPKI(t, "broker")
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "secure", "plain"),
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "secure", "plain", "s256"),
 		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pki.cert}, MinVersion: tls.VersionTLS12}),
-		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "lambda", "right"), kfake.Superuser("PLAIN", "plainuser", "plainpw"))
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "lambda", "right"), kfake.Superuser("PLAIN", "plainuser", "plainpw"), kfake.Superuser("SCRAM-SHA-256", "user256", "pw256"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +153,14 @@ func TestESMKafkaSASL(t *testing.T) {
 	caARN := secret(t, sm, "kafka-ca", map[string]string{"certificate": string(pki.caPEM)})
 	credsARN := secret(t, sm, "kafka-scram", map[string]string{"username": "lambda", "password": "wrong"})
 	plainARN := secret(t, sm, "kafka-plain", map[string]string{"username": "plainuser", "password": "plainpw"})
+	s256ARN := secret(t, sm, "kafka-scram256", map[string]string{"username": "user256", "password": "pw256"})
 
 	probe, _ := e.queue("esm-kafka-sasl-probe", nil)
 	fn := testkit.PyFunction(t, "esm-kafka-sasl", kafkaProbeFn)
 	fn.Environment = &ltypes.Environment{Variables: map[string]string{"PROBE": probe}}
 	testkit.CreateActive(t, e.c, fn)
-	produce(t, cl, &kgo.Record{Topic: "secure", Value: []byte("one")}, &kgo.Record{Topic: "plain", Value: []byte("plain-one")})
+	produce(t, cl, &kgo.Record{Topic: "secure", Value: []byte("one")}, &kgo.Record{Topic: "plain", Value: []byte("plain-one")},
+		&kgo.Record{Topic: "s256", Value: []byte("s256-one")})
 
 	mapping := func(topic string, access ...ltypes.SourceAccessConfiguration) string {
 		out := e.mapping(&lambda.CreateEventSourceMappingInput{
@@ -198,7 +201,12 @@ func TestESMKafkaSASL(t *testing.T) {
 		t.Fatalf("BASIC_AUTH: %v", v)
 	}
 	e.lastResult(plainUUID, "OK", 10*time.Second)
-	for _, u := range []string{uuid, plainUUID} {
+	// SASL/SCRAM-SHA-256.
+	s256UUID := mapping("s256", ltypes.SourceAccessConfiguration{Type: ltypes.SourceAccessTypeSaslScram256Auth, URI: aws.String(s256ARN)}, rootCA)
+	if v := kafkaValues(t, e.events(probe, 1, 40*time.Second)); !reflect.DeepEqual(v, []string{"s256-one"}) {
+		t.Fatalf("SASL_SCRAM_256_AUTH: %v", v)
+	}
+	for _, u := range []string{uuid, plainUUID, s256UUID} {
 		if _, err := e.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(u)}); err != nil {
 			t.Fatal(err)
 		}
