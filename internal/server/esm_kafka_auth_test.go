@@ -29,8 +29,8 @@ import (
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
-// testCA is a certificate authority made for one test, and a certificate
-// it signed.
+// testPKI is a certificate authority made for one test, and a
+// certificate it signed.
 type testPKI struct {
 	caPEM   []byte
 	pool    *x509.CertPool
@@ -127,9 +127,8 @@ func (e *esmEnv) lastResult(uuid, want string, within time.Duration) {
 // wrong password is reported as AWS reports it and delivers nothing; the
 // secret fixed with PutSecretValue is read again and the record comes.
 // SASL/PLAIN (BASIC_AUTH) and SCRAM-SHA-256 on the same cluster deliver
-// too; without the
-// root CA the broker's certificate is refused; a secret that does not
-// exist is reported.
+// too; without the root CA the broker's certificate is refused; a secret
+// that does not exist is reported.
 func TestESMKafkaSASL(t *testing.T) {
 	e := newESMEnv(t, nil)
 	ctx := context.Background()
