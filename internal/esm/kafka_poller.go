@@ -18,9 +18,9 @@ import (
 // committed only after the function succeeded with the batch, or the
 // batch was given up as the mapping's error handling says (at least
 // once); a failed batch is otherwise retried, with backoff, until it
-// succeeds, AWS's default. A batch under way
-// when the mapping stops is not committed: the group's next member (this
-// mapping re-enabled, or lambdad restarted) reads it again.
+// succeeds, AWS's default. A batch under way when the mapping stops is
+// not committed: the group's next member (this mapping re-enabled, or
+// lambdad restarted) reads it again.
 type kafkaPoller struct {
 	r        *runner
 	m        *mapping
