@@ -52,10 +52,11 @@ const (
 )
 
 // What a Kafka mapping reports in LastProcessingResult when it cannot get
-// in. The SASL one is AWS's (recorded in the wild); the others use the
-// headings of AWS's Kafka troubleshooting guide [?].
+// in. The SASL and authorization ones are AWS's (as users quote them); the
+// others use the headings of AWS's Kafka troubleshooting guide [?].
 const (
 	resultSASLFailed   = "PROBLEM: SASL authentication failed."
+	resultNotAllowed   = "PROBLEM: Cluster failed to authorize Lambda."
 	resultServerAuth   = "PROBLEM: Lambda failed to authenticate server."             // [?]
 	resultClientAuth   = "PROBLEM: Server failed to authenticate Lambda."             // [?]
 	resultInvalidCert  = "PROBLEM: Provided certificate or private key is invalid."   // [?]
@@ -309,6 +310,9 @@ func authResult(err error) string {
 		return ae.result
 	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.UnsupportedSaslMechanism):
 		return resultSASLFailed
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
+		// The cluster's ACLs keep the user from the topic or the group.
+		return resultNotAllowed
 	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &host):
 		return resultServerAuth
 	case errors.As(err, &alert), errors.As(err, &op) && op.Op == "remote error":

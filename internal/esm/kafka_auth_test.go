@@ -1,10 +1,18 @@
 package esm
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // The client-certificate secret's private key, plain and encrypted as
@@ -43,5 +51,40 @@ func TestClientCertificateKeys(t *testing.T) {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s with %q: %v, want %q", c.file, c.password, err, c.err)
 		}
+	}
+}
+
+// What a client error shows as in LastProcessingResult.
+func TestKafkaAuthResult(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("join: %w", kerr.SaslAuthenticationFailed), resultSASLFailed},
+		{kerr.GroupAuthorizationFailed, resultNotAllowed},
+		{kerr.TopicAuthorizationFailed, resultNotAllowed},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, resultServerAuth},
+		{&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, resultClientAuth},
+		{&authError{resultInvalidCert, errors.New("bad key")}, resultInvalidCert},
+		{io.EOF, ""},
+		{kerr.NotCoordinator, ""},
+	}
+	for _, c := range cases {
+		if got := authResult(c.err); got != c.want {
+			t.Errorf("%v: %q, want %q", c.err, got, c.want)
+		}
+	}
+	// A connection lost in a SASL exchange that never finished is the
+	// cluster refusing the credentials; once the client worked, no more.
+	p := &kafkaPoller{}
+	w := &saslWatch{}
+	p.sasl.Store(w)
+	w.begun.Add(1)
+	if got := p.authResult(io.EOF); got != resultSASLFailed {
+		t.Errorf("unfinished exchange: %q", got)
+	}
+	w.reset()
+	if got := p.authResult(io.EOF); got != "" {
+		t.Errorf("after reset: %q", got)
 	}
 }
