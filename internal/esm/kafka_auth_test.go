@@ -17,7 +17,8 @@ import (
 
 // The client-certificate secret's private key, plain and encrypted as
 // openssl writes them (testdata/kafkakeys, made once with OpenSSL 3.0:
-// `openssl pkcs8 -topk8 -v1 PBE-MD5-DES|PBE-SHA1-DES|PBE-SHA1-3DES`,
+// `openssl pkcs8 -topk8 -v1 PBE-MD5-DES|PBE-SHA1-DES|PBE-SHA1-3DES|
+// PBE-SHA1-2DES|PBE-SHA1-RC2-40`,
 // `-v2 aes-128-cbc`, and `openssl ec -aes128` for the legacy PEM
 // encryption; password s3cret). Each key must pair with cert.pem.
 func TestClientCertificateKeys(t *testing.T) {
@@ -40,7 +41,10 @@ func TestClientCertificateKeys(t *testing.T) {
 		{"PBE-SHA1-DES.pem", "", "\"privateKeyPassword\" is empty"},
 		{"legacy.pem", "wrong", "decrypting the private key"},
 		{"pbes2.pem", "s3cret", "PBES2, which Lambda does not support"},
-		{"p12-3des.pem", "s3cret", "lambdad cannot decrypt"},
+		{"p12-3des.pem", "s3cret", ""},
+		{"p12-3des.pem", "wrong", "wrong privateKeyPassword"},
+		{"p12-2des.pem", "s3cret", ""},
+		{"p12-rc2.pem", "s3cret", "lambdad cannot decrypt"},
 		{"cert.pem", "", "found a certificate rather than a key"},
 	}
 	for _, c := range cases {
