@@ -1,7 +1,8 @@
 // Package awsconn makes lambdad's own clients of the other AWS services it
 // reads events from and delivers results to (SQS, SNS, Kinesis, DynamoDB
-// Streams, EventBridge, S3). They go where the user says: --aws-endpoint-url
-// (the URL functions get as AWS_ENDPOINT_URL), unless AWS's own
+// Streams, EventBridge, S3, and Secrets Manager for Kafka's credentials).
+// They go where the user says: --aws-endpoint-url (the URL functions get
+// as AWS_ENDPOINT_URL), unless AWS's own
 // AWS_ENDPOINT_URL_<SERVICE> variable names another for one service; and
 // they are signed with the credentials of the standard AWS chain
 // (environment, shared files, ...), read by aws-sdk-go-v2/config.
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -43,6 +45,7 @@ const (
 	DynamoDBStreams Service = "DYNAMODB_STREAMS"
 	EventBridge     Service = "EVENTBRIDGE"
 	S3              Service = "S3"
+	SecretsManager  Service = "SECRETS_MANAGER"
 )
 
 // Config says where the services are.
@@ -154,6 +157,8 @@ func (s Service) display() string {
 		return "EventBridge"
 	case Kinesis:
 		return "Kinesis"
+	case SecretsManager:
+		return "Secrets Manager"
 	}
 	return string(s)
 }
@@ -235,6 +240,14 @@ func (c *Conn) EventBridge(region string) *eventbridge.Client {
 func (c *Conn) S3(region string) *s3.Client {
 	return client(c, S3, region, func(cfg aws.Config, ep *string) *s3.Client {
 		return s3.NewFromConfig(cfg, func(o *s3.Options) { setEndpoint(&o.BaseEndpoint, ep); o.UsePathStyle = ep != nil })
+	})
+}
+
+// SecretsManager is the Secrets Manager client for region (Kafka mappings
+// read their credentials and certificates there).
+func (c *Conn) SecretsManager(region string) *secretsmanager.Client {
+	return client(c, SecretsManager, region, func(cfg aws.Config, ep *string) *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { setEndpoint(&o.BaseEndpoint, ep) })
 	})
 }
 

@@ -14,13 +14,11 @@ import (
 )
 
 // Kafka mappings: self-managed clusters (SelfManagedEventSource), read in
-// plaintext as a consumer group (kafka_poller.go). What lambdad cannot do
-// is refused by name rather than stored and ignored:
-//   - authentication (SourceAccessConfigurations BASIC_AUTH, SASL_SCRAM_*,
-//     CLIENT_CERTIFICATE_TLS_AUTH, SERVER_ROOT_CA_CERTIFICATE) names a
-//     Secrets Manager secret, and lambdad has no Secrets Manager to read;
-//     VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
-//     answered back, meaningless on one host;
+// a consumer group (kafka_poller.go), in plaintext or with the
+// authentication SourceAccessConfigurations name (kafka_auth.go);
+// VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
+// answered back, meaningless on one host. What lambdad cannot do is refused
+// by name rather than stored and ignored:
 //   - Amazon MSK (EventSourceArn arn:aws:kafka:...) needs the cluster's
 //     bootstrap brokers from the Kafka API's GetBootstrapBrokers, which the
 //     local server (moto 5.2.1) does not have.
@@ -46,6 +44,10 @@ type kafkaConf struct {
 	// window then); unset means AWS's 500 ms.
 	WindowSet bool            `json:"windowSet,omitempty"`
 	Access    []accessSetting `json:"access,omitempty"`
+	// Pollers is ProvisionedPollerConfig (provisioned mode), Errors the
+	// error handling it allows (kafka_retry.go).
+	Pollers *kafkaPollers `json:"pollers,omitempty"`
+	Errors  *kafkaErrors  `json:"errors,omitempty"`
 }
 
 type accessSetting struct {
@@ -89,17 +91,23 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	case k.Start == "AT_TIMESTAMP":
 		k.StartAt = in.StartingPositionTimestamp.Time
 	}
-	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	// ParallelizationFactor and tumbling windows are Kinesis's and
+	// DynamoDB's alone [?].
+	if err := refuseStreamSettings(nil, in.ParallelizationFactor, nil, nil, nil, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
-	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+	if err := s.applyKafka(kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes, creating: true}, k); err != nil { // kafka_retry.go
+		return nil, err
+	}
+	if err := refuseNotKafka(in.Queues, in.DocumentDBEventSourceConfig, in.ScalingConfig); err != nil {
 		return nil, err
 	}
 	filters, err := kafkaFilters(in.FilterCriteria)
 	if err != nil {
 		return nil, err
 	}
-	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	acc, err := s.kafkaAccess(in.SourceAccessConfigurations)
 	if err != nil {
 		return nil, err
 	}
@@ -146,32 +154,9 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	})
 }
 
-// refuseKafkaRetries: AWS takes an on-failure destination, retry limits,
-// record age and bisection for Kafka in provisioned mode; lambdad retries
-// a failed batch until it succeeds (AWS's default, -1) and says so rather
-// than store settings it would not honour. ParallelizationFactor and
-// tumbling windows are Kinesis's and DynamoDB's alone [?].
-func refuseKafkaRetries(dest *spec.DestinationConfig, par, age *int32, bisect *bool, retries, window *int32) error {
-	what := ""
-	switch {
-	case dest != nil:
-		what = "DestinationConfig"
-	case age != nil:
-		what = "MaximumRecordAgeInSeconds"
-	case bisect != nil:
-		what = "BisectBatchOnFunctionError"
-	case retries != nil:
-		what = "MaximumRetryAttempts"
-	}
-	if what != "" {
-		return fault.Unsupported(what + " on Kafka event source mappings (a failed batch is retried until it succeeds)")
-	}
-	return refuseStreamSettings(nil, par, nil, nil, nil, window)
-}
-
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB
 // mappings take [?].
-func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig, types []string) error {
+func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, scaling *spec.ScalingConfig) error {
 	bad := ""
 	switch {
 	case len(queues) > 0:
@@ -180,8 +165,6 @@ func refuseNotKafka(queues []string, docdb *spec.DocumentDBEventSourceConfig, sc
 		bad = "DocumentDBEventSourceConfig"
 	case scaling != nil:
 		bad = "ScalingConfig"
-	case len(types) > 0:
-		bad = "FunctionResponseTypes"
 	}
 	if bad == "" {
 		return nil
@@ -207,37 +190,16 @@ func kafkaFilters(f *spec.FilterCriteria) ([]string, error) {
 	return ps, nil
 }
 
-// kafkaAccess keeps the network settings and refuses authentication,
-// which needs a Secrets Manager lambdad does not have.
-func kafkaAccess(in []spec.SourceAccessConfiguration) ([]accessSetting, error) {
-	var out []accessSetting
-	for _, a := range in {
-		t, u := "", ""
-		if a.Type != nil {
-			t = *a.Type
-		}
-		if a.URI != nil {
-			u = *a.URI
-		}
-		switch t {
-		case "VPC_SUBNET", "VPC_SECURITY_GROUP":
-			out = append(out, accessSetting{Type: t, URI: u})
-		case "BASIC_AUTH", "SASL_SCRAM_256_AUTH", "SASL_SCRAM_512_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE":
-			return nil, fault.Unsupported("Kafka authentication " + t + " (its secret lives in Secrets Manager, which lambdad cannot read; lambdad connects in plaintext)")
-		default:
-			return nil, fault.InvalidParameterf("Unsupported SourceAccessConfiguration type %s for Kafka event sources.", t) // [?]
-		}
-	}
-	return out, nil
-}
-
 // updateKafka changes what a Kafka mapping lets change: BatchSize, the
-// batching window, the function and Enabled.
+// batching window, the function, Enabled, access configurations, filters
+// and the provisioned-mode error handling.
 func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSourceMappingRequest, fn *fnRef) (*spec.EventSourceMappingConfiguration, error) {
-	if err := refuseKafkaRetries(in.DestinationConfig, in.ParallelizationFactor, in.MaximumRecordAgeInSeconds, in.BisectBatchOnFunctionError, in.MaximumRetryAttempts, in.TumblingWindowInSeconds); err != nil {
+	if err := refuseStreamSettings(nil, in.ParallelizationFactor, nil, nil, nil, in.TumblingWindowInSeconds); err != nil {
 		return nil, err
 	}
-	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig, in.FunctionResponseTypes); err != nil {
+	errCh := kafkaChange{Pollers: in.ProvisionedPollerConfig, Dest: in.DestinationConfig, MaxAge: in.MaximumRecordAgeInSeconds,
+		Retries: in.MaximumRetryAttempts, Bisect: in.BisectBatchOnFunctionError, ResponseTypes: in.FunctionResponseTypes}
+	if err := refuseNotKafka(nil, in.DocumentDBEventSourceConfig, in.ScalingConfig); err != nil {
 		return nil, err
 	}
 	filters, err := kafkaFilters(in.FilterCriteria)
@@ -248,7 +210,7 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		// AWS: the consumer group id cannot be updated [?].
 		return nil, fault.InvalidParameterf("Updating the consumer group ID of an event source mapping is not supported.") // [?]
 	}
-	acc, err := kafkaAccess(in.SourceAccessConfigurations)
+	acc, err := s.kafkaAccess(in.SourceAccessConfigurations)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +228,14 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 		if v.State == Deleting {
 			return fault.Conflictf("EventSourceMapping", "Cannot update the event source mapping because it is in use.") // [?]
 		}
-		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil
+		settings := in.BatchSize != nil || in.MaximumBatchingWindowInSeconds != nil || fn != nil || in.SourceAccessConfigurations != nil || in.FilterCriteria != nil || errCh.any()
+		if errCh.any() {
+			k := *m.Kafka
+			if err := s.applyKafka(errCh, &k); err != nil { // kafka_retry.go
+				return err
+			}
+			m.Kafka = &k
+		}
 		if in.FilterCriteria != nil {
 			m.Filters = filters
 		}
@@ -304,4 +273,5 @@ func (s *Service) wireKafka(m *mapping, out *spec.EventSourceMappingConfiguratio
 	for _, a := range k.Access {
 		out.SourceAccessConfigurations = append(out.SourceAccessConfigurations, spec.SourceAccessConfiguration{Type: ptr(a.Type), URI: ptr(a.URI)})
 	}
+	wireKafkaErrors(k, out) // kafka_retry.go
 }

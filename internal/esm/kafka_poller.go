@@ -5,22 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lambdad/lambdad/internal/fault"
-	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/limits"
 )
 
 // kafkaPoller consumes one Kafka mapping's topic as a member of its
 // consumer group and invokes the function a batch at a time. Offsets are
-// committed only after the function succeeded with the batch (at least
-// once); a failed batch is retried, with backoff, until it succeeds, as
-// AWS retries Kafka batches until the records expire. A batch under way
-// when the mapping stops is not committed: the group's next member (this
-// mapping re-enabled, or lambdad restarted) reads it again.
+// committed only after the function succeeded with the batch, or the
+// batch was given up as the mapping's error handling says (at least
+// once); a failed batch is otherwise retried, with backoff, until it
+// succeeds, AWS's default. A batch under way when the mapping stops is
+// not committed: the group's next member (this mapping re-enabled, or
+// lambdad restarted) reads it again.
 type kafkaPoller struct {
 	r        *runner
 	m        *mapping
@@ -29,6 +29,14 @@ type kafkaPoller struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	mu       sync.Mutex
+	// sasl watches the current client's SASL exchanges (kafka_auth.go);
+	// set before the client is made, read by its hooks too.
+	sasl atomic.Pointer[saslWatch]
+	// auth is the current client's authentication options, producer
+	// the client that writes to an on-failure topic (kafka_failure.go);
+	// both belong to the loop's goroutine.
+	auth     []kgo.Opt
+	producer *kgo.Client
 }
 
 func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
@@ -108,9 +116,34 @@ func (k *kafkaConf) resetOffset() kgo.Offset {
 	return kgo.NewOffset().AtStart()
 }
 
+// loop reads the mapping's secrets and consumes with them; when the
+// cluster refuses them (or they cannot be read) it says so, waits, and
+// reads them again: a fixed secret is picked up without touching the
+// mapping, and a broken one costs one attempt per backoff, not a loop.
 func (p *kafkaPoller) loop(ctx context.Context) {
+	back := newBackoff()
+	for ctx.Err() == nil {
+		opts, err := p.kafkaClientOpts(ctx) // kafka_auth.go
+		if err == nil {
+			err = p.consume(ctx, opts, back)
+		}
+		if ctx.Err() != nil || err == nil {
+			return
+		}
+		res := p.authResult(err)
+		if res == "" {
+			res = resultSourceError + err.Error()
+		}
+		p.problem(res, err)
+		back.wait(ctx)
+	}
+}
+
+// consume reads the topic with one client until the mapping stops (nil)
+// or the cluster refuses the client's credentials (the error).
+func (p *kafkaPoller) consume(ctx context.Context, auth []kgo.Opt, back *backoff) error {
 	k := p.m.Kafka
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(k.Topic),
@@ -124,15 +157,20 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		kgo.DisableClientMetrics(),
 		kgo.ClientID("lambdad"),
 		kgo.WithHooks(groupErrors{p}),
-	)
+	}, auth...)...)
 	if err != nil {
-		p.problem(resultSourceError+err.Error(), err)
-		return
+		return err
 	}
 	// Close leaves the group, so that a disabled or deleted mapping's
 	// partitions go at once to whoever else reads the group.
 	defer cl.CloseAllowingRebalance()
-	back := newBackoff()
+	p.auth = auth
+	defer func() {
+		if p.producer != nil {
+			p.producer.Close()
+			p.producer = nil
+		}
+	}()
 	for ctx.Err() == nil {
 		recs, err := p.collect(ctx, cl)
 		if err == nil && len(recs) == 0 {
@@ -142,7 +180,11 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			// Stopped: whatever was polled is not committed.
-			return
+			return nil
+		}
+		if err != nil && p.authResult(err) != "" {
+			cl.AllowRebalance()
+			return err
 		}
 		if err != nil {
 			p.problem(resultSourceError+err.Error(), err)
@@ -151,6 +193,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 			continue
 		}
 		back.reset()
+		p.sasl.Load().reset()
 		if len(recs) == 0 {
 			cl.AllowRebalance()
 			continue
@@ -158,7 +201,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		// Records the filters drop are committed with the batch, never
 		// delivered (AWS's filtering).
 		if kept := p.filter(recs); len(kept) > 0 && !p.deliver(ctx, kept) {
-			return
+			return nil
 		}
 		// Committed with lambdad's own context, not the mapping's: a
 		// mapping stopped right after its function succeeded still
@@ -172,6 +215,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 		}
 		cl.AllowRebalance()
 	}
+	return nil
 }
 
 // collect gathers one batch: up to BatchSize records, waiting up to the
@@ -229,7 +273,11 @@ func (g groupErrors) OnGroupManageError(err error) {
 	if errors.Is(err, context.Canceled) || g.p.isStopped() {
 		return
 	}
-	g.p.problem(resultSourceError+err.Error(), err)
+	res := g.p.authResult(err) // kafka_auth.go
+	if res == "" {
+		res = resultSourceError + err.Error()
+	}
+	g.p.problem(res, err)
 }
 
 // fetchErr is the first real error of a poll (a poll cut by its context
@@ -261,39 +309,7 @@ func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
 		h := len(recs) / 2
 		return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
 	}
-	return p.invoke(ctx, payload)
-}
-
-// invoke runs the function with payload until it succeeds (AWS retries a
-// failed Kafka batch until its records expire); false when the mapping
-// stopped first.
-func (p *kafkaPoller) invoke(ctx context.Context, payload []byte) bool {
-	wait := 100 * time.Millisecond
-	for {
-		res, err := p.r.svc.cfg.Invoker.Invoke(context.WithoutCancel(ctx), p.m.Function.ref(), payload, invoke.Options{Type: invoke.Sync})
-		pause := wait
-		switch {
-		case err == nil && res.FunctionError == "":
-			p.r.report(p.m.ref(), resultOK)
-			return true
-		case err == nil:
-			p.problem(resultFuncError, nil)
-		case fault.Is(err, fault.TooManyRequests):
-			p.problem(resultThrottled, nil)
-			pause = min(wait, 100*time.Millisecond)
-		default:
-			if fe, ok := fault.As(err); ok && fe.Kind == fault.NotFound && fe.Resource == "Function" {
-				p.problem(resultNoFunction, err)
-			} else {
-				p.problem("PROBLEM: "+err.Error(), err)
-			}
-		}
-		sleep(ctx, pause)
-		if ctx.Err() != nil || p.isStopped() {
-			return false
-		}
-		wait = min(wait*2, 10*time.Second)
-	}
+	return p.process(ctx, recs, payload) // kafka_failure.go
 }
 
 func (p *kafkaPoller) problem(res string, err error) { p.r.problem(p.m, res, err) }

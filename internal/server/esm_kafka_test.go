@@ -321,18 +321,22 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 			"1 validation error detected: Value '[ab, cd]' at 'topics' failed to satisfy constraint: Member must have length less than or equal to 1"},
 		{"batch size", func(in *lambda.CreateEventSourceMappingInput) { in.BatchSize = aws.Int32(10001) }, "ValidationException", 400,
 			"1 validation error detected: Value '10001' at 'batchSize' failed to satisfy constraint: Member must have value less than or equal to 10000"},
-		{"sasl", func(in *lambda.CreateEventSourceMappingInput) {
-			in.SourceAccessConfigurations = []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeSaslScram512Auth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:s")}}
-		}, "NotImplementedException", 501,
-			"Kafka authentication SASL_SCRAM_512_AUTH (its secret lives in Secrets Manager, which lambdad cannot read; lambdad connects in plaintext) is not implemented by lambdad yet."},
+		{"two authentications", func(in *lambda.CreateEventSourceMappingInput) {
+			in.SourceAccessConfigurations = []ltypes.SourceAccessConfiguration{
+				{Type: ltypes.SourceAccessTypeSaslScram512Auth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:s")},
+				{Type: ltypes.SourceAccessTypeBasicAuth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:t")}}
+		}, ipv, 400, "Only one authentication method can be specified for Kafka event sources, found SASL_SCRAM_512_AUTH and BASIC_AUTH."},
+		{"secret not an ARN", func(in *lambda.CreateEventSourceMappingInput) {
+			in.SourceAccessConfigurations = []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeSaslScram512Auth, URI: aws.String("s")}}
+		}, ipv, 400, "The URI of SASL_SCRAM_512_AUTH must be the ARN of a Secrets Manager secret, got s."},
 		{"msk", func(in *lambda.CreateEventSourceMappingInput) {
 			in.SelfManagedEventSource = nil
 			in.EventSourceArn = aws.String("arn:aws:kafka:us-east-1:000000000000:cluster/c/abc")
 		}, "NotImplementedException", 501,
 			"event source mappings for Amazon MSK (lambdad finds no cluster's bootstrap brokers: its AWS endpoint has no Kafka GetBootstrapBrokers); use SelfManagedEventSource with the cluster's KAFKA_BOOTSTRAP_SERVERS is not implemented by lambdad yet."},
 		{"queues", func(in *lambda.CreateEventSourceMappingInput) { in.Queues = []string{"q"} }, ipv, 400, "Unsupported Queues parameter for given event source mapping type."},
-		{"retries", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(1) }, "NotImplementedException", 501,
-			"MaximumRetryAttempts on Kafka event source mappings (a failed batch is retried until it succeeds) is not implemented by lambdad yet."},
+		{"retries without provisioned mode", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(1) }, ipv, 400,
+			"MaximumRetryAttempts is only supported for Kafka event source mappings in provisioned mode. Set ProvisionedPollerConfig."},
 		{"parallelization", func(in *lambda.CreateEventSourceMappingInput) { in.ParallelizationFactor = aws.Int32(2) }, ipv, 400,
 			"Unsupported ParallelizationFactor parameter for given event source mapping type."},
 		{"unknown function", func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") }, ipv, 400, "Function does not exist"},
@@ -379,7 +383,7 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "group named by the UUID", func() bool { return groups(t, cl)[uuid] == 1 })
 
 	// Update: BatchSize changes (Updating); the group cannot [?];
-	// authentication is refused and nothing changes.
+	// a bad access configuration is refused and nothing changes.
 	up, err := e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, BatchSize: aws.Int32(50)})
 	if err != nil || aws.ToString(up.State) != "Updating" || aws.ToInt32(up.BatchSize) != 50 {
 		t.Fatalf("update: %+v %v", up, err)
@@ -388,8 +392,8 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("other")}})
 	testkit.APIErr(t, err, ipv, 400, "Updating the consumer group ID of an event source mapping is not supported.")
 	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, BatchSize: aws.Int32(7),
-		SourceAccessConfigurations: []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeBasicAuth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:s")}}})
-	testkit.APIErrPrefix(t, err, "NotImplementedException", 501, "Kafka authentication BASIC_AUTH")
+		SourceAccessConfigurations: []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeBasicAuth, URI: aws.String("arn:aws:sqs:us-east-1:000000000000:q")}}})
+	testkit.APIErrPrefix(t, err, ipv, 400, "The URI of BASIC_AUTH must be")
 	got2 := e.waitState(uuid, "Enabled")
 	if aws.ToInt32(got2.BatchSize) != 50 || aws.ToString(got2.SelfManagedKafkaEventSourceConfig.ConsumerGroupId) != uuid {
 		t.Fatalf("after refused updates: %+v", got2)
