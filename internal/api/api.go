@@ -299,6 +299,7 @@ func (h *Handler) register() {
 	h.registerESM()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
+		h.registerStream()
 	}
 }
 

@@ -82,7 +82,11 @@ type Config struct {
 	// Destinations, when set, delivers event records and dead-letter
 	// events to SQS, SNS, EventBridge and S3 (destinations.go).
 	Destinations Destinations
-	Logger       *slog.Logger
+	// StreamLimit is the most a streamed response may be (0: AWS's 200
+	// MB); StreamBandwidth caps its bytes per second past the first 6 MB,
+	// as AWS does (0: uncapped). See stream.go.
+	StreamLimit, StreamBandwidth int64
+	Logger                       *slog.Logger
 }
 
 // Service runs invokes.
@@ -261,6 +265,9 @@ func (s *Service) execute(ctx context.Context, ref functions.Ref, snap *function
 	if err != nil {
 		return Result{}, err
 	}
+	if k := streamTo(ctx); k != nil {
+		k.version = snap.Version
+	}
 	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext), opts.TenantID)
 	out := Result{ExecutedVersion: snap.Version}
 	if err != nil {
@@ -354,7 +361,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 	}
 	fn := r.fn
-	inv := invocation(snap, requestID, payload, clientContext)
+	inv := invocation(ctx, snap, requestID, payload, clientContext)
 	inv.Tenant, inv.TenantEnvLimit = runTenant(snap, tenant), s.tenantEnvLimit(snap)
 	res, err := s.cfg.Sandbox.Invoke(ctx, fn, inv)
 	if r.retired.Load() {
@@ -775,11 +782,16 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 }
 
 // invocation is one run of snap as the sandbox takes it.
-func invocation(snap *functions.Snapshot, requestID string, payload []byte, clientContext string) sandbox.Invocation {
+// A streamed invoke's context carries the stream the response goes to.
+func invocation(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) sandbox.Invocation {
 	qualified := snap.QualifiedARN
 	if qualified == "" { // a snapshot not made by Resolve
 		qualified = snap.Ref.QualifiedARN()
 	}
-	return sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
+	inv := sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceID(),
 		ClientContext: clientContext, Payload: payload}
+	if k := streamTo(ctx); k != nil {
+		inv.Stream, inv.StreamLimit = k, k.limit
+	}
+	return inv
 }

@@ -1,0 +1,186 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// streamNode is a streamifyResponse handler. "chunks" writes chunk 1, waits
+// 500 ms, then writes chunk 2 carrying the time (Unix ms) just before it was
+// written, so the test can tell chunk 1 reached it before chunk 2 existed.
+// "fail" writes a chunk and throws; "buffered" is the event's size in bytes.
+const streamNode = `
+exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  switch (event.op) {
+  case 'chunks':
+    responseStream.write('chunk-1;');
+    await new Promise((r) => setTimeout(r, 500));
+    responseStream.write('chunk-2@' + Date.now());
+    responseStream.end();
+    return;
+  case 'fail':
+    console.log('about to fail');
+    responseStream.write('partial');
+    await new Promise((r) => setTimeout(r, 50));
+    throw new TypeError('broke mid-stream');
+  case 'http':
+    responseStream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 201, headers: { 'x-custom': 'yes', 'content-type': 'text/plain' }, cookies: ['a=1', 'b=2'] });
+    responseStream.write('hello ');
+    await new Promise((r) => setTimeout(r, 500));
+    responseStream.end('world@' + Date.now());
+    return;
+  case 'big':
+    const block = Buffer.alloc(1 << 20, 'x');
+    for (let i = 0; i < event.mb; i++) {
+      if (!responseStream.write(block)) await new Promise((r) => responseStream.once('drain', r));
+    }
+    responseStream.end();
+    return;
+  }
+  responseStream.end(JSON.stringify(event));
+});
+`
+
+// streamEvents reads an InvokeWithResponseStream's events, recording when
+// each payload chunk arrived.
+type streamEvents struct {
+	chunks   []string
+	arrived  []time.Time
+	complete *types.InvokeWithResponseStreamCompleteEvent
+}
+
+func readStream(t *testing.T, out *lambda.InvokeWithResponseStreamOutput) streamEvents {
+	t.Helper()
+	var ev streamEvents
+	stream := out.GetStream()
+	defer stream.Close()
+	for e := range stream.Events() {
+		switch v := e.(type) {
+		case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
+			ev.chunks = append(ev.chunks, string(v.Value.Payload))
+			ev.arrived = append(ev.arrived, time.Now())
+		case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
+			ev.complete = &v.Value
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("event stream: %v", err)
+	}
+	if ev.complete == nil {
+		t.Fatalf("no InvokeComplete event (chunks %q)", ev.chunks)
+	}
+	return ev
+}
+
+func streamInvoke(t *testing.T, c *lambda.Client, in *lambda.InvokeWithResponseStreamInput) *lambda.InvokeWithResponseStreamOutput {
+	t.Helper()
+	out, err := c.InvokeWithResponseStream(context.Background(), in)
+	if err != nil {
+		t.Fatalf("InvokeWithResponseStream: %v", err)
+	}
+	return out
+}
+
+// TestInvokeWithResponseStreamNode streams a Node.js streamifyResponse
+// handler through aws-sdk-go-v2's event stream decoder.
+func TestInvokeWithResponseStreamNode(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	name := "node-stream"
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, name, "index.js", "index.handler", streamNode))
+
+	t.Run("incremental", func(t *testing.T) {
+		out := streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"chunks"}`)})
+		if v := aws.ToString(out.ExecutedVersion); v != "$LATEST" {
+			t.Errorf("ExecutedVersion = %q", v)
+		}
+		if ct := aws.ToString(out.ResponseStreamContentType); ct != "application/vnd.amazon.eventstream" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		ev := readStream(t, out)
+		all := strings.Join(ev.chunks, "")
+		first, second, ok := strings.Cut(all, ";")
+		if !ok || first != "chunk-1" || !strings.HasPrefix(second, "chunk-2@") {
+			t.Fatalf("chunks %q", ev.chunks)
+		}
+		wrote2, _ := strconv.ParseInt(strings.TrimPrefix(second, "chunk-2@"), 10, 64)
+		// Chunk 1 must have been read before chunk 2 was written: a
+		// buffering server hands both over after the end.
+		if read1 := ev.arrived[0].UnixMilli(); read1 >= wrote2 {
+			t.Errorf("chunk 1 read at %d, not before chunk 2 was written at %d: the response was buffered", read1, wrote2)
+		}
+		if ev.complete.ErrorCode != nil || ev.complete.LogResult != nil {
+			t.Errorf("InvokeComplete = %+v", ev.complete)
+		}
+	})
+
+	t.Run("error mid-stream", func(t *testing.T) {
+		out := streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"fail"}`), LogType: types.LogTypeTail})
+		ev := readStream(t, out)
+		if strings.Join(ev.chunks, "") != "partial" {
+			t.Errorf("chunks %q", ev.chunks)
+		}
+		if aws.ToString(ev.complete.ErrorCode) != "TypeError" || aws.ToString(ev.complete.ErrorDetails) != "broke mid-stream" {
+			t.Errorf("InvokeComplete error %q %q", aws.ToString(ev.complete.ErrorCode), aws.ToString(ev.complete.ErrorDetails))
+		}
+		log, err := base64.StdEncoding.DecodeString(aws.ToString(ev.complete.LogResult))
+		if err != nil || !strings.Contains(string(log), "about to fail") || !strings.Contains(string(log), "REPORT RequestId:") {
+			t.Errorf("LogResult %q (%v)", log, err)
+		}
+		// The environment goes on serving.
+		ev = readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"echo"}`)}))
+		if got := strings.Join(ev.chunks, ""); got != `{"op":"echo"}` {
+			t.Errorf("after the failure: %q", got)
+		}
+	})
+
+	t.Run("plain invoke of a streaming handler", func(t *testing.T) {
+		out := testkit.Call(t, c, name, `{"op":"chunks"}`)
+		if !strings.HasPrefix(string(out.Payload), "chunk-1;chunk-2@") || out.FunctionError != nil {
+			t.Errorf("Invoke = %q, error %v", out.Payload, aws.ToString(out.FunctionError))
+		}
+	})
+
+	t.Run("not found", func(t *testing.T) {
+		_, err := c.InvokeWithResponseStream(context.Background(), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("nope")})
+		testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.InvokeARN("nope")+":$LATEST")
+	})
+}
+
+// TestInvokeWithResponseStreamBuffered streams the result of handlers that
+// do not stream: whole, then InvokeComplete.
+func TestInvokeWithResponseStreamBuffered(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "py-buffered", `
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("no luck")
+    return {"echo": event}
+`))
+	ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("py-buffered"), Payload: []byte(`{"a":1}`)}))
+	if got := strings.Join(ev.chunks, ""); got != `{"echo": {"a": 1}}` {
+		t.Errorf("payload %q", got)
+	}
+	if ev.complete.ErrorCode != nil {
+		t.Errorf("InvokeComplete %+v", ev.complete)
+	}
+	ev = readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("py-buffered"), Payload: []byte(`{"fail":true}`)}))
+	if len(ev.chunks) != 0 || aws.ToString(ev.complete.ErrorCode) != "ValueError" || aws.ToString(ev.complete.ErrorDetails) != "no luck" {
+		b, _ := json.Marshal(ev.complete)
+		t.Errorf("failure: chunks %q, complete %s", ev.chunks, b)
+	}
+}
