@@ -8,7 +8,9 @@ import (
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/caller"
+	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/funcurl"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/spec"
@@ -173,4 +175,30 @@ func (e *eventWriter) flush() error {
 		e.failed = err
 	}
 	return e.failed
+}
+
+// serveURLStream answers a function URL in RESPONSE_STREAM mode: the
+// function's response reaches the client as the function writes it. A
+// function that answers buffered is answered as a BUFFERED URL would [?].
+func (h *Handler) serveURLStream(ctx context.Context, w http.ResponseWriter, si StreamInvoker, ref functions.Ref, urlID string, event []byte, requestID string) {
+	sw := funcurl.NewStreamWriter(w)
+	res, streamed, err := si.InvokeStream(ctx, ref, event, invoke.Options{RequestID: requestID}, sw)
+	if streamed && sw.Finish() {
+		// Sent: a failure after the status can only cut the body short.
+		if err == nil && res.FunctionError != "" {
+			h.cfg.Logger.Debug("function URL stream ended by a function error", "url", urlID, "error", res.FunctionError)
+		}
+		return
+	}
+	switch {
+	case err != nil && fault.Is(err, fault.TooManyRequests):
+		funcurl.WriteError(w, http.StatusTooManyRequests, "Rate Exceeded.")
+	case err != nil:
+		h.cfg.Logger.Warn("function URL invoke", "url", urlID, "err", err)
+		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
+	case res.FunctionError != "" || streamed:
+		funcurl.WriteError(w, http.StatusBadGateway, "Internal Server Error")
+	default:
+		funcurl.WriteResponse(w, res.Payload)
+	}
 }

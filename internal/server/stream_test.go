@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,17 +114,7 @@ func TestInvokeWithResponseStreamNode(t *testing.T) {
 			t.Errorf("Content-Type = %q", ct)
 		}
 		ev := readStream(t, out)
-		all := strings.Join(ev.chunks, "")
-		first, second, ok := strings.Cut(all, ";")
-		if !ok || first != "chunk-1" || !strings.HasPrefix(second, "chunk-2@") {
-			t.Fatalf("chunks %q", ev.chunks)
-		}
-		wrote2, _ := strconv.ParseInt(strings.TrimPrefix(second, "chunk-2@"), 10, 64)
-		// Chunk 1 must have been read before chunk 2 was written: a
-		// buffering server hands both over after the end.
-		if read1 := ev.arrived[0].UnixMilli(); read1 >= wrote2 {
-			t.Errorf("chunk 1 read at %d, not before chunk 2 was written at %d: the response was buffered", read1, wrote2)
-		}
+		checkIncremental(t, ev.chunks, ev.arrived)
 		if ev.complete.ErrorCode != nil || ev.complete.LogResult != nil {
 			t.Errorf("InvokeComplete = %+v", ev.complete)
 		}
@@ -182,5 +175,133 @@ def handler(event, context):
 	if len(ev.chunks) != 0 || aws.ToString(ev.complete.ErrorCode) != "ValueError" || aws.ToString(ev.complete.ErrorDetails) != "no luck" {
 		b, _ := json.Marshal(ev.complete)
 		t.Errorf("failure: chunks %q, complete %s", ev.chunks, b)
+	}
+}
+
+// TestInvokeWithResponseStreamGo streams an aws-lambda-go handler that
+// returns an io.Reader, unchanged from what runs on AWS.
+func TestInvokeWithResponseStreamGo(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, nil)
+	name := "go-stream"
+	testkit.CreateActive(t, c, testkit.GoFunction(name, testkit.GoBootstrapZip(t, "testdata/gostream")))
+
+	t.Run("incremental", func(t *testing.T) {
+		ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"chunks"}`)}))
+		checkIncremental(t, ev.chunks, ev.arrived)
+		if ev.complete.ErrorCode != nil {
+			t.Errorf("InvokeComplete %+v", ev.complete)
+		}
+	})
+
+	t.Run("error mid-stream", func(t *testing.T) {
+		ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(name), Payload: []byte(`{"op":"fail"}`)}))
+		if strings.Join(ev.chunks, "") != "chunk-1;" {
+			t.Errorf("chunks %q", ev.chunks)
+		}
+		// aws-lambda-go names the error by its Go type.
+		if aws.ToString(ev.complete.ErrorCode) != "errorString" || aws.ToString(ev.complete.ErrorDetails) != "broke mid-stream" {
+			t.Errorf("InvokeComplete error %q %q", aws.ToString(ev.complete.ErrorCode), aws.ToString(ev.complete.ErrorDetails))
+		}
+	})
+
+	t.Run("function URL", func(t *testing.T) {
+		id := streamURL(t, c, name)
+		resp, err := http.Get(d.URL + "/_lambdad/url/" + id + "/go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 202 || resp.Header.Get("Content-Type") != "text/plain" || resp.Header.Get("X-From") != "go" ||
+			strings.Join(resp.Header.Values("Set-Cookie"), ",") != "c=3" {
+			t.Errorf("status %d, headers %v", resp.StatusCode, resp.Header)
+		}
+		parts, arrived := readParts(t, resp.Body)
+		checkIncremental(t, parts, arrived)
+	})
+}
+
+// TestFunctionURLResponseStreamNode serves a RESPONSE_STREAM function URL
+// from a Node.js handler that writes an HTTP prelude with
+// HttpResponseStream.from.
+func TestFunctionURLResponseStreamNode(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, nil)
+	name := "node-url-stream"
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, name, "index.js", "index.handler", `
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201, headers: { 'x-custom': 'yes', 'content-type': 'text/plain' }, cookies: ['a=1', 'b=2'] });
+  responseStream.write('chunk-1;');
+  await new Promise((r) => setTimeout(r, 500));
+  responseStream.end('chunk-2@' + Date.now());
+});
+`))
+	id := streamURL(t, c, name)
+	resp, err := http.Get(d.URL + "/_lambdad/url/" + id + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != "text/plain" || resp.Header.Get("X-Custom") != "yes" ||
+		strings.Join(resp.Header.Values("Set-Cookie"), ",") != "a=1,b=2" {
+		t.Errorf("status %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	parts, arrived := readParts(t, resp.Body)
+	checkIncremental(t, parts, arrived)
+}
+
+// streamURL gives name a RESPONSE_STREAM function URL and returns its id.
+func streamURL(t *testing.T, c *lambda.Client, name string) string {
+	t.Helper()
+	fu, err := c.CreateFunctionUrlConfig(context.Background(), &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String(name),
+		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fu.InvokeMode != types.InvokeModeResponseStream {
+		t.Errorf("InvokeMode = %q", fu.InvokeMode)
+	}
+	u, err := url.Parse(aws.ToString(fu.FunctionUrl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(u.Host, ".")
+	return id
+}
+
+// readParts reads a body as it arrives, noting when each read returned.
+func readParts(t *testing.T, r io.Reader) ([]string, []time.Time) {
+	t.Helper()
+	var parts []string
+	var arrived []time.Time
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			parts = append(parts, string(buf[:n]))
+			arrived = append(arrived, time.Now())
+		}
+		if err == io.EOF {
+			return parts, arrived
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+}
+
+// checkIncremental checks that "chunk-1;" was read before the function
+// wrote "chunk-2@<Unix ms>": a buffering server hands both over at the end.
+func checkIncremental(t *testing.T, parts []string, arrived []time.Time) {
+	t.Helper()
+	all := strings.Join(parts, "")
+	first, second, ok := strings.Cut(all, ";")
+	if !ok || first != "chunk-1" || !strings.HasPrefix(second, "chunk-2@") || !strings.HasPrefix(parts[0], "chunk-1") {
+		t.Fatalf("parts %q", parts)
+	}
+	wrote2, _ := strconv.ParseInt(strings.TrimPrefix(second, "chunk-2@"), 10, 64)
+	if read1 := arrived[0].UnixMilli(); read1 >= wrote2 {
+		t.Errorf("chunk 1 read at %d, not before chunk 2 was written at %d: the response was buffered", read1, wrote2)
 	}
 }
