@@ -159,13 +159,16 @@ func (e *eventWriter) event(eventType, contentType string, payload []byte) error
 	if e.failed != nil {
 		return e.failed
 	}
-	e.buf = awsproto.AppendEvent(e.buf[:0], eventType, contentType, payload)
-	if _, err := e.w.Write(e.buf); err != nil {
-		e.failed = err
-		return err
-	}
-	if cap(e.buf) > 2*bufferedChunk {
-		e.buf = nil
+	// Head, payload and CRC go out as three writes: the payload is not
+	// copied.
+	head, crc := awsproto.EventHead(e.buf[:0], eventType, contentType, len(payload))
+	tail := awsproto.EventTail(head[len(head):], crc, payload)
+	e.buf = head
+	for _, p := range [][]byte{head, payload, tail} {
+		if _, err := e.w.Write(p); err != nil {
+			e.failed = err
+			return err
+		}
 	}
 	return e.flush()
 }

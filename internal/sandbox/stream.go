@@ -21,7 +21,7 @@ type Sink interface {
 
 // streamBuffer is how much of a streamed response is read at a time: what
 // has arrived is forwarded at once, up to this much.
-const streamBuffer = 64 << 10
+const streamBuffer = 256 << 10
 
 // ResultStream forwards the /response of the pending call to its
 // Invocation.Stream as it arrives; a call without one is left to Result.
