@@ -39,10 +39,7 @@ func (e *env) ResultStream(id string, b *runtimeapi.Body) (runtimeapi.Verdict, b
 		return 0, false
 	}
 	sink := c.inv.Stream
-	limit := c.inv.StreamLimit
-	if limit <= 0 {
-		limit = DefaultStreamLimit
-	}
+	limit := c.inv.responseLimit()
 	sinkErr := sink.Begin(b.ContentType)
 	buf := make([]byte, streamBuffer)
 	var total int64
@@ -80,3 +77,15 @@ func (e *env) ResultStream(id string, b *runtimeapi.Body) (runtimeapi.Verdict, b
 
 // DefaultStreamLimit is the most a streamed response may be: AWS's 200 MB.
 const DefaultStreamLimit = 200 << 20
+
+// responseLimit is the most inv's response may be: a stream's limit, or
+// AWS's synchronous response limit.
+func (inv *Invocation) responseLimit() int64 {
+	switch {
+	case inv.Stream == nil:
+		return maxResponseBytes
+	case inv.StreamLimit > 0:
+		return inv.StreamLimit
+	}
+	return DefaultStreamLimit
+}

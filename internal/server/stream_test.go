@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -304,4 +305,55 @@ func checkIncremental(t *testing.T, parts []string, arrived []time.Time) {
 	if read1 := arrived[0].UnixMilli(); read1 >= wrote2 {
 		t.Errorf("chunk 1 read at %d, not before chunk 2 was written at %d: the response was buffered", read1, wrote2)
 	}
+}
+
+// TestStreamLimits: a stream over --stream-max-mb ends with
+// Function.ResponseSizeTooLarge, past 6 MB it is held to
+// --stream-bandwidth-kbps, and a function that times out mid-stream ends
+// it with Sandbox.Timedout.
+func TestStreamLimits(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) {
+		cfg.StreamMaxBytes, cfg.StreamBandwidth = 9<<20, 2<<20
+	})
+	big := testkit.NodeFunction(t, "stream-big", "index.js", "index.handler", streamNode)
+	big.Timeout = aws.Int32(30)
+	testkit.CreateActive(t, c, big)
+	hang := testkit.NodeFunction(t, "stream-hang", "index.js", "index.handler", `
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('started');
+  await new Promise((r) => setTimeout(r, 5000));
+});
+`)
+	hang.Timeout = aws.Int32(1)
+	testkit.CreateActive(t, c, hang)
+	size := func(ev streamEvents) (n int) {
+		for _, ch := range ev.chunks {
+			n += len(ch)
+		}
+		return n
+	}
+
+	t.Run("bandwidth past 6 MB", func(t *testing.T) {
+		start := time.Now()
+		ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("stream-big"), Payload: []byte(`{"op":"big","mb":8}`)}))
+		// 2 MB past the first 6 at 2 MB/s: about a second.
+		if el := time.Since(start); el < 800*time.Millisecond || size(ev) != 8<<20 || ev.complete.ErrorCode != nil {
+			t.Errorf("8 MB in %v, %d bytes, complete %+v", el, size(ev), ev.complete)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("stream-big"), Payload: []byte(`{"op":"big","mb":12}`)}))
+		if size(ev) > 9<<20 || aws.ToString(ev.complete.ErrorCode) != "Function.ResponseSizeTooLarge" ||
+			aws.ToString(ev.complete.ErrorDetails) != "Response payload size exceeded maximum allowed payload size (9437184 bytes)." {
+			t.Errorf("%d bytes, complete %q %q", size(ev), aws.ToString(ev.complete.ErrorCode), aws.ToString(ev.complete.ErrorDetails))
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("stream-hang")}))
+		if strings.Join(ev.chunks, "") != "started" || aws.ToString(ev.complete.ErrorCode) != "Sandbox.Timedout" ||
+			!strings.HasSuffix(aws.ToString(ev.complete.ErrorDetails), "Task timed out after 1.00 seconds") {
+			t.Errorf("chunks %q, complete %q %q", ev.chunks, aws.ToString(ev.complete.ErrorCode), aws.ToString(ev.complete.ErrorDetails))
+		}
+	})
 }
