@@ -172,6 +172,24 @@ def handler(event, context):
 	if ev.complete.ErrorCode != nil {
 		t.Errorf("InvokeComplete %+v", ev.complete)
 	}
+	// Through an alias: the version that ran, and the log's tail.
+	ctx := context.Background()
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("py-buffered")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("py-buffered"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	out := streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("py-buffered"), Qualifier: aws.String("live"),
+		LogType: types.LogTypeTail, Payload: []byte(`{"b":2}`)})
+	if v := aws.ToString(out.ExecutedVersion); v != "1" {
+		t.Errorf("ExecutedVersion through the alias = %q", v)
+	}
+	ev = readStream(t, out)
+	log, _ := base64.StdEncoding.DecodeString(aws.ToString(ev.complete.LogResult))
+	if got := strings.Join(ev.chunks, ""); got != `{"echo": {"b": 2}}` || !strings.Contains(string(log), "START RequestId:") || !strings.Contains(string(log), "Version: 1") {
+		t.Errorf("payload %q, LogResult %q", got, log)
+	}
 	ev = readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("py-buffered"), Payload: []byte(`{"fail":true}`)}))
 	if len(ev.chunks) != 0 || aws.ToString(ev.complete.ErrorCode) != "ValueError" || aws.ToString(ev.complete.ErrorDetails) != "no luck" {
 		b, _ := json.Marshal(ev.complete)
