@@ -146,6 +146,12 @@ func TestInvokeWithResponseStreamNode(t *testing.T) {
 		if !strings.HasPrefix(string(out.Payload), "chunk-1;chunk-2@") || out.FunctionError != nil {
 			t.Errorf("Invoke = %q, error %v", out.Payload, aws.ToString(out.FunctionError))
 		}
+		// An error in the trailers is the invocation's error.
+		out = testkit.Call(t, c, name, `{"op":"fail"}`)
+		doc := testkit.DecodeJSON[map[string]any](t, out.Payload)
+		if aws.ToString(out.FunctionError) != "Unhandled" || doc["errorType"] != "TypeError" || doc["errorMessage"] != "broke mid-stream" {
+			t.Errorf("Invoke of a failing stream = %s, error %q", out.Payload, aws.ToString(out.FunctionError))
+		}
 	})
 
 	t.Run("not found", func(t *testing.T) {
