@@ -381,3 +381,20 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
 		}
 	})
 }
+
+// TestStreamManagedInstances: a streamifyResponse handler in an
+// environment that holds several invocations at once answers buffered,
+// whole, with its error when it fails.
+func TestStreamManagedInstances(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, onCapacityProvider(t, c, testkit.NodeFunction(t, "mi-stream", "index.js", "index.handler", streamNode), 4))
+	ev := readStream(t, streamInvoke(t, c, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("mi-stream"), Payload: []byte(`{"op":"chunks"}`)}))
+	if got := strings.Join(ev.chunks, ""); !strings.HasPrefix(got, "chunk-1;chunk-2@") || ev.complete.ErrorCode != nil {
+		t.Errorf("chunks %q, complete %+v", ev.chunks, ev.complete)
+	}
+	out := testkit.Call(t, c, "mi-stream", `{"op":"fail"}`)
+	if doc := testkit.DecodeJSON[map[string]any](t, out.Payload); aws.ToString(out.FunctionError) != "Unhandled" || doc["errorType"] != "TypeError" {
+		t.Errorf("failing stream: %s", out.Payload)
+	}
+}

@@ -640,6 +640,44 @@ class ResponseStream extends Writable {
   }
 }
 
+// StreamedResult is a streamed response gathered whole.
+class StreamedResult {
+  constructor(body, contentType) {
+    this.body = body;
+    this.contentType = contentType;
+  }
+}
+
+// BufferedResponseStream is a responseStream that gathers what is written.
+class BufferedResponseStream extends Writable {
+  constructor() {
+    super();
+    this.contentType = 'application/octet-stream';
+    this.parts = [];
+  }
+
+  setContentType(ct) {
+    this.contentType = String(ct);
+  }
+
+  _write(chunk, _enc, cb) {
+    this.parts.push(chunk);
+    cb();
+  }
+
+  // whenDone ends the stream if the handler did not, and resolves to what
+  // it holds.
+  whenDone() {
+    return new Promise((resolve, reject) => {
+      const out = () => resolve(new StreamedResult(Buffer.concat(this.parts), this.contentType));
+      if (this.writableFinished) return out();
+      this.once('finish', out);
+      this.once('error', reject);
+      if (!this.writableEnded) this.end();
+    });
+  }
+}
+
 // invokeStreaming runs one invocation of a streamifyResponse handler.
 function invokeStreaming(handler, event, context, id, scheduleNext) {
   const stream = new ResponseStream(id, handler[HIGH_WATER_MARK]);
@@ -799,6 +837,12 @@ async function runLane(handler, als) {
         await lane.postError(`/invocation/${id}/error`, outcome.err);
         return;
       }
+      if (outcome.result instanceof StreamedResult) {
+        const r = outcome.result;
+        const res = await lane.request('POST', `/invocation/${id}/response`, r.body, { 'Content-Type': r.contentType });
+        if (res.status >= 300) process.stderr.write(`lambdad runtime: streamed response returned ${res.status}\n`);
+        return;
+      }
       const body = serialize(outcome.result);
       if (body === undefined) {
         const e = new JSONStringifyError('Unable to stringify response body');
@@ -830,6 +874,16 @@ function callHandler(handler, h, rawBody, id) {
       context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
       context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
       const event = rawBody.length ? JSON.parse(rawBody.toString('utf8')) : {};
+      if (handler[STREAMING] === 'response') {
+        // Environments holding several invocations answer buffered: the
+        // stream is gathered and posted whole once it ends.
+        const stream = new BufferedResponseStream();
+        const done = (err) => (err !== undefined && err !== null ? complete(err) : stream.whenDone().then((r) => complete(null, r), complete));
+        const result = handler(event, stream, context);
+        if (isPromise(result)) result.then(() => done(), (e) => done(e === undefined || e === null ? 'handled' : e));
+        else stream.once('finish', () => done());
+        return;
+      }
       const result = handler(event, context, complete);
       if (isPromise(result)) result.then((r) => complete(null, r), (e) => complete(e === undefined || e === null ? 'handled' : e));
       else if (handler.length < 3) complete(null, result);
