@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/caller"
@@ -164,6 +165,7 @@ func (e *eventWriter) event(eventType, contentType string, payload []byte) error
 	head, crc := awsproto.EventHead(e.buf[:0], eventType, contentType, len(payload))
 	tail := awsproto.EventTail(head[len(head):], crc, payload)
 	e.buf = head
+	_ = e.rc.SetWriteDeadline(time.Now().Add(funcurl.StalledClient))
 	for _, p := range [][]byte{head, payload, tail} {
 		if _, err := e.w.Write(p); err != nil {
 			e.failed = err
@@ -186,7 +188,7 @@ func (e *eventWriter) flush() error {
 func (h *Handler) serveURLStream(ctx context.Context, w http.ResponseWriter, si StreamInvoker, ref functions.Ref, urlID string, event []byte, requestID string) {
 	sw := funcurl.NewStreamWriter(w)
 	res, streamed, err := si.InvokeStream(ctx, ref, event, invoke.Options{RequestID: requestID}, sw)
-	if streamed && sw.Finish() {
+	if streamed && sw.Finish(err == nil && res.FunctionError == "") {
 		// Sent: a failure after the status can only cut the body short.
 		if err == nil && res.FunctionError != "" {
 			h.cfg.Logger.Debug("function URL stream ended by a function error", "url", urlID, "error", res.FunctionError)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"time"
 )
 
 // HTTPIntegration is the content type of a streamed response that starts
@@ -46,7 +47,8 @@ func NewStreamWriter(w http.ResponseWriter) *StreamWriter {
 // failure can only end the body early.
 func (s *StreamWriter) Started() bool { return s.started }
 
-// Begin starts a streamed response of contentType.
+// Begin starts a streamed response of contentType; its status goes out
+// with its first bytes, so that a function failing before any answers 502.
 func (s *StreamWriter) Begin(_, contentType string) error {
 	if contentType == HTTPIntegration {
 		s.prelude = true
@@ -56,8 +58,7 @@ func (s *StreamWriter) Begin(_, contentType string) error {
 		contentType = "application/octet-stream"
 	}
 	s.w.Header().Set("Content-Type", contentType)
-	s.start(http.StatusOK)
-	return s.flush()
+	return nil
 }
 
 func (s *StreamWriter) start(status int) {
@@ -71,6 +72,9 @@ func (s *StreamWriter) Write(p []byte) (int, error) {
 		return 0, s.failed
 	}
 	n := len(p)
+	if !s.started && !s.prelude {
+		s.start(http.StatusOK)
+	}
 	if !s.started {
 		s.pre = append(s.pre, p...)
 		i := bytes.Index(s.pre, delimiter)
@@ -87,6 +91,7 @@ func (s *StreamWriter) Write(p []byte) (int, error) {
 		p, s.pre = s.pre[i+len(delimiter):], nil
 	}
 	if len(p) > 0 {
+		deadline(s.rc)
 		if _, err := s.w.Write(p); err != nil {
 			s.failed = err
 			return 0, err
@@ -95,15 +100,23 @@ func (s *StreamWriter) Write(p []byte) (int, error) {
 	return n, s.flush()
 }
 
-// Finish ends a response whose prelude never ended: what came is taken as
-// the prelude, with no body [?]. It reports whether a response was sent.
-func (s *StreamWriter) Finish() bool {
-	if !s.started && s.prelude && s.failed == nil {
-		if s.writePrelude(s.pre) == nil {
-			_ = s.flush()
-		}
+// Finish ends the stream of a function that succeeded (ok) or failed. A
+// response not started yet is sent when ok: empty, or, when its prelude
+// never ended, with what came as the prelude [?]. It reports whether a
+// response was sent; if not, the caller answers the failure.
+func (s *StreamWriter) Finish(ok bool) bool {
+	if s.started || !ok || s.failed != nil {
+		return s.started
 	}
-	return s.started
+	if s.prelude {
+		if s.writePrelude(s.pre) != nil {
+			return false
+		}
+	} else {
+		s.start(http.StatusOK)
+	}
+	_ = s.flush()
+	return true
 }
 
 // prelude is what HttpResponseStream.from writes before the body.
@@ -153,4 +166,15 @@ func (s *StreamWriter) flush() error {
 		s.failed = err
 	}
 	return s.failed
+}
+
+// StalledClient is how long one write to a streaming client may take: a
+// client that stops reading is dropped after it, so that the invocation's
+// end is not held up by it.
+const StalledClient = time.Minute
+
+// deadline bounds the next write to w; writers that cannot be bounded
+// (recorders) are left alone.
+func deadline(rc *http.ResponseController) {
+	_ = rc.SetWriteDeadline(time.Now().Add(StalledClient))
 }

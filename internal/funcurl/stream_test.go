@@ -20,7 +20,7 @@ func TestStreamWriterPrelude(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !s.Finish() || rec.Code != 418 || rec.Header().Get("X-A") != "b" || strings.Join(rec.Header().Values("Set-Cookie"), ";") != "k=v;l=w" ||
+	if !s.Finish(true) || rec.Code != 418 || rec.Header().Get("X-A") != "b" || strings.Join(rec.Header().Values("Set-Cookie"), ";") != "k=v;l=w" ||
 		rec.Header().Get("Content-Type") != "application/octet-stream" || rec.Body.String() != "body-1+body-2" {
 		t.Errorf("%d %v %q", rec.Code, rec.Header(), rec.Body.String())
 	}
@@ -34,8 +34,15 @@ func TestStreamWriterPlain(t *testing.T) {
 	s := NewStreamWriter(rec)
 	s.Begin("1", "text/csv")
 	s.Write([]byte("a,b\n"))
-	if !s.Finish() || rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv" || rec.Body.String() != "a,b\n" {
+	if !s.Finish(true) || rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv" || rec.Body.String() != "a,b\n" {
 		t.Errorf("%d %v %q", rec.Code, rec.Header(), rec.Body.String())
+	}
+	// A function that fails before its first byte gets no response here.
+	rec = httptest.NewRecorder()
+	s = NewStreamWriter(rec)
+	s.Begin("1", "text/plain")
+	if s.Finish(false) || s.Started() {
+		t.Errorf("a stream that failed first was sent: %d", rec.Code)
 	}
 	rec = httptest.NewRecorder()
 	s = NewStreamWriter(rec)

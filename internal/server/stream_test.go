@@ -274,6 +274,21 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
 	}
 	parts, arrived := readParts(t, resp.Body)
 	checkIncremental(t, parts, arrived)
+
+	// A stream that fails before its first byte answers as a failed
+	// function does.
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, "node-url-fail", "index.js", "index.handler", `
+exports.handler = awslambda.streamifyResponse(async () => { throw new Error('nothing to say'); });
+`))
+	resp, err = http.Get(d.URL + "/_lambdad/url/" + streamURL(t, c, "node-url-fail") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || string(body) != `{"Message":"Internal Server Error"}` {
+		t.Errorf("failing stream: %d %s", resp.StatusCode, body)
+	}
 }
 
 // streamURL gives name a RESPONSE_STREAM function URL and returns its id.
