@@ -51,7 +51,8 @@ func monotonicNs() int64 {
 }
 
 func benchStreamEnv(b *testing.B) *lambda.Client {
-	_, c := servertest.InvokeEnv(b, nil)
+	d, _ := servertest.InvokeEnv(b, nil)
+	c := streamClient(d)
 	testkit.CreateActive(b, c, testkit.NodeFunction(b, "bench-stream", "index.js", "index.handler", streamBench))
 	return c
 }
@@ -116,7 +117,8 @@ func splitTicks(p []byte) []int64 {
 // SDK's decoding: what lambdad itself sustains, and its heap alone (but
 // for the HTTP client's buffers).
 func BenchmarkStream(b *testing.B) {
-	d, c := servertest.InvokeEnv(b, nil)
+	d, _ := servertest.InvokeEnv(b, nil)
+	c := streamClient(d)
 	testkit.CreateActive(b, c, testkit.NodeFunction(b, "bench-stream", "index.js", "index.handler", streamBench))
 	for _, mb := range []int{10, 50, 150} {
 		b.Run("sdk/"+strconv.Itoa(mb)+"MB", func(b *testing.B) {
