@@ -61,6 +61,8 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (server.Co
 		return st.cfg, st.level, err
 	}
 	st.cfg.BodyMemory = int64(st.bodyMB) << 20
+	st.cfg.StreamMaxBytes = int64(st.streamMB) << 20
+	st.cfg.StreamBandwidth = int64(st.streamKBps) << 10
 	return st.cfg, st.level, nil
 }
 
@@ -68,7 +70,9 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (server.Co
 type settings struct {
 	cfg    server.Config
 	bodyMB int
-	level  slog.Level
+	// streamMB and streamKBps are the streamed response limits.
+	streamMB, streamKBps int
+	level                slog.Level
 }
 
 // flags defines every flag with its default and rules. Each has a LAMBDAD_*
@@ -92,6 +96,8 @@ func (st *settings) flags() *flag.FlagSet {
 	fl.StringVar(&cfg.PublicURL, "public-url", "", "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")
 	fl.StringVar(&cfg.HotReloadRoots, "hot-reload-roots", "", "DIR[,DIR...]: directories hot-reload code (S3Bucket hot-reload) may come from; default the working directory; none turns hot reload off (LAMBDAD_HOT_RELOAD_ROOTS)")
 	intVar(fl, &st.bodyMB, "body-memory-mb", server.DefaultBodyMemory>>20, 1, maxBodyMB, "MB of request bodies held at once, over all requests; beyond it requests are throttled (LAMBDAD_BODY_MEMORY_MB)")
+	intVar(fl, &st.streamMB, "stream-max-mb", 200, 1, 1<<20, "MB a streamed response (InvokeWithResponseStream, RESPONSE_STREAM URLs) may be (LAMBDAD_STREAM_MAX_MB)")
+	intVar(fl, &st.streamKBps, "stream-bandwidth-kbps", 2048, 0, 1<<30, "KB/s a streamed response is capped to past its first 6 MB, as on AWS; 0 uncaps it (LAMBDAD_STREAM_BANDWIDTH_KBPS)")
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")

@@ -321,6 +321,7 @@ func (h *Handler) register() {
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 		awsproto.On(s, "InvokeAsync", h.invokeAsync)
+		h.registerStream()
 	}
 }
 

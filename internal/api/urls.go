@@ -69,7 +69,9 @@ func (h *Handler) registerURLs() {
 		if err != nil {
 			return nil, err
 		}
-		return &spec.CreateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors, CreationTime: c.CreationTime}, nil
+		// InvokeMode is in the answer when the request gave it, as AWS's
+		// streaming examples show [?: not confirmed for BUFFERED].
+		return &spec.CreateFunctionUrlConfigResponse{FunctionUrl: c.FunctionUrl, FunctionArn: c.FunctionArn, AuthType: c.AuthType, Cors: c.Cors, CreationTime: c.CreationTime, InvokeMode: in.InvokeMode}, nil
 	})
 	awsproto.On(s, "GetFunctionUrlConfig", func(ctx context.Context, id caller.Identity, in *spec.GetFunctionUrlConfigRequest) (*spec.GetFunctionUrlConfigResponse, error) {
 		ref, err := functions.ParseRef(id, *in.FunctionName, in.Qualifier)
@@ -160,6 +162,10 @@ func (h *Handler) serveURL(w http.ResponseWriter, r *http.Request, id, path stri
 		return
 	}
 	event, _ := funcurl.NewEvent(r, body, id, path, requestID, time.Now()).Encode()
+	if si, ok := h.cfg.Invoker.(StreamInvoker); ok && target.Config.InvokeMode == "RESPONSE_STREAM" {
+		h.serveURLStream(ctx, w, si, target.Ref, id, event, requestID)
+		return
+	}
 	res, err := h.cfg.Invoker.Invoke(ctx, target.Ref, event, invoke.Options{RequestID: requestID})
 	if err != nil {
 		if fault.Is(err, fault.TooManyRequests) {

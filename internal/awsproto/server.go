@@ -413,6 +413,9 @@ func writeOutput(w http.ResponseWriter, op *spec.Op, out spec.Output) error {
 		w.WriteHeader(enc.status)
 		return nil
 	}
+	if st, ok := out.(Streamer); ok {
+		return st.ServeStream(w)
+	}
 	out.EncodeHTTP(enc)
 	if enc.hasRaw {
 		w.Header().Set("Content-Type", "application/json")

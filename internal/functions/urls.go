@@ -96,9 +96,6 @@ func (s *Service) CreateURL(ctx context.Context, ref Ref, in *spec.CreateFunctio
 	if in.InvokeMode != nil {
 		c.InvokeMode = *in.InvokeMode
 	}
-	if c.InvokeMode == "RESPONSE_STREAM" {
-		return nil, fault.Unsupported("InvokeMode RESPONSE_STREAM (response streaming)")
-	}
 	err := s.update(ctx, func(tx store.Tx) error {
 		if err := s.checkURLTarget(tx, ref, functionMissing); err != nil {
 			return err
@@ -158,9 +155,6 @@ func (s *Service) UpdateURL(ctx context.Context, ref Ref, in *spec.UpdateFunctio
 			c.Cors = in.Cors
 		}
 		if in.InvokeMode != nil {
-			if *in.InvokeMode == "RESPONSE_STREAM" {
-				return fault.Unsupported("InvokeMode RESPONSE_STREAM (response streaming)")
-			}
 			c.InvokeMode = *in.InvokeMode
 		}
 		c.Modified = urlTime(s.cfg.Now())

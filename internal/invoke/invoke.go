@@ -82,7 +82,11 @@ type Config struct {
 	// Destinations, when set, delivers event records and dead-letter
 	// events to SQS, SNS, EventBridge and S3 (destinations.go).
 	Destinations Destinations
-	Logger       *slog.Logger
+	// StreamLimit is the most a streamed response may be (0: AWS's 200
+	// MB); StreamBandwidth caps its bytes per second past the first 6 MB,
+	// as AWS does (0: uncapped). See stream.go.
+	StreamLimit, StreamBandwidth int64
+	Logger                       *slog.Logger
 }
 
 // Service runs invokes.
@@ -271,6 +275,9 @@ func (s *Service) execute(ctx context.Context, ref functions.Ref, snap *function
 		return Result{}, err
 	}
 	ctx = withTrace(ctx, trace)
+	if k := streamTo(ctx); k != nil {
+		k.version = snap.Version
+	}
 	res, err := s.run(ctx, snap, opts.RequestID, payload, string(opts.ClientContext), opts.TenantID)
 	out := Result{ExecutedVersion: snap.Version}
 	if err != nil {
@@ -367,7 +374,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 	}
 	fn := r.fn
-	inv := invocation(snap, requestID, payload, clientContext, traceOf(ctx))
+	inv := invocation(ctx, snap, requestID, payload, clientContext)
 	inv.Tenant, inv.TenantEnvLimit = runTenant(snap, tenant), s.tenantEnvLimit(snap)
 	res, err := s.cfg.Sandbox.Invoke(ctx, fn, inv)
 	if r.retired.Load() {
@@ -791,11 +798,17 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 }
 
 // invocation is one run of snap as the sandbox takes it.
-func invocation(snap *functions.Snapshot, requestID string, payload []byte, clientContext, trace string) sandbox.Invocation {
+// A streamed invoke's context carries the stream the response goes to,
+// and every invoke's the trace header it runs with.
+func invocation(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) sandbox.Invocation {
 	qualified := snap.QualifiedARN
 	if qualified == "" { // a snapshot not made by Resolve
 		qualified = snap.Ref.QualifiedARN()
 	}
-	return sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: trace,
+	inv := sandbox.Invocation{RequestID: requestID, InvokedFunctionARN: qualified, TraceID: traceOf(ctx),
 		ClientContext: clientContext, Payload: payload}
+	if k := streamTo(ctx); k != nil {
+		inv.Stream, inv.StreamLimit = k, k.limit
+	}
+	return inv
 }

@@ -252,7 +252,7 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	att := s.attached(snap)
 	att.acct.Add(1)
 	defer att.acct.Add(-1)
-	res, ok, err = set.pp.Invoke(ctx, invocation(snap, requestID, payload, clientContext, traceOf(ctx)))
+	res, ok, err = set.pp.Invoke(ctx, invocation(ctx, snap, requestID, payload, clientContext))
 	if !ok || err != nil {
 		return res, ok, err
 	}

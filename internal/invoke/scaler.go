@@ -546,7 +546,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	n := f.inflight.Add(1)
 	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
 	}
-	res, err := f.fl.Invoke(ctx, invocation(snap, requestID, payload, clientContext, traceOf(ctx)))
+	res, err := f.fl.Invoke(ctx, invocation(ctx, snap, requestID, payload, clientContext))
 	f.inflight.Add(-1)
 	if errors.Is(err, sandbox.ErrNoSlot) {
 		f.throttled.Add(1)

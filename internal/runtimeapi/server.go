@@ -108,6 +108,10 @@ type conn struct {
 	// delivered is the request id last delivered here (wmu's): the
 	// runtime's result for it is routed without building its path.
 	delivered string
+	// trailerType and trailerBody are the error trailers of the last
+	// chunked body read whole (stream.go).
+	trailerType string
+	trailerBody []byte
 }
 
 // request is what the routes need of one request.
@@ -117,10 +121,14 @@ type request struct {
 	// request is (path is then left empty).
 	resultOf string
 	errType  string // Lambda-Runtime-Function-Error-Type
-	length   int64  // -1: chunked
-	close    bool   // the client asked to close after this request
-	http10   bool
-	cont     bool // Expect: 100-continue
+	// contentType and streaming (Lambda-Runtime-Function-Response-Mode:
+	// streaming) describe a /response (stream.go).
+	contentType string
+	streaming   bool
+	length      int64 // -1: chunked
+	close       bool  // the client asked to close after this request
+	http10      bool
+	cont        bool // Expect: 100-continue
 }
 
 // errBad is a request the server cannot frame: answered 400, then closed.
@@ -185,6 +193,10 @@ func (s *Server) serveConn(nc net.Conn) {
 				waiting = w
 			}
 		case routeResponse, routeInvokeError:
+			if se, ok := s.env.(StreamEnv); ok && rt == routeResponse && c.streamResult(se, id, &req) {
+				break
+			}
+			c.trailerType, c.trailerBody = "", nil
 			body, tooLarge, ok := c.readBody(&req, s.limit)
 			if !ok {
 				c.respond(400, errBadBody, true, false)
@@ -193,6 +205,11 @@ func (s *Server) serveConn(nc net.Conn) {
 			kind := Response
 			if rt == routeInvokeError {
 				kind = Failure
+			}
+			if c.trailerType != "" || c.trailerBody != nil {
+				// An error after the first byte of a streamed response,
+				// read whole: the error is the result.
+				kind, body = Failure, decodeErrorBody(c.trailerType, c.trailerBody)
 			}
 			if tooLarge {
 				kind = TooLarge
@@ -323,6 +340,10 @@ func (c *conn) readRequest(req *request) error {
 			if req.errType == "" {
 				req.errType = string(value)
 			}
+		case httpwire.EqualFold(name, "Content-Type"):
+			req.contentType = string(value)
+		case httpwire.EqualFold(name, hdrResponseMode):
+			req.streaming = httpwire.EqualFold(value, "streaming")
 		}
 	}
 	if chunked {
@@ -543,6 +564,14 @@ func (c *conn) readChunked(limit int) (body []byte, tooLarge, ok bool) {
 		}
 		if len(line) == 0 {
 			break
+		}
+		if name, value, ok := httpwire.HeaderLine(line); ok && limit >= 0 {
+			switch {
+			case httpwire.EqualFold(name, hdrErrorType):
+				c.trailerType = string(value)
+			case httpwire.EqualFold(name, hdrErrorBody):
+				c.trailerBody = append([]byte(nil), value...)
+			}
 		}
 	}
 	if tooLarge {

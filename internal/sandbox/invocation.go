@@ -201,7 +201,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		case callTooLarge:
 			res.FunctionError = "Unhandled"
 			res.Payload = []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (` +
-				strconv.Itoa(maxResponseBytes) + ` bytes).","errorType":"Function.ResponseSizeTooLarge"}`)
+				strconv.FormatInt(c.inv.responseLimit(), 10) + ` bytes).","errorType":"Function.ResponseSizeTooLarge"}`)
 			status, errType = "error", "Function.ResponseSizeTooLarge"
 		case callFailed:
 			res.FunctionError = "Unhandled"

@@ -127,6 +127,10 @@ type Invocation struct {
 	// TenantEnvLimit, when a new environment is needed for Tenant, bounds
 	// the environments of all the function's tenants (ErrTenantEnvLimit).
 	TenantEnvLimit int
+	// Stream, when set, gets the response as the runtime sends it, up to
+	// StreamLimit bytes (0: DefaultStreamLimit); see stream.go.
+	Stream      Sink
+	StreamLimit int64
 }
 
 // Result is the outcome of one invocation.

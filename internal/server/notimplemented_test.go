@@ -21,7 +21,6 @@ import (
 // an operation outside the list answers 501 and when one in it no longer
 // does, so the list stays the truth.
 var stillNotImplemented = []string{
-	"InvokeWithResponseStream",
 	"PauseDurableExecution",
 	"ResumeDurableExecution",
 }

@@ -44,6 +44,10 @@ type Config struct {
 	S3Endpoint string
 	// ConcurrencyLimit is each account's concurrent executions limit.
 	ConcurrencyLimit int
+	// StreamMaxBytes is the most a streamed response may be (0: AWS's 200
+	// MB); StreamBandwidth caps its bytes per second past the first 6 MB
+	// as AWS does (0: uncapped).
+	StreamMaxBytes, StreamBandwidth int64
 	// Isolation is "auto" (namespaces and cgroups where Linux allows) or "off".
 	Isolation string
 	// IdleTimeout stops execution environments unused this long.
@@ -312,6 +316,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
+		StreamLimit: cfg.StreamMaxBytes, StreamBandwidth: cfg.StreamBandwidth,
 		ScaleInterval: cfg.ManagedScaleInterval, HostMemoryMB: cfg.ManagedMemoryMB,
 		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {
 			ref, ok := capacity.ParseARN(arn)

@@ -568,12 +568,188 @@ async function invokeOnce(handler) {
     context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
     context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
     const event = res.body.length ? JSON.parse(res.body.toString('utf8')) : {};
+    if (handler[STREAMING] === 'response') {
+      finished = true; // the streaming path reports this invocation
+      invokeStreaming(handler, event, context, id, scheduleNext);
+      return;
+    }
     const result = handler(event, context, callback);
     if (isPromise(result)) {
       result.then(context.succeed, context.fail);
     }
   } catch (err) {
     callback(err);
+  }
+}
+
+// ---------------------------------------------------------------- response streaming
+
+// As AWS's Node.js runtime: awslambda.streamifyResponse marks a handler
+// (event, responseStream, context) whose response is streamed to the
+// Runtime API as it is written, in a chunked POST with
+// Lambda-Runtime-Function-Response-Mode: streaming; an error after the
+// request began goes in its trailers. HttpResponseStream.from sets the
+// content type function URLs read a prelude by, and writes the prelude
+// (status, headers, cookies as JSON) and its 8 NUL delimiter first.
+const { Writable } = require('node:stream');
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION);
+    underlyingStream.write(JSON.stringify(prelude === undefined ? {} : prelude));
+    underlyingStream.write(Buffer.alloc(8));
+    return underlyingStream;
+  }
+}
+
+function installGlobals() {
+  globalThis.awslambda = {
+    streamifyResponse(handler, options) {
+      handler[STREAMING] = 'response';
+      if (options && Number.isInteger(options.highWaterMark)) handler[HIGH_WATER_MARK] = options.highWaterMark;
+      return handler;
+    },
+    HttpResponseStream,
+  };
+}
+
+const CRLF = Buffer.from('\r\n');
+
+// ResponseStream is the handler's responseStream: each write goes out at
+// once as one chunk of the POST, which starts with the first write (or the
+// end), once the content type can no longer change.
+class ResponseStream extends Writable {
+  constructor(id, highWaterMark) {
+    super(highWaterMark ? { highWaterMark } : {});
+    this.id = id;
+    this.contentType = 'application/octet-stream';
+    this.req = null;
+  }
+
+  setContentType(ct) {
+    if (this.req) throw new Error('Cannot set content-type, response already started.');
+    this.contentType = String(ct);
+  }
+
+  start() {
+    if (this.req) return this.req;
+    const s = connection();
+    const result = new Promise((resolve, reject) => {
+      waiting = { resolve, reject };
+    });
+    s.ref();
+    s.write(
+      `POST ${API_PREFIX}/invocation/${this.id}/response HTTP/1.1\r\nHost: ${apiHost}:${apiPort}\r\n` +
+        `Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n` +
+        `Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n` +
+        `Content-Type: ${this.contentType}\r\n\r\n`,
+      'latin1',
+    );
+    this.req = { sock: s, result };
+    return this.req;
+  }
+
+  _write(chunk, _enc, cb) {
+    const { sock } = this.start();
+    if (chunk.length === 0) return cb();
+    sock.cork();
+    sock.write(chunk.length.toString(16) + '\r\n', 'latin1');
+    sock.write(chunk);
+    sock.write(CRLF, cb);
+    sock.uncork();
+  }
+
+  // close ends the POST, with err in its trailers; it resolves once the
+  // Runtime API answered.
+  close(err) {
+    const { sock, result } = this.start();
+    let tail = '0\r\n';
+    if (err !== undefined && err !== null) {
+      const body = toRapidResponse(err);
+      tail +=
+        `Lambda-Runtime-Function-Error-Type: ${String(body.errorType).replace(/[\r\n]/g, ' ')}\r\n` +
+        `Lambda-Runtime-Function-Error-Body: ${Buffer.from(JSON.stringify(body)).toString('base64')}\r\n`;
+    }
+    sock.write(tail + '\r\n', 'latin1');
+    return result;
+  }
+}
+
+// StreamedResult is a streamed response gathered whole.
+class StreamedResult {
+  constructor(body, contentType) {
+    this.body = body;
+    this.contentType = contentType;
+  }
+}
+
+// BufferedResponseStream is a responseStream that gathers what is written.
+class BufferedResponseStream extends Writable {
+  constructor() {
+    super();
+    this.contentType = 'application/octet-stream';
+    this.parts = [];
+  }
+
+  setContentType(ct) {
+    this.contentType = String(ct);
+  }
+
+  _write(chunk, _enc, cb) {
+    this.parts.push(chunk);
+    cb();
+  }
+
+  // whenDone ends the stream if the handler did not, and resolves to what
+  // it holds.
+  whenDone() {
+    return new Promise((resolve, reject) => {
+      const out = () => resolve(new StreamedResult(Buffer.concat(this.parts), this.contentType));
+      if (this.writableFinished) return out();
+      this.once('finish', out);
+      this.once('error', reject);
+      if (!this.writableEnded) this.end();
+    });
+  }
+}
+
+// invokeStreaming runs one invocation of a streamifyResponse handler.
+function invokeStreaming(handler, event, context, id, scheduleNext) {
+  const stream = new ResponseStream(id, handler[HIGH_WATER_MARK]);
+  let finished = false;
+  const finish = async (err) => {
+    if (finished) return;
+    finished = true;
+    beforeExitAction = null;
+    if (err !== undefined && err !== null) logError('Invoke Error', err);
+    // What the handler wrote goes out before the end.
+    if (!stream.writableFinished && !stream.destroyed) {
+      await new Promise((resolve) => {
+        stream.once('finish', resolve);
+        stream.once('error', resolve);
+        if (!stream.writableEnded) stream.end();
+      });
+    }
+    const res = await stream.close(err);
+    if (res.status >= 300) {
+      process.stderr.write(`lambdad runtime: streamed response returned ${res.status}: ${res.body.toString().slice(0, 200)}\n`);
+    }
+  };
+  const done = (err) => finish(err).then(scheduleNext, fatal);
+  reportUncaught = (err) => finish(err);
+  beforeExitAction = () => done(new NodeJsExit('The handler returned a promise that never settled, and the event loop is empty.'));
+  context.succeed = () => done();
+  context.fail = (err) => done(err === undefined || err === null ? 'handled' : err);
+  context.done = (err) => done(err);
+  try {
+    const result = handler(event, stream, context);
+    if (isPromise(result)) result.then(() => done(), done);
+    else stream.once('finish', () => done());
+  } catch (err) {
+    done(err);
   }
 }
 
@@ -699,6 +875,12 @@ async function runLane(handler, als) {
         await lane.postError(`/invocation/${id}/error`, outcome.err);
         return;
       }
+      if (outcome.result instanceof StreamedResult) {
+        const r = outcome.result;
+        const res = await lane.request('POST', `/invocation/${id}/response`, r.body, { 'Content-Type': r.contentType });
+        if (res.status >= 300) process.stderr.write(`lambdad runtime: streamed response returned ${res.status}\n`);
+        return;
+      }
       const body = serialize(outcome.result);
       if (body === undefined) {
         const e = new JSONStringifyError('Unable to stringify response body');
@@ -730,6 +912,16 @@ function callHandler(handler, h, rawBody, id) {
       context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
       context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
       const event = rawBody.length ? JSON.parse(rawBody.toString('utf8')) : {};
+      if (handler[STREAMING] === 'response') {
+        // Environments holding several invocations answer buffered: the
+        // stream is gathered and posted whole once it ends.
+        const stream = new BufferedResponseStream();
+        const done = (err) => (err !== undefined && err !== null ? complete(err) : stream.whenDone().then((r) => complete(null, r), complete));
+        const result = handler(event, stream, context);
+        if (isPromise(result)) result.then(() => done(), (e) => done(e === undefined || e === null ? 'handled' : e));
+        else stream.once('finish', () => done());
+        return;
+      }
       const result = handler(event, context, complete);
       if (isPromise(result)) result.then((r) => complete(null, r), (e) => complete(e === undefined || e === null ? 'handled' : e));
       else if (handler.length < 3) complete(null, result);
@@ -762,6 +954,7 @@ async function main() {
     Promise.resolve(reportUncaught(err)).finally(() => process.exit(128));
   });
 
+  installGlobals();
   let handler;
   try {
     handler = await loadHandler(process.env._HANDLER || '');
