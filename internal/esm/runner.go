@@ -34,6 +34,9 @@ type Counts struct {
 	Problems atomic.Int64
 	// StartFailures counts enabled mappings whose poller could not start.
 	StartFailures atomic.Int64
+	// SQSDeleted counts the SQS messages mappings deleted: handled by the
+	// function, or filtered out.
+	SQSDeleted atomic.Int64
 }
 
 // Counts are the figures kept since the service was made.

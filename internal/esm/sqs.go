@@ -428,8 +428,11 @@ func (p *poller) delete(ctx context.Context, c *sqs.Client, url string, msgs []t
 			// Not deleted: they come back after the visibility timeout
 			// (at least once).
 			p.r.svc.cfg.Logger.Warn("esm: cannot delete messages", "uuid", p.m.UUID, "err", err)
-		} else if len(out.Failed) > 0 {
-			p.r.svc.cfg.Logger.Warn("esm: messages not deleted", "uuid", p.m.UUID, "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
+		} else {
+			p.r.counts.SQSDeleted.Add(int64(n - len(out.Failed)))
+			if len(out.Failed) > 0 {
+				p.r.svc.cfg.Logger.Warn("esm: messages not deleted", "uuid", p.m.UUID, "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
+			}
 		}
 		msgs = msgs[n:]
 	}

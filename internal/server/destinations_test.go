@@ -218,7 +218,7 @@ func TestDestinationSQSRecords(t *testing.T) {
 }
 
 // metric reads one of lambdad's metrics.
-func metric(t *testing.T, d *servertest.Daemon, name string) string {
+func metric(t testing.TB, d *servertest.Daemon, name string) string {
 	t.Helper()
 	resp, err := http.Get(d.URL + "/_lambdad/metrics")
 	if err != nil {

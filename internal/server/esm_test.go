@@ -224,6 +224,10 @@ func TestESMSQSDelivers(t *testing.T) {
 	if r["eventSource"] != "aws:sqs" || r["eventSourceARN"] != qARN || r["awsRegion"] != "us-east-1" || r["body"] != `{"n":1}` {
 		t.Errorf("record %v", r)
 	}
+	// The message handled is deleted, and counted.
+	testkit.Eventually(t, 10*time.Second, "the message deleted and counted", func() bool {
+		return metric(t, e.d, "lambdad_esm_sqs_messages_deleted_total") == "1"
+	})
 	attrs := r["attributes"].(map[string]any)
 	for _, k := range []string{"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} {
 		if _, ok := attrs[k]; !ok {

@@ -352,6 +352,7 @@ func (s *Server) metrics() []api.Metric {
 		{Name: "lambdad_destination_failures_total", Help: "Records and dead-letter events that could not be delivered after retries (logged).", Type: "counter", Value: float64(s.dests.Counts().Failures.Load())},
 		{Name: "lambdad_esm_problems_total", Help: "Event source mapping polls or batches that failed: a source unreachable, a function missing, failing or throttled (logged when new).", Type: "counter", Value: float64(s.esm.Counts().Problems.Load())},
 		{Name: "lambdad_esm_start_failures_total", Help: "Enabled event source mappings whose poller could not start (logged).", Type: "counter", Value: float64(s.esm.Counts().StartFailures.Load())},
+		{Name: "lambdad_esm_sqs_messages_deleted_total", Help: "SQS messages event source mappings deleted: handled by their function, or filtered out.", Type: "counter", Value: float64(s.esm.Counts().SQSDeleted.Load())},
 		{Name: "lambdad_esm_mappings_with_problems", Help: "Running event source mappings whose last processing result is a problem.", Type: "gauge", Value: float64(s.esm.Troubled())},
 		{Name: "lambdad_environments", Help: "Execution environments running.", Type: "gauge", Value: float64(st.Total)},
 		{Name: "lambdad_environments_busy", Help: "Execution environments running an invocation.", Type: "gauge", Value: float64(st.Busy)},
