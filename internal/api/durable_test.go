@@ -32,6 +32,9 @@ func durableFunction(t *testing.T, e *apitest.Env) {
 	t.Helper()
 	in := apitest.PythonFunction(t, "proto", protocol)
 	in.DurableConfig = &types.DurableConfig{ExecutionTimeout: aws.Int32(60)}
+	// A sync invoke waits for the execution at most the function's timeout:
+	// the default 3 s is less than a cold Python start on a loaded machine.
+	in.Timeout = aws.Int32(30)
 	e.Create(t, in)
 	if _, err := e.Client.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("proto")}); err != nil {
 		t.Fatal(err)
