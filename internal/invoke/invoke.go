@@ -616,6 +616,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
+	logging(f, &cfg)
 	managedInstances(f, &cfg)
 	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
