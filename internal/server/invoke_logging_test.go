@@ -88,7 +88,6 @@ func TestLogInitReport(t *testing.T) {
 		if want == "" { // the runtime's own type for the failed import
 			want = testkit.DecodeJSON[struct{ ErrorType string }](t, out.Payload).ErrorType
 		}
-		t.Logf("%s:\n%s", tc.name, log)
 		i := strings.Index(log, "INIT_REPORT Init Duration: ")
 		if i < 0 {
 			t.Fatalf("%s: no INIT_REPORT in\n%s", tc.name, log)
@@ -202,5 +201,33 @@ exports.handler = async () => {
 	}
 	for line := range strings.SplitSeq(strings.TrimSpace(log), "\n") {
 		testkit.DecodeJSON[map[string]any](t, []byte(line)) // every line a record of its own
+	}
+}
+
+// TestLogInitReportJSON: under JSON a failed init writes platform.initReport
+// (INFO) with its status, error type and duration, after platform.initStart.
+func TestLogInitReportJSON(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, nil)
+	in := testkit.PyFunction(t, "log-init-json", "import os\nos._exit(2)\n\ndef handler(e, c):\n    return 1\n")
+	in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+	testkit.CreateActive(t, c, in)
+	_, log := tailCall(t, c, "log-init-json", `{}`)
+	if got := strings.Join(recordTypes(t, log), ","); got != "platform.initStart,platform.initReport,platform.start,platform.report" {
+		t.Fatalf("records %s:\n%s", got, log)
+	}
+	for line := range strings.SplitSeq(log, "\n") {
+		if !strings.Contains(line, `"platform.initReport"`) {
+			continue
+		}
+		rec := testkit.DecodeJSON[struct {
+			Record struct {
+				InitializationType, Phase, Status, ErrorType string
+				Metrics                                      struct{ DurationMs float64 }
+			}
+		}](t, []byte(line)).Record
+		if rec.InitializationType != "on-demand" || rec.Phase != "init" || rec.Status != "error" || rec.ErrorType != "Runtime.ExitError" || rec.Metrics.DurationMs <= 0 {
+			t.Errorf("initReport %s", line)
+		}
 	}
 }
