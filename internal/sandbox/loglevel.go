@@ -23,23 +23,33 @@ const (
 	levelFatal
 )
 
-// parseLevel reads a level as LoggingConfig and runtimes spell it
-// (Python's WARNING and CRITICAL included), in any case; ok is false for
-// anything else.
+// levelNames are the level names LoggingConfig and runtimes use, Python's
+// WARNING and CRITICAL included.
+var levelNames = [...]struct {
+	name  string
+	level logLevel
+}{
+	{"TRACE", levelTrace}, {"DEBUG", levelDebug}, {"INFO", levelInfo},
+	{"WARN", levelWarn}, {"WARNING", levelWarn}, {"ERROR", levelError},
+	{"FATAL", levelFatal}, {"CRITICAL", levelFatal},
+}
+
+// parseLevel reads a level name in any case; ok is false for anything else.
 func parseLevel(s string) (l logLevel, ok bool) {
-	switch strings.ToUpper(s) {
-	case "TRACE":
-		return levelTrace, true
-	case "DEBUG":
-		return levelDebug, true
-	case "INFO":
-		return levelInfo, true
-	case "WARN", "WARNING":
-		return levelWarn, true
-	case "ERROR":
-		return levelError, true
-	case "FATAL", "CRITICAL":
-		return levelFatal, true
+	for _, n := range levelNames {
+		if strings.EqualFold(s, n.name) {
+			return n.level, true
+		}
+	}
+	return levelAll, false
+}
+
+// parseLevelBytes is parseLevel without making a string.
+func parseLevelBytes(b []byte) (l logLevel, ok bool) {
+	for _, n := range levelNames {
+		if len(b) == len(n.name) && bytes.EqualFold(b, []byte(n.name)) {
+			return n.level, true
+		}
 	}
 	return levelAll, false
 }
@@ -79,27 +89,87 @@ func (e *env) setLevels() {
 }
 
 // lineLevel is the level of one line of the function's output: a JSON
-// object's "level" key, else (no key, not JSON, or a level Lambda does not
-// know) INFO, as AWS's log-level filtering assigns it.
+// object's top-level "level" key, else (no key, not JSON, or a level Lambda
+// does not know) INFO, as AWS's log-level filtering assigns it. Most lines
+// are told apart without parsing; an object is scanned once for its key
+// and checked with json.Valid, with no allocation.
 func lineLevel(line []byte) logLevel {
-	t := bytes.TrimLeft(line, " \t")
-	if len(t) == 0 || t[0] != '{' || !bytes.Contains(t, []byte(`"level"`)) {
+	t := bytes.TrimSpace(line)
+	if len(t) < 2 || t[0] != '{' || t[len(t)-1] != '}' || !bytes.Contains(t, []byte(`"level"`)) {
 		return levelInfo
 	}
-	var rec struct {
-		Level json.RawMessage `json:"level"`
-	}
-	if json.Unmarshal(t, &rec) != nil {
+	v, ok := topLevelString(t, "level")
+	if !ok || !json.Valid(t) {
 		return levelInfo
 	}
-	var s string
-	if json.Unmarshal(rec.Level, &s) != nil {
-		return levelInfo
-	}
-	if l, ok := parseLevel(s); ok {
+	if l, ok := parseLevelBytes(v); ok {
 		return l
 	}
 	return levelInfo
+}
+
+// topLevelString finds the string value of key among the members of the
+// object t (not of objects inside it); ok is false when there is none, or
+// the value is not a string without escapes.
+func topLevelString(t []byte, key string) (v []byte, ok bool) {
+	depth, expectKey := 0, false
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = c == '{' && depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			end := stringEnd(t, i)
+			if end < 0 {
+				return nil, false
+			}
+			if depth == 1 && expectKey {
+				expectKey = false
+				if string(t[i+1:end]) == key {
+					j := skipSpace(t, end+1)
+					if j >= len(t) || t[j] != ':' {
+						return nil, false
+					}
+					j = skipSpace(t, j+1)
+					if j >= len(t) || t[j] != '"' {
+						return nil, false
+					}
+					vend := stringEnd(t, j)
+					if vend < 0 || bytes.IndexByte(t[j+1:vend], '\\') >= 0 {
+						return nil, false
+					}
+					return t[j+1 : vend], true
+				}
+			}
+			i = end
+		}
+	}
+	return nil, false
+}
+
+// stringEnd is the index of the quote that ends the string starting at
+// t[i], or -1.
+func stringEnd(t []byte, i int) int {
+	for j := i + 1; j < len(t); j++ {
+		switch t[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
+}
+
+func skipSpace(t []byte, i int) int {
+	for i < len(t) && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // maxPartialLine bounds a line held back for filtering until its newline

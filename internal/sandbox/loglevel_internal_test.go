@@ -19,6 +19,12 @@ func TestLineLevel(t *testing.T) {
 		`["level","error"]`:                          levelInfo,
 		`{"nested":{"level":"error"},"x":1}`:         levelInfo,
 		`{"msg":"a \"level\" word","level":"ERROR"}`: levelError,
+		`{"a":[{"level":"error"}],"b":"}"}`:          levelInfo,
+		`{"a":{"x":1},"level" : "Warn"}`:             levelWarn,
+		`{"level":"error"} trailing`:                 levelInfo,
+		`{"level":"error",}`:                         levelInfo, // not JSON
+		`{"level":"err\u006fr"}`:                     levelInfo, // escaped: not read
+		`{"x":"\\","level":"fatal"}`:                 levelFatal,
 	} {
 		if got := lineLevel([]byte(line)); got != want {
 			t.Errorf("lineLevel(%q) = %d, want %d", line, got, want)
@@ -56,5 +62,21 @@ func TestInitEndRecords(t *testing.T) {
 		if got := string(e.appendInitEnd([]byte("no newline"), d, c.status, c.errType)); got != "no newline"+map[bool]string{true: "\n", false: ""}[c.want != ""]+c.want {
 			t.Errorf("%s: %q, want %q after the output", c.status, got, c.want)
 		}
+	}
+}
+
+// BenchmarkLineLevel is the cost of judging one output line under JSON: a
+// runtime logger's record (parsed) and a plain print (not).
+func BenchmarkLineLevel(b *testing.B) {
+	for name, line := range map[string]string{
+		"record": `{"timestamp":"2026-12-05T03:21:35Z","level":"INFO","message":"structured hello","logger":"root","requestId":"6f1c2b7e-0d1a-4c39-9b8e-2a4f5c6d7e8f"}` + "\n",
+		"print":  "plain print of some length, as functions write them\n",
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				lineLevel([]byte(line))
+			}
+		})
 	}
 }
