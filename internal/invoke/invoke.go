@@ -399,7 +399,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 		return res, err
 	}
-	s.ran(r, &res)
+	s.ran(r, requestID, &res)
 	return res, nil
 }
 
@@ -639,6 +639,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	if lc := cfg.LoggingConfig; lc != nil && lc.LogFormat != nil {
 		f.LogFormat = *lc.LogFormat
 	}
+	logging(f, &cfg)
 	managedInstances(f, &cfg)
 	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
@@ -785,8 +786,10 @@ func deref32(n *int32, def int32) int32 {
 	return *n
 }
 
-// ran counts an invocation that ran and keeps its log in r's stream.
-func (s *Service) ran(r *runnable, res *sandbox.Result) {
+// ran counts an invocation that ran, keeps its log in r's stream and says
+// so in lambdad's own log.
+func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
+	s.logInvocation(r, requestID, res)
 	s.counts.Invocations.Add(1)
 	s.counts.DurationMicros.Add(res.Duration.Microseconds())
 	if res.FunctionError != "" {

@@ -256,7 +256,7 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	if !ok || err != nil {
 		return res, ok, err
 	}
-	s.ran(set.r, &res)
+	s.ran(set.r, requestID, &res)
 	return res, true, nil
 }
 

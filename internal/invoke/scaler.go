@@ -560,7 +560,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	if err != nil {
 		return res, err
 	}
-	s.ran(f.r, &res)
+	s.ran(f.r, requestID, &res)
 	return res, nil
 }
 

@@ -57,6 +57,12 @@ type env struct {
 	environ []string
 	version string
 	json    bool
+	// Log filtering under JSON (loglevel.go): platform records below
+	// sysLevel and output lines below appLevel are not kept; partial is an
+	// output line still waiting for its newline (logMu's).
+	sysLevel, appLevel logLevel
+	partial            []byte
+	initType           string // AWS_LAMBDA_INITIALIZATION_TYPE
 	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
 	releaseCreds func()
 	// multi is set when the environment holds several invocations at once.
@@ -101,6 +107,8 @@ func (m *Manager) newEnv(fn *Function, p *pool) (*env, error) {
 		json:    strings.EqualFold(fn.LogFormat, "JSON"),
 		version: "$LATEST",
 	}
+	e.initType = "on-demand"
+	e.setLevels()
 	if fn.MaxConcurrency > 1 {
 		e.multi = newMultiState(fn.MaxConcurrency)
 		e.logActive = true // calls share the output: see takeLogMulti
@@ -227,6 +235,10 @@ func (e *env) setup() error {
 		case "AWS_LAMBDA_FUNCTION_VERSION":
 			if v != "" {
 				e.version = v
+			}
+		case "AWS_LAMBDA_INITIALIZATION_TYPE":
+			if v != "" {
+				e.initType = v
 			}
 		}
 		envv = append(envv, k+"="+repl.Replace(v))

@@ -229,6 +229,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 	switch o {
 	case outTimeout:
 		if !e.json {
+			log = lineBreak(log)
 			log = append(log, formatTimestamp(time.Now())...)
 			log = append(log, ' ')
 			log = append(log, c.id...)
@@ -238,7 +239,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		}
 	case outCrash:
 		if !e.json {
-			log = append(log, "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
+			log = append(lineBreak(log), "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)

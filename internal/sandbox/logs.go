@@ -14,7 +14,11 @@ func formatTimestamp(t time.Time) []byte {
 }
 
 func (e *env) appendStart(b []byte, id string, now time.Time) []byte {
+	b = lineBreak(b)
 	if e.json {
+		if !e.sysOn(levelStart) {
+			return b
+		}
 		b = append(b, `{"time":"`...)
 		b = append(b, formatTimestamp(now)...)
 		b = append(b, `","type":"platform.start","record":{"requestId":`...)
@@ -42,7 +46,12 @@ func appendMs2(b []byte, d time.Duration) []byte {
 }
 
 func (e *env) appendEnd(b []byte, id string, res Result, status, errType string) []byte {
+	b = lineBreak(b)
 	if e.json {
+		b = e.appendRuntimeDone(b, id, res.Duration, status, errType)
+		if !e.sysOn(levelReport) {
+			return b
+		}
 		b = append(b, `{"time":"`...)
 		b = append(b, formatTimestamp(time.Now())...)
 		b = append(b, `","type":"platform.report","record":{"requestId":`...)

@@ -522,6 +522,7 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 	switch o {
 	case outTimeout:
 		if !e.json {
+			log = lineBreak(log)
 			log = append(log, formatTimestamp(time.Now())...)
 			log = append(log, ' ')
 			log = append(log, c.id...)
@@ -531,7 +532,7 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 		}
 	case outCrash:
 		if !e.json {
-			log = append(log, "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
+			log = append(lineBreak(log), "RequestId: "+c.id+" Error: "+exitText(pr.state)+"\nRuntime.ExitError\n"...)
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)

@@ -80,6 +80,7 @@ func (e *env) spawn() (*proc, error) {
 	}
 	// The runtime may call /next before Start returns: publish pr first.
 	pr.started = time.Now()
+	e.platformLog(func(b []byte) []byte { return e.appendInitStart(b, pr.started) })
 	e.mu.Lock()
 	e.proc = pr
 	e.mu.Unlock()
@@ -191,11 +192,21 @@ func (e *env) appendOutputLocked(b []byte) {
 			e.m.log.Debug("function output", "env", e.id, "key", e.fn.Key, "line", strings.TrimRight(line, "\n"))
 		}
 	}
+	if e.appLevel != levelAll {
+		e.filterOutputLocked(b)
+		return
+	}
+	e.keepOutputLocked(b)
+}
+
+// keepOutputLocked adds output to the current log, or to what comes
+// before the next one; logMu held.
+func (e *env) keepOutputLocked(b []byte) {
 	if e.logActive {
 		if len(e.logBuf)+len(b) > maxLogBytes {
 			if !e.logFull {
 				e.logFull = true
-				e.logBuf = append(e.logBuf, "[lambdad: log truncated]\n"...)
+				e.logBuf = e.appendLogsDropped(e.logBuf)
 			}
 			return
 		}
@@ -213,6 +224,7 @@ func (e *env) beginLog(pr *proc, id string, now time.Time) {
 	if pr != nil { // output written before this point belongs before START
 		e.drainLocked(pr)
 	}
+	e.flushPartialLocked()
 	// Room for START, END and REPORT: the log of a quiet invoke is
 	// allocated once.
 	buf := make([]byte, 0, 512+len(e.preLog))
@@ -231,6 +243,7 @@ func (e *env) endLog(pr *proc) []byte {
 	if pr != nil {
 		e.drainLocked(pr)
 	}
+	e.flushPartialLocked()
 	b := e.logBuf
 	e.logBuf = nil
 	e.logActive = false
@@ -307,6 +320,7 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	hold := time.NewTimer(startHold)
 	defer hold.Stop()
 	var fail func() *Result
+	status, errType := "error", "Runtime.Unknown"
 	for fail == nil {
 		select {
 		case <-hold.C:
@@ -317,20 +331,26 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 			e.mu.Lock()
 			d := pr.initDone.Sub(pr.started)
 			e.mu.Unlock()
+			if e.json && e.sysOn(levelDetail) {
+				e.platformLog(func(b []byte) []byte { return e.appendInitEnd(b, d, "success", "") })
+			}
 			return pr, d, nil, nil
 		case <-pr.initErrCh:
 			fail = func() *Result {
 				e.mu.Lock()
 				body := pr.initErr
 				e.mu.Unlock()
+				errType = initErrorType(body)
 				return &Result{Payload: body, FunctionError: "Unhandled"}
 			}
 		case <-pr.exited:
 			fail = func() *Result {
+				errType = "Runtime.ExitError"
 				return &Result{Payload: exitErrorPayload(inv.RequestID, pr.state), FunctionError: "Unhandled"}
 			}
 		case <-t.C:
 			fail = func() *Result {
+				status, errType = "timeout", "Sandbox.Timedout"
 				return &Result{FunctionError: "Unhandled", Payload: timeoutPayload(inv.RequestID, limit)}
 			}
 		case <-ctx.Done():
@@ -344,10 +364,15 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	res.MaxMemoryUsedMB = e.peakMB(pr)
 	pr.kill()
 	waitExit(pr, 5*time.Second)
+	e.logMu.Lock()
+	e.drainLocked(pr) // the init's own output comes before its INIT_REPORT
+	e.flushPartialLocked()
+	e.logMu.Unlock()
+	e.platformLog(func(b []byte) []byte { return e.appendInitEnd(b, initDur, status, errType) })
 	now := time.Now()
 	e.beginLog(pr, inv.RequestID, now)
 	log := e.endLog(pr)
-	res.Log = e.appendEnd(log, inv.RequestID, *res, "failure", "Runtime.Unknown")
+	res.Log = e.appendEnd(log, inv.RequestID, *res, "failure", errType)
 	e.stop()
 	return nil, 0, res, nil
 }

@@ -99,6 +99,13 @@ type Function struct {
 	EphemeralStorageMB int
 	// LogFormat is "Text" (default) or "JSON" for platform log lines.
 	LogFormat string
+	// SystemLogLevel and ApplicationLogLevel are LoggingConfig's: under
+	// JSON they filter platform records and the function's output lines
+	// (loglevel.go). Empty: INFO and no filter.
+	SystemLogLevel, ApplicationLogLevel string
+	// RuntimeVersion ("python:3.12") and RuntimeVersionARN name the
+	// runtime in INIT_START.
+	RuntimeVersion, RuntimeVersionARN string
 	// Hold, when set, is called as an environment is created; the release
 	// it returns is called once the environment is cleaned up, so the code
 	// and layer trees it starts from outlive it.

@@ -169,11 +169,19 @@ func TestJSONLogFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(res.Log)), "\n")
-	var start, report struct {
+	var initStart, start, report struct {
 		Time   string         `json:"time"`
 		Type   string         `json:"type"`
 		Record map[string]any `json:"record"`
 	}
+	// A cold start: platform.initStart comes first (loglevel.go).
+	if err := json.Unmarshal([]byte(lines[0]), &initStart); err != nil {
+		t.Fatalf("%v: %s", err, lines[0])
+	}
+	if initStart.Type != "platform.initStart" || initStart.Record["initializationType"] != "on-demand" || initStart.Record["phase"] != "init" {
+		t.Errorf("initStart record %s", lines[0])
+	}
+	lines = lines[1:]
 	if err := json.Unmarshal([]byte(lines[0]), &start); err != nil {
 		t.Fatalf("%v: %s", err, lines[0])
 	}
