@@ -770,7 +770,9 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 		s.counts.FunctionErrors.Add(1)
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
+		// Lines without a timestamp of their own (START, print output)
+		// are stamped when the invocation began.
+		s.cfg.Logs.AppendSince(r.logGroup, r.logStream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
 	}
 }
 

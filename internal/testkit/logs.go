@@ -1,0 +1,47 @@
+package testkit
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+)
+
+// LogsClient is a CloudWatch Logs client for the lambdad at url (its Logs
+// API shares the Lambda API's endpoint), without retries.
+func LogsClient(url, accessKey, secret, region string) *cloudwatchlogs.Client {
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+	}
+	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(url) })
+}
+
+// LogText is the messages of every event of every log group, joined: per
+// group in time order, through the Logs API (FilterLogEvents, every page).
+func LogText(t testing.TB, c *cloudwatchlogs.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	groups, err := c.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.LogGroups {
+		p := cloudwatchlogs.NewFilterLogEventsPaginator(c, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: g.LogGroupName})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Events {
+				b.WriteString(aws.ToString(e.Message))
+			}
+		}
+	}
+	return b.String()
+}
