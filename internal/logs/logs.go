@@ -281,7 +281,9 @@ func Split(data []byte, start, at int64) []Event {
 			msg = msg[:MaxEventBytes]
 		}
 		ts := last
-		if t, ok := recordTime(msg); ok {
+		if t, ok := recordTime(msg); ok && t <= at && t >= start-recordSlack {
+			// Only a time within the invocation is the record's own:
+			// printed text that merely begins with a date is not.
 			ts = t
 		} else if strings.HasPrefix(msg, "END RequestId: ") || strings.HasPrefix(msg, "REPORT RequestId: ") {
 			ts = max(at, last)
@@ -291,6 +293,10 @@ func Split(data []byte, start, at int64) []Event {
 	}
 	return evs
 }
+
+// recordSlack is how long before its invocation's start a record may be
+// stamped: output of the init phase is kept with the first invocation.
+const recordSlack = 15 * 60 * 1000
 
 // recordTime finds the timestamp a record carries.
 func recordTime(msg string) (int64, bool) {

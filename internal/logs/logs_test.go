@@ -43,12 +43,13 @@ func TestSplitRecords(t *testing.T) {
 		"[ERROR]\t2026-12-05T03:00:01.234Z\tr\tboom\rTraceback (most recent call last):\r  File \"x.py\"\n" +
 		"after\n" +
 		`{"timestamp":"2026-12-05T03:00:01.500Z","level":"INFO","message":"j"}` + "\n" +
+		"2020-01-01T00:00:00.000Z printed, not the record's time\n" +
 		"END RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\n"
 	evs := Split([]byte(out), start.UnixMilli(), at.UnixMilli())
-	if len(evs) != 7 {
+	if len(evs) != 8 {
 		t.Fatalf("%d events: %+v", len(evs), evs)
 	}
-	want := []int64{0, 0, 1234, 1234, 1500, 2000, 2000}
+	want := []int64{0, 0, 1234, 1234, 1500, 1500, 2000, 2000}
 	for i, e := range evs {
 		if e.Timestamp-start.UnixMilli() != want[i] {
 			t.Errorf("event %d %q at +%d ms, want +%d", i, e.Message, e.Timestamp-start.UnixMilli(), want[i])
@@ -61,7 +62,7 @@ func TestSplitRecords(t *testing.T) {
 
 func TestAppendReadReopen(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, Config{Dir: dir, SegmentBytes: 300})
+	s := open(t, Config{Dir: dir, SegmentBytes: 300, Now: fixedNow})
 	stream := "2026/12/05/[$LATEST]0123456789abcdef0123456789abcdef"
 	for i := range 50 {
 		s.Append("/aws/lambda/fn", stream, fmt.Appendf(nil, "2026-12-05T03:00:%02d.000Z\tr\tline %02d\n", i, i))
@@ -85,7 +86,7 @@ func TestAppendReadReopen(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s2 := open(t, Config{Dir: dir})
+	s2 := open(t, Config{Dir: dir, Now: fixedNow})
 	if evs := all(t, s2, "/aws/lambda/fn", Query{}); len(evs) != 50 {
 		t.Fatalf("after reopening: %d events", len(evs))
 	}
@@ -135,7 +136,7 @@ func TestRetention(t *testing.T) {
 	s := open(t, Config{SegmentBytes: 100, Now: clock})
 	old := now.Add(-48 * time.Hour).Format("2006-01-02T15:04:05.000Z")
 	for range 10 {
-		s.Append("/g", "s", []byte(old+"\tr\told\n"))
+		s.AppendSince("/g", "s", []byte(old+"\tr\told\n"), now.Add(-48*time.Hour))
 	}
 	s.Append("/g", "s", []byte(now.Format("2006-01-02T15:04:05.000Z")+"\tr\tnew\n"))
 	if n := len(all(t, s, "/g", Query{})); n != 11 {

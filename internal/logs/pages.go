@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,27 +64,31 @@ func (s *Store) Filter(group string, in FilterInput) (FilterOutput, error) {
 		}
 		after = &p
 	}
+	// Blocks are read in time order; once limit+1 events are held, a
+	// block that starts after the last of them cannot change the page.
+	need := limit + 1
+	threshold := int64(math.MaxInt64)
 	var evs []Event
-	err := s.Scan(group, in.Query, func(e Event) bool {
+	q := in.Query
+	q.byTime = true
+	q.next = func(minTs int64) bool { return minTs <= threshold }
+	err := s.Scan(group, q, func(e Event) bool {
 		if after != nil && !after.less(pos{e.Timestamp, e.Stream, e.Ord}) {
 			return true
 		}
 		evs = append(evs, e)
+		if len(evs) >= 2*need {
+			sortEvents(evs)
+			clear(evs[need:])
+			evs = evs[:need]
+			threshold = evs[need-1].Timestamp
+		}
 		return true
 	})
 	if err != nil {
 		return FilterOutput{}, err
 	}
-	slices.SortFunc(evs, func(a, b Event) int {
-		pa, pb := pos{a.Timestamp, a.Stream, a.Ord}, pos{b.Timestamp, b.Stream, b.Ord}
-		switch {
-		case pa.less(pb):
-			return -1
-		case pb.less(pa):
-			return 1
-		}
-		return 0
-	})
+	sortEvents(evs)
 	out := FilterOutput{Events: evs}
 	n, size := 0, 0
 	for n < len(evs) && n < limit {
@@ -170,6 +175,7 @@ func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
 			return GetOutput{}, err
 		}
 	}
+	forward := dir == 'f' || (dir == 0 && in.StartFromHead)
 	var evs []Event
 	err := s.Scan(group, Query{Streams: []string{in.Stream}, Start: in.Start, End: in.End}, func(e Event) bool {
 		switch {
@@ -177,12 +183,14 @@ func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
 			return true
 		}
 		evs = append(evs, e)
-		return true
+		if !forward && len(evs) >= 2*limit { // only the last limit are kept
+			evs = append(evs[:0], evs[len(evs)-limit:]...)
+		}
+		return !forward || len(evs) < limit
 	})
 	if err != nil {
 		return GetOutput{}, err
 	}
-	forward := dir == 'f' || (dir == 0 && in.StartFromHead)
 	if len(evs) > limit {
 		if forward {
 			evs = evs[:limit]
@@ -210,4 +218,17 @@ func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
 		return GetOutput{Forward: token('f', 0), Backward: token('b', 0)}, nil
 	}
 	return GetOutput{Events: evs, Forward: token('f', evs[len(evs)-1].Ord+1), Backward: token('b', evs[0].Ord)}, nil
+}
+
+func sortEvents(evs []Event) {
+	slices.SortFunc(evs, func(a, b Event) int {
+		pa, pb := pos{a.Timestamp, a.Stream, a.Ord}, pos{b.Timestamp, b.Stream, b.Ord}
+		switch {
+		case pa.less(pb):
+			return -1
+		case pb.less(pa):
+			return 1
+		}
+		return 0
+	})
 }

@@ -3,7 +3,11 @@ package logs
 import (
 	"fmt"
 	"testing"
+	"time"
 )
+
+// fixedNow is just after the events the tests append.
+func fixedNow() time.Time { return time.Date(2026, 12, 5, 3, 5, 0, 0, time.UTC) }
 
 func fill(t *testing.T, s *Store) {
 	t.Helper()
@@ -18,7 +22,7 @@ func fill(t *testing.T, s *Store) {
 }
 
 func TestFilterPages(t *testing.T) {
-	s := open(t, Config{})
+	s := open(t, Config{Now: fixedNow})
 	fill(t, s)
 	var got []string
 	in := FilterInput{Limit: 7}
@@ -55,7 +59,7 @@ func TestFilterPages(t *testing.T) {
 }
 
 func TestGetTokens(t *testing.T) {
-	s := open(t, Config{})
+	s := open(t, Config{Now: fixedNow})
 	fill(t, s)
 	// Without a token and startFromHead false: the latest events.
 	out, err := s.Get("/g", GetInput{Stream: "a", Limit: 4})

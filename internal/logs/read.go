@@ -292,6 +292,11 @@ type Query struct {
 	Start, End int64
 	// Match, when set, keeps only the events it accepts.
 	Match func(msg string) bool
+
+	// byTime reads blocks in the order of their first timestamps (across
+	// streams), asking next before each whether to go on.
+	byTime bool
+	next   func(minTs int64) bool
 }
 
 // span is one block to read.
@@ -346,26 +351,27 @@ func (s *Store) Scan(groupName string, q Query, fn func(Event) bool) error {
 		}
 	}
 	s.imu.RUnlock()
+	if q.byTime {
+		slices.SortStableFunc(spans, func(a, b span) int { return cmpInt(a.bl.minTs, b.bl.minTs) })
+	}
 
-	var f *os.File
-	var fpath string
+	files := map[string]*os.File{}
 	defer func() {
-		if f != nil {
-			f.Close()
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}()
 	var buf []byte
 	for _, sp := range spans {
-		if sp.path != fpath {
-			if f != nil {
-				f.Close()
-				f = nil
-			}
-			fpath = sp.path
-			var err error
-			if f, err = os.Open(sp.path); err != nil {
-				continue // deleted meanwhile (retention, bounds)
-			}
+		if q.next != nil && !q.next(sp.bl.minTs) {
+			return nil
+		}
+		f, seen := files[sp.path]
+		if !seen {
+			f, _ = os.Open(sp.path) // nil when deleted meanwhile (retention, bounds)
+			files[sp.path] = f
 		}
 		if f == nil {
 			continue
@@ -463,4 +469,14 @@ func (s *Store) GroupExists(name string) bool {
 	s.imu.RLock()
 	defer s.imu.RUnlock()
 	return s.groups[name] != nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
