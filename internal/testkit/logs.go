@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // LogsClient is a CloudWatch Logs client for the lambdad at url (its Logs
@@ -18,7 +20,19 @@ func LogsClient(url, accessKey, secret, region string) *cloudwatchlogs.Client {
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}
-	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(url) })
+	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.APIOptions = append(o.APIOptions, noHostPrefix)
+	})
+}
+
+// noHostPrefix keeps StartLiveTail on the endpoint: the SDK would call
+// "stream-<host>", which does not resolve for an IP or localhost.
+func noHostPrefix(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("lambdadNoHostPrefix",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+		}), middleware.Before)
 }
 
 // LogText is the messages of every event of every log group, joined: per
