@@ -348,7 +348,9 @@ func TestLogsAWSCLIAndBoto3(t *testing.T) {
 	if len(filtered.Events) != 3 || !strings.HasPrefix(filtered.Events[0].Message, "plain line 1") {
 		t.Errorf("aws logs filter-log-events: %+v", filtered)
 	}
-	var streams struct{ LogStreams []struct{ LogStreamName string } }
+	var streams struct {
+		LogStreams []struct{ LogStreamName string }
+	}
 	json.Unmarshal(awsCLI(t, d, "logs", "describe-log-streams", "--log-group-name", "/aws/lambda/py-logs", "--order-by", "LastEventTime", "--descending"), &streams)
 	if len(streams.LogStreams) != 1 || !streamName.MatchString(streams.LogStreams[0].LogStreamName) {
 		t.Fatalf("aws logs describe-log-streams: %+v", streams)
