@@ -772,7 +772,11 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		// Lines without a timestamp of their own (START, print output)
 		// are stamped when the invocation began.
-		s.cfg.Logs.AppendSince(r.logGroup, r.logStream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
+		stream := r.logStream
+		if res.LogStream != "" { // each environment has its own, as on AWS
+			stream = res.LogStream
+		}
+		s.cfg.Logs.AppendSince(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
 	}
 }
 

@@ -57,6 +57,8 @@ type env struct {
 	environ []string
 	version string
 	json    bool
+	// logStream is the environment's own AWS_LAMBDA_LOG_STREAM_NAME.
+	logStream string
 	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
 	releaseCreds func()
 	// multi is set when the environment holds several invocations at once.
@@ -228,6 +230,9 @@ func (e *env) setup() error {
 			if v != "" {
 				e.version = v
 			}
+		case "AWS_LAMBDA_LOG_STREAM_NAME":
+			v = envStream(v)
+			e.logStream = v
 		}
 		envv = append(envv, k+"="+repl.Replace(v))
 	}

@@ -348,6 +348,7 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	e.beginLog(pr, inv.RequestID, now)
 	log := e.endLog(pr)
 	res.Log = e.appendEnd(log, inv.RequestID, *res, "failure", "Runtime.Unknown")
+	res.LogStream = e.logStream
 	e.stop()
 	return nil, 0, res, nil
 }

@@ -389,3 +389,38 @@ print("boto3 ok", len(events))
 		t.Errorf("boto3: %v\n%s", err, out)
 	}
 }
+
+// TestLogsStreamPerEnvironment: two invokes at once run in two
+// environments, and each has its own log stream, named in its
+// AWS_LAMBDA_LOG_STREAM_NAME (context.log_stream_name), as on AWS.
+func TestLogsStreamPerEnvironment(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "py-envs", "import time\ndef handler(e, c):\n    time.sleep(1)\n    print('my stream', c.log_stream_name)\n    return c.log_stream_name\n"))
+	done := make(chan string, 2)
+	for range 2 {
+		go func() { done <- string(testkit.Call(t, c, "py-envs", `{}`).Payload) }()
+	}
+	a, b := <-done, <-done
+	if a == b {
+		t.Fatalf("two environments share the stream %s", a)
+	}
+	lc := d.Logs()
+	for _, s := range []string{a, b} {
+		name := strings.Trim(s, `"`)
+		if !streamName.MatchString(name) {
+			t.Errorf("stream %q is not named as AWS names it", name)
+		}
+		testkit.Eventually(t, 5*time.Second, "the log of stream "+name, func() bool {
+			res, err := lc.GetLogEvents(context.Background(), &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/py-envs"), LogStreamName: aws.String(name), StartFromHead: aws.Bool(true)})
+			if err != nil {
+				return false
+			}
+			var text string
+			for _, e := range res.Events {
+				text += aws.ToString(e.Message)
+			}
+			return strings.Count(text, "START RequestId") == 1 && strings.Contains(text, "my stream "+name+"\n")
+		})
+	}
+}
