@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,6 +254,27 @@ func TestLogsAPIGroups(t *testing.T) {
 	testkit.APIErr(t, err, "ResourceNotFoundException", 400, "The specified log group does not exist.")
 	_, err = lc.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("bad name!")})
 	testkit.APIErrPrefix(t, err, "InvalidParameterException", 400, "1 validation error detected")
+
+	// On the wire: JSON 1.1's error body, unsigned as lambdad allows
+	// without --credentials.
+	for _, c := range []struct{ target, body, want string }{
+		{"Logs_20140328.DescribeLogStreams", `{"logGroupName":"/nope"}`, `{"__type":"ResourceNotFoundException","message":"The specified log group does not exist."}`},
+		{"Logs_20140328.DescribeLogStreams", `{"logGroupName":5}`, `{"__type":"SerializationException"`},
+		{"Logs_20140328.NoSuchOperation", `{}`, `{"__type":"UnknownOperationException"}`},
+	} {
+		req, _ := http.NewRequest("POST", d.URL+"/", strings.NewReader(c.body))
+		req.Header.Set("X-Amz-Target", c.target)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.HasPrefix(string(body), c.want) || resp.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+			t.Errorf("%s %s: %d %s %q", c.target, c.body, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
 }
 
 // TestLogsLiveTail: StartLiveTail's event stream, read by the SDK, carries
