@@ -526,7 +526,7 @@ type versionSlot struct{ functionARN, version string }
 type runnable struct {
 	fn *sandbox.Function
 	// Where its logs go, fixed for its key (the key has the revision).
-	logGroup, logStream string
+	logGroup, logStream string // logGroup is the log store's key (logs.Key)
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
 }
@@ -617,7 +617,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		f.LogFormat = *lc.LogFormat
 	}
 	managedInstances(f, &cfg)
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}

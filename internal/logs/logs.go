@@ -613,3 +613,11 @@ func (s *Store) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Key is how the store names a log group of an account in a region: log
+// groups are, as on AWS, an account's and a region's own. Readers strip
+// KeyPrefix.
+func Key(account, region, name string) string { return KeyPrefix(account, region) + name }
+
+// KeyPrefix begins the keys of an account's groups in a region.
+func KeyPrefix(account, region string) string { return account + ":" + region + ":" }

@@ -41,11 +41,12 @@ func (h *Handler) startLiveTail(ctx context.Context, w http.ResponseWriter, _ *h
 	arnOf := map[string]string{}
 	for _, gi := range req.LogGroupIdentifiers {
 		name, _ := groupOf(nil, &gi)
-		if !h.store.GroupExists(name) {
+		key := logs.Key(id.Account, id.Region, name)
+		if !h.store.GroupExists(key) {
 			return nil, noGroup()
 		}
-		groups = append(groups, name)
-		arnOf[name] = gi
+		groups = append(groups, key)
+		arnOf[key] = gi
 	}
 	var match func(string) bool
 	if req.LogEventFilterPattern != nil {

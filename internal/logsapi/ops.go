@@ -45,7 +45,12 @@ func (h *Handler) describeLogGroups(_ context.Context, id awsproto.Identity, in 
 		return nil, err
 	}
 	out := &ls.DescribeLogGroupsResponse{LogGroups: []ls.LogGroup{}}
+	own := logs.KeyPrefix(id.Account, id.Region)
 	for _, g := range h.store.Groups() {
+		var ok bool
+		if g.Name, ok = strings.CutPrefix(g.Name, own); !ok {
+			continue // another account's or region's
+		}
 		switch {
 		case after != "" && g.Name <= after,
 			in.LogGroupNamePrefix != nil && !strings.HasPrefix(g.Name, *in.LogGroupNamePrefix),
@@ -103,7 +108,7 @@ func (h *Handler) describeLogStreams(_ context.Context, id awsproto.Identity, in
 	if err != nil {
 		return nil, err
 	}
-	streams, err := h.store.Streams(group)
+	streams, err := h.store.Streams(logs.Key(id.Account, id.Region, group))
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -151,7 +156,7 @@ func (h *Handler) describeLogStreams(_ context.Context, id awsproto.Identity, in
 // sortableTime orders non-negative numbers as strings.
 func sortableTime(t int64) string { return fmt.Sprintf("%019d", t) }
 
-func (h *Handler) getLogEvents(_ context.Context, _ awsproto.Identity, in *ls.GetLogEventsRequest) (*ls.GetLogEventsResponse, error) {
+func (h *Handler) getLogEvents(_ context.Context, id awsproto.Identity, in *ls.GetLogEventsRequest) (*ls.GetLogEventsResponse, error) {
 	group, err := groupOf(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -173,7 +178,7 @@ func (h *Handler) getLogEvents(_ context.Context, _ awsproto.Identity, in *ls.Ge
 	if in.NextToken != nil {
 		gi.Token = *in.NextToken
 	}
-	page, err := h.store.Get(group, gi)
+	page, err := h.store.Get(logs.Key(id.Account, id.Region, group), gi)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -185,7 +190,7 @@ func (h *Handler) getLogEvents(_ context.Context, _ awsproto.Identity, in *ls.Ge
 	return out, nil
 }
 
-func (h *Handler) filterLogEvents(_ context.Context, _ awsproto.Identity, in *ls.FilterLogEventsRequest) (*ls.FilterLogEventsResponse, error) {
+func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *ls.FilterLogEventsRequest) (*ls.FilterLogEventsResponse, error) {
 	group, err := groupOf(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -220,6 +225,7 @@ func (h *Handler) filterLogEvents(_ context.Context, _ awsproto.Identity, in *ls
 	if in.NextToken != nil {
 		fi.Token = *in.NextToken
 	}
+	group = logs.Key(id.Account, id.Region, group)
 	page, err := h.store.Filter(group, fi)
 	if err == logs.ErrNoStream {
 		err = nil // FilterLogEvents skips streams that do not exist [?]
@@ -265,7 +271,7 @@ func eventID(e logs.Event) string {
 	return s[len(s)-56:]
 }
 
-func (h *Handler) createLogGroup(_ context.Context, _ awsproto.Identity, in *ls.CreateLogGroupRequest) (*struct{}, error) {
+func (h *Handler) createLogGroup(_ context.Context, id awsproto.Identity, in *ls.CreateLogGroupRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
@@ -275,21 +281,21 @@ func (h *Handler) createLogGroup(_ context.Context, _ awsproto.Identity, in *ls.
 	if in.LogGroupClass != nil && *in.LogGroupClass != ls.LogGroupClassSTANDARD {
 		return nil, invalid("lambdad keeps log groups of class STANDARD only") // [?]
 	}
-	return &struct{}{}, storeErr(h.store.CreateGroup(*in.LogGroupName))
+	return &struct{}{}, storeErr(h.store.CreateGroup(logs.Key(id.Account, id.Region, *in.LogGroupName)))
 }
 
-func (h *Handler) deleteLogGroup(_ context.Context, _ awsproto.Identity, in *ls.DeleteLogGroupRequest) (*struct{}, error) {
+func (h *Handler) deleteLogGroup(_ context.Context, id awsproto.Identity, in *ls.DeleteLogGroupRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
-	return &struct{}{}, storeErr(h.store.DeleteGroup(*in.LogGroupName))
+	return &struct{}{}, storeErr(h.store.DeleteGroup(logs.Key(id.Account, id.Region, *in.LogGroupName)))
 }
 
 // retentionDays are the values PutRetentionPolicy accepts (the model's
 // Days documentation).
 var retentionDays = []int32{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
-func (h *Handler) putRetentionPolicy(_ context.Context, _ awsproto.Identity, in *ls.PutRetentionPolicyRequest) (*struct{}, error) {
+func (h *Handler) putRetentionPolicy(_ context.Context, id awsproto.Identity, in *ls.PutRetentionPolicyRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
@@ -300,12 +306,12 @@ func (h *Handler) putRetentionPolicy(_ context.Context, _ awsproto.Identity, in 
 		// [?]
 		return nil, invalid("1 validation error detected: Value '%d' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]", *in.RetentionInDays)
 	}
-	return &struct{}{}, storeErr(h.store.SetRetention(*in.LogGroupName, *in.RetentionInDays))
+	return &struct{}{}, storeErr(h.store.SetRetention(logs.Key(id.Account, id.Region, *in.LogGroupName), *in.RetentionInDays))
 }
 
-func (h *Handler) deleteRetentionPolicy(_ context.Context, _ awsproto.Identity, in *ls.DeleteRetentionPolicyRequest) (*struct{}, error) {
+func (h *Handler) deleteRetentionPolicy(_ context.Context, id awsproto.Identity, in *ls.DeleteRetentionPolicyRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
-	return &struct{}{}, storeErr(h.store.SetRetention(*in.LogGroupName, 0))
+	return &struct{}{}, storeErr(h.store.SetRetention(logs.Key(id.Account, id.Region, *in.LogGroupName), 0))
 }

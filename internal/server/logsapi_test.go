@@ -78,7 +78,7 @@ func logsEnv(t *testing.T) (*servertest.Daemon, *lambda.Client, *cloudwatchlogs.
 // client: groups, streams, events with tokens, filter patterns, errors.
 func TestLogsAPI(t *testing.T) {
 	t.Parallel()
-	_, _, lc := logsEnv(t)
+	d, _, lc := logsEnv(t)
 	ctx := context.Background()
 	py := aws.String("/aws/lambda/py-logs")
 
@@ -204,6 +204,19 @@ func TestLogsAPI(t *testing.T) {
 	node, err := lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/node-logs"), FilterPattern: aws.String(`"node multi"`)})
 	if err != nil || len(node.Events) != 1 || !strings.HasSuffix(aws.ToString(node.Events[0].Message), "\tERROR\tnode multi\nline two\n") {
 		t.Errorf("node multi-line record: %+v, %v", node, err)
+	}
+
+	// Log groups are an account's and a region's own.
+	for _, other := range []*cloudwatchlogs.Client{
+		testkit.LogsClient(d.URL, "111111111111", "secret", testkit.Region),
+		testkit.LogsClient(d.URL, testkit.InvokeKey, "secret", "eu-west-1"),
+	} {
+		res, err := other.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+		if err != nil || len(res.LogGroups) != 0 {
+			t.Errorf("another account or region sees %+v, %v", res, err)
+		}
+		_, err = other.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: py})
+		testkit.APIErr(t, err, "ResourceNotFoundException", 400, "The specified log group does not exist.")
 	}
 
 	// Errors, in AWS's words.
