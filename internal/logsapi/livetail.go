@@ -104,6 +104,8 @@ func (h *Handler) startLiveTail(ctx context.Context, w http.ResponseWriter, _ *h
 		select {
 		case <-ctx.Done():
 			return nil, errStreamed
+		case <-h.stopped:
+			return nil, errStreamed
 		case <-timeout.C:
 			var msg eventstream.Message
 			msg.Headers.Set(eventstreamapi.MessageTypeHeader, eventstream.StringValue(eventstreamapi.ExceptionMessageType))

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/ids"
@@ -38,14 +39,20 @@ type Handler struct {
 	log   *slog.Logger
 	ops   map[string]logsspec.Op
 	calls map[string]func(ctx context.Context, w http.ResponseWriter, r *http.Request, id awsproto.Identity, in any) (any, error)
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed by Stop
 }
+
+// Stop ends the live tails in progress (lambdad is stopping).
+func (h *Handler) Stop() { h.stopOnce.Do(func() { close(h.stopped) }) }
 
 // New serves store; auth checks requests as the Lambda API does.
 func New(store *logs.Store, auth *awsproto.Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{store: store, auth: auth, log: log, ops: map[string]logsspec.Op{}}
+	h := &Handler{store: store, auth: auth, log: log, ops: map[string]logsspec.Op{}, stopped: make(chan struct{})}
 	for _, op := range logsspec.Operations() {
 		h.ops[op.Name] = op
 	}

@@ -460,3 +460,31 @@ func TestLogsStreamPerEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsLiveTailShutdown: a live tail in progress does not hold lambdad's
+// shutdown for its grace period: the session ends at once.
+func TestLogsLiveTailShutdown(t *testing.T) {
+	t.Parallel()
+	d, _ := servertest.InvokeEnv(t, nil)
+	lc := d.Logs()
+	ctx := context.Background()
+	if _, err := lc.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/tailed")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.StartLiveTail(ctx, &cloudwatchlogs.StartLiveTailInput{LogGroupIdentifiers: []string{"/tailed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := out.GetStream()
+	defer stream.Close()
+	if _, ok := (<-stream.Events()).(*cwtypes.StartLiveTailResponseStreamMemberSessionStart); !ok {
+		t.Fatal("no sessionStart")
+	}
+	start := time.Now()
+	d.Stop()
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("lambdad took %v to stop with a live tail open", el)
+	}
+	for range stream.Events() {
+	}
+}

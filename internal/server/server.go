@@ -112,6 +112,7 @@ type Server struct {
 	runtimes *runtimes.Catalog
 	invoke   *invoke.Service
 	logs     *logs.Store
+	logsAPI  *logsapi.Handler
 	handler  http.Handler
 	log      *slog.Logger
 	stop     context.CancelFunc
@@ -278,6 +279,7 @@ func New(cfg Config) (*Server, error) {
 	// The CloudWatch Logs API shares the listener: POST / with its
 	// X-Amz-Target, which the Lambda API never uses.
 	lh := logsapi.New(srv.logs, h.Service(), log)
+	srv.logsAPI = lh
 	srv.handler = progressDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logsapi.Matches(r) {
 			lh.ServeHTTP(w, r)
@@ -396,6 +398,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}}
 	// Invoke requests are read by lambdad's own front; a connection that
 	// carries anything else is handed to hs (internal/front).
+	hs.RegisterOnShutdown(s.logsAPI.Stop) // live tails end, as their clients would wait
 	fs := &front.Server{HTTP: hs, Fast: invokeTarget}
 	errc := make(chan error, 1)
 	go func() { errc <- fs.Serve(ln) }()
