@@ -14,12 +14,15 @@ import (
 //     the optional terms at least one must occur;
 //   - JSON selectors: { $.a.b = "x" && ($.n > 3 || $.c != * ) }, with =,
 //     !=, <, <=, >, >=, strings (with * wildcards), numbers, true, false,
-//     null, and "IS NULL"/"NOT EXISTS"/"EXISTS".
+//     null, and "IS NULL"/"NOT EXISTS"/"EXISTS";
+//   - space-delimited patterns: [ip, user, ..., status = 4*, size > 100]
+//     (spacefilter.go).
 //
 // An empty pattern matches everything.
 type Pattern struct {
 	req, not, opt []string
 	expr          node
+	fields        []fieldSpec // a space-delimited pattern's (spacefilter.go)
 }
 
 // ErrPattern is a pattern that does not parse.
@@ -29,6 +32,17 @@ var ErrPattern = errors.New("invalid filter pattern")
 func ParsePattern(src string) (*Pattern, error) {
 	src = strings.TrimSpace(src)
 	p := &Pattern{}
+	if strings.HasPrefix(src, "[") {
+		if !strings.HasSuffix(src, "]") {
+			return nil, ErrPattern
+		}
+		specs, err := parseSpaceDelimited(src)
+		if err != nil {
+			return nil, err
+		}
+		p.fields = specs
+		return p, nil
+	}
 	if strings.HasPrefix(src, "{") {
 		if !strings.HasSuffix(src, "}") {
 			return nil, ErrPattern
@@ -92,7 +106,14 @@ func ParsePattern(src string) (*Pattern, error) {
 
 // Match reports whether msg matches.
 func (p *Pattern) Match(msg string) bool {
+	if p.fields != nil {
+		return matchFields(p.fields, fields(msg))
+	}
 	if p.expr != nil {
+		// The JSON object may follow a text prefix (a runtime's
+		// "<time>\t<request id>\tINFO\t" before console.log's JSON). [?]
+		// whether CloudWatch reads such embedded JSON or only events that
+		// are JSON as a whole.
 		i := strings.IndexByte(msg, '{')
 		if i < 0 {
 			return false

@@ -57,7 +57,31 @@ func TestFilterPatterns(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{`{ $.a = }`, `{ $.a = "x" `, `{ a = 1 }`, `"open`, `{ $.a > "x" }`, `{ $.a = 1 && }`, `-`} {
+	access := `127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 404 2326`
+	for _, c := range []struct {
+		pattern string
+		want    bool
+	}{
+		{`[ip, id, user, timestamp, request, status_code, size]`, true},
+		{`[ip, id, user, timestamp, request, status_code = 404, size > 1000]`, true},
+		{`[ip, id, user, timestamp, request, status_code = 4*, size]`, true},
+		{`[ip, id, user, timestamp, request = "GET *", status_code != 404, size]`, false},
+		{`[ip = 127.0.0.1, ..., size < 3000]`, true},
+		{`[..., status_code = 200 || status_code = 404, size]`, true},
+		{`[..., status_code >= 400 && status_code < 404, size]`, false},
+		{`[ip, user]`, false},
+		{`[user = frank, ...]`, false},
+	} {
+		p, err := ParsePattern(c.pattern)
+		if err != nil {
+			t.Errorf("%q: %v", c.pattern, err)
+			continue
+		}
+		if got := p.Match(access); got != c.want {
+			t.Errorf("%q on an access log line: %v, want %v", c.pattern, got, c.want)
+		}
+	}
+	for _, bad := range []string{`[]`, `[a, b = ]`, `[a, = 3]`, `[a, b > "x"]`, `[a`, `{ $.a = }`, `{ $.a = "x" `, `{ a = 1 }`, `"open`, `{ $.a > "x" }`, `{ $.a = 1 && }`, `-`} {
 		if _, err := ParsePattern(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
@@ -67,6 +91,7 @@ func TestFilterPatterns(t *testing.T) {
 func FuzzParsePattern(f *testing.F) {
 	for _, s := range []string{"ERROR", `"a b" -c ?d`, `{ $.level = "ERROR" && ($.n > 3 || $.x[0] != * ) }`, `{ $.a IS NULL }`, `{ $.a = 1e400 }`, `{ $..a = 1 }`} {
 		f.Add(s, `{"level":"ERROR","n":4,"x":[1]}`)
+		f.Add("[a, ..., b = 4* || b < 3, c]", `x "y z" [w] 404 5`)
 	}
 	f.Fuzz(func(t *testing.T, pattern, msg string) {
 		p, err := ParsePattern(pattern)

@@ -50,6 +50,9 @@ func (h *Handler) startLiveTail(ctx context.Context, w http.ResponseWriter, _ *h
 	}
 	var match func(string) bool
 	if req.LogEventFilterPattern != nil {
+		if len(*req.LogEventFilterPattern) > 1024 {
+			return nil, invalid("1 validation error detected: Value at 'logEventFilterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024") // [?]
+		}
 		p, err := logs.ParsePattern(*req.LogEventFilterPattern)
 		if err != nil {
 			return nil, invalid("Invalid filter pattern") // [?]

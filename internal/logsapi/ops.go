@@ -215,6 +215,10 @@ func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *l
 		fi.End = *in.EndTime + 1 // FilterLogEvents' endTime is inclusive
 	}
 	if in.FilterPattern != nil {
+		if len(*in.FilterPattern) > 1024 { // the model's FilterPattern max
+			// [?]
+			return nil, invalid("1 validation error detected: Value at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024")
+		}
 		p, err := logs.ParsePattern(*in.FilterPattern)
 		if err != nil {
 			// [?]
