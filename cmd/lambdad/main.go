@@ -63,6 +63,8 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (server.Co
 	st.cfg.BodyMemory = int64(st.bodyMB) << 20
 	st.cfg.StreamMaxBytes = int64(st.streamMB) << 20
 	st.cfg.StreamBandwidth = int64(st.streamKBps) << 10
+	st.cfg.LogStreamBytes = int64(st.logStreamMB) << 20
+	st.cfg.LogGroupBytes = int64(st.logGroupMB) << 20
 	return st.cfg, st.level, nil
 }
 
@@ -73,6 +75,8 @@ type settings struct {
 	// streamMB and streamKBps are the streamed response limits.
 	streamMB, streamKBps int
 	level                slog.Level
+	// Bounds of the function log store, in MB.
+	logStreamMB, logGroupMB int
 }
 
 // flags defines every flag with its default and rules. Each has a LAMBDAD_*
@@ -101,6 +105,9 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
+	durationVar(fl, &cfg.LogRetention, "log-retention", 0, 0, "delete function log events older than this, in log groups without a retention policy; 0 keeps them (LAMBDAD_LOG_RETENTION)")
+	intVar(fl, &st.logStreamMB, "log-stream-mb", 64, 1, math.MaxInt32>>1, "MB of events one log stream keeps; past it its oldest are deleted (LAMBDAD_LOG_STREAM_MB)")
+	intVar(fl, &st.logGroupMB, "log-group-mb", 0, 0, math.MaxInt32>>1, "MB of events one log group keeps; past it its oldest are deleted; 0: no bound but --log-stream-mb (LAMBDAD_LOG_GROUP_MB)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	return fl

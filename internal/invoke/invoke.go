@@ -549,7 +549,7 @@ type versionSlot struct{ functionARN, version string }
 type runnable struct {
 	fn *sandbox.Function
 	// Where its logs go, fixed for its key (the key has the revision).
-	logGroup, logStream string
+	logGroup, logStream string // logGroup is the log store's key (logs.Key)
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
 }
@@ -641,7 +641,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	}
 	logging(f, &cfg)
 	managedInstances(f, &cfg)
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}
@@ -796,7 +796,13 @@ func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
 		s.counts.FunctionErrors.Add(1)
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
+		// Lines without a timestamp of their own (START, print output)
+		// are stamped when the invocation began.
+		stream := r.logStream
+		if res.LogStream != "" { // each environment has its own, as on AWS
+			stream = res.LogStream
+		}
+		s.cfg.Logs.AppendSince(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
 	}
 }
 

@@ -2,37 +2,79 @@ package logs
 
 import (
 	"context"
-	"syscall"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkAppendPaced appends one record per "invoke", invokes 300 µs apart (as in the warm benchmark):
-// the process's CPU per record, the pacing's own cost included (the same
-// in both versions).
-func BenchmarkAppendPaced(b *testing.B) {
+// BenchmarkAppend: the invoke path's cost of keeping a log.
+func BenchmarkAppend(b *testing.B) {
 	s, err := Open(Config{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec := make([]byte, 300)
-	for i := range rec {
-		rec[i] = 'x'
-	}
-	rec[len(rec)-1] = '\n'
-	c0 := cpu()
-	n := 0
+	defer s.Close(context.Background())
+	rec := []byte("START RequestId: x Version: $LATEST\nhello\nEND RequestId: x\nREPORT RequestId: x\tDuration: 1.00 ms\n")
+	b.ReportAllocs()
 	for b.Loop() {
-		s.Append("/aws/lambda/fn", "2026/12/04/[$LATEST]abc", rec)
-		time.Sleep(300 * time.Microsecond)
-		n++
+		s.Append("/aws/lambda/fn", "2026/11/21/[$LATEST]abc", rec)
 	}
-	s.Close(context.Background())
-	b.ReportMetric(float64((cpu()-c0).Nanoseconds())/1e3/float64(n), "cpu-µs/op")
+	s.Flush()
+}
+
+// BenchmarkFilterLogEvents1M: one group of 1,000,000 events (100 streams,
+// one event a second per stream over ~2.8 hours, about 90 MB on disk), a
+// one-minute query with a term pattern, interleaved across streams, as
+// FilterLogEvents reads it.
+func BenchmarkFilterLogEvents1M(b *testing.B) {
+	base := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	s, err := Open(Config{Dir: b.TempDir(), MaxStreamBytes: 1 << 30, Now: func() time.Time { return base.Add(3 * time.Hour) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	const streams, perStream = 100, 10000
+	for st := range streams {
+		var buf strings.Builder
+		for i := range perStream {
+			t := base.Add(time.Duration(i) * time.Second)
+			level := "INFO"
+			if i%10 == 0 {
+				level = "ERROR"
+			}
+			fmt.Fprintf(&buf, "[%s]\t%s\treq-%d\tmessage %d of stream %d\n", level, t.Format("2006-01-02T15:04:05.000Z"), i, i, st)
+		}
+		s.AppendSince("/aws/lambda/big", fmt.Sprintf("2026/12/05/[$LATEST]%032x", st), []byte(buf.String()), base)
+		s.Flush()
+	}
+	match, err := ParsePattern("ERROR")
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := base.Add(time.Hour).UnixMilli()
+	for _, c := range []struct {
+		name string
+		in   FilterInput
+		want int
+	}{
+		{"minute-term", FilterInput{Query: Query{Start: from, End: from + 60_000, Match: match.Match}}, 600},
+		{"minute-all", FilterInput{Query: Query{Start: from, End: from + 60_000}}, 6000},
+		{"hour-first-page", FilterInput{Query: Query{Start: from, End: from + 3_600_000}}, MaxPageEvents},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				out, err := s.Filter("/aws/lambda/big", c.in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(out.Events)
+			}
+			if n != c.want {
+				b.Fatalf("%d events, want %d", n, c.want)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+		})
+	}
 }

@@ -63,6 +63,8 @@ type env struct {
 	sysLevel, appLevel logLevel
 	partial            []byte
 	initType           string // AWS_LAMBDA_INITIALIZATION_TYPE
+	// logStream is the environment's own AWS_LAMBDA_LOG_STREAM_NAME.
+	logStream string
 	// releaseCreds revokes the environment's credentials (Function.EnvCredentials).
 	releaseCreds func()
 	// multi is set when the environment holds several invocations at once.
@@ -240,6 +242,9 @@ func (e *env) setup() error {
 			if v != "" {
 				e.initType = v
 			}
+		case "AWS_LAMBDA_LOG_STREAM_NAME":
+			v = envStream(v)
+			e.logStream = v
 		}
 		envv = append(envv, k+"="+repl.Replace(v))
 	}

@@ -243,6 +243,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
+	res.LogStream = e.logStream
 	e.m.release(e)
 	return res
 }

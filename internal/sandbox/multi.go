@@ -536,6 +536,7 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
+	res.LogStream = e.logStream
 	e.m.releaseSlot(e)
 	return res
 }

@@ -373,6 +373,7 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	e.beginLog(pr, inv.RequestID, now)
 	log := e.endLog(pr)
 	res.Log = e.appendEnd(log, inv.RequestID, *res, "failure", errType)
+	res.LogStream = e.logStream
 	e.stop()
 	return nil, 0, res, nil
 }

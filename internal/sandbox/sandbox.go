@@ -145,6 +145,7 @@ type Result struct {
 	Payload         []byte
 	FunctionError   string // "" or "Unhandled"
 	Log             []byte
+	LogStream       string // the environment's log stream ("" when it has none)
 	Duration        time.Duration
 	InitDuration    time.Duration // non-zero on cold starts
 	MaxMemoryUsedMB int

@@ -2,14 +2,13 @@ package server_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -116,24 +115,23 @@ func TestInvokeEnvironment(t *testing.T) {
 			"Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION")
 	})
 
-	t.Run("logs land in the data directory", func(t *testing.T) {
+	t.Run("logs are read through the Logs API", func(t *testing.T) {
 		out := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), LogType: types.LogTypeTail})
 		id := startID(t, testkit.Tail(t, out))
-		groupDir := filepath.Join(d.Dir, "logs", "aws_lambda_"+name)
-		var found string
-		testkit.Eventually(t, 5*time.Second, "no log file in "+groupDir+" holds request "+id, func() bool {
-			files, _ := filepath.Glob(filepath.Join(groupDir, "*.log"))
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				if strings.Contains(string(b), "env-marker "+id) && strings.Contains(string(b), "REPORT RequestId: "+id) {
-					found = f
-					return true
-				}
+		lc := d.Logs()
+		var stream string
+		testkit.Eventually(t, 5*time.Second, "no log stream holds request "+id, func() bool {
+			res, err := lc.FilterLogEvents(context.Background(), &cloudwatchlogs.FilterLogEventsInput{
+				LogGroupName: aws.String("/aws/lambda/" + name), FilterPattern: aws.String(`"REPORT RequestId: ` + id + `"`)})
+			if err != nil || len(res.Events) != 1 {
+				return false
 			}
-			return false
+			stream = aws.ToString(res.Events[0].LogStreamName)
+			return true
 		})
-		if !strings.HasPrefix(filepath.Base(found), time.Now().UTC().Format("2006_01_02_")) {
-			t.Errorf("log file %s is not named after its stream", found)
+		// Named as AWS names it: date/[version]32 hex digits.
+		if !regexp.MustCompile(`^` + time.Now().UTC().Format("2006/01/02") + `/\[\$LATEST\][0-9a-f]{32}$`).MatchString(stream) {
+			t.Errorf("log stream %q is not named as AWS names it", stream)
 		}
 	})
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -80,7 +78,7 @@ func TestInvokeCallerHangsUp(t *testing.T) {
 	var id string
 	var logText string
 	testkit.Eventually(t, 5*time.Second, "the hung-up run's REPORT never reached the log store", func() bool {
-		logText = readLogs(t, filepath.Join(d.Dir, "logs")) // this lambdad runs one function
+		logText = testkit.LogText(t, d.Logs()) // this lambdad runs one function
 		for _, m := range report.FindAllStringSubmatch(logText, -1) {
 			if ms, _ := strconv.ParseFloat(m[2], 64); ms >= 1500 && m[1] != okID {
 				id = m[1]
@@ -105,18 +103,4 @@ func TestInvokeCallerHangsUp(t *testing.T) {
 	if want := "lambdad_invocations_total 3\n"; !strings.Contains(string(body), want) {
 		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
-}
-
-// readLogs concatenates every stream file under dir.
-func readLogs(t testing.TB, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && strings.HasSuffix(p, ".log") {
-			data, _ := os.ReadFile(p)
-			b.Write(data)
-		}
-		return nil
-	})
-	return b.String()
 }

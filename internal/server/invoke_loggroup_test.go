@@ -1,17 +1,16 @@
 package server_test
 
 import (
-	"os"
-	"path/filepath"
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -31,19 +30,21 @@ func TestLongLogGroup(t *testing.T) {
 	testkit.CreateActive(t, c, in)
 	out := testkit.Call(t, c, "long-group", `{}`)
 	id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
-	var file string
-	testkit.Eventually(t, 5*time.Second, "the invoke's log never reached the log store", func() bool {
-		filepath.WalkDir(filepath.Join(d.Dir, "logs"), func(p string, e os.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && strings.HasSuffix(p, ".log") {
-				if b, _ := os.ReadFile(p); strings.Contains(string(b), "START RequestId: "+id) && strings.Contains(string(b), "logged to a long group") {
-					file = p
-				}
-			}
-			return nil
-		})
-		return file != ""
+	lc := d.Logs()
+	var text string
+	testkit.Eventually(t, 5*time.Second, "the invoke's log never reached the log group", func() bool {
+		res, err := lc.FilterLogEvents(context.Background(), &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group)})
+		if err != nil {
+			return false
+		}
+		text = ""
+		for _, e := range res.Events {
+			text += aws.ToString(e.Message)
+		}
+		return strings.Contains(text, "START RequestId: "+id) && strings.Contains(text, "logged to a long group")
 	})
-	if name, err := os.ReadFile(filepath.Join(filepath.Dir(file), logs.GroupFile)); err != nil || string(name) != group {
-		t.Errorf("the log's folder names its group %q (%v), want the 512-character group", name, err)
+	groups, err := lc.DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/custom/")})
+	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].LogGroupName) != group {
+		t.Errorf("DescribeLogGroups: %+v, %v; want the 512-character group", groups, err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/logs"
+	"github.com/lambdad/lambdad/internal/logsapi"
 	"github.com/lambdad/lambdad/internal/runtimes"
 	"github.com/lambdad/lambdad/internal/s3code"
 	"github.com/lambdad/lambdad/internal/sandbox"
@@ -88,7 +89,11 @@ type Config struct {
 	// ReadTimeout cuts a client that sends nothing this long while sending
 	// its headers or its body (default DefaultReadTimeout).
 	ReadTimeout time.Duration
-	Logger      *slog.Logger
+	// LogRetention, LogStreamBytes and LogGroupBytes bound the function
+	// log store (logs.Config's Retention, MaxStreamBytes, MaxGroupBytes).
+	LogRetention                  time.Duration
+	LogStreamBytes, LogGroupBytes int64
+	Logger                        *slog.Logger
 }
 
 // Defaults of Config.
@@ -111,6 +116,7 @@ type Server struct {
 	runtimes *runtimes.Catalog
 	invoke   *invoke.Service
 	logs     *logs.Store
+	logsAPI  *logsapi.Handler
 	handler  http.Handler
 	log      *slog.Logger
 	stop     context.CancelFunc
@@ -281,7 +287,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	h.Service().WithFunctionKeys(srv.functionKeys)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
-	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
+	// The CloudWatch Logs API shares the listener: POST / with its
+	// X-Amz-Target, which the Lambda API never uses.
+	lh := logsapi.New(srv.logs, h.Service(), log)
+	srv.logsAPI = lh
+	srv.handler = progressDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if logsapi.Matches(r) {
+			lh.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), cfg.ReadTimeout)
 	return srv, nil
 }
 
@@ -304,7 +320,8 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		rt.Close()
 		return err
 	}
-	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log})
+	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log,
+		Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes, MaxGroupBytes: cfg.LogGroupBytes})
 	if err != nil {
 		rt.Close()
 		sb.Close(context.Background())
@@ -394,6 +411,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}}
 	// Invoke requests are read by lambdad's own front; a connection that
 	// carries anything else is handed to hs (internal/front).
+	hs.RegisterOnShutdown(s.logsAPI.Stop) // live tails end, as their clients would wait
 	fs := &front.Server{HTTP: hs, Fast: invokeTarget}
 	errc := make(chan error, 1)
 	go func() { errc <- fs.Serve(ln) }()
