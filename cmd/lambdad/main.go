@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/server"
@@ -53,6 +54,7 @@ func run(args []string) error {
 // lookup finds, over the defaults.
 func parseSettings(args []string, lookup func(string) (string, bool)) (server.Config, slog.Level, error) {
 	var st settings
+	st.cfg.Account = caller.DefaultAccount
 	fl := st.flags()
 	if err := applyEnv(fl, lookup); err != nil {
 		return st.cfg, st.level, err
@@ -94,6 +96,7 @@ func (st *settings) flags() *flag.FlagSet {
 	intVar(fl, &st.bodyMB, "body-memory-mb", server.DefaultBodyMemory>>20, 1, maxBodyMB, "MB of request bodies held at once, over all requests; beyond it requests are throttled (LAMBDAD_BODY_MEMORY_MB)")
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
+	fl.Var(accountValue{&cfg.Account}, "account", "the account of access keys that are not 12 digits (a 12-digit key is its own account) (LAMBDAD_ACCOUNT)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")

@@ -248,3 +248,22 @@ func (v organizationsValue) Set(s string) error {
 	*v.p = m
 	return nil
 }
+
+// accountValue is a 12-digit AWS account id.
+type accountValue struct{ p *string }
+
+func (v accountValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v accountValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if !orgAccount.MatchString(s) {
+		return errors.New("not a 12-digit account id")
+	}
+	*v.p = s
+	return nil
+}

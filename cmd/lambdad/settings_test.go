@@ -120,3 +120,22 @@ func TestOrganizationsSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountSetting checks --account and LAMBDAD_ACCOUNT: a 12-digit id,
+// 000000000000 by default, the flag winning.
+func TestAccountSetting(t *testing.T) {
+	if cfg, _, err := parseSettings(nil, lookupIn(nil)); err != nil || cfg.Account != "000000000000" {
+		t.Errorf("default: %q %v", cfg.Account, err)
+	}
+	env := map[string]string{"LAMBDAD_ACCOUNT": "123456789012"}
+	if cfg, _, err := parseSettings(nil, lookupIn(env)); err != nil || cfg.Account != "123456789012" {
+		t.Errorf("environment: %q %v", cfg.Account, err)
+	}
+	if cfg, _, err := parseSettings([]string{"--account", "111122223333"}, lookupIn(env)); err != nil || cfg.Account != "111122223333" {
+		t.Errorf("flag: %q %v", cfg.Account, err)
+	}
+	_, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_ACCOUNT": "FOOBARKEY"}))
+	if want := `invalid value "FOOBARKEY" for LAMBDAD_ACCOUNT: not a 12-digit account id`; err == nil || err.Error() != want {
+		t.Errorf("bad account: %v", err)
+	}
+}

@@ -71,6 +71,10 @@ type Config struct {
 	// keys lambdad issues to functions), and every API request's SigV4
 	// signature is checked against them.
 	Credentials map[string]string
+	// Account is the account of requests signed with an access key that is
+	// not 12 digits (default caller.DefaultAccount); a 12-digit key is its
+	// own account.
+	Account string
 	// Organizations maps an account to its AWS Organizations id, for layer
 	// permissions granted to an organization.
 	Organizations map[string]string
@@ -269,6 +273,7 @@ func New(cfg Config) (*Server, error) {
 		h.Service().VerifyWith(creds)
 	}
 	h.Service().WithFunctionKeys(srv.functionKeys)
+	h.Service().WithDefaultAccount(cfg.Account)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
 	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
 	return srv, nil
