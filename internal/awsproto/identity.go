@@ -132,6 +132,10 @@ func FromEnvironmentContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, environmentKey{}, true)
 }
 
+// FromEnvironment reports whether ctx is a connection opened from inside
+// an execution environment (FromEnvironmentContext).
+func FromEnvironment(ctx context.Context) bool { return fromEnvironment(ctx) }
+
 func fromEnvironment(ctx context.Context) bool {
 	v, _ := ctx.Value(environmentKey{}).(bool)
 	return v

@@ -2,11 +2,21 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
@@ -42,4 +52,174 @@ func TestDefaultAccount(t *testing.T) {
 	if arn := aws.ToString(fn0.FunctionArn); !strings.Contains(arn, ":000000000000:") {
 		t.Errorf("without --account: %s", arn)
 	}
+}
+
+// postReset POSTs /_lambdad/reset, signed with key/secret when key is set.
+func postReset(t *testing.T, url, key, secret string) (int, server.Reset) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/_lambdad/reset", nil)
+	if key != "" {
+		sum := sha256.Sum256(nil)
+		err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
+			hex.EncodeToString(sum[:]), "lambda", testkit.Region, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out server.Reset
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// TestReset checks POST /_lambdad/reset: every function, layer, code
+// signing config and capacity provider of every account is gone, their
+// environments stop, and the same names can be created again at once.
+func TestReset(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	other := testkit.Client(d.URL, testkit.Account, "secret", testkit.Region)
+	ctx := context.Background()
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "keep", "def handler(e, c):\n    return 1\n"))
+	testkit.CreateActive(t, other, testkit.PyFunction(t, "keep", "def handler(e, c):\n    return 2\n"))
+	testkit.Call(t, c, "keep", `{}`)
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("keep")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("lib"),
+		Content: &types.LayerVersionContentInput{ZipFile: testkit.HandlerZip(t, "x = 1\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &types.AllowedPublishers{
+		SigningProfileVersionArns: []string{"arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abcdefghij"}}}); err != nil {
+		t.Fatal(err)
+	}
+	createProvider(t, other, "cp")
+	if n := envCount(t, d.URL); n != 1 {
+		t.Fatalf("environments before reset: %d", n)
+	}
+	status, out := postReset(t, d.URL, "", "")
+	if status != http.StatusOK {
+		t.Fatalf("reset: %d", status)
+	}
+	if out.Functions != 2 || out.Layers != 1 || out.CodeSigningConfigs != 1 || out.CapacityProviders != 1 {
+		t.Errorf("reset removed %+v", out)
+	}
+	t.Logf("reset took %.1f ms", out.Seconds*1000)
+	for _, cl := range []*lambda.Client{c, other} {
+		fns, err := cl.ListFunctions(ctx, &lambda.ListFunctionsInput{FunctionVersion: types.FunctionVersionAll})
+		if err != nil || len(fns.Functions) != 0 {
+			t.Errorf("functions after reset: %v %v", fns, err)
+		}
+		ls, err := cl.ListLayers(ctx, &lambda.ListLayersInput{})
+		if err != nil || len(ls.Layers) != 0 {
+			t.Errorf("layers after reset: %v %v", ls, err)
+		}
+		cs, err := cl.ListCodeSigningConfigs(ctx, &lambda.ListCodeSigningConfigsInput{})
+		if err != nil || len(cs.CodeSigningConfigs) != 0 {
+			t.Errorf("code signing configs after reset: %v %v", cs, err)
+		}
+		cp, err := cl.ListCapacityProviders(ctx, &lambda.ListCapacityProvidersInput{})
+		if err != nil || len(cp.CapacityProviders) != 0 {
+			t.Errorf("capacity providers after reset: %v %v", cp, err)
+		}
+	}
+	_, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("keep")})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Function not found: "+testkit.InvokeARN("keep"))
+	testkit.Eventually(t, 5*time.Second, "environments stopped", func() bool { return envCount(t, d.URL) == 0 })
+	// The same name again, with other code: nothing of the old one runs.
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "keep", "def handler(e, c):\n    return 3\n"))
+	if got := string(testkit.Call(t, c, "keep", `{}`).Payload); got != "3" {
+		t.Errorf("after reset the new function answered %s", got)
+	}
+}
+
+// TestResetWhileInvoking resets while an invoke runs: the invoke finishes
+// on its environment, which then stops.
+func TestResetWhileInvoking(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "slow", "import time\ndef handler(e, c):\n    time.sleep(1)\n    return 'done'\n"))
+	done := make(chan *lambda.InvokeOutput, 1)
+	go func() {
+		out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("slow")})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out
+	}()
+	testkit.Eventually(t, 5*time.Second, "the invoke started", func() bool { return envCount(t, d.URL) == 1 })
+	if status, out := postReset(t, d.URL, "", ""); status != http.StatusOK || out.Functions != 1 {
+		t.Fatalf("reset: %d %+v", status, out)
+	}
+	if out := <-done; out != nil && string(out.Payload) != `"done"` {
+		t.Errorf("the running invoke answered %s", out.Payload)
+	}
+	testkit.Eventually(t, 5*time.Second, "environments stopped", func() bool { return envCount(t, d.URL) == 0 })
+}
+
+// TestResetAuthorization: with --credentials, only a request signed with
+// an --admin-keys key resets, whatever its address; without, loopback
+// clients may, but never a function's environment.
+func TestResetAuthorization(t *testing.T) {
+	t.Parallel()
+	d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
+		c.Credentials = map[string]string{"ADMIN": "s1", "USER": "s2"}
+		c.AdminKeys = []string{"ADMIN"}
+	})
+	for _, k := range []struct{ key, secret string }{{"", ""}, {"USER", "s2"}, {"ADMIN", "wrong"}} {
+		if status, _ := postReset(t, d.URL, k.key, k.secret); status != http.StatusForbidden {
+			t.Errorf("reset signed by %q: %d, want 403", k.key, status)
+		}
+	}
+	if status, _ := postReset(t, d.URL, "ADMIN", "s1"); status != http.StatusOK {
+		t.Errorf("reset by the admin key: %d", status)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("a function's connections are known by their owner only with isolation, as root")
+	}
+	// A function tries it on the loopback address lambdad gave it.
+	d2, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "wiper", `import os, urllib.request, urllib.error
+def handler(e, c):
+    req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL_LAMBDA"] + "/_lambdad/reset", method="POST", data=b"")
+    try:
+        return urllib.request.urlopen(req, timeout=5).status
+    except urllib.error.HTTPError as err:
+        return err.code
+`))
+	if got := string(testkit.Call(t, c, "wiper", `{}`).Payload); got != "403" {
+		t.Errorf("a function's reset answered %s, want 403", got)
+	}
+	if _, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("wiper")}); err != nil {
+		t.Errorf("the function wiped itself: %v", err)
+	}
+	_ = d2
+}
+
+// envCount reads lambdad_environments from /_lambdad/metrics.
+func envCount(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/_lambdad/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "lambdad_environments "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	t.Fatalf("no lambdad_environments in\n%s", body)
+	return 0
 }

@@ -71,6 +71,9 @@ type Config struct {
 	// keys lambdad issues to functions), and every API request's SigV4
 	// signature is checked against them.
 	Credentials map[string]string
+	// AdminKeys are the access keys of Credentials that may POST
+	// /_lambdad/reset (without Credentials, loopback clients may).
+	AdminKeys []string
 	// Account is the account of requests signed with an access key that is
 	// not 12 digits (default caller.DefaultAccount); a 12-digit key is its
 	// own account.
@@ -127,6 +130,9 @@ type Server struct {
 	// Close (esmStop).
 	esm     *esm.Service
 	esmStop context.CancelFunc
+	// functions and capacity are the control plane, for reset.
+	functions *functions.Service
+	capacity  *capacity.Service
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -275,7 +281,8 @@ func New(cfg Config) (*Server, error) {
 	h.Service().WithFunctionKeys(srv.functionKeys)
 	h.Service().WithDefaultAccount(cfg.Account)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
-	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
+	srv.functions, srv.capacity = fs, caps
+	srv.handler = progressDeadlines(srv.withReset(h), cfg.ReadTimeout)
 	return srv, nil
 }
 
