@@ -102,6 +102,7 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	fl.Var(accountValue{&cfg.Account}, "account", "the account of access keys that are not 12 digits (a 12-digit key is its own account) (LAMBDAD_ACCOUNT)")
+	urlHostVar(fl, &cfg.FunctionURLHost, "function-url-host", "form of function URLs: localhost (<id>.lambda-url.<region>.localhost:<port>, resolved by curl and browsers), path (http://<api address>/_lambdad/url/<id>/, resolved by every client) or a domain D that resolves to lambdad (<id>.lambda-url.<region>.D:<port>) (LAMBDAD_FUNCTION_URL_HOST)")
 	fl.Var(listValue{&cfg.AdminKeys}, "admin-keys", "KEY[,KEY...]: access keys of --credentials that may POST /_lambdad/reset (without --credentials, loopback clients may) (LAMBDAD_ADMIN_KEYS)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
 	st.level = slog.LevelInfo

@@ -139,3 +139,32 @@ func TestAccountSetting(t *testing.T) {
 		t.Errorf("bad account: %v", err)
 	}
 }
+
+// TestFunctionURLHostSetting checks --function-url-host and
+// LAMBDAD_FUNCTION_URL_HOST: localhost by default, path, or a domain.
+func TestFunctionURLHostSetting(t *testing.T) {
+	if cfg, _, err := parseSettings(nil, lookupIn(nil)); err != nil || cfg.FunctionURLHost != "localhost" {
+		t.Errorf("default: %q %v", cfg.FunctionURLHost, err)
+	}
+	for _, ok := range []string{"path", "127.0.0.1.nip.io", "lambdad.test"} {
+		if cfg, _, err := parseSettings([]string{"--function-url-host", ok}, lookupIn(nil)); err != nil || cfg.FunctionURLHost != ok {
+			t.Errorf("%q: %q %v", ok, cfg.FunctionURLHost, err)
+		}
+	}
+	for _, bad := range []string{"", "http://x", "a/b", "-x.test", "x..y"} {
+		if _, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_FUNCTION_URL_HOST": bad})); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestAdminKeysSetting: --admin-keys must name keys of --credentials.
+func TestAdminKeysSetting(t *testing.T) {
+	cfg, _, err := parseSettings([]string{"--credentials", "A:s,B:t", "--admin-keys", "A"}, lookupIn(nil))
+	if err != nil || !slices.Equal(cfg.AdminKeys, []string{"A"}) {
+		t.Errorf("%v %v", cfg.AdminKeys, err)
+	}
+	if _, _, err := parseSettings([]string{"--admin-keys", "A"}, lookupIn(nil)); err == nil {
+		t.Error("an admin key without --credentials accepted")
+	}
+}

@@ -52,6 +52,9 @@ type Config struct {
 	Capacity *capacity.Service
 	// ESM, when set, serves event source mappings (esm.go).
 	ESM *esm.Service
+	// URLHost is the form of function URLs (urls.go): "" or "localhost",
+	// "path", or a domain that resolves to lambdad.
+	URLHost string
 }
 
 // codePath is where Code.Location links are served.

@@ -71,6 +71,11 @@ type Config struct {
 	// keys lambdad issues to functions), and every API request's SigV4
 	// signature is checked against them.
 	Credentials map[string]string
+	// FunctionURLHost is the form of function URLs: "localhost" (default,
+	// <id>.lambda-url.<region>.localhost:<port>), "path"
+	// (http://<api address>/_lambdad/url/<id>/) or a domain D that resolves
+	// to lambdad (<id>.lambda-url.<region>.D:<port>).
+	FunctionURLHost string
 	// AdminKeys are the access keys of Credentials that may POST
 	// /_lambdad/reset (without Credentials, loopback clients may).
 	AdminKeys []string
@@ -272,7 +277,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
-		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
+		URLHost: cfg.FunctionURLHost})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
