@@ -82,7 +82,9 @@ type Config struct {
 	// Destinations, when set, delivers event records and dead-letter
 	// events to SQS, SNS, EventBridge and S3 (destinations.go).
 	Destinations Destinations
-	Logger       *slog.Logger
+	// Metrics, when set, keeps per-function figures (metrics.go).
+	Metrics Metrics
+	Logger  *slog.Logger
 }
 
 // Service runs invokes.
@@ -323,7 +325,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	}
 	att := s.attached(snap)
 	if err := s.admit(snap, att); err != nil {
-		s.counts.Throttles.Add(1)
+		s.throttled(snap)
 		return sandbox.Result{}, err
 	}
 	defer func() { att.acct.Add(-1); att.fn.Add(-1) }()
@@ -365,7 +367,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	}
 	if err != nil {
 		if errors.Is(err, sandbox.ErrTenantEnvLimit) {
-			s.counts.Throttles.Add(1)
+			s.throttled(snap)
 			return res, tenantEnvThrottle(err)
 		}
 		var se *sandbox.StartError
@@ -529,6 +531,8 @@ type runnable struct {
 	logGroup, logStream string
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
+	// m records its invocations (nil: no per-function metrics).
+	m FunctionMetrics
 }
 
 // function builds (once per snapshot) what the sandbox needs to run it.
@@ -617,7 +621,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		f.LogFormat = *lc.LogFormat
 	}
 	managedInstances(f, &cfg)
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f)})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logGroup(snap), logStream: streamOf(f), m: s.fnMetrics(snap)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}
@@ -768,6 +772,9 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 	s.counts.DurationMicros.Add(res.Duration.Microseconds())
 	if res.FunctionError != "" {
 		s.counts.FunctionErrors.Add(1)
+	}
+	if r.m != nil {
+		r.m.Ran(res.Duration, res.InitDuration, res.FunctionError != "")
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)

@@ -223,3 +223,57 @@ func envCount(t *testing.T, url string) int {
 	t.Fatalf("no lambdad_environments in\n%s", body)
 	return 0
 }
+
+// TestFunctionMetrics checks the Prometheus figures per function version
+// (invocations, errors, cold starts, throttles, the duration histogram) and
+// Go's runtime metrics, through a real scrape.
+func TestFunctionMetrics(t *testing.T) {
+	t.Parallel()
+	d, c := servertest.InvokeEnv(t, servertest.IsolationOff)
+	ctx := context.Background()
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "m1", "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError('no')\n    return 1\n"))
+	testkit.Call(t, c, "m1", `{}`)
+	testkit.Call(t, c, "m1", `{}`)
+	testkit.Call(t, c, "m1", `{"fail": true}`)
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("m1")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("m1"), Qualifier: aws.String("1")})
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "m2", "def handler(e, c):\n    return 2\n"))
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("m2"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("m2")})
+	testkit.APIErrPrefix(t, err, "TooManyRequestsException", 429, "")
+	body := scrape(t, d.URL)
+	for _, want := range []string{
+		`lambdad_function_invocations_total{function="m1",version="$LATEST"} 3` + "\n",
+		`lambdad_function_invocations_total{function="m1",version="1"} 1` + "\n",
+		`lambdad_function_invocation_errors_total{function="m1",version="$LATEST"} 1` + "\n",
+		`lambdad_function_cold_starts_total{function="m1",version="$LATEST"} 1` + "\n",
+		`lambdad_function_cold_starts_total{function="m1",version="1"} 1` + "\n",
+		`lambdad_function_duration_seconds_count{function="m1",version="$LATEST"} 3` + "\n",
+		`lambdad_function_duration_seconds_bucket{function="m1",version="$LATEST",le="+Inf"} 3` + "\n",
+		`lambdad_function_throttles_total{function="m2",version="$LATEST"} 1` + "\n",
+		"lambdad_invocations_total 4\n", "lambdad_function_errors_total 1\n", "lambdad_throttles_total 1\n",
+		"# TYPE go_goroutines gauge\n", "# TYPE process_resident_memory_bytes gauge\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/_lambdad/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
