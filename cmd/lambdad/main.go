@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -23,12 +24,19 @@ func main() {
 	// An execution environment's init step re-executes this binary.
 	sandbox.MaybeRunInit()
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // --help: the usage is printed, and asking is no failure
+		}
 		fmt.Fprintln(os.Stderr, "lambdad:", err)
 		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
+	if wantsVersion(args) {
+		fmt.Println(versionLine())
+		return nil
+	}
 	cfg, lv, err := parseSettings(args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -59,6 +67,9 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (server.Co
 	if err := applyEnv(fl, lookup); err != nil {
 		return st.cfg, st.level, err
 	}
+	if wantsHelp(args) {
+		fl.SetOutput(os.Stdout)
+	}
 	if err := fl.Parse(args); err != nil {
 		return st.cfg, st.level, err
 	}
@@ -82,6 +93,12 @@ type settings struct {
 // variable named after it (see envName) that its usage text names.
 func (st *settings) flags() *flag.FlagSet {
 	fl := flag.NewFlagSet("lambdad", flag.ContinueOnError)
+	fl.Usage = func() {
+		// --help asks for it: on stdout. A bad flag shows it on stderr.
+		out := fl.Output()
+		fmt.Fprintf(out, "Usage: lambdad [flags]\n\nServes the AWS Lambda API and runs functions locally. Every flag can also be set by the LAMBDAD_* variable it names; the flag wins.\n--version prints the version and commit.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
 	cfg := &st.cfg
 	fl.StringVar(&cfg.Listen, "listen", "127.0.0.1:9001", "address to serve the Lambda API on (LAMBDAD_LISTEN)")
 	fl.StringVar(&cfg.DataDir, "data-dir", "./lambdad-data", "directory for metadata, code and logs (LAMBDAD_DATA_DIR)")
