@@ -277,3 +277,31 @@ func scrape(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestTransitionZero checks the README's fast-tests setting: with
+// --transition 0 nothing is ever Pending or InProgress, so a test needs no
+// waiter between CreateFunction, UpdateFunctionCode, PublishVersion and
+// Invoke.
+func TestTransitionZero(t *testing.T) {
+	t.Parallel()
+	_, c := servertest.InvokeEnv(t, func(cfg *server.Config) { cfg.Transition = 0; cfg.Isolation = "off" })
+	ctx := context.Background()
+	created := testkit.Create(t, c, testkit.PyFunction(t, "instant", "def handler(e, c):\n    return 1\n"))
+	if created.State != types.StateActive {
+		t.Errorf("CreateFunction State %s", created.State)
+	}
+	testkit.Call(t, c, "instant", `{}`) // no waiter
+	up, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("instant"),
+		ZipFile: testkit.HandlerZip(t, "def handler(e, c):\n    return 2\n")})
+	if err != nil || up.LastUpdateStatus != types.LastUpdateStatusSuccessful {
+		t.Fatalf("UpdateFunctionCode: %v %v", up, err)
+	}
+	if got := string(testkit.Call(t, c, "instant", `{}`).Payload); got != "2" {
+		t.Errorf("right after the update: %s", got)
+	}
+	v, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("instant")})
+	if err != nil || v.State != types.StateActive {
+		t.Fatalf("PublishVersion: %v %v", v, err)
+	}
+	testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("instant"), Qualifier: v.Version})
+}

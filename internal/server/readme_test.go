@@ -78,3 +78,25 @@ func TestReadmeFunctionURLSnippets(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeQuickStart runs the README's quick start as a fresh shell
+// would: bash with nothing in its environment but PATH, against a real
+// lambdad (on its own port instead of 9001), and checks the answer.
+func TestReadmeQuickStart(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatal("the README's quick start needs the AWS CLI (see Prerequisites)")
+	}
+	script, ok := readmeSnippets(t)["quickstart"]
+	if !ok {
+		t.Fatal("README has no quick start snippet")
+	}
+	d, _ := servertest.InvokeEnv(t, servertest.IsolationOff)
+	script = strings.ReplaceAll(script, "http://127.0.0.1:9001", d.URL)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), `{"hello": "you"}`) {
+		t.Errorf("quick start: %v\n%s", err, out)
+	}
+}
