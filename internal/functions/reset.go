@@ -63,21 +63,31 @@ func (s *Service) Reset(ctx context.Context) (Cleared, error) {
 		}
 		c.Layers++
 	}
-	// Code signing configs are unused once the functions are gone.
+	// Code signing configs are unused once the functions are gone; layer
+	// names number their versions from 1 again.
 	err = s.update(ctx, func(tx store.Tx) error {
-		c.CodeSigningConfigs = 0
-		var keys []string
-		tx.Scan(bCodeSigning, "", "", func(k string, _ []byte) bool {
-			keys = append(keys, k)
-			return true
-		})
-		for _, k := range keys {
-			if err := tx.Delete(bCodeSigning, k); err != nil {
-				return err
-			}
+		n, err := clearBucket(tx, bCodeSigning)
+		c.CodeSigningConfigs = n
+		if err != nil {
+			return err
 		}
-		c.CodeSigningConfigs = len(keys)
-		return nil
+		_, err = clearBucket(tx, bLayerNext)
+		return err
 	})
 	return c, err
+}
+
+// clearBucket deletes every key of bucket and answers how many there were.
+func clearBucket(tx store.Tx, bucket string) (int, error) {
+	var keys []string
+	tx.Scan(bucket, "", "", func(k string, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	})
+	for _, k := range keys {
+		if err := tx.Delete(bucket, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }

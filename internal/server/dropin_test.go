@@ -140,6 +140,12 @@ func TestReset(t *testing.T) {
 	if got := string(testkit.Call(t, c, "keep", `{}`).Payload); got != "3" {
 		t.Errorf("after reset the new function answered %s", got)
 	}
+	// A layer name numbers its versions from 1 again.
+	lv, err := c.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("lib"),
+		Content: &types.LayerVersionContentInput{ZipFile: testkit.HandlerZip(t, "x = 2\n")}})
+	if err != nil || lv.Version != 1 {
+		t.Errorf("a layer after reset: %v %v", lv, err)
+	}
 }
 
 // TestResetWhileInvoking resets while an invoke runs: the invoke finishes
