@@ -6,6 +6,8 @@
 #
 #   scripts/moto-suite.sh <moto checkout at the installed moto's tag> [pytest args...]
 #
+# (pytest args such as -k policy or -rfE narrow or detail the run.)
+#
 # Needs moto_server, pytest and freezegun for the python3 that has moto
 # (Debian: apt-get install python3-pytest python3-freezegun, then
 # PYTHONPATH=/usr/lib/python3/dist-packages when moto lives in another python3).
@@ -15,7 +17,8 @@ shift
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
+# lambdad unmounts its environments' /tmp disks as it stops: wait for it.
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; rm -rf "$TMP"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MOTO_PORT=$(port) LAMBDAD_PORT=$(port) PROXY_PORT=$(port)
 go build -o "$TMP/lambdad" "$ROOT/cmd/lambdad"
