@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/server"
@@ -22,12 +24,19 @@ func main() {
 	// An execution environment's init step re-executes this binary.
 	sandbox.MaybeRunInit()
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // --help: the usage is printed, and asking is no failure
+		}
 		fmt.Fprintln(os.Stderr, "lambdad:", err)
 		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
+	if wantsVersion(args) {
+		fmt.Println(versionLine())
+		return nil
+	}
 	cfg, lv, err := parseSettings(args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -53,9 +62,13 @@ func run(args []string) error {
 // lookup finds, over the defaults.
 func parseSettings(args []string, lookup func(string) (string, bool)) (server.Config, slog.Level, error) {
 	var st settings
+	st.cfg.Account = caller.DefaultAccount
 	fl := st.flags()
 	if err := applyEnv(fl, lookup); err != nil {
 		return st.cfg, st.level, err
+	}
+	if wantsHelp(args) {
+		fl.SetOutput(os.Stdout)
 	}
 	if err := fl.Parse(args); err != nil {
 		return st.cfg, st.level, err
@@ -65,6 +78,11 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (server.Co
 	st.cfg.StreamBandwidth = int64(st.streamKBps) << 10
 	st.cfg.LogStreamBytes = int64(st.logStreamMB) << 20
 	st.cfg.LogGroupBytes = int64(st.logGroupMB) << 20
+	for _, k := range st.cfg.AdminKeys {
+		if _, ok := st.cfg.Credentials[k]; !ok {
+			return st.cfg, st.level, fmt.Errorf("--admin-keys: %q is not a key of --credentials", k)
+		}
+	}
 	return st.cfg, st.level, nil
 }
 
@@ -83,6 +101,12 @@ type settings struct {
 // variable named after it (see envName) that its usage text names.
 func (st *settings) flags() *flag.FlagSet {
 	fl := flag.NewFlagSet("lambdad", flag.ContinueOnError)
+	fl.Usage = func() {
+		// --help asks for it: on stdout. A bad flag shows it on stderr.
+		out := fl.Output()
+		fmt.Fprintf(out, "Usage: lambdad [flags]\n\nServes the AWS Lambda API and runs functions locally. Every flag can also be set by the LAMBDAD_* variable it names; the flag wins.\n--version prints the version and commit.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
 	cfg := &st.cfg
 	fl.StringVar(&cfg.Listen, "listen", "127.0.0.1:9001", "address to serve the Lambda API on (LAMBDAD_LISTEN)")
 	fl.StringVar(&cfg.DataDir, "data-dir", "./lambdad-data", "directory for metadata, code and logs (LAMBDAD_DATA_DIR)")
@@ -104,6 +128,9 @@ func (st *settings) flags() *flag.FlagSet {
 	intVar(fl, &st.streamKBps, "stream-bandwidth-kbps", 2048, 0, 1<<30, "KB/s a streamed response is capped to past its first 6 MB, as on AWS; 0 uncaps it (LAMBDAD_STREAM_BANDWIDTH_KBPS)")
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
+	fl.Var(accountValue{&cfg.Account}, "account", "the account of access keys that are not 12 digits (a 12-digit key is its own account) (LAMBDAD_ACCOUNT)")
+	urlHostVar(fl, &cfg.FunctionURLHost, "function-url-host", "form of function URLs: localhost (<id>.lambda-url.<region>.localhost:<port>, resolved by curl and browsers), path (http://<api address>/_lambdad/url/<id>/, resolved by every client) or a domain D that resolves to lambdad (<id>.lambda-url.<region>.D:<port>) (LAMBDAD_FUNCTION_URL_HOST)")
+	fl.Var(listValue{&cfg.AdminKeys}, "admin-keys", "KEY[,KEY...]: access keys of --credentials that may POST /_lambdad/reset (without --credentials, loopback clients may) (LAMBDAD_ADMIN_KEYS)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
 	durationVar(fl, &cfg.LogRetention, "log-retention", 0, 0, "delete function log events older than this, in log groups without a retention policy; 0 keeps them (LAMBDAD_LOG_RETENTION)")
 	intVar(fl, &st.logStreamMB, "log-stream-mb", 64, 1, math.MaxInt32>>1, "MB of events one log stream keeps; past it its oldest are deleted (LAMBDAD_LOG_STREAM_MB)")

@@ -248,3 +248,48 @@ func (v organizationsValue) Set(s string) error {
 	*v.p = m
 	return nil
 }
+
+// accountValue is a 12-digit AWS account id.
+type accountValue struct{ p *string }
+
+func (v accountValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v accountValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if !orgAccount.MatchString(s) {
+		return errors.New("not a 12-digit account id")
+	}
+	*v.p = s
+	return nil
+}
+
+// urlHostValue is localhost, path, or a DNS domain.
+type urlHostValue struct{ p *string }
+
+var domainName = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func (v urlHostValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v urlHostValue) Set(s string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s != "path" && (len(s) > 200 || !domainName.MatchString(s)) {
+		return errors.New("not localhost, path or a domain name")
+	}
+	*v.p = s
+	return nil
+}
+
+func urlHostVar(fl *flag.FlagSet, p *string, name, usage string) {
+	*p = "localhost"
+	fl.Var(urlHostValue{p}, name, usage)
+}

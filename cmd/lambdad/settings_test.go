@@ -120,3 +120,51 @@ func TestOrganizationsSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountSetting checks --account and LAMBDAD_ACCOUNT: a 12-digit id,
+// 000000000000 by default, the flag winning.
+func TestAccountSetting(t *testing.T) {
+	if cfg, _, err := parseSettings(nil, lookupIn(nil)); err != nil || cfg.Account != "000000000000" {
+		t.Errorf("default: %q %v", cfg.Account, err)
+	}
+	env := map[string]string{"LAMBDAD_ACCOUNT": "123456789012"}
+	if cfg, _, err := parseSettings(nil, lookupIn(env)); err != nil || cfg.Account != "123456789012" {
+		t.Errorf("environment: %q %v", cfg.Account, err)
+	}
+	if cfg, _, err := parseSettings([]string{"--account", "111122223333"}, lookupIn(env)); err != nil || cfg.Account != "111122223333" {
+		t.Errorf("flag: %q %v", cfg.Account, err)
+	}
+	_, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_ACCOUNT": "FOOBARKEY"}))
+	if want := `invalid value "FOOBARKEY" for LAMBDAD_ACCOUNT: not a 12-digit account id`; err == nil || err.Error() != want {
+		t.Errorf("bad account: %v", err)
+	}
+}
+
+// TestFunctionURLHostSetting checks --function-url-host and
+// LAMBDAD_FUNCTION_URL_HOST: localhost by default, path, or a domain.
+func TestFunctionURLHostSetting(t *testing.T) {
+	if cfg, _, err := parseSettings(nil, lookupIn(nil)); err != nil || cfg.FunctionURLHost != "localhost" {
+		t.Errorf("default: %q %v", cfg.FunctionURLHost, err)
+	}
+	for _, ok := range []string{"path", "127.0.0.1.nip.io", "lambdad.test"} {
+		if cfg, _, err := parseSettings([]string{"--function-url-host", ok}, lookupIn(nil)); err != nil || cfg.FunctionURLHost != ok {
+			t.Errorf("%q: %q %v", ok, cfg.FunctionURLHost, err)
+		}
+	}
+	for _, bad := range []string{"", "http://x", "a/b", "-x.test", "x..y"} {
+		if _, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_FUNCTION_URL_HOST": bad})); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestAdminKeysSetting: --admin-keys must name keys of --credentials.
+func TestAdminKeysSetting(t *testing.T) {
+	cfg, _, err := parseSettings([]string{"--credentials", "A:s,B:t", "--admin-keys", "A"}, lookupIn(nil))
+	if err != nil || !slices.Equal(cfg.AdminKeys, []string{"A"}) {
+		t.Errorf("%v %v", cfg.AdminKeys, err)
+	}
+	if _, _, err := parseSettings([]string{"--admin-keys", "A"}, lookupIn(nil)); err == nil {
+		t.Error("an admin key without --credentials accepted")
+	}
+}

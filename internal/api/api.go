@@ -37,8 +37,8 @@ type Config struct {
 	CodeURLTTL time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
-	// Metrics, when set, feeds /_lambdad/metrics.
-	Metrics Metrics
+	// Metrics, when set, serves /_lambdad/metrics.
+	Metrics http.Handler
 	// Credentials, when set, switches SigV4 signature checking on.
 	Credentials awsproto.Credentials
 	// Durable, when set, serves the durable execution operations
@@ -52,6 +52,9 @@ type Config struct {
 	Capacity *capacity.Service
 	// ESM, when set, serves event source mappings (esm.go).
 	ESM *esm.Service
+	// URLHost is the form of function URLs (urls.go): "" or "localhost",
+	// "path", or a domain that resolves to lambdad.
+	URLHost string
 }
 
 // codePath is where Code.Location links are served.

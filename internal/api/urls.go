@@ -35,10 +35,28 @@ func urlHost(host string) (string, bool) {
 	return id, true
 }
 
-// urlBase makes the URL of a function URL id: the AWS form under
-// .localhost (which resolves to loopback), on the port the API was reached at.
-func urlBase(ctx context.Context) func(id, region string) string {
+// URL host forms (--function-url-host).
+const (
+	// URLHostLocalhost is AWS's form under .localhost, which curl and
+	// browsers resolve to loopback but getaddrinfo (Python, Node) does not.
+	URLHostLocalhost = "localhost"
+	// URLHostPath is http://<the address the API was reached at>/_lambdad/url/<id>/,
+	// which resolves wherever the API does.
+	URLHostPath = "path"
+)
+
+// urlBase makes the URL of a function URL id, in the configured form (a
+// domain d gives <id>.lambda-url.<region>.<d>), on the port the API was
+// reached at.
+func (h *Handler) urlBase(ctx context.Context) func(id, region string) string {
 	base := baseURL(ctx)
+	domain := h.cfg.URLHost
+	switch domain {
+	case "", URLHostLocalhost:
+		domain = "localhost"
+	case URLHostPath:
+		return func(id, _ string) string { return base + urlPath + id + "/" }
+	}
 	u, err := url.Parse(base)
 	port := ""
 	if err == nil {
@@ -49,7 +67,7 @@ func urlBase(ctx context.Context) func(id, region string) string {
 		scheme = u.Scheme
 	}
 	return func(id, region string) string {
-		host := id + ".lambda-url." + region + ".localhost"
+		host := id + ".lambda-url." + region + "." + domain
 		if port != "" {
 			host = net.JoinHostPort(host, port)
 		}
@@ -65,7 +83,7 @@ func (h *Handler) registerURLs() {
 		if err != nil {
 			return nil, err
 		}
-		c, err := fs.CreateURL(ctx, ref, in, urlBase(ctx))
+		c, err := fs.CreateURL(ctx, ref, in, h.urlBase(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +96,7 @@ func (h *Handler) registerURLs() {
 		if err != nil {
 			return nil, err
 		}
-		c, err := fs.GetURL(ctx, ref, urlBase(ctx))
+		c, err := fs.GetURL(ctx, ref, h.urlBase(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +108,7 @@ func (h *Handler) registerURLs() {
 		if err != nil {
 			return nil, err
 		}
-		c, err := fs.UpdateURL(ctx, ref, in, urlBase(ctx))
+		c, err := fs.UpdateURL(ctx, ref, in, h.urlBase(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +127,7 @@ func (h *Handler) registerURLs() {
 		if err != nil {
 			return nil, err
 		}
-		return fs.ListURLs(ctx, ref.Unqualified(), in.Marker, in.MaxItems, urlBase(ctx))
+		return fs.ListURLs(ctx, ref.Unqualified(), in.Marker, in.MaxItems, h.urlBase(ctx))
 	})
 }
 

@@ -117,18 +117,21 @@ func TestWriteErrorWireFormat(t *testing.T) {
 }
 
 func TestIdentityFromAuthorization(t *testing.T) {
-	cases := []struct{ auth, account, region string }{
-		{"", DefaultAccount, DefaultRegion},
-		{"AWS4-HMAC-SHA256 Credential=123456789012/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=x", "123456789012", "eu-west-1"},
-		{"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/lambda/aws4_request, SignedHeaders=host", DefaultAccount, "us-west-2"},
-		{"AWS4-HMAC-SHA256 Credential=1234/20260101", DefaultAccount, DefaultRegion},
+	cases := []struct{ auth, account, region, fallback string }{
+		{"", DefaultAccount, DefaultRegion, ""},
+		{"", "123456789012", DefaultRegion, "123456789012"},
+		{"AWS4-HMAC-SHA256 Credential=FOOBARKEY/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host", "123456789012", DefaultRegion, "123456789012"},
+		{"AWS4-HMAC-SHA256 Credential=111122223333/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host", "111122223333", DefaultRegion, "123456789012"},
+		{"AWS4-HMAC-SHA256 Credential=123456789012/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=x", "123456789012", "eu-west-1", ""},
+		{"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/lambda/aws4_request, SignedHeaders=host", DefaultAccount, "us-west-2", ""},
+		{"AWS4-HMAC-SHA256 Credential=1234/20260101", DefaultAccount, DefaultRegion, ""},
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest("GET", "/", nil)
 		if c.auth != "" {
 			r.Header.Set("Authorization", c.auth)
 		}
-		id := IdentityFrom(r)
+		id := IdentityFrom(r, c.fallback)
 		if id.Account != c.account || id.Region != c.region {
 			t.Errorf("%q: %+v", c.auth, id)
 		}

@@ -21,9 +21,12 @@ const (
 
 // IdentityFrom reads "AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...".
 // The account is the access key id when it is 12 digits (a convention of
-// local AWS emulators), else DefaultAccount.
-func IdentityFrom(r *http.Request) Identity {
-	id := Identity{Account: DefaultAccount, Region: DefaultRegion}
+// local AWS emulators), else account (DefaultAccount when empty).
+func IdentityFrom(r *http.Request, account string) Identity {
+	if account == "" {
+		account = DefaultAccount
+	}
+	id := Identity{Account: account, Region: DefaultRegion}
 	auth := r.Header.Get("Authorization")
 	cred := ""
 	if i := strings.Index(auth, "Credential="); i >= 0 {
@@ -53,7 +56,7 @@ func IdentityFrom(r *http.Request) Identity {
 // signature is always checked. With VerifyWith on, every request's is. The
 // returned check, when not nil, still has to be run on the payload's hash.
 func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCheck, error) {
-	id := IdentityFrom(r)
+	id := IdentityFrom(r, s.account)
 	var fk FunctionKey
 	isFn := false
 	if s.fnKeys != nil && id.AccessKey != "" {
@@ -128,6 +131,10 @@ type environmentKey struct{}
 func FromEnvironmentContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, environmentKey{}, true)
 }
+
+// FromEnvironment reports whether ctx is a connection opened from inside
+// an execution environment (FromEnvironmentContext).
+func FromEnvironment(ctx context.Context) bool { return fromEnvironment(ctx) }
 
 func fromEnvironment(ctx context.Context) bool {
 	v, _ := ctx.Value(environmentKey{}).(bool)

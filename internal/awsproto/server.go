@@ -58,7 +58,14 @@ type Service struct {
 	// bodies are decoded as they are read (see stream.go).
 	streams map[string]bool
 	sinkMin int
+	// account is the account of access keys that are not 12 digits ("":
+	// DefaultAccount).
+	account string
 }
+
+// WithDefaultAccount makes account the account of requests signed with an
+// access key that is not an account id (--account).
+func (s *Service) WithDefaultAccount(account string) { s.account = account }
 
 // VerifyWith switches SigV4 signature checking on, against creds.
 func (s *Service) VerifyWith(creds Credentials) { s.creds = creds }

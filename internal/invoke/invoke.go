@@ -86,7 +86,9 @@ type Config struct {
 	// MB); StreamBandwidth caps its bytes per second past the first 6 MB,
 	// as AWS does (0: uncapped). See stream.go.
 	StreamLimit, StreamBandwidth int64
-	Logger                       *slog.Logger
+	// Metrics, when set, keeps per-function figures (metrics.go).
+	Metrics Metrics
+	Logger  *slog.Logger
 }
 
 // Service runs invokes.
@@ -340,7 +342,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	}
 	att := s.attached(snap)
 	if err := s.admit(snap, att); err != nil {
-		s.counts.Throttles.Add(1)
+		s.throttled(snap)
 		return sandbox.Result{}, err
 	}
 	defer func() { att.acct.Add(-1); att.fn.Add(-1) }()
@@ -385,7 +387,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	}
 	if err != nil {
 		if errors.Is(err, sandbox.ErrTenantEnvLimit) {
-			s.counts.Throttles.Add(1)
+			s.throttled(snap)
 			return res, tenantEnvThrottle(err)
 		}
 		if res, ok := entrypointResult(snap, requestID, firstArg(fn.Command), err); ok {
@@ -552,6 +554,8 @@ type runnable struct {
 	logGroup, logStream string // logGroup is the log store's key (logs.Key)
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
+	// m records its invocations (nil: no per-function metrics).
+	m FunctionMetrics
 }
 
 // function builds (once per snapshot) what the sandbox needs to run it.
@@ -641,7 +645,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	}
 	logging(f, &cfg)
 	managedInstances(f, &cfg)
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f)})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f), m: s.fnMetrics(snap)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}
@@ -794,6 +798,9 @@ func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
 	s.counts.DurationMicros.Add(res.Duration.Microseconds())
 	if res.FunctionError != "" {
 		s.counts.FunctionErrors.Add(1)
+	}
+	if r.m != nil {
+		r.m.Ran(res.Duration, res.InitDuration, res.FunctionError != "")
 	}
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		// Lines without a timestamp of their own (START, print output)

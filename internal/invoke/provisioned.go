@@ -200,7 +200,7 @@ func (s *Service) newSet(ctx context.Context, fn functions.Ref, t functions.Prov
 		version:   t.Version,
 		requested: t.Requested,
 		pp:        s.cfg.Sandbox.Provision(&f),
-		r:         &runnable{fn: &f, logGroup: r.logGroup, logStream: stream},
+		r:         &runnable{fn: &f, logGroup: r.logGroup, logStream: stream, m: r.m},
 		ctx:       cctx,
 		cancel:    cancel,
 	}, nil

@@ -264,7 +264,7 @@ func (s *Service) newFleet(ctx context.Context, ref functions.Ref, snap *functio
 		provider: provider,
 		revision: *snap.Config.RevisionId,
 		fl:       s.cfg.Sandbox.Fleet(&fn),
-		r:        &runnable{fn: &fn, logGroup: r.logGroup, logStream: r.logStream},
+		r:        &runnable{fn: &fn, logGroup: r.logGroup, logStream: r.logStream, m: r.m},
 		vcpus:    max(fn.CPUs, 1),
 		memMB:    fn.MemoryMB,
 		ctx:      fctx,
@@ -550,7 +550,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	f.inflight.Add(-1)
 	if errors.Is(err, sandbox.ErrNoSlot) {
 		f.throttled.Add(1)
-		s.counts.Throttles.Add(1)
+		s.throttled(snap)
 		select {
 		case s.scale.nudge <- struct{}{}:
 		default:

@@ -76,6 +76,18 @@ type Config struct {
 	// keys lambdad issues to functions), and every API request's SigV4
 	// signature is checked against them.
 	Credentials map[string]string
+	// FunctionURLHost is the form of function URLs: "localhost" (default,
+	// <id>.lambda-url.<region>.localhost:<port>), "path"
+	// (http://<api address>/_lambdad/url/<id>/) or a domain D that resolves
+	// to lambdad (<id>.lambda-url.<region>.D:<port>).
+	FunctionURLHost string
+	// AdminKeys are the access keys of Credentials that may POST
+	// /_lambdad/reset (without Credentials, loopback clients may).
+	AdminKeys []string
+	// Account is the account of requests signed with an access key that is
+	// not 12 digits (default caller.DefaultAccount); a 12-digit key is its
+	// own account.
+	Account string
 	// Organizations maps an account to its AWS Organizations id, for layer
 	// permissions granted to an organization.
 	Organizations map[string]string
@@ -133,6 +145,11 @@ type Server struct {
 	// Close (esmStop).
 	esm     *esm.Service
 	esmStop context.CancelFunc
+	// functions and capacity are the control plane, for reset.
+	functions *functions.Service
+	capacity  *capacity.Service
+	// metrics is the Prometheus registry of /_lambdad/metrics.
+	metrics *metrics
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -217,7 +234,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	transport := awsdest.New(conn)
-	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn,
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn, metrics: newMetrics(),
 		durable: durable.New(durable.Config{Store: st, Logger: log}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
@@ -278,25 +295,30 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
-	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
-		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
+	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics.handler(), Credentials: srv.urlCredentials(),
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
+		URLHost: cfg.FunctionURLHost})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
 		h.Service().VerifyWith(creds)
 	}
 	h.Service().WithFunctionKeys(srv.functionKeys)
+	h.Service().WithDefaultAccount(cfg.Account)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
+	srv.functions, srv.capacity = fs, caps
+	srv.metrics.register(srv)
 	// The CloudWatch Logs API shares the listener: POST / with its
 	// X-Amz-Target, which the Lambda API never uses.
 	lh := logsapi.New(srv.logs, h.Service(), log)
 	srv.logsAPI = lh
+	api := srv.withReset(h)
 	srv.handler = progressDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logsapi.Matches(r) {
 			lh.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	}), cfg.ReadTimeout)
 	return srv, nil
 }
@@ -343,6 +365,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 			return caps.Get(ctx, ref)
 		},
 		Destinations: s.dests,
+		Metrics:      s.metrics,
 	})
 	if err != nil {
 		cancel()
@@ -353,27 +376,6 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 	}
 	s.sandbox, s.runtimes, s.invoke, s.logs, s.stop = sb, rt, inv, lg, cancel
 	return nil
-}
-
-// metrics are lambdad's figures for /_lambdad/metrics.
-func (s *Server) metrics() []api.Metric {
-	st := s.sandbox.Stats()
-	c := s.invoke.Counts()
-	return []api.Metric{
-		{Name: "lambdad_invocations_total", Help: "Invocations that ran (sync and Event).", Type: "counter", Value: float64(c.Invocations.Load())},
-		{Name: "lambdad_function_errors_total", Help: "Invocations that ended in a function error.", Type: "counter", Value: float64(c.FunctionErrors.Load())},
-		{Name: "lambdad_throttles_total", Help: "Invocations refused by a concurrency limit.", Type: "counter", Value: float64(c.Throttles.Load())},
-		{Name: "lambdad_events_queued_total", Help: "Event invocations accepted into the queue.", Type: "counter", Value: float64(c.Events.Load())},
-		{Name: "lambdad_invocation_seconds_total", Help: "Time spent in function handlers.", Type: "counter", Value: float64(c.DurationMicros.Load()) / 1e6},
-		{Name: "lambdad_destination_deliveries_total", Help: "Records and dead-letter events delivered to SQS, SNS, EventBridge or S3.", Type: "counter", Value: float64(s.dests.Counts().Delivered.Load())},
-		{Name: "lambdad_destination_failures_total", Help: "Records and dead-letter events that could not be delivered after retries (logged).", Type: "counter", Value: float64(s.dests.Counts().Failures.Load())},
-		{Name: "lambdad_esm_problems_total", Help: "Event source mapping polls or batches that failed: a source unreachable, a function missing, failing or throttled (logged when new).", Type: "counter", Value: float64(s.esm.Counts().Problems.Load())},
-		{Name: "lambdad_esm_start_failures_total", Help: "Enabled event source mappings whose poller could not start (logged).", Type: "counter", Value: float64(s.esm.Counts().StartFailures.Load())},
-		{Name: "lambdad_esm_sqs_messages_deleted_total", Help: "SQS messages event source mappings deleted: handled by their function, or filtered out.", Type: "counter", Value: float64(s.esm.Counts().SQSDeleted.Load())},
-		{Name: "lambdad_esm_mappings_with_problems", Help: "Running event source mappings whose last processing result is a problem.", Type: "gauge", Value: float64(s.esm.Troubled())},
-		{Name: "lambdad_environments", Help: "Execution environments running.", Type: "gauge", Value: float64(st.Total)},
-		{Name: "lambdad_environments_busy", Help: "Execution environments running an invocation.", Type: "gauge", Value: float64(st.Busy)},
-	}
 }
 
 // Handler is the HTTP API. Durable executions' timers and replays start
