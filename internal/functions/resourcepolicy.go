@@ -47,10 +47,20 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ref Ref, doc string, re
 		if err != nil {
 			return err
 		}
-		if revision != nil && (p == nil || *revision != p.RevisionID) {
+		// The RevisionId is that of what the policy is for (policyrev.go),
+		// as GetPolicy shows it; a change gives that a new one.
+		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if revision != nil && (p == nil || *revision != rev) {
 			return policyRevisionError()
 		}
-		b, _ := encodePolicy(&policy{Statements: statements, RevisionID: ids.UUID()})
+		next := ids.UUID()
+		if err := bump(next); err != nil {
+			return err
+		}
+		b, _ := encodePolicy(&policy{Statements: statements, RevisionID: next})
 		return tx.Put(bPolicies, policyKey(ref), b)
 	})
 	if err != nil {
@@ -73,8 +83,15 @@ func (s *Service) DeleteResourcePolicy(ctx context.Context, ref Ref, revision *s
 			// [?] RemovePermission's wording
 			return fault.NotFoundf("Policy", "No policy is associated with the given resource.")
 		}
-		if revision != nil && *revision != p.RevisionID {
+		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if revision != nil && *revision != rev {
 			return policyRevisionError()
+		}
+		if err := bump(ids.UUID()); err != nil {
+			return err
 		}
 		return tx.Delete(bPolicies, policyKey(ref))
 	})
