@@ -52,6 +52,9 @@ type Config struct {
 	Capacity *capacity.Service
 	// ESM, when set, serves event source mappings (esm.go).
 	ESM *esm.Service
+	// Console, when set, serves the web console at GET / and under
+	// /_lambdad/console/ (internal/console).
+	Console http.Handler
 }
 
 // codePath is where Code.Location links are served.
@@ -86,6 +89,10 @@ func New(cfg Config) *Handler {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	})
+	if cfg.Console != nil {
+		h.mux.Handle("GET /{$}", cfg.Console)
+		h.mux.Handle("/_lambdad/console/", cfg.Console)
+	}
 	h.mux.Handle("/", h.svc)
 	return h
 }

@@ -99,6 +99,7 @@ type Service struct {
 	scale    scaler         // Lambda Managed Instances (scaler.go)
 	hostMem  atomic.Int64   // the host's memory in MB, once read (-1: unknown)
 	sampling sync.Map       // function ARN -> *atomic.Int64, X-Ray's reservoir (trace.go)
+	activity activity       // what the web console shows (activity.go)
 	ctx      context.Context
 }
 
@@ -334,6 +335,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	att := s.attached(snap)
 	if err := s.admit(snap, att); err != nil {
 		s.counts.Throttles.Add(1)
+		s.activity.throttled(snap.FunctionARN, snap.Version)
 		return sandbox.Result{}, err
 	}
 	defer func() { att.acct.Add(-1); att.fn.Add(-1) }()
@@ -379,6 +381,7 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 	if err != nil {
 		if errors.Is(err, sandbox.ErrTenantEnvLimit) {
 			s.counts.Throttles.Add(1)
+			s.activity.throttled(snap.FunctionARN, snap.Version)
 			return res, tenantEnvThrottle(err)
 		}
 		if res, ok := entrypointResult(snap, requestID, firstArg(fn.Command), err); ok {
@@ -785,6 +788,7 @@ func (s *Service) ran(r *runnable, res *sandbox.Result) {
 	if res.FunctionError != "" {
 		s.counts.FunctionErrors.Add(1)
 	}
+	s.activity.ran(r.fn.Key, res)
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		s.cfg.Logs.Append(r.logGroup, r.logStream, res.Log)
 	}

@@ -551,6 +551,7 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	if errors.Is(err, sandbox.ErrNoSlot) {
 		f.throttled.Add(1)
 		s.counts.Throttles.Add(1)
+		s.activity.throttled(snap.FunctionARN, snap.Version)
 		select {
 		case s.scale.nudge <- struct{}{}:
 		default:

@@ -21,6 +21,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/capacity"
+	"github.com/lambdad/lambdad/internal/console"
 	"github.com/lambdad/lambdad/internal/destinations"
 	"github.com/lambdad/lambdad/internal/destinations/awsdest"
 	"github.com/lambdad/lambdad/internal/durable"
@@ -269,7 +270,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
-		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps})
+		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
+		Console: console.New(console.Config{Source: srv.invoke, Credentials: srv.credentials(), Logger: log})})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
