@@ -145,9 +145,15 @@ func (b *browser) text(t *testing.T, sel string) string {
 }
 
 // screenshot saves the viewport as name.png in dir and checks it is a
-// real picture of the page: a PNG of the window's size with content.
-func (b *browser) screenshot(t *testing.T, dir, name string) {
+// real picture of the page: a PNG of the window's size with content. show,
+// when given, is a selector to scroll into view first.
+func (b *browser) screenshot(t *testing.T, dir, name string, show ...string) {
 	t.Helper()
+	for _, sel := range show {
+		if _, err := b.eval(fmt.Sprintf(`(document.querySelector(%q).scrollIntoView(), true)`, sel)); err != nil {
+			t.Fatalf("scroll to %s: %v", sel, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -248,7 +254,7 @@ func TestConsole(t *testing.T) {
 		t.Errorf("Handler row: %q", got)
 	}
 	b.until(t, 10*time.Second, "versions and aliases show",
-		`document.querySelector('#versions-table tr[data-version="1"]') && document.querySelector('#aliases-table tr[data-alias="live"]')`)
+		`document.querySelector('#versions-table tr[data-version="1"] [data-state="Active"]') && document.querySelector('#versions-table tr[data-version="$LATEST"] [data-state="Active"]') && document.querySelector('#aliases-table tr[data-alias="live"]')`)
 
 	// Invoke from the form: the response and the log tail appear.
 	b.run(t, "invoke from the form",
@@ -283,6 +289,7 @@ func TestConsole(t *testing.T) {
 	b.until(t, 10*time.Second, "live logs show both invocations",
 		`(document.querySelector('#live-logs').innerText.match(/console says hello to from-the-console/g) || []).length === 2`)
 	b.screenshot(t, shots, "function")
+	b.screenshot(t, shots, "function-logs", "#live")
 
 	// An invocation the console did not make shows in live logs too.
 	testkit.Call(t, c, "console-hello", `{"key": "from-the-sdk"}`)

@@ -213,7 +213,12 @@
     Promise.all([listAll(fnPath(name) + "/versions", "Versions"), listAll(fnPath(name) + "/aliases", "Aliases")]).then(([vs, as]) => {
       versions.append(
         h("table", { id: "versions-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Description"), h("th", {}, "State"), h("th", {}, "Last modified"))),
-          h("tbody", {}, vs.map((v) => h("tr", { "data-version": v.Version }, h("td", {}, v.Version), h("td", {}, v.Description || ""), h("td", {}, badge(v.State)), h("td", {}, fmtTime(v.LastModified)))))),
+          h("tbody", {}, vs.map((v) => {
+            // ListVersionsByFunction leaves State out, as AWS's does.
+            const st = h("td", { class: "state" }, badge(v.State));
+            getJSON(fnPath(name) + "/configuration?Qualifier=" + encodeURIComponent(v.Version)).then((c) => st.replaceChildren(badge(c.State))).catch(() => {});
+            return h("tr", { "data-version": v.Version }, h("td", {}, v.Version), h("td", {}, v.Description || ""), st, h("td", {}, fmtTime(v.LastModified)));
+          }))),
         as.length
           ? h("table", { id: "aliases-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Alias"), h("th", {}, "Version"), h("th", {}, "Routing"))),
               h("tbody", {}, as.map((a) => h("tr", { "data-alias": a.Name }, h("td", {}, a.Name), h("td", {}, a.FunctionVersion), h("td", {}, a.RoutingConfig ? JSON.stringify(a.RoutingConfig.AdditionalVersionWeights || {}) : "")))))
@@ -351,8 +356,12 @@
       const line = (vals, cls) => {
         const pts = [];
         vals.forEach((v, i) => { if (series.invocations[i]) pts.push(((i + 0.5) * bw).toFixed(1) + "," + (H - 2 - (v / max) * (H - 6)).toFixed(1)); });
-        if (pts.length === 1) pts.push(pts[0].replace(/^([\d.]+)/, (x) => (parseFloat(x) + 2).toFixed(1)));
         if (pts.length) svg.append(s("polyline", { class: cls, points: pts.join(" ") }));
+        // Dots too: one bucket alone makes no line.
+        for (const p of pts) {
+          const [x, y] = p.split(",");
+          svg.append(s("circle", { class: cls + " dot", cx: x, cy: y, r: 2 }));
+        }
       };
       line(p50, "p50");
       line(p99, "p99");
