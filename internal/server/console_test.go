@@ -308,6 +308,17 @@ func TestConsole(t *testing.T) {
 	}
 	b.until(t, 20*time.Second, "the errors chart counts it", `document.querySelector('.chart[data-metric="errors"]').dataset.total === "1"`)
 
+	// A throttled invoke: AWS's error shows, and the throttles chart counts it.
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("console-fail"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "invoke console-fail throttled", chromedp.Click(chromedp.CSS("#invoke")))
+	b.until(t, 30*time.Second, "the throttle shows", `document.querySelector('#invoke-status').dataset.status === "429"`)
+	if got := b.text(t, "#invoke-response"); !strings.Contains(got, "TooManyRequestsException") {
+		t.Errorf("throttled response: %q", got)
+	}
+	b.until(t, 20*time.Second, "the throttles chart counts it", `document.querySelector('.chart[data-metric="throttles"]').dataset.total === "1"`)
+
 	// The Event queue shows an Event invoke until it has run.
 	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("console-slow"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
 		t.Fatal(err)

@@ -56,25 +56,26 @@
     const res = await fetch(url, { method, headers: hdrs, body: method === "GET" ? undefined : body, cache: "no-store" });
     const text = await res.text();
     if (res.status === 403 && state.info && state.info.credentials && !path.includes("/invocations")) {
-      askCredentials("The access key was refused: " + errorText(text));
+      askCredentials("The access key was refused: " + errorText(text, res.headers));
     }
     return { status: res.status, headers: res.headers, text };
   }
-  function errorText(text) {
+  // errorText renders an AWS error: its type (the body's __type or the
+  // X-Amzn-ErrorType header) and message.
+  function errorText(text, headers) {
+    let type = headers ? (headers.get("X-Amzn-ErrorType") || "").split(":")[0] : "";
+    let msg = text;
     try {
       const j = JSON.parse(text);
-      return (j.__type ? j.__type.split("#").pop() + ": " : "") + (j.message || j.Message || text);
-    } catch {
-      return text;
-    }
+      type = type || (j.__type || j.Type || "").split("#").pop();
+      msg = j.message || j.Message || text;
+      if (j.Reason) msg += " (" + j.Reason + ")";
+    } catch {}
+    return (type ? type + ": " : "") + msg;
   }
   async function getJSON(path) {
     const r = await call("GET", path);
-    if (r.status >= 300) {
-      let j = {};
-      try { j = JSON.parse(r.text); } catch {}
-      throw new APIError(r.status, (j.__type || j.Type || "").split("#").pop(), j.message || j.Message || r.text);
-    }
+    if (r.status >= 300) throw new APIError(r.status, "", errorText(r.text, r.headers));
     return JSON.parse(r.text || "{}");
   }
   async function listAll(path, field) {
@@ -115,7 +116,7 @@
     const r = await call("GET", API + "queue");
     if (r.status !== 200) {
       state.creds = null;
-      $("#login-error").textContent = "Refused: " + errorText(r.text);
+      $("#login-error").textContent = "Refused: " + errorText(r.text, r.headers);
       return;
     }
     sessionStorage.setItem("lambdad-credentials", JSON.stringify(state.creds));
@@ -302,7 +303,7 @@
         let shown = r.text;
         try { shown = JSON.stringify(JSON.parse(r.text), null, 2); } catch {}
         response.hidden = false;
-        response.textContent = r.status < 300 ? shown : errorText(r.text);
+        response.textContent = r.status < 300 ? shown : errorText(r.text, r.headers);
         const logResult = r.headers.get("X-Amz-Log-Result");
         tail.hidden = !logResult;
         tail.textContent = logResult ? new TextDecoder().decode(Uint8Array.from(atob(logResult), (ch) => ch.charCodeAt(0))) : "";
