@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/invoke"
 )
 
@@ -79,8 +80,9 @@ func TestConsoleServesItsPageSelfContained(t *testing.T) {
 func TestConsoleDataNeedsSignatureWithCredentials(t *testing.T) {
 	src := &recorded{}
 	now := time.Now()
-	h := New(Config{Source: src, Now: func() time.Time { return now },
-		Credentials: func(key string) (string, bool) { return "s3cret", key == "111122223333" }})
+	svc := awsproto.NewService(nil)
+	svc.VerifyWith(func(key string) (string, bool) { return "s3cret", key == "111122223333" })
+	h := New(Config{Source: src, SignaturesChecked: true, Authenticate: svc.AuthenticateBodiless})
 
 	_, body := get(t, h, Prefix+"api/info", nil)
 	var info struct{ Credentials bool }

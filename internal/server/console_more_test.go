@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/chromedp"
 
+	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
@@ -69,4 +71,50 @@ func contains(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// consoleSnoop calls the console's data endpoints from inside a function,
+// unsigned, as a function of another account trying to read the default
+// account's logs would.
+const consoleSnoop = `
+import os, urllib.request, urllib.error
+def handler(event, context):
+    out = {}
+    for p in ["/_lambdad/console/api/logs?function=console-victim", "/_lambdad/console/api/queue", "/_lambdad/console/api/activity?function=console-victim"]:
+        try:
+            with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL_LAMBDA"] + p) as r:
+                out[p] = [r.status, r.read().decode()]
+        except urllib.error.HTTPError as e:
+            out[p] = [e.code, e.read().decode()]
+    return out
+`
+
+// TestConsoleRefusesFunctionsActingAsOthers: without --credentials, an
+// unsigned request is the default account's, but not from inside an
+// execution environment: there, as for the Lambda API, only the function's
+// own key is taken, so a function of account 123456789012 cannot read the
+// default account's logs through the console's endpoints.
+func TestConsoleRefusesFunctionsActingAsOthers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("environments are known by their socket's owner only when isolated (root)")
+	}
+	d, c := servertest.InvokeEnv(t, nil)
+	testkit.CreateActive(t, c, testkit.PyFunction(t, "console-victim", `
+def handler(event, context):
+    print("the victim's secret")
+    return 1
+`))
+	testkit.Call(t, c, "console-victim", `{}`)
+	other := d.Client(testkit.Account, testkit.Region)
+	testkit.CreateActive(t, other, testkit.PyFunction(t, "console-snoop", consoleSnoop))
+	out := testkit.Call(t, other, "console-snoop", `{}`)
+	got := testkit.DecodeJSON[map[string][2]any](t, out.Payload)
+	if len(got) != 3 {
+		t.Fatalf("answers: %s", out.Payload)
+	}
+	for p, r := range got {
+		if r[0] != float64(403) || !strings.Contains(r[1].(string), "MissingAuthenticationTokenException") {
+			t.Errorf("unsigned %s from a function: %v", p, r)
+		}
+	}
 }

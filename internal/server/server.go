@@ -269,9 +269,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
+	var apiSvc *awsproto.Service
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics, Credentials: srv.urlCredentials(),
 		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
-		Console: console.New(console.Config{Source: srv.invoke, Credentials: srv.credentials(), Logger: log})})
+		Console: console.New(console.Config{Source: srv.invoke, SignaturesChecked: cfg.Credentials != nil, Logger: log,
+			// Set below: the console authenticates as the API does.
+			Authenticate: func(r *http.Request) (awsproto.Identity, error) { return apiSvc.AuthenticateBodiless(r) }})})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
@@ -279,6 +282,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	h.Service().WithFunctionKeys(srv.functionKeys)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
+	apiSvc = h.Service()
 	srv.handler = progressDeadlines(h, cfg.ReadTimeout)
 	return srv, nil
 }
