@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -32,7 +34,7 @@ type browser struct {
 	ctx    context.Context
 	base   string
 	mu     sync.Mutex
-	errs   []string // uncaught exceptions
+	errs   []string // uncaught exceptions, CSP violations, console errors
 	remote []string // requests to anywhere but lambdad
 }
 
@@ -71,6 +73,16 @@ func newBrowser(t *testing.T, base string) *browser {
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
 			b.errs = append(b.errs, ev.ExceptionDetails.Text+" "+exceptionText(ev.ExceptionDetails))
+		case *cdplog.EventEntryAdded:
+			// Security (CSP) and script errors; a failed fetch's status
+			// ("network") is the tests' own doing (403s, 429s).
+			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+				b.errs = append(b.errs, string(ev.Entry.Source)+": "+ev.Entry.Text)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				b.errs = append(b.errs, "console."+string(ev.Type)+" called")
+			}
 		case *network.EventRequestWillBeSent:
 			if u := ev.Request.URL; !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
 				b.remote = append(b.remote, u)
@@ -79,6 +91,9 @@ func newBrowser(t *testing.T, base string) *browser {
 	})
 	if err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable the Log domain: %v", err)
 	}
 	t.Cleanup(func() {
 		b.mu.Lock()
