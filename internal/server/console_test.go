@@ -251,6 +251,7 @@ func TestConsole(t *testing.T) {
 		`document.querySelectorAll('#functions tr[data-function] .state [data-state="Active"]').length === 3`)
 	b.until(t, 10*time.Second, "the list shows versions and aliases",
 		`document.querySelector('tr[data-function="console-hello"] .aliases').innerText.includes("live → 1")`)
+	b.until(t, 10*time.Second, "the list shows recent activity", `document.querySelector('tr[data-function="console-hello"] .recent').innerText === "—"`)
 	row := b.text(t, `tr[data-function="console-hello"]`)
 	for _, want := range []string{"console-hello", "python3.12", "Active", "1", "live → 1"} {
 		if !strings.Contains(row, want) {
@@ -291,10 +292,20 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#invoke")))
 	b.until(t, 60*time.Second, "the alias's response shows", `document.querySelector('#invoke-response').innerText.includes('"version": "1"')`)
 
-	// The charts count the two invocations (one cold start each: two
+	// Ctrl+Enter in the payload editor invokes too.
+	if _, err := b.eval(`(document.querySelector('#qualifier').value = '', true)`); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "invoke with Ctrl+Enter",
+		chromedp.SetValue(chromedp.CSS("#payload"), `{"key": "keyboard"}`),
+		chromedp.Focus(chromedp.CSS("#payload")),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.until(t, 60*time.Second, "the keyboard invoke answers", `document.querySelector('#invoke-response').innerText.includes('"hello": "keyboard"')`)
+
+	// The charts count the three invocations (one cold start each: two
 	// versions); live logs show both outputs.
-	b.until(t, 20*time.Second, "the invocations chart counts two",
-		`document.querySelector('.chart[data-metric="invocations"]').dataset.total === "2" && document.querySelectorAll('.chart[data-metric="invocations"] rect.bar').length >= 1`)
+	b.until(t, 20*time.Second, "the invocations chart counts three",
+		`document.querySelector('.chart[data-metric="invocations"]').dataset.total === "3" && document.querySelectorAll('.chart[data-metric="invocations"] rect.bar').length >= 1`)
 	b.until(t, 10*time.Second, "the cold start chart counts two", `document.querySelector('.chart[data-metric="coldStarts"]').dataset.total === "2"`)
 	b.until(t, 10*time.Second, "the duration chart draws p50 and p99",
 		`document.querySelector('.chart[data-metric="duration"] polyline.p50') && document.querySelector('.chart[data-metric="duration"] polyline.p99') && Number(document.querySelector('.chart[data-metric="duration"]').dataset.total) > 0`)
@@ -342,6 +353,11 @@ func TestConsole(t *testing.T) {
 	b.until(t, 10*time.Second, "the queue lists the event", `document.querySelector('#queue-table tr[data-id]') && document.querySelector('#queue-table').innerText.includes("console-slow")`)
 	b.screenshot(t, shots, "queue")
 	b.until(t, 60*time.Second, "the event leaves the queue once run", `document.querySelector('#queue-empty')`)
+
+	// The list sums up each function's last ten minutes.
+	b.run(t, "back to the list", chromedp.Navigate(d.URL+"/#/"))
+	b.until(t, 20*time.Second, "the list shows recent activity",
+		`document.querySelector('tr[data-function="console-fail"] .recent').innerText === "1 invocation, 1 error, 1 throttled" && document.querySelector('tr[data-function="console-hello"] .recent').innerText === "4 invocations"`)
 
 	// Event source mappings: none, said so.
 	b.run(t, "open mappings", chromedp.Navigate(d.URL+"/#/mappings"))

@@ -143,7 +143,7 @@
     newPage();
     const body = h("tbody");
     const table = h("table", { id: "functions" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Function"), h("th", {}, "Runtime"), h("th", {}, "State"), h("th", {}, "Versions"), h("th", {}, "Aliases"), h("th", {}, "Memory"), h("th", {}, "Last modified"))),
+      h("thead", {}, h("tr", {}, h("th", {}, "Function"), h("th", {}, "Runtime"), h("th", {}, "State"), h("th", {}, "Versions"), h("th", {}, "Aliases"), h("th", {}, "Memory"), h("th", {}, "Last 10 min"), h("th", {}, "Last modified"))),
       body);
     const status = h("p", { class: "muted", id: "functions-status" }, "Loading…");
     setMain(h("h1", {}, "Functions"), h("section", { class: "card" }, status, table));
@@ -159,12 +159,20 @@
       const stateCell = h("td", { class: "state" }, badge(f.State));
       const versions = h("td", { class: "versions" }, "…");
       const aliases = h("td", { class: "aliases" }, "…");
+      const recent = h("td", { class: "recent" }, "…");
       body.append(h("tr", { "data-function": f.FunctionName },
         h("td", {}, h("a", { href: "#/fn/" + encodeURIComponent(f.FunctionName) }, f.FunctionName)),
         h("td", { class: "runtime" }, f.Runtime || f.PackageType || "—"),
         stateCell, versions, aliases,
         h("td", {}, (f.MemorySize || "—") + " MB"),
+        recent,
         h("td", {}, fmtTime(f.LastModified))));
+      getJSON(API + "activity?function=" + encodeURIComponent(f.FunctionName)).then((j) => {
+        let n = 0, errs = 0, thr = 0;
+        for (const b of j.buckets || []) { n += b.invocations; errs += b.errors; thr += b.throttles; }
+        const count = (k, one, many) => k + " " + (k === 1 ? one : many);
+        recent.replaceChildren(n + thr === 0 ? "—" : count(n, "invocation", "invocations") + (errs ? ", " + count(errs, "error", "errors") : "") + (thr ? ", " + thr + " throttled" : ""));
+      }).catch(() => {});
       // ListFunctions leaves State out, as AWS's does: ask each function.
       getJSON(fnPath(f.FunctionName) + "/configuration").then((c) => stateCell.replaceChildren(badge(c.State))).catch(() => {});
       listAll(fnPath(f.FunctionName) + "/versions", "Versions").then((vs) => {
@@ -194,7 +202,8 @@
     const charts = h("div", { class: "charts", id: "charts" });
     const metrics = h("section", { class: "card", id: "metrics" }, h("h2", {}, "Metrics ", h("span", { class: "muted" }, "(last 10 minutes, 10 s buckets)")), charts);
     const logs = h("pre", { class: "logs", id: "live-logs" });
-    const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live logs ", h("span", { class: "muted" }, "(every invocation's output, as it ends)")), logs);
+    const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live logs ", h("span", { class: "muted" }, "(every invocation's output, as it ends) "),
+      h("button", { type: "button", class: "secondary", id: "clear-logs", onclick: () => logs.replaceChildren() }, "Clear")), logs);
     const durable = h("section", { class: "card", id: "durable", hidden: true }, h("h2", {}, "Durable executions"));
     const mappings = h("section", { class: "card", id: "function-mappings", hidden: true }, h("h2", {}, "Event source mappings"));
     setMain(title, h("div", { class: "row" }, h("div", {}, config, versions), h("div", {}, invokeForm(name, page), metrics)), live, durable, mappings);
@@ -278,6 +287,13 @@
       payload,
       h("div", { class: "inline" }, h("label", {}, "Type ", type), h("label", {}, "Qualifier ", qualifier), button, " ", fmt),
       status, h("div", { id: "response-block" }, response), h("div", { id: "log-block" }, tail));
+    payload.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    payload.title = "Ctrl+Enter invokes";
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try { JSON.parse(payload.value || "{}"); } catch (e) {
