@@ -255,3 +255,27 @@ func (s *Service) PendingEvents(ctx context.Context, account, region string, lim
 	}
 	return out, nil
 }
+
+// ForgetActivity drops what the console keeps of functionARN's version, or
+// of the whole function with version "" (it was deleted: a function made
+// again under its name starts afresh, and memory does not grow with
+// deleted functions).
+func (s *Service) ForgetActivity(functionARN, version string) {
+	a := &s.activity
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.fns[functionARN]
+	if f == nil {
+		return
+	}
+	if version == "" {
+		delete(a.fns, functionARN)
+		return
+	}
+	for k := range f.buckets {
+		if k.version == version {
+			delete(f.buckets, k)
+		}
+	}
+	f.logs = slices.DeleteFunc(f.logs, func(r LogRecord) bool { return r.Version == version })
+}

@@ -88,3 +88,22 @@ func TestActivityLogsBounded(t *testing.T) {
 		t.Errorf("nothing new: %+v", got)
 	}
 }
+
+func TestActivityForgotten(t *testing.T) {
+	s := &Service{}
+	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
+	for _, v := range []string{"$LATEST", "1"} {
+		s.activity.ran(sandbox.Key{FunctionARN: fn, Version: v}, &sandbox.Result{Log: []byte(v + "\n")})
+	}
+	s.ForgetActivity(fn, "1")
+	if got := s.Activity(fn, ""); len(got) != 1 || got[0].Invocations != 1 {
+		t.Errorf("after forgetting version 1: %+v", got)
+	}
+	if got := s.RecentLogs(fn, 0); len(got) != 1 || got[0].Version != "$LATEST" {
+		t.Errorf("logs after forgetting version 1: %+v", got)
+	}
+	s.ForgetActivity(fn, "")
+	if got := s.Activity(fn, ""); len(got) != 0 || len(s.activity.fns) != 0 {
+		t.Errorf("after forgetting the function: %+v", got)
+	}
+}

@@ -225,7 +225,8 @@ func New(cfg Config) (*Server, error) {
 		if srv.sandbox == nil {
 			return
 		}
-		srv.sandbox.Retire(arn, version) // "": every version
+		srv.sandbox.Retire(arn, version)        // "": every version
+		srv.invoke.ForgetActivity(arn, version) // what the console shows of it
 		if ref, ok := functions.RefOfARN(arn); ok {
 			srv.invoke.ProvisionedChanged(ref) // its provisioned environments too
 			srv.invoke.ManagedChanged(ref)     // and its Managed Instances ones
