@@ -55,6 +55,9 @@ type Config struct {
 	// URLHost is the form of function URLs (urls.go): "" or "localhost",
 	// "path", or a domain that resolves to lambdad.
 	URLHost string
+	// Console, when set, serves the web console at GET / and under
+	// /_lambdad/console/ (internal/console).
+	Console http.Handler
 }
 
 // codePath is where Code.Location links are served.
@@ -89,6 +92,10 @@ func New(cfg Config) *Handler {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	})
+	if cfg.Console != nil {
+		h.mux.Handle("GET /{$}", cfg.Console)
+		h.mux.Handle("/_lambdad/console/", cfg.Console)
+	}
 	h.mux.Handle("/", h.svc)
 	return h
 }

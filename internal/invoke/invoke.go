@@ -105,6 +105,7 @@ type Service struct {
 	scale    scaler         // Lambda Managed Instances (scaler.go)
 	hostMem  atomic.Int64   // the host's memory in MB, once read (-1: unknown)
 	sampling sync.Map       // function ARN -> *atomic.Int64, X-Ray's reservoir (trace.go)
+	activity activity       // what the web console shows (activity.go)
 	ctx      context.Context
 }
 
@@ -802,6 +803,7 @@ func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
 	if r.m != nil {
 		r.m.Ran(res.Duration, res.InitDuration, res.FunctionError != "")
 	}
+	s.activity.ran(r.fn.Key, res)
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
 		// Lines without a timestamp of their own (START, print output)
 		// are stamped when the invocation began.

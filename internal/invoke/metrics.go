@@ -35,6 +35,7 @@ func (s *Service) fnMetrics(snap *functions.Snapshot) FunctionMetrics {
 // throttled counts a throttle of snap.
 func (s *Service) throttled(snap *functions.Snapshot) {
 	s.counts.Throttles.Add(1)
+	s.activity.throttled(snap.FunctionARN, snap.Version)
 	if m := s.fnMetrics(snap); m != nil {
 		m.Throttled()
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/blobs"
 	"github.com/lambdad/lambdad/internal/capacity"
+	"github.com/lambdad/lambdad/internal/console"
 	"github.com/lambdad/lambdad/internal/destinations"
 	"github.com/lambdad/lambdad/internal/destinations/awsdest"
 	"github.com/lambdad/lambdad/internal/durable"
@@ -251,7 +252,8 @@ func New(cfg Config) (*Server, error) {
 		if srv.sandbox == nil {
 			return
 		}
-		srv.sandbox.Retire(arn, version) // "": every version
+		srv.sandbox.Retire(arn, version)        // "": every version
+		srv.invoke.ForgetActivity(arn, version) // what the console shows of it
 		if ref, ok := functions.RefOfARN(arn); ok {
 			srv.invoke.ProvisionedChanged(ref) // its provisioned environments too
 			srv.invoke.ManagedChanged(ref)     // and its Managed Instances ones
@@ -295,9 +297,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
+	var apiSvc *awsproto.Service
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics.handler(), Credentials: srv.urlCredentials(),
 		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
-		URLHost: cfg.FunctionURLHost})
+		URLHost: cfg.FunctionURLHost,
+		Console: console.New(console.Config{Source: srv.invoke, SignaturesChecked: cfg.Credentials != nil, Logger: log,
+			// Set below: the console authenticates as the API does.
+			Authenticate: func(r *http.Request) (awsproto.Identity, error) { return apiSvc.AuthenticateBodiless(r) }})})
 	// The API itself knows function keys apart, to hold them to their
 	// account and region.
 	if creds := srv.credentials(); creds != nil {
@@ -306,6 +312,7 @@ func New(cfg Config) (*Server, error) {
 	h.Service().WithFunctionKeys(srv.functionKeys)
 	h.Service().WithDefaultAccount(cfg.Account)
 	h.Service().BudgetBodies(cfg.BodyMemory, budgetWait)
+	apiSvc = h.Service()
 	srv.functions, srv.capacity = fs, caps
 	srv.metrics.register(srv)
 	// The CloudWatch Logs API shares the listener: POST / with its
