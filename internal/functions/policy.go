@@ -161,22 +161,12 @@ func (s *Service) AddPermission(ctx context.Context, ref Ref, in *spec.AddPermis
 		return "", err
 	}
 	err = s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkTarget(tx, ref); err != nil {
-			return err
-		}
-		p, err := loadPolicy(tx, ref)
+		p, bump, err := s.changingPolicy(tx, ref, in.RevisionId, false)
 		if err != nil {
 			return err
 		}
 		if p == nil {
 			p = &policy{}
-		}
-		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		if in.RevisionId != nil && *in.RevisionId != rev {
-			return policyRevisionError()
 		}
 		for _, old := range p.Statements {
 			var o statement
@@ -201,22 +191,9 @@ func (s *Service) RemovePermission(ctx context.Context, ref Ref, sid string, rev
 		if tx.Get(bFunctions, fnKey(ref)) == nil {
 			return fault.NotFoundf("Policy", "No policy found for: %s", ref.QualifiedARN())
 		}
-		if err := s.checkTarget(tx, ref); err != nil {
-			return err
-		}
-		p, err := loadPolicy(tx, ref)
+		p, bump, err := s.changingPolicy(tx, ref, revision, true)
 		if err != nil {
 			return err
-		}
-		if p == nil || len(p.Statements) == 0 {
-			return fault.NotFoundf("Policy", "No policy is associated with the given resource.")
-		}
-		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		if revision != nil && *revision != rev {
-			return policyRevisionError()
 		}
 		for i, old := range p.Statements {
 			var o statement
@@ -267,4 +244,29 @@ func (s *Service) GetPolicy(ctx context.Context, ref Ref) (*spec.GetPolicyRespon
 		return nil
 	})
 	return out, err
+}
+
+// changingPolicy starts a change of ref's policy in tx: ref must exist,
+// and revision, when given, be the RevisionId of what the policy is for
+// (policyrev.go), which bump renews. The policy is nil when there is none;
+// with needStatements, that is AWS's 404.
+func (s *Service) changingPolicy(tx store.Tx, ref Ref, revision *string, needStatements bool) (*policy, func(rev string) error, error) {
+	if err := s.checkTarget(tx, ref); err != nil {
+		return nil, nil, err
+	}
+	p, err := loadPolicy(tx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if needStatements && (p == nil || len(p.Statements) == 0) {
+		return nil, nil, fault.NotFoundf("Policy", "No policy is associated with the given resource.")
+	}
+	rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if revision != nil && *revision != rev {
+		return nil, nil, policyRevisionError()
+	}
+	return p, bump, nil
 }

@@ -40,21 +40,9 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ref Ref, doc string, re
 		return nil, err
 	}
 	err = s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkTarget(tx, ref); err != nil {
-			return err
-		}
-		p, err := loadPolicy(tx, ref)
+		_, bump, err := s.changingPolicy(tx, ref, revision, false)
 		if err != nil {
 			return err
-		}
-		// The RevisionId is that of what the policy is for (policyrev.go),
-		// as GetPolicy shows it; a change gives that a new one.
-		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		if revision != nil && (p == nil || *revision != rev) {
-			return policyRevisionError()
 		}
 		next := ids.UUID()
 		if err := bump(next); err != nil {
@@ -69,26 +57,13 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ref Ref, doc string, re
 	return s.GetResourcePolicy(ctx, ref)
 }
 
-// DeleteResourcePolicy is DeleteResourcePolicy.
+// DeleteResourcePolicy is DeleteResourcePolicy; with no policy it answers
+// RemovePermission's 404 [?].
 func (s *Service) DeleteResourcePolicy(ctx context.Context, ref Ref, revision *string) error {
 	return s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkTarget(tx, ref); err != nil {
-			return err
-		}
-		p, err := loadPolicy(tx, ref)
+		_, bump, err := s.changingPolicy(tx, ref, revision, true)
 		if err != nil {
 			return err
-		}
-		if p == nil || len(p.Statements) == 0 {
-			// [?] RemovePermission's wording
-			return fault.NotFoundf("Policy", "No policy is associated with the given resource.")
-		}
-		rev, bump, err := s.policyTarget(tx, ref, s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		if revision != nil && *revision != rev {
-			return policyRevisionError()
 		}
 		if err := bump(ids.UUID()); err != nil {
 			return err
