@@ -95,6 +95,7 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, time.Millisecond, "cut a client that sends nothing this long while sending a request's headers or body (LAMBDAD_READ_TIMEOUT)")
 	fl.Var(credentialsValue{&cfg.Credentials}, "credentials", "ACCESS_KEY:SECRET[,...]: when set, only these keys (and functions' own) are accepted and every request's SigV4 signature is checked (LAMBDAD_CREDENTIALS)")
 	fl.Var(organizationsValue{&cfg.Organizations}, "organizations", "ACCOUNT:ORG[,...]: the AWS Organizations id of each account, for layer permissions granted to an organization (LAMBDAD_ORGANIZATIONS)")
+	fl.Var(mskBrokersValue{&cfg.MSKBootstrapBrokers}, "msk-bootstrap-brokers", "CLUSTER_ARN=HOST:PORT[,HOST:PORT...][;...]: brokers of Amazon MSK clusters, for an endpoint without the Kafka API's GetBootstrapBrokers (LAMBDAD_MSK_BOOTSTRAP_BROKERS)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	return fl

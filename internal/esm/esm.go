@@ -63,6 +63,10 @@ type Config struct {
 	// Destinations delivers stream mappings' on-failure records
 	// (stream_batch.go).
 	Destinations Destinations
+	// MSKBrokers is --msk-bootstrap-brokers: an Amazon MSK cluster's
+	// brokers by its ARN, for where the Kafka API cannot tell them
+	// (kafka_msk.go).
+	MSKBrokers map[string][]string
 }
 
 // Service is the event source mapping control plane and its pollers.
