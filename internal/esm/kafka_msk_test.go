@@ -1,11 +1,16 @@
 package esm
 
 import (
+	"context"
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kafka"
+
+	"github.com/lambdad/lambdad/internal/awsconn"
 )
 
 // The broker string follows the mapping's authentication, as AWS's guide
@@ -56,5 +61,35 @@ func TestIsMSKCluster(t *testing.T) {
 		if got := isMSKCluster(arn); got != want {
 			t.Errorf("%s: %v", arn, got)
 		}
+	}
+}
+
+// IAM authentication signs AWS_MSK_IAM with lambdad's own credentials,
+// for the broker's region.
+func TestIAMMechanism(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLAMBDADTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	conn, err := awsconn.New(context.Background(), awsconn.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &kafkaPoller{r: &runner{svc: &Service{cfg: Config{AWS: conn}}}}
+	mech := p.iamMechanism()
+	if mech.Name() != "AWS_MSK_IAM" {
+		t.Fatalf("mechanism %s", mech.Name())
+	}
+	_, first, err := mech.Authenticate(context.Background(), "b-1.demo.abc.c2.kafka.eu-west-1.amazonaws.com:9098")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg map[string]string
+	if err := json.Unmarshal(first, &msg); err != nil {
+		t.Fatalf("%s: %v", first, err)
+	}
+	if c := msg["x-amz-credential"]; !strings.HasPrefix(c, "AKIDLAMBDADTEST/") || !strings.Contains(c, "/eu-west-1/kafka-cluster/") || msg["action"] != "kafka-cluster:Connect" {
+		t.Errorf("first message %s", first)
 	}
 }
