@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
@@ -60,7 +61,8 @@ func TestESMMSK(t *testing.T) {
 		c.AWSEndpoint = moto
 		c.MSKBootstrapBrokers = map[string][]string{arn: brokers}
 	}
-	d := servertest.StartLambdad(t, t.TempDir(), tune)
+	dir := t.TempDir()
+	d := servertest.StartLambdad(t, dir, tune)
 	e := &esmEnv{t: t, moto: moto, d: d, c: servertest.InvokeClient(d), sqs: sqsClient(moto)}
 	ctx := context.Background()
 
@@ -145,7 +147,9 @@ func TestESMMSK(t *testing.T) {
 	if got := kafkaValues(t, []map[string]any{{"records": recs}}); !reflect.DeepEqual(got, []string{"one", "two"}) || recs["orders-0"] == nil || recs["orders-1"] == nil {
 		t.Fatalf("records %v (%v)", recs, got)
 	}
-	testkit.Eventually(t, 10*time.Second, "offset committed for group msk-orders", func() bool { return committed(t, cl, "msk-orders", "orders") == 1 })
+	testkit.Eventually(t, 10*time.Second, "offsets committed for group msk-orders", func() bool {
+		return committedAt(t, cl, "msk-orders", "orders", 0) == 1 && committedAt(t, cl, "msk-orders", "orders", 1) == 1
+	})
 
 	// What an MSK mapping lets change, and what not.
 	u, err := e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: aws.String(uuid), BatchSize: aws.Int32(7)})
@@ -155,6 +159,17 @@ func TestESMMSK(t *testing.T) {
 	_, err = e.c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: aws.String(uuid),
 		SourceAccessConfigurations: []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeSaslScram256Auth, URI: aws.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:s")}}})
 	testkit.APIErr(t, err, ipv, 400, "Unsupported SourceAccessConfiguration type SASL_SCRAM_256_AUTH for Amazon MSK event sources.")
+
+	// Restart: the mapping comes back with its cluster's brokers looked
+	// up again, and reads on from the group's offsets.
+	d.Stop()
+	produce(t, cl, &kgo.Record{Topic: "orders", Partition: 0, Value: []byte("while-down")})
+	d = servertest.StartLambdad(t, dir, tune)
+	e.d, e.c = d, servertest.InvokeClient(d)
+	evs := e.events(probe, 1, 40*time.Second)
+	if v := kafkaValues(t, evs); !reflect.DeepEqual(v, []string{"while-down"}) || evs[0]["eventSourceArn"] != arn {
+		t.Fatalf("after restart: %v %v", v, evs)
+	}
 
 	// A cluster lambdad has no brokers for: moto has no
 	// GetBootstrapBrokers, so the mapping says so and names the flag.
@@ -189,4 +204,27 @@ func TestESMMSKNoKafkaAPI(t *testing.T) {
 	})
 	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "lambdad cannot find the brokers of Amazon MSK cluster "+arn+
 		": it has no endpoint and no AWS credentials for the Amazon MSK API. Set --aws-endpoint-url (LAMBDAD_AWS_ENDPOINT_URL) or AWS_ENDPOINT_URL_<SERVICE> to a local server, give lambdad AWS credentials, or name the brokers with --msk-bootstrap-brokers (LAMBDAD_MSK_BOOTSTRAP_BROKERS).")
+}
+
+// committedAt is the group's committed offset of one partition (-1 for
+// none).
+func committedAt(t testing.TB, cl *kgo.Client, group, topic string, partition int32) int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	tp := kmsg.NewOffsetFetchRequestTopic()
+	tp.Topic, tp.Partitions = topic, []int32{partition}
+	req.Topics = append(req.Topics, tp)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range resp.Topics {
+		for _, p := range tr.Partitions {
+			if p.Partition == partition {
+				return p.Offset
+			}
+		}
+	}
+	return -1
 }
