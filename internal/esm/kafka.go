@@ -151,11 +151,12 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 			// AWS: the group must be unique among Kafka event sources [?].
 			return fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
 		case o.Kafka.Topic == k.Topic && o.EventSourceARN == m.EventSourceARN && slices.Equal(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function:
-			src := strings.Join(k.Brokers, ",")
 			if m.EventSourceARN != "" {
-				src = m.EventSourceARN
+				// AWS's words for MSK, as users quote them (aws-sam-cli
+				// issue 2308); the function as given [?].
+				return fault.Conflictf("EventSourceMapping", "An event source mapping with event source arn (\"%s\"), function (\"%s\") and topics (\"%s\") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, k.Topic, o.UUID)
 			}
-			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", src, m.FunctionName, k.Topic, o.UUID) // [?]
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
 		}
 		return nil
 	})

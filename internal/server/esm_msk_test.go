@@ -124,6 +124,12 @@ func TestESMMSK(t *testing.T) {
 	}
 	uuid := aws.ToString(out.UUID)
 	e.waitState(uuid, "Enabled")
+	// The same cluster, topic and function again (another group): AWS's
+	// conflict, in its words for MSK.
+	again := base(arn)
+	again.AmazonManagedKafkaEventSourceConfig = &ltypes.AmazonManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("msk-orders-2")}
+	_, err := e.c.CreateEventSourceMapping(ctx, again)
+	testkit.APIErr(t, err, "ResourceConflictException", 409, `An event source mapping with event source arn ("`+arn+`"), function ("esm-msk") and topics ("orders") already exists. Please update or delete the existing mapping with UUID `+uuid)
 	l, err := e.c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(arn)})
 	if err != nil || len(l.EventSourceMappings) != 1 || aws.ToString(l.EventSourceMappings[0].UUID) != uuid {
 		t.Fatalf("list by cluster ARN: %v %v", l, err)
