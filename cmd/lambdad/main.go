@@ -135,6 +135,7 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.LogRetention, "log-retention", 0, 0, "delete function log events older than this, in log groups without a retention policy; 0 keeps them (LAMBDAD_LOG_RETENTION)")
 	intVar(fl, &st.logStreamMB, "log-stream-mb", 64, 1, math.MaxInt32>>1, "MB of events one log stream keeps; past it its oldest are deleted (LAMBDAD_LOG_STREAM_MB)")
 	intVar(fl, &st.logGroupMB, "log-group-mb", 0, 0, math.MaxInt32>>1, "MB of events one log group keeps; past it its oldest are deleted; 0: no bound but --log-stream-mb (LAMBDAD_LOG_GROUP_MB)")
+	fl.Var(mskBrokersValue{&cfg.MSKBootstrapBrokers}, "msk-bootstrap-brokers", "CLUSTER_ARN=HOST:PORT[,HOST:PORT...][;...]: brokers of Amazon MSK clusters, for an endpoint without the Kafka API's GetBootstrapBrokers (LAMBDAD_MSK_BOOTSTRAP_BROKERS)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")
 	return fl

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -292,4 +293,51 @@ func (v urlHostValue) Set(s string) error {
 func urlHostVar(fl *flag.FlagSet, p *string, name, usage string) {
 	*p = "localhost"
 	fl.Var(urlHostValue{p}, name, usage)
+}
+
+// mskBrokersValue is CLUSTER_ARN=HOST:PORT[,HOST:PORT...][;...]: the
+// brokers of Amazon MSK clusters, by cluster ARN.
+type mskBrokersValue struct{ p *map[string][]string }
+
+var mskClusterARN = regexp.MustCompile(`^arn:aws[a-z-]*:kafka:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:cluster/[^/]+(/[^/]+)?$`)
+
+func (v mskBrokersValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	var parts []string
+	for arn, b := range *v.p {
+		parts = append(parts, arn+"="+strings.Join(b, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ";")
+}
+
+func (v mskBrokersValue) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		*v.p = nil
+		return nil
+	}
+	m := map[string][]string{}
+	for _, entry := range strings.Split(s, ";") {
+		arn, list, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		if !ok || !mskClusterARN.MatchString(arn) {
+			return fmt.Errorf("%q is not CLUSTER_ARN=HOST:PORT[,HOST:PORT...] with an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID, or moto's cluster/UUID)", entry)
+		}
+		if _, dup := m[arn]; dup {
+			return fmt.Errorf("cluster %s is named twice", arn)
+		}
+		var brokers []string
+		for _, b := range strings.Split(list, ",") {
+			b = strings.TrimSpace(b)
+			host, port, err := net.SplitHostPort(b)
+			if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("broker %q of cluster %s is not HOST:PORT", b, arn)
+			}
+			brokers = append(brokers, b)
+		}
+		m[arn] = brokers
+	}
+	*v.p = m
+	return nil
 }

@@ -168,3 +168,40 @@ func TestAdminKeysSetting(t *testing.T) {
 		t.Error("an admin key without --credentials accepted")
 	}
 }
+
+// TestMSKBootstrapBrokersSetting checks --msk-bootstrap-brokers and
+// LAMBDAD_MSK_BOOTSTRAP_BROKERS: CLUSTER_ARN=HOST:PORT,... entries split by
+// ";", each part checked, the flag winning.
+func TestMSKBootstrapBrokersSetting(t *testing.T) {
+	a := "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6fa1c9f2-3b1e-4c1a-9d6e-1f2a3b4c5d6e-2"
+	b := "arn:aws:kafka:eu-west-1:123456789012:cluster/other/x-1"
+	env := map[string]string{"LAMBDAD_MSK_BOOTSTRAP_BROKERS": a + "=b-1.local:9092, b-2.local:9092; " + b + "=127.0.0.1:19092"}
+	cfg, _, err := parseSettings(nil, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.MSKBootstrapBrokers
+	if len(got) != 2 || strings.Join(got[a], ",") != "b-1.local:9092,b-2.local:9092" || strings.Join(got[b], ",") != "127.0.0.1:19092" {
+		t.Errorf("brokers = %v", got)
+	}
+	cfg, _, err = parseSettings([]string{"--msk-bootstrap-brokers", b + "=[::1]:9092"}, lookupIn(env))
+	if err != nil || len(cfg.MSKBootstrapBrokers) != 1 || cfg.MSKBootstrapBrokers[b][0] != "[::1]:9092" {
+		t.Errorf("flag: %v %v", err, cfg.MSKBootstrapBrokers)
+	}
+	for _, bad := range []string{
+		"b-1.local:9092",       // no ARN
+		a,                      // no brokers
+		a + "=",                // empty broker list
+		a + "=b-1.local",       // no port
+		a + "=b-1.local:0",     // port out of range
+		a + "=b-1.local:9092,", // empty broker
+		"arn:aws:sqs:us-east-1:123456789012:q=h:1",               // not a cluster
+		"arn:aws:kafka:us-east-1:123456789012:cluster/=h:1",      // no name
+		"arn:aws:kafka:us-east-1:123456789012:cluster/a/b/c=h:1", // too many parts
+		a + "=h:1;" + a + "=h:2",                                 // named twice
+	} {
+		if _, _, err := parseSettings(nil, lookupIn(map[string]string{"LAMBDAD_MSK_BOOTSTRAP_BROKERS": bad})); err == nil || !strings.Contains(err.Error(), "LAMBDAD_MSK_BOOTSTRAP_BROKERS") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Package awsconn makes lambdad's own clients of the other AWS services it
 // reads events from and delivers results to (SQS, SNS, Kinesis, DynamoDB
-// Streams, EventBridge, S3, and Secrets Manager for Kafka's credentials).
+// Streams, EventBridge, S3, Secrets Manager for Kafka's credentials, and the MSK API for
+// clusters' brokers).
 // They go where the user says: --aws-endpoint-url (the URL functions get
 // as AWS_ENDPOINT_URL), unless AWS's own
 // AWS_ENDPOINT_URL_<SERVICE> variable names another for one service; and
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kafka"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -46,6 +48,7 @@ const (
 	EventBridge     Service = "EVENTBRIDGE"
 	S3              Service = "S3"
 	SecretsManager  Service = "SECRETS_MANAGER"
+	Kafka           Service = "KAFKA"
 )
 
 // Config says where the services are.
@@ -159,6 +162,8 @@ func (s Service) display() string {
 		return "Kinesis"
 	case SecretsManager:
 		return "Secrets Manager"
+	case Kafka:
+		return "the Amazon MSK API"
 	}
 	return string(s)
 }
@@ -251,6 +256,14 @@ func (c *Conn) SecretsManager(region string) *secretsmanager.Client {
 	})
 }
 
+// Kafka is the Amazon MSK API's client for region (MSK mappings ask it for
+// their cluster's bootstrap brokers).
+func (c *Conn) Kafka(region string) *kafka.Client {
+	return client(c, Kafka, region, func(cfg aws.Config, ep *string) *kafka.Client {
+		return kafka.NewFromConfig(cfg, func(o *kafka.Options) { setEndpoint(&o.BaseEndpoint, ep) })
+	})
+}
+
 // ARN is an AWS ARN's parts, for the region and account a call goes to.
 type ARN struct {
 	Partition, Service, Region, Account, Resource string
@@ -263,4 +276,12 @@ func ParseARN(s string) (ARN, error) {
 		return ARN{}, errors.New("awsconn: not an ARN: " + s)
 	}
 	return ARN{Partition: p[1], Service: p[2], Region: p[3], Account: p[4], Resource: p[5]}, nil
+}
+
+// Credentials are lambdad's own AWS credentials (placeholders when the
+// chain has none), for what signs with them outside an SDK client: MSK's
+// IAM authentication.
+func (c *Conn) Credentials(ctx context.Context) (aws.Credentials, error) {
+	c.resolve()
+	return c.base.Credentials.Retrieve(ctx)
 }

@@ -1,7 +1,8 @@
 // Package esm is event source mappings: the resource (its records, states
 // and rules, as AWS validates them) and the pollers that read each mapping's
 // source and invoke its function. lambdad reads SQS (sqs.go), Kinesis and
-// DynamoDB Streams (stream_*.go); the other kinds are refused with a
+// DynamoDB Streams (stream_*.go), self-managed Kafka and Amazon MSK
+// (kafka*.go); the other kinds (Amazon MQ, DocumentDB) are refused with a
 // not-implemented fault that names them.
 package esm
 
@@ -63,6 +64,10 @@ type Config struct {
 	// Destinations delivers stream mappings' on-failure records
 	// (stream_batch.go).
 	Destinations Destinations
+	// MSKBrokers is --msk-bootstrap-brokers: an Amazon MSK cluster's
+	// brokers by its ARN, for where the Kafka API cannot tell them
+	// (kafka_msk.go).
+	MSKBrokers map[string][]string
 }
 
 // Service is the event source mapping control plane and its pollers.

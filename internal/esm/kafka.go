@@ -13,15 +13,12 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// Kafka mappings: self-managed clusters (SelfManagedEventSource), read in
-// a consumer group (kafka_poller.go), in plaintext or with the
-// authentication SourceAccessConfigurations name (kafka_auth.go);
-// VPC_SUBNET and VPC_SECURITY_GROUP are network placement, kept and
-// answered back, meaningless on one host. What lambdad cannot do is refused
-// by name rather than stored and ignored:
-//   - Amazon MSK (EventSourceArn arn:aws:kafka:...) needs the cluster's
-//     bootstrap brokers from the Kafka API's GetBootstrapBrokers, which the
-//     local server (moto 5.2.1) does not have.
+// Kafka mappings: self-managed clusters (SelfManagedEventSource) and
+// Amazon MSK clusters (EventSourceArn arn:aws:kafka:..., whose brokers
+// kafka_msk.go looks up), read in a consumer group (kafka_poller.go), in
+// plaintext or with the authentication SourceAccessConfigurations name
+// (kafka_auth.go); VPC_SUBNET and VPC_SECURITY_GROUP are network
+// placement, kept and answered back, meaningless on one host.
 
 // Kafka's defaults and limits (AWS's guide: batch size 100 by default, up
 // to 10,000; a 500 ms batching window unless set).
@@ -63,8 +60,7 @@ func (k *kafkaConf) window(m *mapping) time.Duration {
 	return time.Duration(m.Window) * time.Second
 }
 
-// createKafka makes a self-managed Kafka mapping; MSK is refused (see
-// above).
+// createKafka makes a self-managed or MSK Kafka mapping.
 func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.CreateEventSourceMappingRequest) (*spec.EventSourceMappingConfiguration, error) {
 	msk := in.SelfManagedEventSource == nil
 	if msk && in.SelfManagedKafkaEventSourceConfig != nil {
@@ -112,22 +108,29 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		return nil, err
 	}
 	k.Access = acc
-	if msk {
-		return nil, fault.Unsupported("event source mappings for Amazon MSK (lambdad finds no cluster's bootstrap brokers: its AWS endpoint has no Kafka GetBootstrapBrokers); use SelfManagedEventSource with the cluster's KAFKA_BOOTSTRAP_SERVERS")
-	}
-	for key, v := range in.SelfManagedEventSource.Endpoints {
-		if key != bootstrapKey {
-			return nil, fault.InvalidParameterf("Unsupported endpoint type %s.", key) // [?]
-		}
-		k.Brokers = append(k.Brokers, v...)
-	}
-	if len(k.Brokers) == 0 {
-		return nil, fault.InvalidParameterf("%s must be specified for self managed Kafka event sources.", bootstrapKey) // [?]
-	}
 	m := &mapping{UUID: ids.UUID(), Account: id.Account, Region: id.Region, BatchSize: kafkaBatchSize, Tags: in.Tags, Kafka: k, Filters: filters}
 	k.Group = m.UUID
-	if c := in.SelfManagedKafkaEventSourceConfig; c != nil && c.ConsumerGroupId != nil {
-		k.Group = *c.ConsumerGroupId
+	if msk {
+		if err := s.mskSource(ctx, *in.EventSourceArn, acc); err != nil { // kafka_msk.go
+			return nil, err
+		}
+		m.EventSourceARN = *in.EventSourceArn
+		if c := in.AmazonManagedKafkaEventSourceConfig; c != nil && c.ConsumerGroupId != nil {
+			k.Group = *c.ConsumerGroupId
+		}
+	} else {
+		for key, v := range in.SelfManagedEventSource.Endpoints {
+			if key != bootstrapKey {
+				return nil, fault.InvalidParameterf("Unsupported endpoint type %s.", key) // [?]
+			}
+			k.Brokers = append(k.Brokers, v...)
+		}
+		if len(k.Brokers) == 0 {
+			return nil, fault.InvalidParameterf("%s must be specified for self managed Kafka event sources.", bootstrapKey) // [?]
+		}
+		if c := in.SelfManagedKafkaEventSourceConfig; c != nil && c.ConsumerGroupId != nil {
+			k.Group = *c.ConsumerGroupId
+		}
 	}
 	if in.BatchSize != nil {
 		m.BatchSize = *in.BatchSize
@@ -147,7 +150,12 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		case o.Kafka.Group == k.Group:
 			// AWS: the group must be unique among Kafka event sources [?].
 			return fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
-		case o.Kafka.Topic == k.Topic && slices.Equal(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function:
+		case o.Kafka.Topic == k.Topic && o.EventSourceARN == m.EventSourceARN && slices.Equal(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function:
+			if m.EventSourceARN != "" {
+				// AWS's words for MSK, as users quote them (aws-sam-cli
+				// issue 2308); the function as given [?].
+				return fault.Conflictf("EventSourceMapping", "An event source mapping with event source arn (\"%s\"), function (\"%s\") and topics (\"%s\") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, k.Topic, o.UUID)
+			}
 			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
 		}
 		return nil
@@ -246,6 +254,11 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 			m.Window, m.Kafka.WindowSet = *in.MaximumBatchingWindowInSeconds, true
 		}
 		if in.SourceAccessConfigurations != nil {
+			if m.EventSourceARN != "" {
+				if err := mskAccess(acc); err != nil { // kafka_msk.go
+					return err
+				}
+			}
 			m.Kafka.Access = acc
 		}
 		out = m
@@ -261,15 +274,20 @@ func (s *Service) updateKafka(ctx context.Context, r Ref, in *spec.UpdateEventSo
 // wireKafka fills in a Kafka mapping's own fields.
 func (s *Service) wireKafka(m *mapping, out *spec.EventSourceMappingConfiguration) {
 	k := m.Kafka
-	out.EventSourceArn = nil
 	out.FunctionResponseTypes = nil
 	out.Topics = []string{k.Topic}
 	out.StartingPosition = ptr(k.Start)
 	if k.Start == "AT_TIMESTAMP" {
 		out.StartingPositionTimestamp = &spec.Timestamp{Time: k.StartAt}
 	}
-	out.SelfManagedEventSource = &spec.SelfManagedEventSource{Endpoints: map[string][]string{bootstrapKey: k.Brokers}}
-	out.SelfManagedKafkaEventSourceConfig = &spec.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: ptr(k.Group)}
+	if m.EventSourceARN != "" {
+		// MSK: the cluster's ARN, no brokers (AWS answers none).
+		out.AmazonManagedKafkaEventSourceConfig = &spec.AmazonManagedKafkaEventSourceConfig{ConsumerGroupId: ptr(k.Group)}
+	} else {
+		out.EventSourceArn = nil
+		out.SelfManagedEventSource = &spec.SelfManagedEventSource{Endpoints: map[string][]string{bootstrapKey: k.Brokers}}
+		out.SelfManagedKafkaEventSourceConfig = &spec.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: ptr(k.Group)}
+	}
 	for _, a := range k.Access {
 		out.SourceAccessConfigurations = append(out.SourceAccessConfigurations, spec.SourceAccessConfiguration{Type: ptr(a.Type), URI: ptr(a.URI)})
 	}

@@ -170,6 +170,13 @@ func (p *kafkaPoller) kafkaClientOpts(ctx context.Context) ([]kgo.Opt, error) {
 			useTLS().Certificates = []tls.Certificate{cert}
 		}
 	}
+	if p.mskTLS {
+		useTLS()
+	}
+	if p.mskIAM {
+		useTLS()
+		mech = p.iamMechanism() // kafka_msk.go
+	}
 	var opts []kgo.Opt
 	if tlsConf != nil {
 		opts = append(opts, kgo.DialTLSConfig(tlsConf))

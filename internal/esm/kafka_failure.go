@@ -33,14 +33,14 @@ func (p *kafkaPoller) process(ctx context.Context, recs []*kgo.Record, payload [
 		if old, fresh := p.aged(recs); len(old) > 0 {
 			// Records past MaximumRecordAgeInSeconds are not sent to
 			// the function; the rest of the batch goes on.
-			oldPayload, _ := kafkaPayload(p.m.Kafka.Brokers, "", old)
+			oldPayload, _ := p.payload(old)
 			p.giveUp(ctx, old, oldPayload, "RecordAgeExceeded", attempts, lastID, last) // [?] the streams' word
 			if len(fresh) == 0 {
 				return true
 			}
 			recs = fresh
 			var err error
-			if payload, err = kafkaPayload(p.m.Kafka.Brokers, "", recs); err != nil {
+			if payload, err = p.payload(recs); err != nil {
 				p.problem("PROBLEM: "+err.Error(), err)
 				return false
 			}
@@ -70,7 +70,7 @@ func (p *kafkaPoller) process(ctx context.Context, recs []*kgo.Record, payload [
 				// ReportBatchItemFailures: only what failed is tried
 				// again.
 				recs = failed
-				if payload, err = kafkaPayload(p.m.Kafka.Brokers, "", recs); err != nil {
+				if payload, err = p.payload(recs); err != nil {
 					p.problem("PROBLEM: "+err.Error(), err)
 					return false
 				}
@@ -242,7 +242,7 @@ func (p *kafkaPoller) giveUp(ctx context.Context, recs []*kgo.Record, payload []
 		RequestContext: failureRequest{RequestID: requestID, FunctionArn: p.m.Function.ref().QualifiedARN(), Condition: cond, ApproximateInvokeCount: max(attempts, 1)},
 		Version:        "1.0",
 		Timestamp:      time.Now().UTC().Format(failureTime),
-		KafkaBatchInfo: kafkaBatchInfo{BootstrapServers: strings.Join(p.m.Kafka.Brokers, ",")},
+		KafkaBatchInfo: kafkaBatchInfo{BootstrapServers: strings.Join(p.brokers, ",")},
 	}
 	if last != nil {
 		r := &failureResponse{StatusCode: 200, ExecutedVersion: last.ExecutedVersion}
@@ -300,7 +300,7 @@ func (p *kafkaPoller) produceFailures(ctx context.Context, topic string, recs []
 	}
 	out := make([]*kgo.Record, 0, len(recs))
 	for _, r := range recs {
-		ev, err := kafkaPayload(p.m.Kafka.Brokers, "", []*kgo.Record{r})
+		ev, err := p.payload([]*kgo.Record{r})
 		if err != nil {
 			continue
 		}
@@ -326,7 +326,7 @@ func (p *kafkaPoller) producerClient() (*kgo.Client, error) {
 	if p.producer != nil {
 		return p.producer, nil
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.m.Kafka.Brokers...), kgo.ClientID("lambdad"), kgo.DisableClientMetrics()}, p.auth...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.brokers...), kgo.ClientID("lambdad"), kgo.DisableClientMetrics()}, p.auth...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,11 @@ type kafkaPoller struct {
 	// both belong to the loop's goroutine.
 	auth     []kgo.Opt
 	producer *kgo.Client
+	// brokers is where the cluster is: the mapping's own for a
+	// self-managed cluster, what resolveMSK found for MSK (kafka_msk.go),
+	// with mskTLS and mskIAM the transport it chose.
+	brokers        []string
+	mskTLS, mskIAM bool
 }
 
 func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
@@ -44,7 +49,7 @@ func newKafkaPoller(r *runner, m *mapping) (*kafkaPoller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafkaPoller{r: r, m: m, filters: fs, stopped: make(chan struct{})}, nil
+	return &kafkaPoller{r: r, m: m, filters: fs, stopped: make(chan struct{}), brokers: m.Kafka.Brokers}, nil
 }
 
 // filter keeps the records FilterCriteria passes. Kafka mappings filter
@@ -123,7 +128,11 @@ func (k *kafkaConf) resetOffset() kgo.Offset {
 func (p *kafkaPoller) loop(ctx context.Context) {
 	back := newBackoff()
 	for ctx.Err() == nil {
-		opts, err := p.kafkaClientOpts(ctx) // kafka_auth.go
+		err := p.resolveMSK(ctx) // kafka_msk.go
+		var opts []kgo.Opt
+		if err == nil {
+			opts, err = p.kafkaClientOpts(ctx) // kafka_auth.go
+		}
 		if err == nil {
 			err = p.consume(ctx, opts, back)
 		}
@@ -144,7 +153,7 @@ func (p *kafkaPoller) loop(ctx context.Context) {
 func (p *kafkaPoller) consume(ctx context.Context, auth []kgo.Opt, back *backoff) error {
 	k := p.m.Kafka
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
+		kgo.SeedBrokers(p.brokers...),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(k.Topic),
 		kgo.ConsumeResetOffset(k.resetOffset()),
@@ -300,7 +309,7 @@ func fetchErr(fs kgo.Fetches) error {
 // keeps a batch under 6 MB); false when the mapping stopped first (the
 // batch is left uncommitted, and comes again).
 func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
-	payload, err := kafkaPayload(p.m.Kafka.Brokers, "", recs)
+	payload, err := p.payload(recs)
 	if err != nil {
 		p.problem("PROBLEM: "+err.Error(), err)
 		return false
@@ -310,6 +319,11 @@ func (p *kafkaPoller) deliver(ctx context.Context, recs []*kgo.Record) bool {
 		return p.deliver(ctx, recs[:h]) && p.deliver(ctx, recs[h:])
 	}
 	return p.process(ctx, recs, payload) // kafka_failure.go
+}
+
+// payload is the event for recs, as the mapping's kind of cluster has it.
+func (p *kafkaPoller) payload(recs []*kgo.Record) ([]byte, error) {
+	return kafkaPayload(p.brokers, p.m.EventSourceARN, recs)
 }
 
 func (p *kafkaPoller) problem(res string, err error) { p.r.problem(p.m, res, err) }

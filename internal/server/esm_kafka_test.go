@@ -329,11 +329,10 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		{"secret not an ARN", func(in *lambda.CreateEventSourceMappingInput) {
 			in.SourceAccessConfigurations = []ltypes.SourceAccessConfiguration{{Type: ltypes.SourceAccessTypeSaslScram512Auth, URI: aws.String("s")}}
 		}, ipv, 400, "The URI of SASL_SCRAM_512_AUTH must be the ARN of a Secrets Manager secret, got s."},
-		{"msk", func(in *lambda.CreateEventSourceMappingInput) {
+		{"msk cluster moto does not know", func(in *lambda.CreateEventSourceMappingInput) {
 			in.SelfManagedEventSource = nil
 			in.EventSourceArn = aws.String("arn:aws:kafka:us-east-1:000000000000:cluster/c/abc")
-		}, "NotImplementedException", 501,
-			"event source mappings for Amazon MSK (lambdad finds no cluster's bootstrap brokers: its AWS endpoint has no Kafka GetBootstrapBrokers); use SelfManagedEventSource with the cluster's KAFKA_BOOTSTRAP_SERVERS is not implemented by lambdad yet."},
+		}, ipv, 400, "The Amazon MSK cluster arn:aws:kafka:us-east-1:000000000000:cluster/c/abc does not exist."},
 		{"queues", func(in *lambda.CreateEventSourceMappingInput) { in.Queues = []string{"q"} }, ipv, 400, "Unsupported Queues parameter for given event source mapping type."},
 		{"retries without provisioned mode", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(1) }, ipv, 400,
 			"MaximumRetryAttempts is only supported for Kafka event source mappings in provisioned mode. Set ProvisionedPollerConfig."},

@@ -92,6 +92,9 @@ type Config struct {
 	// Organizations maps an account to its AWS Organizations id, for layer
 	// permissions granted to an organization.
 	Organizations map[string]string
+	// MSKBootstrapBrokers names Amazon MSK clusters' brokers by cluster
+	// ARN, for where the Kafka API has no GetBootstrapBrokers.
+	MSKBootstrapBrokers map[string][]string
 	// HotReloadRoots are the directories hot-reload code may come from,
 	// comma-separated: "" is lambdad's working directory, "none" turns hot
 	// reload off.
@@ -296,7 +299,8 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests})
+	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests,
+		MSKBrokers: cfg.MSKBootstrapBrokers})
 	var apiSvc *awsproto.Service
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics.handler(), Credentials: srv.urlCredentials(),
 		Durable: srv.durable, WakeDurable: srv.invoke.WakeDurable, ChainDurable: srv.invoke.ChainDurable, Capacity: caps,
