@@ -91,7 +91,7 @@ func SpecOperation(ex *Execution, op *Operation) spec.Operation {
 func SpecExecution(ex *Execution, includeData bool) spec.GetDurableExecutionResponse {
 	r := spec.GetDurableExecutionResponse{
 		DurableExecutionArn: ptr(ex.ARN), DurableExecutionName: ptr(ex.Name),
-		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Status),
+		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Shown()),
 		StartTimestamp: ts(ex.Started), EndTimestamp: ts(ex.Ended), Version: ptr(ex.Version),
 		ExecutionDataIncluded: ptr(includeData),
 		DurableConfig: &spec.DurableConfig{ExecutionTimeout: ptr(ex.TimeoutSeconds), RetentionPeriodInDays: ptr(ex.RetentionDays),
@@ -117,7 +117,7 @@ func SpecExecution(ex *Execution, includeData bool) spec.GetDurableExecutionResp
 func SpecListItem(ex *Execution) spec.Execution {
 	return spec.Execution{
 		DurableExecutionArn: ptr(ex.ARN), DurableExecutionName: ptr(ex.Name),
-		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Status),
+		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Shown()),
 		StartTimestamp: ts(ex.Started), EndTimestamp: ts(ex.Ended), KMSKeyArn: strPtr(ex.KMSKeyARN),
 	}
 }
