@@ -71,6 +71,16 @@ func (e *Execution) deadline() time.Time {
 	return d
 }
 
+// expectedTimeout is GetDurableExecution's ExpectedExecutionTimeoutTimestamp:
+// "366 days after the start time" while paused with the timeout paused
+// [API], else the deadline.
+func (e *Execution) expectedTimeout() time.Time {
+	if e.Paused != nil && e.Paused.TimeoutPaused && e.TimeoutSeconds > 0 {
+		return e.Started.Add(maxPausedLife)
+	}
+	return e.deadline()
+}
+
 // PauseInput is PauseDurableExecution's request.
 type PauseInput struct {
 	ClientToken string

@@ -144,7 +144,14 @@ func TestDurablePauseResume(t *testing.T) {
 	wait := startPausable(t, c, `{"scenario":"wait"}`)
 	waitEvent(t, c, wait, types.EventTypeWaitStarted)
 	pause(t, c, wait, "maintenance")
-	waitStatus(t, c, wait, types.ExecutionStatusPaused, 30*time.Second)
+	got := waitStatus(t, c, wait, types.ExecutionStatusPaused, 30*time.Second)
+	if p := got.PauseDetails; p == nil || !aws.ToBool(p.ExecutionTimeoutPaused) || p.PauseRequestTimestamp == nil {
+		t.Errorf("PauseDetails %+v", p)
+	}
+	// Paused with its timeout: it times out 366 days after its start [API].
+	if e := got.ExpectedExecutionTimeoutTimestamp; e == nil || !e.Equal(got.StartTimestamp.Add(366*24*time.Hour)) {
+		t.Errorf("ExpectedExecutionTimeoutTimestamp %v, start %v", e, got.StartTimestamp)
+	}
 	waitEvent(t, c, wait, types.EventTypeWaitSucceeded)
 	stillPaused(t, c, wait, time.Second)
 
@@ -168,7 +175,7 @@ func TestDurablePauseResume(t *testing.T) {
 	})
 	tok := "pause-busy-1"
 	for range 2 { // the same client token twice pauses once
-		if _, err := c.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &busy, ClientToken: &tok}); err != nil {
+		if _, err := c.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &busy, ClientToken: &tok, Reason: aws.String("deploy")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -186,18 +193,13 @@ func TestDurablePauseResume(t *testing.T) {
 	if last := evs[len(evs)-1]; last.EventType != types.EventTypeExecutionPaused {
 		t.Errorf("last event %s, want ExecutionPaused", last.EventType)
 	}
-	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("pausable")})
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("pausable"),
+		Statuses: []types.ExecutionStatus{types.ExecutionStatusPaused}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	paused := 0
-	for _, e := range list.DurableExecutions {
-		if e.Status == types.ExecutionStatusPaused {
-			paused++
-		}
-	}
-	if paused != 2 {
-		t.Errorf("%d executions listed PAUSED, want 2", paused)
+	if n := len(list.DurableExecutions); n != 2 || list.DurableExecutions[0].Status != types.ExecutionStatusPaused {
+		t.Errorf("%d executions listed PAUSED, want 2", n)
 	}
 
 	// A callback answered while paused is recorded, then a restart.
@@ -226,10 +228,19 @@ func TestDurablePauseResume(t *testing.T) {
 		if aws.ToString(got.Result) != want {
 			t.Errorf("result %s, want %s", aws.ToString(got.Result), want)
 		}
-		evs := eventTypes(history(t, c, arn))
+		all := history(t, c, arn)
+		evs := eventTypes(all)
 		p, r := slices.Index(evs, "ExecutionPaused"), slices.Index(evs, "ExecutionResumed")
-		if p < 0 || r < p || count(history(t, c, arn), "ExecutionPaused") != 1 {
+		if p < 0 || r < p || count(all, "ExecutionPaused") != 1 {
 			t.Errorf("history %q", evs)
+			continue
+		}
+		pd, rd := all[p].ExecutionPausedDetails, all[r].ExecutionResumedDetails
+		if pd == nil || pd.PauseRequestTimestamp == nil || !aws.ToBool(pd.ExecutionTimeoutPaused) || pd.Reason == nil || aws.ToString(pd.Reason.Payload) == "" {
+			t.Errorf("ExecutionPausedDetails %+v", pd)
+		}
+		if rd == nil || rd.ResumeRequestTimestamp == nil || rd.Reason == nil || aws.ToString(rd.Reason.Payload) != "go on" {
+			t.Errorf("ExecutionResumedDetails %+v", rd)
 		}
 	}
 	// A closed execution is neither paused nor resumed.
