@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,12 @@ func TestDurablePauseResume(t *testing.T) {
 	busy := startPausable(t, c, `{"scenario":"busy"}`)
 	_, err = c.ResumeDurableExecution(ctx, &lambda.ResumeDurableExecutionInput{DurableExecutionArn: &busy})
 	testkit.APIErr(t, err, "ResourceConflictException", 409, "The durable execution "+busy+" is not paused.")
+	// A reason is at most 1,024 characters [API PauseDetails].
+	_, err = c.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &busy, Reason: aws.String(strings.Repeat("r", 1025))})
+	if ae := testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value '"); ae != nil &&
+		!strings.HasSuffix(ae.ErrorMessage(), "' at 'reason' failed to satisfy constraint: Member must have length less than or equal to 1024") {
+		t.Errorf("message %q", ae.ErrorMessage())
+	}
 	missing := wait[:len(wait)-3] + "zzz"
 	_, err = c.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &missing})
 	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")

@@ -780,6 +780,7 @@ var (
 	rulePackageType                                   = &Rule{Shape: "PackageType", Enum: PackageTypeValues()}
 	ruleParallelizationFactor                         = &Rule{Shape: "ParallelizationFactor", HasMin: true, Min: 1, HasMax: true, Max: 10}
 	rulePattern                                       = &Rule{Shape: "Pattern", HasMin: true, Min: 0, HasMax: true, Max: 4096, Pattern: "[\\s\\S]*", re: regexp.MustCompile("^(?:[\\s\\S]*)$")}
+	rulePauseReason                                   = &Rule{Shape: "PauseReason", HasMin: true, Min: 0, HasMax: true, Max: 1024}
 	rulePerExecutionEnvironmentMaxConcurrency         = &Rule{Shape: "PerExecutionEnvironmentMaxConcurrency", HasMin: true, Min: 1, HasMax: true, Max: 1600}
 	rulePolicyResourceArn                             = &Rule{Shape: "PolicyResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 256, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?)$")}
 	rulePositiveInteger                               = &Rule{Shape: "PositiveInteger", HasMin: true, Min: 1}
@@ -798,6 +799,7 @@ var (
 	ruleResourceArn                                   = &Rule{Shape: "ResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$")}
 	ruleResourcePolicy                                = &Rule{Shape: "ResourcePolicy", HasMin: true, Min: 1, HasMax: true, Max: 20480, Pattern: "[\\s\\S]+", re: regexp.MustCompile("^(?:[\\s\\S]+)$"), fast: &asciiSet{0xffffffffffffffff, 0xffffffffffffffff}}
 	ruleResponseStreamingInvocationType               = &Rule{Shape: "ResponseStreamingInvocationType", Enum: ResponseStreamingInvocationTypeValues()}
+	ruleResumeReason                                  = &Rule{Shape: "ResumeReason", HasMin: true, Min: 0, HasMax: true, Max: 1024}
 	ruleRetentionPeriodInDays                         = &Rule{Shape: "RetentionPeriodInDays", HasMin: true, Min: 1, HasMax: true, Max: 90}
 	ruleRoleArn                                       = &Rule{Shape: "RoleArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$")}
 	ruleRuntime                                       = &Rule{Shape: "Runtime", Enum: RuntimeValues()}
@@ -3718,6 +3720,9 @@ type EventPauseReason struct {
 
 // Validate reports every constraint of the model that s breaks.
 func (s *EventPauseReason) Validate(v Validator, path string) {
+	if s.Payload != nil {
+		v.String(v.Join(path, "payload"), *s.Payload, rulePauseReason)
+	}
 }
 
 // BindHTTP sets the members that travel in the URI, query string and headers.
@@ -3767,6 +3772,9 @@ type EventResumeReason struct {
 
 // Validate reports every constraint of the model that s breaks.
 func (s *EventResumeReason) Validate(v Validator, path string) {
+	if s.Payload != nil {
+		v.String(v.Join(path, "payload"), *s.Payload, ruleResumeReason)
+	}
 }
 
 // BindHTTP sets the members that travel in the URI, query string and headers.
@@ -8273,6 +8281,9 @@ type PauseDetails struct {
 func (s *PauseDetails) Validate(v Validator, path string) {
 	v.Required(v.Join(path, "executionTimeoutPaused"), s.ExecutionTimeoutPaused != nil)
 	v.Required(v.Join(path, "pauseRequestTimestamp"), s.PauseRequestTimestamp != nil)
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, rulePauseReason)
+	}
 }
 
 // BindHTTP sets the members that travel in the URI, query string and headers.
@@ -8304,6 +8315,9 @@ func (s *PauseDurableExecutionRequest) Validate(v Validator, path string) {
 	}
 	if s.ClientToken != nil {
 		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, rulePauseReason)
 	}
 }
 
@@ -9213,6 +9227,9 @@ func (s *ResumeDurableExecutionRequest) Validate(v Validator, path string) {
 	}
 	if s.ClientToken != nil {
 		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, ruleResumeReason)
 	}
 }
 
