@@ -163,6 +163,13 @@ func TestDurablePauseResume(t *testing.T) {
 	busy := startPausable(t, c, `{"scenario":"busy"}`)
 	_, err = c.ResumeDurableExecution(ctx, &lambda.ResumeDurableExecutionInput{DurableExecutionArn: &busy})
 	testkit.APIErr(t, err, "ResourceConflictException", 409, "The durable execution "+busy+" is not paused.")
+	// Another account can neither resume nor pause it: as if it did not
+	// exist (each would succeed or conflict without the owner check).
+	other := testkit.Client(d.URL, testkit.Account, "secret", testkit.Region)
+	_, err = other.ResumeDurableExecution(ctx, &lambda.ResumeDurableExecutionInput{DurableExecutionArn: &wait})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
+	_, err = other.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &busy})
+	testkit.APIErrPrefix(t, err, "ResourceNotFoundException", 404, "")
 	// A reason is at most 1,024 characters [API PauseDetails].
 	_, err = c.PauseDurableExecution(ctx, &lambda.PauseDurableExecutionInput{DurableExecutionArn: &busy, Reason: aws.String(strings.Repeat("r", 1025))})
 	if ae := testkit.APIErrPrefix(t, err, "ValidationException", 400, "1 validation error detected: Value '"); ae != nil &&
