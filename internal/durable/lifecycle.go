@@ -100,7 +100,7 @@ func (s *Service) Finish(ctx context.Context, arn string, out Outcome) (*Finishe
 			return err
 		}
 		if out.Err != nil {
-			ex.NeedsInvoke, res.Invoke = true, ex.Paused == nil
+			ex.NeedsInvoke, res.Invoke, ex.Owed = true, ex.Paused == nil, ex.Paused != nil
 			return nil
 		}
 		var o invocationOutput
@@ -118,7 +118,7 @@ func (s *Service) Finish(ctx context.Context, arn string, out Outcome) (*Finishe
 			return t.close(Failed, nil, FromSpecError(o.Error))
 		case "PENDING":
 			if len(ex.Dirty) > 0 {
-				ex.NeedsInvoke, res.Invoke = true, ex.Paused == nil
+				ex.NeedsInvoke, res.Invoke, ex.Owed = true, ex.Paused == nil, ex.Paused != nil
 				return nil
 			}
 			pending, err := t.anyPending()

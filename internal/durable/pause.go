@@ -13,7 +13,7 @@ import (
 // its operations, callbacks and timers go on, as AWS documents "pending
 // operations such as waits and callbacks continue to complete"); Paused
 // says no invocation may begin. What became ready meanwhile sets
-// NeedsInvoke without waking anyone; Resume wakes it.
+// NeedsInvoke and Owed without waking anyone; Resume wakes it.
 
 // The statuses a paused execution shows [M: aws-sdk-go-v2 v1.118
 // types.ExecutionStatus].
@@ -183,8 +183,8 @@ func (s *Service) Resume(ctx context.Context, arn string, in ResumeInput) (strin
 			// [?] whether AWS records a cancelled pause: lambdad does not.
 			return nil
 		}
-		if ex.NeedsInvoke && ex.InvocationStarted.IsZero() {
-			wake = ex.ARN
+		if ex.Owed && ex.InvocationStarted.IsZero() {
+			wake, ex.Owed = ex.ARN, false
 		}
 		return t.event(nil, Event{Type: EvExecutionResumed, Payload: in.Reason, ResumeRequested: t.now})
 	})

@@ -139,3 +139,41 @@ func TestPauseRefusals(t *testing.T) {
 	err = e.s.Pause(ctx, r.arn+"x", PauseInput{})
 	wantFault(t, err, fault.NotFound, "Durable execution not found: "+r.arn+"x")
 }
+
+// TestPauseWakesOnce: a replay handed out before the pause (its
+// BeginInvocation not yet run) is not handed out again by the resume, which
+// would start two invocations, the first one's token then stale.
+func TestPauseWakesOnce(t *testing.T) {
+	e := newEnv(t, store.NewMemory())
+	r := e.run("a")
+	r.mustCP(waitFor("w", 10))
+	r.finish(`{"Status":"PENDING"}`)
+	e.now = e.now.Add(10 * time.Second)
+	if wake, err := e.s.Fire(ctx, e.now); err != nil || len(wake) != 1 {
+		t.Fatalf("the wait woke %v %v", wake, err)
+	}
+	// Paused and resumed before the handed-out replay begins.
+	if err := e.s.Pause(ctx, r.arn, PauseInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if wake, err := e.s.Resume(ctx, r.arn, ResumeInput{}); err != nil || wake != "" {
+		t.Fatalf("resume woke %q %v: the replay was handed out already", wake, err)
+	}
+	r.reinvoke()
+	// Handed out, then refused while paused: now the resume owes it.
+	r.mustCP(waitFor("w2", 10))
+	r.finish(`{"Status":"PENDING"}`)
+	e.now = e.now.Add(10 * time.Second)
+	if wake, err := e.s.Fire(ctx, e.now); err != nil || len(wake) != 1 {
+		t.Fatalf("the wait woke %v %v", wake, err)
+	}
+	if err := e.s.Pause(ctx, r.arn, PauseInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.BeginInvocation(ctx, r.arn); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("a replay began while paused: %v", err)
+	}
+	if wake, err := e.s.Resume(ctx, r.arn, ResumeInput{}); err != nil || wake != r.arn {
+		t.Fatalf("resume woke %q %v", wake, err)
+	}
+}

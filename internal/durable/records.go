@@ -146,6 +146,10 @@ type Execution struct {
 	Paused      *PauseState   `json:"pz,omitempty"`
 	Extended    time.Duration `json:"tx,omitempty"`
 	ResumeToken string        `json:"rtk,omitempty"`
+	// Owed: NeedsInvoke was set while paused and nobody was woken for it,
+	// so Resume wakes the execution (and only then: a wake handed out
+	// before the pause is not handed twice).
+	Owed bool `json:"ow,omitempty"`
 }
 
 // execRecord is Execution as stored: its ARN is derived from the other

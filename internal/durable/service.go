@@ -253,7 +253,11 @@ func (t *txn) markDirty(id string) (wake bool) {
 	}
 	if t.ex.InvocationStarted.IsZero() && !t.ex.NeedsInvoke {
 		t.ex.NeedsInvoke = true
-		return t.ex.Paused == nil // paused: Resume wakes it
+		if t.ex.Paused != nil {
+			t.ex.Owed = true // Resume wakes it
+			return false
+		}
+		return true
 	}
 	return false
 }
@@ -263,7 +267,7 @@ func (t *txn) markDirty(id string) (wake bool) {
 func (t *txn) close(status string, result *string, e *ErrorObject) error {
 	ex := t.ex
 	ex.Status, ex.Result, ex.Error, ex.Ended = status, result, e, t.now
-	ex.NeedsInvoke, ex.Dirty, ex.Paused = false, nil, nil
+	ex.NeedsInvoke, ex.Dirty, ex.Paused, ex.Owed = false, nil, nil, false
 	if op, err := t.op(ex.ID); err != nil {
 		return err
 	} else if op != nil {

@@ -171,7 +171,7 @@ func (s *Service) BeginInvocation(ctx context.Context, arn string) (*InvocationI
 			// No replay while paused: the one asked for (or the dead one
 			// a restart found) is owed, and Resume starts it.
 			paused = true
-			ex.NeedsInvoke, ex.InvocationStarted = true, time.Time{}
+			ex.NeedsInvoke, ex.Owed, ex.InvocationStarted = true, true, time.Time{}
 			if err := t.settlePause(); err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ func (t *txn) begin() (*InvocationInput, error) {
 	ex.Invocation++
 	ex.Seq = 0
 	ex.InvocationStarted = t.now
-	ex.NeedsInvoke = false
+	ex.NeedsInvoke, ex.Owed = false, false
 	updated := ex.Dirty
 	ex.Dirty = nil
 	tok, err := Token{Exec: ex.ID, Invocation: ex.Invocation, Seq: ex.Seq}.Encode(ex.Key)
