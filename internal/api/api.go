@@ -328,6 +328,7 @@ func (h *Handler) register() {
 	h.registerRuntimeManagement()
 	h.registerResourcePolicies()
 	h.registerDurableDelete()
+	h.registerDurablePause()
 	if h.cfg.Invoker != nil {
 		awsproto.On(s, "Invoke", h.invoke)
 		awsproto.On(s, "InvokeAsync", h.invokeAsync)

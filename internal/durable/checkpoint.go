@@ -118,6 +118,9 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 		if err != nil {
 			return err
 		}
+		if ex.Paused != nil {
+			return pausedCheckpoint()
+		}
 		t := newTxn(tx, ex, now)
 		chained, err := t.apply(updates)
 		if err != nil {

@@ -96,8 +96,11 @@ func (s *Service) Finish(ctx context.Context, arn string, out Outcome) (*Finishe
 		if ex.Closed() {
 			return nil
 		}
+		if err := t.settlePause(); err != nil {
+			return err
+		}
 		if out.Err != nil {
-			ex.NeedsInvoke, res.Invoke = true, true
+			ex.NeedsInvoke, res.Invoke, ex.Owed = true, ex.Paused == nil, ex.Paused != nil
 			return nil
 		}
 		var o invocationOutput
@@ -115,7 +118,7 @@ func (s *Service) Finish(ctx context.Context, arn string, out Outcome) (*Finishe
 			return t.close(Failed, nil, FromSpecError(o.Error))
 		case "PENDING":
 			if len(ex.Dirty) > 0 {
-				ex.NeedsInvoke, res.Invoke = true, true
+				ex.NeedsInvoke, res.Invoke, ex.Owed = true, ex.Paused == nil, ex.Paused != nil
 				return nil
 			}
 			pending, err := t.anyPending()
@@ -196,7 +199,7 @@ func (s *Service) callback(ctx context.Context, id string, fn func(t *txn, op *O
 		if err := fn(t, op); err != nil {
 			return err
 		}
-		if ex.NeedsInvoke && !before {
+		if ex.NeedsInvoke && !before && ex.Paused == nil {
 			invoke = ex.ARN
 		}
 		return t.save()

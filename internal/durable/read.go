@@ -295,7 +295,7 @@ func (s *Service) ListByFunction(ctx context.Context, in ListInput) ([]Execution
 func listed(ex *Execution, in *ListInput) bool {
 	return (in.Version == "" || ex.Version == in.Version) &&
 		(in.Name == "" || ex.Name == in.Name) &&
-		(len(in.Statuses) == 0 || slices.Contains(in.Statuses, ex.Status)) &&
+		(len(in.Statuses) == 0 || slices.Contains(in.Statuses, ex.Shown())) &&
 		(in.StartedAfter.IsZero() || ex.Started.After(in.StartedAfter)) &&
 		(in.StartedBefore.IsZero() || ex.Started.Before(in.StartedBefore))
 }

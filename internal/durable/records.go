@@ -139,6 +139,17 @@ type Execution struct {
 	// since the function last saw the state: the next checkpoint answers
 	// them, the next invocation names them (UpdatedOperationIds).
 	Dirty []string `json:"d,omitempty"`
+	// Paused is the pause asked of a running execution (pause.go), nil
+	// when none; Extended is the time it spent paused with its timeout
+	// paused, added to its deadline; ResumeToken is the last resume's
+	// client token.
+	Paused      *PauseState   `json:"pz,omitempty"`
+	Extended    time.Duration `json:"tx,omitempty"`
+	ResumeToken string        `json:"rtk,omitempty"`
+	// Owed: NeedsInvoke was set while paused and nobody was woken for it,
+	// so Resume wakes the execution (and only then: a wake handed out
+	// before the pause is not handed twice).
+	Owed bool `json:"ow,omitempty"`
 }
 
 // execRecord is Execution as stored: its ARN is derived from the other
@@ -300,6 +311,11 @@ type Event struct {
 	InvocationStart time.Time `json:"is,omitzero"`
 	InvocationEnd   time.Time `json:"ie,omitzero"`
 	RequestID       string    `json:"rq,omitempty"`
+	// PauseRequested and TimeoutPaused are ExecutionPaused's (its reason
+	// in Payload), ResumeRequested ExecutionResumed's.
+	PauseRequested  time.Time `json:"pr,omitzero"`
+	TimeoutPaused   *bool     `json:"tp,omitempty"`
+	ResumeRequested time.Time `json:"rr,omitzero"`
 }
 
 // stamp is a stored time: Unix nanoseconds, 19 digits where RFC 3339 takes
@@ -349,7 +365,7 @@ var (
 		EvContextStarted, EvContextSucceeded, EvContextFailed, EvWaitStarted, EvWaitSucceeded, EvWaitCancelled,
 		EvStepStarted, EvStepSucceeded, EvStepFailed, EvChainedInvokeStarted, EvChainedInvokeSucceeded, EvChainedInvokeFailed,
 		EvChainedInvokeTimedOut, EvChainedInvokeStopped, EvCallbackStarted, EvCallbackSucceeded, EvCallbackFailed,
-		EvCallbackTimedOut, EvInvocationCompleted}
+		EvCallbackTimedOut, EvInvocationCompleted, EvExecutionPaused, EvExecutionResumed}
 )
 
 // The stored forms of Operation, its details with times, and Event: each
@@ -382,6 +398,8 @@ type (
 		ScheduledEnd    stamp `json:"se,omitzero"`
 		InvocationStart stamp `json:"is,omitzero"`
 		InvocationEnd   stamp `json:"ie,omitzero"`
+		PauseRequested  stamp `json:"pr,omitzero"`
+		ResumeRequested stamp `json:"rr,omitzero"`
 	}
 )
 
@@ -435,7 +453,8 @@ func (w *WaitState) UnmarshalJSON(raw []byte) error {
 }
 
 func (ev Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(evJSON{evPlain(ev), code(slices.Index(evTypes, ev.Type)), stamp(ev.At), stamp(ev.ScheduledEnd), stamp(ev.InvocationStart), stamp(ev.InvocationEnd)})
+	return json.Marshal(evJSON{evPlain(ev), code(slices.Index(evTypes, ev.Type)), stamp(ev.At), stamp(ev.ScheduledEnd), stamp(ev.InvocationStart), stamp(ev.InvocationEnd),
+		stamp(ev.PauseRequested), stamp(ev.ResumeRequested)})
 }
 
 func (ev *Event) UnmarshalJSON(raw []byte) error {
@@ -449,6 +468,7 @@ func (ev *Event) UnmarshalJSON(raw []byte) error {
 		return err
 	}
 	ev.At, ev.ScheduledEnd, ev.InvocationStart, ev.InvocationEnd = time.Time(r.At), time.Time(r.ScheduledEnd), time.Time(r.InvocationStart), time.Time(r.InvocationEnd)
+	ev.PauseRequested, ev.ResumeRequested = time.Time(r.PauseRequested), time.Time(r.ResumeRequested)
 	return nil
 }
 

@@ -253,6 +253,10 @@ func (t *txn) markDirty(id string) (wake bool) {
 	}
 	if t.ex.InvocationStarted.IsZero() && !t.ex.NeedsInvoke {
 		t.ex.NeedsInvoke = true
+		if t.ex.Paused != nil {
+			t.ex.Owed = true // Resume wakes it
+			return false
+		}
 		return true
 	}
 	return false
@@ -263,7 +267,7 @@ func (t *txn) markDirty(id string) (wake bool) {
 func (t *txn) close(status string, result *string, e *ErrorObject) error {
 	ex := t.ex
 	ex.Status, ex.Result, ex.Error, ex.Ended = status, result, e, t.now
-	ex.NeedsInvoke, ex.Dirty = false, nil
+	ex.NeedsInvoke, ex.Dirty, ex.Paused, ex.Owed = false, nil, nil, false
 	if op, err := t.op(ex.ID); err != nil {
 		return err
 	} else if op != nil {

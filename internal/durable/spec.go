@@ -91,7 +91,7 @@ func SpecOperation(ex *Execution, op *Operation) spec.Operation {
 func SpecExecution(ex *Execution, includeData bool) spec.GetDurableExecutionResponse {
 	r := spec.GetDurableExecutionResponse{
 		DurableExecutionArn: ptr(ex.ARN), DurableExecutionName: ptr(ex.Name),
-		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Status),
+		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Shown()),
 		StartTimestamp: ts(ex.Started), EndTimestamp: ts(ex.Ended), Version: ptr(ex.Version),
 		ExecutionDataIncluded: ptr(includeData),
 		DurableConfig: &spec.DurableConfig{ExecutionTimeout: ptr(ex.TimeoutSeconds), RetentionPeriodInDays: ptr(ex.RetentionDays),
@@ -102,6 +102,15 @@ func SpecExecution(ex *Execution, includeData bool) spec.GetDurableExecutionResp
 	}
 	if ex.TraceID != "" {
 		r.TraceHeader = &spec.TraceHeader{XAmznTraceId: ptr(ex.TraceID)}
+	}
+	if !ex.Closed() {
+		r.ExpectedExecutionTimeoutTimestamp = ts(ex.expectedTimeout())
+	}
+	if p := ex.Paused; p != nil && !ex.Closed() {
+		r.PauseDetails = &spec.PauseDetails{ExecutionTimeoutPaused: ptr(p.TimeoutPaused), PauseRequestTimestamp: ts(p.Requested)}
+		if includeData {
+			r.PauseDetails.Reason = p.Reason
+		}
 	}
 	if includeData {
 		r.InputPayload = ptr(ex.Input)
@@ -117,7 +126,7 @@ func SpecExecution(ex *Execution, includeData bool) spec.GetDurableExecutionResp
 func SpecListItem(ex *Execution) spec.Execution {
 	return spec.Execution{
 		DurableExecutionArn: ptr(ex.ARN), DurableExecutionName: ptr(ex.Name),
-		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Status),
+		FunctionArn: ptr(ex.FunctionARN + ":" + ex.Version), Status: ptr(ex.Shown()),
 		StartTimestamp: ts(ex.Started), EndTimestamp: ts(ex.Ended), KMSKeyArn: strPtr(ex.KMSKeyARN),
 	}
 }
@@ -204,6 +213,16 @@ func SpecEvent(ev *Event) spec.Event {
 		e.CallbackFailedDetails = &spec.CallbackFailedDetails{Error: evError(ev.Error)}
 	case EvCallbackTimedOut:
 		e.CallbackTimedOutDetails = &spec.CallbackTimedOutDetails{Error: evError(ev.Error)}
+	case EvExecutionPaused:
+		e.ExecutionPausedDetails = &spec.ExecutionPausedDetails{ExecutionTimeoutPaused: ev.TimeoutPaused, PauseRequestTimestamp: ts(ev.PauseRequested)}
+		if ev.Payload != nil {
+			e.ExecutionPausedDetails.Reason = &spec.EventPauseReason{Payload: ev.Payload, Truncated: ptr(false)}
+		}
+	case EvExecutionResumed:
+		e.ExecutionResumedDetails = &spec.ExecutionResumedDetails{ResumeRequestTimestamp: ts(ev.ResumeRequested)}
+		if ev.Payload != nil {
+			e.ExecutionResumedDetails.Reason = &spec.EventResumeReason{Payload: ev.Payload, Truncated: ptr(false)}
+		}
 	case EvInvocationCompleted:
 		d := &spec.InvocationCompletedDetails{StartTimestamp: ts(ev.InvocationStart), EndTimestamp: ts(ev.InvocationEnd), RequestId: ptr(ev.RequestID)}
 		if ev.Error != nil {

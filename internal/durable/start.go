@@ -156,7 +156,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 // callbacks say needs an invocation, and at restart for what Pending lists.
 func (s *Service) BeginInvocation(ctx context.Context, arn string) (*InvocationInput, error) {
 	var in *InvocationInput
+	paused := false
 	err := s.batch(ctx, func(tx store.Tx) error {
+		in, paused = nil, false
 		ex, err := loadARN(tx, arn)
 		if err != nil {
 			return err
@@ -165,11 +167,24 @@ func (s *Service) BeginInvocation(ctx context.Context, arn string) (*InvocationI
 			return fault.Conflictf(resource, msgAlreadyClosed, arn)
 		}
 		t := newTxn(tx, ex, s.now())
+		if ex.Paused != nil {
+			// No replay while paused: the one asked for (or the dead one
+			// a restart found) is owed, and Resume starts it.
+			paused = true
+			ex.NeedsInvoke, ex.Owed, ex.InvocationStarted = true, true, time.Time{}
+			if err := t.settlePause(); err != nil {
+				return err
+			}
+			return t.save()
+		}
 		if in, err = t.begin(); err != nil {
 			return err
 		}
 		return t.save()
 	})
+	if err == nil && paused {
+		return nil, fault.Conflictf(resource, msgPauseTwice, arn, Paused)
+	}
 	return in, err
 }
 
@@ -183,7 +198,7 @@ func (t *txn) begin() (*InvocationInput, error) {
 	ex.Invocation++
 	ex.Seq = 0
 	ex.InvocationStarted = t.now
-	ex.NeedsInvoke = false
+	ex.NeedsInvoke, ex.Owed = false, false
 	updated := ex.Dirty
 	ex.Dirty = nil
 	tok, err := Token{Exec: ex.ID, Invocation: ex.Invocation, Seq: ex.Seq}.Encode(ex.Key)

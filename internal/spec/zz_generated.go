@@ -139,11 +139,13 @@ const (
 	EventTypeCallbackFailed         = "CallbackFailed"
 	EventTypeCallbackTimedOut       = "CallbackTimedOut"
 	EventTypeInvocationCompleted    = "InvocationCompleted"
+	EventTypeExecutionPaused        = "ExecutionPaused"
+	EventTypeExecutionResumed       = "ExecutionResumed"
 )
 
 // EventTypeValues returns the model's values of EventType, in its order.
 func EventTypeValues() []string {
-	return []string{"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped", "ContextStarted", "ContextSucceeded", "ContextFailed", "WaitStarted", "WaitSucceeded", "WaitCancelled", "StepStarted", "StepSucceeded", "StepFailed", "ChainedInvokeStarted", "ChainedInvokeSucceeded", "ChainedInvokeFailed", "ChainedInvokeTimedOut", "ChainedInvokeStopped", "CallbackStarted", "CallbackSucceeded", "CallbackFailed", "CallbackTimedOut", "InvocationCompleted"}
+	return []string{"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped", "ContextStarted", "ContextSucceeded", "ContextFailed", "WaitStarted", "WaitSucceeded", "WaitCancelled", "StepStarted", "StepSucceeded", "StepFailed", "ChainedInvokeStarted", "ChainedInvokeSucceeded", "ChainedInvokeFailed", "ChainedInvokeTimedOut", "ChainedInvokeStopped", "CallbackStarted", "CallbackSucceeded", "CallbackFailed", "CallbackTimedOut", "InvocationCompleted", "ExecutionPaused", "ExecutionResumed"}
 }
 
 // ExecutionStatus values.
@@ -153,11 +155,14 @@ const (
 	ExecutionStatusFAILED    = "FAILED"
 	ExecutionStatusTIMEDOUT  = "TIMED_OUT"
 	ExecutionStatusSTOPPED   = "STOPPED"
+	ExecutionStatusDELETING  = "DELETING"
+	ExecutionStatusPAUSING   = "PAUSING"
+	ExecutionStatusPAUSED    = "PAUSED"
 )
 
 // ExecutionStatusValues returns the model's values of ExecutionStatus, in its order.
 func ExecutionStatusValues() []string {
-	return []string{"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
+	return []string{"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED", "DELETING", "PAUSING", "PAUSED"}
 }
 
 // FullDocument values.
@@ -775,6 +780,7 @@ var (
 	rulePackageType                                   = &Rule{Shape: "PackageType", Enum: PackageTypeValues()}
 	ruleParallelizationFactor                         = &Rule{Shape: "ParallelizationFactor", HasMin: true, Min: 1, HasMax: true, Max: 10}
 	rulePattern                                       = &Rule{Shape: "Pattern", HasMin: true, Min: 0, HasMax: true, Max: 4096, Pattern: "[\\s\\S]*", re: regexp.MustCompile("^(?:[\\s\\S]*)$")}
+	rulePauseReason                                   = &Rule{Shape: "PauseReason", HasMin: true, Min: 0, HasMax: true, Max: 1024}
 	rulePerExecutionEnvironmentMaxConcurrency         = &Rule{Shape: "PerExecutionEnvironmentMaxConcurrency", HasMin: true, Min: 1, HasMax: true, Max: 1600}
 	rulePolicyResourceArn                             = &Rule{Shape: "PolicyResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 256, Pattern: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_])+)?)$")}
 	rulePositiveInteger                               = &Rule{Shape: "PositiveInteger", HasMin: true, Min: 1}
@@ -793,6 +799,7 @@ var (
 	ruleResourceArn                                   = &Rule{Shape: "ResourceArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()", re: regexp.MustCompile("^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$")}
 	ruleResourcePolicy                                = &Rule{Shape: "ResourcePolicy", HasMin: true, Min: 1, HasMax: true, Max: 20480, Pattern: "[\\s\\S]+", re: regexp.MustCompile("^(?:[\\s\\S]+)$"), fast: &asciiSet{0xffffffffffffffff, 0xffffffffffffffff}}
 	ruleResponseStreamingInvocationType               = &Rule{Shape: "ResponseStreamingInvocationType", Enum: ResponseStreamingInvocationTypeValues()}
+	ruleResumeReason                                  = &Rule{Shape: "ResumeReason", HasMin: true, Min: 0, HasMax: true, Max: 1024}
 	ruleRetentionPeriodInDays                         = &Rule{Shape: "RetentionPeriodInDays", HasMin: true, Min: 1, HasMax: true, Max: 90}
 	ruleRoleArn                                       = &Rule{Shape: "RoleArn", HasMin: true, Min: 0, HasMax: true, Max: 10000, Pattern: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", re: regexp.MustCompile("^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$")}
 	ruleRuntime                                       = &Rule{Shape: "Runtime", Enum: RuntimeValues()}
@@ -3536,6 +3543,8 @@ type Event struct {
 	CallbackFailedDetails         *CallbackFailedDetails         `json:"CallbackFailedDetails,omitzero"`
 	CallbackTimedOutDetails       *CallbackTimedOutDetails       `json:"CallbackTimedOutDetails,omitzero"`
 	InvocationCompletedDetails    *InvocationCompletedDetails    `json:"InvocationCompletedDetails,omitzero"`
+	ExecutionPausedDetails        *ExecutionPausedDetails        `json:"ExecutionPausedDetails,omitzero"`
+	ExecutionResumedDetails       *ExecutionResumedDetails       `json:"ExecutionResumedDetails,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -3630,6 +3639,12 @@ func (s *Event) Validate(v Validator, path string) {
 	if s.InvocationCompletedDetails != nil {
 		s.InvocationCompletedDetails.Validate(v, v.Join(path, "invocationCompletedDetails"))
 	}
+	if s.ExecutionPausedDetails != nil {
+		s.ExecutionPausedDetails.Validate(v, v.Join(path, "executionPausedDetails"))
+	}
+	if s.ExecutionResumedDetails != nil {
+		s.ExecutionResumedDetails.Validate(v, v.Join(path, "executionResumedDetails"))
+	}
 }
 
 // BindHTTP sets the members that travel in the URI, query string and headers.
@@ -3698,6 +3713,32 @@ func (s *EventInput) JSONBody() any {
 func (s *EventInput) EncodeHTTP(e Encoder) {
 }
 
+type EventPauseReason struct {
+	Payload   *string `json:"Payload,omitzero"`
+	Truncated *bool   `json:"Truncated,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *EventPauseReason) Validate(v Validator, path string) {
+	if s.Payload != nil {
+		v.String(v.Join(path, "payload"), *s.Payload, rulePauseReason)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *EventPauseReason) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *EventPauseReason) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *EventPauseReason) EncodeHTTP(e Encoder) {
+}
+
 type EventResult struct {
 	Payload   *string `json:"Payload,omitzero"`
 	Truncated *bool   `json:"Truncated,omitzero"`
@@ -3722,6 +3763,32 @@ func (s *EventResult) JSONBody() any {
 
 // EncodeHTTP sets the status code, headers and raw payload members of a response.
 func (s *EventResult) EncodeHTTP(e Encoder) {
+}
+
+type EventResumeReason struct {
+	Payload   *string `json:"Payload,omitzero"`
+	Truncated *bool   `json:"Truncated,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *EventResumeReason) Validate(v Validator, path string) {
+	if s.Payload != nil {
+		v.String(v.Join(path, "payload"), *s.Payload, ruleResumeReason)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *EventResumeReason) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *EventResumeReason) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *EventResumeReason) EncodeHTTP(e Encoder) {
 }
 
 type EventSourceMappingConfiguration struct {
@@ -4021,6 +4088,62 @@ func (s *ExecutionFailedDetails) JSONBody() any {
 
 // EncodeHTTP sets the status code, headers and raw payload members of a response.
 func (s *ExecutionFailedDetails) EncodeHTTP(e Encoder) {
+}
+
+type ExecutionPausedDetails struct {
+	ExecutionTimeoutPaused *bool             `json:"ExecutionTimeoutPaused,omitzero"`
+	PauseRequestTimestamp  *Timestamp        `json:"PauseRequestTimestamp,omitzero"`
+	Reason                 *EventPauseReason `json:"Reason,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *ExecutionPausedDetails) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "executionTimeoutPaused"), s.ExecutionTimeoutPaused != nil)
+	v.Required(v.Join(path, "pauseRequestTimestamp"), s.PauseRequestTimestamp != nil)
+	if s.Reason != nil {
+		s.Reason.Validate(v, v.Join(path, "reason"))
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *ExecutionPausedDetails) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *ExecutionPausedDetails) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *ExecutionPausedDetails) EncodeHTTP(e Encoder) {
+}
+
+type ExecutionResumedDetails struct {
+	ResumeRequestTimestamp *Timestamp         `json:"ResumeRequestTimestamp,omitzero"`
+	Reason                 *EventResumeReason `json:"Reason,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *ExecutionResumedDetails) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "resumeRequestTimestamp"), s.ResumeRequestTimestamp != nil)
+	if s.Reason != nil {
+		s.Reason.Validate(v, v.Join(path, "reason"))
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *ExecutionResumedDetails) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *ExecutionResumedDetails) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *ExecutionResumedDetails) EncodeHTTP(e Encoder) {
 }
 
 type ExecutionStartedDetails struct {
@@ -4977,19 +5100,21 @@ func (s *GetDurableExecutionRequest) EncodeHTTP(e Encoder) {
 }
 
 type GetDurableExecutionResponse struct {
-	DurableExecutionArn   *string        `json:"DurableExecutionArn,omitzero"`
-	DurableExecutionName  *string        `json:"DurableExecutionName,omitzero"`
-	FunctionArn           *string        `json:"FunctionArn,omitzero"`
-	InputPayload          *string        `json:"InputPayload,omitzero"`
-	Result                *string        `json:"Result,omitzero"`
-	Error                 *ErrorObject   `json:"Error,omitzero"`
-	StartTimestamp        *Timestamp     `json:"StartTimestamp,omitzero"`
-	Status                *string        `json:"Status,omitzero"`
-	EndTimestamp          *Timestamp     `json:"EndTimestamp,omitzero"`
-	Version               *string        `json:"Version,omitzero"`
-	TraceHeader           *TraceHeader   `json:"TraceHeader,omitzero"`
-	ExecutionDataIncluded *bool          `json:"ExecutionDataIncluded,omitzero"`
-	DurableConfig         *DurableConfig `json:"DurableConfig,omitzero"`
+	DurableExecutionArn               *string        `json:"DurableExecutionArn,omitzero"`
+	DurableExecutionName              *string        `json:"DurableExecutionName,omitzero"`
+	FunctionArn                       *string        `json:"FunctionArn,omitzero"`
+	InputPayload                      *string        `json:"InputPayload,omitzero"`
+	Result                            *string        `json:"Result,omitzero"`
+	Error                             *ErrorObject   `json:"Error,omitzero"`
+	StartTimestamp                    *Timestamp     `json:"StartTimestamp,omitzero"`
+	Status                            *string        `json:"Status,omitzero"`
+	EndTimestamp                      *Timestamp     `json:"EndTimestamp,omitzero"`
+	Version                           *string        `json:"Version,omitzero"`
+	TraceHeader                       *TraceHeader   `json:"TraceHeader,omitzero"`
+	ExecutionDataIncluded             *bool          `json:"ExecutionDataIncluded,omitzero"`
+	DurableConfig                     *DurableConfig `json:"DurableConfig,omitzero"`
+	PauseDetails                      *PauseDetails  `json:"PauseDetails,omitzero"`
+	ExpectedExecutionTimeoutTimestamp *Timestamp     `json:"ExpectedExecutionTimeoutTimestamp,omitzero"`
 }
 
 // Validate reports every constraint of the model that s breaks.
@@ -5028,6 +5153,9 @@ func (s *GetDurableExecutionResponse) Validate(v Validator, path string) {
 	}
 	if s.DurableConfig != nil {
 		s.DurableConfig.Validate(v, v.Join(path, "durableConfig"))
+	}
+	if s.PauseDetails != nil {
+		s.PauseDetails.Validate(v, v.Join(path, "pauseDetails"))
 	}
 }
 
@@ -8143,6 +8271,35 @@ func (s *OperationUpdate) JSONBody() any {
 func (s *OperationUpdate) EncodeHTTP(e Encoder) {
 }
 
+type PauseDetails struct {
+	ExecutionTimeoutPaused *bool      `json:"ExecutionTimeoutPaused,omitzero"`
+	PauseRequestTimestamp  *Timestamp `json:"PauseRequestTimestamp,omitzero"`
+	Reason                 *string    `json:"Reason,omitzero"`
+}
+
+// Validate reports every constraint of the model that s breaks.
+func (s *PauseDetails) Validate(v Validator, path string) {
+	v.Required(v.Join(path, "executionTimeoutPaused"), s.ExecutionTimeoutPaused != nil)
+	v.Required(v.Join(path, "pauseRequestTimestamp"), s.PauseRequestTimestamp != nil)
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, rulePauseReason)
+	}
+}
+
+// BindHTTP sets the members that travel in the URI, query string and headers.
+func (s *PauseDetails) BindHTTP(b Binder) error {
+	return nil
+}
+
+// JSONBody returns what the JSON body decodes into or encodes from, or nil when the body is not JSON.
+func (s *PauseDetails) JSONBody() any {
+	return s
+}
+
+// EncodeHTTP sets the status code, headers and raw payload members of a response.
+func (s *PauseDetails) EncodeHTTP(e Encoder) {
+}
+
 type PauseDurableExecutionRequest struct {
 	DurableExecutionArn    *string `json:"-"`
 	ClientToken            *string `json:"ClientToken,omitzero"`
@@ -8158,6 +8315,9 @@ func (s *PauseDurableExecutionRequest) Validate(v Validator, path string) {
 	}
 	if s.ClientToken != nil {
 		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, rulePauseReason)
 	}
 }
 
@@ -9067,6 +9227,9 @@ func (s *ResumeDurableExecutionRequest) Validate(v Validator, path string) {
 	}
 	if s.ClientToken != nil {
 		v.String(v.Join(path, "clientToken"), *s.ClientToken, ruleClientToken)
+	}
+	if s.Reason != nil {
+		v.String(v.Join(path, "reason"), *s.Reason, ruleResumeReason)
 	}
 }
 

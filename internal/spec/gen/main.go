@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,6 +122,9 @@ func main() {
 			}
 			m.Shapes[name] = sh
 		}
+		if err := amend(m, *added); err != nil {
+			log.Fatal(err)
+		}
 	}
 	g := &gen{m: m, rules: map[string]string{}}
 	var src []byte
@@ -137,6 +141,55 @@ func main() {
 	if err := os.WriteFile(*out, formatted, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// amend applies the added file's "amend" section: enum values and members
+// AWS added to shapes the model has, appended in the file's order. A value
+// or member the model has already is an error, as for whole shapes.
+func amend(m *model, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var file struct {
+		Amend map[string]json.RawMessage `json:"amend"`
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for name, rawShape := range file.Amend {
+		base := m.Shapes[name]
+		if base == nil {
+			return fmt.Errorf("%s: amend: no shape %s in the model", path, name)
+		}
+		var more shape
+		if err := json.Unmarshal(rawShape, &more); err != nil {
+			return fmt.Errorf("%s: amend %s: %w", path, name, err)
+		}
+		for _, v := range more.Enum {
+			if slices.Contains(base.Enum, v) {
+				return fmt.Errorf("%s: amend: %s has %s already", path, name, v)
+			}
+			base.Enum = append(base.Enum, v)
+		}
+		var order struct {
+			Members json.RawMessage `json:"members"`
+		}
+		if err := json.Unmarshal(rawShape, &order); err != nil {
+			return err
+		}
+		if len(order.Members) == 0 {
+			continue
+		}
+		for _, k := range objectKeys(order.Members) {
+			if base.Members[k] != nil {
+				return fmt.Errorf("%s: amend: %s has member %s already", path, name, k)
+			}
+			base.Members[k] = more.Members[k]
+			base.Order = append(base.Order, k)
+		}
+	}
+	return nil
 }
 
 // readModel reads a service-2.json, keeping each shape's member order.
