@@ -61,8 +61,11 @@ func TestSlowBodiesDoNotPinMemory(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	idle := vmRSS(t, pid)
 	t.Logf("idle RSS %.1f MB", float64(idle)/(1<<20))
-	if idle > 30<<20 {
-		t.Errorf("idle RSS %.1f MB, want under 30 MB", float64(idle)/(1<<20))
+	// A sanity bound, not a target: the binary's own idle footprint is
+	// about 29 MB (26 MB before the Logs API, Kafka auth, MSK and
+	// Prometheus came in); what matters is the growth under load below.
+	if idle > 40<<20 {
+		t.Errorf("idle RSS %.1f MB, want under 40 MB", float64(idle)/(1<<20))
 	}
 
 	const conns = 100

@@ -398,7 +398,7 @@ func TestLogsAWSCLIAndBoto3(t *testing.T) {
 		NextBackwardToken string
 	}
 	json.Unmarshal(awsCLI(t, d, "logs", "get-log-events", "--log-group-name", "/aws/lambda/py-logs", "--log-stream-name", streams.LogStreams[0].LogStreamName, "--start-from-head"), &events)
-	if len(events.Events) < 10 || !strings.HasPrefix(events.Events[0].Message, "START RequestId: ") || !strings.HasPrefix(events.NextForwardToken, "f/") {
+	if len(events.Events) < 10 || !strings.HasPrefix(events.Events[0].Message, "INIT_START Runtime Version: ") || !strings.HasPrefix(events.Events[1].Message, "START RequestId: ") || !strings.HasPrefix(events.NextForwardToken, "f/") {
 		t.Errorf("aws logs get-log-events: %+v", events)
 	}
 
