@@ -206,7 +206,7 @@ run "logs describe-log-streams" awslogs describe-log-streams --log-group-name "/
 jcheck "logs: streams named as AWS names them" "$OUT" "(lambda n: len(n)==52 and n[4]==n[7]=='/' and n[10:20]=='/[\$LATEST]' and all(c in '0123456789abcdef' for c in n[20:]))(d['logStreams'][0]['logStreamName'])"
 STREAM=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["logStreams"][0]["logStreamName"])' "$OUT" 2>/dev/null || true)
 run "logs get-log-events" awslogs get-log-events --log-group-name "/aws/lambda/$FN" --log-stream-name "$STREAM" --start-from-head
-jcheck "logs: START first, f/ and b/ tokens" "$OUT" "d['events'][0]['message'].startswith('START RequestId: ') and d['nextForwardToken'].startswith('f/') and d['nextBackwardToken'].startswith('b/')"
+jcheck "logs: INIT_START then START first, f/ and b/ tokens" "$OUT" "d['events'][0]['message'].startswith('INIT_START Runtime Version: ') and d['events'][1]['message'].startswith('START RequestId: ') and d['nextForwardToken'].startswith('f/') and d['nextBackwardToken'].startswith('b/')"
 fails "logs of a missing group: ResourceNotFoundException" ResourceNotFoundException awslogs filter-log-events --log-group-name /aws/lambda/no-such-function
 
 fails "get-function missing: ResourceNotFoundException" ResourceNotFoundException \
