@@ -82,14 +82,7 @@ func (s *Service) AddLayerPermission(ctx context.Context, ref LayerRef, n int64,
 		return "", "", err
 	}
 	err = s.update(ctx, func(tx store.Tx) error {
-		lv, err := loadLayer(tx, ref, n)
-		if err != nil {
-			return err
-		}
-		if lv == nil {
-			return layerVersionNotFound(ref, n)
-		}
-		p, err := loadLayerPolicy(tx, ref, n)
+		p, err := layerVersionPolicy(tx, ref, n)
 		if err != nil {
 			return err
 		}
@@ -125,14 +118,7 @@ func (s *Service) RemoveLayerPermission(ctx context.Context, ref LayerRef, n int
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		lv, err := loadLayer(tx, ref, n)
-		if err != nil {
-			return err
-		}
-		if lv == nil {
-			return layerVersionNotFound(ref, n)
-		}
-		p, err := loadLayerPolicy(tx, ref, n)
+		p, err := layerVersionPolicy(tx, ref, n)
 		if err != nil {
 			return err
 		}
@@ -170,14 +156,7 @@ func (s *Service) GetLayerPolicy(ctx context.Context, ref LayerRef, n int64) (*s
 	}
 	var out *spec.GetLayerVersionPolicyResponse
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		lv, err := loadLayer(tx, ref, n)
-		if err != nil {
-			return err
-		}
-		if lv == nil {
-			return layerVersionNotFound(ref, n)
-		}
-		p, err := loadLayerPolicy(tx, ref, n)
+		p, err := layerVersionPolicy(tx, ref, n)
 		if err != nil {
 			return err
 		}
@@ -297,4 +276,17 @@ func (s *Service) GetLayerFor(ctx context.Context, id caller.Identity, ref Layer
 		return nil
 	})
 	return out, err
+}
+
+// layerVersionPolicy is the policy of version n of ref (nil: none), once
+// the version exists.
+func layerVersionPolicy(tx store.Tx, ref LayerRef, n int64) (*policy, error) {
+	lv, err := loadLayer(tx, ref, n)
+	if err != nil {
+		return nil, err
+	}
+	if lv == nil {
+		return nil, layerVersionNotFound(ref, n)
+	}
+	return loadLayerPolicy(tx, ref, n)
 }
