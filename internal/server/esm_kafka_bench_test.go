@@ -38,71 +38,52 @@ func BenchmarkESMKafkaThroughput(b *testing.B) {
 		ends[topic] += benchKafkaRecords
 		return ends[topic]
 	}
-	b.Run("loop", func(b *testing.B) {
-		var total time.Duration
-		for b.Loop() {
-			b.StopTimer()
-			end := fill("bench-loop")
-			b.StartTimer()
-			start := time.Now()
-			c, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench-loop"), kgo.ConsumeTopics("bench-loop"),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
-			if err != nil {
-				b.Fatal(err)
-			}
-			for committed(b, cl, "bench-loop", "bench-loop") < end {
-				fs := c.PollRecords(context.Background(), 100)
-				if err := fs.Err0(); err != nil {
+	// loop reads the topic as a consumer group and commits each batch;
+	// with invoke, it first invokes the function through the Lambda API
+	// with the batch, as a hand-written poller would.
+	loop := func(invoke bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				end := fill("bench-loop")
+				b.StartTimer()
+				start := time.Now()
+				c, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench-loop"), kgo.ConsumeTopics("bench-loop"),
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+				if err != nil {
 					b.Fatal(err)
 				}
-				if err := c.CommitRecords(context.Background(), fs.Records()...); err != nil {
-					b.Fatal(err)
+				for committed(b, cl, "bench-loop", "bench-loop") < end {
+					fs := c.PollRecords(context.Background(), 100)
+					if err := fs.Err0(); err != nil {
+						b.Fatal(err)
+					}
+					if invoke {
+						var recs []map[string]any
+						for _, r := range fs.Records() {
+							recs = append(recs, map[string]any{"topic": r.Topic, "partition": r.Partition, "offset": r.Offset,
+								"timestamp": r.Timestamp.UnixMilli(), "timestampType": "CREATE_TIME", "value": base64.StdEncoding.EncodeToString(r.Value), "headers": []any{}})
+						}
+						payload, _ := json.Marshal(map[string]any{"eventSource": "SelfManagedKafka", "bootstrapServers": brokers[0], "records": map[string]any{"bench-loop-0": recs}})
+						if _, err := e.c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("bench-kafka-echo"), Payload: payload}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := c.CommitRecords(context.Background(), fs.Records()...); err != nil {
+						b.Fatal(err)
+					}
 				}
+				c.Close()
+				total += time.Since(start)
 			}
-			c.Close()
-			total += time.Since(start)
+			b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
 		}
-		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
-	})
+	}
+	b.Run("loop", loop(false))
 	in := testkit.PyFunction(b, "bench-kafka-echo", "def handler(event, context):\n    return None\n")
 	testkit.CreateActive(b, e.c, in)
-	// loop+invoke is the loop above invoking the same function through
-	// the Lambda API with each batch, as a hand-written poller would.
-	b.Run("loop+invoke", func(b *testing.B) {
-		var total time.Duration
-		for b.Loop() {
-			b.StopTimer()
-			end := fill("bench-loop")
-			b.StartTimer()
-			start := time.Now()
-			c, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench-loop"), kgo.ConsumeTopics("bench-loop"),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
-			if err != nil {
-				b.Fatal(err)
-			}
-			for committed(b, cl, "bench-loop", "bench-loop") < end {
-				fs := c.PollRecords(context.Background(), 100)
-				if err := fs.Err0(); err != nil {
-					b.Fatal(err)
-				}
-				var recs []map[string]any
-				for _, r := range fs.Records() {
-					recs = append(recs, map[string]any{"topic": r.Topic, "partition": r.Partition, "offset": r.Offset,
-						"timestamp": r.Timestamp.UnixMilli(), "timestampType": "CREATE_TIME", "value": base64.StdEncoding.EncodeToString(r.Value), "headers": []any{}})
-				}
-				payload, _ := json.Marshal(map[string]any{"eventSource": "SelfManagedKafka", "bootstrapServers": brokers[0], "records": map[string]any{"bench-loop-0": recs}})
-				if _, err := e.c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("bench-kafka-echo"), Payload: payload}); err != nil {
-					b.Fatal(err)
-				}
-				if err := c.CommitRecords(context.Background(), fs.Records()...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			c.Close()
-			total += time.Since(start)
-		}
-		b.ReportMetric(float64(b.N*benchKafkaRecords)/total.Seconds(), "records/s")
-	})
+	b.Run("loop+invoke", loop(true))
 	m := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("bench-kafka-echo"),
 		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
 		Topics:                 []string{"bench-lambdad"}, StartingPosition: ltypes.EventSourcePositionTrimHorizon,
