@@ -736,22 +736,7 @@ func (g *gen) operations() {
 		if op.Added {
 			g.p("Added: true,\n")
 		}
-		if op.Input != nil {
-			g.p("NewInput: func() Input { return new(%s) },\n", op.Input.Shape)
-		} else {
-			g.p("NewInput: func() Input { return new(Empty) },\n")
-		}
-		if op.Output != nil {
-			g.p("NewOutput: func() Output { return new(%s) },\n", op.Output.Shape)
-		}
-		g.p("Errors: []string{")
-		for i, e := range op.Errors {
-			if i > 0 {
-				g.p(", ")
-			}
-			g.p("%q", e.Shape)
-		}
-		g.p("}},\n")
+		g.opTail(op, "Input", "Output", "Empty")
 	}
 	g.p("}\n}\n\n")
 }
@@ -804,22 +789,7 @@ func (g *gen) json11(pkg string) []byte {
 	for _, name := range sortedKeys(g.m.Operations) {
 		op := g.m.Operations[name]
 		g.p("{Name: %q, Deprecated: %v,\n", name, op.Depr)
-		if op.Input != nil {
-			g.p("NewInput: func() any { return new(%s) },\n", op.Input.Shape)
-		} else {
-			g.p("NewInput: func() any { return new(struct{}) },\n")
-		}
-		if op.Output != nil {
-			g.p("NewOutput: func() any { return new(%s) },\n", op.Output.Shape)
-		}
-		g.p("Errors: []string{")
-		for i, e := range op.Errors {
-			if i > 0 {
-				g.p(", ")
-			}
-			g.p("%q", e.Shape)
-		}
-		g.p("}},\n")
+		g.opTail(op, "any", "any", "struct{}")
 	}
 	g.p("}\n}\n\n")
 	g.p("// ErrorStatus maps each error shape of the model to its HTTP status (400 when the model says none).\nfunc ErrorStatus(name string) (int, bool) {\nswitch name {\n")
@@ -838,4 +808,26 @@ func (g *gen) json11(pkg string) []byte {
 	}
 	g.p("}\nreturn 0, false\n}\n")
 	return g.b.Bytes()
+}
+
+// opTail writes the end of an operation's entry: its input and output
+// constructors (in and out are their result types, empty the input of an
+// operation without one) and its errors.
+func (g *gen) opTail(op *operation, in, out, empty string) {
+	input := empty
+	if op.Input != nil {
+		input = op.Input.Shape
+	}
+	g.p("NewInput: func() %s { return new(%s) },\n", in, input)
+	if op.Output != nil {
+		g.p("NewOutput: func() %s { return new(%s) },\n", out, op.Output.Shape)
+	}
+	g.p("Errors: []string{")
+	for i, e := range op.Errors {
+		if i > 0 {
+			g.p(", ")
+		}
+		g.p("%q", e.Shape)
+	}
+	g.p("}},\n")
 }
