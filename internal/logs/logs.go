@@ -261,24 +261,32 @@ func (s *Store) writePendingLocked() {
 // records, JSON records' "timestamp"/"time") keep it; others take the
 // last one seen, starting at start; the END and REPORT lines take at.
 func Split(data []byte, start, at int64) []Event {
-	var evs []Event
+	evs := make([]Event, 0, bytes.Count(data, []byte{'\n'})+1)
 	last := start
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
+			line, data = data[:i+1], data[i+1:]
 		} else {
 			data = nil
 		}
-		if len(line) == 0 {
+		if len(line) == 0 || line[0] == '\n' {
 			continue
 		}
-		msg := string(line)
-		if strings.IndexByte(msg, '\r') >= 0 {
-			msg = strings.ReplaceAll(strings.TrimRight(msg, "\r"), "\r", "\n")
+		// One string per event, its newline included (msg is it without).
+		var full string
+		switch {
+		case bytes.IndexByte(line, '\r') >= 0:
+			full = strings.ReplaceAll(strings.TrimRight(strings.TrimSuffix(string(line), "\n"), "\r"), "\r", "\n") + "\n"
+		case line[len(line)-1] == '\n':
+			full = string(line)
+		default:
+			full = string(line) + "\n"
 		}
+		msg := full[:len(full)-1]
 		if len(msg) > MaxEventBytes {
 			msg = msg[:MaxEventBytes]
+			full = msg + "\n"
 		}
 		ts := last
 		if t, ok := recordTime(msg); ok && t <= at && t >= start-recordSlack {
@@ -289,7 +297,7 @@ func Split(data []byte, start, at int64) []Event {
 			ts = max(at, last)
 		}
 		last = ts
-		evs = append(evs, Event{Timestamp: ts, Ingestion: at, Message: msg + "\n"})
+		evs = append(evs, Event{Timestamp: ts, Ingestion: at, Message: full})
 	}
 	return evs
 }
