@@ -805,13 +805,13 @@ func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
 	}
 	s.activity.ran(r.fn.Key, res)
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		// Lines without a timestamp of their own (START, print output)
-		// are stamped when the invocation began.
+		// Lines without a timestamp of their own are stamped when they
+		// came (res.LogMarks); START when the invocation began.
 		stream := r.logStream
 		if res.LogStream != "" { // each environment has its own, as on AWS
 			stream = res.LogStream
 		}
-		s.cfg.Logs.AppendSince(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
+		s.cfg.Logs.AppendMarked(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration), res.LogMarks)
 	}
 }
 
