@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,16 +11,13 @@ import (
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// Activity keeps, per function version, what the web console shows:
-// counts in time buckets and the log tails of the last invocations. It is
-// in memory only: a restart starts it afresh.
+// Activity keeps, per function version, what the web console charts:
+// counts in time buckets. It is in memory only: a restart starts it
+// afresh. (Logs are not kept here: the console reads them through the
+// CloudWatch Logs API, from the log store.)
 const (
 	activityBucket  = 10 * time.Second
 	activityBuckets = 60 // ten minutes
-	// activityLogs bounds the log records kept per function, and
-	// activityLogBytes each record's size (the end is kept, as Tail does).
-	activityLogs     = 100
-	activityLogBytes = 4096
 	// activitySamples bounds the durations kept per bucket for percentiles.
 	activitySamples = 512
 )
@@ -30,13 +26,11 @@ const (
 type activity struct {
 	mu    sync.Mutex
 	fns   map[string]*fnActivity // function ARN -> its activity
-	seq   int64                  // numbers log records across functions
 	clock func() time.Time       // nil: time.Now (tests)
 }
 
 type fnActivity struct {
 	buckets map[versionBucket]*bucketCounts
-	logs    []LogRecord
 }
 
 type versionBucket struct {
@@ -47,16 +41,6 @@ type versionBucket struct {
 type bucketCounts struct {
 	invocations, errors, throttles, coldStarts int
 	durations                                  []time.Duration
-}
-
-// LogRecord is one invocation's log output, as the console's live view
-// shows it.
-type LogRecord struct {
-	Seq     int64     `json:"seq"`
-	Time    time.Time `json:"time"`
-	Version string    `json:"version"`
-	Error   string    `json:"error,omitempty"`
-	Log     string    `json:"log"`
 }
 
 // Bucket is one time slice of a function version's activity.
@@ -128,18 +112,6 @@ func (a *activity) ran(key sandbox.Key, res *sandbox.Result) {
 	if len(b.durations) < activitySamples {
 		b.durations = append(b.durations, res.Duration)
 	}
-	if len(res.Log) == 0 {
-		return
-	}
-	log := res.Log
-	if len(log) > activityLogBytes {
-		log = log[len(log)-activityLogBytes:]
-	}
-	a.seq++
-	f.logs = append(f.logs, LogRecord{Seq: a.seq, Time: now, Version: key.Version, Error: res.FunctionError, Log: strings.ToValidUTF8(string(log), "\uFFFD")})
-	if len(f.logs) > activityLogs {
-		f.logs = slices.Delete(f.logs, 0, len(f.logs)-activityLogs)
-	}
 }
 
 // throttled records an invocation refused by a concurrency limit.
@@ -196,22 +168,6 @@ func percentile(d []time.Duration, p float64) float64 {
 	i := int(p*float64(len(d))+0.999999) - 1
 	i = min(max(i, 0), len(d)-1)
 	return float64(d[i].Microseconds()) / 1000
-}
-
-// RecentLogs returns functionARN's kept log records numbered after seq.
-func (s *Service) RecentLogs(functionARN string, after int64) []LogRecord {
-	a := &s.activity
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := []LogRecord{}
-	if f := a.fns[functionARN]; f != nil {
-		for _, r := range f.logs {
-			if r.Seq > after {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
 
 // PendingEvent is an Event invocation waiting in the queue (or running).
@@ -277,5 +233,4 @@ func (s *Service) ForgetActivity(functionARN, version string) {
 			delete(f.buckets, k)
 		}
 	}
-	f.logs = slices.DeleteFunc(f.logs, func(r LogRecord) bool { return r.Version == version })
 }

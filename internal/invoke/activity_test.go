@@ -1,7 +1,6 @@
 package invoke
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -62,33 +61,6 @@ func TestActivityBucketsAndPercentiles(t *testing.T) {
 	}
 }
 
-func TestActivityLogsBounded(t *testing.T) {
-	s := &Service{}
-	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
-	k := sandbox.Key{FunctionARN: fn, Version: "$LATEST"}
-	for i := range activityLogs + 20 {
-		s.activity.ran(k, &sandbox.Result{Log: []byte(strings.Repeat("x", i) + "end\n")})
-	}
-	s.activity.ran(k, &sandbox.Result{}) // no output: no record
-	big := strings.Repeat("a", 2*activityLogBytes) + "tail\n"
-	s.activity.ran(k, &sandbox.Result{Log: []byte(big), FunctionError: "Unhandled"})
-	recs := s.RecentLogs(fn, 0)
-	if len(recs) != activityLogs {
-		t.Fatalf("%d records, want %d", len(recs), activityLogs)
-	}
-	last := recs[len(recs)-1]
-	if len(last.Log) != activityLogBytes || !strings.HasSuffix(last.Log, "tail\n") || last.Error != "Unhandled" {
-		t.Errorf("last record: %d bytes, error %q", len(last.Log), last.Error)
-	}
-	after := s.RecentLogs(fn, recs[len(recs)-2].Seq)
-	if len(after) != 1 || after[0].Seq != last.Seq {
-		t.Errorf("after: %+v", after)
-	}
-	if got := s.RecentLogs(fn, last.Seq); len(got) != 0 {
-		t.Errorf("nothing new: %+v", got)
-	}
-}
-
 func TestActivityForgotten(t *testing.T) {
 	s := &Service{}
 	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
@@ -98,9 +70,6 @@ func TestActivityForgotten(t *testing.T) {
 	s.ForgetActivity(fn, "1")
 	if got := s.Activity(fn, ""); len(got) != 1 || got[0].Invocations != 1 {
 		t.Errorf("after forgetting version 1: %+v", got)
-	}
-	if got := s.RecentLogs(fn, 0); len(got) != 1 || got[0].Version != "$LATEST" {
-		t.Errorf("logs after forgetting version 1: %+v", got)
 	}
 	s.ForgetActivity(fn, "")
 	if got := s.Activity(fn, ""); len(got) != 0 || len(s.activity.fns) != 0 {
