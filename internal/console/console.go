@@ -14,7 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-		"strings"
+	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/invoke"
