@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -64,8 +63,10 @@ func (a *activity) now() time.Time {
 	return time.Now()
 }
 
-// fn returns functionARN's activity, creating it; a.mu is held.
+// fn returns functionARN's activity, creating it (a tally keeps it).
 func (a *activity) fn(functionARN string) *fnActivity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.fns == nil {
 		a.fns = map[string]*fnActivity{}
 	}
@@ -95,31 +96,31 @@ func (a *activity) bucket(f *fnActivity, version string, now time.Time) *bucketC
 	return b
 }
 
-// ran records an invocation that ran.
-func (a *activity) ran(key sandbox.Key, res *sandbox.Result) {
+// ran records an invocation of f's version that ran.
+func (a *activity) ran(f *fnActivity, version string, d, init time.Duration, errored bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f := a.fn(key.FunctionARN)
-	b := a.bucket(f, key.Version, now)
+	b := a.bucket(f, version, now)
 	b.invocations++
-	if res.FunctionError != "" {
+	if errored {
 		b.errors++
 	}
-	if res.InitDuration > 0 {
+	if init > 0 {
 		b.coldStarts++
 	}
 	if len(b.durations) < activitySamples {
-		b.durations = append(b.durations, res.Duration)
+		b.durations = append(b.durations, d)
 	}
 }
 
-// throttled records an invocation refused by a concurrency limit.
-func (a *activity) throttled(functionARN, version string) {
+// throttled records an invocation of f's version refused by a concurrency
+// limit.
+func (a *activity) throttled(f *fnActivity, version string) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.bucket(a.fn(functionARN), version, now).throttles++
+	a.bucket(f, version, now).throttles++
 }
 
 // Activity returns functionARN's buckets of the last ten minutes, oldest

@@ -3,8 +3,6 @@ package invoke
 import (
 	"testing"
 	"time"
-
-	"github.com/lambdad/lambdad/internal/sandbox"
 )
 
 func TestActivityBucketsAndPercentiles(t *testing.T) {
@@ -12,22 +10,18 @@ func TestActivityBucketsAndPercentiles(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.activity.clock = func() time.Time { return now }
 	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
-	latest := sandbox.Key{FunctionARN: fn, Version: "$LATEST"}
-	v1 := sandbox.Key{FunctionARN: fn, Version: "1"}
+	f := s.activity.fn(fn)
 	// 100 invocations of 1..100 ms in one bucket, the first a cold start,
 	// every tenth an error.
 	for i := 1; i <= 100; i++ {
-		res := sandbox.Result{Duration: time.Duration(i) * time.Millisecond, Log: []byte("line\n")}
+		var init time.Duration
 		if i == 1 {
-			res.InitDuration = time.Millisecond
+			init = time.Millisecond
 		}
-		if i%10 == 0 {
-			res.FunctionError = "Unhandled"
-		}
-		s.activity.ran(latest, &res)
+		s.activity.ran(f, "$LATEST", time.Duration(i)*time.Millisecond, init, i%10 == 0)
 	}
-	s.activity.throttled(fn, "$LATEST")
-	s.activity.ran(v1, &sandbox.Result{Duration: 500 * time.Millisecond})
+	s.activity.throttled(f, "$LATEST")
+	s.activity.ran(f, "1", 500*time.Millisecond, 0, false)
 
 	got := s.Activity(fn, "$LATEST")
 	if len(got) != 1 {
@@ -55,7 +49,7 @@ func TestActivityBucketsAndPercentiles(t *testing.T) {
 	if got := s.Activity(fn, ""); len(got) != 0 {
 		t.Errorf("after 11 minutes: %+v", got)
 	}
-	s.activity.ran(latest, &sandbox.Result{Duration: time.Millisecond})
+	s.activity.ran(f, "$LATEST", time.Millisecond, 0, false)
 	if n := len(s.activity.fns[fn].buckets); n != 1 {
 		t.Errorf("%d buckets kept, want 1", n)
 	}
@@ -65,7 +59,7 @@ func TestActivityForgotten(t *testing.T) {
 	s := &Service{}
 	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
 	for _, v := range []string{"$LATEST", "1"} {
-		s.activity.ran(sandbox.Key{FunctionARN: fn, Version: v}, &sandbox.Result{Log: []byte(v + "\n")})
+		s.activity.ran(s.activity.fn(fn), v, time.Millisecond, 0, false)
 	}
 	s.ForgetActivity(fn, "1")
 	if got := s.Activity(fn, ""); len(got) != 1 || got[0].Invocations != 1 {
