@@ -151,15 +151,17 @@
     const poll = async () => {
       const out = [];
       const names = await groups();
+      // A group or stream that fails (deleted meanwhile) must not cost the
+      // others' events: their tokens have moved on.
       await Promise.all(names.map(async (group) => {
         let j;
         try {
           j = await logsCall("DescribeLogStreams", { logGroupName: group, orderBy: "LastEventTime", descending: true, limit: 50 });
         } catch (e) {
-          if (e.type === "ResourceNotFoundException") return; // nothing logged yet
-          throw e;
+          if (e.type !== "ResourceNotFoundException") console.warn(e); // not found: nothing logged yet
+          return;
         }
-        await Promise.all((j.logStreams || []).map((s) => readStream(group, s, out)));
+        await Promise.all((j.logStreams || []).map((s) => readStream(group, s, out).catch((e) => console.warn(e))));
       }));
       first = false;
       out.sort((a, b) => a.timestamp - b.timestamp || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
