@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
@@ -21,16 +22,32 @@ def handler(event, context):
     return context.log_stream_name
 `
 
-// TestLogTimesPlainPrints: a plain print has no timestamp of its own; its
-// event has the time it was written, as on AWS, not the invocation's start.
-// Read back with aws-sdk-go-v2's cloudwatchlogs client.
+const nodeTwoWrites = `exports.handler = async (event, context) => {
+  process.stdout.write("first plain print\n");
+  await new Promise((r) => setTimeout(r, 300));
+  process.stdout.write("second plain print\n");
+  return context.logStreamName;
+};
+`
+
+// TestLogTimesPlainPrints: a plain print (Python's print, Node's
+// process.stdout.write) has no timestamp of its own; its event has the
+// time it was written, as on AWS, not the invocation's start. Read back
+// with aws-sdk-go-v2's cloudwatchlogs client.
 func TestLogTimesPlainPrints(t *testing.T) {
 	t.Parallel()
 	d, c := servertest.InvokeEnv(t, nil)
 	testkit.CreateActive(t, c, testkit.PyFunction(t, "py-two-prints", pyTwoPrints))
-	testkit.Call(t, c, "py-two-prints", `{}`) // the cold start is not what is measured
+	testkit.CreateActive(t, c, testkit.NodeFunction(t, "node-two-writes", "index.js", "index.handler", nodeTwoWrites))
+	for _, fn := range []string{"py-two-prints", "node-two-writes"} {
+		t.Run(fn, func(t *testing.T) { checkPrintTimes(t, d, c, fn) })
+	}
+}
+
+func checkPrintTimes(t *testing.T, d *servertest.Daemon, c *lambda.Client, fn string) {
+	testkit.Call(t, c, fn, `{}`) // the cold start is not what is measured
 	before := time.Now().UnixMilli()
-	stream := strings.Trim(string(testkit.Call(t, c, "py-two-prints", `{}`).Payload), `"`)
+	stream := strings.Trim(string(testkit.Call(t, c, fn, `{}`).Payload), `"`)
 	after := time.Now().UnixMilli()
 
 	lc := d.Logs()
@@ -38,7 +55,7 @@ func TestLogTimesPlainPrints(t *testing.T) {
 	var times []int64
 	testkit.Eventually(t, 5*time.Second, "the second invocation's events", func() bool {
 		res, err := lc.GetLogEvents(context.Background(), &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName: aws.String("/aws/lambda/py-two-prints"), LogStreamName: aws.String(stream),
+			LogGroupName: aws.String("/aws/lambda/" + fn), LogStreamName: aws.String(stream),
 			StartTime: aws.Int64(before), StartFromHead: aws.Bool(true)})
 		if err != nil {
 			return false
