@@ -1,8 +1,9 @@
 // Package console is lambdad's web console: a page served at GET / that
-// calls lambdad's own Lambda API from the browser (signing with SigV4 when
-// --credentials is set), plus a few read-only JSON endpoints under
-// /_lambdad/console/api/ for what the Lambda API does not tell: recent
-// activity per function, recent logs and the Event queue.
+// calls lambdad's own Lambda and CloudWatch Logs APIs from the browser
+// (signing with SigV4 when --credentials is set; logs, live ones included,
+// are read as `aws logs` reads them), plus a few read-only JSON endpoints
+// under /_lambdad/console/api/ for what those APIs do not tell: recent
+// activity per function and the Event queue.
 package console
 
 import (
@@ -13,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/lambdad/lambdad/internal/awsproto"
@@ -29,7 +29,6 @@ var assets embed.FS
 // Source is what the data endpoints read (internal/invoke's Service).
 type Source interface {
 	Activity(functionARN, version string) []invoke.Bucket
-	RecentLogs(functionARN string, after int64) []invoke.LogRecord
 	PendingEvents(ctx context.Context, account, region string, limit int) ([]invoke.PendingEvent, error)
 }
 
@@ -68,7 +67,6 @@ func New(cfg Config) http.Handler {
 	h.mux.HandleFunc("GET /{$}", h.index)
 	h.mux.HandleFunc("GET "+Prefix+"api/info", h.info)
 	h.mux.HandleFunc("GET "+Prefix+"api/activity", h.authed(h.activity))
-	h.mux.HandleFunc("GET "+Prefix+"api/logs", h.authed(h.logs))
 	h.mux.HandleFunc("GET "+Prefix+"api/queue", h.authed(h.queue))
 	h.mux.HandleFunc("GET "+Prefix+"api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such console endpoint"})
@@ -140,15 +138,6 @@ func (h *handler) activity(w http.ResponseWriter, r *http.Request, id awsproto.I
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"bucketSeconds": 10, "buckets": h.cfg.Source.Activity(arn, r.URL.Query().Get("version"))})
-}
-
-func (h *handler) logs(w http.ResponseWriter, r *http.Request, id awsproto.Identity) {
-	arn, ok := functionARN(w, r, id)
-	if !ok {
-		return
-	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-	writeJSON(w, http.StatusOK, map[string]any{"records": h.cfg.Source.RecentLogs(arn, after)})
 }
 
 func (h *handler) queue(w http.ResponseWriter, r *http.Request, id awsproto.Identity) {

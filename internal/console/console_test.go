@@ -27,11 +27,6 @@ func (r *recorded) Activity(functionARN, version string) []invoke.Bucket {
 	return []invoke.Bucket{{Invocations: 3}}
 }
 
-func (r *recorded) RecentLogs(functionARN string, after int64) []invoke.LogRecord {
-	r.arn = functionARN
-	return []invoke.LogRecord{{Seq: after + 1, Log: "hi\n"}}
-}
-
 func (r *recorded) PendingEvents(ctx context.Context, account, region string, limit int) ([]invoke.PendingEvent, error) {
 	r.account, r.region = account, region
 	return []invoke.PendingEvent{{ID: "e1", Function: "f"}}, nil
@@ -89,7 +84,7 @@ func TestConsoleDataNeedsSignatureWithCredentials(t *testing.T) {
 	if json.Unmarshal([]byte(body), &info) != nil || !info.Credentials {
 		t.Errorf("info: %s", body)
 	}
-	for _, p := range []string{"api/queue", "api/activity?function=f", "api/logs?function=f"} {
+	for _, p := range []string{"api/queue", "api/activity?function=f"} {
 		res, body := get(t, h, Prefix+p, nil)
 		if res.StatusCode != 403 || !strings.Contains(body, "MissingAuthenticationTokenException") {
 			t.Errorf("unsigned %s: %d %s", p, res.StatusCode, body)

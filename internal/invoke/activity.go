@@ -4,24 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/lambdad/lambdad/internal/sandbox"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
-// Activity keeps, per function version, what the web console shows:
-// counts in time buckets and the log tails of the last invocations. It is
-// in memory only: a restart starts it afresh.
+// Activity keeps, per function version, what the web console charts:
+// counts in time buckets. It is in memory only: a restart starts it
+// afresh. (Logs are not kept here: the console reads them through the
+// CloudWatch Logs API, from the log store.)
 const (
 	activityBucket  = 10 * time.Second
 	activityBuckets = 60 // ten minutes
-	// activityLogs bounds the log records kept per function, and
-	// activityLogBytes each record's size (the end is kept, as Tail does).
-	activityLogs     = 100
-	activityLogBytes = 4096
 	// activitySamples bounds the durations kept per bucket for percentiles.
 	activitySamples = 512
 )
@@ -30,13 +25,11 @@ const (
 type activity struct {
 	mu    sync.Mutex
 	fns   map[string]*fnActivity // function ARN -> its activity
-	seq   int64                  // numbers log records across functions
 	clock func() time.Time       // nil: time.Now (tests)
 }
 
 type fnActivity struct {
 	buckets map[versionBucket]*bucketCounts
-	logs    []LogRecord
 }
 
 type versionBucket struct {
@@ -47,16 +40,6 @@ type versionBucket struct {
 type bucketCounts struct {
 	invocations, errors, throttles, coldStarts int
 	durations                                  []time.Duration
-}
-
-// LogRecord is one invocation's log output, as the console's live view
-// shows it.
-type LogRecord struct {
-	Seq     int64     `json:"seq"`
-	Time    time.Time `json:"time"`
-	Version string    `json:"version"`
-	Error   string    `json:"error,omitempty"`
-	Log     string    `json:"log"`
 }
 
 // Bucket is one time slice of a function version's activity.
@@ -80,8 +63,10 @@ func (a *activity) now() time.Time {
 	return time.Now()
 }
 
-// fn returns functionARN's activity, creating it; a.mu is held.
+// fn returns functionARN's activity, creating it (a tally keeps it).
 func (a *activity) fn(functionARN string) *fnActivity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.fns == nil {
 		a.fns = map[string]*fnActivity{}
 	}
@@ -111,43 +96,31 @@ func (a *activity) bucket(f *fnActivity, version string, now time.Time) *bucketC
 	return b
 }
 
-// ran records an invocation that ran.
-func (a *activity) ran(key sandbox.Key, res *sandbox.Result) {
+// ran records an invocation of f's version that ran.
+func (a *activity) ran(f *fnActivity, version string, d, init time.Duration, errored bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f := a.fn(key.FunctionARN)
-	b := a.bucket(f, key.Version, now)
+	b := a.bucket(f, version, now)
 	b.invocations++
-	if res.FunctionError != "" {
+	if errored {
 		b.errors++
 	}
-	if res.InitDuration > 0 {
+	if init > 0 {
 		b.coldStarts++
 	}
 	if len(b.durations) < activitySamples {
-		b.durations = append(b.durations, res.Duration)
-	}
-	if len(res.Log) == 0 {
-		return
-	}
-	log := res.Log
-	if len(log) > activityLogBytes {
-		log = log[len(log)-activityLogBytes:]
-	}
-	a.seq++
-	f.logs = append(f.logs, LogRecord{Seq: a.seq, Time: now, Version: key.Version, Error: res.FunctionError, Log: strings.ToValidUTF8(string(log), "\uFFFD")})
-	if len(f.logs) > activityLogs {
-		f.logs = slices.Delete(f.logs, 0, len(f.logs)-activityLogs)
+		b.durations = append(b.durations, d)
 	}
 }
 
-// throttled records an invocation refused by a concurrency limit.
-func (a *activity) throttled(functionARN, version string) {
+// throttled records an invocation of f's version refused by a concurrency
+// limit.
+func (a *activity) throttled(f *fnActivity, version string) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.bucket(a.fn(functionARN), version, now).throttles++
+	a.bucket(f, version, now).throttles++
 }
 
 // Activity returns functionARN's buckets of the last ten minutes, oldest
@@ -196,22 +169,6 @@ func percentile(d []time.Duration, p float64) float64 {
 	i := int(p*float64(len(d))+0.999999) - 1
 	i = min(max(i, 0), len(d)-1)
 	return float64(d[i].Microseconds()) / 1000
-}
-
-// RecentLogs returns functionARN's kept log records numbered after seq.
-func (s *Service) RecentLogs(functionARN string, after int64) []LogRecord {
-	a := &s.activity
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := []LogRecord{}
-	if f := a.fns[functionARN]; f != nil {
-		for _, r := range f.logs {
-			if r.Seq > after {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
 
 // PendingEvent is an Event invocation waiting in the queue (or running).
@@ -277,5 +234,4 @@ func (s *Service) ForgetActivity(functionARN, version string) {
 			delete(f.buckets, k)
 		}
 	}
-	f.logs = slices.DeleteFunc(f.logs, func(r LogRecord) bool { return r.Version == version })
 }

@@ -1,11 +1,8 @@
 package invoke
 
 import (
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/lambdad/lambdad/internal/sandbox"
 )
 
 func TestActivityBucketsAndPercentiles(t *testing.T) {
@@ -13,22 +10,18 @@ func TestActivityBucketsAndPercentiles(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.activity.clock = func() time.Time { return now }
 	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
-	latest := sandbox.Key{FunctionARN: fn, Version: "$LATEST"}
-	v1 := sandbox.Key{FunctionARN: fn, Version: "1"}
+	f := s.activity.fn(fn)
 	// 100 invocations of 1..100 ms in one bucket, the first a cold start,
 	// every tenth an error.
 	for i := 1; i <= 100; i++ {
-		res := sandbox.Result{Duration: time.Duration(i) * time.Millisecond, Log: []byte("line\n")}
+		var init time.Duration
 		if i == 1 {
-			res.InitDuration = time.Millisecond
+			init = time.Millisecond
 		}
-		if i%10 == 0 {
-			res.FunctionError = "Unhandled"
-		}
-		s.activity.ran(latest, &res)
+		s.activity.ran(f, "$LATEST", time.Duration(i)*time.Millisecond, init, i%10 == 0)
 	}
-	s.activity.throttled(fn, "$LATEST")
-	s.activity.ran(v1, &sandbox.Result{Duration: 500 * time.Millisecond})
+	s.activity.throttled(f, "$LATEST")
+	s.activity.ran(f, "1", 500*time.Millisecond, 0, false)
 
 	got := s.Activity(fn, "$LATEST")
 	if len(got) != 1 {
@@ -56,36 +49,9 @@ func TestActivityBucketsAndPercentiles(t *testing.T) {
 	if got := s.Activity(fn, ""); len(got) != 0 {
 		t.Errorf("after 11 minutes: %+v", got)
 	}
-	s.activity.ran(latest, &sandbox.Result{Duration: time.Millisecond})
+	s.activity.ran(f, "$LATEST", time.Millisecond, 0, false)
 	if n := len(s.activity.fns[fn].buckets); n != 1 {
 		t.Errorf("%d buckets kept, want 1", n)
-	}
-}
-
-func TestActivityLogsBounded(t *testing.T) {
-	s := &Service{}
-	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
-	k := sandbox.Key{FunctionARN: fn, Version: "$LATEST"}
-	for i := range activityLogs + 20 {
-		s.activity.ran(k, &sandbox.Result{Log: []byte(strings.Repeat("x", i) + "end\n")})
-	}
-	s.activity.ran(k, &sandbox.Result{}) // no output: no record
-	big := strings.Repeat("a", 2*activityLogBytes) + "tail\n"
-	s.activity.ran(k, &sandbox.Result{Log: []byte(big), FunctionError: "Unhandled"})
-	recs := s.RecentLogs(fn, 0)
-	if len(recs) != activityLogs {
-		t.Fatalf("%d records, want %d", len(recs), activityLogs)
-	}
-	last := recs[len(recs)-1]
-	if len(last.Log) != activityLogBytes || !strings.HasSuffix(last.Log, "tail\n") || last.Error != "Unhandled" {
-		t.Errorf("last record: %d bytes, error %q", len(last.Log), last.Error)
-	}
-	after := s.RecentLogs(fn, recs[len(recs)-2].Seq)
-	if len(after) != 1 || after[0].Seq != last.Seq {
-		t.Errorf("after: %+v", after)
-	}
-	if got := s.RecentLogs(fn, last.Seq); len(got) != 0 {
-		t.Errorf("nothing new: %+v", got)
 	}
 }
 
@@ -93,14 +59,11 @@ func TestActivityForgotten(t *testing.T) {
 	s := &Service{}
 	const fn = "arn:aws:lambda:us-east-1:000000000000:function:f"
 	for _, v := range []string{"$LATEST", "1"} {
-		s.activity.ran(sandbox.Key{FunctionARN: fn, Version: v}, &sandbox.Result{Log: []byte(v + "\n")})
+		s.activity.ran(s.activity.fn(fn), v, time.Millisecond, 0, false)
 	}
 	s.ForgetActivity(fn, "1")
 	if got := s.Activity(fn, ""); len(got) != 1 || got[0].Invocations != 1 {
 		t.Errorf("after forgetting version 1: %+v", got)
-	}
-	if got := s.RecentLogs(fn, 0); len(got) != 1 || got[0].Version != "$LATEST" {
-		t.Errorf("logs after forgetting version 1: %+v", got)
 	}
 	s.ForgetActivity(fn, "")
 	if got := s.Activity(fn, ""); len(got) != 0 || len(s.activity.fns) != 0 {

@@ -555,8 +555,8 @@ type runnable struct {
 	logGroup, logStream string // logGroup is the log store's key (logs.Key)
 	// retired is set once a newer key of the same version replaced it.
 	retired atomic.Bool
-	// m records its invocations (nil: no per-function metrics).
-	m FunctionMetrics
+	// m records its invocations (tally.go; nil for a fleet that failed).
+	m *tally
 }
 
 // function builds (once per snapshot) what the sandbox needs to run it.
@@ -646,7 +646,7 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 	}
 	logging(f, &cfg)
 	managedInstances(f, &cfg)
-	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f), m: s.fnMetrics(snap)})
+	actual, _ := s.fns.LoadOrStore(key, &runnable{fn: f, logGroup: logs.Key(snap.Ref.Account, snap.Ref.Region, logGroup(snap)), logStream: streamOf(f), m: s.tally(snap)})
 	// A new key for the same version means its code or configuration
 	// changed: environments of the old one finish their work and stop.
 	slot := versionSlot{key.FunctionARN, key.Version}
@@ -795,23 +795,17 @@ func deref32(n *int32, def int32) int32 {
 // so in lambdad's own log.
 func (s *Service) ran(r *runnable, requestID string, res *sandbox.Result) {
 	s.logInvocation(r, requestID, res)
-	s.counts.Invocations.Add(1)
-	s.counts.DurationMicros.Add(res.Duration.Microseconds())
-	if res.FunctionError != "" {
-		s.counts.FunctionErrors.Add(1)
-	}
-	if r.m != nil {
+	if r.m != nil { // nil only for a fleet that never started
 		r.m.Ran(res.Duration, res.InitDuration, res.FunctionError != "")
 	}
-	s.activity.ran(r.fn.Key, res)
 	if s.cfg.Logs != nil && len(res.Log) > 0 {
-		// Lines without a timestamp of their own (START, print output)
-		// are stamped when the invocation began.
+		// Lines without a timestamp of their own are stamped when they
+		// came (res.LogMarks); START when the invocation began.
 		stream := r.logStream
 		if res.LogStream != "" { // each environment has its own, as on AWS
 			stream = res.LogStream
 		}
-		s.cfg.Logs.AppendSince(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration))
+		s.cfg.Logs.AppendMarked(r.logGroup, stream, res.Log, time.Now().Add(-res.Duration-res.InitDuration), res.LogMarks)
 	}
 }
 

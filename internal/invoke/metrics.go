@@ -1,10 +1,6 @@
 package invoke
 
-import (
-	"time"
-
-	"github.com/lambdad/lambdad/internal/functions"
-)
+import "time"
 
 // Metrics keeps per-function figures (the server's are Prometheus's).
 type Metrics interface {
@@ -22,21 +18,4 @@ type FunctionMetrics interface {
 	Ran(d, init time.Duration, errored bool)
 	// Throttled records an invocation refused by a concurrency limit.
 	Throttled()
-}
-
-// fnMetrics is snap's recorder, or nil without Config.Metrics.
-func (s *Service) fnMetrics(snap *functions.Snapshot) FunctionMetrics {
-	if s.cfg.Metrics == nil {
-		return nil
-	}
-	return s.cfg.Metrics.Function(snap.Ref.Name, snap.Version)
-}
-
-// throttled counts a throttle of snap.
-func (s *Service) throttled(snap *functions.Snapshot) {
-	s.counts.Throttles.Add(1)
-	s.activity.throttled(snap.FunctionARN, snap.Version)
-	if m := s.fnMetrics(snap); m != nil {
-		m.Throttled()
-	}
 }

@@ -93,6 +93,7 @@ type Store struct {
 type entry struct {
 	group, stream string
 	data          []byte
+	marks         []Mark
 	start, at     int64 // ms: when the output began and when it was appended
 }
 
@@ -190,6 +191,14 @@ func (s *Store) Append(group, streamName string, data []byte) {
 // first that carries its own timestamp are stamped start, the last lines
 // (END, REPORT) the time of the append.
 func (s *Store) AppendSince(group, streamName string, data []byte, start time.Time) {
+	s.AppendMarked(group, streamName, data, start, nil)
+}
+
+// AppendMarked is AppendSince for output whose bytes' arrival times are
+// known (marks, in order of Off): a line without a timestamp of its own
+// takes the time of the last mark at or before its first byte. The caller
+// must not change marks afterwards.
+func (s *Store) AppendMarked(group, streamName string, data []byte, start time.Time, marks []Mark) {
 	now := ms(s.cfg.Now())
 	st := now
 	if !start.IsZero() {
@@ -206,7 +215,7 @@ func (s *Store) AppendSince(group, streamName string, data []byte, start time.Ti
 		s.cfg.Logger.Warn("function log queue full: record dropped", "group", group)
 		return
 	}
-	s.pending = append(s.pending, entry{group, streamName, data, st, now})
+	s.pending = append(s.pending, entry{group, streamName, data, marks, st, now})
 	s.bytes += len(data)
 	switch {
 	case s.bytes >= soonBytes:
@@ -239,7 +248,7 @@ func (s *Store) writePendingLocked() {
 	}
 	var live []Event
 	for _, e := range batch {
-		evs := Split(e.data, e.start, e.at)
+		evs := SplitMarked(e.data, e.marks, e.start, e.at)
 		if len(evs) == 0 {
 			continue
 		}
@@ -260,16 +269,34 @@ func (s *Store) writePendingLocked() {
 // timestamp (the runtimes' "[LEVEL]\t<time>\t..." and "<time>\t..." text
 // records, JSON records' "timestamp"/"time") keep it; others take the
 // last one seen, starting at start; the END and REPORT lines take at.
-func Split(data []byte, start, at int64) []Event {
+func Split(data []byte, start, at int64) []Event { return SplitMarked(data, nil, start, at) }
+
+// Mark says when the output from byte Off on arrived (ms since the epoch).
+type Mark struct {
+	Off int
+	At  int64
+}
+
+// SplitMarked is Split for output whose arrival times marks give: a line
+// without a timestamp of its own takes the time of the last mark at or
+// before its first byte (the time the runtime wrote it), one before every
+// mark (a platform line) the last time seen; START never precedes start.
+func SplitMarked(data []byte, marks []Mark, start, at int64) []Event {
 	evs := make([]Event, 0, bytes.Count(data, []byte{'\n'})+1)
 	last := start
+	off, mi, marked := 0, 0, int64(-1)
 	for len(data) > 0 {
+		for mi < len(marks) && marks[mi].Off <= off {
+			marked = min(marks[mi].At, at)
+			mi++
+		}
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i+1], data[i+1:]
 		} else {
 			data = nil
 		}
+		off += len(line)
 		if len(line) == 0 || line[0] == '\n' {
 			continue
 		}
@@ -289,12 +316,19 @@ func Split(data []byte, start, at int64) []Event {
 			full = msg + "\n"
 		}
 		ts := last
+		if marked >= 0 {
+			ts = marked
+		}
 		if t, ok := recordTime(msg); ok && t <= at && t >= start-recordSlack {
 			// Only a time within the invocation is the record's own:
 			// printed text that merely begins with a date is not.
 			ts = t
 		} else if strings.HasPrefix(msg, "END RequestId: ") || strings.HasPrefix(msg, "REPORT RequestId: ") {
 			ts = max(at, last)
+		} else if strings.HasPrefix(msg, "START RequestId: ") {
+			// Output kept from before the invocation (marked when it
+			// came) precedes it; START is when the invocation began.
+			ts = max(start, last)
 		}
 		last = ts
 		evs = append(evs, Event{Timestamp: ts, Ingestion: at, Message: full})

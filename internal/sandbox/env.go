@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/limits"
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimeapi"
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
@@ -89,6 +90,10 @@ type env struct {
 	preLog    []byte
 	readBuf   []byte
 	drainFd   func(fd uintptr) // drainLocked's reader; logMu held
+	// Arrival times of the output (logmarks.go): the current log's, the
+	// pre-log's, and the time of the read being kept.
+	marks, preMarks []logs.Mark
+	readAt          int64
 
 	idleSince time.Time // guarded by pool.mu
 	stopOnce  sync.Once

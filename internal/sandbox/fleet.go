@@ -63,7 +63,7 @@ func (f *Fleet) Start(ctx context.Context) ([]byte, error) {
 		return nil, &InitError{Payload: res.Payload, Log: res.Log}
 	}
 	// Its init's output is not any invocation's.
-	log := e.takeLogMulti(e.currentProc())
+	log, _ := e.takeLogMulti(e.currentProc())
 	f.p.mu.Lock()
 	if f.p.retired {
 		f.p.mu.Unlock()

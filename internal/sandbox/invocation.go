@@ -225,7 +225,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		res.Payload = exitErrorPayload(c.id, pr.state)
 		status, errType = "error", "Runtime.ExitError"
 	}
-	log := e.endLog(pr)
+	log, marks := e.endLog(pr)
 	switch o {
 	case outTimeout:
 		if !e.json {
@@ -243,6 +243,7 @@ func (e *env) finish(c *call, pr *proc, o outcome, start time.Time, initDur time
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
+	res.LogMarks = marks
 	res.LogStream = e.logStream
 	e.m.release(e)
 	return res

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/runtimeapi"
 )
 
@@ -463,7 +464,7 @@ func (e *env) forgetLocked(c *call) {
 // ended: calls share one stdout, so each one's log carries what came
 // before it ended (every line lands in exactly one call's log; in the JSON
 // log format each line names its own request id, as on AWS).
-func (e *env) takeLogMulti(pr *proc) []byte {
+func (e *env) takeLogMulti(pr *proc) ([]byte, []logs.Mark) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	if pr != nil {
@@ -473,7 +474,7 @@ func (e *env) takeLogMulti(pr *proc) []byte {
 	e.logBuf = nil
 	e.logFull = false
 	e.logActive = true // output between calls is kept for the next one
-	return b
+	return b, e.takeMarks()
 }
 
 func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur time.Duration) Result {
@@ -518,7 +519,9 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 		status, errType = "error", "Runtime.ExitError"
 	}
 	log := e.appendStart(make([]byte, 0, 512), c.id, start)
-	log = append(log, e.takeLogMulti(pr)...)
+	out, marks := e.takeLogMulti(pr)
+	shiftMarks(marks, len(log))
+	log = append(log, out...)
 	switch o {
 	case outTimeout:
 		if !e.json {
@@ -536,6 +539,7 @@ func (e *env) finishMulti(c *call, pr *proc, o outcome, start time.Time, initDur
 		}
 	}
 	res.Log = e.appendEnd(log, c.id, res, status, errType)
+	res.LogMarks = marks
 	res.LogStream = e.logStream
 	e.m.releaseSlot(e)
 	return res

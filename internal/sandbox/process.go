@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/sandbox/nsinit"
 )
 
@@ -159,6 +160,7 @@ func (e *env) readOutput(pr *proc) {
 				return false
 			}
 			if n > 0 {
+				e.stampRead()
 				e.appendOutputLocked(e.readBuf[:n])
 			}
 			e.logMu.Unlock()
@@ -179,6 +181,7 @@ func (e *env) drainLocked(pr *proc) {
 				if n <= 0 || err != nil {
 					return
 				}
+				e.stampRead()
 				e.appendOutputLocked(e.readBuf[:n])
 			}
 		}
@@ -210,10 +213,12 @@ func (e *env) keepOutputLocked(b []byte) {
 			}
 			return
 		}
+		e.addMark(&e.marks, len(e.logBuf))
 		e.logBuf = append(e.logBuf, b...)
 		return
 	}
 	if len(e.preLog)+len(b) <= maxPreLogBytes {
+		e.addMark(&e.preMarks, len(e.preLog))
 		e.preLog = append(e.preLog, b...)
 	}
 }
@@ -230,6 +235,10 @@ func (e *env) beginLog(pr *proc, id string, now time.Time) {
 	buf := make([]byte, 0, 512+len(e.preLog))
 	buf = append(buf, e.preLog...)
 	e.preLog = nil
+	// The pre-log's marks stand at the same offsets (marks not taken by
+	// an earlier log are dropped: their log was).
+	e.marks = append(e.marks[:0], e.preMarks...)
+	e.preMarks = nil
 	buf = e.appendStart(buf, id, now)
 	e.logBuf = buf
 	e.logFull = false
@@ -237,8 +246,9 @@ func (e *env) beginLog(pr *proc, id string, now time.Time) {
 	e.logMu.Unlock()
 }
 
-// endLog drains pending output and stops capturing.
-func (e *env) endLog(pr *proc) []byte {
+// endLog drains pending output and stops capturing: the log, and when
+// its output arrived.
+func (e *env) endLog(pr *proc) ([]byte, []logs.Mark) {
 	e.logMu.Lock()
 	if pr != nil {
 		e.drainLocked(pr)
@@ -247,8 +257,9 @@ func (e *env) endLog(pr *proc) []byte {
 	b := e.logBuf
 	e.logBuf = nil
 	e.logActive = false
+	marks := e.takeMarks()
 	e.logMu.Unlock()
-	return b
+	return b, marks
 }
 
 func (e *env) currentProc() *proc {
@@ -371,8 +382,9 @@ func (e *env) coldStart(ctx context.Context, inv *Invocation) (*proc, time.Durat
 	e.platformLog(func(b []byte) []byte { return e.appendInitEnd(b, initDur, status, errType) })
 	now := time.Now()
 	e.beginLog(pr, inv.RequestID, now)
-	log := e.endLog(pr)
+	log, marks := e.endLog(pr)
 	res.Log = e.appendEnd(log, inv.RequestID, *res, "failure", errType)
+	res.LogMarks = marks
 	res.LogStream = e.logStream
 	e.stop()
 	return nil, 0, res, nil

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lambdad/lambdad/internal/logs"
 )
 
 // Config configures a Manager.
@@ -142,9 +144,12 @@ type Invocation struct {
 
 // Result is the outcome of one invocation.
 type Result struct {
-	Payload         []byte
-	FunctionError   string // "" or "Unhandled"
-	Log             []byte
+	Payload       []byte
+	FunctionError string // "" or "Unhandled"
+	Log           []byte
+	// LogMarks say when Log's output arrived, for stamping its lines
+	// (logs.SplitMarked); nil when no output but lambdad's came.
+	LogMarks        []logs.Mark
 	LogStream       string // the environment's log stream ("" when it has none)
 	Duration        time.Duration
 	InitDuration    time.Duration // non-zero on cold starts

@@ -80,9 +80,14 @@ const consoleSnoop = `
 import os, urllib.request, urllib.error
 def handler(event, context):
     out = {}
-    for p in ["/_lambdad/console/api/logs?function=console-victim", "/_lambdad/console/api/queue", "/_lambdad/console/api/activity?function=console-victim"]:
+    base = os.environ["AWS_ENDPOINT_URL_LAMBDA"]
+    reqs = {p: urllib.request.Request(base + p) for p in ["/_lambdad/console/api/queue", "/_lambdad/console/api/activity?function=console-victim"]}
+    # The console reads logs through the Logs API.
+    reqs["FilterLogEvents"] = urllib.request.Request(base + "/", method="POST", data=b'{"logGroupName": "/aws/lambda/console-victim"}',
+        headers={"X-Amz-Target": "Logs_20140328.FilterLogEvents", "Content-Type": "application/x-amz-json-1.1"})
+    for p, req in reqs.items():
         try:
-            with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL_LAMBDA"] + p) as r:
+            with urllib.request.urlopen(req) as r:
                 out[p] = [r.status, r.read().decode()]
         except urllib.error.HTTPError as e:
             out[p] = [e.code, e.read().decode()]
@@ -93,7 +98,8 @@ def handler(event, context):
 // unsigned request is the default account's, but not from inside an
 // execution environment: there, as for the Lambda API, only the function's
 // own key is taken, so a function of account 123456789012 cannot read the
-// default account's logs through the console's endpoints.
+// default account's logs through the console's endpoints, nor through the
+// Logs API the console reads logs with.
 func TestConsoleRefusesFunctionsActingAsOthers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("environments are known by their socket's owner only when isolated (root)")

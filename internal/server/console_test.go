@@ -374,7 +374,7 @@ func TestConsoleCredentials(t *testing.T) {
 	c := testkit.Client(d.URL, "AKIDCONSOLE", "console-secret", testkit.Region)
 	testkit.CreateActive(t, c, testkit.PyFunction(t, "signed-hello", consoleHello))
 
-	for _, path := range []string{"/_lambdad/console/api/queue", "/_lambdad/console/api/activity?function=signed-hello", "/_lambdad/console/api/logs?function=signed-hello"} {
+	for _, path := range []string{"/_lambdad/console/api/queue", "/_lambdad/console/api/activity?function=signed-hello"} {
 		res, err := http.Get(d.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -409,5 +409,5 @@ func TestConsoleCredentials(t *testing.T) {
 		t.Errorf("response: %q", got)
 	}
 	b.until(t, 20*time.Second, "the signed activity endpoint feeds the chart", `document.querySelector('.chart[data-metric="invocations"]').dataset.total === "1"`)
-	b.until(t, 10*time.Second, "the signed logs endpoint feeds live logs", `document.querySelector('#live-logs').innerText.includes("console says hello to signed")`)
+	b.until(t, 10*time.Second, "signed Logs API calls feed live logs", `document.querySelector('#live-logs').innerText.includes("console says hello to signed")`)
 }

@@ -1,6 +1,6 @@
 // lambdad's web console: a small single-page app over lambdad's own Lambda
-// API and its /_lambdad/console/api/ endpoints. No framework, nothing
-// loaded from elsewhere.
+// API, its CloudWatch Logs API and its /_lambdad/console/api/ endpoints.
+// No framework, nothing loaded from elsewhere.
 "use strict";
 (() => {
   const API = "/_lambdad/console/api/";
@@ -47,11 +47,11 @@
     }
   }
   // call sends a request to lambdad, signed when it checks signatures.
-  async function call(method, path, { body = "", headers = {} } = {}) {
+  async function call(method, path, { body = "", headers = {}, service = "lambda" } = {}) {
     const url = new URL(path, location.origin);
     const hdrs = { ...headers };
     if (state.creds) {
-      Object.assign(hdrs, await SigV4.sign({ method, url, body, ...state.creds }));
+      Object.assign(hdrs, await SigV4.sign({ method, url, body, service, ...state.creds }));
     }
     const res = await fetch(url, { method, headers: hdrs, body: method === "GET" ? undefined : body, cache: "no-store" });
     const text = await res.text();
@@ -91,6 +91,124 @@
     return out;
   }
   const fnPath = (name) => "/2015-03-31/functions/" + encodeURIComponent(name);
+
+  // ---- logs, through lambdad's CloudWatch Logs API (JSON 1.1) -------------
+  async function logsCall(op, input) {
+    const r = await call("POST", "/", {
+      body: JSON.stringify(input),
+      headers: { "X-Amz-Target": "Logs_20140328." + op, "Content-Type": "application/x-amz-json-1.1" },
+      service: "logs",
+    });
+    if (r.status >= 300) {
+      let type = "";
+      try { type = (JSON.parse(r.text).__type || "").split("#").pop(); } catch {}
+      throw new APIError(r.status, type, errorText(r.text, r.headers).replace(/^[^:]*#/, ""));
+    }
+    return JSON.parse(r.text || "{}");
+  }
+  const fnLogGroup = (c) => (c.LoggingConfig && c.LoggingConfig.LogGroup) || "/aws/lambda/" + c.FunctionName;
+  const HISTORY = 50; // events per stream shown when a view opens
+  const LOOKBACK = 15 * 60 * 1000; // the longest invocation: its lines may land that late
+  // logTail follows log groups: DescribeLogStreams (latest first) tells
+  // which streams have new events, and GetLogEvents reads each on from its
+  // forward token. Unlike polling by time, this misses no event however
+  // late it lands (a long invocation's lines are stored when it ends, with
+  // the times they were written) and shows none twice. groups() names the
+  // groups to follow; show(events) gets each poll's new events, in time
+  // order, with their group and stream.
+  function logTail(page, groups, show) {
+    const streams = new Map(); // group + "\0" + stream -> { token, seen, recheck }
+    const opened = Date.now();
+    let first = true;
+    const readStream = async (group, s, out) => {
+      const k = group + "\0" + s.logStreamName;
+      let st = streams.get(k);
+      const ingested = s.lastIngestionTime || 0;
+      // One more read after a change: an append in the same millisecond
+      // as the one read leaves lastIngestionTime as it was.
+      if (st && ingested <= st.seen && !st.recheck) return;
+      if (!st) streams.set(k, (st = { token: "", seen: 0, recheck: 0 }));
+      st.recheck = ingested > st.seen ? 1 : 0;
+      st.seen = ingested;
+      const input = { logGroupName: group, logStreamName: s.logStreamName, startFromHead: true };
+      if (st.token) input.nextToken = st.token;
+      else if (first) Object.assign(input, { startFromHead: false, limit: HISTORY });
+      else input.startTime = opened - LOOKBACK;
+      for (let i = 0; i < 50; i++) {
+        const j = await logsCall("GetLogEvents", input);
+        for (const e of j.events || []) out.push({ ...e, group, stream: s.logStreamName });
+        const next = j.nextForwardToken;
+        if (!next || next === input.nextToken || !(j.events || []).length) {
+          if (next) st.token = next;
+          return;
+        }
+        st.token = input.nextToken = next;
+        input.startFromHead = true;
+        delete input.limit;
+        delete input.startTime;
+      }
+    };
+    const poll = async () => {
+      const out = [];
+      const names = await groups();
+      // A group or stream that fails (deleted meanwhile) must not cost the
+      // others' events: their tokens have moved on.
+      await Promise.all(names.map(async (group) => {
+        let j;
+        try {
+          j = await logsCall("DescribeLogStreams", { logGroupName: group, orderBy: "LastEventTime", descending: true, limit: 50 });
+        } catch (e) {
+          if (e.type !== "ResourceNotFoundException") console.warn(e); // not found: nothing logged yet
+          return;
+        }
+        await Promise.all((j.logStreams || []).map((s) => readStream(group, s, out).catch((e) => console.warn(e))));
+      }));
+      first = false;
+      out.sort((a, b) => a.timestamp - b.timestamp || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
+      show(out);
+    };
+    return poll().finally(() => every(page, 1500, poll));
+  }
+  // logLine renders one event: its time, its stream (and group), its message.
+  // shortStream is "[$LATEST]1a2b3c4d…" for "2026/12/05/[$LATEST]1a2b…" (32 hex).
+  const shortStream = (s) => {
+    const m = s.match(/(\[[^\]]*\])([0-9a-f]{8})[0-9a-f]{24}$/);
+    return m ? m[1] + m[2] + "…" : s;
+  };
+  function logLine(e, withGroup) {
+    const t = new Date(e.timestamp);
+    const hhmmss = t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0");
+    const msg = e.message.replace(/\n$/, ""); // each event is a block of its own
+    return h("span", { class: "event", "data-group": e.group, "data-stream": e.stream, "data-timestamp": e.timestamp },
+      h("span", { class: "ts", title: new Date(e.timestamp).toISOString() }, hhmmss), " ",
+      withGroup ? h("a", { class: "group", href: "#/fn/" + encodeURIComponent(e.group.replace(/^\/aws\/lambda\//, "")) }, e.group.replace(/^\/aws\/lambda\//, "")) : "",
+      withGroup ? " " : "",
+      h("span", { class: "stream", title: e.stream }, shortStream(e.stream)), " ", msg);
+  }
+  // appendLines adds events to a live log view, keeping its last max.
+  function appendLines(pre, evs, withGroup, max = 1000) {
+    if (!evs.length) return;
+    const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+    pre.append(...evs.map((e) => logLine(e, withGroup)));
+    while (pre.childNodes.length > max) pre.firstChild.remove();
+    if (stick) pre.scrollTop = pre.scrollHeight;
+    pre.dataset.events = String(Number(pre.dataset.events || 0) + evs.length);
+  }
+  // invocationLog reads one invocation's log from the Logs API: the events
+  // naming its request id tell the stream and the time span, GetLogEvents
+  // the lines between its START and its REPORT. null until REPORT is stored.
+  async function invocationLog(group, requestId) {
+    const f = await logsCall("FilterLogEvents", { logGroupName: group, filterPattern: '"' + requestId + '"', startTime: Date.now() - LOOKBACK - 60000 });
+    const mine = f.events || [];
+    const report = mine.find((e) => e.message.startsWith("REPORT RequestId: " + requestId) || (e.message.includes('"platform.report"') && e.message.includes(requestId)));
+    if (!report) return null;
+    const from = Math.min(...mine.filter((e) => e.logStreamName === report.logStreamName).map((e) => e.timestamp));
+    const g = await logsCall("GetLogEvents", { logGroupName: group, logStreamName: report.logStreamName, startTime: from, endTime: report.timestamp + 1, startFromHead: true });
+    const evs = g.events || [];
+    let i = evs.findIndex((e) => e.message.includes(requestId));
+    const j = evs.findIndex((e) => e.message === report.message && e.timestamp === report.timestamp);
+    return { stream: report.logStreamName, events: evs.slice(Math.max(i, 0), j >= 0 ? j + 1 : evs.length) };
+  }
 
   // ---- credentials -------------------------------------------------------
   function askCredentials(message) {
@@ -202,11 +320,13 @@
     const charts = h("div", { class: "charts", id: "charts" });
     const metrics = h("section", { class: "card", id: "metrics" }, h("h2", {}, "Metrics ", h("span", { class: "muted" }, "(last 10 minutes, 10 s buckets)")), charts);
     const logs = h("pre", { class: "logs", id: "live-logs" });
-    const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live logs ", h("span", { class: "muted" }, "(every invocation's output, as it ends) "),
+    const groupName = h("code", { id: "live-group" }, "/aws/lambda/" + name);
+    const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live logs ", h("span", { class: "muted" }, "(every invocation's lines as they are stored, from the Logs API: ", groupName, ") "),
       h("button", { type: "button", class: "secondary", id: "clear-logs", onclick: () => logs.replaceChildren() }, "Clear")), logs);
     const durable = h("section", { class: "card", id: "durable", hidden: true }, h("h2", {}, "Durable executions"));
     const mappings = h("section", { class: "card", id: "function-mappings", hidden: true }, h("h2", {}, "Event source mappings"));
-    setMain(title, h("div", { class: "row" }, h("div", {}, config, versions), h("div", {}, invokeForm(name, page), metrics)), live, durable, mappings);
+    const group = { name: "/aws/lambda/" + name };
+    setMain(title, h("div", { class: "row" }, h("div", {}, config, versions), h("div", {}, invokeForm(name, page, group), metrics)), live, durable, mappings);
 
     let fn;
     try {
@@ -215,6 +335,8 @@
       return showError(config, e);
     }
     const c = fn.Configuration || {};
+    group.name = fnLogGroup(c);
+    groupName.textContent = group.name;
     title.append(badge(c.State));
     config.replaceChildren(h("h2", {}, "Configuration"), kvTable(c, "config-table"));
     if (fn.Tags) config.append(h("h2", {}, "Tags"), kvTable(fn.Tags, "tags-table"));
@@ -236,23 +358,12 @@
     }).catch((e) => versions.append(h("p", { class: "error" }, String(e.message))));
 
     const refreshMetrics = async () => drawCharts(charts, await getJSON(API + "activity?function=" + encodeURIComponent(name)));
-    let seq = 0;
-    const refreshLogs = async () => {
-      const j = await getJSON(API + "logs?function=" + encodeURIComponent(name) + "&after=" + seq);
-      for (const r of j.records) {
-        seq = Math.max(seq, r.seq);
-        logs.append(h("span", { class: "muted" }, "— " + fmtTime(r.time) + " · " + r.version + (r.error ? " · " + r.error : "") + "\n"), r.log.endsWith("\n") ? r.log : r.log + "\n");
-      }
-      while (logs.childNodes.length > 600) logs.firstChild.remove();
-      if (j.records.length) logs.scrollTop = logs.scrollHeight;
-      if (!logs.childNodes.length) logs.textContent = "";
-      logs.dataset.records = String(seq);
-    };
-    state.refresh = async () => { await refreshMetrics(); await refreshLogs(); };
+    state.refresh = refreshMetrics;
     refreshMetrics().catch((e) => showError(charts, e));
-    refreshLogs().catch(() => {});
     every(page, 4000, refreshMetrics);
-    every(page, 2000, refreshLogs);
+    logTail(page, async () => [group.name], (evs) => appendLines(logs, evs, false))
+      .then(() => (logs.dataset.ready = "1"))
+      .catch((e) => logs.append(h("span", { class: "error" }, String(e.message || e) + "\n")));
 
     getJSON("/2025-12-01/functions/" + encodeURIComponent(name) + "/durable-executions").then((j) => {
       const xs = j.DurableExecutions || [];
@@ -271,7 +382,7 @@
     }).catch(() => {});
   }
 
-  function invokeForm(name, page) {
+  function invokeForm(name, page, group) {
     const payload = h("textarea", { id: "payload", spellcheck: "false" }, '{\n  "key": "value"\n}');
     const type = h("select", { id: "invocation-type" }, h("option", {}, "RequestResponse"), h("option", {}, "Event"), h("option", {}, "DryRun"));
     const qualifier = h("input", { id: "qualifier", placeholder: "$LATEST", size: 10 });
@@ -323,6 +434,8 @@
         const logResult = r.headers.get("X-Amz-Log-Result");
         tail.hidden = !logResult;
         tail.textContent = logResult ? new TextDecoder().decode(Uint8Array.from(atob(logResult), (ch) => ch.charCodeAt(0))) : "";
+        const rid = r.headers.get("X-Amzn-RequestId");
+        if (r.status === 202 && rid) followEvent(rid);
       } catch (e) {
         status.className = "status-bad";
         status.textContent = String(e.message || e);
@@ -331,6 +444,22 @@
       }
       if (page === state.page && state.refresh) state.refresh().catch(() => {});
     });
+    // An Event invocation's log is read from the Logs API once it ran.
+    async function followEvent(rid) {
+      tail.hidden = false;
+      tail.dataset.requestId = rid;
+      tail.textContent = "Queued as " + rid + ": its log shows here once it has run.";
+      for (let i = 0; i < 120 && page === state.page && tail.dataset.requestId === rid; i++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        let got = null;
+        try { got = await invocationLog(group.name, rid); } catch (e) { console.warn(e); }
+        if (got && tail.dataset.requestId === rid) {
+          tail.replaceChildren(...got.events.map((e) => logLine({ ...e, group: group.name, stream: got.stream }, false)));
+          tail.dataset.stream = got.stream;
+          return;
+        }
+      }
+    }
     return h("section", { class: "card", id: "invoke-card" }, form);
   }
 
@@ -429,11 +558,40 @@
     every(page, 3000, refresh);
   }
 
+  // Live logs of every function: every log group, followed as on a
+  // function's page.
+  const MAX_GROUPS = 50;
+  async function logsPage() {
+    const page = newPage();
+    const logs = h("pre", { class: "logs all", id: "all-logs" });
+    const status = h("p", { class: "muted", id: "all-logs-status" }, "Reading log groups…");
+    setMain(h("h1", {}, "Live logs"), h("p", { class: "muted" }, "Every function's log lines as they are stored, read through this lambdad's CloudWatch Logs API (as ", h("code", {}, "aws logs"), " reads them); they survive restarts."),
+      h("section", { class: "card", id: "all-live" }, status, logs));
+    const groups = async () => {
+      const names = [];
+      let token;
+      do {
+        const j = await logsCall("DescribeLogGroups", token ? { nextToken: token } : {});
+        for (const g of j.logGroups || []) names.push(g.logGroupName);
+        token = j.nextToken;
+      } while (token && names.length < MAX_GROUPS);
+      status.textContent = names.length ? "Following " + names.length + " log group" + (names.length === 1 ? "" : "s") + (names.length >= MAX_GROUPS ? " (the first " + MAX_GROUPS + ")" : "") + "." : "No logs yet: invoke a function.";
+      return names.slice(0, MAX_GROUPS);
+    };
+    try {
+      await logTail(page, groups, (evs) => appendLines(logs, evs, true));
+      logs.dataset.ready = "1";
+    } catch (e) {
+      showError(status, e);
+    }
+  }
+
   function route() {
     const hash = location.hash || "#/";
     let m;
     if ((m = hash.match(/^#\/fn\/(.+)$/))) return functionPage(decodeURIComponent(m[1]));
     if (hash === "#/queue") return queuePage();
+    if (hash === "#/logs") return logsPage();
     if (hash === "#/mappings") return mappingsPage();
     return functionsPage();
   }
