@@ -37,6 +37,10 @@ const changesChannel = "lambdad_changes"
 // serialization failure or deadlock.
 const pgMaxAttempts = 30
 
+// pgDefaultConns is the connections a node keeps at most when the URL does
+// not say (pool_max_conns=N).
+const pgDefaultConns = 16
+
 // pgScanChunk is how many rows a Scan reads per round trip: a page of a
 // List operation is one query, a full scan a few.
 const pgScanChunk = 256
@@ -46,7 +50,6 @@ const pgScanChunk = 256
 // nodes race, one commits and the other runs fn again on the new state.
 type Postgres struct {
 	pool *pgxpool.Pool
-	url  string
 	log  *slog.Logger
 	// node tags this process's notifications, so its listener skips them.
 	node string
@@ -78,15 +81,28 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*Postgres,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool, err := pgschema.Connect(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, max(4, CPUs), would queue a busy node's
+		// requests behind a handful of connections.
+		cfg.MaxConns = pgDefaultConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", cfg.ConnConfig.Host, err)
 	}
 	if err := pgschema.Migrate(ctx, pool, "store", pgSteps); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	p := &Postgres{pool: pool, url: url, log: log, node: fmt.Sprintf("%016x", rand.Uint64())}
+	p := &Postgres{pool: pool, log: log, node: fmt.Sprintf("%016x", rand.Uint64())}
 	return p, nil
 }
 

@@ -20,7 +20,12 @@ func TestPostgresWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := OpenPostgres(ctx, url, nil)
+	// Pool settings in the URL are the pool's, not the listener's.
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	b, err := OpenPostgres(ctx, url+sep+"pool_max_conns=3", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

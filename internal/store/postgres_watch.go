@@ -38,7 +38,7 @@ func (p *Postgres) listenLoop(ctx context.Context) {
 	defer close(p.done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		conn, err := pgx.Connect(ctx, p.url)
+		conn, err := pgx.ConnectConfig(ctx, p.pool.Config().ConnConfig.Copy())
 		if err == nil {
 			_, err = conn.Exec(ctx, "LISTEN "+changesChannel)
 		}
