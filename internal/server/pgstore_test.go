@@ -163,6 +163,35 @@ func TestPostgresTwoNodes(t *testing.T) {
 		testkit.WaitUpdated(t, a, "shared")
 	}
 
+	// Two creates of one name: one 201, one 409.
+	for i := range 5 {
+		name := fmt.Sprintf("twin-%d", i)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for n, c := range []*lambda.Client{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[n] = c.CreateFunction(ctx, testkit.PyFunction(t, name, envHandler))
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			var ae smithy.APIError
+			switch {
+			case err == nil:
+				won++
+			case errors.As(err, &ae) && ae.ErrorCode() == "ResourceConflictException":
+			default:
+				t.Fatalf("create %s: %v", name, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("create %s: %d creates succeeded (%v), want exactly 1", name, won, errs)
+		}
+	}
+
 	// B has a cached snapshot of the function; A's update must reach it
 	// through the notification, not a timeout.
 	if got := invokeString(t, b, "shared"); got != "a0" {
