@@ -69,6 +69,34 @@ func TestPostgresWatch(t *testing.T) {
 		t.Errorf("unexpected report %q", v)
 	case <-time.After(200 * time.Millisecond):
 	}
+
+	// The listening connections break (a server restart, a network
+	// cut): once back, each node says anything may have changed, since it
+	// may have missed notifications meanwhile.
+	_, err = a.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []chan []string{got, own} {
+		select {
+		case v := <-c:
+			if v != nil {
+				t.Fatalf("report after reconnecting = %q, want nil (anything)", v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no report after the listening connection broke")
+		}
+	}
+	must(t, a.Update(ctx, func(tx Tx) error { return tx.Put("x", "k2", nil) }))
+	select {
+	case v := <-got:
+		if !slices.Equal(v, []string{"x"}) {
+			t.Fatalf("after reconnecting: reported %q", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no report of a write after reconnecting")
+	}
 }
 
 // TestPostgresRefused: a bad URL or an unreachable server fails at open.
