@@ -41,9 +41,13 @@ const pgMaxAttempts = 30
 // not say (pool_max_conns=N).
 const pgDefaultConns = 16
 
-// pgScanChunk is how many rows a Scan reads per round trip: a page of a
-// List operation is one query, a full scan a few.
-const pgScanChunk = 256
+// A Scan reads pgScanFirst rows in its first round trip, enough for a page
+// of a List operation (MaxItems 50, and one more to know if there are
+// more), then pgScanChunk per round trip.
+const (
+	pgScanFirst = 64
+	pgScanChunk = 1024
+)
 
 // Postgres is the store shared by several lambdad nodes: one table of
 // (bucket, key, val) rows. Update is a SERIALIZABLE transaction: when two
@@ -398,9 +402,9 @@ func (x *pgTx) Scan(bucket, prefix, after string, fn func(string, []byte) bool) 
 		v []byte
 	}
 	var chunk []kv
-	for {
+	for limit := pgScanFirst; ; limit = pgScanChunk {
 		cond, args := keyRange(prefix, after)
-		q := "SELECT key, val FROM lambdad_kv WHERE bucket = $1 AND " + cond + fmt.Sprintf(" ORDER BY key LIMIT %d", pgScanChunk)
+		q := "SELECT key, val FROM lambdad_kv WHERE bucket = $1 AND " + cond + fmt.Sprintf(" ORDER BY key LIMIT %d", limit)
 		chunk = chunk[:0]
 		// The rows are read before fn sees them: fn may use the
 		// transaction, which a connection reading rows cannot.
@@ -425,7 +429,7 @@ func (x *pgTx) Scan(bucket, prefix, after string, fn func(string, []byte) bool) 
 				return nil
 			}
 		}
-		if len(chunk) < pgScanChunk {
+		if len(chunk) < limit {
 			return nil
 		}
 		after = chunk[len(chunk)-1].k
