@@ -216,7 +216,8 @@ func TestMigrateStore(t *testing.T) {
 	ctx := context.Background()
 	url := testkit.Postgres(t)
 	dir := t.TempDir()
-	d := servertest.StartLambdad(t, dir, servertest.IsolationOff)
+	// On bbolt, whatever LAMBDAD_TEST_STORE says: that is what is moved.
+	d := servertest.StartLambdad(t, dir, func(cfg *server.Config) { cfg.Store = ""; cfg.Isolation = "off" })
 	c := servertest.InvokeClient(d)
 	in := testkit.PyFunction(t, "moved", envHandler)
 	in.Environment = &types.Environment{Variables: map[string]string{"VAL": "kept"}}
