@@ -149,6 +149,7 @@ func (p *Postgres) Update(ctx context.Context, fn func(Tx) error) error {
 		if !retry || attempt == pgMaxAttempts {
 			return err
 		}
+		p.log.Debug("store: a concurrent transaction conflicted; running this one again", "attempt", attempt, "err", err)
 		// Jitter so the losers of one race do not collide again.
 		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
 		select {
