@@ -37,6 +37,9 @@ func run(args []string) error {
 		fmt.Println(versionLine())
 		return nil
 	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(args[1:])
+	}
 	cfg, lv, err := parseSettings(args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -110,6 +113,7 @@ func (st *settings) flags() *flag.FlagSet {
 	cfg := &st.cfg
 	fl.StringVar(&cfg.Listen, "listen", "127.0.0.1:9001", "address to serve the Lambda API on (LAMBDAD_LISTEN)")
 	fl.StringVar(&cfg.DataDir, "data-dir", "./lambdad-data", "directory for metadata, code and logs (LAMBDAD_DATA_DIR)")
+	storeVar(fl, &cfg.Store, "store", "metadata store: postgres://USER:PASS@HOST/DB shares it between lambdad nodes; default bbolt in --data-dir (LAMBDAD_STORE)")
 	durationVar(fl, &cfg.Transition, "transition", 100*time.Millisecond, 0, "how long State Pending and LastUpdateStatus InProgress last (LAMBDAD_TRANSITION)")
 	fl.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for S3Bucket/S3Key code (LAMBDAD_S3_ENDPOINT)")
 	intVar(fl, &cfg.ConcurrencyLimit, "concurrency-limit", limits.DefaultConcurrentExecutions, 1, math.MaxInt32, "concurrent executions per account (LAMBDAD_CONCURRENCY_LIMIT)")

@@ -111,7 +111,7 @@ func TestCheckpointTransitions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, store.NewMemory())
+			e := newEnv(t, testStore(t))
 			r := e.run("x")
 			for _, ups := range c.setup {
 				r.mustCP(ups...)
@@ -145,7 +145,7 @@ func TestCheckpointTransitions(t *testing.T) {
 }
 
 func TestCheckpointDetails(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("x")
 	res := r.mustCP(waitFor("w", 30), with(up("cb", TypeCallback, ActionStart), func(u *spec.OperationUpdate) {
 		u.CallbackOptions = &spec.CallbackOptions{TimeoutSeconds: ptr(int32(60)), HeartbeatTimeoutSeconds: ptr(int32(10))}

@@ -9,14 +9,23 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/store"
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
-// stores runs f against the in-memory store and against bbolt, whose byte
-// order the index relies on.
+// stores runs f against the in-memory store, bbolt and PostgreSQL, whose
+// byte order the index relies on.
 func stores(t *testing.T, f func(t *testing.T, s store.Store)) {
 	t.Run("memory", func(t *testing.T) { f(t, store.NewMemory()) })
 	t.Run("bolt", func(t *testing.T) {
 		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		f(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s, err := store.OpenPostgres(context.Background(), testkit.Postgres(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func TestTokenMisuse(t *testing.T) {
 // the same answer and applies nothing; another ClientToken with the consumed
 // token is a stale token [EMU-PY].
 func TestClientToken(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	ups := []spec.OperationUpdate{up("s", TypeStep, ActionStart)}
 	a, err := e.s.Checkpoint(ctx, r.arn, r.tok, "ct-1", ups)
@@ -158,7 +158,7 @@ func TestWaitFiresAndWakes(t *testing.T) {
 }
 
 func TestStepRetry(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	for attempt := int32(1); attempt <= 2; attempt++ {
 		r.mustCP(up("s", TypeStep, ActionStart))
@@ -209,7 +209,7 @@ func callbackID(t *testing.T, r *run, opID string) string {
 }
 
 func TestCallbacks(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	r.mustCP(up("ok", TypeCallback, ActionStart), up("ko", TypeCallback, ActionStart),
 		with(up("hb", TypeCallback, ActionStart), func(u *spec.OperationUpdate) {
@@ -274,7 +274,7 @@ func TestCallbacks(t *testing.T) {
 }
 
 func TestExecutionTimeoutAndStop(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	r.mustCP(waitFor("w", 7200))
 	r.finish(`{"Status":"PENDING"}`)
@@ -338,7 +338,7 @@ func TestFinish(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, store.NewMemory())
+			e := newEnv(t, testStore(t))
 			r := e.run("a")
 			if c.checkpoint != nil {
 				r.mustCP(c.checkpoint...)
@@ -424,7 +424,7 @@ func TestPurge(t *testing.T) {
 // TestWakeOnce: an execution is handed to the invoker once per need, however
 // many of its timers fire before it is invoked.
 func TestWakeOnce(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	r.mustCP(waitFor("w1", 1), waitFor("w2", 2))
 	r.finish(`{"Status":"PENDING"}`)
@@ -445,7 +445,7 @@ func TestWakeOnce(t *testing.T) {
 // TestClientTokenReplayStartsNothing: a replayed checkpoint does not hand
 // its chained invokes to the invoker a second time.
 func TestClientTokenReplayStartsNothing(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	ups := []spec.OperationUpdate{with(up("k", TypeChainedInvoke, ActionStart), func(u *spec.OperationUpdate) {
 		u.ChainedInvokeOptions = &spec.ChainedInvokeOptions{FunctionName: ptr("g:1")}

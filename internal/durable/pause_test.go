@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
-	"github.com/lambdad/lambdad/internal/store"
 )
 
 // TestPauseTimeout: a pause with its timeout paused (the default) moves the
@@ -13,7 +12,7 @@ import (
 // back extended by the time paused; with ExecutionTimeoutPaused false the
 // timeout runs on while paused.
 func TestPauseTimeout(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a") // ExecutionTimeout 3600 s
 	r.mustCP(waitFor("w", 7200))
 	r.finish(`{"Status":"PENDING"}`)
@@ -72,7 +71,7 @@ func TestPauseTimeout(t *testing.T) {
 // TestPauseRefusals: the states that refuse a pause or a resume, the client
 // tokens that make a repeat a success, and a replay asked for while paused.
 func TestPauseRefusals(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	// PAUSING while the invocation runs; its next checkpoint is refused,
 	// applying nothing.
@@ -144,7 +143,7 @@ func TestPauseRefusals(t *testing.T) {
 // BeginInvocation not yet run) is not handed out again by the resume, which
 // would start two invocations, the first one's token then stale.
 func TestPauseWakesOnce(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	r.mustCP(waitFor("w", 10))
 	r.finish(`{"Status":"PENDING"}`)

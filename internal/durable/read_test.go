@@ -97,7 +97,7 @@ func TestHistory(t *testing.T) {
 }
 
 func TestStatePagesAndHidesClosedChildren(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	var ups []spec.OperationUpdate
 	for i := range 5 {
@@ -138,7 +138,7 @@ func TestStatePagesAndHidesClosedChildren(t *testing.T) {
 }
 
 func TestListByFunction(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	var arns []string
 	for i := range 5 {
 		r := e.run(fmt.Sprintf("n%d", i))

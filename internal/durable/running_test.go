@@ -14,7 +14,7 @@ import (
 // closed, so a start reads those and not the closed ones kept for their
 // retention; Pending and ChainedStarted read it.
 func TestRunningIndex(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	done := e.run("done")
 	done.finish(`{"Status":"SUCCEEDED","Result":"1"}`)
 	stopped := e.run("stopped")
@@ -60,7 +60,7 @@ func id(t *testing.T, arn string) string {
 // ChainedStarted those that started a chained invoke; an index value
 // from before the flags makes both read the execution.
 func TestRunningFlags(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	waiting := e.run("waiting")
 	waiting.mustCP(waitFor("w", 5))
 	waiting.finish(`{"Status":"PENDING"}`)

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/spec"
-	"github.com/lambdad/lambdad/internal/store"
 )
 
 func TestSpecShapes(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	r.mustCP(up("p", TypeContext, ActionStart),
 		parent(with(up("k", TypeChainedInvoke, ActionStart), func(u *spec.OperationUpdate) {
@@ -60,7 +59,7 @@ func TestSpecShapes(t *testing.T) {
 // TestInitialStatePages: an invocation's event carries the first page of
 // operations; the rest is read with State from its NextMarker.
 func TestInitialStatePages(t *testing.T) {
-	e := newEnv(t, store.NewMemory())
+	e := newEnv(t, testStore(t))
 	r := e.run("a")
 	var ups []spec.OperationUpdate
 	for i := range MaxPageSize + 5 {

@@ -11,7 +11,7 @@ import (
 	"github.com/lambdad/lambdad/internal/caller"
 	"github.com/lambdad/lambdad/internal/fault"
 	"github.com/lambdad/lambdad/internal/spec"
-	"github.com/lambdad/lambdad/internal/store"
+	"github.com/lambdad/lambdad/internal/store/storetest"
 )
 
 // fixture is a control plane over an in-memory store, with a clock the
@@ -34,7 +34,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{t: t, ctx: context.Background(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		id: caller.Identity{Account: "123456789012", Region: "us-east-1"}}
-	f.s = New(Config{Store: store.NewMemory(), Blobs: bl, Transition: transition, Now: func() time.Time { return f.now }})
+	f.s = New(Config{Store: storetest.Open(t, "memory"), Blobs: bl, Transition: transition, Now: func() time.Time { return f.now }})
 	return f
 }
 

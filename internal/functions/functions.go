@@ -449,6 +449,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 	}
 	var unused []string
 	err := s.update(ctx, func(tx store.Tx) error {
+		unused = nil // the store may run this again
 		// Not withFunction: the record goes, or is saved only when the
 		// deleted version was the last published one.
 		rec, err := s.loadFunction(tx, ref.Unqualified())

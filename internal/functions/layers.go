@@ -206,6 +206,7 @@ func (s *Service) DeleteLayer(ctx context.Context, ref LayerRef, n int64) error 
 	}
 	var unused []string
 	err := s.update(ctx, func(tx store.Tx) error {
+		unused = nil // the store may run this again
 		lv, err := loadLayer(tx, ref, n)
 		if err != nil || lv == nil {
 			return err

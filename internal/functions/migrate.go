@@ -40,8 +40,9 @@ func Migrate(ctx context.Context, st store.Store, log *slog.Logger) error {
 	start := time.Now()
 	var n int
 	err = st.Update(ctx, func(tx store.Tx) error {
-		// Read again: another process cannot hold the store (bbolt locks
-		// it), but the transaction must see what it upgrades.
+		// Read again: another node may have upgraded it meanwhile, and
+		// the transaction must see what it upgrades (it may run again).
+		n = 0
 		v, err := schemaOf(tx.Get(bMeta, metaKeySchema))
 		if err != nil {
 			return err

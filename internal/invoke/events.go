@@ -223,6 +223,10 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	var record *event
 	var deliveries []delivery
 	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		// The store may run this again (a conflict on a shared store):
+		// each run starts from the event as it was.
+		e := e
+		outcome, record, deliveries = "", nil, nil
 		if tx.Get(bEvents, oldKey) == nil {
 			return nil // not ours any more (see above)
 		}

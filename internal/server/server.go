@@ -44,6 +44,9 @@ type Config struct {
 	DataDir    string
 	Transition time.Duration
 	S3Endpoint string
+	// Store is the metadata store: a postgres:// URL (shared by every node
+	// given it), or "" for bbolt in DataDir.
+	Store string
 	// ConcurrencyLimit is each account's concurrent executions limit.
 	ConcurrencyLimit int
 	// StreamMaxBytes is the most a streamed response may be (0: AWS's 200
@@ -197,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "metadata.db"))
+	st, secret, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +210,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	bl, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"), log)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret"))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -292,6 +290,7 @@ func New(cfg Config) (*Server, error) {
 	fcfg.CapacityProviders = caps
 	fs := functions.New(fcfg)
 	caps.SetUsers(fs)
+	watchStore(st, fs)
 	if err := fs.CollectUnreferenced(context.Background()); err != nil {
 		log.Warn("collect unreferenced code", "err", err)
 	}

@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
+
+	"github.com/lambdad/lambdad/internal/testkit"
 )
 
 // Every Store keeps the same contract: these run against each engine.
@@ -19,6 +24,13 @@ func TestContract(t *testing.T) {
 			return s
 		},
 		"memory": func(*testing.T) Store { return NewMemory() },
+		"postgres": func(t *testing.T) Store {
+			s, err := OpenPostgres(context.Background(), testkit.Postgres(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
 	}
 	for name, open := range engines {
 		t.Run(name, func(t *testing.T) {
@@ -175,7 +187,125 @@ var contract = []struct {
 	}},
 }
 
-func must(t *testing.T, err error) {
+func init() {
+	contract = append(contract,
+		struct {
+			name string
+			run  func(t *testing.T, s Store)
+		}{"concurrent read-modify-write", func(t *testing.T, s Store) {
+			// Two writers each add 1 to a counter 100 times: no increment
+			// may be lost, whichever writer loses a race runs again.
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			errs := make(chan error, 2)
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 100 {
+						err := s.Update(ctx, func(tx Tx) error {
+							n, _ := strconv.Atoi(string(tx.Get("c", "n")))
+							return tx.Put("c", "n", []byte(strconv.Itoa(n+1)))
+						})
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			must(t, s.View(ctx, func(tx Tx) error {
+				if got := string(tx.Get("c", "n")); got != "200" {
+					t.Errorf("counter = %s, want 200", got)
+				}
+				return nil
+			}))
+		}},
+		struct {
+			name string
+			run  func(t *testing.T, s Store)
+		}{"bytewise order", func(t *testing.T, s Store) {
+			// Keys sort as bytes, as in bbolt: not by any locale's rules.
+			ctx := context.Background()
+			keys := []string{"B", "a", "_", "a\x00", "\xff", "\xff\xff", "\xfe", "é", "Z", "aB", "ab", "a-b", "a b"}
+			must(t, s.Update(ctx, func(tx Tx) error {
+				for _, k := range keys {
+					must(t, tx.Put("o", k, []byte(k)))
+				}
+				return nil
+			}))
+			want := slices.Clone(keys)
+			slices.Sort(want) // Go compares strings bytewise
+			must(t, s.View(ctx, func(tx Tx) error {
+				var got []string
+				tx.Scan("o", "", "", func(k string, v []byte) bool {
+					if string(v) != k {
+						t.Errorf("key %q holds %q", k, v)
+					}
+					got = append(got, k)
+					return true
+				})
+				if !slices.Equal(got, want) {
+					t.Errorf("order %q, want %q", got, want)
+				}
+				got = nil
+				tx.Scan("o", "\xff", "", func(k string, _ []byte) bool { got = append(got, k); return true })
+				if !slices.Equal(got, []string{"\xff", "\xff\xff"}) {
+					t.Errorf("Scan(\\xff) = %q", got)
+				}
+				got = nil
+				tx.Scan("o", "a", "a\x00", func(k string, _ []byte) bool { got = append(got, k); return true })
+				if !slices.Equal(got, []string{"a b", "a-b", "aB", "ab"}) {
+					t.Errorf("Scan(a, after a\\x00) = %q", got)
+				}
+				return nil
+			}))
+		}},
+		struct {
+			name string
+			run  func(t *testing.T, s Store)
+		}{"scan visits more keys than one read", func(t *testing.T, s Store) {
+			ctx := context.Background()
+			must(t, s.Update(ctx, func(tx Tx) error {
+				for i := range 1000 {
+					must(t, tx.Put("m", fmt.Sprintf("k%04d", i), nil))
+				}
+				return nil
+			}))
+			must(t, s.Update(ctx, func(tx Tx) error {
+				// fn uses the transaction while scanning.
+				n := 0
+				tx.Scan("m", "k", "", func(k string, _ []byte) bool {
+					if tx.Get("m", k) == nil {
+						t.Errorf("Get(%s) inside Scan = nil", k)
+					}
+					if n%2 == 0 {
+						must(t, tx.Delete("m", k))
+					}
+					n++
+					return true
+				})
+				if n != 1000 {
+					t.Errorf("Scan visited %d keys, want 1000", n)
+				}
+				return nil
+			}))
+			must(t, s.View(ctx, func(tx Tx) error {
+				if n := tx.Count("m", ""); n != 500 {
+					t.Errorf("Count = %d, want 500", n)
+				}
+				return nil
+			}))
+		}},
+	)
+}
+
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/runtimes"
 	"github.com/lambdad/lambdad/internal/sandbox"
-	"github.com/lambdad/lambdad/internal/store"
+	"github.com/lambdad/lambdad/internal/store/storetest"
 )
 
 // Account and Region are those of Client: an access key that is not 12
@@ -58,11 +58,7 @@ func New(t testing.TB, opts Options) *Env {
 		opts.Transition = 10 * time.Millisecond
 	}
 	dir := t.TempDir()
-	st, err := store.OpenBolt(filepath.Join(dir, "metadata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, "bolt")
 	bl, err := blobs.Open(filepath.Join(dir, "blobs"), nil)
 	if err != nil {
 		t.Fatal(err)

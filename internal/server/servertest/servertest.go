@@ -32,7 +32,7 @@ type Daemon struct {
 // StartDaemon serves a lambdad over dir until the test ends (or Stop).
 func StartDaemon(t testing.TB, dir string, transition time.Duration) *Daemon {
 	t.Helper()
-	srv, err := server.New(server.Config{DataDir: dir, Transition: transition})
+	srv, err := server.New(server.Config{DataDir: dir, Transition: transition, Store: TestStore(t, dir)})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -106,6 +106,7 @@ func StartLambdad(t testing.TB, dir string, tune func(*server.Config)) *Daemon {
 		PublicURL:   url,
 		Logger:      log,
 	}
+	cfg.Store = TestStore(t, dir)
 	if tune != nil {
 		tune(&cfg)
 	}
