@@ -23,25 +23,38 @@ FAIL=0
 ok() { PASS=$((PASS + 1)); echo "ok   - $1"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - $1" >&2; }
 
-echo "smoke: building lambdad"
-(cd "$ROOT" && go build -o "$TMP/lambdad" ./cmd/lambdad)
+# SMOKE_ENDPOINTS="http://HOST:PORT ..." runs the checks against lambdads
+# already running (the nodes of a cluster, scripts/cluster-smoke.sh) instead
+# of starting one: each AWS CLI call goes to the next node in turn, so every
+# write is read back on another node.
+if [[ -n "${SMOKE_ENDPOINTS:-}" ]]; then
+	read -r -a EPS <<<"$SMOKE_ENDPOINTS"
+	EP=${EPS[0]}
+	: >"$TMP/lambdad.log"
+else
+	echo "smoke: building lambdad"
+	(cd "$ROOT" && go build -o "$TMP/lambdad" ./cmd/lambdad)
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-EP="http://127.0.0.1:$PORT"
-"$TMP/lambdad" --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" --transition 300ms --log-level info \
-	>"$TMP/lambdad.log" 2>&1 &
-PID=$!
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+	EP="http://127.0.0.1:$PORT"
+	EPS=("$EP")
+	"$TMP/lambdad" --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" --transition 300ms --log-level info \
+		>"$TMP/lambdad.log" 2>&1 &
+	PID=$!
 
-for _ in $(seq 1 100); do
-	if curl -fsS "$EP/_lambdad/health" >/dev/null 2>&1; then break; fi
-	if ! kill -0 "$PID" 2>/dev/null; then
-		echo "smoke: lambdad exited early:" >&2
-		cat "$TMP/lambdad.log" >&2
-		exit 1
-	fi
-	sleep 0.1
+	for _ in $(seq 1 100); do
+		if curl -fsS "$EP/_lambdad/health" >/dev/null 2>&1; then break; fi
+		if ! kill -0 "$PID" 2>/dev/null; then
+			echo "smoke: lambdad exited early:" >&2
+			cat "$TMP/lambdad.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+fi
+for ep in "${EPS[@]}"; do
+	if curl -fsS "$ep/_lambdad/health" | grep -q '"ok"'; then ok "health endpoint $ep"; else bad "health endpoint $ep"; exit 1; fi
 done
-if curl -fsS "$EP/_lambdad/health" | grep -q '"ok"'; then ok "health endpoint"; else bad "health endpoint"; exit 1; fi
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 # Keep any real AWS config on this machine out of the way.
@@ -53,7 +66,16 @@ FN=smoke-py
 ARN="arn:aws:lambda:us-east-1:$ACCOUNT:function:$FN"
 ROLE="arn:aws:iam::123456789012:role/lambda-role"
 
-awsl() { aws --endpoint-url "$EP" lambda "$@"; }
+# next_ep: the endpoint for the next call (round robin over EPS; a file,
+# since calls run in subshells).
+echo 0 >"$TMP/next"
+next_ep() {
+	local n
+	n=$(cat "$TMP/next")
+	echo $((n + 1)) >"$TMP/next"
+	echo "${EPS[n % ${#EPS[@]}]}"
+}
+awsl() { aws --endpoint-url "$(next_ep)" lambda "$@"; }
 
 # run NAME CMD...: run a command that must succeed; its stdout lands in $OUT.
 OUT=""
@@ -106,7 +128,7 @@ EOF
 ZIP_SHA=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode())' "$TMP/fn.zip")
 ZIP_SIZE=$(stat -c %s "$TMP/fn.zip")
 
-echo "smoke: AWS CLI $(aws --version 2>&1) against $EP"
+echo "smoke: AWS CLI $(aws --version 2>&1) against ${EPS[*]}"
 
 run "create-function" awsl create-function --function-name "$FN" --runtime python3.12 --role "$ROLE" \
 	--handler handler.handler --zip-file "fileb://$TMP/fn.zip" --environment 'Variables={SMOKE=yes}' --tags team=smoke
@@ -191,7 +213,7 @@ run "get-account-settings" awsl get-account-settings
 jcheck "account settings" "$OUT" \
 	"set(d['AccountLimit'])=={'CodeSizeUnzipped','CodeSizeZipped','ConcurrentExecutions','TotalCodeSize','UnreservedConcurrentExecutions'} and d['AccountUsage']['FunctionCount']==1 and d['AccountUsage']['TotalCodeSize']>=$ZIP_SIZE"
 
-if aws --endpoint-url "$EP" lambda invoke --function-name "$FN" \
+if aws --endpoint-url "$(next_ep)" lambda invoke --function-name "$FN" \
 	--payload '{"x":1}' "$TMP/invoke.out" >"$TMP/stdout" 2>"$TMP/stderr"; then
 	jcheck "invoke: status and version" "$(cat "$TMP/stdout")" "d['StatusCode']==200 and d['ExecutedVersion']=='\$LATEST' and 'FunctionError' not in d"
 	jcheck "invoke: payload" "$(cat "$TMP/invoke.out")" "d=={'echo':{'x':1},'env':'yes'}"
@@ -199,7 +221,7 @@ else
 	bad "invoke: $(cat "$TMP/stderr")"
 fi
 
-awslogs() { aws --endpoint-url "$EP" logs "$@"; }
+awslogs() { aws --endpoint-url "$(next_ep)" logs "$@"; }
 run "logs filter-log-events" awslogs filter-log-events --log-group-name "/aws/lambda/$FN" --filter-pattern REPORT
 jcheck "logs: the invoke's REPORT" "$OUT" "len(d['events'])>=1 and d['events'][0]['message'].startswith('REPORT RequestId: ')"
 run "logs describe-log-streams" awslogs describe-log-streams --log-group-name "/aws/lambda/$FN" --order-by LastEventTime --descending
@@ -223,7 +245,7 @@ fails "get-function after delete: ResourceNotFoundException" ResourceNotFoundExc
 fails "delete-function again: ResourceNotFoundException" ResourceNotFoundException awsl delete-function --function-name "$FN"
 
 echo "smoke: boto3"
-if python3 "$ROOT/scripts/smoke_boto3.py" --endpoint "$EP" >"$TMP/boto3.out" 2>&1; then :; fi
+if python3 "$ROOT/scripts/smoke_boto3.py" --endpoint "$(IFS=,; echo "${EPS[*]}")" >"$TMP/boto3.out" 2>&1; then :; fi
 cat "$TMP/boto3.out"
 COUNTS=$(sed -n 's/^smoke_boto3: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP/boto3.out" | tail -n 1)
 if [[ -z "$COUNTS" ]]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive a running lambdad through the core Lambda flow with boto3.
 
-Usage: smoke_boto3.py --endpoint http://127.0.0.1:PORT
+Usage: smoke_boto3.py --endpoint http://127.0.0.1:PORT[,http://127.0.0.1:PORT2,...]
 
 Prints one line per check and finally "smoke_boto3: N passed, M failed";
 exits non-zero when any check failed.
@@ -69,24 +69,43 @@ class Checks:
         return None
 
 
+class RoundRobin:
+    """A Lambda client whose every operation goes to the next of clients."""
+
+    def __init__(self, clients):
+        self._clients = clients
+        self._n = 0
+
+    def __getattr__(self, name):
+        c = self._clients[self._n % len(self._clients)]
+        self._n += 1
+        return getattr(c, name)
+
+
 def sha(b):
     return base64.b64encode(hashlib.sha256(b).digest()).decode()
 
 
 def main():
     ap = argparse.ArgumentParser()
+    # Several endpoints (comma-separated, the nodes of a cluster): each call
+    # goes to the next, so every write is read back on another node.
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--name", default="smoke-boto3")
     args = ap.parse_args()
 
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=args.endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    clients = [
+        boto3.client(
+            "lambda",
+            endpoint_url=ep,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        for ep in args.endpoint.split(",")
+    ]
+    lam = clients[0] if len(clients) == 1 else RoundRobin(clients)
     c = Checks()
     fn = args.name
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}"
