@@ -37,14 +37,20 @@ var assets embed.FS
 type Config struct {
 	// Dir is where the embedded bootstraps are written, e.g. <data-dir>/runtimes.
 	Dir string
-	// Python is the interpreter used when pythonX.Y is not installed ("python3" if empty).
+	// Python is one more Python interpreter to consider ("python3" if
+	// empty): it runs the pythonX.Y its version is (discover.go).
 	Python string
-	// Node is the node binary for a nodejsN.x runtime that no binary of
-	// Nodes matches ("node" if empty).
+	// Node is one more node binary to consider ("node" if empty).
 	Node string
 	// Nodes are node binaries (paths or names on PATH) for exact runtime
 	// versions: nodejsN.x runs with the first whose major version is N.
-	Nodes  []string
+	Nodes []string
+	// Fallback lets a runtime without an interpreter of its exact version
+	// run on the nearest version found; without it the runtime cannot run
+	// (UnavailableError naming the command that installs it).
+	Fallback bool
+	// Getenv reads PATH, HOME and the version managers' variables (nil: os.Getenv).
+	Getenv func(string) string
 	Logger *slog.Logger
 }
 
@@ -61,6 +67,12 @@ type Launch struct {
 	// sys.base_prefix, Node's prefix), as real paths. Isolated environments
 	// see them read-only at the same paths. Empty for provided*.
 	HostDirs []string
+	// Version is the interpreter that runs, "python 3.12.1" or "node
+	// 22.23.5"; empty for provided*.
+	Version string
+	// Fallback is set when the interpreter is not of the runtime's version
+	// (Config.Fallback): "node 20.20.2 (fallback for nodejs22.x)".
+	Fallback string
 }
 
 // UnavailableError says a runtime cannot run on this host, and what is missing.
@@ -68,6 +80,9 @@ type Launch struct {
 type UnavailableError struct {
 	Runtime string
 	Missing string
+	// Install is the command that installs the runtime's interpreter, when
+	// there is one ("lambdad runtimes install nodejs22.x").
+	Install string
 }
 
 func (e *UnavailableError) Error() string {
@@ -99,6 +114,7 @@ type probe struct {
 	once    sync.Once
 	path    string
 	version [2]int   // major, minor
+	full    string   // as the interpreter reports it: 3.12.1, 20.20.2
 	dirs    []string // install prefixes, for Launch.HostDirs
 	err     error
 
@@ -306,21 +322,11 @@ func isFile(p string) bool {
 }
 
 func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
-	want := fmt.Sprintf("python3.%d", minor)
-	p := c.probe(want, pythonProbe)
-	if p.err != nil || p.version != [2]int{3, minor} {
-		fb := c.probe(c.cfg.Python, pythonProbe)
-		if fb.err != nil {
-			return Launch{}, &UnavailableError{Runtime: runtime,
-				Missing: fmt.Sprintf("no %s or %s interpreter", want, c.cfg.Python)}
-		}
-		if fb.version != [2]int{3, minor} {
-			c.warnOnce(runtime, "interpreter for runtime not installed; using fallback",
-				"runtime", runtime, "missing", want, "using", fb.path,
-				"version", fmt.Sprintf("%d.%d", fb.version[0], fb.version[1]))
-		}
-		p = fb
+	f, note, err := c.choose(runtime, minor, c.exactPython)
+	if err != nil {
+		return Launch{}, err
 	}
+	p := f.p
 	c.precompile(p)
 	return Launch{
 		// -u keeps print() output unbuffered so logs reach the sandbox as they happen.
@@ -332,6 +338,8 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
 			"PYTHONPATH=" + RuntimeDirPlaceholder,
 		},
+		Version:  "python " + p.full,
+		Fallback: note,
 	}, nil
 }
 
@@ -358,24 +366,23 @@ func (c *Catalog) precompile(p *probe) {
 }
 
 func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
-	p := c.nodeFor(major)
-	if p == nil {
-		p = c.probe(c.cfg.Node, nodeProbe)
+	f, note, err := c.choose(runtime, major, c.exactNode)
+	if err != nil {
+		return Launch{}, err
 	}
-	if p.err != nil {
-		return Launch{}, &UnavailableError{Runtime: runtime, Missing: fmt.Sprintf("no %s binary", c.cfg.Node)}
-	}
-	if p.version[0] != major {
-		c.warnOnce(runtime, "node version differs from runtime",
-			"runtime", runtime, "using", p.path, "version", fmt.Sprintf("%d.%d", p.version[0], p.version[1]))
-	}
-	nodePath := strings.Join([]string{
+	p := f.p
+	paths := []string{
 		fmt.Sprintf("%s/nodejs/node%d/node_modules", OptPlaceholder, major),
 		OptPlaceholder + "/nodejs/node_modules",
 		RuntimeDirPlaceholder + "/node_modules",
-		RuntimeDirPlaceholder,
-		TaskRootPlaceholder,
-	}, ":")
+	}
+	// The AWS SDK that lambdad runtimes install put next to its node comes
+	// where AWS has its own (/var/runtime/node_modules): after the layers,
+	// and after the function's own node_modules, which Node searches first.
+	if sdk := c.sdkDir(p.path); sdk != "" {
+		paths = append(paths, sdk)
+	}
+	paths = append(paths, RuntimeDirPlaceholder, TaskRootPlaceholder)
 	return Launch{
 		Command:    []string{p.path, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
 		RuntimeDir: c.nodeDir,
@@ -383,19 +390,67 @@ func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
-			"NODE_PATH=" + nodePath,
+			"NODE_PATH=" + strings.Join(paths, ":"),
 		},
+		Version:  "node " + p.full,
+		Fallback: note,
 	}, nil
 }
 
-// nodeFor is the first of Config.Nodes that runs and reports major, or nil.
-func (c *Catalog) nodeFor(major int) *probe {
-	for _, name := range c.cfg.Nodes {
-		if p := c.probe(name, nodeProbe); p.err == nil && p.version[0] == major {
-			return p
+// sdkDir is the node_modules of an install of lambdad's that node (a path
+// <Dir>/nodejsN.x/bin/node) belongs to, when it has the AWS SDK; else "".
+func (c *Catalog) sdkDir(node string) string {
+	prefix := filepath.Dir(filepath.Dir(node))
+	dir, err := filepath.Abs(c.cfg.Dir)
+	if err != nil || filepath.Dir(prefix) != dir {
+		if real, err := filepath.EvalSymlinks(dir); err != nil || filepath.Dir(prefix) != real {
+			return ""
 		}
 	}
-	return nil
+	sdk := filepath.Join(prefix, "node_modules")
+	if st, err := os.Stat(filepath.Join(sdk, "@aws-sdk")); err != nil || !st.IsDir() {
+		return ""
+	}
+	return sdk
+}
+
+// choose finds the interpreter of version want (Python's minor, Node's
+// major) for runtime: the exact one, else with Config.Fallback the nearest,
+// else an UnavailableError naming the command that installs it.
+func (c *Catalog) choose(runtime string, want int, exact func(int) (found, bool)) (found, string, error) {
+	if f, ok := exact(want); ok {
+		return f, "", nil
+	}
+	near, ok := nearest(want, exact)
+	lang, family := "python", "CPython 3."
+	if strings.HasPrefix(runtime, "nodejs") {
+		lang, family = "node", "Node.js "
+	}
+	if ok && c.cfg.Fallback {
+		c.warnOnce(runtime, "runtime runs on another version (--runtime-fallback)",
+			"runtime", runtime, "using", near.p.path, "version", near.p.full)
+		return near, fmt.Sprintf("%s %s (fallback for %s)", lang, near.p.full, runtime), nil
+	}
+	install := InstallCommand(runtime)
+	how := "`" + install + "`"
+	if lang == "python" {
+		how += fmt.Sprintf(" or `pyenv install 3.%d`", want)
+	}
+	missing := fmt.Sprintf("no %s%d found; install it with %s", family, want, how)
+	if ok {
+		missing += fmt.Sprintf(", or start lambdad with --runtime-fallback to run it on %s %s", lang, near.p.full)
+	}
+	return found{}, "", &UnavailableError{Runtime: runtime, Missing: missing, Install: install}
+}
+
+// InstallCommand is a command that installs runtime's interpreter: lambdad
+// installs Node itself; CPython comes from a version manager (install.go
+// says why), uv's being the quickest.
+func InstallCommand(runtime string) string {
+	if minor, ok := pythonVersion(runtime); ok {
+		return fmt.Sprintf("uv python install 3.%d", minor)
+	}
+	return "lambdad runtimes install " + runtime
 }
 
 func (c *Catalog) warnOnce(runtime, msg string, args ...any) {
@@ -416,28 +471,24 @@ func (c *Catalog) Prepare() {
 }
 
 func (c *Catalog) prepare() {
-	pythons := []string{c.cfg.Python}
 	for minor := minPythonMinor; minor <= maxPythonMinor; minor++ {
-		if name := fmt.Sprintf("python3.%d", minor); name != c.cfg.Python {
-			if _, err := exec.LookPath(name); err == nil {
-				pythons = append(pythons, name)
-			}
-		}
-	}
-	for _, name := range pythons {
 		if c.ctx.Err() != nil {
 			return
 		}
-		if p := c.probe(name, pythonProbe); p.err == nil {
-			c.precompile(p)
+		if f, ok := c.exactPython(minor); ok {
+			c.precompile(f.p)
 		}
 	}
-	c.probe(c.cfg.Node, nodeProbe)
+	for major := minNodeMajor; major <= maxNodeMajor; major++ {
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.exactNode(major)
+	}
 	for _, name := range c.cfg.Nodes {
 		if p := c.probe(name, nodeProbe); p.err != nil {
-			// Configured explicitly, so its absence is worth saying at
-			// start; its runtime falls back to Config.Node.
-			c.log.Warn("a node binary of --node-binaries does not run; its runtime uses --node", "node", name, "error", p.err.Error())
+			// Configured explicitly, so its absence is worth saying at start.
+			c.log.Warn("a node binary of --node-binaries does not run", "node", name, "error", p.err.Error())
 		}
 	}
 }
@@ -450,7 +501,9 @@ func (c *Catalog) Close() {
 
 // probe finds name on PATH and runs it once to learn its version. Running it
 // matters: version managers such as pyenv put shims on PATH that exist but fail.
-func (c *Catalog) probe(name string, run func(ctx context.Context, path string) ([2]int, error)) *probe {
+type probeFunc func(ctx context.Context, path string) ([2]int, string, error)
+
+func (c *Catalog) probe(name string, run probeFunc) *probe {
 	c.mu.Lock()
 	p := c.probes[name]
 	if p == nil {
@@ -459,10 +512,7 @@ func (c *Catalog) probe(name string, run func(ctx context.Context, path string) 
 	}
 	c.mu.Unlock()
 	p.once.Do(func() {
-		path, err := exec.LookPath(name)
-		if err == nil {
-			path, err = filepath.Abs(path)
-		}
+		path, err := c.lookPath(name)
 		if err != nil {
 			p.err = err
 			return
@@ -470,7 +520,7 @@ func (c *Catalog) probe(name string, run func(ctx context.Context, path string) 
 		ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 		defer cancel()
 		p.path = path
-		p.version, p.err = run(ctx, path)
+		p.version, p.full, p.err = run(ctx, path)
 		if p.err == nil {
 			// Launch the interpreter itself, not a wrapper such as a pyenv
 			// shim: a shim costs every cold start tens of milliseconds.
@@ -535,20 +585,24 @@ func locate(ctx context.Context, path string) (string, []string) {
 	return real, dirs
 }
 
-func pythonProbe(ctx context.Context, path string) ([2]int, error) {
-	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+func pythonProbe(ctx context.Context, path string) ([2]int, string, error) {
+	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])").Output()
 	if err != nil {
-		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+		return [2]int{}, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return parseVersion(strings.TrimSpace(string(out)))
+	full := strings.TrimSpace(string(out))
+	v, err := parseVersion(full)
+	return v, full, err
 }
 
-func nodeProbe(ctx context.Context, path string) ([2]int, error) {
+func nodeProbe(ctx context.Context, path string) ([2]int, string, error) {
 	out, err := exec.CommandContext(ctx, path, "--version").Output()
 	if err != nil {
-		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+		return [2]int{}, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return parseVersion(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"))
+	full := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	v, err := parseVersion(full)
+	return v, full, err
 }
 
 // parseVersion reads "X.Y" or "X.Y.Z".
