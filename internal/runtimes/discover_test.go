@@ -200,3 +200,32 @@ func TestVersionDirs(t *testing.T) {
 		t.Errorf("versionDirs(cpython-3.12.) = %v, want %v", got, want)
 	}
 }
+
+// TestInstalledNodeLaunch: a node of lambdad's installs runs as the
+// environment sees it at {LANG_DIR} (/var/lang when isolated), with its
+// AWS SDK on NODE_PATH after the layers and the runtime's own dir.
+func TestInstalledNodeLaunch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fakeNode(t, dir, "nodejs22.x", "22.23.5")
+	lang := filepath.Join(dir, "nodejs22.x")
+	if err := os.MkdirAll(filepath.Join(lang, "node_modules", "@aws-sdk", "client-s3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Dir: dir, Node: "nonode", Getenv: fakeEnv(map[string]string{"HOME": t.TempDir(), "PATH": t.TempDir()})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.Launch("nodejs22.x", "index.handler", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPath := "NODE_PATH={OPT}/nodejs/node22/node_modules:{OPT}/nodejs/node_modules:{RUNTIME_DIR}/node_modules:{LANG_DIR}/node_modules:{RUNTIME_DIR}:{TASK_ROOT}"
+	if l.Command[0] != "{LANG_DIR}/bin/node" || l.LangDir != lang || len(l.HostDirs) != 0 || !slices.Contains(l.Env, wantPath) || l.Version != "node 22.23.5" || l.Fallback != "" {
+		t.Errorf("Launch = %+v", l)
+	}
+	if st := c.Status("nodejs22.x"); st.SDK != filepath.Join(lang, "node_modules") || st.Source != "lambdad" {
+		t.Errorf("Status = %+v", st)
+	}
+}

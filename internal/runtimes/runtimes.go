@@ -28,6 +28,8 @@ const (
 	TaskRootPlaceholder   = "{TASK_ROOT}"
 	OptPlaceholder        = "{OPT}"
 	RuntimeDirPlaceholder = "{RUNTIME_DIR}"
+	// LangPlaceholder is Launch.LangDir as the environment sees it.
+	LangPlaceholder = "{LANG_DIR}"
 )
 
 //go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs assets/node/layers.mjs
@@ -67,6 +69,10 @@ type Launch struct {
 	// sys.base_prefix, Node's prefix), as real paths. Isolated environments
 	// see them read-only at the same paths. Empty for provided*.
 	HostDirs []string
+	// LangDir is the host dir of a language install of lambdad's (lambdad
+	// runtimes install) that the command runs from, as {LANG_DIR}; "" for
+	// interpreters installed otherwise, which HostDirs show.
+	LangDir string
 	// Version is the interpreter that runs, "python 3.12.1" or "node
 	// 22.23.5"; empty for provided*.
 	Version string
@@ -376,17 +382,26 @@ func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
 		OptPlaceholder + "/nodejs/node_modules",
 		RuntimeDirPlaceholder + "/node_modules",
 	}
-	// The AWS SDK that lambdad runtimes install put next to its node comes
-	// where AWS has its own (/var/runtime/node_modules): after the layers,
-	// and after the function's own node_modules, which Node searches first.
-	if sdk := c.sdkDir(p.path); sdk != "" {
-		paths = append(paths, sdk)
+	node, hostDirs := p.path, slices.Clone(p.dirs)
+	lang := c.installOf(p.path)
+	if lang != "" {
+		// lambdad's own install is seen at /var/lang, as AWS's Node is,
+		// wherever the data directory is (even under /tmp, which
+		// environments have their own of).
+		node, hostDirs = LangPlaceholder+"/bin/node", nil
+		// Its AWS SDK comes where AWS has its own (/var/runtime/node_modules):
+		// after the layers, and after the function's own node_modules, which
+		// Node searches first.
+		if isDir(filepath.Join(lang, "node_modules", "@aws-sdk")) {
+			paths = append(paths, LangPlaceholder+"/node_modules")
+		}
 	}
 	paths = append(paths, RuntimeDirPlaceholder, TaskRootPlaceholder)
 	return Launch{
-		Command:    []string{p.path, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
+		Command:    []string{node, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
 		RuntimeDir: c.nodeDir,
-		HostDirs:   slices.Clone(p.dirs),
+		HostDirs:   hostDirs,
+		LangDir:    lang,
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
@@ -397,21 +412,31 @@ func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
 	}, nil
 }
 
-// sdkDir is the node_modules of an install of lambdad's that node (a path
-// <Dir>/nodejsN.x/bin/node) belongs to, when it has the AWS SDK; else "".
-func (c *Catalog) sdkDir(node string) string {
-	prefix := filepath.Dir(filepath.Dir(node))
+// installOf is the install of lambdad's (<Dir>/<runtime id>) that the
+// binary bin (<Dir>/<runtime id>/bin/<name>) belongs to, or "".
+func (c *Catalog) installOf(bin string) string {
+	prefix := filepath.Dir(filepath.Dir(bin))
 	dir, err := filepath.Abs(c.cfg.Dir)
-	if err != nil || filepath.Dir(prefix) != dir {
-		if real, err := filepath.EvalSymlinks(dir); err != nil || filepath.Dir(prefix) != real {
-			return ""
-		}
-	}
-	sdk := filepath.Join(prefix, "node_modules")
-	if st, err := os.Stat(filepath.Join(sdk, "@aws-sdk")); err != nil || !st.IsDir() {
+	if err != nil {
 		return ""
 	}
-	return sdk
+	if filepath.Dir(prefix) == dir {
+		return prefix
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil && filepath.Dir(prefix) == real {
+		return prefix
+	}
+	return ""
+}
+
+// sdkDir is the node_modules holding the AWS SDK of lambdad's install that
+// node belongs to, or "".
+func (c *Catalog) sdkDir(node string) string {
+	lang := c.installOf(node)
+	if lang == "" || !isDir(filepath.Join(lang, "node_modules", "@aws-sdk")) {
+		return ""
+	}
+	return filepath.Join(lang, "node_modules")
 }
 
 // choose finds the interpreter of version want (Python's minor, Node's

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdad/lambdad/internal/archive/archivetest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// A CommonJS handler and an ES module handler that load the AWS SDK the
+// runtime provides, and a package of the function's own that has the name
+// of an SDK client and must win over it, as on AWS.
+const (
+	sdkCJS = `const { S3Client } = require('@aws-sdk/client-s3');
+const own = require('@aws-sdk/client-sts');
+exports.handler = async () => ({
+  version: process.version,
+  s3: typeof S3Client === 'function' && typeof new S3Client({ region: 'us-east-1' }).send,
+  own: own.mine === true,
+  env: process.env.AWS_EXECUTION_ENV,
+});
+`
+	sdkESM = `import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import own from '@aws-sdk/client-sts';
+export const handler = async () => ({
+  version: process.version,
+  s3: typeof S3Client === 'function' && typeof new S3Client({ region: 'us-east-1' }).send,
+  ddb: typeof DynamoDBDocumentClient,
+  own: own.mine === true,
+});
+`
+	ownPkg = `{"name":"@aws-sdk/client-sts","version":"0.0.1","main":"index.js"}`
+	ownJS  = `module.exports = { mine: true };`
+)
+
+// TestRuntimesInstallNode installs nodejs22.x with `lambdad runtimes
+// install` (Node 22 from npm's node-linux package and the AWS SDK v3,
+// through the machine's npm), sees `lambdad runtimes` list it, and runs
+// nodejs22.x functions on it in a lambdad over that data directory
+// (confined where the host allows): Node 22 runs, and both require() and
+// import find the SDK, after the function's own packages.
+func TestRuntimesInstallNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs Node from npm")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is needed (see Prerequisites)")
+	}
+	bin := lambdadBin.Path(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx := context.Background()
+	install := exec.CommandContext(ctx, bin, "runtimes", "install", "nodejs22.x", "--data-dir", dir)
+	out, err := install.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lambdad runtimes install nodejs22.x: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`installed nodejs22\.x: node (22\.\d+\.\d+) at (\S+)`).FindStringSubmatch(string(out))
+	if m == nil || m[2] != filepath.Join(dir, "runtimes", "nodejs22.x", "bin", "node") {
+		t.Fatalf("install output:\n%s", out)
+	}
+	version := m[1]
+	// A second install finds it there.
+	again, err := exec.CommandContext(ctx, bin, "runtimes", "install", "nodejs22.x", "--data-dir", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(again), "nodejs22.x is installed already: node "+version) {
+		t.Errorf("second install: %v\n%s", err, again)
+	}
+
+	// The listing names it, through LAMBDAD_DATA_DIR this time.
+	list := exec.CommandContext(ctx, bin, "runtimes")
+	list.Env = append(list.Environ(), "LAMBDAD_DATA_DIR="+dir)
+	listed, err := list.CombinedOutput()
+	row := regexp.MustCompile(`(?m)^nodejs22\.x +ok +` + regexp.QuoteMeta(version) + ` +` + regexp.QuoteMeta(m[2]) + ` +lambdad +AWS SDK v3: `).Match(listed)
+	if err != nil || !row {
+		t.Errorf("lambdad runtimes: %v\n%s", err, listed)
+	}
+
+	p := testkit.StartProcess(t, bin, "", nil, "--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms")
+	cl := newLambdaClient(p.Addr)
+	for _, fn := range []struct{ name, file, src string }{{"sdk-cjs", "index.js", sdkCJS}, {"sdk-esm", "index.mjs", sdkESM}} {
+		zip := archivetest.Zip(t,
+			archivetest.File{Name: fn.file, Body: fn.src},
+			archivetest.File{Name: "node_modules/@aws-sdk/client-sts/package.json", Body: ownPkg},
+			archivetest.File{Name: "node_modules/@aws-sdk/client-sts/index.js", Body: ownJS})
+		testkit.CreateActive(t, cl, &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn.name), Role: aws.String(testkit.Role), Runtime: types.RuntimeNodejs22x,
+			Handler: aws.String("index.handler"), Timeout: aws.Int32(30), Code: &types.FunctionCode{ZipFile: zip},
+		})
+		res := testkit.Call(t, cl, fn.name, `{}`)
+		if res.FunctionError != nil {
+			t.Fatalf("%s: %s %s\n%s", fn.name, aws.ToString(res.FunctionError), res.Payload, p.Log())
+		}
+		got := testkit.DecodeJSON[map[string]any](t, res.Payload)
+		if got["version"] != "v"+version || got["s3"] != "function" || got["own"] != true {
+			t.Errorf("%s: %s, want Node v%s, the SDK's S3Client and the function's own client-sts", fn.name, res.Payload, version)
+		}
+		if fn.name == "sdk-cjs" && got["env"] != "AWS_Lambda_nodejs22.x" {
+			t.Errorf("AWS_EXECUTION_ENV = %v", got["env"])
+		}
+		if fn.name == "sdk-esm" && got["ddb"] != "function" {
+			t.Errorf("lib-dynamodb by import: %s", res.Payload)
+		}
+	}
+	// Exact: no fallback is reported.
+	cfg, err := cl.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("sdk-cjs")})
+	if err != nil || cfg.State != types.StateActive || (cfg.RuntimeVersionConfig != nil && cfg.RuntimeVersionConfig.Error != nil) {
+		t.Errorf("configuration: %v %+v", err, cfg)
+	}
+}
+
+// TestRuntimesInstallPython: lambdad says why it cannot install CPython
+// and what does.
+func TestRuntimesInstallPython(t *testing.T) {
+	out, err := exec.Command(lambdadBin.Path(t), "runtimes", "install", "python3.12", "--data-dir", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "lambdad cannot install CPython python3.12") || !strings.Contains(string(out), "`uv python install 3.12`") {
+		t.Errorf("runtimes install python3.12: %v\n%s", err, out)
+	}
+}
