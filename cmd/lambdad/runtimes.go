@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/lambdad/lambdad/internal/runtimes"
@@ -20,13 +21,22 @@ import (
 // or after the runtime ids.
 func runRuntimes(ctx context.Context, args []string, lookup func(string) (string, bool), out io.Writer) error {
 	install := len(args) > 0 && args[0] == "install"
+	force := false
 	if install {
 		args = args[1:]
+		// --force is install's own, not a server flag.
+		args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+			if a == "--force" || a == "-force" {
+				force = true
+				return true
+			}
+			return false
+		})
 	}
 	var st settings
 	fl := st.flags()
 	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "Usage: lambdad runtimes [flags]: which Lambda runtimes this host runs, and with what\n       lambdad runtimes install RUNTIME... [flags]: install them into <data-dir>/runtimes (nodejsN.x)\n\nFlags (those of lambdad; --data-dir, --python, --node, --node-binaries and --runtime-fallback matter here):\n")
+		fmt.Fprintf(fl.Output(), "Usage: lambdad runtimes [flags]: which Lambda runtimes this host runs, and with what\n       lambdad runtimes install [--force] RUNTIME... [flags]: install them into <data-dir>/runtimes (nodejsN.x); --force installs again (the newest N.x)\n\nFlags (those of lambdad; --data-dir, --python, --node, --node-binaries and --runtime-fallback matter here):\n")
 		fl.PrintDefaults()
 	}
 	if err := applyEnv(fl, lookup); err != nil {
@@ -53,7 +63,7 @@ func runRuntimes(ctx context.Context, args []string, lookup func(string) (string
 			return fmt.Errorf("runtimes install: name the runtimes to install, e.g. lambdad runtimes install nodejs22.x")
 		}
 		for _, id := range ids {
-			if _, _, err := runtimes.Install(ctx, runtimes.InstallConfig{Dir: dir, Progress: out}, id); err != nil {
+			if _, _, err := runtimes.Install(ctx, runtimes.InstallConfig{Dir: dir, Progress: out, Force: force}, id); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -123,5 +125,45 @@ func TestRuntimesInstallPython(t *testing.T) {
 	out, err := exec.Command(lambdadBin.Path(t), "runtimes", "install", "python3.12", "--data-dir", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "lambdad cannot install CPython python3.12") || !strings.Contains(string(out), "`uv python install 3.12`") {
 		t.Errorf("runtimes install python3.12: %v\n%s", err, out)
+	}
+}
+
+// TestRuntimesList runs `lambdad runtimes` in process: it honours the
+// interpreter flags and their LAMBDAD_* variables, and --runtime-fallback.
+func TestRuntimesList(t *testing.T) {
+	t.Parallel()
+	node := filepath.Join(t.TempDir(), "node24")
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo v24.9.1 ;; *) exit 1 ;; esac\n"
+	if err := os.WriteFile(node, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := map[string]string{"LAMBDAD_DATA_DIR": dir, "LAMBDAD_NODE_BINARIES": node, "LAMBDAD_NODE": "no-such-node"}
+	var out bytes.Buffer
+	if err := runRuntimes(context.Background(), nil, lookupIn(env), &out); err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^nodejs24\.x +ok +24\.9\.1 +` + regexp.QuoteMeta(node) + ` +--node-binaries`)
+	if !row.Match(out.Bytes()) || !regexp.MustCompile(`(?m)^provided\.al2023 +ok`).Match(out.Bytes()) {
+		t.Errorf("listing:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runtimes")); err != nil {
+		t.Errorf("LAMBDAD_DATA_DIR not used: %v", err)
+	}
+	// With fallback (a flag after LAMBDAD_*), a Node with no exact binary
+	// shows what it would run on; nodejs18.x's nearest is 20 if the host
+	// has one, else the 24 above.
+	out.Reset()
+	if err := runRuntimes(context.Background(), []string{"--runtime-fallback"}, lookupIn(env), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^nodejs22\.x +fallback +\d+\.\d+\.\d+ .* install: lambdad runtimes install nodejs22\.x`).Match(out.Bytes()) {
+		t.Errorf("listing with --runtime-fallback:\n%s", out.String())
+	}
+	if err := runRuntimes(context.Background(), []string{"nodejs22.x"}, lookupIn(env), &out); err == nil || !strings.Contains(err.Error(), "lambdad runtimes install nodejs22.x") {
+		t.Errorf("runtimes nodejs22.x: %v", err)
+	}
+	if err := runRuntimes(context.Background(), []string{"install", "java21", "--data-dir", t.TempDir()}, lookupIn(nil), &out); err == nil || !strings.Contains(err.Error(), "cannot install java21") {
+		t.Errorf("install java21: %v", err)
 	}
 }

@@ -195,7 +195,17 @@ func (c *Catalog) exact(cands []candidate, run probeFunc, match func([2]int) boo
 		if cand.path == "" {
 			continue
 		}
-		if p := c.probe(cand.path, run); p.err == nil && match(p.version) {
+		key := cand.path
+		if cand.source == "lambdad" {
+			// Installed while lambdad runs, perhaps: looked at afresh
+			// each time, and probed again when it changed.
+			st, err := os.Stat(cand.path)
+			if err != nil {
+				continue
+			}
+			key = fmt.Sprintf("%s\x00%d", cand.path, st.ModTime().UnixNano())
+		}
+		if p := c.probeAs(key, cand.path, run); p.err == nil && match(p.version) {
 			return found{p, cand.source}, true
 		}
 	}

@@ -207,16 +207,20 @@ func TestVersionDirs(t *testing.T) {
 func TestInstalledNodeLaunch(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fakeNode(t, dir, "nodejs22.x", "22.23.5")
-	lang := filepath.Join(dir, "nodejs22.x")
-	if err := os.MkdirAll(filepath.Join(lang, "node_modules", "@aws-sdk", "client-s3"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	c, err := New(Config{Dir: dir, Node: "nonode", Getenv: fakeEnv(map[string]string{"HOME": t.TempDir(), "PATH": t.TempDir()})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if c.Problem("nodejs22.x") == "" {
+		t.Fatal("nodejs22.x runs before it is installed")
+	}
+	// Installed while the catalog is in use: seen from then on.
+	fakeNode(t, dir, "nodejs22.x", "22.23.5")
+	lang := filepath.Join(dir, "nodejs22.x")
+	if err := os.MkdirAll(filepath.Join(lang, "node_modules", "@aws-sdk", "client-s3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	l, err := c.Launch("nodejs22.x", "index.handler", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

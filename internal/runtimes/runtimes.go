@@ -108,6 +108,11 @@ type Catalog struct {
 	mu     sync.Mutex
 	probes map[string]*probe // interpreter name → result of finding and running it once
 	warned map[string]bool   // runtime id → fallback warning already logged
+	// chosen caches choose per runtime id while Dir's modification time
+	// is chosenAt: every read of a function asks (Problem), and an
+	// install renamed into Dir changes it.
+	chosen   map[string]choice
+	chosenAt time.Time
 
 	// ctx bounds probes and compiles; Close cancels it and waits for Prepare.
 	ctx      context.Context
@@ -142,7 +147,7 @@ func New(cfg Config) (*Catalog, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}}
+	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}, chosen: map[string]choice{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	var err error
 	if c.pythonDir, err = materialise(cfg.Dir, "python", "assets/python"); err != nil {
@@ -443,6 +448,34 @@ func (c *Catalog) sdkDir(node string) string {
 // major) for runtime: the exact one, else with Config.Fallback the nearest,
 // else an UnavailableError naming the command that installs it.
 func (c *Catalog) choose(runtime string, want int, exact func(int) (found, bool)) (found, string, error) {
+	var at time.Time
+	if st, err := os.Stat(c.cfg.Dir); err == nil {
+		at = st.ModTime()
+	}
+	c.mu.Lock()
+	if !at.Equal(c.chosenAt) {
+		c.chosen, c.chosenAt = map[string]choice{}, at
+	}
+	ch, ok := c.chosen[runtime]
+	c.mu.Unlock()
+	if !ok {
+		ch.f, ch.note, ch.err = c.chooseNow(runtime, want, exact)
+		c.mu.Lock()
+		if at.Equal(c.chosenAt) {
+			c.chosen[runtime] = ch
+		}
+		c.mu.Unlock()
+	}
+	return ch.f, ch.note, ch.err
+}
+
+type choice struct {
+	f    found
+	note string
+	err  error
+}
+
+func (c *Catalog) chooseNow(runtime string, want int, exact func(int) (found, bool)) (found, string, error) {
 	if f, ok := exact(want); ok {
 		return f, "", nil
 	}
@@ -529,11 +562,16 @@ func (c *Catalog) Close() {
 type probeFunc func(ctx context.Context, path string) ([2]int, string, error)
 
 func (c *Catalog) probe(name string, run probeFunc) *probe {
+	return c.probeAs(name, name, run)
+}
+
+// probeAs is probe cached under key.
+func (c *Catalog) probeAs(key, name string, run probeFunc) *probe {
 	c.mu.Lock()
-	p := c.probes[name]
+	p := c.probes[key]
 	if p == nil {
 		p = &probe{}
-		c.probes[name] = p
+		c.probes[key] = p
 	}
 	c.mu.Unlock()
 	p.once.Do(func() {
