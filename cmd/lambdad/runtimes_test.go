@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,21 +62,27 @@ func TestRuntimesInstallNode(t *testing.T) {
 	bin := lambdadBin.Path(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx := context.Background()
-	install := exec.CommandContext(ctx, bin, "runtimes", "install", "nodejs22.x", "--data-dir", dir)
-	out, err := install.CombinedOutput()
-	if err != nil {
-		t.Fatalf("lambdad runtimes install nodejs22.x: %v\n%s", err, out)
+	// Two installs at once: the lock makes one install and the other find
+	// it installed when it gets the lock.
+	outs := make([][]byte, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() {
+			outs[i], errs[i] = exec.CommandContext(ctx, bin, "runtimes", "install", "nodejs22.x", "--data-dir", dir).CombinedOutput()
+		})
 	}
-	m := regexp.MustCompile(`installed nodejs22\.x: node (22\.\d+\.\d+) at (\S+)`).FindStringSubmatch(string(out))
-	if m == nil || m[2] != filepath.Join(dir, "runtimes", "nodejs22.x", "bin", "node") {
-		t.Fatalf("install output:\n%s", out)
+	wg.Wait()
+	both := string(outs[0]) + string(outs[1])
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("lambdad runtimes install nodejs22.x: %v %v\n%s", errs[0], errs[1], both)
+	}
+	m := regexp.MustCompile(`installed nodejs22\.x: node (22\.\d+\.\d+) at (\S+)`).FindStringSubmatch(both)
+	if m == nil || m[2] != filepath.Join(dir, "runtimes", "nodejs22.x", "bin", "node") ||
+		strings.Count(both, "npm pack ") != 1 || !strings.Contains(both, "nodejs22.x is installed already: node "+m[1]) {
+		t.Fatalf("install outputs:\n%s", both)
 	}
 	version := m[1]
-	// A second install finds it there.
-	again, err := exec.CommandContext(ctx, bin, "runtimes", "install", "nodejs22.x", "--data-dir", dir).CombinedOutput()
-	if err != nil || !strings.Contains(string(again), "nodejs22.x is installed already: node "+version) {
-		t.Errorf("second install: %v\n%s", err, again)
-	}
 
 	// The listing names it, through LAMBDAD_DATA_DIR this time.
 	list := exec.CommandContext(ctx, bin, "runtimes")
