@@ -557,10 +557,12 @@ func (c *Catalog) Close() {
 	c.prepared.Wait()
 }
 
-// probe finds name on PATH and runs it once to learn its version. Running it
-// matters: version managers such as pyenv put shims on PATH that exist but fail.
+// probeFunc runs an interpreter to learn its major and minor version, and
+// its full version as it reports it.
 type probeFunc func(ctx context.Context, path string) ([2]int, string, error)
 
+// probe finds name on PATH and runs it once to learn its version. Running it
+// matters: version managers such as pyenv put shims on PATH that exist but fail.
 func (c *Catalog) probe(name string, run probeFunc) *probe {
 	return c.probeAs(name, name, run)
 }
