@@ -53,7 +53,7 @@ aws --endpoint-url "http://127.0.0.1:$S3PORT" s3 mb s3://lambdad-code >/dev/null
 EPS=()
 for i in 1 2 3; do
 	port=$(free_port)
-	"$TMP/lambdad" --listen "127.0.0.1:$port" --data-dir "$TMP/node$i" --transition 300ms --log-level info \
+	"$TMP/lambdad" --listen "127.0.0.1:$port" --data-dir "$TMP/node$i" --transition 300ms --log-level info --runtime-fallback \
 		--store "$STORE" --blobs s3://lambdad-code/code --s3-endpoint "http://127.0.0.1:$S3PORT" \
 		>"$TMP/node$i.log" 2>&1 &
 	PIDS+=($!)

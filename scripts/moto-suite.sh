@@ -24,8 +24,9 @@ MOTO_PORT=$(port) LAMBDAD_PORT=$(port) PROXY_PORT=$(port)
 go build -o "$TMP/lambdad" "$ROOT/cmd/lambdad"
 moto_server -p "$MOTO_PORT" >"$TMP/moto.log" 2>&1 & pids+=($!)
 # Moto's tests sign with FOOBARKEY and expect account 123456789012; code in
-# S3 and functions' own AWS calls go to the moto_server.
-"$TMP/lambdad" --listen "127.0.0.1:$LAMBDAD_PORT" --data-dir "$TMP/data" --transition 0 \
+# S3 and functions' own AWS calls go to the moto_server. They name runtimes
+# (python3.11, nodejs18.x, ...) without caring which version runs them.
+"$TMP/lambdad" --listen "127.0.0.1:$LAMBDAD_PORT" --data-dir "$TMP/data" --transition 0 --runtime-fallback \
 	--account 123456789012 --aws-endpoint-url "http://127.0.0.1:$MOTO_PORT" \
 	--s3-endpoint "http://127.0.0.1:$MOTO_PORT" --log-level warn >"$TMP/lambdad.log" 2>&1 & pids+=($!)
 python3 "$ROOT/scripts/motosuite/proxy.py" "$PROXY_PORT" "http://127.0.0.1:$LAMBDAD_PORT" "http://127.0.0.1:$MOTO_PORT" & pids+=($!)

@@ -38,7 +38,7 @@ else
 	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 	EP="http://127.0.0.1:$PORT"
 	EPS=("$EP")
-	"$TMP/lambdad" --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" --transition 300ms --log-level info \
+	"$TMP/lambdad" --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" --transition 300ms --log-level info --runtime-fallback \
 		>"$TMP/lambdad.log" 2>&1 &
 	PID=$!
 

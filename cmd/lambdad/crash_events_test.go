@@ -39,7 +39,7 @@ func TestCrashWithQueuedEvents(t *testing.T) {
 	out := t.TempDir()
 	// Unconfined, so the function can write the markers the test reads.
 	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms", "--log-level", "info",
-		"--isolation", "off", "--event-retry-base", "100ms", "--event-throttle-base", "50ms"}
+		"--isolation", "off", "--event-retry-base", "100ms", "--event-throttle-base", "50ms", "--runtime-fallback"}
 	p := testkit.StartProcess(t, bin, "", nil, args...)
 	cl := newLambdaClient(p.Addr)
 	ctx := context.Background()

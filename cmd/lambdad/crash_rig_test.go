@@ -39,7 +39,7 @@ type crashRig struct {
 func startCrashRig(t *testing.T, moto, name, src, probe string) *crashRig {
 	t.Helper()
 	r := &crashRig{bin: lambdadBin.Path(t), args: []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--transition", "20ms",
-		"--log-level", "info", "--isolation", "off", "--aws-endpoint-url", moto}}
+		"--log-level", "info", "--isolation", "off", "--aws-endpoint-url", moto, "--runtime-fallback"}}
 	r.p = testkit.StartProcess(t, r.bin, "", nil, r.args...)
 	r.cl = newLambdaClient(r.p.Addr)
 	in := testkit.PyFunction(t, name, src)

@@ -104,7 +104,7 @@ func TestCrashDurability(t *testing.T) {
 	}
 	bin := lambdadBin.Path(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms", "--log-level", "info"}
+	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--transition", "20ms", "--log-level", "info", "--runtime-fallback"}
 
 	workers := make([]*worker, crashWorkers)
 	for i := range workers {

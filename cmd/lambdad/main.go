@@ -40,6 +40,9 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "migrate" {
 		return runMigrate(args[1:])
 	}
+	if len(args) > 0 && args[0] == "runtimes" {
+		return runRuntimes(context.Background(), args[1:], os.LookupEnv, os.Stdout)
+	}
 	cfg, lv, err := parseSettings(args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -107,7 +110,7 @@ func (st *settings) flags() *flag.FlagSet {
 	fl.Usage = func() {
 		// --help asks for it: on stdout. A bad flag shows it on stderr.
 		out := fl.Output()
-		fmt.Fprintf(out, "Usage: lambdad [flags]\n\nServes the AWS Lambda API and runs functions locally. Every flag can also be set by the LAMBDAD_* variable it names; the flag wins.\n--version prints the version and commit.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: lambdad [flags]\n       lambdad runtimes [install RUNTIME...] [flags]\n\nServes the AWS Lambda API and runs functions locally. Every flag can also be set by the LAMBDAD_* variable it names; the flag wins.\n--version prints the version and commit. `lambdad runtimes` lists the runtimes this host runs and with what; `lambdad runtimes install nodejs22.x` installs one.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	cfg := &st.cfg
@@ -121,8 +124,9 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.IdleTimeout, "idle-timeout", 10*time.Minute, time.Millisecond, "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
 	durationVar(fl, &cfg.RetryBase, "event-retry-base", time.Second, time.Millisecond, "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")
 	durationVar(fl, &cfg.ThrottleBase, "event-throttle-base", time.Second, time.Millisecond, "first retry delay of throttled Event invokes; doubles per throttle up to 300 times itself (LAMBDAD_EVENT_THROTTLE_BASE)")
-	fl.StringVar(&cfg.Python, "python", "python3", "interpreter for pythonX.Y runtimes whose exact version is not installed (LAMBDAD_PYTHON)")
-	fl.StringVar(&cfg.Node, "node", "node", "interpreter for nodejsN.x runtimes that no --node-binaries binary matches (LAMBDAD_NODE)")
+	fl.StringVar(&cfg.Python, "python", "python3", "a Python interpreter to consider besides those found on PATH and in pyenv, asdf and uv: it runs the pythonX.Y of its version (LAMBDAD_PYTHON)")
+	fl.StringVar(&cfg.Node, "node", "node", "a node binary to consider besides --node-binaries, lambdad's installs, asdf and nvm: it runs the nodejsN.x of its major version (LAMBDAD_NODE)")
+	fl.BoolVar(&cfg.RuntimeFallback, "runtime-fallback", false, "run a runtime without an interpreter of its exact version on the nearest version found, saying so in its configuration and REPORT lines; off, such a function cannot start (LAMBDAD_RUNTIME_FALLBACK)")
 	fl.Var(listValue{&cfg.Nodes}, "node-binaries", "NODE[,NODE...]: node binaries (paths or names on PATH) for exact versions: nodejsN.x runs with the first whose major version is N (LAMBDAD_NODE_BINARIES)")
 	fl.StringVar(&cfg.AWSEndpoint, "aws-endpoint-url", "", "AWS_ENDPOINT_URL given to functions, for other AWS services run locally (LAMBDAD_AWS_ENDPOINT_URL)")
 	fl.StringVar(&cfg.PublicURL, "public-url", "", "URL functions use to call this lambdad (AWS_ENDPOINT_URL_LAMBDA); default http://<listen> (LAMBDAD_PUBLIC_URL)")

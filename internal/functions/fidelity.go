@@ -57,5 +57,7 @@ func (s *Service) runtimeState(c *spec.FunctionConfiguration) {
 	}
 	if why := s.cfg.RuntimeProblem(*c.Runtime); why != "" {
 		c.State, c.StateReasonCode, c.StateReason = str("Failed"), str("InvalidRuntime"), str(why)
+		return
 	}
+	runtimeFallback(s.cfg.RuntimeFallback, c)
 }

@@ -75,6 +75,9 @@ type Config struct {
 	// at all ("" when it can): such a function shows State Failed
 	// (fidelity.go).
 	RuntimeProblem func(runtime string) string
+	// RuntimeFallback, when set, says which other version runs a runtime
+	// ("" when its own does): RuntimeVersionConfig.Error shows it.
+	RuntimeFallback func(runtime string) string
 }
 
 // Service is the control plane.

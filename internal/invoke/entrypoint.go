@@ -56,6 +56,7 @@ func entrypointResult(snap *functions.Snapshot, requestID, command string, err e
 
 // envPath is a bootstrap's path as the environment sees it.
 func envPath(cmd string) string {
+	cmd = strings.Replace(cmd, runtimes.LangPlaceholder, "/var/lang", 1)
 	cmd = strings.Replace(cmd, runtimes.TaskRootPlaceholder, "/var/task", 1)
 	return strings.Replace(cmd, runtimes.OptPlaceholder, "/opt", 1)
 }

@@ -625,6 +625,8 @@ func (s *Service) function(ctx context.Context, snap *functions.Snapshot) (*runn
 		CodeDir:            codeDir,
 		LayerDirs:          layerDirs,
 		HostDirs:           launch.HostDirs,
+		RuntimeFallback:    launch.Fallback,
+		LangDir:            launch.LangDir,
 		MemoryMB:           int(deref32(cfg.MemorySize, limits.DefaultMemoryMB)),
 		Timeout:            time.Duration(deref32(cfg.Timeout, limits.DefaultTimeoutSeconds)) * time.Second,
 		EphemeralStorageMB: limits.DefaultEphemeralStorageMB,

@@ -302,7 +302,7 @@ func TestPythonVersions(t *testing.T) {
 			if _, ok := pythonVersion(filepath.Base(m)); !ok || seen[filepath.Base(m)] {
 				continue
 			}
-			if _, err := pythonProbe(t.Context(), m); err != nil {
+			if _, _, err := pythonProbe(t.Context(), m); err != nil {
 				continue
 			}
 			seen[filepath.Base(m)] = true

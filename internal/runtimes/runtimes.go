@@ -28,6 +28,8 @@ const (
 	TaskRootPlaceholder   = "{TASK_ROOT}"
 	OptPlaceholder        = "{OPT}"
 	RuntimeDirPlaceholder = "{RUNTIME_DIR}"
+	// LangPlaceholder is Launch.LangDir as the environment sees it.
+	LangPlaceholder = "{LANG_DIR}"
 )
 
 //go:embed assets/python/bootstrap.py assets/python/lambdad_runtime.py assets/node/index.cjs assets/node/layers.mjs
@@ -37,14 +39,20 @@ var assets embed.FS
 type Config struct {
 	// Dir is where the embedded bootstraps are written, e.g. <data-dir>/runtimes.
 	Dir string
-	// Python is the interpreter used when pythonX.Y is not installed ("python3" if empty).
+	// Python is one more Python interpreter to consider ("python3" if
+	// empty): it runs the pythonX.Y its version is (discover.go).
 	Python string
-	// Node is the node binary for a nodejsN.x runtime that no binary of
-	// Nodes matches ("node" if empty).
+	// Node is one more node binary to consider ("node" if empty).
 	Node string
 	// Nodes are node binaries (paths or names on PATH) for exact runtime
 	// versions: nodejsN.x runs with the first whose major version is N.
-	Nodes  []string
+	Nodes []string
+	// Fallback lets a runtime without an interpreter of its exact version
+	// run on the nearest version found; without it the runtime cannot run
+	// (UnavailableError naming the command that installs it).
+	Fallback bool
+	// Getenv reads PATH, HOME and the version managers' variables (nil: os.Getenv).
+	Getenv func(string) string
 	Logger *slog.Logger
 }
 
@@ -61,6 +69,16 @@ type Launch struct {
 	// sys.base_prefix, Node's prefix), as real paths. Isolated environments
 	// see them read-only at the same paths. Empty for provided*.
 	HostDirs []string
+	// LangDir is the host dir of a language install of lambdad's (lambdad
+	// runtimes install) that the command runs from, as {LANG_DIR}; "" for
+	// interpreters installed otherwise, which HostDirs show.
+	LangDir string
+	// Version is the interpreter that runs, "python 3.12.1" or "node
+	// 22.23.5"; empty for provided*.
+	Version string
+	// Fallback is set when the interpreter is not of the runtime's version
+	// (Config.Fallback): "node 20.20.2 (fallback for nodejs22.x)".
+	Fallback string
 }
 
 // UnavailableError says a runtime cannot run on this host, and what is missing.
@@ -68,6 +86,9 @@ type Launch struct {
 type UnavailableError struct {
 	Runtime string
 	Missing string
+	// Install is the command that installs the runtime's interpreter, when
+	// there is one ("lambdad runtimes install nodejs22.x").
+	Install string
 }
 
 func (e *UnavailableError) Error() string {
@@ -87,6 +108,11 @@ type Catalog struct {
 	mu     sync.Mutex
 	probes map[string]*probe // interpreter name → result of finding and running it once
 	warned map[string]bool   // runtime id → fallback warning already logged
+	// chosen caches choose per runtime id while Dir's modification time
+	// is chosenAt: every read of a function asks (Problem), and an
+	// install renamed into Dir changes it.
+	chosen   map[string]choice
+	chosenAt time.Time
 
 	// ctx bounds probes and compiles; Close cancels it and waits for Prepare.
 	ctx      context.Context
@@ -99,6 +125,7 @@ type probe struct {
 	once    sync.Once
 	path    string
 	version [2]int   // major, minor
+	full    string   // as the interpreter reports it: 3.12.1, 20.20.2
 	dirs    []string // install prefixes, for Launch.HostDirs
 	err     error
 
@@ -120,7 +147,7 @@ func New(cfg Config) (*Catalog, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}}
+	c := &Catalog{cfg: cfg, log: log, probes: map[string]*probe{}, warned: map[string]bool{}, chosen: map[string]choice{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	var err error
 	if c.pythonDir, err = materialise(cfg.Dir, "python", "assets/python"); err != nil {
@@ -306,21 +333,11 @@ func isFile(p string) bool {
 }
 
 func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
-	want := fmt.Sprintf("python3.%d", minor)
-	p := c.probe(want, pythonProbe)
-	if p.err != nil || p.version != [2]int{3, minor} {
-		fb := c.probe(c.cfg.Python, pythonProbe)
-		if fb.err != nil {
-			return Launch{}, &UnavailableError{Runtime: runtime,
-				Missing: fmt.Sprintf("no %s or %s interpreter", want, c.cfg.Python)}
-		}
-		if fb.version != [2]int{3, minor} {
-			c.warnOnce(runtime, "interpreter for runtime not installed; using fallback",
-				"runtime", runtime, "missing", want, "using", fb.path,
-				"version", fmt.Sprintf("%d.%d", fb.version[0], fb.version[1]))
-		}
-		p = fb
+	f, note, err := c.choose(runtime, minor, c.exactPython)
+	if err != nil {
+		return Launch{}, err
 	}
+	p := f.p
 	c.precompile(p)
 	return Launch{
 		// -u keeps print() output unbuffered so logs reach the sandbox as they happen.
@@ -332,6 +349,8 @@ func (c *Catalog) launchPython(runtime string, minor int) (Launch, error) {
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
 			"PYTHONPATH=" + RuntimeDirPlaceholder,
 		},
+		Version:  "python " + p.full,
+		Fallback: note,
 	}, nil
 }
 
@@ -358,44 +377,138 @@ func (c *Catalog) precompile(p *probe) {
 }
 
 func (c *Catalog) launchNode(runtime string, major int) (Launch, error) {
-	p := c.nodeFor(major)
-	if p == nil {
-		p = c.probe(c.cfg.Node, nodeProbe)
+	f, note, err := c.choose(runtime, major, c.exactNode)
+	if err != nil {
+		return Launch{}, err
 	}
-	if p.err != nil {
-		return Launch{}, &UnavailableError{Runtime: runtime, Missing: fmt.Sprintf("no %s binary", c.cfg.Node)}
-	}
-	if p.version[0] != major {
-		c.warnOnce(runtime, "node version differs from runtime",
-			"runtime", runtime, "using", p.path, "version", fmt.Sprintf("%d.%d", p.version[0], p.version[1]))
-	}
-	nodePath := strings.Join([]string{
+	p := f.p
+	paths := []string{
 		fmt.Sprintf("%s/nodejs/node%d/node_modules", OptPlaceholder, major),
 		OptPlaceholder + "/nodejs/node_modules",
 		RuntimeDirPlaceholder + "/node_modules",
-		RuntimeDirPlaceholder,
-		TaskRootPlaceholder,
-	}, ":")
+	}
+	node, hostDirs := p.path, slices.Clone(p.dirs)
+	lang := c.installOf(p.path)
+	if lang != "" {
+		// lambdad's own install is seen at /var/lang, as AWS's Node is,
+		// wherever the data directory is (even under /tmp, which
+		// environments have their own of).
+		node, hostDirs = LangPlaceholder+"/bin/node", nil
+		// Its AWS SDK comes where AWS has its own (/var/runtime/node_modules):
+		// after the layers, and after the function's own node_modules, which
+		// Node searches first.
+		if isDir(filepath.Join(lang, "node_modules", "@aws-sdk")) {
+			paths = append(paths, LangPlaceholder+"/node_modules")
+		}
+	}
+	paths = append(paths, RuntimeDirPlaceholder, TaskRootPlaceholder)
 	return Launch{
-		Command:    []string{p.path, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
+		Command:    []string{node, RuntimeDirPlaceholder + "/index.cjs", OptPlaceholder},
 		RuntimeDir: c.nodeDir,
-		HostDirs:   slices.Clone(p.dirs),
+		HostDirs:   hostDirs,
+		LangDir:    lang,
 		Env: []string{
 			"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime,
 			"LAMBDA_RUNTIME_DIR=" + RuntimeDirPlaceholder,
-			"NODE_PATH=" + nodePath,
+			"NODE_PATH=" + strings.Join(paths, ":"),
 		},
+		Version:  "node " + p.full,
+		Fallback: note,
 	}, nil
 }
 
-// nodeFor is the first of Config.Nodes that runs and reports major, or nil.
-func (c *Catalog) nodeFor(major int) *probe {
-	for _, name := range c.cfg.Nodes {
-		if p := c.probe(name, nodeProbe); p.err == nil && p.version[0] == major {
-			return p
-		}
+// installOf is the install of lambdad's (<Dir>/<runtime id>) that the
+// binary bin (<Dir>/<runtime id>/bin/<name>) belongs to, or "".
+func (c *Catalog) installOf(bin string) string {
+	prefix := filepath.Dir(filepath.Dir(bin))
+	dir, err := filepath.Abs(c.cfg.Dir)
+	if err != nil {
+		return ""
 	}
-	return nil
+	if filepath.Dir(prefix) == dir {
+		return prefix
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil && filepath.Dir(prefix) == real {
+		return prefix
+	}
+	return ""
+}
+
+// sdkDir is the node_modules holding the AWS SDK of lambdad's install that
+// node belongs to, or "".
+func (c *Catalog) sdkDir(node string) string {
+	lang := c.installOf(node)
+	if lang == "" || !isDir(filepath.Join(lang, "node_modules", "@aws-sdk")) {
+		return ""
+	}
+	return filepath.Join(lang, "node_modules")
+}
+
+// choose finds the interpreter of version want (Python's minor, Node's
+// major) for runtime: the exact one, else with Config.Fallback the nearest,
+// else an UnavailableError naming the command that installs it.
+func (c *Catalog) choose(runtime string, want int, exact func(int) (found, bool)) (found, string, error) {
+	var at time.Time
+	if st, err := os.Stat(c.cfg.Dir); err == nil {
+		at = st.ModTime()
+	}
+	c.mu.Lock()
+	if !at.Equal(c.chosenAt) {
+		c.chosen, c.chosenAt = map[string]choice{}, at
+	}
+	ch, ok := c.chosen[runtime]
+	c.mu.Unlock()
+	if !ok {
+		ch.f, ch.note, ch.err = c.chooseNow(runtime, want, exact)
+		c.mu.Lock()
+		if at.Equal(c.chosenAt) {
+			c.chosen[runtime] = ch
+		}
+		c.mu.Unlock()
+	}
+	return ch.f, ch.note, ch.err
+}
+
+type choice struct {
+	f    found
+	note string
+	err  error
+}
+
+func (c *Catalog) chooseNow(runtime string, want int, exact func(int) (found, bool)) (found, string, error) {
+	if f, ok := exact(want); ok {
+		return f, "", nil
+	}
+	near, ok := nearest(want, exact)
+	lang, family := "python", "CPython 3."
+	if strings.HasPrefix(runtime, "nodejs") {
+		lang, family = "node", "Node.js "
+	}
+	if ok && c.cfg.Fallback {
+		c.warnOnce(runtime, "runtime runs on another version (--runtime-fallback)",
+			"runtime", runtime, "using", near.p.path, "version", near.p.full)
+		return near, fmt.Sprintf("%s %s (fallback for %s)", lang, near.p.full, runtime), nil
+	}
+	install := InstallCommand(runtime)
+	how := "`" + install + "`"
+	if lang == "python" {
+		how += fmt.Sprintf(" or `pyenv install 3.%d`", want)
+	}
+	missing := fmt.Sprintf("no %s%d found; install it with %s", family, want, how)
+	if ok {
+		missing += fmt.Sprintf(", or start lambdad with --runtime-fallback to run it on %s %s", lang, near.p.full)
+	}
+	return found{}, "", &UnavailableError{Runtime: runtime, Missing: missing, Install: install}
+}
+
+// InstallCommand is a command that installs runtime's interpreter: lambdad
+// installs Node itself; CPython comes from a version manager (install.go
+// says why), uv's being the quickest.
+func InstallCommand(runtime string) string {
+	if minor, ok := pythonVersion(runtime); ok {
+		return fmt.Sprintf("uv python install 3.%d", minor)
+	}
+	return "lambdad runtimes install " + runtime
 }
 
 func (c *Catalog) warnOnce(runtime, msg string, args ...any) {
@@ -416,28 +529,24 @@ func (c *Catalog) Prepare() {
 }
 
 func (c *Catalog) prepare() {
-	pythons := []string{c.cfg.Python}
 	for minor := minPythonMinor; minor <= maxPythonMinor; minor++ {
-		if name := fmt.Sprintf("python3.%d", minor); name != c.cfg.Python {
-			if _, err := exec.LookPath(name); err == nil {
-				pythons = append(pythons, name)
-			}
-		}
-	}
-	for _, name := range pythons {
 		if c.ctx.Err() != nil {
 			return
 		}
-		if p := c.probe(name, pythonProbe); p.err == nil {
-			c.precompile(p)
+		if f, ok := c.exactPython(minor); ok {
+			c.precompile(f.p)
 		}
 	}
-	c.probe(c.cfg.Node, nodeProbe)
+	for major := minNodeMajor; major <= maxNodeMajor; major++ {
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.exactNode(major)
+	}
 	for _, name := range c.cfg.Nodes {
 		if p := c.probe(name, nodeProbe); p.err != nil {
-			// Configured explicitly, so its absence is worth saying at
-			// start; its runtime falls back to Config.Node.
-			c.log.Warn("a node binary of --node-binaries does not run; its runtime uses --node", "node", name, "error", p.err.Error())
+			// Configured explicitly, so its absence is worth saying at start.
+			c.log.Warn("a node binary of --node-binaries does not run", "node", name, "error", p.err.Error())
 		}
 	}
 }
@@ -448,21 +557,27 @@ func (c *Catalog) Close() {
 	c.prepared.Wait()
 }
 
+// probeFunc runs an interpreter to learn its major and minor version, and
+// its full version as it reports it.
+type probeFunc func(ctx context.Context, path string) ([2]int, string, error)
+
 // probe finds name on PATH and runs it once to learn its version. Running it
 // matters: version managers such as pyenv put shims on PATH that exist but fail.
-func (c *Catalog) probe(name string, run func(ctx context.Context, path string) ([2]int, error)) *probe {
+func (c *Catalog) probe(name string, run probeFunc) *probe {
+	return c.probeAs(name, name, run)
+}
+
+// probeAs is probe cached under key.
+func (c *Catalog) probeAs(key, name string, run probeFunc) *probe {
 	c.mu.Lock()
-	p := c.probes[name]
+	p := c.probes[key]
 	if p == nil {
 		p = &probe{}
-		c.probes[name] = p
+		c.probes[key] = p
 	}
 	c.mu.Unlock()
 	p.once.Do(func() {
-		path, err := exec.LookPath(name)
-		if err == nil {
-			path, err = filepath.Abs(path)
-		}
+		path, err := c.lookPath(name)
 		if err != nil {
 			p.err = err
 			return
@@ -470,7 +585,7 @@ func (c *Catalog) probe(name string, run func(ctx context.Context, path string) 
 		ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 		defer cancel()
 		p.path = path
-		p.version, p.err = run(ctx, path)
+		p.version, p.full, p.err = run(ctx, path)
 		if p.err == nil {
 			// Launch the interpreter itself, not a wrapper such as a pyenv
 			// shim: a shim costs every cold start tens of milliseconds.
@@ -535,20 +650,24 @@ func locate(ctx context.Context, path string) (string, []string) {
 	return real, dirs
 }
 
-func pythonProbe(ctx context.Context, path string) ([2]int, error) {
-	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+func pythonProbe(ctx context.Context, path string) ([2]int, string, error) {
+	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])").Output()
 	if err != nil {
-		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+		return [2]int{}, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return parseVersion(strings.TrimSpace(string(out)))
+	full := strings.TrimSpace(string(out))
+	v, err := parseVersion(full)
+	return v, full, err
 }
 
-func nodeProbe(ctx context.Context, path string) ([2]int, error) {
+func nodeProbe(ctx context.Context, path string) ([2]int, string, error) {
 	out, err := exec.CommandContext(ctx, path, "--version").Output()
 	if err != nil {
-		return [2]int{}, fmt.Errorf("%s: %w", path, err)
+		return [2]int{}, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return parseVersion(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"))
+	full := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	v, err := parseVersion(full)
+	return v, full, err
 }
 
 // parseVersion reads "X.Y" or "X.Y.Z".

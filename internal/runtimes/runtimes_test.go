@@ -131,7 +131,7 @@ func TestInterpreterSelection(t *testing.T) {
 		t.Skip("python3 does not run:", err)
 	}
 	realPy := strings.TrimSpace(string(out))
-	v, err := pythonProbe(t.Context(), realPy)
+	v, _, err := pythonProbe(t.Context(), realPy)
 	if err != nil {
 		t.Skip("python3 does not run:", err)
 	}
@@ -142,7 +142,7 @@ func TestInterpreterSelection(t *testing.T) {
 	if err != nil {
 		t.Skip("node not found")
 	}
-	nv, err := nodeProbe(t.Context(), realNode)
+	nv, _, err := nodeProbe(t.Context(), realNode)
 	if err != nil {
 		t.Skip("node does not run:", err)
 	}
@@ -167,9 +167,13 @@ func TestInterpreterSelection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin)
+	t.Setenv("HOME", t.TempDir()) // no pyenv, asdf, uv or nvm
+	for _, v := range []string{"PYENV_ROOT", "ASDF_DATA_DIR", "UV_PYTHON_INSTALL_DIR", "XDG_DATA_HOME", "NVM_DIR"} {
+		t.Setenv(v, "")
+	}
 
 	logger, warnings := countingLogger()
-	c, err := New(Config{Dir: t.TempDir(), Python: "fallbackpy", Node: "mynode", Logger: logger})
+	c, err := New(Config{Dir: t.TempDir(), Python: "fallbackpy", Node: "mynode", Fallback: true, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,9 +226,13 @@ func TestInterpreterSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, full, _ := pythonProbe(t.Context(), realPy)
+	minor := strings.TrimPrefix(other, "python3.")
 	for rt, msg := range map[string]string{
-		other:        fmt.Sprintf("Runtime %s is not supported by lambdad: no %s or nopython interpreter", other, other),
-		"nodejs20.x": "Runtime nodejs20.x is not supported by lambdad: no nonode binary",
+		// Without Fallback, the version found is named, not run.
+		other: fmt.Sprintf("Runtime %s is not supported by lambdad: no CPython 3.%s found; install it with `uv python install 3.%s` or `pyenv install 3.%s`, or start lambdad with --runtime-fallback to run it on python %s",
+			other, minor, minor, minor, full),
+		"nodejs20.x": "Runtime nodejs20.x is not supported by lambdad: no Node.js 20 found; install it with `lambdad runtimes install nodejs20.x`",
 	} {
 		_, err := c2.Launch(rt, "app.handler", t.TempDir(), nil)
 		var ue *UnavailableError
@@ -421,7 +429,8 @@ func TestNodeVersionSelection(t *testing.T) {
 	n20 := fakeNode(t, dir, "n20", "20.20.2")
 
 	logger, warnings := countingLogger()
-	c, err := New(Config{Dir: t.TempDir(), Node: n20, Nodes: []string{broken, n24, n22, n22b}, Logger: logger})
+	env := fakeEnv(map[string]string{"HOME": t.TempDir(), "PATH": dir})
+	c, err := New(Config{Dir: t.TempDir(), Node: n20, Nodes: []string{broken, n24, n22, n22b}, Fallback: true, Getenv: env, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +442,7 @@ func TestNodeVersionSelection(t *testing.T) {
 		{"nodejs22.x", n22, 0}, // the first 22 after the broken one, not n22b
 		{"nodejs24.x", n24, 0},
 		{"nodejs20.x", n20, 0}, // none listed: --node, which is 20
-		{"nodejs18.x", n20, 1}, // none listed and --node is 20: it says so
+		{"nodejs18.x", n20, 1}, // no 18: the nearest (Fallback), which it says
 		{"nodejs18.x", n20, 1}, // once per runtime
 	} {
 		l, err := c.Launch(tc.runtime, "index.handler", t.TempDir(), nil)
@@ -460,13 +469,13 @@ func TestNodeVersionSelection(t *testing.T) {
 		t.Errorf("after prepare: %d warnings, want 2 (the broken binary)", got)
 	}
 
-	// With no Nodes, every nodejs runtime uses --node, as before.
-	c2, err := New(Config{Dir: t.TempDir(), Node: n20})
+	// With no Nodes and Fallback, nodejs22.x runs on --node's 20 and says so.
+	c2, err := New(Config{Dir: t.TempDir(), Node: n20, Fallback: true, Getenv: env})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if l, err := c2.Launch("nodejs22.x", "index.handler", t.TempDir(), nil); err != nil || l.Command[0] != n20 {
-		t.Errorf("without Nodes, Launch(nodejs22.x) = %v, %v; want %s", l.Command, err, n20)
+	if l, err := c2.Launch("nodejs22.x", "index.handler", t.TempDir(), nil); err != nil || l.Command[0] != n20 || l.Fallback != "node 20.20.2 (fallback for nodejs22.x)" {
+		t.Errorf("without Nodes, Launch(nodejs22.x) = %v %q, %v; want %s", l.Command, l.Fallback, err, n20)
 	}
 }

@@ -213,11 +213,11 @@ func (e *env) setup() error {
 	}
 	e.api = runtimeapi.Serve(ln, e, maxResponseBytes, e.m.log)
 
-	taskRoot, optRoot, rtDir := e.fn.CodeDir, e.optDir, e.fn.RuntimeDir
+	taskRoot, optRoot, rtDir, langDir := e.fn.CodeDir, e.optDir, e.fn.RuntimeDir, e.fn.LangDir
 	if iso != nil {
-		taskRoot, optRoot, rtDir = "/var/task", "/opt", "/var/runtime"
+		taskRoot, optRoot, rtDir, langDir = "/var/task", "/opt", "/var/runtime", "/var/lang"
 	}
-	repl := strings.NewReplacer("{TASK_ROOT}", taskRoot, "{OPT}", optRoot, "{RUNTIME_DIR}", rtDir)
+	repl := strings.NewReplacer("{TASK_ROOT}", taskRoot, "{OPT}", optRoot, "{RUNTIME_DIR}", rtDir, "{LANG_DIR}", langDir)
 	e.argv = make([]string, len(e.fn.Command))
 	for i, a := range e.fn.Command {
 		e.argv[i] = repl.Replace(a)

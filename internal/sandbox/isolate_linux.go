@@ -304,6 +304,10 @@ func (iso *isolation) start(e *env, out *os.File) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("sandbox: chown /tmp: %w", err)
 	}
 	system := slices.Concat(iso.system, userEntries(e.uid, e.uid), hostDirEntries(e.fn.HostDirs, iso.system, iso.warn))
+	if e.fn.LangDir != "" {
+		system = append(system, nsinit.Entry{Path: "/var", Kind: nsinit.EntryDir, Mode: 0o755},
+			nsinit.Entry{Path: "/var/lang", Kind: nsinit.EntryBind, Source: e.fn.LangDir})
+	}
 	binds := []bindPair{{e.fn.CodeDir, "/var/task"}}
 	if e.fn.RuntimeDir != "" {
 		binds = append(binds, bindPair{e.fn.RuntimeDir, "/var/runtime"})

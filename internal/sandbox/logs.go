@@ -75,6 +75,10 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 			b = append(b, `,"errorType":`...)
 			b = appendJSONString(b, errType)
 		}
+		if e.fn.RuntimeFallback != "" {
+			b = append(b, `,"runtimeVersion":`...)
+			b = appendJSONString(b, e.fn.RuntimeFallback)
+		}
 		return append(b, "}}\n"...)
 	}
 	b = append(b, "END RequestId: "...)
@@ -94,6 +98,12 @@ func (e *env) appendEnd(b []byte, id string, res Result, status, errType string)
 		b = append(b, "Init Duration: "...)
 		b = appendMs2(b, res.InitDuration)
 		b = append(b, " ms\t"...)
+	}
+	if e.fn.RuntimeFallback != "" {
+		// lambdad's own field: the function runs on another version than its runtime's.
+		b = append(b, "Runtime Version: "...)
+		b = append(b, e.fn.RuntimeFallback...)
+		b = append(b, '\t')
 	}
 	return append(b, '\n')
 }

@@ -108,6 +108,15 @@ type Function struct {
 	// RuntimeVersion ("python:3.12") and RuntimeVersionARN name the
 	// runtime in INIT_START.
 	RuntimeVersion, RuntimeVersionARN string
+	// LangDir, when set, is a language install of lambdad's own (lambdad
+	// runtimes install) that isolated environments see read-only at
+	// /var/lang, where AWS's runtimes have theirs, wherever the data
+	// directory is ("{LANG_DIR}" in Command and Env).
+	LangDir string
+	// RuntimeFallback, when set, names the interpreter that runs in place
+	// of the runtime's own version ("node 20.20.2 (fallback for
+	// nodejs22.x)"): every REPORT says so (lambdad's own field).
+	RuntimeFallback string
 	// Hold, when set, is called as an environment is created; the release
 	// it returns is called once the environment is cleaned up, so the code
 	// and layer trees it starts from outlive it.

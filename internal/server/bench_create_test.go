@@ -41,7 +41,7 @@ func zip50MB(b *testing.B) []byte {
 // the disk's moods weigh on both sides alike.
 func BenchmarkCreateFunction50MB(b *testing.B) {
 	dir := b.TempDir()
-	srv, err := server.New(server.Config{DataDir: dir, Transition: time.Millisecond})
+	srv, err := server.New(server.Config{DataDir: dir, Transition: time.Millisecond, RuntimeFallback: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func benchServer(b *testing.B) http.Handler {
 			b.Cleanup(func() { os.RemoveAll(d) })
 		}
 	}
-	srv, err := server.New(server.Config{DataDir: dir, Transition: time.Millisecond})
+	srv, err := server.New(server.Config{DataDir: dir, Transition: time.Millisecond, RuntimeFallback: true})
 	if err != nil {
 		b.Fatal(err)
 	}

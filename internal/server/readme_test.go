@@ -91,7 +91,9 @@ func TestReadmeQuickStart(t *testing.T) {
 	if !ok {
 		t.Fatal("README has no quick start snippet")
 	}
-	d, _ := servertest.InvokeEnv(t, servertest.IsolationOff)
+	// Without fallback, as lambdad starts by default: the snippet picks a
+	// runtime this host runs exactly.
+	d, _ := servertest.InvokeEnv(t, func(c *server.Config) { servertest.IsolationOff(c); c.RuntimeFallback = false })
 	script = strings.ReplaceAll(script, "http://127.0.0.1:9001", d.URL)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}

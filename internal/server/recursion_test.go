@@ -99,6 +99,7 @@ func TestRecursiveLoopSync(t *testing.T) {
 	_, c := servertest.InvokeEnv(t, nil)
 	ctx := context.Background()
 	in := testkit.PyFunction(t, "loop", loopFunction)
+	in.Runtime = testkit.Boto3Runtime(t)
 	in.Timeout = aws.Int32(300)
 	testkit.CreateActive(t, c, in)
 
@@ -177,7 +178,9 @@ l = boto3.client('lambda', endpoint_url=os.environ['AWS_ENDPOINT_URL_LAMBDA'])
 def handler(e, c):
     l.invoke(FunctionName=c.function_name, InvocationType='Event', Payload=json.dumps({'depth': e['depth'] + 1}))
 `
-	testkit.CreateActive(t, c, testkit.PyFunction(t, "eloop", src))
+	eloop := testkit.PyFunction(t, "eloop", src)
+	eloop.Runtime = testkit.Boto3Runtime(t)
+	testkit.CreateActive(t, c, eloop)
 	putDestinations(t, c, "eloop", "", qarn)
 	out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("eloop"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"depth": 1}`)})
 	if err != nil || out.StatusCode != 202 {

@@ -67,11 +67,16 @@ type Config struct {
 	// ThrottleBase is the first retry delay of throttled Event invokes
 	// (default 1 s); it doubles up to 300 times itself.
 	ThrottleBase time.Duration
-	// Python and Node are the interpreters used when a runtime's exact version is not installed.
+	// Python and Node are more interpreters to consider, besides those
+	// runtimes.Catalog discovers.
 	Python, Node string
 	// Nodes are node binaries for exact versions: nodejsN.x runs with the
 	// first whose major version is N.
 	Nodes []string
+	// RuntimeFallback runs a runtime without an interpreter of its exact
+	// version on the nearest version found, and says so; off, such a
+	// function cannot start.
+	RuntimeFallback bool
 	// AWSEndpoint becomes AWS_ENDPOINT_URL inside functions.
 	AWSEndpoint string
 	// PublicURL is how functions reach this lambdad (AWS_ENDPOINT_URL_LAMBDA); by default http://<listen address>.
@@ -248,6 +253,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		return srv.runtimes.Problem(runtime)
 	}
+	fcfg.RuntimeFallback = func(runtime string) string {
+		if srv.runtimes == nil {
+			return ""
+		}
+		return srv.runtimes.Status(runtime).Fallback
+	}
 	// Environments of a deleted function or version stop once idle.
 	fcfg.Deleted = func(arn, version string) {
 		if srv.sandbox == nil {
@@ -335,7 +346,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) error {
 	cfg := s.cfg
-	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Nodes: cfg.Nodes, Logger: s.log})
+	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Python: cfg.Python, Node: cfg.Node, Nodes: cfg.Nodes, Fallback: cfg.RuntimeFallback, Logger: s.log})
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,9 @@ func TestSignaturesChecked(t *testing.T) {
 
 	// Names with characters SigV4 escapes, and a function calling back.
 	src := "import boto3, os\ndef handler(e, c):\n    l = boto3.client('lambda', endpoint_url=os.environ['AWS_ENDPOINT_URL_LAMBDA'])\n    return l.get_function(FunctionName='caller:$LATEST')['Configuration']['FunctionName']\n"
-	testkit.CreateActive(t, good, testkit.PyFunction(t, "caller", src))
+	caller := testkit.PyFunction(t, "caller", src)
+	caller.Runtime = testkit.Boto3Runtime(t)
+	testkit.CreateActive(t, good, caller)
 	out, err := good.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("caller"), Qualifier: aws.String("$LATEST")})
 	if err != nil || out.FunctionError != nil || string(out.Payload) != `"caller"` {
 		t.Errorf("a function calling lambdad back: %v %s", err, out.Payload)

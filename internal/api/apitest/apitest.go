@@ -64,7 +64,7 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	fs := functions.New(functions.Config{Store: st, Blobs: bl, Transition: opts.Transition})
-	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(dir, "runtimes")})
+	rt, err := runtimes.New(runtimes.Config{Dir: filepath.Join(dir, "runtimes"), Fallback: true})
 	if err != nil {
 		t.Fatal(err)
 	}

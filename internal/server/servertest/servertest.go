@@ -32,7 +32,8 @@ type Daemon struct {
 // StartDaemon serves a lambdad over dir until the test ends (or Stop).
 func StartDaemon(t testing.TB, dir string, transition time.Duration) *Daemon {
 	t.Helper()
-	srv, err := server.New(server.Config{DataDir: dir, Transition: transition, Store: TestStore(t, dir)})
+	// RuntimeFallback: tests of the API do not care which version runs.
+	srv, err := server.New(server.Config{DataDir: dir, Transition: transition, RuntimeFallback: true, Store: TestStore(t, dir)})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -105,6 +106,9 @@ func StartLambdad(t testing.TB, dir string, tune func(*server.Config)) *Daemon {
 		RetryBase:   50 * time.Millisecond,
 		PublicURL:   url,
 		Logger:      log,
+		// Runtimes this host lacks run on the nearest version: a test that
+		// cares about the exact one turns it off (runtimes_test.go).
+		RuntimeFallback: true,
 	}
 	cfg.Store = TestStore(t, dir)
 	if tune != nil {

@@ -362,19 +362,27 @@ async function importIfExists(file) {
 
 // ES modules do not search NODE_PATH, yet on AWS an ES module handler
 // imports packages from its layers' nodejs/nodeN/node_modules and
-// nodejs/node_modules, as require() finds them [?: AWS documents that it
-// works from Node.js 18 on, not how]. A bare specifier that resolves
-// nowhere else is resolved again as if imported from <opt>/nodejs/nodeN/,
-// whose lookup walks exactly those two directories, in that order. Set up
-// before the first ES module handler loads and only when a layer has
-// packages: Node's off-thread hooks (before Node 22.15) cost ~30 ms.
+// nodejs/node_modules, and the runtime's AWS SDK, as require() finds them
+// [?: AWS documents that it works from Node.js 18 on, not how]. A bare
+// specifier that resolves nowhere else is resolved again as if imported
+// from <opt>/nodejs/nodeN/, whose lookup walks exactly those two layer
+// directories, in that order; then from beside each other node_modules of
+// NODE_PATH (the SDK of lambdad runtimes install). Set up before the first
+// ES module handler loads and only when one of them exists: Node's
+// off-thread hooks (before Node 22.15) cost ~30 ms.
 let layerImportsDone = false;
 function layerImports() {
   if (layerImportsDone) return;
   layerImportsDone = true;
   const dirs = [`${optDir}/nodejs/node${runtimeMajor}/node_modules`, `${optDir}/nodejs/node_modules`];
-  if (!dirs.some((d) => fs.existsSync(d))) return;
-  const parentURL = pathToFileURL(`${optDir}/nodejs/node${runtimeMajor}/index.mjs`).href;
+  const parents = [];
+  if (dirs.some((d) => fs.existsSync(d))) parents.push(pathToFileURL(`${optDir}/nodejs/node${runtimeMajor}/index.mjs`).href);
+  for (const d of (process.env.NODE_PATH || '').split(':')) {
+    if (path.basename(d) === 'node_modules' && !dirs.includes(d) && fs.existsSync(d)) {
+      parents.push(pathToFileURL(path.join(path.dirname(d), 'index.mjs')).href);
+    }
+  }
+  if (parents.length === 0) return;
   const bare = (s) => !/^(\.{0,2}\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(s);
   if (typeof Module.registerHooks === 'function') {
     Module.registerHooks({
@@ -383,16 +391,19 @@ function layerImports() {
           return nextResolve(specifier, context);
         } catch (e) {
           if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !bare(specifier)) throw e;
-          try {
-            return nextResolve(specifier, { ...context, parentURL });
-          } catch {
-            throw e;
+          for (const parentURL of parents) {
+            try {
+              return nextResolve(specifier, { ...context, parentURL });
+            } catch {
+              // not there either
+            }
           }
+          throw e;
         }
       },
     });
   } else if (typeof Module.register === 'function') {
-    Module.register(pathToFileURL(path.join(runtimeDir, 'layers.mjs')), { data: { parentURL } });
+    Module.register(pathToFileURL(path.join(runtimeDir, 'layers.mjs')), { data: { parents } });
   }
 }
 

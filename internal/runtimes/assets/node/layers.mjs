@@ -1,10 +1,11 @@
 // Resolve hook for Node.js without module.registerHooks (before 22.15),
 // registered by index.cjs: a bare specifier that resolves nowhere else is
-// resolved again from the layers' nodejs/ directory (data.parentURL).
-let parentURL;
+// resolved again as if imported from each of data.parents in turn (the
+// layers' nodejs/ directory, then beside the runtime's SDK).
+let parents = [];
 
 export function initialize(data) {
-  parentURL = data.parentURL;
+  parents = data.parents;
 }
 
 export async function resolve(specifier, context, nextResolve) {
@@ -12,10 +13,13 @@ export async function resolve(specifier, context, nextResolve) {
     return await nextResolve(specifier, context);
   } catch (e) {
     if (e?.code !== 'ERR_MODULE_NOT_FOUND' || /^(\.{0,2}\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier)) throw e;
-    try {
-      return await nextResolve(specifier, { ...context, parentURL });
-    } catch {
-      throw e;
+    for (const parentURL of parents) {
+      try {
+        return await nextResolve(specifier, { ...context, parentURL });
+      } catch {
+        // not there either
+      }
     }
+    throw e;
   }
 }
