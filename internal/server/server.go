@@ -61,6 +61,11 @@ type Config struct {
 	ManagedMemoryMB      int
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
+	// NodeID names this node in the leases it takes on shared work (node.go;
+	// default: host name and a random suffix); LeaseTime is how long a
+	// lease lasts unrenewed (default 10 s).
+	NodeID    string
+	LeaseTime time.Duration
 	// ThrottleBase is the first retry delay of throttled Event invokes
 	// (default 1 s); it doubles up to 300 times itself.
 	ThrottleBase time.Duration
@@ -193,6 +198,9 @@ func New(cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := nodeDefaults(&cfg); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -366,6 +374,8 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
+		// The embedded store is this process's alone (bbolt locks it).
+		NodeID: cfg.NodeID, LeaseTime: cfg.LeaseTime, ExclusiveStore: true,
 		StreamLimit: cfg.StreamMaxBytes, StreamBandwidth: cfg.StreamBandwidth,
 		ScaleInterval: cfg.ManagedScaleInterval, HostMemoryMB: cfg.ManagedMemoryMB,
 		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {

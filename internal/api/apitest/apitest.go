@@ -43,12 +43,23 @@ type Env struct {
 	// URL is the API's address; Client an SDK client of Account for it.
 	URL    string
 	Client *lambda.Client
+	// Store, Blobs and Runtimes are what the planes run on, for tests that
+	// start more nodes over them.
+	Store    store.Store
+	Blobs    *blobs.Store
+	Runtimes *runtimes.Catalog
 }
 
 // Options tune an Env.
 type Options struct {
 	// Transition is how long functions stay Pending (default 10 ms).
 	Transition time.Duration
+	// Ctx, when set, is the data plane's: ending it stops Invoke as a
+	// crash would, leaving its leases to run out. NodeID and LeaseTime are
+	// Invoke's (default: invoke's).
+	Ctx       context.Context
+	NodeID    string
+	LeaseTime time.Duration
 }
 
 // New starts an Env that stops when the test ends.
@@ -79,11 +90,16 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
 	dur := durable.New(durable.Config{Store: st})
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := opts.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	t.Cleanup(cancel)
 	inv, err := invoke.New(ctx, invoke.Config{
 		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st, Durable: dur,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond,
+		NodeID: opts.NodeID, LeaseTime: opts.LeaseTime,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +116,7 @@ func New(t testing.TB, opts Options) *Env {
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}
 	c := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c}
+	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c, Store: st, Blobs: bl, Runtimes: rt}
 }
 
 // Python creates a python3.12 function whose handler.py is src
