@@ -307,7 +307,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests,
+	srv.esm = esm.New(esm.Config{NodeID: cfg.NodeID, LeaseTime: cfg.LeaseTime, ExclusiveStore: true, Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests,
 		MSKBrokers: cfg.MSKBootstrapBrokers})
 	var apiSvc *awsproto.Service
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics.handler(), Credentials: srv.urlCredentials(),
