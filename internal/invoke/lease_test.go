@@ -1,12 +1,15 @@
 package invoke_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +34,18 @@ def handler(event, context):
 // a cluster would: its own sandbox, node id and context.
 func node(t *testing.T, env *apitest.Env, ctx context.Context, id string, lease time.Duration) *invoke.Service {
 	t.Helper()
+	return nodeLogging(t, env, ctx, id, lease, nil)
+}
+
+func nodeLogging(t *testing.T, env *apitest.Env, ctx context.Context, id string, lease time.Duration, log *slog.Logger) *invoke.Service {
+	t.Helper()
 	sb, err := sandbox.NewManager(sandbox.Config{WorkDir: filepath.Join(t.TempDir(), "sandbox"), IdleTimeout: time.Minute, Isolation: "off"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
 	inv, err := invoke.New(ctx, invoke.Config{Functions: env.Functions, Blobs: env.Blobs, Sandbox: sb, Runtimes: env.Runtimes, Store: env.Store,
-		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond, NodeID: id, LeaseTime: lease})
+		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond, NodeID: id, LeaseTime: lease, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +238,76 @@ func queued(t *testing.T, st store.Store) int {
 	n := 0
 	st.View(context.Background(), func(tx store.Tx) error { n = tx.Count("events", ""); return nil })
 	return n
+}
+
+// syncBuffer is a log's output, read while the log is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestEventLeaseLostWhileRunning: when another node takes an event over
+// while its run goes on (here: its record is rewritten as another node's
+// claim would), the run's node says so in its log and leaves the event to
+// its new holder, which alone may end or retry it.
+func TestEventLeaseLostWhileRunning(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	ctxA, crashA := context.WithCancel(context.Background())
+	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease})
+	env.Python(t, "marker", marker)
+	crashA() // node a takes no part
+	env.Invoke.Close()
+	var logged syncBuffer
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	b := nodeLogging(t, env, ctxB, "b", lease, slog.New(slog.NewTextHandler(&logged, nil)))
+	out := filepath.Join(t.TempDir(), "runs")
+	payload, _ := json.Marshal(map[string]any{"out": out, "name": "slow", "sleep": 1})
+	const id = "bbbbbbbb-0000-4000-8000-000000000001"
+	if _, err := b.Invoke(context.Background(), apitest.Ref("marker", ""), payload, invoke.Options{Type: invoke.Event, RequestID: id}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "node b never leased the event", func() bool { return leased(t, env.Store)[id] == "b" })
+	steal := time.Now().Add(time.Hour)
+	err := env.Store.Update(context.Background(), func(tx store.Tx) error {
+		var key string
+		var rec map[string]any
+		tx.Scan("events", "", "", func(k string, raw []byte) bool {
+			key = k
+			return json.Unmarshal(raw, &rec) != nil
+		})
+		if rec == nil {
+			return fmt.Errorf("no event to steal")
+		}
+		rec["owner"], rec["leaseUntil"] = "x", steal
+		raw, _ := json.Marshal(rec)
+		if err := tx.Delete("events", key); err != nil {
+			return err
+		}
+		return tx.Put("events", fmt.Sprintf("%020d/%s", steal.UnixNano(), id), raw)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "node b did not log the lease it lost", func() bool {
+		return strings.Contains(logged.String(), "event ran past its lease")
+	})
+	if runs(t, out)["slow"] != 1 {
+		t.Errorf("runs: %v", runs(t, out))
+	}
+	if own := leased(t, env.Store); own[id] != "x" {
+		t.Errorf("node b touched the event it lost: leases %v", own)
+	}
 }
