@@ -197,6 +197,19 @@ func (q *eventQueue) runOne(ctx context.Context, e event, l *eventLease) {
 		<-beat
 	}
 	ran := false // whether the function was run (the lease matters then)
+	if l.local {
+		// dispatch may have read the event just before the run that had
+		// it rescheduled or ended it: only the stored version may run.
+		current := false
+		q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+			current = tx.Get(bEvents, l.key) != nil
+			return nil
+		})
+		if !current {
+			endBeat()
+			return
+		}
+	}
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
 	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
 	var (
@@ -303,7 +316,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event, l *eventLease) {
 		if lost == "" {
 			lost = "taken over by another node"
 		}
-		if ran {
+		if ran && !l.local {
 			log.Warn("event ran past its lease: another node may run it again", "lease_end", until, "why", lost)
 		}
 		return

@@ -21,6 +21,11 @@ import (
 // of the lease time while the function runs, and ends the event (deletes
 // or reschedules it) only if the lease is still its own.
 
+// With a store of its own (Config.ExclusiveStore: the embedded one) a
+// node needs no leases: no other process can take its events, and a crash
+// ends every run with it. There the queue keeps its claims in memory
+// (local leases), which spares a durable write per claim and renewal.
+
 // DefaultLeaseTime is how long a claim on an event lasts unrenewed.
 const DefaultLeaseTime = 10 * time.Second
 
@@ -40,6 +45,7 @@ type eventLease struct {
 	key   string    // the record's key now (it moves with each renewal)
 	until time.Time // when the lease ends unless renewed
 	lost  string    // why the lease is no longer ours ("" while it is)
+	local bool      // a claim in memory only (ExclusiveStore)
 }
 
 func (l *eventLease) get() (string, time.Time, string) {
@@ -50,6 +56,9 @@ func (l *eventLease) get() (string, time.Time, string) {
 
 // claimDue leases up to limit due events to this node.
 func (q *eventQueue) claimDue(ctx context.Context, now time.Time, limit int) ([]event, []*eventLease, error) {
+	if q.s.cfg.ExclusiveStore {
+		return q.claimLocal(ctx, now, limit)
+	}
 	var evs []event
 	var leases []*eventLease
 	until := now.Add(q.s.cfg.LeaseTime)
@@ -78,6 +87,30 @@ func (q *eventQueue) claimDue(ctx context.Context, now time.Time, limit int) ([]
 	return evs, leases, nil
 }
 
+// claimLocal is claimDue with a store of this process's own: the due
+// events that do not run already (q.active, which only the dispatching
+// loop adds to).
+func (q *eventQueue) claimLocal(ctx context.Context, now time.Time, limit int) ([]event, []*eventLease, error) {
+	var evs []event
+	var leases []*eventLease
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	err := q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		return tx.Scan(bEvents, "", "", func(k string, raw []byte) bool {
+			if k >= dueKey(now) || len(evs) >= limit {
+				return false
+			}
+			var e event
+			if json.Unmarshal(raw, &e) == nil && !q.active[e.ID] {
+				evs = append(evs, e)
+				leases = append(leases, &eventLease{key: k, local: true})
+			}
+			return true
+		})
+	})
+	return evs, leases, err
+}
+
 // withLease runs fn on the leased event's record, in a transaction that
 // holds it, if the lease is still this node's; held says whether it was.
 // fn may delete or rewrite the record.
@@ -85,6 +118,19 @@ func (q *eventQueue) withLease(ctx context.Context, l *eventLease, fn func(tx st
 	key, until, lost := l.get()
 	if lost != "" {
 		return false, nil
+	}
+	if l.local {
+		// The record may have been ended meanwhile (a reset).
+		err = q.s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+			var e event
+			raw := tx.Get(bEvents, key)
+			if raw == nil || json.Unmarshal(raw, &e) != nil {
+				return nil
+			}
+			held = true
+			return fn(tx, e)
+		})
+		return held, err
 	}
 	for try := 0; ; try++ {
 		visited := false
@@ -152,6 +198,9 @@ func (q *eventQueue) renew(ctx context.Context, l *eventLease, now time.Time) {
 
 // heartbeat renews l every third of the lease time until stop is closed.
 func (q *eventQueue) heartbeat(ctx context.Context, l *eventLease, stop <-chan struct{}) {
+	if l.local {
+		return
+	}
 	t := time.NewTicker(max(q.s.cfg.LeaseTime/3, time.Millisecond))
 	defer t.Stop()
 	for {

@@ -111,7 +111,7 @@ func TestEventLeasesTwoNodes(t *testing.T) {
 	const lease = 400 * time.Millisecond
 	ctxA, crashA := context.WithCancel(context.Background())
 	defer crashA()
-	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease})
+	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease, Shared: true})
 	env.Python(t, "marker", marker)
 	ctxB, stopB := context.WithCancel(context.Background())
 	defer stopB()
@@ -189,7 +189,7 @@ func TestEventLeasesRestartReleasesOwn(t *testing.T) {
 	const lease = time.Hour
 	ctxA, crashA := context.WithCancel(context.Background())
 	defer crashA()
-	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease})
+	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease, Shared: true})
 	env.Python(t, "marker", marker)
 	out := filepath.Join(t.TempDir(), "runs")
 	payload, _ := json.Marshal(map[string]any{"out": out, "name": "slow", "sleep": 30})
@@ -265,7 +265,7 @@ func (b *syncBuffer) String() string {
 func TestEventLeaseLostWhileRunning(t *testing.T) {
 	const lease = 300 * time.Millisecond
 	ctxA, crashA := context.WithCancel(context.Background())
-	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease})
+	env := apitest.New(t, apitest.Options{Ctx: ctxA, NodeID: "a", LeaseTime: lease, Shared: true})
 	env.Python(t, "marker", marker)
 	crashA() // node a takes no part
 	env.Invoke.Close()

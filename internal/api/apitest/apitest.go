@@ -60,6 +60,10 @@ type Options struct {
 	Ctx       context.Context
 	NodeID    string
 	LeaseTime time.Duration
+	// Shared says other nodes share the store, whose events Invoke then
+	// leases (by default, it is Invoke's alone, as lambdad's embedded
+	// store is).
+	Shared bool
 }
 
 // New starts an Env that stops when the test ends.
@@ -99,7 +103,7 @@ func New(t testing.TB, opts Options) *Env {
 	inv, err := invoke.New(ctx, invoke.Config{
 		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st, Durable: dur,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond,
-		NodeID: opts.NodeID, LeaseTime: opts.LeaseTime,
+		NodeID: opts.NodeID, LeaseTime: opts.LeaseTime, ExclusiveStore: !opts.Shared,
 	})
 	if err != nil {
 		t.Fatal(err)
