@@ -74,6 +74,18 @@ func TestClaim(t *testing.T) {
 			if !slices.Equal(seen, []string{"q/5", "q/7", "q/9q/1", "q/9q/2"}) {
 				t.Errorf("stopped by fn: %v", seen)
 			}
+			// Keys fn writes into the range are not visited in this claim.
+			seen = nil
+			must(t, Claim(ctx, s, "b", "r/", "", 10, func(tx Tx, k string, v []byte) (bool, error) {
+				seen = append(seen, k)
+				if err := tx.Delete("b", k); err != nil {
+					return false, err
+				}
+				return true, tx.Put("b", k+"+", v)
+			}))
+			if !slices.Equal(seen, []string{"r/1"}) {
+				t.Errorf("moved within the range: %v", seen)
+			}
 			boom := errors.New("boom")
 			err := Claim(ctx, s, "b", "", "", 10, func(tx Tx, k string, _ []byte) (bool, error) {
 				if err := tx.Delete("b", k); err != nil {
