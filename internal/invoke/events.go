@@ -54,11 +54,12 @@ type eventQueue struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	active map[string]bool // ids running now
+	parent context.Context // the queue's; its end is a crash's
 }
 
-func startQueue(ctx context.Context, s *Service) (*eventQueue, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}}
+func startQueue(parent context.Context, s *Service) (*eventQueue, error) {
+	ctx, cancel := context.WithCancel(parent)
+	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}, parent: parent}
 	if err := q.releaseOwn(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("event queue: %w", err)
@@ -69,9 +70,20 @@ func startQueue(ctx context.Context, s *Service) (*eventQueue, error) {
 	return q, nil
 }
 
+// stop ends the queue's runs; the events they ran stay queued. Stopped
+// cleanly (not by the end of the context it was started with, as a crash
+// is), the node gives its leases up at once, for other nodes to take.
 func (q *eventQueue) stop() {
+	clean := q.parent.Err() == nil
 	q.cancel()
 	q.wg.Wait()
+	if clean && !q.s.cfg.ExclusiveStore {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := q.releaseOwn(ctx); err != nil {
+			q.s.cfg.Logger.Warn("event queue: cannot give its leases up: they run out", "err", err)
+		}
+	}
 }
 
 // eventKey orders the queue by when an event is due: when it may run, or,

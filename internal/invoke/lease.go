@@ -219,9 +219,9 @@ func (q *eventQueue) heartbeat(ctx context.Context, l *eventLease, stop <-chan s
 }
 
 // releaseOwn makes the events leased under this node's id due again at
-// once: before this node claims anything, such leases are an earlier run's
-// of this node, which is gone (node ids are unique among live nodes), so
-// they need not run out. With a store of its own, every lease is a dead
+// once: before this node claims anything (or after its runs stopped),
+// such leases are an earlier run's of this node, which is gone (node ids
+// are unique among live nodes), so they need not run out. With a store of its own, every lease is a dead
 // run's. Leases end at most a lease time ahead; an hour
 // bounds any lease time lambdad accepts.
 func (q *eventQueue) releaseOwn(ctx context.Context) error {
@@ -239,7 +239,7 @@ func (q *eventQueue) releaseOwn(ctx context.Context) error {
 		return true, q.put(ctx, tx, e)
 	})
 	if n > 0 {
-		q.s.cfg.Logger.Info("events leased by a run that is over are due again", "node", q.s.cfg.NodeID, "events", n)
+		q.s.cfg.Logger.Info("events leased by runs that are over are due again", "node", q.s.cfg.NodeID, "events", n)
 	}
 	return err
 }

@@ -311,3 +311,28 @@ func TestEventLeaseLostWhileRunning(t *testing.T) {
 		t.Errorf("node b touched the event it lost: leases %v", own)
 	}
 }
+
+// TestEventLeasesCleanStopHandsOver: a node stopped cleanly (Close, with
+// its context alive) gives its leases up, and another node runs the event
+// its stop interrupted at once, not after the lease time.
+func TestEventLeasesCleanStopHandsOver(t *testing.T) {
+	const lease = time.Hour
+	env := apitest.New(t, apitest.Options{NodeID: "a", LeaseTime: lease, Shared: true})
+	env.Python(t, "marker", marker)
+	out := filepath.Join(t.TempDir(), "runs")
+	payload, _ := json.Marshal(map[string]any{"out": out, "name": "slow", "sleep": 2})
+	if _, err := env.Invoke.Invoke(context.Background(), apitest.Ref("marker", ""), payload, invoke.Options{Type: invoke.Event}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "node a never leased the event", func() bool { return slicesHasValue(leased(t, env.Store), "a") })
+	env.Invoke.Close()
+	if own := leased(t, env.Store); len(own) != 0 || queued(t, env.Store) != 1 {
+		t.Fatalf("after a clean stop: leases %v, %d queued", own, queued(t, env.Store))
+	}
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	node(t, env, ctxB, "b", lease)
+	testkit.Eventually(t, 20*time.Second, "node b did not run the event node a gave up", func() bool {
+		return runs(t, out)["slow"] >= 1 && queued(t, env.Store) == 0
+	})
+}
