@@ -124,6 +124,8 @@ func (st *settings) flags() *flag.FlagSet {
 	durationVar(fl, &cfg.IdleTimeout, "idle-timeout", 10*time.Minute, time.Millisecond, "stop execution environments idle this long (LAMBDAD_IDLE_TIMEOUT)")
 	durationVar(fl, &cfg.RetryBase, "event-retry-base", time.Second, time.Millisecond, "first retry delay of failed Event invokes; doubles per retry (LAMBDAD_EVENT_RETRY_BASE)")
 	durationVar(fl, &cfg.ThrottleBase, "event-throttle-base", time.Second, time.Millisecond, "first retry delay of throttled Event invokes; doubles per throttle up to 300 times itself (LAMBDAD_EVENT_THROTTLE_BASE)")
+	fl.StringVar(&cfg.NodeID, "node-id", "", "this node's name in the leases it takes on shared work (letters, digits, '.', '_', '-'; unique among live nodes); default: host name and a random suffix (LAMBDAD_NODE_ID)")
+	durationVar(fl, &cfg.LeaseTime, "lease-time", 10*time.Second, 10*time.Millisecond, "how long a node's lease on an Event invoke or a poller lasts unrenewed: a dead node's work moves to another after it, at most 1h (LAMBDAD_LEASE_TIME)")
 	fl.StringVar(&cfg.Python, "python", "python3", "a Python interpreter to consider besides those found on PATH and in pyenv, asdf and uv: it runs the pythonX.Y of its version (LAMBDAD_PYTHON)")
 	fl.StringVar(&cfg.Node, "node", "node", "a node binary to consider besides --node-binaries, lambdad's installs, asdf and nvm: it runs the nodejsN.x of its major version (LAMBDAD_NODE)")
 	fl.BoolVar(&cfg.RuntimeFallback, "runtime-fallback", false, "run a runtime without an interpreter of its exact version on the nearest version found, saying so in its configuration and REPORT lines; off, such a function cannot start (LAMBDAD_RUNTIME_FALLBACK)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -305,52 +306,59 @@ const fireBatch = 256
 // callback and heartbeat timeouts, execution timeouts), all in one
 // transaction, and answers the executions that need an invocation now.
 // A crash before its commit leaves the timers set: they fire after restart.
+//
+// Nodes sharing a store fire each timer once: Fire claims the due timers
+// (store.Claim: SKIP LOCKED on a shared store), so two nodes' Fire skip
+// each other's.
 func (s *Service) Fire(ctx context.Context, now time.Time) ([]string, error) {
 	var wake []string
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		wake = nil
-		due, err := Due(tx, now, fireBatch)
-		if err != nil {
-			return err
+	txns := map[string]*txn{}
+	err := store.Claim(ctx, s.cfg.Store, bDue, "", dueBound(now), fireBatch, func(tx store.Tx, k string, _ []byte) (bool, error) {
+		tm, ok := parseDue(k)
+		if !ok {
+			return false, fmt.Errorf("durable: bad due key %q", k)
 		}
-		txns := map[string]*txn{}
-		var order []*txn
-		for _, tm := range due {
-			if err := Cancel(tx, tm.Exec, tm.Kind); err != nil {
-				return err
-			}
-			t, ok := txns[tm.Exec]
-			if !ok {
-				ex, err := loadExec(tx, tm.Exec)
-				if err != nil {
-					return err
-				}
-				if ex == nil {
-					continue
-				}
-				t = newTxn(tx, ex, now.UTC())
-				txns[tm.Exec] = t
-				order = append(order, t)
-			}
-			if t.ex.Closed() {
-				continue
-			}
-			woke, err := t.fire(tm.Kind)
+		if err := Cancel(tx, tm.Exec, tm.Kind); err != nil {
+			return false, err
+		}
+		t, ok := txns[tm.Exec]
+		if !ok {
+			ex, err := loadExec(tx, tm.Exec)
 			if err != nil {
-				return err
+				return false, err
 			}
-			if woke && !slices.Contains(wake, t.ex.ARN) {
-				wake = append(wake, t.ex.ARN)
+			if ex == nil {
+				return true, nil
 			}
+			t = newTxn(tx, ex, now.UTC())
+			txns[tm.Exec] = t
 		}
-		for _, t := range order {
-			if err := t.save(); err != nil {
-				return err
-			}
+		if t.ex.Closed() {
+			return true, nil
 		}
-		return nil
+		woke, err := t.fire(tm.Kind)
+		if err != nil {
+			return false, err
+		}
+		if woke && !slices.Contains(wake, t.ex.ARN) {
+			wake = append(wake, t.ex.ARN)
+		}
+		// Saved after each timer: the claim hands them over one by one.
+		return true, t.save()
 	})
-	return wake, err
+	if err != nil {
+		return nil, err
+	}
+	return wake, nil
+}
+
+// dueBound is the exclusive bound of the bDue keys due at now.
+func dueBound(now time.Time) string {
+	n := nanos(now)
+	if n < math.MaxInt64 {
+		n++
+	}
+	return fmt.Sprintf("%0*d", dueDigits, n)
 }
 
 // fire applies one timer of the execution.

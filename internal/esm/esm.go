@@ -68,6 +68,14 @@ type Config struct {
 	// brokers by its ARN, for where the Kafka API cannot tell them
 	// (kafka_msk.go).
 	MSKBrokers map[string][]string
+	// NodeID names this node in the leases it takes on mappings' pollers
+	// (lease.go): unique among the nodes sharing Store (default "local").
+	// LeaseTime is how long a lease lasts unrenewed (default 10 s).
+	NodeID    string
+	LeaseTime time.Duration
+	// ExclusiveStore says no other process uses Store (the embedded
+	// store): at start, every lease in it is a dead run's.
+	ExclusiveStore bool
 }
 
 // Service is the event source mapping control plane and its pollers.
@@ -84,8 +92,14 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = "local"
+	}
+	if cfg.LeaseTime <= 0 {
+		cfg.LeaseTime = DefaultLeaseTime
+	}
 	s := &Service{cfg: cfg}
-	s.run = &runner{svc: s, pollers: map[string]mappingPoller{}, results: map[string]string{}}
+	s.run = &runner{svc: s, pollers: map[string]mappingPoller{}, results: map[string]string{}, held: map[string]held{}}
 	return s
 }
 

@@ -24,7 +24,10 @@ type runner struct {
 	// streamLast is each stream mapping's latest poller, by UUID
 	// (stream_poller.go): a new one waits for the one before to end.
 	streamLast map[string]*streamPoller
-	counts     Counts
+	// held are the leases this node holds, by UUID (lease.go): it polls
+	// only those mappings.
+	held   map[string]held
+	counts Counts
 }
 
 // Counts are the pollers' figures for lambdad's metrics.
@@ -74,6 +77,7 @@ func (r *runner) start(ctx context.Context) {
 	r.mu.Lock()
 	r.ctx = ctx
 	r.mu.Unlock()
+	r.releaseDead(ctx)
 	var refs []Ref
 	_ = r.svc.cfg.Store.View(ctx, func(tx store.Tx) error {
 		return scan(tx, "", "", func(m *mapping) bool {
@@ -84,6 +88,11 @@ func (r *runner) start(ctx context.Context) {
 	for _, ref := range refs {
 		r.changed(ref)
 	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.leaseLoop(ctx)
+	}()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -132,15 +141,20 @@ func (r *runner) changed(ref Ref) {
 	if r.ctx == nil || r.ctx.Err() != nil {
 		return
 	}
-	m, err := r.svc.load(r.ctx, ref)
 	if old := r.pollers[ref.UUID]; old != nil {
 		old.stop()
 		delete(r.pollers, ref.UUID)
 	}
-	if err != nil || !m.Enabled || m.Deleted {
+	// Polled only under this node's lease (lease.go); a mapping no longer
+	// polled gives its lease up.
+	now := time.Now()
+	m, ok, _, err := r.lease(r.ctx, ref, now)
+	if err != nil || m == nil || !ok {
+		delete(r.held, ref.UUID)
 		delete(r.results, ref.UUID)
 		return
 	}
+	r.held[ref.UUID] = held{ref: ref, until: now.Add(r.svc.cfg.LeaseTime), rev: revision(m)}
 	var p mappingPoller
 	if m.Stream != nil {
 		p, err = newStreamPoller(r, m) // stream_poller.go
@@ -172,6 +186,19 @@ func (r *runner) wait() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	// Stopped cleanly: another node may take the mappings over at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	refs := make([]Ref, 0, len(r.held))
+	for _, h := range r.held {
+		refs = append(refs, h.ref)
+	}
+	r.held = map[string]held{}
+	r.mu.Unlock()
+	for _, ref := range refs {
+		r.release(ctx, ref)
+	}
 }
 
 // result is uuid's last processing result ("" before any).

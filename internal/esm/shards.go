@@ -60,6 +60,10 @@ func (s *Service) saveCheckpoint(ctx context.Context, r Ref, shard string, c che
 
 // deleteCheckpoints removes a mapping's checkpoints with it.
 func deleteCheckpoints(tx store.Tx, r Ref) error {
+	// and its poller's lease (lease.go)
+	if err := tx.Delete(bLeases, r.key()); err != nil {
+		return err
+	}
 	var keys []string
 	if err := tx.Scan(checkpointBucket, r.key()+"/", "", func(k string, _ []byte) bool {
 		keys = append(keys, k)

@@ -189,6 +189,7 @@ type PendingEvent struct {
 // region, soonest due first.
 func (s *Service) PendingEvents(ctx context.Context, account, region string, limit int) ([]PendingEvent, error) {
 	out := []PendingEvent{}
+	now := time.Now()
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		return tx.Scan(bEvents, "", "", func(_ string, raw []byte) bool {
 			var e event
@@ -196,7 +197,8 @@ func (s *Service) PendingEvents(ctx context.Context, account, region string, lim
 				return true
 			}
 			out = append(out, PendingEvent{ID: e.ID, Function: e.Name, Qualifier: e.Qualifier, Attempts: e.Attempts, Throttles: e.Throttles,
-				Enqueued: e.Enqueued, NotBefore: e.NotBefore, PayloadBytes: len(e.Payload)})
+				Enqueued: e.Enqueued, NotBefore: e.NotBefore, PayloadBytes: len(e.Payload),
+				Running: e.Owner != "" && e.LeaseUntil.After(now)}) // leased: running on some node
 			return len(out) < limit
 		})
 	})
@@ -206,7 +208,7 @@ func (s *Service) PendingEvents(ctx context.Context, account, region string, lim
 	if q := s.queue; q != nil {
 		q.mu.Lock()
 		for i := range out {
-			out[i].Running = q.active[out[i].ID]
+			out[i].Running = out[i].Running || q.active[out[i].ID]
 		}
 		q.mu.Unlock()
 	}

@@ -41,6 +41,10 @@ type event struct {
 	Trace string `json:"trace,omitempty"`
 	// Last is what the last run answered (destinations.go).
 	Last *lastRun `json:"last,omitempty"`
+	// Owner is the node whose lease on the event runs until LeaseUntil
+	// (lease.go); "" while the event waits.
+	Owner      string    `json:"owner,omitempty"`
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 }
 
 type eventQueue struct {
@@ -50,24 +54,46 @@ type eventQueue struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	active map[string]bool // ids running now
+	parent context.Context // the queue's; its end is a crash's
 }
 
-func startQueue(ctx context.Context, s *Service) (*eventQueue, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}}
+func startQueue(parent context.Context, s *Service) (*eventQueue, error) {
+	ctx, cancel := context.WithCancel(parent)
+	q := &eventQueue{s: s, wake: make(chan struct{}, 1), cancel: cancel, active: map[string]bool{}, parent: parent}
+	if err := q.releaseOwn(ctx); err != nil {
+		cancel()
+		return nil, fmt.Errorf("event queue: %w", err)
+	}
 	q.wg.Add(1)
 	go q.loop(ctx)
 	q.resumeDeliveries(ctx)
 	return q, nil
 }
 
+// stop ends the queue's runs; the events they ran stay queued. Stopped
+// cleanly (not by the end of the context it was started with, as a crash
+// is), the node gives its leases up at once, for other nodes to take.
 func (q *eventQueue) stop() {
+	clean := q.parent.Err() == nil
 	q.cancel()
 	q.wg.Wait()
+	if clean && !q.s.cfg.ExclusiveStore {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := q.releaseOwn(ctx); err != nil {
+			q.s.cfg.Logger.Warn("event queue: cannot give its leases up: they run out", "err", err)
+		}
+	}
 }
 
+// eventKey orders the queue by when an event is due: when it may run, or,
+// leased, when its lease ends and another node may take it over.
 func eventKey(e event) string {
-	return fmt.Sprintf("%020d/%s", e.NotBefore.UnixNano(), e.ID)
+	due := e.NotBefore
+	if e.Owner != "" {
+		due = e.LeaseUntil
+	}
+	return fmt.Sprintf("%020d/%s", due.UnixNano(), e.ID)
 }
 
 func (q *eventQueue) put(ctx context.Context, tx store.Tx, e event) error {
@@ -103,7 +129,9 @@ func (q *eventQueue) loop(ctx context.Context) {
 	sem := make(chan struct{}, maxEventWorkers)
 	for {
 		next := q.dispatch(ctx, sem)
-		wait := time.Minute
+		// Events queued through other nodes wake no one here: look at
+		// least once a lease time.
+		wait := q.s.cfg.LeaseTime
 		if !next.IsZero() {
 			wait = time.Until(next)
 		}
@@ -119,66 +147,81 @@ func (q *eventQueue) loop(ctx context.Context) {
 	}
 }
 
-// dispatch starts every due event not already running and returns when the
-// next one is due (zero when none waits).
+// dispatch leases due events, as many as there are free workers, starts
+// them, and returns when the next one is due (zero when none waits).
 func (q *eventQueue) dispatch(ctx context.Context, sem chan struct{}) time.Time {
 	now := time.Now()
-	var due []event
+	// Only this loop fills sem: free can only grow meanwhile.
+	if free := cap(sem) - len(sem); free > 0 {
+		evs, leases, err := q.claimDue(ctx, now, free)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.s.cfg.Logger.Warn("event queue: cannot claim events", "err", err)
+			}
+			return now.Add(time.Second)
+		}
+		for i, se := range evs {
+			sem <- struct{}{}
+			q.mu.Lock()
+			q.active[se.ID] = true
+			q.mu.Unlock()
+			q.wg.Add(1)
+			go func(se event, l *eventLease) {
+				defer q.wg.Done()
+				defer func() { <-sem }()
+				q.runOne(ctx, se, l)
+				q.mu.Lock()
+				delete(q.active, se.ID)
+				q.mu.Unlock()
+				q.poke()
+			}(se, leases[i])
+		}
+	}
 	var next time.Time
 	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		return tx.Scan(bEvents, "", "", func(k string, raw []byte) bool {
+		return tx.Scan(bEvents, "", dueKey(now), func(k string, raw []byte) bool {
 			var se event
-			if json.Unmarshal(raw, &se) != nil {
-				return true
+			if json.Unmarshal(raw, &se) == nil {
+				if se.Owner != "" {
+					next = se.LeaseUntil
+				} else {
+					next = se.NotBefore
+				}
 			}
-			if se.NotBefore.After(now) {
-				next = se.NotBefore
-				return false
-			}
-			due = append(due, se)
-			return len(due) < 256
+			return next.IsZero()
 		})
 	})
-	for _, se := range due {
-		q.mu.Lock()
-		if q.active[se.ID] {
-			q.mu.Unlock()
-			continue
-		}
-		q.active[se.ID] = true
-		q.mu.Unlock()
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return next
-		}
-		q.wg.Add(1)
-		go func(se event) {
-			defer q.wg.Done()
-			defer func() { <-sem }()
-			q.runOne(ctx, se)
-			q.mu.Lock()
-			delete(q.active, se.ID)
-			q.mu.Unlock()
-			q.poke()
-		}(se)
-	}
 	return next
 }
 
-func (q *eventQueue) runOne(ctx context.Context, e event) {
-	oldKey := eventKey(e)
-	// dispatch may have read the event just before the run that had it
-	// rescheduled or finished it: only the stored version may run.
-	current := false
-	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		current = tx.Get(bEvents, oldKey) != nil
-		return nil
-	})
-	if !current {
-		return
-	}
+// runOne runs a leased event, renewing its lease meanwhile, and ends it
+// (or schedules its retry) if the lease is still this node's.
+func (q *eventQueue) runOne(ctx context.Context, e event, l *eventLease) {
 	log := q.s.cfg.Logger.With("event", e.ID, "function", e.Name)
+	stopBeat := make(chan struct{})
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		q.heartbeat(ctx, l, stopBeat)
+	}()
+	endBeat := func() {
+		close(stopBeat)
+		<-beat
+	}
+	ran := false // whether the function was run (the lease matters then)
+	if l.local {
+		// dispatch may have read the event just before the run that had
+		// it rescheduled or ended it: only the stored version may run.
+		current := false
+		q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
+			current = tx.Get(bEvents, l.key) != nil
+			return nil
+		})
+		if !current {
+			endBeat()
+			return
+		}
+	}
 	ref := functions.Ref{Account: e.Account, Region: e.Region, Name: e.Name, Qualifier: e.Qualifier}
 	cfg, _ := q.s.cfg.Functions.EventConfig(ctx, ref)
 	var (
@@ -199,6 +242,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		if err == nil {
 			// The queue's context ends the run at shutdown: the event stays
 			// queued and runs again after a restart.
+			ran = true
 			res, err = q.s.execute(ctx, ref, snap, e.Payload, Options{RequestID: e.ID, TenantID: e.Tenant, TraceHeader: e.Trace})
 			failed = err != nil || res.FunctionError != ""
 			if err == nil && res.FunctionError != "" {
@@ -206,8 +250,9 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 			}
 		}
 	}
+	endBeat()
 	if ctx.Err() != nil {
-		return // shutting down: the event stays queued and runs after restart
+		return // shutting down: the event stays leased until its lease ends, then runs again
 	}
 	retry := err != nil && retryable(err)
 	if err != nil && !retry {
@@ -222,17 +267,14 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 	var outcome string // the destination condition, once the event is done
 	var record *event
 	var deliveries []delivery
-	q.s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		// The store may run this again (a conflict on a shared store):
-		// each run starts from the event as it was.
+	held, serr := q.withLease(context.WithoutCancel(ctx), l, func(tx store.Tx, stored event) error {
+		// A store may run this again: each run starts from the event as it was.
 		e := e
 		outcome, record, deliveries = "", nil, nil
-		if tx.Get(bEvents, oldKey) == nil {
-			return nil // not ours any more (see above)
-		}
-		if err := tx.Delete(bEvents, oldKey); err != nil {
+		if err := tx.Delete(bEvents, eventKey(stored)); err != nil {
 			return err
 		}
+		e.Owner, e.LeaseUntil = "", time.Time{}
 		now := time.Now()
 		if err == nil && res.ExecutedVersion != "" { // it ran (a throttle names a version too)
 			e.Last = &lastRun{Version: res.ExecutedVersion, Error: res.FunctionError, Payload: res.Payload}
@@ -279,6 +321,21 @@ func (q *eventQueue) runOne(ctx context.Context, e event) {
 		}
 		return q.put(ctx, tx, *record)
 	})
+	switch {
+	case serr != nil:
+		// The lease runs out and the event runs again: at least once.
+		log.Error("event: cannot record the end of its run", "err", serr)
+		return
+	case !held:
+		_, until, lost := l.get()
+		if lost == "" {
+			lost = "taken over by another node"
+		}
+		if ran && !l.local {
+			log.Warn("event ran past its lease: another node may run it again", "lease_end", until, "why", lost)
+		}
+		return
+	}
 	if record != nil {
 		q.s.counts.Events.Add(1)
 		q.poke()

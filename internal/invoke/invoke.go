@@ -89,6 +89,15 @@ type Config struct {
 	// Metrics, when set, keeps per-function figures (metrics.go).
 	Metrics Metrics
 	Logger  *slog.Logger
+	// NodeID names this node in the leases it takes on queued events
+	// (lease.go): unique among the nodes sharing Store (default: random).
+	// LeaseTime is how long a lease lasts unrenewed (default 10 s).
+	NodeID    string
+	LeaseTime time.Duration
+	// ExclusiveStore says no other process uses Store (the embedded
+	// store): at start, every lease in it is a dead run's, released at
+	// once rather than left to run out.
+	ExclusiveStore bool
 }
 
 // Service runs invokes.
@@ -138,6 +147,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Credentials == nil {
 		cfg.Credentials = fncreds.New()
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = RandomNodeID()
+	}
+	if cfg.LeaseTime <= 0 {
+		cfg.LeaseTime = DefaultLeaseTime
 	}
 	s := &Service{cfg: cfg, ctx: ctx}
 	s.scale.nudge = make(chan struct{}, 1)

@@ -64,6 +64,11 @@ type Config struct {
 	ManagedMemoryMB      int
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
+	// NodeID names this node in the leases it takes on shared work (node.go;
+	// default: host name and a random suffix); LeaseTime is how long a
+	// lease lasts unrenewed (default 10 s).
+	NodeID    string
+	LeaseTime time.Duration
 	// ThrottleBase is the first retry delay of throttled Event invokes
 	// (default 1 s); it doubles up to 300 times itself.
 	ThrottleBase time.Duration
@@ -202,6 +207,9 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := nodeDefaults(&cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -309,7 +317,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	srv.esm = esm.New(esm.Config{Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests,
+	srv.esm = esm.New(esm.Config{NodeID: cfg.NodeID, LeaseTime: cfg.LeaseTime, ExclusiveStore: cfg.Store == "", Store: st, Functions: fs, Invoker: srv.invoke, AWS: conn, Transition: cfg.Transition, Logger: log, Destinations: srv.dests,
 		MSKBrokers: cfg.MSKBootstrapBrokers})
 	var apiSvc *awsproto.Service
 	h := api.New(api.Config{ESM: srv.esm, Functions: fs, Blobs: bl, Invoker: srv.invoke, Secret: secret, Logger: log, Metrics: srv.metrics.handler(), Credentials: srv.urlCredentials(),
@@ -376,6 +384,8 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		Functions:   fs, Blobs: s.blobs, Sandbox: sb, Runtimes: rt, Store: s.store, Logs: lg,
 		AccountLimit: int32(cfg.ConcurrencyLimit), LambdaEndpoint: cfg.PublicURL, AWSEndpoint: cfg.AWSEndpoint,
 		RetryBase: cfg.RetryBase, ThrottleBase: cfg.ThrottleBase, Logger: s.log, Durable: s.durable,
+		// The embedded store is this process's alone (bbolt locks it).
+		NodeID: cfg.NodeID, LeaseTime: cfg.LeaseTime, ExclusiveStore: cfg.Store == "",
 		StreamLimit: cfg.StreamMaxBytes, StreamBandwidth: cfg.StreamBandwidth,
 		ScaleInterval: cfg.ManagedScaleInterval, HostMemoryMB: cfg.ManagedMemoryMB,
 		CapacityProvider: func(ctx context.Context, arn string) (*capacity.Provider, error) {

@@ -209,6 +209,8 @@ type pgTx struct {
 	ctx   context.Context
 	c     *pgx.Conn
 	write bool
+	// claim: a Claim's transaction, READ COMMITTED (postgres_claimer.go).
+	claim bool
 	begun bool
 	err   error
 	// queued writes, sent before the next statement.
@@ -222,6 +224,9 @@ func (x *pgTx) begin() string {
 		return ""
 	}
 	x.begun = true
+	if x.claim {
+		return "BEGIN ISOLATION LEVEL READ COMMITTED"
+	}
 	if x.write {
 		return "BEGIN ISOLATION LEVEL SERIALIZABLE"
 	}
@@ -377,24 +382,11 @@ func keyRange(prefix, after string) (cond string, args []any) {
 	}
 	args = []any{lo}
 	cond = "key " + op + " $2"
-	if hi := prefixEnd(prefix); hi != nil {
+	if hi := prefixEnd(prefix); hi != "" {
 		cond += " AND key < $3"
-		args = append(args, hi)
+		args = append(args, []byte(hi))
 	}
 	return cond, args
-}
-
-// prefixEnd is the least key greater than every key with prefix, or nil
-// when there is none (the prefix is empty or all 0xff).
-func prefixEnd(prefix string) []byte {
-	b := []byte(prefix)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return b[:i+1]
-		}
-	}
-	return nil
 }
 
 func (x *pgTx) Scan(bucket, prefix, after string, fn func(string, []byte) bool) error {

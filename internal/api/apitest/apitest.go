@@ -25,6 +25,7 @@ import (
 	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/runtimes"
 	"github.com/lambdad/lambdad/internal/sandbox"
+	"github.com/lambdad/lambdad/internal/store"
 	"github.com/lambdad/lambdad/internal/store/storetest"
 )
 
@@ -43,12 +44,27 @@ type Env struct {
 	// URL is the API's address; Client an SDK client of Account for it.
 	URL    string
 	Client *lambda.Client
+	// Store, Blobs and Runtimes are what the planes run on, for tests that
+	// start more nodes over them.
+	Store    store.Store
+	Blobs    *blobs.Store
+	Runtimes *runtimes.Catalog
 }
 
 // Options tune an Env.
 type Options struct {
 	// Transition is how long functions stay Pending (default 10 ms).
 	Transition time.Duration
+	// Ctx, when set, is the data plane's: ending it stops Invoke as a
+	// crash would, leaving its leases to run out. NodeID and LeaseTime are
+	// Invoke's (default: invoke's).
+	Ctx       context.Context
+	NodeID    string
+	LeaseTime time.Duration
+	// Shared says other nodes share the store, whose events Invoke then
+	// leases (by default, it is Invoke's alone, as lambdad's embedded
+	// store is).
+	Shared bool
 }
 
 // New starts an Env that stops when the test ends.
@@ -75,11 +91,16 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
 	dur := durable.New(durable.Config{Store: st})
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := opts.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	t.Cleanup(cancel)
 	inv, err := invoke.New(ctx, invoke.Config{
 		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st, Durable: dur,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond,
+		NodeID: opts.NodeID, LeaseTime: opts.LeaseTime, ExclusiveStore: !opts.Shared,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +117,7 @@ func New(t testing.TB, opts Options) *Env {
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}
 	c := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c}
+	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c, Store: st, Blobs: bl, Runtimes: rt}
 }
 
 // Python creates a python3.12 function whose handler.py is src
