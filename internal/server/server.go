@@ -44,6 +44,10 @@ type Config struct {
 	DataDir    string
 	Transition time.Duration
 	S3Endpoint string
+	// Blobs is s3://bucket/prefix to keep code archives in S3 ("": the data
+	// directory); CodeCacheMB bounds their local cache then.
+	Blobs       string
+	CodeCacheMB int
 	// ConcurrencyLimit is each account's concurrent executions limit.
 	ConcurrencyLimit int
 	// StreamMaxBytes is the most a streamed response may be (0: AWS's 200
@@ -206,7 +210,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	bl, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"), log)
+	bl, err := openBlobs(cfg, log)
 	if err != nil {
 		st.Close()
 		return nil, err
