@@ -1,0 +1,205 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// motoBucket starts moto_server with one bucket and returns its URL and a
+// client of it.
+func motoBucket(t testing.TB, bucket string) (string, *s3.Client) {
+	t.Helper()
+	url := testkit.Moto(t)
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return url, c
+}
+
+// downloadCode fetches GetFunction's Code.Location.
+func downloadCode(t *testing.T, c *lambda.Client, name string) []byte {
+	t.Helper()
+	out, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(aws.ToString(out.Code.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Code.Location: %d %s", resp.StatusCode, b)
+	}
+	return b
+}
+
+// TestCodeInS3: with --blobs s3://… a function's zip is in the bucket once
+// CreateFunction answers; a lambdad restarted with an empty code cache runs
+// it and serves it at Code.Location from S3.
+func TestCodeInS3(t *testing.T) {
+	endpoint, s3c := motoBucket(t, "code")
+	dir := t.TempDir()
+	tune := func(c *server.Config) {
+		c.Isolation = "off"
+		c.Blobs = "s3://code/lambdad/archives"
+		c.S3Endpoint = endpoint
+	}
+	d := servertest.StartLambdad(t, dir, tune)
+	c := servertest.InvokeClient(d)
+	in := testkit.PyFunction(t, "s3-code", "def handler(e, c):\n    return {'got': e['n'] * 2}\n")
+	zipped := in.Code.ZipFile
+	out := testkit.Create(t, c, in)
+	sum := sha256.Sum256(zipped)
+	hexSum := hex.EncodeToString(sum[:])
+	if aws.ToString(out.CodeSha256) != testkit.SHA256B64(zipped) {
+		t.Fatalf("CodeSha256 %s", aws.ToString(out.CodeSha256))
+	}
+	obj, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("code"),
+		Key: aws.String("lambdad/archives/" + hexSum[:2] + "/" + hexSum)})
+	if err != nil {
+		t.Fatalf("the zip is not in the bucket: %v", err)
+	}
+	inS3, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !bytes.Equal(inS3, zipped) {
+		t.Fatal("the bucket holds other bytes")
+	}
+	testkit.WaitActive(t, c, "s3-code")
+	if got := string(testkit.Call(t, c, "s3-code", `{"n": 21}`).Payload); got != `{"got": 42}` {
+		t.Fatalf("invoke = %s", got)
+	}
+	if !bytes.Equal(downloadCode(t, c, "s3-code"), zipped) {
+		t.Fatal("Code.Location served other bytes")
+	}
+
+	d.Stop()
+	cache := filepath.Join(dir, "code-cache")
+	if _, err := os.Stat(filepath.Join(cache, "objects", hexSum[:2], hexSum)); err != nil {
+		t.Fatalf("the first run cached no archive: %v", err)
+	}
+	if err := os.RemoveAll(cache); err != nil {
+		t.Fatal(err)
+	}
+	d = servertest.StartLambdad(t, dir, tune)
+	c = servertest.InvokeClient(d)
+	if got := string(testkit.Call(t, c, "s3-code", `{"n": 5}`).Payload); got != `{"got": 10}` {
+		t.Fatalf("invoke after restart with an empty cache = %s", got)
+	}
+	if !bytes.Equal(downloadCode(t, c, "s3-code"), zipped) {
+		t.Fatal("Code.Location after restart served other bytes")
+	}
+	// Deleting the function deletes its code in S3 too.
+	if _, err := c.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("s3-code")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		list, err := s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("code")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Contents) == 0 {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("code of a deleted function left in S3: %s", aws.ToString(list.Contents[0].Key))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestCodeInS3Refused: a bucket lambdad cannot reach stops it at start.
+func TestCodeInS3Refused(t *testing.T) {
+	endpoint, _ := motoBucket(t, "code")
+	_, err := server.New(server.Config{DataDir: t.TempDir(), Blobs: "s3://no-such-bucket/x", S3Endpoint: endpoint})
+	if err == nil || !strings.Contains(err.Error(), "bucket no-such-bucket is not reachable") {
+		t.Fatalf("server.New = %v", err)
+	}
+	_, err = server.New(server.Config{DataDir: t.TempDir(), Blobs: "https://code/x", S3Endpoint: endpoint})
+	if err == nil || !strings.Contains(err.Error(), "scheme must be s3") {
+		t.Fatalf("server.New with an https URL = %v", err)
+	}
+}
+
+// zip1MB is a zip of 1 MB of incompressible data; each call makes new
+// content, so no create is deduplicated.
+func zip1MB(b *testing.B) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "blob.bin", Method: zip.Store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 1<<20-200)
+	rand.Read(data)
+	w.Write(data)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// BenchmarkCreateFunction1MB is the whole CreateFunction of a 1 MB zip with
+// code in the data directory and in S3 (moto_server on loopback), reporting
+// the median (p50-ms) besides the mean.
+func BenchmarkCreateFunction1MB(b *testing.B) {
+	for _, backend := range []string{"filesystem", "s3"} {
+		b.Run(backend, func(b *testing.B) {
+			cfg := server.Config{DataDir: b.TempDir(), Transition: time.Millisecond}
+			if backend == "s3" {
+				endpoint, _ := motoBucket(b, "code")
+				cfg.Blobs, cfg.S3Endpoint = "s3://code/bench", endpoint
+			}
+			srv, err := server.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			h := srv.Handler()
+			var took []time.Duration
+			b.SetBytes(1 << 20)
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				enc := base64.StdEncoding.EncodeToString(zip1MB(b))
+				body := fmt.Appendf(nil, `{"FunctionName":"f-%d","Role":%q,"Runtime":"python3.12","Handler":"h.h","Code":{"ZipFile":%q}}`, i, testkit.Role, enc)
+				req := apiRequest("POST", "/2015-03-31/functions", body)
+				w := httptest.NewRecorder()
+				b.StartTimer()
+				start := time.Now()
+				h.ServeHTTP(w, req)
+				took = append(took, time.Since(start))
+				if w.Code != http.StatusCreated {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
+}
