@@ -100,6 +100,8 @@ type lease struct {
 	used      int64
 	evicted   bool
 	restoring chan struct{}
+	// trusted: the cached archive was written or checked by this run.
+	trusted bool
 }
 
 type op struct {
@@ -367,7 +369,7 @@ func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
 		return nil
 	}
 	if s.remote == nil {
-		return s.commitLocal(f, h, false)
+		return s.commitLocal(f, h)
 	}
 	for {
 		s.mu.Lock()
@@ -396,10 +398,11 @@ func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
 		discard(f)
 		return o.err
 	}
-	if o.err = s.commitLocal(f, h, true); o.err != nil {
+	if o.err = s.commitLocal(f, h); o.err != nil {
 		return o.err
 	}
 	s.account(h, info.Size)
+	s.trust(h)
 	s.evict()
 	return nil
 }
@@ -821,6 +824,14 @@ func (s *Store) unpack(ctx context.Context, h, final string) error {
 		}
 	}
 	f, err := os.Open(s.objectPath(h))
+	if err == nil && !s.verifyCached(h, f) {
+		f.Close()
+		if err = s.dropLocal(h); err == nil {
+			if err = s.fetch(ctx, h); err == nil {
+				f, err = os.Open(s.objectPath(h))
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("blobs: unpack %s: %w", h, err)
 	}

@@ -79,6 +79,16 @@ func (s *Store) OpenContext(ctx context.Context, h string) (*os.File, error) {
 	}
 	for tries := 0; ; tries++ {
 		f, err := os.Open(s.objectPath(h))
+		if err == nil && !s.verifyCached(h, f) {
+			f.Close()
+			o := s.acquire(h)
+			err = s.dropLocal(h)
+			s.release(h, o)
+			if err != nil {
+				return nil, err
+			}
+			f, err = nil, fs.ErrNotExist
+		}
 		if err == nil || s.remote == nil || !errors.Is(err, fs.ErrNotExist) || tries == 3 {
 			if err == nil {
 				// Open, the file outlives an eviction.
@@ -123,10 +133,11 @@ func (s *Store) fetch(ctx context.Context, h string) error {
 		discard(f)
 		return fmt.Errorf("blobs: the remote's copy of %s has SHA-256 %s", h, info.Hex)
 	}
-	if err := s.commitLocal(f, h, false); err != nil {
+	if err := s.commitLocal(f, h); err != nil {
 		return err
 	}
 	s.account(h, info.Size)
+	s.trust(h)
 	s.log.Info("fetched code archive", "sha256", h, "bytes", info.Size, "duration", time.Since(start))
 	return nil
 }
@@ -142,25 +153,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// upload stores the fully written temp file f as info in the remote, while
-// it is synced locally: the cost is about max(upload, fsync).
+// upload stores the fully written temp file f as info in the remote.
 func (s *Store) upload(ctx context.Context, f *os.File, info Info) error {
-	synced := make(chan error, 1)
-	go func() { synced <- f.Sync() }()
-	err := s.remote.Put(ctx, info, io.NewSectionReader(f, 0, info.Size))
-	if serr := <-synced; err == nil && serr != nil {
-		err = fmt.Errorf("blobs: put: %w", serr)
-	}
-	return err
+	return s.remote.Put(ctx, info, io.NewSectionReader(f, 0, info.Size))
 }
 
-// commitLocal renames the complete temp file f to the object h. synced
-// says f was synced already. With a remote the cache's directories are not
-// synced: a lost rename is fetched again.
-func (s *Store) commitLocal(f *os.File, h string, synced bool) error {
+// commitLocal renames the complete temp file f to the object h. With a
+// remote, the cache is not synced (an fsync would cost as much as the
+// upload): a lost rename is fetched again, and an archive a crash may
+// have torn is checked against its digest on its first use by a later
+// run (verifyCached).
+func (s *Store) commitLocal(f *os.File, h string) error {
 	final := s.objectPath(h)
 	err := f.Chmod(0o444)
-	if err == nil && !synced {
+	if err == nil && s.remote == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -188,4 +194,52 @@ func (s *Store) commitLocal(f *os.File, h string, synced bool) error {
 		return fmt.Errorf("blobs: put: %w", err)
 	}
 	return nil
+}
+
+// trust marks h's cached archive as whole: written or checked in this run.
+func (s *Store) trust(h string) {
+	s.leaseMu.Lock()
+	if l := s.leases[h]; l != nil {
+		l.trusted = true
+	}
+	s.leaseMu.Unlock()
+}
+
+// verifyCached reports whether the cached archive h, open as f, is whole.
+// An archive cached by an earlier run is hashed on its first use in this
+// one; fetched or stored in this run, it is trusted.
+func (s *Store) verifyCached(h string, f *os.File) bool {
+	if s.remote == nil {
+		return true
+	}
+	s.leaseMu.Lock()
+	l := s.leases[h]
+	ok := l != nil && l.trusted
+	s.leaseMu.Unlock()
+	if ok {
+		return true
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return false
+	}
+	var got [32]byte
+	sum.Sum(got[:0])
+	if newInfo(got, 0).Hex != h {
+		s.log.Warn("dropping a damaged cached code archive", "sha256", h)
+		return false
+	}
+	s.trust(h)
+	return true
+}
+
+// dropLocal removes h from the cache (the caller holds h's busy op).
+func (s *Store) dropLocal(h string) error {
+	s.leaseMu.Lock()
+	if l := s.leases[h]; l != nil {
+		s.cached -= l.local
+		l.local = 0
+	}
+	s.leaseMu.Unlock()
+	return s.removeLocal(h)
 }

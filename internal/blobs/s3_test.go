@@ -3,6 +3,7 @@ package blobs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -314,5 +315,80 @@ func TestMD5ETag(t *testing.T) {
 		if got := md5ETag(etag); got != want {
 			t.Errorf("md5ETag(%s) = %v", etag, got)
 		}
+	}
+}
+
+// BenchmarkPutBytes1MB stores fresh 1 MB archives in the filesystem store
+// and in the S3-backed one (moto_server), next to the floor of the latter:
+// one plain PutObject of the same bytes with the same client.
+func BenchmarkPutBytes1MB(b *testing.B) {
+	c := motoS3(b)
+	data := make([]byte, 1<<20)
+	ctx := context.Background()
+	run := func(b *testing.B, put func(i int) error) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; i < b.N; i++ {
+			data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16) // new content
+			if err := put(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("filesystem", func(b *testing.B) {
+		s, _, _ := open(b)
+		run(b, func(int) error { _, err := s.PutBytes(ctx, data); return err })
+	})
+	b.Run("s3", func(b *testing.B) {
+		s, _, _ := s3Backend(c, 0)(b)
+		run(b, func(int) error { _, err := s.PutBytes(ctx, data); return err })
+	})
+	b.Run("s3-remote-put", func(b *testing.B) {
+		s, _, _ := s3Backend(c, 0)(b)
+		run(b, func(int) error {
+			return s.remote.Put(ctx, newInfo(sha256.Sum256(data), int64(len(data))), bytes.NewReader(data))
+		})
+	})
+	b.Run("s3-floor", func(b *testing.B) {
+		s, _, _ := s3Backend(c, 0)(b)
+		bucket := s.remote.(*S3).bucket
+		run(b, func(i int) error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(fmt.Sprint(i)), Body: bytes.NewReader(data)})
+			return err
+		})
+	})
+}
+
+// TestS3DamagedCache: the cache is not fsynced, so an archive a crash tore
+// is found on its first use by the next run and fetched again.
+func TestS3DamagedCache(t *testing.T) {
+	s, _, dir := s3Backend(motoS3(t), 0)(t)
+	ctx := context.Background()
+	z := archivetest.Zip(t, archivetest.File{Name: "f", Body: "whole"})
+	info, err := s.PutBytes(ctx, z)
+	must(t, err)
+	p := filepath.Join(dir, "objects", info.Hex[:2], info.Hex)
+	must(t, os.Chmod(p, 0o644))
+	must(t, os.WriteFile(p, z[:len(z)/2], 0o444))
+	for _, use := range []string{"Open", "Unpacked"} {
+		h := &countHandler{n: map[string]int{}}
+		s2, err := OpenConfig(Config{Dir: dir, Logger: slog.New(h), Remote: s.remote})
+		must(t, err)
+		if use == "Open" {
+			if got := readObject(t, s2, info.Hex); !bytes.Equal(got, z) {
+				t.Fatal("Open returned a torn archive")
+			}
+		} else {
+			d, err := s2.Unpacked(ctx, info.Hex)
+			must(t, err)
+			if b, err := os.ReadFile(filepath.Join(d, "f")); err != nil || string(b) != "whole" {
+				t.Fatalf("f = %q, %v", b, err)
+			}
+		}
+		if n := h.count("dropping a damaged cached code archive"); n != 1 {
+			t.Errorf("%s: %d damaged archives found, want 1", use, n)
+		}
+		// Damage it again for the next round.
+		must(t, os.Chmod(p, 0o644))
+		must(t, os.WriteFile(p, z[:len(z)/2], 0o444))
 	}
 }
