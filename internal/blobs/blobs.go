@@ -9,6 +9,10 @@
 //
 // Nothing appears under objects/ or unpacked/ except by rename of a complete,
 // synced file or tree, so a crash leaves either nothing or the whole thing.
+//
+// With a Remote (S3, remote.go and s3.go) the archives live there and the
+// directory is a cache bounded in bytes (cache.go); its archives are not
+// synced but checked against their digest on first use after a restart.
 package blobs
 
 import (
