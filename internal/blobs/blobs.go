@@ -222,7 +222,7 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 	var sum [32]byte
 	if len(b) < concurrentHashMin {
 		sum = sha256.Sum256(b)
-		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.hasLocal(h) {
+		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.stored(ctx, h) {
 			return newInfo(sum, int64(len(b))), nil
 		}
 	}
@@ -367,7 +367,7 @@ func (w *Writer) Discard() {
 // if the object already exists.
 func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
 	h := info.Hex
-	if s.keep(h) && s.hasLocal(h) {
+	if s.keep(h) && s.stored(ctx, h) {
 		discard(f)
 		s.touch(h)
 		return nil
@@ -402,10 +402,15 @@ func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
 		discard(f)
 		return o.err
 	}
+	// Cached already (another node deleted it from the remote since): the
+	// rename replaces the copy with identical bytes, counted once.
+	cached := s.hasLocal(h)
 	if o.err = s.commitLocal(f, h); o.err != nil {
 		return o.err
 	}
-	s.account(h, info.Size)
+	if !cached {
+		s.account(h, info.Size)
+	}
 	s.trust(h)
 	s.evict()
 	return nil

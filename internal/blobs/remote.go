@@ -56,6 +56,20 @@ func (s *Store) hasLocal(h string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// stored reports whether h needs storing no more: it is cached and, with a
+// remote, in the remote too (another node may have deleted it there while
+// this one kept its copy).
+func (s *Store) stored(ctx context.Context, h string) bool {
+	if !s.hasLocal(h) {
+		return false
+	}
+	if s.remote == nil {
+		return true
+	}
+	ok, err := s.remote.Exists(ctx, h)
+	return err == nil && ok
+}
+
 // hasRemote asks the remote, logging a failure as absence.
 func (s *Store) hasRemote(h string) bool {
 	if s.remote == nil || !validHex(h) {

@@ -392,3 +392,29 @@ func TestS3DamagedCache(t *testing.T) {
 		must(t, os.WriteFile(p, z[:len(z)/2], 0o444))
 	}
 }
+
+// TestS3StoreAgainAfterRemoteDelete: a node that still caches an archive
+// another node deleted from S3 uploads it again when it is stored again,
+// rather than trusting its copy.
+func TestS3StoreAgainAfterRemoteDelete(t *testing.T) {
+	c := motoS3(t)
+	a, _, _ := s3Backend(c, 0)(t)
+	b, err := OpenConfig(Config{Dir: t.TempDir(), Remote: a.remote})
+	must(t, err)
+	ctx := context.Background()
+	z := []byte("stored, deleted elsewhere, stored again")
+	info, err := a.PutBytes(ctx, z)
+	must(t, err)
+	readObject(t, b, info.Hex) // now cached by b
+	before, _ := b.cacheCounts()
+	must(t, a.Delete(info.Hex))
+	if _, err := b.PutBytes(ctx, z); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.remote.Exists(ctx, info.Hex); err != nil || !ok {
+		t.Fatalf("stored again, but not in S3: %v %v", ok, err)
+	}
+	if after, _ := b.cacheCounts(); after != before {
+		t.Errorf("cache counts %d bytes after storing a cached archive again, %d before", after, before)
+	}
+}
