@@ -135,6 +135,20 @@ func TestCodeInS3(t *testing.T) {
 	}
 }
 
+// TestInvokeWhileCodeUpdatesS3 is TestInvokeWhileCodeUpdates with code in
+// S3: replaced archives leave the bucket too.
+func TestInvokeWhileCodeUpdatesS3(t *testing.T) {
+	t.Parallel()
+	endpoint, s3c := motoBucket(t, "code")
+	invokeWhileCodeUpdates(t, func(c *server.Config) {
+		c.Blobs, c.S3Endpoint = "s3://code", endpoint
+	}, "code-cache")
+	testkit.Eventually(t, 10*time.Second, "replaced archives were left in S3", func() bool {
+		list, err := s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("code")})
+		return err == nil && len(list.Contents) == 1
+	})
+}
+
 // TestCodeInS3Refused: a bucket lambdad cannot reach stops it at start.
 func TestCodeInS3Refused(t *testing.T) {
 	endpoint, _ := motoBucket(t, "code")
