@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/lambdad/lambdad/internal/archive/archivetest"
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
@@ -147,6 +148,50 @@ func TestInvokeWhileCodeUpdatesS3(t *testing.T) {
 		list, err := s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("code")})
 		return err == nil && len(list.Contents) == 1
 	})
+}
+
+// TestCodeCacheEviction: with a code cache smaller than two functions'
+// code, each cold start evicts the other's idle code; a function whose tree
+// was evicted under the directory its runner remembers still runs.
+func TestCodeCacheEviction(t *testing.T) {
+	t.Parallel()
+	endpoint, _ := motoBucket(t, "code")
+	d, c := servertest.InvokeEnv(t, func(cfg *server.Config) {
+		cfg.Isolation = "off"
+		cfg.Blobs, cfg.S3Endpoint = "s3://code", endpoint
+		cfg.CodeCacheMB = 1
+		cfg.IdleTimeout = 200 * time.Millisecond
+	})
+	bulk := make([]byte, 600<<10)
+	hexes := map[string]string{}
+	for _, name := range []string{"fa", "fb"} {
+		rand.Read(bulk) // incompressible: the archive and its tree are 600 KB each
+		z := archivetest.Zip(t,
+			archivetest.File{Name: "handler.py", Body: "def handler(e, c):\n    return '" + name + "'\n"},
+			archivetest.File{Name: "bulk.bin", Body: string(bulk)})
+		sum := sha256.Sum256(z)
+		hexes[name] = hex.EncodeToString(sum[:])
+		testkit.CreateActive(t, c, testkit.CreateInput(name, z))
+	}
+	tree := func(name string) string { return filepath.Join(d.Dir, "code-cache", "unpacked", hexes[name]) }
+	call := func(name string) {
+		t.Helper()
+		if got := string(testkit.Call(t, c, name, `{}`).Payload); got != `"`+name+`"` {
+			t.Fatalf("%s returned %s", name, got)
+		}
+	}
+	call("fa")
+	call("fb")
+	// fa's environment stops when idle and lets its code go; fb's needs
+	// the room.
+	testkit.Eventually(t, 10*time.Second, "fa's idle tree was not evicted", func() bool {
+		_, err := os.Stat(tree("fa"))
+		return os.IsNotExist(err)
+	})
+	call("fa")
+	if _, err := os.Stat(filepath.Join(tree("fa"), "handler.py")); err != nil {
+		t.Fatalf("fa ran, but its tree is not back: %v", err)
+	}
 }
 
 // TestCodeInS3Refused: a bucket lambdad cannot reach stops it at start.

@@ -79,6 +79,9 @@ func codeS3Client(ctx context.Context, endpoint string) (*s3.Client, error) {
 		}
 	}
 	return s3.NewFromConfig(base, func(o *s3.Options) {
+		// Archives are checked against their SHA-256 when fetched: the
+		// SDK's note that a response had no checksum is noise on stderr.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.UsePathStyle = true
