@@ -410,7 +410,7 @@ func (h *Handler) serveCode(w http.ResponseWriter, r *http.Request) {
 		deny("Request has expired")
 		return
 	}
-	f, err := h.cfg.Blobs.Open(sha)
+	f, err := h.cfg.Blobs.OpenContext(r.Context(), sha) // with --blobs, may fetch from S3
 	if err != nil {
 		w.WriteHeader(http.StatusNotFound)
 		return

@@ -9,6 +9,10 @@
 //
 // Nothing appears under objects/ or unpacked/ except by rename of a complete,
 // synced file or tree, so a crash leaves either nothing or the whole thing.
+//
+// With a Remote (S3, remote.go and s3.go) the archives live there and the
+// directory is a cache bounded in bytes (cache.go); its archives are not
+// synced but checked against their digest on first use after a restart.
 package blobs
 
 import (
@@ -62,12 +66,26 @@ type Store struct {
 	// busy holds the unpack or delete in progress per digest, so that
 	// concurrent callers share one unpack and a delete never races one.
 	busy map[string]*op
+	// uploads holds the upload to the remote in progress per digest, so
+	// that concurrent Puts of one archive send it once.
+	uploads map[string]*op
 
 	leaseMu sync.Mutex
 	// leases holds, per digest used since start, who holds it and whether
 	// a delete waits for them. An entry is dropped when its digest is
 	// deleted, so the map is bounded by the stored archives.
 	leases map[string]*lease
+
+	// With a remote (remote.go), the directory is a cache bounded by
+	// limit bytes (0: unbounded); cached is its size and clock orders uses.
+	// deletes counts finished deletes, so that a lookup made outside
+	// leaseMu can tell whether one raced it. All under leaseMu.
+	remote  Remote
+	limit   int64
+	cached  int64
+	clock   int64
+	deletes uint64
+	evictMu sync.Mutex
 }
 
 // lease is the in-memory state of one digest's holders.
@@ -77,6 +95,17 @@ type lease struct {
 	doomed bool
 	// deleting is closed when a delete in progress ends; nil otherwise.
 	deleting chan struct{}
+
+	// The cache (with a remote): bytes of h held locally, when it was last
+	// used (Store.clock), whether its unpacked tree was evicted (the next
+	// Lease restores it before anyone uses a path to it), and the restore
+	// in progress.
+	local     int64
+	used      int64
+	evicted   bool
+	restoring chan struct{}
+	// trusted: the cached archive was written or checked by this run.
+	trusted bool
 }
 
 type op struct {
@@ -87,16 +116,26 @@ type op struct {
 // Open opens (creating if needed) the store rooted at dir and removes
 // anything a crash left in its tmp directory.
 func Open(dir string, log *slog.Logger) (*Store, error) {
+	return OpenConfig(Config{Dir: dir, Logger: log})
+}
+
+// OpenConfig opens a store as Open does, with a remote behind it when
+// cfg.Remote is set.
+func OpenConfig(cfg Config) (*Store, error) {
+	dir, log := cfg.Dir, cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
+		remote:   cfg.Remote,
+		limit:    cfg.CacheBytes,
 		objects:  filepath.Join(dir, "objects"),
 		unpacked: filepath.Join(dir, "unpacked"),
 		tmp:      filepath.Join(dir, "tmp"),
 		log:      log,
 		limits:   archive.DefaultLimits(),
 		busy:     map[string]*op{},
+		uploads:  map[string]*op{},
 		leases:   map[string]*lease{},
 	}
 	for _, d := range []string{s.objects, s.unpacked, s.tmp} {
@@ -106,6 +145,12 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	if err := s.sweep(); err != nil {
 		return nil, err
+	}
+	if s.remote != nil {
+		if err := s.scanCache(); err != nil {
+			return nil, err
+		}
+		s.evict()
 	}
 	return s, nil
 }
@@ -157,7 +202,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Info, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	info := newInfo(sum, n)
-	if err := s.commit(f, info.Hex); err != nil {
+	if err := s.commit(ctx, f, info); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -177,7 +222,7 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 	var sum [32]byte
 	if len(b) < concurrentHashMin {
 		sum = sha256.Sum256(b)
-		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.Has(h) {
+		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.stored(ctx, h) {
 			return newInfo(sum, int64(len(b))), nil
 		}
 	}
@@ -202,7 +247,7 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 		discard(f)
 		return Info{}, fmt.Errorf("blobs: put: %w", err)
 	}
-	if err := s.commit(f, info.Hex); err != nil {
+	if err := s.commit(ctx, f, info); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -213,7 +258,9 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 // and written to a temporary file on goroutines of their own, so storing
 // overlaps producing. Commit makes it an object; Discard drops it.
 type Writer struct {
-	s             *Store
+	s *Store
+	// ctx is the request's, for the upload to a remote at Commit.
+	ctx           context.Context
 	f             *os.File
 	hash, write   chan []byte
 	hashed, wrote chan struct{}
@@ -237,7 +284,7 @@ func (s *Store) NewWriter(ctx context.Context) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	w := &Writer{s: s, f: f,
+	w := &Writer{s: s, ctx: ctx, f: f,
 		hash: make(chan []byte, writerQueue), write: make(chan []byte, writerQueue),
 		hashed: make(chan struct{}), wrote: make(chan struct{})}
 	go func() {
@@ -300,7 +347,7 @@ func (w *Writer) Commit() (Info, error) {
 		return Info{}, errors.New("blobs: commit after discard")
 	}
 	w.ended = true
-	if err := w.s.commit(w.f, w.info.Hex); err != nil {
+	if err := w.s.commit(w.ctx, w.f, w.info); err != nil {
 		return Info{}, err
 	}
 	return w.info, nil
@@ -315,39 +362,57 @@ func (w *Writer) Discard() {
 	}
 }
 
-// commit makes the fully written temp file f the object h, durably, or
-// discards it if the object already exists.
-func (s *Store) commit(f *os.File, h string) error {
-	final := s.objectPath(h)
-	if s.keep(h) && s.Has(h) {
+// commit makes the fully written temp file f the object info, durably (in
+// the remote, when there is one, before it is acknowledged), or discards it
+// if the object already exists.
+func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
+	h := info.Hex
+	if s.keep(h) && s.stored(ctx, h) {
 		discard(f)
+		s.touch(h)
 		return nil
 	}
-	err := f.Chmod(0o444)
-	if err == nil {
-		err = f.Sync()
+	if s.remote == nil {
+		return s.commitLocal(f, h)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	for {
+		s.mu.Lock()
+		cur := s.uploads[h]
+		if cur == nil {
+			break // with s.mu held
+		}
+		s.mu.Unlock()
+		<-cur.done
+		if cur.err == nil && s.hasLocal(h) {
+			discard(f)
+			s.touch(h)
+			return nil
+		}
 	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("blobs: put: %w", err)
+	o := &op{done: make(chan struct{})}
+	s.uploads[h] = o
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.uploads, h)
+		s.mu.Unlock()
+		close(o.done)
+	}()
+	if o.err = s.upload(ctx, f, info); o.err != nil {
+		discard(f)
+		return o.err
 	}
-	sub := filepath.Dir(final)
-	if err := mkdirSynced(sub); err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("blobs: put: %w", err)
+	// Cached already (another node deleted it from the remote since): the
+	// rename replaces the copy with identical bytes, counted once.
+	cached := s.hasLocal(h)
+	if o.err = s.commitLocal(f, h); o.err != nil {
+		return o.err
 	}
-	// A concurrent Put of the same content may rename first; replacing its
-	// file with identical bytes is harmless.
-	if err := os.Rename(f.Name(), final); err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("blobs: put: %w", err)
+	if !cached {
+		s.account(h, info.Size)
 	}
-	if err := syncDir(sub); err != nil {
-		return fmt.Errorf("blobs: put: %w", err)
-	}
+	s.trust(h)
+	s.evict()
 	return nil
 }
 
@@ -405,16 +470,19 @@ func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 }
 
 // Open opens the archive h for reading. The error wraps fs.ErrNotExist when
-// it is absent.
+// it is absent. With a remote it may fetch h: see OpenContext.
 func (s *Store) Open(h string) (*os.File, error) {
-	if !validHex(h) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidHex, h)
-	}
-	return os.Open(s.objectPath(h))
+	return s.OpenContext(context.Background(), h)
 }
 
-// List returns the digests of every stored archive.
+// List returns the digests of every stored archive (in the remote, when
+// there is one).
 func (s *Store) List() ([]string, error) {
+	if s.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+		defer cancel()
+		return s.remote.List(ctx)
+	}
 	subs, err := os.ReadDir(s.objects)
 	if err != nil {
 		return nil, fmt.Errorf("blobs: list: %w", err)
@@ -437,13 +505,10 @@ func (s *Store) List() ([]string, error) {
 	return out, nil
 }
 
-// Has reports whether the archive h is stored.
+// Has reports whether the archive h is stored: in the local directory, or
+// else in the remote.
 func (s *Store) Has(h string) bool {
-	if !validHex(h) {
-		return false
-	}
-	fi, err := os.Lstat(s.objectPath(h))
-	return err == nil && fi.Mode().IsRegular()
+	return s.hasLocal(h) || s.hasRemote(h)
 }
 
 // Delete removes the archive h and its unpacked tree. Deleting what is not
@@ -482,6 +547,8 @@ func (s *Store) finishDelete(h string, l *lease) error {
 	close(l.deleting)
 	if s.leases[h] == l {
 		delete(s.leases, h)
+		s.cached -= l.local
+		s.deletes++
 	}
 	s.leaseMu.Unlock()
 	return err
@@ -516,23 +583,50 @@ type Lease struct {
 
 // Lease holds h as Hold does; the caller calls Release exactly once.
 func (s *Store) Lease(h string) (Lease, bool) {
-	s.leaseMu.Lock()
-	l := s.leases[h]
-	if l == nil {
-		// First use since start or since it was deleted: look once.
-		if !s.Has(h) {
+	for {
+		s.leaseMu.Lock()
+		l := s.leases[h]
+		if l == nil {
+			// First use since start or since it was deleted: look once.
+			if !s.hasLocal(h) {
+				if s.remote == nil {
+					s.leaseMu.Unlock()
+					return Lease{}, false
+				}
+				// Not under leaseMu: the remote is far.
+				gen := s.deletes
+				s.leaseMu.Unlock()
+				if !s.hasRemote(h) {
+					return Lease{}, false
+				}
+				s.leaseMu.Lock()
+				if s.deletes != gen {
+					s.leaseMu.Unlock()
+					continue
+				}
+				l = s.leases[h]
+			}
+			if l == nil {
+				l = &lease{}
+				s.leases[h] = l
+			}
+		}
+		if l.deleting != nil {
 			s.leaseMu.Unlock()
 			return Lease{}, false
 		}
-		l = &lease{}
-		s.leases[h] = l
-	} else if l.deleting != nil {
+		l.n++
+		if !l.evicted {
+			s.leaseMu.Unlock()
+			return Lease{s, h, l}, true
+		}
 		s.leaseMu.Unlock()
-		return Lease{}, false
+		if !s.restore(h, l) {
+			s.unhold(h, l)
+			return Lease{}, false
+		}
+		return Lease{s, h, l}, true
 	}
-	l.n++
-	s.leaseMu.Unlock()
-	return Lease{s, h, l}, true
 }
 
 // Release ends the lease; a zero Lease does nothing.
@@ -545,8 +639,16 @@ func (l Lease) Release() {
 func (s *Store) unhold(h string, l *lease) {
 	s.leaseMu.Lock()
 	l.n--
+	if l.n == 0 {
+		s.clock++
+		l.used = s.clock
+	}
 	if l.n > 0 || !l.doomed {
+		over := l.n == 0 && s.limit > 0 && s.cached > s.limit
 		s.leaseMu.Unlock()
+		if over {
+			go s.evict()
+		}
 		return
 	}
 	l.doomed = false
@@ -603,7 +705,20 @@ func (s *Store) leaseCounts() (held, deferred int) {
 func (s *Store) remove(h string) error {
 	o := s.acquire(h)
 	defer s.release(h, o)
+	if err := s.removeLocal(h); err != nil {
+		return err
+	}
+	if s.remote == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+	defer cancel()
+	return s.remote.Delete(ctx, h)
+}
 
+// removeLocal deletes h's tree and archive from the directory; the caller
+// holds h's busy op.
+func (s *Store) removeLocal(h string) error {
 	// Move the tree out of unpacked/ first: removing it in place could leave
 	// a partial tree under its final name if we crashed half-way.
 	if isDir(filepath.Join(s.unpacked, h)) {
@@ -705,13 +820,27 @@ func (s *Store) Unpacked(ctx context.Context, h string) (string, error) {
 		if o.err != nil {
 			return "", o.err
 		}
+		s.evict()
 		return final, nil
 	}
 }
 
 func (s *Store) unpack(ctx context.Context, h, final string) error {
 	start := time.Now()
-	f, err := s.Open(h)
+	if s.remote != nil {
+		if err := s.fetch(ctx, h); err != nil {
+			return fmt.Errorf("blobs: unpack %s: %w", h, err)
+		}
+	}
+	f, err := os.Open(s.objectPath(h))
+	if err == nil && !s.verifyCached(h, f) {
+		f.Close()
+		if err = s.dropLocal(h); err == nil {
+			if err = s.fetch(ctx, h); err == nil {
+				f, err = os.Open(s.objectPath(h))
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("blobs: unpack %s: %w", h, err)
 	}
@@ -741,6 +870,7 @@ func (s *Store) unpack(ctx context.Context, h, final string) error {
 	if err := syncDir(s.unpacked); err != nil {
 		return fmt.Errorf("blobs: unpack %s: %w", h, err)
 	}
+	s.account(h, info.UnzippedSize)
 	s.log.Info("unpacked code archive", "sha256", h, "files", info.Files,
 		"bytes", info.UnzippedSize, "duration", time.Since(start))
 	return nil

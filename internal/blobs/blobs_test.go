@@ -44,6 +44,11 @@ func (h *countHandler) count(msg string) int {
 	return h.n[msg]
 }
 
+// opener opens an empty store; each test runs with each backend's (see
+// backendSuite).
+type opener func(t testing.TB) (*Store, *countHandler, string)
+
+// open opens an empty filesystem store.
 func open(t testing.TB) (*Store, *countHandler, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -84,7 +89,9 @@ func readObject(t testing.TB, s *Store, h string) []byte {
 	return b
 }
 
-func TestPutRoundTrip(t *testing.T) {
+func TestPutRoundTrip(t *testing.T) { testPutRoundTrip(t, open) }
+
+func testPutRoundTrip(t *testing.T, open opener) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -136,7 +143,9 @@ func (o oneByte) Read(p []byte) (int, error) {
 	return o.r.Read(p[:1])
 }
 
-func TestLambdaCodeSha256(t *testing.T) {
+func TestLambdaCodeSha256(t *testing.T) { testLambdaCodeSha256(t, open) }
+
+func testLambdaCodeSha256(t *testing.T, open opener) {
 	// Lambda's CodeSha256 is base64 of the raw digest, not of the hex.
 	s, _, _ := open(t)
 	info, err := s.PutBytes(context.Background(), []byte("abc"))
@@ -148,7 +157,9 @@ func TestLambdaCodeSha256(t *testing.T) {
 	}
 }
 
-func TestDeduplicates(t *testing.T) {
+func TestDeduplicates(t *testing.T) { testDeduplicates(t, open) }
+
+func testDeduplicates(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx := context.Background()
 	a, err := s.PutBytes(ctx, []byte("same"))
@@ -174,7 +185,9 @@ func TestDeduplicates(t *testing.T) {
 	}
 }
 
-func TestConcurrentPutSameBytes(t *testing.T) {
+func TestConcurrentPutSameBytes(t *testing.T) { testConcurrentPutSameBytes(t, open) }
+
+func testConcurrentPutSameBytes(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	content := bytes.Repeat([]byte("lambda"), 500_000)
 	want := sha256.Sum256(content)
@@ -210,7 +223,9 @@ func TestConcurrentPutSameBytes(t *testing.T) {
 	}
 }
 
-func TestPutFailureLeavesNothing(t *testing.T) {
+func TestPutFailureLeavesNothing(t *testing.T) { testPutFailureLeavesNothing(t, open) }
+
+func testPutFailureLeavesNothing(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -233,7 +248,9 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
-func TestUnpackedConcurrent(t *testing.T) {
+func TestUnpackedConcurrent(t *testing.T) { testUnpackedConcurrent(t, open) }
+
+func testUnpackedConcurrent(t *testing.T, open opener) {
 	s, logs, dir := open(t)
 	z := archivetest.Zip(t,
 		archivetest.File{Name: "bootstrap", Body: "#!/bin/sh\necho hi\n", Mode: 0o755},
@@ -286,7 +303,9 @@ func TestUnpackedConcurrent(t *testing.T) {
 	}
 }
 
-func TestUnpackedErrors(t *testing.T) {
+func TestUnpackedErrors(t *testing.T) { testUnpackedErrors(t, open) }
+
+func testUnpackedErrors(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx := context.Background()
 
@@ -339,7 +358,9 @@ func TestUnpackedErrors(t *testing.T) {
 	}
 }
 
-func TestDelete(t *testing.T) {
+func TestDelete(t *testing.T) { testDelete(t, open) }
+
+func testDelete(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx := context.Background()
 	info, err := s.PutBytes(ctx, archivetest.Zip(t, archivetest.File{Name: "d/f", Body: "f"}))
@@ -381,7 +402,9 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-func TestDeleteWhileUnpacking(t *testing.T) {
+func TestDeleteWhileUnpacking(t *testing.T) { testDeleteWhileUnpacking(t, open) }
+
+func testDeleteWhileUnpacking(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx := context.Background()
 	info, err := s.PutBytes(ctx, archivetest.Zip(t, archivetest.File{Name: "f", Body: strings.Repeat("x", 1<<20)}))
@@ -451,7 +474,9 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func TestInvalidHexRejected(t *testing.T) {
+func TestInvalidHexRejected(t *testing.T) { testInvalidHexRejected(t, open) }
+
+func testInvalidHexRejected(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	must(t, os.WriteFile(filepath.Join(dir, "secret"), []byte("s"), 0o644))
 	valid := strings.Repeat("0a", 32)
@@ -555,7 +580,9 @@ func BenchmarkBaselineSHA256AndFsync50MB(b *testing.B) {
 	}
 }
 
-func TestWriter(t *testing.T) {
+func TestWriter(t *testing.T) { testWriter(t, open) }
+
+func testWriter(t *testing.T, open opener) {
 	s, _, dir := open(t)
 	ctx := context.Background()
 	content := bytes.Repeat([]byte("piece by piece "), 100_000)
@@ -605,7 +632,9 @@ func TestWriter(t *testing.T) {
 
 // TestHoldDefersDelete: a held tree survives Delete until its last holder
 // releases it, and is removed then; a digest stored again meanwhile is kept.
-func TestHoldDefersDelete(t *testing.T) {
+func TestHoldDefersDelete(t *testing.T) { testHoldDefersDelete(t, open) }
+
+func testHoldDefersDelete(t *testing.T, open opener) {
 	s, _, _ := open(t)
 	ctx := context.Background()
 	z := archivetest.Zip(t, archivetest.File{Name: "f", Body: "held"})
@@ -673,7 +702,9 @@ func TestHoldDefersDelete(t *testing.T) {
 
 // TestHoldRacesDelete: concurrent holders and deletes never see a held
 // digest's tree disappear, and nothing is left once all let go.
-func TestHoldRacesDelete(t *testing.T) {
+func TestHoldRacesDelete(t *testing.T) { testHoldRacesDelete(t, open) }
+
+func testHoldRacesDelete(t *testing.T, open opener) {
 	s, _, _ := open(t)
 	ctx := context.Background()
 	z := archivetest.Zip(t, archivetest.File{Name: "f", Body: "race"})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
 	"github.com/lambdad/lambdad/internal/blobs"
+	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -81,7 +82,13 @@ func TestSharedCodeSurvivesConcurrentDeletes(t *testing.T) {
 // them. Afterwards the replaced trees are all collected.
 func TestInvokeWhileCodeUpdates(t *testing.T) {
 	t.Parallel()
-	d, c := servertest.InvokeEnv(t, nil)
+	invokeWhileCodeUpdates(t, nil, "blobs")
+}
+
+// invokeWhileCodeUpdates is TestInvokeWhileCodeUpdates on a lambdad tuned
+// by tune, whose code store's local directory is <data dir>/<codeDir>.
+func invokeWhileCodeUpdates(t *testing.T, tune func(*server.Config), codeDir string) {
+	d, c := servertest.InvokeEnv(t, tune)
 	ctx := context.Background()
 	zipOf := func(n int) []byte {
 		return archivetest.Zip(t,
@@ -146,7 +153,7 @@ func TestInvokeWhileCodeUpdates(t *testing.T) {
 		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("coderace")})
 		return err == nil && out.FunctionError == nil && string(out.Payload) != ""
 	})
-	unpacked := filepath.Join(d.Dir, "blobs", "unpacked")
+	unpacked := filepath.Join(d.Dir, codeDir, "unpacked")
 	var left int
 	testkit.Eventually(t, 10*time.Second, "replaced code trees were not collected", func() bool {
 		ents, _ := os.ReadDir(unpacked)
@@ -156,7 +163,7 @@ func TestInvokeWhileCodeUpdates(t *testing.T) {
 		}
 		return len(ents) == 1
 	})
-	objects, _ := filepath.Glob(filepath.Join(d.Dir, "blobs", "objects", "*", "*"))
+	objects, _ := filepath.Glob(filepath.Join(d.Dir, codeDir, "objects", "*", "*"))
 	if len(objects) != 1 {
 		t.Errorf("%d code archives left, want 1: %v", len(objects), objects)
 	}

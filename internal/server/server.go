@@ -47,6 +47,10 @@ type Config struct {
 	// Store is the metadata store: a postgres:// URL (shared by every node
 	// given it), or "" for bbolt in DataDir.
 	Store string
+	// Blobs is s3://bucket/prefix to keep code archives in S3 ("": the data
+	// directory); CodeCacheMB bounds their local cache then.
+	Blobs       string
+	CodeCacheMB int
 	// ConcurrencyLimit is each account's concurrent executions limit.
 	ConcurrencyLimit int
 	// StreamMaxBytes is the most a streamed response may be (0: AWS's 200
@@ -222,7 +226,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	bl, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"), log)
+	bl, err := openBlobs(cfg, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -310,8 +314,13 @@ func New(cfg Config) (*Server, error) {
 	fs := functions.New(fcfg)
 	caps.SetUsers(fs)
 	watchStore(st, fs)
-	if err := fs.CollectUnreferenced(context.Background()); err != nil {
-		log.Warn("collect unreferenced code", "err", err)
+	// On a shared store another node may have stored an archive whose
+	// function it has not committed yet: only a node with a store of its
+	// own can tell an unreferenced archive from one about to be used.
+	if cfg.Store == "" {
+		if err := fs.CollectUnreferenced(context.Background()); err != nil {
+			log.Warn("collect unreferenced code", "err", err)
+		}
 	}
 	if err := srv.startDataPlane(fs, caps); err != nil {
 		st.Close()
