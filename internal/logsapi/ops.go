@@ -253,7 +253,7 @@ func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *l
 	return out, nil
 }
 
-func existing(s *logs.Store, group string, names []string) []string {
+func existing(s logs.Logs, group string, names []string) []string {
 	all, _ := s.Streams(group)
 	var out []string
 	for _, n := range names {
