@@ -1,0 +1,280 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// pgPool is a pool on a fresh database (the test is skipped without
+// LAMBDAD_TEST_POSTGRES).
+func pgPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), testkit.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func openPG(t testing.TB, pool *pgxpool.Pool, cfg PGConfig) *PG {
+	t.Helper()
+	cfg.Pool = pool
+	p, err := OpenPG(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// backends runs fn against the file store and the PostgreSQL one, both
+// with the clock now.
+func backends(t *testing.T, now func() time.Time, fn func(t *testing.T, s Logs)) {
+	t.Run("file", func(t *testing.T) { fn(t, open(t, Config{Now: now})) })
+	t.Run("postgres", func(t *testing.T) { fn(t, openPG(t, pgPool(t), PGConfig{Now: now})) })
+}
+
+// mixed appends events to three streams whose times interleave, some with
+// the same timestamp, and a message that is not UTF-8 and holds a NUL.
+func mixed(s Logs) {
+	for i := range 40 {
+		st := []string{"a", "b", "c/x"}[i%3]
+		s.Append("/g", st, fmt.Appendf(nil, "2026-12-05T03:00:%02d.000Z\tr\tevent %02d %s\n", i/2, i, []string{"ERROR", "INFO"}[i%2]))
+	}
+	s.Append("/g", "b", []byte("2026-12-05T03:00:30.000Z\tbin \xff\x00 end\n"))
+}
+
+// Both stores answer the same requests alike: pages, tokens, interleaving,
+// patterns, time bounds, stream choices, GetLogEvents both ways.
+func TestBackendsAgree(t *testing.T) {
+	type result struct {
+		Filter  [][]FilterOutput
+		Get     [][]GetOutput
+		Streams []string
+	}
+	results := map[string]result{}
+	errPat, _ := ParsePattern("ERROR")
+	t0 := time.Date(2026, 12, 5, 3, 0, 5, 0, time.UTC).UnixMilli()
+	backends(t, fixedNow, func(t *testing.T, s Logs) {
+		mixed(s)
+		var r result
+		for _, in := range []FilterInput{
+			{Limit: 7},
+			{Limit: 4, Query: Query{Match: errPat.Match}},
+			{Limit: 5, Query: Query{Start: t0, End: t0 + 6000}},
+			{Query: Query{Streams: []string{"a", "c/x"}}},
+			{Limit: 3, Query: Query{Prefix: "c/"}},
+		} {
+			var pages []FilterOutput
+			for range 100 {
+				out, err := s.Filter("/g", in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, out)
+				if out.Next == "" {
+					break
+				}
+				in.Token = out.Next
+			}
+			r.Filter = append(r.Filter, pages)
+		}
+		for _, in := range []GetInput{
+			{Stream: "b", Limit: 4, StartFromHead: true},
+			{Stream: "b", Limit: 4},
+			{Stream: "a", Limit: 3, Start: t0, End: t0 + 8000, StartFromHead: true},
+		} {
+			var pages []GetOutput
+			for range 20 {
+				out, err := s.Get("/g", in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, out)
+				next := out.Forward
+				if !in.StartFromHead {
+					next = out.Backward
+				}
+				if next == in.Token {
+					break
+				}
+				in.Token = next
+			}
+			r.Get = append(r.Get, pages)
+		}
+		streams, err := s.Streams("/g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range streams {
+			r.Streams = append(r.Streams, fmt.Sprintf("%s %d %d", st.Name, st.FirstEvent, st.LastEvent))
+		}
+		if _, err := s.Filter("/g", FilterInput{Query: Query{Streams: []string{"a", "nope"}}}); !errors.Is(err, ErrNoStream) {
+			t.Errorf("unknown stream: %v", err)
+		}
+		if _, err := s.Get("/nope", GetInput{Stream: "a"}); !errors.Is(err, ErrNoGroup) {
+			t.Errorf("unknown group: %v", err)
+		}
+		if _, err := s.Filter("/g", FilterInput{Token: "!!"}); !errors.Is(err, ErrToken) {
+			t.Errorf("bad token: %v", err)
+		}
+		results[t.Name()[strings.LastIndex(t.Name(), "/")+1:]] = r
+	})
+	f, p := results["file"], results["postgres"]
+	if p.Filter == nil {
+		t.Skip("no PostgreSQL")
+	}
+	if len(f.Filter[0]) != 6 || len(f.Filter[0][0].Events) != 7 {
+		t.Fatalf("file store's first query: %d pages", len(f.Filter[0]))
+	}
+	if last := f.Filter[0][5].Events; !strings.Contains(last[len(last)-1].Message, "\xff\x00") {
+		t.Errorf("last event %q", last[len(last)-1].Message)
+	}
+	if len(f.Get[0]) < 4 || len(f.Get[1]) < 4 || len(f.Get[0][0].Events) != 4 || len(f.Filter[1][0].Events) != 4 {
+		t.Fatalf("file store's pages: %+v %+v", f.Get[0], f.Filter[1])
+	}
+	for i := range f.Filter {
+		if !reflect.DeepEqual(f.Filter[i], p.Filter[i]) {
+			t.Errorf("FilterLogEvents query %d:\nfile     %+v\npostgres %+v", i, f.Filter[i], p.Filter[i])
+		}
+	}
+	for i := range f.Get {
+		if !reflect.DeepEqual(f.Get[i], p.Get[i]) {
+			t.Errorf("GetLogEvents query %d:\nfile     %+v\npostgres %+v", i, f.Get[i], p.Get[i])
+		}
+	}
+	if !reflect.DeepEqual(f.Streams, p.Streams) {
+		t.Errorf("streams: file %v, postgres %v", f.Streams, p.Streams)
+	}
+}
+
+// Groups: created, listed, refused twice, deleted with their events;
+// retention hides and then deletes old events.
+func TestBackendsGroups(t *testing.T) {
+	now := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+	backends(t, func() time.Time { return now }, func(t *testing.T, s Logs) {
+		if err := s.CreateGroup("/empty"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateGroup("/empty"); !errors.Is(err, ErrGroupExists) {
+			t.Errorf("second create: %v", err)
+		}
+		old := now.Add(-72 * time.Hour).Format("2006-01-02T15:04:05.000Z")
+		s.AppendMarked("/g", "s", []byte(old+"\told\n"), now.Add(-72*time.Hour), nil)
+		s.Append("/g", "s", []byte("new\n"))
+		gs := s.Groups()
+		if len(gs) != 2 || gs[0].Name != "/empty" || gs[1].Name != "/g" || gs[1].StoredBytes == 0 || !s.GroupExists("/g") {
+			t.Fatalf("groups %+v", gs)
+		}
+		if err := s.SetRetention("/g", 1); err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Filter("/g", FilterInput{})
+		if err != nil || len(out.Events) != 1 || out.Events[0].Message != "new\n" || out.Events[0].Ord != 1 {
+			t.Fatalf("after retention: %+v %v", out, err)
+		}
+		if err := s.SetRetention("/nope", 1); !errors.Is(err, ErrNoGroup) {
+			t.Errorf("retention of no group: %v", err)
+		}
+		if err := s.DeleteGroup("/g"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteGroup("/g"); !errors.Is(err, ErrNoGroup) {
+			t.Errorf("second delete: %v", err)
+		}
+		if s.GroupExists("/g") {
+			t.Error("deleted group exists")
+		}
+		// Written again, the group starts afresh.
+		s.Append("/g", "s", []byte("again\n"))
+		out, err = s.Filter("/g", FilterInput{})
+		if err != nil || len(out.Events) != 1 || out.Events[0].Ord != 0 {
+			t.Fatalf("after re-creation: %+v %v", out, err)
+		}
+	})
+}
+
+// Two nodes on one database: each reads what the other wrote, positions in
+// a stream both write stay distinct, and a live tail on one sees the
+// other's events.
+func TestPGTwoNodes(t *testing.T) {
+	pool := pgPool(t)
+	a := openPG(t, pool, PGConfig{})
+	pool2, err := pgxpool.New(context.Background(), pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool2.Close()
+	b := openPG(t, pool2, PGConfig{})
+	sub := b.Subscribe([]string{"/g"})
+	defer b.Unsubscribe(sub)
+	time.Sleep(200 * time.Millisecond) // b's listener is up
+	for i := range 10 {
+		a.Append("/g", "shared", fmt.Appendf(nil, "from a %d\n", i))
+		b.Append("/g", "shared", fmt.Appendf(nil, "from b %d\n", i))
+		a.Flush()
+		b.Flush()
+	}
+	a.Append("/g", "a-only", []byte("tail me\n"))
+	a.Flush()
+	out, err := b.Get("/g", GetInput{Stream: "shared", StartFromHead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Events) != 20 {
+		t.Fatalf("%d events", len(out.Events))
+	}
+	for i, e := range out.Events {
+		if e.Ord != int64(i) {
+			t.Fatalf("event %d has position %d", i, e.Ord)
+		}
+	}
+	streams, err := b.Streams("/g")
+	if err != nil || len(streams) != 2 || streams[0].Name != "a-only" {
+		t.Fatalf("streams %+v %v", streams, err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case evs := <-sub.C:
+			for _, e := range evs {
+				if e.Message == "tail me\n" && e.Group == "/g" && e.Stream == "a-only" {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("b's live tail did not see a's event")
+		}
+	}
+}
+
+// Bounds: a stream past MaxStreamBytes loses its oldest events at a sweep.
+func TestPGStreamBound(t *testing.T) {
+	p := openPG(t, pgPool(t), PGConfig{MaxStreamBytes: 1000})
+	for i := range 100 {
+		p.Append("/g", "s", fmt.Appendf(nil, "line %03d %s\n", i, strings.Repeat("x", 50)))
+	}
+	p.Flush()
+	p.Sweep()
+	out, err := p.Get("/g", GetInput{Stream: "s", StartFromHead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Events); n == 0 || n > 1000/70 || out.Events[n-1].Ord != 99 {
+		t.Fatalf("%d events kept, last %+v", n, out.Events[len(out.Events)-1])
+	}
+	st, _ := p.Streams("/g")
+	if st[0].StoredBytes > 1000 || st[0].FirstEvent == 0 {
+		t.Errorf("stream after the bound: %+v", st[0])
+	}
+}
