@@ -9,7 +9,7 @@ import (
 // fixedNow is just after the events the tests append.
 func fixedNow() time.Time { return time.Date(2026, 12, 5, 3, 5, 0, 0, time.UTC) }
 
-func fill(t *testing.T, s *Store) {
+func fill(t *testing.T, s Logs) {
 	t.Helper()
 	for i := range 30 {
 		// Streams a and b interleave: a at even seconds, b at odd ones.
@@ -21,8 +21,9 @@ func fill(t *testing.T, s *Store) {
 	}
 }
 
-func TestFilterPages(t *testing.T) {
-	s := open(t, Config{Now: fixedNow})
+func TestFilterPages(t *testing.T) { backends(t, fixedNow, testFilterPages) }
+
+func testFilterPages(t *testing.T, s Logs) {
 	fill(t, s)
 	var got []string
 	in := FilterInput{Limit: 7}
@@ -58,8 +59,9 @@ func TestFilterPages(t *testing.T) {
 	}
 }
 
-func TestGetTokens(t *testing.T) {
-	s := open(t, Config{Now: fixedNow})
+func TestGetTokens(t *testing.T) { backends(t, fixedNow, testGetTokens) }
+
+func testGetTokens(t *testing.T, s Logs) {
 	fill(t, s)
 	// Without a token and startFromHead false: the latest events.
 	out, err := s.Get("/g", GetInput{Stream: "a", Limit: 4})
