@@ -299,12 +299,16 @@ func (p *PG) writeTx(ctx context.Context, tx pgx.Tx, runs []*run) error {
 	return nil
 }
 
-// ensureGroup returns the group's id, creating it.
+// ensureGroup returns the group's id, creating it. It inserts only when
+// the group is missing (an insert that conflicts would still use up a
+// sequence number); a group another node created at that moment is not in
+// the statement's snapshot: no row, and the batch is tried again.
 func (p *PG) ensureGroup(ctx context.Context, tx pgx.Tx, name string) (int64, error) {
 	var id int64
-	err := tx.QueryRow(ctx, `WITH n AS (
-			INSERT INTO lambdad_log_groups (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id)
-		SELECT id FROM n UNION ALL SELECT id FROM lambdad_log_groups WHERE name = $1`, name, ms(p.cfg.Now())).Scan(&id)
+	err := tx.QueryRow(ctx, `WITH e AS (SELECT id FROM lambdad_log_groups WHERE name = $1),
+		n AS (INSERT INTO lambdad_log_groups (name, created) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM e)
+			ON CONFLICT (name) DO NOTHING RETURNING id)
+		SELECT id FROM e UNION ALL SELECT id FROM n`, name, ms(p.cfg.Now())).Scan(&id)
 	return id, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,6 +243,21 @@ func TestPGTwoNodes(t *testing.T) {
 	streams, err := b.Streams("/g")
 	if err != nil || len(streams) != 2 || streams[0].Name != "a-only" {
 		t.Fatalf("streams %+v %v", streams, err)
+	}
+	// Both create one group at once: each node's events are kept.
+	for i := range 20 {
+		g := fmt.Sprintf("/new-%d", i)
+		var wg sync.WaitGroup
+		for _, n := range []*PG{a, b} {
+			wg.Go(func() {
+				n.Append(g, "s-"+n.node, []byte("hello\n"))
+				n.Flush()
+			})
+		}
+		wg.Wait()
+		if out, err := a.Filter(g, FilterInput{}); err != nil || len(out.Events) != 2 {
+			t.Fatalf("%s: %+v %v", g, out, err)
+		}
 	}
 	deadline := time.After(10 * time.Second)
 	for {
