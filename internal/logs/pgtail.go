@@ -180,7 +180,7 @@ func (p *PG) listenOnce() error {
 // remote reads back and publishes the events of another node's notice
 // that a subscriber wants.
 func (p *PG) remote(nt notice) {
-	ctx, cancel := p.op()
+	ctx, cancel := op(p.ctx)
 	defer cancel()
 	var live []Event
 	for _, r := range nt.Runs {

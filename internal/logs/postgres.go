@@ -68,8 +68,7 @@ type PGConfig struct {
 // pgChannel is the NOTIFY channel of committed batches.
 const pgChannel = "lambdad_logs"
 
-// pgQueryTimeout bounds one read or write; the store's methods, as Store's,
-// take no context.
+// pgQueryTimeout bounds one read or write, whatever its context.
 const pgQueryTimeout = 30 * time.Second
 
 var pgSteps = []string{
@@ -129,8 +128,9 @@ func OpenPG(ctx context.Context, cfg PGConfig) (*PG, error) {
 	return p, nil
 }
 
-func (p *PG) op() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(p.ctx, pgQueryTimeout)
+// op bounds a read or write asked for with ctx.
+func op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, pgQueryTimeout)
 }
 
 // Append is Store.Append.
@@ -334,9 +334,9 @@ func (p *PG) cutoff(days int32) int64 {
 }
 
 // CreateGroup makes an empty group.
-func (p *PG) CreateGroup(name string) error {
+func (p *PG) CreateGroup(ctx context.Context, name string) error {
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	tag, err := p.pool.Exec(ctx, "INSERT INTO lambdad_log_groups (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
 		name, ms(p.cfg.Now()))
@@ -351,9 +351,9 @@ func (p *PG) CreateGroup(name string) error {
 
 // DeleteGroup removes a group and its events. The group's row goes first:
 // its lock waits for writers holding it, whose events then go too.
-func (p *PG) DeleteGroup(name string) error {
+func (p *PG) DeleteGroup(ctx context.Context, name string) error {
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var id int64
@@ -370,9 +370,9 @@ func (p *PG) DeleteGroup(name string) error {
 }
 
 // SetRetention sets (days > 0) or removes (0) a group's retention policy.
-func (p *PG) SetRetention(name string, days int32) error {
+func (p *PG) SetRetention(ctx context.Context, name string, days int32) error {
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	tag, err := p.pool.Exec(ctx, "UPDATE lambdad_log_groups SET retention_days = $2 WHERE name = $1", name, days)
 	if err != nil {
@@ -381,44 +381,39 @@ func (p *PG) SetRetention(name string, days int32) error {
 	if tag.RowsAffected() == 0 {
 		return ErrNoGroup
 	}
-	p.Sweep()
+	if err := p.sweep(ctx); err != nil {
+		p.cfg.Logger.Warn("function logs: sweep", "err", err)
+	}
 	return nil
 }
 
 // GroupExists reports whether name is a group.
-func (p *PG) GroupExists(name string) bool {
-	ctx, cancel := p.op()
+func (p *PG) GroupExists(ctx context.Context, name string) (bool, error) {
+	ctx, cancel := op(ctx)
 	defer cancel()
 	var ok bool
-	if err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM lambdad_log_groups WHERE name = $1)", name).Scan(&ok); err != nil {
-		p.cfg.Logger.Warn("function logs: read groups", "err", err)
-	}
-	return ok
+	err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM lambdad_log_groups WHERE name = $1)", name).Scan(&ok)
+	return ok, err
 }
 
-// Groups lists the groups, sorted by name; a failed read is logged and
-// lists none.
-func (p *PG) Groups() []GroupInfo {
+// Groups lists the groups, sorted by name.
+func (p *PG) Groups(ctx context.Context) ([]GroupInfo, error) {
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	rows, _ := p.pool.Query(ctx, `SELECT g.name, g.created, g.retention_days, coalesce(sum(s.bytes), 0)::bigint
 		FROM lambdad_log_groups g LEFT JOIN lambdad_log_streams s ON s.group_id = g.id
 		GROUP BY g.id ORDER BY g.name`)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupInfo, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupInfo, error) {
 		var g GroupInfo
 		return g, r.Scan(&g.Name, &g.Created, &g.RetentionDays, &g.StoredBytes)
 	})
-	if err != nil {
-		p.cfg.Logger.Warn("function logs: read groups", "err", err)
-	}
-	return out
 }
 
 // Streams lists a group's streams, sorted by name.
-func (p *PG) Streams(group string) ([]StreamInfo, error) {
+func (p *PG) Streams(ctx context.Context, group string) ([]StreamInfo, error) {
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	id, cut, err := p.group(ctx, group)
 	if err != nil {
@@ -456,7 +451,7 @@ func (p *PG) checkStreams(ctx context.Context, id int64, names []string) error {
 // Filter answers FilterLogEvents as Store.Filter does: the database reads
 // the events in (time, stream, position) order from the group's time index,
 // a chunk at a time, until a page's worth matched.
-func (p *PG) Filter(group string, in FilterInput) (FilterOutput, error) {
+func (p *PG) Filter(ctx context.Context, group string, in FilterInput) (FilterOutput, error) {
 	limit := in.Limit
 	if limit <= 0 || limit > MaxPageEvents {
 		limit = MaxPageEvents
@@ -470,7 +465,7 @@ func (p *PG) Filter(group string, in FilterInput) (FilterOutput, error) {
 		after = &a
 	}
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	id, cut, err := p.group(ctx, group)
 	if err != nil {
@@ -535,7 +530,7 @@ func (p *PG) Filter(group string, in FilterInput) (FilterOutput, error) {
 }
 
 // Get answers GetLogEvents as Store.Get does, from the stream's positions.
-func (p *PG) Get(group string, in GetInput) (GetOutput, error) {
+func (p *PG) Get(ctx context.Context, group string, in GetInput) (GetOutput, error) {
 	limit := in.Limit
 	if limit <= 0 || limit > MaxPageEvents {
 		limit = MaxPageEvents
@@ -549,7 +544,7 @@ func (p *PG) Get(group string, in GetInput) (GetOutput, error) {
 	}
 	forward := dir == 'f' || (dir == 0 && in.StartFromHead)
 	p.Flush()
-	ctx, cancel := p.op()
+	ctx, cancel := op(ctx)
 	defer cancel()
 	id, cut, err := p.group(ctx, group)
 	if err != nil {

@@ -50,7 +50,7 @@ func BenchmarkPGFilterLogEvents1M(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			var n int
 			for b.Loop() {
-				out, err := s.Filter("/aws/lambda/big", c.in)
+				out, err := s.Filter(b.Context(), "/aws/lambda/big", c.in)
 				if err != nil {
 					b.Fatal(err)
 				}

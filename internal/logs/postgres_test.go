@@ -27,6 +27,15 @@ func pgPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+func exists(t *testing.T, s Logs, name string) bool {
+	t.Helper()
+	ok, err := s.GroupExists(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
 func openPG(t testing.TB, pool *pgxpool.Pool, cfg PGConfig) *PG {
 	t.Helper()
 	cfg.Pool = pool
@@ -41,7 +50,7 @@ func openPG(t testing.TB, pool *pgxpool.Pool, cfg PGConfig) *PG {
 // backends runs fn against the file store and the PostgreSQL one, both
 // with the clock now.
 func backends(t *testing.T, now func() time.Time, fn func(t *testing.T, s Logs)) {
-	t.Run("file", func(t *testing.T) { fn(t, open(t, Config{Now: now})) })
+	t.Run("file", func(t *testing.T) { fn(t, Files(open(t, Config{Now: now}))) })
 	t.Run("postgres", func(t *testing.T) { fn(t, openPG(t, pgPool(t), PGConfig{Now: now})) })
 }
 
@@ -78,7 +87,7 @@ func TestBackendsAgree(t *testing.T) {
 		} {
 			var pages []FilterOutput
 			for range 100 {
-				out, err := s.Filter("/g", in)
+				out, err := s.Filter(t.Context(), "/g", in)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -97,7 +106,7 @@ func TestBackendsAgree(t *testing.T) {
 		} {
 			var pages []GetOutput
 			for range 20 {
-				out, err := s.Get("/g", in)
+				out, err := s.Get(t.Context(), "/g", in)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -113,20 +122,20 @@ func TestBackendsAgree(t *testing.T) {
 			}
 			r.Get = append(r.Get, pages)
 		}
-		streams, err := s.Streams("/g")
+		streams, err := s.Streams(t.Context(), "/g")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, st := range streams {
 			r.Streams = append(r.Streams, fmt.Sprintf("%s %d %d", st.Name, st.FirstEvent, st.LastEvent))
 		}
-		if _, err := s.Filter("/g", FilterInput{Query: Query{Streams: []string{"a", "nope"}}}); !errors.Is(err, ErrNoStream) {
+		if _, err := s.Filter(t.Context(), "/g", FilterInput{Query: Query{Streams: []string{"a", "nope"}}}); !errors.Is(err, ErrNoStream) {
 			t.Errorf("unknown stream: %v", err)
 		}
-		if _, err := s.Get("/nope", GetInput{Stream: "a"}); !errors.Is(err, ErrNoGroup) {
+		if _, err := s.Get(t.Context(), "/nope", GetInput{Stream: "a"}); !errors.Is(err, ErrNoGroup) {
 			t.Errorf("unknown group: %v", err)
 		}
-		if _, err := s.Filter("/g", FilterInput{Token: "!!"}); !errors.Is(err, ErrToken) {
+		if _, err := s.Filter(t.Context(), "/g", FilterInput{Token: "!!"}); !errors.Is(err, ErrToken) {
 			t.Errorf("bad token: %v", err)
 		}
 		results[t.Name()[strings.LastIndex(t.Name(), "/")+1:]] = r
@@ -164,41 +173,41 @@ func TestBackendsAgree(t *testing.T) {
 func TestBackendsGroups(t *testing.T) {
 	now := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
 	backends(t, func() time.Time { return now }, func(t *testing.T, s Logs) {
-		if err := s.CreateGroup("/empty"); err != nil {
+		if err := s.CreateGroup(t.Context(), "/empty"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateGroup("/empty"); !errors.Is(err, ErrGroupExists) {
+		if err := s.CreateGroup(t.Context(), "/empty"); !errors.Is(err, ErrGroupExists) {
 			t.Errorf("second create: %v", err)
 		}
 		old := now.Add(-72 * time.Hour).Format("2006-01-02T15:04:05.000Z")
 		s.AppendMarked("/g", "s", []byte(old+"\told\n"), now.Add(-72*time.Hour), nil)
 		s.Append("/g", "s", []byte("new\n"))
-		gs := s.Groups()
-		if len(gs) != 2 || gs[0].Name != "/empty" || gs[1].Name != "/g" || gs[1].StoredBytes == 0 || !s.GroupExists("/g") {
+		gs, _ := s.Groups(t.Context())
+		if len(gs) != 2 || gs[0].Name != "/empty" || gs[1].Name != "/g" || gs[1].StoredBytes == 0 || !exists(t, s, "/g") {
 			t.Fatalf("groups %+v", gs)
 		}
-		if err := s.SetRetention("/g", 1); err != nil {
+		if err := s.SetRetention(t.Context(), "/g", 1); err != nil {
 			t.Fatal(err)
 		}
-		out, err := s.Filter("/g", FilterInput{})
+		out, err := s.Filter(t.Context(), "/g", FilterInput{})
 		if err != nil || len(out.Events) != 1 || out.Events[0].Message != "new\n" || out.Events[0].Ord != 1 {
 			t.Fatalf("after retention: %+v %v", out, err)
 		}
-		if err := s.SetRetention("/nope", 1); !errors.Is(err, ErrNoGroup) {
+		if err := s.SetRetention(t.Context(), "/nope", 1); !errors.Is(err, ErrNoGroup) {
 			t.Errorf("retention of no group: %v", err)
 		}
-		if err := s.DeleteGroup("/g"); err != nil {
+		if err := s.DeleteGroup(t.Context(), "/g"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteGroup("/g"); !errors.Is(err, ErrNoGroup) {
+		if err := s.DeleteGroup(t.Context(), "/g"); !errors.Is(err, ErrNoGroup) {
 			t.Errorf("second delete: %v", err)
 		}
-		if s.GroupExists("/g") {
+		if exists(t, s, "/g") {
 			t.Error("deleted group exists")
 		}
 		// Written again, the group starts afresh.
 		s.Append("/g", "s", []byte("again\n"))
-		out, err = s.Filter("/g", FilterInput{})
+		out, err = s.Filter(t.Context(), "/g", FilterInput{})
 		if err != nil || len(out.Events) != 1 || out.Events[0].Ord != 0 {
 			t.Fatalf("after re-creation: %+v %v", out, err)
 		}
@@ -228,7 +237,7 @@ func TestPGTwoNodes(t *testing.T) {
 	}
 	a.Append("/g", "a-only", []byte("tail me\n"))
 	a.Flush()
-	out, err := b.Get("/g", GetInput{Stream: "shared", StartFromHead: true})
+	out, err := b.Get(t.Context(), "/g", GetInput{Stream: "shared", StartFromHead: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +249,7 @@ func TestPGTwoNodes(t *testing.T) {
 			t.Fatalf("event %d has position %d", i, e.Ord)
 		}
 	}
-	streams, err := b.Streams("/g")
+	streams, err := b.Streams(t.Context(), "/g")
 	if err != nil || len(streams) != 2 || streams[0].Name != "a-only" {
 		t.Fatalf("streams %+v %v", streams, err)
 	}
@@ -255,7 +264,7 @@ func TestPGTwoNodes(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if out, err := a.Filter(g, FilterInput{}); err != nil || len(out.Events) != 2 {
+		if out, err := a.Filter(t.Context(), g, FilterInput{}); err != nil || len(out.Events) != 2 {
 			t.Fatalf("%s: %+v %v", g, out, err)
 		}
 	}
@@ -282,14 +291,14 @@ func TestPGStreamBound(t *testing.T) {
 	}
 	p.Flush()
 	p.Sweep()
-	out, err := p.Get("/g", GetInput{Stream: "s", StartFromHead: true})
+	out, err := p.Get(t.Context(), "/g", GetInput{Stream: "s", StartFromHead: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(out.Events); n == 0 || n > 1000/70 || out.Events[n-1].Ord != 99 {
 		t.Fatalf("%d events kept, last %+v", n, out.Events[len(out.Events)-1])
 	}
-	st, _ := p.Streams("/g")
+	st, _ := p.Streams(t.Context(), "/g")
 	if st[0].StoredBytes > 1000 || st[0].FirstEvent == 0 {
 		t.Errorf("stream after the bound: %+v", st[0])
 	}

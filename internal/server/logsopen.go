@@ -20,6 +20,10 @@ func (s *Server) openLogs() (logs.Logs, error) {
 		return logs.OpenPG(ctx, logs.PGConfig{Pool: pg.Pool(), Logger: s.log,
 			Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes})
 	}
-	return logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log,
+	st, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log,
 		Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes, MaxGroupBytes: cfg.LogGroupBytes})
+	if err != nil {
+		return nil, err
+	}
+	return logs.Files(st), nil
 }
