@@ -63,3 +63,20 @@ func BenchmarkPGFilterLogEvents1M(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPGWrite: what the writer stores a second, invocations of four
+// lines each to 10 streams, a batch written every 250 invocations (an
+// enqueue costs what BenchmarkAppend shows: the queue is the file store's).
+func BenchmarkPGWrite(b *testing.B) {
+	s := openPG(b, pgPool(b), PGConfig{FlushInterval: time.Hour})
+	rec := []byte("START RequestId: x Version: $LATEST\nhello\nEND RequestId: x\nREPORT RequestId: x\tDuration: 1.00 ms\n")
+	n := 0
+	for b.Loop() {
+		s.Append("/aws/lambda/fn", fmt.Sprintf("2026/11/21/[$LATEST]%d", n%10), rec)
+		if n++; n%250 == 0 {
+			s.Flush()
+		}
+	}
+	s.Flush()
+	b.ReportMetric(float64(4*n)/b.Elapsed().Seconds(), "events/s")
+}
