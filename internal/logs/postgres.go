@@ -56,6 +56,9 @@ type PGConfig struct {
 	// MaxStreamBytes bounds what one stream keeps: past it the oldest
 	// events go at the next sweep (default 64 MiB).
 	MaxStreamBytes int64
+	// MaxGroupBytes bounds what one group keeps: past it the oldest events
+	// of its streams go at the next sweep (0: no bound but MaxStreamBytes).
+	MaxGroupBytes int64
 	// FlushInterval: as Config's (default 25ms).
 	FlushInterval time.Duration
 	// SweepInterval is how often retention and bounds are enforced
@@ -668,6 +671,32 @@ func (p *PG) sweep(ctx context.Context) error {
 				first_ts = coalesce((SELECT min(ts) FROM lambdad_log_events e
 					WHERE e.group_id = $1 AND e.stream = $2 AND e.ord > (SELECT max(ord) FROM c WHERE tail > $3)), first_ts)
 			WHERE group_id = $1 AND name = $2`, s.gid, s.name, p.cfg.MaxStreamBytes); err != nil {
+			return err
+		}
+	}
+	if p.cfg.MaxGroupBytes <= 0 {
+		return nil
+	}
+	rows, _ = p.pool.Query(ctx, `SELECT group_id FROM lambdad_log_streams GROUP BY group_id HAVING sum(bytes) > $1`, p.cfg.MaxGroupBytes)
+	big, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for _, gid := range big {
+		// The newest events that fit stay, whatever their stream; the
+		// cut is at a timestamp, so its events all go.
+		// (The statement's subqueries see the events before the delete.)
+		if _, err := p.pool.Exec(ctx, `WITH c AS (
+				SELECT ts, sum(length(message) + 20) OVER (ORDER BY ts DESC, stream DESC, ord DESC) AS tail
+				FROM lambdad_log_events WHERE group_id = $1),
+			cut AS (SELECT max(ts) AS ts FROM c WHERE tail > $2),
+			d AS (DELETE FROM lambdad_log_events WHERE group_id = $1 AND ts <= (SELECT ts FROM cut)
+				RETURNING stream, length(message) + 20 AS b)
+			UPDATE lambdad_log_streams s SET bytes = s.bytes - x.b,
+				first_ts = coalesce((SELECT min(e.ts) FROM lambdad_log_events e
+					WHERE e.group_id = $1 AND e.stream = s.name AND e.ts > (SELECT ts FROM cut)), s.first_ts)
+			FROM (SELECT stream, sum(b) AS b FROM d GROUP BY stream) x
+			WHERE s.group_id = $1 AND s.name = x.stream`, gid, p.cfg.MaxGroupBytes); err != nil {
 			return err
 		}
 	}

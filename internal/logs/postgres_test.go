@@ -283,8 +283,9 @@ func TestPGTwoNodes(t *testing.T) {
 	}
 }
 
-// Bounds: a stream past MaxStreamBytes loses its oldest events at a sweep.
-func TestPGStreamBound(t *testing.T) {
+// Bounds: a stream past MaxStreamBytes, a group past MaxGroupBytes lose
+// their oldest events at a sweep.
+func TestPGBounds(t *testing.T) {
 	p := openPG(t, pgPool(t), PGConfig{MaxStreamBytes: 1000})
 	for i := range 100 {
 		p.Append("/g", "s", fmt.Appendf(nil, "line %03d %s\n", i, strings.Repeat("x", 50)))
@@ -301,5 +302,32 @@ func TestPGStreamBound(t *testing.T) {
 	st, _ := p.Streams(t.Context(), "/g")
 	if st[0].StoredBytes > 1000 || st[0].FirstEvent == 0 {
 		t.Errorf("stream after the bound: %+v", st[0])
+	}
+
+	g := openPG(t, pgPool(t), PGConfig{MaxGroupBytes: 2000})
+	base := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		at := base.Add(time.Duration(i) * time.Second).Format("2006-01-02T15:04:05.000Z")
+		g.AppendMarked("/g", fmt.Sprintf("s%d", i%3), fmt.Appendf(nil, "%s line %03d %s\n", at, i, strings.Repeat("x", 20)), base, nil)
+	}
+	g.Flush()
+	g.Sweep()
+	all, err := g.Filter(t.Context(), "/g", FilterInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(all.Events); n == 0 || n > 2000/60 || !strings.Contains(all.Events[n-1].Message, "line 099") {
+		t.Fatalf("%d events kept", n)
+	}
+	var total int64
+	streams, _ := g.Streams(t.Context(), "/g")
+	for _, st := range streams {
+		total += st.StoredBytes
+		if st.FirstEvent < all.Events[0].Timestamp {
+			t.Errorf("stream %s's first event %d before the group's %d", st.Name, st.FirstEvent, all.Events[0].Timestamp)
+		}
+	}
+	if total > 2000 || total < 1500 {
+		t.Errorf("group keeps %d bytes", total)
 	}
 }

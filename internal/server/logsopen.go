@@ -18,7 +18,7 @@ func (s *Server) openLogs() (logs.Logs, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return logs.OpenPG(ctx, logs.PGConfig{Pool: pg.Pool(), Logger: s.log,
-			Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes})
+			Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes, MaxGroupBytes: cfg.LogGroupBytes})
 	}
 	st, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log,
 		Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes, MaxGroupBytes: cfg.LogGroupBytes})
