@@ -484,6 +484,8 @@ func (p *PG) Filter(ctx context.Context, group string, in FilterInput) (FilterOu
 		chunk = max(need, 2000)
 	}
 	var evs []Event
+	size := 0 // of evs, as filterPage counts: past a page's bytes, one more event is enough
+	full := func() bool { return len(evs) >= need || (size > maxPageBytes && len(evs) >= 2) }
 	for {
 		where := []string{"group_id = $1", "ts >= $2"}
 		args := []any{id, max(q.Start, cut)}
@@ -514,16 +516,17 @@ func (p *PG) Filter(ctx context.Context, group string, in FilterInput) (FilterOu
 		_, err := pgx.ForEachRow(rows, []any{&e.Stream, &e.Ord, &e.Timestamp, &e.Ingestion, &msg}, func() error {
 			read++
 			last = pos{e.Timestamp, e.Stream, e.Ord}
-			if len(evs) < need && (q.Match == nil || q.Match(string(msg))) {
+			if !full() && (q.Match == nil || q.Match(string(msg))) {
 				e.Message = string(msg)
 				evs = append(evs, e)
+				size += len(e.Message) + 26
 			}
 			return nil
 		})
 		if err != nil {
 			return FilterOutput{}, err
 		}
-		if len(evs) >= need || read < chunk {
+		if full() || read < chunk {
 			break
 		}
 		after = &last

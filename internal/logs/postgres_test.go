@@ -331,3 +331,36 @@ func TestPGBounds(t *testing.T) {
 		t.Errorf("group keeps %d bytes", total)
 	}
 }
+
+// Pages of large events stop at 1 MB, and the next page goes on from there.
+func TestBackendsLargeEvents(t *testing.T) {
+	backends(t, fixedNow, func(t *testing.T, s Logs) {
+		for i := range 12 {
+			s.Append("/big", fmt.Sprintf("s%d", i%2), fmt.Appendf(nil, "2026-12-05T03:00:%02d.000Z\t%02d %s\n", i, i, strings.Repeat("x", 200<<10)))
+		}
+		var got []string
+		in := FilterInput{}
+		pages := 0
+		for ; pages < 10; pages++ {
+			out, err := s.Filter(t.Context(), "/big", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := 0
+			for _, e := range out.Events {
+				size += len(e.Message) + 26
+				got = append(got, e.Message[25:27])
+			}
+			if size > 1<<20 {
+				t.Errorf("page of %d bytes", size)
+			}
+			if out.Next == "" {
+				break
+			}
+			in.Token = out.Next
+		}
+		if pages != 2 || len(got) != 12 || got[0] != "00" || got[11] != "11" {
+			t.Errorf("%d pages: %v", pages+1, got)
+		}
+	})
+}
