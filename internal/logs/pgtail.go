@@ -10,10 +10,11 @@ import (
 
 // Live tail over PostgreSQL: a node publishes the batches it writes to its
 // own subscribers at once and announces them to the others with NOTIFY
-// (which PostgreSQL delivers at commit); a node with subscribers LISTENs
-// and reads the announced events back. Notices missed while the listening
-// connection is down are not replayed: a live tail, like AWS's, may miss
-// events.
+// (which PostgreSQL delivers at commit); every node LISTENs from its start
+// on a connection of its own (so a live tail sees what other nodes commit
+// once it started), and reads announced events back for its subscribers.
+// Notices missed while that connection is down are not replayed: a live
+// tail, like AWS's, may miss events.
 
 // notice is one NOTIFY payload: the writing node and, per stream, the
 // positions [From, To) it added.
@@ -68,11 +69,6 @@ func (p *PG) Subscribe(groups []string) *Subscription {
 		return sub
 	}
 	p.subs[sub] = struct{}{}
-	if !p.listening {
-		p.listening = true
-		p.wg.Add(1)
-		go p.listen()
-	}
 	return sub
 }
 
@@ -136,11 +132,12 @@ func (p *PG) publishLocal(runs []*run) {
 }
 
 // listen receives other nodes' notices until Close, reconnecting after a
-// failure.
-func (p *PG) listen() {
+// failure; ready is closed once it first listens.
+func (p *PG) listen(ready chan<- error) {
 	defer p.wg.Done()
 	for {
-		err := p.listenOnce()
+		err := p.listenOnce(ready)
+		ready = nil
 		if p.ctx.Err() != nil {
 			return
 		}
@@ -153,7 +150,12 @@ func (p *PG) listen() {
 	}
 }
 
-func (p *PG) listenOnce() error {
+func (p *PG) listenOnce(ready chan<- error) (err error) {
+	defer func() {
+		if ready != nil {
+			ready <- err
+		}
+	}()
 	pc, err := p.pool.Acquire(p.ctx)
 	if err != nil {
 		return err
@@ -164,13 +166,20 @@ func (p *PG) listenOnce() error {
 	if _, err := conn.Exec(p.ctx, "LISTEN "+pgChannel); err != nil {
 		return err
 	}
+	if ready != nil {
+		close(ready)
+		ready = nil
+	}
 	for {
 		n, err := conn.WaitForNotification(p.ctx)
 		if err != nil {
 			return err
 		}
+		p.smu.Lock()
+		idle := len(p.subs) == 0
+		p.smu.Unlock()
 		var nt notice
-		if json.Unmarshal([]byte(n.Payload), &nt) != nil || nt.Node == p.node {
+		if idle || json.Unmarshal([]byte(n.Payload), &nt) != nil || nt.Node == p.node {
 			continue
 		}
 		p.remote(nt)

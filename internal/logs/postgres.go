@@ -41,9 +41,8 @@ type PG struct {
 
 	wmu sync.Mutex // serialises writers
 
-	smu       sync.Mutex
-	subs      map[*Subscription]struct{}
-	listening bool
+	smu  sync.Mutex
+	subs map[*Subscription]struct{}
 
 	wg sync.WaitGroup // sweeper, listener
 }
@@ -126,8 +125,22 @@ func OpenPG(ctx context.Context, cfg PGConfig) (*PG, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.timer = time.AfterFunc(time.Hour, p.Flush)
 	p.timer.Stop()
-	p.wg.Add(1)
+	ready := make(chan error, 1)
+	p.wg.Add(2)
 	go p.sweeper()
+	go p.listen(ready)
+	select {
+	case err := <-ready:
+		if err != nil {
+			p.cancel()
+			p.wg.Wait()
+			return nil, fmt.Errorf("postgres: listen for other nodes' logs: %w", err)
+		}
+	case <-ctx.Done():
+		p.cancel()
+		p.wg.Wait()
+		return nil, ctx.Err()
+	}
 	return p, nil
 }
 
@@ -721,9 +734,7 @@ func (p *PG) Close(ctx context.Context) error {
 		defer close(done)
 		p.timer.Stop()
 		p.Flush()
-		p.smu.Lock() // no listener starts after this
 		p.cancel()
-		p.smu.Unlock()
 		p.wg.Wait()
 		p.smu.Lock()
 		for sub := range p.subs {

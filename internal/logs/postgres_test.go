@@ -228,7 +228,6 @@ func TestPGTwoNodes(t *testing.T) {
 	b := openPG(t, pool2, PGConfig{})
 	sub := b.Subscribe([]string{"/g"})
 	defer b.Unsubscribe(sub)
-	time.Sleep(200 * time.Millisecond) // b's listener is up
 	for i := range 10 {
 		a.Append("/g", "shared", fmt.Appendf(nil, "from a %d\n", i))
 		b.Append("/g", "shared", fmt.Appendf(nil, "from b %d\n", i))
