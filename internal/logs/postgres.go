@@ -284,7 +284,8 @@ func (p *PG) writeTx(ctx context.Context, tx pgx.Tx, runs []*run) error {
 			(group_id, name, created, last_ingest, next_ord, first_ts, last_ts, bytes)
 			VALUES ($1, $2, $3, $3, $4, $5, $6, $7)
 			ON CONFLICT (group_id, name) DO UPDATE SET next_ord = s.next_ord + EXCLUDED.next_ord,
-				last_ingest = EXCLUDED.last_ingest, first_ts = least(s.first_ts, EXCLUDED.first_ts),
+				last_ingest = EXCLUDED.last_ingest,
+				first_ts = CASE WHEN s.bytes = 0 THEN EXCLUDED.first_ts ELSE least(s.first_ts, EXCLUDED.first_ts) END,
 				last_ts = greatest(s.last_ts, EXCLUDED.last_ts), bytes = s.bytes + EXCLUDED.bytes
 			RETURNING next_ord - $4`, gid, r.stream, r.at, n, first, last, size).Scan(&r.base); err != nil {
 			return err
