@@ -52,7 +52,7 @@ type Config struct {
 	Sandbox   *sandbox.Manager
 	Runtimes  *runtimes.Catalog
 	Store     store.Store
-	Logs      *logs.Store
+	Logs      logs.Appender
 	// AccountLimit is each account's concurrent executions limit.
 	AccountLimit int32
 	// LambdaEndpoint is this lambdad's URL, given to functions as

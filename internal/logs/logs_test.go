@@ -160,14 +160,15 @@ func TestRetention(t *testing.T) {
 // An invoke that ends after shutdown still appends its log: the record is
 // dropped, lambdad does not panic.
 func TestAppendAfterClose(t *testing.T) {
-	s := open(t, Config{})
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s.Append("/aws/lambda/fn", "late", []byte("after close\n"))
-	if err := s.Close(context.Background()); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	backends(t, time.Now, func(t *testing.T, s Logs) {
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s.Append("/aws/lambda/fn", "late", []byte("after close\n"))
+		if err := s.Close(context.Background()); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
 }
 
 // A log group of 512 characters (the model's limit) and a long stream name
@@ -191,17 +192,18 @@ func TestLongNames(t *testing.T) {
 }
 
 func TestLiveSubscription(t *testing.T) {
-	s := open(t, Config{FlushInterval: time.Millisecond})
-	sub := s.Subscribe([]string{"/g"})
-	defer s.Unsubscribe(sub)
-	s.Append("/other", "s", []byte("not mine\n"))
-	s.Append("/g", "s", []byte("mine\n"))
-	select {
-	case evs := <-sub.C:
-		if len(evs) != 1 || evs[0].Message != "mine\n" || evs[0].Group != "/g" {
-			t.Errorf("live events %+v", evs)
+	backends(t, time.Now, func(t *testing.T, s Logs) {
+		sub := s.Subscribe([]string{"/g"})
+		defer s.Unsubscribe(sub)
+		s.Append("/other", "s", []byte("not mine\n"))
+		s.Append("/g", "s", []byte("mine\n"))
+		select {
+		case evs := <-sub.C:
+			if len(evs) != 1 || evs[0].Message != "mine\n" || evs[0].Group != "/g" {
+				t.Errorf("live events %+v", evs)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no live event")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no live event")
-	}
+	})
 }

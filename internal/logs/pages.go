@@ -89,6 +89,12 @@ func (s *Store) Filter(group string, in FilterInput) (FilterOutput, error) {
 		return FilterOutput{}, err
 	}
 	sortEvents(evs)
+	return filterPage(evs, limit), nil
+}
+
+// filterPage cuts evs (sorted, up to limit+1 of them) to a page of at most
+// limit events and 1 MB, with the token of what follows.
+func filterPage(evs []Event, limit int) FilterOutput {
 	out := FilterOutput{Events: evs}
 	n, size := 0, 0
 	for n < len(evs) && n < limit {
@@ -103,7 +109,7 @@ func (s *Store) Filter(group string, in FilterInput) (FilterOutput, error) {
 		last := evs[n-1]
 		out.Next = encodeFilterToken(pos{last.Timestamp, last.Stream, last.Ord})
 	}
-	return out, nil
+	return out
 }
 
 func encodeFilterToken(p pos) string {
@@ -191,6 +197,14 @@ func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
 	if err != nil {
 		return GetOutput{}, err
 	}
+	return getPage(evs, limit, forward, dir, at, in.Token), nil
+}
+
+// getPage cuts evs (in stream order, the page's and maybe more) to limit
+// events and 1 MB, kept from the start reading forward, from the end
+// reading backward, with the tokens around it; dir and at are the request
+// token's (0 without one).
+func getPage(evs []Event, limit int, forward bool, dir byte, at int64, tok string) GetOutput {
 	if len(evs) > limit {
 		if forward {
 			evs = evs[:limit]
@@ -211,13 +225,13 @@ func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
 	if len(evs) == 0 {
 		switch dir {
 		case 'f':
-			return GetOutput{Forward: in.Token, Backward: token('b', at)}, nil
+			return GetOutput{Forward: tok, Backward: token('b', at)}
 		case 'b':
-			return GetOutput{Forward: token('f', at), Backward: in.Token}, nil
+			return GetOutput{Forward: token('f', at), Backward: tok}
 		}
-		return GetOutput{Forward: token('f', 0), Backward: token('b', 0)}, nil
+		return GetOutput{Forward: token('f', 0), Backward: token('b', 0)}
 	}
-	return GetOutput{Events: evs, Forward: token('f', evs[len(evs)-1].Ord+1), Backward: token('b', evs[0].Ord)}, nil
+	return GetOutput{Events: evs, Forward: token('f', evs[len(evs)-1].Ord+1), Backward: token('b', evs[0].Ord)}
 }
 
 func sortEvents(evs []Event) {

@@ -9,7 +9,7 @@ import (
 // fixedNow is just after the events the tests append.
 func fixedNow() time.Time { return time.Date(2026, 12, 5, 3, 5, 0, 0, time.UTC) }
 
-func fill(t *testing.T, s *Store) {
+func fill(t *testing.T, s Logs) {
 	t.Helper()
 	for i := range 30 {
 		// Streams a and b interleave: a at even seconds, b at odd ones.
@@ -21,13 +21,14 @@ func fill(t *testing.T, s *Store) {
 	}
 }
 
-func TestFilterPages(t *testing.T) {
-	s := open(t, Config{Now: fixedNow})
+func TestFilterPages(t *testing.T) { backends(t, fixedNow, testFilterPages) }
+
+func testFilterPages(t *testing.T, s Logs) {
 	fill(t, s)
 	var got []string
 	in := FilterInput{Limit: 7}
 	for pages := 0; ; pages++ {
-		out, err := s.Filter("/g", in)
+		out, err := s.Filter(t.Context(), "/g", in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,19 +51,20 @@ func TestFilterPages(t *testing.T) {
 			t.Fatalf("event %d is %q: not interleaved in time order: %v", i, g, got)
 		}
 	}
-	if _, err := s.Filter("/g", FilterInput{Token: "garbage!"}); err != ErrToken {
+	if _, err := s.Filter(t.Context(), "/g", FilterInput{Token: "garbage!"}); err != ErrToken {
 		t.Errorf("bad token: %v", err)
 	}
-	if _, err := s.Filter("/nope", FilterInput{}); err != ErrNoGroup {
+	if _, err := s.Filter(t.Context(), "/nope", FilterInput{}); err != ErrNoGroup {
 		t.Errorf("missing group: %v", err)
 	}
 }
 
-func TestGetTokens(t *testing.T) {
-	s := open(t, Config{Now: fixedNow})
+func TestGetTokens(t *testing.T) { backends(t, fixedNow, testGetTokens) }
+
+func testGetTokens(t *testing.T, s Logs) {
 	fill(t, s)
 	// Without a token and startFromHead false: the latest events.
-	out, err := s.Get("/g", GetInput{Stream: "a", Limit: 4})
+	out, err := s.Get(t.Context(), "/g", GetInput{Stream: "a", Limit: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,19 +72,19 @@ func TestGetTokens(t *testing.T) {
 		t.Fatalf("tail page %+v", out.Events)
 	}
 	// Backward from there, then forward again at the end: same token.
-	back, _ := s.Get("/g", GetInput{Stream: "a", Limit: 4, Token: out.Backward})
+	back, _ := s.Get(t.Context(), "/g", GetInput{Stream: "a", Limit: 4, Token: out.Backward})
 	if len(back.Events) != 4 || back.Events[3].Ord != out.Events[0].Ord-1 {
 		t.Errorf("backward page %+v", back.Events)
 	}
-	end, _ := s.Get("/g", GetInput{Stream: "a", Token: out.Forward})
+	end, _ := s.Get(t.Context(), "/g", GetInput{Stream: "a", Token: out.Forward})
 	if len(end.Events) != 0 || end.Forward != out.Forward {
 		t.Errorf("at the end: %d events, forward %q want %q", len(end.Events), end.Forward, out.Forward)
 	}
-	head, _ := s.Get("/g", GetInput{Stream: "a", Limit: 2, StartFromHead: true})
+	head, _ := s.Get(t.Context(), "/g", GetInput{Stream: "a", Limit: 2, StartFromHead: true})
 	if len(head.Events) != 2 || head.Events[0].Ord != 0 || head.Forward != "f/"+fmt.Sprintf("%056d", 2)+"/s" {
 		t.Errorf("head page %+v, forward %q", head.Events, head.Forward)
 	}
-	if _, err := s.Get("/g", GetInput{Stream: "zz"}); err != ErrNoStream {
+	if _, err := s.Get(t.Context(), "/g", GetInput{Stream: "zz"}); err != ErrNoStream {
 		t.Errorf("missing stream: %v", err)
 	}
 }

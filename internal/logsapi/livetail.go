@@ -42,7 +42,9 @@ func (h *Handler) startLiveTail(ctx context.Context, w http.ResponseWriter, _ *h
 	for _, gi := range req.LogGroupIdentifiers {
 		name, _ := groupOf(nil, &gi)
 		key := logs.Key(id.Account, id.Region, name)
-		if !h.store.GroupExists(key) {
+		if ok, err := h.store.GroupExists(ctx, key); err != nil {
+			return nil, err
+		} else if !ok {
 			return nil, noGroup()
 		}
 		groups = append(groups, key)

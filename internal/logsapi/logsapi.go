@@ -34,7 +34,7 @@ const maxBody = 1 << 20
 
 // Handler serves the Logs API.
 type Handler struct {
-	store *logs.Store
+	store logs.Logs
 	auth  *awsproto.Service
 	log   *slog.Logger
 	ops   map[string]logsspec.Op
@@ -48,7 +48,7 @@ type Handler struct {
 func (h *Handler) Stop() { h.stopOnce.Do(func() { close(h.stopped) }) }
 
 // New serves store; auth checks requests as the Lambda API does.
-func New(store *logs.Store, auth *awsproto.Service, log *slog.Logger) *Handler {
+func New(store logs.Logs, auth *awsproto.Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -28,7 +28,7 @@ func afterToken(tok *string) (string, error) {
 	return string(b), nil
 }
 
-func (h *Handler) describeLogGroups(_ context.Context, id awsproto.Identity, in *ls.DescribeLogGroupsRequest) (*ls.DescribeLogGroupsResponse, error) {
+func (h *Handler) describeLogGroups(ctx context.Context, id awsproto.Identity, in *ls.DescribeLogGroupsRequest) (*ls.DescribeLogGroupsResponse, error) {
 	if in.LogGroupNamePrefix != nil && in.LogGroupNamePattern != nil {
 		// [?]
 		return nil, invalid("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
@@ -46,7 +46,11 @@ func (h *Handler) describeLogGroups(_ context.Context, id awsproto.Identity, in 
 	}
 	out := &ls.DescribeLogGroupsResponse{LogGroups: []ls.LogGroup{}}
 	own := logs.KeyPrefix(id.Account, id.Region)
-	for _, g := range h.store.Groups() {
+	groups, err := h.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
 		var ok bool
 		if g.Name, ok = strings.CutPrefix(g.Name, own); !ok {
 			continue // another account's or region's
@@ -83,7 +87,7 @@ func (h *Handler) describeLogGroups(_ context.Context, id awsproto.Identity, in 
 	return out, nil
 }
 
-func (h *Handler) describeLogStreams(_ context.Context, id awsproto.Identity, in *ls.DescribeLogStreamsRequest) (*ls.DescribeLogStreamsResponse, error) {
+func (h *Handler) describeLogStreams(ctx context.Context, id awsproto.Identity, in *ls.DescribeLogStreamsRequest) (*ls.DescribeLogStreamsResponse, error) {
 	group, err := groupOf(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -108,7 +112,7 @@ func (h *Handler) describeLogStreams(_ context.Context, id awsproto.Identity, in
 	if err != nil {
 		return nil, err
 	}
-	streams, err := h.store.Streams(logs.Key(id.Account, id.Region, group))
+	streams, err := h.store.Streams(ctx, logs.Key(id.Account, id.Region, group))
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -156,7 +160,7 @@ func (h *Handler) describeLogStreams(_ context.Context, id awsproto.Identity, in
 // sortableTime orders non-negative numbers as strings.
 func sortableTime(t int64) string { return fmt.Sprintf("%019d", t) }
 
-func (h *Handler) getLogEvents(_ context.Context, id awsproto.Identity, in *ls.GetLogEventsRequest) (*ls.GetLogEventsResponse, error) {
+func (h *Handler) getLogEvents(ctx context.Context, id awsproto.Identity, in *ls.GetLogEventsRequest) (*ls.GetLogEventsResponse, error) {
 	group, err := groupOf(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -178,7 +182,7 @@ func (h *Handler) getLogEvents(_ context.Context, id awsproto.Identity, in *ls.G
 	if in.NextToken != nil {
 		gi.Token = *in.NextToken
 	}
-	page, err := h.store.Get(logs.Key(id.Account, id.Region, group), gi)
+	page, err := h.store.Get(ctx, logs.Key(id.Account, id.Region, group), gi)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -190,7 +194,7 @@ func (h *Handler) getLogEvents(_ context.Context, id awsproto.Identity, in *ls.G
 	return out, nil
 }
 
-func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *ls.FilterLogEventsRequest) (*ls.FilterLogEventsResponse, error) {
+func (h *Handler) filterLogEvents(ctx context.Context, id awsproto.Identity, in *ls.FilterLogEventsRequest) (*ls.FilterLogEventsResponse, error) {
 	group, err := groupOf(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -230,14 +234,14 @@ func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *l
 		fi.Token = *in.NextToken
 	}
 	group = logs.Key(id.Account, id.Region, group)
-	page, err := h.store.Filter(group, fi)
+	page, err := h.store.Filter(ctx, group, fi)
 	if err == logs.ErrNoStream {
 		err = nil // FilterLogEvents skips streams that do not exist [?]
-		fi.Streams = existing(h.store, group, fi.Streams)
+		fi.Streams = existing(ctx, h.store, group, fi.Streams)
 		if len(fi.Streams) == 0 {
 			return &ls.FilterLogEventsResponse{Events: []ls.FilteredLogEvent{}, SearchedLogStreams: []ls.SearchedLogStream{}}, nil
 		}
-		page, err = h.store.Filter(group, fi)
+		page, err = h.store.Filter(ctx, group, fi)
 	}
 	if err != nil {
 		return nil, storeErr(err)
@@ -253,8 +257,8 @@ func (h *Handler) filterLogEvents(_ context.Context, id awsproto.Identity, in *l
 	return out, nil
 }
 
-func existing(s *logs.Store, group string, names []string) []string {
-	all, _ := s.Streams(group)
+func existing(ctx context.Context, s logs.Logs, group string, names []string) []string {
+	all, _ := s.Streams(ctx, group)
 	var out []string
 	for _, n := range names {
 		if slices.ContainsFunc(all, func(x logs.StreamInfo) bool { return x.Name == n }) {
@@ -275,7 +279,7 @@ func eventID(e logs.Event) string {
 	return s[len(s)-56:]
 }
 
-func (h *Handler) createLogGroup(_ context.Context, id awsproto.Identity, in *ls.CreateLogGroupRequest) (*struct{}, error) {
+func (h *Handler) createLogGroup(ctx context.Context, id awsproto.Identity, in *ls.CreateLogGroupRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
@@ -285,21 +289,21 @@ func (h *Handler) createLogGroup(_ context.Context, id awsproto.Identity, in *ls
 	if in.LogGroupClass != nil && *in.LogGroupClass != ls.LogGroupClassSTANDARD {
 		return nil, invalid("lambdad keeps log groups of class STANDARD only") // [?]
 	}
-	return &struct{}{}, storeErr(h.store.CreateGroup(logs.Key(id.Account, id.Region, *in.LogGroupName)))
+	return &struct{}{}, storeErr(h.store.CreateGroup(ctx, logs.Key(id.Account, id.Region, *in.LogGroupName)))
 }
 
-func (h *Handler) deleteLogGroup(_ context.Context, id awsproto.Identity, in *ls.DeleteLogGroupRequest) (*struct{}, error) {
+func (h *Handler) deleteLogGroup(ctx context.Context, id awsproto.Identity, in *ls.DeleteLogGroupRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
-	return &struct{}{}, storeErr(h.store.DeleteGroup(logs.Key(id.Account, id.Region, *in.LogGroupName)))
+	return &struct{}{}, storeErr(h.store.DeleteGroup(ctx, logs.Key(id.Account, id.Region, *in.LogGroupName)))
 }
 
 // retentionDays are the values PutRetentionPolicy accepts (the model's
 // Days documentation).
 var retentionDays = []int32{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
-func (h *Handler) putRetentionPolicy(_ context.Context, id awsproto.Identity, in *ls.PutRetentionPolicyRequest) (*struct{}, error) {
+func (h *Handler) putRetentionPolicy(ctx context.Context, id awsproto.Identity, in *ls.PutRetentionPolicyRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
@@ -310,12 +314,12 @@ func (h *Handler) putRetentionPolicy(_ context.Context, id awsproto.Identity, in
 		// [?]
 		return nil, invalid("1 validation error detected: Value '%d' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]", *in.RetentionInDays)
 	}
-	return &struct{}{}, storeErr(h.store.SetRetention(logs.Key(id.Account, id.Region, *in.LogGroupName), *in.RetentionInDays))
+	return &struct{}{}, storeErr(h.store.SetRetention(ctx, logs.Key(id.Account, id.Region, *in.LogGroupName), *in.RetentionInDays))
 }
 
-func (h *Handler) deleteRetentionPolicy(_ context.Context, id awsproto.Identity, in *ls.DeleteRetentionPolicyRequest) (*struct{}, error) {
+func (h *Handler) deleteRetentionPolicy(ctx context.Context, id awsproto.Identity, in *ls.DeleteRetentionPolicyRequest) (*struct{}, error) {
 	if in.LogGroupName == nil {
 		return nil, required("logGroupName")
 	}
-	return &struct{}{}, storeErr(h.store.SetRetention(logs.Key(id.Account, id.Region, *in.LogGroupName), 0))
+	return &struct{}{}, storeErr(h.store.SetRetention(ctx, logs.Key(id.Account, id.Region, *in.LogGroupName), 0))
 }

@@ -27,7 +27,7 @@ func TestDescribeLogStreamsPages(t *testing.T) {
 		at := base.Add(time.Duration(5-i) * time.Second)
 		st.AppendSince(key, fmt.Sprintf("s%d", i), []byte(at.UTC().Format("2006-01-02T15:04:05.000Z")+"\tr\tx\n"), base)
 	}
-	h := New(st, awsproto.NewService(nil), nil)
+	h := New(logs.Files(st), awsproto.NewService(nil), nil)
 	for _, c := range []struct {
 		order string
 		desc  bool

@@ -148,7 +148,7 @@ type Server struct {
 	sandbox  *sandbox.Manager
 	runtimes *runtimes.Catalog
 	invoke   *invoke.Service
-	logs     *logs.Store
+	logs     logs.Logs
 	logsAPI  *logsapi.Handler
 	handler  http.Handler
 	log      *slog.Logger
@@ -380,8 +380,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		rt.Close()
 		return err
 	}
-	lg, err := logs.Open(logs.Config{Dir: filepath.Join(cfg.DataDir, "logs"), Logger: s.log,
-		Retention: cfg.LogRetention, MaxStreamBytes: cfg.LogStreamBytes, MaxGroupBytes: cfg.LogGroupBytes})
+	lg, err := s.openLogs()
 	if err != nil {
 		rt.Close()
 		sb.Close(context.Background())
