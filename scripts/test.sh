@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: vet, staticcheck, the Go tests with -race, and the
-# AWS CLI + boto3 smoke test against a real lambdad.
+# AWS CLI + boto3 smoke test against a real lambdad, then against a cluster
+# of three (scripts/cluster-smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The PostgreSQL store's tests need a server (scripts/postgres.sh starts
@@ -16,3 +17,4 @@ go test -race -count=1 -timeout 40m ./...
 # The control plane's suites once more on the PostgreSQL store.
 LAMBDAD_TEST_STORE=postgres go test -race -count=1 -timeout 20m ./internal/functions ./internal/api ./internal/invoke ./internal/durable
 bash scripts/smoke.sh
+bash scripts/cluster-smoke.sh
