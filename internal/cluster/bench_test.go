@@ -8,21 +8,22 @@ import (
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
-// BenchmarkAcquireWarm is an acquisition and its release with local share:
+// BenchmarkAcquireWarm is an acquisition and its release with local share,
+// through the scope's handle:
 // no database round trip (compare BenchmarkSingleNodeCounter, the
 // single-node admission of internal/invoke).
 func BenchmarkAcquireWarm(b *testing.B) {
 	n := join(b, testkit.Postgres(b), "a")
 	ctx := context.Background()
-	l := n.Limiter()
-	r, err := l.Acquire(ctx, "fn", 1000)
+	s := n.Limiter().Scope("fn")
+	r, err := s.Acquire(ctx, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r()
 	b.ReportAllocs()
 	for b.Loop() {
-		r, ok, err := l.TryAcquire(ctx, "fn", 1000)
+		r, ok, err := s.TryAcquire(ctx, 1000)
 		if !ok || err != nil {
 			b.Fatal(ok, err)
 		}
@@ -34,8 +35,8 @@ func BenchmarkAcquireWarm(b *testing.B) {
 func BenchmarkAcquireWarmParallel(b *testing.B) {
 	n := join(b, testkit.Postgres(b), "a")
 	ctx := context.Background()
-	l := n.Limiter()
-	r, err := l.Acquire(ctx, "fn", 1000)
+	s := n.Limiter().Scope("fn")
+	r, err := s.Acquire(ctx, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func BenchmarkAcquireWarmParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, ok, err := l.TryAcquire(ctx, "fn", 1000)
+			r, ok, err := s.TryAcquire(ctx, 1000)
 			if !ok || err != nil {
 				b.Error(ok, err)
 				return
@@ -74,7 +75,7 @@ func BenchmarkAcquireCold(b *testing.B) {
 	n := join(b, testkit.Postgres(b), "a")
 	ctx := context.Background()
 	l := n.Limiter()
-	s := l.scope("fn")
+	s := l.Scope("fn")
 	for b.Loop() {
 		r, ok, err := l.TryAcquire(ctx, "fn", 1)
 		if !ok || err != nil {

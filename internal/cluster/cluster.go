@@ -75,13 +75,19 @@ type Node struct {
 	// since base).
 	base     time.Time
 	deadline atomic.Int64
-	started  time.Time
-	members  atomic.Pointer[[]Member] // live nodes, by ID, this one included
-	lim      *Limiter
-	ctx      context.Context // ends with the node (Close or Join's ctx)
-	stop     context.CancelFunc
-	done     sync.WaitGroup
-	closed   atomic.Bool
+	// valid is leased() kept by a timer, for the warm path, which cannot
+	// afford to read the clock (tens of ns on some machines); it ends
+	// late by the timer's delay at most, which the margin covers.
+	valid   atomic.Bool
+	leaseMu sync.Mutex
+	expiry  *time.Timer
+	started time.Time
+	members atomic.Pointer[[]Member] // live nodes, by ID, this one included
+	lim     *Limiter
+	ctx     context.Context // ends with the node (Close or Join's ctx)
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+	closed  atomic.Bool
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -176,7 +182,37 @@ func (n *Node) margin() time.Duration { return n.cfg.Timeout / 10 }
 // renewed records a renewal whose statement was sent at t0: the database
 // set the lease's end at its now() (not before t0) plus Timeout.
 func (n *Node) renewed(t0 int64) {
-	n.deadline.Store(t0 + int64(n.cfg.Timeout-n.margin()))
+	n.leaseMu.Lock()
+	defer n.leaseMu.Unlock()
+	d := t0 + int64(n.cfg.Timeout-n.margin())
+	n.deadline.Store(d)
+	n.valid.Store(n.now() < d)
+	wait := time.Duration(d - n.now())
+	if n.expiry == nil {
+		n.expiry = time.AfterFunc(wait, n.lapse)
+	} else {
+		n.expiry.Reset(wait)
+	}
+}
+
+// lapse ends valid if the lease was not renewed meanwhile.
+func (n *Node) lapse() {
+	n.leaseMu.Lock()
+	defer n.leaseMu.Unlock()
+	if !n.leased() {
+		n.valid.Store(false)
+	}
+}
+
+// endLease ends the lease here at once (Close).
+func (n *Node) endLease() {
+	n.leaseMu.Lock()
+	defer n.leaseMu.Unlock()
+	n.deadline.Store(0)
+	n.valid.Store(false)
+	if n.expiry != nil {
+		n.expiry.Stop()
+	}
 }
 
 // leased says whether the node's lease still runs (its shares are its own).
@@ -332,7 +368,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.stop()
 	n.done.Wait()
-	n.deadline.Store(0)
+	n.endLease()
 	if _, err := n.pool.Exec(ctx, `DELETE FROM cluster_nodes WHERE id = $1`, n.cfg.NodeID); err != nil {
 		return fmt.Errorf("cluster: deregister: %w", err)
 	}

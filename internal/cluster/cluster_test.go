@@ -234,7 +234,7 @@ func TestSetLimit(t *testing.T) {
 	// b learns it at its next heartbeat; a new acquisition there uses it.
 	eventually(t, 5*time.Second, "b learns the lowered limit", func() bool {
 		s, _ := b.Limiter().scopes.Load("fn")
-		return s.(*scope).limit.Load() == 1
+		return s.(*Scope).limit.Load() == 1
 	})
 	if _, ok, _ := b.Limiter().TryAcquire(ctx, "fn", 1); ok {
 		t.Fatal("b admitted with two running over a limit of 1")

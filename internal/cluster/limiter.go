@@ -26,11 +26,13 @@ import (
 // invocations).
 type Limiter struct {
 	n      *Node
-	scopes sync.Map // string -> *scope
+	scopes sync.Map // string -> *Scope
 }
 
-// scope is what this node holds of one scope.
-type scope struct {
+// Scope is what this node holds of one scope: a handle to keep where the
+// name would be looked up per acquisition (with a function version's
+// snapshot, say).
+type Scope struct {
 	name string
 	l    *Limiter
 	// state is held<<32 | inUse: what the node holds in the database and
@@ -59,24 +61,25 @@ var ErrNoLease = errors.New("cluster: this node's lease lapsed")
 
 func newLimiter(n *Node) *Limiter { return &Limiter{n: n} }
 
-func (l *Limiter) scope(name string) *scope {
+// Scope is the handle of the scope name.
+func (l *Limiter) Scope(name string) *Scope {
 	if s, ok := l.scopes.Load(name); ok {
-		return s.(*scope)
+		return s.(*Scope)
 	}
-	s := &scope{name: name, l: l, wake: make(chan struct{})}
+	s := &Scope{name: name, l: l, wake: make(chan struct{})}
 	s.limit.Store(-1)
 	s.release = s.done
 	v, _ := l.scopes.LoadOrStore(name, s)
-	return v.(*scope)
+	return v.(*Scope)
 }
 
-func (s *scope) counts() (held, inUse uint32) {
+func (s *Scope) counts() (held, inUse uint32) {
 	v := s.state.Load()
 	return uint32(v >> 32), uint32(v)
 }
 
 // admit takes one unit of the local share, if one is free.
-func (s *scope) admit() bool {
+func (s *Scope) admit() bool {
 	for {
 		v := s.state.Load()
 		if uint32(v) >= uint32(v>>32) {
@@ -90,7 +93,7 @@ func (s *scope) admit() bool {
 
 // shrink lowers held to target, but never below what runs; it returns the
 // new held.
-func (s *scope) shrink(target uint32) uint32 {
+func (s *Scope) shrink(target uint32) uint32 {
 	for {
 		v := s.state.Load()
 		held, use := uint32(v>>32), uint32(v)
@@ -105,7 +108,7 @@ func (s *scope) shrink(target uint32) uint32 {
 }
 
 // done gives back one unit: the warm path's release.
-func (s *scope) done() {
+func (s *Scope) done() {
 	s.state.Add(math.MaxUint64) // inUse - 1
 	if s.waiters.Load() > 0 {
 		s.signal()
@@ -118,39 +121,49 @@ func (s *scope) done() {
 	}
 }
 
-func (s *scope) wakeChan() <-chan struct{} {
+func (s *Scope) wakeChan() <-chan struct{} {
 	s.wakeMu.Lock()
 	defer s.wakeMu.Unlock()
 	return s.wake
 }
 
-func (s *scope) signal() {
+func (s *Scope) signal() {
 	s.wakeMu.Lock()
 	close(s.wake)
 	s.wake = make(chan struct{})
 	s.wakeMu.Unlock()
 }
 
-// TryAcquire admits one execution in scope under limit if the cluster has
-// room: at once with local share, else after taking share from the
-// database, or from other nodes' idle share within Config.Wait. false
-// means the limit is reached (a throttle); an error, that the database or
-// the lease failed. release must be called once when the execution ends.
+// TryAcquire admits one execution in scope name under limit if the
+// cluster has room (Scope(name).TryAcquire).
 func (l *Limiter) TryAcquire(ctx context.Context, name string, limit int) (release func(), ok bool, err error) {
-	s := l.scope(name)
-	if int64(limit) == s.limit.Load() && l.n.leased() && s.admit() {
+	return l.Scope(name).TryAcquire(ctx, limit)
+}
+
+// Acquire waits until scope name has room under limit
+// (Scope(name).Acquire).
+func (l *Limiter) Acquire(ctx context.Context, name string, limit int) (release func(), err error) {
+	return l.Scope(name).Acquire(ctx, limit)
+}
+
+// TryAcquire admits one execution under limit if the cluster has room: at
+// once with local share, else after taking share from the database, or
+// from other nodes' idle share within Config.Wait. false means the limit is
+// reached (a throttle); an error, that the database or the lease failed.
+// release must be called once when the execution ends.
+func (s *Scope) TryAcquire(ctx context.Context, limit int) (release func(), ok bool, err error) {
+	if int64(limit) == s.limit.Load() && s.l.n.valid.Load() && s.admit() {
 		return s.release, true, nil
 	}
-	return l.acquire(ctx, s, limit, l.n.cfg.Wait)
+	return s.l.acquire(ctx, s, limit, s.l.n.cfg.Wait)
 }
 
 // Acquire is TryAcquire that waits until the limit has room or ctx ends.
-func (l *Limiter) Acquire(ctx context.Context, name string, limit int) (release func(), err error) {
-	s := l.scope(name)
-	if int64(limit) == s.limit.Load() && l.n.leased() && s.admit() {
+func (s *Scope) Acquire(ctx context.Context, limit int) (release func(), err error) {
+	if int64(limit) == s.limit.Load() && s.l.n.valid.Load() && s.admit() {
 		return s.release, nil
 	}
-	r, _, err := l.acquire(ctx, s, limit, -1)
+	r, _, err := s.l.acquire(ctx, s, limit, -1)
 	return r, err
 }
 
@@ -160,12 +173,12 @@ func (l *Limiter) Held(name string) (held, inUse int) {
 	if !ok {
 		return 0, 0
 	}
-	h, u := s.(*scope).counts()
+	h, u := s.(*Scope).counts()
 	return int(h), int(u)
 }
 
 // acquire is the slow path: wait < 0 waits as long as ctx.
-func (l *Limiter) acquire(ctx context.Context, s *scope, limit int, wait time.Duration) (func(), bool, error) {
+func (l *Limiter) acquire(ctx context.Context, s *Scope, limit int, wait time.Duration) (func(), bool, error) {
 	if limit < 0 || limit > math.MaxInt32 {
 		return nil, false, fmt.Errorf("cluster: limit %d out of range", limit)
 	}
@@ -211,7 +224,7 @@ func (l *Limiter) acquire(ctx context.Context, s *scope, limit int, wait time.Du
 
 // grow admits from local share or takes more from the database: ok when
 // admitted; none when the database had nothing free.
-func (l *Limiter) grow(ctx context.Context, s *scope, limit int) (ok, none bool, err error) {
+func (l *Limiter) grow(ctx context.Context, s *Scope, limit int) (ok, none bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.limit.Swap(int64(limit)); old > int64(limit) {
@@ -251,14 +264,14 @@ func (l *Limiter) grow(ctx context.Context, s *scope, limit int) (ok, none bool,
 // giveBack lowers the node's share to target (not below what runs), here
 // first and then in the database, so the database never holds less than
 // the node uses. s.mu must be held.
-func (l *Limiter) giveBack(ctx context.Context, s *scope, target uint32) {
+func (l *Limiter) giveBack(ctx context.Context, s *Scope, target uint32) {
 	s.shrink(target)
 	l.flush(ctx, s)
 }
 
 // flush writes the node's share of s to the database where that holds more
 // (after a shrink). s.mu must be held.
-func (l *Limiter) flush(ctx context.Context, s *scope) {
+func (l *Limiter) flush(ctx context.Context, s *Scope) {
 	s.dirty.Store(false)
 	held, _ := s.counts()
 	tag, err := l.n.pool.Exec(ctx, `UPDATE cluster_shares SET share = $3 WHERE scope = $1 AND node = $2 AND share > $3`,
@@ -275,7 +288,7 @@ func (l *Limiter) flush(ctx context.Context, s *scope) {
 }
 
 // flushAsync flushes s in the background, one goroutine at a time.
-func (l *Limiter) flushAsync(s *scope) {
+func (l *Limiter) flushAsync(s *Scope) {
 	s.dirty.Store(true)
 	if !s.flushing.CompareAndSwap(false, true) {
 		return
@@ -298,14 +311,14 @@ func (l *Limiter) flushAsync(s *scope) {
 
 // contend marks s wanted elsewhere for a while: meanwhile units go back as
 // they end. What it holds idle goes back now.
-func (l *Limiter) contend(s *scope) {
+func (l *Limiter) contend(s *Scope) {
 	s.contended.Store(l.n.now() + int64(l.n.cfg.Timeout))
 	s.shrink(0)
 }
 
 // lowered is a lowered limit of s: the node gives back what it holds idle
 // and what ends, until the shares are under the limit. s.mu must be held.
-func (l *Limiter) lowered(ctx context.Context, s *scope) {
+func (l *Limiter) lowered(ctx context.Context, s *Scope) {
 	l.contend(s)
 	l.flush(ctx, s)
 }
@@ -316,21 +329,21 @@ func (l *Limiter) wanted(name string) {
 	if !ok {
 		return
 	}
-	s := v.(*scope)
+	s := v.(*Scope)
 	l.contend(s)
 	l.flushAsync(s)
 }
 
 // freed is another node giving share of name back.
 func (l *Limiter) freed(name string) {
-	if v, ok := l.scopes.Load(name); ok && v.(*scope).waiters.Load() > 0 {
-		v.(*scope).signal()
+	if v, ok := l.scopes.Load(name); ok && v.(*Scope).waiters.Load() > 0 {
+		v.(*Scope).signal()
 	}
 }
 
 func (l *Limiter) wakeAll() {
 	l.scopes.Range(func(_, v any) bool {
-		if s := v.(*scope); s.waiters.Load() > 0 {
+		if s := v.(*Scope); s.waiters.Load() > 0 {
 			s.signal()
 		}
 		return true
@@ -341,9 +354,9 @@ func (l *Limiter) wakeAll() {
 // locked so that no grant is under way, and nothing held: the database
 // deleted its shares.
 func (l *Limiter) rejoin(ctx context.Context, t0 int64) (bool, error) {
-	var locked []*scope
+	var locked []*Scope
 	l.scopes.Range(func(_, v any) bool {
-		s := v.(*scope)
+		s := v.(*Scope)
 		s.mu.Lock()
 		locked = append(locked, s)
 		return true
@@ -376,7 +389,7 @@ func (l *Limiter) SetLimit(ctx context.Context, name string, limit int) error {
 	if limit < 0 || limit > math.MaxInt32 {
 		return fmt.Errorf("cluster: limit %d out of range", limit)
 	}
-	s := l.scope(name)
+	s := l.Scope(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := l.n.pool.Exec(ctx, `INSERT INTO cluster_scopes (scope, lim) VALUES ($1, $2)
@@ -424,7 +437,7 @@ func (l *Limiter) rebalance(ctx context.Context) error {
 	}
 	now := l.n.now()
 	for _, r := range rs {
-		s := l.scope(r.name)
+		s := l.Scope(r.name)
 		s.mu.Lock()
 		s.limit.Store(r.lim)
 		// Over a lowered limit, or wanted: keep only what runs.
