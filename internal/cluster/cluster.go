@@ -33,7 +33,7 @@ const (
 	DefaultHeartbeat = 2 * time.Second
 	// DefaultWait is how long TryAcquire waits for other nodes to give
 	// back idle share before it refuses.
-	DefaultWait = 100 * time.Millisecond
+	DefaultWait = 200 * time.Millisecond
 )
 
 // Config configures a node.
@@ -144,11 +144,29 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		n.stop()
 		return nil, err
 	}
+	n.warm(ctx)
 	n.done.Add(2)
 	go n.loop()
 	go n.listen()
 	n.log.Info("joined the cluster", "address", cfg.Address, "peers", len(n.Peers()))
 	return n, nil
+}
+
+// warm opens the pool's connections for the first grants now: a new
+// connection costs its authentication (SCRAM: milliseconds of CPU), which
+// the first acquisition would otherwise wait for.
+func (n *Node) warm(ctx context.Context) {
+	var cs []*pgxpool.Conn
+	for range 2 {
+		c, err := n.pool.Acquire(ctx)
+		if err != nil {
+			break
+		}
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		c.Release()
+	}
 }
 
 // DefaultNodeID is the host's name with a random suffix, so that nodes on

@@ -148,9 +148,9 @@ func (l *Limiter) Acquire(ctx context.Context, name string, limit int) (release 
 
 // TryAcquire admits one execution under limit if the cluster has room: at
 // once with local share, else after taking share from the database, or
-// from other nodes' idle share within Config.Wait. false means the limit is
-// reached (a throttle); an error, that the database or the lease failed.
-// release must be called once when the execution ends.
+// from other nodes' idle share within Config.Wait (default 200 ms). false
+// means the limit is reached (a throttle); an error, that the database or
+// the lease failed. release must be called once when the execution ends.
 func (s *Scope) TryAcquire(ctx context.Context, limit int) (release func(), ok bool, err error) {
 	if int64(limit) == s.limit.Load() && s.l.n.valid.Load() && s.admit() {
 		return s.release, true, nil
@@ -186,6 +186,7 @@ func (l *Limiter) acquire(ctx context.Context, s *Scope, limit int, wait time.Du
 	s.waiters.Add(1)
 	defer s.waiters.Add(-1)
 	backoff := 5 * time.Millisecond
+	var asked time.Time
 	for {
 		ch := s.wakeChan() // before trying: a release after the try wakes us
 		ok, none, err := l.grow(ctx, s, limit)
@@ -195,9 +196,11 @@ func (l *Limiter) acquire(ctx context.Context, s *Scope, limit int, wait time.Du
 		if ok {
 			return s.release, true, nil
 		}
-		if none {
-			// Nothing free: ask the nodes holding idle share for it.
+		if none && time.Since(asked) >= l.n.cfg.Timeout/2 {
+			// Nothing free: ask the nodes holding idle share for it (they
+			// keep giving back for a timeout after).
 			l.n.notify(ctx, kindWant, s.name)
+			asked = time.Now()
 		}
 		left := time.Duration(math.MaxInt64)
 		if wait >= 0 {
@@ -229,6 +232,7 @@ func (l *Limiter) grow(ctx context.Context, s *Scope, limit int) (ok, none bool,
 	defer s.mu.Unlock()
 	if old := s.limit.Swap(int64(limit)); old > int64(limit) {
 		l.lowered(ctx, s)
+		l.n.notify(ctx, kindWant, s.name) // the others cut their idle share too
 	}
 	if !l.n.leased() {
 		return false, false, ErrNoLease

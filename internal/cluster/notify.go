@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // channel is the PostgreSQL notification channel of the cluster. A
@@ -42,12 +44,12 @@ func (n *Node) listen() {
 }
 
 func (n *Node) listenOnce(ctx context.Context) error {
-	c, err := n.pool.Acquire(ctx)
+	// A connection of its own, outside the pool: it stays LISTENing, and
+	// the pool keeps its connections for grants.
+	conn, err := pgx.ConnectConfig(ctx, n.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
-	// The connection is LISTENing: it must not go back to the pool.
-	conn := c.Hijack()
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err

@@ -72,6 +72,6 @@ func (c *localCounter) Count() func() {
 	return c.release
 }
 
-// unlimited is the limit of a function without reserved concurrency: it is
+// Unlimited is the limit of a function without reserved concurrency: it is
 // counted (its reservation may be set while it runs) but never refused.
-const unlimited = math.MaxInt32
+const Unlimited = math.MaxInt32

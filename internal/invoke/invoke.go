@@ -490,7 +490,7 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 // admit takes a concurrency slot of the function and of the account, and
 // returns how to give each back.
 func (s *Service) admit(ctx context.Context, snap *functions.Snapshot, att *attachment) (relFn, relAcct func(), err error) {
-	limit := int32(unlimited)
+	limit := int32(Unlimited)
 	if snap.Reserved != nil {
 		// Provisioned concurrency comes out of the reservation first.
 		limit = *snap.Reserved - s.provisionedTotal(snap.FunctionARN)

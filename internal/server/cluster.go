@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lambdad/lambdad/internal/cluster"
+	"github.com/lambdad/lambdad/internal/invoke"
 	"github.com/lambdad/lambdad/internal/pgschema"
 )
 
@@ -150,4 +151,51 @@ func (s *Server) withHealth(next http.Handler) http.Handler {
 			s.log.Debug("health", "err", err)
 		}
 	})
+}
+
+// clusterAdmission counts executions in the cluster once the node has
+// joined (invoke.Admission). Before that (nothing invokes before Serve
+// joins, but the event queue may), for functions without reserved
+// concurrency, and for units counted without a limit (provisioned
+// concurrency), it counts in this process.
+type clusterAdmission struct {
+	c     *clustered
+	local invoke.LocalAdmission
+}
+
+func (a *clusterAdmission) Counter(scope string) invoke.Counter {
+	return &clusterCounter{a: a, name: scope, local: a.local.Counter(scope)}
+}
+
+type clusterCounter struct {
+	a     *clusterAdmission
+	name  string
+	local invoke.Counter
+	scope atomic.Pointer[cluster.Scope]
+}
+
+func (c *clusterCounter) Admit(ctx context.Context, limit int32) (func(), bool, error) {
+	if limit == invoke.Unlimited {
+		return c.local.Admit(ctx, limit)
+	}
+	s := c.scope.Load()
+	if s == nil {
+		n := c.a.c.node.Load()
+		if n == nil {
+			return c.local.Admit(ctx, limit)
+		}
+		s = n.Limiter().Scope(c.name)
+		c.scope.Store(s)
+	}
+	return s.TryAcquire(ctx, int(max(limit, 0)))
+}
+
+func (c *clusterCounter) Count() func() { return c.local.Count() }
+
+// admission is invoke's: the cluster's when clustered, else the default.
+func (s *Server) admission() invoke.Admission {
+	if s.cfg.Cluster.URL == "" {
+		return nil
+	}
+	return &clusterAdmission{c: &s.cluster}
 }

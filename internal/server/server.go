@@ -384,6 +384,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		},
 		Destinations: s.dests,
 		Metrics:      s.metrics,
+		Admission:    s.admission(),
 	})
 	if err != nil {
 		cancel()
