@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,6 +298,7 @@ func TestOwner(t *testing.T) {
 		}
 	}
 	owners := map[string]string{}
+	ranks := map[string][]string{}
 	per := map[string]int{}
 	for i := range 300 {
 		key := fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:f%d:1", i)
@@ -306,6 +308,11 @@ func TestOwner(t *testing.T) {
 				t.Fatalf("%s: %s says %s, %s says %s", key, nodes[0].ID(), o.ID, n.ID(), o2.ID)
 			}
 		}
+		rank := nodes[0].Rank(key)
+		if len(rank) != 3 || rank[0].ID != o.ID || rank[1].ID == rank[2].ID || rank[1].ID == o.ID || rank[2].ID == o.ID {
+			t.Fatalf("%s: rank %v, owner %s", key, ids(rank), o.ID)
+		}
+		ranks[key] = ids(rank)
 		if self != (o.ID == "a") {
 			t.Fatalf("self = %v for owner %s on a", self, o.ID)
 		}
@@ -330,6 +337,11 @@ func TestOwner(t *testing.T) {
 		}
 		if o.ID == "c" {
 			t.Fatalf("%s still owned by c", key)
+		}
+		// The others keep their order: c's keys go to the next in rank.
+		want := slices.DeleteFunc(slices.Clone(ranks[key]), func(id string) bool { return id == "c" })
+		if got := ids(nodes[0].Rank(key)); !slices.Equal(got, want) {
+			t.Fatalf("%s: rank %v after c left, want %v", key, got, want)
 		}
 	}
 }

@@ -1,5 +1,10 @@
 package cluster
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Owner is the live node preferred for key (a function version's key, say)
 // by rendezvous hashing: each node scores hash(key, node id) and the
 // highest wins, so every node agrees given the same live view, and a node
@@ -17,6 +22,29 @@ func (n *Node) Owner(key string) (owner Member, self bool) {
 		}
 	}
 	return owner, owner.ID == n.cfg.NodeID
+}
+
+// Rank is every live node in key's order of preference, Owner first: where
+// an invoke spills when the owner is busy, the same order on every node.
+func (n *Node) Rank(key string) []Member {
+	ms := n.Members()
+	if len(ms) == 0 {
+		return []Member{n.Self()}
+	}
+	type scored struct {
+		m Member
+		s uint64
+	}
+	ss := make([]scored, len(ms))
+	for i, m := range ms {
+		ss[i] = scored{m, score(key, m.ID)}
+	}
+	slices.SortFunc(ss, func(a, b scored) int { return cmp.Compare(b.s, a.s) })
+	out := make([]Member, len(ss))
+	for i, x := range ss {
+		out[i] = x.m
+	}
+	return out
 }
 
 // score is FNV-1a over key, a separator and id, then mixed (splitmix64's
