@@ -46,6 +46,10 @@ type Scope struct {
 	// contended is until when (the node's clock) other nodes want share:
 	// meanwhile idle share goes back as soon as it is idle.
 	contended atomic.Int64
+	// over: the shares may sum past the limit (it was lowered). Until a
+	// grant or a heartbeat shows they do not, units go back as they end;
+	// unlike contended this is no hint but what keeps a lowered limit.
+	over atomic.Bool
 	// dirty: the database may hold more than held (a give-back to write);
 	// flushing: a goroutine writes it.
 	dirty, flushing atomic.Bool
@@ -113,7 +117,7 @@ func (s *Scope) done() {
 	if s.waiters.Load() > 0 {
 		s.signal()
 	}
-	if c := s.contended.Load(); c != 0 && c > s.l.n.now() {
+	if c := s.contended.Load(); s.over.Load() || c != 0 && c > s.l.n.now() {
 		// Others want share: this unit stops being this node's now, and
 		// the database learns it in the background.
 		s.shrink(0)
@@ -182,6 +186,9 @@ func (l *Limiter) acquire(ctx context.Context, s *Scope, limit int, wait time.Du
 	if limit < 0 || limit > math.MaxInt32 {
 		return nil, false, fmt.Errorf("cluster: limit %d out of range", limit)
 	}
+	if limit == 0 && s.limit.Load() == 0 {
+		return nil, false, nil // nothing is ever admitted: no need to ask
+	}
 	start := time.Now()
 	s.waiters.Add(1)
 	defer s.waiters.Add(-1)
@@ -195,6 +202,9 @@ func (l *Limiter) acquire(ctx context.Context, s *Scope, limit int, wait time.Du
 		}
 		if ok {
 			return s.release, true, nil
+		}
+		if limit == 0 {
+			return nil, false, err
 		}
 		if none && time.Since(asked) >= l.n.cfg.Timeout/2 {
 			// Nothing free: ask the nodes holding idle share for it (they
@@ -261,6 +271,7 @@ func (l *Limiter) grow(ctx context.Context, s *Scope, limit int) (ok, none bool,
 	}
 	if got > 0 {
 		s.state.Add(uint64(got) << 32)
+		s.over.Store(false) // a grant means the shares are under the limit
 	}
 	return s.admit(), got == 0, nil
 }
@@ -323,6 +334,7 @@ func (l *Limiter) contend(s *Scope) {
 // lowered is a lowered limit of s: the node gives back what it holds idle
 // and what ends, until the shares are under the limit. s.mu must be held.
 func (l *Limiter) lowered(ctx context.Context, s *Scope) {
+	s.over.Store(true)
 	l.contend(s)
 	l.flush(ctx, s)
 }
@@ -445,6 +457,7 @@ func (l *Limiter) rebalance(ctx context.Context) error {
 		s.mu.Lock()
 		s.limit.Store(r.lim)
 		// Over a lowered limit, or wanted: keep only what runs.
+		s.over.Store(r.total > r.lim)
 		if r.total > r.lim {
 			l.contend(s)
 		} else if s.contended.Load() > now {

@@ -50,7 +50,7 @@ func TestClusterReservedConcurrency(t *testing.T) {
 	for _, id := range []string{"n1", "n2", "n3"} {
 		d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
 			servertest.IsolationOff(c)
-			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 200 * time.Millisecond}
+			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 500 * time.Millisecond}
 		})
 		c := servertest.InvokeClient(d)
 		in := testkit.PyFunction(t, "conc", concCounter)
