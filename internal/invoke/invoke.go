@@ -86,12 +86,12 @@ type Config struct {
 	// MB); StreamBandwidth caps its bytes per second past the first 6 MB,
 	// as AWS does (0: uncapped). See stream.go.
 	StreamLimit, StreamBandwidth int64
-	// Metrics, when set, keeps per-function figures (metrics.go).
-	Metrics Metrics
 	// Admission counts executions against the concurrency limits
 	// (admission.go); default: in this process.
 	Admission Admission
-	Logger    *slog.Logger
+	// Metrics, when set, keeps per-function figures (metrics.go).
+	Metrics Metrics
+	Logger  *slog.Logger
 }
 
 // Service runs invokes.
