@@ -86,6 +86,9 @@ type Config struct {
 	// MB); StreamBandwidth caps its bytes per second past the first 6 MB,
 	// as AWS does (0: uncapped). See stream.go.
 	StreamLimit, StreamBandwidth int64
+	// Admission counts executions against the concurrency limits
+	// (admission.go); default: in this process.
+	Admission Admission
 	// Metrics, when set, keeps per-function figures (metrics.go).
 	Metrics Metrics
 	Logger  *slog.Logger
@@ -105,7 +108,6 @@ type Service struct {
 	cfg      Config
 	fns      sync.Map // sandbox.Key -> *runnable
 	current  sync.Map // versionSlot -> its latest sandbox.Key (to retire replaced environments)
-	inFlight sync.Map // function ARN (string) or acctKey -> *atomic.Int32
 	queue    *eventQueue
 	endpoint atomic.Pointer[string]
 	counts   Counts
@@ -135,6 +137,9 @@ func (s *Service) SetLambdaEndpoint(url string) { s.endpoint.Store(&url) }
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Admission == nil {
+		cfg.Admission = &LocalAdmission{}
 	}
 	if cfg.AccountLimit == 0 {
 		cfg.AccountLimit = limits.DefaultConcurrentExecutions
@@ -357,14 +362,14 @@ func (s *Service) run(ctx context.Context, snap *functions.Snapshot, requestID s
 		}
 	}
 	att := s.attached(snap)
-	if err := s.admit(snap, att); err != nil {
+	relFn, relAcct, err := s.admit(ctx, snap, att)
+	if err != nil {
 		s.throttled(snap)
 		return sandbox.Result{}, err
 	}
-	defer func() { att.acct.Add(-1); att.fn.Add(-1) }()
+	defer func() { relAcct(); relFn() }()
 	// Hold the code before resolving its directory, so that an update
 	// collecting it cannot remove it under this run.
-	var err error
 	h, ok := s.holdRun(snap)
 	if !ok {
 		// Collected between resolving and holding: the version's code
@@ -497,28 +502,31 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 	return &routed, nil
 }
 
-// admit takes a concurrency slot of the function and of the account; the
-// caller gives them back by decrementing att.acct and att.fn.
-func (s *Service) admit(snap *functions.Snapshot, att *attachment) error {
+// admit takes a concurrency slot of the function and of the account, and
+// returns how to give each back.
+func (s *Service) admit(ctx context.Context, snap *functions.Snapshot, att *attachment) (relFn, relAcct func(), err error) {
+	limit := int32(Unlimited)
 	if snap.Reserved != nil {
 		// Provisioned concurrency comes out of the reservation first.
-		if att.fn.Add(1) > *snap.Reserved-s.provisionedTotal(snap.FunctionARN) {
-			att.fn.Add(-1)
-			return fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
+		limit = *snap.Reserved - s.provisionedTotal(snap.FunctionARN)
+	}
+	relFn, ok, err := att.fn.Admit(ctx, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
+	}
+	relAcct, ok, err = att.acct.Admit(ctx, s.cfg.AccountLimit)
+	if err != nil || !ok {
+		relFn()
+		if err == nil {
+			err = fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
 		}
-	} else {
-		att.fn.Add(1)
+		return nil, nil, err
 	}
-	if att.acct.Add(1) > s.cfg.AccountLimit {
-		att.acct.Add(-1)
-		att.fn.Add(-1)
-		return fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
-	}
-	return nil
+	return relFn, relAcct, nil
 }
-
-// acctKey names an account's counter in inFlight.
-type acctKey struct{ account, region string }
 
 // attachment is what the data plane keeps with a snapshot, found once per
 // snapshot instead of once per invoke. Its counters are the function's and
@@ -526,7 +534,7 @@ type acctKey struct{ account, region string }
 // name, so a function deleted and created again, or whose reserved
 // concurrency changed, counts on the same ones).
 type attachment struct {
-	fn, acct *atomic.Int32
+	fn, acct Counter
 	// run is what the sandbox runs for the snapshot's key (stored code
 	// only: a hot-reload directory's key changes with its content).
 	run atomic.Pointer[runnable]
@@ -540,8 +548,8 @@ func (s *Service) attached(snap *functions.Snapshot) *attachment {
 		}
 	}
 	a := &attachment{
-		fn:   s.counter(snap.FunctionARN),
-		acct: s.counter(acctKey{snap.Ref.Account, snap.Ref.Region}),
+		fn:   s.cfg.Admission.Counter(FunctionScope(snap.FunctionARN)),
+		acct: s.cfg.Admission.Counter(AccountScope(snap.Ref.Account, snap.Ref.Region)),
 	}
 	if snap.Attached != nil {
 		// Racing first invokes make equal attachments; keep the first.
@@ -550,14 +558,6 @@ func (s *Service) attached(snap *functions.Snapshot) *attachment {
 		}
 	}
 	return a
-}
-
-func (s *Service) counter(k any) *atomic.Int32 {
-	if c, ok := s.inFlight.Load(k); ok {
-		return c.(*atomic.Int32)
-	}
-	c, _ := s.inFlight.LoadOrStore(k, new(atomic.Int32))
-	return c.(*atomic.Int32)
 }
 
 // versionSlot is one version of a function, whatever its revision.

@@ -250,8 +250,7 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	// Provisioned concurrency counts against the account, but was
 	// admitted when it was configured: it is never throttled.
 	att := s.attached(snap)
-	att.acct.Add(1)
-	defer att.acct.Add(-1)
+	defer att.acct.Count()()
 	res, ok, err = set.pp.Invoke(ctx, invocation(ctx, snap, requestID, payload, clientContext))
 	if !ok || err != nil {
 		return res, ok, err

@@ -126,7 +126,9 @@ type Config struct {
 	// log store (logs.Config's Retention, MaxStreamBytes, MaxGroupBytes).
 	LogRetention                  time.Duration
 	LogStreamBytes, LogGroupBytes int64
-	Logger                        *slog.Logger
+	// Cluster, with a URL, makes lambdad a node of a cluster (cluster.go).
+	Cluster ClusterConfig
+	Logger  *slog.Logger
 }
 
 // Defaults of Config.
@@ -171,6 +173,7 @@ type Server struct {
 	capacity  *capacity.Service
 	// metrics is the Prometheus registry of /_lambdad/metrics.
 	metrics *metrics
+	cluster clustered
 }
 
 // credentials are the configured keys (nil: signatures are not checked).
@@ -346,11 +349,15 @@ func New(cfg Config) (*Server, error) {
 	apiSvc = h.Service()
 	srv.functions, srv.capacity = fs, caps
 	srv.metrics.register(srv)
+	if err := srv.cluster.open(cfg.Cluster); err != nil {
+		srv.Close()
+		return nil, err
+	}
 	// The CloudWatch Logs API shares the listener: POST / with its
 	// X-Amz-Target, which the Lambda API never uses.
 	lh := logsapi.New(srv.logs, h.Service(), log)
 	srv.logsAPI = lh
-	api := srv.withReset(h)
+	api := srv.withHealth(srv.withReset(h))
 	srv.handler = progressDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logsapi.Matches(r) {
 			lh.ServeHTTP(w, r)
@@ -405,6 +412,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		},
 		Destinations: s.dests,
 		Metrics:      s.metrics,
+		Admission:    s.admission(),
 	})
 	if err != nil {
 		cancel()
@@ -426,6 +434,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.PublicURL == "" {
 		s.invoke.SetLambdaEndpoint("http://" + ln.Addr().String())
 	}
+	if err := s.join(ctx, ln); err != nil {
+		return err
+	}
+	defer s.leave()
 	// Durable executions resume once functions can reach this lambdad.
 	s.invoke.StartDurable()
 	// Provisioned environments come back up, with the endpoint set.
@@ -493,6 +505,7 @@ func (s *Server) Close() error {
 	if s.esmStop != nil {
 		s.esmStop() // no new batches; those running end with the invocations
 	}
+	s.closeCluster()
 	s.invoke.Close()
 	s.dests.Close() // undelivered records stay stored for the next start
 	s.stop()
