@@ -11,6 +11,10 @@ import (
 func checkCluster(cfg *server.Config) error {
 	c := &cfg.Cluster
 	if c.URL == "" {
+		// A node on a shared store is a member of its cluster.
+		c.URL = cfg.Store
+	}
+	if c.URL == "" {
 		if c.Advertise != "" {
 			return fmt.Errorf("--advertise (LAMBDAD_ADVERTISE) without --cluster: a lone node has nobody to advertise to")
 		}

@@ -152,7 +152,7 @@ func (st *settings) flags() *flag.FlagSet {
 	intVar(fl, &st.logStreamMB, "log-stream-mb", 64, 1, math.MaxInt32>>1, "MB of events one log stream keeps; past it its oldest are deleted (LAMBDAD_LOG_STREAM_MB)")
 	intVar(fl, &st.logGroupMB, "log-group-mb", 0, 0, math.MaxInt32>>1, "MB of events one log group keeps; past it its oldest are deleted; 0: no bound but --log-stream-mb (LAMBDAD_LOG_GROUP_MB)")
 	fl.Var(mskBrokersValue{&cfg.MSKBootstrapBrokers}, "msk-bootstrap-brokers", "CLUSTER_ARN=HOST:PORT[,HOST:PORT...][;...]: brokers of Amazon MSK clusters, for an endpoint without the Kafka API's GetBootstrapBrokers (LAMBDAD_MSK_BOOTSTRAP_BROKERS)")
-	fl.StringVar(&cfg.Cluster.URL, "cluster", "", "postgres://…: be a node of the cluster of lambdads coordinated through this PostgreSQL database (LAMBDAD_CLUSTER)")
+	fl.StringVar(&cfg.Cluster.URL, "cluster", "", "postgres://…: be a node of the cluster of lambdads coordinated through this PostgreSQL database; default: --store when it is one (LAMBDAD_CLUSTER)")
 	fl.StringVar(&cfg.Cluster.Advertise, "advertise", "", "URL other cluster nodes reach this node's API at; default http://<listen>, which must then name a host (LAMBDAD_ADVERTISE)")
 	durationVar(fl, &cfg.Cluster.Heartbeat, "heartbeat", cluster.DefaultHeartbeat, 100*time.Millisecond, "how often a cluster node renews its membership; after three missed it is dropped and its shares freed (LAMBDAD_HEARTBEAT)")
 	st.level = slog.LevelInfo

@@ -29,6 +29,15 @@ func nodeDefaults(cfg *Config) error {
 	if !nodeIDPattern.MatchString(cfg.NodeID) {
 		return fmt.Errorf("--node-id %q: letters, digits, '.', '_' and '-' only, at most 64", cfg.NodeID)
 	}
+	// One name per node, in its leases and in the cluster's membership;
+	// and a node on a shared store is a member of its cluster, so that
+	// its concurrency is counted with the other nodes'.
+	if cfg.Cluster.NodeID == "" {
+		cfg.Cluster.NodeID = cfg.NodeID
+	}
+	if cfg.Cluster.URL == "" && cfg.Store != "" {
+		cfg.Cluster.URL = cfg.Store
+	}
 	if cfg.LeaseTime == 0 {
 		cfg.LeaseTime = invoke.DefaultLeaseTime
 	}
