@@ -74,7 +74,7 @@ func TestPollerLeaseTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
-	invB, err := invoke.New(ctx, invoke.Config{Functions: env.Functions, Blobs: env.Blobs, Sandbox: sb, Runtimes: env.Runtimes, Store: env.Store, NodeID: "b"})
+	invB, err := invoke.New(ctx, invoke.Config{Functions: env.OwnFunctions(), Blobs: env.Blobs, Sandbox: sb, Runtimes: env.Runtimes, Store: env.Store, NodeID: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

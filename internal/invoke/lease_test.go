@@ -44,7 +44,7 @@ func nodeLogging(t *testing.T, env *apitest.Env, ctx context.Context, id string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
-	inv, err := invoke.New(ctx, invoke.Config{Functions: env.Functions, Blobs: env.Blobs, Sandbox: sb, Runtimes: env.Runtimes, Store: env.Store,
+	inv, err := invoke.New(ctx, invoke.Config{Functions: env.OwnFunctions(), Blobs: env.Blobs, Sandbox: sb, Runtimes: env.Runtimes, Store: env.Store,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond, NodeID: id, LeaseTime: lease, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,8 @@ type Env struct {
 	Store    store.Store
 	Blobs    *blobs.Store
 	Runtimes *runtimes.Catalog
+
+	transition time.Duration
 }
 
 // Options tune an Env.
@@ -117,7 +119,7 @@ func New(t testing.TB, opts Options) *Env {
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}
 	c := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c, Store: st, Blobs: bl, Runtimes: rt}
+	return &Env{Functions: fs, Invoke: inv, URL: srv.URL, Client: c, Store: st, Blobs: bl, Runtimes: rt, transition: opts.Transition}
 }
 
 // Python creates a python3.12 function whose handler.py is src
@@ -162,4 +164,11 @@ func Ref(name, qualifier string) functions.Ref {
 // ARN is name's unqualified ARN in Account.
 func ARN(name string) string {
 	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + name
+}
+
+// OwnFunctions is a control plane of its own over e's store, for a test's
+// second node: nodes share records, not a process's snapshots (whose
+// Attached data-plane state belongs to one node's Invoke).
+func (e *Env) OwnFunctions() *functions.Service {
+	return functions.New(functions.Config{Store: e.Store, Blobs: e.Blobs, Transition: e.transition})
 }
