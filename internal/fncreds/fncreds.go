@@ -112,7 +112,9 @@ func (r *Registry) Lookup(key string) (Entry, bool) {
 	e, ok := r.keys[key]
 	r.mu.RUnlock()
 	if !ok && r.shared != nil {
-		return r.shared.lookup(context.Background(), key)
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		return r.shared.lookup(ctx, key)
 	}
 	return e, ok
 }
