@@ -112,6 +112,9 @@ func (r *Registry) Lookup(key string) (Entry, bool) {
 	e, ok := r.keys[key]
 	r.mu.RUnlock()
 	if !ok && r.shared != nil {
+		if e, ok := r.shared.cached(key); ok {
+			return e, true
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
 		return r.shared.lookup(ctx, key)

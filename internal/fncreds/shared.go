@@ -205,8 +205,8 @@ func (sh *shared) withdraw(key string) {
 	}()
 }
 
-// lookup finds another node's key: in the cache, or in the store.
-func (sh *shared) lookup(ctx context.Context, key string) (Entry, bool) {
+// cached finds another node's key in the cache.
+func (sh *shared) cached(key string) (Entry, bool) {
 	now := time.Now()
 	sh.cacheMu.Lock()
 	c, ok := sh.cache[key]
@@ -214,6 +214,15 @@ func (sh *shared) lookup(ctx context.Context, key string) (Entry, bool) {
 	if ok && now.Before(c.until) && now.Before(c.expires) {
 		return c.e, true
 	}
+	return Entry{}, false
+}
+
+// lookup finds another node's key: in the cache, or in the store.
+func (sh *shared) lookup(ctx context.Context, key string) (Entry, bool) {
+	if e, ok := sh.cached(key); ok {
+		return e, true
+	}
+	now := time.Now()
 	var rec record
 	found := false
 	err := sh.cfg.Store.View(ctx, func(tx store.Tx) error {
