@@ -94,7 +94,10 @@ type shared struct {
 	cache   map[string]cached
 
 	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// closeMu guards closed against withdrawals starting as Close waits.
+	closeMu sync.Mutex
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // NewShared makes a registry that publishes its keys in cfg.Store and
@@ -137,14 +140,19 @@ func NewShared(cfg SharedConfig) (*Registry, error) {
 	return r, nil
 }
 
-// Close stops renewing and waits for withdrawals under way. Keys still live
-// expire in the store after their TTL. A registry of New has nothing to close.
+// Close stops renewing and waits for withdrawals under way. Keys still live,
+// or released after Close, expire in the store after their TTL. A registry
+// of New has nothing to close.
 func (r *Registry) Close() {
 	if r.shared == nil {
 		return
 	}
-	r.shared.stop()
-	r.shared.wg.Wait()
+	sh := r.shared
+	sh.closeMu.Lock()
+	sh.closed = true
+	sh.closeMu.Unlock()
+	sh.stop()
+	sh.wg.Wait()
 }
 
 func (sh *shared) seal(key string, e Entry, now time.Time) ([]byte, error) {
@@ -192,6 +200,11 @@ func (sh *shared) publish(key string, e Entry) {
 // withdraw deletes a released key from the store, in the background: the
 // environment is gone, and this node refuses the key already.
 func (sh *shared) withdraw(key string) {
+	sh.closeMu.Lock()
+	defer sh.closeMu.Unlock()
+	if sh.closed {
+		return // the key expires in the store
+	}
 	sh.wg.Add(1)
 	go func() {
 		defer sh.wg.Done()
