@@ -60,7 +60,7 @@ func (s *Service) authenticate(r *http.Request, now time.Time) (Identity, *sigCh
 	var fk FunctionKey
 	isFn := false
 	if s.fnKeys != nil && id.AccessKey != "" {
-		fk, isFn = s.fnKeys(id.AccessKey)
+		fk, isFn = s.fnKeys(r.Context(), id.AccessKey)
 	}
 	if !isFn && fromEnvironment(r.Context()) {
 		// A function calls with the credentials lambdad gave its

@@ -30,8 +30,9 @@ type FunctionKey struct {
 	Function string
 }
 
-// FunctionKeys finds a live function key.
-type FunctionKeys func(accessKey string) (FunctionKey, bool)
+// FunctionKeys finds a live function key; ctx bounds a look-up in a store
+// other nodes share.
+type FunctionKeys func(ctx context.Context, accessKey string) (FunctionKey, bool)
 
 // maxSkew is how far a request's X-Amz-Date may be from now, as in AWS.
 const maxSkew = 15 * time.Minute

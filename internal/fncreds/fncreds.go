@@ -4,6 +4,7 @@
 package fncreds
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
@@ -32,10 +33,14 @@ type Entry struct {
 	Function string
 }
 
-// Registry holds the live keys. The zero value is not usable: use New.
+// Registry holds the live keys. The zero value is not usable: use New or
+// NewShared.
 type Registry struct {
 	mu   sync.RWMutex
 	keys map[string]Entry
+	// shared, when set, publishes this node's keys in a store other nodes
+	// read (shared.go).
+	shared *shared
 }
 
 // New makes an empty registry.
@@ -62,6 +67,9 @@ func (r *Registry) Issue(account, region, function string) (Creds, func()) {
 	}
 	r.keys[c.AccessKeyID] = e
 	r.mu.Unlock()
+	if r.shared != nil {
+		r.shared.publish(c.AccessKeyID, e)
+	}
 	var once sync.Once
 	return c, func() { once.Do(func() { r.Revoke(c.AccessKeyID) }) }
 }
@@ -87,8 +95,12 @@ func newKeyID(account string) string {
 // Revoke forgets key: requests signed with it are refused from now on.
 func (r *Registry) Revoke(key string) {
 	r.mu.Lock()
+	_, had := r.keys[key]
 	delete(r.keys, key)
 	r.mu.Unlock()
+	if had && r.shared != nil {
+		r.shared.withdraw(key)
+	}
 }
 
 // Lookup finds a live key. Keys of another shape are not looked up.
@@ -99,10 +111,35 @@ func (r *Registry) Lookup(key string) (Entry, bool) {
 	r.mu.RLock()
 	e, ok := r.keys[key]
 	r.mu.RUnlock()
+	if !ok && r.shared != nil {
+		if e, ok := r.shared.cached(key); ok {
+			return e, true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		return r.shared.lookup(ctx, key)
+	}
 	return e, ok
 }
 
-// Len is the number of live keys.
+// LookupContext is Lookup, with ctx bounding the shared store's read.
+func (r *Registry) LookupContext(ctx context.Context, key string) (Entry, bool) {
+	if r.shared == nil {
+		return r.Lookup(key)
+	}
+	if len(key) != KeyLen || key[:len(KeyPrefix)] != KeyPrefix {
+		return Entry{}, false
+	}
+	r.mu.RLock()
+	e, ok := r.keys[key]
+	r.mu.RUnlock()
+	if ok {
+		return e, true
+	}
+	return r.shared.lookup(ctx, key)
+}
+
+// Len is the number of live keys this registry issued.
 func (r *Registry) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -203,8 +203,8 @@ func (s *Server) urlCredentials() awsproto.Credentials {
 }
 
 // functionKeys finds the live keys of functions' environments.
-func (s *Server) functionKeys(key string) (awsproto.FunctionKey, bool) {
-	e, ok := s.fnCreds.Lookup(key)
+func (s *Server) functionKeys(ctx context.Context, key string) (awsproto.FunctionKey, bool) {
+	e, ok := s.fnCreds.LookupContext(ctx, key)
 	return awsproto.FunctionKey(e), ok
 }
 
@@ -256,7 +256,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	transport := awsdest.New(conn)
-	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn, metrics: newMetrics(),
+	creds, err := functionCredentials(cfg, st, secret, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: creds, aws: conn, metrics: newMetrics(),
 		durable: durable.New(durable.Config{Store: st, Logger: log}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
@@ -326,6 +331,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if err := srv.startDataPlane(fs, caps); err != nil {
+		creds.Close()
 		st.Close()
 		return nil, err
 	}
@@ -512,6 +518,7 @@ func (s *Server) Close() error {
 	s.esm.Wait()
 	s.runtimes.Close()
 	s.sandbox.Close(ctx)
+	s.fnCreds.Close() // after the environments' releases
 	s.logs.Close(ctx)
 	return s.store.Close()
 }
