@@ -121,7 +121,7 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 		if ex.Paused != nil {
 			return pausedCheckpoint()
 		}
-		t := newTxn(tx, ex, now)
+		t := s.newTxn(tx, ex, now)
 		chained, err := t.apply(updates)
 		if err != nil {
 			return err

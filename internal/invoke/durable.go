@@ -56,6 +56,8 @@ type durableRunner struct {
 	// changed is closed (and replaced) when an invocation ended, so that
 	// synchronous invokes waiting for an execution re-read it.
 	changed chan struct{}
+	// driving counts the drives of each execution on this node (durable_lease.go).
+	driving map[string]int
 }
 
 func newDurableRunner(ctx context.Context, s *Service, d *durable.Service) *durableRunner {
@@ -85,6 +87,9 @@ func (s *Service) StartDurable() {
 		}
 		for _, c := range chained {
 			s.ChainDurable(c.ARN, c.Operation)
+		}
+		if r.leased() {
+			go r.takeOver()
 		}
 		go func() {
 			if err := r.d.Run(r.ctx, func(arn string) { go r.begin(arn) }); err != nil && r.ctx.Err() == nil {
@@ -235,6 +240,7 @@ func (r *durableRunner) begin(arn string) {
 // for became ready is replayed. Waits end here: the scheduler invokes the
 // execution again when their time comes.
 func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
+	defer r.enter(arn)()
 	ctx := r.ctx
 	failures, throttles := 0, 0
 	for {

@@ -254,7 +254,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	transport := awsdest.New(conn)
 	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: fncreds.New(), aws: conn, metrics: newMetrics(),
-		durable: durable.New(durable.Config{Store: st, Logger: log}),
+		durable: durable.New(durable.Config{Store: st, Logger: log, NodeID: cfg.NodeID, LeaseTime: sharedLease(cfg)}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
 	fcfg.Organizations = cfg.Organizations
