@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
+	"github.com/lambdad/lambdad/internal/spec"
 	"github.com/lambdad/lambdad/internal/store"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
@@ -191,5 +192,42 @@ func TestNoLeaseWithoutSharing(t *testing.T) {
 	}
 	if p, _ := e.s.Pending(ctx); !contains(p, r.arn) {
 		t.Fatal("Pending must list the running invocation")
+	}
+}
+
+// TestRunFiresOtherNodesTimers: on a shared store a node's scheduler is
+// not told of the timers another node sets (that node may die before it
+// fires them): it looks again every half lease time, and fires them.
+func TestRunFiresOtherNodesTimers(t *testing.T) {
+	st := store.NewMemory()
+	const lease = 400 * time.Millisecond
+	a := New(Config{Store: st, NodeID: "a", LeaseTime: lease})
+	b := New(Config{Store: st, NodeID: "b", LeaseTime: lease})
+	c, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	woke := make(chan string, 4)
+	go func() { _ = b.Run(c, func(arn string) { woke <- arn }) }()
+	time.Sleep(50 * time.Millisecond) // b's scheduler sleeps with nothing due
+	s, err := a.Start(c, StartInput{FunctionARN: fnARN, Version: "1", Payload: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := s.Execution.ARN
+	if _, err := a.Checkpoint(c, arn, s.Input.CheckpointToken, "", []spec.OperationUpdate{waitFor("w", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Finish(c, arn, Outcome{Invocation: s.Input.Invocation(), Output: []byte(`{"Status":"PENDING"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-woke:
+		if got != arn {
+			t.Fatalf("woke %s", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("b never fired a's timer")
+	}
+	if o, _ := leaseOf(t, b, arn); o != "b" {
+		t.Fatalf("woken by b: lease %q", o)
 	}
 }
