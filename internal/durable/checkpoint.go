@@ -538,6 +538,9 @@ func (t *txn) applyChained(u *spec.OperationUpdate, op *Operation, action string
 		}
 		op = newOp(u, OpStarted)
 		op.Chained = &ChainedState{FunctionName: *o.FunctionName, TenantID: str(o.TenantId), Input: u.Payload}
+		if t.lease.time > 0 { // the node that took the checkpoint runs the target
+			op.Chained.LeaseOwner, op.Chained.LeaseUntil = t.lease.node, t.now.Add(t.lease.time).UnixNano()
+		}
 		if err := t.create(op); err != nil {
 			return err
 		}

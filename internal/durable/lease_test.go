@@ -231,3 +231,63 @@ func TestRunFiresOtherNodesTimers(t *testing.T) {
 		t.Fatalf("woken by b: lease %q", o)
 	}
 }
+
+// TestChainedInvokeLease: the target of a chained invoke is leased to the
+// node that took the checkpoint starting it; another node starting does
+// not run it again while that node renews; once its lease ran out, one
+// other node claims it, and the dead node's lease is lost.
+func TestChainedInvokeLease(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store) {
+		const lease = 10 * time.Second
+		e, n := nodes(t, st, lease, "a", "b", "c")
+		a, b, c := n["a"], n["b"], n["c"]
+		r := e.run("x")
+		r.mustCP(with(up("k", TypeChainedInvoke, ActionStart), func(u *spec.OperationUpdate) {
+			u.ChainedInvokeOptions = &spec.ChainedInvokeOptions{FunctionName: ptr("g:1")}
+		}))
+		listed := func(s *Service, orphans bool) bool {
+			t.Helper()
+			list, err := s.ChainedStarted(ctx)
+			if orphans {
+				list, err = s.ChainedOrphans(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list) == 1 && list[0].ARN == r.arn && list[0].Operation.ID == "k"
+		}
+		if !listed(a, false) || listed(b, false) || listed(b, true) {
+			t.Fatal("a live node's chained invoke listed for another node")
+		}
+		if ok, err := b.ClaimChained(ctx, r.arn, "k"); ok || err != nil {
+			t.Fatalf("b claimed a's live chained invoke: %v", err)
+		}
+		e.now = e.now.Add(lease * 2 / 3)
+		if held, err := a.RenewChained(ctx, r.arn, "k"); !held || err != nil {
+			t.Fatalf("a.RenewChained = %v, %v", held, err)
+		}
+		e.now = e.now.Add(lease * 2 / 3)
+		if listed(b, true) {
+			t.Fatal("an orphan while a renews")
+		}
+		e.now = e.now.Add(lease)
+		if !listed(b, true) || !listed(c, false) {
+			t.Fatal("a's chained invoke not listed after its lease ran out")
+		}
+		if ok, err := b.ClaimChained(ctx, r.arn, "k"); !ok || err != nil {
+			t.Fatalf("b.ClaimChained = %v, %v", ok, err)
+		}
+		if ok, _ := c.ClaimChained(ctx, r.arn, "k"); ok {
+			t.Fatal("c claimed b's chained invoke too")
+		}
+		if held, _ := a.RenewChained(ctx, r.arn, "k"); held {
+			t.Fatal("the dead node renewed a lease it lost")
+		}
+		if _, err := b.ChainedInvokeDone(ctx, r.arn, "k", OpSucceeded, ptr("1"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := b.ClaimChained(ctx, r.arn, "k"); ok || listed(c, true) || listed(c, false) {
+			t.Fatal("an ended chained invoke is claimable")
+		}
+	})
+}

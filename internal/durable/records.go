@@ -253,6 +253,10 @@ type ChainedState struct {
 	Input        *string      `json:"in,omitempty"`
 	Result       *string      `json:"r,omitempty"`
 	Error        *ErrorObject `json:"e,omitempty"`
+	// LeaseOwner is the node running the target, until LeaseUntil (Unix
+	// nanoseconds) unless it renews it; empty without leases (lease.go).
+	LeaseOwner string `json:"lo,omitempty"`
+	LeaseUntil int64  `json:"lu,omitempty"`
 }
 
 // History event types [M].

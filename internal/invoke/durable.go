@@ -86,7 +86,7 @@ func (s *Service) StartDurable() {
 			s.cfg.Logger.Error("durable: listing chained invokes to resume", "err", err)
 		}
 		for _, c := range chained {
-			s.ChainDurable(c.ARN, c.Operation)
+			go r.chainClaimed(c)
 		}
 		if r.leased() {
 			go r.takeOver()
@@ -390,6 +390,7 @@ func (s *Service) ChainDurable(arn string, op durable.Operation) {
 }
 
 func (r *durableRunner) chain(arn, opID string, c durable.ChainedState) {
+	defer r.enter(arn + "#" + opID)()
 	ctx := r.ctx
 	status, result, e := durable.OpSucceeded, (*string)(nil), (*durable.ErrorObject)(nil)
 	parent, err := pinnedRef(arn)
