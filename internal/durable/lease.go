@@ -38,7 +38,7 @@ func (s *Service) newTxn(tx store.Tx, ex *Execution, now time.Time) *txn {
 	return t
 }
 
-// leaseLive says another node than node holds ex's lease at now.
+// leasedElsewhere says another node than node holds ex's lease live at now.
 func (ex *Execution) leasedElsewhere(node string, now time.Time) bool {
 	return ex.LeaseOwner != "" && ex.LeaseOwner != node && ex.LeaseUntil > now.UnixNano()
 }
