@@ -121,7 +121,7 @@ func (s *Service) Checkpoint(ctx context.Context, arn, token, clientToken string
 		if ex.Paused != nil {
 			return pausedCheckpoint()
 		}
-		t := newTxn(tx, ex, now)
+		t := s.newTxn(tx, ex, now)
 		chained, err := t.apply(updates)
 		if err != nil {
 			return err
@@ -538,6 +538,9 @@ func (t *txn) applyChained(u *spec.OperationUpdate, op *Operation, action string
 		}
 		op = newOp(u, OpStarted)
 		op.Chained = &ChainedState{FunctionName: *o.FunctionName, TenantID: str(o.TenantId), Input: u.Payload}
+		if t.lease.time > 0 { // the node that took the checkpoint runs the target
+			op.Chained.LeaseOwner, op.Chained.LeaseUntil = t.lease.node, t.now.Add(t.lease.time).UnixNano()
+		}
 		if err := t.create(op); err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func (s *Service) update(ctx context.Context, arn string, fn func(t *txn) error)
 		if err != nil {
 			return err
 		}
-		t := newTxn(tx, ex, s.now())
+		t := s.newTxn(tx, ex, s.now())
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (s *Service) callback(ctx context.Context, id string, fn func(t *txn, op *O
 		if err != nil {
 			return fault.NotFoundf("Callback", msgCallbackNotFound)
 		}
-		t := newTxn(tx, ex, s.now())
+		t := s.newTxn(tx, ex, s.now())
 		op, err := t.op(cb.Operation)
 		if err != nil {
 			return err
@@ -330,7 +330,7 @@ func (s *Service) Fire(ctx context.Context, now time.Time) ([]string, error) {
 			if ex == nil {
 				return true, nil
 			}
-			t = newTxn(tx, ex, now.UTC())
+			t = s.newTxn(tx, ex, now.UTC())
 			txns[tm.Exec] = t
 		}
 		if t.ex.Closed() {
@@ -435,8 +435,10 @@ func (s *Service) Pending(ctx context.Context) ([]string, error) {
 	var arns []string
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		arns = nil
+		now := s.now()
 		return eachRunning(tx, runInvoke, func(ex *Execution) error {
-			if ex.NeedsInvoke || !ex.InvocationStarted.IsZero() {
+			// Another live node's are not this node's to resume.
+			if (ex.NeedsInvoke || !ex.InvocationStarted.IsZero()) && !ex.leasedElsewhere(s.cfg.NodeID, now) {
 				arns = append(arns, ex.ARN)
 			}
 			return nil

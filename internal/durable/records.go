@@ -150,6 +150,11 @@ type Execution struct {
 	// so Resume wakes the execution (and only then: a wake handed out
 	// before the pause is not handed twice).
 	Owed bool `json:"ow,omitempty"`
+	// LeaseOwner is the node that runs (or is about to run) the
+	// execution's invocation, until LeaseUntil (Unix nanoseconds) unless it
+	// renews it; empty without leases (lease.go).
+	LeaseOwner string `json:"lo,omitempty"`
+	LeaseUntil int64  `json:"lu,omitempty"`
 }
 
 // execRecord is Execution as stored: its ARN is derived from the other
@@ -248,6 +253,10 @@ type ChainedState struct {
 	Input        *string      `json:"in,omitempty"`
 	Result       *string      `json:"r,omitempty"`
 	Error        *ErrorObject `json:"e,omitempty"`
+	// LeaseOwner is the node running the target, until LeaseUntil (Unix
+	// nanoseconds) unless it renews it; empty without leases (lease.go).
+	LeaseOwner string `json:"lo,omitempty"`
+	LeaseUntil int64  `json:"lu,omitempty"`
 }
 
 // History event types [M].

@@ -68,6 +68,12 @@ func (s *Service) Run(ctx context.Context, wake func(arn string)) error {
 		case ok:
 			sleep = min(sleep, at.Sub(now))
 		}
+		if s.cfg.LeaseTime > 0 {
+			// On a shared store other nodes set timers this one is not
+			// told of (and may die before they fire them): look again
+			// every half lease time.
+			sleep = min(sleep, s.cfg.LeaseTime/2)
+		}
 		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():

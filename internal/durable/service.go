@@ -19,6 +19,11 @@ type Config struct {
 	// Now is the clock (time.Now when nil); tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NodeID and LeaseTime lease invocations to this node when nodes share
+	// the store (lease.go); LeaseTime 0 (a store of the node's own) takes
+	// no leases.
+	NodeID    string
+	LeaseTime time.Duration
 }
 
 // Service keeps durable executions: their records, operations, history,
@@ -139,6 +144,8 @@ type txn struct {
 	touched []string
 	// chained: a CHAINED_INVOKE started in this transaction.
 	chained bool
+	// lease is the node's, for the invocations this change begins or wakes.
+	lease lease
 }
 
 func newTxn(tx store.Tx, ex *Execution, now time.Time) *txn {
@@ -219,6 +226,7 @@ func (t *txn) event(op *Operation, ev Event) error {
 
 // save writes the execution record.
 func (t *txn) save() error {
+	t.settleLease()
 	raw, err := encode(t.ex)
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 			Started: now, TimeoutSeconds: in.ExecutionTimeout, RetentionDays: retention,
 			KMSKeyARN: in.KMSKeyARN, TraceID: in.TraceID, Key: key,
 		}
-		t := newTxn(tx, ex, now)
+		t := s.newTxn(tx, ex, now)
 		// The one EXECUTION operation, first in order: the SDK takes the
 		// handler's event from it (1.3).
 		op := &Operation{ID: id, Type: TypeExecution, Status: OpStarted}
@@ -166,7 +166,10 @@ func (s *Service) BeginInvocation(ctx context.Context, arn string) (*InvocationI
 		if ex.Closed() {
 			return fault.Conflictf(resource, msgAlreadyClosed, arn)
 		}
-		t := newTxn(tx, ex, s.now())
+		t := s.newTxn(tx, ex, s.now())
+		if ex.leasedElsewhere(s.cfg.NodeID, t.now) {
+			return fault.Conflictf(resource, msgLeased, arn, ex.LeaseOwner)
+		}
 		if ex.Paused != nil {
 			// No replay while paused: the one asked for (or the dead one
 			// a restart found) is owed, and Resume starts it.
@@ -199,6 +202,7 @@ func (t *txn) begin() (*InvocationInput, error) {
 	ex.Seq = 0
 	ex.InvocationStarted = t.now
 	ex.NeedsInvoke, ex.Owed = false, false
+	t.take()
 	updated := ex.Dirty
 	ex.Dirty = nil
 	tok, err := Token{Exec: ex.ID, Invocation: ex.Invocation, Seq: ex.Seq}.Encode(ex.Key)

@@ -37,6 +37,10 @@ type lastRun struct {
 type delivery struct {
 	ID      string               `json:"id"`
 	Message destinations.Message `json:"message"`
+	// Owner is the node whose lease on the delivery runs until
+	// LeaseUntil, on a shared store (delivery_lease.go).
+	Owner      string    `json:"owner,omitempty"`
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 }
 
 // finish builds what a finished event sends: the record to its
@@ -141,7 +145,9 @@ func rawOrString(payload []byte) any {
 	return string(payload)
 }
 
-func putDeliveries(tx store.Tx, ds []delivery) error {
+// putDeliveries stores ds, leased to this node, which sends them next.
+func (q *eventQueue) putDeliveries(tx store.Tx, ds []delivery) error {
+	q.leaseDeliveries(ds)
 	for _, d := range ds {
 		raw, err := json.Marshal(d)
 		if err != nil {
@@ -161,20 +167,35 @@ func (q *eventQueue) deliver(ds []delivery) {
 	for _, d := range ds {
 		if q.s.cfg.Destinations == nil {
 			q.s.cfg.Logger.Warn("event destination: lambdad has no connection to other services", "destination", d.Message.Target)
-			q.s.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(bDeliveries, d.ID) })
+			q.delivered(d)
 			continue
 		}
+		q.sends.add(d.ID)
+		stop := make(chan struct{})
+		if !q.s.cfg.ExclusiveStore {
+			go q.renewDelivery(d, stop)
+		}
 		q.s.cfg.Destinations.Go(d.Message, func(err error) {
+			close(stop)
+			defer q.sends.done(d.ID)
 			if errors.Is(err, destinations.ErrClosed) {
-				return
+				return // its lease runs out; the next start sends it
 			}
-			q.s.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(bDeliveries, d.ID) })
+			q.delivered(d)
 		})
 	}
 }
 
-// resumeDeliveries sends again what a previous run had not delivered.
+// resumeDeliveries sends again what a previous run had not delivered; on
+// a shared store, what no other live node is sending, and from then on
+// what other nodes leave when they die (delivery_lease.go).
 func (q *eventQueue) resumeDeliveries(ctx context.Context) {
+	if !q.s.cfg.ExclusiveStore {
+		q.deliver(q.claimDeliveries(ctx, true))
+		q.wg.Add(1)
+		go q.takeOverDeliveries(ctx)
+		return
+	}
 	var ds []delivery
 	q.s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		return tx.Scan(bDeliveries, "", "", func(_ string, raw []byte) bool {

@@ -56,6 +56,8 @@ type durableRunner struct {
 	// changed is closed (and replaced) when an invocation ended, so that
 	// synchronous invokes waiting for an execution re-read it.
 	changed chan struct{}
+	// driving counts the drives of each execution on this node (durable_lease.go).
+	driving map[string]int
 }
 
 func newDurableRunner(ctx context.Context, s *Service, d *durable.Service) *durableRunner {
@@ -84,7 +86,10 @@ func (s *Service) StartDurable() {
 			s.cfg.Logger.Error("durable: listing chained invokes to resume", "err", err)
 		}
 		for _, c := range chained {
-			s.ChainDurable(c.ARN, c.Operation)
+			go r.chainClaimed(c)
+		}
+		if r.leased() {
+			go r.takeOver()
 		}
 		go func() {
 			if err := r.d.Run(r.ctx, func(arn string) { go r.begin(arn) }); err != nil && r.ctx.Err() == nil {
@@ -235,6 +240,7 @@ func (r *durableRunner) begin(arn string) {
 // for became ready is replayed. Waits end here: the scheduler invokes the
 // execution again when their time comes.
 func (r *durableRunner) drive(arn string, in *durable.InvocationInput) {
+	defer r.enter(arn)()
 	ctx := r.ctx
 	failures, throttles := 0, 0
 	for {
@@ -384,6 +390,7 @@ func (s *Service) ChainDurable(arn string, op durable.Operation) {
 }
 
 func (r *durableRunner) chain(arn, opID string, c durable.ChainedState) {
+	defer r.enter(arn + "#" + opID)()
 	ctx := r.ctx
 	status, result, e := durable.OpSucceeded, (*string)(nil), (*durable.ErrorObject)(nil)
 	parent, err := pinnedRef(arn)

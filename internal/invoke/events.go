@@ -55,6 +55,7 @@ type eventQueue struct {
 	mu     sync.Mutex
 	active map[string]bool // ids running now
 	parent context.Context // the queue's; its end is a crash's
+	sends  sending         // deliveries being sent (delivery_lease.go)
 }
 
 func startQueue(parent context.Context, s *Service) (*eventQueue, error) {
@@ -313,7 +314,7 @@ func (q *eventQueue) runOne(ctx context.Context, e event, l *eventLease) {
 		// The record is queued in the same transaction that ends the
 		// event, so a crash cannot lose it or send it twice.
 		record, deliveries = q.finish(cfg, ref, e, outcome, res, snap)
-		if err := putDeliveries(tx, deliveries); err != nil {
+		if err := q.putDeliveries(tx, deliveries); err != nil {
 			return err
 		}
 		if record == nil {

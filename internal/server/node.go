@@ -46,3 +46,13 @@ func nodeDefaults(cfg *Config) error {
 	}
 	return nil
 }
+
+// sharedLease is the lease time of work leased only when nodes share the
+// store (durable invocations, destination deliveries): 0 on a store of
+// this node's own.
+func sharedLease(cfg Config) time.Duration {
+	if cfg.Store == "" {
+		return 0
+	}
+	return cfg.LeaseTime
+}

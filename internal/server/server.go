@@ -262,7 +262,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv := &Server{cfg: cfg, store: st, blobs: bl, log: log, fnCreds: creds, aws: conn, metrics: newMetrics(),
-		durable: durable.New(durable.Config{Store: st, Logger: log}),
+		durable: durable.New(durable.Config{Store: st, Logger: log, NodeID: cfg.NodeID, LeaseTime: sharedLease(cfg)}),
 		dests:   destinations.NewDispatcher(destinations.Config{Transport: transport, Logger: log})}
 	fcfg.CheckDestination = transport.Check
 	fcfg.Organizations = cfg.Organizations

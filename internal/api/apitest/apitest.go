@@ -5,6 +5,7 @@
 package apitest
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -92,7 +93,16 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close(context.Background()) })
-	dur := durable.New(durable.Config{Store: st})
+	// The durable service leases invocations as Invoke leases events: to
+	// one node id, only on a shared store.
+	node, lease := opts.NodeID, time.Duration(0)
+	if node == "" {
+		node = invoke.RandomNodeID()
+	}
+	if opts.Shared {
+		lease = cmp.Or(opts.LeaseTime, invoke.DefaultLeaseTime)
+	}
+	dur := durable.New(durable.Config{Store: st, NodeID: node, LeaseTime: lease})
 	parent := opts.Ctx
 	if parent == nil {
 		parent = context.Background()
@@ -102,7 +112,7 @@ func New(t testing.TB, opts Options) *Env {
 	inv, err := invoke.New(ctx, invoke.Config{
 		Functions: fs, Blobs: bl, Sandbox: sb, Runtimes: rt, Store: st, Durable: dur,
 		RetryBase: 50 * time.Millisecond, ThrottleBase: 50 * time.Millisecond,
-		NodeID: opts.NodeID, LeaseTime: opts.LeaseTime, ExclusiveStore: !opts.Shared,
+		NodeID: node, LeaseTime: opts.LeaseTime, ExclusiveStore: !opts.Shared,
 	})
 	if err != nil {
 		t.Fatal(err)
