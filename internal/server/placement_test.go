@@ -1,0 +1,200 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambdad/lambdad/internal/server"
+	"github.com/lambdad/lambdad/internal/server/servertest"
+	"github.com/lambdad/lambdad/internal/testkit"
+)
+
+// sleeper sleeps for the event's "sleep" seconds and answers the event.
+const sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return e\n"
+
+// placementCluster starts three lambdads on one PostgreSQL (store and
+// cluster) sharing their code directory, signatures checked, and waits
+// until each sees the two others.
+func placementCluster(t testing.TB, spillAfter int) ([]*servertest.Daemon, []*lambda.Client) {
+	url := testkit.Postgres(t)
+	blobs := filepath.Join(t.TempDir(), "blobs")
+	var ds []*servertest.Daemon
+	var cs []*lambda.Client
+	for _, id := range []string{"n1", "n2", "n3"} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(blobs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(blobs, filepath.Join(dir, "blobs")); err != nil {
+			t.Fatal(err)
+		}
+		d := servertest.StartLambdad(t, dir, func(c *server.Config) {
+			c.Store = url
+			c.Isolation = "off"
+			c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
+			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 200 * time.Millisecond, SpillAfter: spillAfter}
+		})
+		ds = append(ds, d)
+		cs = append(cs, servertest.InvokeClient(d))
+	}
+	for _, d := range ds {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if peers(t, d.URL) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not see its peers", d.URL)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return ds, cs
+}
+
+// peers is how many peers url's health lists.
+func peers(t testing.TB, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/_lambdad/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct{ Peers []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return len(h.Peers)
+}
+
+// metricSum is the sum of the samples of metric (any labels) in url's
+// /_lambdad/metrics.
+func metricSum(t testing.TB, url, metric string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/_lambdad/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, _ := strings.Cut(line, " ")
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+			_, rest, _ = strings.Cut(line, "} ")
+		}
+		if name != metric {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+func invokeSleeper(ctx context.Context, c *lambda.Client, sleep float64, i int) error {
+	payload := fmt.Sprintf(`{"sleep": %g, "i": %d}`, sleep, i)
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sleeper"), Payload: []byte(payload)})
+	if err != nil {
+		return err
+	}
+	if out.FunctionError != nil || string(out.Payload) != fmt.Sprintf(`{"sleep": %g, "i": %d}`, sleep, i) {
+		return fmt.Errorf("invoke %d: %s %s", i, aws.ToString(out.FunctionError), out.Payload)
+	}
+	return nil
+}
+
+// TestPlacementWarmOnOwner: 30 invokes of one function spread over three
+// nodes start one environment in all (the owner's; the others forward,
+// SigV4 checked on the owner); with the owner stopped the two others still
+// answer every invoke.
+func TestPlacementWarmOnOwner(t *testing.T) {
+	ctx := context.Background()
+	ds, cs := placementCluster(t, 0)
+	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
+	for _, c := range cs[1:] {
+		testkit.WaitActive(t, c, "sleeper")
+	}
+	for i := range 30 {
+		if err := invokeSleeper(ctx, cs[i%3], 0, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner, cold, fwd := -1, 0.0, 0.0
+	for i, d := range ds {
+		n := metricSum(t, d.URL, "lambdad_function_cold_starts_total")
+		if n > 0 {
+			owner = i
+		}
+		cold += n
+		fwd += metricSum(t, d.URL, "lambdad_placement_forwarded_total")
+	}
+	if cold != 1 || fwd != 20 {
+		t.Fatalf("cold starts %v (want 1), forwarded %v (want 20)", cold, fwd)
+	}
+
+	ds[owner].Stop()
+	var rest []*lambda.Client
+	for i, c := range cs {
+		if i != owner {
+			rest = append(rest, c)
+		}
+	}
+	for i := range 10 {
+		if err := invokeSleeper(ctx, rest[i%2], 0, i); err != nil {
+			t.Fatalf("owner stopped: %v", err)
+		}
+	}
+}
+
+// TestPlacementSpill: six concurrent 200 ms invokes, more than the owner
+// takes at once (SpillAfter 1), all succeed, some on other nodes.
+func TestPlacementSpill(t *testing.T) {
+	ctx := context.Background()
+	ds, cs := placementCluster(t, 1)
+	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
+	for _, c := range cs[1:] {
+		testkit.WaitActive(t, c, "sleeper")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range 6 {
+		wg.Go(func() { errs[i] = invokeSleeper(ctx, cs[i%3], 0.2, i) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var spilled, busy float64
+	nodesCold := 0
+	for _, d := range ds {
+		spilled += metricSum(t, d.URL, "lambdad_placement_spilled_total")
+		busy += metricSum(t, d.URL, "lambdad_placement_busy_total")
+		if metricSum(t, d.URL, "lambdad_function_cold_starts_total") > 0 {
+			nodesCold++
+		}
+	}
+	if spilled == 0 || busy == 0 || nodesCold < 2 {
+		t.Fatalf("spilled %v, busy answers %v, nodes with environments %d", spilled, busy, nodesCold)
+	}
+}
