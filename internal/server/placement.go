@@ -59,6 +59,7 @@ type placement struct {
 	tr         *http.Transport
 	inflight   sync.Map // key → *atomic.Int32: invokes of the key running here
 	dead       sync.Map // node id → Member.Heartbeat when it could not be reached
+	bufs       sync.Pool
 
 	forwarded, spilled, busy prometheus.Counter
 }
@@ -361,7 +362,13 @@ func (p *placement) forward(w http.ResponseWriter, r *http.Request, m cluster.Me
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	streaming := resp.ContentLength < 0
-	buf := make([]byte, 32<<10)
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 32<<10)
+		bp = &b
+	}
+	defer p.bufs.Put(bp)
+	buf := *bp
 	for {
 		k, err := resp.Body.Read(buf)
 		if k > 0 {

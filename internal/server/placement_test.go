@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,9 +27,9 @@ import (
 const sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return e\n"
 
 // placementCluster starts three lambdads on one PostgreSQL (store and
-// cluster) sharing their code directory, signatures checked, and waits
+// cluster) sharing their code directory, signatures checked if signed, and waits
 // until each sees the two others.
-func placementCluster(t testing.TB, spillAfter int) ([]*servertest.Daemon, []*lambda.Client) {
+func placementCluster(t testing.TB, spillAfter int, signed bool) ([]*servertest.Daemon, []*lambda.Client) {
 	url := testkit.Postgres(t)
 	blobs := filepath.Join(t.TempDir(), "blobs")
 	var ds []*servertest.Daemon
@@ -44,7 +45,9 @@ func placementCluster(t testing.TB, spillAfter int) ([]*servertest.Daemon, []*la
 		d := servertest.StartLambdad(t, dir, func(c *server.Config) {
 			c.Store = url
 			c.Isolation = "off"
-			c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
+			if signed {
+				c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
+			}
 			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 200 * time.Millisecond, SpillAfter: spillAfter}
 		})
 		ds = append(ds, d)
@@ -128,7 +131,7 @@ func invokeSleeper(ctx context.Context, c *lambda.Client, sleep float64, i int) 
 // answer every invoke.
 func TestPlacementWarmOnOwner(t *testing.T) {
 	ctx := context.Background()
-	ds, cs := placementCluster(t, 0)
+	ds, cs := placementCluster(t, 0, true)
 	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
 	for _, c := range cs[1:] {
 		testkit.WaitActive(t, c, "sleeper")
@@ -169,7 +172,7 @@ func TestPlacementWarmOnOwner(t *testing.T) {
 // takes at once (SpillAfter 1), all succeed, some on other nodes.
 func TestPlacementSpill(t *testing.T) {
 	ctx := context.Background()
-	ds, cs := placementCluster(t, 1)
+	ds, cs := placementCluster(t, 1, true)
 	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
 	for _, c := range cs[1:] {
 		testkit.WaitActive(t, c, "sleeper")
@@ -196,5 +199,61 @@ func TestPlacementSpill(t *testing.T) {
 	}
 	if spilled == 0 || busy == 0 || nodesCold < 2 {
 		t.Fatalf("spilled %v, busy answers %v, nodes with environments %d", spilled, busy, nodesCold)
+	}
+}
+
+// BenchmarkPlacementWarm: a warm invoke of the aws-lambda-go echo function
+// on its owner, and through another node (one forwarding hop), in a
+// three-node cluster (compare p50-µs).
+func BenchmarkPlacementWarm(b *testing.B) {
+	ds, cs := placementCluster(b, 0, false)
+	testkit.CreateActive(b, cs[0], testkit.GoFunction("go-bench", testkit.GoBootstrapZip(b, "testdata/goecho")))
+	for _, c := range cs[1:] {
+		testkit.WaitActive(b, c, "go-bench")
+	}
+	if _, err := cs[0].Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("go-bench")}); err != nil {
+		b.Fatal(err)
+	}
+	owner, other := -1, -1
+	for i, d := range ds {
+		if metricSum(b, d.URL, "lambdad_function_cold_starts_total") > 0 {
+			owner = i
+		} else {
+			other = i
+		}
+	}
+	if owner < 0 {
+		b.Fatal("no node started an environment")
+	}
+	for _, via := range []struct {
+		name string
+		node int
+	}{{"owner", owner}, {"forwarded", other}} {
+		b.Run(via.name, func(b *testing.B) {
+			invoke := rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-bench/invocations")
+			for range 20 {
+				if err := invoke(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			times := make([]time.Duration, 0, 1024)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				if err := invoke(); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
+		})
+	}
+	if cold := metricSum(b, ds[0].URL, "lambdad_function_cold_starts_total") + metricSum(b, ds[1].URL, "lambdad_function_cold_starts_total") +
+		metricSum(b, ds[2].URL, "lambdad_function_cold_starts_total"); cold != 1 {
+		b.Fatalf("%v cold starts", cold)
 	}
 }
