@@ -202,9 +202,8 @@ func (p *placement) wrap(next http.Handler) http.Handler {
 				p.serveForwarded(w, r, fk, next)
 				return
 			}
-			// Not from a node: the headers mean nothing.
-			r.Header.Del(hForwarded)
-			r.Header.Del(hKey)
+			// Not from a node: the headers mean nothing (forwarding
+			// replaces them).
 		}
 		// A function's own calls carry credentials this node issued, which
 		// other nodes do not know: they run here.

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
@@ -27,23 +27,17 @@ import (
 const sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return e\n"
 
 // placementCluster starts three lambdads on one PostgreSQL (store and
-// cluster) sharing their code directory, signatures checked if signed, and waits
+// cluster) with their code in S3 (moto_server), signatures checked if signed, and waits
 // until each sees the two others.
 func placementCluster(t testing.TB, spillAfter int, signed bool) ([]*servertest.Daemon, []*lambda.Client) {
 	url := testkit.Postgres(t)
-	blobs := filepath.Join(t.TempDir(), "blobs")
+	endpoint, _ := motoBucket(t, "code")
 	var ds []*servertest.Daemon
 	var cs []*lambda.Client
 	for _, id := range []string{"n1", "n2", "n3"} {
-		dir := t.TempDir()
-		if err := os.MkdirAll(blobs, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(blobs, filepath.Join(dir, "blobs")); err != nil {
-			t.Fatal(err)
-		}
-		d := servertest.StartLambdad(t, dir, func(c *server.Config) {
+		d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
 			c.Store = url
+			c.Blobs, c.S3Endpoint = "s3://code/placement", endpoint
 			c.Isolation = "off"
 			if signed {
 				c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
@@ -136,9 +130,29 @@ func TestPlacementWarmOnOwner(t *testing.T) {
 	for _, c := range cs[1:] {
 		testkit.WaitActive(t, c, "sleeper")
 	}
+	// Half of them carry a mark of forwarding not made by a node: it is
+	// ignored (they are still forwarded, the owner's environment serves all).
+	forged := lambda.WithAPIOptions(func(st *middleware.Stack) error {
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("forge", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				req.Header.Set("X-Lambdad-Forwarded", fmt.Sprint(time.Now().Unix())+".00")
+				req.Header.Set("X-Lambdad-Placement-Key", "k")
+			}
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+	})
 	for i := range 30 {
-		if err := invokeSleeper(ctx, cs[i%3], 0, i); err != nil {
+		var opts []func(*lambda.Options)
+		if i%2 == 0 {
+			opts = append(opts, forged)
+		}
+		payload := fmt.Sprintf(`{"i": %d}`, i)
+		out, err := cs[i%3].Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sleeper"), Payload: []byte(payload)}, opts...)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if out.FunctionError != nil || string(out.Payload) != payload {
+			t.Fatalf("invoke %d: %s %s", i, aws.ToString(out.FunctionError), out.Payload)
 		}
 	}
 	owner, cold, fwd := -1, 0.0, 0.0
