@@ -29,7 +29,7 @@ const sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 
 // placementCluster starts three lambdads on one PostgreSQL (store and
 // cluster) with their code in S3 (moto_server), signatures checked if signed, and waits
 // until each sees the two others.
-func placementCluster(t testing.TB, spillAfter int, signed bool) ([]*servertest.Daemon, []*lambda.Client) {
+func placementCluster(t testing.TB, spillAfter int, signed bool, heartbeat time.Duration) ([]*servertest.Daemon, []*lambda.Client) {
 	url := testkit.Postgres(t)
 	endpoint, _ := motoBucket(t, "code")
 	var ds []*servertest.Daemon
@@ -42,7 +42,7 @@ func placementCluster(t testing.TB, spillAfter int, signed bool) ([]*servertest.
 			if signed {
 				c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
 			}
-			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 200 * time.Millisecond, SpillAfter: spillAfter}
+			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: heartbeat, SpillAfter: spillAfter}
 		})
 		ds = append(ds, d)
 		cs = append(cs, servertest.InvokeClient(d))
@@ -122,10 +122,11 @@ func invokeSleeper(ctx context.Context, c *lambda.Client, sleep float64, i int) 
 // TestPlacementWarmOnOwner: 30 invokes of one function spread over three
 // nodes start one environment in all (the owner's; the others forward,
 // SigV4 checked on the owner); with the owner stopped the two others still
-// answer every invoke.
+// answer every invoke, passing over the owner while their view still
+// lists it.
 func TestPlacementWarmOnOwner(t *testing.T) {
 	ctx := context.Background()
-	ds, cs := placementCluster(t, 0, true)
+	ds, cs := placementCluster(t, 0, true, 2*time.Second)
 	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
 	for _, c := range cs[1:] {
 		testkit.WaitActive(t, c, "sleeper")
@@ -180,13 +181,24 @@ func TestPlacementWarmOnOwner(t *testing.T) {
 			t.Fatalf("owner stopped: %v", err)
 		}
 	}
+	var spilled float64
+	for i, d := range ds {
+		if i != owner {
+			spilled += metricSum(t, d.URL, "lambdad_placement_spilled_total")
+		}
+	}
+	// The others' view lists the stopped owner until their next heartbeat
+	// (2 s): the first invoke on each found it unreachable, and spilled.
+	if spilled < 1 {
+		t.Fatalf("invokes spilled after the owner stopped: %v", spilled)
+	}
 }
 
 // TestPlacementSpill: six concurrent 200 ms invokes, more than the owner
 // takes at once (SpillAfter 1), all succeed, some on other nodes.
 func TestPlacementSpill(t *testing.T) {
 	ctx := context.Background()
-	ds, cs := placementCluster(t, 1, true)
+	ds, cs := placementCluster(t, 1, true, 200*time.Millisecond)
 	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
 	for _, c := range cs[1:] {
 		testkit.WaitActive(t, c, "sleeper")
@@ -220,7 +232,7 @@ func TestPlacementSpill(t *testing.T) {
 // on its owner, and through another node (one forwarding hop), in a
 // three-node cluster (compare p50-µs).
 func BenchmarkPlacementWarm(b *testing.B) {
-	ds, cs := placementCluster(b, 0, false)
+	ds, cs := placementCluster(b, 0, false, 200*time.Millisecond)
 	testkit.CreateActive(b, cs[0], testkit.GoFunction("go-bench", testkit.GoBootstrapZip(b, "testdata/goecho")))
 	for _, c := range cs[1:] {
 		testkit.WaitActive(b, c, "go-bench")
