@@ -283,3 +283,24 @@ func BenchmarkPlacementWarm(b *testing.B) {
 		b.Fatalf("%v cold starts", cold)
 	}
 }
+
+// TestPlacementStream: InvokeWithResponseStream is placed too, and a
+// forwarded stream arrives chunk by chunk.
+func TestPlacementStream(t *testing.T) {
+	ds, cs := placementCluster(t, 0, true, 200*time.Millisecond)
+	testkit.CreateActive(t, cs[0], testkit.NodeFunction(t, "streamer", "index.js", "index.handler", streamNode))
+	for i, d := range ds {
+		testkit.WaitActive(t, cs[i], "streamer")
+		out := streamInvoke(t, streamClient(d), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("streamer"), Payload: []byte(`{"op":"chunks"}`)})
+		ev := readStream(t, out)
+		checkIncremental(t, ev.chunks, ev.arrived)
+	}
+	var cold, fwd float64
+	for _, d := range ds {
+		cold += metricSum(t, d.URL, "lambdad_function_cold_starts_total")
+		fwd += metricSum(t, d.URL, "lambdad_placement_forwarded_total")
+	}
+	if cold != 1 || fwd != 2 {
+		t.Fatalf("cold starts %v (want 1), forwarded %v (want 2)", cold, fwd)
+	}
+}
