@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -341,7 +342,11 @@ func (p *placement) forward(w http.ResponseWriter, r *http.Request, m cluster.Me
 		}
 		// The request may have reached the owner: its outcome is unknown,
 		// and running it here could run it twice.
-		p.s.log.Warn("placement: forwarded invoke failed", "node", m.ID, "err", err)
+		lvl := slog.LevelWarn
+		if r.Context().Err() != nil {
+			lvl = slog.LevelDebug // the client hung up; the owner's run goes on
+		}
+		p.s.log.Log(r.Context(), lvl, "placement: forwarded invoke failed", "node", m.ID, "err", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Amzn-ErrorType", "ServiceException")
 		w.WriteHeader(http.StatusBadGateway)
