@@ -157,18 +157,46 @@ func invokeFunction(r *http.Request) string {
 	return ""
 }
 
+// urlID is the URL id of a function URL request (<id>.lambda-url.… or
+// /_lambdad/url/<id>/…), or "". CORS preflights are answered where they
+// arrive: they run nothing.
+func urlID(r *http.Request) string {
+	if r.Method == http.MethodOptions {
+		return ""
+	}
+	if id, rest, ok := strings.Cut(r.Host, "."); ok && len(id) == 32 && strings.HasPrefix(rest, "lambda-url.") {
+		return id
+	}
+	const prefix = "/_lambdad/url/"
+	if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+		if id, _, ok := strings.Cut(rest, "/"); ok && id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
 // key is the placement key of r's function version: the version's ARN, and
 // the tenant for a tenant-isolated function (its tenants' environments are
 // apart anyway). "" when it does not resolve: the local answer says why.
-func (p *placement) key(r *http.Request, name string) string {
-	id := awsproto.IdentityFrom(r, p.s.cfg.Account)
-	var q *string
-	if v := r.URL.Query().Get("Qualifier"); v != "" {
-		q = &v
-	}
-	ref, err := functions.ParseRef(id, name, q)
-	if err != nil {
-		return ""
+func (p *placement) key(r *http.Request, name, url string) string {
+	var ref functions.Ref
+	if url != "" {
+		t, err := p.s.functions.URL(r.Context(), url)
+		if err != nil || t == nil {
+			return ""
+		}
+		ref = t.Ref
+	} else {
+		id := awsproto.IdentityFrom(r, p.s.cfg.Account)
+		var q *string
+		if v := r.URL.Query().Get("Qualifier"); v != "" {
+			q = &v
+		}
+		var err error
+		if ref, err = functions.ParseRef(id, name, q); err != nil {
+			return ""
+		}
 	}
 	snap, err := p.s.functions.Resolve(r.Context(), ref)
 	if err != nil || snap.Pending {
@@ -189,12 +217,16 @@ func (p *placement) counter(key string) *atomic.Int32 {
 	return c.(*atomic.Int32)
 }
 
-// wrap forwards synchronous invokes to their version's node.
+// wrap forwards synchronous invokes and function URL requests to their
+// version's node.
 func (p *placement) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := p.s.cluster.node.Load()
-		name := invokeFunction(r)
-		if n == nil || name == "" {
+		name, url := invokeFunction(r), ""
+		if name == "" {
+			url = urlID(r)
+		}
+		if n == nil || name == "" && url == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -216,7 +248,7 @@ func (p *placement) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key := p.key(r, name)
+		key := p.key(r, name, url)
 		if key == "" {
 			next.ServeHTTP(w, r)
 			return

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -302,5 +305,50 @@ func TestPlacementStream(t *testing.T) {
 	}
 	if cold != 1 || fwd != 2 {
 		t.Fatalf("cold starts %v (want 1), forwarded %v (want 2)", cold, fwd)
+	}
+}
+
+// TestPlacementFunctionURL: a function URL's requests, by host and by
+// path, are placed as invokes are: six GETs over three nodes, one
+// environment, each answered with the function's own response.
+func TestPlacementFunctionURL(t *testing.T) {
+	ctx := context.Background()
+	ds, cs := placementCluster(t, 0, true, 200*time.Millisecond)
+	src := "def handler(e, c):\n    return {'statusCode': 201, 'body': e['rawPath']}\n"
+	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "site", src))
+	cfg, err := cs[0].CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("site"), AuthType: types.FunctionUrlAuthTypeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu, _ := neturl.Parse(aws.ToString(cfg.FunctionUrl))
+	id, _, _ := strings.Cut(fu.Host, ".")
+	for i := range 6 {
+		d := ds[i%3]
+		testkit.WaitActive(t, cs[i%3], "site")
+		target, byHost := d.URL+"/_lambdad/url/"+id+"/p"+strconv.Itoa(i), i >= 3
+		if byHost {
+			target = d.URL + "/p" + strconv.Itoa(i)
+		}
+		req, _ := http.NewRequest("GET", target, nil)
+		if byHost {
+			req.Host = fu.Host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || string(b) != "/p"+strconv.Itoa(i) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+	var cold, fwd float64
+	for _, d := range ds {
+		cold += metricSum(t, d.URL, "lambdad_function_cold_starts_total")
+		fwd += metricSum(t, d.URL, "lambdad_placement_forwarded_total")
+	}
+	if cold != 1 || fwd != 4 {
+		t.Fatalf("cold starts %v (want 1), forwarded %v (want 4)", cold, fwd)
 	}
 }
