@@ -307,10 +307,15 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 				return
 			}
 			body = b
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			if len(body) > maxForwardBody {
-				break // refused here, with AWS's error
+				// Refused here, with AWS's error, reading it all.
+				r.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+				break
 			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		switch p.forward(w, r, m, key, body) {
 		case answered:

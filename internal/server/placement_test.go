@@ -172,6 +172,14 @@ func TestPlacementWarmOnOwner(t *testing.T) {
 		t.Fatalf("cold starts %v (want 1), forwarded %v (want 20)", cold, fwd)
 	}
 
+	// A payload past the limit is not forwarded: every node refuses it as
+	// AWS does.
+	big := []byte(`"` + strings.Repeat("x", 7<<20) + `"`)
+	for _, c := range cs {
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sleeper"), Payload: big})
+		testkit.APIErr(t, err, "RequestTooLargeException", 413, "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+	}
+
 	ds[owner].Stop()
 	var rest []*lambda.Client
 	for i, c := range cs {
