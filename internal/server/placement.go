@@ -238,13 +238,10 @@ func (p *placement) wrap(next http.Handler) http.Handler {
 			// Not from a node: the headers mean nothing (forwarding
 			// replaces them).
 		}
-		// A function's own calls carry credentials this node issued, which
-		// other nodes do not know: they run here.
+		// A function's own calls, from an environment of this node, run
+		// here: they are held to the function's credentials by the
+		// connection they came on, which a forward would lose.
 		if awsproto.FromEnvironment(r.Context()) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if _, ok := p.s.functionKeys(awsproto.IdentityFrom(r, "").AccessKey); ok {
 			next.ServeHTTP(w, r)
 			return
 		}
