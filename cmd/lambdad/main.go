@@ -154,6 +154,7 @@ func (st *settings) flags() *flag.FlagSet {
 	fl.Var(mskBrokersValue{&cfg.MSKBootstrapBrokers}, "msk-bootstrap-brokers", "CLUSTER_ARN=HOST:PORT[,HOST:PORT...][;...]: brokers of Amazon MSK clusters, for an endpoint without the Kafka API's GetBootstrapBrokers (LAMBDAD_MSK_BOOTSTRAP_BROKERS)")
 	fl.StringVar(&cfg.Cluster.URL, "cluster", "", "postgres://…: be a node of the cluster of lambdads coordinated through this PostgreSQL database; default: --store when it is one (LAMBDAD_CLUSTER)")
 	fl.StringVar(&cfg.Cluster.Advertise, "advertise", "", "URL other cluster nodes reach this node's API at; default http://<listen>, which must then name a host (LAMBDAD_ADVERTISE)")
+	intVar(fl, &cfg.Cluster.SpillAfter, "spill-after", 0, 0, math.MaxInt32, "synchronous invokes of one function version a cluster node runs at once before it passes more to the next node; 0: twice the CPUs (LAMBDAD_SPILL_AFTER)")
 	durationVar(fl, &cfg.Cluster.Heartbeat, "heartbeat", cluster.DefaultHeartbeat, 100*time.Millisecond, "how often a cluster node renews its membership; after three missed it is dropped and its shares freed (LAMBDAD_HEARTBEAT)")
 	st.level = slog.LevelInfo
 	fl.Var(levelValue{&st.level}, "log-level", "debug, info, warn or error (LAMBDAD_LOG_LEVEL)")

@@ -32,14 +32,19 @@ type ClusterConfig struct {
 	Heartbeat time.Duration
 	// Version is what health reports of this node.
 	Version string
+	// SpillAfter is how many synchronous invokes of one version a node
+	// runs at once before it passes more to the next node (placement.go);
+	// 0: twice GOMAXPROCS.
+	SpillAfter int
 }
 
 // clustered is the server's part of the cluster: the pool is opened by New
 // (a bad URL or a database that does not answer stops lambdad there), the
 // node joins once Serve knows the listening address.
 type clustered struct {
-	pool *pgxpool.Pool
-	node atomic.Pointer[cluster.Node]
+	pool  *pgxpool.Pool
+	node  atomic.Pointer[cluster.Node]
+	place *placement
 }
 
 func (c *clustered) open(cfg ClusterConfig) error {
@@ -107,6 +112,9 @@ func (s *Server) leave() {
 
 func (s *Server) closeCluster() {
 	s.leave()
+	if s.cluster.place != nil {
+		s.cluster.place.close()
+	}
 	if s.cluster.pool != nil {
 		s.cluster.pool.Close()
 		s.cluster.pool = nil

@@ -364,6 +364,10 @@ func New(cfg Config) (*Server, error) {
 	lh := logsapi.New(srv.logs, h.Service(), log)
 	srv.logsAPI = lh
 	api := srv.withHealth(srv.withReset(h))
+	if p := srv.newPlacement(secret); p != nil { // invokes go to their version's node
+		srv.cluster.place = p
+		api = p.wrap(api)
+	}
 	srv.handler = progressDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logsapi.Matches(r) {
 			lh.ServeHTTP(w, r)
