@@ -71,12 +71,7 @@ const MaxEventBytes = 256 << 10
 type Store struct {
 	cfg Config
 
-	mu      sync.Mutex
-	pending []entry
-	bytes   int
-	armed   bool
-	closed  bool
-	timer   *time.Timer
+	q appendQueue
 
 	// wmu serialises writers (the timer's, Flush, Close, sweeps).
 	wmu sync.Mutex
@@ -172,8 +167,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	s.timer = time.AfterFunc(time.Hour, s.Flush)
-	s.timer.Stop()
+	s.q.init(s.Flush, cfg.FlushInterval, cfg.Now, cfg.Logger)
 	go s.sweeper()
 	return s, nil
 }
@@ -199,33 +193,7 @@ func (s *Store) AppendSince(group, streamName string, data []byte, start time.Ti
 // takes the time of the last mark at or before its first byte. The caller
 // must not change marks afterwards.
 func (s *Store) AppendMarked(group, streamName string, data []byte, start time.Time, marks []Mark) {
-	now := ms(s.cfg.Now())
-	st := now
-	if !start.IsZero() {
-		st = ms(start)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.cfg.Logger.Debug("function log after shutdown: record dropped", "group", group)
-		return
-	}
-	if s.bytes+len(data) > maxPendingBytes {
-		s.mu.Unlock()
-		s.cfg.Logger.Warn("function log queue full: record dropped", "group", group)
-		return
-	}
-	s.pending = append(s.pending, entry{group, streamName, data, marks, st, now})
-	s.bytes += len(data)
-	switch {
-	case s.bytes >= soonBytes:
-		s.armed = true
-		s.timer.Reset(0)
-	case !s.armed:
-		s.armed = true
-		s.timer.Reset(s.cfg.FlushInterval)
-	}
-	s.mu.Unlock()
+	s.q.add(group, streamName, data, start, marks)
 }
 
 // Flush writes every record appended before it, in order, and makes it
@@ -237,12 +205,7 @@ func (s *Store) Flush() {
 }
 
 func (s *Store) writePendingLocked() {
-	s.mu.Lock()
-	batch := s.pending
-	s.pending = nil
-	s.bytes = 0
-	s.armed = false
-	s.mu.Unlock()
+	batch := s.q.take()
 	if len(batch) == 0 {
 		return
 	}
@@ -617,11 +580,7 @@ func (st *stream) dropOldest() {
 // Close writes what is pending and closes the files; later appends are
 // dropped.
 func (s *Store) Close(ctx context.Context) error {
-	s.mu.Lock()
-	was := s.closed
-	s.closed = true
-	s.mu.Unlock()
-	if was {
+	if !s.q.close() {
 		return nil
 	}
 	close(s.stop)
@@ -631,7 +590,7 @@ func (s *Store) Close(ctx context.Context) error {
 		<-s.done
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
-		s.timer.Stop()
+		s.q.timer.Stop()
 		s.writePendingLocked()
 		s.imu.Lock()
 		for _, g := range s.groups {

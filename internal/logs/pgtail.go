@@ -98,19 +98,7 @@ func (p *PG) publish(evs []Event) {
 	p.smu.Lock()
 	defer p.smu.Unlock()
 	for sub := range p.subs {
-		var mine []Event
-		for _, e := range evs {
-			if sub.groups[e.Group] {
-				mine = append(mine, e)
-			}
-		}
-		if len(mine) == 0 {
-			continue
-		}
-		select {
-		case sub.C <- mine:
-		default:
-		}
+		sub.offer(evs)
 	}
 }
 

@@ -32,12 +32,7 @@ type PG struct {
 	ctx    context.Context // ends with Close: bounds every query
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	pending []entry
-	bytes   int
-	armed   bool
-	closed  bool
-	timer   *time.Timer
+	q appendQueue
 
 	wmu sync.Mutex // serialises writers
 
@@ -123,8 +118,7 @@ func OpenPG(ctx context.Context, cfg PGConfig) (*PG, error) {
 	}
 	p := &PG{cfg: cfg, pool: cfg.Pool, node: fmt.Sprintf("%016x", rand.Uint64()), subs: map[*Subscription]struct{}{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.timer = time.AfterFunc(time.Hour, p.Flush)
-	p.timer.Stop()
+	p.q.init(p.Flush, cfg.FlushInterval, cfg.Now, cfg.Logger)
 	ready := make(chan error, 1)
 	p.wg.Add(2)
 	go p.sweeper()
@@ -156,33 +150,7 @@ func (p *PG) Append(group, stream string, data []byte) {
 
 // AppendMarked is Store.AppendMarked: an enqueue, written later.
 func (p *PG) AppendMarked(group, stream string, data []byte, start time.Time, marks []Mark) {
-	now := ms(p.cfg.Now())
-	st := now
-	if !start.IsZero() {
-		st = ms(start)
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		p.cfg.Logger.Debug("function log after shutdown: record dropped", "group", group)
-		return
-	}
-	if p.bytes+len(data) > maxPendingBytes {
-		p.mu.Unlock()
-		p.cfg.Logger.Warn("function log queue full: record dropped", "group", group)
-		return
-	}
-	p.pending = append(p.pending, entry{group, stream, data, marks, st, now})
-	p.bytes += len(data)
-	switch {
-	case p.bytes >= soonBytes:
-		p.armed = true
-		p.timer.Reset(0)
-	case !p.armed:
-		p.armed = true
-		p.timer.Reset(p.cfg.FlushInterval)
-	}
-	p.mu.Unlock()
+	p.q.add(group, stream, data, start, marks)
 }
 
 // Flush writes every record appended before it and makes it readable (to
@@ -190,11 +158,7 @@ func (p *PG) AppendMarked(group, stream string, data []byte, start time.Time, ma
 func (p *PG) Flush() {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	p.mu.Lock()
-	batch := p.pending
-	p.pending, p.bytes, p.armed = nil, 0, false
-	p.mu.Unlock()
-	if len(batch) > 0 {
+	if batch := p.q.take(); len(batch) > 0 {
 		p.write(batch)
 	}
 }
@@ -723,17 +687,13 @@ func (p *PG) sweep(ctx context.Context) error {
 // Close writes what is pending and stops; later appends are dropped. The
 // pool stays open.
 func (p *PG) Close(ctx context.Context) error {
-	p.mu.Lock()
-	was := p.closed
-	p.closed = true
-	p.mu.Unlock()
-	if was {
+	if !p.q.close() {
 		return nil
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.timer.Stop()
+		p.q.timer.Stop()
 		p.Flush()
 		p.cancel()
 		p.wg.Wait()

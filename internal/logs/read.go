@@ -448,19 +448,25 @@ func (s *Store) publish(evs []Event) {
 	s.imu.RLock()
 	defer s.imu.RUnlock()
 	for sub := range s.subs {
-		var mine []Event
-		for _, e := range evs {
-			if sub.groups[e.Group] {
-				mine = append(mine, e)
-			}
+		sub.offer(evs)
+	}
+}
+
+// offer sends sub the events of its groups, unless it is still busy with
+// the last ones (a live tail skips rather than slows the writer).
+func (sub *Subscription) offer(evs []Event) {
+	var mine []Event
+	for _, e := range evs {
+		if sub.groups[e.Group] {
+			mine = append(mine, e)
 		}
-		if len(mine) == 0 {
-			continue
-		}
-		select {
-		case sub.C <- mine:
-		default:
-		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	select {
+	case sub.C <- mine:
+	default:
 	}
 }
 
