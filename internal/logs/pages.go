@@ -168,22 +168,29 @@ func parseToken(tok string) (dir byte, ord int64, err error) {
 	return tok[0], ord / 10, nil
 }
 
-// Get answers GetLogEvents.
-func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
-	limit := in.Limit
+// start reads where a GetLogEvents page starts: its size, the token's
+// direction ('f', 'b' or 0 for none) and position, and which way it reads.
+func (in GetInput) start() (limit int, dir byte, at int64, forward bool, err error) {
+	limit = in.Limit
 	if limit <= 0 || limit > MaxPageEvents {
 		limit = MaxPageEvents
 	}
-	dir, at := byte(0), int64(0)
 	if in.Token != "" {
-		var err error
 		if dir, at, err = parseToken(in.Token); err != nil {
-			return GetOutput{}, err
+			return 0, 0, 0, false, err
 		}
 	}
-	forward := dir == 'f' || (dir == 0 && in.StartFromHead)
+	return limit, dir, at, dir == 'f' || (dir == 0 && in.StartFromHead), nil
+}
+
+// Get answers GetLogEvents.
+func (s *Store) Get(group string, in GetInput) (GetOutput, error) {
+	limit, dir, at, forward, err := in.start()
+	if err != nil {
+		return GetOutput{}, err
+	}
 	var evs []Event
-	err := s.Scan(group, Query{Streams: []string{in.Stream}, Start: in.Start, End: in.End}, func(e Event) bool {
+	err = s.Scan(group, Query{Streams: []string{in.Stream}, Start: in.Start, End: in.End}, func(e Event) bool {
 		switch {
 		case dir == 'f' && e.Ord < at, dir == 'b' && e.Ord >= at:
 			return true

@@ -515,18 +515,10 @@ func (p *PG) Filter(ctx context.Context, group string, in FilterInput) (FilterOu
 
 // Get answers GetLogEvents as Store.Get does, from the stream's positions.
 func (p *PG) Get(ctx context.Context, group string, in GetInput) (GetOutput, error) {
-	limit := in.Limit
-	if limit <= 0 || limit > MaxPageEvents {
-		limit = MaxPageEvents
+	limit, dir, at, forward, err := in.start()
+	if err != nil {
+		return GetOutput{}, err
 	}
-	dir, at := byte(0), int64(0)
-	if in.Token != "" {
-		var err error
-		if dir, at, err = parseToken(in.Token); err != nil {
-			return GetOutput{}, err
-		}
-	}
-	forward := dir == 'f' || (dir == 0 && in.StartFromHead)
 	p.Flush()
 	ctx, cancel := op(ctx)
 	defer cancel()
