@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"context"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -34,32 +32,7 @@ func BenchmarkInvokeGoEchoWarmCluster(b *testing.B) {
 			if _, err := cl.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("go-bench"), ReservedConcurrentExecutions: aws.Int32(100)}); err != nil {
 				b.Fatal(err)
 			}
-			invoke := rawInvoker(b, d.URL, "/2015-03-31/functions/go-bench/invocations")
-			for range 20 { // cold start, connection set-up and the first share
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			times := make([]time.Duration, 0, 1024)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := processCPU()
-			for b.Loop() {
-				start := time.Now()
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-				times = append(times, time.Since(start))
-			}
-			cpu := processCPU() - cpu0
-			b.StopTimer()
-			slices.Sort(times)
-			pct := func(p float64) float64 {
-				return float64(times[min(len(times)-1, int(float64(len(times))*p))].Nanoseconds()) / 1e3
-			}
-			b.ReportMetric(pct(0.50), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
-			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(len(times)), "cpu-µs/op")
+			warmLatency(b, rawInvoker(b, d.URL, "/2015-03-31/functions/go-bench/invocations"), true)
 		})
 	}
 }

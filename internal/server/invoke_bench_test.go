@@ -142,32 +142,7 @@ func BenchmarkInvokeGoEchoWarm(b *testing.B) {
 		mk   func(*testing.B, string, string) func() error
 	}{{"raw", rawInvoker}, {"nethttp", httpInvoker}} {
 		b.Run(c.name, func(b *testing.B) {
-			invoke := c.mk(b, base, path)
-			for range 20 { // cold start and connection set-up are not measured
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			times := make([]time.Duration, 0, 1024)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := processCPU()
-			for b.Loop() {
-				start := time.Now()
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-				times = append(times, time.Since(start))
-			}
-			cpu := processCPU() - cpu0
-			b.StopTimer()
-			slices.Sort(times)
-			pct := func(p float64) float64 {
-				return float64(times[min(len(times)-1, int(float64(len(times))*p))].Nanoseconds()) / 1e3
-			}
-			b.ReportMetric(pct(0.50), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
-			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(len(times)), "cpu-µs/op")
+			warmLatency(b, c.mk(b, base, path), true)
 		})
 	}
 }
@@ -213,14 +188,23 @@ func invokeConcurrently(b *testing.B, callers, n int, invoke func() error) time.
 // benchLatency invokes path warm, one call at a time over rawInvoker, and
 // reports the p50 and p99 of the calls.
 func benchLatency(b *testing.B, base, path string) {
-	invoke := rawInvoker(b, base, path)
+	warmLatency(b, rawInvoker(b, base, path), false)
+}
+
+// warmLatency warms invoke up (cold start, connections: 20 calls), then
+// times b.N calls, reporting the median and 99th percentile (p50-µs,
+// p99-µs) and, with cpu, this process's CPU time per call (cpu-µs/op).
+func warmLatency(b *testing.B, invoke func() error, cpu bool) {
+	b.Helper()
 	for range 20 {
 		if err := invoke(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	times := make([]time.Duration, 0, 1024)
+	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		start := time.Now()
 		if err := invoke(); err != nil {
@@ -228,8 +212,12 @@ func benchLatency(b *testing.B, base, path string) {
 		}
 		times = append(times, time.Since(start))
 	}
+	used := processCPU() - cpu0
 	b.StopTimer()
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
+	if cpu {
+		b.ReportMetric(float64(used.Nanoseconds())/1e3/float64(len(times)), "cpu-µs/op")
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	neturl "net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,26 +266,7 @@ func BenchmarkPlacementWarm(b *testing.B) {
 		node int
 	}{{"owner", owner}, {"forwarded", other}} {
 		b.Run(via.name, func(b *testing.B) {
-			invoke := rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-bench/invocations")
-			for range 20 {
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			times := make([]time.Duration, 0, 1024)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				start := time.Now()
-				if err := invoke(); err != nil {
-					b.Fatal(err)
-				}
-				times = append(times, time.Since(start))
-			}
-			b.StopTimer()
-			slices.Sort(times)
-			b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "p50-µs")
-			b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds())/1e3, "p99-µs")
+			warmLatency(b, rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-bench/invocations"), false)
 		})
 	}
 	if cold := metricSum(b, ds[0].URL, "lambdad_function_cold_starts_total") + metricSum(b, ds[1].URL, "lambdad_function_cold_starts_total") +
