@@ -118,14 +118,19 @@ func (r *runner) release(ctx context.Context, ref Ref) {
 // leaseLoop renews this node's leases and takes the mappings whose lease
 // is free, every third of the lease time, until ctx ends.
 func (r *runner) leaseLoop(ctx context.Context) {
-	t := time.NewTicker(max(r.svc.cfg.LeaseTime/3, time.Millisecond))
+	every(ctx, max(r.svc.cfg.LeaseTime/3, time.Millisecond), r.leaseRound)
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.leaseRound(ctx)
+			fn(ctx)
 		}
 	}
 }

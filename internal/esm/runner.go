@@ -96,16 +96,7 @@ func (r *runner) start(ctx context.Context) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				r.sweep(ctx)
-			}
-		}
+		every(ctx, time.Second, r.sweep)
 	}()
 }
 
