@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -33,12 +34,12 @@ def handler(event, context):
     return n
 `
 
-// TestClusterReservedConcurrency: three lambdads on one PostgreSQL, the
-// same function (same ARN) on each, reserved concurrency 2: invokes spread
-// over the three never run more than 2 at once, as the function sees it;
-// the others are throttled as on one node. Lowered to 1, at most 1. (The
-// function is created on each node because the metadata store is still
-// each node's own on this branch.)
+// TestClusterReservedConcurrency: three lambdads on one PostgreSQL store,
+// reserved concurrency 2: invokes spread over the three never run more than
+// 2 at once, as the function sees it; the others are throttled as on one
+// node. Lowered to 1, at most 1. Placement sends every invoke to the
+// version's node first; a node busy with one invoke of it (SpillAfter 1)
+// spills the others to the rest, so the limit is held across nodes.
 func TestClusterReservedConcurrency(t *testing.T) {
 	url := testkit.Postgres(t)
 	dir := t.TempDir()
@@ -46,24 +47,33 @@ func TestClusterReservedConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	code := t.TempDir() // the nodes' code, shared (no S3 here)
 	var clients []*lambda.Client
-	for _, id := range []string{"n1", "n2", "n3"} {
-		d := servertest.StartLambdad(t, t.TempDir(), func(c *server.Config) {
+	var urls []string
+	for i, id := range []string{"n1", "n2", "n3"} {
+		data := t.TempDir()
+		if err := os.Symlink(code, filepath.Join(data, "blobs")); err != nil {
+			t.Fatal(err)
+		}
+		d := servertest.StartLambdad(t, data, func(c *server.Config) {
 			servertest.IsolationOff(c)
-			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: 500 * time.Millisecond}
+			c.Store = url
+			c.NodeID = id
+			c.Cluster = server.ClusterConfig{Heartbeat: 500 * time.Millisecond, SpillAfter: 1}
 		})
 		c := servertest.InvokeClient(d)
-		in := testkit.PyFunction(t, "conc", concCounter)
-		in.Environment = &types.Environment{Variables: map[string]string{"RUNNING_DIR": dir}}
-		testkit.CreateActive(t, c, in)
+		urls = append(urls, d.URL)
+		if i == 0 {
+			in := testkit.PyFunction(t, "conc", concCounter)
+			in.Environment = &types.Environment{Variables: map[string]string{"RUNNING_DIR": dir}}
+			testkit.CreateActive(t, c, in)
+		}
 		clients = append(clients, c)
 	}
 	reserve := func(n int32) {
 		t.Helper()
-		for _, c := range clients {
-			if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("conc"), ReservedConcurrentExecutions: aws.Int32(n)}); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := clients[int(n)%3].PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("conc"), ReservedConcurrentExecutions: aws.Int32(n)}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// burst invokes per node at once; it returns the most the function saw
@@ -110,6 +120,15 @@ func TestClusterReservedConcurrency(t *testing.T) {
 	t.Logf("limit 2: most at once %d, ran %d, throttled %d", most, ran, throttled)
 	if most > 2 || ran < 2 || ran+throttled != 12 {
 		t.Fatalf("limit 2 over three nodes: the function saw %d at once; %d ran, %d throttled", most, ran, throttled)
+	}
+
+	// The burst was not all on one node: the version's node spilled some.
+	var spilled float64
+	for _, u := range urls {
+		spilled += metricSum(t, u, "lambdad_placement_spilled_total") + metricSum(t, u, "lambdad_placement_forwarded_total")
+	}
+	if spilled == 0 {
+		t.Fatal("no invoke was forwarded or spilled: the limit was not tested across nodes")
 	}
 
 	reserve(1)
