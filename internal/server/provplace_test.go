@@ -114,6 +114,16 @@ func TestProvisionedOnOwner(t *testing.T) {
 	for _, c := range cs {
 		waitProvReady(t, c, 60*time.Second)
 	}
+	for i, c := range cs {
+		out, err := c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String("prov")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.ProvisionedConcurrencyConfigs) != 1 || out.ProvisionedConcurrencyConfigs[0].Status != types.ProvisionedConcurrencyStatusEnumReady ||
+			aws.ToInt32(out.ProvisionedConcurrencyConfigs[0].AllocatedProvisionedConcurrentExecutions) != 2 {
+			t.Fatalf("list through %s: %+v", ds[i].URL, out.ProvisionedConcurrencyConfigs)
+		}
+	}
 	if got := provInits(t, marks); len(got) != 1 || got[ds[owner].URL] != 2 {
 		t.Fatalf("provisioned inits by node %v, want 2 on %s", got, ds[owner].URL)
 	}
