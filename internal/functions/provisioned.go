@@ -307,6 +307,9 @@ func (s *Service) DeleteProvisioned(ctx context.Context, ref Ref) error {
 		if _, _, _, err := s.provisionedTarget(tx, ref, msgProvisionedNotVersion); err != nil {
 			return err
 		}
+		if err := tx.Delete(bProvState, provKey(ref.Unqualified(), ref.Qualifier)); err != nil {
+			return err
+		}
 		return tx.Delete(bProvisioned, provKey(ref.Unqualified(), ref.Qualifier))
 	})
 	if err != nil {
@@ -435,6 +438,9 @@ func (s *Service) ProvisionedFunctions(ctx context.Context) ([]Ref, error) {
 // dropProvisioned deletes the config kept under a version or alias that
 // goes away.
 func dropProvisioned(tx store.Tx, fn Ref, qualifier string) error {
+	if err := tx.Delete(bProvState, provKey(fn.Unqualified(), qualifier)); err != nil {
+		return err
+	}
 	return tx.Delete(bProvisioned, provKey(fn.Unqualified(), qualifier))
 }
 

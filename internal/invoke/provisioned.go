@@ -30,6 +30,10 @@ type provisioner struct {
 	// totals is each function's provisioned concurrency, which its
 	// reserved concurrency covers before on-demand invocations.
 	totals sync.Map // function ARN -> *atomic.Int32
+	// owns and report place provisioned environments in a cluster
+	// (provplace.go); nil: every version is this node's.
+	owns   func(functionARN, version string) bool
+	report func(ref functions.Ref, st functions.ProvisionedState)
 }
 
 // errPending says a version cannot be started yet; pendingRetry is when
@@ -43,11 +47,13 @@ type provKey struct{ functionARN, qualifier string }
 
 // provSet is the environments of one config.
 type provSet struct {
+	ref       functions.Ref // the config's function and qualifier
 	version   string
 	requested int32
 	pp        *sandbox.Provisioned
 	failed    atomic.Bool
 	starting  atomic.Int32 // environments being started
+	reportMu  sync.Mutex   // orders the set's reports
 	r         *runnable    // its environments' function, logs
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -110,10 +116,18 @@ func (s *Service) reconcile(fn functions.Ref) {
 	arn := fn.ARN()
 	want := make(map[string]functions.ProvisionedTarget, len(targets))
 	var total int32
+	local := targets[:0:0]
 	for _, t := range targets {
-		want[t.Qualifier] = t
 		total += t.Requested
+		// In a cluster another node may own the version: its
+		// environments live there, where its invokes are placed.
+		if p.owns != nil && !p.owns(fn.ARN(), t.Version) {
+			continue
+		}
+		want[t.Qualifier] = t
+		local = append(local, t)
 	}
+	targets = local
 	for k, set := range p.sets {
 		if k.functionARN != arn {
 			continue
@@ -130,6 +144,7 @@ func (s *Service) reconcile(fn functions.Ref) {
 				set.pp.Shrink(int(t.Requested))
 				s.fill(set)
 			}
+			s.reportSet(set)
 			continue
 		}
 		set, err := s.newSet(ctx, fn, t)
@@ -141,14 +156,18 @@ func (s *Service) reconcile(fn functions.Ref) {
 		}
 		if err != nil {
 			s.cfg.Logger.Warn("provisioned concurrency: cannot provision", "function", arn, "qualifier", t.Qualifier, "err", err)
-			set = &provSet{version: t.Version, requested: t.Requested, pp: s.cfg.Sandbox.Provision(&sandbox.Function{})}
+			ref := fn
+			ref.Qualifier = t.Qualifier
+			set = &provSet{ref: ref, version: t.Version, requested: t.Requested, pp: s.cfg.Sandbox.Provision(&sandbox.Function{})}
 			set.failed.Store(true)
 			p.sets[k] = set
+			s.reportSet(set)
 			continue
 		}
 		p.sets[k] = set
 		p.byVersion.Store(versionSlot{arn, t.Version}, set)
 		s.fill(set)
+		s.reportSet(set)
 	}
 	c, _ := p.totals.LoadOrStore(arn, new(atomic.Int32))
 	c.(*atomic.Int32).Store(total)
@@ -196,7 +215,10 @@ func (s *Service) newSet(ctx context.Context, fn functions.Ref, t functions.Prov
 		f.Env = append(f.Env, kv)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
+	cref := fn
+	cref.Qualifier = t.Qualifier
 	return &provSet{
+		ref:       cref,
 		version:   t.Version,
 		requested: t.Requested,
 		pp:        s.cfg.Sandbox.Provision(&f),
@@ -218,7 +240,19 @@ func (s *Service) fill(set *provSet) {
 		go func() {
 			err := set.pp.Start(set.ctx)
 			set.starting.Add(-1)
-			if err == nil || set.ctx.Err() != nil {
+			if set.ctx.Err() != nil {
+				return
+			}
+			defer func() {
+				// Under the lock: a retired set reports nothing, and
+				// the counts are read as reconcile leaves them.
+				s.prov.mu.Lock()
+				defer s.prov.mu.Unlock()
+				if s.prov.sets[provKey{set.ref.ARN(), set.ref.Qualifier}] == set {
+					s.reportSet(set)
+				}
+			}()
+			if err == nil {
 				return
 			}
 			var ie *sandbox.InitError

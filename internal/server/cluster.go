@@ -95,6 +95,7 @@ func (s *Server) join(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	c.node.Store(n)
+	go s.followMembers(n, cfg.Heartbeat) // provisioned concurrency moves with ownership
 	return nil
 }
 

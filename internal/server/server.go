@@ -301,7 +301,7 @@ func New(cfg Config) (*Server, error) {
 		if srv.invoke == nil {
 			return functions.ProvisionedState{}, false
 		}
-		return srv.invoke.ProvisionedState(ref)
+		return srv.provisionedState(ref) // provplace.go
 	}
 	// So are the environments of Lambda Managed Instances versions.
 	fcfg.ManagedChanged = func(fn functions.Ref) {
@@ -432,6 +432,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 		return err
 	}
 	s.sandbox, s.runtimes, s.invoke, s.logs, s.stop = sb, rt, inv, lg, cancel
+	s.placeProvisioned()
 	return nil
 }
 
