@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,9 +37,10 @@ def handler(event, context):
 
 // clusterNode is one lambdad process of a cluster.
 type clusterNode struct {
-	id string
-	p  *testkit.Proc
-	cl *lambda.Client
+	id   string
+	args []string
+	p    *testkit.Proc
+	cl   *lambda.Client
 }
 
 // TestClusterKill runs three lambdad processes on one PostgreSQL database
@@ -77,11 +79,12 @@ func TestClusterKill(t *testing.T) {
 	for i := range nodes {
 		id := fmt.Sprintf("node%d", i)
 		// Unconfined, so the function can write the markers the test reads.
-		p := testkit.StartProcess(t, bin, "", nil, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), id),
+		args := []string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), id),
 			"--transition", "20ms", "--log-level", "info", "--isolation", "off", "--runtime-fallback",
 			"--store", pg, "--blobs", "s3://code/cluster", "--s3-endpoint", moto, "--aws-endpoint-url", moto,
-			"--node-id", id, "--lease-time", "2s", "--event-throttle-base", "100ms", "--event-retry-base", "100ms")
-		nodes[i] = &clusterNode{id: id, p: p, cl: newLambdaClient(p.Addr)}
+			"--node-id", id, "--lease-time", "2s", "--event-throttle-base", "100ms", "--event-retry-base", "100ms"}
+		p := testkit.StartProcess(t, bin, "", nil, args...)
+		nodes[i] = &clusterNode{id: id, args: args, p: p, cl: newLambdaClient(p.Addr)}
 	}
 
 	name := "clustered"
@@ -227,6 +230,30 @@ func TestClusterKill(t *testing.T) {
 		if !want[k] {
 			t.Errorf("unexpected run %s", k)
 		}
+	}
+	// Restarted at once with its id after a kill -9, a node waits for its
+	// last run's registration to lapse, then joins again and serves.
+	back := testkit.StartProcess(t, bin, "", nil, killed.args...)
+	back.Kill(syscall.SIGKILL)
+	restarted := time.Now()
+	back = testkit.StartProcess(t, bin, "", nil, killed.args...)
+	if !strings.Contains(back.Log(), "waiting for it to lapse") {
+		t.Errorf("the node restarted at once did not wait for its last registration (in %v):\n%s", time.Since(restarted), back.Log())
+	}
+	testkit.Eventually(t, 30*time.Second, "the restarted node never rejoined with its peers", func() bool {
+		var h struct {
+			Node  struct{ ID string }
+			Peers []struct{ ID string }
+		}
+		resp, err := http.Get(back.Addr + "/_lambdad/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Node.ID == killed.id && len(h.Peers) == 2
+	})
+	if _, err := newLambdaClient(back.Addr).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}); err != nil {
+		t.Fatalf("GetFunction on the restarted node: %v", err)
 	}
 	t.Logf("killed %s (lease time 2 s): its mapping's lease moved to %s after %v; every queued event had run after %v, every message after %v; each exactly once",
 		killed.id, after, moved.Round(100*time.Millisecond), events.Round(100*time.Millisecond), messages.Round(100*time.Millisecond))

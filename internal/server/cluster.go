@@ -89,8 +89,24 @@ func (s *Server) join(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
-	n, err := cluster.Join(context.WithoutCancel(ctx), cluster.Config{Pool: c.pool, NodeID: cfg.NodeID, Address: addr,
-		Version: cfg.Version, Heartbeat: cfg.Heartbeat, Logger: s.log})
+	jcfg := cluster.Config{Pool: c.pool, NodeID: cfg.NodeID, Address: addr, Version: cfg.Version, Heartbeat: cfg.Heartbeat, Logger: s.log}
+	n, err := cluster.Join(context.WithoutCancel(ctx), jcfg)
+	// A node restarted at once after a crash finds its own last run still
+	// registered: wait for that registration to lapse (three heartbeats)
+	// rather than fail; a live node with the id is still refused after it.
+	beat := cfg.Heartbeat
+	if beat <= 0 {
+		beat = cluster.DefaultHeartbeat
+	}
+	for deadline := time.Now().Add(4 * beat); errors.Is(err, cluster.ErrNodeIDInUse) && time.Now().Before(deadline); {
+		s.log.Info("cluster: this node id is still registered (an earlier run?); waiting for it to lapse", "node", cfg.NodeID)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(beat / 2):
+		}
+		n, err = cluster.Join(context.WithoutCancel(ctx), jcfg)
+	}
 	if err != nil {
 		return err
 	}
