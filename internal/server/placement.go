@@ -190,8 +190,10 @@ func (p *placement) key(r *http.Request, name, url string) string {
 	} else {
 		id := awsproto.IdentityFrom(r, p.s.cfg.Account)
 		var q *string
-		if v := r.URL.Query().Get("Qualifier"); v != "" {
-			q = &v
+		if r.URL.RawQuery != "" { // most invokes have none: no parse
+			if v := r.URL.Query().Get("Qualifier"); v != "" {
+				q = &v
+			}
 		}
 		var err error
 		if ref, err = functions.ParseRef(id, name, q); err != nil {
@@ -275,6 +277,16 @@ func (p *placement) serveForwarded(w http.ResponseWriter, r *http.Request, key s
 // when it is first and has room, else forwarded. The receiver is the last
 // resort, whatever its load.
 func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Node, key string, next http.Handler) {
+	// The common case, the owner with room, needs no ranking of the others.
+	if _, own := n.Owner(key); own {
+		c := p.counter(key)
+		if c.Add(1) <= p.spillAfter {
+			defer c.Add(-1)
+			next.ServeHTTP(w, r)
+			return
+		}
+		c.Add(-1)
+	}
 	self := n.ID()
 	rank := n.Rank(key)
 	var body []byte
