@@ -153,10 +153,12 @@ func TestPollerLeaseTwoNodes(t *testing.T) {
 	send(10, 20)
 	testkit.Eventually(t, 30*time.Second, "the survivor did not take the mapping over", func() bool { return len(handled()) == 20 })
 	took := time.Since(crashed)
-	if survivor.Counts().Invocations.Load()-before < 10 {
-		t.Errorf("the survivor ran %d invocations for 10 messages", survivor.Counts().Invocations.Load()-before)
+	// An invocation is counted when it ends, after its record is written:
+	// count once a duplicate would show anyway.
+	time.Sleep(2 * lease)
+	if n := survivor.Counts().Invocations.Load() - before; n < 10 {
+		t.Errorf("the survivor ran %d invocations for 10 messages", n)
 	}
-	time.Sleep(2 * lease) // a duplicate would show by now
 	for body, n := range handled() {
 		if n != 1 {
 			t.Errorf("%s handled %d times", body, n)
