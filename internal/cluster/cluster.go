@@ -18,11 +18,13 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lambdad/lambdad/internal/pgschema"
@@ -55,7 +57,11 @@ type Config struct {
 	Heartbeat, Timeout time.Duration
 	// Wait bounds how long TryAcquire waits for share other nodes hold idle
 	// (default DefaultWait).
-	Wait   time.Duration
+	Wait time.Duration
+	// Shared are the settings every node of the cluster must run with
+	// (name -> value, e.g. "--concurrency-limit" -> "1000"): Join refuses
+	// a node whose value of one differs from a live node's.
+	Shared map[string]string
 	Logger *slog.Logger
 }
 
@@ -95,6 +101,10 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // ErrNodeIDInUse is Join's error when a live node has the ID already.
 var ErrNodeIDInUse = errors.New("cluster: a live node has this node id")
 
+// ErrSettingsDiffer is Join's error when a live node runs with another
+// value of a Config.Shared setting.
+var ErrSettingsDiffer = errors.New("cluster: every node of a cluster needs the same settings")
+
 // Join migrates the cluster's tables, registers the node and heartbeats
 // until ctx ends (the node then stops renewing, as a crashed one would, and
 // its shares lapse with its lease) or Close (which deregisters it).
@@ -130,7 +140,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	n.lim = newLimiter(n)
 	n.ctx, n.stop = context.WithCancel(ctx)
 	t0 := n.now()
-	ok, err := n.register(ctx)
+	ok, err := n.register(ctx, true)
 	if err != nil {
 		n.stop()
 		return nil, err
@@ -239,22 +249,37 @@ func (n *Node) leased() bool { return n.now() < n.deadline.Load() }
 // micros is d for the SQL `$n::bigint * interval '1 microsecond'`.
 func micros(d time.Duration) int64 { return d.Microseconds() }
 
+// registerLock is the transaction-level advisory lock that serializes
+// joins, so that two nodes joining at once with different shared settings
+// cannot both be admitted.
+const registerLock = 0x6c616d6264616401 // "lambdad" 01
+
 // register inserts the node, or takes over its own expired row (false: a
 // live node has the ID). A node registering again holds nothing: its old
 // shares, which others may have taken since, are deleted with the same
-// transaction.
-func (n *Node) register(ctx context.Context) (bool, error) {
+// transaction. On join (check) its shared settings must match the live
+// nodes'; a node that lapsed and registers again was admitted already.
+func (n *Node) register(ctx context.Context, check bool) (bool, error) {
 	tx, err := n.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("cluster: register: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	tag, err := tx.Exec(ctx, `INSERT INTO cluster_nodes AS c (id, address, version, started, heartbeat, expires)
-		VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 microsecond')
+	shared := n.cfg.Shared
+	if shared == nil {
+		shared = map[string]string{}
+	}
+	if check {
+		if err := n.checkShared(ctx, tx, shared); err != nil {
+			return false, err
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO cluster_nodes AS c (id, address, version, started, heartbeat, expires, shared)
+		VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 microsecond', $6)
 		ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, version = EXCLUDED.version,
-			started = EXCLUDED.started, heartbeat = EXCLUDED.heartbeat, expires = EXCLUDED.expires
+			started = EXCLUDED.started, heartbeat = EXCLUDED.heartbeat, expires = EXCLUDED.expires, shared = EXCLUDED.shared
 		WHERE c.expires <= now()`,
-		n.cfg.NodeID, n.cfg.Address, n.cfg.Version, n.started, micros(n.cfg.Timeout))
+		n.cfg.NodeID, n.cfg.Address, n.cfg.Version, n.started, micros(n.cfg.Timeout), shared)
 	if err != nil {
 		return false, fmt.Errorf("cluster: register: %w", err)
 	}
@@ -268,6 +293,41 @@ func (n *Node) register(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("cluster: register: %w", err)
 	}
 	return true, nil
+}
+
+// checkShared compares shared with every live node's, under registerLock
+// (held until tx ends); a node without a setting, of an older lambdad,
+// does not constrain it.
+func (n *Node) checkShared(ctx context.Context, tx pgx.Tx, shared map[string]string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(registerLock)); err != nil {
+		return fmt.Errorf("cluster: register: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id, shared FROM cluster_nodes WHERE expires > now() AND id <> $1 ORDER BY id`, n.cfg.NodeID)
+	if err != nil {
+		return fmt.Errorf("cluster: register: %w", err)
+	}
+	defer rows.Close()
+	names := make([]string, 0, len(shared))
+	for k := range shared {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for rows.Next() {
+		var id string
+		var theirs map[string]string
+		if err := rows.Scan(&id, &theirs); err != nil {
+			return fmt.Errorf("cluster: register: %w", err)
+		}
+		for _, k := range names {
+			if v, ok := theirs[k]; ok && v != shared[k] {
+				return fmt.Errorf("%w: node %s runs with %s %s, this node with %s %s", ErrSettingsDiffer, id, k, v, k, shared[k])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cluster: register: %w", err)
+	}
+	return nil
 }
 
 func (n *Node) loop() {

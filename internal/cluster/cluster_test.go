@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,50 @@ func TestMembership(t *testing.T) {
 	if got := fmt.Sprint(ids(a.Members())); got != "[a]" {
 		t.Fatalf("after b closed: %s", got)
 	}
+}
+
+// TestSharedSettings: a node whose shared setting differs from a live
+// node's is refused, naming both values; one that matches, or that sets
+// what the others do not, joins; once the odd node's peers are gone, it
+// may join.
+func TestSharedSettings(t *testing.T) {
+	url := testkit.Postgres(t)
+	pool, err := pgschema.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	cfg := func(id, limit string) Config {
+		return Config{Pool: pool, NodeID: id, Heartbeat: testBeat, Timeout: testTimeout, Shared: map[string]string{"--concurrency-limit": limit}}
+	}
+	a, err := Join(ctx, cfg("a", "1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Join(ctx, cfg("b", "500"))
+	if !errors.Is(err, ErrSettingsDiffer) || !strings.Contains(err.Error(), "node a runs with --concurrency-limit 1000, this node with --concurrency-limit 500") {
+		t.Fatalf("b with another limit: %v", err)
+	}
+	b, err := Join(ctx, cfg("b", "1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Join(ctx, Config{Pool: pool, NodeID: "c", Heartbeat: testBeat, Timeout: testTimeout, Shared: map[string]string{"--other": "x"}})
+	if err != nil {
+		t.Fatalf("c without the setting: %v", err)
+	}
+	for _, n := range []*Node{a, b, c} {
+		if err := n.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Join(ctx, cfg("d", "500"))
+	if err != nil {
+		t.Fatalf("d alone with another limit: %v", err)
+	}
+	_ = d.Close(context.Background())
 }
 
 // TestLimitAcrossNodes: a limit of 2 over three nodes, with 50 goroutines

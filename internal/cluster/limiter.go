@@ -391,7 +391,7 @@ func (l *Limiter) rejoin(ctx context.Context, t0 int64) (bool, error) {
 			}
 		}
 	}
-	ok, err := l.n.register(ctx)
+	ok, err := l.n.register(ctx, false)
 	if ok {
 		l.n.renewed(t0)
 	}

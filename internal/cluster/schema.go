@@ -65,4 +65,7 @@ var steps = []string{
 			ON CONFLICT (scope, node) DO UPDATE SET share = s.share + v_grant;
 		RETURN v_grant;
 	END $$;`,
+	// The settings a node shares with every other (Config.Shared), which
+	// a joining node must match.
+	`ALTER TABLE cluster_nodes ADD COLUMN shared jsonb NOT NULL DEFAULT '{}'::jsonb;`,
 }

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lambdad/lambdad/internal/awsproto"
 	"github.com/lambdad/lambdad/internal/cluster"
 	"github.com/lambdad/lambdad/internal/invoke"
+	"github.com/lambdad/lambdad/internal/limits"
 	"github.com/lambdad/lambdad/internal/pgschema"
 )
 
@@ -89,7 +92,19 @@ func (s *Server) join(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
-	jcfg := cluster.Config{Pool: c.pool, NodeID: cfg.NodeID, Address: addr, Version: cfg.Version, Heartbeat: cfg.Heartbeat, Logger: s.log}
+	account := s.cfg.Account
+	if account == "" {
+		account = awsproto.DefaultAccount
+	}
+	// Settings the nodes must agree on: the account scope's limit is one
+	// row every node writes, and a key that is not 12 digits must mean
+	// one account whichever node a request reaches.
+	limit := s.cfg.ConcurrencyLimit
+	if limit == 0 {
+		limit = limits.DefaultConcurrentExecutions
+	}
+	shared := map[string]string{"--concurrency-limit": strconv.Itoa(limit), "--account": account}
+	jcfg := cluster.Config{Pool: c.pool, NodeID: cfg.NodeID, Address: addr, Version: cfg.Version, Heartbeat: cfg.Heartbeat, Shared: shared, Logger: s.log}
 	n, err := cluster.Join(context.WithoutCancel(ctx), jcfg)
 	// A node restarted at once after a crash finds its own last run still
 	// registered: wait for that registration to lapse (three heartbeats)
