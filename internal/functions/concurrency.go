@@ -2,6 +2,9 @@ package functions
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/fault"
@@ -37,7 +40,7 @@ func (s *Service) PutConcurrency(ctx context.Context, ref Ref, n int32) (*spec.C
 			return fault.InvalidParameterf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 		}
 		rec.Reserved = &n
-		return nil
+		return putReservation(tx, fnKey(ref), n)
 	})
 	if err != nil {
 		return nil, err
@@ -56,8 +59,41 @@ func (s *Service) GetConcurrency(ctx context.Context, ref Ref) (*int32, error) {
 
 // DeleteConcurrency is DeleteFunctionConcurrency.
 func (s *Service) DeleteConcurrency(ctx context.Context, ref Ref) error {
-	return s.withFunction(ctx, ref, guard{}, func(_ store.Tx, rec *record, _ time.Time) error {
+	return s.withFunction(ctx, ref, guard{}, func(tx store.Tx, rec *record, _ time.Time) error {
 		rec.Reserved = nil
-		return nil
+		return tx.Delete(bReservations, fnKey(ref))
 	})
+}
+
+// bReservations indexes reserved concurrency, acct/region/name -> the
+// function's reservation (decimal), beside its record: the data plane sums
+// an account's without reading every function.
+const bReservations = "reservations"
+
+func putReservation(tx store.Tx, key string, n int32) error {
+	return tx.Put(bReservations, key, strconv.AppendInt(nil, int64(n), 10))
+}
+
+// setAside is the concurrency of an account that its functions without a
+// reservation cannot use: what functions reserve, and what functions
+// without a reservation provision (allocated out of the unreserved pool).
+func setAside(tx store.Tx, account, region string) int32 {
+	prefix := account + "/" + region + "/"
+	var total int32
+	reserved := map[string]bool{}
+	tx.Scan(bReservations, prefix, "", func(k string, raw []byte) bool {
+		if n, err := strconv.ParseInt(string(raw), 10, 32); err == nil {
+			total += int32(n)
+		}
+		reserved[k] = true
+		return true
+	})
+	tx.Scan(bProvisioned, prefix, "", func(k string, raw []byte) bool {
+		var p storedProvisioned
+		if !reserved[k[:strings.LastIndexByte(k, '/')]] && json.Unmarshal(raw, &p) == nil {
+			total += p.Requested
+		}
+		return true
+	})
+	return total
 }

@@ -532,6 +532,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := tx.Delete(bFnCodeSigning, fnKey(ref)); err != nil {
 			return err
 		}
+		if err := tx.Delete(bReservations, fnKey(ref)); err != nil {
+			return err
+		}
 		return tx.Delete(bFunctions, fnKey(ref))
 	})
 	if err != nil {

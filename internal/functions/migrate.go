@@ -16,6 +16,7 @@ import (
 // transaction.
 var migrations = [SchemaVersion]func(tx store.Tx) (int, error){
 	0: migrateV0,
+	1: migrateV1,
 }
 
 // Migrate brings the store's records to SchemaVersion, in one transaction,
@@ -147,4 +148,35 @@ func migrateV0(tx store.Tx) (int, error) {
 		return json.Marshal(s)
 	})
 	return n + m + u, err
+}
+
+// migrateV1 indexes reservations (bucket reservations), which v1 kept only
+// in function records: the data plane reads an account's from the index.
+func migrateV1(tx store.Tx) (int, error) {
+	type res struct {
+		k string
+		n int32
+	}
+	var all []res
+	var bad error
+	tx.Scan(bFunctions, "", "", func(k string, raw []byte) bool {
+		var rec record
+		if err := decodeRecord(raw, &rec); err != nil {
+			bad = fmt.Errorf("%s %s: %w", bFunctions, k, err)
+			return false
+		}
+		if rec.Reserved != nil {
+			all = append(all, res{k, *rec.Reserved})
+		}
+		return true
+	})
+	if bad != nil {
+		return 0, bad
+	}
+	for _, r := range all {
+		if err := putReservation(tx, r.k, r.n); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
 }

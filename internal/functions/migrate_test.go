@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 )
 
 // fixtureBuckets are the buckets a store has; snapshot reads them all.
-var fixtureBuckets = []string{bMeta, bFunctions, bVersions, bAliases, bLayers, bLayerNext, bPolicies, bURLs, bURLIDs, bInvokeConfigs, bCodeRefs, "events"}
+var fixtureBuckets = []string{bMeta, bFunctions, bVersions, bAliases, bLayers, bLayerNext, bPolicies, bURLs, bURLIDs, bInvokeConfigs, bCodeRefs, bReservations, "events"}
 
 // openFixture opens a copy of testdata/v0-datadir's metadata store, made by
 // the lambdad of commit ceb31ba (see testdata/README.md).
@@ -83,8 +84,8 @@ func TestMigrateV0DataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := snapshot(t, st)
-	if got := after[bMeta][metaKeySchema]; got != "1" {
-		t.Fatalf("schema = %q, want 1", got)
+	if got := after[bMeta][metaKeySchema]; got != "2" {
+		t.Fatalf("schema = %q, want 2", got)
 	}
 	// Unchanged buckets are byte for byte the same.
 	for _, b := range []string{bAliases, bLayers, bLayerNext, bPolicies, bURLIDs, bInvokeConfigs, bCodeRefs, "events"} {
@@ -130,6 +131,10 @@ func TestMigrateV0DataDir(t *testing.T) {
 		sameConfig(k, before[bFunctions][k], rec.Latest)
 		var v0 v0Function
 		json.Unmarshal([]byte(before[bFunctions][k]), &v0)
+		// v2 indexes the reservation.
+		if idx, ok := after[bReservations][k]; ok != (rec.Reserved != nil) || ok && idx != fmt.Sprint(*rec.Reserved) {
+			t.Errorf("%s: reserved %v, index %q (%v)", k, rec.Reserved, idx, ok)
+		}
 		if !reflect.DeepEqual(rec.Tags, v0.Tags) || rec.LastVersion != v0.LastVersion || !reflect.DeepEqual(rec.Reserved, v0.Reserved) ||
 			rec.Latest.Trans != v0.Latest.Trans || !rec.Latest.Until.Equal(v0.Latest.Until) || rec.Latest.NextRevision != v0.Latest.NextRevision ||
 			rec.Latest.Code != v0.Latest.Code.v1().load() || len(rec.Latest.Layers) != len(v0.Latest.Layers) {
@@ -199,10 +204,10 @@ func TestV0DigestIsV0s(t *testing.T) {
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	st, _ := openFixture(t)
-	st.Update(ctx, func(tx store.Tx) error { return tx.Put(bMeta, metaKeySchema, []byte("2")) })
+	st.Update(ctx, func(tx store.Tx) error { return tx.Put(bMeta, metaKeySchema, []byte("3")) })
 	before := snapshot(t, st)
 	err := Migrate(ctx, st, nil)
-	if err == nil || !strings.Contains(err.Error(), "schema version 2, newer than this lambdad's 1") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 3, newer than this lambdad's 2") {
 		t.Fatalf("Migrate = %v", err)
 	}
 	if !reflect.DeepEqual(before, snapshot(t, st)) {
@@ -232,7 +237,7 @@ func TestMigrateFreshStore(t *testing.T) {
 			t.Errorf("bucket %s: %v", b, m)
 		}
 	}
-	if snap[bMeta][metaKeySchema] != "1" {
+	if snap[bMeta][metaKeySchema] != "2" {
 		t.Errorf("meta = %v", snap[bMeta])
 	}
 }

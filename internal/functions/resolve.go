@@ -16,6 +16,10 @@ type Snapshot struct {
 	Code     Code
 	Layers   []Code // in the configuration's order
 	Reserved *int32
+	// SetAside is the concurrency of the function's account that on-demand
+	// invocations of functions without a reservation cannot use (what
+	// others reserve, and provisioned concurrency outside reservations).
+	SetAside int32
 	// AllowRecursion is the function's PutFunctionRecursionConfig
 	// Allow: invokes in a recursive loop are not stopped.
 	AllowRecursion bool
@@ -64,6 +68,9 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (*Snapshot, error) {
 			settled = false // the data plane's state changes without a write
 		}
 		snap.Pending = *snap.Config.State == "Pending"
+		if rec.Reserved == nil {
+			snap.SetAside = setAside(tx, ref.Account, ref.Region)
+		}
 		if ref.Qualifier != "" && ref.Qualifier != Latest && !isVersionNumber(ref.Qualifier) {
 			if a, err := loadAlias(tx, ref, ref.Qualifier); err == nil && a != nil {
 				rt := a.route()

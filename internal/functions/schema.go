@@ -32,7 +32,7 @@ import (
 // stored as is. invoke's queued events are part of the schema too, pinned by
 // their own golden test. Policy statements are kept in AWS's policy language,
 // as written.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 const (
 	bMeta         = "meta"

@@ -7,7 +7,7 @@ import "slices"
 var ownBuckets = []string{
 	bFunctions, bVersions, bCodeRefs, bAliases, bPolicies, bInvokeConfigs, bLatestPublished,
 	bLayers, bLayerNext, bLayerPolicies, bProvisioned, bScaling, bURLs, bURLIDs,
-	bCodeSigning, bFnCodeSigning, bMeta,
+	bCodeSigning, bFnCodeSigning, bMeta, bReservations,
 }
 
 // StoreChanged is told that another lambdad sharing the store committed

@@ -23,10 +23,6 @@ type Counter interface {
 	// throttle; an error, that the count could not be checked. release
 	// gives the unit back, once.
 	Admit(ctx context.Context, limit int32) (release func(), ok bool, err error)
-	// Count takes a unit whatever the limit (an execution admitted
-	// otherwise, such as on provisioned concurrency), where the counter
-	// can; release gives it back.
-	Count() (release func())
 }
 
 // FunctionScope and AccountScope name the scopes of a function's and an
@@ -65,11 +61,6 @@ func (c *localCounter) Admit(_ context.Context, limit int32) (func(), bool, erro
 		return nil, false, nil
 	}
 	return c.release, true, nil
-}
-
-func (c *localCounter) Count() func() {
-	c.n.Add(1)
-	return c.release
 }
 
 // Unlimited is the limit of a function without reserved concurrency: it is

@@ -502,12 +502,15 @@ func (s *Service) reresolve(ctx context.Context, snap *functions.Snapshot) (*fun
 	return &routed, nil
 }
 
-// admit takes a concurrency slot of the function and of the account, and
-// returns how to give each back.
+// admit takes a concurrency slot of the function and, for a function
+// without a reservation, of its account's unreserved pool, and returns how
+// to give each back. As on AWS, a reservation is the function's alone: its
+// invocations count against it only, and no other function may use it;
+// provisioned concurrency comes out of the reservation, or else out of the
+// pool, when it is configured (its invocations were admitted then).
 func (s *Service) admit(ctx context.Context, snap *functions.Snapshot, att *attachment) (relFn, relAcct func(), err error) {
 	limit := int32(Unlimited)
 	if snap.Reserved != nil {
-		// Provisioned concurrency comes out of the reservation first.
 		limit = *snap.Reserved - s.provisionedTotal(snap.FunctionARN)
 	}
 	relFn, ok, err := att.fn.Admit(ctx, limit)
@@ -517,7 +520,10 @@ func (s *Service) admit(ctx context.Context, snap *functions.Snapshot, att *atta
 	if !ok {
 		return nil, nil, fault.TooManyRequestsf(fault.ReasonReservedConcurrency, "Rate Exceeded.")
 	}
-	relAcct, ok, err = att.acct.Admit(ctx, s.cfg.AccountLimit)
+	if snap.Reserved != nil {
+		return relFn, noRelease, nil
+	}
+	relAcct, ok, err = att.acct.Admit(ctx, s.cfg.AccountLimit-snap.SetAside)
 	if err != nil || !ok {
 		relFn()
 		if err == nil {

@@ -281,10 +281,9 @@ func (s *Service) runProvisioned(ctx context.Context, snap *functions.Snapshot, 
 	if set.failed.Load() {
 		return sandbox.Result{}, false, nil
 	}
-	// Provisioned concurrency counts against the account, but was
-	// admitted when it was configured: it is never throttled.
-	att := s.attached(snap)
-	defer att.acct.Count()()
+	// Provisioned concurrency was set aside when it was configured, out of
+	// the function's reservation or the account's unreserved pool: its
+	// invocations are never throttled.
 	res, ok, err = set.pp.Invoke(ctx, invocation(ctx, snap, requestID, payload, clientContext))
 	if !ok || err != nil {
 		return res, ok, err

@@ -230,8 +230,6 @@ func (c *clusterCounter) Admit(ctx context.Context, limit int32) (func(), bool, 
 	return s.TryAcquire(ctx, int(max(limit, 0)))
 }
 
-func (c *clusterCounter) Count() func() { return c.local.Count() }
-
 // admission is invoke's: the cluster's when clustered, else the default.
 func (s *Server) admission() invoke.Admission {
 	if s.cfg.Cluster.URL == "" {
