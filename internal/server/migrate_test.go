@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambdad/lambdad/internal/functions"
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
 	"github.com/lambdad/lambdad/internal/store"
@@ -262,7 +264,7 @@ func TestNewerDataDirRefused(t *testing.T) {
 	srv.Close()
 	setSchema(t, filepath.Join(dir, "metadata.db"), "99")
 	_, err = server.New(server.Config{DataDir: dir, Isolation: "off"})
-	if err == nil || !strings.Contains(err.Error(), "the data directory has schema version 99, newer than this lambdad's 1") {
+	if want := fmt.Sprintf("the data directory has schema version 99, newer than this lambdad's %d", functions.SchemaVersion); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("server.New = %v", err)
 	}
 }
