@@ -59,11 +59,11 @@ type placement struct {
 	spillAfter int32
 	// reserve takes a body's bytes from the API's memory budget while it
 	// is held for forwarding (awsproto.Service.ReserveBody).
-	reserve func(ctx context.Context, n int64) (release func(), err error)
-	tr         *http.Transport
-	inflight   sync.Map // key → *atomic.Int32: invokes of the key running here
-	dead       sync.Map // node id → Member.Heartbeat when it could not be reached
-	bufs       sync.Pool
+	reserve  func(ctx context.Context, n int64) (release func(), err error)
+	tr       *http.Transport
+	inflight sync.Map // key → *atomic.Int32: invokes of the key running here
+	dead     sync.Map // node id → Member.Heartbeat when it could not be reached
+	bufs     sync.Pool
 
 	forwarded, spilled, busy prometheus.Counter
 }
