@@ -57,10 +57,13 @@ type placement struct {
 	s          *Server
 	secret     []byte
 	spillAfter int32
-	tr         *http.Transport
-	inflight   sync.Map // key → *atomic.Int32: invokes of the key running here
-	dead       sync.Map // node id → Member.Heartbeat when it could not be reached
-	bufs       sync.Pool
+	// reserve takes a body's bytes from the API's memory budget while it
+	// is held for forwarding (awsproto.Service.ReserveBody).
+	reserve  func(ctx context.Context, n int64) (release func(), err error)
+	tr       *http.Transport
+	inflight sync.Map // key → *atomic.Int32: invokes of the key running here
+	dead     sync.Map // node id → Member.Heartbeat when it could not be reached
+	bufs     sync.Pool
 
 	forwarded, spilled, busy prometheus.Counter
 }
@@ -74,7 +77,7 @@ func (e dialError) Unwrap() error { return e.err }
 
 // newPlacement is nil when lambdad runs alone: the handler is then not
 // wrapped at all.
-func (s *Server) newPlacement(secret []byte) *placement {
+func (s *Server) newPlacement(secret []byte, reserve func(context.Context, int64) (func(), error)) *placement {
 	if s.cfg.Cluster.URL == "" {
 		return nil
 	}
@@ -83,7 +86,7 @@ func (s *Server) newPlacement(secret []byte) *placement {
 		spill = 2 * runtime.GOMAXPROCS(0)
 	}
 	d := &net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 30 * time.Second}
-	p := &placement{s: s, secret: secret, spillAfter: int32(spill),
+	p := &placement{s: s, secret: secret, spillAfter: int32(spill), reserve: reserve,
 		tr: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := d.DialContext(ctx, network, addr)
@@ -290,6 +293,11 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 	self := n.ID()
 	rank := n.Rank(key)
 	var body []byte
+	// The body held for forwarding counts against the API's memory
+	// budget; it is given back before the request runs here, where the
+	// handler takes its own.
+	release := func() {}
+	defer func() { release() }()
 	for i, m := range rank {
 		if m.ID == self {
 			c := p.counter(key)
@@ -299,6 +307,8 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 					p.s.log.Debug("placement: spilled here", "key", key, "owner", rank[0].ID)
 				}
 				defer c.Add(-1)
+				release()
+				release = func() {}
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -309,6 +319,19 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 			continue // unreachable since the view that lists it
 		}
 		if body == nil {
+			need := r.ContentLength
+			if need < 0 || need > maxForwardBody {
+				need = maxForwardBody // chunked: the most that is forwarded
+			}
+			if p.reserve != nil && need > 0 {
+				rel, err := p.reserve(r.Context(), need)
+				if err != nil {
+					// No memory to hold it for another node: it runs
+					// here, whose handler budgets (and throttles) it.
+					break
+				}
+				release = rel
+			}
 			b, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
 			if err != nil {
 				// The client's body broke off: nothing to forward, nothing to run.
@@ -350,6 +373,8 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 	c := p.counter(key)
 	c.Add(1)
 	defer c.Add(-1)
+	release()
+	release = func() {}
 	next.ServeHTTP(w, r)
 }
 

@@ -32,6 +32,12 @@ const sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 
 // cluster) with their code in S3 (moto_server), signatures checked if signed, and waits
 // until each sees the two others.
 func placementCluster(t testing.TB, spillAfter int, signed bool, heartbeat time.Duration) ([]*servertest.Daemon, []*lambda.Client) {
+	return placementClusterWith(t, spillAfter, signed, heartbeat, nil)
+}
+
+// placementClusterWith is placementCluster with tune applied to each
+// node's configuration.
+func placementClusterWith(t testing.TB, spillAfter int, signed bool, heartbeat time.Duration, tune func(*server.Config)) ([]*servertest.Daemon, []*lambda.Client) {
 	url := testkit.Postgres(t)
 	endpoint, _ := motoBucket(t, "code")
 	var ds []*servertest.Daemon
@@ -45,6 +51,9 @@ func placementCluster(t testing.TB, spillAfter int, signed bool, heartbeat time.
 				c.Credentials = map[string]string{testkit.InvokeKey: "secret"}
 			}
 			c.Cluster = server.ClusterConfig{URL: url, NodeID: id, Heartbeat: heartbeat, SpillAfter: spillAfter}
+			if tune != nil {
+				tune(c)
+			}
 		})
 		ds = append(ds, d)
 		cs = append(cs, servertest.InvokeClient(d))
@@ -201,6 +210,60 @@ func TestPlacementWarmOnOwner(t *testing.T) {
 	// (2 s): the first invoke on each found it unreachable, and spilled.
 	if spilled < 1 {
 		t.Fatalf("invokes spilled after the owner stopped: %v", spilled)
+	}
+}
+
+// TestPlacementBodyBudget: a body a node holds to forward counts against
+// its API's memory budget (1.5 MB here) until the forward ends: while a
+// 1 MB invoke is forwarded and runs on the owner, a 1.3 MB request to the
+// receiving node is throttled as AWS throttles, and once it ended the
+// budget is whole again.
+func TestPlacementBodyBudget(t *testing.T) {
+	ctx := context.Background()
+	ds, cs := placementClusterWith(t, 0, false, 2*time.Second, func(c *server.Config) { c.BodyMemory = 1536 << 10 })
+	testkit.CreateActive(t, cs[0], testkit.PyFunction(t, "sleeper", sleeper))
+	for _, c := range cs[1:] {
+		testkit.WaitActive(t, c, "sleeper")
+	}
+	if err := invokeSleeper(ctx, cs[0], 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	owner := -1
+	for i, d := range ds {
+		if metricSum(t, d.URL, "lambdad_function_cold_starts_total") > 0 {
+			owner = i
+		}
+	}
+	if owner < 0 {
+		t.Fatal("no node ran the first invoke")
+	}
+	recv := (owner + 1) % 3
+	done := make(chan error, 1)
+	go func() {
+		payload := `{"sleep": 2, "pad": "` + strings.Repeat("x", 1<<20) + `"}`
+		_, err := cs[recv].Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sleeper"), Payload: []byte(payload)})
+		done <- err
+	}()
+	// The forwarded invoke runs once an environment of the owner is busy.
+	deadline := time.Now().Add(20 * time.Second)
+	for metricSum(t, ds[owner].URL, "lambdad_environments_busy") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the 1 MB invoke never reached the owner")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Not a valid zip: a budget with room would refuse it for that.
+	create := &lambda.CreateFunctionInput{FunctionName: aws.String("budgeted"), Runtime: types.RuntimePython312, Role: aws.String(testkit.Role),
+		Handler: aws.String("h.h"), Code: &types.FunctionCode{ZipFile: make([]byte, 1<<20)}}
+	noRetry := func(o *lambda.Options) { o.RetryMaxAttempts = 1 }
+	_, err := cs[recv].CreateFunction(ctx, create, noRetry)
+	testkit.APIErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
+	if err := <-done; err != nil {
+		t.Fatalf("the forwarded invoke: %v", err)
+	}
+	_, err = cs[recv].CreateFunction(ctx, create, noRetry)
+	if err == nil || testkit.IsType[*types.TooManyRequestsException](err) {
+		t.Fatalf("CreateFunction after the forward ended: %v, want the zip refused", err)
 	}
 }
 

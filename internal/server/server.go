@@ -364,7 +364,7 @@ func New(cfg Config) (*Server, error) {
 	lh := logsapi.New(srv.logs, h.Service(), log)
 	srv.logsAPI = lh
 	api := srv.withHealth(srv.withReset(h))
-	if p := srv.newPlacement(secret); p != nil { // invokes go to their version's node
+	if p := srv.newPlacement(secret, h.Service().ReserveBody); p != nil { // invokes go to their version's node
 		srv.cluster.place = p
 		api = p.wrap(api)
 	}
