@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/store"
 )
@@ -58,7 +59,7 @@ func runMigrate(args []string) error {
 	to := fl.String("to", "", "postgres:// URL of the store to copy it into")
 	replace := fl.Bool("replace", false, "delete what the PostgreSQL store holds first, instead of refusing a store that is not empty")
 	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "Usage: lambdad migrate --from DIR --to postgres://...\n\nCopies every record of a data directory's metadata store, and its code-link key, into PostgreSQL in one transaction. Code stays in the data directory's blobs.\n\nFlags:\n")
+		fmt.Fprintf(fl.Output(), "Usage: lambdad migrate --from DIR --to postgres://...\n\nCopies every record of a data directory's metadata store, and its code-link key, into PostgreSQL in one transaction, then its function logs (a transaction per log group). Code stays in the data directory's blobs.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -70,13 +71,16 @@ func runMigrate(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	n, err := server.MigrateStore(ctx, *from, *to, *replace, log)
+	m, err := server.MigrateStore(ctx, *from, *to, *replace, log)
 	if errors.Is(err, store.ErrNotEmpty) {
 		return fmt.Errorf("%w: --replace deletes its records first", err)
+	}
+	if errors.Is(err, logs.ErrPGNotEmpty) {
+		return fmt.Errorf("%w: --replace deletes them first", err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("copied %d records from %s\n", n, *from)
+	fmt.Printf("copied %d records and %d log groups (%d events) from %s\n", m.Records, m.LogGroups, m.LogEvents, *from)
 	return nil
 }

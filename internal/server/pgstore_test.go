@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/server"
 	"github.com/lambdad/lambdad/internal/server/servertest"
-	"github.com/lambdad/lambdad/internal/store"
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
@@ -226,6 +228,12 @@ func TestMigrateStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An invocation whose log moves with the store.
+	ran := testkit.MustInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("moved")})
+	requestID, _ := middleware.GetRequestIDMetadata(ran.ResultMetadata)
+	if requestID == "" {
+		t.Fatal("no request id")
+	}
 	if _, err := server.MigrateStore(ctx, dir, url, false, nil); err == nil {
 		t.Fatal("migrate while lambdad runs on the data directory succeeded")
 	}
@@ -235,14 +243,14 @@ func TestMigrateStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n == 0 {
-		t.Fatal("copied no records")
+	if n.Records == 0 || n.LogGroups != 1 || n.LogEvents < 3 {
+		t.Fatalf("copied %+v, want records and the function's log group", n)
 	}
-	if _, err := server.MigrateStore(ctx, dir, url, false, nil); !errors.Is(err, store.ErrNotEmpty) {
+	if _, err := server.MigrateStore(ctx, dir, url, false, nil); !errors.Is(err, logs.ErrPGNotEmpty) {
 		t.Fatalf("a second migrate into the same store = %v, want it refused", err)
 	}
 	if m, err := server.MigrateStore(ctx, dir, url, true, nil); err != nil || m != n {
-		t.Fatalf("migrate with replace = %d, %v; want %d records", m, err, n)
+		t.Fatalf("migrate with replace = %+v, %v; want %+v", m, err, n)
 	}
 
 	d2 := servertest.StartLambdad(t, dir, func(cfg *server.Config) { cfg.Store = url; cfg.Isolation = "off" })
@@ -255,6 +263,19 @@ func TestMigrateStore(t *testing.T) {
 		aws.ToString(after.Configuration.CodeSha256) != aws.ToString(before.Configuration.CodeSha256) {
 		t.Errorf("after migrate: revision %s sha %s, want %s %s", aws.ToString(after.Configuration.RevisionId), aws.ToString(after.Configuration.CodeSha256),
 			aws.ToString(before.Configuration.RevisionId), aws.ToString(before.Configuration.CodeSha256))
+	}
+	// The invocation before the move is in the logs PostgreSQL serves.
+	out, err := d2.Logs().FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/moved"),
+		FilterPattern: aws.String(`"` + requestID + `"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range out.Events {
+		lines = append(lines, strings.Fields(aws.ToString(e.Message))[0])
+	}
+	if strings.Join(lines, " ") != "START END REPORT" {
+		t.Fatalf("the moved invocation's log lines: %q, want START END REPORT", lines)
 	}
 	if got := invokeString(t, c2, "moved"); got != "kept" {
 		t.Fatalf("invoke after migrate = %q", got)

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/lambdad/lambdad/internal/functions"
+	"github.com/lambdad/lambdad/internal/logs"
 	"github.com/lambdad/lambdad/internal/store"
 )
 
@@ -74,37 +76,69 @@ func sharedSecret(ctx context.Context, st store.Store) ([]byte, error) {
 
 // MigrateStore copies the bbolt store of the data directory dataDir into the
 // PostgreSQL store at url, with the data directory's code-link key, so
-// links handed out before still work. A target with records is refused
-// unless replace. It returns how many records it copied.
-func MigrateStore(ctx context.Context, dataDir, url string, replace bool, log *slog.Logger) (int, error) {
+// links handed out before still work, and then the data directory's
+// function logs into PostgreSQL's log tables. A target with records or log
+// groups is refused unless replace. It returns what it copied.
+func MigrateStore(ctx context.Context, dataDir, url string, replace bool, log *slog.Logger) (Migrated, error) {
+	var m Migrated
 	path := filepath.Join(dataDir, "metadata.db")
 	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("--from: %w", err)
+		return m, fmt.Errorf("--from: %w", err)
 	}
 	if !IsPostgresURL(url) {
-		return 0, fmt.Errorf("--to %q: want a postgres:// URL", url)
+		return m, fmt.Errorf("--to %q: want a postgres:// URL", url)
 	}
 	b, err := store.OpenBolt(path)
 	if err != nil {
-		return 0, err
+		return m, err
 	}
 	defer b.Close()
 	p, err := store.OpenPostgres(ctx, url, log)
 	if err != nil {
-		return 0, fmt.Errorf("--to: %w", err)
+		return m, fmt.Errorf("--to: %w", err)
 	}
 	defer p.Close()
-	n, err := store.CopyToPostgres(ctx, b, p, replace)
+	// Function logs, when the data directory has any, are refused before
+	// anything is copied, as records are.
+	logDir := filepath.Join(dataDir, "logs")
+	_, statErr := os.Stat(logDir)
+	hasLogs := statErr == nil
+	if hasLogs && !replace {
+		empty, err := logs.PGLogsEmpty(ctx, p.Pool())
+		if err != nil {
+			return m, err
+		}
+		if !empty {
+			return m, logs.ErrPGNotEmpty
+		}
+	}
+	m.Records, err = store.CopyToPostgres(ctx, b, p, replace)
 	if err != nil {
-		return 0, err
+		return m, err
 	}
 	if secret, err := os.ReadFile(filepath.Join(dataDir, "secret")); err == nil && len(secret) == 32 {
 		err := p.Update(ctx, func(tx store.Tx) error { return tx.Put(bLambdad, "secret", secret) })
 		if err != nil {
-			return n, err
+			return m, err
 		}
 	}
-	return n, nil
+	if !hasLogs {
+		return m, nil
+	}
+	// No bounds: the copy must not delete what it copies.
+	ls, err := logs.Open(logs.Config{Dir: logDir, MaxStreamBytes: math.MaxInt64, Logger: log})
+	if err != nil {
+		return m, fmt.Errorf("--from logs: %w", err)
+	}
+	defer ls.Close(context.WithoutCancel(ctx))
+	m.LogGroups, m.LogEvents, err = logs.CopyToPG(ctx, ls, p.Pool(), replace)
+	return m, err
+}
+
+// Migrated is what MigrateStore copied.
+type Migrated struct {
+	Records              int // the metadata store's
+	LogGroups, LogEvents int // function logs
 }
 
 // watchStore drops this node's caches of what other nodes sharing the
