@@ -45,8 +45,8 @@ const (
 	gcWait = 10 * time.Second
 )
 
-// gcRecord is a collection of one archive (bucket codegc).
-type gcRecord struct {
+// storedCodeCollection is a collection of one archive (bucket codegc).
+type storedCodeCollection struct {
 	State string    `json:"state"`
 	Nonce string    `json:"nonce"`
 	At    time.Time `json:"at"`
@@ -91,7 +91,7 @@ func (s *Service) commitCode(ctx context.Context, commit func() error) error {
 // restoreCollected waits for a collection of h in progress, puts h back
 // into the shared store and removes the collection's record.
 func (s *Service) restoreCollected(ctx context.Context, h string) error {
-	var rec gcRecord
+	var rec storedCodeCollection
 	for deadline := time.Now().Add(gcWait); ; {
 		var raw []byte
 		err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
@@ -124,7 +124,7 @@ func (s *Service) restoreCollected(ctx context.Context, h string) error {
 	}
 	// Only the record seen: a newer collection must be seen again.
 	return s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var cur gcRecord
+		var cur storedCodeCollection
 		if raw := tx.Get(bCodeGC, h); raw != nil && json.Unmarshal(raw, &cur) == nil && cur.Nonce == rec.Nonce {
 			return tx.Delete(bCodeGC, h)
 		}
@@ -148,7 +148,7 @@ func (s *Service) beginCollect(ctx context.Context, h string) (string, error) {
 		}
 		var old []string
 		tx.Scan(bCodeGC, "", "", func(k string, raw []byte) bool {
-			var r gcRecord
+			var r storedCodeCollection
 			if k != h && json.Unmarshal(raw, &r) == nil && r.State == gcDeleted && now.Sub(r.At) > gcKeep {
 				old = append(old, k)
 			}
@@ -159,7 +159,7 @@ func (s *Service) beginCollect(ctx context.Context, h string) (string, error) {
 				return err
 			}
 		}
-		raw, err := json.Marshal(gcRecord{State: gcDeleting, Nonce: nonce, At: now})
+		raw, err := json.Marshal(storedCodeCollection{State: gcDeleting, Nonce: nonce, At: now})
 		if err != nil {
 			return err
 		}
@@ -175,11 +175,11 @@ func (s *Service) beginCollect(ctx context.Context, h string) (string, error) {
 // endCollect marks the collection of h (nonce) done: h is deleted.
 func (s *Service) endCollect(ctx context.Context, h, nonce string) error {
 	return s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var cur gcRecord
+		var cur storedCodeCollection
 		if raw := tx.Get(bCodeGC, h); raw == nil || json.Unmarshal(raw, &cur) != nil || cur.Nonce != nonce {
 			return nil
 		}
-		raw, err := json.Marshal(gcRecord{State: gcDeleted, Nonce: nonce, At: s.cfg.Now()})
+		raw, err := json.Marshal(storedCodeCollection{State: gcDeleted, Nonce: nonce, At: s.cfg.Now()})
 		if err != nil {
 			return err
 		}
