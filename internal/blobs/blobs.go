@@ -514,7 +514,9 @@ func (s *Store) Has(h string) bool {
 // Delete removes the archive h and its unpacked tree. Deleting what is not
 // there is not an error. It waits for an unpack of h in progress. While h is
 // held (Hold), the delete is deferred until the last holder releases it,
-// unless h is stored again meanwhile.
+// unless h is stored again meanwhile; with a remote, only this node's copy
+// is deleted then, and the remote's is left for a later collection: by
+// then another node may have stored h again.
 func (s *Store) Delete(h string) error {
 	if !validHex(h) {
 		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
@@ -537,12 +539,13 @@ func (s *Store) Delete(h string) error {
 	}
 	l.deleting = make(chan struct{})
 	s.leaseMu.Unlock()
-	return s.finishDelete(h, l)
+	return s.finishDelete(h, l, true)
 }
 
-// finishDelete removes h, then forgets its lease (l, marked deleting).
-func (s *Store) finishDelete(h string, l *lease) error {
-	err := s.remove(h)
+// finishDelete removes h (from the remote too if remote), then forgets its
+// lease (l, marked deleting).
+func (s *Store) finishDelete(h string, l *lease, remote bool) error {
+	err := s.remove(h, remote)
 	s.leaseMu.Lock()
 	close(l.deleting)
 	if s.leases[h] == l {
@@ -656,7 +659,7 @@ func (s *Store) unhold(h string, l *lease) {
 	s.leaseMu.Unlock()
 	// The last holder may be an invoke on its way out: delete elsewhere.
 	go func() {
-		if err := s.finishDelete(h, l); err != nil {
+		if err := s.finishDelete(h, l, false); err != nil {
 			s.log.Warn("delete unused code", "sha256", h, "err", err)
 		}
 	}()
@@ -701,14 +704,14 @@ func (s *Store) leaseCounts() (held, deferred int) {
 	return held, deferred
 }
 
-// remove deletes h's tree and archive.
-func (s *Store) remove(h string) error {
+// remove deletes h's tree and archive, and the remote's copy if remote.
+func (s *Store) remove(h string, remote bool) error {
 	o := s.acquire(h)
 	defer s.release(h, o)
 	if err := s.removeLocal(h); err != nil {
 		return err
 	}
-	if s.remote == nil {
+	if s.remote == nil || !remote {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)

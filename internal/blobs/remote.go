@@ -3,6 +3,7 @@ package blobs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -256,4 +257,51 @@ func (s *Store) dropLocal(h string) error {
 	}
 	s.leaseMu.Unlock()
 	return s.removeLocal(h)
+}
+
+// Reupload puts the archive h back into the remote from this node's copy
+// when the remote lacks it: another node deleted it there, as unused,
+// while this one took the same content in again. Without a remote it
+// checks that this node has h. The error wraps fs.ErrNotExist when this
+// node has no whole copy to restore from.
+func (s *Store) Reupload(ctx context.Context, h string) error {
+	if !validHex(h) {
+		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
+	}
+	if s.remote != nil {
+		ok, err := s.remote.Exists(ctx, h)
+		if err != nil {
+			return fmt.Errorf("blobs: restore: %w", err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	o := s.acquire(h)
+	defer s.release(h, o)
+	f, err := os.Open(s.objectPath(h))
+	if err != nil {
+		return fmt.Errorf("blobs: restore %s: %w", h, err)
+	}
+	defer f.Close()
+	if !s.verifyCached(h, f) {
+		return fmt.Errorf("blobs: restore %s: the local copy is damaged: %w", h, fs.ErrNotExist)
+	}
+	if s.remote == nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("blobs: restore: %w", err)
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
+	}
+	var sum [32]byte
+	copy(sum[:], raw)
+	if err := s.upload(ctx, f, newInfo(sum, fi.Size())); err != nil {
+		return fmt.Errorf("blobs: restore: %w", err)
+	}
+	return nil
 }

@@ -303,39 +303,41 @@ func (s *Service) Create(ctx context.Context, id caller.Identity, in *spec.Creat
 	rec.Latest.begin(transCreate, now, s.cfg.Transition)
 	publish := in.Publish != nil && *in.Publish
 	var published *version
-	err = s.update(ctx, func(tx store.Tx) error {
-		if tx.Get(bFunctions, fnKey(ref)) != nil {
-			return fault.Conflictf("Function", "Function already exist: %s", ref.Name)
-		}
-		if err := s.checkCreateCodeSigning(tx, id, ref, in); err != nil {
-			return err
-		}
-		layers, codes, err := s.resolveLayers(tx, id, in.Layers)
-		if err != nil {
-			return err
-		}
-		rec.Latest.Config.Layers, rec.Latest.Layers = layers, codes
-		if err := s.checkManagedInstances(tx, ref, &rec.Latest.Config); err != nil {
-			return err
-		}
-		if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
-			return err
-		}
-		if in.PublishTo != nil {
-			// It publishes $LATEST.PUBLISHED instead of a numbered version [?].
-			v, _, err := s.publishLatestTx(tx, ref, rec, nil, now)
+	err = s.commitCode(ctx, func() error {
+		return s.update(ctx, func(tx store.Tx) error {
+			if tx.Get(bFunctions, fnKey(ref)) != nil {
+				return fault.Conflictf("Function", "Function already exist: %s", ref.Name)
+			}
+			if err := s.checkCreateCodeSigning(tx, id, ref, in); err != nil {
+				return err
+			}
+			layers, codes, err := s.resolveLayers(tx, id, in.Layers)
 			if err != nil {
 				return err
 			}
-			published = v
-		} else if publish {
-			v, err := s.publishTx(tx, ref, rec, nil, now, true)
-			if err != nil {
+			rec.Latest.Config.Layers, rec.Latest.Layers = layers, codes
+			if err := s.checkManagedInstances(tx, ref, &rec.Latest.Config); err != nil {
 				return err
 			}
-			published = v
-		}
-		return s.save(tx, ref, rec)
+			if err := refVersion(tx, &rec.Latest, fnKey(ref)+"/"+Latest); err != nil {
+				return err
+			}
+			if in.PublishTo != nil {
+				// It publishes $LATEST.PUBLISHED instead of a numbered version [?].
+				v, _, err := s.publishLatestTx(tx, ref, rec, nil, now)
+				if err != nil {
+					return err
+				}
+				published = v
+			} else if publish {
+				v, err := s.publishTx(tx, ref, rec, nil, now, true)
+				if err != nil {
+					return err
+				}
+				published = v
+			}
+			return s.save(tx, ref, rec)
+		})
 	})
 	s.codeMu.RUnlock()
 	if err != nil {

@@ -132,21 +132,23 @@ func (s *Service) PublishLayer(ctx context.Context, id caller.Identity, in *spec
 	if in.Description != nil {
 		lv.Description = *in.Description
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
-		last, _ := strconv.ParseInt(string(tx.Get(bLayerNext, ref.key())), 10, 64)
-		lv.Version = last + 1
-		if err := tx.Put(bLayerNext, ref.key(), []byte(strconv.FormatInt(lv.Version, 10))); err != nil {
-			return err
-		}
-		k := fmt.Sprintf("%s/%010d", ref.key(), lv.Version)
-		if err := refCode(tx, code, "layer/"+k); err != nil {
-			return err
-		}
-		raw, err := encodeLayer(lv)
-		if err != nil {
-			return err
-		}
-		return tx.Put(bLayers, k, raw)
+	err = s.commitCode(ctx, func() error {
+		return s.update(ctx, func(tx store.Tx) error {
+			last, _ := strconv.ParseInt(string(tx.Get(bLayerNext, ref.key())), 10, 64)
+			lv.Version = last + 1
+			if err := tx.Put(bLayerNext, ref.key(), []byte(strconv.FormatInt(lv.Version, 10))); err != nil {
+				return err
+			}
+			k := fmt.Sprintf("%s/%010d", ref.key(), lv.Version)
+			if err := refCode(tx, code, "layer/"+k); err != nil {
+				return err
+			}
+			raw, err := encodeLayer(lv)
+			if err != nil {
+				return err
+			}
+			return tx.Put(bLayers, k, raw)
+		})
 	})
 	s.codeMu.RUnlock()
 	if err != nil {

@@ -32,6 +32,10 @@ import (
 // stored as is. invoke's queued events are part of the schema too, pinned by
 // their own golden test. Policy statements are kept in AWS's policy language,
 // as written.
+//
+// Version 2 added two buckets: reservations (an index of reserved
+// concurrency, built from function records by the upgrade) and codegc
+// (collections of shared code archives, codegc.go).
 const SchemaVersion = 2
 
 const (

@@ -166,15 +166,16 @@ func roundTrip[T any](t *testing.T, n *int, enc func(*T) ([]byte, error), dec fu
 // are pinned in their own package).
 func storedTypes() map[string]any {
 	return map[string]any{
-		"function":     storedFunction{},
-		"version":      storedVersion{},
-		"url":          storedURL{},
-		"alias":        storedAlias{},
-		"layerVersion": storedLayerVersion{},
-		"eventConfig":  storedEventConfig{},
-		"policy":       storedPolicy{},
-		"provisioned":  storedProvisioned{},
-		"codeSigning":  storedCodeSigningConfig{},
+		"function":       storedFunction{},
+		"version":        storedVersion{},
+		"url":            storedURL{},
+		"alias":          storedAlias{},
+		"layerVersion":   storedLayerVersion{},
+		"eventConfig":    storedEventConfig{},
+		"policy":         storedPolicy{},
+		"provisioned":    storedProvisioned{},
+		"codeSigning":    storedCodeSigningConfig{},
+		"codeCollection": storedCodeCollection{},
 	}
 }
 

@@ -88,6 +88,9 @@ type Service struct {
 	cache  sync.Map // Ref -> *cached
 	gen    atomic.Uint64
 	codeMu sync.RWMutex // see collect
+	// beforeCodeCommit, set by tests, runs before each transaction that
+	// references code just taken in.
+	beforeCodeCommit func()
 }
 
 // New makes the control plane.
@@ -182,10 +185,14 @@ func unrefVersion(tx store.Tx, v *version, key string) ([]string, error) {
 	return unused, nil
 }
 
-// refCode records that key uses the code blob.
+// refCode records that key uses the code blob. It fails with errCollected
+// when the blob was collected since it was stored (codegc.go).
 func refCode(tx store.Tx, c Code, key string) error {
 	if c.SHA256Hex == "" {
 		return nil
+	}
+	if err := checkCollected(tx, c.SHA256Hex); err != nil {
+		return err
 	}
 	return tx.Put(bCodeRefs, c.SHA256Hex+"/"+key, []byte{})
 }
@@ -213,16 +220,24 @@ func (s *Service) collect(hexes []string) {
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
+	ctx := context.Background()
 	for _, h := range hexes {
-		used := true // unless the store says otherwise
-		err := s.cfg.Store.View(context.Background(), func(tx store.Tx) error {
-			used = referenced(tx, h)
-			return nil
-		})
-		if err != nil || used || !s.cfg.Blobs.Has(h) {
+		if !s.cfg.Blobs.Has(h) {
 			continue
 		}
+		// Other nodes' intakes see the collection (codegc.go).
+		nonce, err := s.beginCollect(ctx, h)
+		if err != nil {
+			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
+			continue
+		}
+		if nonce == "" {
+			continue // in use
+		}
 		if err := s.cfg.Blobs.Delete(h); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
+		}
+		if err := s.endCollect(ctx, h, nonce); err != nil {
 			s.cfg.Logger.Warn("delete unused code", "sha256", h, "err", err)
 		}
 	}

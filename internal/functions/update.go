@@ -232,33 +232,38 @@ func (s *Service) UpdateCode(ctx context.Context, ref Ref, in *spec.UpdateFuncti
 	}
 	var unused []string
 	publish := in.Publish != nil && *in.Publish
-	out, _, err := s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
-		if pkg == "Zip" {
-			if err := s.deployCheck(tx, ref, codeSigningOf(tx, ref), "code"); err != nil {
+	var out *spec.FunctionConfiguration
+	err = s.commitCode(ctx, func() error {
+		var err error
+		out, _, err = s.modify(ctx, ref, in.RevisionId, func(tx store.Tx, rec *record) error {
+			if pkg == "Zip" {
+				if err := s.deployCheck(tx, ref, codeSigningOf(tx, ref), "code"); err != nil {
+					return err
+				}
+			}
+			old := rec.Latest.Code
+			rec.Latest.Code = code
+			c := &rec.Latest.Config
+			c.CodeSha256, c.CodeSize = str(codeSha(code)), i64(code.Size)
+			if len(in.Architectures) > 0 {
+				c.Architectures = in.Architectures
+			}
+			key := fnKey(ref) + "/" + Latest
+			if err := refCode(tx, code, key); err != nil {
 				return err
 			}
-		}
-		old := rec.Latest.Code
-		rec.Latest.Code = code
-		c := &rec.Latest.Config
-		c.CodeSha256, c.CodeSize = str(codeSha(code)), i64(code.Size)
-		if len(in.Architectures) > 0 {
-			c.Architectures = in.Architectures
-		}
-		key := fnKey(ref) + "/" + Latest
-		if err := refCode(tx, code, key); err != nil {
-			return err
-		}
-		if old.SHA256Hex != code.SHA256Hex {
-			gone, err := unrefCode(tx, old, key)
-			if err != nil {
-				return err
+			if old.SHA256Hex != code.SHA256Hex {
+				gone, err := unrefCode(tx, old, key)
+				if err != nil {
+					return err
+				}
+				if gone {
+					unused = append(unused, old.SHA256Hex)
+				}
 			}
-			if gone {
-				unused = append(unused, old.SHA256Hex)
-			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	s.codeMu.RUnlock()
 	if err != nil {
