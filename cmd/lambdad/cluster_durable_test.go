@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lambdad/lambdad/internal/archive/archivetest"
@@ -38,13 +36,7 @@ func TestClusterKillDurable(t *testing.T) {
 	node22 := testkit.DurableTools(t)
 	files := append(testkit.DurableSDKFiles(t), archivetest.File{Name: "index.mjs", Body: durableCrashSrc})
 	ctx := context.Background()
-	pg := testkit.Postgres(t)
-	moto := testkit.Moto(t)
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true, Credentials: creds})
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("code")}); err != nil {
-		t.Fatal(err)
-	}
+	pg, moto := clusterBacking(t, "code")
 	bin := lambdadBin.Path(t)
 	out := t.TempDir()
 	nodes := map[string]*clusterNode{}

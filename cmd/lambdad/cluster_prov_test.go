@@ -5,33 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lambdad/lambdad/internal/testkit"
 )
-
-// provNodeHandler marks each provisioned environment's init in $MARKS with
-// the node that started it; its invokes say how they were initialized and
-// on which node they run.
-const provNodeHandler = `import os, uuid
-INIT = os.environ.get('AWS_LAMBDA_INITIALIZATION_TYPE')
-NODE = os.environ.get('AWS_ENDPOINT_URL_LAMBDA')
-if INIT == 'provisioned-concurrency':
-    with open(os.path.join(os.environ['MARKS'], uuid.uuid4().hex), 'w') as f:
-        f.write(NODE)
-def handler(e, c):
-    return {'init': INIT, 'node': NODE}
-`
 
 // TestClusterKillProvisioned: a version's provisioned environments live on
 // the node that owns it. That node is killed with SIGKILL, so it never
@@ -44,13 +28,7 @@ func TestClusterKillProvisioned(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	pg := testkit.Postgres(t)
-	moto := testkit.Moto(t)
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true, Credentials: creds})
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("provcode")}); err != nil {
-		t.Fatal(err)
-	}
+	pg, moto := clusterBacking(t, "provcode")
 	bin := lambdadBin.Path(t)
 	marks := t.TempDir()
 	const heartbeat = 500 * time.Millisecond
@@ -66,7 +44,7 @@ func TestClusterKillProvisioned(t *testing.T) {
 	}
 	if _, err := clients[0].CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("prov"), Runtime: types.RuntimePython312, Role: aws.String(testkit.Role),
-		Handler: aws.String("handler.handler"), Code: &types.FunctionCode{ZipFile: testkit.HandlerZip(t, provNodeHandler)},
+		Handler: aws.String("handler.handler"), Code: &types.FunctionCode{ZipFile: testkit.HandlerZip(t, testkit.ProvisionedMarker)},
 		Environment: &types.Environment{Variables: map[string]string{"MARKS": marks}}, Publish: true,
 	}); err != nil {
 		t.Fatal(err)
@@ -89,21 +67,7 @@ func TestClusterKillProvisioned(t *testing.T) {
 	for _, c := range clients {
 		testkit.Eventually(t, 60*time.Second, "the config never became READY with 2 allocated", func() bool { return ready(c) })
 	}
-	inits := func() map[string]int {
-		es, err := os.ReadDir(marks)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]int{}
-		for _, e := range es {
-			b, err := os.ReadFile(filepath.Join(marks, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[string(b)]++
-		}
-		return got
-	}
+	inits := func() map[string]int { return testkit.MarksByContent(t, marks) }
 	type run struct{ Init, Node string }
 	invoke := func(c *lambda.Client) run {
 		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("prov"), Qualifier: aws.String("1")})

@@ -56,14 +56,8 @@ func TestClusterKill(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	pg := testkit.Postgres(t)
-	moto := testkit.Moto(t)
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true, Credentials: creds})
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("code")}); err != nil {
-		t.Fatal(err)
-	}
-	sq := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: creds})
+	pg, moto := clusterBacking(t, "code")
+	sq := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cluster-src"), Attributes: map[string]string{"VisibilityTimeout": "5"}})
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +251,19 @@ func TestClusterKill(t *testing.T) {
 	}
 	t.Logf("killed %s (lease time 2 s): its mapping's lease moved to %s after %v; every queued event had run after %v, every message after %v; each exactly once",
 		killed.id, after, moved.Round(100*time.Millisecond), events.Round(100*time.Millisecond), messages.Round(100*time.Millisecond))
+}
+
+// clusterBacking starts what a cluster of lambdad processes shares: a
+// PostgreSQL database and a moto_server with an S3 bucket for code.
+func clusterBacking(t *testing.T, bucket string) (pg, moto string) {
+	t.Helper()
+	pg, moto = testkit.Postgres(t), testkit.Moto(t)
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if _, err := s3c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return pg, moto
 }
 
 // pollLeaseOwner reads which node holds the lease on mapping uuid's poller,

@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,37 +12,6 @@ import (
 
 	"github.com/lambdad/lambdad/internal/testkit"
 )
-
-// provMarker records, in $MARKS, each provisioned environment's init and
-// the node that started it; its invokes say how they were initialized and
-// where they run.
-const provMarker = `import os, uuid
-INIT = os.environ.get('AWS_LAMBDA_INITIALIZATION_TYPE')
-NODE = os.environ.get('AWS_ENDPOINT_URL_LAMBDA')
-if INIT == 'provisioned-concurrency':
-    with open(os.path.join(os.environ['MARKS'], uuid.uuid4().hex), 'w') as f:
-        f.write(NODE)
-def handler(e, c):
-    return {'init': INIT, 'node': NODE}
-`
-
-// provInits counts the provisioned inits in dir by node.
-func provInits(t *testing.T, dir string) map[string]int {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[string(b)]++
-	}
-	return out
-}
 
 type provRun struct{ Init, Node string }
 
@@ -88,7 +55,7 @@ func TestProvisionedOnOwner(t *testing.T) {
 	ctx := context.Background()
 	ds, cs := placementCluster(t, 0, false, 500*time.Millisecond)
 	marks := t.TempDir()
-	in := testkit.PyFunction(t, "prov", provMarker)
+	in := testkit.PyFunction(t, "prov", testkit.ProvisionedMarker)
 	in.Environment = &types.Environment{Variables: map[string]string{"MARKS": marks}}
 	in.Publish = true
 	testkit.CreateActive(t, cs[0], in)
@@ -124,7 +91,7 @@ func TestProvisionedOnOwner(t *testing.T) {
 			t.Fatalf("list through %s: %+v", ds[i].URL, out.ProvisionedConcurrencyConfigs)
 		}
 	}
-	if got := provInits(t, marks); len(got) != 1 || got[ds[owner].URL] != 2 {
+	if got := testkit.MarksByContent(t, marks); len(got) != 1 || got[ds[owner].URL] != 2 {
 		t.Fatalf("provisioned inits by node %v, want 2 on %s", got, ds[owner].URL)
 	}
 	for i := range 6 {
@@ -146,7 +113,7 @@ func TestProvisionedOnOwner(t *testing.T) {
 	var heir string
 	deadline := time.Now().Add(15 * time.Second)
 	for heir == "" {
-		got := provInits(t, marks)
+		got := testkit.MarksByContent(t, marks)
 		for n, k := range got {
 			if n == ds[owner].URL {
 				continue
@@ -166,7 +133,7 @@ func TestProvisionedOnOwner(t *testing.T) {
 	for _, i := range rest {
 		waitProvReady(t, cs[i], 15*time.Second)
 	}
-	if got := provInits(t, marks); len(got) != 2 || got[heir] != 2 {
+	if got := testkit.MarksByContent(t, marks); len(got) != 2 || got[heir] != 2 {
 		t.Fatalf("provisioned inits by node after the owner stopped: %v", got)
 	}
 	for _, i := range rest {
