@@ -86,7 +86,17 @@ type Store struct {
 	clock   int64
 	deletes uint64
 	evictMu sync.Mutex
+	// deferred, when set, is told of each delete the last holder finished
+	// here, which left the remote's copy (OnDeferredDelete).
+	deferred atomic.Pointer[func(h string)]
 }
+
+// OnDeferredDelete has fn called (on a goroutine of its own) after a
+// delete that waited for holders removed this node's copy of h. With a
+// remote, that delete leaves the remote's copy: another node may have
+// stored h again meanwhile, which only the caller's records can tell, so
+// fn decides and deletes it with Delete.
+func (s *Store) OnDeferredDelete(fn func(h string)) { s.deferred.Store(&fn) }
 
 // lease is the in-memory state of one digest's holders.
 type lease struct {
@@ -515,8 +525,8 @@ func (s *Store) Has(h string) bool {
 // there is not an error. It waits for an unpack of h in progress. While h is
 // held (Hold), the delete is deferred until the last holder releases it,
 // unless h is stored again meanwhile; with a remote, only this node's copy
-// is deleted then, and the remote's is left for a later collection: by
-// then another node may have stored h again.
+// is deleted then, and OnDeferredDelete's function decides about the
+// remote's: by then another node may have stored h again.
 func (s *Store) Delete(h string) error {
 	if !validHex(h) {
 		return fmt.Errorf("%w: %q", ErrInvalidHex, h)
@@ -661,6 +671,10 @@ func (s *Store) unhold(h string, l *lease) {
 	go func() {
 		if err := s.finishDelete(h, l, false); err != nil {
 			s.log.Warn("delete unused code", "sha256", h, "err", err)
+			return
+		}
+		if fn := s.deferred.Load(); fn != nil && s.remote != nil {
+			(*fn)(h)
 		}
 	}()
 }

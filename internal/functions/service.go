@@ -104,7 +104,13 @@ func New(cfg Config) *Service {
 	if cfg.ConcurrencyLimit == 0 {
 		cfg.ConcurrencyLimit = limits.DefaultConcurrentExecutions
 	}
-	return &Service{cfg: cfg}
+	s := &Service{cfg: cfg}
+	if cfg.Blobs != nil {
+		// A delete that waited for an environment left the shared copy:
+		// collect it as any other, against the store's references.
+		cfg.Blobs.OnDeferredDelete(func(h string) { s.collect([]string{h}) })
+	}
+	return s
 }
 
 func fnKey(r Ref) string { return r.Account + "/" + r.Region + "/" + r.Name }
