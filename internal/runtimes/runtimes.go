@@ -369,7 +369,9 @@ func (c *Catalog) precompile(p *probe) {
 		ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 		defer cancel()
 		src := filepath.Join(c.pythonDir, "lambdad_runtime.py")
-		if out, err := exec.CommandContext(ctx, p.path, "-S", "-c", pyCompile, src).CombinedOutput(); err != nil {
+		cmd := exec.CommandContext(ctx, p.path, "-S", "-c", pyCompile, src)
+		dieWithLambdad(cmd)
+		if out, err := cmd.CombinedOutput(); err != nil {
 			c.log.Warn("cannot precompile the Python runtime; every cold start compiles it",
 				"python", p.path, "error", err.Error(), "output", strings.TrimSpace(string(out)))
 		}
