@@ -34,6 +34,14 @@ func BenchmarkFilterLogEvents1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close(context.Background())
+	benchFilter1M(b, Files(s), base, nil)
+}
+
+// benchFilter1M fills s with one group of 1,000,000 events (100 streams,
+// one event a second per stream from base), runs analyze (if any), then
+// times a one-minute query with and without a term pattern and an hour's
+// first page.
+func benchFilter1M(b *testing.B, s Logs, base time.Time, analyze func()) {
 	const streams, perStream = 100, 10000
 	for st := range streams {
 		var buf strings.Builder
@@ -45,8 +53,11 @@ func BenchmarkFilterLogEvents1M(b *testing.B) {
 			}
 			fmt.Fprintf(&buf, "[%s]\t%s\treq-%d\tmessage %d of stream %d\n", level, t.Format("2006-01-02T15:04:05.000Z"), i, i, st)
 		}
-		s.AppendSince("/aws/lambda/big", fmt.Sprintf("2026/12/05/[$LATEST]%032x", st), []byte(buf.String()), base)
+		s.AppendMarked("/aws/lambda/big", fmt.Sprintf("2026/12/05/[$LATEST]%032x", st), []byte(buf.String()), base, nil)
 		s.Flush()
+	}
+	if analyze != nil {
+		analyze()
 	}
 	match, err := ParsePattern("ERROR")
 	if err != nil {
@@ -65,7 +76,7 @@ func BenchmarkFilterLogEvents1M(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			var n int
 			for b.Loop() {
-				out, err := s.Filter("/aws/lambda/big", c.in)
+				out, err := s.Filter(b.Context(), "/aws/lambda/big", c.in)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,7 +3,6 @@ package logs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -16,52 +15,11 @@ func BenchmarkPGFilterLogEvents1M(b *testing.B) {
 	base := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 	pool := pgPool(b)
 	s := openPG(b, pool, PGConfig{MaxStreamBytes: 1 << 30, Now: func() time.Time { return base.Add(3 * time.Hour) }})
-	const streams, perStream = 100, 10000
-	for st := range streams {
-		var buf strings.Builder
-		for i := range perStream {
-			t := base.Add(time.Duration(i) * time.Second)
-			level := "INFO"
-			if i%10 == 0 {
-				level = "ERROR"
-			}
-			fmt.Fprintf(&buf, "[%s]\t%s\treq-%d\tmessage %d of stream %d\n", level, t.Format("2006-01-02T15:04:05.000Z"), i, i, st)
+	benchFilter1M(b, s, base, func() {
+		if _, err := pool.Exec(context.Background(), "VACUUM ANALYZE lambdad_log_events"); err != nil {
+			b.Fatal(err)
 		}
-		s.AppendMarked("/aws/lambda/big", fmt.Sprintf("2026/12/05/[$LATEST]%032x", st), []byte(buf.String()), base, nil)
-		s.Flush()
-	}
-	if _, err := pool.Exec(context.Background(), "VACUUM ANALYZE lambdad_log_events"); err != nil {
-		b.Fatal(err)
-	}
-	match, err := ParsePattern("ERROR")
-	if err != nil {
-		b.Fatal(err)
-	}
-	from := base.Add(time.Hour).UnixMilli()
-	for _, c := range []struct {
-		name string
-		in   FilterInput
-		want int
-	}{
-		{"minute-term", FilterInput{Query: Query{Start: from, End: from + 60_000, Match: match.Match}}, 600},
-		{"minute-all", FilterInput{Query: Query{Start: from, End: from + 60_000}}, 6000},
-		{"hour-first-page", FilterInput{Query: Query{Start: from, End: from + 3_600_000}}, MaxPageEvents},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			var n int
-			for b.Loop() {
-				out, err := s.Filter(b.Context(), "/aws/lambda/big", c.in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				n = len(out.Events)
-			}
-			if n != c.want {
-				b.Fatalf("%d events, want %d", n, c.want)
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
-		})
-	}
+	})
 }
 
 // BenchmarkPGWrite: what the writer stores a second, invocations of four
