@@ -202,7 +202,7 @@ func TestESMFailuresAndFilters(t *testing.T) {
 	seen := map[string]int{}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) && seen["b"] < 2 {
-		for _, b := range bodies(e.events(probe, 1, time.Second)) {
+		for _, b := range e.bodies(e.events(probe, 1, time.Second)) {
 			seen[b]++
 		}
 	}
@@ -218,7 +218,7 @@ func TestESMFailuresAndFilters(t *testing.T) {
 	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-fail"), EventSourceArn: aws.String(q3ARN),
 		FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String(`{"body":{"kind":["keep"]}}`)}}}})
 	e.send(q3URL, `{"kind":"drop"}`, `plain`, `{"kind":"keep"}`)
-	got := bodies(e.events(probe, 1, 20*time.Second))
+	got := e.bodies(e.events(probe, 1, 20*time.Second))
 	if len(got) != 1 || got[0] != `{"kind":"keep"}` {
 		t.Fatalf("filter passed %v", got)
 	}
@@ -305,14 +305,14 @@ func TestESMRestartResumes(t *testing.T) {
 	qURL, qARN := e.queue("esm-restart-q", nil)
 	e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-restart"), EventSourceArn: aws.String(qARN)})
 	e.send(qURL, "before")
-	if b := bodies(e.events(probe, 1, 20*time.Second)); len(b) != 1 {
+	if b := e.bodies(e.events(probe, 1, 20*time.Second)); len(b) != 1 {
 		t.Fatalf("before restart: %v", b)
 	}
 	d.Stop()
 	e.send(qURL, "while-down")
 	d = servertest.StartLambdad(t, dir, tune)
 	e.d, e.c = d, servertest.InvokeClient(d)
-	if b := bodies(e.events(probe, 1, 40*time.Second)); len(b) != 1 || b[0] != "while-down" {
+	if b := e.bodies(e.events(probe, 1, 40*time.Second)); len(b) != 1 || b[0] != "while-down" {
 		t.Fatalf("after restart: %v", b)
 	}
 }
@@ -434,7 +434,7 @@ func TestESMSourceDown(t *testing.T) {
 	}
 	px.open(t)
 	e.send(qURL, "back")
-	if b := bodies(e.events(probe, 1, 40*time.Second)); len(b) != 1 || b[0] != "back" {
+	if b := e.bodies(e.events(probe, 1, 40*time.Second)); len(b) != 1 || b[0] != "back" {
 		t.Fatalf("after SQS came back: %v", b)
 	}
 	testkit.Eventually(t, 10*time.Second, "the problem cleared", func() bool {
