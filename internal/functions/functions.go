@@ -487,6 +487,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 			if err := dropProvisioned(tx, ref, ref.Qualifier); err != nil {
 				return err
 			}
+			if err := tx.Delete(bManagedState, provKey(ref.Unqualified(), ref.Qualifier)); err != nil {
+				return err
+			}
 			if rec.LastPublish != nil && rec.LastPublish.Version == ref.Qualifier {
 				rec.LastPublish = nil
 				if err := s.save(tx, ref, rec); err != nil {
@@ -526,7 +529,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if err := deleteURLs(tx, ref); err != nil {
 			return err
 		}
-		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs, bScaling, bProvisioned} {
+		for _, b := range []string{bAliases, bPolicies, bInvokeConfigs, bScaling, bProvisioned, bProvState, bManagedState} {
 			if err := deletePrefix(tx, b, fnKey(ref)+"/"); err != nil {
 				return err
 			}

@@ -459,3 +459,14 @@ func RefOfARN(s string) (Ref, bool) {
 	name, _, ok := functionResource(a.Resource)
 	return Ref{Account: a.AccountID, Region: a.Region, Name: name}, ok
 }
+
+// QualifiedRefOfARN is the function, version or alias a qualified or
+// unqualified function ARN names.
+func QualifiedRefOfARN(s string) (Ref, bool) {
+	a, ok := lambdaARN(s)
+	if !ok {
+		return Ref{}, false
+	}
+	name, q, ok := functionResource(a.Resource)
+	return Ref{Account: a.AccountID, Region: a.Region, Name: name, Qualifier: q}, ok
+}

@@ -176,6 +176,7 @@ func storedTypes() map[string]any {
 		"provisioned":    storedProvisioned{},
 		"codeSigning":    storedCodeSigningConfig{},
 		"codeCollection": storedCodeCollection{},
+		"managedState":   storedManagedState{},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,11 @@ type scaler struct {
 	// exhausted remembers the providers whose budget stopped a start, so
 	// that it is logged once until it frees up.
 	exhausted map[string]bool
+	// In a cluster (SetManagedPlacement): whether this node runs a
+	// provider's versions, and where their states go for the others.
+	owns   func(provider string) bool
+	report func(ref functions.Ref, provider, revision string, st functions.ManagedState)
+	place  atomic.Pointer[ManagedPlacement] // read by invokes, without mu
 }
 
 // fleet is one published version's environments.
@@ -101,6 +107,8 @@ type fleet struct {
 	activated bool
 
 	state     atomic.Pointer[functions.ManagedState]
+	stateSeq  atomic.Uint64 // states set, so that only the last is reported
+	reportMu  sync.Mutex    // one report at a time
 	inflight  atomic.Int32
 	peak      atomic.Int32 // most invocations at once since the last look
 	throttled atomic.Int32 // since the last look
@@ -130,6 +138,84 @@ func (s *Service) StartManaged(ctx context.Context) {
 			s.cfg.Logger.Warn("managed instances: list functions", "err", err)
 			return
 		}
+		for _, fn := range fns {
+			s.reconcileManaged(ctx, fn)
+		}
+	}()
+}
+
+// ManagedPlacement is how the nodes of a cluster share Lambda Managed
+// Instances: one node runs each capacity provider's versions, so that the
+// provider's budget holds, and the others pass it their invocations.
+type ManagedPlacement struct {
+	// Owns says whether this node runs provider's versions.
+	Owns func(provider string) bool
+	// Report records a version's state as it changes, for the others.
+	Report func(ref functions.Ref, provider, revision string, st functions.ManagedState)
+	// RunElsewhere runs an invocation on the node that owns its provider
+	// (RunManagedHere there).
+	RunElsewhere func(ctx context.Context, run ManagedRun) (sandbox.Result, error)
+	// Recorded is a version's state as its last owner reported it (for
+	// revision), so that a version Active before stays Active on the node
+	// that takes it over while its environments start.
+	Recorded func(ref functions.Ref, revision string) (functions.ManagedState, bool)
+}
+
+// ManagedRun is an invocation of a managed version passed to the node
+// that runs its provider.
+type ManagedRun struct {
+	Provider string `json:"provider"`
+	// Function is the ARN the function was invoked by (an alias's stays);
+	// Version is the version picked.
+	Function      string `json:"function"`
+	Version       string `json:"version"`
+	RequestID     string `json:"requestId"`
+	ClientContext string `json:"clientContext,omitempty"`
+	Trace         string `json:"trace,omitempty"`
+	Payload       []byte `json:"payload"`
+}
+
+// SetManagedPlacement makes this node run only the versions of the
+// capacity providers it owns and pass the others' invocations on. Set
+// before the first reconcile.
+func (s *Service) SetManagedPlacement(p ManagedPlacement) {
+	sc := &s.scale
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.place.Store(&p)
+	sc.owns, sc.report = p.Owns, p.Report
+}
+
+// ReconcileManaged reconciles, in the background, the functions with
+// environments here and, when all, every function with a published
+// version on a capacity provider: after another node's change or a change
+// of ownership. Without all it reads no more than those functions.
+func (s *Service) ReconcileManaged(ctx context.Context, all bool) {
+	go func() {
+		var fns []functions.Ref
+		if all {
+			var err error
+			if fns, err = s.cfg.Functions.ManagedFunctions(ctx); err != nil {
+				s.cfg.Logger.Warn("managed instances: list functions", "err", err)
+				return
+			}
+		}
+		seen := make(map[string]bool, len(fns))
+		for _, fn := range fns {
+			seen[fn.ARN()] = true
+		}
+		sc := &s.scale
+		sc.mu.Lock()
+		for slot := range sc.fleets {
+			if seen[slot.functionARN] {
+				continue
+			}
+			if ref, ok := functions.RefOfARN(slot.functionARN); ok {
+				seen[slot.functionARN] = true
+				fns = append(fns, ref.Unqualified())
+			}
+		}
+		sc.mu.Unlock()
 		for _, fn := range fns {
 			s.reconcileManaged(ctx, fn)
 		}
@@ -181,6 +267,16 @@ func (s *Service) reconcileManaged(ctx context.Context, fn functions.Ref) {
 	want := make(map[string]functions.ManagedTarget, len(targets))
 	for _, t := range targets {
 		want[t.Version] = t
+	}
+	if sc.owns != nil {
+		// Another node runs the versions of a provider it owns.
+		targets = slices.DeleteFunc(targets, func(t functions.ManagedTarget) bool {
+			if sc.owns(t.Provider) {
+				return false
+			}
+			delete(want, t.Version)
+			return true
+		})
 	}
 	for slot, f := range sc.fleets {
 		if slot.functionARN == arn {
@@ -270,7 +366,17 @@ func (s *Service) newFleet(ctx context.Context, ref functions.Ref, snap *functio
 		ctx:      fctx,
 		cancel:   cancel,
 	}
-	f.state.Store(&functions.ManagedState{State: "Pending", Reason: "The function is being created.", ReasonCode: reasonCreating})
+	if p := s.scale.place.Load(); p != nil && p.Recorded != nil {
+		if st, ok := p.Recorded(ref, f.revision); ok && st.State == "Active" {
+			// Taken over from a node that stopped: AWS's versions do not
+			// go back to Pending; until environments start here, invokes
+			// are throttled.
+			f.activated = true
+			s.setState(f, st)
+			return f, nil
+		}
+	}
+	s.setState(f, functions.ManagedState{State: "Pending", Reason: "The function is being created.", ReasonCode: reasonCreating})
 	return f, nil
 }
 
@@ -344,10 +450,28 @@ func (s *Service) startEnv(f *fleet) {
 	}
 }
 
+// setState sets f's state and, in a cluster, reports it in the background
+// (a store write), the last state set last; scaler.mu held.
+func (s *Service) setState(f *fleet, st functions.ManagedState) {
+	f.state.Store(&st)
+	report := s.scale.report
+	if report == nil || f.revision == "" {
+		return
+	}
+	seq := f.stateSeq.Add(1)
+	go func() {
+		f.reportMu.Lock()
+		defer f.reportMu.Unlock()
+		if f.stateSeq.Load() == seq { // else a later state reports itself
+			report(f.ref, f.provider, f.revision, st)
+		}
+	}()
+}
+
 // failFleet marks f Failed and stops its environments; scaler.mu held.
 func (s *Service) failFleet(f *fleet, code, reason string) {
 	f.failed = true
-	f.state.Store(&functions.ManagedState{State: "Failed", Reason: reason, ReasonCode: code})
+	s.setState(f, functions.ManagedState{State: "Failed", Reason: reason, ReasonCode: code})
 	s.unreserve(f, f.fl.Shrink(0))
 }
 
@@ -372,7 +496,7 @@ func (s *Service) updateState(f *fleet) {
 	switch {
 	case envs >= f.min:
 		f.activated = true
-		f.state.Store(&functions.ManagedState{State: "Active"})
+		s.setState(f, functions.ManagedState{State: "Active"})
 	case f.starting == 0:
 		// The minimum does not fit the provider's budget. [?] AWS's
 		// StateReason wording is not documented.
@@ -539,6 +663,18 @@ func (s *Service) cpuTarget(ctx context.Context, provider string) float64 {
 // the request path.
 func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
 	f := s.fleetOf(snap.FunctionARN, snap.Version, *snap.Config.RevisionId)
+	if p := s.scale.place.Load(); f == nil && p != nil && p.RunElsewhere != nil && ctx.Value(managedHereKey{}) == nil && !p.Owns(functions.ManagedProvider(snap)) {
+		// Another node runs the provider (an Event invoke or a batch
+		// leased here; synchronous invokes were placed there already).
+		return p.RunElsewhere(ctx, ManagedRun{Provider: functions.ManagedProvider(snap), Function: snap.QualifiedARN, Version: snap.Version,
+			RequestID: requestID, ClientContext: clientContext, Trace: traceOf(ctx), Payload: payload})
+	}
+	if f == nil && s.scale.place.Load() != nil {
+		// Clustered, and owned here since a moment: the environments are
+		// about to start.
+		s.throttled(snap)
+		return sandbox.Result{}, managedThrottle()
+	}
 	if f == nil {
 		// Retired or replaced since the version was resolved Active.
 		return sandbox.Result{}, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
@@ -562,6 +698,32 @@ func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requ
 	}
 	s.ran(f.r, requestID, &res)
 	return res, nil
+}
+
+// managedHereKey marks a run passed on by another node: it runs here or
+// not at all, never passed on again.
+type managedHereKey struct{}
+
+// RunManagedHere runs an invocation another node passed on (ManagedRun),
+// on this node's environments of the version.
+func (s *Service) RunManagedHere(ctx context.Context, run ManagedRun) (sandbox.Result, error) {
+	invoked, ok := functions.QualifiedRefOfARN(run.Function)
+	if !ok {
+		return sandbox.Result{}, fault.InvalidParameterf("not a function ARN: %s", run.Function)
+	}
+	ref := invoked
+	ref.Qualifier = run.Version
+	snap, err := s.resolve(ctx, ref)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	if functions.ManagedProvider(snap) != run.Provider {
+		return sandbox.Result{}, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	}
+	routed := *snap
+	routed.Ref, routed.QualifiedARN = invoked, invoked.QualifiedARN() // as pick does
+	ctx = context.WithValue(withTrace(ctx, run.Trace), managedHereKey{}, true)
+	return s.runManaged(ctx, &routed, run.RequestID, run.Payload, run.ClientContext)
 }
 
 // managedThrottle is the 429 of an invoke that finds every slot taken.

@@ -207,6 +207,9 @@ func (p *placement) key(r *http.Request, name, url string) string {
 	if err != nil || snap.Pending {
 		return ""
 	}
+	if prov := functions.ManagedProvider(snap); prov != "" {
+		return managedKey(prov) // managedplace.go
+	}
 	key := snap.FunctionARN + ":" + snap.Version
 	if functions.TenantIsolated(&snap.Config) {
 		key += "#" + r.Header.Get("X-Amz-Tenant-Id")
@@ -226,6 +229,10 @@ func (p *placement) counter(key string) *atomic.Int32 {
 // version's node.
 func (p *placement) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == managedRunPath && r.Method == http.MethodPost {
+			p.serveManagedRun(w, r) // managedplace.go
+			return
+		}
 		n := p.s.cluster.node.Load()
 		name, url := invokeFunction(r), ""
 		if name == "" {
@@ -264,7 +271,7 @@ func (p *placement) wrap(next http.Handler) http.Handler {
 // anything ran, and the sender tries the next node.
 func (p *placement) serveForwarded(w http.ResponseWriter, r *http.Request, key string, next http.Handler) {
 	c := p.counter(key)
-	if c.Add(1) > p.spillAfter {
+	if c.Add(1) > p.spillAfter && !managedPlacement(key) {
 		c.Add(-1)
 		p.busy.Inc()
 		p.s.log.Debug("placement: busy", "key", key)
@@ -281,9 +288,12 @@ func (p *placement) serveForwarded(w http.ResponseWriter, r *http.Request, key s
 // resort, whatever its load.
 func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Node, key string, next http.Handler) {
 	// The common case, the owner with room, needs no ranking of the others.
+	// A capacity provider's versions run on its owner only (the others
+	// have no environments for them), however busy.
+	spill := !managedPlacement(key)
 	if _, own := n.Owner(key); own {
 		c := p.counter(key)
-		if c.Add(1) <= p.spillAfter {
+		if c.Add(1) <= p.spillAfter || !spill {
 			defer c.Add(-1)
 			next.ServeHTTP(w, r)
 			return
@@ -292,6 +302,9 @@ func (p *placement) place(w http.ResponseWriter, r *http.Request, n *cluster.Nod
 	}
 	self := n.ID()
 	rank := n.Rank(key)
+	if !spill {
+		rank = rank[:1] // the owner, or else here
+	}
 	var body []byte
 	// The body held for forwarding counts against the API's memory
 	// budget; it is given back before the request runs here, where the

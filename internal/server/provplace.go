@@ -59,9 +59,9 @@ func (s *Server) placeProvisioned() {
 	}
 }
 
-// followMembers reconciles provisioned concurrency when the live members
-// change (ownership moves with them), checking each heartbeat until n is
-// no longer this server's node.
+// followMembers reconciles provisioned concurrency and Managed Instances
+// when the live members change (ownership moves with them), checking each
+// heartbeat until n is no longer this server's node.
 func (s *Server) followMembers(n *cluster.Node, every time.Duration) {
 	if every <= 0 {
 		every = cluster.DefaultHeartbeat
@@ -81,6 +81,7 @@ func (s *Server) followMembers(n *cluster.Node, every time.Duration) {
 		if cur := ids(); cur != last {
 			last = cur
 			s.invoke.ReconcileProvisioned(context.Background())
+			s.invoke.ReconcileManaged(context.Background(), true)
 		}
 		<-t.C
 	}

@@ -306,14 +306,14 @@ func New(cfg Config) (*Server, error) {
 	// So are the environments of Lambda Managed Instances versions.
 	fcfg.ManagedChanged = func(fn functions.Ref) {
 		if srv.invoke != nil {
-			srv.invoke.ManagedChanged(fn)
+			srv.managedChanged(fn) // here, and on the other nodes
 		}
 	}
 	fcfg.ManagedState = func(arn, version, revision string) (functions.ManagedState, bool) {
 		if srv.invoke == nil {
 			return functions.ManagedState{}, false
 		}
-		return srv.invoke.ManagedState(arn, version, revision)
+		return srv.managedState(arn, version, revision) // managedplace.go
 	}
 	// Capacity providers and functions ask each other inside one store
 	// transaction: a provider must exist to be used, and in use cannot go.
@@ -433,6 +433,7 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 	}
 	s.sandbox, s.runtimes, s.invoke, s.logs, s.stop = sb, rt, inv, lg, cancel
 	s.placeProvisioned()
+	s.placeManaged()
 	return nil
 }
 
