@@ -5,7 +5,9 @@
 //
 //	objects/<hex[:2]>/<hex>  the archives, 0444
 //	unpacked/<hex>/          their unpacked trees
-//	tmp/                     work in progress; emptied at Open
+//	tmp/<id>/, tmp/<id>.lock work in progress of each process using the
+//	                         directory (worktmp.go); a dead one's is
+//	                         removed at Open
 //
 // Nothing appears under objects/ or unpacked/ except by rename of a complete,
 // synced file or tree, so a crash leaves either nothing or the whole thing.
@@ -55,10 +57,11 @@ func newInfo(sum [32]byte, size int64) Info {
 	}
 }
 
-// Store is a content-addressed archive store rooted at one directory. One
-// process should use a directory at a time: Open clears tmp/.
+// Store is a content-addressed archive store rooted at one directory,
+// which several processes may share (worktmp.go).
 type Store struct {
-	objects, unpacked, tmp string
+	objects, unpacked, tmp string   // tmp: this Store's work directory
+	workLock               *os.File // held while tmp is this Store's
 	log                    *slog.Logger
 	limits                 archive.Limits
 
@@ -124,7 +127,7 @@ type op struct {
 }
 
 // Open opens (creating if needed) the store rooted at dir and removes
-// anything a crash left in its tmp directory.
+// what crashed processes left in its tmp directory.
 func Open(dir string, log *slog.Logger) (*Store, error) {
 	return OpenConfig(Config{Dir: dir, Logger: log})
 }
@@ -141,19 +144,19 @@ func OpenConfig(cfg Config) (*Store, error) {
 		limit:    cfg.CacheBytes,
 		objects:  filepath.Join(dir, "objects"),
 		unpacked: filepath.Join(dir, "unpacked"),
-		tmp:      filepath.Join(dir, "tmp"),
 		log:      log,
 		limits:   archive.DefaultLimits(),
 		busy:     map[string]*op{},
 		uploads:  map[string]*op{},
 		leases:   map[string]*lease{},
 	}
-	for _, d := range []string{s.objects, s.unpacked, s.tmp} {
+	root := filepath.Join(dir, "tmp")
+	for _, d := range []string{s.objects, s.unpacked, root} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("blobs: %w", err)
 		}
 	}
-	if err := s.sweep(); err != nil {
+	if err := s.claimWork(root); err != nil {
 		return nil, err
 	}
 	if s.remote != nil {
@@ -163,24 +166,6 @@ func OpenConfig(cfg Config) (*Store, error) {
 		s.evict()
 	}
 	return s, nil
-}
-
-// sweep removes everything under tmp/: partial uploads, half-unpacked trees
-// and trees half-way through deletion. None of it is referenced.
-func (s *Store) sweep() error {
-	ents, err := os.ReadDir(s.tmp)
-	if err != nil {
-		return fmt.Errorf("blobs: sweep: %w", err)
-	}
-	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(s.tmp, e.Name())); err != nil {
-			return fmt.Errorf("blobs: sweep: %w", err)
-		}
-	}
-	if len(ents) > 0 {
-		s.log.Info("removed leftovers of an interrupted run", "dir", s.tmp, "count", len(ents))
-	}
-	return nil
 }
 
 func validHex(h string) bool {
@@ -743,7 +728,8 @@ func (s *Store) removeLocal(h string) error {
 		if err != nil {
 			return fmt.Errorf("blobs: delete: %w", err)
 		}
-		if err := os.Rename(filepath.Join(s.unpacked, h), filepath.Join(trash, "t")); err != nil {
+		if err := os.Rename(filepath.Join(s.unpacked, h), filepath.Join(trash, "t")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// (Gone: another process sharing the directory deleted it.)
 			return fmt.Errorf("blobs: delete: %w", err)
 		}
 		if err := syncDir(s.unpacked); err != nil {
@@ -882,7 +868,10 @@ func (s *Store) unpack(ctx context.Context, h, final string) error {
 		return fmt.Errorf("blobs: unpack %s: %w", h, err)
 	}
 	if err := os.Rename(tree, final); err != nil {
-		return fmt.Errorf("blobs: unpack %s: %w", h, err)
+		if !isDir(final) {
+			return fmt.Errorf("blobs: unpack %s: %w", h, err)
+		}
+		// Another process sharing the directory unpacked it first.
 	}
 	if err := syncDir(s.unpacked); err != nil {
 		return fmt.Errorf("blobs: unpack %s: %w", h, err)

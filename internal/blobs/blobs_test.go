@@ -14,6 +14,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -60,11 +62,13 @@ func open(t testing.TB) (*Store, *countHandler, string) {
 	return s, h, dir
 }
 
+// listFiles lists the files under dir but the work directories' locks,
+// which live as long as their stores.
 func listFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil && !d.IsDir() && !(filepath.Base(filepath.Dir(p)) == "tmp" && strings.HasSuffix(p, lockSuffix)) {
 			out = append(out, p[len(dir)+1:])
 		}
 		return err
@@ -455,15 +459,66 @@ func TestOpenSweepsLeftovers(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(tmp, "unpack-1", "t", "sub", "ro"), []byte("x"), 0o444))
 	must(t, os.MkdirAll(filepath.Join(tmp, "del-9", "t"), 0o755))
 
+	// And a dead process's work directory, whose lock nobody holds.
+	must(t, os.MkdirAll(filepath.Join(tmp, "0123456789abcdef", "unpack-2", "t"), 0o755))
+	must(t, os.WriteFile(filepath.Join(tmp, "0123456789abcdef"+lockSuffix), nil, 0o600))
+	// The live store's work in progress stays.
+	mine := filepath.Join(s.tmp, "put-live")
+	must(t, os.WriteFile(mine, []byte("partial"), 0o600))
+
 	s2, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {
-		t.Fatalf("tmp after Open: %v %v", ents, err)
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	sort.Strings(got)
+	want := []string{filepath.Base(s.tmp), filepath.Base(s.tmp) + lockSuffix, filepath.Base(s2.tmp), filepath.Base(s2.tmp) + lockSuffix}
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("tmp after Open: %v, want the two live stores' work directories and locks %v", got, want)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("Open swept a live store's work: %v", err)
 	}
 	if !s2.Has(info.Hex) || !isDir(filepath.Join(dir, "unpacked", info.Hex)) {
 		t.Fatal("sweep removed committed data")
+	}
+}
+
+// TestSharedDirectory: stores of two processes on one directory (the
+// nodes of a cluster without S3) see each other's archives, and the one
+// that unpacks an archive second does not fail on the other's tree.
+func TestSharedDirectory(t *testing.T) {
+	ctx := context.Background()
+	a, _, dir := open(t)
+	b, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.PutBytes(ctx, archivetest.Zip(t, archivetest.File{Name: "f", Body: "shared"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Has(info.Hex) {
+		t.Fatal("b does not see a's archive")
+	}
+	// Both unpack at once: the second rename finds the first's tree.
+	final, err := a.Unpacked(ctx, info.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.unpack(ctx, info.Hex, final); err != nil {
+		t.Fatalf("unpacking what another process unpacked first: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(final, "f")); err != nil || string(got) != "shared" {
+		t.Fatalf("tree: %q %v", got, err)
 	}
 }
 

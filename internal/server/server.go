@@ -236,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	hot, err := hotReload(cfg)
 	if err != nil {
+		bl.Close()
 		st.Close()
 		return nil, err
 	}
@@ -526,6 +527,9 @@ func (s *Server) Close() error {
 	s.sandbox.Close(ctx)
 	s.fnCreds.Close() // after the environments' releases
 	s.logs.Close(ctx)
+	if err := s.blobs.Close(); err != nil {
+		s.log.Warn("close the code store", "err", err)
+	}
 	return s.store.Close()
 }
 

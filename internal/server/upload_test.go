@@ -103,9 +103,30 @@ func TestLargeZipUploads(t *testing.T) {
 	if n := objectCount(t, d.Dir); n != before {
 		t.Errorf("a refused upload left an object: %d objects, was %d", n, before)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(d.Dir, "blobs", "tmp")); len(ents) != 0 {
-		t.Errorf("temporary files left: %d", len(ents))
+	if n := workFiles(t, filepath.Join(d.Dir, "blobs", "tmp")); n != 0 {
+		t.Errorf("temporary files left: %d", n)
 	}
+}
+
+// workFiles counts what the work directories under the blobs' tmp hold
+// (each process using the directory has one, and its lock).
+func workFiles(t *testing.T, tmp string) int {
+	t.Helper()
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if e.IsDir() {
+			in, err := os.ReadDir(filepath.Join(tmp, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(in)
+		}
+	}
+	return n
 }
 
 // TestUpdateCodeOfAVersionIsRefusedFirst: code for a published version is
