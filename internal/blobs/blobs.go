@@ -218,6 +218,7 @@ func (s *Store) PutBytes(ctx context.Context, b []byte) (Info, error) {
 	if len(b) < concurrentHashMin {
 		sum = sha256.Sum256(b)
 		if h := hex.EncodeToString(sum[:]); s.keep(h) && s.stored(ctx, h) {
+			s.refreshed(h)
 			return newInfo(sum, int64(len(b))), nil
 		}
 	}
@@ -365,6 +366,7 @@ func (s *Store) commit(ctx context.Context, f *os.File, info Info) error {
 	if s.keep(h) && s.stored(ctx, h) {
 		discard(f)
 		s.touch(h)
+		s.refreshed(h)
 		return nil
 	}
 	if s.remote == nil {
@@ -470,9 +472,9 @@ func (s *Store) Open(h string) (*os.File, error) {
 	return s.OpenContext(context.Background(), h)
 }
 
-// List returns the digests of every stored archive (in the remote, when
-// there is one).
-func (s *Store) List() ([]string, error) {
+// List returns every stored archive (in the remote, when there is one),
+// with when it was stored.
+func (s *Store) List() ([]Listed, error) {
 	if s.remote != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 		defer cancel()
@@ -482,7 +484,7 @@ func (s *Store) List() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs: list: %w", err)
 	}
-	var out []string
+	var out []Listed
 	for _, sub := range subs {
 		if !sub.IsDir() {
 			continue
@@ -492,12 +494,41 @@ func (s *Store) List() ([]string, error) {
 			return nil, fmt.Errorf("blobs: list: %w", err)
 		}
 		for _, e := range ents {
-			if validHex(e.Name()) && e.Type().IsRegular() {
-				out = append(out, e.Name())
+			if !validHex(e.Name()) || !e.Type().IsRegular() {
+				continue
 			}
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("blobs: list: %w", err)
+			}
+			out = append(out, Listed{Hex: e.Name(), Modified: fi.ModTime()})
 		}
 	}
 	return out, nil
+}
+
+// Listed is one stored archive: its digest, and when it was last stored
+// (a Put of bytes already there counts, in a directory; in a remote, the
+// upload).
+type Listed struct {
+	Hex      string
+	Modified time.Time
+}
+
+// refreshed marks h, already in the directory, as stored now, so that a
+// collection of archives older than some age (a shared directory's, at
+// start) leaves it to the commit about to refer to it.
+func (s *Store) refreshed(h string) {
+	if s.remote != nil {
+		return // a remote's collection restores from this node's copy
+	}
+	now := time.Now()
+	if err := os.Chtimes(s.objectPath(h), now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("mark code archive stored again", "sha256", h, "err", err)
+	}
 }
 
 // Has reports whether the archive h is stored: in the local directory, or

@@ -27,7 +27,7 @@ type Remote interface {
 	// Delete removes h; removing what is not there succeeds.
 	Delete(ctx context.Context, h string) error
 	Exists(ctx context.Context, h string) (bool, error)
-	List(ctx context.Context) ([]string, error)
+	List(ctx context.Context) ([]Listed, error)
 }
 
 // Config configures OpenConfig.

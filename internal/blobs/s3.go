@@ -164,13 +164,13 @@ func (r *S3) Delete(ctx context.Context, h string) error {
 	return nil
 }
 
-// List returns the digests of every archive under the prefix.
-func (r *S3) List(ctx context.Context) ([]string, error) {
+// List returns every archive under the prefix, with when it was stored.
+func (r *S3) List(ctx context.Context) ([]Listed, error) {
 	var prefix *string
 	if r.prefix != "" {
 		prefix = aws.String(r.prefix + "/")
 	}
-	var out []string
+	var out []Listed
 	p := s3.NewListObjectsV2Paginator(r.c, &s3.ListObjectsV2Input{Bucket: &r.bucket, Prefix: prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -180,7 +180,7 @@ func (r *S3) List(ctx context.Context) ([]string, error) {
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
 			if h := path.Base(k); validHex(h) && k == r.key(h) {
-				out = append(out, h)
+				out = append(out, Listed{Hex: h, Modified: aws.ToTime(o.LastModified)})
 			}
 		}
 	}

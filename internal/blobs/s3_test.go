@@ -122,7 +122,7 @@ func TestS3Layout(t *testing.T) {
 	if _, err := s.Put(ctx, io.MultiReader(strings.NewReader("partial"), errReader{errors.New("boom")})); err == nil {
 		t.Fatal("failing reader accepted")
 	}
-	if list, err := s.List(); err != nil || len(list) != 1 || list[0] != info.Hex {
+	if list, err := s.List(); err != nil || len(list) != 1 || list[0].Hex != info.Hex {
 		t.Fatalf("List = %v, %v", list, err)
 	}
 	must(t, s.Delete(info.Hex))

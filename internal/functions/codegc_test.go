@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -85,4 +87,69 @@ func TestCollectRacesIntake(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCollectUnreferencedAge: two nodes share a store and one blobs
+// directory. Collecting at start leaves an archive nothing refers to while
+// it is younger than the age given (another node's commit may be about to
+// refer to it), collects it once older, and counts a Put of the same bytes
+// as storing it anew. What a function refers to stays, whatever its age.
+func TestCollectUnreferencedAge(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, "memory")
+	dir := t.TempDir()
+	node := func() (*Service, *blobs.Store) {
+		bl, err := blobs.Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(Config{Store: st, Blobs: bl, Transition: time.Nanosecond}), bl
+	}
+	a, abl := node()
+	b, bbl := node()
+	id := caller.Identity{Account: "123456789012", Region: "us-east-1"}
+	if _, err := a.Create(ctx, id, createReq(t, "kept"), nil); err != nil {
+		t.Fatal(err)
+	}
+	age := func(h string, d time.Duration) {
+		t.Helper()
+		at := time.Now().Add(-d)
+		if err := os.Chtimes(filepath.Join(dir, "objects", h[:2], h), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := bbl.List()
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List = %v, %v", all, err)
+	}
+	kept := all[0].Hex
+	age(kept, 3*time.Hour)
+	orphan, err := abl.PutBytes(ctx, []byte("an upload whose commit never came"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CollectUnreferenced(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !bbl.Has(orphan.Hex) || !bbl.Has(kept) {
+		t.Fatal("collected an archive younger than the age, or one a function refers to")
+	}
+	// Stored again by a's intake just before b looks: young again.
+	age(orphan.Hex, 2*time.Hour)
+	if _, err := abl.PutBytes(ctx, []byte("an upload whose commit never came")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CollectUnreferenced(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !bbl.Has(orphan.Hex) {
+		t.Fatal("collected an archive just stored again")
+	}
+	age(orphan.Hex, 2*time.Hour)
+	if err := b.CollectUnreferenced(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if bbl.Has(orphan.Hex) || !bbl.Has(kept) {
+		t.Fatalf("after collecting: orphan stored %v, function's archive stored %v; want false, true", bbl.Has(orphan.Hex), bbl.Has(kept))
+	}
 }

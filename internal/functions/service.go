@@ -251,17 +251,22 @@ func (s *Service) collect(hexes []string) {
 
 // CollectUnreferenced deletes the stored archives nothing refers to: those
 // a crash kept from being collected, after the commit that dropped their
-// last reference or while their deletion waited for environments to stop.
-func (s *Service) CollectUnreferenced(ctx context.Context) error {
+// last reference or while their deletion waited for environments to stop,
+// or between an upload and the commit that was to refer to it. Only
+// archives stored at least minAge ago are looked at: on a store shared by
+// several nodes, a younger one may be about to be referred to by a commit
+// in progress elsewhere.
+func (s *Service) CollectUnreferenced(ctx context.Context, minAge time.Duration) error {
 	all, err := s.cfg.Blobs.List()
 	if err != nil {
 		return err
 	}
+	before := time.Now().Add(-minAge)
 	var unused []string
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		for _, h := range all {
-			if !referenced(tx, h) {
-				unused = append(unused, h)
+		for _, l := range all {
+			if (minAge <= 0 || l.Modified.Before(before)) && !referenced(tx, l.Hex) {
+				unused = append(unused, l.Hex)
 			}
 		}
 		return nil

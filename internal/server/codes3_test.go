@@ -204,3 +204,48 @@ func TestCodeInS3Refused(t *testing.T) {
 
 // zip1MB is a zip of 1 MB of incompressible data; each call makes new
 // content, so no create is deduplicated.
+
+// TestOrphanCodeCollectedOnSharedStore: nodes on PostgreSQL and S3 collect
+// at start the archives in S3 no record refers to (an upload whose commit
+// a crash stopped) once they are older than OrphanCodeAge, and nothing a
+// function refers to.
+func TestOrphanCodeCollectedOnSharedStore(t *testing.T) {
+	url := testkit.Postgres(t)
+	endpoint, s3c := motoBucket(t, "code")
+	ctx := context.Background()
+	tune := func(age time.Duration) func(*server.Config) {
+		return func(c *server.Config) {
+			c.Isolation = "off"
+			c.Store = url
+			c.Blobs, c.S3Endpoint = "s3://code/orphans", endpoint
+			c.OrphanCodeAge = age
+		}
+	}
+	a := servertest.StartLambdad(t, t.TempDir(), tune(0))
+	ca := servertest.InvokeClient(a)
+	in := testkit.PyFunction(t, "orphan-kept", "def handler(e, c):\n    return 'kept'\n")
+	testkit.CreateActive(t, ca, in)
+	kept := sha256.Sum256(in.Code.ZipFile)
+	keptKey := "orphans/" + hex.EncodeToString(kept[:1]) + "/" + hex.EncodeToString(kept[:])
+	body := []byte("an upload whose commit never came")
+	sum := sha256.Sum256(body)
+	orphanKey := "orphans/" + hex.EncodeToString(sum[:1]) + "/" + hex.EncodeToString(sum[:])
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("code"), Key: aws.String(orphanKey), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(key string) bool {
+		_, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("code"), Key: aws.String(key)})
+		return err == nil
+	}
+	// A node for which it is old enough collects it, and only it (the
+	// unit test TestCollectUnreferencedAge covers younger ones).
+	time.Sleep(10 * time.Millisecond)
+	c := servertest.StartLambdad(t, t.TempDir(), tune(5*time.Millisecond))
+	testkit.Eventually(t, 10*time.Second, "the orphaned archive collected", func() bool { return !exists(orphanKey) })
+	if !exists(keptKey) {
+		t.Fatal("the function's archive was collected")
+	}
+	if got := string(testkit.Call(t, servertest.InvokeClient(c), "orphan-kept", "{}").Payload); got != `"kept"` {
+		t.Fatalf("invoke = %s", got)
+	}
+}

@@ -66,6 +66,11 @@ type Config struct {
 	// environments share (default: the host's).
 	ManagedScaleInterval time.Duration
 	ManagedMemoryMB      int
+	// OrphanCodeAge is how old an archive no record refers to must be
+	// for a node on a shared store to collect it at start (default an
+	// hour; tests shorten it): a younger one may belong to another node's
+	// commit in progress.
+	OrphanCodeAge time.Duration
 	// RetryBase is the first retry delay of failed Event invokes.
 	RetryBase time.Duration
 	// NodeID names this node in the leases it takes on shared work (node.go;
@@ -323,11 +328,10 @@ func New(cfg Config) (*Server, error) {
 	fs := functions.New(fcfg)
 	caps.SetUsers(fs)
 	watchStore(st, fs)
-	// On a shared store another node may have stored an archive whose
-	// function it has not committed yet: only a node with a store of its
-	// own can tell an unreferenced archive from one about to be used.
+	// With a store of its own, every archive nothing refers to is left
+	// over; on a shared store, Serve collects the old ones.
 	if cfg.Store == "" {
-		if err := fs.CollectUnreferenced(context.Background()); err != nil {
+		if err := fs.CollectUnreferenced(context.Background(), 0); err != nil {
 			log.Warn("collect unreferenced code", "err", err)
 		}
 	}
@@ -438,6 +442,21 @@ func (s *Server) startDataPlane(fs *functions.Service, caps *capacity.Service) e
 	return nil
 }
 
+// collectOrphanCode collects, on a shared store, the archives no record
+// refers to that were stored before OrphanCodeAge: an upload whose commit
+// a crash stopped, or a collection a crash interrupted. A younger one may
+// be another node's commit in progress. In the background: listing a
+// bucket must not hold up the start.
+func (s *Server) collectOrphanCode(ctx context.Context) {
+	age := s.cfg.OrphanCodeAge
+	if age <= 0 {
+		age = time.Hour
+	}
+	if err := s.functions.CollectUnreferenced(ctx, age); err != nil && ctx.Err() == nil {
+		s.log.Warn("collect unreferenced code", "err", err)
+	}
+}
+
 // Handler is the HTTP API. Durable executions' timers and replays start
 // with Serve (StartDurable), once functions can reach lambdad.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -451,6 +470,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer s.leave()
+	if s.cfg.Store != "" {
+		go s.collectOrphanCode(ctx)
+	}
 	// Durable executions resume once functions can reach this lambdad.
 	s.invoke.StartDurable()
 	// Provisioned environments come back up, with the endpoint set.
