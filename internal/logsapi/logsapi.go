@@ -208,7 +208,12 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 var groupPattern = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`)
 
 func validGroupName(member, name string) error {
-	if len(name) < 1 || len(name) > 512 || !groupPattern.MatchString(name) {
+	if len(name) > 512 {
+		// AWS's answer (LocalStack snapshot test_logs_groups:
+		// test_create_log_group_invalid_name_length, a name of 513 "a"s).
+		return invalid("Invalid LogGroup or LogStream, both must have length less than or equal to 512.")
+	}
+	if len(name) < 1 || !groupPattern.MatchString(name) {
 		// [?] wording of the model's constraint as InvalidParameterException.
 		return invalid("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+", name, member)
 	}
@@ -225,8 +230,12 @@ func required(member string) error {
 func groupOf(name, ident *string) (string, error) {
 	switch {
 	case name != nil && ident != nil:
-		// [?]
-		return "", invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+		// AWS's answer, a ValidationException (LocalStack snapshot
+		// test_logs_streams: test_describe_log_streams_with_log_group_identifier,
+		// DescribeLogStreams with both; GetLogEvents and FilterLogEvents share
+		// this check, their answers unrecorded).
+		return "", &Error{Type: "ValidationException", Status: http.StatusBadRequest,
+			Message: "LogGroup name and LogGroup ARN are mutually exclusive parameters."}
 	case name != nil:
 		return *name, nil
 	case ident != nil:
@@ -255,7 +264,9 @@ func storeErr(err error) error {
 	case errors.Is(err, logs.ErrGroupExists):
 		return &Error{Type: "ResourceAlreadyExistsException", Status: http.StatusBadRequest, Message: "The specified log group already exists"}
 	case errors.Is(err, logs.ErrToken):
-		// [?]
+		// AWS's answer (LocalStack snapshots test_logs_events:
+		// test_get_log_events_invalid_token and test_logs_filter_events:
+		// test_filter_log_events_unknown_token, nextToken "invalid-token").
 		return invalid("The specified nextToken is invalid.")
 	}
 	return err
@@ -266,7 +277,10 @@ func limitOf(l *int32, max int32, member string) (int, error) {
 		return 0, nil
 	}
 	if *l < 1 || *l > max {
-		// [?]
+		// Above max, AWS's answer (LocalStack snapshots test_logs_events:
+		// test_get_log_events_limit_validation and test_logs_filter_events:
+		// test_filter_log_events_limit_validation, limit 10001).
+		// [?] below 1.
 		return 0, invalid("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %d", *l, member, max)
 	}
 	return int(*l), nil

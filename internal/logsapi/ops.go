@@ -30,7 +30,8 @@ func afterToken(tok *string) (string, error) {
 
 func (h *Handler) describeLogGroups(ctx context.Context, id awsproto.Identity, in *ls.DescribeLogGroupsRequest) (*ls.DescribeLogGroupsResponse, error) {
 	if in.LogGroupNamePrefix != nil && in.LogGroupNamePattern != nil {
-		// [?]
+		// AWS's answer (LocalStack snapshot test_logs_groups:
+		// test_describe_log_groups_prefix_and_pattern_error).
 		return nil, invalid("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
 	}
 	limit, err := limitOf(in.Limit, 50, "limit")
@@ -220,8 +221,10 @@ func (h *Handler) filterLogEvents(ctx context.Context, id awsproto.Identity, in 
 	}
 	if in.FilterPattern != nil {
 		if len(*in.FilterPattern) > 1024 { // the model's FilterPattern max
-			// [?]
-			return nil, invalid("1 validation error detected: Value at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024")
+			// AWS's answer for the same member and shape in PutMetricFilter
+			// (LocalStack snapshot test_logs_metric_filters:
+			// test_put_metric_filter_invalid_filter_pattern): the value is quoted.
+			return nil, invalid("1 validation error detected: Value '%s' at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024", *in.FilterPattern)
 		}
 		p, err := logs.ParsePattern(*in.FilterPattern)
 		if err != nil {

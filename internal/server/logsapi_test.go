@@ -229,6 +229,15 @@ func TestLogsAPI(t *testing.T) {
 	testkit.APIErr(t, err, "ResourceAlreadyExistsException", 400, "The specified log group already exists")
 	_, err = lc.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: py, RetentionInDays: aws.Int32(2)})
 	testkit.APIErrPrefix(t, err, "InvalidParameterException", 400, "")
+	_, err = lc.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: py, LogStreamName: st.LogStreamName, NextToken: aws.String("invalid-token")})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, "The specified nextToken is invalid.")
+	_, err = lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: py, LogStreamNames: []string{aws.ToString(st.LogStreamName)}, Limit: aws.Int32(20), NextToken: aws.String("invalid-token")})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, "The specified nextToken is invalid.")
+	tooMany := "1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000"
+	_, err = lc.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: py, LogStreamName: st.LogStreamName, Limit: aws.Int32(10001)})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, tooMany)
+	_, err = lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: py, Limit: aws.Int32(10001)})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, tooMany)
 }
 
 // TestLogsAPIGroups: CreateLogGroup, retention policies, DeleteLogGroup.
@@ -268,6 +277,16 @@ func TestLogsAPIGroups(t *testing.T) {
 	testkit.APIErr(t, err, "ResourceNotFoundException", 400, "The specified log group does not exist.")
 	_, err = lc.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("bad name!")})
 	testkit.APIErrPrefix(t, err, "InvalidParameterException", 400, "1 validation error detected")
+	// AWS's answers, as LocalStack's snapshots of real AWS record them.
+	_, err = lc.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(strings.Repeat("a", 513))})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, "Invalid LogGroup or LogStream, both must have length less than or equal to 512.")
+	_, err = lc.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: g, LogGroupIdentifier: g})
+	testkit.APIErr(t, err, "ValidationException", 400, "LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+	_, err = lc.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: g, LogGroupNamePattern: g})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+	long := strings.Repeat("X", 1025)
+	_, err = lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: g, FilterPattern: aws.String(long)})
+	testkit.APIErr(t, err, "InvalidParameterException", 400, "1 validation error detected: Value '"+long+"' at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024")
 
 	// On the wire: JSON 1.1's error body, unsigned as lambdad allows
 	// without --credentials.
