@@ -79,6 +79,9 @@ func (h *Handler) describeLogGroups(ctx context.Context, id awsproto.Identity, i
 			StoredBytes:       ptr(g.StoredBytes),
 			LogGroupClass:     ptr(ls.LogGroupClassSTANDARD),
 			LogGroupArn:       ptr(groupARN(id, g.Name)),
+			// AWS answers it (LocalStack snapshot test_logs_groups:
+			// test_describe_log_groups_with_prefix); lambdad has none.
+			DeletionProtectionEnabled: ptr(false),
 		}
 		if g.RetentionDays > 0 {
 			lg.RetentionInDays = ptr(g.RetentionDays)
@@ -291,6 +294,15 @@ func (h *Handler) createLogGroup(ctx context.Context, id awsproto.Identity, in *
 	}
 	if in.LogGroupClass != nil && *in.LogGroupClass != ls.LogGroupClassSTANDARD {
 		return nil, invalid("lambdad keeps log groups of class STANDARD only") // [?]
+	}
+	// What lambdad would store without acting on it is refused.
+	switch {
+	case in.KmsKeyId != nil:
+		return nil, awsproto.NotImplemented("CreateLogGroup's kmsKeyId (lambdad does not encrypt logs with KMS keys)")
+	case len(in.Tags) > 0:
+		return nil, awsproto.NotImplemented("CreateLogGroup's tags (lambdad keeps no tags on log groups)")
+	case in.DeletionProtectionEnabled != nil && *in.DeletionProtectionEnabled:
+		return nil, awsproto.NotImplemented("CreateLogGroup's deletionProtectionEnabled (lambdad has no deletion protection)")
 	}
 	return &struct{}{}, storeErr(h.store.CreateGroup(ctx, logs.Key(id.Account, id.Region, *in.LogGroupName)))
 }

@@ -287,6 +287,23 @@ func TestLogsAPIGroups(t *testing.T) {
 	long := strings.Repeat("X", 1025)
 	_, err = lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: g, FilterPattern: aws.String(long)})
 	testkit.APIErr(t, err, "InvalidParameterException", 400, "1 validation error detected: Value '"+long+"' at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024")
+	// What lambdad would keep without acting on it is refused, and
+	// creates nothing.
+	for _, in := range []*cloudwatchlogs.CreateLogGroupInput{
+		{LogGroupName: aws.String("/refused"), KmsKeyId: aws.String("arn:aws:kms:us-east-1:000000000000:key/k")},
+		{LogGroupName: aws.String("/refused"), Tags: map[string]string{"team": "a"}},
+		{LogGroupName: aws.String("/refused"), DeletionProtectionEnabled: aws.Bool(true)},
+	} {
+		_, err = lc.CreateLogGroup(ctx, in)
+		testkit.APIErrPrefix(t, err, "NotImplementedException", 501, "CreateLogGroup's ")
+	}
+	if _, err := lc.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/unprotected"), DeletionProtectionEnabled: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = lc.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/")})
+	if err != nil || len(res.LogGroups) != 1 || aws.ToString(res.LogGroups[0].LogGroupName) != "/unprotected" || res.LogGroups[0].DeletionProtectionEnabled == nil || *res.LogGroups[0].DeletionProtectionEnabled {
+		t.Errorf("groups after the refusals: %+v, %v", res, err)
+	}
 
 	// On the wire: JSON 1.1's error body, unsigned as lambdad allows
 	// without --credentials.
