@@ -151,7 +151,7 @@ func (v *validation) String(path, s string, r *spec.Rule) {
 		v.fail(s, path, "Member must satisfy regular expression pattern: "+shownPattern(r))
 	}
 	if len(r.Enum) > 0 && !contains(r.Enum, s) {
-		v.fail(s, path, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
+		v.fail(s, path, "Member must satisfy enum value set: ["+strings.Join(shownEnum(r), ", ")+"]")
 	}
 }
 
@@ -202,7 +202,7 @@ func ruleText(r *spec.Rule) []string {
 		out = append(out, "Member must satisfy regular expression pattern: "+shownPattern(r))
 	}
 	if len(r.Enum) > 0 {
-		out = append(out, "Member must satisfy enum value set: ["+strings.Join(r.Enum, ", ")+"]")
+		out = append(out, "Member must satisfy enum value set: ["+strings.Join(shownEnum(r), ", ")+"]")
 	}
 	return out
 }
@@ -219,6 +219,21 @@ func shownPattern(r *spec.Rule) string {
 		return p
 	}
 	return r.Pattern
+}
+
+// shownEnums are enums whose values AWS's messages list in another order
+// than the published model: the starting position, as AWS answered
+// "invalid" (LocalStack snapshot test_lambda_api:
+// TestLambdaEventSourceMappings.test_create_event_source_validation).
+var shownEnums = map[string][]string{
+	"EventSourcePosition": {"LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"},
+}
+
+func shownEnum(r *spec.Rule) []string {
+	if e, ok := shownEnums[r.Shape]; ok {
+		return e
+	}
+	return r.Enum
 }
 
 // nullableMembers are list members whose constraint list in AWS's

@@ -298,3 +298,22 @@ func sdkEscape(s string) string {
 	}
 	return b.String()
 }
+
+// TestShownEnumsHoldTheModelsValues: an enum AWS lists in its own order
+// must still hold exactly the model's values.
+func TestShownEnumsHoldTheModelsValues(t *testing.T) {
+	model := map[string][]string{"EventSourcePosition": spec.EventSourcePositionValues()}
+	for shape, shown := range shownEnums {
+		want, ok := model[shape]
+		if !ok {
+			t.Errorf("%s: add the model's values to this test", shape)
+			continue
+		}
+		got, w := slices.Clone(shown), slices.Clone(want)
+		slices.Sort(got)
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
+			t.Errorf("%s: shown %v, the model has %v", shape, shown, want)
+		}
+	}
+}

@@ -193,15 +193,26 @@ func (s *Service) insert(ctx context.Context, m *mapping, enabled *bool, clash f
 	m.Enabled = enabled == nil || *enabled
 	m.State, m.SettleAt, m.LastModified = Creating, now.Add(s.cfg.Transition), now
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var conflict error
+		var conflict, lesser error
 		err := scan(tx, m.Account+"/"+m.Region+"/", "", func(o *mapping) bool {
-			if o.view(now).State != Deleting {
-				conflict = clash(o)
+			if o.view(now).State == Deleting {
+				return true
 			}
+			c := clash(o)
+			if l, ok := c.(lesserClash); ok {
+				if lesser == nil {
+					lesser = l.error
+				}
+				return true
+			}
+			conflict = c
 			return conflict == nil
 		})
 		if err != nil {
 			return err
+		}
+		if conflict == nil {
+			conflict = lesser
 		}
 		if conflict != nil {
 			return conflict
@@ -214,6 +225,10 @@ func (s *Service) insert(ctx context.Context, m *mapping, enabled *bool, clash f
 	s.run.changed(m.ref())
 	return s.wire(m, now), nil
 }
+
+// lesserClash is a conflict insert answers only when no other mapping
+// clashes with the new one otherwise.
+type lesserClash struct{ error }
 
 // function resolves FunctionName to the function it names, which must
 // exist and may not be tenant-isolated.

@@ -75,10 +75,16 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 	if len(in.Topics) == 0 {
 		return nil, fault.InvalidParameterf("Topics must be specified for Kafka event sources.") // [?]
 	}
-	if in.StartingPosition == nil {
+	// A self-managed mapping without a StartingPosition starts at
+	// TRIM_HORIZON: AWS's answer (LocalStack snapshot test_lambda_api:
+	// TestLambdaEventSourceMappings.test_create_event_source_self_managed).
+	k := &kafkaConf{Topic: in.Topics[0], Start: "TRIM_HORIZON"}
+	switch {
+	case in.StartingPosition != nil:
+		k.Start = *in.StartingPosition
+	case msk:
 		return nil, fault.InvalidParameterf("StartingPosition must be specified for Kafka event sources.") // [?]
 	}
-	k := &kafkaConf{Topic: in.Topics[0], Start: *in.StartingPosition}
 	switch {
 	case k.Start == "AT_TIMESTAMP" && in.StartingPositionTimestamp == nil:
 		return nil, fault.InvalidParameterf("StartingPositionTimestamp must be specified for AT_TIMESTAMP starting position.") // [?]
@@ -143,23 +149,41 @@ func (s *Service) createKafka(ctx context.Context, id caller.Identity, in *spec.
 		return nil, err
 	}
 	m.Function, m.FunctionName = fn, *in.FunctionName
+	// A duplicate is found before a consumer group in use: AWS answered a
+	// create whose group another mapping had with the duplicate of a
+	// third, whose brokers were some of the new one's (LocalStack snapshot
+	// test_lambda_api: TestLambdaEventSourceMappings.
+	// test_create_event_source_self_managed, "multiple-duplicate-source").
 	return s.insert(ctx, m, in.Enabled, func(o *mapping) error {
 		switch {
 		case o.Kafka == nil:
 			return nil
+		case o.Kafka.Topic == k.Topic && o.Function == m.Function && m.EventSourceARN != "" && o.EventSourceARN == m.EventSourceARN:
+			// AWS's words for MSK, as users quote them (aws-sam-cli
+			// issue 2308); the function as given [?].
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source arn (\"%s\"), function (\"%s\") and topics (\"%s\") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, k.Topic, o.UUID)
+		case o.Kafka.Topic == k.Topic && o.Function == m.Function && m.EventSourceARN == "" && o.EventSourceARN == "" && shareBroker(o.Kafka.Brokers, k.Brokers):
+			// AWS's answer, naming the new mapping's brokers and the
+			// function's ARN (the snapshot above, "duplicate-source").
+			// That one broker in common is enough is inferred from
+			// "multiple-duplicate-source" [?].
+			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\"%s\"), function (\"%s\"), topics (\"%s\") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.Function.ref().QualifiedARN(), k.Topic, o.UUID)
 		case o.Kafka.Group == k.Group:
 			// AWS: the group must be unique among Kafka event sources [?].
-			return fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)
-		case o.Kafka.Topic == k.Topic && o.EventSourceARN == m.EventSourceARN && slices.Equal(o.Kafka.Brokers, k.Brokers) && o.Function == m.Function:
-			if m.EventSourceARN != "" {
-				// AWS's words for MSK, as users quote them (aws-sam-cli
-				// issue 2308); the function as given [?].
-				return fault.Conflictf("EventSourceMapping", "An event source mapping with event source arn (\"%s\"), function (\"%s\") and topics (\"%s\") already exists. Please update or delete the existing mapping with UUID %s", m.EventSourceARN, m.FunctionName, k.Topic, o.UUID)
-			}
-			return fault.Conflictf("EventSourceMapping", "An event source mapping with event source (\" %s \"), function (\" %s \"), topics (\" %s \") already exists. Please update or delete the existing mapping with UUID %s", strings.Join(k.Brokers, ","), m.FunctionName, k.Topic, o.UUID) // [?]
+			return lesserClash{fault.Conflictf("EventSourceMapping", "An event source mapping with consumer group id %s already exists. Please update or delete the existing mapping with UUID %s", k.Group, o.UUID)}
 		}
 		return nil
 	})
+}
+
+// shareBroker tells whether two bootstrap server lists have one in common.
+func shareBroker(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // refuseNotKafka refuses, for Kafka, what only SQS, MQ or DocumentDB

@@ -316,7 +316,6 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		msg    string
 	}{
 		{"no topics", func(in *lambda.CreateEventSourceMappingInput) { in.Topics = nil }, ipv, 400, "Topics must be specified for Kafka event sources."},
-		{"no starting position", func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" }, ipv, 400, "StartingPosition must be specified for Kafka event sources."},
 		{"two topics", func(in *lambda.CreateEventSourceMappingInput) { in.Topics = []string{"ab", "cd"} }, "ValidationException", 400,
 			"1 validation error detected: Value '[ab, cd]' at 'topics' failed to satisfy constraint: Member must have length less than or equal to 1"},
 		{"batch size", func(in *lambda.CreateEventSourceMappingInput) { in.BatchSize = aws.Int32(10001) }, "ValidationException", 400,
@@ -356,12 +355,15 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		t.Fatalf("refusals created %v (%v)", l.EventSourceMappings, err)
 	}
 
+	// Without a starting position, TRIM_HORIZON; the group is the UUID
+	// (AWS's answer: LocalStack snapshot test_lambda_api:
+	// TestLambdaEventSourceMappings.test_create_event_source_self_managed).
 	in := base()
-	in.BatchSize = aws.Int32(3)
+	in.BatchSize, in.StartingPosition = aws.Int32(3), ""
 	out := e.mapping(in)
 	uuid := aws.ToString(out.UUID)
-	if aws.ToString(out.SelfManagedKafkaEventSourceConfig.ConsumerGroupId) != uuid {
-		t.Fatalf("default group: %+v", out.SelfManagedKafkaEventSourceConfig)
+	if aws.ToString(out.SelfManagedKafkaEventSourceConfig.ConsumerGroupId) != uuid || out.StartingPosition != ltypes.EventSourcePositionTrimHorizon {
+		t.Fatalf("defaults: %s %+v", out.StartingPosition, out.SelfManagedKafkaEventSourceConfig)
 	}
 	var got []string
 	var sizes []int
@@ -398,12 +400,38 @@ func TestESMKafkaGroupBatchRefusals(t *testing.T) {
 		t.Fatalf("after refused updates: %+v", got2)
 	}
 
-	// The same group again is refused [?].
+	// The same group again, on another topic, is refused [?].
 	in = base()
+	in.Topics = []string{"other"}
 	in.SelfManagedKafkaEventSourceConfig = &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String(uuid)}
 	_, err = e.c.CreateEventSourceMapping(ctx, in)
 	testkit.APIErr(t, err, "ResourceConflictException", 409,
 		"An event source mapping with consumer group id "+uuid+" already exists. Please update or delete the existing mapping with UUID "+uuid)
+
+	// A duplicate (function, topic, a broker in common) is refused in
+	// AWS's words, naming the new brokers and the function's ARN, before
+	// a group in use (the snapshot above: "duplicate-source",
+	// "multiple-duplicate-source").
+	fnARN := aws.ToString(out.FunctionArn)
+	dup := func(brokers []string) string {
+		return `An event source mapping with event source ("` + strings.Join(brokers, ",") + `"), function ("` + fnARN +
+			`"), topics ("events") already exists. Please update or delete the existing mapping with UUID ` + uuid
+	}
+	_, err = e.c.CreateEventSourceMapping(ctx, base())
+	testkit.APIErr(t, err, "ResourceConflictException", 409, dup(brokers))
+	other := e.mapping(&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-kafka2"),
+		SelfManagedEventSource: &ltypes.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": brokers}},
+		Topics:                 []string{"events_2"}, StartingPosition: ltypes.EventSourcePositionLatest,
+		SelfManagedKafkaEventSourceConfig: &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("random_id")}})
+	in = base()
+	more := append(slices.Clone(brokers), "127.0.0.1:1")
+	in.SelfManagedEventSource.Endpoints["KAFKA_BOOTSTRAP_SERVERS"] = more
+	in.SelfManagedKafkaEventSourceConfig = &ltypes.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("random_id")}
+	_, err = e.c.CreateEventSourceMapping(ctx, in)
+	testkit.APIErr(t, err, "ResourceConflictException", 409, dup(more))
+	if _, err := e.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: other.UUID}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A Node function on two mappings of one topic: LATEST skips what was

@@ -449,6 +449,9 @@ func TestESMStreamRefusals(t *testing.T) {
 		{"no stream", "InvalidParameterValueException", "Stream not found: " + missing, base(func(in *lambda.CreateEventSourceMappingInput) { in.EventSourceArn = aws.String(missing) })},
 		{"no function", "InvalidParameterValueException", "Function does not exist", base(func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") })},
 		{"no position", "InvalidParameterValueException", "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" })},
+		// AWS's answer (LocalStack snapshot test_lambda_api:
+		// TestLambdaEventSourceMappings.test_create_event_source_validation_kinesis).
+		{"invalid position", "ValidationException", "1 validation error detected: Value 'invalid' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]", base(func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "invalid" })},
 		{"ddb at timestamp", "InvalidParameterValueException", "Unsupported starting position for arn type: " + ddbARN, base(func(in *lambda.CreateEventSourceMappingInput) {
 			in.EventSourceArn, in.StartingPosition, in.StartingPositionTimestamp = aws.String(ddbARN), ltypes.EventSourcePositionAtTimestamp, aws.Time(time.Now())
 		})},
