@@ -154,7 +154,9 @@ type Update struct {
 }
 
 func notFound(r Ref) error {
-	// [?] AWS's wording for a missing capacity provider is not documented.
+	// AWS's answer (LocalStack snapshot test_lambda_api:
+	// TestLambdaTag.test_tag_exceptions[capacity_provider], for TagResource,
+	// UntagResource and ListTags on a provider that does not exist).
 	return fault.NotFoundf("CapacityProvider", "Capacity provider not found: %s", r.ARN())
 }
 

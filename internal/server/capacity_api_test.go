@@ -103,6 +103,12 @@ func TestCapacityProviderLifecycle(t *testing.T) {
 	if len(tags.Tags) != 1 || tags.Tags["env"] != "x" {
 		t.Fatalf("tags after tag/untag = %v", tags.Tags)
 	}
+	// AWS's answers (LocalStack snapshot test_lambda_api:
+	// TestLambdaTag.test_tag_exceptions[capacity_provider]).
+	_, err = c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(cpARN("nope")), Tags: map[string]string{"A": "B"}})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
+	_, err = c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(cpARN("nope")), TagKeys: []string{"A"}})
+	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
 	_, err = c.ListTags(ctx, &lambda.ListTagsInput{Resource: aws.String(cpARN("nope"))})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
 
