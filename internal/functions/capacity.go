@@ -59,6 +59,11 @@ func (s *Service) checkManagedInstances(tx store.Tx, ref Ref, c *spec.FunctionCo
 	if c.Runtime != nil && !managedInstancesRuntime(*c.Runtime) {
 		return fault.InvalidParameterf("Runtime %s is not supported for functions that use a capacity provider. Use java21, python3.13, nodejs22.x, dotnet8, provided.al2023 or a later version of these.", *c.Runtime) // [?]
 	}
+	if c.MemorySize != nil && *c.MemorySize < 2048 {
+		// AWS's answer, as a user quoted it after Terraform met it
+		// (nsb413/kiro-lambda-managed-instance, LESSONS_LEARNED.md).
+		return fault.New(fault.Invalid, "Lambda Managed Instance functions must have memory size greater than or equal to 2048")
+	}
 	if min := managedMinMemoryMB(c); c.MemorySize != nil && *c.MemorySize < min {
 		return fault.InvalidParameterf("MemorySize %d MB is less than the %d MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).", *c.MemorySize, min) // [?]
 	}

@@ -91,7 +91,7 @@ func TestManagedInstancesRules(t *testing.T) {
 	// At least 2 GB and one vCPU's worth of memory.
 	in.MemorySize = i32(1024)
 	_, err = f.s.Create(f.ctx, f.id, in, nil)
-	wantFault(t, "memory", err, fault.InvalidParameter, "", "MemorySize 1024 MB is less than the 2048 MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).")
+	wantFault(t, "memory", err, fault.Invalid, "", "Lambda Managed Instance functions must have memory size greater than or equal to 2048")
 	in.MemorySize = i32(2048)
 	ratio := 4.0
 	in.CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.ExecutionEnvironmentMemoryGiBPerVCpu = &ratio

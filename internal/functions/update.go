@@ -169,6 +169,12 @@ func (s *Service) UpdateConfiguration(ctx context.Context, ref Ref, in *spec.Upd
 			c.SnapStart = snapStartOf(in.SnapStart)
 		}
 		if in.CapacityProviderConfig != nil {
+			if managedInstances(c) == nil {
+				// A function made without a capacity provider keeps none:
+				// AWS's answer, as a user quoted it after Terraform met it
+				// (nsb413/kiro-lambda-managed-instance, LESSONS_LEARNED.md).
+				return fault.InvalidParameterf("CapacityProviderConfig isn't supported for Lambda Default functions")
+			}
 			c.CapacityProviderConfig = in.CapacityProviderConfig
 		}
 		if in.DurableConfig != nil {

@@ -204,7 +204,7 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	in.Runtime = types.RuntimePython313
 	in.MemorySize = aws.Int32(1024)
 	_, err = c.CreateFunction(ctx, in)
-	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "MemorySize 1024 MB is less than the 2048 MB a function that uses a capacity provider needs (2 GB and 1 vCPU at least).")
+	testkit.APIErr(t, err, "ValidationException", 400, "Lambda Managed Instance functions must have memory size greater than or equal to 2048")
 	in.MemorySize = nil
 	// SnapStart does not run on managed instances.
 	in.CapacityProviderConfig = lmiConfig(cpARN("pool"))
@@ -274,6 +274,12 @@ func TestFunctionsOnCapacityProvider(t *testing.T) {
 	}
 	if got := list("other"); len(got) != 0 {
 		t.Fatalf("other: %v", got)
+	}
+	// A function made without a provider cannot be moved onto one.
+	_, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("plain"), CapacityProviderConfig: lmiConfig(cpARN("other"))})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "CapacityProviderConfig isn't supported for Lambda Default functions")
+	if got := list("other"); len(got) != 0 {
+		t.Fatalf("other after a refused update: %v", got)
 	}
 	_, err = c.ListFunctionVersionsByCapacityProvider(ctx, &lambda.ListFunctionVersionsByCapacityProviderInput{CapacityProviderName: aws.String("missing")})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("missing"))
