@@ -105,7 +105,8 @@ func (h *Handler) registerDurable() {
 		if !ownExecution(id, arn) {
 			return nil, durable.ExecutionNotFound(arn)
 		}
-		// [?] IncludeExecutionData's default: true, as [SPEC] says.
+		// IncludeExecutionData defaults to true: "The default is true." (the
+		// model's documentation of the member, and the API reference).
 		evs, next, err := d.History(ctx, arn, in.IncludeExecutionData == nil || *in.IncludeExecutionData,
 			deref(in.Marker), int(deref32(in.MaxItems)), in.ReverseOrder != nil && *in.ReverseOrder)
 		if err != nil {

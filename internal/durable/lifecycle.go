@@ -364,8 +364,12 @@ func dueBound(now time.Time) string {
 // fire applies one timer of the execution.
 func (t *txn) fire(kind string) (bool, error) {
 	if kind == timerTimeout {
-		// [?] the error AWS gives a timed-out execution.
-		return false, t.close(TimedOut, nil, &ErrorObject{Type: ptr("TimedOut"), Message: ptr("Durable execution timed out.")})
+		// No error: on AWS an ExecutionTimedOut event carries no error
+		// details (AWS's maintainers, aws-durable-execution-sdk-js#361,
+		// seen with the cloud test runner), and the model leaves
+		// ExecutionTimedOutDetails.Error optional where the failed and
+		// stopped details require it.
+		return false, t.close(TimedOut, nil, nil)
 	}
 	var prefix string
 	for _, p := range []string{timerWait, timerRetry, timerCallback, timerHeartbeat} {
@@ -393,10 +397,16 @@ func (t *txn) fire(kind string) (bool, error) {
 		if op.Status != OpStarted {
 			return false, nil
 		}
-		// [?] the error of a timed-out callback.
-		e := &ErrorObject{Type: ptr("Callback.Timeout"), Message: ptr("Callback timed out.")}
+		// AWS's error types: Callback.Timeout, and Callback.Heartbeat for a
+		// missed heartbeat (aws-durable-execution-conformance-tests,
+		// callback/4-3 and 4-4, run against AWS); its messages "Callback
+		// timed out" and "Callback timed out on heartbeat" (the JS SDK's
+		// create-callback-timeout example test, which its integration run
+		// checks against AWS, and whose wait-for-callback-timeout test notes
+		// that the cloud answers "Callback timed out").
+		e := &ErrorObject{Type: ptr("Callback.Timeout"), Message: ptr("Callback timed out")}
 		if prefix == timerHeartbeat {
-			e.Message = ptr("Callback heartbeat timed out.")
+			e.Type, e.Message = ptr("Callback.Heartbeat"), ptr("Callback timed out on heartbeat")
 		}
 		op.Status, op.Ended, op.Callback.Error = OpTimedOut, t.now, e
 		if err = t.cancelCallbackTimers(op.ID); err == nil {

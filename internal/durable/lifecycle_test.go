@@ -260,8 +260,32 @@ func TestCallbacks(t *testing.T) {
 	if wake, _ := e.s.Fire(ctx, e.now); len(wake) != 1 {
 		t.Fatal("heartbeat timeout did not wake")
 	}
-	if op := r.op("hb"); op.Status != OpTimedOut || op.Callback.Error == nil {
-		t.Fatalf("%+v", op)
+	// AWS's error of a missed heartbeat (lifecycle.go fire).
+	if op := r.op("hb"); op.Status != OpTimedOut || op.Callback.Error == nil ||
+		str(op.Callback.Error.Type) != "Callback.Heartbeat" || str(op.Callback.Error.Message) != "Callback timed out on heartbeat" {
+		t.Fatalf("%+v %+v", op, op.Callback.Error)
+	}
+	// A callback's own timeout: AWS's Callback.Timeout.
+	r.reinvoke()
+	r.mustCP(with(up("slow", TypeCallback, ActionStart), func(u *spec.OperationUpdate) {
+		u.CallbackOptions = &spec.CallbackOptions{TimeoutSeconds: ptr(int32(3))}
+	}))
+	r.finish(`{"Status":"PENDING"}`)
+	e.now = e.now.Add(3 * time.Second)
+	if wake, _ := e.s.Fire(ctx, e.now); len(wake) != 1 {
+		t.Fatal("callback timeout did not wake")
+	}
+	if op := r.op("slow"); op.Status != OpTimedOut || op.Callback.Error == nil ||
+		str(op.Callback.Error.Type) != "Callback.Timeout" || str(op.Callback.Error.Message) != "Callback timed out" {
+		t.Fatalf("%+v %+v", op, op.Callback.Error)
+	}
+	evs, _, err := e.s.History(ctx, r.arn, true, "", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := SpecEvent(&evs[0]); ev.CallbackTimedOutDetails == nil || ev.CallbackTimedOutDetails.Error.Payload == nil ||
+		str(ev.CallbackTimedOutDetails.Error.Payload.ErrorType) != "Callback.Timeout" {
+		t.Fatalf("last event %+v", ev)
 	}
 	wantFault(t, e.s.CallbackHeartbeat(ctx, hb), fault.CallbackTimeout, msgCallbackClosed)
 	// A callback of a finished execution.
@@ -282,14 +306,25 @@ func TestExecutionTimeoutAndStop(t *testing.T) {
 	if wake, err := e.s.Fire(ctx, e.now); err != nil || len(wake) != 0 {
 		t.Fatalf("timeout woke %v %v", wake, err)
 	}
+	// No error, as AWS records a timeout (lifecycle.go fire).
 	ex := r.exec()
-	if ex.Status != TimedOut || !ex.Ended.Equal(e.now) {
+	if ex.Status != TimedOut || !ex.Ended.Equal(e.now) || ex.Error != nil {
 		t.Fatalf("%+v", ex)
+	}
+	if got := SpecExecution(ex, true); got.Error != nil {
+		t.Fatalf("GetDurableExecution's error %+v", got.Error)
+	}
+	evs, _, err := e.s.History(ctx, r.arn, true, "", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := SpecEvent(&evs[0]); ev.ExecutionTimedOutDetails == nil || ev.ExecutionTimedOutDetails.Error != nil {
+		t.Fatalf("last event %+v", ev)
 	}
 	if _, ok, _ := e.s.NextDue(ctx); ok {
 		t.Fatal("the wait's timer outlived the execution")
 	}
-	_, err := e.s.BeginInvocation(ctx, r.arn)
+	_, err = e.s.BeginInvocation(ctx, r.arn)
 	wantFault(t, err, fault.Conflict, "Durable execution "+r.arn+" has already ended.")
 
 	s := e.run("b")

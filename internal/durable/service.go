@@ -311,7 +311,11 @@ func (t *txn) close(status string, result *string, e *ErrorObject) error {
 // Pagination.
 
 // DefaultPageSize is the page size of durable reads when MaxItems is 0 or
-// absent [?] (SPEC said 100), and MaxPageSize their bound [M].
+// absent, and MaxPageSize their bound: the model's documentation of
+// MaxItems for GetDurableExecutionState and GetDurableExecutionHistory ("The
+// default is 100 and the maximum allowed is 1000. A value of 0 uses the
+// default.") and ListDurableExecutionsByFunction ("Default is 100."), as the
+// API reference repeats it.
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000

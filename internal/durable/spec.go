@@ -173,7 +173,12 @@ func SpecEvent(ev *Event) spec.Event {
 	case EvExecutionFailed:
 		e.ExecutionFailedDetails = &spec.ExecutionFailedDetails{Error: evError(ev.Error)}
 	case EvExecutionTimedOut:
-		e.ExecutionTimedOutDetails = &spec.ExecutionTimedOutDetails{Error: evError(ev.Error)}
+		// Without an error, as AWS records a timeout (lifecycle.go fire);
+		// the model makes it optional, unlike the failed and stopped details.
+		e.ExecutionTimedOutDetails = &spec.ExecutionTimedOutDetails{}
+		if ev.Error != nil {
+			e.ExecutionTimedOutDetails.Error = evError(ev.Error)
+		}
 	case EvExecutionStopped:
 		e.ExecutionStoppedDetails = &spec.ExecutionStoppedDetails{Error: evError(ev.Error)}
 	case EvContextStarted:

@@ -180,8 +180,8 @@ func syncAnswer(ex *durable.Execution) ([]byte, string) {
 		doc.ErrorType, doc.ErrorMessage = "Sandbox.Timedout", "The synchronous invocation of the durable execution timed out; the execution continues."
 	case e != nil:
 		doc.ErrorType, doc.ErrorMessage, doc.StackTrace = deref(e.Type), deref(e.Message), e.StackTrace
-	default:
-		doc.ErrorType, doc.ErrorMessage = ex.Status, "Durable execution "+strings.ToLower(ex.Status)+"."
+	default: // a timeout, which has no error (durable's fire)
+		doc.ErrorType, doc.ErrorMessage = ex.Status, "Durable execution "+strings.ToLower(strings.ReplaceAll(ex.Status, "_", " "))+"."
 	}
 	b, _ := json.Marshal(doc)
 	return b, "Unhandled"

@@ -40,6 +40,11 @@ func TestSyncAnswer(t *testing.T) {
 	if string(p) != `{"errorType":"Refused","errorMessage":"no"}` || fe != "Unhandled" {
 		t.Errorf("failed: %s %q", p, fe)
 	}
+	// A timed-out execution has no error (as on AWS): its status speaks.
+	p, fe = syncAnswer(&durable.Execution{Status: durable.TimedOut})
+	if string(p) != `{"errorType":"TIMED_OUT","errorMessage":"Durable execution timed out."}` || fe != "Unhandled" {
+		t.Errorf("timed out: %s %q", p, fe)
+	}
 }
 
 func TestSyncWait(t *testing.T) {

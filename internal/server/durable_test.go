@@ -535,9 +535,17 @@ func TestDurableFailuresAndTimeouts(t *testing.T) {
 	if !strings.Contains(aws.ToString(got.Result), "timedOut") {
 		t.Errorf("heartbeat timeout reached the handler as %s", aws.ToString(got.Result))
 	}
+	// A missed heartbeat's error is AWS's (durable's fire).
 	timedOut := false
 	for _, e := range history(t, c, silent) {
-		timedOut = timedOut || e.EventType == types.EventTypeCallbackTimedOut
+		if e.EventType != types.EventTypeCallbackTimedOut {
+			continue
+		}
+		timedOut = true
+		if d := e.CallbackTimedOutDetails; d == nil || d.Error == nil || d.Error.Payload == nil ||
+			aws.ToString(d.Error.Payload.ErrorType) != "Callback.Heartbeat" || aws.ToString(d.Error.Payload.ErrorMessage) != "Callback timed out on heartbeat" {
+			t.Errorf("CallbackTimedOut details %+v", d)
+		}
 	}
 	if !timedOut {
 		t.Errorf("no CallbackTimedOut event: %v", eventTypes(history(t, c, silent)))
@@ -560,5 +568,13 @@ func TestDurableFailuresAndTimeouts(t *testing.T) {
 	got = waitStatus(t, c, aws.ToString(res.DurableExecutionArn), types.ExecutionStatusTimedOut, 15*time.Second)
 	if got.EndTimestamp == nil || got.EndTimestamp.Sub(*got.StartTimestamp) < 2*time.Second {
 		t.Errorf("timed out execution: %v to %v", got.StartTimestamp, got.EndTimestamp)
+	}
+	// Without an error, as on AWS (durable's fire).
+	if got.Error != nil {
+		t.Errorf("timed out execution's error %+v", got.Error)
+	}
+	evs := history(t, c, aws.ToString(res.DurableExecutionArn))
+	if last := evs[len(evs)-1]; last.EventType != types.EventTypeExecutionTimedOut || last.ExecutionTimedOutDetails == nil || last.ExecutionTimedOutDetails.Error != nil {
+		t.Errorf("last event %s %+v", last.EventType, last.ExecutionTimedOutDetails)
 	}
 }
