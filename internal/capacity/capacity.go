@@ -153,6 +153,17 @@ type Update struct {
 	Logging       *Logging
 }
 
+// autoWithoutPolicies refuses target tracking policies in ScalingMode
+// Auto, where lambdad (as AWS) would not use them: AWS's answer, as a user
+// quoted it after Terraform met it (nsb413/kiro-lambda-managed-instance,
+// LESSONS_LEARNED.md).
+func autoWithoutPolicies(sc *Scaling) error {
+	if sc.ScalingMode == "Auto" && len(sc.Policies) > 0 {
+		return fault.InvalidParameterf("A scaling policy can't be specified when the scalingMode is set to Auto")
+	}
+	return nil
+}
+
 func notFound(r Ref) error {
 	// AWS's answer (LocalStack snapshot test_lambda_api:
 	// TestLambdaTag.test_tag_exceptions[capacity_provider], for TagResource,
@@ -213,6 +224,9 @@ func (s *Service) Create(ctx context.Context, r Ref, p Provider) (*Provider, err
 		// AWS shows Auto when none was asked for.
 		p.Scaling.ScalingMode = "Auto"
 	}
+	if err := autoWithoutPolicies(p.Scaling); err != nil {
+		return nil, err
+	}
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		if tx.Get(bucket, r.key()) != nil {
 			// [?] AWS's wording for a duplicate capacity provider.
@@ -266,7 +280,10 @@ func (s *Service) Update(ctx context.Context, r Ref, u Update) (*Provider, error
 			if sc.ScalingMode == "" {
 				sc.ScalingMode = p.Scaling.ScalingMode
 			}
-			if sc.Policies == nil && p.Scaling != nil {
+			if err := autoWithoutPolicies(&sc); err != nil {
+				return err
+			}
+			if sc.Policies == nil && p.Scaling != nil && sc.ScalingMode != "Auto" {
 				sc.Policies = p.Scaling.Policies
 			}
 			p.Scaling = &sc

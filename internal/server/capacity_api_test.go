@@ -40,16 +40,21 @@ func TestCapacityProviderLifecycle(t *testing.T) {
 	_, c := servertest.NewEnv(t, servertest.FastTransition)
 	ctx := context.Background()
 	raw := &testkit.RawStatus{}
-	out, err := c.CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{
-		CapacityProviderName: aws.String("cp1"),
-		VpcConfig:            &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1", "subnet-2"}, SecurityGroupIds: []string{"sg-1"}},
-		PermissionsConfig:    &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::123456789012:role/op")},
-		InstanceRequirements: &types.InstanceRequirements{Architectures: []types.Architecture{types.ArchitectureArm64}},
-		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(30),
-			ScalingPolicies: []types.TargetTrackingScalingPolicy{{PredefinedMetricType: types.CapacityProviderPredefinedMetricTypeLambdaCapacityProviderAverageCPUUtilization, TargetValue: aws.Float64(60)}}},
-		KmsKeyArn: aws.String("arn:aws:kms:us-east-1:123456789012:key/k"),
-		Tags:      map[string]string{"team": "a"},
-	}, raw.Option())
+	policies := []types.TargetTrackingScalingPolicy{{PredefinedMetricType: types.CapacityProviderPredefinedMetricTypeLambdaCapacityProviderAverageCPUUtilization, TargetValue: aws.Float64(60)}}
+	in := &lambda.CreateCapacityProviderInput{
+		CapacityProviderName:          aws.String("cp1"),
+		VpcConfig:                     &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1", "subnet-2"}, SecurityGroupIds: []string{"sg-1"}},
+		PermissionsConfig:             &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::123456789012:role/op")},
+		InstanceRequirements:          &types.InstanceRequirements{Architectures: []types.Architecture{types.ArchitectureArm64}},
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(30), ScalingPolicies: policies},
+		KmsKeyArn:                     aws.String("arn:aws:kms:us-east-1:123456789012:key/k"),
+		Tags:                          map[string]string{"team": "a"},
+	}
+	// Policies are Manual mode's: in Auto (the default) AWS refuses them.
+	_, err := c.CreateCapacityProvider(ctx, in)
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "A scaling policy can't be specified when the scalingMode is set to Auto")
+	in.CapacityProviderScalingConfig.ScalingPolicies = nil
+	out, err := c.CreateCapacityProvider(ctx, in, raw.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +84,21 @@ func TestCapacityProviderLifecycle(t *testing.T) {
 
 	// Update changes scaling, keeps the rest.
 	up, err := c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
-		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(64), ScalingMode: types.CapacityProviderScalingModeManual}}, raw.Option())
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{MaxVCpuCount: aws.Int32(64), ScalingMode: types.CapacityProviderScalingModeManual, ScalingPolicies: policies}}, raw.Option())
 	if err != nil || raw.Code != 202 || aws.ToInt32(up.CapacityProvider.CapacityProviderScalingConfig.MaxVCpuCount) != 64 ||
 		up.CapacityProvider.CapacityProviderScalingConfig.ScalingMode != types.CapacityProviderScalingModeManual ||
 		len(up.CapacityProvider.CapacityProviderScalingConfig.ScalingPolicies) != 1 || aws.ToString(up.CapacityProvider.KmsKeyArn) == "" {
 		t.Fatalf("UpdateCapacityProvider = %v %+v", err, up)
+	}
+	_, err = c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{ScalingMode: types.CapacityProviderScalingModeAuto, ScalingPolicies: policies}})
+	testkit.APIErr(t, err, "InvalidParameterValueException", 400, "A scaling policy can't be specified when the scalingMode is set to Auto")
+	// Back to Auto: the Manual policies go with it.
+	up, err = c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("cp1"),
+		CapacityProviderScalingConfig: &types.CapacityProviderScalingConfig{ScalingMode: types.CapacityProviderScalingModeAuto}})
+	if err != nil || up.CapacityProvider.CapacityProviderScalingConfig.ScalingMode != types.CapacityProviderScalingModeAuto ||
+		len(up.CapacityProvider.CapacityProviderScalingConfig.ScalingPolicies) != 0 || aws.ToInt32(up.CapacityProvider.CapacityProviderScalingConfig.MaxVCpuCount) != 64 {
+		t.Fatalf("UpdateCapacityProvider to Auto = %v %+v", err, up)
 	}
 	_, err = c.UpdateCapacityProvider(ctx, &lambda.UpdateCapacityProviderInput{CapacityProviderName: aws.String("nope")})
 	testkit.APIErr(t, err, "ResourceNotFoundException", 404, "Capacity provider not found: "+cpARN("nope"))
