@@ -127,8 +127,13 @@ func (h *Handler) registerDurable() {
 		if err != nil {
 			return nil, err
 		}
+		// Newest first unless ReverseOrder ("Set to true to return results
+		// in chronological order (oldest first). Default is false.", the
+		// model's documentation); without a Qualifier, $LATEST's ("If not
+		// specified, lists executions for the $LATEST version.").
 		q := durable.ListInput{FunctionARN: ref.ARN(), Name: deref(in.DurableExecutionName), Statuses: in.Statuses,
-			Reverse: in.ReverseOrder != nil && *in.ReverseOrder, Marker: deref(in.Marker), MaxItems: int(deref32(in.MaxItems))}
+			OldestFirst: in.ReverseOrder != nil && *in.ReverseOrder, Marker: deref(in.Marker), MaxItems: int(deref32(in.MaxItems)),
+			Version: functions.Latest}
 		if ref.Qualifier != "" {
 			// An alias lists the executions of the version it points to [?].
 			q.Version = deref(cfg.Version)

@@ -227,13 +227,13 @@ type ListInput struct {
 	Statuses      []string
 	StartedAfter  time.Time
 	StartedBefore time.Time
-	Reverse       bool
+	OldestFirst   bool
 	Marker        string
 	MaxItems      int
 }
 
-// ListByFunction is ListDurableExecutionsByFunction, in start order (newest
-// first when Reverse).
+// ListByFunction is ListDurableExecutionsByFunction, newest first (oldest
+// first when OldestFirst).
 func (s *Service) ListByFunction(ctx context.Context, in ListInput) ([]Execution, *string, error) {
 	after, err := decodeMarker(in.Marker)
 	if err != nil {
@@ -244,7 +244,7 @@ func (s *Service) ListByFunction(ctx context.Context, in ListInput) ([]Execution
 	var out []Execution
 	var next *string
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {
-		// Keys are small; reverse order reads them all, as the store scans
+		// Keys are small; newest first reads them all, as the store scans
 		// forward only.
 		var keys []string
 		if err := tx.Scan(bByFn, prefix, "", func(k string, _ []byte) bool {
@@ -253,7 +253,7 @@ func (s *Service) ListByFunction(ctx context.Context, in ListInput) ([]Execution
 		}); err != nil {
 			return err
 		}
-		if in.Reverse {
+		if !in.OldestFirst {
 			slices.Reverse(keys)
 		}
 		if after != "" {

@@ -169,13 +169,14 @@ func TestListByFunction(t *testing.T) {
 		}
 	}
 	all := append(append([]string(nil), arns...), v2.Execution.ARN)
-	if got := list(ListInput{MaxItems: 2}); !reflect.DeepEqual(got, all) {
-		t.Fatalf("all %v", got)
+	if got := list(ListInput{MaxItems: 2, OldestFirst: true}); !reflect.DeepEqual(got, all) {
+		t.Fatalf("all, oldest first %v", got)
 	}
-	if got := list(ListInput{MaxItems: 4, Reverse: true}); len(got) != 6 || got[0] != v2.Execution.ARN || got[5] != arns[0] {
-		t.Fatalf("reverse %v", got)
+	// Newest first by default, as AWS lists them.
+	if got := list(ListInput{MaxItems: 4}); len(got) != 6 || got[0] != v2.Execution.ARN || got[5] != arns[0] {
+		t.Fatalf("newest first %v", got)
 	}
-	if got := list(ListInput{Statuses: []string{Succeeded}, MaxItems: 1}); !reflect.DeepEqual(got, []string{arns[0], arns[2], arns[4]}) {
+	if got := list(ListInput{Statuses: []string{Succeeded}, MaxItems: 1, OldestFirst: true}); !reflect.DeepEqual(got, []string{arns[0], arns[2], arns[4]}) {
 		t.Fatalf("succeeded %v", got)
 	}
 	if got := list(ListInput{Name: "n3"}); !reflect.DeepEqual(got, []string{arns[3]}) {
@@ -185,7 +186,7 @@ func TestListByFunction(t *testing.T) {
 		t.Fatalf("by version %v", got)
 	}
 	start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	if got := list(ListInput{StartedAfter: start.Add(30 * time.Second), StartedBefore: start.Add(150 * time.Second)}); !reflect.DeepEqual(got, arns[1:3]) {
+	if got := list(ListInput{StartedAfter: start.Add(30 * time.Second), StartedBefore: start.Add(150 * time.Second), OldestFirst: true}); !reflect.DeepEqual(got, arns[1:3]) {
 		t.Fatalf("by time %v", got)
 	}
 	if got := list(ListInput{}); len(got) != 6 || got[0] == other.Execution.ARN {

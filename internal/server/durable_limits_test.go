@@ -132,7 +132,7 @@ func TestDurableOversized(t *testing.T) {
 	if after := history(t, c, arn); len(after) != len(before) {
 		t.Errorf("refused answers changed the history: %d events, then %d", len(before), len(after))
 	}
-	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable")})
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1")})
 	if err != nil || len(list.DurableExecutions) != 1 {
 		t.Fatalf("executions of durable: %+v %v", list, err)
 	}

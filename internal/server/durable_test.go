@@ -263,7 +263,12 @@ func TestDurableStepsAndWait(t *testing.T) {
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
 		Payload: []byte(`{"scenario":"quick"}`), DurableExecutionName: aws.String("order-1")})
 	testkit.APIErrPrefix(t, err, "DurableExecutionAlreadyStartedException", 409, "")
+	// Without a Qualifier only $LATEST's are listed, as AWS documents it.
 	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable")})
+	if err != nil || len(list.DurableExecutions) != 0 {
+		t.Fatalf("unqualified list: %+v %v", list, err)
+	}
+	list, err = c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +420,7 @@ func TestDurableRetryCallbackStop(t *testing.T) {
 		t.Errorf("last event %s, want ExecutionStopped", last.EventType)
 	}
 
-	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable"),
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("durable"), Qualifier: aws.String("1"),
 		Statuses: []types.ExecutionStatus{types.ExecutionStatusStopped}})
 	if err != nil {
 		t.Fatal(err)

@@ -207,7 +207,7 @@ func TestDurablePauseResume(t *testing.T) {
 	if last := evs[len(evs)-1]; last.EventType != types.EventTypeExecutionPaused {
 		t.Errorf("last event %s, want ExecutionPaused", last.EventType)
 	}
-	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("pausable"),
+	list, err := c.ListDurableExecutionsByFunction(ctx, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("pausable"), Qualifier: aws.String("1"),
 		Statuses: []types.ExecutionStatus{types.ExecutionStatusPaused}})
 	if err != nil {
 		t.Fatal(err)

@@ -365,15 +365,22 @@
       .then(() => (logs.dataset.ready = "1"))
       .catch((e) => logs.append(h("span", { class: "error" }, String(e.message || e) + "\n")));
 
-    getJSON("/2025-12-01/functions/" + encodeURIComponent(name) + "/durable-executions").then((j) => {
-      const xs = j.DurableExecutions || [];
-      if (!xs.length && !c.DurableConfig) return;
-      durable.hidden = false;
-      durable.append(xs.length
-        ? h("table", { id: "durable-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Ended"))),
-            h("tbody", {}, xs.map((x) => h("tr", {}, h("td", { title: x.DurableExecutionArn }, x.DurableExecutionName), h("td", {}, badge(x.Status)), h("td", {}, fmtTime(x.StartTimestamp)), h("td", {}, fmtTime(x.EndTimestamp))))))
-        : h("p", { class: "muted" }, "No executions yet."));
-    }).catch(() => {});
+    // The API lists one version's executions ($LATEST's without a
+    // Qualifier): ask each version's, newest first.
+    listAll(fnPath(name) + "/versions", "Versions").then((vs) => Promise.all(vs.map((v) =>
+      getJSON("/2025-12-01/functions/" + encodeURIComponent(name) + "/durable-executions?Qualifier=" + encodeURIComponent(v.Version))
+        .then((j) => (j.DurableExecutions || []).map((x) => Object.assign({ Version: v.Version }, x)))
+        .catch(() => []))))
+      .then((lists) => {
+        const at = (t) => (typeof t === "number" ? t : Date.parse(t) / 1000 || 0);
+        const xs = lists.flat().sort((a, b) => at(b.StartTimestamp) - at(a.StartTimestamp));
+        if (!xs.length && !c.DurableConfig) return;
+        durable.hidden = false;
+        durable.append(xs.length
+          ? h("table", { id: "durable-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Version"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Ended"))),
+              h("tbody", {}, xs.map((x) => h("tr", {}, h("td", { title: x.DurableExecutionArn }, x.DurableExecutionName), h("td", {}, x.Version), h("td", {}, badge(x.Status)), h("td", {}, fmtTime(x.StartTimestamp)), h("td", {}, fmtTime(x.EndTimestamp))))))
+          : h("p", { class: "muted" }, "No executions yet."));
+      }).catch(() => {});
     getJSON("/2015-03-31/event-source-mappings/?FunctionName=" + encodeURIComponent(name)).then((j) => {
       const ms = j.EventSourceMappings || [];
       if (!ms.length) return;
