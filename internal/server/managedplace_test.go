@@ -192,3 +192,41 @@ func TestManagedOnOwner(t *testing.T) {
 		testkit.WaitVersionActive(t, cs[i], "mi-place", "1")
 	}
 }
+
+// BenchmarkManagedPlacementWarm: a warm invoke of the aws-lambda-go echo
+// function's version 1 on a capacity provider, in a three-node cluster,
+// through the provider's owner and through another node (one forwarding
+// hop); compare p50-µs with BenchmarkPlacementWarm's.
+func BenchmarkManagedPlacementWarm(b *testing.B) {
+	ds, cs := placementCluster(b, 0, false, 200*time.Millisecond)
+	testkit.CreateActive(b, cs[0], onCapacityProvider(b, cs[0], testkit.GoFunction("go-mi", testkit.GoBootstrapZip(b, "testdata/goecho")), 1))
+	if _, err := cs[1].PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String("go-mi")}); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range cs {
+		testkit.WaitVersionActive(b, c, "go-mi", "1")
+	}
+	// The node that counts the invocation runs the provider.
+	if _, err := cs[0].Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("go-mi"), Qualifier: aws.String("1")}); err != nil {
+		b.Fatal(err)
+	}
+	owner, other := -1, -1
+	for i, d := range ds {
+		if metricSum(b, d.URL, "lambdad_function_invocations_total") > 0 {
+			owner = i
+		} else {
+			other = i
+		}
+	}
+	if owner < 0 || other < 0 {
+		b.Fatalf("the invoke ran on node %d; a node that did not run it: %d", owner, other)
+	}
+	for _, via := range []struct {
+		name string
+		node int
+	}{{"owner", owner}, {"forwarded", other}} {
+		b.Run(via.name, func(b *testing.B) {
+			warmLatency(b, rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-mi/invocations?Qualifier=1"), false)
+		})
+	}
+}
