@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ exports.handler = async (event) => {
 
 // miEvents sends n Event invokes of mi-place:1 through c, and returns
 // where they ran, once each has.
-func miEvents(t *testing.T, c *lambda.Client, marks string, n int) []miRun {
+func miEvents(t *testing.T, c *lambda.Client, marks string, n int) []outcome {
 	t.Helper()
 	names := make([]string, n)
 	for i := range n {
@@ -41,12 +40,12 @@ func miEvents(t *testing.T, c *lambda.Client, marks string, n int) []miRun {
 			t.Fatal(err)
 		}
 	}
-	var out []miRun
+	var out []outcome
 	testkit.Eventually(t, 30*time.Second, "every Event invoke ran", func() bool {
 		out = out[:0]
 		for _, name := range names {
 			b, err := os.ReadFile(filepath.Join(marks, name))
-			var r miRun
+			var r outcome
 			if err != nil || json.Unmarshal(b, &r) != nil {
 				return false
 			}
@@ -57,40 +56,8 @@ func miEvents(t *testing.T, c *lambda.Client, marks string, n int) []miRun {
 	return out
 }
 
-type miRun struct {
-	Proc, Node string
-	Throttled  bool
-}
-
-// miBurst invokes mi-place:1 through c n times at once, each waiting ms.
-func miBurst(t *testing.T, c *lambda.Client, n, ms int) []miRun {
-	t.Helper()
-	out := make([]miRun, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			res, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("mi-place"), Qualifier: aws.String("1"),
-				Payload: []byte(`{"ms":` + itoa(ms) + `}`)})
-			if err != nil {
-				if testkit.IsType[*types.TooManyRequestsException](err) {
-					testkit.APIErr(t, err, "TooManyRequestsException", 429, "Rate Exceeded.")
-					out[i].Throttled = true
-					return
-				}
-				t.Error(err)
-				return
-			}
-			if res.FunctionError != nil || json.Unmarshal(res.Payload, &out[i]) != nil {
-				t.Errorf("invoke: %s %s", aws.ToString(res.FunctionError), res.Payload)
-			}
-		})
-	}
-	wg.Wait()
-	return out
-}
-
 // miTally is a burst's processes, nodes and throttles.
-func miTally(runs []miRun) (procs, nodes map[string]bool, throttled int) {
+func miTally(runs []outcome) (procs, nodes map[string]bool, throttled int) {
 	procs, nodes = map[string]bool{}, map[string]bool{}
 	for _, r := range runs {
 		if r.Throttled {
@@ -122,7 +89,7 @@ func TestManagedOnOwner(t *testing.T) {
 	all := map[string]bool{}
 	owner := ""
 	for i, c := range cs {
-		procs, nodes, thr := miTally(miBurst(t, c, 3, 1000))
+		procs, nodes, thr := miTally(burst(t, c, "mi-place", "1", 3, 1000))
 		if len(procs) != 3 || len(nodes) != 1 || thr != 0 {
 			t.Fatalf("3 invokes through %s: %d processes on nodes %v, %d throttled", ds[i].URL, len(procs), nodes, thr)
 		}
@@ -151,7 +118,7 @@ func TestManagedOnOwner(t *testing.T) {
 	// Every slot taken: a fourth invoke at once is throttled on the owner,
 	// not spilled to a node that would start an environment of its own.
 	other := (ownerIdx + 1) % 3
-	if procs, nodes, thr := miTally(miBurst(t, cs[other], 4, 1000)); len(procs) != 3 || len(nodes) != 1 || !nodes[owner] || thr != 1 {
+	if procs, nodes, thr := miTally(burst(t, cs[other], "mi-place", "1", 4, 1000)); len(procs) != 3 || len(nodes) != 1 || !nodes[owner] || thr != 1 {
 		t.Fatalf("4 invokes through %s: %d processes on nodes %v, %d throttled; want 3 on %s and 1 throttled", ds[other].URL, len(procs), nodes, thr, owner)
 	}
 	// Event invokes, leased by whichever node, run there too.
@@ -167,7 +134,7 @@ func TestManagedOnOwner(t *testing.T) {
 	rest := []int{(ownerIdx + 1) % 3, (ownerIdx + 2) % 3}
 	heir := ""
 	testkit.Eventually(t, 30*time.Second, "another node runs the version", func() bool {
-		procs, nodes, thr := miTally(miBurst(t, cs[rest[0]], 3, 300))
+		procs, nodes, thr := miTally(burst(t, cs[rest[0]], "mi-place", "1", 3, 300))
 		if thr != 0 || len(procs) != 3 || len(nodes) != 1 {
 			return false
 		}
@@ -184,7 +151,7 @@ func TestManagedOnOwner(t *testing.T) {
 	if heir == owner {
 		t.Fatalf("the stopped owner %s still runs the version", owner)
 	}
-	procs, nodes, thr := miTally(miBurst(t, cs[rest[1]], 3, 300))
+	procs, nodes, thr := miTally(burst(t, cs[rest[1]], "mi-place", "1", 3, 300))
 	if len(procs) != 3 || len(nodes) != 1 || !nodes[heir] || thr != 0 {
 		t.Fatalf("3 invokes through %s after the owner stopped: %d processes on %v, %d throttled; want 3 on %s", ds[rest[1]].URL, len(procs), nodes, thr, heir)
 	}
@@ -221,12 +188,5 @@ func BenchmarkManagedPlacementWarm(b *testing.B) {
 	if owner < 0 || other < 0 {
 		b.Fatalf("the invoke ran on node %d; a node that did not run it: %d", owner, other)
 	}
-	for _, via := range []struct {
-		name string
-		node int
-	}{{"owner", owner}, {"forwarded", other}} {
-		b.Run(via.name, func(b *testing.B) {
-			warmLatency(b, rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-mi/invocations?Qualifier=1"), false)
-		})
-	}
+	warmOwnerAndForwarded(b, ds, owner, other, "/2015-03-31/functions/go-mi/invocations?Qualifier=1")
 }

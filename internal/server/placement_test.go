@@ -324,17 +324,21 @@ func BenchmarkPlacementWarm(b *testing.B) {
 	if owner < 0 {
 		b.Fatal("no node started an environment")
 	}
+	warmOwnerAndForwarded(b, ds, owner, other, "/2015-03-31/functions/go-bench/invocations")
+	if cold := metricSum(b, ds[0].URL, "lambdad_function_cold_starts_total") + metricSum(b, ds[1].URL, "lambdad_function_cold_starts_total") +
+		metricSum(b, ds[2].URL, "lambdad_function_cold_starts_total"); cold != 1 {
+		b.Fatalf("%v cold starts", cold)
+	}
+}
+
+// warmOwnerAndForwarded times warm invokes at path through the owner node
+// and through another (one forwarding hop).
+func warmOwnerAndForwarded(b *testing.B, ds []*servertest.Daemon, owner, other int, path string) {
 	for _, via := range []struct {
 		name string
 		node int
 	}{{"owner", owner}, {"forwarded", other}} {
-		b.Run(via.name, func(b *testing.B) {
-			warmLatency(b, rawInvoker(b, ds[via.node].URL, "/2015-03-31/functions/go-bench/invocations"), false)
-		})
-	}
-	if cold := metricSum(b, ds[0].URL, "lambdad_function_cold_starts_total") + metricSum(b, ds[1].URL, "lambdad_function_cold_starts_total") +
-		metricSum(b, ds[2].URL, "lambdad_function_cold_starts_total"); cold != 1 {
-		b.Fatalf("%v cold starts", cold)
+		b.Run(via.name, func(b *testing.B) { warmLatency(b, rawInvoker(b, ds[via.node].URL, path), false) })
 	}
 }
 

@@ -54,6 +54,7 @@ func putScaling(t *testing.T, c *lambda.Client, name, q string, min, max int32) 
 // outcome is one invoke of a burst: the process that ran it, or a throttle.
 type outcome struct {
 	Proc      string
+	Node      string // the node it ran on, for handlers that say
 	Born      float64
 	Log       string
 	Throttled bool
