@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -35,19 +33,8 @@ func TestClusterKillManaged(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	pg, moto := clusterBacking(t, "micode")
-	bin := lambdadBin.Path(t)
 	const heartbeat = 500 * time.Millisecond
-	nodes := make([]*testkit.Proc, 3)
-	clients := make([]*lambda.Client, 3)
-	for i := range nodes {
-		id := fmt.Sprintf("mnode%d", i)
-		nodes[i] = testkit.StartProcess(t, bin, "", nil, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), id),
-			"--transition", "20ms", "--isolation", "off", "--runtime-fallback",
-			"--store", pg, "--blobs", "s3://micode/cluster", "--s3-endpoint", moto,
-			"--node-id", id, "--heartbeat", heartbeat.String(), "--lease-time", "2s")
-		clients[i] = newLambdaClient(nodes[i].Addr)
-	}
+	nodes, clients := killCluster(t, "mnode", heartbeat)
 	if _, err := clients[0].CreateCapacityProvider(ctx, &lambda.CreateCapacityProviderInput{CapacityProviderName: aws.String("mi"),
 		VpcConfig:         &types.CapacityProviderVpcConfig{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}},
 		PermissionsConfig: &types.CapacityProviderPermissionsConfig{CapacityProviderOperatorRoleArn: aws.String("arn:aws:iam::000000000000:role/op")},

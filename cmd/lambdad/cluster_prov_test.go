@@ -17,6 +17,26 @@ import (
 	"github.com/lambdad/lambdad/internal/testkit"
 )
 
+// killCluster starts three lambdad processes (IDs prefix0..2) on one
+// PostgreSQL and one S3 bucket, unconfined (the functions write markers
+// the tests read), with heartbeat and a 2 s lease: a rig for killing one.
+func killCluster(t *testing.T, prefix string, heartbeat time.Duration) ([]*testkit.Proc, []*lambda.Client) {
+	t.Helper()
+	pg, moto := clusterBacking(t, prefix+"code")
+	bin := lambdadBin.Path(t)
+	nodes := make([]*testkit.Proc, 3)
+	clients := make([]*lambda.Client, 3)
+	for i := range nodes {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		nodes[i] = testkit.StartProcess(t, bin, "", nil, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), id),
+			"--transition", "20ms", "--isolation", "off", "--runtime-fallback",
+			"--store", pg, "--blobs", "s3://"+prefix+"code/cluster", "--s3-endpoint", moto,
+			"--node-id", id, "--heartbeat", heartbeat.String(), "--lease-time", "2s")
+		clients[i] = newLambdaClient(nodes[i].Addr)
+	}
+	return nodes, clients
+}
+
 // TestClusterKillProvisioned: a version's provisioned environments live on
 // the node that owns it. That node is killed with SIGKILL, so it never
 // deregisters: once its heartbeats lapse another node provisions the
@@ -28,20 +48,9 @@ func TestClusterKillProvisioned(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	pg, moto := clusterBacking(t, "provcode")
-	bin := lambdadBin.Path(t)
 	marks := t.TempDir()
 	const heartbeat = 500 * time.Millisecond
-	nodes := make([]*testkit.Proc, 3)
-	clients := make([]*lambda.Client, 3)
-	for i := range nodes {
-		id := fmt.Sprintf("pnode%d", i)
-		nodes[i] = testkit.StartProcess(t, bin, "", nil, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), id),
-			"--transition", "20ms", "--isolation", "off", "--runtime-fallback",
-			"--store", pg, "--blobs", "s3://provcode/cluster", "--s3-endpoint", moto,
-			"--node-id", id, "--heartbeat", heartbeat.String(), "--lease-time", "2s")
-		clients[i] = newLambdaClient(nodes[i].Addr)
-	}
+	nodes, clients := killCluster(t, "pnode", heartbeat)
 	if _, err := clients[0].CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("prov"), Runtime: types.RuntimePython312, Role: aws.String(testkit.Role),
 		Handler: aws.String("handler.handler"), Code: &types.FunctionCode{ZipFile: testkit.HandlerZip(t, testkit.ProvisionedMarker)},
