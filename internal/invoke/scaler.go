@@ -81,11 +81,9 @@ type scaler struct {
 	// exhausted remembers the providers whose budget stopped a start, so
 	// that it is logged once until it frees up.
 	exhausted map[string]bool
-	// In a cluster (SetManagedPlacement): whether this node runs a
-	// provider's versions, and where their states go for the others.
-	owns   func(provider string) bool
-	report func(ref functions.Ref, provider, revision string, st functions.ManagedState)
-	place  atomic.Pointer[ManagedPlacement] // read by invokes, without mu
+	// place is how this node shares Managed Instances in a cluster (nil
+	// alone): SetManagedPlacement.
+	place atomic.Pointer[ManagedPlacement]
 }
 
 // fleet is one published version's environments.
@@ -153,13 +151,18 @@ type ManagedPlacement struct {
 	// Report records a version's state as it changes, for the others.
 	Report func(ref functions.Ref, provider, revision string, st functions.ManagedState)
 	// RunElsewhere runs an invocation on the node that owns its provider
-	// (RunManagedHere there).
+	// (RunManagedHere there); ErrNoOwner when no other node runs it now.
 	RunElsewhere func(ctx context.Context, run ManagedRun) (sandbox.Result, error)
 	// Recorded is a version's state as its last owner reported it (for
 	// revision), so that a version Active before stays Active on the node
 	// that takes it over while its environments start.
 	Recorded func(ref functions.Ref, revision string) (functions.ManagedState, bool)
 }
+
+// ErrNoOwner is RunElsewhere's answer when no other node runs the
+// provider now (its owner is unreachable, or this node took it over): the
+// invocation is throttled, as when every slot is taken.
+var ErrNoOwner = errors.New("invoke: no node runs the capacity provider now")
 
 // ManagedRun is an invocation of a managed version passed to the node
 // that runs its provider.
@@ -177,14 +180,8 @@ type ManagedRun struct {
 
 // SetManagedPlacement makes this node run only the versions of the
 // capacity providers it owns and pass the others' invocations on. Set
-// before the first reconcile.
-func (s *Service) SetManagedPlacement(p ManagedPlacement) {
-	sc := &s.scale
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	sc.place.Store(&p)
-	sc.owns, sc.report = p.Owns, p.Report
-}
+// before the first reconcile; every field is set.
+func (s *Service) SetManagedPlacement(p ManagedPlacement) { s.scale.place.Store(&p) }
 
 // ReconcileManaged reconciles, in the background, the functions with
 // environments here and, when all, every function with a published
@@ -268,10 +265,10 @@ func (s *Service) reconcileManaged(ctx context.Context, fn functions.Ref) {
 	for _, t := range targets {
 		want[t.Version] = t
 	}
-	if sc.owns != nil {
+	if p := sc.place.Load(); p != nil {
 		// Another node runs the versions of a provider it owns.
 		targets = slices.DeleteFunc(targets, func(t functions.ManagedTarget) bool {
-			if sc.owns(t.Provider) {
+			if p.Owns(t.Provider) {
 				return false
 			}
 			delete(want, t.Version)
@@ -366,7 +363,7 @@ func (s *Service) newFleet(ctx context.Context, ref functions.Ref, snap *functio
 		ctx:      fctx,
 		cancel:   cancel,
 	}
-	if p := s.scale.place.Load(); p != nil && p.Recorded != nil {
+	if p := s.scale.place.Load(); p != nil {
 		if st, ok := p.Recorded(ref, f.revision); ok && st.State == "Active" {
 			// Taken over from a node that stopped: AWS's versions do not
 			// go back to Pending; until environments start here, invokes
@@ -454,8 +451,8 @@ func (s *Service) startEnv(f *fleet) {
 // (a store write), the last state set last; scaler.mu held.
 func (s *Service) setState(f *fleet, st functions.ManagedState) {
 	f.state.Store(&st)
-	report := s.scale.report
-	if report == nil || f.revision == "" {
+	p := s.scale.place.Load()
+	if p == nil || f.revision == "" {
 		return
 	}
 	seq := f.stateSeq.Add(1)
@@ -463,7 +460,7 @@ func (s *Service) setState(f *fleet, st functions.ManagedState) {
 		f.reportMu.Lock()
 		defer f.reportMu.Unlock()
 		if f.stateSeq.Load() == seq { // else a later state reports itself
-			report(f.ref, f.provider, f.revision, st)
+			p.Report(f.ref, f.provider, f.revision, st)
 		}
 	}()
 }
@@ -663,19 +660,24 @@ func (s *Service) cpuTarget(ctx context.Context, provider string) float64 {
 // the request path.
 func (s *Service) runManaged(ctx context.Context, snap *functions.Snapshot, requestID string, payload []byte, clientContext string) (sandbox.Result, error) {
 	f := s.fleetOf(snap.FunctionARN, snap.Version, *snap.Config.RevisionId)
-	if p := s.scale.place.Load(); f == nil && p != nil && p.RunElsewhere != nil && ctx.Value(managedHereKey{}) == nil && !p.Owns(functions.ManagedProvider(snap)) {
-		// Another node runs the provider (an Event invoke or a batch
-		// leased here; synchronous invokes were placed there already).
-		return p.RunElsewhere(ctx, ManagedRun{Provider: functions.ManagedProvider(snap), Function: snap.QualifiedARN, Version: snap.Version,
-			RequestID: requestID, ClientContext: clientContext, Trace: traceOf(ctx), Payload: payload})
-	}
-	if f == nil && s.scale.place.Load() != nil {
-		// Clustered, and owned here since a moment: the environments are
-		// about to start.
-		s.throttled(snap)
-		return sandbox.Result{}, managedThrottle()
-	}
 	if f == nil {
+		if p := s.scale.place.Load(); p != nil {
+			prov := functions.ManagedProvider(snap)
+			var err error = ErrNoOwner // owned here since a moment: its environments are about to start
+			res := sandbox.Result{}
+			if ctx.Value(managedHereKey{}) == nil && !p.Owns(prov) {
+				// Another node runs the provider (an Event invoke or a
+				// batch leased here; synchronous invokes were placed
+				// there already).
+				res, err = p.RunElsewhere(ctx, ManagedRun{Provider: prov, Function: snap.QualifiedARN, Version: snap.Version,
+					RequestID: requestID, ClientContext: clientContext, Trace: traceOf(ctx), Payload: payload})
+			}
+			if errors.Is(err, ErrNoOwner) {
+				s.throttled(snap)
+				return res, managedThrottle()
+			}
+			return res, err
+		}
 		// Retired or replaced since the version was resolved Active.
 		return sandbox.Result{}, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
 	}

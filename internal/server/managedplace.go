@@ -67,13 +67,8 @@ func (s *Server) placeManaged() {
 		},
 		RunElsewhere: s.runManagedElsewhere,
 		Recorded: func(ref functions.Ref, revision string) (functions.ManagedState, bool) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			rep, ok, err := s.functions.ManagedStateOf(ctx, ref)
-			if err != nil || !ok || rep.Revision != revision {
-				return functions.ManagedState{}, false
-			}
-			return rep.ManagedState, true
+			rep, ok := s.recordedManaged(ref, revision)
+			return rep.ManagedState, ok
 		},
 	})
 	// Other nodes' changes. A change to a managed version is announced
@@ -131,10 +126,8 @@ func (s *Server) managedState(functionARN, version, revision string) (functions.
 		return functions.ManagedState{}, false
 	}
 	ref.Qualifier = version
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rep, ok, err := s.functions.ManagedStateOf(ctx, ref)
-	if err != nil || !ok || rep.Revision != revision {
+	rep, ok := s.recordedManaged(ref, revision)
+	if !ok {
 		return functions.ManagedState{}, false
 	}
 	// A version once Active stays Active (the node that takes it over
@@ -144,6 +137,18 @@ func (s *Server) managedState(functionARN, version, revision string) (functions.
 		return functions.ManagedState{}, false
 	}
 	return rep.ManagedState, true
+}
+
+// recordedManaged is the state of the version ref names as a node last
+// recorded it, if for revision.
+func (s *Server) recordedManaged(ref functions.Ref, revision string) (functions.ManagedReport, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, ok, err := s.functions.ManagedStateOf(ctx, ref)
+	if err != nil || !ok || rep.Revision != revision {
+		return functions.ManagedReport{}, false
+	}
+	return rep, true
 }
 
 // managedPlacement reports whether key is a capacity provider's: its
@@ -183,7 +188,7 @@ func (s *Server) runManagedElsewhere(ctx context.Context, run invoke.ManagedRun)
 	owner, self := n.Owner(key)
 	if self {
 		// Owned here since the caller looked: the environments are starting.
-		return sandbox.Result{}, fault.Conflictf("Function", "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return sandbox.Result{}, invoke.ErrNoOwner
 	}
 	body, err := json.Marshal(run)
 	if err != nil {
@@ -202,7 +207,7 @@ func (s *Server) runManagedElsewhere(ctx context.Context, run invoke.ManagedRun)
 			// Gone, and not yet out of this node's view: no capacity
 			// runs the provider until another node takes it over.
 			s.log.Debug("managed instances: owner unreachable", "node", owner.ID, "err", err)
-			return sandbox.Result{}, fault.TooManyRequestsf(fault.ReasonAccountConcurrency, "Rate Exceeded.")
+			return sandbox.Result{}, invoke.ErrNoOwner
 		}
 		return sandbox.Result{}, fault.New(fault.Unavailable, "Node %s, which runs capacity provider %s, did not answer: %v", owner.ID, run.Provider, err)
 	}
@@ -230,7 +235,8 @@ func (p *placement) serveManagedRun(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not from a node of this cluster", http.StatusForbidden)
 		return
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody)).Decode(&run); err != nil || managedKey(run.Provider) != key {
+	// The payload (up to a batch's 6 MB) travels in base64.
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody/3*4+64<<10)).Decode(&run); err != nil || managedKey(run.Provider) != key {
 		http.Error(w, "not a managed run", http.StatusBadRequest)
 		return
 	}
